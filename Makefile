@@ -1,0 +1,36 @@
+# The two commands: `make demo` (simulate an operator, ingest it, summarise) and `make test`
+# (ruff, mypy, pytest). Both create .venv from requirements.lock when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/weiwan demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_simulate.py
+	$(BIN)/python bench/bench_ingest.py
+
+# Refresh the lock after changing pyproject.toml dependencies.
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable --exclude weiwan > requirements.lock
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+from weiwan.cli import app
+
+app()

@@ -1,0 +1,328 @@
+"""Ingest (维挽库用户同步): validate an operator's delivery and load it into the warehouse.
+
+A delivery is a directory of extract files for one snapshot date. Every file is read and checked
+before anything is written; then all tables are replaced for that snapshot in one transaction.
+Bad rows go to ``quarantine`` with file, line, column, value and reason; a file that cannot be
+loaded at all (missing required column, unreadable, wrong encoding) stops the delivery and
+leaves the warehouse as it was. A file already loaded for the same snapshot with the same bytes
+and mapping is skipped, so ingesting the same extract twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from weiwan.analytics import contract as c
+from weiwan.analytics.extract_files import LINE, ExtractFile, RawExtract, discover, read_extract
+from weiwan.analytics.mapping import Mapping
+from weiwan.analytics.validate import ColumnRules, check, error_columns, is_clean, parse
+from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, duckdb_type, quote
+from weiwan.core.errors import ContractError
+
+Progress = Callable[[str, int, int], None]
+
+_EXTRA_TYPES = {
+    "int64": c.ColumnType.INTEGER,
+    "float64": c.ColumnType.DECIMAL,
+    "boolean": c.ColumnType.BOOLEAN,
+    "date": c.ColumnType.DATE,
+    "timestamp": c.ColumnType.TIMESTAMP,
+    "string": c.ColumnType.STRING,
+}
+
+
+@dataclass
+class TableResult:
+    """What one table's file contributed."""
+
+    table: str
+    file: str
+    rows: int
+    loaded: int
+    quarantined: int
+    unchanged: bool = False
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestResult:
+    """The outcome of one delivery."""
+
+    snapshot: date
+    tables: dict[str, TableResult]
+
+    def as_json(self) -> dict[str, Any]:
+        """The machine-readable summary printed by ``weiwan ingest --json``."""
+        return {
+            "snapshot": self.snapshot.isoformat(),
+            "tables": {
+                name: {
+                    "file": r.file,
+                    "rows": r.rows,
+                    "loaded": r.loaded,
+                    "quarantined": r.quarantined,
+                    "unchanged": r.unchanged,
+                    "ignored_columns": r.ignored_columns,
+                }
+                for name, r in self.tables.items()
+            },
+        }
+
+
+@dataclass
+class _Staged:
+    file: ExtractFile
+    fingerprint: str
+    rows: int
+    loaded: int
+    quarantined: int
+    columns: list[str]
+    extras: dict[str, str]
+    checked_name: str
+    quarantine_name: str
+    errors: list[str]
+    ignored_columns: list[str]
+
+
+def _previous_load(
+    wh: Warehouse, snapshot: date, ef: ExtractFile, fingerprint: str, mapping: Mapping
+) -> TableResult | None:
+    rows = wh.execute(
+        "SELECT rows_read, loaded, quarantined FROM ingest_log WHERE _snapshot = ? AND "
+        "table_name = ? AND fingerprint = ? AND mapping_fingerprint = ?",
+        [snapshot, ef.table.name, fingerprint, mapping.fingerprint],
+    )
+    if not rows:
+        return None
+    read, loaded, quarantined = rows[0]
+    return TableResult(ef.table.name, ef.path.name, read, loaded, quarantined, unchanged=True)
+
+
+def _infer_extra_type(raw: ir.Table, name: str) -> str:
+    """Ibis type for an extra attribute column: the narrowest type every value parses as."""
+    col = raw[name]
+    kind = col.type()
+    if kind.is_integer():
+        return "int64"
+    if kind.is_floating() or kind.is_decimal():
+        return "float64"
+    if kind.is_boolean():
+        return "boolean"
+    if kind.is_date():
+        return "date"
+    if kind.is_timestamp():
+        return "timestamp"
+    candidates = ("int64", "float64", "boolean", "date")
+    counts: dict[str, ir.Value] = {"n": col.cast("string").strip().nullif("").count()}
+    for candidate in candidates:
+        probe = c.Column(name, _EXTRA_TYPES[candidate], name, name, required=False)
+        counts[candidate] = parse(col, ColumnRules(probe))[0].count()
+    found = raw.aggregate(**counts).execute().iloc[0]
+    n = int(found["n"])
+    return next((k for k in candidates if n and int(found[k]) == n), "string")
+
+
+def _rules(raw: RawExtract, mapping: Mapping, extras: dict[str, str]) -> dict[str, ColumnRules]:
+    entry = mapping.for_table(raw.file.table.name)
+    rules = {
+        col.name: ColumnRules(col, entry.values.get(col.name), entry.formats.get(col.name))
+        for col in raw.file.table.columns
+    }
+    for name, kind in extras.items():
+        column = c.Column(name, _EXTRA_TYPES[kind], name, name, required=False)
+        rules[name] = ColumnRules(column)
+    return rules
+
+
+def _known_subscribers(wh: Warehouse, staged: list[_Staged]) -> ir.Table:
+    parts: list[ir.Table] = []
+    if wh.execute("SELECT 1 FROM subscribers LIMIT 1"):
+        parts.append(wh.table("subscribers").select("subscriber_id"))
+    for s in staged:
+        if s.file.table.name == "subscribers":
+            checked = wh.table(s.checked_name)
+            parts.append(checked.filter(is_clean(checked)).select("subscriber_id"))
+    if not parts:
+        raise ContractError(
+            "references subscribers, but no subscribers extract is in this delivery or loaded "
+            "before"
+        )
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _quarantine_rows(
+    wh: Warehouse, raw_table: ir.Table, checked: ir.Table, raw: RawExtract, name: str
+) -> None:
+    bad = checked.filter(~is_clean(checked))
+    bad_raw = raw_table.filter(raw_table[LINE].isin(bad[LINE]))
+    wh.con.create_table(f"{name}_raw", bad_raw, temp=True, overwrite=True)
+    bad_raw = wh.table(f"{name}_raw")
+    key = raw.file.table.key
+    parts: list[ir.Table] = []
+    for err in error_columns(checked):
+        column = err.removeprefix("__e__")
+        if column == "_key":
+            column_label, value = (
+                ",".join(key),
+                ibis.literal("|").join([bad_raw[k].cast("string") for k in key]),
+            )
+        elif column == "_ref":
+            column_label, value = "subscriber_id", bad_raw["subscriber_id"].cast("string")
+        else:
+            column_label, value = column, bad_raw[column].cast("string")
+        hits = bad.filter(bad[err].notnull()).select(LINE, reason=bad[err])
+        joined = hits.join(bad_raw.select(LINE, value=value), LINE)
+        parts.append(
+            joined.select(
+                line=joined[LINE],
+                column_name=ibis.literal(column_label),
+                value=joined["value"],
+                reason=joined["reason"],
+            )
+        )
+    if raw.malformed:
+        parts.append(
+            ibis.memtable(
+                pa.table(
+                    {
+                        "line": pa.array([m[0] for m in raw.malformed], pa.int64()),
+                        "column_name": pa.array(["*"] * len(raw.malformed), pa.string()),
+                        "value": pa.array([m[1][:500] for m in raw.malformed], pa.string()),
+                        "reason": pa.array([m[2] for m in raw.malformed], pa.string()),
+                    }
+                )
+            )
+        )
+    wh.con.create_table(name, ibis.union(*parts), temp=True, overwrite=True)
+
+
+def _stage(
+    wh: Warehouse, raw: RawExtract, fingerprint: str, mapping: Mapping, staged: list[_Staged]
+) -> _Staged:
+    table = raw.file.table
+    raw_table = ibis.memtable(raw.data)
+    extras = {}
+    known_extras = wh.extra_columns(table.name)
+    for name in raw.extra_columns:
+        extras[name] = known_extras.get(name) or _infer_extra_type(raw_table, name)
+    known = None if not table.references_subscribers else _known_subscribers(wh, staged)
+    checked_expr = check(raw_table, table, _rules(raw, mapping, extras), known)
+    checked_name = f"_checked_{table.name}"
+    wh.con.create_table(checked_name, checked_expr, temp=True, overwrite=True)
+    checked = wh.table(checked_name)
+    quarantine_name = f"_quarantine_{table.name}"
+    _quarantine_rows(wh, raw_table, checked, raw, quarantine_name)
+    rows = int(checked.count().execute())
+    loaded = int(checked.filter(is_clean(checked)).count().execute())
+    return _Staged(
+        file=raw.file,
+        fingerprint=fingerprint,
+        rows=rows + len(raw.malformed),
+        loaded=loaded,
+        quarantined=rows - loaded + len(raw.malformed),
+        columns=[*table.column_names, *extras],
+        extras=extras,
+        checked_name=checked_name,
+        quarantine_name=quarantine_name,
+        errors=error_columns(checked),
+        ignored_columns=raw.ignored_columns,
+    )
+
+
+def _store(wh: Warehouse, s: _Staged, snapshot: date, mapping: Mapping) -> None:
+    name = s.file.table.name
+    known_extras = wh.extra_columns(name)
+    for extra, kind in s.extras.items():
+        if extra not in known_extras:
+            wh.execute(f"ALTER TABLE {quote(name)} ADD COLUMN {quote(extra)} {duckdb_type(kind)}")
+            wh.execute(
+                "INSERT INTO extra_columns VALUES (?, ?, ?, ?)", [name, extra, kind, snapshot]
+            )
+    cols = ", ".join(quote(col) for col in s.columns)
+    clean = " AND ".join(f"{quote(e)} IS NULL" for e in s.errors)
+    wh.execute(f"DELETE FROM {quote(name)} WHERE {SNAPSHOT} = ?", [snapshot])
+    wh.execute(
+        f"INSERT INTO {quote(name)} ({cols}, {SNAPSHOT}, _line) "
+        f"SELECT {cols}, ?, {LINE} FROM {quote(s.checked_name)} WHERE {clean}",
+        [snapshot],
+    )
+    wh.execute("DELETE FROM quarantine WHERE _snapshot = ? AND table_name = ?", [snapshot, name])
+    wh.execute(
+        "INSERT INTO quarantine SELECT ?, ?, ?, line, column_name, value, reason "
+        f"FROM {quote(s.quarantine_name)} ORDER BY line, column_name",
+        [snapshot, name, s.file.path.name],
+    )
+    wh.execute("DELETE FROM ingest_log WHERE _snapshot = ? AND table_name = ?", [snapshot, name])
+    wh.execute(
+        "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            snapshot,
+            name,
+            s.file.path.name,
+            s.fingerprint,
+            mapping.fingerprint,
+            s.rows,
+            s.loaded,
+            s.quarantined,
+            datetime.now(),
+        ],
+    )
+
+
+def ingest(
+    directory: Path,
+    *,
+    snapshot: date,
+    warehouse: Warehouse,
+    mapping: Mapping | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Validate and load one delivery for ``snapshot``; all tables or none are written."""
+    mapping = mapping or Mapping()
+    files = discover(directory, mapping)
+    report = progress or (lambda _label, _done, _total: None)
+    total = len(files) + 1
+    results: dict[str, TableResult] = {}
+    staged: list[_Staged] = []
+    try:
+        for done, ef in enumerate(files):
+            report(f"{ef.table.name}: read + validate", done, total)
+            fingerprint = ef.fingerprint()
+            previous = _previous_load(warehouse, snapshot, ef, fingerprint, mapping)
+            if previous is not None:
+                results[ef.table.name] = previous
+                continue
+            raw = read_extract(ef, mapping)
+            try:
+                staged.append(_stage(warehouse, raw, fingerprint, mapping, staged))
+            except ContractError as exc:
+                raise ContractError(str(exc), file=ef.path.name) from exc
+            del raw
+        report("load", len(files), total)
+        with warehouse.transaction():
+            for s in staged:
+                _store(warehouse, s, snapshot, mapping)
+        for s in staged:
+            results[s.file.table.name] = TableResult(
+                s.file.table.name,
+                s.file.path.name,
+                s.rows,
+                s.loaded,
+                s.quarantined,
+                ignored_columns=s.ignored_columns,
+            )
+        report("done", total, total)
+    finally:
+        for s in staged:
+            for temp in (s.checked_name, s.quarantine_name, f"{s.quarantine_name}_raw"):
+                warehouse.execute(f"DROP TABLE IF EXISTS {quote(temp)}")
+    ordered = {t.name: results[t.name] for t in c.TABLES if t.name in results}
+    return IngestResult(snapshot, ordered)

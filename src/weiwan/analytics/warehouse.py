@@ -1,0 +1,128 @@
+"""The warehouse (数据仓库): a DuckDB file reached through Ibis.
+
+Each contract table is stored with the delivery it came from (``_snapshot``, the extract date)
+and its source line. A later delivery of the same key supersedes an earlier one;
+``current`` gives the latest version of every row as of a date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from weiwan.analytics.contract import TABLES, WAREHOUSE_TYPES, Table
+
+SNAPSHOT = "_snapshot"
+_DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "int64": "BIGINT",
+    "float64": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+
+_META_DDL = (
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        _snapshot DATE NOT NULL, table_name VARCHAR NOT NULL, file VARCHAR NOT NULL,
+        line BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS ingest_log (
+        _snapshot DATE NOT NULL, table_name VARCHAR NOT NULL, file VARCHAR NOT NULL,
+        fingerprint VARCHAR NOT NULL, mapping_fingerprint VARCHAR NOT NULL,
+        rows_read BIGINT NOT NULL, loaded BIGINT NOT NULL, quarantined BIGINT NOT NULL,
+        loaded_at TIMESTAMP NOT NULL, PRIMARY KEY (_snapshot, table_name))""",
+    """CREATE TABLE IF NOT EXISTS extra_columns (
+        table_name VARCHAR NOT NULL, column_name VARCHAR NOT NULL, type VARCHAR NOT NULL,
+        first_snapshot DATE NOT NULL, PRIMARY KEY (table_name, column_name))""",
+)
+
+
+def quote(identifier: str) -> str:
+    """A DuckDB identifier, quoted (extra columns may carry any operator name)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def duckdb_type(ibis_type: str) -> str:
+    """The DuckDB column type for an Ibis type name used by the contract."""
+    return _DUCKDB_TYPES[ibis_type]
+
+
+class Warehouse:
+    """The analytical store; one DuckDB connection, shared by Ibis and the loader."""
+
+    def __init__(self, path: Path, *, threads: int = 0, memory_limit: str | None = None):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config: dict[str, Any] = {}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self.path = path
+        self.con = ibis.duckdb.connect(str(path), **config)
+        self._ensure_schema()
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement with bound parameters and return its rows (if any)."""
+        cursor = self.con.con.execute(sql, list(params))
+        try:
+            return list(cursor.fetchall())
+        except Exception:  # statements without a result set
+            return []
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: a failure inside leaves the warehouse exactly as it was."""
+        self.con.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.con.execute("ROLLBACK")
+            raise
+        self.con.con.execute("COMMIT")
+
+    def has_table(self, name: str) -> bool:
+        return name in self.con.list_tables()
+
+    def table(self, name: str) -> ir.Table:
+        return self.con.table(name)
+
+    def _ensure_schema(self) -> None:
+        for ddl in _META_DDL:
+            self.execute(ddl)
+        for contract in TABLES:
+            self.execute(_table_ddl(contract))
+
+    def extra_columns(self, table_name: str) -> dict[str, str]:
+        """Extra attribute columns already stored for a table: name -> Ibis type."""
+        rows = self.execute(
+            "SELECT column_name, type FROM extra_columns WHERE table_name = ? ORDER BY 1",
+            [table_name],
+        )
+        return {str(name): str(kind) for name, kind in rows}
+
+    def current(self, name: str, as_of: date | None = None) -> ir.Table:
+        """The latest delivered version of every row of ``name`` up to delivery date ``as_of``."""
+        contract = next(t for t in TABLES if t.name == name)
+        rows = self.table(name)
+        if as_of is not None:
+            rows = rows.filter(rows[SNAPSHOT] <= as_of)
+        latest = rows[SNAPSHOT].max().over(group_by=[rows[k] for k in contract.key])
+        return rows.filter(rows[SNAPSHOT] == latest)
+
+
+def _table_ddl(contract: Table) -> str:
+    columns = [f"{quote(c.name)} {duckdb_type(WAREHOUSE_TYPES[c.type])}" for c in contract.columns]
+    return (
+        f"CREATE TABLE IF NOT EXISTS {quote(contract.name)} ("
+        + ", ".join([*columns, f"{SNAPSHOT} DATE NOT NULL", "_line BIGINT"])
+        + ")"
+    )

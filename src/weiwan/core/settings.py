@@ -1,0 +1,46 @@
+"""The one settings object. Every knob is an env var WEIWAN_<NAME> (or a .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; read once, passed down, never read from the environment elsewhere."""
+
+    model_config = SettingsConfigDict(env_prefix="WEIWAN_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        default=Path("var"), description="Directory for local state (warehouse, DB)."
+    )
+    warehouse_path: Path | None = Field(
+        default=None, description="DuckDB warehouse file; default <home>/warehouse.duckdb."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="Operational DB (SQLAlchemy URL); default sqlite:///<home>/weiwan.db. "
+        "PostgreSQL: postgresql+psycopg://user:pass@host:5432/weiwan",
+    )
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+    threads: int = Field(default=0, description="DuckDB threads; 0 = all cores.")
+    memory_limit: str | None = Field(default=None, description="DuckDB memory limit, e.g. '4GB'.")
+
+    @property
+    def warehouse_file(self) -> Path:
+        return self.warehouse_path or self.home / "warehouse.duckdb"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'weiwan.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own ``Settings``)."""
+    return Settings()

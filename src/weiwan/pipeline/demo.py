@@ -1,0 +1,116 @@
+"""The demo: simulate an operator, ingest it, show what the warehouse holds.
+
+Later issues extend this to the whole daily pipeline and the web app.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from weiwan.analytics.churn_stats import monthly_churn
+from weiwan.analytics.ingest import IngestResult, ingest
+from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.settings import Settings
+from weiwan.sim import simulate
+
+ProgressFactory = Callable[[], AbstractContextManager[Callable[[str, int, int], None]]]
+
+
+def month_end(month: str) -> date:
+    """The last day of a YYYY-MM month: the snapshot date of that month's delivery."""
+    year, mon = (int(p) for p in month.split("-"))
+    return date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+def _simulated_operator(
+    home: Path,
+    *,
+    subscribers: int,
+    months: int,
+    seed: int,
+    end_month: str,
+    progress: ProgressFactory,
+) -> Path:
+    out = home / "demo" / f"sim-{subscribers}-{months}-{seed}-{end_month}"
+    done = out / "done.json"
+    if not done.exists():
+        with progress() as update:
+            simulate(
+                subscribers=subscribers,
+                months=months,
+                seed=seed,
+                out=out,
+                end_month=end_month,
+                progress=update,
+            )
+        done.write_text(json.dumps({"subscribers": subscribers, "months": months, "seed": seed}))
+    return out
+
+
+def _print_ingest(console: Console, result: IngestResult) -> None:
+    table = RichTable(title=f"ingest, snapshot {result.snapshot}")
+    for name in ("table", "file", "loaded", "quarantined", "state"):
+        table.add_column(name, justify="right" if name in ("loaded", "quarantined") else "left")
+    for r in result.tables.values():
+        state = "unchanged" if r.unchanged else "loaded"
+        table.add_row(r.table, r.file, f"{r.loaded:,}", f"{r.quarantined:,}", state)
+    console.print(table)
+
+
+def _print_churn(console: Console, warehouse: Warehouse, snapshot: date, months: int) -> None:
+    starts: list[date] = []
+    year, mon = snapshot.year, snapshot.month
+    for _ in range(months):
+        starts.insert(0, date(year, mon, 1))
+        year, mon = (year, mon - 1) if mon > 1 else (year - 1, 12)
+    stats = monthly_churn(warehouse, starts, snapshot).execute()
+    table = RichTable(title="monthly churn (churned in month ÷ subscribers at month start)")
+    for name in ("month", "base", "churned", "rate"):
+        table.add_column(name, justify="right")
+    for row in stats.itertuples():
+        table.add_row(
+            f"{row.month_start:%Y-%m}", f"{row.base:,}", f"{row.churned:,}", f"{row.churn_rate:.2%}"
+        )
+    console.print(table)
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    subscribers: int,
+    months: int,
+    seed: int,
+    end_month: str,
+    console: Console,
+    progress: ProgressFactory,
+) -> IngestResult:
+    """Simulate (once per parameters), ingest the delivery and print a summary."""
+    sim_dir = _simulated_operator(
+        settings.home,
+        subscribers=subscribers,
+        months=months,
+        seed=seed,
+        end_month=end_month,
+        progress=progress,
+    )
+    snapshot = month_end(end_month)
+    warehouse = Warehouse(
+        settings.warehouse_file, threads=settings.threads, memory_limit=settings.memory_limit
+    )
+    try:
+        with progress() as update:
+            result = ingest(sim_dir, snapshot=snapshot, warehouse=warehouse, progress=update)
+        _print_ingest(console, result)
+        _print_churn(console, warehouse, snapshot, months)
+    finally:
+        warehouse.close()
+    console.print(f"warehouse: {settings.warehouse_file}")
+    return result

@@ -1,0 +1,113 @@
+"""Shared fixtures: a real PostgreSQL 15 server in a temp dir, and temp warehouses.
+
+PostgreSQL refuses to run as root, so when the tests run as root the server runs as an
+unprivileged user (``nobody``) on a directory that user owns.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from weiwan.analytics.warehouse import Warehouse
+
+PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
+PG_USER = "nobody"
+
+
+def _pg_bin(name: str) -> str:
+    for directory in PG_BIN_DIRS:
+        candidate = Path(directory) / name
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        pytest.fail(f"PostgreSQL server binary {name!r} not found (install postgresql-15)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _as_server_user(args: list[str]) -> list[str]:
+    return ["runuser", "-u", PG_USER, "--", *args] if os.geteuid() == 0 else args
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A SQLAlchemy URL of a throw-away PostgreSQL server on 127.0.0.1, for the whole session."""
+    root = Path(tempfile.mkdtemp(prefix="weiwan-pg-"))
+    data = root / "data"
+    if os.geteuid() == 0:
+        shutil.chown(root, user=PG_USER)
+    port = _free_port()
+    env = {**os.environ, "LC_ALL": "C.UTF-8"}
+    subprocess.run(
+        _as_server_user(
+            [
+                _pg_bin("initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "weiwan",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        _as_server_user(
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(root / "log"),
+                "-w",
+                "start",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    try:
+        yield f"postgresql+psycopg://weiwan@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            _as_server_user([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+            check=False,
+            capture_output=True,
+            env=env,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
+    """An empty DuckDB warehouse in a temp dir."""
+    wh = Warehouse(tmp_path / "warehouse.duckdb", threads=2)
+    try:
+        yield wh
+    finally:
+        wh.close()
