@@ -26,6 +26,9 @@ from weiwan.analytics.mapping import Mapping
 from weiwan.analytics.validate import ColumnRules, check, error_columns, is_clean, parse
 from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, duckdb_type, quote
 from weiwan.core.errors import ContractError
+from weiwan.core.logging import get_logger
+
+log = get_logger(__name__)
 
 Progress = Callable[[str, int, int], None]
 
@@ -298,6 +301,7 @@ def ingest(
             fingerprint = ef.fingerprint()
             previous = _previous_load(warehouse, snapshot, ef, fingerprint, mapping)
             if previous is not None:
+                log.info("ingest.unchanged", snapshot=snapshot.isoformat(), table=ef.table.name)
                 results[ef.table.name] = previous
                 continue
             raw = read_extract(ef, mapping)
@@ -311,6 +315,14 @@ def ingest(
             for s in staged:
                 _store(warehouse, s, snapshot, mapping)
         for s in staged:
+            log.info(
+                "ingest.loaded",
+                snapshot=snapshot.isoformat(),
+                table=s.file.table.name,
+                file=s.file.path.name,
+                loaded=s.loaded,
+                quarantined=s.quarantined,
+            )
             results[s.file.table.name] = TableResult(
                 s.file.table.name,
                 s.file.path.name,

@@ -10,6 +10,11 @@ import structlog
 from weiwan.core.settings import Settings
 
 
+def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    # Looked up at each use: test runners and CLI runners swap sys.stderr.
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure_logging(settings: Settings) -> None:
     """Route stdlib and structlog records through one renderer on stderr."""
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
@@ -26,7 +31,7 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
@@ -34,5 +39,6 @@ def configure_logging(settings: Settings) -> None:
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:
     """A structured logger tagged with the module name."""
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(name)
-    return logger.bind(logger=name)
+    # Stays a lazy proxy (no .bind() here) so configure_logging applies to module-level loggers.
+    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger(module=name)
+    return logger

@@ -1,0 +1,93 @@
+"""Ground truth for tests and evaluation: true churn probability, reason, offer effects.
+
+Product code never reads these files; they exist so that models and campaigns can be scored
+against what really drove the simulated subscribers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from weiwan.analytics.contract import CHURN_REASONS
+from weiwan.sim.catalog import OFFER_TYPES
+from weiwan.sim.context import Context
+from weiwan.sim.state import State
+
+#: how well each offer addresses each latent reason (rows: CHURN_REASONS, cols: OFFER_TYPES)
+OFFER_MATCH = np.array(
+    [
+        [1.0, 0.5, 0.2, 0.9, 0.1],  # price
+        [0.1, 0.2, 0.1, 0.1, 0.7],  # network_quality
+        [0.2, 0.1, 0.1, 0.1, 0.9],  # service
+        [0.8, 0.6, 0.5, 0.7, 0.2],  # competitor_offer
+        [0.6, 0.4, 0.9, 0.7, 0.2],  # contract_end
+        [0.0, 0.0, 0.0, 0.0, 0.05],  # relocation
+        [0.3, 0.0, 0.0, 0.2, 0.1],  # non_payment
+        [0.3, 0.3, 0.3, 0.3, 0.3],  # other
+    ]
+)
+MAX_EFFECT = 0.7
+_REASONS = pa.array(CHURN_REASONS)
+
+
+def p_churn_next(state: State) -> np.ndarray:
+    """True probability of leaving during the next month (voluntary or not)."""
+    return 1.0 - (1.0 - state.p_vol) * (1.0 - state.p_invol)
+
+
+def monthly_truth(state: State, ids: pa.Array, label: str) -> pa.Table:
+    """Rows for every line in service at the end of month ``label``."""
+    idx = np.flatnonzero(state.alive)
+    take = pa.array(idx)
+    return pa.table(
+        {
+            "subscriber_id": ids.take(take),
+            "month": pa.array([label]).take(pa.array(np.zeros(len(idx), np.int64))),
+            "p_churn_next": pa.array(p_churn_next(state)[idx]),
+            "reason": _REASONS.take(pa.array(state.reason[idx].astype(np.int64))),
+        }
+    )
+
+
+def offer_effects(ctx: Context, state: State, ids: pa.Array, rng: np.random.Generator) -> pa.Table:
+    """Per line in service at the window end and offer: next-month p if treated."""
+    idx = np.flatnonzero(state.alive)
+    k, o = len(idx), len(OFFER_TYPES)
+    reason = state.reason[idx].astype(np.int64)
+    effect = MAX_EFFECT * OFFER_MATCH[reason] * ctx.traits.responsiveness[idx]
+    p_vol = state.p_vol[idx][:, None] * (1.0 - effect)
+    dogs = ctx.traits.sleeping_dog[idx]
+    annoyed = state.p_vol[idx][:, None] * (1.0 + rng.uniform(0.3, 1.0, (k, o)))
+    p_vol = np.where(dogs[:, None], annoyed, p_vol)
+    treated = 1.0 - (1.0 - np.clip(p_vol, 0, 1)) * (1.0 - state.p_invol[idx][:, None])
+    rows = np.repeat(idx, o)
+    return pa.table(
+        {
+            "subscriber_id": ids.take(pa.array(rows)),
+            "offer_type": pa.array(OFFER_TYPES).take(pa.array(np.tile(np.arange(o), k))),
+            "p_churn_next_if_treated": pa.array(treated.reshape(-1)),
+        }
+    )
+
+
+def traits_table(ctx: Context, ids: pa.Array) -> pa.Table:
+    """Latent traits per line."""
+    tr, p = ctx.traits, ctx.profile
+    cols: dict[str, pa.Array] = {
+        "subscriber_id": ids,
+        "price_sensitivity": pa.array(tr.price_sensitivity),
+        "satisfaction": pa.array(tr.satisfaction),
+        "competitor_pull": pa.array(tr.competitor_pull),
+        "financial_stress": pa.array(tr.financial_stress),
+        "frailty": pa.array(tr.frailty),
+        "spend_potential": pa.array(p.value),
+        "voice_habit": pa.array(tr.voice),
+        "data_habit": pa.array(tr.data),
+        "sms_habit": pa.array(tr.sms),
+        "high_value": pa.array(p.high_value),
+        "sleeping_dog": pa.array(tr.sleeping_dog),
+    }
+    for j, offer in enumerate(OFFER_TYPES):
+        cols[f"responsiveness_{offer}"] = pa.array(tr.responsiveness[:, j])
+    return pa.table(cols)
