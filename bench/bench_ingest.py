@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -23,6 +24,8 @@ TARGET_SECONDS = 60.0
 
 def _run(args: list[str], home: Path) -> tuple[float, str]:
     env = {"WEIWAN_HOME": str(home), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src")}
+    passed = {k: v for k, v in os.environ.items() if k.startswith("WEIWAN_")}
+    env = {**passed, **env}
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "weiwan", *args],

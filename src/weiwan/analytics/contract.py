@@ -232,7 +232,14 @@ MONTHLY_USAGE = Table(
             maximum=31,
         ),
         Column("recharge_amount", D, "充值金额", "Recharge amount", unit="CNY", minimum=0),
-        Column("balance", D, "月末余额", "Month-end balance", unit="CNY"),
+        Column(
+            "balance",
+            D,
+            "月末余额",
+            "Month-end balance",
+            unit="CNY",
+            description="negative when money is owed (postpaid: minus the arrears)",
+        ),
         Column("arrears_amount", D, "欠费金额", "Arrears", unit="CNY", minimum=0),
         Column(
             "distinct_contacts", INT, "交往圈人数", "Distinct contacts", unit="people", minimum=0

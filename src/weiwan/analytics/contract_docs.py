@@ -22,6 +22,8 @@ An operator delivers one directory of extract files per **snapshot** (delivery d
   `YYYY-MM-DD HH:MM:SS` (also `YYYY/MM/DD HH:MM:SS`, `YYYYMMDDHHMMSS`); `month` is `YYYY-MM` or
   `YYYYMM`; `boolean` is true/false, 1/0, Y/N, yes/no, 是/否; `decimal` uses a dot. A mapping file
   may declare another strptime format per date/timestamp column.
+- Parquet: typed columns are taken as they are (timestamps in any unit, dates as date32 or text,
+  `month` as text `YYYY-MM` or a date whose day is ignored); text columns are parsed as in CSV.
 - `subscribers` may carry any number of extra attribute columns; they are kept (typed as integer,
   decimal, boolean or text by their values) and are usable as features. Extra columns in other
   tables are ignored and reported.

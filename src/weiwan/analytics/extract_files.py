@@ -47,11 +47,17 @@ class ExtractFile:
 
 @dataclass
 class RawExtract:
-    """A file read into Arrow: contract-named columns (plus extras) and a ``_line`` column."""
+    """A file checked at the header: contract names for its columns, and its rows.
+
+    CSV rows are read into Arrow (all text, ``_line`` added); Parquet rows stay in the file and
+    are scanned by the warehouse (``data`` is None), so a large delivery is not copied in memory.
+    """
 
     file: ExtractFile
-    data: pa.Table
+    #: file column -> contract (or extra attribute) name, for the columns that are kept
+    renames: dict[str, str]
     extra_columns: list[str]
+    data: pa.Table | None = None
     #: Records the reader itself rejected (wrong field count): (line, text, reason).
     malformed: list[tuple[int, str, str]] = field(default_factory=list)
     #: Columns outside the contract in a table that keeps no extra attributes.
@@ -179,15 +185,14 @@ def _read_csv(
 
 
 def read_extract(ef: ExtractFile, mapping: Mapping) -> RawExtract:
-    """Read one file, rename its columns onto the contract and check required columns."""
+    """Check a file's header against the contract; read CSV rows (Parquet is scanned later)."""
     malformed: list[tuple[int, str, str]] = []
+    data: pa.Table | None = None
     if ef.fmt == "parquet":
         try:
-            data = pq.read_table(ef.path)
+            header = list(pq.read_schema(ef.path).names)
         except (OSError, pa.ArrowException) as exc:
             raise ContractError(f"unreadable Parquet file: {exc}", file=ef.path.name) from exc
-        data = data.append_column(LINE, pa.array(np.arange(1, data.num_rows + 1, dtype=np.int64)))
-        header = data.column_names[:-1]
     else:
         data, header, malformed = _read_csv(ef, mapping)
     renames = mapping.for_table(ef.table.name).columns
@@ -209,7 +214,9 @@ def read_extract(ef: ExtractFile, mapping: Mapping) -> RawExtract:
             raise ContractError(
                 "column names starting with _ are reserved", file=ef.path.name, column=name
             )
-    data = data.rename_columns([*names, LINE])
-    if extras and not ef.table.extra_columns:  # only subscribers keep operator attributes
-        return RawExtract(ef, data.drop_columns(extras), [], malformed, ignored_columns=extras)
-    return RawExtract(ef, data, extras, malformed)
+    ignored = extras if not ef.table.extra_columns else []  # only subscribers keep attributes
+    kept = {h: n for h, n in zip(header, names, strict=True) if n not in ignored}
+    if data is not None:
+        data = data.rename_columns([*names, LINE]).drop_columns(ignored)
+    extras = [n for n in extras if n not in ignored]
+    return RawExtract(ef, kept, extras, data, malformed, ignored)

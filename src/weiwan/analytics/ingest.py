@@ -207,11 +207,20 @@ def _quarantine_rows(
     wh.con.create_table(name, ibis.union(*parts), temp=True, overwrite=True)
 
 
+def _relation(wh: Warehouse, raw: RawExtract) -> ir.Table:
+    """The raw rows as an Ibis table with contract names and ``_line``."""
+    if raw.data is not None:
+        return ibis.memtable(raw.data)
+    scan = wh.con.read_parquet(raw.file.path, file_row_number=True)
+    columns = {name: scan[source] for source, name in raw.renames.items()}
+    return scan.select(**columns, **{LINE: scan["file_row_number"] + 1})
+
+
 def _stage(
     wh: Warehouse, raw: RawExtract, fingerprint: str, mapping: Mapping, staged: list[_Staged]
 ) -> _Staged:
     table = raw.file.table
-    raw_table = ibis.memtable(raw.data)
+    raw_table = _relation(wh, raw)
     extras = {}
     known_extras = wh.extra_columns(table.name)
     for name in raw.extra_columns:

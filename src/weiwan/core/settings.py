@@ -29,7 +29,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
     threads: int = Field(default=0, description="DuckDB threads; 0 = all cores.")
-    memory_limit: str | None = Field(default=None, description="DuckDB memory limit, e.g. '4GB'.")
+    memory_limit: str | None = Field(
+        default="2GB",
+        description="DuckDB memory limit; beyond it DuckDB spills to disk. Measured: ingest of"
+        " 1 M x 12 months takes as long at 2GB as unlimited, with 2.2 GiB RSS instead of 5 GiB.",
+    )
 
     @property
     def warehouse_file(self) -> Path:
