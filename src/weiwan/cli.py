@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 contract_app = typer.Typer(help="The data contract for operator extracts.", no_args_is_help=True)
 app.add_typer(contract_app, name="contract")
+pipeline_app = typer.Typer(help="The daily pipeline.", no_args_is_help=True)
+app.add_typer(pipeline_app, name="pipeline")
 
 console = Console(stderr=True)
 out = Console()
@@ -177,3 +179,27 @@ def contract_docs(
 
     out_file.write_text(render_markdown(), encoding="utf-8")
     out.print(f"wrote {out_file}")
+
+
+@pipeline_app.command("run")
+def pipeline_run(
+    snapshot: Annotated[str, typer.Option(help="Snapshot date YYYY-MM-DD.")],
+) -> None:
+    """Run the daily pipeline for a snapshot date (re-running replaces its results)."""
+    from weiwan.analytics.warehouse import Warehouse
+    from weiwan.pipeline.run import run_pipeline
+
+    settings = get_settings()
+    day = _parse_date(snapshot)
+    warehouse = Warehouse(
+        settings.warehouse_file, threads=settings.threads, memory_limit=settings.memory_limit
+    )
+    try:
+        with progress_bar() as update:
+            result = run_pipeline(warehouse, day, update)
+    except WeiwanError as exc:
+        raise _fail(exc) from exc
+    finally:
+        warehouse.close()
+    for name, rows in result.rows.items():
+        out.print(f"{name:<16} {rows:>12,} rows  (snapshot {day})")

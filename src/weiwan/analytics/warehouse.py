@@ -90,7 +90,10 @@ class Warehouse:
         self.con.con.execute("COMMIT")
 
     def has_table(self, name: str) -> bool:
-        return name in self.con.list_tables()
+        found = self.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        )
+        return bool(found[0][0])
 
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)
@@ -108,6 +111,30 @@ class Warehouse:
             [table_name],
         )
         return {str(name): str(kind) for name, kind in rows}
+
+    def replace_snapshot(self, name: str, rows: ir.Table, snapshot: date) -> int:
+        """Store ``rows`` as the ``snapshot_date = snapshot`` part of table ``name``, atomically.
+
+        Re-running a snapshot replaces it; columns new to the table (an operator's new attribute,
+        a new tag) are added. Returns the number of rows stored.
+        """
+        staged = f"_stage_{name}"
+        self.con.create_table(staged, rows, temp=True, overwrite=True)
+        try:
+            described = self.execute(f"DESCRIBE {quote(staged)}")
+            with self.transaction():
+                if not self.has_table(name):
+                    self.execute(f"CREATE TABLE {quote(name)} AS FROM {quote(staged)} LIMIT 0")
+                existing = {row[0] for row in self.execute(f"DESCRIBE {quote(name)}")}
+                for column, kind, *_ in described:
+                    if column not in existing:
+                        self.execute(f"ALTER TABLE {quote(name)} ADD COLUMN {quote(column)} {kind}")
+                self.execute(f"DELETE FROM {quote(name)} WHERE snapshot_date = ?", [snapshot])
+                self.execute(f"INSERT INTO {quote(name)} BY NAME FROM {quote(staged)}")
+            count = self.execute(f"SELECT count(*) FROM {quote(staged)}")[0][0]
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
+        return int(count)
 
     def current(self, name: str, as_of: date | None = None) -> ir.Table:
         """The latest delivered version of every row of ``name`` up to delivery date ``as_of``."""

@@ -19,6 +19,7 @@ from weiwan.analytics.churn_stats import monthly_churn
 from weiwan.analytics.ingest import IngestResult, ingest
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.settings import Settings
+from weiwan.pipeline.run import run_pipeline
 from weiwan.sim import simulate
 
 ProgressFactory = Callable[[], AbstractContextManager[Callable[[str, int, int], None]]]
@@ -110,6 +111,10 @@ def run_demo(
             result = ingest(sim_dir, snapshot=snapshot, warehouse=warehouse, progress=update)
         _print_ingest(console, result)
         _print_churn(console, warehouse, snapshot, months)
+        with progress() as update:
+            run = run_pipeline(warehouse, snapshot, update)
+        for name, rows in run.rows.items():
+            console.print(f"pipeline {snapshot}: {name} {rows:,} rows")
     finally:
         warehouse.close()
     console.print(f"warehouse: {settings.warehouse_file}")

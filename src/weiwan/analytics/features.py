@@ -1,0 +1,258 @@
+"""Features (特征): one row per subscriber active at a snapshot date, from data up to that date.
+
+Every feature is an Ibis expression over the warehouse tables (docs/features.md lists them), so
+the same code runs on DuckDB and on Spark. Nothing here reads data after the snapshot date: rows
+are taken as delivered on or before it (or, for history loaded later in one delivery, as first
+delivered) and every event is filtered by its own time.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime, time, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from weiwan.analytics.contract import TABLES_BY_NAME
+from weiwan.analytics.warehouse import SNAPSHOT, Warehouse
+
+SUSPENSIONS = ("suspend_arrears", "suspend_keep_number", "suspend")
+_STATUS_BY_EVENT = {
+    "resume": "active",
+    "suspend_arrears": "suspended_arrears",
+    "suspend_keep_number": "suspended_keep_number",
+    "suspend": "suspended",
+    "pre_disconnect": "pre_disconnect",
+}
+_LIVE_STATUSES = (
+    "active",
+    "suspended_arrears",
+    "suspended_keep_number",
+    "suspended",
+    "pre_disconnect",
+)
+_PROFILE = (
+    "gender",
+    "region",
+    "branch",
+    "brand",
+    "payment_type",
+    "plan_id",
+    "join_channel",
+    "device_model",
+    "plan_monthly_fee",
+)
+_MONTHLY = {  # feature stem -> monthly_usage column, for 1m / 3m / 6m / trend
+    "bill": "bill_amount",
+    "voice": "voice_minutes",
+    "data": "data_mb",
+    "sms": "sms_count",
+}
+_SUMS = {  # feature stem -> column summed over 1 and 3 months
+    "competitor_calls": "competitor_service_calls",
+    "call_forwarding_days": "call_forwarding_days",
+    "zero_usage_days": "zero_usage_days",
+}
+
+
+def last_complete_month(snapshot: date) -> date:
+    """First day of the last bill month that ended on or before ``snapshot``."""
+    month_end = calendar.monthrange(snapshot.year, snapshot.month)[1]
+    if snapshot.day == month_end:
+        return snapshot.replace(day=1)
+    previous = snapshot.replace(day=1) - timedelta(days=1)
+    return previous.replace(day=1)
+
+
+def months_before(month: date, n: int) -> date:
+    """The first day of the month ``n`` months before ``month``."""
+    index = month.year * 12 + month.month - 1 - n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def as_of_rows(wh: Warehouse, name: str, snapshot: date) -> ir.Table:
+    """Each key's version as delivered on or before ``snapshot``, else its first delivery.
+
+    The fallback lets history delivered later in one extract be used for past snapshots; a
+    delivery after ``snapshot`` never replaces one made before it, so later data cannot leak in.
+    """
+    rows = wh.table(name)
+    day = ibis.literal(snapshot)
+    snap_days = rows[SNAPSHOT].epoch_days()
+    rank = ibis.ifelse(rows[SNAPSHOT] <= day, day.epoch_days() - snap_days, 1_000_000 + snap_days)
+    keys = [rows[k] for k in TABLES_BY_NAME[name].key]
+    ranked = rows.mutate(_rank=ibis.row_number().over(group_by=keys, order_by=rank))
+    return ranked.filter(ranked["_rank"] == 0).drop("_rank")
+
+
+def _months_between(start: ir.DateValue, end: ir.DateValue) -> ir.IntegerValue:
+    """Whole months from ``start`` to ``end`` (negative when ``end`` is earlier)."""
+    months = (end.year() - start.year()) * 12 + (end.month() - start.month())
+    return months - ibis.ifelse(end.day() < start.day(), 1, 0)
+
+
+def _base(wh: Warehouse, snapshot: date) -> ir.Table:
+    subs = as_of_rows(wh, "subscribers", snapshot)
+    churn = as_of_rows(wh, "churn_records", snapshot)
+    gone = churn.filter(churn.churn_date <= snapshot).select("subscriber_id").distinct()
+    day = ibis.literal(snapshot)
+    live = subs.filter(subs.join_date <= day).anti_join(gone, "subscriber_id")
+    extras = list(wh.extra_columns("subscribers"))
+    device_age = live.device_age_months - _months_between(day, live[SNAPSHOT])
+    return live.select(
+        "subscriber_id",
+        *_PROFILE,
+        *extras,
+        snapshot_date=day,
+        tenure_months=_months_between(live.join_date, day),
+        age=_months_between(live.birth_date, day) // 12,
+        is_prepaid=live.payment_type == "prepaid",
+        device_age_months=ibis.ifelse(device_age >= 0, device_age, ibis.null("int64")),
+        has_account_manager=live.account_manager.notnull(),
+        months_to_contract_end=_months_between(day, live.contract_end_date),
+        in_contract=(live.contract_end_date > day).fill_null(False),
+        _status_at_delivery=ibis.ifelse(
+            (live.status_date <= day) & live.status.isin(_LIVE_STATUSES),
+            live.status,
+            ibis.literal("active"),
+        ),
+    )
+
+
+def _trend(recent: ir.FloatingValue, earlier: ir.FloatingValue) -> ir.FloatingValue:
+    return ibis.ifelse(earlier > 0, recent / earlier - 1, ibis.null("float64"))
+
+
+def _usage(wh: Warehouse, snapshot: date) -> ir.Table:
+    m0 = last_complete_month(snapshot)
+    usage = as_of_rows(wh, "monthly_usage", snapshot)
+    usage = usage.filter(usage.bill_month.between(months_before(m0, 5), m0))
+    month = usage.bill_month
+    last1, last3 = month == m0, month >= months_before(m0, 2)
+    prev3 = month < months_before(m0, 2)
+    metrics: dict[str, ir.Value] = {}
+    for stem, col in _MONTHLY.items():
+        value = usage[col].cast("float64")
+        name_1m = (
+            "arpu_1m" if stem == "bill" else ("data_mb_1m" if stem == "data" else f"{stem}_1m")
+        )
+        metrics[name_1m] = value.max(where=last1)
+        metrics[f"{stem}_mean_3m"] = value.mean(where=last3)
+        metrics[f"{stem}_mean_6m"] = value.mean()
+        metrics[f"_{stem}_prev_3m"] = value.mean(where=prev3)
+    for stem, col in _SUMS.items():
+        metrics[f"{stem}_1m"] = usage[col].sum(where=last1)
+        metrics[f"{stem}_3m"] = usage[col].sum(where=last3)
+    share = usage.offnet_voice_share
+    recharge = usage.recharge_amount
+    contacts = usage.distinct_contacts.cast("float64")
+    metrics |= {
+        "offnet_share_1m": share.max(where=last1),
+        "offnet_share_mean_3m": share.mean(where=last3),
+        "_offnet_prev_3m": share.mean(where=prev3),
+        "balance_1m": usage.balance.max(where=last1),
+        "recharge_1m": recharge.max(where=last1),
+        "recharge_mean_3m": recharge.mean(where=last3),
+        "recharge_months_6m": (recharge > 0).sum(),
+        "arrears_1m": usage.arrears_amount.max(where=last1),
+        "vas_mean_3m": usage.vas_amount.mean(where=last3),
+        "roaming_mean_3m": usage.roaming_minutes.mean(where=last3),
+        "contacts_1m": contacts.max(where=last1),
+        "_contacts_mean_3m": contacts.mean(where=last3),
+        "_contacts_prev_3m": contacts.mean(where=prev3),
+        "usage_months": usage.count(),
+    }
+    agg = usage.group_by("subscriber_id").aggregate(**metrics)
+    trends = {
+        f"{stem}_trend_3m": _trend(agg[f"{stem}_mean_3m"], agg[f"_{stem}_prev_3m"])
+        for stem in _MONTHLY
+    }
+    agg = agg.mutate(
+        **trends,
+        offnet_share_change_3m=agg.offnet_share_mean_3m - agg._offnet_prev_3m,
+        contacts_trend_3m=_trend(agg._contacts_mean_3m, agg._contacts_prev_3m),
+    )
+    return agg.drop(*(c for c in agg.columns if c.startswith("_")))
+
+
+def _events(wh: Warehouse, snapshot: date) -> ir.Table:
+    end = ibis.literal(datetime.combine(snapshot + timedelta(days=1), time()))
+    events = as_of_rows(wh, "status_events", snapshot)
+    events = events.filter(events.event_time < end)
+    kind, at = events.event_type, events.event_time
+    suspended = kind.isin(SUSPENSIONS)
+    forwarding = kind.isin(("call_forwarding_on", "call_forwarding_off"))
+    status_change = kind.isin(tuple(_STATUS_BY_EVENT))
+    agg = events.group_by("subscriber_id").aggregate(
+        suspensions_90d=suspended.sum(where=at >= end - ibis.interval(days=90)),
+        _last_suspension=at.max(where=suspended),
+        plan_changes_180d=(kind == "plan_change").sum(where=at >= end - ibis.interval(days=180)),
+        _last_forwarding=kind.argmax(at, where=forwarding),
+        _last_status_event=kind.argmax(at, where=status_change),
+    )
+    end_days = ibis.literal(snapshot).epoch_days()
+    return agg.mutate(
+        days_since_suspension=end_days - agg._last_suspension.date().epoch_days(),
+        call_forwarding_active=agg._last_forwarding == "call_forwarding_on",
+        _event_status=agg._last_status_event.substitute(_STATUS_BY_EVENT),
+    ).drop("_last_suspension", "_last_forwarding", "_last_status_event")
+
+
+def _care(wh: Warehouse, snapshot: date) -> tuple[ir.Table, ir.Table]:
+    end = datetime.combine(snapshot + timedelta(days=1), time())
+    end_lit = ibis.literal(end)
+    comp = as_of_rows(wh, "complaints", snapshot)
+    comp = comp.filter(comp.complaint_time < end_lit)
+    closed_at = comp.complaint_time.epoch_seconds() + comp.hours_to_resolve * 3600
+    open_at_end = ~comp.resolved | comp.hours_to_resolve.isnull() | (closed_at >= end.timestamp())
+    recent = comp.complaint_time >= end_lit - ibis.interval(days=90)
+    complaints = comp.group_by("subscriber_id").aggregate(
+        complaints_90d=recent.sum(),
+        complaints_high_90d=(comp.severity == "high").sum(where=recent),
+        complaints_total=comp.count(),
+        complaints_unresolved=open_at_end.sum(),
+    )
+    surv = as_of_rows(wh, "surveys", snapshot)
+    surv = surv.filter(surv.survey_time < end_lit)
+    surveys = surv.group_by("subscriber_id").aggregate(
+        last_survey_score=surv.score.argmax(surv.survey_time),
+        low_scores_180d=(surv.score <= 6).sum(
+            where=surv.survey_time >= end_lit - ibis.interval(days=180)
+        ),
+    )
+    return complaints, surveys
+
+
+_ZERO_WHEN_ABSENT = (
+    "competitor_calls_1m",
+    "competitor_calls_3m",
+    "call_forwarding_days_1m",
+    "call_forwarding_days_3m",
+    "zero_usage_days_1m",
+    "zero_usage_days_3m",
+    "recharge_months_6m",
+    "usage_months",
+    "suspensions_90d",
+    "plan_changes_180d",
+    "complaints_90d",
+    "complaints_high_90d",
+    "complaints_total",
+    "complaints_unresolved",
+    "low_scores_180d",
+)
+
+
+def compute_features(wh: Warehouse, snapshot: date) -> ir.Table:
+    """The feature table for ``snapshot``: one row per subscriber active on that date."""
+    base = _base(wh, snapshot)
+    complaints, surveys = _care(wh, snapshot)
+    joined = base
+    for part in (_usage(wh, snapshot), _events(wh, snapshot), complaints, surveys):
+        joined = joined.left_join(part, "subscriber_id").drop("subscriber_id_right")
+    filled = {c: joined[c].fill_null(0) for c in _ZERO_WHEN_ABSENT}
+    return joined.mutate(
+        **filled,
+        call_forwarding_active=joined.call_forwarding_active.fill_null(False),
+        status=joined._event_status.fill_null(joined._status_at_delivery),
+    ).drop("_event_status", "_status_at_delivery")

@@ -1,0 +1,267 @@
+"""Features: hand-computed values on a tiny delivery, and no leakage from later data."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+import factories as f
+from weiwan.analytics.features import compute_features, last_complete_month
+from weiwan.analytics.ingest import ingest
+from weiwan.analytics.warehouse import Warehouse
+from weiwan.sim import simulate
+
+MONTHS = ("2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10")
+EVENT_HEADER = ["subscriber_id", "event_time", "event_type", "detail"]
+COMPLAINT_HEADER = [
+    "complaint_id",
+    "subscriber_id",
+    "complaint_time",
+    "category",
+    "severity",
+    "resolved",
+    "hours_to_resolve",
+]
+SURVEY_HEADER = ["survey_id", "subscriber_id", "survey_time", "touchpoint", "score"]
+CHURN_HEADER = [
+    "subscriber_id",
+    "churn_date",
+    "churn_type",
+    "reason_code",
+    "destination_competitor",
+]
+
+
+def _delivery(root: Path) -> Path:
+    f.write_csv(root / "subscribers.csv", f.SUBSCRIBER_HEADER, [f.subscriber(i) for i in range(3)])
+    usage = []
+    for k, month in enumerate(MONTHS):
+        row = f.usage(0, month)
+        early = k < 3
+        row |= {
+            "bill_amount": "100" if early else "50",
+            "offnet_voice_share": "0.2" if early else "0.5",
+            "competitor_service_calls": "0" if early else str(k - 2),
+            "recharge_amount": "0" if k % 2 else "30",
+        }
+        usage.append(row)
+        usage.append(f.usage(1, month))
+    f.write_csv(root / "monthly_usage.csv", f.USAGE_HEADER, usage)
+    f.write_csv(
+        root / "status_events.csv",
+        EVENT_HEADER,
+        [
+            {
+                "subscriber_id": "U000000",
+                "event_time": "2026-09-10 08:00:00",
+                "event_type": "suspend_arrears",
+            },
+            {
+                "subscriber_id": "U000000",
+                "event_time": "2026-09-20 09:00:00",
+                "event_type": "resume",
+            },
+            {
+                "subscriber_id": "U000000",
+                "event_time": "2026-10-25 10:00:00",
+                "event_type": "call_forwarding_on",
+            },
+            {
+                "subscriber_id": "U000000",
+                "event_time": "2026-11-05 10:00:00",
+                "event_type": "pre_disconnect",
+            },
+        ],
+    )
+    f.write_csv(
+        root / "complaints.csv",
+        COMPLAINT_HEADER,
+        [
+            {
+                "complaint_id": "K1",
+                "subscriber_id": "U000000",
+                "complaint_time": "2026-10-01 10:00:00",
+                "category": "billing",
+                "severity": "high",
+                "resolved": "true",
+                "hours_to_resolve": "48",
+            },
+            {
+                "complaint_id": "K2",
+                "subscriber_id": "U000000",
+                "complaint_time": "2026-10-30 20:00:00",
+                "category": "network",
+                "severity": "low",
+                "resolved": "true",
+                "hours_to_resolve": "10",
+            },
+            {
+                "complaint_id": "K3",
+                "subscriber_id": "U000000",
+                "complaint_time": "2026-10-31 22:00:00",
+                "category": "network",
+                "severity": "medium",
+                "resolved": "true",
+                "hours_to_resolve": "5",
+            },
+            {
+                "complaint_id": "K4",
+                "subscriber_id": "U000000",
+                "complaint_time": "2026-06-01 10:00:00",
+                "category": "service",
+                "severity": "high",
+                "resolved": "false",
+                "hours_to_resolve": "",
+            },
+        ],
+    )
+    f.write_csv(
+        root / "surveys.csv",
+        SURVEY_HEADER,
+        [
+            {
+                "survey_id": "S1",
+                "subscriber_id": "U000000",
+                "survey_time": "2026-09-01 10:00:00",
+                "touchpoint": "store",
+                "score": "9",
+            },
+            {
+                "survey_id": "S2",
+                "subscriber_id": "U000000",
+                "survey_time": "2026-10-20 10:00:00",
+                "touchpoint": "hotline",
+                "score": "4",
+            },
+            {
+                "survey_id": "S3",
+                "subscriber_id": "U000000",
+                "survey_time": "2026-11-10 10:00:00",
+                "touchpoint": "hotline",
+                "score": "10",
+            },
+        ],
+    )
+    f.write_csv(
+        root / "churn_records.csv",
+        CHURN_HEADER,
+        [
+            {
+                "subscriber_id": "U000002",
+                "churn_date": "2026-10-10",
+                "churn_type": "port_out",
+                "reason_code": "price",
+                "destination_competitor": "中国联通",
+            },
+        ],
+    )
+    return root
+
+
+def _features(wh: Warehouse, snapshot: date) -> dict[str, dict[str, Any]]:
+    frame = compute_features(wh, snapshot).execute()
+    return {row["subscriber_id"]: row for row in frame.to_dict("records")}
+
+
+def test_hand_computed_features(tmp_path: Path, warehouse: Warehouse) -> None:
+    ingest(_delivery(tmp_path), snapshot=date(2026, 11, 30), warehouse=warehouse)
+    feats = _features(warehouse, date(2026, 10, 31))
+    assert set(feats) == {"U000000", "U000001"}  # U000002 left on 2026-10-10
+    u0 = feats["U000000"]
+    assert u0["tenure_months"] == 88  # 2019-06-01 -> 2026-10-31
+    assert u0["age"] == 41  # born 1985-03-04
+    assert u0["arpu_1m"] == 50 and u0["bill_mean_3m"] == 50 and u0["bill_mean_6m"] == 75
+    assert u0["bill_trend_3m"] == pytest.approx(-0.5)
+    assert u0["offnet_share_change_3m"] == pytest.approx(0.3)
+    assert (u0["competitor_calls_1m"], u0["competitor_calls_3m"]) == (3, 6)
+    assert u0["recharge_months_6m"] == 3 and u0["recharge_1m"] == 0
+    assert u0["usage_months"] == 6
+    assert u0["suspensions_90d"] == 1 and u0["days_since_suspension"] == 51
+    assert u0["status"] == "active"  # the pre-disconnect on 2026-11-05 is after the snapshot
+    assert u0["call_forwarding_active"]
+    assert (u0["complaints_90d"], u0["complaints_high_90d"], u0["complaints_total"]) == (3, 1, 4)
+    assert u0["complaints_unresolved"] == 2  # K3 closes after midnight; K4 never closed
+    assert (u0["last_survey_score"], u0["low_scores_180d"]) == (4, 1)
+    assert u0["star_level"] == 1  # the operator's extra attribute column
+    u1 = feats["U000001"]
+    assert u1["bill_trend_3m"] == pytest.approx(0.0)
+    assert u1["complaints_total"] == 0 and u1["suspensions_90d"] == 0
+    assert pd.isna(u1["last_survey_score"]) and pd.isna(u1["days_since_suspension"])
+    assert not u1["call_forwarding_active"]
+
+
+def test_mid_month_snapshot_uses_the_last_complete_bill_month(
+    tmp_path: Path, warehouse: Warehouse
+) -> None:
+    assert last_complete_month(date(2026, 10, 15)) == date(2026, 9, 1)
+    assert last_complete_month(date(2026, 10, 31)) == date(2026, 10, 1)
+    ingest(_delivery(tmp_path), snapshot=date(2026, 11, 30), warehouse=warehouse)
+    feats = _features(warehouse, date(2026, 10, 15))
+    assert set(feats) == {"U000000", "U000001"}
+    u0 = feats["U000000"]
+    assert u0["arpu_1m"] == 50 and u0["bill_mean_3m"] == pytest.approx(200 / 3)
+    assert u0["competitor_calls_3m"] == 3  # 0 + 1 + 2 for Jul-Sep
+    assert u0["usage_months"] == 5  # May-Sep: only months up to the snapshot
+    assert not u0["call_forwarding_active"]  # switched on 2026-10-25
+    assert u0["complaints_total"] == 2
+    early = _features(warehouse, date(2026, 9, 30))
+    assert "U000002" in early  # still a subscriber before leaving
+
+
+def _truncate(src: Path, dst: Path, snapshot: date) -> None:
+    """Copy a delivery keeping only what was known on ``snapshot`` (events up to that day)."""
+    dst.mkdir(parents=True)
+    cutoffs = {
+        "monthly_usage": ("bill_month", f"{snapshot:%Y-%m}"),
+        "status_events": ("event_time", None),
+        "complaints": ("complaint_time", None),
+        "surveys": ("survey_time", None),
+        "churn_records": ("churn_date", None),
+    }
+    for path in src.glob("*.parquet"):
+        table = pq.read_table(path)
+        if path.stem in cutoffs:
+            column, text = cutoffs[path.stem]
+            values = table[column]
+            if text is not None:
+                keep = pc.less_equal(values, text)
+            elif column == "churn_date":
+                keep = pc.less_equal(values, pd.Timestamp(snapshot).date())
+            else:
+                keep = pc.less(values, pd.Timestamp(snapshot) + pd.Timedelta(days=1))
+            table = table.filter(keep)
+        pq.write_table(table, dst / path.name)
+
+
+def test_features_never_change_when_later_data_is_added(tmp_path: Path) -> None:
+    sim = tmp_path / "sim"
+    simulate(subscribers=2000, months=8, seed=3, out=sim, end_month="2026-10")
+    cut = date(2026, 7, 31)
+    _truncate(sim / "extracts", tmp_path / "known", cut)
+    frames = []
+    for name, source in (("full", sim), ("known", tmp_path / "known")):
+        wh = Warehouse(tmp_path / f"{name}.duckdb", threads=2)
+        try:
+            ingest(source, snapshot=date(2026, 10, 31), warehouse=wh)
+            frame = compute_features(wh, cut).execute()
+        finally:
+            wh.close()
+        frames.append(frame.sort_values("subscriber_id").reset_index(drop=True))
+    full, known = frames
+    assert len(full) > 1500
+    pd.testing.assert_frame_equal(full, known)
+    # and a later delivery of new months leaves the earlier snapshot's features as they were
+    wh = Warehouse(tmp_path / "known.duckdb", threads=2)
+    try:
+        ingest(sim, snapshot=date(2026, 11, 30), warehouse=wh)
+        again = compute_features(wh, cut).execute()
+    finally:
+        wh.close()
+    again = again.sort_values("subscriber_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(known, again)

@@ -1,0 +1,32 @@
+"""The daily pipeline run: results per snapshot, replaced (not duplicated) on re-run."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+import factories as f
+from weiwan.analytics.ingest import ingest
+from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.errors import WeiwanError
+from weiwan.pipeline.run import run_pipeline
+
+
+def test_rerunning_a_snapshot_replaces_its_results(tmp_path: Path, warehouse: Warehouse) -> None:
+    ingest(f.delivery(tmp_path, subscribers=12), snapshot=date(2026, 10, 31), warehouse=warehouse)
+    first = run_pipeline(warehouse, date(2026, 10, 31))
+    other = run_pipeline(warehouse, date(2026, 9, 30))
+    again = run_pipeline(warehouse, date(2026, 10, 31))
+    assert first.rows["features"] == again.rows["features"] == other.rows["features"] == 12
+    counts = warehouse.execute(
+        "SELECT snapshot_date, count(*), count(DISTINCT subscriber_id) FROM features "
+        "GROUP BY 1 ORDER BY 1"
+    )
+    assert counts == [(date(2026, 9, 30), 12, 12), (date(2026, 10, 31), 12, 12)]
+
+
+def test_pipeline_needs_ingested_data(warehouse: Warehouse) -> None:
+    with pytest.raises(WeiwanError, match="weiwan ingest"):
+        run_pipeline(warehouse, date(2026, 10, 31))
