@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from weiwan.analytics.contract import TABLES_BY_NAME
-from weiwan.analytics.warehouse import SNAPSHOT, Warehouse
+from weiwan.analytics.warehouse import SNAPSHOT, TableSource
 
 SUSPENSIONS = ("suspend_arrears", "suspend_keep_number", "suspend")
 _STATUS_BY_EVENT = {
@@ -71,7 +71,7 @@ def months_before(month: date, n: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def as_of_rows(wh: Warehouse, name: str, snapshot: date) -> ir.Table:
+def as_of_rows(wh: TableSource, name: str, snapshot: date) -> ir.Table:
     """Each key's version as delivered on or before ``snapshot``, else its first delivery.
 
     The fallback lets history delivered later in one extract be used for past snapshots; a
@@ -92,7 +92,7 @@ def _months_between(start: ir.DateValue, end: ir.DateValue) -> ir.IntegerValue:
     return months - ibis.ifelse(end.day() < start.day(), 1, 0)
 
 
-def _base(wh: Warehouse, snapshot: date) -> ir.Table:
+def _base(wh: TableSource, snapshot: date) -> ir.Table:
     subs = as_of_rows(wh, "subscribers", snapshot)
     churn = as_of_rows(wh, "churn_records", snapshot)
     gone = churn.filter(churn.churn_date <= snapshot).select("subscriber_id").distinct()
@@ -124,7 +124,7 @@ def _trend(recent: ir.FloatingValue, earlier: ir.FloatingValue) -> ir.FloatingVa
     return ibis.ifelse(earlier > 0, recent / earlier - 1, ibis.null("float64"))
 
 
-def _usage(wh: Warehouse, snapshot: date) -> ir.Table:
+def _usage(wh: TableSource, snapshot: date) -> ir.Table:
     m0 = last_complete_month(snapshot)
     usage = as_of_rows(wh, "monthly_usage", snapshot)
     usage = usage.filter(usage.bill_month.between(months_before(m0, 5), m0))
@@ -176,7 +176,7 @@ def _usage(wh: Warehouse, snapshot: date) -> ir.Table:
     return agg.drop(*(c for c in agg.columns if c.startswith("_")))
 
 
-def _events(wh: Warehouse, snapshot: date) -> ir.Table:
+def _events(wh: TableSource, snapshot: date) -> ir.Table:
     end = ibis.literal(datetime.combine(snapshot + timedelta(days=1), time()))
     events = as_of_rows(wh, "status_events", snapshot)
     events = events.filter(events.event_time < end)
@@ -199,7 +199,7 @@ def _events(wh: Warehouse, snapshot: date) -> ir.Table:
     ).drop("_last_suspension", "_last_forwarding", "_last_status_event")
 
 
-def _care(wh: Warehouse, snapshot: date) -> tuple[ir.Table, ir.Table]:
+def _care(wh: TableSource, snapshot: date) -> tuple[ir.Table, ir.Table]:
     end = datetime.combine(snapshot + timedelta(days=1), time())
     end_lit = ibis.literal(end)
     comp = as_of_rows(wh, "complaints", snapshot)
@@ -243,7 +243,7 @@ _ZERO_WHEN_ABSENT = (
 )
 
 
-def compute_features(wh: Warehouse, snapshot: date) -> ir.Table:
+def compute_features(wh: TableSource, snapshot: date) -> ir.Table:
     """The feature table for ``snapshot``: one row per subscriber active on that date."""
     base = _base(wh, snapshot)
     complaints, surveys = _care(wh, snapshot)

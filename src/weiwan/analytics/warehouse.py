@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
@@ -41,6 +41,18 @@ _META_DDL = (
         table_name VARCHAR NOT NULL, column_name VARCHAR NOT NULL, type VARCHAR NOT NULL,
         first_snapshot DATE NOT NULL, PRIMARY KEY (table_name, column_name))""",
 )
+
+
+class TableSource(Protocol):
+    """Where analytics read contract tables from: the DuckDB warehouse, or Spark (spark.py)."""
+
+    def table(self, name: str) -> ir.Table:
+        """The stored table ``name`` (contract columns, extras, ``_snapshot``, ``_line``)."""
+        ...
+
+    def extra_columns(self, table_name: str) -> dict[str, str]:
+        """Extra attribute columns stored for a table: name -> Ibis type."""
+        ...
 
 
 def quote(identifier: str) -> str:
