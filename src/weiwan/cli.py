@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -24,6 +24,8 @@ contract_app = typer.Typer(help="The data contract for operator extracts.", no_a
 app.add_typer(contract_app, name="contract")
 pipeline_app = typer.Typer(help="The daily pipeline.", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
+targets_app = typer.Typer(help="Target selection over the customer profile.", no_args_is_help=True)
+app.add_typer(targets_app, name="targets")
 
 console = Console(stderr=True)
 out = Console()
@@ -203,3 +205,78 @@ def pipeline_run(
         warehouse.close()
     for name, rows in result.rows.items():
         out.print(f"{name:<16} {rows:>12,} rows  (snapshot {day})")
+
+
+def _open_warehouse() -> Any:
+    from weiwan.analytics.warehouse import Warehouse
+
+    settings = get_settings()
+    return Warehouse(
+        settings.warehouse_file, threads=settings.threads, memory_limit=settings.memory_limit
+    )
+
+
+@targets_app.command("preview")
+def targets_preview(
+    snapshot: Annotated[str, typer.Option(help="Snapshot date YYYY-MM-DD.")],
+    filter_text: Annotated[
+        str, typer.Option("--filter", help="Filter JSON, or @FILE holding it (JSON or YAML).")
+    ],
+    sample: Annotated[int, typer.Option(min=0, max=1000)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Count the subscribers a filter selects and show a sample (phone numbers masked)."""
+    import yaml
+
+    from weiwan.analytics.profile import load_profile
+    from weiwan.analytics.targets import preview
+
+    day = _parse_date(snapshot)
+    text = Path(filter_text[1:]).read_text("utf-8") if filter_text.startswith("@") else filter_text
+    try:
+        raw = yaml.safe_load(text)  # JSON is YAML
+    except yaml.YAMLError as exc:
+        raise _fail(WeiwanError(f"filter is not valid JSON/YAML: {exc}"), as_json) from exc
+    warehouse = _open_warehouse()
+    try:
+        count, rows = preview(load_profile(warehouse, day), raw, sample)
+    except (WeiwanError, LookupError) as exc:
+        raise _fail(exc, as_json) from exc
+    finally:
+        warehouse.close()
+    columns = ["subscriber_id", "value_tier", "lifecycle_stage", "arpu_1m", "tenure_months"]
+    shown = [{c: r.get(c) for c in columns if c in r} for r in rows]
+    if as_json:
+        out.print_json(
+            json.dumps({"count": count, "sample": shown}, ensure_ascii=False, default=str)
+        )
+        return
+    out.print(f"{count:,} subscribers match on {day}")
+    for row in shown:
+        out.print("  " + "  ".join(f"{k}={v}" for k, v in row.items()))
+
+
+@targets_app.command("groups")
+def targets_groups(
+    snapshot: Annotated[str, typer.Option(help="Snapshot date YYYY-MM-DD.")],
+) -> None:
+    """Members per saved target group (固定场景) as the pipeline stored them."""
+    from weiwan.analytics.targets import load_target_groups
+
+    day = _parse_date(snapshot)
+    warehouse = _open_warehouse()
+    try:
+        counts = dict(
+            warehouse.execute(
+                "SELECT group_id, count(*) FROM target_groups WHERE snapshot_date = ? GROUP BY 1",
+                [day],
+            )
+            if warehouse.has_table("target_groups")
+            else []
+        )
+    finally:
+        warehouse.close()
+    for group in load_target_groups():
+        out.print(
+            f"{group.id:<30} {counts.get(group.id, 0):>10,}  {group.name_zh} / {group.name_en}"
+        )

@@ -33,12 +33,20 @@ def test_demo_builds_an_operator_and_loads_it_once(home: Path) -> None:
         months = wh.execute("SELECT count(DISTINCT bill_month) FROM monthly_usage")[0][0]
         churned = wh.execute("SELECT count(*) FROM churn_records")[0][0]
         quarantined = wh.execute("SELECT count(*) FROM quarantine")[0][0]
+        quadrants = wh.execute("SELECT count(DISTINCT clv_quadrant), count(future_value) FROM clv")
+        tiers = {r[0] for r in wh.execute("SELECT DISTINCT value_tier FROM segments")}
+        tag_columns = len(wh.execute("DESCRIBE tags")) - 2
+        groups = wh.execute("SELECT count(DISTINCT group_id) FROM target_groups")[0][0]
     finally:
         wh.close()
     assert subscribers == 3000
     assert months == 4
     assert churned > 0
     assert quarantined == 0  # the simulator writes contract-clean extracts
+    assert quadrants[0][0] == 4 and quadrants[0][1] > 2000  # survival fitted on its churn history
+    assert tiers == {"diamond", "gold", "silver", "ordinary", "mass"}
+    assert tag_columns >= 45
+    assert groups >= 5
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
     assert second.stdout.count("unchanged") == 6  # every table skipped: same bytes, same snapshot

@@ -19,12 +19,17 @@ def test_rerunning_a_snapshot_replaces_its_results(tmp_path: Path, warehouse: Wa
     first = run_pipeline(warehouse, date(2026, 10, 31))
     other = run_pipeline(warehouse, date(2026, 9, 30))
     again = run_pipeline(warehouse, date(2026, 10, 31))
-    assert first.rows["features"] == again.rows["features"] == other.rows["features"] == 12
-    counts = warehouse.execute(
-        "SELECT snapshot_date, count(*), count(DISTINCT subscriber_id) FROM features "
-        "GROUP BY 1 ORDER BY 1"
-    )
-    assert counts == [(date(2026, 9, 30), 12, 12), (date(2026, 10, 31), 12, 12)]
+    assert list(first.rows) == ["features", "tags", "segments", "clv", "target_groups"]
+    assert first.rows == again.rows
+    for name in ("features", "tags", "segments", "clv"):
+        assert first.rows[name] == other.rows[name] == 12
+        counts = warehouse.execute(
+            f"SELECT snapshot_date, count(*), count(DISTINCT subscriber_id) FROM {name} "
+            "GROUP BY 1 ORDER BY 1"
+        )
+        assert counts == [(date(2026, 9, 30), 12, 12), (date(2026, 10, 31), 12, 12)], name
+    # no churn history in this delivery: tenure cannot be fitted, so future value stays unknown
+    assert warehouse.execute("SELECT count(future_value) FROM clv") == [(0,)]
 
 
 def test_pipeline_needs_ingested_data(warehouse: Warehouse) -> None:

@@ -1,6 +1,6 @@
 """The daily pipeline run (日跑批): one snapshot date, each step replacing that date's results.
 
-Today: features. Tags, segments and CLV, then scores, alerts and decisions join the same run.
+features → tags → segments → CLV → saved target groups; scores, alerts and decisions join later.
 """
 
 from __future__ import annotations
@@ -11,10 +11,16 @@ from datetime import date
 
 import ibis.expr.types as ir
 
-from weiwan.analytics.features import compute_features
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
+from weiwan.pipeline.steps import (
+    clv_step,
+    features_step,
+    segments_step,
+    tags_step,
+    target_groups_step,
+)
 
 log = get_logger(__name__)
 
@@ -22,7 +28,13 @@ Progress = Callable[[str, int, int], None]
 Step = Callable[[Warehouse, date], ir.Table]
 
 #: (result table, step) in run order; each step reads the warehouse, incl. earlier results.
-STEPS: tuple[tuple[str, Step], ...] = (("features", compute_features),)
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("features", features_step),
+    ("tags", tags_step),
+    ("segments", segments_step),
+    ("clv", clv_step),
+    ("target_groups", target_groups_step),
+)
 
 
 @dataclass

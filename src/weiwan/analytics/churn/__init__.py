@@ -1,0 +1,1 @@
+"""Churn models: survival (expected remaining tenure) and customer lifetime value."""

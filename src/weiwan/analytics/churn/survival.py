@@ -1,0 +1,201 @@
+"""Expected remaining tenure (预期剩余在网时长) from a survival model of the operator's history.
+
+The model is a Weibull accelerated-failure-time model (lifelines ``WeibullAFTFitter``), not Cox
+PH: its survival curve S(t | x) = exp(−(t / λ(x))^ρ) is defined at every t, so the expected
+remaining tenure up to a 60-month horizon stays meaningful beyond the longest duration seen in
+a short history (a Cox baseline stops there), and prediction is plain numpy over the fitted
+coefficients. The remaining tenure of a subscriber already on the network for t₀ months is
+the conditional expectation E[min(T − t₀, H) | T > t₀] = ∫₀^H S(t₀ + u) / S(t₀) du.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+
+DAYS_PER_MONTH = 30.4375
+MIN_DURATION_MONTHS = 1 / DAYS_PER_MONTH  # a churn on the join day still lasted a day
+_GRID_STEP_MONTHS = 0.25
+_BATCH_ROWS = 20_000
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def survival_history(
+    subscribers: ir.Table,
+    churn_records: ir.Table,
+    snapshot: date,
+    *,
+    observed_from: date | None = None,
+) -> ir.Table:
+    """Training rows (subscriber_id, duration_months, churned, entry_months, covariates).
+
+    Uses only what was known at ``snapshot``: subscribers who joined by then, churns dated on
+    or before it (a later churn is censored at the snapshot). ``observed_from`` is the start of
+    the churn history; subscribers who joined before it enter the risk set late
+    (``entry_months``) and those who left before it are dropped, so a short history does not
+    overstate survival. Covariates come from the subscriber record: ``is_prepaid`` and
+    ``plan_monthly_fee``.
+    """
+    snap = ibis.literal(snapshot)
+    churns = churn_records.filter(churn_records.churn_date <= snap)
+    first = churns.group_by("subscriber_id").aggregate(churn_date=churns.churn_date.min())
+    subs = subscribers.filter(subscribers.join_date <= snap)
+    joined = subs.left_join(first, "subscriber_id")
+    if observed_from is not None:
+        joined = joined.filter(
+            joined.churn_date.isnull() | (joined.churn_date >= ibis.literal(observed_from))
+        )
+    end = joined.churn_date.fill_null(snap)
+    entry = (
+        (ibis.literal(observed_from).delta(joined.join_date, unit="day") / DAYS_PER_MONTH).clip(
+            lower=0
+        )
+        if observed_from is not None
+        else ibis.literal(0.0)
+    )
+    return joined.select(
+        "subscriber_id",
+        duration_months=(end.delta(joined.join_date, unit="day") / DAYS_PER_MONTH).cast("float64"),
+        churned=joined.churn_date.notnull(),
+        entry_months=entry.cast("float64"),
+        is_prepaid=joined.payment_type == "prepaid",
+        plan_monthly_fee=joined.plan_monthly_fee.cast("float64"),
+    )
+
+
+def _frame(data: pa.Table | pd.DataFrame) -> pd.DataFrame:
+    return data.to_pandas() if isinstance(data, pa.Table) else data
+
+
+@dataclass
+class SurvivalModel:
+    """A fitted Weibull AFT model: log λ(x) = intercept + β·x, shape ρ."""
+
+    covariates: list[str]
+    horizon_months: float
+    intercept_: float
+    coefficients_: FloatArray
+    rho_: float
+    fill_values_: dict[str, float]
+    dropped_covariates_: list[str] = field(default_factory=list)
+    n_train_: int = 0
+
+    def _design(self, frame: pd.DataFrame) -> FloatArray:
+        if not self.covariates:
+            return np.zeros((len(frame), 0))
+        columns = [
+            pd.to_numeric(frame[c].astype("float64"), errors="coerce")
+            .fillna(self.fill_values_[c])
+            .to_numpy(dtype="float64")
+            for c in self.covariates
+        ]
+        return np.column_stack(columns)
+
+    def scale_months(self, data: pa.Table | pd.DataFrame) -> FloatArray:
+        """λ(x) of each row: the Weibull scale in months."""
+        frame = _frame(data)
+        scale: FloatArray = np.exp(self.intercept_ + self._design(frame) @ self.coefficients_)
+        return scale
+
+    def expected_remaining_months(
+        self, data: pa.Table | pd.DataFrame, *, tenure_col: str = "tenure_months"
+    ) -> FloatArray:
+        """E[min(T − t₀, horizon) | T > t₀] per row, with t₀ the row's current tenure."""
+        frame = _frame(data)
+        scale = self.scale_months(frame)
+        tenure = (
+            pd.to_numeric(frame[tenure_col].astype("float64"), errors="coerce")
+            .fillna(0.0)
+            .clip(lower=0.0)
+            .to_numpy(dtype="float64")
+        )
+        steps = round(self.horizon_months / _GRID_STEP_MONTHS)
+        grid = np.linspace(0.0, self.horizon_months, steps + 1)
+        out = np.empty(len(frame), dtype="float64")
+        for start in range(0, len(frame), _BATCH_ROWS):
+            stop = start + _BATCH_ROWS
+            lam = scale[start:stop, None]
+            t0 = tenure[start:stop, None]
+            # log S(t0 + u) − log S(t0): stable even where S(t0) itself underflows.
+            log_ratio = (t0 / lam) ** self.rho_ - ((t0 + grid) / lam) ** self.rho_
+            out[start:stop] = np.trapezoid(np.exp(log_ratio), grid, axis=1)
+        result: FloatArray = np.clip(out, 0.0, self.horizon_months)
+        return result
+
+
+def fit_survival(
+    history: pa.Table | pd.DataFrame,
+    covariates: list[str],
+    *,
+    duration_col: str = "duration_months",
+    event_col: str = "churned",
+    entry_col: str | None = None,
+    horizon_months: float = 60.0,
+    max_rows: int = 200_000,
+    seed: int = 0,
+) -> SurvivalModel:
+    """Fit a Weibull AFT model on at most ``max_rows`` sampled rows of ``history``.
+
+    Boolean covariates become 0/1; missing values take the training median; a covariate that
+    does not vary in the sample is dropped (``dropped_covariates_``). ``entry_col`` gives
+    delayed entry (left truncation), e.g. ``entry_months`` from :func:`survival_history`.
+    """
+    from lifelines import WeibullAFTFitter
+
+    frame = _frame(history)
+    if len(frame) > max_rows:
+        frame = frame.sample(n=max_rows, random_state=seed)
+    data = pd.DataFrame(
+        {
+            "duration": frame[duration_col].astype("float64").clip(lower=MIN_DURATION_MONTHS),
+            "event": frame[event_col].astype("bool").astype("int64"),
+        }
+    )
+    if entry_col is not None:
+        # lifelines needs entry < duration
+        data["entry"] = frame[entry_col].astype("float64").clip(0.0, data["duration"] * 0.999)
+    kept, dropped, fills = [], [], {}
+    for name in covariates:
+        values = pd.to_numeric(frame[name].astype("float64"), errors="coerce")
+        fills[name] = float(values.median()) if values.notna().any() else 0.0
+        values = values.fillna(fills[name])
+        if values.nunique() < 2:
+            dropped.append(name)
+            continue
+        kept.append(name)
+        data[name] = values.to_numpy()
+    fitter = WeibullAFTFitter()
+    fitter.fit(data, "duration", "event", entry_col="entry" if entry_col else None)
+    params = fitter.params_
+    return SurvivalModel(
+        covariates=kept,
+        horizon_months=float(horizon_months),
+        intercept_=float(params[("lambda_", "Intercept")]),
+        coefficients_=np.array([float(params[("lambda_", c)]) for c in kept], dtype="float64"),
+        rho_=float(np.exp(params[("rho_", "Intercept")])),
+        fill_values_={c: fills[c] for c in kept},
+        dropped_covariates_=dropped,
+        n_train_=len(data),
+    )
+
+
+def expected_months_table(model: SurvivalModel, features: ir.Table) -> ir.Table:
+    """(subscriber_id, expected_remaining_months) for every row of the feature table."""
+    frame = features.select("subscriber_id", "tenure_months", *model.covariates).to_pandas()
+    months = model.expected_remaining_months(frame)
+    return ibis.memtable(
+        pa.table(
+            {
+                "subscriber_id": pa.array(frame["subscriber_id"].astype(str), pa.string()),
+                "expected_remaining_months": pa.array(months, pa.float64()),
+            }
+        )
+    )

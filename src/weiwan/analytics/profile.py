@@ -1,0 +1,45 @@
+"""The customer profile (360度客户画像) of a snapshot: features ⨝ tags ⨝ segments ⨝ CLV.
+
+This is the table target filters run over; the pipeline stores each part per snapshot.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis.expr.types as ir
+
+from weiwan.analytics.warehouse import Warehouse
+
+#: stored result tables joined into the profile, in order
+PROFILE_PARTS = ("features", "tags", "segments", "clv")
+KEYS = ("subscriber_id", "snapshot_date")
+
+
+def snapshot_rows(warehouse: Warehouse, name: str, snapshot: date) -> ir.Table:
+    """One stored result table restricted to one snapshot."""
+    table = warehouse.table(name)
+    return table.filter(table.snapshot_date == snapshot)
+
+
+def join_profile(parts: list[ir.Table]) -> ir.Table:
+    """Left-join result tables on the subscriber; a column already present is kept once."""
+    profile = parts[0]
+    for part in parts[1:]:
+        new = [c for c in part.columns if c not in profile.columns]
+        profile = profile.left_join(part.select("subscriber_id", *new), "subscriber_id").drop(
+            "subscriber_id_right"
+        )
+    return profile
+
+
+def load_profile(warehouse: Warehouse, snapshot: date) -> ir.Table:
+    """The profile of ``snapshot`` from the stored results the pipeline wrote."""
+    parts = [
+        snapshot_rows(warehouse, name, snapshot)
+        for name in PROFILE_PARTS
+        if warehouse.has_table(name)
+    ]
+    if not parts:
+        raise LookupError(f"no pipeline results for {snapshot}: run `weiwan pipeline run`")
+    return join_profile(parts)

@@ -1,0 +1,319 @@
+"""Target selection (目标客户筛选): one filter structure over the profile table, compiled to Ibis.
+
+A filter is JSON: ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": {...}}`` nest; leaves are
+``{"field": "arpu_1m", "op": ">=", "value": 50}`` or ``{"tag": "high_offnet_caller"}`` (the
+boolean column is true). The profile is features ⨝ tags ⨝ segments ⨝ CLV (and later scores).
+Each leaf is two-valued: a NULL field never matches, so ``not`` is the exact complement.
+
+Saved target groups (固定场景) are named filters in YAML, refreshed on every pipeline run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.datatypes as dtypes
+import ibis.expr.types as ir
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from weiwan.core.errors import ConfigError, WeiwanError
+
+Op = Literal["=", "!=", ">", ">=", "<", "<=", "between", "in", "not_in", "is_null", "not_null"]
+OPS: tuple[str, ...] = Op.__args__  # type: ignore[attr-defined]
+_ORDERED = {">", ">=", "<", "<="}
+Scalar = bool | int | float | str | dt.date
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class FilterError(WeiwanError):
+    """A filter is malformed or does not fit the profile; the message names the path in it."""
+
+
+class FieldCondition(BaseModel):
+    model_config = _STRICT
+    field: str
+    op: Op
+    value: Scalar | list[Scalar] | None = None
+
+
+class TagCondition(BaseModel):
+    model_config = _STRICT
+    tag: str
+
+
+class AllOf(BaseModel):
+    model_config = _STRICT
+    all: list[Node]
+
+
+class AnyOf(BaseModel):
+    model_config = _STRICT
+    any: list[Node]
+
+
+class NotOf(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    not_: Node = Field(alias="not")
+
+
+Node = FieldCondition | TagCondition | AllOf | AnyOf | NotOf
+for _model in (AllOf, AnyOf, NotOf):
+    _model.model_rebuild()
+_KEYS: dict[str, type[BaseModel]] = {
+    "all": AllOf,
+    "any": AnyOf,
+    "not": NotOf,
+    "tag": TagCondition,
+    "field": FieldCondition,
+}
+
+
+class TargetFilter(BaseModel):
+    """A whole filter; build it with :meth:`parse` for messages that name the path."""
+
+    model_config = _STRICT
+    root: Node
+
+    @classmethod
+    def parse(cls, raw: Any) -> TargetFilter:
+        if isinstance(raw, TargetFilter):
+            return raw
+        return cls(root=_parse(raw, ""))
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path and not key.startswith("[") else f"{path}{key}"
+
+
+def _parse(raw: Any, path: str) -> Node:
+    where = path or "(filter)"
+    if not isinstance(raw, dict):
+        raise FilterError(f"{where}: expected an object, got {type(raw).__name__}")
+    kinds = [k for k in _KEYS if k in raw]
+    if len(kinds) != 1:
+        raise FilterError(
+            f"{where}: expected exactly one of all / any / not / tag / field, got "
+            f"{', '.join(map(repr, raw)) or 'nothing'}"
+        )
+    kind = kinds[0]
+    if kind in ("all", "any"):
+        extra = set(raw) - {kind}
+        if extra:
+            raise FilterError(f"{where}: unexpected keys {sorted(extra)}")
+        items = raw[kind]
+        if not isinstance(items, list) or not items:
+            raise FilterError(f"{_join(path, kind)}: expected a non-empty list of conditions")
+        children = [_parse(item, _join(path, f"{kind}[{i}]")) for i, item in enumerate(items)]
+        return AllOf(all=children) if kind == "all" else AnyOf(any=children)
+    if kind == "not":
+        if set(raw) != {"not"}:
+            raise FilterError(f"{where}: unexpected keys {sorted(set(raw) - {'not'})}")
+        return NotOf(not_=_parse(raw["not"], _join(path, "not")))
+    model = _KEYS[kind]
+    try:
+        leaf = model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"][:1]) or kind
+        raise FilterError(f"{_join(path, loc)}: {err['msg']}") from exc
+    assert isinstance(leaf, FieldCondition | TagCondition)
+    return leaf
+
+
+def _column(profile: ir.Table, name: str, path: str) -> ir.Column:
+    if name not in profile.columns:
+        close = difflib.get_close_matches(name, profile.columns, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise FilterError(f"{path}: unknown field {name!r}{hint}")
+    return profile[name]
+
+
+def _fits(value: Any, dtype: dtypes.DataType) -> bool:
+    if dtype.is_boolean():
+        return isinstance(value, bool)
+    if dtype.is_numeric():
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if dtype.is_string():
+        return isinstance(value, str)
+    if dtype.is_date() or dtype.is_timestamp():
+        if isinstance(value, dt.date):
+            return True
+        try:
+            dt.date.fromisoformat(str(value))
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def _literal(value: Any, dtype: dtypes.DataType) -> Any:
+    if (dtype.is_date() or dtype.is_timestamp()) and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return value
+
+
+def _leaf(cond: FieldCondition, profile: ir.Table, path: str) -> ir.BooleanValue:
+    col = _column(profile, cond.field, _join(path, "field"))
+    dtype = col.type()
+    where = _join(path, "value")
+    op, value = cond.op, cond.value
+
+    def check(v: Any) -> Any:
+        if isinstance(v, list) or not _fits(v, dtype):
+            raise FilterError(
+                f"{where}: {v!r} does not fit field {cond.field!r} of type {dtype} (op {op!r})"
+            )
+        return _literal(v, dtype)
+
+    if op in ("is_null", "not_null"):
+        if value is not None:
+            raise FilterError(f"{where}: {op} takes no value")
+        return col.isnull() if op == "is_null" else col.notnull()
+    if op in _ORDERED | {"between"} and not (
+        dtype.is_numeric() or dtype.is_date() or dtype.is_timestamp()
+    ):
+        raise FilterError(
+            f"{_join(path, 'op')}: {op!r} needs a number or date field; {cond.field!r} is {dtype}"
+        )
+    if op in ("between", "in", "not_in"):
+        if not isinstance(value, list) or not value or (op == "between" and len(value) != 2):
+            shape = "[low, high]" if op == "between" else "a non-empty list"
+            raise FilterError(f"{where}: {op} needs {shape}")
+        items = [check(v) for v in value]
+        if op == "between":
+            result = col.between(items[0], items[1])
+        else:
+            result = col.isin(items) if op == "in" else col.notin(items)
+        return result.fill_null(False)
+    if value is None:
+        raise FilterError(f"{where}: {op!r} needs a value (use is_null / not_null for NULL)")
+    literal = check(value)
+    compare = {
+        "=": col.__eq__,
+        "!=": col.__ne__,
+        ">": col.__gt__,
+        ">=": col.__ge__,
+        "<": col.__lt__,
+        "<=": col.__le__,
+    }[op]
+    result = compare(literal)
+    assert isinstance(result, ir.BooleanValue)
+    return result.fill_null(False)
+
+
+def _compile(node: Node, profile: ir.Table, path: str) -> ir.BooleanValue:
+    if isinstance(node, AllOf | AnyOf):
+        kind = "all" if isinstance(node, AllOf) else "any"
+        items = node.all if isinstance(node, AllOf) else node.any
+        parts = [_compile(c, profile, _join(path, f"{kind}[{i}]")) for i, c in enumerate(items)]
+        result = parts[0]
+        for part in parts[1:]:
+            result = (result & part) if kind == "all" else (result | part)
+        return result
+    if isinstance(node, NotOf):
+        return ~_compile(node.not_, profile, _join(path, "not"))
+    if isinstance(node, TagCondition):
+        col = _column(profile, node.tag, _join(path, "tag"))
+        if not col.type().is_boolean():
+            raise FilterError(
+                f"{_join(path, 'tag')}: {node.tag!r} is {col.type()}, not a flag; "
+                f'use {{"field": "{node.tag}", "op": "=", "value": ...}}'
+            )
+        return col.fill_null(False)
+    return _leaf(node, profile, path)
+
+
+def compile_filter(filter: dict[str, Any] | TargetFilter, profile: ir.Table) -> ir.BooleanValue:
+    """The filter as a boolean expression over ``profile``; FilterError names the bad path."""
+    return _compile(TargetFilter.parse(filter).root, profile, "")
+
+
+def preview(
+    profile: ir.Table, filter: dict[str, Any] | TargetFilter, sample: int = 20
+) -> tuple[int, list[dict[str, Any]]]:
+    """How many subscribers match, and the first ``sample`` of them by subscriber_id."""
+    selected = profile.filter(compile_filter(filter, profile))
+    count = int(selected.count().execute())
+    rows = selected.order_by("subscriber_id").limit(sample).to_pyarrow().to_pylist()
+    return count, rows
+
+
+class TargetGroup(BaseModel):
+    """A saved target group (固定场景): a named filter refreshed on every run."""
+
+    model_config = _STRICT
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name_zh: str
+    name_en: str
+    description: str = ""
+    filter: TargetFilter
+
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _parse_filter(cls, raw: Any) -> TargetFilter:
+        try:
+            return TargetFilter.parse(raw)
+        except FilterError as exc:
+            raise ValueError(str(exc)) from exc
+
+
+def load_target_groups(path: Path | None = None) -> list[TargetGroup]:
+    """Read and validate a target-group file; ``None`` gives the shipped default groups."""
+    source = str(path) if path else "target_groups.yaml (default)"
+    try:
+        text = (
+            path.read_text("utf-8")
+            if path
+            else resources.files("weiwan.analytics")
+            .joinpath("target_groups.yaml")
+            .read_text("utf-8")
+        )
+        raw = yaml.safe_load(text) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{source}: cannot read target-group file: {exc}") from exc
+    entries = raw.get("groups") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: expected a top-level 'groups' list")
+    groups: list[TargetGroup] = []
+    for i, entry in enumerate(entries):
+        name = entry.get("id", f"#{i}") if isinstance(entry, dict) else f"#{i}"
+        try:
+            groups.append(TargetGroup.model_validate(entry))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(entry)'}: "
+                f"{str(err['msg']).removeprefix('Value error, ')}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"{source}: group {name}: {problems}") from exc
+    ids = [g.id for g in groups]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ConfigError(f"{source}: duplicate group ids {duplicates}")
+    return groups
+
+
+def evaluate_groups(profile: ir.Table, groups: list[TargetGroup]) -> ir.Table:
+    """(group_id, subscriber_id) for every member of every group; FilterError names the group."""
+    parts = []
+    for group in groups:
+        try:
+            predicate = compile_filter(group.filter, profile)
+        except FilterError as exc:
+            raise FilterError(f"group {group.id}: {exc}") from exc
+        parts.append(
+            profile.filter(predicate).select(
+                group_id=ibis.literal(group.id, "string"), subscriber_id=profile.subscriber_id
+            )
+        )
+    if not parts:
+        return ibis.memtable({"group_id": [], "subscriber_id": []}).cast(
+            {"group_id": "string", "subscriber_id": "string"}
+        )
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
