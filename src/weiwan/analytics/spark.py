@@ -10,50 +10,47 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-import pyarrow.parquet as pq
 
 from weiwan.analytics.contract import TABLES
 from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, quote
 
 
 class SparkSource:
-    """Contract tables read by Spark from ``<root>/<table>.parquet`` (files or directories)."""
+    """Contract tables read by Spark from ``<root>/<table>.parquet`` (a path or URI, e.g. HDFS)."""
 
-    def __init__(self, session: Any, root: Path):
+    def __init__(self, session: Any, root: str | Path):
         self.con = ibis.pyspark.connect(session)
-        self.root = root
+        self.root = str(root).rstrip("/")
         self._tables: dict[str, ir.Table] = {}
 
     def table(self, name: str) -> ir.Table:
         if name not in self._tables:
-            path = str(self.root / f"{name}.parquet")
+            path = f"{self.root}/{name}.parquet"
             self._tables[name] = self.con.read_parquet(path, table_name=name)
         return self._tables[name]
 
     def extra_columns(self, table_name: str) -> dict[str, str]:
         contract = next(t for t in TABLES if t.name == table_name)
         known = {*contract.column_names, SNAPSHOT, "_line"}
-        schema = pq.read_schema(next(iter(sorted(self._files(table_name)))))
-        extras = {f.name: _ibis_type(str(f.type)) for f in schema if f.name not in known}
+        schema = self.table(table_name).schema()
+        extras = {name: _ibis_type(kind) for name, kind in schema.items() if name not in known}
         return dict(sorted(extras.items()))  # the warehouse lists them by name too
 
-    def _files(self, name: str) -> list[Path]:
-        path = self.root / f"{name}.parquet"
-        return [path] if path.is_file() else sorted(path.glob("*.parquet"))
 
-
-def _ibis_type(arrow_type: str) -> str:
-    for prefix, kind in (
-        ("int", "int64"),
-        ("double", "float64"),
-        ("float", "float64"),
-        ("bool", "boolean"),
-        ("date", "date"),
-        ("timestamp", "timestamp"),
+def _ibis_type(kind: dt.DataType) -> str:
+    if kind.is_integer():
+        return "int64"
+    if kind.is_floating() or kind.is_decimal():
+        return "float64"
+    for check, name in (
+        (kind.is_boolean, "boolean"),
+        (kind.is_date, "date"),
+        (kind.is_timestamp, "timestamp"),
     ):
-        if arrow_type.startswith(prefix):
-            return kind
+        if check():
+            return name
     return "string"
 
 
