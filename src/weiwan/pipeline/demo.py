@@ -83,6 +83,44 @@ def _print_churn(console: Console, warehouse: Warehouse, snapshot: date, months:
     console.print(table)
 
 
+def _print_profile(
+    console: Console, warehouse: Warehouse, snapshot: date, rows: dict[str, int]
+) -> None:
+    console.print("pipeline " + ", ".join(f"{name} {n:,}" for name, n in rows.items()))
+    table = RichTable(title=f"customer profile on {snapshot}")
+    for name in ("value tier", "subscribers", "CLV quadrant", "subscribers "):
+        table.add_column(name, justify="right" if name.startswith("sub") else "left")
+    tiers = warehouse.execute(
+        "SELECT value_tier, count(*) FROM segments WHERE snapshot_date = ? GROUP BY 1 "
+        "ORDER BY list_position(['diamond','gold','silver','ordinary','mass'], value_tier)",
+        [snapshot],
+    )
+    quadrants = warehouse.execute(
+        "SELECT clv_quadrant, count(*) FROM clv WHERE snapshot_date = ? GROUP BY 1 ORDER BY 2 DESC",
+        [snapshot],
+    )
+    for i in range(max(len(tiers), len(quadrants))):
+        tier = tiers[i] if i < len(tiers) else ("", None)
+        quad = quadrants[i] if i < len(quadrants) else ("", None)
+        table.add_row(
+            str(tier[0]),
+            f"{tier[1]:,}" if tier[1] is not None else "",
+            str(quad[0] or ("unknown" if quad[1] is not None else "")),
+            f"{quad[1]:,}" if quad[1] is not None else "",
+        )
+    console.print(table)
+    groups = RichTable(title="saved target groups (固定场景)")
+    groups.add_column("group")
+    groups.add_column("members", justify="right")
+    for group_id, members in warehouse.execute(
+        "SELECT group_id, count(*) FROM target_groups WHERE snapshot_date = ? GROUP BY 1 "
+        "ORDER BY 2 DESC",
+        [snapshot],
+    ):
+        groups.add_row(group_id, f"{members:,}")
+    console.print(groups)
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -113,8 +151,7 @@ def run_demo(
         _print_churn(console, warehouse, snapshot, months)
         with progress() as update:
             run = run_pipeline(warehouse, snapshot, update)
-        for name, rows in run.rows.items():
-            console.print(f"pipeline {snapshot}: {name} {rows:,} rows")
+        _print_profile(console, warehouse, snapshot, run.rows)
     finally:
         warehouse.close()
     console.print(f"warehouse: {settings.warehouse_file}")
