@@ -19,9 +19,9 @@ def test_rerunning_a_snapshot_replaces_its_results(tmp_path: Path, warehouse: Wa
     first = run_pipeline(warehouse, date(2026, 10, 31))
     other = run_pipeline(warehouse, date(2026, 9, 30))
     again = run_pipeline(warehouse, date(2026, 10, 31))
-    assert list(first.rows) == ["features", "tags", "segments", "clv", "target_groups"]
+    assert list(first.rows) == ["features", "tags", "segments", "clv", "profile", "target_groups"]
     assert first.rows == again.rows
-    for name in ("features", "tags", "segments", "clv"):
+    for name in ("features", "tags", "segments", "clv", "profile"):
         assert first.rows[name] == other.rows[name] == 12
         counts = warehouse.execute(
             f"SELECT snapshot_date, count(*), count(DISTINCT subscriber_id) FROM {name} "

@@ -1,6 +1,7 @@
 """The customer profile (360度客户画像) of a snapshot: features ⨝ tags ⨝ segments ⨝ CLV.
 
-This is the table target filters run over; the pipeline stores each part per snapshot.
+The pipeline stores each part per snapshot and then the joined profile, the table target
+filters run over.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def join_profile(parts: list[ir.Table]) -> ir.Table:
     return profile
 
 
-def load_profile(warehouse: Warehouse, snapshot: date) -> ir.Table:
-    """The profile of ``snapshot`` from the stored results the pipeline wrote."""
+def build_profile(warehouse: Warehouse, snapshot: date) -> ir.Table:
+    """Join the stored parts of ``snapshot`` into one row per subscriber."""
     parts = [
         snapshot_rows(warehouse, name, snapshot)
         for name in PROFILE_PARTS
@@ -43,3 +44,10 @@ def load_profile(warehouse: Warehouse, snapshot: date) -> ir.Table:
     if not parts:
         raise LookupError(f"no pipeline results for {snapshot}: run `weiwan pipeline run`")
     return join_profile(parts)
+
+
+def load_profile(warehouse: Warehouse, snapshot: date) -> ir.Table:
+    """The stored profile of ``snapshot`` (one wide table, so a filter preview is one scan)."""
+    if not warehouse.has_table("profile"):
+        raise LookupError(f"no profile for {snapshot}: run `weiwan pipeline run`")
+    return snapshot_rows(warehouse, "profile", snapshot)

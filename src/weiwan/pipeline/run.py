@@ -1,6 +1,7 @@
 """The daily pipeline run (日跑批): one snapshot date, each step replacing that date's results.
 
-features → tags → segments → CLV → saved target groups; scores, alerts and decisions join later.
+features → tags → segments → CLV → profile → saved target groups; scores, alerts and
+decisions join the same run later.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from weiwan.core.logging import get_logger
 from weiwan.pipeline.steps import (
     clv_step,
     features_step,
+    profile_step,
     segments_step,
     tags_step,
     target_groups_step,
@@ -33,6 +35,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("tags", tags_step),
     ("segments", segments_step),
     ("clv", clv_step),
+    ("profile", profile_step),
     ("target_groups", target_groups_step),
 )
 

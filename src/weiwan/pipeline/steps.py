@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from weiwan.analytics.churn.clv import compute_clv, historic_margin
 from weiwan.analytics.churn.survival import expected_months_table, fit_survival, survival_history
 from weiwan.analytics.features import as_of_rows, compute_features
-from weiwan.analytics.profile import load_profile, snapshot_rows
+from weiwan.analytics.profile import build_profile, load_profile, snapshot_rows
 from weiwan.analytics.segments import compute_segments, load_segment_config
 from weiwan.analytics.tags import compute_tags, load_tag_library
 from weiwan.analytics.targets import evaluate_groups, load_target_groups
@@ -69,6 +69,10 @@ def clv_step(warehouse: Warehouse, snapshot: date) -> ir.Table:
         expected = expected_months_table(model, features)
     margin = historic_margin(usage, snapshot, config.margin_rate)
     return compute_clv(features, margin, expected, config)
+
+
+def profile_step(warehouse: Warehouse, snapshot: date) -> ir.Table:
+    return build_profile(warehouse, snapshot)
 
 
 def target_groups_step(warehouse: Warehouse, snapshot: date) -> ir.Table:
