@@ -18,6 +18,8 @@ import pytest
 
 from weiwan.analytics.warehouse import Warehouse
 
+pytest_plugins = ["sim_fixtures"]
+
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 PG_USER = "nobody"
 

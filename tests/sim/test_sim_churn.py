@@ -5,87 +5,43 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from weiwan.analytics.contract import TABLES
-from weiwan.sim import SimulationSummary, simulate
+from sim_fixtures import END, one
+from weiwan.sim import SimulationSummary
 
-SUBSCRIBERS, MONTHS, SEED, END = 24_000, 12, 7, "2025-12"
 OFFERS = {"discount", "bonus_data", "device_subsidy", "prepay_and_get", "care_call"}
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SimulationSummary]:
-    out = tmp_path_factory.mktemp("sim")
-    calls: list[tuple[str, int, int]] = []
-    summary = simulate(
-        subscribers=SUBSCRIBERS,
-        months=MONTHS,
-        seed=SEED,
-        out=out,
-        end_month=END,
-        chunk_size=10_000,
-        progress=lambda s, d, t: calls.append((s, d, t)),
-    )
-    assert calls[-1][1] == calls[-1][2] > 0
-    return out, summary
-
-
-@pytest.fixture(scope="module")
-def db(run: tuple[Path, SimulationSummary]) -> Any:
-    out, _ = run
-    con = duckdb.connect()
-    for t in TABLES:
-        con.execute(f"create view {t.name} as select * from '{out}/extracts/{t.name}.parquet'")
-    for name in ("monthly_truth", "offer_effects", "traits"):
-        con.execute(f"create view {name} as select * from '{out}/truth/{name}.parquet'")
-    # month offsets relative to each churner's churn month (k = 1: the month before leaving)
-    con.execute("""
-        create view before_churn as
-        select u.*, c.churn_type,
-               datediff('month', strptime(u.bill_month, '%Y-%m'),
-                        date_trunc('month', c.churn_date)) as k
-        from monthly_usage u join churn_records c using (subscriber_id)""")
-    return con
-
-
-def one(con: Any, sql: str) -> Any:
-    row = con.execute(sql).fetchone()
-    assert row is not None
-    return row[0] if len(row) == 1 else row
-
-
-def read(run: tuple[Path, SimulationSummary], name: str) -> pa.Table:
-    return pq.read_table(run[0] / "extracts" / f"{name}.parquet")
 
 
 # --- churn behaviour ------------------------------------------------------------------------
 
 
-def test_monthly_churn_rate_is_realistic(run: tuple[Path, SimulationSummary], db: Any) -> None:
-    summary = run[1]
+def test_monthly_churn_rate_is_realistic(
+    sim_run: tuple[Path, SimulationSummary], sim_db: Any
+) -> None:
+    summary = sim_run[1]
     assert 0.01 <= summary.monthly_churn_rate <= 0.03
     assert all(0.008 <= r <= 0.035 for r in summary.churn_rate.values())
     assert sum(summary.churned.values()) == summary.rows["churn_records"]
-    types = dict(db.execute("select churn_type, count(*) from churn_records group by 1").fetchall())
+    types = dict(
+        sim_db.execute("select churn_type, count(*) from churn_records group by 1").fetchall()
+    )
     assert set(types) == {"voluntary", "involuntary", "port_out"}
     assert types["involuntary"] < types["voluntary"] + types["port_out"]
 
 
-def test_churn_risk_follows_payment_tenure_and_contract(db: Any) -> None:
+def test_churn_risk_follows_payment_tenure_and_contract(sim_db: Any) -> None:
     by_payment = dict(
-        db.execute("""select payment_type,
+        sim_db.execute("""select payment_type,
         avg((c.subscriber_id is not null)::int) from subscribers s
         left join churn_records c using (subscriber_id) group by 1""").fetchall()
     )
     assert by_payment["prepaid"] > 1.2 * by_payment["postpaid"]
     # line-months at risk by months since the contract end (0 = the expiry month)
-    rows = db.execute("""with m as (select u.subscriber_id, u.bill_month,
+    rows = sim_db.execute("""with m as (select u.subscriber_id, u.bill_month,
             datediff('month', date_trunc('month', s.contract_end_date),
                      strptime(u.bill_month, '%Y-%m')) as since_end,
             strftime(c.churn_date, '%Y-%m') = u.bill_month as left_now
@@ -98,18 +54,18 @@ def test_churn_risk_follows_payment_tenure_and_contract(db: Any) -> None:
     assert rate[(True, False)] > 1.5 * rate[(False, True)]
 
 
-def _trend(db: Any, column: str, where: str) -> Any:
+def _trend(sim_db: Any, column: str, where: str) -> Any:
     """(mean 3 months before leaving, mean the month before leaving) for churners."""
     return one(
-        db,
+        sim_db,
         f"""select avg({column}) filter (where k = 3),
         avg({column}) filter (where k = 1) from before_churn where {where}""",
     )
 
 
-def _stayer_trend(db: Any, column: str) -> Any:
+def _stayer_trend(sim_db: Any, column: str) -> Any:
     return one(
-        db,
+        sim_db,
         f"""select avg({column}) filter (where bill_month = '2025-08'),
         avg({column}) filter (where bill_month = '2025-10') from monthly_usage
         where subscriber_id not in (select subscriber_id from churn_records)""",
@@ -117,35 +73,35 @@ def _stayer_trend(db: Any, column: str) -> Any:
 
 
 @pytest.mark.parametrize("column", ["offnet_voice_share", "competitor_service_calls"])
-def test_rival_signals_rise_before_port_out_not_for_stayers(db: Any, column: str) -> None:
-    early, late = _trend(db, column, "churn_type = 'port_out'")
-    s_early, s_late = _stayer_trend(db, column)
+def test_rival_signals_rise_before_port_out_not_for_stayers(sim_db: Any, column: str) -> None:
+    early, late = _trend(sim_db, column, "churn_type = 'port_out'")
+    s_early, s_late = _stayer_trend(sim_db, column)
     assert late > early * 1.04
     assert abs(s_late - s_early) < 0.5 * (late - early)
 
 
 @pytest.mark.parametrize("column", ["voice_minutes", "data_mb", "distinct_contacts"])
-def test_usage_declines_before_voluntary_churn(db: Any, column: str) -> None:
-    early, late = _trend(db, column, "churn_type in ('port_out', 'voluntary')")
-    s_early, s_late = _stayer_trend(db, column)
+def test_usage_declines_before_voluntary_churn(sim_db: Any, column: str) -> None:
+    early, late = _trend(sim_db, column, "churn_type in ('port_out', 'voluntary')")
+    s_early, s_late = _stayer_trend(sim_db, column)
     assert late < 0.95 * early
     assert late / early < s_late / s_early - 0.03
 
 
-def test_port_outs_preceded_by_call_forwarding(db: Any) -> None:
+def test_port_outs_preceded_by_call_forwarding(sim_db: Any) -> None:
     porters = one(
-        db,
+        sim_db,
         "select avg((call_forwarding_days > 0)::int) from before_churn "
         "where churn_type = 'port_out' and k in (0, 1)",
     )
     stayers = one(
-        db,
+        sim_db,
         "select avg((call_forwarding_days > 0)::int) from monthly_usage "
         "where subscriber_id not in (select subscriber_id from churn_records)",
     )
     assert porters > 4 * stayers
     on_events = one(
-        db,
+        sim_db,
         """select avg((e.subscriber_id is not null)::int) from churn_records c
         left join (select distinct subscriber_id from status_events
                    where event_type = 'call_forwarding_on') e using (subscriber_id)
@@ -154,15 +110,15 @@ def test_port_outs_preceded_by_call_forwarding(db: Any) -> None:
     assert on_events > 0.5
 
 
-def test_involuntary_churners_had_arrears_and_suspensions(db: Any) -> None:
+def test_involuntary_churners_had_arrears_and_suspensions(sim_db: Any) -> None:
     arrears = one(
-        db,
+        sim_db,
         "select avg((arrears_amount > 0)::int) from before_churn "
         "where churn_type = 'involuntary' and k = 1",
     )
     assert arrears > 0.9
     suspended = one(
-        db,
+        sim_db,
         f"""select avg((e.n > 0)::int) from churn_records c
         left join (select subscriber_id, count(*) n from status_events
                    where event_type in ('suspend_arrears', 'pre_disconnect')
@@ -172,23 +128,23 @@ def test_involuntary_churners_had_arrears_and_suspensions(db: Any) -> None:
     )
     assert suspended > 0.85
     reasons = one(
-        db,
+        sim_db,
         "select avg((reason_code = 'non_payment')::int) from churn_records "
         "where churn_type = 'involuntary'",
     )
     assert reasons > 0.85
     stayers = one(
-        db,
+        sim_db,
         "select avg((arrears_amount > 0)::int) from monthly_usage where "
         "subscriber_id not in (select subscriber_id from churn_records)",
     )
     assert stayers < 0.05
 
 
-def test_complaints_and_low_scores_precede_churn(db: Any) -> None:
+def test_complaints_and_low_scores_precede_churn(sim_db: Any) -> None:
     # complaints per line-month: churners' last three months vs stayers' months
     rate = one(
-        db,
+        sim_db,
         """with m as (select u.subscriber_id, u.bill_month, b.k,
             exists (select 1 from complaints c where c.subscriber_id = u.subscriber_id
                     and strftime(c.complaint_time, '%Y-%m') = u.bill_month) as complained
@@ -199,16 +155,16 @@ def test_complaints_and_low_scores_precede_churn(db: Any) -> None:
     )
     assert rate[0] > 1.3 * rate[1]
     score = one(
-        db,
+        sim_db,
         """select corr(v.score, t.satisfaction) from surveys v
                        join traits t using (subscriber_id)""",
     )
     assert score > 0.25
 
 
-def test_arpu_is_skewed(db: Any) -> None:
+def test_arpu_is_skewed(sim_db: Any) -> None:
     share = one(
-        db,
+        sim_db,
         """with r as (select subscriber_id, sum(bill_amount) v from monthly_usage
         group by 1), d as (select v, ntile(10) over (order by v desc) dec from r)
         select sum(v) filter (where dec = 1) / sum(v) from d""",
@@ -219,36 +175,38 @@ def test_arpu_is_skewed(db: Any) -> None:
 # --- ground truth ---------------------------------------------------------------------------
 
 
-def test_truth_layout(run: tuple[Path, SimulationSummary], db: Any) -> None:
-    out = run[0]
+def test_truth_layout(sim_run: tuple[Path, SimulationSummary], sim_db: Any) -> None:
+    out = sim_run[0]
     truth = pq.read_table(out / "truth" / "monthly_truth.parquet")
     assert truth.column_names == ["subscriber_id", "month", "p_churn_next", "reason"]
     p = truth.column("p_churn_next").to_numpy()
     assert (p >= 0).all() and (p <= 1).all()
     assert (
-        one(db, "select count(*) - count(distinct (subscriber_id, month)) from monthly_truth") == 0
+        one(sim_db, "select count(*) - count(distinct (subscriber_id, month)) from monthly_truth")
+        == 0
     )
     # one row per line in service at each month end: used that month, not churned in it
     expected = one(
-        db,
+        sim_db,
         """select count(*) from monthly_usage u left join churn_records c
         on u.subscriber_id = c.subscriber_id
         and u.bill_month = strftime(c.churn_date, '%Y-%m') where c.subscriber_id is null""",
     )
     assert truth.num_rows == expected
-    assert one(db, f"select count(*) from monthly_truth where month = '{END}'") == one(
-        db, "select count(*) from subscribers where status not in ('disconnected', 'ported_out')"
+    assert one(sim_db, f"select count(*) from monthly_truth where month = '{END}'") == one(
+        sim_db,
+        "select count(*) from subscribers where status not in ('disconnected', 'ported_out')",
     )
     effects = pq.read_table(out / "truth" / "offer_effects.parquet")
     assert effects.column_names == ["subscriber_id", "offer_type", "p_churn_next_if_treated"]
     assert set(pc.unique(effects.column("offer_type")).to_pylist()) == OFFERS
-    last = one(db, f"select count(*) from monthly_truth where month = '{END}'")
+    last = one(sim_db, f"select count(*) from monthly_truth where month = '{END}'")
     assert effects.num_rows == 5 * last
     pq.read_table(out / "truth" / "traits.parquet")
 
 
-def test_offer_effects_are_heterogeneous(db: Any) -> None:
-    rows = db.execute(f"""select e.offer_type, t.reason,
+def test_offer_effects_are_heterogeneous(sim_db: Any) -> None:
+    rows = sim_db.execute(f"""select e.offer_type, t.reason,
             avg(e.p_churn_next_if_treated / nullif(t.p_churn_next, 0)) ratio,
             avg((e.p_churn_next_if_treated > t.p_churn_next)::int) up,
             avg((e.p_churn_next_if_treated >= t.p_churn_next * 0.97)::int) unmoved
@@ -260,7 +218,7 @@ def test_offer_effects_are_heterogeneous(db: Any) -> None:
     assert ratio[("care_call", "service")] < ratio[("care_call", "price")] - 0.1
     assert ratio[("device_subsidy", "contract_end")] < ratio[("device_subsidy", "service")]
     up = one(
-        db,
+        sim_db,
         f"""select avg((e.p_churn_next_if_treated > t.p_churn_next)::int)
         from offer_effects e join monthly_truth t
         on e.subscriber_id = t.subscriber_id and t.month = '{END}'
@@ -268,7 +226,7 @@ def test_offer_effects_are_heterogeneous(db: Any) -> None:
     )
     assert 0.02 < up < 0.07
     moved = one(
-        db,
+        sim_db,
         f"""select avg((e.p_churn_next_if_treated < 0.9 * t.p_churn_next)::int)
         from offer_effects e join monthly_truth t
         on e.subscriber_id = t.subscriber_id and t.month = '{END}'
@@ -286,8 +244,8 @@ def _auc(score: np.ndarray, label: np.ndarray) -> float:
     return float((ranks[label].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
-def test_true_probability_is_learnable_but_not_trivial(db: Any) -> None:
-    rows = db.execute(f"""select t.p_churn_next,
+def test_true_probability_is_learnable_but_not_trivial(sim_db: Any) -> None:
+    rows = sim_db.execute(f"""select t.p_churn_next,
             coalesce(strftime(c.churn_date, '%Y-%m')
                      = strftime(strptime(t.month, '%Y-%m') + interval 1 month, '%Y-%m'), false)
         from monthly_truth t left join churn_records c using (subscriber_id)
