@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,15 @@ def _delivery(root: Path) -> Path:
                 "hours_to_resolve": "5",
             },
             {
+                "complaint_id": "K5",
+                "subscriber_id": "U000000",
+                "complaint_time": "2026-10-31 12:00:00",
+                "category": "billing",
+                "severity": "low",
+                "resolved": "true",
+                "hours_to_resolve": "8",
+            },
+            {
                 "complaint_id": "K4",
                 "subscriber_id": "U000000",
                 "complaint_time": "2026-06-01 10:00:00",
@@ -169,6 +180,19 @@ def _features(wh: Warehouse, snapshot: date) -> dict[str, dict[str, Any]]:
     return {row["subscriber_id"]: row for row in frame.to_dict("records")}
 
 
+@pytest.fixture(params=["UTC", "Asia/Shanghai"])
+def server_timezone(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """Results must not depend on the machine's time zone (operators' servers run on CST)."""
+    monkeypatch.setenv("TZ", request.param)
+    time.tzset()
+    yield request.param
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("server_timezone")
 def test_hand_computed_features(tmp_path: Path, warehouse: Warehouse) -> None:
     ingest(_delivery(tmp_path), snapshot=date(2026, 11, 30), warehouse=warehouse)
     feats = _features(warehouse, date(2026, 10, 31))
@@ -185,8 +209,8 @@ def test_hand_computed_features(tmp_path: Path, warehouse: Warehouse) -> None:
     assert u0["suspensions_90d"] == 1 and u0["days_since_suspension"] == 51
     assert u0["status"] == "active"  # the pre-disconnect on 2026-11-05 is after the snapshot
     assert u0["call_forwarding_active"]
-    assert (u0["complaints_90d"], u0["complaints_high_90d"], u0["complaints_total"]) == (3, 1, 4)
-    assert u0["complaints_unresolved"] == 2  # K3 closes after midnight; K4 never closed
+    assert (u0["complaints_90d"], u0["complaints_high_90d"], u0["complaints_total"]) == (4, 1, 5)
+    assert u0["complaints_unresolved"] == 2  # K3 closes after midnight; K4 never; K5 at 20:00
     assert (u0["last_survey_score"], u0["low_scores_180d"]) == (4, 1)
     assert u0["star_level"] == 1  # the operator's extra attribute column
     u1 = feats["U000001"]

@@ -204,8 +204,11 @@ def _care(wh: TableSource, snapshot: date) -> tuple[ir.Table, ir.Table]:
     end_lit = ibis.literal(end)
     comp = as_of_rows(wh, "complaints", snapshot)
     comp = comp.filter(comp.complaint_time < end_lit)
+    # Both sides through the engine: a Python .timestamp() would read the server's local zone.
     closed_at = comp.complaint_time.epoch_seconds() + comp.hours_to_resolve * 3600
-    open_at_end = ~comp.resolved | comp.hours_to_resolve.isnull() | (closed_at >= end.timestamp())
+    open_at_end = (
+        ~comp.resolved | comp.hours_to_resolve.isnull() | (closed_at >= end_lit.epoch_seconds())
+    )
     recent = comp.complaint_time >= end_lit - ibis.interval(days=90)
     complaints = comp.group_by("subscriber_id").aggregate(
         complaints_90d=recent.sum(),
