@@ -27,6 +27,8 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/bench_simulate.py
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_features.py
+	$(BIN)/python bench/bench_targets.py
 
 # Refresh the lock after changing pyproject.toml dependencies.
 lock: $(STAMP)
