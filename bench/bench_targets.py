@@ -15,10 +15,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.profile import load_profile
 from weiwan.analytics.targets import preview
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.pipeline.run import STEPS
+from weiwan.pipeline.steps import RunContext
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = date(2026, 10, 31)
@@ -59,9 +61,12 @@ def main() -> int:
     try:
         print(f"pipeline run, {opts.subscribers:,} subscribers x {opts.months} months, {SNAPSHOT}")
         total = 0.0
+        registry = ModelRegistry(path.parent / f"models-{opts.subscribers}-{opts.months}")
+        context = RunContext(warehouse, SNAPSHOT, registry)
         for name, step in STEPS:
             start = time.perf_counter()
-            rows = warehouse.replace_snapshot(name, step(warehouse, SNAPSHOT), SNAPSHOT)
+            result = step(context)  # scores: trains and promotes a model on the first run
+            rows = 0 if result is None else warehouse.replace_snapshot(name, result, SNAPSHOT)
             elapsed = time.perf_counter() - start
             total += elapsed
             print(f"  {name:<16} {rows:>12,} rows {elapsed:>8.1f} s")

@@ -26,6 +26,8 @@ pipeline_app = typer.Typer(help="The daily pipeline.", no_args_is_help=True)
 app.add_typer(pipeline_app, name="pipeline")
 targets_app = typer.Typer(help="Target selection over the customer profile.", no_args_is_help=True)
 app.add_typer(targets_app, name="targets")
+scores_app = typer.Typer(help="Churn scores of a snapshot.", no_args_is_help=True)
+app.add_typer(scores_app, name="scores")
 
 console = Console(stderr=True)
 out = Console()
@@ -188,6 +190,7 @@ def pipeline_run(
     snapshot: Annotated[str, typer.Option(help="Snapshot date YYYY-MM-DD.")],
 ) -> None:
     """Run the daily pipeline for a snapshot date (re-running replaces its results)."""
+    from weiwan.analytics.churn.registry import ModelRegistry
     from weiwan.analytics.warehouse import Warehouse
     from weiwan.pipeline.run import run_pipeline
 
@@ -198,7 +201,9 @@ def pipeline_run(
     )
     try:
         with progress_bar() as update:
-            result = run_pipeline(warehouse, day, update)
+            result = run_pipeline(
+                warehouse, day, update, registry=ModelRegistry(settings.models_dir)
+            )
     except WeiwanError as exc:
         raise _fail(exc) from exc
     finally:
@@ -280,3 +285,102 @@ def targets_groups(
         out.print(
             f"{group.id:<30} {counts.get(group.id, 0):>10,}  {group.name_zh} / {group.name_en}"
         )
+
+
+@scores_app.command("export")
+def scores_export(
+    snapshot: Annotated[str, typer.Option(help="Snapshot date YYYY-MM-DD.")],
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file, or Excel when it ends .xlsx")],
+    lang: Annotated[Literal["zh", "en"], typer.Option(help="Language of the reasons.")] = "zh",
+) -> None:
+    """Write subscriber_id, churn_probability, risk_band, reason_1..3 for a snapshot."""
+    from weiwan.analytics.churn.export import export_scores
+
+    warehouse = _open_warehouse()
+    try:
+        rows = export_scores(warehouse, _parse_date(snapshot), out_file, lang=lang)
+    except WeiwanError as exc:
+        raise _fail(exc) from exc
+    finally:
+        warehouse.close()
+    out.print(f"wrote {rows:,} scores to {out_file}")
+
+
+model_app = typer.Typer(
+    help="Bring your own data: train and score a churn model on a CSV.", no_args_is_help=True
+)
+app.add_typer(model_app, name="model")
+
+
+def _metric_table(summary: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    keys = ("roc_auc", "pr_auc", "top_decile_lift", "brier", "emp", "emp_share_contacted")
+    table = Table(title=f"{summary['folds']}-fold cross-validation, {summary['rows']:,} rows")
+    table.add_column("model")
+    for key in keys:
+        table.add_column(key, justify="right")
+    rows = {"default (LightGBM)": summary, **summary["baselines"]}
+    for name, metrics in rows.items():
+        cells = [metrics.get(k) for k in keys]
+        table.add_row(name, *("-" if v is None else f"{v:.3f}" for v in cells))
+    return table
+
+
+@model_app.command("train")
+def model_train(
+    csv_file: Annotated[Path, typer.Option("--csv", help="One row per customer (UTF-8 or GBK).")],
+    label: Annotated[str, typer.Option(help="The churn column (yes/no, 1/0, true/false).")],
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Customer id column (never a feature).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    model_out: Annotated[Path, typer.Option(help="Where to save the model.")] = Path(
+        "var/models/byo-latest.joblib"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed of folds and model.")] = 0,
+) -> None:
+    """Evaluate the default model and both baselines (5-fold CV x 3), then fit and save it."""
+    from weiwan.analytics.churn.tabular import train_table
+
+    try:
+        with progress_bar(not as_json) as update:
+            summary = train_table(
+                csv_file,
+                label=label,
+                id_column=id_column,
+                model_out=model_out,
+                seed=seed,
+                progress=update,
+            )
+    except WeiwanError as exc:
+        raise _fail(exc, as_json) from exc
+    if as_json:
+        out.print_json(json.dumps(summary, ensure_ascii=False))
+        return
+    out.print(_metric_table(summary))
+    out.print(f"features: {', '.join(summary['features'])}")
+    for name, why in summary["dropped"].items():
+        out.print(f"dropped {name}: {why}")
+    out.print(f"model saved to {model_out}")
+
+
+@model_app.command("score")
+def model_score(
+    csv_file: Annotated[Path, typer.Option("--csv", help="Customers to score.")],
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file, or Excel when it ends .xlsx")],
+    model: Annotated[Path, typer.Option(help="A model saved by `weiwan model train`.")] = Path(
+        "var/models/byo-latest.joblib"
+    ),
+) -> None:
+    """Write id and churn_probability for every row of a table."""
+    from weiwan.analytics.churn.tabular import score_table
+
+    try:
+        result = score_table(model, csv_file, out_file)
+    except WeiwanError as exc:
+        raise _fail(exc) from exc
+    if result["missing_columns"]:
+        missing = result["missing_columns"]
+        console.print(f"[yellow]columns missing, scored as blank:[/yellow] {missing}")
+    out.print(f"wrote {result['rows']:,} scores to {out_file}")

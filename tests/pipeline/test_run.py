@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import factories as f
+from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
@@ -16,10 +17,14 @@ from weiwan.pipeline.run import run_pipeline
 
 def test_rerunning_a_snapshot_replaces_its_results(tmp_path: Path, warehouse: Warehouse) -> None:
     ingest(f.delivery(tmp_path, subscribers=12), snapshot=date(2026, 10, 31), warehouse=warehouse)
-    first = run_pipeline(warehouse, date(2026, 10, 31))
-    other = run_pipeline(warehouse, date(2026, 9, 30))
-    again = run_pipeline(warehouse, date(2026, 10, 31))
-    assert list(first.rows) == ["features", "tags", "segments", "clv", "profile", "target_groups"]
+    registry = ModelRegistry(tmp_path / "models")
+    first = run_pipeline(warehouse, date(2026, 10, 31), registry=registry)
+    other = run_pipeline(warehouse, date(2026, 9, 30), registry=registry)
+    again = run_pipeline(warehouse, date(2026, 10, 31), registry=registry)
+    steps = ["features", "tags", "segments", "clv", "scores", "profile", "target_groups"]
+    assert list(first.rows) == steps
+    # two months without churn: no model can be trained, so nothing is scored (and none promoted)
+    assert first.rows["scores"] == 0 and registry.promoted() is None
     assert first.rows == again.rows
     for name in ("features", "tags", "segments", "clv", "profile"):
         assert first.rows[name] == other.rows[name] == 12

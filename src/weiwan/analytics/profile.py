@@ -13,7 +13,7 @@ import ibis.expr.types as ir
 from weiwan.analytics.warehouse import Warehouse
 
 #: stored result tables joined into the profile, in order
-PROFILE_PARTS = ("features", "tags", "segments", "clv")
+PROFILE_PARTS = ("features", "tags", "segments", "clv", "scores")
 KEYS = ("subscriber_id", "snapshot_date")
 
 

@@ -148,6 +148,11 @@ class Warehouse:
             self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
         return int(count)
 
+    def drop_snapshot(self, name: str, snapshot: date) -> None:
+        """Remove the ``snapshot_date = snapshot`` part of a result table, if it exists."""
+        if self.has_table(name):
+            self.execute(f"DELETE FROM {quote(name)} WHERE snapshot_date = ?", [snapshot])
+
     def current(self, name: str, as_of: date | None = None) -> ir.Table:
         """The latest delivered version of every row of ``name`` up to delivery date ``as_of``."""
         contract = next(t for t in TABLES if t.name == name)

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         return self.warehouse_path or self.home / "warehouse.duckdb"
 
     @property
+    def models_dir(self) -> Path:
+        """The churn model registry."""
+        return self.home / "models"
+
+    @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'weiwan.db'}"
 

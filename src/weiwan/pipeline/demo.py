@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn_stats import monthly_churn
 from weiwan.analytics.ingest import IngestResult, ingest
 from weiwan.analytics.warehouse import Warehouse
@@ -150,7 +151,9 @@ def run_demo(
         _print_ingest(console, result)
         _print_churn(console, warehouse, snapshot, months)
         with progress() as update:
-            run = run_pipeline(warehouse, snapshot, update)
+            run = run_pipeline(
+                warehouse, snapshot, update, registry=ModelRegistry(settings.models_dir)
+            )
         _print_profile(console, warehouse, snapshot, run.rows)
     finally:
         warehouse.close()

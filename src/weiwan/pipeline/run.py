@@ -12,13 +12,16 @@ from datetime import date
 
 import ibis.expr.types as ir
 
+from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
 from weiwan.pipeline.steps import (
+    RunContext,
     clv_step,
     features_step,
     profile_step,
+    scores_step,
     segments_step,
     tags_step,
     target_groups_step,
@@ -27,7 +30,7 @@ from weiwan.pipeline.steps import (
 log = get_logger(__name__)
 
 Progress = Callable[[str, int, int], None]
-Step = Callable[[Warehouse, date], ir.Table]
+Step = Callable[[RunContext], ir.Table | None]
 
 #: (result table, step) in run order; each step reads the warehouse, incl. earlier results.
 STEPS: tuple[tuple[str, Step], ...] = (
@@ -35,6 +38,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("tags", tags_step),
     ("segments", segments_step),
     ("clv", clv_step),
+    ("scores", scores_step),
     ("profile", profile_step),
     ("target_groups", target_groups_step),
 )
@@ -49,16 +53,26 @@ class PipelineResult:
 
 
 def run_pipeline(
-    warehouse: Warehouse, snapshot: date, progress: Progress | None = None
+    warehouse: Warehouse,
+    snapshot: date,
+    progress: Progress | None = None,
+    *,
+    registry: ModelRegistry | None = None,
 ) -> PipelineResult:
     """Run every step for ``snapshot``; re-running replaces that snapshot's results."""
     if not warehouse.execute("SELECT 1 FROM subscribers LIMIT 1"):
         raise WeiwanError("the warehouse holds no subscribers: run `weiwan ingest` first")
     report = progress or (lambda _label, _done, _total: None)
     result = PipelineResult(snapshot)
+    context = RunContext(warehouse, snapshot, registry)
     for done, (name, step) in enumerate(STEPS):
         report(name, done, len(STEPS))
-        result.rows[name] = warehouse.replace_snapshot(name, step(warehouse, snapshot), snapshot)
+        rows = step(context)
+        if rows is None:  # the step had nothing to compute (e.g. no model could be trained)
+            warehouse.drop_snapshot(name, snapshot)
+            result.rows[name] = 0
+            continue
+        result.rows[name] = warehouse.replace_snapshot(name, rows, snapshot)
         log.info("pipeline.step", step=name, snapshot=snapshot.isoformat(), rows=result.rows[name])
     report("done", len(STEPS), len(STEPS))
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import ibis
@@ -10,7 +11,14 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from weiwan.analytics.churn.clv import compute_clv, historic_margin
+from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry
 from weiwan.analytics.churn.survival import expected_months_table, fit_survival, survival_history
+from weiwan.analytics.churn.training import (
+    NotEnoughHistoryError,
+    TrainingConfig,
+    score_frame,
+    train_on_warehouse,
+)
 from weiwan.analytics.features import as_of_rows, compute_features
 from weiwan.analytics.profile import build_profile, load_profile, snapshot_rows
 from weiwan.analytics.segments import compute_segments, load_segment_config
@@ -21,15 +29,27 @@ from weiwan.core.logging import get_logger
 
 log = get_logger(__name__)
 
+
+@dataclass
+class RunContext:
+    """What every step of one run sees."""
+
+    warehouse: Warehouse
+    snapshot: date
+    registry: ModelRegistry | None = None
+
+
 SURVIVAL_COVARIATES = ["is_prepaid", "plan_monthly_fee"]
 MIN_CHURNS_FOR_SURVIVAL = 20
 
 
-def features_step(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def features_step(ctx: RunContext) -> ir.Table:
+    warehouse, snapshot = ctx.warehouse, ctx.snapshot
     return compute_features(warehouse, snapshot)
 
 
-def tags_step(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def tags_step(ctx: RunContext) -> ir.Table:
+    warehouse, snapshot = ctx.warehouse, ctx.snapshot
     library = load_tag_library()
     result = compute_tags(snapshot_rows(warehouse, "features", snapshot), library)
     for error in [*library.errors, *result.errors]:
@@ -37,12 +57,14 @@ def tags_step(warehouse: Warehouse, snapshot: date) -> ir.Table:
     return result.table
 
 
-def segments_step(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def segments_step(ctx: RunContext) -> ir.Table:
+    warehouse, snapshot = ctx.warehouse, ctx.snapshot
     return compute_segments(snapshot_rows(warehouse, "features", snapshot), load_segment_config())
 
 
-def clv_step(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def clv_step(ctx: RunContext) -> ir.Table:
     """Survival model fitted on the operator's own history up to the snapshot, then CLV."""
+    warehouse, snapshot = ctx.warehouse, ctx.snapshot
     config = load_segment_config().clv
     usage = as_of_rows(warehouse, "monthly_usage", snapshot)
     first_month = pd.Timestamp(usage.bill_month.min().execute()).date()  # history starts here
@@ -71,10 +93,44 @@ def clv_step(warehouse: Warehouse, snapshot: date) -> ir.Table:
     return compute_clv(features, margin, expected, config)
 
 
-def profile_step(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def profile_step(ctx: RunContext) -> ir.Table:
+    warehouse, snapshot = ctx.warehouse, ctx.snapshot
     return build_profile(warehouse, snapshot)
 
 
-def target_groups_step(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def target_groups_step(ctx: RunContext) -> ir.Table:
+    warehouse, snapshot = ctx.warehouse, ctx.snapshot
     members = evaluate_groups(load_profile(warehouse, snapshot), load_target_groups())
     return members.mutate(snapshot_date=ibis.literal(snapshot))
+
+
+MIN_CHURNS_FOR_MODEL = 20
+
+
+def _scoring_model(ctx: RunContext) -> tuple[object, ModelMeta] | None:
+    """The promoted model; on a first run, one trained, registered and promoted now."""
+    registry = ctx.registry
+    if registry is None:
+        return None
+    if registry.promoted() is None:
+        config = TrainingConfig()
+        try:
+            trained = train_on_warehouse(ctx.warehouse, config)
+        except NotEnoughHistoryError as exc:
+            log.warning("scores.no_model", reason=str(exc))
+            return None
+        version = registry.register(trained.model, trained.meta)
+        registry.promote(version)
+        log.info("model.trained", version=version, auc=trained.meta.metrics["default"]["roc_auc"])
+    return registry.load()
+
+
+def scores_step(ctx: RunContext) -> ir.Table | None:
+    """Churn probability, risk band and reasons for every subscriber of the snapshot."""
+    loaded = _scoring_model(ctx)
+    if loaded is None:
+        return None
+    model, meta = loaded
+    features = snapshot_rows(ctx.warehouse, "features", ctx.snapshot).to_pandas()
+    scored = ibis.memtable(score_frame(model, meta, features))
+    return scored.mutate(snapshot_date=ibis.literal(ctx.snapshot))

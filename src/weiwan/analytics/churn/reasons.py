@@ -1,0 +1,189 @@
+"""Churn reasons (流失原因): each subscriber's top three risk drivers as readable sentences.
+
+The drivers are the largest positive TreeSHAP contributions (LightGBM ``pred_contrib``); each is
+written in Chinese and English with the evidence value ("off-net call share up 12 points in 3
+months", "contract ends in 1 month"). Sentences are built per feature over whole columns, never
+per subscriber in a Python loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+Text = Callable[[pd.Series], pd.Series]
+
+
+def _num(values: pd.Series, digits: int = 0) -> pd.Series:
+    rounded = values.astype(float).round(digits)
+    return rounded.map(lambda v: f"{v:,.{digits}f}" if pd.notna(v) else "?")
+
+
+def _pct(values: pd.Series) -> pd.Series:
+    return _num(values.astype(float).abs() * 100) + "%"
+
+
+def _points(values: pd.Series) -> pd.Series:
+    return _num(values.astype(float).abs() * 100)
+
+
+def _updown(values: pd.Series, up: str, down: str) -> pd.Series:
+    return pd.Series(np.where(values.astype(float) >= 0, up, down), index=values.index)
+
+
+def _trend(zh_what: str, en_what: str) -> tuple[Text, Text]:
+    return (
+        lambda v: zh_what + "近3个月" + _updown(v, "上升", "下降") + _pct(v),
+        lambda v: en_what + " " + _updown(v, "up", "down") + " " + _pct(v) + " in 3 months",
+    )
+
+
+def _count(zh: str, en: str) -> tuple[Text, Text]:
+    """Templates with {n}: the value as a whole number."""
+    return (
+        lambda v: _num(v).map(lambda n: zh.format(n=n)),
+        lambda v: _num(v).map(lambda n: en.format(n=n)),
+    )
+
+
+def _contract(v: pd.Series) -> tuple[pd.Series, pd.Series]:
+    months = v.astype(float)
+    ended = months <= 0
+    zh = pd.Series(np.where(ended, "合约已到期", "合约" + _num(months) + "个月后到期"), v.index)
+    en = pd.Series(
+        np.where(ended, "contract has ended", "contract ends in " + _num(months) + " months"),
+        v.index,
+    )
+    return zh, en
+
+
+TEMPLATES: dict[str, tuple[Text, Text]] = {
+    "offnet_share_change_3m": (
+        lambda v: "异网通话占比近3个月" + _updown(v, "上升", "下降") + _points(v) + "个百分点",
+        lambda v: (
+            "off-net call share "
+            + _updown(v, "up", "down")
+            + " "
+            + _points(v)
+            + " points in 3 months"
+        ),
+    ),
+    "offnet_share_1m": (lambda v: "异网通话占比" + _pct(v), lambda v: "off-net share " + _pct(v)),
+    "offnet_share_mean_3m": (
+        lambda v: "近3个月异网通话占比" + _pct(v),
+        lambda v: "off-net share " + _pct(v) + " over 3 months",
+    ),
+    "bill_trend_3m": _trend("话费", "bill"),
+    "voice_trend_3m": _trend("通话量", "voice usage"),
+    "data_trend_3m": _trend("流量", "data usage"),
+    "sms_trend_3m": _trend("短信量", "SMS"),
+    "contacts_trend_3m": _trend("交往圈人数", "contacts"),
+    "competitor_calls_1m": _count(
+        "上月呼叫异网客服{n}次", "called a competitor's service line {n} times last month"
+    ),
+    "competitor_calls_3m": _count(
+        "近3个月呼叫异网客服{n}次", "called competitors' service lines {n} times in 3 months"
+    ),
+    "call_forwarding_days_1m": _count("上月呼转{n}天", "call forwarding on {n} days last month"),
+    "call_forwarding_days_3m": _count(
+        "近3个月呼转{n}天", "call forwarding on {n} days in 3 months"
+    ),
+    "zero_usage_days_1m": _count("上月零使用{n}天", "no usage on {n} days last month"),
+    "zero_usage_days_3m": _count("近3个月零使用{n}天", "no usage on {n} days in 3 months"),
+    "complaints_90d": _count("近90天投诉{n}次", "{n} complaints in 90 days"),
+    "complaints_high_90d": _count("近90天严重投诉{n}次", "{n} serious complaints in 90 days"),
+    "complaints_unresolved": _count("{n}件投诉未解决", "{n} complaints still open"),
+    "complaints_total": _count("累计投诉{n}次", "{n} complaints in total"),
+    "last_survey_score": _count("最近满意度评分{n}分", "last satisfaction score {n}/10"),
+    "low_scores_180d": _count("近半年低满意度评价{n}次", "{n} low satisfaction scores in 6 months"),
+    "suspensions_90d": _count("近90天停机{n}次", "suspended {n} times in 90 days"),
+    "days_since_suspension": _count("{n}天前曾停机", "suspended {n} days ago"),
+    "tenure_months": _count("在网{n}个月", "{n} months on the network"),
+    "device_age_months": _count("终端已使用{n}个月", "device is {n} months old"),
+    "recharge_months_6m": _count("近6个月有{n}个月充值", "recharged in {n} of the last 6 months"),
+    "usage_months": _count("近6个月有{n}个月有账单", "billed in {n} of the last 6 months"),
+    "plan_changes_180d": _count("近半年变更套餐{n}次", "changed plan {n} times in 6 months"),
+    "arrears_1m": _count("欠费{n}元", "arrears of {n} CNY"),
+    "balance_1m": _count("月末余额{n}元", "month-end balance {n} CNY"),
+    "arpu_1m": _count("上月话费{n}元", "last bill {n} CNY"),
+    "bill_mean_3m": _count("近3个月月均话费{n}元", "average bill {n} CNY over 3 months"),
+    "age": _count("年龄{n}岁", "aged {n}"),
+}
+_FLAGS: dict[str, tuple[str, str, str, str]] = {  # feature -> zh/en when true, zh/en when false
+    "call_forwarding_active": (
+        "已开启呼叫转移",
+        "call forwarding is on",
+        "未开启呼叫转移",
+        "no call forwarding",
+    ),
+    "is_prepaid": ("预付费用户", "prepaid subscriber", "后付费用户", "postpaid subscriber"),
+    "in_contract": ("合约期内", "under contract", "无合约约束", "not under contract"),
+    "has_account_manager": (
+        "有专属客户经理",
+        "has an account manager",
+        "无专属客户经理",
+        "no account manager",
+    ),
+}
+
+
+_STATUS = {  # status at the snapshot -> (zh, en)
+    "active": ("正常在用", "active"),
+    "suspended_arrears": ("欠费停机", "suspended for arrears"),
+    "suspended_keep_number": ("停机保号", "suspended, keeping the number"),
+    "suspended": ("用户停机", "suspended"),
+    "pre_disconnect": ("预拆机", "pre-disconnect"),
+}
+
+
+def sentences(feature: str, values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(Chinese, English) reason sentences for ``feature`` with each row's evidence value."""
+    if feature == "status":
+        text = values.astype(str)
+        zh = text.map(lambda v: "当前状态：" + _STATUS.get(v, (v, v))[0])
+        return zh, text.map(lambda v: "status: " + _STATUS.get(v, (v, v))[1])
+    if feature == "months_to_contract_end":
+        return _contract(values)
+    if feature in _FLAGS:
+        zh_on, en_on, zh_off, en_off = _FLAGS[feature]
+        on = values.fillna(False).astype(bool).to_numpy()
+        return (
+            pd.Series(np.where(on, zh_on, zh_off), values.index),
+            pd.Series(np.where(on, en_on, en_off), values.index),
+        )
+    if feature in TEMPLATES:
+        zh_text, en_text = TEMPLATES[feature]
+        return zh_text(values), en_text(values)
+    text = values.astype(str)
+    return feature + "：" + text, feature + ": " + text
+
+
+def top_reasons(
+    contributions: npt.NDArray[np.float64],
+    features: pd.DataFrame,
+    names: list[str],
+    k: int = 3,
+) -> pd.DataFrame:
+    """reason_1..k (zh), reason_1_en..k_en and reason_1_feature..: the k largest positive
+    contributions per row (fewer when fewer features push the risk up)."""
+    contrib = contributions[:, : len(names)]
+    order = np.argsort(-contrib, axis=1)[:, :k]
+    out: dict[str, pd.Series] = {}
+    for rank in range(k):
+        chosen = order[:, rank]
+        positive = contrib[np.arange(len(contrib)), chosen] > 0
+        zh = pd.Series([None] * len(contrib), index=features.index, dtype=object)
+        en = zh.copy()
+        feature_of = pd.Series([None] * len(contrib), index=features.index, dtype=object)
+        for idx in np.unique(chosen[positive]):
+            rows = features.index[positive & (chosen == idx)]
+            name = names[idx]
+            zh.loc[rows], en.loc[rows] = sentences(name, features.loc[rows, name])
+            feature_of.loc[rows] = name
+        out[f"reason_{rank + 1}"] = zh
+        out[f"reason_{rank + 1}_en"] = en
+        out[f"reason_{rank + 1}_feature"] = feature_of
+    return pd.DataFrame(out, index=features.index)

@@ -1,0 +1,326 @@
+"""Bring your own data (自带数据): train, evaluate and score the churn model on any flat table.
+
+Operators and analysts export one row per customer with whatever columns they have: numbers
+stored as text ("1,234", " 12.5 "), blanks, yes/no flags, codes, an id column or none. This
+module reads such a CSV (UTF-8 or GBK), decides per column whether it is a number or a category,
+drops columns that identify a row rather than describe it, evaluates the default model and the
+two baselines by repeated stratified 5-fold cross-validation, and stores the model with the
+column schema so :func:`score_table` prepares a new table the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.model_selection import RepeatedStratifiedKFold
+
+from weiwan.analytics.churn.metrics import evaluate, expected_maximum_profit
+from weiwan.analytics.churn.models import baseline_models, default_model, prepare_features
+from weiwan.core.errors import ContractError
+
+Progress = Callable[[str, int, int], None]
+BUNDLE_FORMAT = "weiwan-byo-1"
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "-", "?", "#n/a", "nil"})
+POSITIVE = frozenset({"1", "yes", "y", "true", "t", "churn", "churned", "是", "流失", "已流失"})
+NEGATIVE = frozenset(
+    {"0", "no", "n", "false", "f", "stay", "stayed", "retained", "否", "未流失", "在网"}
+)
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+NUMERIC_SHARE = 0.98  # of the non-blank values that must parse for a column to be numeric
+ID_UNIQUE_SHARE = 0.9  # text columns with this share of distinct values identify rows
+
+
+class TableError(ContractError):
+    """A table brought by the user cannot be used; names the file and the column."""
+
+
+def _blank(text: pd.Series) -> pd.Series:
+    stripped = text.fillna("").astype(str).str.strip()
+    return stripped.where(~stripped.str.lower().isin(MISSING_TOKENS))
+
+
+def parse_numbers(text: pd.Series) -> pd.Series:
+    """Numbers stored as text: surrounding spaces and thousands separators allowed; else NaN."""
+    values = _blank(text)
+    grouped = values.str.match(_THOUSANDS, na=False).astype(bool)
+    values = values.where(~grouped, values.str.replace(",", "", regex=False))
+    return pd.to_numeric(values, errors="coerce").astype(np.float64)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Every cell as text, from a CSV in UTF-8 or GBK (or an .xlsx sheet)."""
+    name = str(path)
+    if not path.is_file():
+        raise TableError("file not found", file=name)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            return pd.read_excel(path, dtype=str, keep_default_na=False).fillna("")
+        raw = path.read_bytes()
+    except Exception as exc:  # an unreadable file: permissions, a corrupt workbook
+        raise TableError(f"cannot read the file ({exc})", file=name) from exc
+    if not raw.strip():
+        raise TableError("the file is empty", file=name)
+    if b"\x00" in raw[:65536]:
+        raise TableError("not a text CSV file (binary content); save it as CSV", file=name)
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes almost anything without NULs
+        raise TableError("not UTF-8 or GBK text", file=name)
+    first = text.split("\n", 1)[0]
+    delimiter = max(",;\t|", key=first.count)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            quoting=csv.QUOTE_MINIMAL,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise TableError(f"not a readable CSV ({exc})", file=name) from exc
+    if frame.empty:
+        raise TableError("the file has a header but no data rows", file=name)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def parse_label(text: pd.Series, *, file: str, column: str) -> npt.NDArray[np.float64]:
+    """1.0 churned, 0.0 stayed, NaN blank; yes/no, 1/0, true/false, 是/否 in any case."""
+    values = _blank(text).str.lower()
+    numeric = pd.to_numeric(values, errors="coerce")
+    values = values.where(~numeric.isin([0, 1]), numeric.astype("Float64").astype(str).str[:1])
+    known = values.isna() | values.isin(POSITIVE) | values.isin(NEGATIVE)
+    if not known.all():
+        odd = sorted(set(text[~known].astype(str).str.strip()))[:5]
+        raise TableError(
+            f"the label must be a yes/no, 1/0 or true/false churn flag; found {odd}",
+            file=file,
+            column=column,
+        )
+    label = np.where(values.isin(POSITIVE), 1.0, 0.0)
+    label[values.isna().to_numpy()] = np.nan
+    present = label[~np.isnan(label)]
+    if len(np.unique(present)) < 2:
+        only = "no labelled rows" if not len(present) else f"every row is {int(present[0])}"
+        raise TableError(
+            f"the label needs churners and non-churners ({only})", file=file, column=column
+        )
+    return label
+
+
+def clean_columns(
+    frame: pd.DataFrame, *, file: str, keep: set[str] | None = None
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
+    """The features (numbers as float, categories as text), their schema and what was dropped.
+
+    Dropped: blank and constant columns, and columns that identify rather than describe a
+    customer (text with ~all values distinct, or whole numbers distinct on every row).
+    """
+    columns: dict[str, pd.Series] = {}
+    schema: dict[str, str] = {}
+    dropped: dict[str, str] = {}
+    for name in frame.columns:
+        text = _blank(frame[name])
+        filled = int(text.notna().sum())
+        if filled == 0:
+            dropped[name] = "blank"
+            continue
+        numbers = parse_numbers(frame[name])
+        numeric = numbers.notna().sum() >= NUMERIC_SHARE * filled
+        values: pd.Series = numbers if numeric else text
+        distinct = int(values.nunique(dropna=True))
+        if distinct <= 1 and values.notna().all():
+            dropped[name] = "constant"
+            continue
+        if not keep or name not in keep:
+            if not numeric and filled >= 10 and distinct >= ID_UNIQUE_SHARE * filled:
+                dropped[name] = "distinct on ~every row (an identifier)"
+                continue
+            whole = bool((numbers.dropna() == numbers.dropna().round()).all())
+            if numeric and whole and len(frame) >= 100 and distinct == len(frame):
+                dropped[name] = "a whole number distinct on every row (an identifier)"
+                continue
+        columns[name] = values
+        schema[name] = "numeric" if numeric else "categorical"
+    if not columns:
+        raise TableError("no usable feature columns besides the label and id", file=file)
+    return pd.DataFrame(columns, index=frame.index), schema, dropped
+
+
+def apply_schema(frame: pd.DataFrame, schema: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
+    """A new table cleaned like the training one; absent columns become blank (and are listed)."""
+    columns: dict[str, pd.Series] = {}
+    absent = [c for c in schema if c not in frame.columns]
+    for name, kind in schema.items():
+        text = frame[name] if name in frame.columns else pd.Series("", index=frame.index)
+        columns[name] = parse_numbers(text) if kind == "numeric" else _blank(text)
+    return pd.DataFrame(columns, index=frame.index), absent
+
+
+def _json_number(value: float) -> float | None:
+    return None if not np.isfinite(value) else round(float(value), 6)
+
+
+def _score(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> dict[str, float]:
+    emp, share = expected_maximum_profit(y, p)
+    return {**evaluate(y, p), "emp": emp, "emp_share_contacted": share}
+
+
+def cross_validate(
+    features: pd.DataFrame,
+    label: npt.NDArray[np.float64],
+    *,
+    folds: int = 5,
+    repeats: int = 3,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, float]]:
+    """Mean metrics over repeated stratified folds for the default and the two baselines."""
+    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    scores: dict[str, list[dict[str, float]]] = {}
+    total = folds * repeats
+    for done, (train, test) in enumerate(splitter.split(features, label)):
+        if progress:
+            progress("cross-validation", done, total)
+        x_train, categories = prepare_features(features.iloc[train])
+        x_test, _ = prepare_features(features.iloc[test], categories=categories)
+        candidates = {"default": default_model(seed), **baseline_models(seed)}
+        for name, model in candidates.items():
+            model.fit(x_train, label[train])
+            p = model.predict_proba(x_test)[:, 1]
+            scores.setdefault(name, []).append(_score(label[test], p))
+    if progress:
+        progress("cross-validation", total, total)
+    return {
+        name: {key: float(np.nanmean([r[key] for r in runs])) for key in runs[0]}
+        | {"roc_auc_std": float(np.nanstd([r["roc_auc"] for r in runs]))}
+        for name, runs in scores.items()
+    }
+
+
+def train_table(
+    path: Path,
+    *,
+    label: str,
+    id_column: str | None = None,
+    model_out: Path,
+    folds: int = 5,
+    repeats: int = 3,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Cross-validate on the table, then fit the default on every row and save it."""
+    file = str(path)
+    frame = read_table(path)
+    for column in (label, id_column):
+        if column is not None and column not in frame.columns:
+            raise TableError(
+                f"no such column; the columns are {list(frame.columns)}", file=file, column=column
+            )
+    y = parse_label(frame[label], file=file, column=label)
+    labelled = ~np.isnan(y)
+    if min((y[labelled] == 1).sum(), (y[labelled] == 0).sum()) < folds:
+        raise TableError(
+            f"{folds}-fold cross-validation needs at least {folds} churners and {folds} "
+            "non-churners",
+            file=file,
+            column=label,
+        )
+    rows = frame.loc[labelled].reset_index(drop=True)
+    y = y[labelled]
+    candidates = rows.drop(columns=[c for c in (label, id_column) if c is not None])
+    features, schema, dropped = clean_columns(candidates, file=file)
+    results = cross_validate(
+        features, y, folds=folds, repeats=repeats, seed=seed, progress=progress
+    )
+    if progress:
+        progress("fitting the model on every row", 0, 1)
+    x_all, categories = prepare_features(features)
+    model = default_model(seed).fit(x_all, y)
+    found_id = id_column or next((c for c, why in dropped.items() if "identifier" in why), None)
+    summary: dict[str, Any] = {
+        **{k: _json_number(v) for k, v in results["default"].items()},
+        "baselines": {
+            name: {k: _json_number(v) for k, v in results[name].items()}
+            for name in ("naive_bayes", "logistic_regression")
+        },
+        "rows": len(rows),
+        "rows_without_label": int((~labelled).sum()),
+        "churn_rate": round(float(y.mean()), 6),
+        "folds": folds * repeats,
+        "features": list(features.columns),
+        "dropped": dropped,
+        "id_column": found_id,
+        "model": str(model_out),
+    }
+    bundle = {
+        "format": BUNDLE_FORMAT,
+        "model": model,
+        "schema": schema,
+        "categories": categories,
+        "label": label,
+        "id_column": found_id,
+        "source": file,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "evaluation": summary,
+    }
+    model_out.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(bundle, model_out)
+    if progress:
+        progress("fitting the model on every row", 1, 1)
+    return summary
+
+
+def load_bundle(path: Path) -> dict[str, Any]:
+    """A model saved by :func:`train_table`."""
+    if not path.is_file():
+        raise TableError("no trained model here: run `weiwan model train` first", file=str(path))
+    try:
+        bundle = joblib.load(path)
+    except Exception as exc:  # a file that is not a joblib dump
+        raise TableError(f"not a weiwan model file ({exc})", file=str(path)) from exc
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        raise TableError("not a model saved by `weiwan model train`", file=str(path))
+    return bundle
+
+
+def score_table(model_path: Path, path: Path, out: Path) -> dict[str, Any]:
+    """Write id (when the table has it) and churn_probability; CSV, or Excel for ``.xlsx``."""
+    bundle = load_bundle(model_path)
+    frame = read_table(path)
+    schema: dict[str, str] = bundle["schema"]
+    features, absent = apply_schema(frame, schema)
+    if len(absent) == len(schema):
+        raise TableError(
+            f"none of the model's columns are in the table (expected {list(schema)})",
+            file=str(path),
+        )
+    prepared, _ = prepare_features(features, categories=bundle["categories"])
+    p = bundle["model"].predict_proba(prepared)[:, 1]
+    scored = pd.DataFrame({"churn_probability": np.round(p, 6)})
+    id_column = bundle.get("id_column")
+    if id_column and id_column in frame.columns:
+        scored.insert(0, id_column, frame[id_column].to_numpy())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if out.suffix.lower() == ".xlsx":
+            scored.to_excel(out, index=False, engine="openpyxl")
+        else:
+            scored.to_csv(out, index=False, encoding="utf-8")
+    except OSError as exc:
+        raise TableError(f"cannot write the scores ({exc})", file=str(out)) from exc
+    return {"rows": len(scored), "out": str(out), "missing_columns": absent}

@@ -1,0 +1,168 @@
+"""The default churn model and the baselines on mixed-type synthetic data with a known truth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from weiwan.analytics.churn.models import (
+    GradientBoostingChurnModel,
+    LogisticChurnModel,
+    NaiveBayesChurnModel,
+    baseline_models,
+    default_model,
+    prepare_features,
+)
+
+
+def synthetic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Numbers, text categories, a flag and blanks; churn from a truth with the threshold
+    effects operators see (contract about to end, first months on the network)."""
+    rng = np.random.default_rng(seed)
+    usage_drop = rng.normal(size=n)
+    bill = rng.exponential(60, size=n)
+    complaints = rng.poisson(0.5, size=n).astype(float)
+    plan = rng.choice(["basic", "plus", "max", "family"], size=n, p=[0.4, 0.3, 0.2, 0.1])
+    region = rng.choice([f"r{i:02d}" for i in range(30)], size=n)
+    prepaid = rng.random(n) < 0.4
+    contract_left = np.where(prepaid, np.nan, rng.integers(0, 25, size=n))
+    tenure = rng.integers(0, 120, size=n).astype(float)
+    logit = (
+        -2.4
+        + 1.6 * (contract_left <= 1)  # NaN (prepaid, no contract) compares False
+        + 1.0 * (tenure < 6)
+        + 1.1 * usage_drop
+        + 0.9 * (complaints >= 2)
+        + 0.8 * np.maximum(usage_drop, 0) * prepaid
+        - 0.6 * np.log1p(bill / 30)
+        + np.select([plan == "basic", plan == "max"], [0.7, -0.8], 0.0)
+        + 0.4 * np.isin(region, ["r03", "r07", "r11"])
+    )
+    truth = 1 / (1 + np.exp(-logit))
+    churned = (rng.random(n) < truth).astype(int)
+    frame = pd.DataFrame(
+        {
+            "usage_drop": usage_drop,
+            "bill": bill,
+            "complaints": complaints,
+            "plan": plan,
+            "region": region,
+            "prepaid": prepaid,
+            "months_to_contract_end": contract_left,
+            "tenure_months": tenure,
+            **{f"noise_{i}": rng.normal(size=n) for i in range(4)},
+        }
+    )
+    frame.loc[rng.random(n) < 0.1, "bill"] = np.nan
+    frame.loc[rng.random(n) < 0.05, "plan"] = None
+    return frame, churned, truth
+
+
+@pytest.fixture(scope="module")
+def data() -> dict[str, Any]:
+    x, y, _ = synthetic(4000, 1)
+    x_test, y_test, truth = synthetic(8000, 2)
+    return {"x": x, "y": y, "x_test": x_test, "y_test": y_test, "truth": truth}
+
+
+@pytest.fixture(scope="module")
+def fitted(data: dict[str, Any]) -> dict[str, Any]:
+    models = {"default": default_model(0), **baseline_models(0)}
+    return {name: model.fit(data["x"], data["y"]) for name, model in models.items()}
+
+
+def test_prepare_features_fixes_categories_for_scoring() -> None:
+    train = pd.DataFrame(
+        {"n": ["1", "2"], "x": [1, None], "flag": [True, False], "plan": [" a", "b"]}
+    )
+    prepared, cats = prepare_features(train, categorical=["n"])
+    assert cats == {"n": ["1", "2"], "plan": ["a", "b"]}
+    assert prepared["x"].dtype == np.float64 and np.isnan(prepared["x"].iloc[1])
+    assert prepared["flag"].tolist() == [1.0, 0.0]
+    new = pd.DataFrame({"n": [2, 3], "x": ["5", "?"], "flag": [False, None], "plan": ["c", "a"]})
+    scored, again = prepare_features(new, categories=cats)
+    assert again == cats and list(scored.columns) == list(new.columns)
+    assert scored["n"].tolist()[0] == "2" and pd.isna(scored["n"].iloc[1])  # unseen -> NaN
+    assert pd.isna(scored["plan"].iloc[0]) and scored["plan"].iloc[1] == "a"
+    assert scored["plan"].cat.codes.tolist() == [-1, 0]
+    assert scored["x"].iloc[0] == 5.0 and np.isnan(scored["x"].iloc[1])
+
+
+@pytest.mark.parametrize("name", ["default", "naive_bayes", "logistic_regression"])
+def test_models_predict_on_nan_and_unseen_categories(
+    name: str, fitted: dict[str, Any], data: dict[str, Any]
+) -> None:
+    x = data["x_test"].head(200).copy()
+    x.loc[x.index[:20], "plan"] = "brand-new plan"
+    x.loc[x.index[20:40], "usage_drop"] = np.nan
+    x.loc[x.index[40:60], "region"] = None
+    proba = fitted[name].predict_proba(x)
+    assert proba.shape == (200, 2)
+    assert np.isfinite(proba).all() and (proba >= 0).all() and (proba <= 1).all()
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    prepared, _ = prepare_features(x, categories=fitted[name].categories_)
+    assert np.allclose(fitted[name].predict_proba(prepared), proba)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [GradientBoostingChurnModel(random_state=3), NaiveBayesChurnModel(), LogisticChurnModel()],
+)
+def test_same_seed_same_model(model: Any, data: dict[str, Any]) -> None:
+    x, y = data["x"].head(1500), data["y"][:1500]
+    first = clone(model).fit(x, y).predict_proba(data["x_test"])
+    second = clone(model).fit(x, y).predict_proba(data["x_test"])
+    assert np.array_equal(first, second)
+
+
+def test_contributions_add_up_to_the_raw_log_odds(
+    fitted: dict[str, Any], data: dict[str, Any]
+) -> None:
+    model = fitted["default"]
+    x = data["x_test"].head(300)
+    contrib = model.contributions(x)
+    assert contrib.shape == (300, len(model.feature_names_) + 1)
+    raw = model.booster_.predict(
+        prepare_features(x, categories=model.categories_)[0],
+        num_iteration=model.n_rounds_,
+        raw_score=True,
+    )
+    assert np.allclose(contrib.sum(axis=1), raw)
+    assert np.allclose(raw, model.raw_score(x))
+    assert model.feature_names_ == list(data["x"].columns)
+
+
+def test_default_beats_both_baselines_and_nears_the_truth(
+    fitted: dict[str, Any], data: dict[str, Any]
+) -> None:
+    y, truth = data["y_test"], data["truth"]
+    auc = {n: roc_auc_score(y, m.predict_proba(data["x_test"])[:, 1]) for n, m in fitted.items()}
+    best = roc_auc_score(y, truth)
+    assert auc["default"] > auc["naive_bayes"]
+    assert auc["default"] > auc["logistic_regression"]
+    assert auc["default"] >= 0.97 * best, (auc, best)
+
+
+def test_default_probabilities_are_calibrated(fitted: dict[str, Any], data: dict[str, Any]) -> None:
+    p = fitted["default"].predict_proba(data["x_test"])[:, 1]
+    assert p.mean() == pytest.approx(data["y_test"].mean(), abs=0.02)
+
+
+def test_estimator_conventions() -> None:
+    model = GradientBoostingChurnModel(random_state=7, num_leaves=7)
+    assert model.get_params()["num_leaves"] == 7
+    assert clone(model).get_params() == model.get_params()
+    assert not hasattr(model, "booster_")
+
+
+def test_labels_must_be_binary_with_both_classes() -> None:
+    x = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(ValueError, match="both classes"):
+        LogisticChurnModel().fit(x, np.zeros(4))
+    with pytest.raises(ValueError, match="0/1"):
+        LogisticChurnModel().fit(x, np.array([0, 1, 2, 1]))
