@@ -384,3 +384,44 @@ def model_score(
         missing = result["missing_columns"]
         console.print(f"[yellow]columns missing, scored as blank:[/yellow] {missing}")
     out.print(f"wrote {result['rows']:,} scores to {out_file}")
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """The warehouse churn models in the registry, with their hold-out figures."""
+    from weiwan.analytics.churn.registry import ModelRegistry
+
+    registry = ModelRegistry(get_settings().models_dir)
+    promoted = registry.promoted()
+    for version in registry.versions():
+        meta = registry.meta(version)
+        auc = meta.metrics.get("default", {}).get("roc_auc", float("nan"))
+        mark = "*" if version == promoted else " "
+        out.print(
+            f"{mark} {version}  {meta.created_at}  hold-out {meta.holdout_snapshot}  "
+            f"AUC {auc:.3f}  rows {meta.training_rows:,}"
+        )
+
+
+@model_app.command("promote")
+def model_promote(version: Annotated[str, typer.Argument(help="e.g. v0002")]) -> None:
+    """Make a registered model the one the pipeline scores with."""
+    from weiwan.analytics.churn.registry import ModelRegistry
+
+    try:
+        ModelRegistry(get_settings().models_dir).promote(version)
+    except WeiwanError as exc:
+        raise _fail(exc) from exc
+    out.print(f"promoted {version}")
+
+
+@model_app.command("rollback")
+def model_rollback() -> None:
+    """Go back to the model promoted before the current one."""
+    from weiwan.analytics.churn.registry import ModelRegistry
+
+    try:
+        version = ModelRegistry(get_settings().models_dir).rollback()
+    except WeiwanError as exc:
+        raise _fail(exc) from exc
+    out.print(f"rolled back to {version}")

@@ -105,3 +105,28 @@ def test_top_reasons_take_the_largest_positive_contributions() -> None:
     assert first["reason_2_en"] == "bill down 30% in 3 months"
     assert first["reason_3"] is None  # tenure lowers the risk here: not a reason
     assert reasons.iloc[1][["reason_1", "reason_2", "reason_3"]].isna().all()
+
+
+def test_model_commands_list_promote_and_roll_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from weiwan.cli import app
+    from weiwan.core.settings import get_settings
+
+    monkeypatch.setenv("WEIWAN_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    registry = ModelRegistry(tmp_path / "models")
+    for _ in range(2):
+        registry.register({"weights": 0}, _meta())
+    runner = CliRunner()
+    assert runner.invoke(app, ["model", "promote", "v0001"]).exit_code == 0
+    assert runner.invoke(app, ["model", "promote", "v0002"]).exit_code == 0
+    listed = runner.invoke(app, ["model", "list"]).stdout
+    assert "* v0002" in listed and "  v0001" in listed and "AUC 0.800" in listed
+    assert runner.invoke(app, ["model", "rollback"]).exit_code == 0
+    assert registry.promoted() == "v0001"
+    failed = runner.invoke(app, ["model", "promote", "v0042"])
+    assert failed.exit_code == 1 and "v0042" in failed.output
+    get_settings.cache_clear()

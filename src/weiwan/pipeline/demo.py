@@ -120,6 +120,18 @@ def _print_profile(
     ):
         groups.add_row(group_id, f"{members:,}")
     console.print(groups)
+    if warehouse.has_table("scores"):
+        risky = RichTable(title="highest churn risk (流失风险最高)")
+        for name in ("subscriber", "p(churn)", "band", "reasons"):
+            risky.add_column(name)
+        for sub, prob, band, *reasons in warehouse.execute(
+            "SELECT subscriber_id, churn_probability, risk_band, reason_1, reason_2, reason_3 "
+            "FROM scores WHERE snapshot_date = ? ORDER BY churn_probability DESC, subscriber_id "
+            "LIMIT 5",
+            [snapshot],
+        ):
+            risky.add_row(sub, f"{prob:.1%}", band, "；".join(r for r in reasons if r))
+        console.print(risky)
 
 
 def run_demo(
