@@ -37,6 +37,7 @@ def test_demo_builds_an_operator_and_loads_it_once(home: Path) -> None:
         tiers = {r[0] for r in wh.execute("SELECT DISTINCT value_tier FROM segments")}
         tag_columns = len(wh.execute("DESCRIBE tags")) - 2
         groups = wh.execute("SELECT count(DISTINCT group_id) FROM target_groups")[0][0]
+        drift = dict(wh.execute("SELECT feature, psi FROM drift"))
         scores = wh.execute(
             "SELECT count(*), count(reason_1), count(DISTINCT risk_band) FROM scores"
         )[0]
@@ -52,6 +53,8 @@ def test_demo_builds_an_operator_and_loads_it_once(home: Path) -> None:
     assert groups >= 5
     assert scores[0] > 2000 and scores[1] > 0 and scores[2] == 3  # first run trains a model
     assert (home / "models" / "registry.json").exists()
+    assert "score" in drift and "arpu_1m" in drift  # PSI against the model's training data
+    assert all(v >= 0 for v in drift.values())
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
     assert second.stdout.count("unchanged") == 6  # every table skipped: same bytes, same snapshot

@@ -19,6 +19,7 @@ from weiwan.core.logging import get_logger
 from weiwan.pipeline.steps import (
     RunContext,
     clv_step,
+    drift_step,
     features_step,
     profile_step,
     scores_step,
@@ -39,6 +40,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("segments", segments_step),
     ("clv", clv_step),
     ("scores", scores_step),
+    ("drift", drift_step),
     ("profile", profile_step),
     ("target_groups", target_groups_step),
 )

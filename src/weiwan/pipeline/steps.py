@@ -16,6 +16,7 @@ from weiwan.analytics.churn.survival import expected_months_table, fit_survival,
 from weiwan.analytics.churn.training import (
     NotEnoughHistoryError,
     TrainingConfig,
+    population_drift,
     score_frame,
     train_on_warehouse,
 )
@@ -134,3 +135,17 @@ def scores_step(ctx: RunContext) -> ir.Table | None:
     features = snapshot_rows(ctx.warehouse, "features", ctx.snapshot).to_pandas()
     scored = ibis.memtable(score_frame(model, meta, features))
     return scored.mutate(snapshot_date=ibis.literal(ctx.snapshot))
+
+
+def drift_step(ctx: RunContext) -> ir.Table | None:
+    """Population stability of every feature and of the score against the model's training."""
+    registry = ctx.registry
+    if registry is None or registry.promoted() is None:
+        return None
+    model, meta = registry.load()
+    features = snapshot_rows(ctx.warehouse, "features", ctx.snapshot).to_pandas()
+    table = population_drift(model, meta, features)
+    for feature, value in table.loc[table.warning, ["feature", "psi"]].itertuples(index=False):
+        log.warning("drift.psi_above_0.2", feature=feature, psi=round(float(value), 3))
+    table["model_version"] = meta.version
+    return ibis.memtable(table).mutate(snapshot_date=ibis.literal(ctx.snapshot))

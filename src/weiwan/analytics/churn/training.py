@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from weiwan.analytics.churn.drift import drift, reference
 from weiwan.analytics.churn.labels import labelled_snapshots, labels
 from weiwan.analytics.churn.metrics import (
     calibration_table,
@@ -135,6 +136,7 @@ def train_on_warehouse(warehouse: Warehouse, config: TrainingConfig) -> Training
     x_all, categories = prepare_features(everything[names])
     model = default_model(config.seed).fit(x_all, everything["churned"].to_numpy(bool))
     model.categories_ = categories
+    drift_reference = reference(everything[names], model.predict_proba(x_all)[:, 1])
     meta = ModelMeta(
         version="",
         created_at="",
@@ -150,6 +152,7 @@ def train_on_warehouse(warehouse: Warehouse, config: TrainingConfig) -> Training
         },
         data_fingerprint=_fingerprint(everything),
         training_rows=len(everything),
+        extra={"drift_reference": drift_reference},
     )
     return TrainingResult(model, meta, evaluation, holdout_model=candidates["default"])
 
@@ -181,3 +184,12 @@ def score_frame(model: Any, meta: ModelMeta, features: pd.DataFrame) -> pd.DataF
         index=features.index,
     )
     return pd.concat([scored, reasons], axis=1).reset_index(drop=True)
+
+
+def population_drift(model: Any, meta: ModelMeta, features: pd.DataFrame) -> pd.DataFrame:
+    """PSI of every feature and of the score between the model's training data and ``features``."""
+    ref = meta.extra.get("drift_reference")
+    if not ref:
+        return pd.DataFrame(columns=["feature", "psi", "warning"])
+    x, _ = prepare_features(features[meta.features], categories=model.categories_)
+    return drift(ref, features[meta.features], model.predict_proba(x)[:, 1])
