@@ -145,6 +145,8 @@ def drift_step(ctx: RunContext) -> ir.Table | None:
     model, meta = registry.load()
     features = snapshot_rows(ctx.warehouse, "features", ctx.snapshot).to_pandas()
     table = population_drift(model, meta, features)
+    if table.empty:  # a model registered before drift references were kept
+        return None
     for feature, value in table.loc[table.warning, ["feature", "psi"]].itertuples(index=False):
         log.warning("drift.psi_above_0.2", feature=feature, psi=round(float(value), 3))
     table["model_version"] = meta.version
