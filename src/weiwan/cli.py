@@ -127,9 +127,7 @@ def ingest(
     day = _parse_date(snapshot)
     try:
         rules = load_mapping(mapping)
-        warehouse = Warehouse(
-            settings.warehouse_file, threads=settings.threads, memory_limit=settings.memory_limit
-        )
+        warehouse = Warehouse.from_settings(settings)
         try:
             with progress_bar(not as_json) as update:
                 result = run_ingest(
@@ -196,9 +194,7 @@ def pipeline_run(
 
     settings = get_settings()
     day = _parse_date(snapshot)
-    warehouse = Warehouse(
-        settings.warehouse_file, threads=settings.threads, memory_limit=settings.memory_limit
-    )
+    warehouse = Warehouse.from_settings(settings)
     try:
         with progress_bar() as update:
             result = run_pipeline(
@@ -215,10 +211,7 @@ def pipeline_run(
 def _open_warehouse() -> Any:
     from weiwan.analytics.warehouse import Warehouse
 
-    settings = get_settings()
-    return Warehouse(
-        settings.warehouse_file, threads=settings.threads, memory_limit=settings.memory_limit
-    )
+    return Warehouse.from_settings(get_settings())
 
 
 @targets_app.command("preview")

@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from weiwan.analytics.contract import TABLES, WAREHOUSE_TYPES, Table
+from weiwan.core.settings import Settings
 
 SNAPSHOT = "_snapshot"
 _DUCKDB_TYPES = {
@@ -78,6 +79,13 @@ class Warehouse:
         self.path = path
         self.con = ibis.duckdb.connect(str(path), **config)
         self._ensure_schema()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Warehouse:
+        """The warehouse the settings name (file, threads, memory limit)."""
+        return cls(
+            settings.warehouse_file, threads=settings.threads, memory_limit=settings.memory_limit
+        )
 
     def close(self) -> None:
         self.con.disconnect()

@@ -5,7 +5,6 @@ Later issues extend this to the whole daily pipeline and the web app.
 
 from __future__ import annotations
 
-import calendar
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -15,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from weiwan.analytics.churn.labels import month_end
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn_stats import monthly_churn
 from weiwan.analytics.ingest import IngestResult, ingest
@@ -24,12 +24,6 @@ from weiwan.pipeline.run import run_pipeline
 from weiwan.sim import simulate
 
 ProgressFactory = Callable[[], AbstractContextManager[Callable[[str, int, int], None]]]
-
-
-def month_end(month: str) -> date:
-    """The last day of a YYYY-MM month: the snapshot date of that month's delivery."""
-    year, mon = (int(p) for p in month.split("-"))
-    return date(year, mon, calendar.monthrange(year, mon)[1])
 
 
 def _simulated_operator(
@@ -153,10 +147,8 @@ def run_demo(
         end_month=end_month,
         progress=progress,
     )
-    snapshot = month_end(end_month)
-    warehouse = Warehouse(
-        settings.warehouse_file, threads=settings.threads, memory_limit=settings.memory_limit
-    )
+    snapshot = month_end(date.fromisoformat(f"{end_month}-01"))
+    warehouse = Warehouse.from_settings(settings)
     try:
         with progress() as update:
             result = ingest(sim_dir, snapshot=snapshot, warehouse=warehouse, progress=update)
