@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import factories as f
-from weiwan.analytics.features import compute_features, last_complete_month
+from weiwan.analytics.features import compute_features
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.months import last_complete_month
 from weiwan.sim import simulate
 
 MONTHS = ("2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10")

@@ -8,7 +8,6 @@ delivered) and every event is filtered by its own time.
 
 from __future__ import annotations
 
-import calendar
 from datetime import date, datetime, time, timedelta
 
 import ibis
@@ -16,6 +15,7 @@ import ibis.expr.types as ir
 
 from weiwan.analytics.contract import TABLES_BY_NAME
 from weiwan.analytics.warehouse import SNAPSHOT, TableSource
+from weiwan.core.months import add_months, last_complete_month
 
 SUSPENSIONS = ("suspend_arrears", "suspend_keep_number", "suspend")
 _STATUS_BY_EVENT = {
@@ -54,21 +54,6 @@ _SUMS = {  # feature stem -> column summed over 1 and 3 months
     "call_forwarding_days": "call_forwarding_days",
     "zero_usage_days": "zero_usage_days",
 }
-
-
-def last_complete_month(snapshot: date) -> date:
-    """First day of the last bill month that ended on or before ``snapshot``."""
-    month_end = calendar.monthrange(snapshot.year, snapshot.month)[1]
-    if snapshot.day == month_end:
-        return snapshot.replace(day=1)
-    previous = snapshot.replace(day=1) - timedelta(days=1)
-    return previous.replace(day=1)
-
-
-def months_before(month: date, n: int) -> date:
-    """The first day of the month ``n`` months before ``month``."""
-    index = month.year * 12 + month.month - 1 - n
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def as_of_rows(wh: TableSource, name: str, snapshot: date) -> ir.Table:
@@ -127,10 +112,10 @@ def _trend(recent: ir.FloatingValue, earlier: ir.FloatingValue) -> ir.FloatingVa
 def _usage(wh: TableSource, snapshot: date) -> ir.Table:
     m0 = last_complete_month(snapshot)
     usage = as_of_rows(wh, "monthly_usage", snapshot)
-    usage = usage.filter(usage.bill_month.between(months_before(m0, 5), m0))
+    usage = usage.filter(usage.bill_month.between(add_months(m0, -5), m0))
     month = usage.bill_month
-    last1, last3 = month == m0, month >= months_before(m0, 2)
-    prev3 = month < months_before(m0, 2)
+    last1, last3 = month == m0, month >= add_months(m0, -2)
+    prev3 = month < add_months(m0, -2)
     metrics: dict[str, ir.Value] = {}
     for stem, col in _MONTHLY.items():
         value = usage[col].cast("float64")

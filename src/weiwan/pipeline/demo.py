@@ -14,11 +14,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from weiwan.analytics.churn.labels import month_end
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn_stats import monthly_churn
 from weiwan.analytics.ingest import IngestResult, ingest
 from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.months import month_end
 from weiwan.core.settings import Settings
 from weiwan.pipeline.run import run_pipeline
 from weiwan.sim import simulate

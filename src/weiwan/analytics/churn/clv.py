@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field
 
-from weiwan.analytics.features import last_complete_month
+from weiwan.core.months import last_complete_month
 
 
 class ClvConfig(BaseModel):

@@ -7,7 +7,6 @@ operators often treat it apart, since a retention offer rarely changes it.
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 
 import ibis
@@ -15,19 +14,7 @@ import ibis.expr.types as ir
 
 from weiwan.analytics.features import as_of_rows
 from weiwan.analytics.warehouse import TableSource
-
-
-def month_end(day: date) -> date:
-    """The last day of ``day``'s month."""
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
-
-
-def add_months(day: date, months: int) -> date:
-    """``day`` moved by whole months, clipped to the end of a shorter month."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return date(year, month + 1, min(day.day, last))
+from weiwan.core.months import add_months, month_end
 
 
 def horizon_end(snapshot: date, horizon_months: int) -> date:

@@ -1,0 +1,25 @@
+"""Calendar months: bill months, month ends and month arithmetic shared by analytics."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+
+def month_end(day: date) -> date:
+    """The last day of ``day``'s month."""
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by whole months, clipped to the end of a shorter month."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def last_complete_month(snapshot: date) -> date:
+    """First day of the last bill month that ended on or before ``snapshot``."""
+    first = snapshot.replace(day=1)
+    return first if snapshot == month_end(snapshot) else add_months(first, -1)
