@@ -11,12 +11,12 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from weiwan.analytics.churn.clv import compute_clv, historic_margin
+from weiwan.analytics.churn.drift import drift
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry
 from weiwan.analytics.churn.survival import expected_months_table, fit_survival, survival_history
 from weiwan.analytics.churn.training import (
     NotEnoughHistoryError,
     TrainingConfig,
-    population_drift,
     score_frame,
     train_on_warehouse,
 )
@@ -138,15 +138,24 @@ def scores_step(ctx: RunContext) -> ir.Table | None:
 
 
 def drift_step(ctx: RunContext) -> ir.Table | None:
-    """Population stability of every feature and of the score against the model's training."""
-    registry = ctx.registry
-    if registry is None or registry.promoted() is None:
+    """Population stability of every feature and of the score against the model's training.
+
+    Uses the scores the previous step stored, so the model does not predict twice.
+    """
+    registry, warehouse = ctx.registry, ctx.warehouse
+    version = registry.promoted() if registry is not None else None
+    if registry is None or version is None or not warehouse.has_table("scores"):
         return None
-    model, meta = registry.load()
-    features = snapshot_rows(ctx.warehouse, "features", ctx.snapshot).to_pandas()
-    table = population_drift(model, meta, features)
-    if table.empty:  # a model registered before drift references were kept
+    meta = registry.meta(version)
+    ref = meta.extra.get("drift_reference")
+    if not ref:  # a model registered before drift references were kept
         return None
+    scored = snapshot_rows(warehouse, "scores", ctx.snapshot).select(
+        "subscriber_id", "churn_probability"
+    )
+    features = snapshot_rows(warehouse, "features", ctx.snapshot)
+    frame = features.join(scored, "subscriber_id").to_pandas()
+    table = drift(ref, frame[meta.features], frame["churn_probability"].to_numpy())
     for feature, value in table.loc[table.warning, ["feature", "psi"]].itertuples(index=False):
         log.warning("drift.psi_above_0.2", feature=feature, psi=round(float(value), 3))
     table["model_version"] = meta.version

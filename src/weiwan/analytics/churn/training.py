@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from weiwan.analytics.churn.drift import drift, reference
+from weiwan.analytics.churn.drift import reference
 from weiwan.analytics.churn.labels import labelled_snapshots, labels
 from weiwan.analytics.churn.metrics import (
     calibration_table,
@@ -184,12 +184,3 @@ def score_frame(model: Any, meta: ModelMeta, features: pd.DataFrame) -> pd.DataF
         index=features.index,
     )
     return pd.concat([scored, reasons], axis=1).reset_index(drop=True)
-
-
-def population_drift(model: Any, meta: ModelMeta, features: pd.DataFrame) -> pd.DataFrame:
-    """PSI of every feature and of the score between the model's training data and ``features``."""
-    ref = meta.extra.get("drift_reference")
-    if not ref:
-        return pd.DataFrame(columns=["feature", "psi", "warning"])
-    x, _ = prepare_features(features[meta.features], categories=model.categories_)
-    return drift(ref, features[meta.features], model.predict_proba(x)[:, 1])
