@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_features.py
 	$(BIN)/python bench/bench_targets.py
+	$(BIN)/python bench/bench_churn.py
 
 # Refresh the lock after changing pyproject.toml dependencies.
 lock: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import date
 from pathlib import Path
 
 Row = dict[str, str]
@@ -129,3 +130,33 @@ def delivery(
         [usage(i, m) for i in range(subscribers) for m in months],
     )
     return directory
+
+
+def truncate_delivery(src: Path, dst: Path, snapshot: date) -> None:
+    """Copy a Parquet delivery keeping only what was known on ``snapshot`` (events up to
+    that day, bill months up to its month)."""
+    import pandas as pd
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    dst.mkdir(parents=True)
+    cutoffs = {
+        "monthly_usage": ("bill_month", f"{snapshot:%Y-%m}"),
+        "status_events": ("event_time", None),
+        "complaints": ("complaint_time", None),
+        "surveys": ("survey_time", None),
+        "churn_records": ("churn_date", None),
+    }
+    for path in src.glob("*.parquet"):
+        table = pq.read_table(path)
+        if path.stem in cutoffs:
+            column, text = cutoffs[path.stem]
+            values = table[column]
+            if text is not None:
+                keep = pc.less_equal(values, text)
+            elif column == "churn_date":
+                keep = pc.less_equal(values, pd.Timestamp(snapshot).date())
+            else:
+                keep = pc.less(values, pd.Timestamp(snapshot) + pd.Timedelta(days=1))
+            table = table.filter(keep)
+        pq.write_table(table, dst / path.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -300,16 +301,18 @@ def scores_export(
 
 
 model_app = typer.Typer(
-    help="Bring your own data: train and score a churn model on a CSV.", no_args_is_help=True
+    help="Churn models: train on the warehouse or a CSV, score, list, promote, roll back.",
+    no_args_is_help=True,
 )
 app.add_typer(model_app, name="model")
 
 
-def _metric_table(summary: dict[str, Any]) -> Any:
+def _metric_table(summary: dict[str, Any], title: str | None = None) -> Any:
     from rich.table import Table
 
     keys = ("roc_auc", "pr_auc", "top_decile_lift", "brier", "emp", "emp_share_contacted")
-    table = Table(title=f"{summary['folds']}-fold cross-validation, {summary['rows']:,} rows")
+    default_title = f"{summary.get('folds')}-fold cross-validation"
+    table = Table(title=f"{title or default_title}, {summary['rows']:,} rows")
     table.add_column("model")
     for key in keys:
         table.add_column(key, justify="right")
@@ -322,18 +325,48 @@ def _metric_table(summary: dict[str, Any]) -> Any:
 
 @model_app.command("train")
 def model_train(
-    csv_file: Annotated[Path, typer.Option("--csv", help="One row per customer (UTF-8 or GBK).")],
-    label: Annotated[str, typer.Option(help="The churn column (yes/no, 1/0, true/false).")],
+    csv_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Bring your own data: one row per customer (UTF-8 or GBK). "
+            "Without it, train on the warehouse.",
+        ),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option(help="With --csv: the churn column (yes/no, 1/0, true/false).")
+    ] = None,
     id_column: Annotated[
-        str | None, typer.Option("--id", help="Customer id column (never a feature).")
+        str | None, typer.Option("--id", help="With --csv: customer id column (never a feature).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
-    model_out: Annotated[Path, typer.Option(help="Where to save the model.")] = Path(
+    model_out: Annotated[Path, typer.Option(help="With --csv: where to save the model.")] = Path(
         "var/models/byo-latest.joblib"
     ),
     seed: Annotated[int, typer.Option(help="Random seed of folds and model.")] = 0,
+    horizon: Annotated[
+        int, typer.Option(help="Warehouse: churn within this many months after a snapshot.")
+    ] = 1,
+    involuntary: Annotated[
+        bool,
+        typer.Option(
+            "--involuntary/--voluntary-only", help="Warehouse: count non-payment churn or not."
+        ),
+    ] = True,
+    promote: Annotated[
+        bool, typer.Option("--promote", help="Warehouse: score with the new model from now on.")
+    ] = False,
 ) -> None:
-    """Evaluate the default model and both baselines (5-fold CV x 3), then fit and save it."""
+    """Train and evaluate the churn model against naive Bayes and logistic regression.
+
+    Without --csv: on the warehouse (time-based hold-out), registered with its evaluation
+    report. With --csv: on any flat table (5-fold CV x 3), then fitted and saved.
+    """
+    if csv_file is None:
+        _train_on_warehouse(horizon, involuntary, promote, seed, as_json)
+        return
+    if label is None:
+        raise _fail(WeiwanError("--label is required with --csv"), as_json)
     from weiwan.analytics.churn.tabular import train_table
 
     try:
@@ -356,6 +389,57 @@ def model_train(
     for name, why in summary["dropped"].items():
         out.print(f"dropped {name}: {why}")
     out.print(f"model saved to {model_out}")
+
+
+def _train_on_warehouse(
+    horizon: int, involuntary: bool, promote: bool, seed: int, as_json: bool
+) -> None:
+    from weiwan.analytics.churn.evaluation import train_and_register
+    from weiwan.analytics.churn.registry import ModelRegistry
+    from weiwan.analytics.churn.training import TrainingConfig
+
+    config = TrainingConfig(horizon_months=horizon, include_involuntary=involuntary, seed=seed)
+    registry = ModelRegistry(get_settings().models_dir)
+    try:
+        with _open_warehouse() as warehouse:
+            version, result, files = train_and_register(
+                warehouse, registry, config, promote=promote
+            )
+    except WeiwanError as exc:
+        raise _fail(exc, as_json) from exc
+    summary = {
+        "version": version,
+        "promoted": registry.promoted() == version,
+        "holdout_snapshot": result.meta.holdout_snapshot,
+        "training_snapshots": result.meta.training_snapshots,
+        "rows": result.meta.training_rows,
+        **result.meta.metrics["default"],
+        "baselines": {k: v for k, v in result.meta.metrics.items() if k != "default"},
+        "survival": result.meta.extra.get("survival"),
+        "report": {k: str(v) for k, v in files.items()},
+    }
+    if as_json:
+        out.print_json(json.dumps(_finite(summary), ensure_ascii=False))
+        return
+    out.print(_metric_table(summary, f"hold-out {summary['holdout_snapshot']}"))
+    survival = summary["survival"] or {}
+    if survival.get("concordance_index") is not None:
+        out.print(f"tenure model concordance index: {survival['concordance_index']:.3f}")
+    out.print(f"registered {version}" + (" (promoted)" if summary["promoted"] else ""))
+    out.print(f"report: {files['html_path']}")
+    if not summary["promoted"]:
+        out.print(f"score with it: weiwan model promote {version}")
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None, so the JSON printed is valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 @model_app.command("score")

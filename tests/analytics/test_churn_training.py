@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from weiwan.analytics.churn.evaluation import train_and_register
+from weiwan.analytics.churn.labels import horizon_end
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn.training import (
     NotEnoughHistoryError,
@@ -39,8 +43,55 @@ def operator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, W
 
 
 @pytest.fixture(scope="module")
-def trained(operator: tuple[Path, Warehouse]) -> TrainingResult:
-    return train_on_warehouse(operator[1], TrainingConfig(snapshots=4))
+def registered(
+    operator: tuple[Path, Warehouse],
+) -> tuple[ModelRegistry, str, TrainingResult, dict[str, Path]]:
+    registry = ModelRegistry(operator[0] / "models")
+    version, result, files = train_and_register(
+        operator[1], registry, TrainingConfig(snapshots=4), promote=True
+    )
+    return registry, version, result, files
+
+
+@pytest.fixture(scope="module")
+def trained(
+    registered: tuple[ModelRegistry, str, TrainingResult, dict[str, Path]],
+) -> TrainingResult:
+    return registered[2]
+
+
+def test_registered_with_its_evaluation_report(
+    registered: tuple[ModelRegistry, str, TrainingResult, dict[str, Path]],
+) -> None:
+    registry, version, result, files = registered
+    assert registry.promoted() == version
+    assert set(files) == {"json_path", "html_path", "html_en_path"}
+    for path in files.values():
+        assert path.parent == registry.folder(version) and path.stat().st_size > 1000
+    document = json.loads(files["json_path"].read_text("utf-8"))
+    assert document["model"]["version"] == version
+    assert list(document["models"]) == ["default", "naive_bayes", "logistic_regression"]
+    default = document["models"]["default"]
+    assert default["roc_auc"] == pytest.approx(result.evaluation["default"]["roc_auc"])
+    assert default["roc"][0] == {"fpr": 0.0, "tpr": 0.0} and len(default["profit"]) > 10
+    assert document["holdout"]["churners"] == round(
+        document["holdout"]["rows"] * document["holdout"]["churn_rate"]
+    )
+    assert document["emp_parameters"]["clv"] == "200"  # no CLV step ran on this warehouse
+
+
+def test_tenure_model_checked_on_what_happened_later(
+    registered: tuple[ModelRegistry, str, TrainingResult, dict[str, Path]],
+) -> None:
+    """History from 2026-02 to 2026-10: the tenure model is fitted as of 2026-04-30 (three
+    months of usage before it, six of follow-up) and orders subscribers better than chance."""
+    survival = registered[2].meta.extra["survival"]
+    assert survival["snapshot"] == "2026-04-30" and survival["follow_up_months"] == 6
+    assert survival["concordance_index"] > 0.55
+    assert 0 < survival["mean_p_leave_3m"] < survival["mean_p_leave_6m"] < 1
+    for months in (3, 6):  # the predicted share leaving is near the observed one
+        predicted = survival[f"mean_p_leave_{months}m"]
+        assert predicted == pytest.approx(survival[f"observed_leave_{months}m"], rel=0.5)
 
 
 def test_time_based_holdout_and_side_by_side_evaluation(trained: TrainingResult) -> None:
@@ -106,5 +157,39 @@ def test_too_little_history_is_a_clear_error(tmp_path: Path, warehouse: Warehous
     import factories as f
 
     ingest(f.delivery(tmp_path, subscribers=30), snapshot=date(2026, 10, 31), warehouse=warehouse)
-    with pytest.raises(NotEnoughHistoryError, match="churners"):
+    with pytest.raises(NotEnoughHistoryError, match="two month-end snapshots with usage"):
         train_on_warehouse(warehouse, TrainingConfig())
+
+
+def test_training_labels_never_reach_into_the_holdout(trained: TrainingResult) -> None:
+    """Every training row's label window closes by the hold-out snapshot."""
+    holdout = date.fromisoformat(str(trained.meta.holdout_snapshot))
+    for text in trained.meta.training_snapshots:
+        assert horizon_end(date.fromisoformat(text), trained.meta.horizon_months) <= holdout
+
+
+def test_training_rows_use_nothing_after_their_label_window(tmp_path: Path) -> None:
+    """A training frame (features and labels) is the same whether or not the warehouse holds
+    data from after the snapshot's label window; labels are the churn records in the window."""
+    import factories as f
+
+    sim = tmp_path / "sim"
+    simulate(subscribers=2000, months=8, seed=5, out=sim, end_month=END)
+    day = date(2026, 7, 31)
+    window_end = horizon_end(day, 1)
+    f.truncate_delivery(sim / "extracts", tmp_path / "known", window_end)
+    frames = []
+    for name, source in (("full", sim), ("known", tmp_path / "known")):
+        with Warehouse(tmp_path / f"{name}.duckdb", threads=2) as wh:
+            ingest(source, snapshot=date(2026, 10, 31), warehouse=wh)
+            frame = snapshot_frame(wh, day, TrainingConfig())
+        frames.append(frame.sort_values("subscriber_id").reset_index(drop=True))
+    full, known = frames
+    pd.testing.assert_frame_equal(full, known)
+    churn = pq.read_table(sim / "extracts" / "churn_records.parquet").to_pandas()
+    dates = pd.to_datetime(churn["churn_date"]).dt.date
+    inside = set(churn.loc[(dates > day) & (dates <= window_end), "subscriber_id"])
+    before = set(churn.loc[dates <= day, "subscriber_id"])
+    assert set(full.loc[full["churned"], "subscriber_id"]) == inside & set(full["subscriber_id"])
+    assert full["churned"].sum() > 10
+    assert not before & set(full["subscriber_id"])  # who left by the snapshot is not a row

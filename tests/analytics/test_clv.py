@@ -74,6 +74,12 @@ def test_prepaid_expects_less_and_matches_exponential(exponential_history: pd.Da
     assert months[1] == pytest.approx(postpaid, rel=0.08)
     assert months[2] == pytest.approx(months[0], rel=0.05)
     assert months[3] == pytest.approx(months[1], rel=0.05)
+    # P(leave within m months) = 1 - exp(-m / mean), whatever the tenure.
+    for within in (3, 6):
+        leave = model.leave_probability(frame, within)
+        assert leave[0] == pytest.approx(1 - math.exp(-within / PREPAID_MEAN), rel=0.08)
+        assert leave[1] == pytest.approx(1 - math.exp(-within / POSTPAID_MEAN), rel=0.08)
+        assert leave[2] == pytest.approx(leave[0], rel=0.05)
 
 
 def test_conditional_remaining_is_bounded_and_handles_extremes() -> None:
@@ -148,6 +154,9 @@ def test_expected_months_table_predicts_the_whole_feature_table(
     out = ibis.duckdb.connect().to_pyarrow(expected_months_table(model, features)).to_pylist()
     assert [r["subscriber_id"] for r in out] == ["a", "b"]
     assert out[0]["expected_remaining_months"] < out[1]["expected_remaining_months"]
+    for row in out:
+        assert 0 < row["p_leave_3m"] < row["p_leave_6m"] < 1
+    assert out[0]["p_leave_3m"] > out[1]["p_leave_3m"]  # prepaid leaves sooner
 
 
 def test_historic_margin_counts_closed_months_only() -> None:
@@ -183,6 +192,8 @@ def _clv(config: ClvConfig) -> dict[str, dict[str, object]]:
         {
             "subscriber_id": ["hh", "lh", "hl", "ll"],
             "expected_remaining_months": [12.0, 99.0, 1.0, 0.5],
+            "p_leave_3m": [0.1, 0.01, 0.8, 0.9],
+            "p_leave_6m": [0.2, 0.02, 0.95, 0.99],
         }
     )
     out = ibis.duckdb.connect().to_pyarrow(compute_clv(features, margin, months, config))
@@ -203,6 +214,7 @@ def test_clv_discounting_by_hand() -> None:
     assert out["ll"]["historic_value"] == 0.0
     assert out["nomodel"]["future_value"] is None
     assert out["nomodel"]["clv_quadrant"] is None
+    assert out["hl"]["p_leave_3m"] == 0.8 and out["nomodel"]["p_leave_6m"] is None
 
 
 def test_clv_without_discounting_is_plain_product() -> None:

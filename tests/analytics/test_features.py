@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 
 import factories as f
@@ -239,36 +237,11 @@ def test_mid_month_snapshot_uses_the_last_complete_bill_month(
     assert "U000002" in early  # still a subscriber before leaving
 
 
-def _truncate(src: Path, dst: Path, snapshot: date) -> None:
-    """Copy a delivery keeping only what was known on ``snapshot`` (events up to that day)."""
-    dst.mkdir(parents=True)
-    cutoffs = {
-        "monthly_usage": ("bill_month", f"{snapshot:%Y-%m}"),
-        "status_events": ("event_time", None),
-        "complaints": ("complaint_time", None),
-        "surveys": ("survey_time", None),
-        "churn_records": ("churn_date", None),
-    }
-    for path in src.glob("*.parquet"):
-        table = pq.read_table(path)
-        if path.stem in cutoffs:
-            column, text = cutoffs[path.stem]
-            values = table[column]
-            if text is not None:
-                keep = pc.less_equal(values, text)
-            elif column == "churn_date":
-                keep = pc.less_equal(values, pd.Timestamp(snapshot).date())
-            else:
-                keep = pc.less(values, pd.Timestamp(snapshot) + pd.Timedelta(days=1))
-            table = table.filter(keep)
-        pq.write_table(table, dst / path.name)
-
-
 def test_features_never_change_when_later_data_is_added(tmp_path: Path) -> None:
     sim = tmp_path / "sim"
     simulate(subscribers=2000, months=8, seed=3, out=sim, end_month="2026-10")
     cut = date(2026, 7, 31)
-    _truncate(sim / "extracts", tmp_path / "known", cut)
+    f.truncate_delivery(sim / "extracts", tmp_path / "known", cut)
     frames = []
     for name, source in (("full", sim), ("known", tmp_path / "known")):
         wh = Warehouse(tmp_path / f"{name}.duckdb", threads=2)

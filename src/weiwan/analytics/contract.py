@@ -113,6 +113,8 @@ COMPLAINT_CATEGORIES = ("network", "billing", "service", "product", "other")
 SEVERITIES = ("low", "medium", "high")
 TOUCHPOINTS = ("store", "hotline", "network", "billing")
 CHURN_TYPES = ("voluntary", "involuntary", "port_out")
+#: kinds of retention offer (维系政策类型); the simulator's ground truth knows each one's effect
+OFFER_TYPES = ("discount", "bonus_data", "device_subsidy", "prepay_and_get", "care_call")
 CHURN_REASONS = (
     "price",
     "network_quality",

@@ -90,6 +90,12 @@ class Warehouse:
     def close(self) -> None:
         self.con.disconnect()
 
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement with bound parameters and return its rows (if any)."""
         cursor = self.con.con.execute(sql, list(params))

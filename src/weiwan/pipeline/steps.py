@@ -7,19 +7,14 @@ from datetime import date
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
-import pyarrow.compute as pc
 
 from weiwan.analytics.churn.clv import compute_clv, historic_margin
 from weiwan.analytics.churn.drift import drift
+from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry
-from weiwan.analytics.churn.survival import expected_months_table, fit_survival, survival_history
-from weiwan.analytics.churn.training import (
-    NotEnoughHistoryError,
-    TrainingConfig,
-    score_frame,
-    train_on_warehouse,
-)
+from weiwan.analytics.churn.survival import expected_months_table
+from weiwan.analytics.churn.tenure import fit_tenure_model
+from weiwan.analytics.churn.training import NotEnoughHistoryError, score_frame
 from weiwan.analytics.features import as_of_rows, compute_features
 from weiwan.analytics.profile import build_profile, load_profile, snapshot_rows
 from weiwan.analytics.segments import compute_segments, load_segment_config
@@ -38,10 +33,6 @@ class RunContext:
     warehouse: Warehouse
     snapshot: date
     registry: ModelRegistry | None = None
-
-
-SURVIVAL_COVARIATES = ["is_prepaid", "plan_monthly_fee"]
-MIN_CHURNS_FOR_SURVIVAL = 20
 
 
 def features_step(ctx: RunContext) -> ir.Table:
@@ -67,29 +58,20 @@ def clv_step(ctx: RunContext) -> ir.Table:
     """Survival model fitted on the operator's own history up to the snapshot, then CLV."""
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
     config = load_segment_config().clv
-    usage = as_of_rows(warehouse, "monthly_usage", snapshot)
-    first_month = pd.Timestamp(usage.bill_month.min().execute()).date()  # history starts here
-    history = survival_history(
-        as_of_rows(warehouse, "subscribers", snapshot),
-        as_of_rows(warehouse, "churn_records", snapshot),
-        snapshot,
-        observed_from=first_month,
-    )
     features = snapshot_rows(warehouse, "features", snapshot)
-    training = history.to_pyarrow()
-    churns = int(pc.sum(training["churned"]).as_py() or 0)
-    if churns < MIN_CHURNS_FOR_SURVIVAL:
+    model = fit_tenure_model(warehouse, snapshot, horizon_months=config.horizon_months)
+    if model is None:
         # Too little churn history to fit tenure: future value stays unknown, not invented.
-        log.warning("clv.no_survival_model", churns=churns, needed=MIN_CHURNS_FOR_SURVIVAL)
-        expected = features.select("subscriber_id", expected_remaining_months=ibis.null("float64"))
-    else:
-        model = fit_survival(
-            training,
-            SURVIVAL_COVARIATES,
-            entry_col="entry_months",
-            horizon_months=config.horizon_months,
+        unknown = ibis.null("float64")
+        expected = features.select(
+            "subscriber_id",
+            expected_remaining_months=unknown,
+            p_leave_3m=unknown,
+            p_leave_6m=unknown,
         )
+    else:
         expected = expected_months_table(model, features)
+    usage = as_of_rows(warehouse, "monthly_usage", snapshot)
     margin = historic_margin(usage, snapshot, config.margin_rate)
     return compute_clv(features, margin, expected, config)
 
@@ -114,15 +96,13 @@ def _scoring_model(ctx: RunContext) -> tuple[object, ModelMeta] | None:
     if registry is None:
         return None
     if registry.promoted() is None:
-        config = TrainingConfig()
         try:
-            trained = train_on_warehouse(ctx.warehouse, config)
+            version, trained, files = train_and_register(ctx.warehouse, registry, promote=True)
         except NotEnoughHistoryError as exc:
             log.warning("scores.no_model", reason=str(exc))
             return None
-        version = registry.register(trained.model, trained.meta)
-        registry.promote(version)
-        log.info("model.trained", version=version, auc=trained.meta.metrics["default"]["roc_auc"])
+        auc = trained.meta.metrics["default"]["roc_auc"]
+        log.info("model.trained", version=version, auc=auc, report=str(files["html_path"]))
     return registry.load()
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from weiwan.analytics import contract
+
 
 @dataclass(frozen=True)
 class Branch:
@@ -80,13 +82,7 @@ DEVICES: tuple[tuple[str, int], ...] = (
     ("天语 老人机 K8", 0),
 )
 
-OFFER_TYPES: tuple[str, ...] = (
-    "discount",
-    "bonus_data",
-    "device_subsidy",
-    "prepay_and_get",
-    "care_call",
-)
+OFFER_TYPES: tuple[str, ...] = contract.OFFER_TYPES
 
 #: order of the latent intent components; indices into CHURN_REASONS by name
 COMPONENTS: tuple[str, ...] = (

@@ -106,8 +106,8 @@ def compute_clv(
     """Historic and future value and the CLV quadrant of every subscriber in ``features``.
 
     ``historic_margin`` holds (subscriber_id, margin_to_date); missing subscribers count 0.
-    ``expected_months`` holds (subscriber_id, expected_remaining_months); a missing
-    subscriber gets NULL future value and no quadrant.
+    ``expected_months`` holds (subscriber_id, expected_remaining_months, p_leave_3m,
+    p_leave_6m); a missing subscriber gets NULL future value and no quadrant.
     """
     base = features.select(
         "subscriber_id",
@@ -117,7 +117,10 @@ def compute_clv(
     joined = base.left_join(
         historic_margin.select("subscriber_id", "margin_to_date"), "subscriber_id"
     ).left_join(
-        expected_months.select("subscriber_id", "expected_remaining_months"), "subscriber_id"
+        expected_months.select(
+            "subscriber_id", "expected_remaining_months", "p_leave_3m", "p_leave_6m"
+        ),
+        "subscriber_id",
     )
     months = joined.expected_remaining_months.clip(lower=0, upper=config.horizon_months)
     valued = joined.select(
@@ -128,6 +131,8 @@ def compute_clv(
         * config.margin_rate
         * discounted_months(months, config.monthly_discount_rate),
         expected_remaining_months=months.cast("float64"),
+        p_leave_3m=joined.p_leave_3m.cast("float64"),
+        p_leave_6m=joined.p_leave_6m.cast("float64"),
     )
     splits = valued.group_by("snapshot_date").aggregate(
         historic_split=valued.historic_value.quantile(config.historic_split_quantile),
@@ -148,5 +153,7 @@ def compute_clv(
         "historic_value",
         "future_value",
         "expected_remaining_months",
+        "p_leave_3m",
+        "p_leave_6m",
         clv_quadrant=ibis.ifelse(withsplit.future_value.isnull(), ibis.null("string"), quadrant),
     )

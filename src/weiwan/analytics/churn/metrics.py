@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy.special import betainc
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -187,3 +187,75 @@ def expected_maximum_profit(
     emp = float(np.sum(a * first_moment + b * mass))
     share = float(np.sum(k / n * mass))
     return max(emp, 0.0), min(max(share, 0.0), 1.0)
+
+
+def roc_points(y_true: Any, p: Any, points: int = 60) -> list[dict[str, float]]:
+    """The ROC curve as ``{"fpr", "tpr"}`` rows from (0, 0) to (1, 1), at most ``points`` rows.
+
+    Rows come from :func:`sklearn.metrics.roc_curve` (collinear points dropped) and are thinned
+    evenly along the curve's length (fpr + tpr), keeping both ends. With one class only the
+    curve is undefined and the result is empty.
+    """
+    if points < 2:
+        raise ValueError("a ROC curve needs at least 2 points")
+    y, scores = _inputs(y_true, p)
+    if not 0 < y.sum() < len(y):
+        return []
+    fpr, tpr, _ = roc_curve(y, scores, drop_intermediate=True)
+    fpr = np.r_[0.0, fpr, 1.0]  # both ends for certain (roc_curve already has them)
+    tpr = np.r_[0.0, tpr, 1.0]
+    keep = np.r_[True, (np.diff(fpr) != 0) | (np.diff(tpr) != 0)]
+    fpr, tpr = fpr[keep], tpr[keep]
+    df, dt = np.diff(fpr), np.diff(tpr)
+    bends = df[:-1] * dt[1:] != dt[:-1] * df[1:]  # interior points where the direction changes
+    keep = np.r_[True, bends, True]
+    fpr, tpr = fpr[keep], tpr[keep]
+    if len(fpr) > points:
+        length = fpr + tpr  # non-decreasing from 0 to 2 along the curve
+        picked = np.searchsorted(length, np.linspace(0.0, 2.0, points), side="left")
+        idx = np.unique(np.clip(picked, 0, len(fpr) - 1))
+        idx = np.unique(np.r_[0, idx, len(fpr) - 1])
+        fpr, tpr = fpr[idx], tpr[idx]
+    return [{"fpr": float(f), "tpr": float(t)} for f, t in zip(fpr, tpr, strict=True)]
+
+
+def profit_curve(
+    y_true: Any,
+    p: Any,
+    *,
+    gamma: float | None = None,
+    alpha: float = 6,
+    beta: float = 14,
+    offer_cost: float = 10,
+    contact_cost: float = 1,
+    clv: float | FloatArray = 200,
+    points: int = 50,
+) -> list[dict[str, float]]:
+    """Campaign profit per customer when contacting the riskiest share of customers.
+
+    The profit model of :func:`expected_maximum_profit`: contacting the top ``k`` of ``n``
+    customers (descending ``p``, ties in input order) yields
+    ``[sum over contacted churners (gamma * (CLV_i - d) - f) - contacted non-churners * (d + f)]
+    / n``. That is linear in gamma, so at the default gamma, the Beta(alpha, beta) mean
+    ``alpha / (alpha + beta)``, it is the expected profit of that fixed cutoff. Rows
+    ``{"share_contacted", "profit_per_customer"}`` at ``points`` evenly spaced shares from 0
+    (no campaign, profit 0) to 1 (everyone contacted); ``k = round(share * n)``.
+    """
+    if points < 2:
+        raise ValueError("a profit curve needs at least 2 points")
+    y, scores = _inputs(y_true, p)
+    n = len(y)
+    g = alpha / (alpha + beta) if gamma is None else gamma
+    value = np.broadcast_to(np.asarray(clv, dtype=np.float64), y.shape)
+    order = np.argsort(-scores, kind="stable")
+    y_sorted, value_sorted = y[order], value[order]
+    gained = y_sorted * (g * (value_sorted - offer_cost) - contact_cost) - (1.0 - y_sorted) * (
+        offer_cost + contact_cost
+    )
+    cumulative = np.r_[0.0, np.cumsum(gained)] / n
+    shares = np.linspace(0.0, 1.0, points)
+    k = np.rint(shares * n).astype(np.int64)
+    return [
+        {"share_contacted": float(s), "profit_per_customer": float(cumulative[i])}
+        for s, i in zip(shares, k, strict=True)
+    ]

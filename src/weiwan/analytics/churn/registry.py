@@ -77,6 +77,10 @@ class ModelRegistry:
         )
         return version
 
+    def folder(self, version: str) -> Path:
+        """Where ``version``'s model, metadata and evaluation reports live."""
+        return self.root / version
+
     def meta(self, version: str) -> ModelMeta:
         path = self.root / version / "meta.json"
         if not path.exists():

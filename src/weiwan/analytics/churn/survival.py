@@ -75,6 +75,16 @@ def _frame(data: pa.Table | pd.DataFrame) -> pd.DataFrame:
     return data.to_pandas() if isinstance(data, pa.Table) else data
 
 
+def _tenure(frame: pd.DataFrame, column: str) -> FloatArray:
+    tenure: FloatArray = (
+        pd.to_numeric(frame[column].astype("float64"), errors="coerce")
+        .fillna(0.0)
+        .clip(lower=0.0)
+        .to_numpy(dtype="float64")
+    )
+    return tenure
+
+
 @dataclass
 class SurvivalModel:
     """A fitted Weibull AFT model: log λ(x) = intercept + β·x, shape ρ."""
@@ -111,12 +121,7 @@ class SurvivalModel:
         """E[min(T − t₀, horizon) | T > t₀] per row, with t₀ the row's current tenure."""
         frame = _frame(data)
         scale = self.scale_months(frame)
-        tenure = (
-            pd.to_numeric(frame[tenure_col].astype("float64"), errors="coerce")
-            .fillna(0.0)
-            .clip(lower=0.0)
-            .to_numpy(dtype="float64")
-        )
+        tenure = _tenure(frame, tenure_col)
         steps = round(self.horizon_months / _GRID_STEP_MONTHS)
         grid = np.linspace(0.0, self.horizon_months, steps + 1)
         out = np.empty(len(frame), dtype="float64")
@@ -128,6 +133,17 @@ class SurvivalModel:
             log_ratio = (t0 / lam) ** self.rho_ - ((t0 + grid) / lam) ** self.rho_
             out[start:stop] = np.trapezoid(np.exp(log_ratio), grid, axis=1)
         result: FloatArray = np.clip(out, 0.0, self.horizon_months)
+        return result
+
+    def leave_probability(
+        self, data: pa.Table | pd.DataFrame, months: float, *, tenure_col: str = "tenure_months"
+    ) -> FloatArray:
+        """P(T ≤ t₀ + months | T > t₀) per row: leaving within ``months`` from today."""
+        frame = _frame(data)
+        scale = self.scale_months(frame)
+        t0 = _tenure(frame, tenure_col)
+        log_ratio = (t0 / scale) ** self.rho_ - ((t0 + months) / scale) ** self.rho_
+        result: FloatArray = -np.expm1(log_ratio)
         return result
 
 
@@ -187,15 +203,16 @@ def fit_survival(
     )
 
 
+LEAVE_WITHIN_MONTHS = (3, 6)
+
+
 def expected_months_table(model: SurvivalModel, features: ir.Table) -> ir.Table:
-    """(subscriber_id, expected_remaining_months) for every row of the feature table."""
+    """(subscriber_id, expected_remaining_months, p_leave_3m, p_leave_6m) per feature row."""
     frame = features.select("subscriber_id", "tenure_months", *model.covariates).to_pandas()
-    months = model.expected_remaining_months(frame)
-    return ibis.memtable(
-        pa.table(
-            {
-                "subscriber_id": pa.array(frame["subscriber_id"].astype(str), pa.string()),
-                "expected_remaining_months": pa.array(months, pa.float64()),
-            }
-        )
-    )
+    columns = {
+        "subscriber_id": pa.array(frame["subscriber_id"].astype(str), pa.string()),
+        "expected_remaining_months": pa.array(model.expected_remaining_months(frame), pa.float64()),
+    }
+    for months in LEAVE_WITHIN_MONTHS:
+        columns[f"p_leave_{months}m"] = pa.array(model.leave_probability(frame, months))
+    return ibis.memtable(pa.table(columns))
