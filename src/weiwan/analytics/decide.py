@@ -1,0 +1,270 @@
+"""Next best action (一户一荐): at most one action per subscriber per day, chosen by value.
+
+For every subscriber with a churn risk or a retention alert, each eligible offer and channel
+is worth ``EV = P(churn) × uplift × value saved − (offer cost + contact cost)``, where uplift is
+the relative cut in the churn probability: the offer type's prior (or learned) effect × how well
+it addresses the subscriber's churn driver × how well the channel delivers it. Arbitration then
+grants the best candidates under the policies' budgets, the subscribers' value caps and the
+channels' daily capacity, one per subscriber; care triggers fill the capacity left. Hold-out
+subscribers (stable hashing per trigger) get no action and are recorded with what they would
+have got, so each effect can be measured against them.
+
+Arbitration is ours, not a library's: a greedy pass in rounds over whole columns (each
+subscriber's best remaining candidate, cumulative use of each budget and channel in value
+order), because the constraints (budgets per policy, capacity per channel, one action per
+subscriber) are simple and the data is millions of rows; an LP solver would add a dependency
+and minutes for a fraction of a percent of value.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from weiwan.analytics.contract import OFFER_TYPES
+from weiwan.core.errors import ConfigError
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+CHANNELS = ("account_manager_call", "outbound_call", "store", "hotline", "sms", "self_service")
+WHY_NOT = ("lower_value", "budget", "capacity", "value_cap", "not_worth_it")
+
+
+class DecideConfig(BaseModel):
+    """decide.yaml: priors, driver matching, channel costs and effects, hold-out shares."""
+
+    model_config = _STRICT
+    holdout: dict[str, float] = Field(default_factory=lambda: {"default": 0.1})
+    risk_bands: list[str] = ["high", "medium"]
+    retention_alert_severities: list[str] = ["medium", "high", "critical"]
+    uplift_priors: dict[str, float]
+    driver_match: dict[str, dict[str, float]]
+    drivers: dict[str, list[str]]
+    fallback_value_months: float = 12
+    contact_cost: dict[str, float]
+    channel_effect: dict[str, float] = Field(
+        default_factory=lambda: {
+            "account_manager_call": 1.1,
+            "outbound_call": 1.0,
+            "store": 0.8,
+            "hotline": 0.8,
+            "sms": 0.35,
+            "self_service": 0.25,
+        }
+    )
+    account_manager_tiers: list[str] = ["diamond", "gold"]
+    channel_order: list[str] = ["outbound_call", "sms", "self_service", "store", "hotline"]
+    min_value_for_call: float = 20.0
+
+    def holdout_share(self, group: str) -> float:
+        """The hold-out share of a trigger (rule id or "risk"), else the default."""
+        return float(self.holdout.get(group, self.holdout.get("default", 0.0)))
+
+
+def load_decide_config(path: Path | None = None) -> DecideConfig:
+    """Read decide.yaml (``None``: the shipped one); errors name the file and field."""
+    source = str(path) if path else "decide.yaml (default)"
+    try:
+        text = (
+            path.read_text("utf-8")
+            if path
+            else resources.files("weiwan.analytics").joinpath("decide.yaml").read_text("utf-8")
+        )
+        config = DecideConfig.model_validate(yaml.safe_load(text) or {})
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{source}: cannot read: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from exc
+    unknown = sorted(set(config.uplift_priors) - set(OFFER_TYPES))
+    if unknown:
+        raise ConfigError(f"{source}: uplift_priors: unknown offer types {unknown}")
+    for driver, row in config.driver_match.items():
+        odd = sorted(set(row) - set(OFFER_TYPES))
+        if odd:
+            raise ConfigError(f"{source}: driver_match.{driver}: unknown offer types {odd}")
+    return config
+
+
+def in_holdout(subscriber_id: ir.StringValue, group: str, share: float) -> ir.BooleanValue:
+    """Stable random hold-out: the first 8 hex digits of md5("group:subscriber") below
+    ``share`` × 16⁸. A subscriber stays in or out across runs and new subscribers never
+    reshuffle the others; fixed-width hex compares like the number it encodes, and md5 is
+    the same on DuckDB and Spark."""
+    if share <= 0:
+        return ibis.literal(False)
+    threshold = f"{min(int(share * 16**8), 16**8 - 1):08x}"
+    digest = (ibis.literal(f"{group}:") + subscriber_id).hexdigest("md5").substr(0, 8)
+    return digest < threshold
+
+
+def holdout_bucket(subscriber_id: str, group: str) -> float:
+    """The same draw in Python, in [0, 1) (for checks and the operational side)."""
+    import hashlib
+
+    digest = hashlib.md5(f"{group}:{subscriber_id}".encode(), usedforsecurity=False)
+    return int(digest.hexdigest()[:8], 16) / 16**8
+
+
+def driver_of(feature: pd.Series, config: DecideConfig) -> pd.Series:
+    """The churn driver group of each reason feature name (first matching prefix)."""
+    out = pd.Series("other", index=feature.index, dtype=object)
+    assigned = pd.Series(False, index=feature.index)
+    text = feature.fillna("").astype(str)
+    for driver, prefixes in config.drivers.items():
+        hit = text.str.startswith(tuple(prefixes)) & ~assigned
+        out[hit] = driver
+        assigned |= hit
+    return out
+
+
+def uplift(
+    offer_type: pd.Series,
+    driver: pd.Series,
+    channel: pd.Series,
+    config: DecideConfig,
+    learned: dict[str, float] | None = None,
+) -> pd.Series:
+    """Relative cut in the churn probability for each (offer, driver, channel) row."""
+    base = {**config.uplift_priors, **(learned or {})}
+    prior = offer_type.map(base).astype(float).fillna(0.0)
+    match_table = {(d, o): v for d, row in config.driver_match.items() for o, v in row.items()}
+    keys = pd.Series(list(zip(driver, offer_type, strict=True)), index=offer_type.index)
+    match = keys.map(match_table).astype(float).fillna(0.5)
+    effect = channel.map(config.channel_effect).astype(float).fillna(0.5)
+    return (prior * match * effect).clip(0.0, 1.0)
+
+
+def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataFrame:
+    """Adds driver, uplift, cost and expected_value to candidate rows.
+
+    ``candidates``: subscriber_id, policy_id, offer_type, offer_cost, channel,
+    churn_probability, value (CLV future value or NaN), arpu, reason_feature.
+    """
+    frame = candidates.copy()
+    frame["driver"] = driver_of(frame["reason_feature"], config)
+    frame["uplift"] = uplift(frame["offer_type"], frame["driver"], frame["channel"], config)
+    fallback = frame["arpu"].astype(float).fillna(0.0) * config.fallback_value_months
+    frame["value_saved"] = frame["value"].astype(float).fillna(fallback)
+    contact = frame["channel"].map(config.contact_cost).astype(float).fillna(0.0)
+    frame["cost"] = frame["offer_cost"].astype(float) + contact
+    frame["expected_value"] = (
+        frame["churn_probability"].astype(float) * frame["uplift"] * frame["value_saved"]
+        - frame["cost"]
+    )
+    return frame
+
+
+def arbitrate(
+    scored: pd.DataFrame,
+    budgets: pd.DataFrame,
+    capacity: dict[str, int | None],
+    value_room: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Grant the best candidates: one per subscriber, within budgets, capacity and value caps.
+
+    ``scored``: rows of :func:`score_candidates`; ``budgets``: policy_id → remaining count and
+    money (NaN = unlimited); ``capacity``: channel → actions left today (None = unlimited);
+    ``value_room``: subscriber_id → yuan of retention spend the value cap still allows.
+    Returns ``scored`` with ``granted`` (bool) and ``why_not`` (one of :data:`WHY_NOT` for
+    rows not granted).
+    """
+    frame = scored.sort_values(
+        ["expected_value", "subscriber_id", "policy_id", "channel"],
+        ascending=[False, True, True, True],
+        kind="mergesort",
+    ).reset_index(drop=True)
+    frame["granted"] = False
+    frame["why_not"] = pd.Series(pd.NA, index=frame.index, dtype=object)
+    frame.loc[frame["expected_value"] <= 0, "why_not"] = "not_worth_it"
+    if value_room is not None:
+        room = frame["subscriber_id"].map(value_room).astype(float)
+        over = room.notna() & (frame["offer_cost"].astype(float) > room)
+        frame.loc[over & frame["why_not"].isna(), "why_not"] = "value_cap"
+    count = budgets.set_index("policy_id")["count"].astype(float).to_dict()
+    money = budgets.set_index("policy_id")["money"].astype(float).to_dict()
+    left = {k: (np.inf if v is None else float(v)) for k, v in capacity.items()}
+    live = frame["why_not"].isna().to_numpy()
+    while live.any():
+        pool = frame[live]
+        # drop what can no longer fit: exhausted budgets and channels
+        policy_count = pool["policy_id"].map(count).fillna(np.inf)
+        policy_money = pool["policy_id"].map(money).fillna(np.inf)
+        channel_left = pool["channel"].map(left).fillna(np.inf)
+        no_budget = (policy_count < 1) | (pool["cost"] > policy_money)
+        no_capacity = channel_left < 1
+        frame.loc[pool.index[no_budget], "why_not"] = "budget"
+        frame.loc[pool.index[~no_budget & no_capacity], "why_not"] = "capacity"
+        live[pool.index[no_budget | no_capacity]] = False
+        pool = frame[live]
+        if pool.empty:
+            break
+        best = pool.drop_duplicates("subscriber_id")  # highest value left per subscriber
+        used_count = best.groupby("policy_id").cumcount() + 1
+        used_money = best.groupby("policy_id")["offer_cost"].cumsum()
+        used_channel = best.groupby("channel").cumcount() + 1
+        fits = (
+            (used_count <= best["policy_id"].map(count).fillna(np.inf))
+            & (used_money <= best["policy_id"].map(money).fillna(np.inf))
+            & (used_channel <= best["channel"].map(left).fillna(np.inf))
+        )
+        winners = best[fits]
+        frame.loc[winners.index, "granted"] = True
+        for policy, rows in winners.groupby("policy_id"):
+            count[str(policy)] = count.get(str(policy), np.inf) - len(rows)
+            money[str(policy)] = money.get(str(policy), np.inf) - float(rows["offer_cost"].sum())
+        for channel, rows in winners.groupby("channel"):
+            left[str(channel)] = left.get(str(channel), np.inf) - len(rows)
+        done = frame["subscriber_id"].isin(winners["subscriber_id"]).to_numpy()
+        live &= ~done
+    decided = frame.groupby("subscriber_id")["granted"].transform("any")
+    frame.loc[~frame["granted"] & decided & frame["why_not"].isna(), "why_not"] = "lower_value"
+    return frame
+
+
+def decision_rows(arbitrated: pd.DataFrame, alternatives: int = 2) -> pd.DataFrame:
+    """One row per subscriber: the granted candidate (or, when none was, the best one, with
+    ``policy_id`` kept and ``granted`` False) and the next ``alternatives`` policies with
+    their value and why they were not chosen."""
+    ranked = arbitrated.sort_values(
+        ["subscriber_id", "granted", "expected_value"], ascending=[True, False, False]
+    )
+    per_policy = ranked.drop_duplicates(["subscriber_id", "policy_id"])
+    first = per_policy.drop_duplicates("subscriber_id").set_index("subscriber_id")
+    rest = per_policy.groupby("subscriber_id").nth(slice(1, 1 + alternatives))
+    rest = rest.assign(rank=rest.groupby("subscriber_id").cumcount() + 1)
+    out = first.copy()
+    for k in range(1, alternatives + 1):
+        alt = rest[rest["rank"] == k].set_index("subscriber_id")
+        out[f"alt_{k}_policy_id"] = alt["policy_id"]
+        out[f"alt_{k}_expected_value"] = alt["expected_value"]
+        out[f"alt_{k}_why_not"] = alt["why_not"]
+    return out.reset_index()
+
+
+def empty_decisions() -> dict[str, Any]:
+    """Column names and dtypes of the decisions table (for an empty day)."""
+    return {
+        "subscriber_id": "string",
+        "trigger": "string",
+        "trigger_kind": "string",
+        "policy_id": "string",
+        "offer_type": "string",
+        "channel": "string",
+        "churn_probability": "float64",
+        "uplift": "float64",
+        "expected_value": "float64",
+        "cost": "float64",
+        "driver": "string",
+        "holdout": "boolean",
+        "action": "boolean",
+    }

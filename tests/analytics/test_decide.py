@@ -1,0 +1,165 @@
+"""Next best action: stable hold-outs, uplift from priors, arbitration under budgets and caps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from weiwan.analytics.decide import (
+    arbitrate,
+    decision_rows,
+    driver_of,
+    holdout_bucket,
+    in_holdout,
+    load_decide_config,
+    score_candidates,
+    uplift,
+)
+from weiwan.core.errors import ConfigError
+
+CONFIG = load_decide_config()
+
+
+def _holdout(ids: list[str], group: str, share: float) -> set[str]:
+    table = ibis.memtable({"subscriber_id": ids})
+    held = table.filter(in_holdout(table.subscriber_id, group, share))
+    return set(held.execute()["subscriber_id"])
+
+
+def test_holdout_is_stable_and_new_subscribers_do_not_reshuffle() -> None:
+    ids = [f"S{i:07d}" for i in range(20_000)]
+    held = _holdout(ids, "risk", 0.1)
+    assert len(held) / len(ids) == pytest.approx(0.1, abs=0.01)
+    assert _holdout(ids, "risk", 0.1) == held  # same run again
+    grown = _holdout(ids + [f"N{i:07d}" for i in range(5_000)], "risk", 0.1)
+    assert {i for i in grown if i.startswith("S")} == held  # newcomers join, nobody moves
+    other = _holdout(ids, "zero_usage", 0.1)
+    assert len(held & other) / len(held) == pytest.approx(0.1, abs=0.03)  # independent draws
+    assert all(holdout_bucket(i, "risk") < 0.1 for i in held)
+    assert sum(holdout_bucket(i, "risk") < 0.1 for i in ids) == len(held)
+    assert _holdout(ids, "risk", 0.0) == set()
+
+
+def test_driver_and_uplift_follow_the_config() -> None:
+    features = pd.Series(["competitor_calls_3m", "months_to_contract_end", "complaints_90d", None])
+    assert driver_of(features, CONFIG).tolist() == ["competitor", "contract", "service", "other"]
+    offer = pd.Series(["care_call", "discount"])
+    driver = pd.Series(["service", "service"])
+    call = uplift(offer, driver, pd.Series(["outbound_call"] * 2), CONFIG)
+    assert call[0] == pytest.approx(CONFIG.uplift_priors["care_call"])
+    assert call[0] > call[1]  # a care call answers a service problem better than a discount
+    sms = uplift(offer, driver, pd.Series(["sms"] * 2), CONFIG)
+    assert (sms < call).all()
+    learned = uplift(offer, driver, pd.Series(["outbound_call"] * 2), CONFIG, {"care_call": 0.5})
+    assert learned[0] == pytest.approx(0.5)
+
+
+def _candidates(rows: list[tuple[str, str, float, str, float]]) -> pd.DataFrame:
+    """(subscriber, policy, offer cost, channel, churn probability) with a fixed value."""
+    frame = pd.DataFrame(
+        rows, columns=["subscriber_id", "policy_id", "offer_cost", "channel", "churn_probability"]
+    )
+    frame["offer_type"] = "discount"
+    frame["value"] = 1000.0
+    frame["arpu"] = 50.0
+    frame["reason_feature"] = "bill_trend_3m"
+    return score_candidates(frame, CONFIG)
+
+
+def _budgets(**limits: tuple[float, float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(k, c, m) for k, (c, m) in limits.items()], columns=["policy_id", "count", "money"]
+    )
+
+
+def test_expected_value_by_hand() -> None:
+    scored = _candidates([("a", "p", 20.0, "outbound_call", 0.4)])
+    prior = CONFIG.uplift_priors["discount"] * CONFIG.driver_match["price"]["discount"]
+    expected = 0.4 * prior * 1.0 * 1000 - (20 + CONFIG.contact_cost["outbound_call"])
+    assert scored["expected_value"][0] == pytest.approx(expected)
+
+
+def test_one_action_per_subscriber_within_budget_and_capacity() -> None:
+    rng = np.random.default_rng(0)
+    rows = [
+        (f"s{i}", policy, cost, channel, float(rng.uniform(0.05, 0.6)))
+        for i in range(300)
+        for policy, cost in (("big", 60.0), ("small", 10.0))
+        for channel in ("outbound_call", "sms")
+    ]
+    scored = _candidates(rows)
+    out = arbitrate(scored, _budgets(big=(40, 1e9), small=(1e9, 900.0)), {"outbound_call": 50})
+    granted = out[out["granted"]]
+    assert granted["subscriber_id"].is_unique
+    assert (granted["policy_id"] == "big").sum() <= 40
+    assert granted.loc[granted["policy_id"] == "small", "offer_cost"].sum() <= 900
+    assert (granted["channel"] == "outbound_call").sum() <= 50
+    assert (granted["expected_value"] > 0).all()
+    # the capped channel went to the most valuable calls
+    calls = granted[granted["channel"] == "outbound_call"]["expected_value"]
+    others = out[(out["channel"] == "outbound_call") & (out["why_not"] == "capacity")]
+    if len(others):
+        assert calls.min() >= others["expected_value"].max() - 1e-9
+    assert set(out.loc[~out["granted"], "why_not"].dropna()) <= {
+        "lower_value",
+        "budget",
+        "capacity",
+        "not_worth_it",
+    }
+
+
+def test_exhausted_budget_falls_back_to_the_next_best_offer() -> None:
+    scored = _candidates(
+        [
+            ("a", "best", 10.0, "outbound_call", 0.5),
+            ("b", "best", 10.0, "outbound_call", 0.4),
+            ("b", "second", 30.0, "outbound_call", 0.4),
+        ]
+    )
+    out = arbitrate(scored, _budgets(best=(1, 1e9), second=(5, 1e9)), {})
+    granted = out[out["granted"]].set_index("subscriber_id")["policy_id"].to_dict()
+    assert granted == {"a": "best", "b": "second"}
+    rows = decision_rows(out).set_index("subscriber_id")
+    assert rows.loc["b", "policy_id"] == "second"
+    assert rows.loc["b", "alt_1_policy_id"] == "best" and rows.loc["b", "alt_1_why_not"] == "budget"
+
+
+def test_value_cap_and_worthless_offers() -> None:
+    scored = _candidates(
+        [
+            ("rich", "dear", 200.0, "outbound_call", 0.9),
+            ("rich", "cheap", 5.0, "sms", 0.9),
+            ("calm", "cheap", 5.0, "sms", 0.001),
+        ]
+    )
+    out = arbitrate(
+        scored, _budgets(dear=(10, 1e9), cheap=(10, 1e9)), {}, pd.Series({"rich": 100.0})
+    )
+    assert (
+        out.set_index(["subscriber_id", "policy_id"]).loc[("rich", "dear"), "why_not"]
+        == "value_cap"
+    )
+    granted = out[out["granted"]]
+    assert granted["subscriber_id"].tolist() == ["rich"] and granted["policy_id"].tolist() == [
+        "cheap"
+    ]
+    calm = out[out["subscriber_id"] == "calm"]
+    assert calm["why_not"].tolist() == ["not_worth_it"]
+
+
+def test_bad_config_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "decide.yaml"
+    path.write_text(
+        "uplift_priors: {discount: 0.3, free_phone: 0.9}\ndriver_match: {}\n"
+        "drivers: {}\ncontact_cost: {}\n",
+        "utf-8",
+    )
+    with pytest.raises(ConfigError, match="unknown offer types \\['free_phone'\\]"):
+        load_decide_config(path)
+    path.write_text("uplift_priors: {discount: high}\n", "utf-8")
+    with pytest.raises(ConfigError, match="uplift_priors.discount"):
+        load_decide_config(path)
