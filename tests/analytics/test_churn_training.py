@@ -139,6 +139,11 @@ def test_scores_have_bands_and_reasons(
     top = scored.sort_values("churn_probability", ascending=False).head(50)
     assert top["reason_1"].notna().all() and top["reason_1_en"].notna().all()
     assert (top["risk_band"] == "high").all()
+    low = scored["risk_band"] == "low"  # reasons only where retention works, by default
+    assert scored.loc[low, "reason_1"].isna().all()
+    assert scored.loc[~low, "reason_1"].notna().mean() > 0.95
+    everyone = score_frame(trained.model, trained.meta, features.head(300), reasons_for="all")
+    assert everyone["reason_1"].notna().mean() > 0.9
 
 
 def test_registry_round_trip_scores_the_same(
