@@ -161,5 +161,5 @@ def test_bad_config_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown offer types \\['free_phone'\\]"):
         load_decide_config(path)
     path.write_text("uplift_priors: {discount: high}\n", "utf-8")
-    with pytest.raises(ConfigError, match="uplift_priors.discount"):
+    with pytest.raises(ConfigError, match=r"uplift_priors\.discount"):
         load_decide_config(path)

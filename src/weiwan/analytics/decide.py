@@ -18,6 +18,8 @@ and minutes for a fraction of a percent of value.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,9 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from weiwan.analytics.contact_policy import ContactPolicy
 from weiwan.analytics.contract import OFFER_TYPES
+from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
 from weiwan.core.errors import ConfigError
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -62,6 +66,7 @@ class DecideConfig(BaseModel):
     account_manager_tiers: list[str] = ["diamond", "gold"]
     channel_order: list[str] = ["outbound_call", "sms", "self_service", "store", "hotline"]
     min_value_for_call: float = 20.0
+    max_risk_months: float = 12.0
 
     def holdout_share(self, group: str) -> float:
         """The hold-out share of a trigger (rule id or "risk"), else the default."""
@@ -148,9 +153,19 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
     """Adds driver, uplift, cost and expected_value to candidate rows.
 
     ``candidates``: subscriber_id, policy_id, offer_type, offer_cost, channel,
-    churn_probability, value (CLV future value or NaN), arpu, reason_feature.
+    churn_probability (next month), value (CLV future value or NaN), arpu, reason_feature, and
+    optionally commitment_months. An offer holds the subscriber for its commitment, so the
+    risk it works on is that of leaving within those months (at most ``max_risk_months``),
+    from the monthly probability taken as constant: 1 − (1 − p)^months.
     """
     frame = candidates.copy()
+    months = (
+        frame["commitment_months"].astype(float).clip(1, config.max_risk_months)
+        if "commitment_months" in frame
+        else pd.Series(1.0, index=frame.index)
+    )
+    monthly = frame["churn_probability"].astype(float).clip(0.0, 1.0)
+    frame["risk_over_commitment"] = 1.0 - (1.0 - monthly) ** months
     frame["driver"] = driver_of(frame["reason_feature"], config)
     frame["uplift"] = uplift(frame["offer_type"], frame["driver"], frame["channel"], config)
     fallback = frame["arpu"].astype(float).fillna(0.0) * config.fallback_value_months
@@ -158,8 +173,7 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
     contact = frame["channel"].map(config.contact_cost).astype(float).fillna(0.0)
     frame["cost"] = frame["offer_cost"].astype(float) + contact
     frame["expected_value"] = (
-        frame["churn_probability"].astype(float) * frame["uplift"] * frame["value_saved"]
-        - frame["cost"]
+        frame["risk_over_commitment"] * frame["uplift"] * frame["value_saved"] - frame["cost"]
     )
     return frame
 
@@ -268,3 +282,268 @@ def empty_decisions() -> dict[str, Any]:
         "holdout": "boolean",
         "action": "boolean",
     }
+
+
+# ----------------------------------------------------------------------------- one day
+
+CARE_CHANNELS = {
+    "sms_care": "sms",
+    "outbound_call": "outbound_call",
+    "account_manager_call": "account_manager_call",
+    "store_callback": "store",
+}
+CALLS = ("outbound_call", "account_manager_call")
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+DECISION_COLUMNS = (
+    "subscriber_id",
+    "trigger",
+    "trigger_kind",
+    "holdout",
+    "action",
+    "outcome",
+    "policy_id",
+    "offer_type",
+    "channel",
+    "churn_probability",
+    "driver",
+    "uplift",
+    "value_saved",
+    "cost",
+    "expected_value",
+    "alt_1_policy_id",
+    "alt_1_expected_value",
+    "alt_1_why_not",
+    "alt_2_policy_id",
+    "alt_2_expected_value",
+    "alt_2_why_not",
+)
+
+
+@dataclass
+class DayInputs:
+    """What one day's decisions are made from (Ibis tables over the warehouse)."""
+
+    profile: ir.Table
+    alerts: ir.Table  # the day's fired rules (alerts.ALERT_SCHEMA)
+    granted: ir.Table | None = None  # subscriber_id, policy_id, granted_on, cost
+    history: ir.Table | None = None  # subscriber_id, channel, contacted_at, outcome
+    dnd: ir.Table | None = None  # subscriber_id, channel
+
+
+def _triggers(inputs: DayInputs, config: DecideConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(retention triggers, care triggers): one primary retention trigger per subscriber
+    (risk before alerts, then by severity) and one care trigger per subscriber."""
+    profile, alerts = inputs.profile, inputs.alerts
+    risky = profile.filter(profile.risk_band.isin(config.risk_bands)).select(
+        subscriber_id=profile.subscriber_id.cast("string"),
+        trigger=ibis.literal("risk"),
+        trigger_kind=ibis.literal("risk"),
+        severity=ibis.literal("high"),
+        action_hint=ibis.null("string"),
+    )
+    fired = alerts.select("subscriber_id", "rule_id", "kind", "severity", "action_hint")
+    alerting = fired.filter(
+        (fired.kind == "alert") & fired.severity.isin(config.retention_alert_severities)
+    ).select(
+        "subscriber_id",
+        trigger=fired.rule_id,
+        trigger_kind=ibis.literal("alert"),
+        severity=fired.severity,
+        action_hint=fired.action_hint,
+    )
+    retention = ibis.union(risky, alerting, distinct=False).to_pandas()
+    retention["_rank"] = retention["severity"].map(SEVERITY_RANK).fillna(9)
+    retention.loc[retention["trigger"] == "risk", "_rank"] = -1
+    retention = retention.sort_values(["subscriber_id", "_rank", "trigger"], kind="mergesort")
+    retention = retention.drop_duplicates("subscriber_id").drop(columns="_rank")
+    care = fired.filter(fired.kind == "care").to_pandas()
+    care["_rank"] = care["severity"].map(SEVERITY_RANK).fillna(9)
+    care = care.sort_values(["subscriber_id", "_rank", "rule_id"], kind="mergesort")
+    care = care.drop_duplicates("subscriber_id").drop(columns="_rank")
+    care = care.rename(columns={"rule_id": "trigger"}).assign(trigger_kind="care")
+    return retention.reset_index(drop=True), care.reset_index(drop=True)
+
+
+def _held_out(frame: pd.DataFrame, config: DecideConfig) -> pd.Series:
+    if frame.empty:
+        return pd.Series([], dtype=bool)
+    table = ibis.memtable(frame[["subscriber_id", "trigger"]].reset_index())
+    parts = []
+    for trigger in sorted(frame["trigger"].unique()):
+        rows = table.filter(table.trigger == trigger)
+        share = config.holdout_share(str(trigger))
+        parts.append(rows.select("index", held=in_holdout(rows.subscriber_id, trigger, share)))
+    flags: pd.Series = ibis.union(*parts).to_pandas().set_index("index")["held"]
+    held: pd.Series = flags.reindex(frame.index).fillna(False).astype(bool)
+    return held
+
+
+def _candidates(
+    retention: pd.DataFrame,
+    inputs: DayInputs,
+    library: PolicyLibrary,
+    contact: ContactPolicy,
+    config: DecideConfig,
+    day: date,
+) -> pd.DataFrame:
+    """Every (subscriber, eligible policy, permitted channel) of the retention triggers."""
+    profile = inputs.profile
+    pairs = eligibility(
+        profile, library.policies, day, granted=inputs.granted, target_groups=library.target_groups
+    )
+    wanted = ibis.memtable(retention[["subscriber_id"]])
+    pairs = pairs.semi_join(wanted, "subscriber_id")
+    channel_rows = [
+        (p.id, p.offer_type, p.total_cost(), p.commitment_months, c)
+        for p in library.policies
+        for c in p.channels
+    ]
+    columns = ["policy_id", "offer_type", "offer_cost", "commitment_months", "channel"]
+    offers = ibis.memtable(pd.DataFrame(channel_rows, columns=columns))
+    cand = pairs.join(offers, "policy_id")
+    facts = profile.select(
+        subscriber_id=profile.subscriber_id.cast("string"),
+        churn_probability=profile.churn_probability.cast("float64"),
+        value=profile.future_value.cast("float64"),
+        arpu=profile.arpu_1m.cast("float64"),
+        reason_feature=profile.reason_1_feature.cast("string"),
+        value_tier=profile.value_tier.cast("string"),
+        has_account_manager=profile.has_account_manager.cast("boolean"),
+    )
+    cand = cand.join(facts, "subscriber_id")
+    managed = cand.value_tier.isin(config.account_manager_tiers) & cand.has_account_manager
+    cand = cand.filter((cand.channel != "account_manager_call") | managed.fill_null(False))
+    history = inputs.history
+    if history is None:
+        history = ibis.memtable(
+            {"subscriber_id": [], "channel": [], "contacted_at": [], "outcome": []}
+        ).cast(
+            {
+                "subscriber_id": "string",
+                "channel": "string",
+                "contacted_at": "date",
+                "outcome": "string",
+            }
+        )
+    explained = contact.explain_contacts(cand, history, inputs.dnd, day)
+    allowed = explained.filter(explained.blocked_reason.isnull()).drop("blocked_reason")
+    frame: pd.DataFrame = allowed.to_pandas()
+    return frame
+
+
+def decide_day(
+    inputs: DayInputs,
+    library: PolicyLibrary,
+    contact: ContactPolicy,
+    config: DecideConfig,
+    day: date,
+) -> pd.DataFrame:
+    """The day's decisions: one row per subscriber with a retention or care trigger
+    (:data:`DECISION_COLUMNS`). ``action`` marks what is to be done today; hold-out rows keep
+    the offer they would have had (``action`` False, ``outcome`` "holdout")."""
+    retention, care = _triggers(inputs, config)
+    retention["holdout"] = _held_out(retention, config).to_numpy()
+    care["holdout"] = _held_out(care, config).to_numpy()
+    candidates = _candidates(retention, inputs, library, contact, config, day)
+    scored = score_candidates(candidates, config) if len(candidates) else candidates
+    rows: list[pd.DataFrame] = []
+    left: dict[str, int | None] = {c: contact.capacity(c, day) for c in CHANNELS}
+    if len(scored):
+        small_call = scored["channel"].isin(CALLS) & (
+            scored["expected_value"] < config.min_value_for_call
+        )
+        scored = scored[~small_call]
+        held = set(retention.loc[retention["holdout"], "subscriber_id"])
+        in_play = scored[~scored["subscriber_id"].isin(held)]
+        budgets = remaining_budgets(library.policies, inputs.granted).to_pandas()
+        budgets = budgets.rename(columns={"remaining_count": "count", "remaining_money": "money"})
+        room = _value_room(inputs, library)
+        arbitrated = arbitrate(in_play, budgets, left, room)
+        for channel, used in arbitrated[arbitrated["granted"]].groupby("channel").size().items():
+            cap = left.get(str(channel))
+            left[str(channel)] = None if cap is None else cap - int(used)
+        would_be = scored[scored["subscriber_id"].isin(held)].assign(granted=False)
+        would_be["why_not"] = pd.Series(pd.NA, index=would_be.index, dtype=object)
+        rows.append(decision_rows(pd.concat([arbitrated, would_be], ignore_index=True)))
+    decided = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    out = retention.merge(
+        decided.drop(columns=["trigger", "trigger_kind", "holdout"], errors="ignore"),
+        on="subscriber_id",
+        how="left",
+    )
+    granted = out["granted"] if "granted" in out else pd.Series(False, index=out.index)
+    out["action"] = granted.astype("boolean").fillna(False).astype(bool) & ~out["holdout"]
+    out["outcome"] = np.where(
+        out["holdout"],
+        "holdout",
+        np.where(
+            out["action"],
+            "granted",
+            out.get("why_not", pd.Series(pd.NA, index=out.index)).fillna("no_eligible_policy"),
+        ),
+    )
+    out = pd.concat(
+        [out, _care_actions(care, out, left, profile=inputs.profile)], ignore_index=True
+    )
+    for column in DECISION_COLUMNS:
+        if column not in out.columns:
+            out[column] = pd.NA
+    return out[list(DECISION_COLUMNS)].sort_values("subscriber_id").reset_index(drop=True)
+
+
+def _value_room(inputs: DayInputs, library: PolicyLibrary) -> pd.Series:
+    """Yuan of retention spend each subscriber's value cap still allows (12-month window)."""
+    profile = inputs.profile
+    caps = profile.select(
+        subscriber_id=profile.subscriber_id.cast("string"),
+        cap=library.value_caps.cap_expression(profile),
+    )
+    if inputs.granted is not None and "cost" in inputs.granted.columns:
+        granted = inputs.granted
+        spent = granted.group_by(subscriber_id=granted.subscriber_id.cast("string")).aggregate(
+            spent=granted.cost.cast("float64").sum()
+        )
+        caps = caps.left_join(spent, "subscriber_id").select(
+            "subscriber_id", cap=caps.cap - spent.spent.fill_null(0.0)
+        )
+    frame = caps.to_pandas()
+    room: pd.Series = frame.set_index("subscriber_id")["cap"].astype(float)
+    return room
+
+
+def _care_actions(
+    care: pd.DataFrame,
+    retention: pd.DataFrame,
+    left: dict[str, int | None],
+    *,
+    profile: ir.Table,
+) -> pd.DataFrame:
+    """One care action for each care trigger whose subscriber has no retention action today,
+    within the capacity left, most severe first."""
+    if care.empty:
+        return care
+    busy = set(retention.loc[retention["action"], "subscriber_id"])
+    rows = care[~care["subscriber_id"].isin(busy)].copy()
+    rows["channel"] = rows["action_hint"].map(CARE_CHANNELS).fillna("sms")
+    rows["_rank"] = rows["severity"].map(SEVERITY_RANK).fillna(9)
+    rows = rows.sort_values(["_rank", "subscriber_id"], kind="mergesort")
+    rows["action"] = ~rows["holdout"]
+    position = rows[rows["action"]].groupby("channel").cumcount() + 1
+    limit = rows.loc[position.index, "channel"].map(
+        lambda c: np.inf if left.get(c) is None else left[c]
+    )
+    over = position.index[position > limit]
+    rows.loc[over, "action"] = False
+    rows["outcome"] = np.where(
+        rows["holdout"], "holdout", np.where(rows["action"], "granted", "capacity")
+    )
+    probability = profile.select(
+        subscriber_id=profile.subscriber_id.cast("string"),
+        churn_probability=profile.churn_probability.cast("float64"),
+    )
+    wanted = ibis.memtable(rows[["subscriber_id"]])
+    known = probability.semi_join(wanted, "subscriber_id").to_pandas()
+    rows = rows.merge(known, on="subscriber_id", how="left")
+    return rows.drop(
+        columns=["_rank", "rule_id", "kind", "severity", "action_hint"], errors="ignore"
+    )

@@ -1,0 +1,752 @@
+"""Retention policy library (维系政策库): policies, library checks, value caps, eligibility.
+
+A policy is one retention offer with its target group (a saved group id from
+``target_groups.yaml`` or an inline target filter, see :mod:`weiwan.analytics.targets`),
+validity period, minimum spend, entry limit, cost, budget, mutual exclusions, channels and
+scripts. :func:`validate_library` refuses incomplete policies and warns when a policy undercuts
+an approved one for an overlapping group; :func:`eligibility` is one Ibis expression giving
+every (subscriber, policy) pair that may be offered on a day. Budgets and value caps are not
+applied there: the next-best-action arbitration uses :func:`remaining_budgets` and
+:meth:`ValueCaps.cap_expression`. The file format and rules are in ``docs/policies.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from weiwan.analytics.contact_policy import CHANNELS
+from weiwan.analytics.contract import OFFER_TYPES
+from weiwan.analytics.targets import (
+    FilterError,
+    TargetFilter,
+    TargetGroup,
+    compile_filter,
+    load_target_groups,
+)
+from weiwan.core.errors import ConfigError
+from weiwan.core.months import add_months
+
+#: profile column a policy's ``min_spend`` is checked against (the contracted monthly fee)
+SPEND_COLUMN = "plan_monthly_fee"
+#: profile column with the value tier, and the tiers value caps are set for
+TIER_COLUMN = "value_tier"
+VALUE_TIERS = ("diamond", "gold", "silver", "ordinary", "mass")
+Approval = Literal["draft", "submitted", "approved", "rejected", "retired"]
+CostKind = Literal["one_off", "monthly", "device_subsidy"]
+_ID = r"^[a-z][a-z0-9_]*$"
+_STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
+_EPSILON = 1e-9
+
+#: friendlier messages for the fields every policy must have (the library's refusal rules)
+_REQUIRED = {
+    "valid_from": "refused: no validity period (有效期): set valid_from and valid_to",
+    "valid_to": "refused: no validity period (有效期): set valid_from and valid_to",
+    "min_spend": "refused: no minimum spend (最低消费): set min_spend in yuan per month",
+    "limit": "refused: no entry limit (参与次数限制): set limit {times, per_months}",
+    "channels": "refused: no channels: list at least one of " + ", ".join(CHANNELS),
+    "cost": "refused: no cost: set cost {kind, amount[, months]}",
+}
+
+
+def _iso_date(value: Any) -> Any:
+    """YAML gives dates; JSON and quoted YAML give ISO strings. Anything else fails later."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+class EntryLimit(BaseModel):
+    """At most ``times`` grants per subscriber within any ``per_months`` months (参与次数)."""
+
+    model_config = _STRICT
+    times: int = Field(ge=1)
+    per_months: int = Field(ge=1, le=120)
+
+
+class Cost(BaseModel):
+    """What a grant costs the operator: one-off, ``amount`` per month for ``months``, or a
+    device subsidy (one-off)."""
+
+    model_config = _STRICT
+    kind: CostKind
+    amount: float = Field(ge=0)
+    months: int | None = Field(default=None, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _months_for_monthly(self) -> Cost:
+        if self.kind == "monthly" and self.months is None:
+            raise ValueError("a monthly cost needs months (how many months it is paid)")
+        if self.kind != "monthly" and self.months is not None:
+            raise ValueError(f"months applies to monthly costs only, not {self.kind}")
+        return self
+
+    def total(self) -> float:
+        """Yuan per grant: ``amount`` × ``months`` for monthly costs, else ``amount``."""
+        return self.amount * (self.months or 1) if self.kind == "monthly" else self.amount
+
+
+class Budget(BaseModel):
+    """Grants allowed per validity period: a count and/or money in yuan (omitted: unlimited)."""
+
+    model_config = _STRICT
+    count: int | None = Field(default=None, ge=0)
+    money: float | None = Field(default=None, ge=0)
+
+
+class Policy(BaseModel):
+    """One retention policy (维系政策). See ``docs/policies.md`` for every field."""
+
+    model_config = _STRICT
+    id: str = Field(pattern=_ID)
+    name_zh: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    description: str = ""
+    offer_type: str
+    target_group: str | None = Field(default=None, pattern=_ID)
+    target: TargetFilter | None = Field(default=None, validate_default=True)
+    valid_from: dt.date
+    valid_to: dt.date
+    min_spend: float = Field(ge=0)
+    limit: EntryLimit
+    cost: Cost
+    benefit_value: float | None = Field(default=None, ge=0)
+    prepay: float | None = Field(default=None, gt=0)
+    commitment_months: int = Field(default=12, ge=1, le=60)
+    budget: Budget = Budget()
+    exclusive_with: tuple[str, ...] = Field(default=(), strict=False)
+    channels: tuple[str, ...] = Field(strict=False)
+    script_zh: str = ""
+    script_en: str = ""
+    approval: Approval = "draft"
+
+    @field_validator("offer_type")
+    @classmethod
+    def _known_offer_type(cls, value: str) -> str:
+        if value not in OFFER_TYPES:
+            raise ValueError(f"{value!r} is not an offer type; use one of {', '.join(OFFER_TYPES)}")
+        return value
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _parse_target(cls, raw: Any, info: ValidationInfo) -> TargetFilter | None:
+        has_group = info.data.get("target_group") is not None
+        if raw is None:
+            if "target_group" in info.data and not has_group:
+                raise ValueError(
+                    "refused: no target group (目标客户群): set target_group (a saved group id) "
+                    "or target (a filter)"
+                )
+            return None
+        if has_group:
+            raise ValueError("give target_group or target, not both")
+        try:
+            return TargetFilter.parse(raw)
+        except FilterError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("valid_from", "valid_to", mode="before")
+    @classmethod
+    def _parse_date(cls, raw: Any) -> Any:
+        return _iso_date(raw)
+
+    @field_validator("valid_to")
+    @classmethod
+    def _after_start(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+        start = info.data.get("valid_from")
+        if start is not None and value < start:
+            raise ValueError(f"refused: valid_to {value} is before valid_from {start}")
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(_REQUIRED["channels"])
+        unknown = [c for c in value if c not in CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channels {unknown}; use {', '.join(CHANNELS)}")
+        if len(set(value)) != len(value):
+            raise ValueError("a channel is listed twice")
+        return value
+
+    @field_validator("exclusive_with")
+    @classmethod
+    def _distinct_exclusions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("a policy id is listed twice")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        if self.id in self.exclusive_with:
+            raise ValueError("exclusive_with: a policy cannot exclude itself")
+        if self.min_spend <= 0 and self.total_cost() > 0:
+            raise ValueError(
+                "min_spend: refused: a policy that costs money needs a minimum spend above 0"
+            )
+        return self
+
+    def total_cost(self) -> float:
+        """Yuan the operator spends per grant."""
+        return self.cost.total()
+
+    def benefit(self) -> float:
+        """Yuan the customer receives per grant (``benefit_value``, else the total cost)."""
+        return self.total_cost() if self.benefit_value is None else self.benefit_value
+
+    def commitment(self) -> float:
+        """Yuan the customer commits: the prepayment, else min_spend × commitment_months."""
+        return self.prepay if self.prepay is not None else self.min_spend * self.commitment_months
+
+    def generosity(self) -> float:
+        """Benefit per yuan committed: ``benefit / max(commitment, 1)``."""
+        return self.benefit() / max(self.commitment(), 1.0)
+
+    def is_valid_on(self, day: dt.date) -> bool:
+        """``day`` is within the validity period (both ends included)."""
+        return self.valid_from <= day <= self.valid_to
+
+    def is_active(self, day: dt.date) -> bool:
+        """Approved and valid on ``day``: the policy may be offered."""
+        return self.approval == "approved" and self.is_valid_on(day)
+
+    def overlaps_in_time(self, other: Policy) -> bool:
+        """The two validity periods share at least one day."""
+        return self.valid_from <= other.valid_to and other.valid_from <= self.valid_to
+
+    def resolve_target(self, groups: Mapping[str, TargetGroup]) -> TargetFilter:
+        """The target filter (the saved group's filter for ``target_group``)."""
+        if self.target is not None:
+            return self.target
+        assert self.target_group is not None
+        if self.target_group not in groups:
+            raise FilterError(f"unknown target group {self.target_group!r}")
+        return groups[self.target_group].filter
+
+    def target_expression(
+        self, profile: ir.Table, groups: Mapping[str, TargetGroup]
+    ) -> ir.BooleanValue:
+        """Target matched and minimum spend met, over ``profile``; FilterError names the policy."""
+        try:
+            matches = compile_filter(self.resolve_target(groups), profile)
+        except FilterError as exc:
+            field = "target_group" if self.target_group else "target"
+            raise FilterError(f"policy {self.id}: {field}: {exc}") from exc
+        if self.min_spend <= 0:
+            return matches
+        spend = profile[SPEND_COLUMN] >= self.min_spend
+        result: ir.BooleanValue = matches & spend.fill_null(False)
+        return result
+
+
+class ValueCaps(BaseModel):
+    """Maximum retention spend per subscriber per ``per_months`` months by value tier, and
+    optionally as a share of the subscriber's expected future value (CLV)."""
+
+    model_config = _STRICT
+    per_months: int = Field(default=12, ge=1, le=60)
+    tiers: dict[str, float]
+    unknown_tier: float | None = Field(default=None, ge=0)
+    clv_share: float | None = Field(default=None, gt=0, le=1)
+
+    @field_validator("tiers")
+    @classmethod
+    def _all_tiers(cls, value: dict[str, float]) -> dict[str, float]:
+        missing = [t for t in VALUE_TIERS if t not in value]
+        unknown = [t for t in value if t not in VALUE_TIERS]
+        if missing or unknown:
+            raise ValueError(
+                f"expected a cap for each of {', '.join(VALUE_TIERS)}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {unknown}" if unknown else "")
+            )
+        negative = [t for t, v in value.items() if v < 0]
+        if negative:
+            raise ValueError(f"caps must be 0 or more: {negative}")
+        return value
+
+    def fallback(self) -> float:
+        """Cap for a subscriber with no (or an unknown) tier: ``unknown_tier``, else the lowest."""
+        return self.unknown_tier if self.unknown_tier is not None else min(self.tiers.values())
+
+    def cap_expression(self, profile: ir.Table) -> ir.NumericValue:
+        """Yuan each subscriber may receive per window: the tier cap, or ``clv_share`` ×
+        future_value when that is smaller (a NULL future_value leaves the tier cap)."""
+        tier_cap = profile[TIER_COLUMN].cases(
+            *[(tier, float(cap)) for tier, cap in self.tiers.items()], else_=self.fallback()
+        )
+        if self.clv_share is None or "future_value" not in profile.columns:
+            return tier_cap.cast("float64")
+        share = profile.future_value.cast("float64").clip(lower=0.0) * self.clv_share
+        capped = ibis.ifelse(profile.future_value.isnull(), tier_cap, ibis.least(tier_cap, share))
+        return capped.cast("float64")
+
+
+@dataclass(frozen=True)
+class PolicyIssue:
+    """One refusal or warning: the file, the policy, the field and what is wrong."""
+
+    source: str
+    policy_id: str
+    field: str
+    message: str
+    overlap: int | None = None  # subscribers in both targets (generosity warnings)
+
+    def __str__(self) -> str:
+        return f"{self.source}: policy {self.policy_id}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Refusals (``errors``), ``warnings`` and the policies that passed, in file order."""
+
+    errors: tuple[PolicyIssue, ...]
+    warnings: tuple[PolicyIssue, ...]
+    valid: tuple[Policy, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class PolicyLibrary:
+    """A loaded library: the valid policies, what was refused or warned, the value caps and the
+    target groups the policies were checked against."""
+
+    policies: tuple[Policy, ...]
+    errors: tuple[PolicyIssue, ...]
+    warnings: tuple[PolicyIssue, ...]
+    value_caps: ValueCaps
+    target_groups: tuple[TargetGroup, ...]
+    source: str
+
+    def get(self, policy_id: str) -> Policy:
+        """The policy with this id; KeyError if it is not in the library (or was refused)."""
+        for policy in self.policies:
+            if policy.id == policy_id:
+                return policy
+        raise KeyError(policy_id)
+
+
+def _messages(exc: ValidationError) -> list[tuple[str, str]]:
+    """(field, message) for each pydantic error, with the refusal wording for missing fields."""
+    out: list[tuple[str, str]] = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "missing" and loc in _REQUIRED:
+            message = _REQUIRED[loc]
+        if not loc and ": " in message:  # model-level check naming its field first
+            loc, message = message.split(": ", 1)
+        out.append((loc or "(policy)", message))
+    return out
+
+
+def _overlap(
+    a: TargetFilter, b: TargetFilter, a_group: str | None, b_group: str | None, profile: Any
+) -> tuple[bool, int | None, str]:
+    """Whether two targets overlap, the count on the profile, and how it was decided."""
+    if profile is None:
+        if a_group is not None and a_group == b_group:
+            return True, None, f"the same target group {a_group}"
+        if a == b:
+            return True, None, "an identical target"
+        return False, None, ""
+    both = compile_filter(a, profile) & compile_filter(b, profile)
+    count = int(profile.filter(both).count().execute())
+    return count > 0, count, f"{count} subscribers in both targets"
+
+
+def validate_library(
+    policies: Sequence[Policy | Mapping[str, Any]],
+    target_groups: Sequence[TargetGroup],
+    profile: ir.Table | None = None,
+    *,
+    source: str = "(policies)",
+) -> ValidationReport:
+    """Check a library: raw entries (dicts, as in the YAML file) or Policy objects.
+
+    Refuses (one error per problem, naming ``source``, policy id and field): missing target,
+    validity, minimum spend, entry limit, cost or channels; valid_to before valid_from; unknown
+    target_group or exclusive_with ids; duplicate ids; a target that does not fit ``profile``.
+    Warns when a policy is more generous (:meth:`Policy.generosity`) than an approved policy
+    of the same offer type whose validity overlaps and whose group overlaps: on ``profile``
+    when given (subscribers matching both > 0), else the same group id or an identical filter.
+    """
+    errors: list[PolicyIssue] = []
+    parsed: list[Policy] = []
+    raw_ids: list[str] = []
+    for i, entry in enumerate(policies):
+        if isinstance(entry, Policy):
+            raw_ids.append(entry.id)
+            parsed.append(entry)
+            continue
+        name = entry.get("id") if isinstance(entry, Mapping) else None
+        name = name if isinstance(name, str) and name else f"#{i + 1}"
+        raw_ids.append(name)
+        if not isinstance(entry, Mapping):
+            errors.append(PolicyIssue(source, name, "(policy)", "expected a mapping of fields"))
+            continue
+        try:
+            parsed.append(Policy.model_validate(dict(entry)))
+        except ValidationError as exc:
+            errors.extend(PolicyIssue(source, name, f, m) for f, m in _messages(exc))
+
+    groups = {g.id: g for g in target_groups}
+    known = set(raw_ids)
+    duplicates = {pid for pid in known if raw_ids.count(pid) > 1}
+    valid: list[Policy] = []
+    for policy in parsed:
+        problems: list[tuple[str, str]] = []
+        if policy.id in duplicates:
+            problems.append(("id", f"refused: duplicate id (listed {raw_ids.count(policy.id)}×)"))
+        if policy.target_group is not None and policy.target_group not in groups:
+            problems.append(
+                (
+                    "target_group",
+                    f"unknown target group {policy.target_group!r}; known: "
+                    f"{', '.join(sorted(groups)) or '(none)'}",
+                )
+            )
+        unknown = [p for p in policy.exclusive_with if p not in known]
+        if unknown:
+            problems.append(("exclusive_with", f"unknown policy ids {unknown}"))
+        if profile is not None and not problems:
+            try:
+                compile_filter(policy.resolve_target(groups), profile)
+                if policy.min_spend > 0 and SPEND_COLUMN not in profile.columns:
+                    problems.append(("min_spend", f"the profile has no {SPEND_COLUMN} column"))
+            except FilterError as exc:
+                problems.append(("target_group" if policy.target_group else "target", str(exc)))
+        errors.extend(PolicyIssue(source, policy.id, f, m) for f, m in problems)
+        if not problems:
+            valid.append(policy)
+    return ValidationReport(
+        tuple(errors), tuple(_generosity_warnings(valid, groups, profile, source)), tuple(valid)
+    )
+
+
+def _generosity_warnings(
+    policies: Sequence[Policy],
+    groups: Mapping[str, TargetGroup],
+    profile: ir.Table | None,
+    source: str,
+) -> list[PolicyIssue]:
+    warnings: list[PolicyIssue] = []
+    for policy in policies:
+        if policy.approval in ("rejected", "retired"):
+            continue
+        for other in policies:
+            if (
+                other is policy
+                or other.id == policy.id
+                or other.approval != "approved"
+                or other.offer_type != policy.offer_type
+                or not policy.overlaps_in_time(other)
+                or policy.generosity() <= other.generosity() + _EPSILON
+            ):
+                continue
+            overlaps, count, how = _overlap(
+                policy.resolve_target(groups),
+                other.resolve_target(groups),
+                policy.target_group,
+                other.target_group,
+                profile,
+            )
+            if not overlaps:
+                continue
+            warnings.append(
+                PolicyIssue(
+                    source,
+                    policy.id,
+                    "benefit_value",
+                    f"more generous than approved policy {other.id} "
+                    f"({policy.generosity():.2f} vs {other.generosity():.2f} yuan of benefit per "
+                    f"yuan committed) for an overlapping group ({how}): it invites customers to "
+                    "switch to it, or to leave and rejoin to get it",
+                    count,
+                )
+            )
+    return warnings
+
+
+def _read_yaml(path: Path | None, name: str) -> tuple[str, Any]:
+    source = str(path) if path else f"{name} (default)"
+    try:
+        text = (
+            path.read_text("utf-8")
+            if path
+            else resources.files("weiwan.analytics").joinpath(name).read_text("utf-8")
+        )
+        return source, yaml.safe_load(text) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{source}: cannot read: {exc}") from exc
+
+
+def _value_caps(raw: Any, source: str) -> ValueCaps:
+    if raw is None:
+        raise ConfigError(f"{source}: value_caps: missing; every library caps spend by value")
+    try:
+        return ValueCaps.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"value_caps.{'.'.join(str(p) for p in err['loc'])}".rstrip(".")
+            + f": {str(err['msg']).removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: {problems}") from exc
+
+
+def load_policies(
+    path: Path | None = None,
+    *,
+    target_groups: Sequence[TargetGroup] | None = None,
+    profile: ir.Table | None = None,
+) -> PolicyLibrary:
+    """Read a policy file (``None``: the shipped ``policies.yaml``) and validate it.
+
+    Refused policies are reported in ``errors`` and left out; the rest load. ``target_groups``
+    defaults to the shipped groups. A file that cannot be read, has no ``policies`` list or a
+    bad ``value_caps`` section raises ConfigError naming the file and field.
+    """
+    source, raw = _read_yaml(path, "policies.yaml")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping with 'policies' and 'value_caps'")
+    extra = sorted(set(raw) - {"policies", "value_caps"})
+    if extra:
+        raise ConfigError(f"{source}: unexpected top-level keys {extra}")
+    entries = raw.get("policies")
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: policies: expected a list of policies")
+    caps = _value_caps(raw.get("value_caps"), source)
+    groups = tuple(load_target_groups() if target_groups is None else target_groups)
+    report = validate_library(entries, groups, profile, source=source)
+    return PolicyLibrary(report.valid, report.errors, report.warnings, caps, groups, source)
+
+
+def load_value_caps(path: Path | None = None) -> ValueCaps:
+    """Only the ``value_caps`` section of a policy file (``None``: the shipped one)."""
+    source, raw = _read_yaml(path, "policies.yaml")
+    return _value_caps(raw.get("value_caps") if isinstance(raw, dict) else None, source)
+
+
+# ----------------------------------------------------------------------------- eligibility
+
+_PAIRS = ibis.schema({"subscriber_id": "string", "policy_id": "string"})
+
+
+def _group_map(target_groups: Sequence[TargetGroup] | None) -> dict[str, TargetGroup]:
+    return {g.id: g for g in (load_target_groups() if target_groups is None else target_groups)}
+
+
+def _date_column(table: ir.Table, name: str) -> ir.DateValue:
+    column = table[name]
+    return column if column.type().is_date() else column.cast("date")
+
+
+def _blocked_by_grants(
+    live: Sequence[Policy], every: Mapping[str, Policy], granted: ir.Table, day: dt.date
+) -> ir.Table:
+    """(subscriber_id, policy_id) whose entry limit is used up, or who got an exclusive policy
+    within the window (the longer of the two policies' entry-limit windows)."""
+    grants = granted.select(
+        g_subscriber=granted.subscriber_id.cast("string"),
+        g_policy=granted.policy_id.cast("string"),
+        g_day=_date_column(granted, "granted_on"),
+    )
+    grants = grants.filter(grants.g_day <= day)
+    limits = ibis.memtable(
+        pa.table(
+            {
+                "l_policy": pa.array([p.id for p in live], pa.string()),
+                "l_since": pa.array(
+                    [add_months(day, -p.limit.per_months) for p in live], pa.date32()
+                ),
+                "l_times": pa.array([p.limit.times for p in live], pa.int64()),
+            }
+        )
+    )
+    used = (
+        grants.join(limits, grants.g_policy == limits.l_policy)
+        .filter(lambda t: t.g_day > t.l_since)
+        .group_by(subscriber_id="g_subscriber", policy_id="l_policy")
+        .aggregate(n=lambda t: t.count(), times=lambda t: t.l_times.max())
+    )
+    blocked = used.filter(used.n >= used.times).select("subscriber_id", "policy_id")
+    pairs: dict[tuple[str, str], dt.date] = {}
+    for policy in live:
+        others = set(policy.exclusive_with) | {
+            q.id for q in every.values() if policy.id in q.exclusive_with
+        }
+        for other_id in sorted(others):
+            other = every.get(other_id)
+            months = max(policy.limit.per_months, other.limit.per_months if other else 0)
+            pairs[(policy.id, other_id)] = add_months(day, -months)
+    if pairs:
+        exclusions = ibis.memtable(
+            pa.table(
+                {
+                    "x_policy": pa.array([k[0] for k in pairs], pa.string()),
+                    "x_other": pa.array([k[1] for k in pairs], pa.string()),
+                    "x_since": pa.array(list(pairs.values()), pa.date32()),
+                }
+            )
+        )
+        excluded = (
+            grants.join(exclusions, grants.g_policy == exclusions.x_other)
+            .filter(lambda t: t.g_day > t.x_since)
+            .select(subscriber_id="g_subscriber", policy_id="x_policy")
+        )
+        blocked = ibis.union(blocked, excluded, distinct=False)
+    return blocked
+
+
+def eligibility(
+    profile: ir.Table,
+    policies: Sequence[Policy],
+    day: dt.date,
+    *,
+    granted: ir.Table | None = None,
+    target_groups: Sequence[TargetGroup] | None = None,
+) -> ir.Table:
+    """(subscriber_id, policy_id) for every subscriber each policy may be offered to on ``day``.
+
+    A pair is eligible when the policy is approved and valid on ``day``, the subscriber
+    matches its target and spends at least ``min_spend`` (``plan_monthly_fee``), has had fewer
+    than ``limit.times`` grants of it in the ``limit.per_months`` months up to ``day``
+    (``granted``: subscriber_id, policy_id, granted_on), and has had no grant of a mutually
+    exclusive policy (either side's ``exclusive_with``) within the longer of the two windows.
+    Budgets and value caps are not applied here. ``target_groups`` resolves ``target_group``
+    references (default: the shipped groups, read only when a policy needs them).
+    """
+    live = [p for p in policies if p.is_active(day)]
+    if not live:
+        return ibis.memtable(pa.Table.from_pylist([], schema=_PAIRS.to_pyarrow()))
+    groups = _group_map(target_groups) if any(p.target_group for p in live) else {}
+    parts = [
+        profile.filter(policy.target_expression(profile, groups)).select(
+            subscriber_id=profile.subscriber_id.cast("string"),
+            policy_id=ibis.literal(policy.id, "string"),
+        )
+        for policy in live
+    ]
+    candidates = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    if granted is None:
+        return candidates
+    blocked = _blocked_by_grants(live, {p.id: p for p in policies}, granted, day)
+    return candidates.anti_join(blocked, ["subscriber_id", "policy_id"])
+
+
+def policy_table(policies: Sequence[Policy]) -> ir.Table:
+    """One row per policy with what arbitration needs: policy_id, name_zh, name_en,
+    offer_type, total_cost, benefit_value, prepay, min_spend, generosity, budget_count,
+    budget_money (NULL: unlimited)."""
+    return ibis.memtable(
+        pa.table(
+            {
+                "policy_id": pa.array([p.id for p in policies], pa.string()),
+                "name_zh": pa.array([p.name_zh for p in policies], pa.string()),
+                "name_en": pa.array([p.name_en for p in policies], pa.string()),
+                "offer_type": pa.array([p.offer_type for p in policies], pa.string()),
+                "total_cost": pa.array([p.total_cost() for p in policies], pa.float64()),
+                "benefit_value": pa.array([p.benefit() for p in policies], pa.float64()),
+                "prepay": pa.array([p.prepay for p in policies], pa.float64()),
+                "min_spend": pa.array([p.min_spend for p in policies], pa.float64()),
+                "generosity": pa.array([p.generosity() for p in policies], pa.float64()),
+                "budget_count": pa.array([p.budget.count for p in policies], pa.int64()),
+                "budget_money": pa.array([p.budget.money for p in policies], pa.float64()),
+            }
+        )
+    )
+
+
+def remaining_budgets(policies: Sequence[Policy], granted: ir.Table | None) -> ir.Table:
+    """Budget left per policy for its validity period: policy_id, used_count, used_money,
+    remaining_count, remaining_money (NULL: no limit; never below 0).
+
+    Grants count when granted_on is within the policy's validity period. Money used is the sum
+    of ``granted.cost`` when that column exists, else grants × :meth:`Policy.total_cost`.
+    """
+    params = ibis.memtable(
+        pa.table(
+            {
+                "policy_id": pa.array([p.id for p in policies], pa.string()),
+                "b_from": pa.array([p.valid_from for p in policies], pa.date32()),
+                "b_to": pa.array([p.valid_to for p in policies], pa.date32()),
+                "b_unit": pa.array([p.total_cost() for p in policies], pa.float64()),
+                "b_count": pa.array([p.budget.count for p in policies], pa.int64()),
+                "b_money": pa.array([p.budget.money for p in policies], pa.float64()),
+            }
+        )
+    )
+    if granted is None:
+        used = params.select(
+            policy_id=params.policy_id,
+            used_count=ibis.literal(0, "int64"),
+            used_money=ibis.literal(0.0, "float64"),
+        )
+    else:
+        has_cost = "cost" in granted.columns
+        grants = granted.select(
+            g_policy=granted.policy_id.cast("string"),
+            g_day=_date_column(granted, "granted_on"),
+            g_cost=granted.cost.cast("float64") if has_cost else ibis.null("float64"),
+        )
+        joined = params.left_join(
+            grants,
+            [
+                params.policy_id == grants.g_policy,
+                grants.g_day >= params.b_from,
+                grants.g_day <= params.b_to,
+            ],
+        )
+        used = joined.group_by("policy_id").aggregate(
+            used_count=joined.g_policy.count(),
+            used_money=(
+                joined.g_cost.sum().fill_null(0.0)
+                if has_cost
+                else joined.g_policy.count().cast("float64") * joined.b_unit.max()
+            ),
+        )
+    table = params.join(used, "policy_id")
+    return table.select(
+        "policy_id",
+        used_count=table.used_count.cast("int64"),
+        used_money=table.used_money.cast("float64"),
+        remaining_count=ibis.ifelse(
+            table.b_count.isnull(), None, ibis.greatest(table.b_count - table.used_count, 0)
+        ).cast("int64"),
+        remaining_money=ibis.ifelse(
+            table.b_money.isnull(), None, ibis.greatest(table.b_money - table.used_money, 0.0)
+        ).cast("float64"),
+    ).order_by("policy_id")
+
+
+def remaining_budget(policy: Policy, granted: ir.Table | None) -> tuple[int | None, float | None]:
+    """(count, money) left of one policy's budget this validity period; None = unlimited."""
+    row = remaining_budgets([policy], granted).to_pyarrow().to_pylist()[0]
+    count, money = row["remaining_count"], row["remaining_money"]
+    return (None if count is None else int(count), None if money is None else float(money))
