@@ -77,8 +77,16 @@ def _last_complete_month() -> str:
     return f"{year:04d}-{month:02d}"
 
 
-@app.command()
+simulate_app = typer.Typer(
+    help="Simulate an operator: extracts in OUT/extracts, ground truth in OUT/truth.",
+    invoke_without_command=True,
+)
+app.add_typer(simulate_app, name="simulate")
+
+
+@simulate_app.callback()
 def simulate(
+    ctx: typer.Context,
     subscribers: Annotated[int, typer.Option(min=100, help="Subscriber rows to create.")] = 20_000,
     months: Annotated[int, typer.Option(min=2, max=60, help="Months of history.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same operator.")] = 42,
@@ -91,6 +99,8 @@ def simulate(
     ] = "parquet",
 ) -> None:
     """Simulate an operator: extracts in OUT/extracts, ground truth in OUT/truth."""
+    if ctx.invoked_subcommand is not None:
+        return
     from weiwan.sim import simulate as run_simulation
 
     with progress_bar() as update:
@@ -108,6 +118,35 @@ def simulate(
     )
     for name, rows in summary.rows.items():
         out.print(f"  {name:<16} {rows:>12,} rows")
+
+
+@simulate_app.command("strategy-check")
+def strategy_check(
+    subscribers: Annotated[int, typer.Option(min=1000, help="Subscribers to simulate.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    months: Annotated[int, typer.Option(min=6, max=60, help="Months of history.")] = 12,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Next best action vs top-risk-cheapest-offer vs random vs oracle, same budget, by truth."""
+    from weiwan.pipeline.strategy_check import strategy_check as run_check
+
+    with progress_bar(not as_json) as update:
+        result = run_check(
+            subscribers, seed, months=months, end_month=_last_complete_month(), progress=update
+        )
+    if as_json:
+        out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    out.print(
+        f"expected revenue saved by one month's campaign ({result.snapshot}, budget "
+        f"{result.budget:,.0f} yuan, next 12 months' revenue):"
+    )
+    for name in ("nba", "top_risk", "random", "oracle"):
+        value = getattr(result, name)
+        out.print(
+            f"  {name:<9} {value:>12,.0f}  treated {result.treated[name]:>7,}  "
+            f"spent {result.spent[name]:>10,.0f}"
+        )
 
 
 @app.command()
@@ -298,6 +337,34 @@ def scores_export(
     finally:
         warehouse.close()
     out.print(f"wrote {rows:,} scores to {out_file}")
+
+
+decisions_app = typer.Typer(help="Next best actions of a snapshot.", no_args_is_help=True)
+app.add_typer(decisions_app, name="decisions")
+
+
+@decisions_app.command("export")
+def decisions_export(
+    snapshot: Annotated[str, typer.Option(help="Snapshot date YYYY-MM-DD.")],
+    out_file: Annotated[Path, typer.Option("--out", help="CSV file, or Excel when it ends .xlsx")],
+    lang: Annotated[Literal["zh", "en"], typer.Option(help="Language of policy names.")] = "zh",
+    actions_only: Annotated[
+        bool, typer.Option("--actions-only", help="Only today's actions (no hold-outs etc.).")
+    ] = False,
+) -> None:
+    """Write a snapshot's decisions: trigger, hold-out, offer, channel, value, alternatives."""
+    from weiwan.analytics.exports import export_decisions
+
+    warehouse = _open_warehouse()
+    try:
+        rows = export_decisions(
+            warehouse, _parse_date(snapshot), out_file, lang=lang, actions_only=actions_only
+        )
+    except WeiwanError as exc:
+        raise _fail(exc) from exc
+    finally:
+        warehouse.close()
+    out.print(f"wrote {rows:,} decisions to {out_file}")
 
 
 model_app = typer.Typer(

@@ -15,16 +15,15 @@ cool-off and the "all" do-not-disturb entry; their own per-channel settings stil
 from __future__ import annotations
 
 import datetime as dt
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from weiwan.analytics.config_files import problems, read_yaml
 from weiwan.core.errors import ConfigError
 from weiwan.core.months import add_months
 
@@ -367,24 +366,8 @@ class ContactPolicy(BaseModel):
 
 def load_contact_policy(path: Path | None = None) -> ContactPolicy:
     """Read a contact-policy file (``None``: the shipped one); errors name file and field."""
-    source = str(path) if path else "contact_policy.yaml (default)"
-    try:
-        text = (
-            path.read_text("utf-8")
-            if path
-            else resources.files("weiwan.analytics")
-            .joinpath("contact_policy.yaml")
-            .read_text("utf-8")
-        )
-        raw = yaml.safe_load(text) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{source}: cannot read contact policy: {exc}") from exc
+    source, raw = read_yaml(path, "contact_policy.yaml", "contact policy")
     try:
         return ContactPolicy.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: "
-            f"{str(err['msg']).removeprefix('Value error, ')}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from exc
+        raise ConfigError(f"{source}: {problems(exc)}") from exc

@@ -20,24 +20,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from weiwan.analytics.contact_policy import ContactPolicy
+from weiwan.analytics.config_files import problems, read_yaml
+from weiwan.analytics.contact_policy import CHANNELS, ContactPolicy
 from weiwan.analytics.contract import OFFER_TYPES
 from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
 from weiwan.core.errors import ConfigError
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
-CHANNELS = ("account_manager_call", "outbound_call", "store", "hotline", "sms", "self_service")
 WHY_NOT = ("lower_value", "budget", "capacity", "value_cap", "not_worth_it")
 
 
@@ -75,21 +72,11 @@ class DecideConfig(BaseModel):
 
 def load_decide_config(path: Path | None = None) -> DecideConfig:
     """Read decide.yaml (``None``: the shipped one); errors name the file and field."""
-    source = str(path) if path else "decide.yaml (default)"
+    source, raw = read_yaml(path, "decide.yaml")
     try:
-        text = (
-            path.read_text("utf-8")
-            if path
-            else resources.files("weiwan.analytics").joinpath("decide.yaml").read_text("utf-8")
-        )
-        config = DecideConfig.model_validate(yaml.safe_load(text) or {})
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{source}: cannot read: {exc}") from exc
+        config = DecideConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(f"{source}: {problems}") from exc
+        raise ConfigError(f"{source}: {problems(exc)}") from exc
     unknown = sorted(set(config.uplift_priors) - set(OFFER_TYPES))
     if unknown:
         raise ConfigError(f"{source}: uplift_priors: unknown offer types {unknown}")
@@ -149,7 +136,9 @@ def uplift(
     return (prior * match * effect).clip(0.0, 1.0)
 
 
-def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataFrame:
+def score_candidates(
+    candidates: pd.DataFrame, config: DecideConfig, learned: dict[str, float] | None = None
+) -> pd.DataFrame:
     """Adds driver, uplift, cost and expected_value to candidate rows.
 
     ``candidates``: subscriber_id, policy_id, offer_type, offer_cost, channel,
@@ -167,7 +156,9 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
     monthly = frame["churn_probability"].astype(float).clip(0.0, 1.0)
     frame["risk_over_commitment"] = 1.0 - (1.0 - monthly) ** months
     frame["driver"] = driver_of(frame["reason_feature"], config)
-    frame["uplift"] = uplift(frame["offer_type"], frame["driver"], frame["channel"], config)
+    frame["uplift"] = uplift(
+        frame["offer_type"], frame["driver"], frame["channel"], config, learned
+    )
     fallback = frame["arpu"].astype(float).fillna(0.0) * config.fallback_value_months
     frame["value_saved"] = frame["value"].astype(float).fillna(fallback)
     contact = frame["channel"].map(config.contact_cost).astype(float).fillna(0.0)
@@ -265,25 +256,6 @@ def decision_rows(arbitrated: pd.DataFrame, alternatives: int = 2) -> pd.DataFra
     return out.reset_index()
 
 
-def empty_decisions() -> dict[str, Any]:
-    """Column names and dtypes of the decisions table (for an empty day)."""
-    return {
-        "subscriber_id": "string",
-        "trigger": "string",
-        "trigger_kind": "string",
-        "policy_id": "string",
-        "offer_type": "string",
-        "channel": "string",
-        "churn_probability": "float64",
-        "uplift": "float64",
-        "expected_value": "float64",
-        "cost": "float64",
-        "driver": "string",
-        "holdout": "boolean",
-        "action": "boolean",
-    }
-
-
 # ----------------------------------------------------------------------------- one day
 
 CARE_CHANNELS = {
@@ -294,29 +266,55 @@ CARE_CHANNELS = {
 }
 CALLS = ("outbound_call", "account_manager_call")
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-DECISION_COLUMNS = (
-    "subscriber_id",
-    "trigger",
-    "trigger_kind",
-    "holdout",
-    "action",
-    "outcome",
-    "policy_id",
-    "offer_type",
-    "channel",
-    "churn_probability",
-    "driver",
-    "uplift",
-    "value_saved",
-    "cost",
-    "expected_value",
-    "alt_1_policy_id",
-    "alt_1_expected_value",
-    "alt_1_why_not",
-    "alt_2_policy_id",
-    "alt_2_expected_value",
-    "alt_2_why_not",
-)
+#: the decisions table, column → type (pandas dtype)
+DECISION_SCHEMA: dict[str, str] = {
+    "subscriber_id": "string",
+    "trigger": "string",
+    "trigger_kind": "string",
+    "holdout": "bool",
+    "action": "bool",
+    "outcome": "string",
+    "policy_id": "string",
+    "offer_type": "string",
+    "channel": "string",
+    "churn_probability": "float64",
+    "driver": "string",
+    "uplift": "float64",
+    "value_saved": "float64",
+    "cost": "float64",
+    "expected_value": "float64",
+    "alt_1_policy_id": "string",
+    "alt_1_expected_value": "float64",
+    "alt_1_why_not": "string",
+    "alt_2_policy_id": "string",
+    "alt_2_expected_value": "float64",
+    "alt_2_why_not": "string",
+    "why_zh": "string",
+    "why_en": "string",
+}
+DRIVER_NAMES = {
+    "price": ("资费", "price"),
+    "competitor": ("竞争对手", "competitor"),
+    "contract": ("合约到期", "contract end"),
+    "service": ("服务不满", "service"),
+    "usage": ("使用下降", "usage decline"),
+    "payment": ("缴费", "payment"),
+    "other": ("其他", "other"),
+}
+WHY_NOT_NAMES = {
+    "lower_value": ("预期价值更低", "lower expected value"),
+    "budget": ("预算用尽", "budget used up"),
+    "capacity": ("渠道能力已满", "channel at capacity"),
+    "value_cap": ("超出客户价值上限", "over the value cap"),
+    "not_worth_it": ("预期价值为负", "not worth its cost"),
+}
+OUTCOME_NAMES = {
+    "granted": ("今日执行", "act today"),
+    "holdout": ("对照组，不接触", "hold-out, no contact"),
+    "no_eligible_policy": ("无可用政策", "no eligible policy"),
+    **WHY_NOT_NAMES,
+}
+DECISION_COLUMNS = tuple(DECISION_SCHEMA)
 
 
 @dataclass
@@ -437,15 +435,18 @@ def decide_day(
     contact: ContactPolicy,
     config: DecideConfig,
     day: date,
+    *,
+    learned: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """The day's decisions: one row per subscriber with a retention or care trigger
     (:data:`DECISION_COLUMNS`). ``action`` marks what is to be done today; hold-out rows keep
-    the offer they would have had (``action`` False, ``outcome`` "holdout")."""
+    the offer they would have had (``action`` False, ``outcome`` "holdout"). ``learned``
+    replaces the prior uplift of the offer types it names (see analytics.uplift)."""
     retention, care = _triggers(inputs, config)
     retention["holdout"] = _held_out(retention, config).to_numpy()
     care["holdout"] = _held_out(care, config).to_numpy()
     candidates = _candidates(retention, inputs, library, contact, config, day)
-    scored = score_candidates(candidates, config) if len(candidates) else candidates
+    scored = score_candidates(candidates, config, learned) if len(candidates) else candidates
     rows: list[pd.DataFrame] = []
     left: dict[str, int | None] = {c: contact.capacity(c, day) for c in CHANNELS}
     if len(scored):
@@ -488,7 +489,33 @@ def decide_day(
     for column in DECISION_COLUMNS:
         if column not in out.columns:
             out[column] = pd.NA
-    return out[list(DECISION_COLUMNS)].sort_values("subscriber_id").reset_index(drop=True)
+    out["why_zh"], out["why_en"] = _explain(out)
+    typed = out[list(DECISION_COLUMNS)].astype(DECISION_SCHEMA)  # all-blank columns keep a type
+    return typed.sort_values("subscriber_id").reset_index(drop=True)
+
+
+def _explain(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Why this offer and why not the next one, as one sentence in Chinese and in English."""
+    texts = []
+    for lang in (0, 1):
+        outcome = out["outcome"].map({k: v[lang] for k, v in OUTCOME_NAMES.items()})
+        outcome = outcome.fillna(out["outcome"].astype(str))
+        driver = out["driver"].map({k: v[lang] for k, v in DRIVER_NAMES.items()})
+        value = out["expected_value"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+        policy = out["policy_id"].fillna("")
+        head = out["trigger"].astype(str) + ": " + outcome
+        if lang == 0:
+            offer = "；" + policy + "（驱动：" + driver.fillna("") + "，预期价值 " + value + " 元）"
+        else:
+            offer = "; " + policy + " (driver: " + driver.fillna("") + ", expected value " + value
+            offer = offer + " yuan)"
+        text = head + offer.where(out["policy_id"].notna(), "")
+        alt_why = out["alt_1_why_not"].map({k: v[lang] for k, v in WHY_NOT_NAMES.items()})
+        alt_why = alt_why.fillna("")
+        alt = ("；未选 " if lang == 0 else "; not ") + out["alt_1_policy_id"].fillna("")
+        alt = alt + ("：" if lang == 0 else ": ") + alt_why
+        texts.append(text + alt.where(out["alt_1_policy_id"].notna(), ""))
+    return texts[0], texts[1]
 
 
 def _value_room(inputs: DayInputs, library: PolicyLibrary) -> pd.Series:

@@ -15,14 +15,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -33,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from weiwan.analytics.config_files import read_yaml
 from weiwan.analytics.contact_policy import CHANNELS
 from weiwan.analytics.contract import OFFER_TYPES
 from weiwan.analytics.targets import (
@@ -493,19 +492,6 @@ def _generosity_warnings(
     return warnings
 
 
-def _read_yaml(path: Path | None, name: str) -> tuple[str, Any]:
-    source = str(path) if path else f"{name} (default)"
-    try:
-        text = (
-            path.read_text("utf-8")
-            if path
-            else resources.files("weiwan.analytics").joinpath(name).read_text("utf-8")
-        )
-        return source, yaml.safe_load(text) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{source}: cannot read: {exc}") from exc
-
-
 def _value_caps(raw: Any, source: str) -> ValueCaps:
     if raw is None:
         raise ConfigError(f"{source}: value_caps: missing; every library caps spend by value")
@@ -532,7 +518,7 @@ def load_policies(
     defaults to the shipped groups. A file that cannot be read, has no ``policies`` list or a
     bad ``value_caps`` section raises ConfigError naming the file and field.
     """
-    source, raw = _read_yaml(path, "policies.yaml")
+    source, raw = read_yaml(path, "policies.yaml")
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping with 'policies' and 'value_caps'")
     extra = sorted(set(raw) - {"policies", "value_caps"})
@@ -549,7 +535,7 @@ def load_policies(
 
 def load_value_caps(path: Path | None = None) -> ValueCaps:
     """Only the ``value_caps`` section of a policy file (``None``: the shipped one)."""
-    source, raw = _read_yaml(path, "policies.yaml")
+    source, raw = read_yaml(path, "policies.yaml")
     return _value_caps(raw.get("value_caps") if isinstance(raw, dict) else None, source)
 
 

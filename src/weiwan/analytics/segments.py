@@ -25,17 +25,16 @@ it has passed; ``expiring`` when it ends within 2 months; else ``in_contract``.
 
 from __future__ import annotations
 
-from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from weiwan.analytics.churn.clv import ClvConfig
+from weiwan.analytics.config_files import problems, read_yaml
 from weiwan.core.errors import ConfigError
 
 #: id → (Chinese, English) names.
@@ -168,24 +167,11 @@ class SegmentConfig(BaseModel):
 
 def load_segment_config(path: Path | None = None) -> SegmentConfig:
     """Read and validate a segments file; ``None`` gives the shipped defaults."""
-    source = str(path) if path else "segments.yaml (default)"
-    try:
-        text = (
-            path.read_text("utf-8")
-            if path
-            else resources.files("weiwan.analytics").joinpath("segments.yaml").read_text("utf-8")
-        )
-        raw = yaml.safe_load(text) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{source}: cannot read segments file: {exc}") from exc
+    source, raw = read_yaml(path, "segments.yaml", "segments file")
     try:
         return SegmentConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"{source}: invalid segments file: {problems}") from exc
+        raise ConfigError(f"{source}: invalid segments file: {problems(exc)}") from exc
 
 
 def _trend_at_most(value: ir.NumericValue, limit: float) -> ir.BooleanValue:

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import ibis
 import ibis.expr.datatypes as dtypes
 import ibis.expr.types as ir
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from weiwan.analytics.config_files import read_yaml
 from weiwan.core.errors import ConfigError, WeiwanError
 
 Op = Literal["=", "!=", ">", ">=", "<", "<=", "between", "in", "not_in", "is_null", "not_null"]
@@ -265,18 +264,7 @@ class TargetGroup(BaseModel):
 
 def load_target_groups(path: Path | None = None) -> list[TargetGroup]:
     """Read and validate a target-group file; ``None`` gives the shipped default groups."""
-    source = str(path) if path else "target_groups.yaml (default)"
-    try:
-        text = (
-            path.read_text("utf-8")
-            if path
-            else resources.files("weiwan.analytics")
-            .joinpath("target_groups.yaml")
-            .read_text("utf-8")
-        )
-        raw = yaml.safe_load(text) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{source}: cannot read target-group file: {exc}") from exc
+    source, raw = read_yaml(path, "target_groups.yaml", "target-group file")
     entries = raw.get("groups") if isinstance(raw, dict) else None
     if not isinstance(entries, list):
         raise ConfigError(f"{source}: expected a top-level 'groups' list")

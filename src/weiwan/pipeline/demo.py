@@ -126,6 +126,23 @@ def _print_profile(
         ):
             risky.add_row(sub, f"{prob:.1%}", band, "；".join(r for r in reasons if r))
         console.print(risky)
+    if warehouse.has_table("decisions"):
+        actions = RichTable(title="next best actions today (一户一荐)")
+        for name in ("trigger", "outcome", "subscribers", "cost", "expected value"):
+            actions.add_column(name, justify="left" if name in ("trigger", "outcome") else "right")
+        for kind, outcome, count, cost, value in warehouse.execute(
+            "SELECT trigger_kind, outcome, count(*), sum(cost), sum(expected_value) "
+            "FROM decisions WHERE snapshot_date = ? GROUP BY ALL ORDER BY 1, 3 DESC",
+            [snapshot],
+        ):
+            actions.add_row(
+                kind,
+                outcome,
+                f"{count:,}",
+                "" if cost is None else f"{cost:,.0f}",
+                "" if value is None else f"{value:,.0f}",
+            )
+        console.print(actions)
 
 
 def run_demo(

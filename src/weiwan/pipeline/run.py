@@ -1,7 +1,7 @@
 """The daily pipeline run (日跑批): one snapshot date, each step replacing that date's results.
 
-features → tags → segments → CLV → profile → saved target groups; scores, alerts and
-decisions join the same run later.
+features → tags → segments → CLV → scores → drift → profile → saved target groups → alerts
+→ next best actions (decisions).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
+from weiwan.pipeline.decision_steps import alerts_step, decisions_step
 from weiwan.pipeline.steps import (
     RunContext,
     clv_step,
@@ -43,6 +44,8 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("drift", drift_step),
     ("profile", profile_step),
     ("target_groups", target_groups_step),
+    ("alerts", alerts_step),
+    ("decisions", decisions_step),
 )
 
 

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from weiwan.analytics.exports import write_table
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
 
@@ -35,9 +36,4 @@ def export_scores(
         raise WeiwanError(
             f"no scores for {snapshot}: run `weiwan pipeline run --snapshot {snapshot}`"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".xlsx":
-        frame.to_excel(out, index=False, sheet_name=f"scores {snapshot}", engine="openpyxl")
-    else:
-        frame.to_csv(out, index=False, encoding="utf-8")
-    return len(frame)
+    return write_table(frame, out, f"scores {snapshot}")

@@ -1,0 +1,171 @@
+"""Alerts and next best actions in the daily run, on a small simulated operator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from weiwan.analytics.churn.registry import ModelRegistry
+from weiwan.analytics.contact_policy import load_contact_policy
+from weiwan.analytics.decide import holdout_bucket, load_decide_config
+from weiwan.analytics.exports import DECISION_EXPORT, export_decisions
+from weiwan.analytics.ingest import ingest
+from weiwan.analytics.policies import load_policies
+from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.errors import WeiwanError
+from weiwan.pipeline.run import run_pipeline
+from weiwan.sim import simulate
+
+DAYS = (date(2026, 9, 30), date(2026, 10, 31))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
+    root = tmp_path_factory.mktemp("decisions")
+    simulate(subscribers=5000, months=10, seed=3, out=root / "sim", end_month="2026-10")
+    with Warehouse(root / "wh.duckdb", threads=2) as wh:
+        ingest(root / "sim", snapshot=date(2026, 10, 31), warehouse=wh)
+        registry = ModelRegistry(root / "models")
+        for day in DAYS:
+            run_pipeline(wh, day, registry=registry)
+        wh.registry = registry  # type: ignore[attr-defined]
+        yield wh
+
+
+def _decisions(wh: Warehouse, day: date) -> pd.DataFrame:
+    frame: pd.DataFrame = wh.table("decisions").filter(lambda t: t.snapshot_date == day).to_pandas()
+    return frame
+
+
+def test_at_most_one_action_per_subscriber(run: Warehouse) -> None:
+    for day in DAYS:
+        frame = _decisions(run, day)
+        assert len(frame) > 500
+        # a retention trigger and a care trigger each get a row; only one may act
+        assert not frame.duplicated(["subscriber_id", "trigger_kind"]).any()
+        assert set(frame["trigger_kind"]) == {"risk", "alert", "care"}
+        acted = frame[frame["action"]]
+        assert len(acted) > 50 and acted["subscriber_id"].is_unique
+        assert not (frame["holdout"] & frame["action"]).any()
+        assert set(frame["outcome"]) <= {
+            "granted",
+            "holdout",
+            "no_eligible_policy",
+            "not_worth_it",
+            "budget",
+            "capacity",
+            "value_cap",
+            "lower_value",
+        }
+        offers = acted[acted["policy_id"].notna()]
+        assert (offers["expected_value"] > 0).all()
+        assert frame["why_zh"].notna().all() and frame["why_en"].notna().all()
+        for why, policy in zip(offers["why_en"], offers["policy_id"], strict=True):
+            assert "act today" in why and policy in why
+        lost = frame[frame["alt_1_why_not"] == "budget"]
+        assert lost["why_zh"].str.contains("预算用尽").all()
+        assert acted["channel"].notna().all()
+
+
+def test_holdouts_are_stable_hash_draws_of_each_trigger(run: Warehouse) -> None:
+    config = load_decide_config()
+    frame = _decisions(run, DAYS[-1])
+    sample = frame.sample(300, random_state=0)
+    for sub, trigger, held_out in zip(
+        sample["subscriber_id"], sample["trigger"], sample["holdout"], strict=True
+    ):
+        share = config.holdout_share(str(trigger))
+        assert held_out == (holdout_bucket(str(sub), str(trigger)) < share)
+    shares = frame.groupby("trigger_kind")["holdout"].mean()
+    assert shares["risk"] == pytest.approx(config.holdout_share("risk"), abs=0.05)
+    held = frame[frame["holdout"] & (frame["trigger_kind"] != "care")]
+    assert held["policy_id"].notna().any()  # what they would have had is kept for measurement
+
+
+def test_budgets_capacity_and_entry_limits_hold_across_days(run: Warehouse) -> None:
+    library = load_policies()
+    contact = load_contact_policy()
+    both = pd.concat([_decisions(run, d) for d in DAYS])
+    acted = both[both["action"]]
+    for policy in library.policies:
+        used = acted[acted["policy_id"] == policy.id]
+        if policy.budget.count is not None:
+            assert len(used) <= policy.budget.count
+        if policy.budget.money is not None:
+            assert used["cost"].sum() <= policy.budget.money + len(used) * 10  # + contact cost
+        # the entry limit: nobody gets the same policy twice within its window
+        assert used["subscriber_id"].is_unique or policy.limit.per_months < 1
+    for day in DAYS:
+        today = acted[acted["snapshot_date"] == day]
+        for channel, count in today["channel"].value_counts().items():
+            cap = contact.capacity(str(channel), day)
+            assert cap is None or count <= cap, channel
+
+
+def test_rerunning_a_day_gives_the_same_decisions_and_no_duplicate_alerts(
+    run: Warehouse,
+) -> None:
+    before = _decisions(run, DAYS[-1]).sort_values("subscriber_id").reset_index(drop=True)
+    alerts_before = run.execute("SELECT count(*) FROM alerts")[0][0]
+    run_pipeline(run, DAYS[-1], registry=run.registry)  # type: ignore[attr-defined]
+    after = _decisions(run, DAYS[-1]).sort_values("subscriber_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(before, after)
+    assert run.execute("SELECT count(*) FROM alerts")[0][0] == alerts_before
+    monthly = run.execute(
+        "SELECT count(*) FROM (SELECT subscriber_id, rule_id, period_key FROM alerts "
+        "GROUP BY ALL HAVING count(*) > 1)"
+    )[0][0]
+    assert monthly == 0
+
+
+def test_decisions_export_csv_and_excel(run: Warehouse, tmp_path: Path) -> None:
+    rows = export_decisions(run, DAYS[-1], tmp_path / "d.csv")
+    frame = pd.read_csv(tmp_path / "d.csv")
+    assert rows == len(frame) == len(_decisions(run, DAYS[-1]))
+    assert list(frame.columns) == DECISION_EXPORT
+    assert frame["action"].iloc[0] and not frame["action"].iloc[-1]  # actions first
+    named = frame.dropna(subset=["policy_id"])
+    assert named["policy_name"].notna().all()
+    assert named["policy_name"].str.contains("[\u4e00-\u9fff]").any()  # Chinese by default
+    count = export_decisions(run, DAYS[-1], tmp_path / "d.xlsx", lang="en", actions_only=True)
+    sheet = pd.read_excel(tmp_path / "d.xlsx")
+    assert count == len(sheet) and sheet["action"].all()
+    with pytest.raises(WeiwanError, match="no decisions for 2026-08-31"):
+        export_decisions(run, date(2026, 8, 31), tmp_path / "none.csv")
+
+
+def test_recorded_outcomes_replace_the_prior_uplift(run: Warehouse) -> None:
+    """Outcomes where the discount halved churn: the next run values discounts with a learned
+    uplift near 0.5 instead of the 0.30 prior (runs last: it changes the warehouse)."""
+    features = run.table("features").filter(lambda t: t.snapshot_date == DAYS[0])
+    ids = features.select("subscriber_id").to_pandas()["subscriber_id"]
+    rng = np.random.default_rng(1)
+    treated = rng.random(len(ids)) < 0.5
+    outcomes = pd.DataFrame(
+        {
+            "subscriber_id": ids,
+            "snapshot_date": DAYS[0],
+            "offer_type": "discount",
+            "treated": treated,
+            "churned": rng.random(len(ids)) < np.where(treated, 0.1, 0.2),
+        }
+    )
+    try:
+        run.replace_snapshot("retention_outcomes", ibis.memtable(outcomes), DAYS[0])
+        run_pipeline(run, DAYS[-1], registry=run.registry)  # type: ignore[attr-defined]
+        frame = _decisions(run, DAYS[-1])
+    finally:
+        run.execute("DROP TABLE IF EXISTS retention_outcomes")
+        run_pipeline(run, DAYS[-1], registry=run.registry)  # type: ignore[attr-defined]
+    config = load_decide_config()
+    rows = frame[(frame["offer_type"] == "discount") & (frame["channel"] == "outbound_call")]
+    assert len(rows) > 0
+    match = rows["driver"].map(lambda d: config.driver_match[d]["discount"])
+    learned = rows["uplift"] / match / config.channel_effect["outbound_call"]
+    assert learned.to_numpy() == pytest.approx(0.5, abs=0.1)

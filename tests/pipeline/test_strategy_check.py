@@ -1,0 +1,30 @@
+"""The strategy check: next best action against simple targeting, judged by the truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from weiwan.cli import app
+from weiwan.core.settings import get_settings
+
+
+def test_strategy_check_prints_all_four_at_the_same_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEIWAN_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    args = ["simulate", "strategy-check", "--subscribers", "8000", "--seed", "3", "--json"]
+    result = CliRunner().invoke(app, args)
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    print({k: figures[k] for k in ("nba", "top_risk", "random", "oracle", "budget")})
+    assert figures["budget"] > 0 and figures["treated"]["nba"] > 20
+    for name in ("top_risk", "random", "oracle"):  # nobody spends more than next best action
+        assert figures["spent"][name] <= figures["budget"] + 1e-6
+    assert figures["oracle"] >= max(figures["nba"], figures["top_risk"], figures["random"])
+    assert figures["nba"] > figures["random"]
