@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import Integer, String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -61,3 +62,12 @@ def test_settings_read_postgres_url_from_env(monkeypatch: pytest.MonkeyPatch) ->
     url = "postgresql+psycopg://u:p@db:5432/weiwan"
     monkeypatch.setenv("WEIWAN_DATABASE_URL", url)
     assert Settings().database == url
+
+
+def test_reason_scope_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().reasons_for == "at_risk"
+    monkeypatch.setenv("WEIWAN_REASONS_FOR", "all")
+    assert Settings().reasons_for == "all"
+    monkeypatch.setenv("WEIWAN_REASONS_FOR", "everyone")
+    with pytest.raises(ValidationError, match="reasons_for"):
+        Settings()

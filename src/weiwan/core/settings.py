@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         " 1 M x 12 months takes as long at 2GB as unlimited, with 2.2 GiB RSS instead of 5 GiB.",
     )
 
+    reasons_for: Literal["at_risk", "all", "none"] = Field(
+        default="at_risk",
+        description="Who gets churn reasons in the daily scores: the high and medium bands "
+        "(TreeSHAP for everyone costs ~70 s per million subscribers on 2 cores), all, or none.",
+    )
+
     @property
     def warehouse_file(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"

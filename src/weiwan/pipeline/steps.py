@@ -22,6 +22,7 @@ from weiwan.analytics.tags import compute_tags, load_tag_library
 from weiwan.analytics.targets import evaluate_groups, load_target_groups
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.logging import get_logger
+from weiwan.core.settings import get_settings
 
 log = get_logger(__name__)
 
@@ -113,7 +114,8 @@ def scores_step(ctx: RunContext) -> ir.Table | None:
         return None
     model, meta = loaded
     features = snapshot_rows(ctx.warehouse, "features", ctx.snapshot).to_pandas()
-    scored = ibis.memtable(score_frame(model, meta, features))
+    scope = get_settings().reasons_for
+    scored = ibis.memtable(score_frame(model, meta, features, reasons_for=scope))
     return scored.mutate(snapshot_date=ibis.literal(ctx.snapshot))
 
 
