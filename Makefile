@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_features.py
 	$(BIN)/python bench/bench_targets.py
 	$(BIN)/python bench/bench_churn.py
+	$(BIN)/python bench/bench_decisions.py
 
 # Refresh the lock after changing pyproject.toml dependencies.
 lock: $(STAMP)

@@ -27,19 +27,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from stages import header, line, median_of, peak_rss_gib, runs, timed
 from weiwan.analytics.churn.models import default_model, prepare_features
 from weiwan.analytics.churn.reasons import top_reasons
 from weiwan.analytics.churn.training import (
@@ -63,52 +61,12 @@ TARGET_SCORE = 20.0
 TARGET_REASONS = 60.0
 LONG_RUN = 30.0  # a fit at least this long is run once
 
-T = TypeVar("T")
-
-
-def _peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux: KiB
-
-
-def _timed(run: Callable[[], T]) -> tuple[T, float]:
-    start = time.perf_counter()
-    result = run()
-    return result, time.perf_counter() - start
-
-
-def _median_of(repeat: int, run: Callable[[], T]) -> tuple[T, float, list[float]]:
-    """The last result, the median seconds and every run's seconds."""
-    times: list[float] = []
-    result: T | None = None
-    for _ in range(max(1, repeat)):
-        result, seconds = _timed(run)
-        times.append(seconds)
-    assert result is not None
-    return result, statistics.median(times), times
-
-
-def _runs(times: list[float]) -> str:
-    if len(times) == 1:
-        return "1 run"
-    return f"median of {len(times)} ({', '.join(f'{t:.1f}' for t in times)})"
-
-
-def _line(stage: str, rows: int | None, seconds: float, note: str = "") -> None:
-    count = "" if rows is None else f"{rows:,}"
-    print(f"  {stage:<38}{count:>12}{seconds:>10.1f}{_peak_rss_gib():>10.2f}  {note}", flush=True)
-
-
-def _header(title: str) -> None:
-    print(flush=True)
-    print(title)
-    print(f"  {'stage':<38}{'rows':>12}{'seconds':>10}{'peak GiB':>10}  note")
-
 
 def assemble(warehouse: Warehouse, config: TrainingConfig) -> pd.DataFrame:
     """1. The labelled frames of the snapshots train_on_warehouse uses, concatenated."""
     snapshots = _training_snapshots(warehouse, config)
     per_snapshot = max(1, config.max_training_rows // max(1, len(snapshots) - 1))  # as there
-    _header(
+    header(
         f"1. training-set assembly: snapshot_frame x {len(snapshots)} labelled snapshots "
         f"(at most {per_snapshot:,} rows each)"
     )
@@ -120,14 +78,14 @@ def assemble(warehouse: Warehouse, config: TrainingConfig) -> pd.DataFrame:
         seconds = time.perf_counter() - start
         frames.append(frame)
         total += seconds
-        _line(
+        line(
             f"snapshot_frame {day}",
             len(frame),
             seconds,
             f"{int(frame['churned'].sum()):,} churners",
         )
     everything = pd.concat(frames, ignore_index=True)
-    _line("total", len(everything), total, f"{len(feature_columns(everything))} feature columns")
+    line("total", len(everything), total, f"{len(feature_columns(everything))} feature columns")
     return everything
 
 
@@ -135,35 +93,35 @@ def fit_rows(everything: pd.DataFrame, n: int, repeat: int) -> float:
     """2. prepare_features + default_model(0).fit on n sampled rows; their seconds."""
     sample = everything if len(everything) <= n else everything.sample(n=n, random_state=0)
     names = feature_columns(sample)
-    _header(f"2. default model fit on {len(sample):,} rows")
+    header(f"2. default model fit on {len(sample):,} rows")
     y = sample["churned"].to_numpy(bool)
-    (x, _), prepare_s = _timed(lambda: prepare_features(sample[names]))
-    _line("prepare_features", len(x), prepare_s)
+    (x, _), prepare_s = timed(lambda: prepare_features(sample[names]))
+    line("prepare_features", len(x), prepare_s)
     times: list[float] = []
     while True:
-        model, seconds = _timed(lambda: default_model(0).fit(x, y))
+        model, seconds = timed(lambda: default_model(0).fit(x, y))
         times.append(seconds)
         if seconds >= LONG_RUN or len(times) >= repeat:
             break
     fit_s = statistics.median(times)
     once = f" (one run: >= {LONG_RUN:.0f} s)" if len(times) == 1 and fit_s >= LONG_RUN else ""
-    _line(
+    line(
         "default_model(0).fit",
         len(x),
         fit_s,
-        f"{_runs(times)}{once}; {model.n_rounds_} rounds, {model.num_leaves_} leaves, "
+        f"{runs(times)}{once}; {model.n_rounds_} rounds, {model.num_leaves_} leaves, "
         f"{int(y.sum()):,} churners",
     )
-    _line("prepare + fit", len(x), prepare_s + fit_s)
+    line("prepare + fit", len(x), prepare_s + fit_s)
     return prepare_s + fit_s
 
 
 def train_whole(warehouse: Warehouse, config: TrainingConfig) -> TrainingResult:
     """3. train_on_warehouse end to end, once."""
-    _header("3. train_on_warehouse(warehouse, TrainingConfig()) end to end, once")
-    result, seconds = _timed(lambda: train_on_warehouse(warehouse, config))
+    header("3. train_on_warehouse(warehouse, TrainingConfig()) end to end, once")
+    result, seconds = timed(lambda: train_on_warehouse(warehouse, config))
     auc = result.meta.metrics.get("default", {}).get("roc_auc")
-    _line(
+    line(
         "train_on_warehouse",
         result.meta.training_rows,
         seconds,
@@ -178,41 +136,41 @@ def score(
 ) -> tuple[int, float, float]:
     """4 and 5. Rows scored, median seconds of probabilities only and of score_frame."""
     model, meta = result.model, result.meta
-    _header(f"4. scoring snapshot {snapshot}: probabilities only")
-    features, seconds = _timed(lambda: compute_features(warehouse, snapshot).to_pandas())
-    _line("compute_features(...).to_pandas()", len(features), seconds, "1 run")
+    header(f"4. scoring snapshot {snapshot}: probabilities only")
+    features, seconds = timed(lambda: compute_features(warehouse, snapshot).to_pandas())
+    line("compute_features(...).to_pandas()", len(features), seconds, "1 run")
 
     def probabilities() -> npt.NDArray[np.float64]:
         x, _ = prepare_features(features[meta.features], categories=model.categories_)
         return np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64)
 
-    p, score_s, times = _median_of(repeat, probabilities)
-    _line("prepare_features + predict_proba", len(p), score_s, _runs(times))
+    p, score_s, times = median_of(repeat, probabilities)
+    line("prepare_features + predict_proba", len(p), score_s, runs(times))
 
-    _header(f"5. scoring snapshot {snapshot} with reasons: score_frame (top-3 zh + en)")
-    scored, reasons_s, times = _median_of(repeat, lambda: score_frame(model, meta, features))
+    header(f"5. scoring snapshot {snapshot} with reasons: score_frame (top-3 zh + en)")
+    scored, reasons_s, times = median_of(repeat, lambda: score_frame(model, meta, features))
     with_reason = int(scored["reason_1"].notna().sum())
-    _line(
+    line(
         "score_frame (reasons for high + medium)",
         len(scored),
         reasons_s,
-        f"{_runs(times)}; {with_reason:,} with a reason",
+        f"{runs(times)}; {with_reason:,} with a reason",
     )
-    everyone, seconds = _timed(lambda: score_frame(model, meta, features, reasons_for="all"))
-    _line("score_frame, reasons for everyone", len(everyone), seconds, "1 run, for reference")
+    everyone, seconds = timed(lambda: score_frame(model, meta, features, reasons_for="all"))
+    line("score_frame, reasons for everyone", len(everyone), seconds, "1 run, for reference")
     print("  its parts, one run:")
-    (x, _), seconds = _timed(
+    (x, _), seconds = timed(
         lambda: prepare_features(features[meta.features], categories=model.categories_)
     )
-    _line("  prepare_features", len(x), seconds)
-    p, seconds = _timed(lambda: np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64))
-    _line("  predict_proba", len(p), seconds)
-    contrib, seconds = _timed(lambda: model.contributions(x))
-    _line("  contributions (TreeSHAP)", len(contrib), seconds, f"shape {contrib.shape}")
-    reasons, seconds = _timed(lambda: top_reasons(contrib, features[meta.features], meta.features))
-    _line("  top_reasons (sentences)", len(reasons), seconds)
-    bands, seconds = _timed(lambda: risk_bands(p))
-    _line("  risk_bands", len(bands), seconds)
+    line("  prepare_features", len(x), seconds)
+    p, seconds = timed(lambda: np.asarray(model.predict_proba(x)[:, 1], dtype=np.float64))
+    line("  predict_proba", len(p), seconds)
+    contrib, seconds = timed(lambda: model.contributions(x))
+    line("  contributions (TreeSHAP)", len(contrib), seconds, f"shape {contrib.shape}")
+    reasons, seconds = timed(lambda: top_reasons(contrib, features[meta.features], meta.features))
+    line("  top_reasons (sentences)", len(reasons), seconds)
+    bands, seconds = timed(lambda: risk_bands(p))
+    line("  risk_bands", len(bands), seconds)
     return len(features), score_s, reasons_s
 
 
@@ -247,7 +205,7 @@ def main() -> int:
         warehouse.close()
 
     print(flush=True)
-    print(f"peak RSS of the process: {_peak_rss_gib():.2f} GiB")
+    print(f"peak RSS of the process: {peak_rss_gib():.2f} GiB")
     print(f"load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     # the snapshot has fewer active subscribers than N: scoring is linear in rows, so the
     # targets (set for N subscribers) are checked on the seconds scaled to N rows

@@ -1,0 +1,519 @@
+"""Benchmark: the alerts and decisions (next best action) steps on 1 M subscribers, 2 cores.
+
+Target (issue): alerts + decisions for 1 M subscribers <= 60 s on 2 cores. Uses the warehouse
+bench/bench_features.py prepares (var/bench/warehouse-N-M.duckdb, DuckDB threads=2,
+memory_limit=2GB as bench/bench_targets.py) and the model registry bench_targets.py uses,
+var/bench/models-N-M.
+
+1. the steps before the alerts: when the snapshot's ``profile`` has no rows or no
+   ``churn_probability``, every earlier pipeline step (features … profile, target_groups) is
+   run in a child process (the scores step trains and promotes a model on the first run), so
+   its memory does not count in the peak RSS below; otherwise the stored results are reused;
+2. the alerts step (``alerts_step`` + ``replace_snapshot("alerts", …)``), then the decisions
+   step (``decisions_step`` + ``replace_snapshot("decisions", …)``), as ``run_pipeline`` runs
+   them, median of --repeat; their sum is checked against the target;
+3. one run broken into its parts (alert context + rules to Arrow, then ``decide_day``'s parts
+   called the way it calls them: triggers, hold-outs, candidates, scoring, budgets and value
+   room, arbitration, decision rows, care actions, explanations, typing, storing), checked to
+   give the same decisions as the step;
+4. the rows: alerts fired, decisions, actions, per trigger kind and outcome, and the peak RSS.
+
+Exits 1 when the target is missed. The machine is shared: quote medians and the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from stages import header, line, load_average, peak_rss_gib, runs, timed
+from weiwan.analytics.alerts import alert_context, evaluate_rules, fired_once, load_rules
+from weiwan.analytics.churn.registry import ModelRegistry
+from weiwan.analytics.contact_policy import CHANNELS, ContactPolicy, load_contact_policy
+from weiwan.analytics.decide import (
+    CALLS,
+    DECISION_COLUMNS,
+    DECISION_SCHEMA,
+    DayInputs,
+    DecideConfig,
+    _candidates,
+    _care_actions,
+    _explain,
+    _held_out,
+    _triggers,
+    _value_room,
+    arbitrate,
+    decision_rows,
+    load_decide_config,
+    score_candidates,
+)
+from weiwan.analytics.policies import PolicyLibrary, load_policies, remaining_budgets
+from weiwan.analytics.profile import load_profile, snapshot_rows
+from weiwan.analytics.warehouse import Warehouse
+from weiwan.pipeline.decision_steps import (
+    _earlier_actions,
+    _learned_uplift,
+    alerts_step,
+    decisions_step,
+)
+from weiwan.pipeline.run import STEPS
+from weiwan.pipeline.steps import RunContext
+
+ROOT = Path(__file__).resolve().parents[1]
+THREADS = 2
+MEMORY_LIMIT = "2GB"
+TARGET = 60.0
+MEASURED = ("alerts", "decisions")
+
+T = TypeVar("T")
+Learned = dict[str, float] | None
+
+
+def line2(stage: str, rows: int | None, seconds: float, note: str = "") -> None:
+    """A stage line with seconds to two decimals (these steps take seconds, not minutes)."""
+    line(stage, rows, seconds, note, digits=2)
+
+
+def _open(path: Path) -> Warehouse:
+    try:
+        return Warehouse(path, threads=THREADS, memory_limit=MEMORY_LIMIT)
+    except Exception as exc:  # DuckDB allows one writer: another process may hold the file
+        sys.exit(f"cannot open {path}: {exc}")
+
+
+def _registry(opts: argparse.Namespace) -> ModelRegistry:
+    return ModelRegistry(ROOT / "var" / "bench" / f"models-{opts.subscribers}-{opts.months}")
+
+
+# ----------------------------------------------------------------------------- 1. prepare
+
+
+def _profile_state(warehouse: Warehouse, snapshot: date) -> str | None:
+    """None when the snapshot's profile has rows and scores, else what is missing."""
+    if not warehouse.has_table("profile"):
+        return "no profile table"
+    profile = load_profile(warehouse, snapshot)
+    rows = int(profile.count().execute())
+    if not rows:
+        return f"no profile rows for {snapshot}"
+    if "churn_probability" not in profile.columns:
+        return f"profile of {snapshot} ({rows:,} rows) has no churn_probability"
+    return None
+
+
+def prepare(opts: argparse.Namespace, path: Path) -> None:
+    """(Child process) every step before the alerts, as bench_targets.py runs them."""
+    warehouse = _open(path)
+    try:
+        context = RunContext(warehouse, opts.snapshot, _registry(opts))
+        total = 0.0
+        print(f"  {'step':<16}{'rows':>12}{'seconds':>10}")
+        for name, step in STEPS:
+            if name in MEASURED:
+                break
+            start = time.perf_counter()
+            result = step(context)  # scores: trains and promotes a model on the first run
+            if result is None:
+                warehouse.drop_snapshot(name, opts.snapshot)
+                rows = 0
+            else:
+                rows = warehouse.replace_snapshot(name, result, opts.snapshot)
+            elapsed = time.perf_counter() - start
+            total += elapsed
+            print(f"  {name:<16}{rows:>12,}{elapsed:>10.1f}", flush=True)
+        print(f"  {'total':<16}{'':>12}{total:>10.1f}")
+    finally:
+        warehouse.close()
+
+
+def ensure_profile(opts: argparse.Namespace, path: Path) -> None:
+    """1. Reuse the stored steps before the alerts, or run them in a child process."""
+    warehouse = _open(path)
+    try:
+        missing = _profile_state(warehouse, opts.snapshot)
+    finally:
+        warehouse.close()
+    if missing is None:
+        print(f"1. steps before the alerts: reused (profile of {opts.snapshot} has scores)")
+        return
+    registry = _registry(opts)
+    model = (registry.promoted() if registry.root.exists() else None) or "none, trains one"
+    print(
+        f"1. steps before the alerts: {missing}: running features … target_groups in a child "
+        f"process (registry {registry.root.relative_to(ROOT)}, promoted model: {model})",
+        flush=True,
+    )
+    args = [sys.executable, str(Path(__file__).resolve()), "--prepare-only"]
+    args += ["--subscribers", str(opts.subscribers), "--months", str(opts.months)]
+    args += ["--snapshot", opts.snapshot.isoformat()]
+    if subprocess.run(args, cwd=ROOT).returncode != 0:
+        sys.exit("the steps before the alerts failed")
+    warehouse = _open(path)
+    try:
+        missing = _profile_state(warehouse, opts.snapshot)
+    finally:
+        warehouse.close()
+    if missing is not None:
+        sys.exit(f"after the earlier steps: {missing} (no model could be trained?)")
+
+
+# ----------------------------------------------------------------------------- 2. steps
+
+
+def measure(ctx: RunContext, repeat: int) -> tuple[float, float, pd.DataFrame]:
+    """2. Median seconds of the alerts and the decisions step (each with its store), and the
+    last run's decisions frame."""
+    warehouse, snapshot = ctx.warehouse, ctx.snapshot
+    header(f"2. the steps as run_pipeline runs them, median of {repeat}")
+    alert_times: list[float] = []
+    decision_times: list[float] = []
+    sums: list[float] = []
+    alert_rows = decision_rows_ = 0
+    last: ir.Table | None = None
+    for _ in range(max(1, repeat)):
+        alert_rows, seconds = timed(
+            lambda: warehouse.replace_snapshot("alerts", alerts_step(ctx), snapshot)
+        )
+        alert_times.append(seconds)
+
+        def decide() -> int:
+            nonlocal last
+            last = decisions_step(ctx)
+            if last is None:
+                sys.exit("decisions_step returned None: the profile has no scores")
+            return warehouse.replace_snapshot("decisions", last, snapshot)
+
+        decision_rows_, seconds = timed(decide)
+        decision_times.append(seconds)
+        sums.append(alert_times[-1] + seconds)
+    alerts_s, decisions_s = statistics.median(alert_times), statistics.median(decision_times)
+    line2("alerts step + store", alert_rows, alerts_s, runs(alert_times))
+    line2("decisions step + store", decision_rows_, decisions_s, runs(decision_times))
+    line2("alerts + decisions", None, alerts_s + decisions_s, f"sum of medians; {runs(sums)}")
+    assert last is not None
+    frame: pd.DataFrame = last.to_pandas()
+    return alerts_s, decisions_s, frame
+
+
+# ----------------------------------------------------------------------------- 3. parts
+
+
+class Laps:
+    """Runs and prints the parts of one run, keeping their total."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+
+    def __call__(
+        self, label: str, run: Callable[[], T], rows: Callable[[T], int | None] = lambda _: None
+    ) -> T:
+        result, seconds = timed(run)
+        self.total += seconds
+        line2(label, rows(result), seconds)
+        return result
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, pd.DataFrame | pa.Table) else None
+
+
+def parts(ctx: RunContext) -> tuple[float, pd.DataFrame]:
+    """3. One run of both steps split into parts, mirroring alerts_step, decisions_step and
+    decide_day; the parts' total seconds and the decisions frame."""
+    warehouse, snapshot = ctx.warehouse, ctx.snapshot
+    header("3. one run broken into parts (the code of alerts_step, decisions_step, decide_day)")
+    lap = Laps()
+
+    # alerts_step
+    rules = load_rules()
+    fired = lap(
+        "alert_context + evaluate_rules -> Arrow",
+        lambda: evaluate_rules(
+            alert_context(warehouse, snapshot), rules, snapshot
+        ).table.to_pyarrow(),
+        _size,
+    )
+
+    def store_alerts() -> int:
+        earlier = None
+        if warehouse.has_table("alerts"):
+            stored = warehouse.table("alerts")
+            earlier = stored.filter(stored.snapshot_date < snapshot)
+        return warehouse.replace_snapshot(
+            "alerts", fired_once(ibis.memtable(fired), earlier), snapshot
+        )
+
+    lap("fired_once + store alerts", store_alerts, lambda n: n)
+
+    # decisions_step: its inputs
+    def inputs_() -> tuple[DayInputs, PolicyLibrary, ContactPolicy, DecideConfig, Learned]:
+        profile = load_profile(warehouse, snapshot)
+        library = load_policies(profile=None)
+        actions = _earlier_actions(ctx)
+        granted = history = None
+        if actions is not None:
+            offers = actions.filter(actions.policy_id.notnull())
+            granted = offers.select(
+                "subscriber_id", "policy_id", granted_on=offers.snapshot_date, cost=offers.cost
+            )
+            history = actions.select(
+                "subscriber_id",
+                "channel",
+                contacted_at=actions.snapshot_date,
+                outcome=ibis.null("string"),
+            )
+        has_dnd = warehouse.has_table("do_not_disturb")
+        dnd = warehouse.table("do_not_disturb") if has_dnd else None
+        inputs = DayInputs(
+            profile=profile,
+            alerts=snapshot_rows(warehouse, "alerts", snapshot),
+            granted=granted,
+            history=history,
+            dnd=dnd,
+        )
+        learned = _learned_uplift(ctx)
+        return inputs, library, load_contact_policy(), load_decide_config(), learned
+
+    inputs, library, contact, config, learned = lap(
+        "inputs (configs, earlier actions, uplift)", inputs_
+    )
+
+    # decide_day
+    retention, care = lap(
+        "_triggers", lambda: _triggers(inputs, config), lambda rc: len(rc[0]) + len(rc[1])
+    )
+
+    def hold() -> int:
+        retention["holdout"] = _held_out(retention, config).to_numpy()
+        care["holdout"] = _held_out(care, config).to_numpy()
+        return int(retention["holdout"].sum() + care["holdout"].sum())
+
+    lap("_held_out (rows held out)", hold, lambda n: n)
+    candidates = lap(
+        "_candidates (eligibility + contacts)",
+        lambda: _candidates(retention, inputs, library, contact, config, snapshot),
+        _size,
+    )
+    scored = lap(
+        "score_candidates",
+        lambda: score_candidates(candidates, config, learned) if len(candidates) else candidates,
+        _size,
+    )
+    rows: list[pd.DataFrame] = []
+    left: dict[str, int | None] = {c: contact.capacity(c, snapshot) for c in CHANNELS}
+    if len(scored):
+
+        def setup() -> tuple[pd.DataFrame, set[str], pd.DataFrame, pd.DataFrame, pd.Series]:
+            small_call = scored["channel"].isin(CALLS) & (
+                scored["expected_value"] < config.min_value_for_call
+            )
+            kept = scored[~small_call]
+            held = set(retention.loc[retention["holdout"], "subscriber_id"])
+            in_play = kept[~kept["subscriber_id"].isin(held)]
+            budgets = remaining_budgets(library.policies, inputs.granted).to_pandas()
+            budgets = budgets.rename(
+                columns={"remaining_count": "count", "remaining_money": "money"}
+            )
+            return kept, held, in_play, budgets, _value_room(inputs, library)
+
+        kept, held, in_play, budgets, room = lap(
+            "remaining_budgets + _value_room", setup, lambda s: len(s[2])
+        )
+        arbitrated = lap("arbitrate", lambda: arbitrate(in_play, budgets, left, room), _size)
+
+        def rows_() -> pd.DataFrame:
+            granted_rows = arbitrated[arbitrated["granted"]]
+            for channel, used in granted_rows.groupby("channel").size().items():
+                cap = left.get(str(channel))
+                left[str(channel)] = None if cap is None else cap - int(used)
+            would_be = kept[kept["subscriber_id"].isin(held)].assign(granted=False)
+            would_be["why_not"] = pd.Series(pd.NA, index=would_be.index, dtype=object)
+            return decision_rows(pd.concat([arbitrated, would_be], ignore_index=True))
+
+        rows.append(lap("decision_rows", rows_, _size))
+
+    def merged() -> pd.DataFrame:
+        decided = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+        out = retention.merge(
+            decided.drop(columns=["trigger", "trigger_kind", "holdout"], errors="ignore"),
+            on="subscriber_id",
+            how="left",
+        )
+        granted = out["granted"] if "granted" in out else pd.Series(False, index=out.index)
+        out["action"] = granted.astype("boolean").fillna(False).astype(bool) & ~out["holdout"]
+        out["outcome"] = np.where(
+            out["holdout"],
+            "holdout",
+            np.where(
+                out["action"],
+                "granted",
+                out.get("why_not", pd.Series(pd.NA, index=out.index)).fillna("no_eligible_policy"),
+            ),
+        )
+        return out
+
+    out = lap("retention rows (merge, outcome)", merged, _size)
+    cared = lap(
+        "_care_actions",
+        lambda: _care_actions(care, out, left, profile=inputs.profile),
+        _size,
+    )
+
+    def concat() -> pd.DataFrame:
+        everything: pd.DataFrame = pd.concat([out, cared], ignore_index=True)
+        for column in DECISION_COLUMNS:
+            if column not in everything.columns:
+                everything[column] = pd.NA
+        return everything
+
+    everything = lap("concat retention + care", concat, _size)
+
+    def explain() -> int:
+        everything["why_zh"], everything["why_en"] = _explain(everything)
+        return len(everything)
+
+    lap("_explain (why_zh, why_en)", explain, lambda n: n)
+
+    def typed_() -> pd.DataFrame:
+        typed = everything[list(DECISION_COLUMNS)].astype(DECISION_SCHEMA)
+        result: pd.DataFrame = typed.sort_values("subscriber_id").reset_index(drop=True)
+        return result
+
+    frame = lap("types + sort", typed_, _size)
+
+    def store() -> int:
+        table = ibis.memtable(frame.assign(snapshot_date=snapshot))
+        return warehouse.replace_snapshot("decisions", table, snapshot)
+
+    lap("store decisions", store, lambda n: n)
+    line2("total of the parts", None, lap.total)
+    return lap.total, frame
+
+
+def _same(step: pd.DataFrame, mirrored: pd.DataFrame) -> str:
+    """Whether the parts gave the decisions of the step (the bench's copy of decide_day may
+    fall behind the product's)."""
+    columns = [c for c in step.columns if c != "snapshot_date"]
+    if set(columns) != set(mirrored.columns):
+        odd = sorted(set(columns) ^ set(mirrored.columns))
+        return f"NO: columns differ {odd} (decide_day changed: update the bench's copy)"
+    schema = {c: DECISION_SCHEMA.get(c, "object") for c in columns}
+    try:
+        pd.testing.assert_frame_equal(
+            step[columns].astype(schema).reset_index(drop=True),
+            mirrored[columns].astype(schema).reset_index(drop=True),
+            check_dtype=False,
+        )
+    except (AssertionError, TypeError, ValueError) as exc:
+        return f"NO: {str(exc).strip().splitlines()[0]}"
+    return "yes"
+
+
+# ----------------------------------------------------------------------------- 4. rows
+
+
+def report_rows(warehouse: Warehouse, snapshot: date) -> None:
+    """4. What was stored for the snapshot."""
+    print(flush=True)
+    print(f"4. rows stored for {snapshot}")
+    day = [snapshot]
+    alerts = warehouse.execute(
+        "SELECT kind, count(*), count(DISTINCT subscriber_id) FROM alerts "
+        "WHERE snapshot_date = ? GROUP BY ALL ORDER BY 1",
+        day,
+    )
+    fired = sum(int(r[1]) for r in alerts)
+    print(
+        f"  alerts fired {fired:,}: "
+        + ", ".join(f"{k} {n:,} ({s:,} subscribers)" for k, n, s in alerts)
+    )
+    ((total, actions, subscribers),) = warehouse.execute(
+        "SELECT count(*), count(*) FILTER (WHERE action), count(DISTINCT subscriber_id) "
+        "FROM decisions WHERE snapshot_date = ?",
+        day,
+    )
+    print(f"  decisions {total:,} ({subscribers:,} subscribers), actions {actions:,}")
+    print(f"  {'trigger_kind':<14}{'outcome':<20}{'rows':>12}{'actions':>10}")
+    for kind, outcome, n, acted in warehouse.execute(
+        "SELECT trigger_kind, outcome, count(*), count(*) FILTER (WHERE action) FROM decisions "
+        "WHERE snapshot_date = ? GROUP BY ALL ORDER BY 1, 3 DESC",
+        day,
+    ):
+        print(f"  {kind:<14}{outcome:<20}{n:>12,}{acted:>10,}")
+    channels = warehouse.execute(
+        "SELECT channel, count(*) FROM decisions WHERE snapshot_date = ? AND action "
+        "GROUP BY ALL ORDER BY 2 DESC",
+        day,
+    )
+    print("  actions per channel: " + ", ".join(f"{c} {n:,}" for c, n in channels))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--snapshot", type=date.fromisoformat, default=date(2026, 10, 31))
+    parser.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    path = ROOT / "var" / "bench" / f"warehouse-{opts.subscribers}-{opts.months}.duckdb"
+    if not path.exists():
+        sys.exit(f"{path} is missing: run bench/bench_features.py first")
+    if opts.prepare_only:
+        prepare(opts, path)
+        return 0
+
+    print(
+        f"alerts + decisions, {opts.subscribers:,} subscribers x {opts.months} months, "
+        f"snapshot {opts.snapshot}, warehouse {path.name}"
+    )
+    print(
+        f"DuckDB threads={THREADS}, memory_limit={MEMORY_LIMIT}; {os.cpu_count()} CPUs; "
+        f"load average at the start: {load_average()}"
+    )
+    ensure_profile(opts, path)
+    warehouse = _open(path)
+    try:
+        ctx = RunContext(warehouse, opts.snapshot, _registry(opts))
+        profile_rows = int(load_profile(warehouse, opts.snapshot).count().execute())
+        alerts_s, decisions_s, step_frame = measure(ctx, opts.repeat)
+        parts_s, mirrored = parts(ctx)
+        print(f"  parts give the step's decisions: {_same(step_frame, mirrored)}")
+        report_rows(warehouse, opts.snapshot)
+    finally:
+        warehouse.close()
+
+    print(flush=True)
+    print(f"peak RSS of the process: {peak_rss_gib():.2f} GiB")
+    print(f"load average at the end: {load_average()}")
+    total = alerts_s + decisions_s
+    scale = opts.subscribers / profile_rows if profile_rows else 1.0
+    print(
+        f"target: alerts + decisions for {opts.subscribers:,} subscribers <= {TARGET:.0f} s "
+        f"(measured on the {profile_rows:,} profile rows of {opts.snapshot}; "
+        f"x{scale:.2f} linear to {opts.subscribers:,}: {total * scale:.1f} s, for reference)"
+    )
+    verdict = "PASS" if total <= TARGET else "FAIL"
+    print(
+        f"  alerts {alerts_s:.1f} s + decisions {decisions_s:.1f} s = {total:.1f} s "
+        f"(parts run {parts_s:.1f} s)  {verdict}"
+    )
+    return 0 if total <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
