@@ -56,6 +56,11 @@ def test_driver_and_uplift_follow_the_config() -> None:
     assert (sms < call).all()
     learned = uplift(offer, driver, pd.Series(["outbound_call"] * 2), CONFIG, {"care_call": 0.5})
     assert learned[0] == pytest.approx(0.5)
+    # a channel the subscriber prefers (online joiners: self-service) works better
+    channels = pd.Series(["self_service", "self_service"])
+    same = pd.Series(["discount", "discount"])
+    liked = uplift(same, driver, channels, CONFIG, preferred=pd.Series(["self_service", "store"]))
+    assert liked[0] == pytest.approx(liked[1] * CONFIG.preference_boost)
 
 
 def _candidates(rows: list[tuple[str, str, float, str, float]]) -> pd.DataFrame:

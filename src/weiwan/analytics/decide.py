@@ -64,6 +64,17 @@ class DecideConfig(BaseModel):
     channel_order: list[str] = ["outbound_call", "sms", "self_service", "store", "hotline"]
     min_value_for_call: float = 20.0
     max_risk_months: float = 12.0
+    #: the channel each join channel suggests the subscriber prefers, and the effect boost
+    preferred_channels: dict[str, str] = Field(
+        default_factory=lambda: {
+            "store": "store",
+            "agent_outlet": "store",
+            "online": "self_service",
+            "hotline": "hotline",
+            "direct_sales": "outbound_call",
+        }
+    )
+    preference_boost: float = 1.2
 
     def holdout_share(self, group: str) -> float:
         """The hold-out share of a trigger (rule id or "risk"), else the default."""
@@ -125,14 +136,18 @@ def uplift(
     channel: pd.Series,
     config: DecideConfig,
     learned: dict[str, float] | None = None,
+    preferred: pd.Series | None = None,
 ) -> pd.Series:
-    """Relative cut in the churn probability for each (offer, driver, channel) row."""
+    """Relative cut in the churn probability for each (offer, driver, channel) row; a channel
+    the subscriber prefers (``preferred``) works ``preference_boost`` times better."""
     base = {**config.uplift_priors, **(learned or {})}
     prior = offer_type.map(base).astype(float).fillna(0.0)
     match_table = {(d, o): v for d, row in config.driver_match.items() for o, v in row.items()}
     keys = pd.Series(list(zip(driver, offer_type, strict=True)), index=offer_type.index)
     match = keys.map(match_table).astype(float).fillna(0.5)
     effect = channel.map(config.channel_effect).astype(float).fillna(0.5)
+    if preferred is not None:
+        effect = effect.where(preferred != channel, effect * config.preference_boost)
     return (prior * match * effect).clip(0.0, 1.0)
 
 
@@ -156,8 +171,11 @@ def score_candidates(
     monthly = frame["churn_probability"].astype(float).clip(0.0, 1.0)
     frame["risk_over_commitment"] = 1.0 - (1.0 - monthly) ** months
     frame["driver"] = driver_of(frame["reason_feature"], config)
+    preferred = (
+        frame["join_channel"].map(config.preferred_channels) if "join_channel" in frame else None
+    )
     frame["uplift"] = uplift(
-        frame["offer_type"], frame["driver"], frame["channel"], config, learned
+        frame["offer_type"], frame["driver"], frame["channel"], config, learned, preferred
     )
     fallback = frame["arpu"].astype(float).fillna(0.0) * config.fallback_value_months
     frame["value_saved"] = frame["value"].astype(float).fillna(fallback)
@@ -407,6 +425,9 @@ def _candidates(
         reason_feature=profile.reason_1_feature.cast("string"),
         value_tier=profile.value_tier.cast("string"),
         has_account_manager=profile.has_account_manager.cast("boolean"),
+        join_channel=profile.join_channel.cast("string")
+        if "join_channel" in profile.columns
+        else ibis.null("string"),
     )
     cand = cand.join(facts, "subscriber_id")
     managed = cand.value_tier.isin(config.account_manager_tiers) & cand.has_account_manager

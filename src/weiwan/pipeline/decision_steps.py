@@ -68,9 +68,11 @@ def decisions_step(ctx: RunContext) -> ir.Table | None:
     if "churn_probability" not in profile.columns:
         log.warning("decisions.no_scores", snapshot=str(snapshot))
         return None
-    library = load_policies(profile=None)
+    library = load_policies(profile=profile)
     for issue in library.errors:
         log.warning("policies.refused", problem=str(issue))
+    for issue in library.warnings:
+        log.warning("policies.more_generous", problem=str(issue))
     actions = _earlier_actions(ctx)
     granted = history = None
     if actions is not None:
