@@ -128,10 +128,11 @@ def _print_profile(
         console.print(risky)
     if warehouse.has_table("decisions"):
         actions = RichTable(title="next best actions today (一户一荐)")
-        for name in ("trigger", "outcome", "subscribers", "cost", "expected value"):
+        for name in ("trigger", "outcome", "subscribers", "cost today", "expected value"):
             actions.add_column(name, justify="left" if name in ("trigger", "outcome") else "right")
         for kind, outcome, count, cost, value in warehouse.execute(
-            "SELECT trigger_kind, outcome, count(*), sum(cost), sum(expected_value) "
+            "SELECT trigger_kind, outcome, count(*), sum(cost) FILTER (WHERE action), "
+            "sum(expected_value) FILTER (WHERE action) "
             "FROM decisions WHERE snapshot_date = ? GROUP BY ALL ORDER BY 1, 3 DESC",
             [snapshot],
         ):
