@@ -231,6 +231,9 @@ _ZERO_WHEN_ABSENT = (
 )
 
 
+FLOAT_DIGITS = 6
+
+
 def compute_features(wh: TableSource, snapshot: date) -> ir.Table:
     """The feature table for ``snapshot``: one row per subscriber active on that date."""
     base = _base(wh, snapshot)
@@ -239,8 +242,17 @@ def compute_features(wh: TableSource, snapshot: date) -> ir.Table:
     for part in (_usage(wh, snapshot), _events(wh, snapshot), complaints, surveys):
         joined = joined.left_join(part, "subscriber_id").drop("subscriber_id_right")
     filled = {c: joined[c].fill_null(0) for c in _ZERO_WHEN_ABSENT}
-    return joined.mutate(
+    table = joined.mutate(
         **filled,
         call_forwarding_active=joined.call_forwarding_active.fill_null(False),
         status=joined._event_status.fill_null(joined._status_at_delivery),
     ).drop("_event_status", "_status_at_delivery")
+    # Parallel aggregation sums floats in any order, so means differ run to run in the last
+    # bits (measured: up to 6e-11); rounded, the same data gives the same features, bins and
+    # model every time.
+    exact = {
+        name: table[name].round(FLOAT_DIGITS)
+        for name, dtype in table.schema().items()
+        if dtype.is_floating()
+    }
+    return table.mutate(**exact)
