@@ -1,0 +1,1 @@
+"""Operational domains (users, branches, tasks, ...) on the transactional database."""

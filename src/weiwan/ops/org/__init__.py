@@ -1,0 +1,1 @@
+"""Organisation and access: users, roles, branches, teams, authentication, audit."""

@@ -1,0 +1,264 @@
+"""Users, password hashing, login with lock-out, audit log, masking and data scope."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from weiwan.core.errors import WeiwanError
+from weiwan.ops.base import utcnow
+from weiwan.ops.org.models import AuditEvent, Branch, Team, User
+from weiwan.ops.org.roles import Role, Scope, permissions, scope_of
+from weiwan.ops.org.schemas import UserCreate
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+
+#: argon2id with argon2-cffi's defaults (RFC 9106 "low memory": t=3, m=64 MiB, p=4).
+_hasher = PasswordHasher()
+
+
+class AuditAction(StrEnum):
+    """What an audit event records."""
+
+    LOGIN_OK = "login_ok"
+    LOGIN_FAILED = "login_failed"
+    LOCKED = "locked"
+    PII_VIEW = "pii_view"
+    EXPORT = "export"
+    APPROVAL = "approval"
+    CONFIG_CHANGE = "config_change"
+
+
+class OrgError(WeiwanError):
+    """A user or branch request that cannot be carried out as asked."""
+
+
+class DuplicateUsernameError(OrgError):
+    """The username is already taken."""
+
+    def __init__(self, username: str) -> None:
+        self.username = username
+        super().__init__(f"username {username!r} is already taken")
+
+
+# --- passwords ---------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of ``password`` (salted, parameters encoded in the hash)."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash``; a malformed hash never matches."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether the hash was made with parameters other than the current ones."""
+    return _hasher.check_needs_rehash(password_hash)
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown users, so they cost the same work."""
+    return _hasher.hash("weiwan-dummy-password-for-timing")
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def create_user(session: Session, data: UserCreate) -> User:
+    """Create a user with a hashed password; raises :class:`OrgError` on bad references."""
+    if session.scalar(select(User.id).where(User.username == data.username)) is not None:
+        raise DuplicateUsernameError(data.username)
+    if session.get(Branch, data.branch_id) is None:
+        raise OrgError(f"branch {data.branch_id} does not exist")
+    if data.team_id is not None:
+        team = session.get(Team, data.team_id)
+        if team is None or team.branch_id != data.branch_id:
+            raise OrgError(f"team {data.team_id} is not a team of branch {data.branch_id}")
+    user = User(
+        username=data.username,
+        display_name=data.display_name,
+        password_hash=hash_password(data.password),
+        role=data.role.value,
+        branch_id=data.branch_id,
+        team_id=data.team_id,
+        active=True,
+        failed_logins=0,
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent insert of the same name
+        if "username" in str(exc.orig):
+            raise DuplicateUsernameError(data.username) from exc
+        raise
+    return user
+
+
+def _aware(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC datetime (SQLite returns naive ones)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: datetime | None = None,
+    ip: str | None = None,
+) -> User | None:
+    """The user if the password is right and the account usable, else ``None``.
+
+    Every attempt is audited. After ``MAX_FAILED_LOGINS`` consecutive failures the account is
+    locked for ``LOCKOUT``; while locked even the right password fails. The counter resets only
+    on a successful login, so one more failure after a lock has expired locks again. Unknown
+    users cost the same hashing work and get the same answer as a wrong password.
+    """
+    now = _aware(now or utcnow())
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        verify_password(_dummy_hash(), password)
+        audit(
+            session,
+            None,
+            AuditAction.LOGIN_FAILED,
+            "user",
+            None,
+            {"username": username, "reason": "unknown_user"},
+            ip,
+        )
+        return None
+    if user.locked_until is not None and now < _aware(user.locked_until):
+        verify_password(_dummy_hash(), password)
+        audit(
+            session, user, AuditAction.LOGIN_FAILED, "user", str(user.id), {"reason": "locked"}, ip
+        )
+        return None
+    ok = verify_password(user.password_hash, password)
+    if ok and user.active:
+        if needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        user.failed_logins = 0
+        user.locked_until = None
+        user.last_login_at = now
+        audit(session, user, AuditAction.LOGIN_OK, "user", str(user.id), None, ip)
+        return user
+    if not ok:
+        user.failed_logins += 1
+    reason = "bad_password" if not ok else "inactive"
+    audit(session, user, AuditAction.LOGIN_FAILED, "user", str(user.id), {"reason": reason}, ip)
+    if not ok and user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + LOCKOUT
+        audit(
+            session,
+            user,
+            AuditAction.LOCKED,
+            "user",
+            str(user.id),
+            {"failed_logins": user.failed_logins, "locked_until": user.locked_until.isoformat()},
+            ip,
+        )
+    session.flush()
+    return None
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+def audit(
+    session: Session,
+    user: User | None,
+    action: AuditAction | str,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
+    """Record one audit event in ``session`` (committed with the caller's transaction)."""
+    event = AuditEvent(
+        at=utcnow(),
+        user_id=user.id if user is not None else None,
+        action=AuditAction(action).value,
+        target_type=target_type,
+        target_id=target_id,
+        detail=None if detail is None else json.dumps(detail, ensure_ascii=False, sort_keys=True),
+        ip=ip,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+# --- masking -----------------------------------------------------------------------------
+
+
+def _mask(value: str, keep_head: int, keep_tail: int) -> str:
+    if len(value) <= keep_head + keep_tail:
+        return "*" * max(len(value) - 2, 0) + value[-2:] if len(value) > 2 else "*" * len(value)
+    return value[:keep_head] + "*" * (len(value) - keep_head - keep_tail) + value[-keep_tail:]
+
+
+def mask_phone(phone: str, role: Role | str) -> str:
+    """``13812345678`` → ``138****5678`` unless ``role`` may see full numbers."""
+    if permissions(role).may_see_full_numbers:
+        return phone
+    return _mask(phone.strip(), 3, 4)
+
+
+def mask_id_number(id_number: str, role: Role | str) -> str:
+    """A resident ID keeps its first 6 (region) and last 4 characters unless ``role`` may see it."""
+    if permissions(role).may_see_full_numbers:
+        return id_number
+    return _mask(id_number.strip(), 6, 4)
+
+
+# --- data scope --------------------------------------------------------------------------
+
+
+def descendant_branch_ids(session: Session, branch_id: int) -> frozenset[int]:
+    """``branch_id`` and every branch below it (city branch → rural sub-branches)."""
+    children: dict[int, list[int]] = {}
+    for bid, parent in session.execute(select(Branch.id, Branch.parent_id)):
+        if parent is not None:
+            children.setdefault(parent, []).append(bid)
+    found = {branch_id}
+    stack = [branch_id]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return frozenset(found)
+
+
+def visible_branch_ids(session: Session, user: User) -> frozenset[int]:
+    """Branches whose data ``user`` may see.
+
+    All branches for roles with scope ALL (admin, director, analyst); the user's branch and its
+    sub-branches for branch roles (centre head, store clerk, hotline agent: any caller of the
+    branch may ring); the user's own branch for agents and shift leads (whose own/team filter
+    applies on top).
+    """
+    scope = scope_of(user.role)
+    if scope is Scope.ALL:
+        return frozenset(session.scalars(select(Branch.id)))
+    if scope is Scope.BRANCH:
+        return descendant_branch_ids(session, user.branch_id)
+    return frozenset({user.branch_id})
