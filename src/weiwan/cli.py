@@ -128,12 +128,25 @@ def strategy_check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Next best action vs top-risk-cheapest-offer vs random vs oracle, same budget, by truth."""
-    from weiwan.pipeline.strategy_check import strategy_check as run_check
+    import tempfile
 
-    with progress_bar(not as_json) as update:
-        result = run_check(
-            subscribers, seed, months=months, end_month=_last_complete_month(), progress=update
-        )
+    from weiwan.pipeline.strategy_check import plan_strategies, summarise
+    from weiwan.sim.strategy_value import TruthPrices
+
+    with tempfile.TemporaryDirectory(prefix="weiwan-strategy-") as tmp:
+        root = Path(tmp)
+        with progress_bar(not as_json) as update:
+            plan = plan_strategies(
+                root,
+                subscribers,
+                seed,
+                months=months,
+                end_month=_last_complete_month(),
+                progress=update,
+            )
+        # only this evaluation reads the simulator's ground truth, never the decisions
+        prices = TruthPrices(root / "sim" / "truth", f"{plan.snapshot:%Y-%m}")
+        result = summarise(plan, subscribers, prices.saved, prices.oracle)
     if as_json:
         out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
         return

@@ -1,4 +1,4 @@
-"""Does next best action pay? One simulated month, four strategies, the simulator's truth.
+"""Does next best action pay? The plan side of `weiwan simulate strategy-check`.
 
 Builds a simulated operator, runs the daily pipeline for its last month end (the churn model is
 trained on its own history) and compares, at the same money budget (what next best action
@@ -10,22 +10,21 @@ spent), the revenue each strategy is expected to save:
 - ``oracle``: the best achievable: knowing each subscriber's true effect of each offer, the
   most saved revenue per yuan first (greedy, one offer per subscriber).
 
-A treated subscriber's saving is (true P(churn next month) − true P(churn if treated with that
-offer type)) × 12 × ARPU: the next year's revenue the month's campaign keeps. Only the
-evaluation reads the ground truth; the decisions never do. The baselines draw from the same
-pool as next best action (subscribers with an eligible offer, hold-outs left out).
+This module never reads the ground truth: it plans what each strategy treats; the pricing (and
+the oracle, which needs the true effects) is ``weiwan.sim.strategy_value``. The baselines draw
+from the same pool as next best action (subscribers with an eligible offer, hold-outs left
+out).
 """
 
 from __future__ import annotations
 
-import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.decide import load_decide_config
@@ -37,7 +36,6 @@ from weiwan.core.months import month_end
 from weiwan.pipeline.run import Progress, run_pipeline
 from weiwan.sim import simulate
 
-REVENUE_MONTHS = 12
 BASELINE_CHANNEL = "outbound_call"
 
 
@@ -64,35 +62,39 @@ def _within_budget(ranked: pd.DataFrame, budget: float) -> pd.DataFrame:
     return ranked[ranked["cost"].cumsum() <= budget + 1e-9]
 
 
-def _saving(rows: pd.DataFrame) -> float:
-    return float(rows["saved"].sum())
+@dataclass
+class StrategyPlan:
+    """What each strategy would treat (subscriber_id, offer_type, cost, arpu_1m), the pool of
+    eligible offers the oracle may draw from, and the budget; no ground truth involved."""
+
+    treatments: dict[str, pd.DataFrame]
+    pool: pd.DataFrame
+    budget: float
+    snapshot: date
 
 
-def strategy_check(
+def plan_strategies(
+    root: Path,
     subscribers: int,
     seed: int,
     *,
     months: int = 12,
     end_month: str = "2026-10",
-    workdir: Path | None = None,
     progress: Progress | None = None,
-) -> StrategyCheck:
-    """Simulate, run the pipeline for the last month end and compare the four strategies."""
-    with tempfile.TemporaryDirectory(prefix="weiwan-strategy-", dir=workdir) as tmp:
-        root = Path(tmp)
-        simulate(
-            subscribers=subscribers, months=months, seed=seed, out=root / "sim", end_month=end_month
-        )
-        day = month_end(date.fromisoformat(f"{end_month}-01"))
-        with Warehouse(root / "warehouse.duckdb", threads=2, memory_limit="2GB") as wh:
-            ingest(root / "sim", snapshot=day, warehouse=wh)
-            run_pipeline(wh, day, progress, registry=ModelRegistry(root / "models"))
-            return _compare(wh, root / "sim" / "truth", day, subscribers, seed)
+) -> StrategyPlan:
+    """Simulate into ``root``, run the pipeline for the last month end and plan next best
+    action, top-risk-cheapest-offer and random targeting at next best action's budget."""
+    simulate(
+        subscribers=subscribers, months=months, seed=seed, out=root / "sim", end_month=end_month
+    )
+    day = month_end(date.fromisoformat(f"{end_month}-01"))
+    with Warehouse(root / "warehouse.duckdb", threads=2, memory_limit="2GB") as wh:
+        ingest(root / "sim", snapshot=day, warehouse=wh)
+        run_pipeline(wh, day, progress, registry=ModelRegistry(root / "models"))
+        return _plan(wh, day, seed)
 
 
-def _compare(
-    wh: Warehouse, truth_dir: Path, day: date, subscribers: int, seed: int
-) -> StrategyCheck:
+def _plan(wh: Warehouse, day: date, seed: int) -> StrategyPlan:
     profile = load_profile(wh, day)
     facts = profile.select("subscriber_id", "churn_probability", "arpu_1m").to_pandas()
     decisions = wh.table("decisions").filter(lambda t: t.snapshot_date == day).to_pandas()
@@ -105,46 +107,38 @@ def _compare(
     pairs = eligibility(profile, library.policies, day, target_groups=library.target_groups)
     pool = pairs.to_pandas().merge(policies, on="policy_id").merge(facts, on="subscriber_id")
     held = set(decisions.loc[decisions["holdout"], "subscriber_id"])
-    pool = pool[~pool["subscriber_id"].isin(held)]
+    pool = pool[~pool["subscriber_id"].isin(held)].copy()
     pool["cost"] = pool["offer_cost"] + config.contact_cost.get(BASELINE_CHANNEL, 0.0)
-
-    month = f"{day:%Y-%m}"
-    truth = pq.read_table(truth_dir / "monthly_truth.parquet").to_pandas()
-    base = truth[truth["month"] == month].set_index("subscriber_id")["p_churn_next"]
-    effects = pq.read_table(truth_dir / "offer_effects.parquet").to_pandas()
-    treated = effects.set_index(["subscriber_id", "offer_type"])["p_churn_next_if_treated"]
-
-    def saved(rows: pd.DataFrame) -> pd.Series:
-        keys = pd.MultiIndex.from_arrays([rows["subscriber_id"], rows["offer_type"]])
-        after = treated.reindex(keys).to_numpy()
-        before = base.reindex(rows["subscriber_id"]).to_numpy()
-        revenue = rows["arpu_1m"].astype(float).fillna(0.0).to_numpy() * REVENUE_MONTHS
-        return pd.Series(np.nan_to_num(before - after) * revenue, index=rows.index)
 
     acted = decisions[decisions["action"] & decisions["policy_id"].notna()]
     nba = acted.merge(facts[["subscriber_id", "arpu_1m"]], on="subscriber_id")
-    nba["saved"] = saved(nba)
     budget = float(nba["cost"].sum())
-
     cheapest = pool.sort_values(["subscriber_id", "cost"]).drop_duplicates("subscriber_id")
     top = _within_budget(cheapest.sort_values("churn_probability", ascending=False), budget)
     order = np.random.default_rng(seed).permutation(len(cheapest))
     rand = _within_budget(cheapest.iloc[order], budget)
-    pool["saved"] = saved(pool)
-    worth = pool[pool["saved"] > 0].copy()
-    worth["ratio"] = worth["saved"] / worth["cost"].clip(lower=1e-6)
-    best = worth.sort_values("ratio", ascending=False).drop_duplicates("subscriber_id")
-    oracle = _within_budget(best, budget)
-    top, rand = top.assign(saved=saved(top)), rand.assign(saved=saved(rand))
-    chosen = {"nba": nba, "top_risk": top, "random": rand, "oracle": oracle}
+    return StrategyPlan({"nba": nba, "top_risk": top, "random": rand}, pool, budget, day)
+
+
+def summarise(
+    plan: StrategyPlan,
+    subscribers: int,
+    saved: Callable[[pd.DataFrame], pd.Series],
+    oracle: Callable[[pd.DataFrame, float], pd.DataFrame],
+) -> StrategyCheck:
+    """The four strategies priced by ``saved`` (revenue kept per treated row), the oracle's
+    treatment chosen by ``oracle`` from the plan's pool within its budget."""
+    chosen = {name: rows.assign(saved=saved(rows)) for name, rows in plan.treatments.items()}
+    chosen["oracle"] = oracle(plan.pool, plan.budget)
+    totals = {name: float(rows["saved"].sum()) for name, rows in chosen.items()}
     return StrategyCheck(
-        nba=_saving(nba),
-        top_risk=_saving(top),
-        random=_saving(rand),
-        oracle=_saving(oracle),
-        budget=budget,
-        snapshot=day.isoformat(),
+        nba=totals["nba"],
+        top_risk=totals["top_risk"],
+        random=totals["random"],
+        oracle=totals["oracle"],
+        budget=plan.budget,
+        snapshot=plan.snapshot.isoformat(),
         subscribers=subscribers,
-        treated={k: len(v) for k, v in chosen.items()},
-        spent={k: float(v["cost"].sum()) for k, v in chosen.items()},
+        treated={name: len(rows) for name, rows in chosen.items()},
+        spent={name: float(rows["cost"].sum()) for name, rows in chosen.items()},
     )
