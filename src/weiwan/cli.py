@@ -352,6 +352,27 @@ def scores_export(
     out.print(f"wrote {rows:,} scores to {out_file}")
 
 
+db_app = typer.Typer(help="The operational database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the operational database (WEIWAN_DATABASE_URL) to the newest schema."""
+    from weiwan.core.db import engine_for
+    from weiwan.ops.migrate import current, upgrade
+
+    engine = engine_for(get_settings())
+    try:
+        before = current(engine)
+        upgrade(engine)
+        after = current(engine)
+    finally:
+        engine.dispose()
+    state = "already at" if before == after else f"{before or 'empty'} ->"
+    out.print(f"operational database {state} {after}")
+
+
 decisions_app = typer.Typer(help="Next best actions of a snapshot.", no_args_is_help=True)
 app.add_typer(decisions_app, name="decisions")
 
