@@ -35,7 +35,6 @@ from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budg
 from weiwan.core.errors import ConfigError
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
-WHY_NOT = ("lower_value", "budget", "capacity", "value_cap", "not_worth_it")
 
 
 class DecideConfig(BaseModel):
@@ -198,7 +197,7 @@ def arbitrate(
     ``scored``: rows of :func:`score_candidates`; ``budgets``: policy_id → remaining count and
     money (NaN = unlimited); ``capacity``: channel → actions left today (None = unlimited);
     ``value_room``: subscriber_id → yuan of retention spend the value cap still allows.
-    Returns ``scored`` with ``granted`` (bool) and ``why_not`` (one of :data:`WHY_NOT` for
+    Returns ``scored`` with ``granted`` (bool) and ``why_not`` (a key of :data:`WHY_NOT_NAMES` for
     rows not granted).
     """
     frame = scored.sort_values(
