@@ -7,11 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
+from api_helpers import PASSWORD, PEOPLE
 from weiwan.core.db import make_engine, session_scope
+from weiwan.core.settings import Settings
 from weiwan.ops.migrate import upgrade
 from weiwan.ops.org.models import Branch, Team
+from weiwan.ops.org.schemas import UserCreate
+from weiwan.ops.org.service import create_user
+from weiwan.web.app import create_app
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -68,3 +75,44 @@ def branches(engine: Engine) -> dict[str, int]:
             "rural_b": rural_b.id,
             "team": team.id,
         }
+
+
+@pytest.fixture
+def people(engine: Engine, branches: dict[str, int]) -> dict[str, int]:
+    """User ids by username, one user per role (see :data:`PEOPLE`), password PASSWORD."""
+    ids: dict[str, int] = {}
+    with session_scope(engine) as session:
+        for username, (role, branch, in_team) in PEOPLE.items():
+            user = create_user(
+                session,
+                UserCreate(
+                    username=username,
+                    display_name=username.title(),
+                    password=PASSWORD,
+                    role=role,
+                    branch_id=branches[branch],
+                    team_id=branches["team"] if in_team else None,
+                ),
+            )
+            ids[username] = user.id
+    return ids
+
+
+@pytest.fixture
+def app(engine: Engine, tmp_path: Path) -> FastAPI:
+    """The web app on the migrated test database."""
+    return create_app(Settings(home=tmp_path, secret_key="test-secret"), engine)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2 with tiny parameters: the tests create many users; the hashing itself is tested
+    with the real parameters in test_ops_org."""
+    if request.module.__name__.endswith("test_ops_org"):
+        return
+    monkeypatch.setattr(
+        "weiwan.ops.org.service._hasher",
+        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+    )

@@ -13,12 +13,12 @@ from weiwan.ops.migrate import current, downgrade, head, upgrade
 def test_upgrade_empty_database_to_head(empty_engine: Engine) -> None:
     assert current(empty_engine) is None
     upgrade(empty_engine)
-    assert head() == "0001_org"
-    assert current(empty_engine) == "0001_org"
+    assert head() == "0004_campaigns"
+    assert current(empty_engine) == head()
     tables = set(inspect(empty_engine).get_table_names())
     assert {"branches", "teams", "users", "audit_events", "alembic_version"} <= tables
     upgrade(empty_engine)  # idempotent at head
-    assert current(empty_engine) == "0001_org"
+    assert current(empty_engine) == head()
 
 
 def test_migrated_schema_matches_models(engine: Engine) -> None:
@@ -33,4 +33,4 @@ def test_downgrade_to_base_and_back(engine: Engine) -> None:
     assert current(engine) is None
     assert "users" not in inspect(engine).get_table_names()
     upgrade(engine)
-    assert current(engine) == "0001_org"
+    assert current(engine) == head()

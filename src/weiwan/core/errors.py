@@ -21,3 +21,24 @@ class ContractError(WeiwanError):
 
 class ConfigError(WeiwanError):
     """A configuration file (mapping, rules, tags) is invalid; names the file and entry."""
+
+
+class NotFoundError(WeiwanError):
+    """The thing asked for does not exist, or is outside the caller's data scope (the two are
+    answered alike so ids cannot be probed)."""
+
+
+class PermissionDeniedError(WeiwanError):
+    """The caller's role may not do this."""
+
+
+class ConflictError(WeiwanError):
+    """The request conflicts with the current state (already accepted, wrong campaign state)."""
+
+
+class InvalidRequestError(WeiwanError):
+    """A request that is well-formed but cannot be carried out; ``field`` names the culprit."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)

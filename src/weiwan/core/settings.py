@@ -41,6 +41,17 @@ class Settings(BaseSettings):
         "(TreeSHAP for everyone costs ~70 s per million subscribers on 2 cores), all, or none.",
     )
 
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs session cookies; default: a random key kept in <home>/secret.key.",
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
+    )
+    session_hours: float = Field(default=10.0, gt=0, description="Session lifetime (hours).")
+    host: str = Field(default="127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port of the web server.")
+
     @property
     def warehouse_file(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-import weiwan.ops.org.models  # noqa: F401  (registers the tables)
+import weiwan.ops.contacts.models
+import weiwan.ops.customers.models
+import weiwan.ops.offers.models
+import weiwan.ops.org.models
+import weiwan.ops.tasks.models  # noqa: F401  (importing registers the tables)
 from weiwan.ops.base import Base
 
 target_metadata: MetaData = Base.metadata

@@ -17,6 +17,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config pointing at the packaged migrations, optionally on ``connection``."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("file_template", "%%(rev)s")
     if connection is not None:
         config.attributes["connection"] = connection
     return config
@@ -43,3 +44,15 @@ def current(engine: Engine) -> str | None:
 def head() -> str | None:
     """The newest revision shipped with this package."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def autogenerate(engine: Engine, message: str, rev_id: str) -> None:
+    """Write a new migration comparing the models with the database of ``engine`` (at head).
+
+    A developer tool: run it on a scratch database migrated to the current head, then read and
+    tidy the generated file under ``migrations/versions/`` before committing it.
+    """
+    with engine.begin() as connection:
+        command.revision(
+            alembic_config(connection), message=message, autogenerate=True, rev_id=rev_id
+        )

@@ -89,3 +89,15 @@ class AuditEvent(Base):
     target_id: Mapped[str | None] = mapped_column(String(128))
     detail: Mapped[str | None] = mapped_column(Text)  # JSON text
     ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class ConfigDocument(Base):
+    """A named configuration document (JSON), e.g. the contact rules the pipeline publishes or
+    an administrator edits; every change is audited as ``config_change``."""
+
+    __tablename__ = "config_documents"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -47,3 +47,95 @@ class UserOut(BaseModel):
     active: bool
     last_login_at: datetime | None
     created_at: datetime
+
+
+class LoginRequest(BaseModel):
+    """Credentials posted to log in."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH, repr=False)
+
+
+class PermissionsOut(BaseModel):
+    """What the logged-in role may do (for the pages to show or hide actions)."""
+
+    scope: str
+    may_see_full_numbers: bool
+    may_export: bool
+    may_approve: bool
+    may_configure: bool
+
+
+class SessionOut(BaseModel):
+    """The logged-in user, their permissions and the CSRF token for unsafe requests."""
+
+    user: UserOut
+    permissions: PermissionsOut
+    csrf_token: str
+
+
+class UserUpdate(BaseModel):
+    """Changes an administrator makes to a user (omitted fields stay)."""
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=100)
+    role: Role | None = None
+    branch_id: int | None = None
+    team_id: int | None = None
+    active: bool | None = None
+    password: str | None = Field(
+        default=None, min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, repr=False
+    )
+    unlock: bool = False
+
+
+class BranchCreate(BaseModel):
+    """A new branch; ``parent_id`` makes it a rural sub-branch of a city branch."""
+
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    name_zh: str = Field(min_length=1, max_length=100)
+    name_en: str = Field(min_length=1, max_length=100)
+    parent_id: int | None = None
+
+
+class BranchOut(BaseModel):
+    """A branch."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name_zh: str
+    name_en: str
+    parent_id: int | None
+
+
+class TeamCreate(BaseModel):
+    """A new team in a branch."""
+
+    branch_id: int
+    name: str = Field(min_length=1, max_length=100)
+
+
+class TeamOut(BaseModel):
+    """A team."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    branch_id: int
+    name: str
+
+
+class AuditOut(BaseModel):
+    """One audit event."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    user_id: int | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    detail: str | None
+    ip: str | None

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from weiwan.core.errors import WeiwanError
+from weiwan.core.errors import ConflictError, WeiwanError
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.models import AuditEvent, Branch, Team, User
 from weiwan.ops.org.roles import Role, Scope, permissions, scope_of
@@ -43,7 +43,7 @@ class OrgError(WeiwanError):
     """A user or branch request that cannot be carried out as asked."""
 
 
-class DuplicateUsernameError(OrgError):
+class DuplicateUsernameError(OrgError, ConflictError):
     """The username is already taken."""
 
     def __init__(self, username: str) -> None:

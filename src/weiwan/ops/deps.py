@@ -1,0 +1,73 @@
+"""FastAPI dependencies of every ops route: DB session, logged-in actor, CSRF check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session, sessionmaker
+
+from weiwan.ops.org.access import Actor, actor_for
+from weiwan.ops.org.models import User
+from weiwan.ops.org.sessions import CSRF_FIELD, CSRF_HEADER, password_fingerprint, tokens_match
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request: committed when the handler returns, rolled back on error."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+Db = Annotated[Session, Depends(get_db)]
+
+
+def _unauthorised() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, "not logged in")
+
+
+async def check_csrf(request: Request) -> None:
+    """Unsafe methods need the session's CSRF token in the header (API) or form field."""
+    if request.method in SAFE_METHODS:
+        return
+    expected = request.session.get("csrf")
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if not tokens_match(expected, given):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+
+
+def current_actor(request: Request, db: Db, _csrf: None = Depends(check_csrf)) -> Actor:
+    """The logged-in, active user as an :class:`Actor`; 401 otherwise."""
+    user_id = request.session.get("uid")
+    if not isinstance(user_id, int):
+        raise _unauthorised()
+    user = db.get(User, user_id)
+    if (
+        user is None
+        or not user.active
+        or request.session.get("pwd") != password_fingerprint(user.password_hash)
+    ):
+        request.session.clear()
+        raise _unauthorised()
+    actor = actor_for(db, user)
+    request.state.actor = actor
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]

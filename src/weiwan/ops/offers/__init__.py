@@ -1,0 +1,1 @@
+"""The published policy library (retention offers) as the operational side sees it."""

@@ -1,0 +1,34 @@
+"""The policy library as published by the pipeline: what any channel may offer, and how."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from weiwan.ops.base import Base
+
+
+class PublishedPolicy(Base):
+    """One retention policy (挽留政策) valid in the library; channels space-separated."""
+
+    __tablename__ = "policies"
+
+    policy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    offer_type: Mapped[str] = mapped_column(String(32))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date] = mapped_column(Date)
+    min_spend: Mapped[float] = mapped_column(Float)
+    total_cost: Mapped[float] = mapped_column(Float)
+    benefit_value: Mapped[float | None] = mapped_column(Float)
+    commitment_months: Mapped[int] = mapped_column(Integer)
+    channels: Mapped[str] = mapped_column(String(200))
+    script_zh: Mapped[str] = mapped_column(Text, default="")
+    script_en: Mapped[str] = mapped_column(Text, default="")
+    approval: Mapped[str] = mapped_column(String(16))
+    budget_count: Mapped[int | None] = mapped_column(Integer)
+    budget_money: Mapped[float | None] = mapped_column(Float)

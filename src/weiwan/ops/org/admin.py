@@ -1,0 +1,162 @@
+"""Administration of users, branches and teams (configuration changes, all audited)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
+from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.models import AuditEvent, Branch, Team, User
+from weiwan.ops.org.roles import Role, Scope
+from weiwan.ops.org.schemas import BranchCreate, TeamCreate, UserCreate, UserUpdate
+from weiwan.ops.org.service import AuditAction, audit, create_user, hash_password
+
+AUDIT_READERS = (Role.ADMIN, Role.DIRECTOR)
+
+
+def _admin_user(session: Session, actor: Actor) -> User:
+    actor.require_configure()
+    user = session.get(User, actor.user_id)
+    assert user is not None
+    return user
+
+
+def list_users(session: Session, actor: Actor) -> Sequence[User]:
+    """Users the actor may see: everyone for admin/director/analyst, the branch for branch
+    roles, the team for shift leads, only oneself for agents."""
+    query = select(User).order_by(User.id)
+    if actor.role is not Role.ADMIN and actor.scope is not Scope.ALL:
+        query = query.where(user_scope_clause(actor, User.id))
+    return session.scalars(query).all()
+
+
+def get_user(session: Session, actor: Actor, user_id: int) -> User:
+    """One user within the actor's view (404 outside it)."""
+    visible = {u.id for u in list_users(session, actor)} if actor.role is not Role.ADMIN else None
+    user = session.get(User, user_id)
+    if user is None or (visible is not None and user_id not in visible):
+        raise NotFoundError(f"user {user_id} not found")
+    return user
+
+
+def add_user(session: Session, actor: Actor, data: UserCreate) -> User:
+    """Create a user (admin only); audited as a configuration change."""
+    admin = _admin_user(session, actor)
+    try:
+        user = create_user(session, data)
+    except ConflictError:
+        raise
+    audit(
+        session,
+        admin,
+        AuditAction.CONFIG_CHANGE,
+        "user",
+        str(user.id),
+        {"created": data.username, "role": data.role.value, "branch_id": data.branch_id},
+    )
+    return user
+
+
+def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) -> User:
+    """Change a user's role, branch, team, activity or password, or unlock them (admin only)."""
+    admin = _admin_user(session, actor)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id} not found")
+    changed: dict[str, object] = {}
+    if data.branch_id is not None and session.get(Branch, data.branch_id) is None:
+        raise InvalidRequestError(f"branch {data.branch_id} does not exist", field="branch_id")
+    branch_id = data.branch_id if data.branch_id is not None else user.branch_id
+    team_id = data.team_id if "team_id" in data.model_fields_set else user.team_id
+    if team_id is not None:
+        team = session.get(Team, team_id)
+        if team is None or team.branch_id != branch_id:
+            raise InvalidRequestError(
+                f"team {team_id} is not a team of branch {branch_id}", field="team_id"
+            )
+    for name in ("display_name", "active"):
+        value = getattr(data, name)
+        if value is not None and value != getattr(user, name):
+            setattr(user, name, value)
+            changed[name] = value
+    if data.role is not None and data.role.value != user.role:
+        user.role = data.role.value
+        changed["role"] = data.role.value
+    if branch_id != user.branch_id:
+        user.branch_id = branch_id
+        changed["branch_id"] = branch_id
+    if team_id != user.team_id:
+        user.team_id = team_id
+        changed["team_id"] = team_id
+    if data.password is not None:
+        user.password_hash = hash_password(data.password)
+        changed["password"] = "reset"
+    if data.unlock:
+        user.failed_logins = 0
+        user.locked_until = None
+        changed["unlocked"] = True
+    session.flush()
+    audit(session, admin, AuditAction.CONFIG_CHANGE, "user", str(user.id), {"changed": changed})
+    return user
+
+
+def list_branches(session: Session) -> Sequence[Branch]:
+    """Every branch (names are not personal data; any logged-in role may list them)."""
+    return session.scalars(select(Branch).order_by(Branch.id)).all()
+
+
+def add_branch(session: Session, actor: Actor, data: BranchCreate) -> Branch:
+    """Create a branch or sub-branch (admin only)."""
+    admin = _admin_user(session, actor)
+    if session.scalar(select(Branch.id).where(Branch.code == data.code)) is not None:
+        raise ConflictError(f"branch code {data.code!r} is already taken")
+    if data.parent_id is not None and session.get(Branch, data.parent_id) is None:
+        raise InvalidRequestError(f"branch {data.parent_id} does not exist", field="parent_id")
+    branch = Branch(**data.model_dump())
+    session.add(branch)
+    session.flush()
+    audit(session, admin, AuditAction.CONFIG_CHANGE, "branch", str(branch.id), data.model_dump())
+    return branch
+
+
+def list_teams(session: Session) -> Sequence[Team]:
+    """Every team."""
+    return session.scalars(select(Team).order_by(Team.id)).all()
+
+
+def add_team(session: Session, actor: Actor, data: TeamCreate) -> Team:
+    """Create a team in a branch (admin only)."""
+    admin = _admin_user(session, actor)
+    if session.get(Branch, data.branch_id) is None:
+        raise InvalidRequestError(f"branch {data.branch_id} does not exist", field="branch_id")
+    if session.scalar(
+        select(Team.id).where(Team.branch_id == data.branch_id, Team.name == data.name)
+    ):
+        raise ConflictError(f"branch {data.branch_id} already has a team {data.name!r}")
+    team = Team(branch_id=data.branch_id, name=data.name)
+    session.add(team)
+    session.flush()
+    audit(session, admin, AuditAction.CONFIG_CHANGE, "team", str(team.id), data.model_dump())
+    return team
+
+
+def list_audit(
+    session: Session,
+    actor: Actor,
+    *,
+    action: str | None = None,
+    user_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Sequence[AuditEvent]:
+    """Audit events, newest first (administrators and directors only)."""
+    actor.require(*AUDIT_READERS)
+    query = select(AuditEvent).order_by(AuditEvent.id.desc())
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    if user_id is not None:
+        query = query.where(AuditEvent.user_id == user_id)
+    return session.scalars(query.limit(limit).offset(offset)).all()

@@ -1,0 +1,145 @@
+"""Routes: login/logout/session, users, branches, teams, the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+
+from weiwan.ops.deps import CurrentActor, Db
+from weiwan.ops.org import admin
+from weiwan.ops.org.models import User
+from weiwan.ops.org.schemas import (
+    AuditOut,
+    BranchCreate,
+    BranchOut,
+    LoginRequest,
+    PermissionsOut,
+    SessionOut,
+    TeamCreate,
+    TeamOut,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
+from weiwan.ops.org.service import AuditAction, authenticate
+from weiwan.ops.org.sessions import new_csrf_token, password_fingerprint
+
+router = APIRouter(tags=["organisation"])
+
+
+def _session_out(user: User, actor_role: str, csrf: str) -> SessionOut:
+    from weiwan.ops.org.roles import permissions
+
+    perms = permissions(actor_role)
+    return SessionOut(
+        user=UserOut.model_validate(user),
+        permissions=PermissionsOut(
+            scope=perms.scope.value,
+            may_see_full_numbers=perms.may_see_full_numbers,
+            may_export=perms.may_export,
+            may_approve=perms.may_approve,
+            may_configure=perms.may_configure,
+        ),
+        csrf_token=csrf,
+    )
+
+
+@router.post("/auth/login", response_model=SessionOut, responses={401: {}})
+def login(body: LoginRequest, request: Request, db: Db) -> SessionOut:
+    """Log in; sets the session cookie and returns the CSRF token for unsafe requests."""
+    ip = request.client.host if request.client else None
+    user = authenticate(db, body.username, body.password, ip=ip)
+    if user is None:
+        db.commit()  # keep the failure count and the audit even though we answer 401
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+    request.session.clear()  # a new session id on login (no fixation)
+    csrf = new_csrf_token()
+    request.session.update(
+        {"uid": user.id, "csrf": csrf, "pwd": password_fingerprint(user.password_hash)}
+    )
+    return _session_out(user, user.role, csrf)
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(request: Request, actor: CurrentActor) -> None:
+    """End the session."""
+    request.session.clear()
+
+
+@router.get("/auth/me", response_model=SessionOut)
+def me(request: Request, actor: CurrentActor, db: Db) -> SessionOut:
+    """The logged-in user, permissions and CSRF token."""
+    user = db.get(User, actor.user_id)
+    assert user is not None
+    return _session_out(user, actor.role.value, str(request.session.get("csrf")))
+
+
+@router.get("/users", response_model=list[UserOut])
+def users(actor: CurrentActor, db: Db) -> list[User]:
+    """Users within the caller's view."""
+    return list(admin.list_users(db, actor))
+
+
+@router.post("/users", response_model=UserOut, status_code=201)
+def create_user(body: UserCreate, actor: CurrentActor, db: Db) -> User:
+    """Create a user (admin)."""
+    return admin.add_user(db, actor, body)
+
+
+@router.get("/users/{user_id}", response_model=UserOut)
+def user(user_id: int, actor: CurrentActor, db: Db) -> User:
+    """One user within the caller's view."""
+    return admin.get_user(db, actor, user_id)
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+def update_user(user_id: int, body: UserUpdate, actor: CurrentActor, db: Db) -> User:
+    """Change a user (admin)."""
+    return admin.update_user(db, actor, user_id, body)
+
+
+@router.get("/branches", response_model=list[BranchOut])
+def branches(actor: CurrentActor, db: Db) -> list[object]:
+    """All branches."""
+    return list(admin.list_branches(db))
+
+
+@router.post("/branches", response_model=BranchOut, status_code=201)
+def create_branch(body: BranchCreate, actor: CurrentActor, db: Db) -> object:
+    """Create a branch (admin)."""
+    return admin.add_branch(db, actor, body)
+
+
+@router.get("/teams", response_model=list[TeamOut])
+def teams(actor: CurrentActor, db: Db) -> list[object]:
+    """All teams."""
+    return list(admin.list_teams(db))
+
+
+@router.post("/teams", response_model=TeamOut, status_code=201)
+def create_team(body: TeamCreate, actor: CurrentActor, db: Db) -> object:
+    """Create a team (admin)."""
+    return admin.add_team(db, actor, body)
+
+
+@router.get("/audit", response_model=list[AuditOut])
+def audit_log(
+    actor: CurrentActor,
+    db: Db,
+    action: Annotated[AuditAction | None, Query()] = None,
+    user_id: Annotated[int | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[object]:
+    """The audit log, newest first (admin, director)."""
+    return list(
+        admin.list_audit(
+            db,
+            actor,
+            action=action.value if action else None,
+            user_id=user_id,
+            limit=limit,
+            offset=offset,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Tasks across channels: creation from decisions and campaigns, assignment, transfer, queues."""
