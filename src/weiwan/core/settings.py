@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
     session_hours: float = Field(default=10.0, gt=0, description="Session lifetime (hours).")
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="Local time zone of the centre: contact-policy days and quiet hours.",
+    )
     host: str = Field(default="127.0.0.1", description="Address the web server listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port of the web server.")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,3 +72,11 @@ def current_actor(request: Request, db: Db, _csrf: None = Depends(check_csrf)) -
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def local_tz(request: Request) -> ZoneInfo:
+    """The centre's time zone (settings ``timezone``)."""
+    return ZoneInfo(request.app.state.settings.timezone)
+
+
+LocalTz = Annotated[ZoneInfo, Depends(local_tz)]

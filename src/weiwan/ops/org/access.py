@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, false, or_, select, true
 from sqlalchemy.orm import Session
@@ -70,7 +71,7 @@ def actor_for(session: Session, user: User) -> Actor:
 
 
 def user_scope_clause(
-    actor: Actor, user_id_column: SQLColumnExpression[int]
+    actor: Actor, user_id_column: SQLColumnExpression[Any]
 ) -> ColumnElement[bool]:
     """Rows owned by a user the actor may see the work of: self (own), the team (team),
     the users of visible branches (branch), everyone (all)."""

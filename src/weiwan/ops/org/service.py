@@ -184,7 +184,7 @@ def authenticate(
 
 def audit(
     session: Session,
-    user: User | None,
+    user: User | int | None,
     action: AuditAction | str,
     target_type: str | None = None,
     target_id: str | None = None,
@@ -194,7 +194,7 @@ def audit(
     """Record one audit event in ``session`` (committed with the caller's transaction)."""
     event = AuditEvent(
         at=utcnow(),
-        user_id=user.id if user is not None else None,
+        user_id=user.id if isinstance(user, User) else user,
         action=AuditAction(action).value,
         target_type=target_type,
         target_id=target_id,

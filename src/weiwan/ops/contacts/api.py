@@ -1,0 +1,68 @@
+"""Routes: record a contact with outcomes (contact policy, acceptance, closure), contact
+history, quality inspections."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from weiwan.ops.contacts import service
+from weiwan.ops.contacts.models import QualityInspection
+from weiwan.ops.contacts.schemas import (
+    CallIn,
+    CallResult,
+    ContactOut,
+    InspectionIn,
+    InspectionOut,
+    OutcomeOut,
+)
+from weiwan.ops.deps import CurrentActor, Db, LocalTz
+
+router = APIRouter(tags=["contacts"])
+
+
+@router.post(
+    "/contacts",
+    response_model=CallResult,
+    status_code=201,
+    responses={409: {"description": "blocked by the contact policy, or already accepted"}},
+)
+def record_contact(body: CallIn, actor: CurrentActor, db: Db, tz: LocalTz) -> object:
+    """Record a contact and its outcomes in one transaction. A contact the contact policy
+    refuses is kept as ``blocked`` and answered 409 with the reason."""
+    record = service.record_call(db, actor, body, tz=tz)
+    result = CallResult(
+        contact=ContactOut.model_validate(record.contact),
+        outcomes=[OutcomeOut.model_validate(o) for o in record.outcomes],
+        acceptance_id=record.acceptance.id if record.acceptance else None,
+        closed_task_ids=record.closed_task_ids,
+        next_allowed_at=record.verdict.next_allowed_at,
+    )
+    if not record.verdict.allowed:
+        return JSONResponse(
+            {
+                "detail": f"blocked by the contact policy: {record.verdict.reason}",
+                **result.model_dump(mode="json"),
+            },
+            status_code=409,
+        )
+    return result
+
+
+@router.get("/customers/{subscriber_id}/contacts", response_model=list[ContactOut])
+def contacts(
+    subscriber_id: str,
+    actor: CurrentActor,
+    db: Db,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[object]:
+    """A customer's contacts across channels, newest first."""
+    return list(service.contacts_of(db, actor, subscriber_id, limit))
+
+
+@router.post("/contacts/{contact_id}/inspections", response_model=InspectionOut, status_code=201)
+def inspect(contact_id: int, body: InspectionIn, actor: CurrentActor, db: Db) -> QualityInspection:
+    """Record a call quality inspection (recording reference, score, comments)."""
+    return service.inspect_contact(db, actor, contact_id, body)

@@ -1,0 +1,329 @@
+"""Recording contacts: contact-policy check, outcomes, acceptance and cross-channel closure.
+
+One call of :func:`record_call` is one transaction. It first locks the subscriber (a row in
+``subscriber_locks``, ``SELECT … FOR UPDATE`` on PostgreSQL; SQLite serialises writers), so
+concurrent contacts of one subscriber are checked against the caps one after the other and two
+channels accepting the same policy at the same moment cannot both win: the second finds the
+first's acceptance (and the partial unique index would refuse it anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from weiwan.core.contact_rules import ContactRules
+from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
+from weiwan.ops.base import utcnow
+from weiwan.ops.bulk import insert_ignoring_duplicates
+from weiwan.ops.contacts.models import (
+    Acceptance,
+    Contact,
+    ContactOutcome,
+    QualityInspection,
+    SubscriberLock,
+)
+from weiwan.ops.contacts.policy_check import Verdict, check_contact
+from weiwan.ops.contacts.rules import current_rules
+from weiwan.ops.contacts.schemas import CallIn, InspectionIn
+from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.service import find_customer, spaced_ids
+from weiwan.ops.offers.models import PublishedPolicy
+from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.roles import Role
+from weiwan.ops.tasks.models import Task
+from weiwan.ops.tasks.service import task_scope_clause
+
+#: outcomes after which the task stays open (try again / at the agreed time)
+RETRY_OUTCOMES = frozenset({"not_reached", "call_back"})
+INSPECTORS = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR)
+
+
+@dataclass
+class CallRecord:
+    """What :func:`record_call` stored."""
+
+    contact: Contact
+    outcomes: list[ContactOutcome] = field(default_factory=list)
+    acceptance: Acceptance | None = None
+    closed_task_ids: list[int] = field(default_factory=list)
+    verdict: Verdict = field(default_factory=lambda: Verdict(True))
+
+
+def lock_subscriber(session: Session, subscriber_id: str) -> None:
+    """Hold the subscriber's lock until the transaction ends."""
+    insert_ignoring_duplicates(session, SubscriberLock, [{"subscriber_id": subscriber_id}])
+    session.execute(
+        select(SubscriberLock.subscriber_id)
+        .where(SubscriberLock.subscriber_id == subscriber_id)
+        .with_for_update()
+    )
+
+
+def _task_for(session: Session, actor: Actor, body: CallIn) -> Task | None:
+    if body.task_id is None:
+        return None
+    task = session.scalar(
+        select(Task).where(Task.id == body.task_id, task_scope_clause(actor)).with_for_update()
+    )
+    if task is None:
+        raise NotFoundError(f"task {body.task_id} not found")
+    if task.subscriber_id != body.subscriber_id:
+        raise InvalidRequestError("the task belongs to another subscriber", field="task_id")
+    if task.status != "open":
+        reason = f": {task.closed_reason}" if task.closed_reason else ""
+        raise ConflictError(f"task {task.id} is already {task.status}{reason}")
+    return task
+
+
+def _accepted_policy(
+    session: Session, customer: CustomerView, policy_id: str | None, day: datetime
+) -> PublishedPolicy:
+    if policy_id is None:
+        raise InvalidRequestError("an acceptance needs the policy", field="policy_id")
+    if policy_id not in spaced_ids(customer.eligible_policies):
+        raise InvalidRequestError(
+            f"policy {policy_id!r} is not one this customer may get", field="policy_id"
+        )
+    policy = session.get(PublishedPolicy, policy_id)
+    if policy is None or not (policy.valid_from <= day.date() <= policy.valid_to):
+        raise InvalidRequestError(f"policy {policy_id!r} is not valid today", field="policy_id")
+    return policy
+
+
+def record_call(
+    session: Session,
+    actor: Actor,
+    body: CallIn,
+    *,
+    tz: ZoneInfo,
+    rules: ContactRules | None = None,
+    now: datetime | None = None,
+) -> CallRecord:
+    """Record a contact and its outcomes (see the module doc for the guarantees).
+
+    A contact the rules refuse is stored as ``blocked`` with the reason and no outcomes. An
+    acceptance closes every other open task of the subscriber for the same policy or campaign
+    and marks the task worked ``done``; refusals, wrong numbers and plain connections finish the
+    task too, while ``not_reached`` and ``call_back`` leave it open (a call-back moves its due
+    time).
+    """
+    at = body.at or now or utcnow()
+    customer = find_customer(session, actor, body.subscriber_id)
+    lock_subscriber(session, body.subscriber_id)
+    task = _task_for(session, actor, body)
+    campaign_id = body.campaign_id
+    if campaign_id is None and task is not None:
+        campaign_id = task.campaign_id
+    default_policy = body.policy_id or (task.policy_id if task else None)
+    verdict = check_contact(
+        session, rules or current_rules(session), body.subscriber_id, body.channel, at, tz
+    )
+    contact = Contact(
+        subscriber_id=body.subscriber_id,
+        at=at,
+        channel=body.channel,
+        status="sent" if verdict.allowed else "blocked",
+        blocked_reason=verdict.reason,
+        task_id=task.id if task else None,
+        campaign_id=campaign_id,
+        policy_id=default_policy,
+        user_id=actor.user_id,
+        note=body.note,
+    )
+    session.add(contact)
+    session.flush()
+    record = CallRecord(contact=contact, verdict=verdict)
+    if not verdict.allowed:
+        return record
+    for item in body.outcomes:
+        policy_id = item.policy_id or (default_policy if item.outcome == "accepted" else None)
+        outcome = ContactOutcome(
+            contact_id=contact.id,
+            outcome=item.outcome,
+            refusal_reason=item.refusal_reason,
+            call_back_at=item.call_back_at,
+            policy_id=policy_id,
+        )
+        session.add(outcome)
+        record.outcomes.append(outcome)
+        if item.outcome == "accepted":
+            policy = _accepted_policy(session, customer, policy_id, at)
+            record.acceptance = _accept(session, actor, contact, policy, campaign_id, at)
+            record.closed_task_ids = _close_others(
+                session, contact, policy.policy_id, campaign_id, task
+            )
+    session.flush()
+    if task is not None:
+        kinds = {o.outcome for o in body.outcomes}
+        if "call_back" in kinds:
+            task.due_at = next(o.call_back_at for o in body.outcomes if o.outcome == "call_back")
+        if kinds and not kinds <= RETRY_OUTCOMES:
+            task.status = "done"
+            task.closed_at = at
+            task.closed_reason = ",".join(sorted(kinds))
+        session.flush()
+    return record
+
+
+def record_system_contact(
+    session: Session,
+    subscriber_id: str,
+    channel: str,
+    *,
+    tz: ZoneInfo,
+    rules: ContactRules | None = None,
+    at: datetime | None = None,
+    user_id: int | None = None,
+    campaign_id: int | None = None,
+    policy_id: str | None = None,
+    note: str | None = None,
+) -> tuple[Contact, Verdict]:
+    """Check and record one contact made by the system or on a user's behalf (bulk SMS, a
+    campaign's dispatch), without outcomes; the caller has already checked scope.
+
+    Takes the subscriber's lock like :func:`record_call`, so caps hold under concurrency. A
+    refused contact is stored as ``blocked`` and returned with the verdict.
+    """
+    at = at or utcnow()
+    lock_subscriber(session, subscriber_id)
+    verdict = check_contact(
+        session, rules or current_rules(session), subscriber_id, channel, at, tz
+    )
+    contact = Contact(
+        subscriber_id=subscriber_id,
+        at=at,
+        channel=channel,
+        status="sent" if verdict.allowed else "blocked",
+        blocked_reason=verdict.reason,
+        campaign_id=campaign_id,
+        policy_id=policy_id,
+        user_id=user_id,
+        note=note,
+    )
+    session.add(contact)
+    session.flush()
+    return contact, verdict
+
+
+def _accept(
+    session: Session,
+    actor: Actor,
+    contact: Contact,
+    policy: PublishedPolicy,
+    campaign_id: int | None,
+    at: datetime,
+) -> Acceptance:
+    earlier = session.scalar(
+        select(Acceptance).where(
+            Acceptance.subscriber_id == contact.subscriber_id,
+            Acceptance.policy_id == policy.policy_id,
+            Acceptance.status == "active",
+        )
+    )
+    if earlier is not None:
+        raise ConflictError(
+            f"already accepted in channel {earlier.channel} at {earlier.at.isoformat()}"
+        )
+    acceptance = Acceptance(
+        subscriber_id=contact.subscriber_id,
+        policy_id=policy.policy_id,
+        campaign_id=campaign_id,
+        contact_id=contact.id,
+        channel=contact.channel,
+        user_id=actor.user_id,
+        at=at,
+        status="active",
+        cost=policy.total_cost,
+    )
+    session.add(acceptance)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:  # a concurrent acceptance committed first
+        raise ConflictError("already accepted in another channel") from exc
+    return acceptance
+
+
+def _close_others(
+    session: Session,
+    contact: Contact,
+    policy_id: str,
+    campaign_id: int | None,
+    task: Task | None,
+) -> list[int]:
+    same = Task.policy_id == policy_id
+    if campaign_id is not None:
+        same = or_(same, Task.campaign_id == campaign_id)
+    query = select(Task).where(
+        Task.subscriber_id == contact.subscriber_id, Task.status == "open", same
+    )
+    if task is not None:
+        query = query.where(Task.id != task.id)
+    closed = []
+    for other in session.scalars(query.with_for_update()):
+        other.status = "closed"
+        other.closed_at = contact.at
+        other.closed_reason = f"accepted in {contact.channel} (contact {contact.id})"
+        closed.append(other.id)
+    return closed
+
+
+def contacts_of(
+    session: Session, actor: Actor, subscriber_id: str, limit: int = 100
+) -> Sequence[Contact]:
+    """Contacts of a customer in scope, newest first."""
+    find_customer(session, actor, subscriber_id)
+    return session.scalars(
+        select(Contact)
+        .where(Contact.subscriber_id == subscriber_id)
+        .order_by(Contact.at.desc(), Contact.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def outcomes_of(session: Session, contact_ids: Sequence[int]) -> dict[int, list[ContactOutcome]]:
+    """Outcomes per contact id."""
+    out: dict[int, list[ContactOutcome]] = {}
+    if contact_ids:
+        for row in session.scalars(
+            select(ContactOutcome)
+            .where(ContactOutcome.contact_id.in_(contact_ids))
+            .order_by(ContactOutcome.id)
+        ):
+            out.setdefault(row.contact_id, []).append(row)
+    return out
+
+
+def inspect_contact(
+    session: Session, actor: Actor, contact_id: int, body: InspectionIn
+) -> QualityInspection:
+    """Record a quality inspection of a contact made by someone whose work the inspector sees
+    (shift lead: the team; centre head: the branch; director: all)."""
+    actor.require(*INSPECTORS)
+    contact = session.scalar(
+        select(Contact).where(
+            Contact.id == contact_id,
+            Contact.user_id.is_not(None),
+            user_scope_clause(actor, Contact.user_id),
+        )
+    )
+    if contact is None:
+        raise NotFoundError(f"contact {contact_id} not found")
+    inspection = QualityInspection(
+        contact_id=contact_id,
+        inspector_id=actor.user_id,
+        at=utcnow(),
+        recording_ref=body.recording_ref,
+        score=body.score,
+        comments=body.comments,
+    )
+    session.add(inspection)
+    session.flush()
+    return inspection

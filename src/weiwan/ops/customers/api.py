@@ -1,0 +1,89 @@
+"""Routes: the unified customer view by id, the screen-pop by phone number, customer lists."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.schemas import CustomerCardOut, CustomerRow
+from weiwan.ops.customers.service import (
+    customer_card,
+    customer_scope_clause,
+    find_by_phone,
+    find_customer,
+)
+from weiwan.ops.deps import CurrentActor, Db, LocalTz
+from weiwan.ops.org.service import mask_phone
+
+router = APIRouter(tags=["customers"])
+
+ViewChannel = Literal["workbench", "outbound_call", "store", "hotline", "self_service"]
+
+
+@router.get("/customers/{subscriber_id}", response_model=CustomerCardOut)
+def customer(
+    subscriber_id: str,
+    actor: CurrentActor,
+    db: Db,
+    tz: LocalTz,
+    channel: Annotated[ViewChannel, Query()] = "workbench",
+) -> CustomerCardOut:
+    """The unified view of one customer in the caller's scope (audited)."""
+    row = find_customer(db, actor, subscriber_id)
+    card = customer_card(db, actor, row, channel=channel, today=datetime.now(tz).date())
+    return CustomerCardOut(**asdict(card))
+
+
+@router.get("/screen-pop", response_model=CustomerCardOut)
+def screen_pop(
+    actor: CurrentActor,
+    db: Db,
+    tz: LocalTz,
+    phone: Annotated[str, Query(min_length=5, max_length=20, pattern=r"^\+?[0-9]+$")],
+    channel: Annotated[Literal["hotline", "store"], Query()] = "hotline",
+) -> CustomerCardOut:
+    """Store and hotline screen-pop: the unified view of the caller with this number."""
+    row = find_by_phone(db, actor, phone)
+    card = customer_card(db, actor, row, channel=channel, today=datetime.now(tz).date())
+    return CustomerCardOut(**asdict(card))
+
+
+@router.get("/customers", response_model=list[CustomerRow])
+def customers(
+    actor: CurrentActor,
+    db: Db,
+    risk_band: Annotated[str | None, Query(max_length=16)] = None,
+    value_tier: Annotated[str | None, Query(max_length=32)] = None,
+    branch_id: Annotated[int | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[CustomerRow]:
+    """Customers in scope, highest churn risk first."""
+    query = select(CustomerView).where(customer_scope_clause(actor))
+    if risk_band is not None:
+        query = query.where(CustomerView.risk_band == risk_band)
+    if value_tier is not None:
+        query = query.where(CustomerView.value_tier == value_tier)
+    if branch_id is not None:
+        query = query.where(CustomerView.branch_id == branch_id)
+    query = query.order_by(
+        CustomerView.churn_probability.desc().nulls_last(), CustomerView.subscriber_id
+    )
+    return [
+        CustomerRow(
+            subscriber_id=c.subscriber_id,
+            name=c.name,
+            msisdn=mask_phone(c.msisdn, actor.role),
+            branch_code=c.branch_code,
+            value_tier=c.value_tier,
+            lifecycle_stage=c.lifecycle_stage,
+            churn_probability=c.churn_probability,
+            risk_band=c.risk_band,
+        )
+        for c in db.scalars(query.limit(limit).offset(offset))
+    ]
