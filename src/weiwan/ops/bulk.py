@@ -20,7 +20,8 @@ def insert_ignoring_duplicates(
         return 0
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(model.__table__).on_conflict_do_nothing()  # type: ignore[arg-type]
-    result = session.execute(statement, list(rows))
-    inserted = result.rowcount  # type: ignore[attr-defined]
-    return int(inserted) if inserted is not None and inserted >= 0 else len(rows)
+    table = model.__table__
+    key = list(table.primary_key.columns)  # type: ignore[attr-defined]
+    statement = insert(table).on_conflict_do_nothing().returning(*key)  # type: ignore[arg-type]
+    # RETURNING yields only the rows really inserted (rowcount is unreliable for executemany)
+    return len(session.execute(statement, list(rows)).all())

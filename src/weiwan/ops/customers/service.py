@@ -221,9 +221,7 @@ def customer_card(
             select(CustomerAssignment.kind, User.display_name)
             .join(User, User.id == CustomerAssignment.user_id)
             .where(CustomerAssignment.subscriber_id == customer.subscriber_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     accepted = session.scalars(
         select(Acceptance)

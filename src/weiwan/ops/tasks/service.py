@@ -202,7 +202,7 @@ def assign_customers(session: Session) -> dict[str, int]:
       the least-loaded agents of the customer's branch (else its city branch).
     """
     counts = {"account_manager": 0, "retention_manager": 0, "outbound_manager": 0}
-    parents = dict(session.execute(select(Branch.id, Branch.parent_id)).tuples().all())
+    parents = dict(session.execute(select(Branch.id, Branch.parent_id)).all())
     agents = session.execute(
         select(User.id, User.display_name, User.branch_id).where(
             User.active.is_(True), User.role == Role.AGENT.value

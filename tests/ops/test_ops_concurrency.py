@@ -1,0 +1,139 @@
+"""Concurrent acceptance and concurrent dispatch on PostgreSQL: exactly one wins, caps hold."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from customer_fixtures import publish_customers, publish_rules
+from weiwan.core.db import session_scope
+from weiwan.core.errors import ConflictError
+from weiwan.ops.contacts.models import Acceptance, Contact
+from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
+from weiwan.ops.contacts.service import record_call, record_system_contact
+from weiwan.ops.org.access import actor_for
+from weiwan.ops.org.models import User
+from weiwan.ops.tasks.models import Task
+from weiwan.ops.tasks.service import TaskSpec, create_tasks
+
+TZ = ZoneInfo("Asia/Shanghai")
+AT = datetime(2026, 11, 24, 10, 0, tzinfo=TZ)
+
+
+def _race(workers: list[Callable[[], object]]) -> list[object]:
+    """Run the callables at the same moment in threads; their results or exceptions."""
+    barrier = threading.Barrier(len(workers))
+    results: list[object] = [None] * len(workers)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = workers[i]()
+        except Exception as exc:  # collected and asserted on by the test
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(workers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+@pytest.mark.parametrize(
+    "empty_engine", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_two_channels_accepting_at_once_exactly_one_wins(
+    engine: Engine, branches: dict[str, int], people: dict[str, int]
+) -> None:
+    publish_customers(engine, branches["city"], 1)
+    publish_rules(engine, {})
+    with session_scope(engine) as session:
+        create_tasks(
+            session,
+            [
+                TaskSpec(
+                    subscriber_id="S00001",
+                    source="manual",
+                    origin="r",
+                    channel=channel,
+                    policy_id="keep168",
+                )
+                for channel in ("store", "hotline")
+            ],
+        )
+        tasks = {t.channel: t.id for t in session.scalars(select(Task))}
+
+    def accept(username: str, channel: str) -> int:
+        with session_scope(engine) as session:
+            user = session.scalar(select(User).where(User.username == username))
+            assert user is not None
+            body = CallIn(
+                subscriber_id="S00001",
+                channel=channel,
+                task_id=tasks[channel],
+                outcomes=[OutcomeIn(outcome="accepted")],
+                at=AT,
+            )
+            record = record_call(session, actor_for(session, user), body, tz=TZ)
+            assert record.acceptance is not None
+            return record.acceptance.id
+
+    for _ in range(3):  # several rounds: each must have exactly one winner
+        with session_scope(engine) as session:
+            for acceptance in session.scalars(select(Acceptance)):
+                acceptance.status = "cancelled"
+            for task in session.scalars(select(Task)):
+                task.status, task.closed_reason = "open", None
+        results = _race([lambda: accept("clerk", "store"), lambda: accept("hotline", "hotline")])
+        wins = [r for r in results if isinstance(r, int)]
+        losses = [r for r in results if isinstance(r, ConflictError)]
+        assert len(wins) == 1 and len(losses) == 1, results
+        with session_scope(engine) as session:
+            active = session.scalar(
+                select(func.count()).select_from(Acceptance).where(Acceptance.status == "active")
+            )
+            statuses = sorted(session.scalars(select(Task.status)))
+        assert active == 1
+        assert statuses == ["closed", "done"]  # the loser's task was closed by the winner
+
+
+@pytest.mark.parametrize(
+    "empty_engine", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_concurrent_dispatch_never_exceeds_the_caps(
+    engine: Engine, branches: dict[str, int]
+) -> None:
+    ids = publish_customers(engine, branches["city"], 20)
+    publish_rules(
+        engine,
+        {
+            "channels": {"sms": {"caps": {"day": 1}}, "outbound_call": {"caps": {"day": 1}}},
+            "cross_channel_caps": {"day": 1},
+        },
+    )
+
+    def dispatch(sid: str, channel: str) -> bool:
+        with session_scope(engine) as session:
+            _contact, verdict = record_system_contact(session, sid, channel, tz=TZ, at=AT)
+            return verdict.allowed
+
+    channels = ("sms", "sms", "outbound_call", "sms")
+    for sid in ids:  # four channels hit each subscriber at the same moment
+        results = _race([functools.partial(dispatch, sid, c) for c in channels])
+        assert sorted(map(str, results)) == ["False", "False", "False", "True"], results
+    with session_scope(engine) as session:
+        per_subscriber = session.execute(
+            select(Contact.subscriber_id, func.count())
+            .where(Contact.status == "sent")
+            .group_by(Contact.subscriber_id)
+        ).all()
+        blocked = session.scalar(select(func.count()).where(Contact.status == "blocked"))
+    assert sorted(n for _, n in per_subscriber) == [1] * len(ids)
+    assert blocked == 3 * len(ids)

@@ -1,0 +1,341 @@
+"""Tasks, the unified view, contacts, acceptance with cross-channel closure, scope."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine, func, select
+
+from api_helpers import login
+from customer_fixtures import SNAPSHOT, decision, publish_customers, publish_rules
+from weiwan.core.db import session_scope
+from weiwan.ops.contacts.models import Acceptance, Contact
+from weiwan.ops.org.models import AuditEvent
+from weiwan.ops.tasks.models import CustomerAssignment, Task
+from weiwan.ops.tasks.service import TaskSpec, assign_customers, create_tasks, tasks_from_decisions
+
+TZ = ZoneInfo("Asia/Shanghai")
+MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=TZ).isoformat()
+RULES = {
+    "channels": {
+        "outbound_call": {
+            "caps": {"day": 1, "week": 2},
+            "quiet_hours": {"start": "21:00", "end": "09:00"},
+        },
+        "sms": {"caps": {"day": 1}},
+        "store": {"inbound": True},
+        "hotline": {"inbound": True},
+        "self_service": {"inbound": True},
+    },
+    "cross_channel_caps": {"day": 2},
+    "cool_off_days": 7,
+}
+
+
+@pytest.fixture
+def world(engine: Engine, branches: dict[str, int], people: dict[str, int]) -> dict[str, object]:
+    """Ten customers of the city branch; S00001–S00003 managed by ``agent``."""
+    ids = publish_customers(engine, branches["city"], 10)
+    publish_rules(engine, RULES)
+    with session_scope(engine) as session:
+        for sid in ids[:3]:
+            session.add(
+                CustomerAssignment(
+                    subscriber_id=sid, kind="retention_manager", user_id=people["agent"]
+                )
+            )
+    return {"ids": ids}
+
+
+def _tasks(engine: Engine, **where: object) -> list[Task]:
+    with session_scope(engine) as session:
+        query = select(Task)
+        for name, value in where.items():
+            query = query.where(getattr(Task, name) == value)
+        return list(session.scalars(query.order_by(Task.id)))
+
+
+def test_decisions_become_tasks_once_and_are_routed(
+    engine: Engine, world: dict[str, object], people: dict[str, int], branches: dict[str, int]
+) -> None:
+    with session_scope(engine) as session:
+        session.add_all(
+            [
+                decision("S00001", "outbound_call"),  # retention manager → agent
+                decision("S00004", "outbound_call"),  # no manager → queue
+                decision("S00005", "sms"),  # no person needed
+                decision("S00006", "store"),
+                decision("S00007", "outbound_call", holdout=True),
+                decision("S00008", "outbound_call", action=False),
+            ]
+        )
+    with session_scope(engine) as session:
+        assert tasks_from_decisions(session, SNAPSHOT) == 3
+    with session_scope(engine) as session:
+        assert tasks_from_decisions(session, SNAPSHOT) == 0  # re-run: nothing new
+    tasks = {t.subscriber_id: t for t in _tasks(engine)}
+    assert set(tasks) == {"S00001", "S00004", "S00006"}
+    assert tasks["S00001"].assignee_id == people["agent"]
+    assert tasks["S00004"].assignee_id is None and tasks["S00004"].branch_id == branches["city"]
+    assert tasks["S00006"].channel == "store" and tasks["S00006"].assignee_id is None
+
+
+def test_high_value_customers_go_to_their_account_manager(
+    engine: Engine, branches: dict[str, int], people: dict[str, int]
+) -> None:
+    publish_customers(engine, branches["city"], 4, account_manager="Agent2", value_tier="diamond")
+    with session_scope(engine) as session:
+        counts = assign_customers(session)
+        assert counts["account_manager"] == 4
+        create_tasks(
+            session,
+            [
+                TaskSpec(
+                    subscriber_id="S00001", source="manual", origin="m:1", channel="outbound_call"
+                )
+            ],
+        )
+    (task,) = _tasks(engine)
+    assert task.assignee_id == people["agent2"]
+
+
+def test_arrivals_get_an_outbound_and_a_retention_manager_spread_over_agents(
+    engine: Engine, branches: dict[str, int], people: dict[str, int]
+) -> None:
+    publish_customers(engine, branches["city"], 6, lifecycle_stage="onboarding")
+    with session_scope(engine) as session:
+        counts = assign_customers(session)
+    assert counts["outbound_manager"] == counts["retention_manager"] == 6
+    with session_scope(engine) as session:
+        query = select(CustomerAssignment.user_id, func.count()).group_by(
+            CustomerAssignment.user_id
+        )
+        loads = {user: count for user, count in session.execute(query)}
+        assert assign_customers(session) == {
+            "account_manager": 0,
+            "retention_manager": 0,
+            "outbound_manager": 0,
+        }
+    assert set(loads) == {people["agent"], people["agent2"]}  # the city branch's agents
+    assert loads[people["agent"]] == loads[people["agent2"]] == 6
+
+
+def test_an_agent_sees_only_own_customers_and_numbers_are_masked(
+    app: FastAPI, engine: Engine, world: dict[str, object]
+) -> None:
+    agent = login(app, "agent")
+    card = agent.get("/api/v1/customers/S00001")
+    assert card.status_code == 200
+    assert card.json()["customer"]["msisdn"] == "138****0001"
+    assert [p["policy_id"] for p in card.json()["policies"]] == ["care_call", "data10", "keep168"]
+    assert agent.get("/api/v1/customers/S00004").status_code == 404  # not theirs
+    assert agent.get("/api/v1/customers/S99999").status_code == 404  # missing: same answer
+    assert login(app, "outsider").get("/api/v1/customers/S00001").status_code == 404
+    assert login(app, "agent2").get("/api/v1/customers/S00001").status_code == 404
+    lead = login(app, "lead").get("/api/v1/customers/S00001")
+    assert lead.status_code == 200  # the team's customer
+    clerk = login(app, "clerk").get(
+        "/api/v1/screen-pop", params={"phone": "13800000004", "channel": "store"}
+    )
+    assert clerk.status_code == 200 and clerk.json()["customer"]["msisdn"] == "13800000004"
+    with session_scope(engine) as session:
+        views = session.scalar(select(func.count()).where(AuditEvent.action == "pii_view"))
+    assert views == 3
+
+
+def test_acceptance_closes_the_other_channels_tasks_in_one_go(
+    app: FastAPI, engine: Engine, world: dict[str, object], people: dict[str, int]
+) -> None:
+    with session_scope(engine) as session:
+        create_tasks(
+            session,
+            [
+                TaskSpec(
+                    subscriber_id="S00001",
+                    source="manual",
+                    origin="o:1",
+                    channel="outbound_call",
+                    policy_id="keep168",
+                ),
+                TaskSpec(
+                    subscriber_id="S00001",
+                    source="manual",
+                    origin="o:1",
+                    channel="store",
+                    policy_id="keep168",
+                ),
+                TaskSpec(
+                    subscriber_id="S00001",
+                    source="manual",
+                    origin="o:1",
+                    channel="hotline",
+                    policy_id="data10",
+                ),
+            ],
+        )
+    call, store, hotline = _tasks(engine)
+    agent = login(app, "agent")
+    body = {
+        "subscriber_id": "S00001",
+        "channel": "outbound_call",
+        "task_id": call.id,
+        "outcomes": [{"outcome": "connected"}, {"outcome": "accepted"}],
+        "note": "客户同意",
+        "at": MORNING,
+    }
+    result = agent.post("/api/v1/contacts", json=body)
+    assert result.status_code == 201, result.text
+    assert result.json()["closed_task_ids"] == [store.id]
+    by_id = {t.id: t for t in _tasks(engine)}
+    assert by_id[call.id].status == "done"
+    assert by_id[store.id].status == "closed" and "outbound_call" in (
+        by_id[store.id].closed_reason or ""
+    )
+    assert by_id[hotline.id].status == "open"  # another policy stays open
+    clerk = login(app, "clerk")
+    again = clerk.post(
+        "/api/v1/contacts",
+        json={
+            "subscriber_id": "S00001",
+            "channel": "store",
+            "outcomes": [{"outcome": "accepted", "policy_id": "keep168"}],
+            "at": MORNING,
+        },
+    )
+    assert again.status_code == 409 and "already accepted" in again.json()["detail"]
+    pop = clerk.get("/api/v1/screen-pop", params={"phone": "13800000001"}).json()
+    assert [t["task_id"] for t in pop["open_tasks"]] == [hotline.id]
+    assert pop["acceptances"][0]["channel"] == "outbound_call"
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Acceptance)) == 1
+
+
+def test_contact_policy_blocks_and_keeps_the_attempt(
+    app: FastAPI, engine: Engine, world: dict[str, object]
+) -> None:
+    agent = login(app, "agent")
+    first = {
+        "subscriber_id": "S00002",
+        "channel": "outbound_call",
+        "outcomes": [{"outcome": "not_reached"}],
+        "at": MORNING,
+    }
+    assert agent.post("/api/v1/contacts", json=first).status_code == 201
+    second = agent.post("/api/v1/contacts", json=first)
+    assert second.status_code == 409 and second.json()["contact"]["blocked_reason"] == "cap_day"
+    night = {
+        **first,
+        "subscriber_id": "S00003",
+        "at": datetime(2026, 11, 24, 22, 30, tzinfo=TZ).isoformat(),
+    }
+    quiet = agent.post("/api/v1/contacts", json=night)
+    assert quiet.status_code == 409 and quiet.json()["contact"]["blocked_reason"] == "quiet_hours"
+    assert quiet.json()["next_allowed_at"].startswith("2026-11-25T09:00")
+    with session_scope(engine) as session:
+        statuses = sorted(session.scalars(select(Contact.status)))
+    assert statuses == ["blocked", "blocked", "sent"]
+
+
+def test_refusal_starts_the_cool_off(app: FastAPI, world: dict[str, object]) -> None:
+    agent = login(app, "agent")
+    refused = {
+        "subscriber_id": "S00002",
+        "channel": "outbound_call",
+        "outcomes": [{"outcome": "connected"}, {"outcome": "refused", "refusal_reason": "不需要"}],
+        "at": MORNING,
+    }
+    assert agent.post("/api/v1/contacts", json=refused).status_code == 201
+    sms_later = {
+        "subscriber_id": "S00002",
+        "channel": "sms",
+        "at": datetime(2026, 11, 27, 10, tzinfo=TZ).isoformat(),
+    }
+    blocked = agent.post("/api/v1/contacts", json=sms_later)
+    assert blocked.status_code == 409 and blocked.json()["contact"]["blocked_reason"] == "cool_off"
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "field"),
+    [
+        ([{"outcome": "refused"}], "refusal_reason"),
+        ([{"outcome": "call_back"}], "call_back_at"),
+        ([{"outcome": "not_reached"}, {"outcome": "accepted"}], "not_reached"),
+        ([{"outcome": "bogus"}], "outcome"),
+    ],
+)
+def test_bad_outcomes_are_422_with_a_message(
+    app: FastAPI, world: dict[str, object], outcomes: list[dict[str, str]], field: str
+) -> None:
+    response = login(app, "agent").post(
+        "/api/v1/contacts",
+        json={
+            "subscriber_id": "S00001",
+            "channel": "outbound_call",
+            "outcomes": outcomes,
+            "at": MORNING,
+        },
+    )
+    assert response.status_code == 422
+    assert field in response.text
+
+
+def test_accepting_a_policy_the_customer_may_not_get_is_refused(
+    app: FastAPI, engine: Engine, world: dict[str, object]
+) -> None:
+    response = login(app, "agent").post(
+        "/api/v1/contacts",
+        json={
+            "subscriber_id": "S00001",
+            "channel": "outbound_call",
+            "outcomes": [{"outcome": "accepted", "policy_id": "vip999"}],
+            "at": MORNING,
+        },
+    )
+    assert response.status_code == 422 and response.json()["field"] == "policy_id"
+    with session_scope(engine) as session:  # nothing half-written
+        assert session.scalar(select(func.count()).select_from(Contact)) == 0
+
+
+def test_transfer_keeps_history_and_claim_takes_from_the_queue(
+    app: FastAPI,
+    engine: Engine,
+    world: dict[str, object],
+    people: dict[str, int],
+    branches: dict[str, int],
+) -> None:
+    with session_scope(engine) as session:
+        create_tasks(
+            session,
+            [
+                TaskSpec(
+                    subscriber_id="S00001", source="manual", origin="t:1", channel="outbound_call"
+                ),
+                TaskSpec(
+                    subscriber_id="S00005", source="manual", origin="t:1", channel="outbound_call"
+                ),
+            ],
+        )
+    mine, queued = _tasks(engine)
+    agent = login(app, "agent")
+    assert (
+        agent.post(
+            f"/api/v1/tasks/{queued.id}/transfer", json={"to_user_id": people["agent2"]}
+        ).status_code
+        == 403
+    )
+    claimed = agent.post(f"/api/v1/tasks/{queued.id}/claim")
+    assert claimed.status_code == 200 and claimed.json()["assignee_id"] == people["agent"]
+    moved = agent.post(
+        f"/api/v1/tasks/{mine.id}/transfer",
+        json={"to_branch_id": branches["rural_a"], "to_channel": "store", "reason": "客户去营业厅"},
+    )
+    assert moved.status_code == 200 and moved.json()["assignee_id"] is None
+    history = login(app, "head").get(f"/api/v1/tasks/{mine.id}/transfers").json()
+    assert [(h["from_channel"], h["to_channel"]) for h in history] == [("outbound_call", "store")]
+    assert agent.get(f"/api/v1/tasks/{mine.id}").status_code == 404  # no longer theirs
+    mine_now = agent.get("/api/v1/tasks", params={"view": "mine"}).json()
+    assert [t["id"] for t in mine_now] == [queued.id]
+    assert login(app, "outsider").get(f"/api/v1/tasks/{queued.id}").status_code == 404
