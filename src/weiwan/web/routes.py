@@ -6,7 +6,14 @@ from fastapi import APIRouter
 
 from weiwan.ops.contacts.api import router as contacts_router
 from weiwan.ops.customers.api import router as customers_router
+from weiwan.ops.offers.api import router as offers_router
 from weiwan.ops.org.api import router as org_router
 from weiwan.ops.tasks.api import router as tasks_router
 
-API_ROUTERS: tuple[APIRouter, ...] = (org_router, customers_router, tasks_router, contacts_router)
+API_ROUTERS: tuple[APIRouter, ...] = (
+    org_router,
+    customers_router,
+    tasks_router,
+    contacts_router,
+    offers_router,
+)

@@ -1,19 +1,23 @@
-"""Routes: task lists (mine, queue, all in scope), claim, transfer with history."""
+"""Routes: task lists (mine, queue, all in scope), claim, transfer with history, the outbound
+call list for external dialers and the import of their results."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi.responses import JSONResponse
 
 from weiwan.ops.contacts.schemas import Channel
-from weiwan.ops.deps import CurrentActor, Db
-from weiwan.ops.tasks import service
+from weiwan.ops.deps import CurrentActor, Db, LocalTz
+from weiwan.ops.tasks import dialer, service
 from weiwan.ops.tasks.models import TASK_STATUSES, Task, TaskTransfer
-from weiwan.ops.tasks.schemas import TaskOut, TransferIn, TransferOut
+from weiwan.ops.tasks.schemas import ImportOut, TaskOut, TransferIn, TransferOut
 
 router = APIRouter(tags=["tasks"])
 Status = Literal[TASK_STATUSES]  # type: ignore[valid-type]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @router.get("/tasks", response_model=list[TaskOut])
@@ -72,3 +76,58 @@ def transfer(task_id: int, body: TransferIn, actor: CurrentActor, db: Db) -> Tas
 def transfers(task_id: int, actor: CurrentActor, db: Db) -> list[TaskTransfer]:
     """The transfer history of a task."""
     return list(service.transfers_of(db, actor, task_id))
+
+
+@router.get(
+    "/outbound/call-list",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}}},
+)
+def call_list(
+    actor: CurrentActor,
+    db: Db,
+    format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
+    branch_id: Annotated[int | None, Query()] = None,
+    lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+) -> Response:
+    """Open outbound-call tasks for an external dialer (export permission; audited)."""
+    rows = dialer.call_list(db, actor, branch_id=branch_id, lang=lang)
+    if format == "xlsx":
+        body = dialer.to_xlsx(rows, dialer.CALL_LIST_COLUMNS, "call_list")
+        media = XLSX
+    else:
+        body = dialer.to_csv(rows, dialer.CALL_LIST_COLUMNS)
+        media = "text/csv; charset=utf-8"
+    headers = {"Content-Disposition": f'attachment; filename="call_list.{format}"'}
+    return Response(body, media_type=media, headers=headers)
+
+
+@router.post(
+    "/outbound/results",
+    response_model=ImportOut,
+    responses={422: {"description": "the file has errors; nothing was stored"}},
+)
+async def import_results(
+    actor: CurrentActor, db: Db, tz: LocalTz, file: Annotated[UploadFile, File()]
+) -> object:
+    """Import a dialer's results (CSV or Excel: task_id, called_at, outcome — several joined
+    with ``|`` — refusal_reason, call_back_at, policy_id, note). All rows are checked first."""
+    content = await file.read()
+    name = file.filename or "upload.csv"
+    try:
+        result = dialer.import_results(db, actor, name, content, tz=tz)
+    except dialer.ImportFileError as exc:
+        return JSONResponse(
+            {
+                "detail": str(exc),
+                "errors": [asdict(e) for e in exc.errors],
+            },
+            status_code=422,
+        )
+    return ImportOut(
+        rows=result.rows,
+        recorded=result.recorded,
+        unchanged=result.unchanged,
+        blocked=result.blocked,
+        conflicts=[asdict(c) for c in result.conflicts],
+    )

@@ -58,7 +58,7 @@ class Task(Base):
     subscriber_id: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(16))
     origin: Mapped[str] = mapped_column(String(96))
-    campaign_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     policy_id: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(32))
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))

@@ -1,0 +1,47 @@
+"""The policy library as published, and the self-service offers of one subscriber."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.service import spaced_ids
+from weiwan.ops.offers.models import PublishedPolicy
+
+SELF_SERVICE = "self_service"
+
+
+def list_policies(session: Session, *, valid_on: date | None = None) -> Sequence[PublishedPolicy]:
+    """Published policies, optionally only those valid on a day."""
+    query = select(PublishedPolicy).order_by(PublishedPolicy.policy_id)
+    if valid_on is not None:
+        query = query.where(
+            PublishedPolicy.valid_from <= valid_on, PublishedPolicy.valid_to >= valid_on
+        )
+    return session.scalars(query).all()
+
+
+def self_service_offers(
+    session: Session, customer: CustomerView, today: date
+) -> Sequence[PublishedPolicy]:
+    """Policies the customer may get today that are offered in self-service (特惠专区)."""
+    ids = spaced_ids(customer.eligible_policies)
+    if not ids:
+        return []
+    return [
+        p
+        for p in session.scalars(
+            select(PublishedPolicy)
+            .where(
+                PublishedPolicy.policy_id.in_(ids),
+                PublishedPolicy.valid_from <= today,
+                PublishedPolicy.valid_to >= today,
+            )
+            .order_by(PublishedPolicy.total_cost.desc(), PublishedPolicy.policy_id)
+        )
+        if SELF_SERVICE in p.channels.split()
+    ]
