@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -40,6 +41,15 @@ async def _weiwan_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=code)
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot hold (out of range, wrong type) is the client's error; the
+    schemas bound ids and numbers, this is the net under them."""
+    return JSONResponse(
+        {"detail": "a value is out of range or of the wrong type for the database"},
+        status_code=422,
+    )
+
+
 def api_router() -> APIRouter:
     """Every domain's API routes under one router."""
     router = APIRouter(prefix=API_PREFIX)
@@ -72,5 +82,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         https_only=settings.secure_cookies,
     )
     app.add_exception_handler(WeiwanError, _weiwan_error)
+    app.add_exception_handler(DataError, _data_error)
     app.include_router(api_router())
     return app

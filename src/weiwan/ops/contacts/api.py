@@ -19,6 +19,7 @@ from weiwan.ops.contacts.schemas import (
     OutcomeOut,
 )
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
+from weiwan.ops.types import IdPath
 
 router = APIRouter(tags=["contacts"])
 
@@ -63,6 +64,8 @@ def contacts(
 
 
 @router.post("/contacts/{contact_id}/inspections", response_model=InspectionOut, status_code=201)
-def inspect(contact_id: int, body: InspectionIn, actor: CurrentActor, db: Db) -> QualityInspection:
+def inspect(
+    contact_id: IdPath, body: InspectionIn, actor: CurrentActor, db: Db
+) -> QualityInspection:
     """Record a call quality inspection (recording reference, score, comments)."""
     return service.inspect_contact(db, actor, contact_id, body)

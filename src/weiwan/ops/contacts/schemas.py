@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from weiwan.core.contact_rules import CHANNELS
+from weiwan.ops.types import IdField
 
 Outcome = Literal["connected", "not_reached", "refused", "accepted", "call_back", "wrong_number"]
 Channel = Literal[CHANNELS]  # type: ignore[valid-type]
@@ -40,8 +41,8 @@ class CallIn(BaseModel):
 
     subscriber_id: str = Field(min_length=1, max_length=32)
     channel: Channel
-    task_id: int | None = None
-    campaign_id: int | None = None
+    task_id: IdField | None = None
+    campaign_id: IdField | None = None
     policy_id: str | None = Field(default=None, max_length=64)
     outcomes: list[OutcomeIn] = Field(default_factory=list, max_length=6)
     note: str | None = Field(default=None, max_length=2000)

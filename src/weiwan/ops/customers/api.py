@@ -19,6 +19,7 @@ from weiwan.ops.customers.service import (
 )
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.org.service import mask_phone
+from weiwan.ops.types import MAX_ID
 
 router = APIRouter(tags=["customers"])
 
@@ -59,7 +60,7 @@ def customers(
     db: Db,
     risk_band: Annotated[str | None, Query(max_length=16)] = None,
     value_tier: Annotated[str | None, Query(max_length=32)] = None,
-    branch_id: Annotated[int | None, Query()] = None,
+    branch_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[CustomerRow]:

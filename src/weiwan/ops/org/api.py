@@ -24,6 +24,7 @@ from weiwan.ops.org.schemas import (
 )
 from weiwan.ops.org.service import AuditAction, authenticate
 from weiwan.ops.org.sessions import new_csrf_token, password_fingerprint
+from weiwan.ops.types import MAX_ID, IdPath
 
 router = APIRouter(tags=["organisation"])
 
@@ -88,13 +89,13 @@ def create_user(body: UserCreate, actor: CurrentActor, db: Db) -> User:
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def user(user_id: int, actor: CurrentActor, db: Db) -> User:
+def user(user_id: IdPath, actor: CurrentActor, db: Db) -> User:
     """One user within the caller's view."""
     return admin.get_user(db, actor, user_id)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, body: UserUpdate, actor: CurrentActor, db: Db) -> User:
+def update_user(user_id: IdPath, body: UserUpdate, actor: CurrentActor, db: Db) -> User:
     """Change a user (admin)."""
     return admin.update_user(db, actor, user_id, body)
 
@@ -128,7 +129,7 @@ def audit_log(
     actor: CurrentActor,
     db: Db,
     action: Annotated[AuditAction | None, Query()] = None,
-    user_id: Annotated[int | None, Query()] = None,
+    user_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[object]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from weiwan.ops.org.roles import Role
+from weiwan.ops.types import IdField
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256  # bounds the hashing work an attacker can request
@@ -23,8 +24,8 @@ class UserCreate(BaseModel):
         min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, repr=False
     )
     role: Role
-    branch_id: int
-    team_id: int | None = None
+    branch_id: IdField
+    team_id: IdField | None = None
 
     @model_validator(mode="after")
     def _password_not_username(self) -> UserCreate:
@@ -42,7 +43,7 @@ class UserOut(BaseModel):
     username: str
     display_name: str
     role: Role
-    branch_id: int
+    branch_id: IdField
     team_id: int | None
     active: bool
     last_login_at: datetime | None
@@ -79,8 +80,8 @@ class UserUpdate(BaseModel):
 
     display_name: str | None = Field(default=None, min_length=1, max_length=100)
     role: Role | None = None
-    branch_id: int | None = None
-    team_id: int | None = None
+    branch_id: IdField | None = None
+    team_id: IdField | None = None
     active: bool | None = None
     password: str | None = Field(
         default=None, min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, repr=False
@@ -94,7 +95,7 @@ class BranchCreate(BaseModel):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
     name_zh: str = Field(min_length=1, max_length=100)
     name_en: str = Field(min_length=1, max_length=100)
-    parent_id: int | None = None
+    parent_id: IdField | None = None
 
 
 class BranchOut(BaseModel):
@@ -112,7 +113,7 @@ class BranchOut(BaseModel):
 class TeamCreate(BaseModel):
     """A new team in a branch."""
 
-    branch_id: int
+    branch_id: IdField
     name: str = Field(min_length=1, max_length=100)
 
 
@@ -122,7 +123,7 @@ class TeamOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    branch_id: int
+    branch_id: IdField
     name: str
 
 

@@ -14,6 +14,7 @@ from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.tasks import dialer, service
 from weiwan.ops.tasks.models import TASK_STATUSES, Task, TaskTransfer
 from weiwan.ops.tasks.schemas import ImportOut, TaskOut, TransferIn, TransferOut
+from weiwan.ops.types import MAX_ID, IdPath
 
 router = APIRouter(tags=["tasks"])
 Status = Literal[TASK_STATUSES]  # type: ignore[valid-type]
@@ -47,19 +48,19 @@ def tasks(
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
-def task(task_id: int, actor: CurrentActor, db: Db) -> Task:
+def task(task_id: IdPath, actor: CurrentActor, db: Db) -> Task:
     """One task in scope."""
     return service.get_task(db, actor, task_id)
 
 
 @router.post("/tasks/{task_id}/claim", response_model=TaskOut)
-def claim(task_id: int, actor: CurrentActor, db: Db) -> Task:
+def claim(task_id: IdPath, actor: CurrentActor, db: Db) -> Task:
     """Take a queued task of one's branch."""
     return service.claim_task(db, actor, task_id)
 
 
 @router.post("/tasks/{task_id}/transfer", response_model=TaskOut)
-def transfer(task_id: int, body: TransferIn, actor: CurrentActor, db: Db) -> Task:
+def transfer(task_id: IdPath, body: TransferIn, actor: CurrentActor, db: Db) -> Task:
     """Move a task to another agent, branch queue or channel (history kept)."""
     return service.transfer_task(
         db,
@@ -73,7 +74,7 @@ def transfer(task_id: int, body: TransferIn, actor: CurrentActor, db: Db) -> Tas
 
 
 @router.get("/tasks/{task_id}/transfers", response_model=list[TransferOut])
-def transfers(task_id: int, actor: CurrentActor, db: Db) -> list[TaskTransfer]:
+def transfers(task_id: IdPath, actor: CurrentActor, db: Db) -> list[TaskTransfer]:
     """The transfer history of a task."""
     return list(service.transfers_of(db, actor, task_id))
 
@@ -87,7 +88,7 @@ def call_list(
     actor: CurrentActor,
     db: Db,
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
-    branch_id: Annotated[int | None, Query()] = None,
+    branch_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     lang: Annotated[Literal["zh", "en"], Query()] = "zh",
 ) -> Response:
     """Open outbound-call tasks for an external dialer (export permission; audited)."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from weiwan.ops.contacts.schemas import Channel
+from weiwan.ops.types import IdField
 
 
 class TaskOut(BaseModel):
@@ -38,8 +39,8 @@ class TransferIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    to_user_id: int | None = None
-    to_branch_id: int | None = None
+    to_user_id: IdField | None = None
+    to_branch_id: IdField | None = None
     to_channel: Channel | None = None
     reason: str | None = Field(default=None, max_length=500)
 
