@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_targets.py
 	$(BIN)/python bench/bench_churn.py
 	$(BIN)/python bench/bench_decisions.py
+	$(BIN)/python bench/bench_publish.py
 
 # Refresh the lock after changing pyproject.toml dependencies.
 lock: $(STAMP)

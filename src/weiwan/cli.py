@@ -239,8 +239,12 @@ def contract_docs(
 @pipeline_app.command("run")
 def pipeline_run(
     snapshot: Annotated[str, typer.Option(help="Snapshot date YYYY-MM-DD.")],
+    no_publish: Annotated[
+        bool, typer.Option("--no-publish", help="Leave the operational database alone.")
+    ] = False,
 ) -> None:
-    """Run the daily pipeline for a snapshot date (re-running replaces its results)."""
+    """Run the daily pipeline for a snapshot date (re-running replaces its results), then
+    publish it into the operational database unless --no-publish."""
     from weiwan.analytics.churn.registry import ModelRegistry
     from weiwan.analytics.warehouse import Warehouse
     from weiwan.pipeline.run import run_pipeline
@@ -253,12 +257,47 @@ def pipeline_run(
             result = run_pipeline(
                 warehouse, day, update, registry=ModelRegistry(settings.models_dir)
             )
+        for name, rows in result.rows.items():
+            out.print(f"{name:<16} {rows:>12,} rows  (snapshot {day})")
+        if not no_publish:
+            _publish_snapshot(warehouse, day)
     except WeiwanError as exc:
         raise _fail(exc) from exc
     finally:
         warehouse.close()
-    for name, rows in result.rows.items():
-        out.print(f"{name:<16} {rows:>12,} rows  (snapshot {day})")
+
+
+def _publish_snapshot(warehouse: Any, day: date) -> None:
+    """Publish ``day`` into the database the settings name (migrated first); print the rows."""
+    from weiwan.core.db import engine_for
+    from weiwan.ops.migrate import upgrade
+    from weiwan.pipeline.publish import publish
+
+    engine = engine_for(get_settings())
+    try:
+        upgrade(engine)
+        result = publish(warehouse, engine, day)
+    finally:
+        engine.dispose()
+    for kind, rows in result.rows.items():
+        seconds = result.seconds[kind]
+        out.print(f"published {kind:<14} {rows:>12,} rows  {seconds:6.1f} s  (snapshot {day})")
+
+
+@app.command("publish")
+def publish_command(
+    snapshot: Annotated[str, typer.Option(help="Snapshot date YYYY-MM-DD.")],
+) -> None:
+    """Publish a snapshot's pipeline results into the operational database (WEIWAN_DATABASE_URL):
+    policies, contact rules, the customer view and the decisions; re-publishing replaces."""
+    day = _parse_date(snapshot)
+    warehouse = _open_warehouse()
+    try:
+        _publish_snapshot(warehouse, day)
+    except (WeiwanError, LookupError) as exc:
+        raise _fail(exc) from exc
+    finally:
+        warehouse.close()
 
 
 def _open_warehouse() -> Any:

@@ -18,8 +18,11 @@ from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn_stats import monthly_churn
 from weiwan.analytics.ingest import IngestResult, ingest
 from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.db import engine_for
 from weiwan.core.months import month_end
 from weiwan.core.settings import Settings
+from weiwan.ops.migrate import upgrade
+from weiwan.pipeline.publish import publish
 from weiwan.pipeline.run import run_pipeline
 from weiwan.sim import simulate
 
@@ -146,6 +149,20 @@ def _print_profile(
         console.print(actions)
 
 
+def _publish(console: Console, warehouse: Warehouse, settings: Settings, snapshot: date) -> None:
+    """Publish the snapshot into the operational database the settings name (migrated first)."""
+    engine = engine_for(settings)
+    try:
+        upgrade(engine)
+        published = publish(warehouse, engine, snapshot)
+    finally:
+        engine.dispose()
+    console.print(
+        "published to the operational database: "
+        + ", ".join(f"{kind} {n:,}" for kind, n in published.rows.items())
+    )
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -156,7 +173,8 @@ def run_demo(
     console: Console,
     progress: ProgressFactory,
 ) -> IngestResult:
-    """Simulate (once per parameters), ingest the delivery and print a summary."""
+    """Simulate (once per parameters), ingest the delivery, run the pipeline, publish it into
+    the operational database and print a summary."""
     sim_dir = _simulated_operator(
         settings.home,
         subscribers=subscribers,
@@ -177,6 +195,7 @@ def run_demo(
                 warehouse, snapshot, update, registry=ModelRegistry(settings.models_dir)
             )
         _print_profile(console, warehouse, snapshot, run.rows)
+        _publish(console, warehouse, settings, snapshot)
     finally:
         warehouse.close()
     console.print(f"warehouse: {settings.warehouse_file}")
