@@ -243,8 +243,11 @@ def pipeline_run(
         bool, typer.Option("--no-publish", help="Leave the operational database alone.")
     ] = False,
 ) -> None:
-    """Run the daily pipeline for a snapshot date (re-running replaces its results), then
-    publish it into the operational database unless --no-publish."""
+    """Run the daily pipeline for a snapshot date (re-running replaces its results): collect
+    the operational contacts, run the steps, publish into the operational database and create
+    the day's tasks — the operational parts unless --no-publish."""
+    from zoneinfo import ZoneInfo
+
     from weiwan.analytics.churn.registry import ModelRegistry
     from weiwan.analytics.warehouse import Warehouse
     from weiwan.pipeline.run import run_pipeline
@@ -252,36 +255,50 @@ def pipeline_run(
     settings = get_settings()
     day = _parse_date(snapshot)
     warehouse = Warehouse.from_settings(settings)
+    engine = None if no_publish else _ops_engine()
     try:
         with progress_bar() as update:
             result = run_pipeline(
-                warehouse, day, update, registry=ModelRegistry(settings.models_dir)
+                warehouse,
+                day,
+                update,
+                registry=ModelRegistry(settings.models_dir),
+                ops_engine=engine,
+                tz=ZoneInfo(settings.timezone),
             )
         for name, rows in result.rows.items():
-            out.print(f"{name:<16} {rows:>12,} rows  (snapshot {day})")
-        if not no_publish:
-            _publish_snapshot(warehouse, day)
+            out.print(f"{name:<18} {rows:>12,} rows  (snapshot {day})")
+        if engine is not None:
+            _publish_snapshot(warehouse, engine, day)
     except WeiwanError as exc:
         raise _fail(exc) from exc
     finally:
         warehouse.close()
+        if engine is not None:
+            engine.dispose()
 
 
-def _publish_snapshot(warehouse: Any, day: date) -> None:
-    """Publish ``day`` into the database the settings name (migrated first); print the rows."""
+def _ops_engine() -> Any:
+    """The operational database the settings name, migrated to the current schema."""
     from weiwan.core.db import engine_for
     from weiwan.ops.migrate import upgrade
-    from weiwan.pipeline.publish import publish
 
     engine = engine_for(get_settings())
-    try:
-        upgrade(engine)
-        result = publish(warehouse, engine, day)
-    finally:
-        engine.dispose()
+    upgrade(engine)
+    return engine
+
+
+def _publish_snapshot(warehouse: Any, engine: Any, day: date) -> None:
+    """Publish ``day``, then hand it over (managers, tasks); print what happened."""
+    from weiwan.pipeline.handover import hand_over
+    from weiwan.pipeline.publish import publish
+
+    result = publish(warehouse, engine, day)
     for kind, rows in result.rows.items():
         seconds = result.seconds[kind]
         out.print(f"published {kind:<14} {rows:>12,} rows  {seconds:6.1f} s  (snapshot {day})")
+    handed = hand_over(engine, day)
+    out.print("handed over: " + ", ".join(f"{k} {n:,}" for k, n in handed.items()))
 
 
 @app.command("publish")
@@ -289,15 +306,18 @@ def publish_command(
     snapshot: Annotated[str, typer.Option(help="Snapshot date YYYY-MM-DD.")],
 ) -> None:
     """Publish a snapshot's pipeline results into the operational database (WEIWAN_DATABASE_URL):
-    policies, contact rules, the customer view and the decisions; re-publishing replaces."""
+    policies, contact rules, the customer view and the decisions (re-publishing replaces), then
+    assign managers to new customers and create the day's tasks."""
     day = _parse_date(snapshot)
     warehouse = _open_warehouse()
+    engine = _ops_engine()
     try:
-        _publish_snapshot(warehouse, day)
+        _publish_snapshot(warehouse, engine, day)
     except (WeiwanError, LookupError) as exc:
         raise _fail(exc) from exc
     finally:
         warehouse.close()
+        engine.dispose()
 
 
 def _open_warehouse() -> Any:

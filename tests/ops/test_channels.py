@@ -219,3 +219,19 @@ def test_quality_inspection_by_the_shift_lead(
     )
     created = lead.post(f"/api/v1/contacts/{contact_id}/inspections", json=body)
     assert created.status_code == 201 and created.json()["score"] == 86
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("r.csv", b"task_id,called_at,outcome\n1,\x00,x\n"),
+        ("r.xlsx", b"not a workbook"),
+        ("r.csv", b"\xff\xfe\x00"),
+    ],
+)
+def test_unreadable_files_are_422(
+    app: FastAPI, calls: list[int], name: str, content: bytes
+) -> None:
+    response = login(app, "head").post("/api/v1/outbound/results", files={"file": (name, content)})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["row"] in (1, 2)  # the file, or its first data row

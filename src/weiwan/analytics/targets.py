@@ -6,6 +6,8 @@ boolean column is true). The profile is features ⨝ tags ⨝ segments ⨝ CLV (
 Each leaf is two-valued: a NULL field never matches, so ``not`` is the exact complement.
 
 Saved target groups (固定场景) are named filters in YAML, refreshed on every pipeline run.
+The filter structure and its parsing live in ``weiwan.core.filters`` (the ops side compiles the
+same structure to SQL over the published customer view); this module compiles it to Ibis.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dtypes
@@ -21,108 +23,46 @@ import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from weiwan.analytics.config_files import read_yaml
-from weiwan.core.errors import ConfigError, WeiwanError
+from weiwan.core.errors import ConfigError
+from weiwan.core.filters import (
+    OPS,
+    ORDERED_OPS,
+    AllOf,
+    AnyOf,
+    FieldCondition,
+    FilterError,
+    Node,
+    NotOf,
+    Op,
+    Scalar,
+    TagCondition,
+    TargetFilter,
+    join_path,
+)
 
-Op = Literal["=", "!=", ">", ">=", "<", "<=", "between", "in", "not_in", "is_null", "not_null"]
-OPS: tuple[str, ...] = Op.__args__  # type: ignore[attr-defined]
-_ORDERED = {">", ">=", "<", "<="}
-Scalar = bool | int | float | str | dt.date
+_ORDERED = ORDERED_OPS
+_join = join_path
 _STRICT = ConfigDict(extra="forbid", frozen=True)
-
-
-class FilterError(WeiwanError):
-    """A filter is malformed or does not fit the profile; the message names the path in it."""
-
-
-class FieldCondition(BaseModel):
-    model_config = _STRICT
-    field: str
-    op: Op
-    value: Scalar | list[Scalar] | None = None
-
-
-class TagCondition(BaseModel):
-    model_config = _STRICT
-    tag: str
-
-
-class AllOf(BaseModel):
-    model_config = _STRICT
-    all: list[Node]
-
-
-class AnyOf(BaseModel):
-    model_config = _STRICT
-    any: list[Node]
-
-
-class NotOf(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    not_: Node = Field(alias="not")
-
-
-Node = FieldCondition | TagCondition | AllOf | AnyOf | NotOf
-for _model in (AllOf, AnyOf, NotOf):
-    _model.model_rebuild()
-_KEYS: dict[str, type[BaseModel]] = {
-    "all": AllOf,
-    "any": AnyOf,
-    "not": NotOf,
-    "tag": TagCondition,
-    "field": FieldCondition,
-}
-
-
-class TargetFilter(BaseModel):
-    """A whole filter; build it with :meth:`parse` for messages that name the path."""
-
-    model_config = _STRICT
-    root: Node
-
-    @classmethod
-    def parse(cls, raw: Any) -> TargetFilter:
-        if isinstance(raw, TargetFilter):
-            return raw
-        return cls(root=_parse(raw, ""))
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path and not key.startswith("[") else f"{path}{key}"
-
-
-def _parse(raw: Any, path: str) -> Node:
-    where = path or "(filter)"
-    if not isinstance(raw, dict):
-        raise FilterError(f"{where}: expected an object, got {type(raw).__name__}")
-    kinds = [k for k in _KEYS if k in raw]
-    if len(kinds) != 1:
-        raise FilterError(
-            f"{where}: expected exactly one of all / any / not / tag / field, got "
-            f"{', '.join(map(repr, raw)) or 'nothing'}"
-        )
-    kind = kinds[0]
-    if kind in ("all", "any"):
-        extra = set(raw) - {kind}
-        if extra:
-            raise FilterError(f"{where}: unexpected keys {sorted(extra)}")
-        items = raw[kind]
-        if not isinstance(items, list) or not items:
-            raise FilterError(f"{_join(path, kind)}: expected a non-empty list of conditions")
-        children = [_parse(item, _join(path, f"{kind}[{i}]")) for i, item in enumerate(items)]
-        return AllOf(all=children) if kind == "all" else AnyOf(any=children)
-    if kind == "not":
-        if set(raw) != {"not"}:
-            raise FilterError(f"{where}: unexpected keys {sorted(set(raw) - {'not'})}")
-        return NotOf(not_=_parse(raw["not"], _join(path, "not")))
-    model = _KEYS[kind]
-    try:
-        leaf = model.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"][:1]) or kind
-        raise FilterError(f"{_join(path, loc)}: {err['msg']}") from exc
-    assert isinstance(leaf, FieldCondition | TagCondition)
-    return leaf
+#: the filter language itself lives in ``weiwan.core.filters`` (shared with the ops side);
+#: these names stay importable from here
+__all__ = [
+    "OPS",
+    "AllOf",
+    "AnyOf",
+    "FieldCondition",
+    "FilterError",
+    "Node",
+    "NotOf",
+    "Op",
+    "Scalar",
+    "TagCondition",
+    "TargetFilter",
+    "TargetGroup",
+    "compile_filter",
+    "evaluate_groups",
+    "load_target_groups",
+    "preview",
+]
 
 
 def _column(profile: ir.Table, name: str, path: str) -> ir.Column:

@@ -162,6 +162,19 @@ class Warehouse:
             self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
         return int(count)
 
+    def replace_table(self, name: str, rows: ir.Table) -> int:
+        """Store ``rows`` as the whole of table ``name``, atomically; the number of rows."""
+        staged = f"_stage_{name}"
+        self.con.create_table(staged, rows, temp=True, overwrite=True)
+        try:
+            with self.transaction():
+                self.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+                self.execute(f"CREATE TABLE {quote(name)} AS FROM {quote(staged)}")
+            count = self.execute(f"SELECT count(*) FROM {quote(name)}")[0][0]
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
+        return int(count)
+
     def drop_snapshot(self, name: str, snapshot: date) -> None:
         """Remove the ``snapshot_date = snapshot`` part of a result table, if it exists."""
         if self.has_table(name):

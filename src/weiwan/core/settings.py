@@ -56,6 +56,22 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address the web server listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port of the web server.")
 
+    # --- SMS gateway (docs/surveys-and-sms.md) ---
+    sms_gateway: Literal["outbox", "http"] = Field(
+        default="outbox",
+        description="outbox: messages stay in the sms_messages table (embedded default); "
+        "http: POST batches as JSON to sms_http_url.",
+    )
+    sms_http_url: str | None = Field(default=None, description="URL of the HTTP SMS gateway.")
+    sms_http_token: str | None = Field(
+        default=None, description="Bearer token sent to the HTTP SMS gateway."
+    )
+    sms_callback_token: str | None = Field(
+        default=None,
+        description="Token the gateway must send (X-SMS-Callback-Token) with delivery "
+        "receipts; unset: receipts are refused.",
+    )
+
     @property
     def warehouse_file(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import weiwan.ops.campaigns.models
 import weiwan.ops.contacts.models
 import weiwan.ops.customers.models
 import weiwan.ops.offers.models
 import weiwan.ops.org.models
+import weiwan.ops.sms.models
+import weiwan.ops.surveys.models
 import weiwan.ops.tasks.models  # noqa: F401  (importing registers the tables)
 from weiwan.ops.base import Base
 

@@ -22,6 +22,7 @@ from weiwan.core.db import engine_for
 from weiwan.core.months import month_end
 from weiwan.core.settings import Settings
 from weiwan.ops.migrate import upgrade
+from weiwan.pipeline.handover import hand_over
 from weiwan.pipeline.publish import publish
 from weiwan.pipeline.run import run_pipeline
 from weiwan.sim import simulate
@@ -155,12 +156,14 @@ def _publish(console: Console, warehouse: Warehouse, settings: Settings, snapsho
     try:
         upgrade(engine)
         published = publish(warehouse, engine, snapshot)
+        handed = hand_over(engine, snapshot)
     finally:
         engine.dispose()
     console.print(
         "published to the operational database: "
         + ", ".join(f"{kind} {n:,}" for kind, n in published.rows.items())
     )
+    console.print("handed over: " + ", ".join(f"{kind} {n:,}" for kind, n in handed.items()))
 
 
 def run_demo(

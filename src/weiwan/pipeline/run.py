@@ -1,5 +1,7 @@
 """The daily pipeline run (日跑批): one snapshot date, each step replacing that date's results.
 
+(collect the operational contacts → outcomes of closed decisions →)
+
 features → tags → segments → CLV → scores → drift → profile → saved target groups → alerts
 → next best actions (decisions).
 """
@@ -9,13 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import ibis.expr.types as ir
+from sqlalchemy import Engine
 
 from weiwan.analytics.churn.registry import ModelRegistry
+from weiwan.analytics.outcomes import retention_outcomes
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
+from weiwan.pipeline.collect import collect_contacts
 from weiwan.pipeline.decision_steps import alerts_step, decisions_step
 from weiwan.pipeline.steps import (
     RunContext,
@@ -63,13 +69,27 @@ def run_pipeline(
     progress: Progress | None = None,
     *,
     registry: ModelRegistry | None = None,
+    ops_engine: Engine | None = None,
+    tz: ZoneInfo | None = None,
 ) -> PipelineResult:
-    """Run every step for ``snapshot``; re-running replaces that snapshot's results."""
+    """Run every step for ``snapshot``; re-running replaces that snapshot's results.
+
+    With ``ops_engine`` the operational side's contacts are collected first and the outcomes of
+    closed decisions refreshed (``retention_outcomes``), so the day's decisions learn from them.
+    """
     if not warehouse.execute("SELECT 1 FROM subscribers LIMIT 1"):
         raise WeiwanError("the warehouse holds no subscribers: run `weiwan ingest` first")
     report = progress or (lambda _label, _done, _total: None)
     result = PipelineResult(snapshot)
     context = RunContext(warehouse, snapshot, registry)
+    if ops_engine is not None:
+        result.rows["ops_contacts"] = collect_contacts(
+            ops_engine, warehouse, snapshot, tz=tz or ZoneInfo("Asia/Shanghai")
+        )
+    if warehouse.has_table("ops_contacts") and warehouse.has_table("decisions"):
+        result.rows["retention_outcomes"] = warehouse.replace_table(
+            "retention_outcomes", retention_outcomes(warehouse, snapshot)
+        )
     for done, (name, step) in enumerate(STEPS):
         report(name, done, len(STEPS))
         rows = step(context)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from weiwan.ops.campaigns.api import router as campaigns_router
 from weiwan.ops.contacts.api import router as contacts_router
 from weiwan.ops.customers.api import router as customers_router
 from weiwan.ops.offers.api import router as offers_router
 from weiwan.ops.org.api import router as org_router
+from weiwan.ops.sms.api import router as sms_router
+from weiwan.ops.surveys.api import router as surveys_router
 from weiwan.ops.tasks.api import router as tasks_router
 
 API_ROUTERS: tuple[APIRouter, ...] = (
@@ -16,4 +19,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     tasks_router,
     contacts_router,
     offers_router,
+    surveys_router,
+    sms_router,
+    campaigns_router,
 )

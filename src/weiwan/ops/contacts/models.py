@@ -6,7 +6,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from weiwan.ops.base import Base, utcnow
+from weiwan.ops.base import Base, UTCDateTime, utcnow
 
 OUTCOMES = ("connected", "not_reached", "refused", "accepted", "call_back", "wrong_number")
 CONTACT_STATUSES = ("sent", "blocked")
@@ -40,12 +39,12 @@ class Contact(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[str] = mapped_column(String(32))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     channel: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     blocked_reason: Mapped[str | None] = mapped_column(String(64))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), index=True)
-    campaign_id: Mapped[int | None] = mapped_column(Integer)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     policy_id: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str | None] = mapped_column(Text)
@@ -61,7 +60,7 @@ class ContactOutcome(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     outcome: Mapped[str] = mapped_column(String(16))
     refusal_reason: Mapped[str | None] = mapped_column(String(200))
-    call_back_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    call_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     policy_id: Mapped[str | None] = mapped_column(String(64))
 
 
@@ -85,11 +84,11 @@ class Acceptance(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[str] = mapped_column(String(32))
     policy_id: Mapped[str] = mapped_column(String(64))
-    campaign_id: Mapped[int | None] = mapped_column(Integer)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     channel: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="active")
     cost: Mapped[float | None] = mapped_column(Float)
 
@@ -112,7 +111,7 @@ class QualityInspection(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     inspector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recording_ref: Mapped[str | None] = mapped_column(String(300))
     score: Mapped[int] = mapped_column(Integer)
     comments: Mapped[str | None] = mapped_column(Text)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from weiwan.ops.base import Base, utcnow
+from weiwan.ops.base import Base, UTCDateTime, utcnow
 
 
 class Publication(Base):
@@ -22,7 +22,7 @@ class Publication(Base):
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     snapshot_date: Mapped[date] = mapped_column(Date, primary_key=True)
     rows: Mapped[int] = mapped_column(Integer)
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CustomerView(Base):

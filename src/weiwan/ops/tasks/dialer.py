@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -250,7 +252,18 @@ def import_results(
     parsed: list[tuple[int, CallIn]] = []
     errors: list[RowError] = []
     header_checked = False
-    for number, cells in _read_rows(filename, content):
+    try:
+        rows = list(_read_rows(filename, content))
+    except (
+        csv.Error,
+        UnicodeDecodeError,
+        ValueError,
+        KeyError,
+        zipfile.BadZipFile,
+        InvalidFileException,
+    ) as exc:
+        raise ImportFileError(filename, [RowError(1, "-", f"cannot read the file: {exc}")]) from exc
+    for number, cells in rows:
         if not header_checked:
             missing = [c for c in REQUIRED_RESULT_COLUMNS if c not in cells]
             if missing:

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -17,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from weiwan.ops.base import Base, utcnow
+from weiwan.ops.base import Base, UTCDateTime, utcnow
 
 TASK_STATUSES = ("open", "done", "closed", "cancelled", "expired")
 TASK_SOURCES = ("decision", "campaign", "alert", "manual", "arrival")
@@ -33,7 +32,7 @@ class CustomerAssignment(Base):
     subscriber_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Task(Base):
@@ -67,9 +66,9 @@ class Task(Base):
     priority: Mapped[float] = mapped_column(Float, default=0.0)
     title_zh: Mapped[str] = mapped_column(String(200), default="")
     title_en: Mapped[str] = mapped_column(String(200), default="")
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_reason: Mapped[str | None] = mapped_column(String(200))
 
 
@@ -80,7 +79,7 @@ class TaskTransfer(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     from_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -1,7 +1,7 @@
 """Published data (customer view, decisions, policies), tasks and contacts.
 
-Revision ID: 0002_published_tasks
-Revises: 0001_org
+Revision ID: 0003_published_tasks
+Revises: 0002_campaigns
 Create Date: 2026-11-24
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_published_tasks"
-down_revision: str | Sequence[str] | None = "0001_org"
+revision: str = "0003_published_tasks"
+down_revision: str | Sequence[str] | None = "0002_campaigns"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -195,6 +195,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["branch_id"], ["branches.id"], name=op.f("fk_tasks_branch_id_branches")
         ),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], name=op.f("fk_tasks_campaign_id_campaigns")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
         sa.UniqueConstraint(
             "origin", "subscriber_id", "channel", name=op.f("uq_tasks_origin_subscriber_id_channel")
@@ -224,6 +227,9 @@ def upgrade() -> None:
         sa.CheckConstraint("status IN ('sent', 'blocked')", name=op.f("ck_contacts_status")),
         sa.ForeignKeyConstraint(["task_id"], ["tasks.id"], name=op.f("fk_contacts_task_id_tasks")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_contacts_user_id_users")),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], name=op.f("fk_contacts_campaign_id_campaigns")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
     )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
@@ -289,6 +295,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_acceptances_user_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaigns.id"], name=op.f("fk_acceptances_campaign_id_campaigns")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_acceptances")),
     )

@@ -1,0 +1,85 @@
+"""Retention outcomes (挽留结果): what each closed decision led to, for learning the uplift.
+
+For every decision day D whose outcome window has closed by the snapshot (D + ``horizon``
+months ≤ snapshot) and every retention decision of that day:
+
+- ``treated`` True: the action was taken and a contact in the decided channel was *sent*
+  within ``contact_days`` after D (the operational side's contacts, collected into the
+  warehouse table ``ops_contacts``) — the offer reached the customer;
+- ``treated`` False: the customer was in the hold-out (no contact by design);
+- decisions that acted but never reached the customer belong to neither arm and are left out
+  (per-protocol on the treated side; intention-to-treat would keep them as treated);
+- ``churned``: a churn record in (D, D + ``horizon`` months], as delivered by the snapshot.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from weiwan.analytics.features import as_of_rows
+from weiwan.analytics.warehouse import TableSource
+from weiwan.core.months import add_months
+
+OUTCOME_COLUMNS = ("subscriber_id", "snapshot_date", "offer_type", "treated", "churned")
+HORIZON_MONTHS = 3
+CONTACT_DAYS = 30
+
+
+def retention_outcomes(
+    wh: TableSource,
+    snapshot: date,
+    *,
+    horizon_months: int = HORIZON_MONTHS,
+    contact_days: int = CONTACT_DAYS,
+) -> ir.Table:
+    """One row per closed retention decision in an arm (see the module doc)."""
+    decisions = wh.table("decisions")
+    closed_by = add_months(snapshot, -horizon_months)
+    retention = decisions.filter(
+        (decisions.snapshot_date <= closed_by)
+        & decisions.offer_type.notnull()
+        & (decisions.holdout | decisions.action)
+    )
+    contacts = wh.table("ops_contacts")
+    sent = contacts.filter(contacts.status == "sent").select(
+        c_subscriber=contacts.subscriber_id,
+        c_channel=contacts.channel,
+        c_date=contacts.contact_date,
+    )
+    joined = retention.left_join(
+        sent,
+        [
+            retention.subscriber_id == sent.c_subscriber,
+            retention.channel == sent.c_channel,
+            sent.c_date >= retention.snapshot_date,
+            sent.c_date <= retention.snapshot_date + ibis.interval(days=contact_days),
+        ],
+    )
+    reached = (
+        joined.group_by(["subscriber_id", "snapshot_date", "offer_type", "holdout"])
+        .aggregate(reached=joined.c_subscriber.notnull().any())
+        .filter(lambda t: t.holdout | t.reached)
+    )
+    churn = as_of_rows(wh, "churn_records", snapshot)
+    churn = churn.select(k_subscriber=churn.subscriber_id, k_date=churn.churn_date)
+    window = ibis.interval(months=horizon_months)
+    left = reached.left_join(
+        churn,
+        [
+            reached.subscriber_id == churn.k_subscriber,
+            churn.k_date > reached.snapshot_date,
+            churn.k_date <= reached.snapshot_date + window,
+        ],
+    )
+    grouped = left.group_by(["subscriber_id", "snapshot_date", "offer_type", "holdout"])
+    result = grouped.aggregate(churned=left.k_subscriber.notnull().any())
+    return result.select(
+        "subscriber_id",
+        "snapshot_date",
+        "offer_type",
+        treated=~result.holdout,
+        churned=result.churned,
+    )

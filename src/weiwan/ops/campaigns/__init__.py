@@ -1,0 +1,1 @@
+"""Campaigns (四步一库): plan, rehearse, approve level by level, run, evaluate, plan library."""

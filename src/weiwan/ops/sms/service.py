@@ -1,0 +1,647 @@
+"""SMS: templates, sending through the contact policy, the outbox dispatch, receipts.
+
+Every message goes through the contact policy as one ``sms`` contact
+(``contacts.service.record_system_contact``, under the subscriber's lock), and the message
+row keeps the contact's id. During the SMS quiet hours a message is not refused but
+``scheduled`` for the end of them: its contact is recorded at that time, so it counts
+against the caps of the day it goes out. Caps, cool-off and cross-channel caps block it
+(``blocked`` with the reason; the blocked contact is kept, as for calls).
+
+Who may do what (docs/surveys-and-sms.md): templates — centre head and director (audited as
+``config_change``), read by every role that sends; bulk sends — centre head (own branches'
+customers) and director; one message — agents, shift leads, centre heads, directors, store
+clerks and hotline agents to a customer in their scope (agents: their own customers);
+message lists — agents their own sends, shift leads their team's, branch roles their
+branches', director/analyst/admin all, numbers masked per role; dispatch — centre head,
+director, admin.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, insert, select, true
+from sqlalchemy.orm import Session
+
+from weiwan.core.contact_rules import ContactRules
+from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
+from weiwan.ops.base import utcnow
+from weiwan.ops.campaigns.models import Campaign
+from weiwan.ops.contacts.models import Contact
+from weiwan.ops.contacts.rules import current_rules
+from weiwan.ops.contacts.service import record_system_contact
+from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.service import customer_scope_clause, find_customer
+from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.roles import Role, Scope
+from weiwan.ops.org.service import AuditAction, audit
+from weiwan.ops.sms.gateway import OutgoingSms, SmsGateway
+from weiwan.ops.sms.models import WAITING, SmsMessage, SmsTemplate
+from weiwan.ops.sms.render import (
+    MAX_SEGMENTS,
+    Length,
+    check_free_values,
+    check_template,
+    customer_values,
+    measure,
+    render,
+)
+from weiwan.ops.sms.schemas import LengthOut, ReceiptIn, TemplateIn, TemplateOut, TemplateUpdate
+
+CHANNEL = "sms"
+TEMPLATE_EDITORS = (Role.CENTRE_HEAD, Role.DIRECTOR)
+BULK_SENDERS = (Role.CENTRE_HEAD, Role.DIRECTOR)
+SENDERS = (
+    Role.AGENT,
+    Role.SHIFT_LEAD,
+    Role.CENTRE_HEAD,
+    Role.DIRECTOR,
+    Role.STORE_CLERK,
+    Role.HOTLINE_AGENT,
+)
+DISPATCHERS = (Role.CENTRE_HEAD, Role.DIRECTOR, Role.ADMIN)
+BULK_BATCH = 1000
+DISPATCH_BATCH = 500
+
+T = TypeVar("T")
+
+
+def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# --- templates ---------------------------------------------------------------------------
+
+
+def _words(value: str) -> list[str]:
+    return value.split()
+
+
+def length_out(length: Length) -> LengthOut:
+    """A measured length as the API shows it."""
+    return LengthOut(
+        characters=length.characters, encoding=length.encoding, segments=length.segments
+    )
+
+
+def template_out(template: SmsTemplate) -> TemplateOut:
+    """A template with the variables it uses and the length of its fixed text."""
+    free = _words(template.free_variables)
+    fields, _ = check_template(template.body_zh, template.body_en, free)
+    blanks = dict.fromkeys([*fields, *free], "")
+    return TemplateOut(
+        id=template.id,
+        name=template.name,
+        body_zh=template.body_zh,
+        body_en=template.body_en,
+        free_variables=free,
+        customer_fields=fields,
+        active=template.active,
+        created_by=template.created_by,
+        created_at=template.created_at,
+        updated_at=template.updated_at,
+        fixed_length_zh=length_out(measure(render(template.body_zh, blanks))),
+        fixed_length_en=length_out(measure(render(template.body_en, blanks)))
+        if template.body_en
+        else None,
+    )
+
+
+def list_templates(session: Session, *, include_inactive: bool = False) -> Sequence[SmsTemplate]:
+    """Templates by name."""
+    query = select(SmsTemplate)
+    if not include_inactive:
+        query = query.where(SmsTemplate.active.is_(True))
+    return session.scalars(query.order_by(SmsTemplate.name)).all()
+
+
+def get_template(session: Session, template_id: int) -> SmsTemplate:
+    """One template (404 if missing)."""
+    template = session.get(SmsTemplate, template_id)
+    if template is None:
+        raise NotFoundError(f"SMS template {template_id} not found")
+    return template
+
+
+def _unique_name(session: Session, name: str, template_id: int | None = None) -> None:
+    other = session.scalar(select(SmsTemplate.id).where(SmsTemplate.name == name))
+    if other is not None and other != template_id:
+        raise ConflictError(f"an SMS template named {name!r} exists already")
+
+
+def _check_lengths(*bodies: str | None) -> None:
+    for name, body in zip(("body_zh", "body_en"), bodies, strict=True):
+        if body is not None:
+            fixed = measure(body)
+            if fixed.segments > MAX_SEGMENTS:
+                raise InvalidRequestError(
+                    f"{fixed.characters} characters make {fixed.segments} segments; at most "
+                    f"{MAX_SEGMENTS} are sent",
+                    field=name,
+                )
+
+
+def create_template(session: Session, actor: Actor, data: TemplateIn) -> SmsTemplate:
+    """A new template; unknown variables and over-long texts are refused (audited)."""
+    actor.require(*TEMPLATE_EDITORS)
+    check_template(data.body_zh, data.body_en, data.free_variables)
+    _check_lengths(data.body_zh, data.body_en)
+    _unique_name(session, data.name)
+    now = utcnow()
+    template = SmsTemplate(
+        name=data.name,
+        body_zh=data.body_zh,
+        body_en=data.body_en,
+        free_variables=" ".join(dict.fromkeys(data.free_variables)),
+        active=True,
+        created_by=actor.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(template)
+    session.flush()
+    audit(
+        session,
+        actor.user_id,
+        AuditAction.CONFIG_CHANGE,
+        "sms_template",
+        str(template.id),
+        {"created": data.name},
+    )
+    return template
+
+
+def update_template(
+    session: Session, actor: Actor, template_id: int, data: TemplateUpdate
+) -> SmsTemplate:
+    """Change a template (checked like a new one; sent messages keep their text)."""
+    actor.require(*TEMPLATE_EDITORS)
+    template = get_template(session, template_id)
+    changed = data.model_dump(exclude_unset=True)
+    for name in ("name", "body_zh", "active"):
+        if name in changed and changed[name] is None:
+            raise InvalidRequestError(f"{name} cannot be removed", field=name)
+    body_zh = changed.get("body_zh", template.body_zh)
+    body_en = changed.get("body_en", template.body_en)
+    free = changed.get("free_variables")
+    free = _words(template.free_variables) if free is None else list(dict.fromkeys(free))
+    check_template(body_zh, body_en, free)
+    _check_lengths(body_zh, body_en)
+    if "name" in changed:
+        _unique_name(session, changed["name"], template_id)
+        template.name = changed["name"]
+    template.body_zh = body_zh
+    template.body_en = body_en
+    template.free_variables = " ".join(free)
+    if "active" in changed:
+        template.active = bool(changed["active"])
+    template.updated_at = utcnow()
+    session.flush()
+    audit(
+        session,
+        actor.user_id,
+        AuditAction.CONFIG_CHANGE,
+        "sms_template",
+        str(template_id),
+        {"updated": sorted(changed)},
+    )
+    return template
+
+
+def archive_template(session: Session, actor: Actor, template_id: int) -> SmsTemplate:
+    """Retire a template (it stays for the messages that used it; no new sends)."""
+    actor.require(*TEMPLATE_EDITORS)
+    template = get_template(session, template_id)
+    if template.active:
+        template.active = False
+        template.updated_at = utcnow()
+        session.flush()
+        audit(
+            session,
+            actor.user_id,
+            AuditAction.CONFIG_CHANGE,
+            "sms_template",
+            str(template_id),
+            {"archived": True},
+        )
+    return template
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A template ready to render: body, customer fields, free values."""
+
+    template: SmsTemplate
+    body: str
+    fields: list[str]
+    free_values: dict[str, str]
+
+
+def _prepare(
+    session: Session, template_id: int, language: str, variables: Mapping[str, str] | None
+) -> _Prepared:
+    template = get_template(session, template_id)
+    if not template.active:
+        raise ConflictError(f"SMS template {template_id} is archived")
+    body = template.body_zh if language == "zh" else template.body_en
+    if body is None:
+        raise InvalidRequestError(
+            f"SMS template {template_id} has no {language} text", field="language"
+        )
+    free = _words(template.free_variables)
+    fields, _ = check_template(template.body_zh, template.body_en, free)
+    return _Prepared(template, body, fields, check_free_values(free, variables))
+
+
+def _render_for(prepared: _Prepared, customer: CustomerView) -> str:
+    values = customer_values(customer, prepared.fields)
+    if isinstance(values, str):
+        raise InvalidRequestError(
+            f"customer {customer.subscriber_id} has no {values} for the template",
+            field="template_id",
+        )
+    return render(prepared.body, {**values, **prepared.free_values})
+
+
+def preview(
+    session: Session,
+    actor: Actor,
+    template_id: int,
+    subscriber_id: str,
+    variables: Mapping[str, str] | None = None,
+    language: str = "zh",
+) -> tuple[str, Length]:
+    """The text ``subscriber_id`` (in scope) would get, and its length."""
+    customer = find_customer(session, actor, subscriber_id)
+    text = _render_for(_prepare(session, template_id, language, variables), customer)
+    return text, measure(text)
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+def _place(
+    session: Session,
+    customer: CustomerView,
+    text: str,
+    length: Length,
+    *,
+    user_id: int | None,
+    rules: ContactRules,
+    tz: ZoneInfo,
+    now: datetime,
+    language: str,
+    template_id: int | None = None,
+    campaign_id: int | None = None,
+    alert_rule: str | None = None,
+) -> tuple[dict[str, Any], Contact]:
+    """Record the contact (scheduled past the quiet hours); the message's row and the
+    contact."""
+    local = now.astimezone(tz)
+    send_at = rules.next_allowed_time(CHANNEL, local)
+    note = f"sms template {template_id}" if template_id is not None else "sms"
+    contact, verdict = record_system_contact(
+        session,
+        customer.subscriber_id,
+        CHANNEL,
+        tz=tz,
+        rules=rules,
+        at=_utc(send_at),
+        user_id=user_id,
+        campaign_id=campaign_id,
+        note=note,
+    )
+    status = "blocked"
+    if verdict.allowed:
+        status = "queued" if send_at == local else "scheduled"
+    row: dict[str, Any] = {
+        "subscriber_id": customer.subscriber_id,
+        "msisdn": customer.msisdn,
+        "branch_id": customer.branch_id,
+        "body": text,
+        "language": language,
+        "segments": length.segments,
+        "template_id": template_id,
+        "campaign_id": campaign_id,
+        "alert_rule": alert_rule,
+        "contact_id": contact.id,
+        "status": status,
+        "blocked_reason": verdict.reason,
+        "scheduled_at": _utc(send_at) if verdict.allowed else None,
+        "created_by": user_id,
+        "created_at": _utc(now),
+    }
+    return row, contact
+
+
+def send_one(
+    session: Session,
+    actor: Actor,
+    subscriber_id: str,
+    *,
+    tz: ZoneInfo,
+    template_id: int | None = None,
+    body: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    language: str = "zh",
+    now: datetime | None = None,
+) -> SmsMessage:
+    """One message to one customer in the actor's scope (404 outside it): a template or a
+    free text (sent as written, no placeholders). The result may be ``blocked`` (the contact
+    policy refused it) or ``scheduled`` (quiet hours)."""
+    actor.require(*SENDERS)
+    customer = find_customer(session, actor, subscriber_id)
+    if template_id is not None:
+        text = _render_for(_prepare(session, template_id, language, variables), customer)
+    elif body is not None and body.strip():
+        text = body.strip()
+    else:
+        raise InvalidRequestError("give a template or a text", field="body")
+    length = measure(text)
+    if length.segments > MAX_SEGMENTS:
+        raise InvalidRequestError(
+            f"{length.characters} characters make {length.segments} segments; at most "
+            f"{MAX_SEGMENTS} are sent",
+            field="body",
+        )
+    row, _contact = _place(
+        session,
+        customer,
+        text,
+        length,
+        user_id=actor.user_id,
+        rules=current_rules(session),
+        tz=tz,
+        now=_utc(now or utcnow()),
+        language=language,
+        template_id=template_id,
+    )
+    message = SmsMessage(**row)
+    session.add(message)
+    session.flush()
+    return message
+
+
+@dataclass
+class BulkResult:
+    """What :func:`send_bulk` did with the requested subscribers.
+
+    ``skipped_by_reason``: not_found (unknown or outside the sender's scope), already_sent
+    (the campaign already has a live message from this template for them), missing_<field>
+    (the customer lacks a field the template uses), too_long. Skipped subscribers get no
+    contact and no message.
+    """
+
+    requested: int = 0
+    queued: int = 0
+    scheduled: int = 0
+    blocked_by_reason: Counter[str] = field(default_factory=Counter)
+    skipped_by_reason: Counter[str] = field(default_factory=Counter)
+    message_ids: list[int] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> int:
+        """Messages the contact policy refused."""
+        return sum(self.blocked_by_reason.values())
+
+
+def send_bulk(
+    session: Session,
+    actor: Actor,
+    template_id: int,
+    subscriber_ids: Iterable[str],
+    *,
+    campaign_id: int | None = None,
+    alert_rule: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    tz: ZoneInfo,
+    language: str = "zh",
+    now: datetime | None = None,
+    batch_size: int = BULK_BATCH,
+) -> BulkResult:
+    """A template to many subscribers (centre head: their branches' customers; director).
+
+    Customers are read ``batch_size`` at a time; each one goes through the contact policy
+    (``record_system_contact``) one by one under its lock. Repeated ids count once. The whole
+    send is one transaction: it is queued entirely or not at all.
+    """
+    actor.require(*BULK_SENDERS)
+    prepared = _prepare(session, template_id, language, variables)
+    if campaign_id is not None and session.get(Campaign, campaign_id) is None:
+        raise NotFoundError(f"campaign {campaign_id} not found")
+    rules = current_rules(session)
+    now = _utc(now or utcnow())
+    ids = list(dict.fromkeys(subscriber_ids))
+    result = BulkResult(requested=len(ids))
+    for chunk in _batches(ids, batch_size):
+        customers = {
+            c.subscriber_id: c
+            for c in session.scalars(
+                select(CustomerView).where(
+                    CustomerView.subscriber_id.in_(chunk), customer_scope_clause(actor)
+                )
+            )
+        }
+        already: set[str] = set()
+        if campaign_id is not None:
+            already = set(
+                session.scalars(
+                    select(SmsMessage.subscriber_id).where(
+                        SmsMessage.subscriber_id.in_(chunk),
+                        SmsMessage.campaign_id == campaign_id,
+                        SmsMessage.template_id == template_id,
+                        SmsMessage.status.not_in(("blocked", "failed")),
+                    )
+                )
+            )
+        rows: list[dict[str, Any]] = []
+        contacts: list[Contact] = []
+        for sid in chunk:
+            customer = customers.get(sid)
+            if customer is None:
+                result.skipped_by_reason["not_found"] += 1
+                continue
+            if sid in already:
+                result.skipped_by_reason["already_sent"] += 1
+                continue
+            values = customer_values(customer, prepared.fields)
+            if isinstance(values, str):
+                result.skipped_by_reason[f"missing_{values}"] += 1
+                continue
+            text = render(prepared.body, {**values, **prepared.free_values})
+            length = measure(text)
+            if length.segments > MAX_SEGMENTS:
+                result.skipped_by_reason["too_long"] += 1
+                continue
+            row, contact = _place(
+                session,
+                customer,
+                text,
+                length,
+                user_id=actor.user_id,
+                rules=rules,
+                tz=tz,
+                now=now,
+                language=language,
+                template_id=template_id,
+                campaign_id=campaign_id,
+                alert_rule=alert_rule,
+            )
+            rows.append(row)
+            contacts.append(contact)
+            if row["status"] == "blocked":
+                result.blocked_by_reason[row["blocked_reason"] or "blocked"] += 1
+            elif row["status"] == "scheduled":
+                result.scheduled += 1
+            else:
+                result.queued += 1
+        if rows:  # one multi-row INSERT per batch
+            inserted = session.scalars(
+                insert(SmsMessage).returning(SmsMessage.id, sort_by_parameter_order=True), rows
+            )
+            result.message_ids.extend(inserted.all())
+        for done in [*contacts, *customers.values()]:  # keep memory flat over many batches
+            session.expunge(done)
+    return result
+
+
+# --- lists -------------------------------------------------------------------------------
+
+
+def message_scope_clause(actor: Actor) -> ColumnElement[bool]:
+    """Messages the actor may list: all (director, analyst, admin), the branches' (branch
+    roles), else those sent by users whose work the actor sees (agents: their own)."""
+    if actor.scope is Scope.ALL:
+        return true()
+    if actor.scope is Scope.BRANCH:
+        return SmsMessage.branch_id.in_(actor.branch_ids)
+    return user_scope_clause(actor, SmsMessage.created_by)
+
+
+def list_messages(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    campaign_id: int | None = None,
+    subscriber_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Sequence[SmsMessage]:
+    """Messages in scope, newest first (numbers are masked by the caller's route)."""
+    query = select(SmsMessage).where(message_scope_clause(actor))
+    if status is not None:
+        query = query.where(SmsMessage.status == status)
+    if campaign_id is not None:
+        query = query.where(SmsMessage.campaign_id == campaign_id)
+    if subscriber_id is not None:
+        query = query.where(SmsMessage.subscriber_id == subscriber_id)
+    return session.scalars(
+        query.order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+
+
+# --- dispatch and receipts ---------------------------------------------------------------
+
+
+@dataclass
+class DispatchResult:
+    """Messages handed to the gateway in one :func:`dispatch_due` run."""
+
+    sent: int = 0
+    failed: int = 0
+
+
+def dispatch_due(
+    session: Session,
+    gateway: SmsGateway,
+    now: datetime | None = None,
+    *,
+    batch_size: int = DISPATCH_BATCH,
+) -> DispatchResult:
+    """Hand every queued or scheduled message whose time has come to ``gateway``, oldest
+    first, ``batch_size`` at a time; record ``sent`` (with the gateway's id) or ``failed``
+    (with the error). Rows are taken ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so two
+    dispatchers never send the same message; commit after the call (a failed message is not
+    retried automatically)."""
+    now = _utc(now or utcnow())
+    result = DispatchResult()
+    while True:
+        due = session.scalars(
+            select(SmsMessage)
+            .where(SmsMessage.status.in_(WAITING), SmsMessage.scheduled_at <= now)
+            .order_by(SmsMessage.scheduled_at, SmsMessage.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not due:
+            return result
+        answers = {
+            r.message_id: r
+            for r in gateway.send([OutgoingSms(m.id, m.msisdn, m.body) for m in due])
+        }
+        for message in due:
+            answer = answers.get(message.id)
+            if answer is not None and answer.ok:
+                message.status = "sent"
+                message.sent_at = now
+                message.gateway_message_id = answer.gateway_message_id
+                result.sent += 1
+            else:
+                message.status = "failed"
+                message.error = (answer.error if answer else None) or "no result from gateway"
+                result.failed += 1
+        session.flush()
+
+
+@dataclass
+class ReceiptResult:
+    """What a batch of delivery receipts changed."""
+
+    updated: int = 0
+    unchanged: int = 0
+    unknown: list[str] = field(default_factory=list)
+
+
+def apply_receipts(
+    session: Session, receipts: Sequence[ReceiptIn], now: datetime | None = None
+) -> ReceiptResult:
+    """Mark sent messages delivered or failed from the gateway's receipts (matched by the
+    gateway's message id). Messages already delivered or failed stay as they are."""
+    now = _utc(now or utcnow())
+    ids = list(dict.fromkeys(r.message_id for r in receipts))
+    messages: dict[str, list[SmsMessage]] = {}
+    for message in session.scalars(
+        select(SmsMessage).where(SmsMessage.gateway_message_id.in_(ids)).with_for_update()
+    ):
+        assert message.gateway_message_id is not None
+        messages.setdefault(message.gateway_message_id, []).append(message)
+    result = ReceiptResult()
+    for receipt in receipts:
+        found = messages.get(receipt.message_id)
+        if not found:
+            result.unknown.append(receipt.message_id)
+            continue
+        for message in found:
+            if message.status != "sent":
+                result.unchanged += 1
+                continue
+            message.status = receipt.status
+            message.delivered_at = _utc(receipt.at) if receipt.at else now
+            if receipt.status == "failed":
+                message.error = receipt.error or "delivery failed"
+            result.updated += 1
+    session.flush()
+    return result

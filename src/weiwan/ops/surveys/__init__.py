@@ -1,0 +1,1 @@
+"""Questionnaires (智能问卷): build, clone, archive; answers recorded on contacts; results."""

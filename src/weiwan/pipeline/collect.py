@@ -1,0 +1,65 @@
+"""Collect the operational side's contacts into the warehouse (``ops_contacts``).
+
+Runs before the day's steps so the outcomes of closed decisions (``analytics.outcomes``) and
+the learned uplift see what agents, stores and SMS actually did. The window is the
+``LOOKBACK_DAYS`` local days up to the snapshot: late imports from dialers inside it are
+picked up; re-collecting a day replaces the window's rows (idempotent).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import ibis
+import pandas as pd
+from sqlalchemy import Engine
+
+from weiwan.analytics.warehouse import Warehouse, quote
+from weiwan.core.db import session_scope
+from weiwan.ops.contacts.feed import FEED_COLUMNS, contact_feed
+
+TABLE = "ops_contacts"
+LOOKBACK_DAYS = 40
+_SCHEMA = {
+    "contact_id": "int64",
+    "subscriber_id": "string",
+    "at": "timestamp",
+    "contact_date": "date",
+    "channel": "string",
+    "status": "string",
+    "task_id": "int64",
+    "campaign_id": "int64",
+    "policy_id": "string",
+    "outcomes": "string",
+    "accepted": "boolean",
+    "refused": "boolean",
+}
+
+
+def collect_contacts(engine: Engine, warehouse: Warehouse, snapshot: date, *, tz: ZoneInfo) -> int:
+    """Copy the window's contacts into ``ops_contacts``; the number of rows copied."""
+    first = snapshot - timedelta(days=LOOKBACK_DAYS - 1)
+    since = datetime.combine(first, time(0, 0), tzinfo=tz)
+    until = datetime.combine(snapshot + timedelta(days=1), time(0, 0), tzinfo=tz)
+    with session_scope(engine) as session:
+        rows = contact_feed(session, since, until)
+    frame = pd.DataFrame(rows, columns=list(FEED_COLUMNS))
+    local = pd.to_datetime(frame["at"], utc=True).dt.tz_convert(tz)
+    frame["at"] = local.dt.tz_localize(None)
+    frame["contact_date"] = local.dt.date
+    table = ibis.memtable(frame, schema=ibis.schema(_SCHEMA))
+    staged = "_stage_ops_contacts"
+    warehouse.con.create_table(staged, table, temp=True, overwrite=True)
+    try:
+        with warehouse.transaction():
+            if not warehouse.has_table(TABLE):
+                warehouse.execute(f"CREATE TABLE {quote(TABLE)} AS FROM {quote(staged)} LIMIT 0")
+            warehouse.execute(
+                f"DELETE FROM {quote(TABLE)} WHERE contact_date BETWEEN ? AND ?",
+                [first, snapshot],
+            )
+            warehouse.execute(f"INSERT INTO {quote(TABLE)} BY NAME FROM {quote(staged)}")
+    finally:
+        warehouse.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
+    return len(frame)

@@ -1,0 +1,90 @@
+"""Retention outcomes of closed decisions: who was reached, who was held out, who left."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from weiwan.analytics.outcomes import retention_outcomes
+
+D0 = date(2026, 6, 30)
+SNAPSHOT = date(2026, 10, 31)
+
+
+class Tables:
+    """A TableSource over in-memory tables."""
+
+    def __init__(self, **frames: pd.DataFrame) -> None:
+        self.frames = frames
+
+    def table(self, name: str) -> ir.Table:
+        return ibis.memtable(self.frames[name])
+
+    def extra_columns(self, table_name: str) -> dict[str, str]:
+        return {}
+
+
+def _decision(
+    sid: str, day: date = D0, *, holdout: bool = False, channel: str = "outbound_call"
+) -> dict[str, Any]:
+    return {
+        "subscriber_id": sid,
+        "snapshot_date": day,
+        "holdout": holdout,
+        "action": not holdout,
+        "offer_type": "discount",
+        "channel": channel,
+    }
+
+
+def _contact(
+    sid: str, day: date, *, channel: str = "outbound_call", status: str = "sent"
+) -> dict[str, Any]:
+    return {
+        "subscriber_id": sid,
+        "channel": channel,
+        "status": status,
+        "contact_date": day,
+        "at": datetime.combine(day, datetime.min.time()),
+    }
+
+
+def test_arms_reach_and_churn_window() -> None:
+    decisions = pd.DataFrame(
+        [
+            _decision("s1"),  # reached, churns inside the window → treated, churned
+            _decision("s2"),  # never reached → neither arm
+            _decision("s3", holdout=True),  # held out, churns after the window
+            _decision("s4"),  # reached in another channel only → neither arm
+            _decision("s5"),  # contact blocked → neither arm
+            _decision("s6", date(2026, 8, 31)),  # window still open at the snapshot
+            _decision("s7"),  # reached too late (36 days)
+            _decision("s8", holdout=True),  # held out, churns inside the window
+        ]
+    )
+    contacts = pd.DataFrame(
+        [
+            _contact("s1", date(2026, 7, 2)),
+            _contact("s4", date(2026, 7, 2), channel="sms"),
+            _contact("s5", date(2026, 7, 2), status="blocked"),
+            _contact("s6", date(2026, 9, 2)),
+            _contact("s7", date(2026, 8, 5)),
+        ]
+    )
+    churn = pd.DataFrame(
+        {
+            "subscriber_id": ["s1", "s3", "s8"],
+            "churn_date": [date(2026, 8, 15), date(2026, 10, 15), date(2026, 9, 30)],
+            "churn_type": ["port_out"] * 3,
+            "_snapshot": [SNAPSHOT] * 3,  # delivery date
+        }
+    )
+    wh = Tables(decisions=decisions, ops_contacts=contacts, churn_records=churn)
+    frame = retention_outcomes(wh, SNAPSHOT).to_pandas().sort_values("subscriber_id")
+    got = {r.subscriber_id: (bool(r.treated), bool(r.churned)) for r in frame.itertuples()}
+    assert got == {"s1": (True, True), "s3": (False, False), "s8": (False, True)}
+    assert set(frame["offer_type"]) == {"discount"}

@@ -1,0 +1,46 @@
+"""Contacts flow back from the operational database into the warehouse."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from customer_fixtures import publish_customers
+from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.db import make_engine, session_scope
+from weiwan.ops.contacts.service import record_system_contact
+from weiwan.ops.migrate import upgrade
+from weiwan.ops.org.models import Branch
+from weiwan.pipeline.collect import collect_contacts
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def test_collect_is_idempotent_uses_local_days_and_picks_up_late_contacts(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ops.db'}")
+    upgrade(engine)
+    with session_scope(engine) as session:
+        branch = Branch(code="HZ", name_zh="杭州", name_en="Hangzhou")
+        session.add(branch)
+        session.flush()
+        branch_id = branch.id
+    publish_customers(engine, branch_id, 3)
+
+    def contact(sid: str, at: datetime, channel: str = "sms") -> None:
+        with session_scope(engine) as session:
+            record_system_contact(session, sid, channel, tz=TZ, at=at)
+
+    contact("S00001", datetime(2026, 10, 31, 23, 30, tzinfo=TZ))  # 15:30 UTC, local 31 Oct
+    contact("S00002", datetime(2026, 11, 1, 0, 30, tzinfo=TZ))  # after the snapshot day
+    contact("S00003", datetime(2026, 8, 1, 10, 0, tzinfo=TZ))  # before the window
+    day = date(2026, 10, 31)
+    with Warehouse(tmp_path / "wh.duckdb") as wh:
+        assert collect_contacts(engine, wh, day, tz=TZ) == 1
+        assert collect_contacts(engine, wh, day, tz=TZ) == 1
+        rows = wh.execute("SELECT subscriber_id, contact_date, status FROM ops_contacts")
+        assert rows == [("S00001", day, "sent")]
+        contact("S00003", datetime(2026, 10, 20, 10, 0, tzinfo=TZ))  # a late dialer import
+        assert collect_contacts(engine, wh, day, tz=TZ) == 2
+        assert wh.execute("SELECT count(*) FROM ops_contacts")[0][0] == 2
+    engine.dispose()
