@@ -432,6 +432,106 @@ def db_upgrade() -> None:
     out.print(f"operational database {state} {after}")
 
 
+users_app = typer.Typer(help="Users of the operational service.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    role: Annotated[str, typer.Option(help="admin, director, centre_head, shift_lead, agent, …")],
+    branch: Annotated[str, typer.Option(help="Branch code (created with this name if new).")],
+    display_name: Annotated[
+        str | None, typer.Option(help="Name shown (default: username).")
+    ] = None,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+) -> None:
+    """Create a user, e.g. the first administrator (the password is asked for, never echoed)."""
+    from pydantic import ValidationError
+    from sqlalchemy import select
+
+    from weiwan.core.db import session_scope
+    from weiwan.ops.org.models import Branch
+    from weiwan.ops.org.schemas import UserCreate
+    from weiwan.ops.org.service import AuditAction, audit, create_user
+
+    engine = _ops_engine()
+    try:
+        with session_scope(engine) as session:
+            found = session.scalar(select(Branch).where(Branch.code == branch))
+            if found is None:
+                found = Branch(code=branch, name_zh=branch, name_en=branch)
+                session.add(found)
+                session.flush()
+            data = UserCreate(
+                username=username,
+                display_name=display_name or username,
+                password=password,
+                role=role,
+                branch_id=found.id,
+            )
+            user = create_user(session, data)
+            audit(session, None, AuditAction.CONFIG_CHANGE, "user", str(user.id), {"cli": True})
+            out.print(f"created {user.role} {user.username} (id {user.id}) in branch {branch}")
+    except ValidationError as exc:
+        raise _fail(
+            WeiwanError("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors()))
+        ) from exc
+    except WeiwanError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address (default WEIWAN_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default WEIWAN_PORT).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the operational API (and the pages) on the database the settings name."""
+    import uvicorn
+
+    settings = get_settings()
+    _ops_engine().dispose()  # migrate before the workers start
+    address = host or settings.host
+    chosen = settings.port if port is None else port
+    out.print(f"weiwan on http://{address}:{chosen}  (API: /api/v1/docs)")
+    uvicorn.run(
+        "weiwan.web.app:create_app",
+        factory=True,
+        host=address,
+        port=chosen,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+sms_app = typer.Typer(help="SMS sending.", no_args_is_help=True)
+app.add_typer(sms_app, name="sms")
+
+
+@sms_app.command("dispatch")
+def sms_dispatch() -> None:
+    """Send the queued SMS whose time has come through the configured gateway (run it every
+    minute from cron or a scheduler; safe to run twice at once on PostgreSQL)."""
+    from weiwan.core.db import session_scope
+    from weiwan.ops.sms.gateway import gateway_from_settings
+    from weiwan.ops.sms.service import dispatch_due
+
+    engine = _ops_engine()
+    try:
+        with session_scope(engine) as session:
+            result = dispatch_due(session, gateway_from_settings(get_settings()))
+    except (WeiwanError, ValueError) as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    out.print(f"sms: {result.sent:,} sent, {result.failed:,} failed")
+
+
 decisions_app = typer.Typer(help="Next best actions of a snapshot.", no_args_is_help=True)
 app.add_typer(decisions_app, name="decisions")
 

@@ -19,6 +19,7 @@ from api_helpers import login
 from weiwan.core.db import session_scope
 from weiwan.core.errors import InvalidRequestError, PermissionDeniedError
 from weiwan.core.settings import Settings
+from weiwan.ops.campaigns.models import CampaignMember
 from weiwan.ops.contacts.models import Contact
 from weiwan.ops.sms import service
 from weiwan.ops.sms.gateway import HttpGateway, OutboxGateway, OutgoingSms
@@ -422,3 +423,25 @@ def test_dispatch_over_http_and_delivery_receipts(
     # without a configured token every receipt is refused
     closed = TestClient(create_app(Settings(secret_key="k", home=Path("/tmp")), engine))
     assert closed.post(url, json=receipt, headers={"X-SMS-Callback-Token": ""}).status_code == 401
+
+
+def test_campaign_send_goes_to_the_treated_members_only(
+    app: FastAPI, engine: Engine, world: int, people: dict[str, int], branches: dict[str, int]
+) -> None:
+    campaign = add_campaign(engine, branches["city"], people["head"])
+    with session_scope(engine) as session:
+        session.add_all(
+            [
+                CampaignMember(campaign_id=campaign, subscriber_id="S00003", arm="treated"),
+                CampaignMember(campaign_id=campaign, subscriber_id="S00004", arm="holdout"),
+            ]
+        )
+    head = login(app, "head")
+    body = {"template_id": world, "campaign_id": campaign, "variables": {"amount": "50"}}
+    response = head.post("/api/v1/sms/bulk", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["requested"] == 1
+    with session_scope(engine) as session:
+        assert list(session.scalars(select(SmsMessage.subscriber_id))) == ["S00003"]
+    neither = head.post("/api/v1/sms/bulk", json={"template_id": world})
+    assert neither.status_code == 422 and "campaign_id" in neither.text

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, s
 from fastapi.responses import JSONResponse
 
 from weiwan.core.settings import Settings
+from weiwan.ops.campaigns.service import treated_members
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import mask_phone
@@ -141,12 +142,17 @@ def send(body: SendIn, actor: CurrentActor, db: Db, tz: LocalTz) -> object:
 
 @router.post("/bulk", response_model=BulkOut)
 def bulk(body: BulkIn, actor: CurrentActor, db: Db, tz: LocalTz) -> BulkOut:
-    """A template to many subscribers for a campaign or an alert (centre head, director)."""
+    """A template to many subscribers for a campaign or an alert (centre head, director);
+    without ``subscriber_ids`` to the campaign's treated members (its hold-out never)."""
+    recipients = body.subscriber_ids
+    if recipients is None:
+        assert body.campaign_id is not None  # the schema requires one of the two
+        recipients = treated_members(db, body.campaign_id)
     result = service.send_bulk(
         db,
         actor,
         body.template_id,
-        body.subscriber_ids,
+        recipients,
         campaign_id=body.campaign_id,
         alert_rule=body.alert_rule,
         variables=body.variables,

@@ -107,11 +107,17 @@ class BulkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     template_id: IdField
-    subscriber_ids: list[str] = Field(min_length=1, max_length=MAX_BULK)
+    subscriber_ids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_BULK)
     campaign_id: IdField | None = None
     alert_rule: str | None = Field(default=None, max_length=64)
     variables: dict[str, str] = Field(default_factory=dict)
     language: Language = "zh"
+
+    @model_validator(mode="after")
+    def _recipients(self) -> BulkIn:
+        if self.subscriber_ids is None and self.campaign_id is None:
+            raise ValueError("give subscriber_ids, or a campaign_id to send to its treated members")
+        return self
 
 
 class BulkOut(BaseModel):
