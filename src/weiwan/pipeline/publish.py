@@ -231,6 +231,11 @@ def _publish_customer_view(
         conn.execute(sa.delete(table))
         loaded = _load_staged(warehouse, conn, table, rows, "customer_view")
         _record(conn, "customer_view", snapshot, loaded)
+        if conn.dialect.name == "postgresql":  # fresh statistics for the screen-pop's plans
+            conn.exec_driver_sql("ANALYZE customer_view")
+    if engine.dialect.name == "postgresql":  # the replaced rows' space, now rather than later
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM customer_view")
     return loaded
 
 
