@@ -15,8 +15,9 @@ from sqlalchemy import Engine, delete, func, select, update
 
 from api_helpers import PASSWORD, login
 from weiwan.core.db import session_scope
-from weiwan.ops.campaigns import service
+from weiwan.ops.campaigns.execution import treated_members
 from weiwan.ops.campaigns.models import Campaign, CampaignMember
+from weiwan.ops.campaigns.rehearsal import UPLIFT, in_holdout
 from weiwan.ops.contacts.models import Acceptance, Contact
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.models import AuditEvent, ConfigDocument
@@ -134,7 +135,7 @@ def test_full_happy_path(app: FastAPI, engine: Engine, world: dict[str, Any]) ->
 
     # rehearsal: exact count, contact conflicts, expected cost and saves, load vs capacity
     rehearsal = _ok(analyst.post(f"{API}/{cid}/rehearse"), "rehearsed")["rehearsal"]
-    treated = [r for r in targets if not service.in_holdout(cid, r["subscriber_id"], 0.2)]
+    treated = [r for r in targets if not in_holdout(cid, r["subscriber_id"], 0.2)]
     assert rehearsal["target_count"] == len(targets)
     assert rehearsal["sample_size"] == len(targets)
     assert rehearsal["treated"] == len(treated)
@@ -142,7 +143,7 @@ def test_full_happy_path(app: FastAPI, engine: Engine, world: dict[str, Any]) ->
     blocked = sum(1 for r in treated if r["subscriber_id"] in called)
     assert rehearsal["contact_conflicts"]["blocked"] == {"cap_week": blocked}
     take = 1 - (1 - 0.12) * (1 - 0.03)
-    uplift = (service.UPLIFT["discount"] + service.UPLIFT["bonus_data"]) / 2
+    uplift = (UPLIFT["discount"] + UPLIFT["bonus_data"]) / 2
     mean_cost = (POLICIES["keep168"]["total_cost"] + POLICIES["data10"]["total_cost"]) / 2
     assert rehearsal["expected"]["cost"] == pytest.approx(len(treated) * take * mean_cost, 0.01)
     saves = sum(r["churn_probability"] for r in treated) * uplift
@@ -186,12 +187,12 @@ def test_full_happy_path(app: FastAPI, engine: Engine, world: dict[str, Any]) ->
     assert {s for s, _, _ in tasks} == treated_ids
     assert {c for _, c, _ in tasks} == {"outbound_call"}
     assert len(tasks) == len(treated_ids) == summary["tasks_created"]
-    assert service.treated_members is not None
+    assert treated_members is not None
     # starting twice: 409 and no new tasks
     assert head.post(f"{API}/{cid}/start").status_code == 409
     with session_scope(engine) as session:
         assert session.scalar(select(func.count()).where(Task.campaign_id == cid)) == len(tasks)
-        assert service.treated_members(session, cid) == sorted(treated_ids)
+        assert treated_members(session, cid) == sorted(treated_ids)
 
     # running: agents of the branch see it read-only, the other branch's agent does not
     agent = login(app, "agent")

@@ -339,3 +339,28 @@ def test_transfer_keeps_history_and_claim_takes_from_the_queue(
     mine_now = agent.get("/api/v1/tasks", params={"view": "mine"}).json()
     assert [t["id"] for t in mine_now] == [queued.id]
     assert login(app, "outsider").get(f"/api/v1/tasks/{queued.id}").status_code == 404
+
+
+def test_do_not_disturb_blocks_proactive_contacts_until_lifted(
+    app: FastAPI, engine: Engine, world: dict[str, object]
+) -> None:
+    agent = login(app, "agent")
+    wish = agent.post(
+        "/api/v1/customers/S00001/do-not-disturb", json={"channel": "all", "reason": "客户要求"}
+    )
+    assert wish.status_code == 201
+    call = {"subscriber_id": "S00001", "channel": "sms", "at": MORNING}
+    blocked = agent.post("/api/v1/contacts", json=call)
+    assert blocked.status_code == 409 and blocked.json()["contact"]["blocked_reason"] == "dnd"
+    visit = {**call, "channel": "store", "outcomes": [{"outcome": "connected"}]}
+    assert login(app, "clerk").post("/api/v1/contacts", json=visit).status_code == 201
+    assert agent.get("/api/v1/customers/S00001").json()["do_not_disturb"] == ["all"]
+    assert agent.delete("/api/v1/customers/S00001/do-not-disturb/all").status_code == 403
+    assert (
+        login(app, "lead").delete("/api/v1/customers/S00001/do-not-disturb/all").status_code == 204
+    )
+    assert agent.post("/api/v1/contacts", json=call).status_code == 201
+    assert (
+        agent.post("/api/v1/customers/S00004/do-not-disturb", json={"channel": "sms"}).status_code
+        == 404
+    )

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 from customer_fixtures import publish_customers
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine, session_scope
+from weiwan.ops.contacts.models import DoNotDisturb
 from weiwan.ops.contacts.service import record_system_contact
 from weiwan.ops.migrate import upgrade
 from weiwan.ops.org.models import Branch
-from weiwan.pipeline.collect import collect_contacts
+from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -43,4 +44,22 @@ def test_collect_is_idempotent_uses_local_days_and_picks_up_late_contacts(tmp_pa
         contact("S00003", datetime(2026, 10, 20, 10, 0, tzinfo=TZ))  # a late dialer import
         assert collect_contacts(engine, wh, day, tz=TZ) == 2
         assert wh.execute("SELECT count(*) FROM ops_contacts")[0][0] == 2
+    engine.dispose()
+
+
+def test_do_not_disturb_wishes_reach_the_warehouse(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ops.db'}")
+    upgrade(engine)
+    with session_scope(engine) as session:
+        session.add_all(
+            [
+                DoNotDisturb(subscriber_id="S00001", channel="all"),
+                DoNotDisturb(subscriber_id="S00002", channel="sms"),
+            ]
+        )
+    with Warehouse(tmp_path / "wh.duckdb") as wh:
+        assert collect_do_not_disturb(engine, wh) == 2
+        assert collect_do_not_disturb(engine, wh) == 2
+        rows = wh.execute("SELECT subscriber_id, channel FROM do_not_disturb ORDER BY 1")
+        assert rows == [("S00001", "all"), ("S00002", "sms")]
     engine.dispose()

@@ -1,4 +1,5 @@
-"""Collect the operational side's contacts into the warehouse (``ops_contacts``).
+"""Collect the operational side's contacts (``ops_contacts``) and do-not-disturb wishes
+(``do_not_disturb``) into the warehouse.
 
 Runs before the day's steps so the outcomes of closed decisions (``analytics.outcomes``) and
 the learned uplift see what agents, stores and SMS actually did. The window is the
@@ -17,9 +18,10 @@ from sqlalchemy import Engine
 
 from weiwan.analytics.warehouse import Warehouse, quote
 from weiwan.core.db import session_scope
-from weiwan.ops.contacts.feed import FEED_COLUMNS, contact_feed
+from weiwan.ops.contacts.feed import FEED_COLUMNS, contact_feed, do_not_disturb_feed
 
 TABLE = "ops_contacts"
+DND_TABLE = "do_not_disturb"
 LOOKBACK_DAYS = 40
 _SCHEMA = {
     "contact_id": "int64",
@@ -63,3 +65,13 @@ def collect_contacts(engine: Engine, warehouse: Warehouse, snapshot: date, *, tz
     finally:
         warehouse.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
     return len(frame)
+
+
+def collect_do_not_disturb(engine: Engine, warehouse: Warehouse) -> int:
+    """Replace the warehouse's ``do_not_disturb`` (subscriber_id, channel) with the wishes
+    recorded in the operational database; the day's decisions leave those contacts out."""
+    with session_scope(engine) as session:
+        rows = do_not_disturb_feed(session)
+    frame = pd.DataFrame(rows, columns=["subscriber_id", "channel"])
+    schema = ibis.schema({"subscriber_id": "string", "channel": "string"})
+    return warehouse.replace_table(DND_TABLE, ibis.memtable(frame, schema=schema))

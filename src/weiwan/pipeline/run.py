@@ -21,7 +21,7 @@ from weiwan.analytics.outcomes import retention_outcomes
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
-from weiwan.pipeline.collect import collect_contacts
+from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb
 from weiwan.pipeline.decision_steps import alerts_step, decisions_step
 from weiwan.pipeline.steps import (
     RunContext,
@@ -86,6 +86,7 @@ def run_pipeline(
         result.rows["ops_contacts"] = collect_contacts(
             ops_engine, warehouse, snapshot, tz=tz or ZoneInfo("Asia/Shanghai")
         )
+        result.rows["do_not_disturb"] = collect_do_not_disturb(ops_engine, warehouse)
     if warehouse.has_table("ops_contacts") and warehouse.has_table("decisions"):
         result.rows["retention_outcomes"] = warehouse.replace_table(
             "retention_outcomes", retention_outcomes(warehouse, snapshot)

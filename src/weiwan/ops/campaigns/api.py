@@ -1,5 +1,5 @@
 """Routes under /campaigns: plans, rehearsal, approval, execution, evaluation, plan library,
-approval-chain configuration and the live target count. Roles and scope: ``service``."""
+approval-chain configuration and the live target count. Roles and scope: the package doc."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from weiwan.ops.campaigns import service
+from weiwan.ops.campaigns import approvals, evaluation, execution, rehearsal, service
 from weiwan.ops.campaigns.models import STATUSES, Campaign
 from weiwan.ops.campaigns.schemas import (
     ApprovalChainIn,
@@ -87,13 +87,13 @@ def create(body: CampaignCreate, actor: CurrentActor, db: Db) -> CampaignOut:
 @router.post("/preview-count", response_model=PreviewOut)
 def preview_count(body: PreviewIn, actor: CurrentActor, db: Db) -> PreviewOut:
     """How many customers in scope match a filter (the plan page's live count)."""
-    return PreviewOut(count=service.preview_count(db, actor, body.filter, body.branch_id))
+    return PreviewOut(count=rehearsal.preview_count(db, actor, body.filter, body.branch_id))
 
 
 @router.get("/library", response_model=list[CampaignOut])
 def plan_library(actor: CurrentActor, db: Db) -> list[CampaignOut]:
     """The plan library (方案库): completed and evaluated plans with their figures."""
-    return [campaign_out(c) for c in service.library(db, actor)]
+    return [campaign_out(c) for c in evaluation.library(db, actor)]
 
 
 @router.get("/approval-chain", response_model=ApprovalChainOut)
@@ -102,7 +102,7 @@ def approval_chain(
 ) -> ApprovalChainOut:
     """The approval chain a branch's plans go through (no branch: the default chain)."""
     actor.require(*service.CHAIN_READERS)
-    roles, source, configured_for = service.resolve_chain(db, branch_id)
+    roles, source, configured_for = approvals.resolve_chain(db, branch_id)
     return ApprovalChainOut(
         branch_id=branch_id, configured_for=configured_for, source=source, roles=roles
     )
@@ -111,8 +111,8 @@ def approval_chain(
 @router.put("/approval-chain", response_model=ApprovalChainOut)
 def set_approval_chain(body: ApprovalChainIn, actor: CurrentActor, db: Db) -> ApprovalChainOut:
     """Set a branch's (or the default) approval chain, level 1 first (admin; audited)."""
-    service.set_chain(db, actor, body.branch_id, [Role(r) for r in body.roles])
-    roles, source, configured_for = service.resolve_chain(db, body.branch_id)
+    approvals.set_chain(db, actor, body.branch_id, [Role(r) for r in body.roles])
+    roles, source, configured_for = approvals.resolve_chain(db, body.branch_id)
     return ApprovalChainOut(
         branch_id=body.branch_id, configured_for=configured_for, source=source, roles=roles
     )
@@ -137,13 +137,13 @@ def update(campaign_id: IdPath, body: CampaignUpdate, actor: CurrentActor, db: D
 @router.post("/{campaign_id}/rehearse", response_model=CampaignOut)
 def rehearse(campaign_id: IdPath, actor: CurrentActor, db: Db, tz: LocalTz) -> CampaignOut:
     """Run the plan on a sample and store the result (方案预演)."""
-    return campaign_out(service.rehearse(db, actor, campaign_id, tz))
+    return campaign_out(rehearsal.rehearse(db, actor, campaign_id, tz))
 
 
 @router.post("/{campaign_id}/submit", response_model=CampaignOut)
 def submit(campaign_id: IdPath, actor: CurrentActor, db: Db, tz: LocalTz) -> CampaignOut:
     """Send a rehearsed plan for approval."""
-    return campaign_out(service.submit(db, actor, campaign_id, tz))
+    return campaign_out(approvals.submit(db, actor, campaign_id, tz))
 
 
 @router.post("/{campaign_id}/approve", response_model=CampaignOut)
@@ -152,31 +152,31 @@ def approve(
 ) -> CampaignOut:
     """Approve the current level."""
     comment = body.comment if body else None
-    return campaign_out(service.approve(db, actor, campaign_id, comment))
+    return campaign_out(approvals.approve(db, actor, campaign_id, comment))
 
 
 @router.post("/{campaign_id}/reject", response_model=CampaignOut)
 def reject(campaign_id: IdPath, body: CommentIn, actor: CurrentActor, db: Db) -> CampaignOut:
     """Reject the plan at the current level (comment required)."""
-    return campaign_out(service.reject(db, actor, campaign_id, body.comment))
+    return campaign_out(approvals.reject(db, actor, campaign_id, body.comment))
 
 
 @router.post("/{campaign_id}/start", response_model=CampaignOut)
 def start(campaign_id: IdPath, actor: CurrentActor, db: Db, tz: LocalTz) -> CampaignOut:
     """Start an approved campaign: members, hold-out, tasks."""
-    return campaign_out(service.start(db, actor, campaign_id, tz))
+    return campaign_out(execution.start(db, actor, campaign_id, tz))
 
 
 @router.post("/{campaign_id}/complete", response_model=CampaignOut)
 def complete(campaign_id: IdPath, actor: CurrentActor, db: Db) -> CampaignOut:
     """End a running campaign; its open tasks expire."""
-    return campaign_out(service.complete(db, actor, campaign_id))
+    return campaign_out(execution.complete(db, actor, campaign_id))
 
 
 @router.post("/{campaign_id}/evaluate", response_model=CampaignOut)
 def evaluate(campaign_id: IdPath, actor: CurrentActor, db: Db) -> CampaignOut:
     """Compare the treated members with the hold-out and store the figures."""
-    return campaign_out(service.evaluate(db, actor, campaign_id))
+    return campaign_out(evaluation.evaluate(db, actor, campaign_id))
 
 
 @router.post("/{campaign_id}/clone", response_model=CampaignOut, status_code=201)
@@ -188,4 +188,4 @@ def clone(campaign_id: IdPath, actor: CurrentActor, db: Db) -> CampaignOut:
 @router.get("/{campaign_id}/members", response_model=MembersSummary)
 def members(campaign_id: IdPath, actor: CurrentActor, db: Db) -> MembersSummary:
     """Members per arm, contacts, acceptances and tasks of a started campaign."""
-    return MembersSummary(**service.members_summary(db, actor, campaign_id))
+    return MembersSummary(**evaluation.members_summary(db, actor, campaign_id))

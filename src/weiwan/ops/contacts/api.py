@@ -14,10 +14,13 @@ from weiwan.ops.contacts.schemas import (
     CallIn,
     CallResult,
     ContactOut,
+    DoNotDisturbIn,
+    DoNotDisturbOut,
     InspectionIn,
     InspectionOut,
     OutcomeOut,
 )
+from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.types import IdPath
 
@@ -69,3 +72,26 @@ def inspect(
 ) -> QualityInspection:
     """Record a call quality inspection (recording reference, score, comments)."""
     return service.inspect_contact(db, actor, contact_id, body)
+
+
+@router.get("/customers/{subscriber_id}/do-not-disturb", response_model=list[DoNotDisturbOut])
+def do_not_disturb(subscriber_id: str, actor: CurrentActor, db: Db) -> list[object]:
+    """The customer's do-not-disturb wishes."""
+    find_customer(db, actor, subscriber_id)
+    return list(service.do_not_disturb_of(db, subscriber_id))
+
+
+@router.post(
+    "/customers/{subscriber_id}/do-not-disturb", response_model=DoNotDisturbOut, status_code=201
+)
+def add_do_not_disturb(
+    subscriber_id: str, body: DoNotDisturbIn, actor: CurrentActor, db: Db
+) -> object:
+    """Record that the customer does not want to be contacted on a channel (or all)."""
+    return service.set_do_not_disturb(db, actor, subscriber_id, body.channel, body.reason)
+
+
+@router.delete("/customers/{subscriber_id}/do-not-disturb/{channel}", status_code=204)
+def lift_do_not_disturb(subscriber_id: str, channel: str, actor: CurrentActor, db: Db) -> None:
+    """Lift a wish (shift lead, centre head, director)."""
+    service.lift_do_not_disturb(db, actor, subscriber_id, channel)

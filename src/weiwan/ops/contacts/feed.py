@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from weiwan.ops.contacts.models import Contact, ContactOutcome
+from weiwan.ops.contacts.models import Contact, ContactOutcome, DoNotDisturb
 
 FEED_COLUMNS = (
     "contact_id",
@@ -55,4 +55,16 @@ def contact_feed(session: Session, since: datetime, until: datetime) -> list[dic
             "refused": "refused" in outcomes.get(c.id, []),
         }
         for c in contacts
+    ]
+
+
+def do_not_disturb_feed(session: Session) -> list[dict[str, Any]]:
+    """Every do-not-disturb wish (subscriber_id, channel) for the day's decisions."""
+    return [
+        {"subscriber_id": sid, "channel": channel}
+        for sid, channel in session.execute(
+            select(DoNotDisturb.subscriber_id, DoNotDisturb.channel).order_by(
+                DoNotDisturb.subscriber_id, DoNotDisturb.channel
+            )
+        )
     ]

@@ -115,3 +115,16 @@ class QualityInspection(Base):
     recording_ref: Mapped[str | None] = mapped_column(String(300))
     score: Mapped[int] = mapped_column(Integer)
     comments: Mapped[str | None] = mapped_column(Text)
+
+
+class DoNotDisturb(Base):
+    """A subscriber's wish not to be contacted (免打扰) on one channel, or ``all`` proactive
+    channels; checked with the contact policy and fed back to the day's decisions."""
+
+    __tablename__ = "do_not_disturb"
+
+    subscriber_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,8 +3,9 @@
 The same semantics as the day's decisions in ``analytics.contact_policy`` (whose Ibis form
 works on a whole day's candidates): windows end on the contact's local day and include it —
 day, the 7 days up to it, the dates after the same day one month earlier; inbound channels
-skip the cross-channel cap and the global cool-off. Written here because ops may not import
-analytics and this checks one subscriber against the live contact table, not a daily batch.
+skip the cross-channel cap, the global cool-off and the do-not-disturb entry for all
+channels. Written here because ops may not import analytics and this checks one subscriber
+against the live contact table, not a daily batch.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from weiwan.core.contact_rules import CHANNELS, ContactRules
+from weiwan.core.contact_rules import CHANNELS, DND_ALL, ContactRules
 from weiwan.core.months import add_months
-from weiwan.ops.contacts.models import Contact, ContactOutcome
+from weiwan.ops.contacts.models import Contact, ContactOutcome, DoNotDisturb
 
 SENT = "sent"
 
@@ -92,6 +93,16 @@ def check_contact(
             cap = getattr(rules.cross_channel_caps, name)
             if cap is not None and sum(1 for c, d in days if c in proactive and d >= start) >= cap:
                 return Verdict(False, "cross_channel_cap")
+    wishes = set(
+        session.scalars(
+            select(DoNotDisturb.channel).where(
+                DoNotDisturb.subscriber_id == subscriber_id,
+                DoNotDisturb.channel.in_([channel, DND_ALL]),
+            )
+        )
+    )
+    if channel in wishes or (DND_ALL in wishes and not rule.inbound):
+        return Verdict(False, "dnd")
     if cool_days:
         refusals = session.execute(
             select(Contact.channel, Contact.at)

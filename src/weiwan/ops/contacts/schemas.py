@@ -123,3 +123,24 @@ class InspectionOut(BaseModel):
     recording_ref: str | None
     score: int
     comments: str | None
+
+
+class DoNotDisturbIn(BaseModel):
+    """A do-not-disturb wish: one channel or ``all`` proactive channels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal[(*CHANNELS, "all")]  # type: ignore[valid-type]
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class DoNotDisturbOut(BaseModel):
+    """A recorded wish."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    subscriber_id: str
+    channel: str
+    reason: str | None
+    created_by: int | None
+    created_at: datetime

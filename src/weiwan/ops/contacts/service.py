@@ -18,7 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from weiwan.core.contact_rules import ContactRules
+from weiwan.core.contact_rules import CHANNELS, DND_ALL, ContactRules
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from weiwan.ops.base import utcnow
 from weiwan.ops.bulk import insert_ignoring_duplicates
@@ -26,6 +26,7 @@ from weiwan.ops.contacts.models import (
     Acceptance,
     Contact,
     ContactOutcome,
+    DoNotDisturb,
     QualityInspection,
     SubscriberLock,
 )
@@ -37,6 +38,7 @@ from weiwan.ops.customers.service import find_customer, spaced_ids
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.access import Actor, user_scope_clause
 from weiwan.ops.org.roles import Role
+from weiwan.ops.org.service import AuditAction, audit
 from weiwan.ops.tasks.models import Task
 from weiwan.ops.tasks.service import task_scope_clause
 
@@ -327,3 +329,57 @@ def inspect_contact(
     session.add(inspection)
     session.flush()
     return inspection
+
+
+# --- do not disturb ----------------------------------------------------------------------------
+
+#: who may lift a do-not-disturb wish (recording one is open to anyone who serves the customer)
+DND_LIFTERS = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR)
+
+
+def set_do_not_disturb(
+    session: Session, actor: Actor, subscriber_id: str, channel: str, reason: str | None
+) -> DoNotDisturb:
+    """Record the customer's wish not to be contacted on ``channel`` (or ``all``)."""
+    find_customer(session, actor, subscriber_id)
+    if channel != DND_ALL and channel not in CHANNELS:
+        raise InvalidRequestError(f"unknown channel {channel!r}", field="channel")
+    wish = session.get(DoNotDisturb, (subscriber_id, channel))
+    if wish is None:
+        wish = DoNotDisturb(
+            subscriber_id=subscriber_id,
+            channel=channel,
+            reason=reason,
+            created_by=actor.user_id,
+            created_at=utcnow(),
+        )
+        session.add(wish)
+        session.flush()
+    return wish
+
+
+def lift_do_not_disturb(session: Session, actor: Actor, subscriber_id: str, channel: str) -> None:
+    """Remove a wish (shift lead, centre head, director), audited as a configuration change."""
+    actor.require(*DND_LIFTERS)
+    find_customer(session, actor, subscriber_id)
+    wish = session.get(DoNotDisturb, (subscriber_id, channel))
+    if wish is None:
+        raise NotFoundError(f"no do-not-disturb entry for {channel}")
+    session.delete(wish)
+    audit(
+        session,
+        actor.user_id,
+        AuditAction.CONFIG_CHANGE,
+        "do_not_disturb",
+        subscriber_id,
+        {"lifted": channel},
+    )
+
+
+def do_not_disturb_of(session: Session, subscriber_id: str) -> Sequence[DoNotDisturb]:
+    """The customer's do-not-disturb wishes."""
+    return session.scalars(
+        select(DoNotDisturb)
+        .where(DoNotDisturb.subscriber_id == subscriber_id)
+        .order_by(DoNotDisturb.channel)
+    ).all()

@@ -19,6 +19,7 @@ class CustomerCardOut(BaseModel):
     contacts: list[dict[str, Any]]
     acceptances: list[dict[str, Any]]
     managers: dict[str, str]
+    do_not_disturb: list[str]
 
 
 class CustomerRow(BaseModel):

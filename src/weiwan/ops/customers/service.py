@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import NotFoundError
-from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome
+from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome, DoNotDisturb
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.access import Actor, user_scope_clause
@@ -88,6 +88,7 @@ class CustomerCard:
     contacts: list[dict[str, Any]]
     acceptances: list[dict[str, Any]]
     managers: dict[str, str]
+    do_not_disturb: list[str]
 
 
 _CUSTOMER_FIELDS = (
@@ -259,4 +260,11 @@ def customer_card(
             for a in accepted
         ],
         managers=managers,
+        do_not_disturb=list(
+            session.scalars(
+                select(DoNotDisturb.channel)
+                .where(DoNotDisturb.subscriber_id == customer.subscriber_id)
+                .order_by(DoNotDisturb.channel)
+            )
+        ),
     )

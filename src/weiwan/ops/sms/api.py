@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, s
 from fastapi.responses import JSONResponse
 
 from weiwan.core.settings import Settings
-from weiwan.ops.campaigns.service import treated_members
+from weiwan.ops.campaigns.execution import treated_members
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import mask_phone

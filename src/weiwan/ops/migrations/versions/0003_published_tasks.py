@@ -21,6 +21,18 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     """Apply this revision."""
     op.create_table(
+        "do_not_disturb",
+        sa.Column("subscriber_id", sa.String(length=32), nullable=False),
+        sa.Column("channel", sa.String(length=32), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=True),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"], ["users.id"], name=op.f("fk_do_not_disturb_created_by_users")
+        ),
+        sa.PrimaryKeyConstraint("subscriber_id", "channel", name=op.f("pk_do_not_disturb")),
+    )
+    op.create_table(
         "config_documents",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
@@ -411,3 +423,4 @@ def downgrade() -> None:
 
     op.drop_table("decisions")
     op.drop_table("config_documents")
+    op.drop_table("do_not_disturb")
