@@ -41,6 +41,8 @@ async def check_csrf(request: Request) -> None:
     """Unsafe methods need the session's CSRF token in the header (API) or form field."""
     if request.method in SAFE_METHODS:
         return
+    if "uid" not in request.session:  # not logged in is 401 whatever the method
+        raise _unauthorised()
     expected = request.session.get("csrf")
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.headers.get("content-type", "").startswith(

@@ -116,6 +116,7 @@ def record_call(
     task too, while ``not_reached`` and ``call_back`` leave it open (a call-back moves its due
     time).
     """
+    actor.require_customer_work()
     at = body.at or now or utcnow()
     customer = find_customer(session, actor, body.subscriber_id)
     lock_subscriber(session, body.subscriber_id)
@@ -341,6 +342,7 @@ def set_do_not_disturb(
     session: Session, actor: Actor, subscriber_id: str, channel: str, reason: str | None
 ) -> DoNotDisturb:
     """Record the customer's wish not to be contacted on ``channel`` (or ``all``)."""
+    actor.require_customer_work()
     find_customer(session, actor, subscriber_id)
     if channel != DND_ALL and channel not in CHANNELS:
         raise InvalidRequestError(f"unknown channel {channel!r}", field="channel")

@@ -41,6 +41,13 @@ class Actor:
         if self.role not in roles:
             raise PermissionDeniedError(f"role {self.role.value} may not do this")
 
+    def require_customer_work(self) -> None:
+        """Raise unless the role serves customers: the administrator runs the system and the
+        analyst works on aggregates; neither records contacts, answers or wishes, nor works
+        tasks (they may still read what their scope shows)."""
+        if self.role in (Role.ADMIN, Role.ANALYST):
+            raise PermissionDeniedError(f"role {self.role.value} does not work with customers")
+
     def require_export(self) -> None:
         """Raise unless the role may export data."""
         if not self.permissions.may_export:

@@ -389,6 +389,7 @@ def record_answers(
     Each answer is checked against its question's kind, options and required flag, and the
     error names the question.
     """
+    actor.require_customer_work()
     contact = find_contact(session, actor, contact_id)
     if contact.status != "sent":
         raise ConflictError(f"contact {contact_id} was blocked ({contact.blocked_reason})")

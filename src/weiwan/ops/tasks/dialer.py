@@ -249,6 +249,7 @@ def import_results(
     session: Session, actor: Actor, filename: str, content: bytes, *, tz: ZoneInfo
 ) -> ImportResult:
     """Validate every row, then record each call through :func:`record_call`."""
+    actor.require_customer_work()
     parsed: list[tuple[int, CallIn]] = []
     errors: list[RowError] = []
     header_checked = False

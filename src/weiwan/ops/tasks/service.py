@@ -333,6 +333,7 @@ DISPATCHERS = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR)
 
 def claim_task(session: Session, actor: Actor, task_id: int) -> Task:
     """An agent (or clerk) takes an open queued task of their branch."""
+    actor.require_customer_work()
     task = session.scalar(
         select(Task).where(Task.id == task_id, task_scope_clause(actor)).with_for_update()
     )
