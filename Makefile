@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_churn.py
 	$(BIN)/python bench/bench_decisions.py
 	$(BIN)/python bench/bench_publish.py
+	$(BIN)/python bench/bench_ops_api.py
 
 # Refresh the lock after changing pyproject.toml dependencies.
 lock: $(STAMP)

@@ -51,6 +51,7 @@ from weiwan.ops.base import Base, utcnow
 from weiwan.ops.customers.models import CustomerView, Publication, PublishedDecision
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.models import AuditEvent, Branch, ConfigDocument
+from weiwan.ops.org.service import forget_branch_tree
 
 log = get_logger(__name__)
 
@@ -464,6 +465,7 @@ def ensure_branches(
         existing[code] = create(code, parent)
     if created:
         log.info("publish.branches_created", created=created)
+        forget_branch_tree()
     return existing, created
 
 

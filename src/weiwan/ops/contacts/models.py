@@ -71,6 +71,7 @@ class Acceptance(Base):
     __tablename__ = "acceptances"
     __table_args__ = (
         CheckConstraint(f"status IN {ACCEPTANCE_STATUSES!r}", name="status"),
+        Index("ix_acceptances_subscriber_at", "subscriber_id", "at"),
         Index(
             "uq_acceptances_active",
             "subscriber_id",

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import fields
+from datetime import date, datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
+from weiwan.ops.customers.card import CustomerCard, customer_card
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.schemas import CustomerCardOut, CustomerRow
 from weiwan.ops.customers.service import (
-    customer_card,
     customer_scope_clause,
     find_by_phone,
     find_customer,
@@ -22,6 +23,20 @@ from weiwan.ops.org.service import mask_phone
 from weiwan.ops.types import MAX_ID
 
 router = APIRouter(tags=["customers"])
+
+
+def _today(tz: ZoneInfo) -> date:
+    return datetime.now(tz).date()
+
+
+def _card_response(card: CustomerCard) -> Response:
+    """The card serialised once (the screen-pop is the hottest route: no second validation
+    of what the service just built; ``response_model`` still documents it)."""
+    body = CustomerCardOut.model_construct(
+        **{f.name: getattr(card, f.name) for f in fields(card)}
+    ).model_dump_json()
+    return Response(body, media_type="application/json")
+
 
 ViewChannel = Literal["workbench", "outbound_call", "store", "hotline", "self_service"]
 
@@ -33,11 +48,10 @@ def customer(
     db: Db,
     tz: LocalTz,
     channel: Annotated[ViewChannel, Query()] = "workbench",
-) -> CustomerCardOut:
+) -> Response:
     """The unified view of one customer in the caller's scope (audited)."""
     row = find_customer(db, actor, subscriber_id)
-    card = customer_card(db, actor, row, channel=channel, today=datetime.now(tz).date())
-    return CustomerCardOut(**asdict(card))
+    return _card_response(customer_card(db, actor, row, channel=channel, today=_today(tz)))
 
 
 @router.get("/screen-pop", response_model=CustomerCardOut)
@@ -47,11 +61,10 @@ def screen_pop(
     tz: LocalTz,
     phone: Annotated[str, Query(min_length=5, max_length=20, pattern=r"^\+?[0-9]+$")],
     channel: Annotated[Literal["hotline", "store"], Query()] = "hotline",
-) -> CustomerCardOut:
+) -> Response:
     """Store and hotline screen-pop: the unified view of the caller with this number."""
     row = find_by_phone(db, actor, phone)
-    card = customer_card(db, actor, row, channel=channel, today=datetime.now(tz).date())
-    return CustomerCardOut(**asdict(card))
+    return _card_response(customer_card(db, actor, row, channel=channel, today=_today(tz)))
 
 
 @router.get("/customers", response_model=list[CustomerRow])

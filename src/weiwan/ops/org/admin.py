@@ -12,7 +12,13 @@ from weiwan.ops.org.access import Actor, user_scope_clause
 from weiwan.ops.org.models import AuditEvent, Branch, Team, User
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.schemas import BranchCreate, TeamCreate, UserCreate, UserUpdate
-from weiwan.ops.org.service import AuditAction, audit, create_user, hash_password
+from weiwan.ops.org.service import (
+    AuditAction,
+    audit,
+    create_user,
+    forget_branch_tree,
+    hash_password,
+)
 
 AUDIT_READERS = (Role.ADMIN, Role.DIRECTOR)
 
@@ -118,6 +124,7 @@ def add_branch(session: Session, actor: Actor, data: BranchCreate) -> Branch:
     branch = Branch(**data.model_dump())
     session.add(branch)
     session.flush()
+    forget_branch_tree()
     audit(session, admin, AuditAction.CONFIG_CHANGE, "branch", str(branch.id), data.model_dump())
     return branch
 

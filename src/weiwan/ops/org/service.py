@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -232,12 +233,39 @@ def mask_id_number(id_number: str, role: Role | str) -> str:
 # --- data scope --------------------------------------------------------------------------
 
 
-def descendant_branch_ids(session: Session, branch_id: int) -> frozenset[int]:
-    """``branch_id`` and every branch below it (city branch → rural sub-branches)."""
+#: seconds a process keeps the branch tree (branches change a few times a year; a new branch
+#: is seen by every worker within this time)
+BRANCH_TREE_SECONDS = 60.0
+_branch_tree: dict[str, tuple[float, dict[int, list[int]], frozenset[int]]] = {}
+
+
+def _tree(session: Session) -> tuple[dict[int, list[int]], frozenset[int]]:
+    """Sub-branches by parent id and all branch ids, cached per database for
+    ``BRANCH_TREE_SECONDS``: every request resolves the caller's branches, and reading the
+    whole table each time showed in the screen-pop benchmark."""
+    key = str(session.get_bind().engine.url)
+    now = time.monotonic()
+    cached = _branch_tree.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1], cached[2]
     children: dict[int, list[int]] = {}
+    every: set[int] = set()
     for bid, parent in session.execute(select(Branch.id, Branch.parent_id)):
+        every.add(bid)
         if parent is not None:
             children.setdefault(parent, []).append(bid)
+    _branch_tree[key] = (now + BRANCH_TREE_SECONDS, children, frozenset(every))
+    return children, frozenset(every)
+
+
+def forget_branch_tree() -> None:
+    """Drop the cached branch tree (after a branch is added, and in tests)."""
+    _branch_tree.clear()
+
+
+def descendant_branch_ids(session: Session, branch_id: int) -> frozenset[int]:
+    """``branch_id`` and every branch below it (city branch → rural sub-branches)."""
+    children, _every = _tree(session)
     found = {branch_id}
     stack = [branch_id]
     while stack:
@@ -258,7 +286,7 @@ def visible_branch_ids(session: Session, user: User) -> frozenset[int]:
     """
     scope = scope_of(user.role)
     if scope is Scope.ALL:
-        return frozenset(session.scalars(select(Branch.id)))
+        return _tree(session)[1]
     if scope is Scope.BRANCH:
         return descendant_branch_ids(session, user.branch_id)
     return frozenset({user.branch_id})

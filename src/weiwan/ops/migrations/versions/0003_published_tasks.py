@@ -314,6 +314,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_acceptances")),
     )
     with op.batch_alter_table("acceptances", schema=None) as batch_op:
+        batch_op.create_index("ix_acceptances_subscriber_at", ["subscriber_id", "at"], unique=False)
         batch_op.create_index(
             "uq_acceptances_active",
             ["subscriber_id", "policy_id"],
@@ -380,6 +381,7 @@ def downgrade() -> None:
 
     op.drop_table("contact_outcomes")
     with op.batch_alter_table("acceptances", schema=None) as batch_op:
+        batch_op.drop_index("ix_acceptances_subscriber_at")
         batch_op.drop_index(
             "uq_acceptances_active",
             postgresql_where=sa.text("status = 'active'"),

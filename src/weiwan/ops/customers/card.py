@@ -1,0 +1,275 @@
+"""The customer card (统一视图): the same content in every channel.
+
+The screen-pop is the hottest route (200 requests/s target), so the card's queries are built
+once at import as Core statements with bound parameters — SQLAlchemy then reuses their
+compiled form and cache keys instead of rebuilding eight expressions per request — and the
+audit event is one Core insert.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BindParameter, bindparam, insert, select
+from sqlalchemy.orm import Session
+
+from weiwan.ops.base import utcnow
+from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome, DoNotDisturb
+from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.service import spaced_ids
+from weiwan.ops.offers.models import PublishedPolicy
+from weiwan.ops.org.access import Actor
+from weiwan.ops.org.models import AuditEvent, User
+from weiwan.ops.org.service import AuditAction, mask_id_number, mask_phone
+from weiwan.ops.tasks.models import CustomerAssignment, Task
+
+HISTORY_LIMIT = 20
+
+CUSTOMER_FIELDS = (
+    "subscriber_id",
+    "snapshot_date",
+    "customer_id",
+    "gender",
+    "age",
+    "region",
+    "branch_code",
+    "branch_id",
+    "brand",
+    "payment_type",
+    "plan_id",
+    "plan_monthly_fee",
+    "join_date",
+    "tenure_months",
+    "contract_end_date",
+    "status",
+    "star_level",
+    "arpu_1m",
+    "value_tier",
+    "lifecycle_stage",
+    "clv_quadrant",
+    "future_value",
+    "churn_probability",
+    "risk_band",
+    "model_version",
+)
+
+_SID: BindParameter[str] = bindparam("sid")
+_OPEN_TASKS = (
+    select(
+        Task.id,
+        Task.channel,
+        Task.source,
+        Task.campaign_id,
+        Task.policy_id,
+        User.display_name,
+        Task.due_at,
+        Task.title_zh,
+        Task.title_en,
+    )
+    .outerjoin(User, User.id == Task.assignee_id)
+    .where(Task.subscriber_id == _SID, Task.status == "open")
+    .order_by(Task.due_at.asc().nulls_last(), Task.id)
+)
+_MANAGERS = (
+    select(CustomerAssignment.kind, User.display_name)
+    .join(User, User.id == CustomerAssignment.user_id)
+    .where(CustomerAssignment.subscriber_id == _SID)
+)
+_ACCEPTANCES = (
+    select(
+        Acceptance.policy_id,
+        Acceptance.channel,
+        Acceptance.at,
+        Acceptance.status,
+        Acceptance.campaign_id,
+    )
+    .where(Acceptance.subscriber_id == _SID)
+    .order_by(Acceptance.at.desc())
+)
+_LATEST_CONTACTS = (
+    select(Contact.id)
+    .where(Contact.subscriber_id == _SID)
+    .order_by(Contact.at.desc(), Contact.id.desc())
+    .limit(HISTORY_LIMIT)
+    .scalar_subquery()
+)
+_HISTORY = (
+    select(
+        Contact.id,
+        Contact.at,
+        Contact.channel,
+        Contact.status,
+        Contact.blocked_reason,
+        User.display_name,
+        Contact.task_id,
+        Contact.policy_id,
+        Contact.note,
+        ContactOutcome.outcome,
+        ContactOutcome.refusal_reason,
+        ContactOutcome.call_back_at,
+        ContactOutcome.policy_id.label("outcome_policy_id"),
+    )
+    .outerjoin(User, User.id == Contact.user_id)
+    .outerjoin(ContactOutcome, ContactOutcome.contact_id == Contact.id)
+    .where(Contact.id.in_(_LATEST_CONTACTS))
+    .order_by(Contact.at.desc(), Contact.id.desc(), ContactOutcome.id)
+)
+_POLICIES = (
+    select(
+        PublishedPolicy.policy_id,
+        PublishedPolicy.name_zh,
+        PublishedPolicy.name_en,
+        PublishedPolicy.offer_type,
+        PublishedPolicy.channels,
+        PublishedPolicy.script_zh,
+        PublishedPolicy.script_en,
+        PublishedPolicy.total_cost,
+        PublishedPolicy.valid_to,
+    )
+    .where(
+        PublishedPolicy.policy_id.in_(bindparam("ids", expanding=True)),
+        PublishedPolicy.valid_from <= bindparam("today"),
+        PublishedPolicy.valid_to >= bindparam("today"),
+    )
+    .order_by(PublishedPolicy.policy_id)
+)
+_DND = (
+    select(DoNotDisturb.channel)
+    .where(DoNotDisturb.subscriber_id == _SID)
+    .order_by(DoNotDisturb.channel)
+)
+_AUDIT = insert(AuditEvent)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerCard:
+    """Everything a channel shows about one customer (see :func:`customer_card`)."""
+
+    customer: dict[str, Any]
+    reasons: list[dict[str, Any]]
+    tags: list[str]
+    policies: list[dict[str, Any]]
+    open_tasks: list[dict[str, Any]]
+    contacts: list[dict[str, Any]]
+    acceptances: list[dict[str, Any]]
+    managers: dict[str, str]
+    do_not_disturb: list[str]
+
+
+def _iso(moment: datetime | date | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _policies(session: Session, ids: list[str], today: date) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    return [
+        {
+            "policy_id": p.policy_id,
+            "name_zh": p.name_zh,
+            "name_en": p.name_en,
+            "offer_type": p.offer_type,
+            "channels": p.channels.split(),
+            "script_zh": p.script_zh,
+            "script_en": p.script_en,
+            "total_cost": p.total_cost,
+            "valid_to": _iso(p.valid_to),
+        }
+        for p in session.execute(_POLICIES, {"ids": ids, "today": today})
+    ]
+
+
+def _history(session: Session, subscriber_id: str) -> list[dict[str, Any]]:
+    """The last ``HISTORY_LIMIT`` contacts with their outcomes, in one query."""
+    history: dict[int, dict[str, Any]] = {}
+    for row in session.execute(_HISTORY, {"sid": subscriber_id}):
+        entry = history.get(row.id)
+        if entry is None:
+            entry = history[row.id] = {
+                "contact_id": row.id,
+                "at": _iso(row.at),
+                "channel": row.channel,
+                "status": row.status,
+                "blocked_reason": row.blocked_reason,
+                "by": row.display_name,
+                "task_id": row.task_id,
+                "policy_id": row.policy_id,
+                "note": row.note,
+                "outcomes": [],
+            }
+        if row.outcome is not None:
+            entry["outcomes"].append(
+                {
+                    "outcome": row.outcome,
+                    "refusal_reason": row.refusal_reason,
+                    "call_back_at": _iso(row.call_back_at),
+                    "policy_id": row.outcome_policy_id,
+                }
+            )
+    return list(history.values())
+
+
+def customer_card(
+    session: Session, actor: Actor, customer: CustomerView, *, channel: str, today: date
+) -> CustomerCard:
+    """The unified view of ``customer``; phone and ID masked unless the role may see them.
+
+    Every view is audited (``pii_view``, with the channel) since the card shows personal data.
+    """
+    sid = customer.subscriber_id
+    may_see = actor.permissions.may_see_full_numbers
+    data = {name: getattr(customer, name) for name in CUSTOMER_FIELDS}
+    data["name"] = customer.name
+    data["msisdn"] = mask_phone(customer.msisdn, actor.role)
+    data["id_number"] = (
+        mask_id_number(customer.id_number, actor.role) if customer.id_number else None
+    )
+    session.execute(
+        _AUDIT,
+        {
+            "at": utcnow(),
+            "user_id": actor.user_id,
+            "action": AuditAction.PII_VIEW.value,
+            "target_type": "customer",
+            "target_id": sid,
+            "detail": json.dumps({"channel": channel, "full_numbers": may_see}, sort_keys=True),
+            "ip": None,
+        },
+    )
+    params = {"sid": sid}
+    return CustomerCard(
+        customer=data,
+        reasons=json.loads(customer.reasons) if customer.reasons else [],
+        tags=spaced_ids(customer.tags),
+        policies=_policies(session, spaced_ids(customer.eligible_policies), today),
+        open_tasks=[
+            {
+                "task_id": t.id,
+                "channel": t.channel,
+                "source": t.source,
+                "campaign_id": t.campaign_id,
+                "policy_id": t.policy_id,
+                "assignee": t.display_name,
+                "due_at": _iso(t.due_at),
+                "title_zh": t.title_zh,
+                "title_en": t.title_en,
+            }
+            for t in session.execute(_OPEN_TASKS, params)
+        ],
+        contacts=_history(session, sid),
+        acceptances=[
+            {
+                "policy_id": a.policy_id,
+                "channel": a.channel,
+                "at": _iso(a.at),
+                "status": a.status,
+                "campaign_id": a.campaign_id,
+            }
+            for a in session.execute(_ACCEPTANCES, params)
+        ],
+        managers={m.kind: m.display_name for m in session.execute(_MANAGERS, params)},
+        do_not_disturb=list(session.scalars(_DND, params)),
+    )
