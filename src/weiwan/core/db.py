@@ -24,7 +24,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # No pre-ping (a round trip before every request): a connection the server dropped fails
+    # one request, which answers 503, and SQLAlchemy then replaces the pool's connections.
+    return create_engine(url, pool_recycle=1800)
 
 
 def engine_for(settings: Settings) -> Engine:

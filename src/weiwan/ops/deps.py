@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 
 from weiwan.ops.org.access import Actor, actor_for
@@ -16,18 +17,30 @@ from weiwan.ops.org.sessions import CSRF_FIELD, CSRF_HEADER, password_fingerprin
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One session per request: committed when the handler returns, rolled back on error."""
+def _finish(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One session per request: committed when the handler returns, rolled back on error.
+
+    Async so that opening the (lazy) session costs no thread hop; the commit or rollback and
+    the close, which talk to the database, run together in one worker thread.
+    """
     factory: sessionmaker[Session] = request.app.state.session_factory
     session = factory()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        await run_in_threadpool(_finish, session, False)
         raise
-    finally:
-        session.close()
+    await run_in_threadpool(_finish, session, True)
 
 
 Db = Annotated[Session, Depends(get_db)]
@@ -76,7 +89,7 @@ def current_actor(request: Request, db: Db, _csrf: None = Depends(check_csrf)) -
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def local_tz(request: Request) -> ZoneInfo:
+async def local_tz(request: Request) -> ZoneInfo:
     """The centre's time zone (settings ``timezone``)."""
     return ZoneInfo(request.app.state.settings.timezone)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -50,6 +50,15 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    """The database went away (restart, network): ask the client to retry."""
+    return JSONResponse(
+        {"detail": "the database is not reachable; try again"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 def api_router() -> APIRouter:
     """Every domain's API routes under one router."""
     router = APIRouter(prefix=API_PREFIX)
@@ -83,5 +92,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.add_exception_handler(WeiwanError, _weiwan_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(OperationalError, _unavailable)
     app.include_router(api_router())
     return app

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS, DND_ALL, ContactRules
@@ -72,15 +72,24 @@ def check_contact(
     earliest = min(month_start, today - timedelta(days=max(cool_days - 1, 0)))
     since = _start_of(earliest, tz)
     until = _start_of(today + timedelta(days=1), tz)
+    refused = (
+        exists()
+        .where(
+            ContactOutcome.contact_id == Contact.id,
+            ContactOutcome.outcome.in_(rules.refusal_outcomes),
+        )
+        .label("refused")
+    )
+    # one query for the caps and the cool-off: sent contacts in the longer of the two windows
     history = session.execute(
-        select(Contact.channel, Contact.at).where(
+        select(Contact.channel, Contact.at, refused).where(
             Contact.subscriber_id == subscriber_id,
             Contact.status == SENT,
             Contact.at >= since,
             Contact.at < until,
         )
     ).all()
-    days = [(c, _aware(a, tz).astimezone(tz).date()) for c, a in history]
+    days = [(c, _aware(a, tz).astimezone(tz).date()) for c, a, _refused in history]
     windows = {"day": today, "week": today - timedelta(days=6), "month": month_start}
     caps = rule.caps
     for name, start in windows.items():
@@ -104,15 +113,7 @@ def check_contact(
     if channel in wishes or (DND_ALL in wishes and not rule.inbound):
         return Verdict(False, "dnd")
     if cool_days:
-        refusals = session.execute(
-            select(Contact.channel, Contact.at)
-            .join(ContactOutcome, ContactOutcome.contact_id == Contact.id)
-            .where(
-                Contact.subscriber_id == subscriber_id,
-                Contact.at >= _start_of(today - timedelta(days=cool_days - 1), tz),
-                ContactOutcome.outcome.in_(rules.refusal_outcomes),
-            )
-        ).all()
+        refusals = [(c, a) for c, a, was_refused in history if was_refused]
         for refused_channel, refused_at in refusals:
             refused_day = _aware(refused_at, tz).astimezone(tz).date()
             own = refused_channel == channel and refused_day > today - timedelta(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import ContactRules
@@ -15,7 +17,11 @@ DOCUMENT = "contact_rules"
 def current_rules(session: Session) -> ContactRules:
     """The published contact rules (``config_documents['contact_rules']``), else the defaults
     (no caps: nothing published yet means nothing configured)."""
-    document = session.get(ConfigDocument, DOCUMENT)
-    if document is None:
-        return ContactRules()
-    return ContactRules.model_validate(json.loads(document.content))
+    content = session.scalar(select(ConfigDocument.content).where(ConfigDocument.name == DOCUMENT))
+    return ContactRules() if content is None else _parsed(content)
+
+
+@lru_cache(maxsize=16)
+def _parsed(content: str) -> ContactRules:
+    """The rules of one document text (parsed once per process; the document changes daily)."""
+    return ContactRules.model_validate(json.loads(content))

@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS, DND_ALL, ContactRules
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from weiwan.ops.base import utcnow
-from weiwan.ops.bulk import insert_ignoring_duplicates
 from weiwan.ops.contacts.models import (
     Acceptance,
     Contact,
@@ -59,12 +60,16 @@ class CallRecord:
 
 
 def lock_subscriber(session: Session, subscriber_id: str) -> None:
-    """Hold the subscriber's lock until the transaction ends."""
-    insert_ignoring_duplicates(session, SubscriberLock, [{"subscriber_id": subscriber_id}])
+    """Hold the subscriber's lock until the transaction ends: one upsert that creates the
+    subscriber's lock row or, when it exists, updates it — which locks it on PostgreSQL (a
+    second transaction waits here until the first ends); SQLite serialises writers."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(SubscriberLock).values(subscriber_id=subscriber_id)
     session.execute(
-        select(SubscriberLock.subscriber_id)
-        .where(SubscriberLock.subscriber_id == subscriber_id)
-        .with_for_update()
+        statement.on_conflict_do_update(
+            index_elements=["subscriber_id"],
+            set_={"subscriber_id": statement.excluded.subscriber_id},
+        )
     )
 
 
@@ -84,19 +89,49 @@ def _task_for(session: Session, actor: Actor, body: CallIn) -> Task | None:
     return task
 
 
-def _accepted_policy(
+@dataclass(frozen=True, slots=True)
+class _Offer:
+    policy_id: str
+    total_cost: float
+
+
+def _accepted_offer(
     session: Session, customer: CustomerView, policy_id: str | None, day: datetime
-) -> PublishedPolicy:
+) -> _Offer:
+    """The policy being accepted, checked: one the customer may get, valid on the day, and
+    not already accepted (one statement for the policy and an earlier acceptance)."""
     if policy_id is None:
         raise InvalidRequestError("an acceptance needs the policy", field="policy_id")
     if policy_id not in spaced_ids(customer.eligible_policies):
         raise InvalidRequestError(
             f"policy {policy_id!r} is not one this customer may get", field="policy_id"
         )
-    policy = session.get(PublishedPolicy, policy_id)
-    if policy is None or not (policy.valid_from <= day.date() <= policy.valid_to):
+    earlier = (
+        select(Acceptance.channel, Acceptance.at)
+        .where(
+            Acceptance.subscriber_id == customer.subscriber_id,
+            Acceptance.policy_id == policy_id,
+            Acceptance.status == "active",
+        )
+        .limit(1)
+        .subquery()
+    )
+    row = session.execute(
+        select(
+            PublishedPolicy.valid_from,
+            PublishedPolicy.valid_to,
+            PublishedPolicy.total_cost,
+            earlier.c.channel,
+            earlier.c.at,
+        )
+        .outerjoin(earlier, true())
+        .where(PublishedPolicy.policy_id == policy_id)
+    ).first()
+    if row is None or not (row.valid_from <= day.date() <= row.valid_to):
         raise InvalidRequestError(f"policy {policy_id!r} is not valid today", field="policy_id")
-    return policy
+    if row.channel is not None:
+        raise ConflictError(f"already accepted in channel {row.channel} at {row.at.isoformat()}")
+    return _Offer(policy_id, row.total_cost)
 
 
 def record_call(
@@ -128,6 +163,10 @@ def record_call(
     verdict = check_contact(
         session, rules or current_rules(session), body.subscriber_id, body.channel, at, tz
     )
+    accepted = next((o for o in body.outcomes if o.outcome == "accepted"), None)
+    offer = None
+    if verdict.allowed and accepted is not None:  # refuse before writing anything
+        offer = _accepted_offer(session, customer, accepted.policy_id or default_policy, at)
     contact = Contact(
         subscriber_id=body.subscriber_id,
         at=at,
@@ -141,38 +180,44 @@ def record_call(
         note=body.note,
     )
     session.add(contact)
-    session.flush()
+    session.flush()  # the contact's id, for its outcomes
     record = CallRecord(contact=contact, verdict=verdict)
     if not verdict.allowed:
         return record
-    for item in body.outcomes:
-        policy_id = item.policy_id or (default_policy if item.outcome == "accepted" else None)
-        outcome = ContactOutcome(
-            contact_id=contact.id,
-            outcome=item.outcome,
-            refusal_reason=item.refusal_reason,
-            call_back_at=item.call_back_at,
-            policy_id=policy_id,
-        )
-        session.add(outcome)
-        record.outcomes.append(outcome)
-        if item.outcome == "accepted":
-            policy = _accepted_policy(session, customer, policy_id, at)
-            record.acceptance = _accept(session, actor, contact, policy, campaign_id, at)
-            record.closed_task_ids = _close_others(
-                session, contact, policy.policy_id, campaign_id, task
+    with session.no_autoflush:  # everything below is written in one flush
+        for item in body.outcomes:
+            policy_id = item.policy_id or (default_policy if item.outcome == "accepted" else None)
+            outcome = ContactOutcome(
+                contact_id=contact.id,
+                outcome=item.outcome,
+                refusal_reason=item.refusal_reason,
+                call_back_at=item.call_back_at,
+                policy_id=policy_id,
             )
-    session.flush()
-    if task is not None:
-        kinds = {o.outcome for o in body.outcomes}
-        if "call_back" in kinds:
-            task.due_at = next(o.call_back_at for o in body.outcomes if o.outcome == "call_back")
-        if kinds and not kinds <= RETRY_OUTCOMES:
-            task.status = "done"
-            task.closed_at = at
-            task.closed_reason = ",".join(sorted(kinds))
+            session.add(outcome)
+            record.outcomes.append(outcome)
+        if offer is not None:
+            record.acceptance = _accept(session, actor, contact, offer, campaign_id, at)
+            record.closed_task_ids = _close_others(
+                session, contact, offer.policy_id, campaign_id, task
+            )
+        if task is not None:
+            _finish_task(task, body, at)
+    try:
         session.flush()
+    except IntegrityError as exc:  # the index caught a second acceptance: refuse the request
+        raise ConflictError("already accepted in another channel") from exc
     return record
+
+
+def _finish_task(task: Task, body: CallIn, at: datetime) -> None:
+    kinds = {o.outcome for o in body.outcomes}
+    if "call_back" in kinds:
+        task.due_at = next(o.call_back_at for o in body.outcomes if o.outcome == "call_back")
+    if kinds and not kinds <= RETRY_OUTCOMES:
+        task.status = "done"
+        task.closed_at = at
+        task.closed_reason = ",".join(sorted(kinds))
 
 
 def record_system_contact(
@@ -219,38 +264,22 @@ def _accept(
     session: Session,
     actor: Actor,
     contact: Contact,
-    policy: PublishedPolicy,
+    offer: _Offer,
     campaign_id: int | None,
     at: datetime,
 ) -> Acceptance:
-    earlier = session.scalar(
-        select(Acceptance).where(
-            Acceptance.subscriber_id == contact.subscriber_id,
-            Acceptance.policy_id == policy.policy_id,
-            Acceptance.status == "active",
-        )
-    )
-    if earlier is not None:
-        raise ConflictError(
-            f"already accepted in channel {earlier.channel} at {earlier.at.isoformat()}"
-        )
     acceptance = Acceptance(
         subscriber_id=contact.subscriber_id,
-        policy_id=policy.policy_id,
+        policy_id=offer.policy_id,
         campaign_id=campaign_id,
         contact_id=contact.id,
         channel=contact.channel,
         user_id=actor.user_id,
         at=at,
         status="active",
-        cost=policy.total_cost,
+        cost=offer.total_cost,
     )
     session.add(acceptance)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:  # a concurrent acceptance committed first
-        raise ConflictError("already accepted in another channel") from exc
     return acceptance
 
 
