@@ -1014,7 +1014,7 @@ def main() -> int:
         engine.dispose()
         print(
             f"\nuvicorn --workers {opts.workers} (uvloop, httptools), loopback; the app's own "
-            "engine (default pool, pre-ping)",
+            "engine (default pool, no pre-ping)",
             flush=True,
         )
         with serve(url, home, opts.workers) as server:

@@ -2,7 +2,7 @@
 
 ``python -m uvicorn --factory --app-dir bench ops_app:create`` with ``WEIWAN_BENCH_DATABASE_URL``
 (a SQLAlchemy URL) and ``WEIWAN_BENCH_HOME`` (a scratch directory) in the environment. The
-engine is the one production uses (``weiwan.core.db.make_engine``: default pool, pre-ping).
+engine is the one production uses (``weiwan.core.db.make_engine``: default pool, recycled).
 """
 
 from __future__ import annotations
