@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, true
+from sqlalchemy import insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -167,57 +168,59 @@ def record_call(
     offer = None
     if verdict.allowed and accepted is not None:  # refuse before writing anything
         offer = _accepted_offer(session, customer, accepted.policy_id or default_policy, at)
-    contact = Contact(
-        subscriber_id=body.subscriber_id,
-        at=at,
-        channel=body.channel,
-        status="sent" if verdict.allowed else "blocked",
-        blocked_reason=verdict.reason,
-        task_id=task.id if task else None,
-        campaign_id=campaign_id,
-        policy_id=default_policy,
-        user_id=actor.user_id,
-        note=body.note,
-    )
-    session.add(contact)
-    session.flush()  # the contact's id, for its outcomes
+    values: dict[str, Any] = {
+        "subscriber_id": body.subscriber_id,
+        "at": at,
+        "channel": body.channel,
+        "status": "sent" if verdict.allowed else "blocked",
+        "blocked_reason": verdict.reason,
+        "task_id": task.id if task else None,
+        "campaign_id": campaign_id,
+        "policy_id": default_policy,
+        "user_id": actor.user_id,
+        "note": body.note,
+    }
+    # Core statements, not the ORM's unit of work: this is the hottest write (the outcome
+    # benchmark); the returned objects are plain (transient) model instances.
+    contact = Contact(id=session.execute(_INSERT_CONTACT, values).scalar_one(), **values)
     record = CallRecord(contact=contact, verdict=verdict)
     if not verdict.allowed:
         return record
-    with session.no_autoflush:  # everything below is written in one flush
-        for item in body.outcomes:
-            policy_id = item.policy_id or (default_policy if item.outcome == "accepted" else None)
-            outcome = ContactOutcome(
-                contact_id=contact.id,
-                outcome=item.outcome,
-                refusal_reason=item.refusal_reason,
-                call_back_at=item.call_back_at,
-                policy_id=policy_id,
-            )
-            session.add(outcome)
-            record.outcomes.append(outcome)
-        if offer is not None:
-            record.acceptance = _accept(session, actor, contact, offer, campaign_id, at)
-            record.closed_task_ids = _close_others(
-                session, contact, offer.policy_id, campaign_id, task
-            )
-        if task is not None:
-            _finish_task(task, body, at)
-    try:
-        session.flush()
-    except IntegrityError as exc:  # the index caught a second acceptance: refuse the request
-        raise ConflictError("already accepted in another channel") from exc
+    rows = [
+        {
+            "contact_id": contact.id,
+            "outcome": item.outcome,
+            "refusal_reason": item.refusal_reason,
+            "call_back_at": item.call_back_at,
+            "policy_id": item.policy_id or (default_policy if item.outcome == "accepted" else None),
+        }
+        for item in body.outcomes
+    ]
+    if rows:
+        ids = session.scalars(_INSERT_OUTCOMES, rows).all()
+        record.outcomes = [ContactOutcome(id=i, **row) for i, row in zip(ids, rows, strict=True)]
+    if offer is not None:
+        record.acceptance = _accept(session, actor, contact, offer, campaign_id, at)
+        record.closed_task_ids = _close_others(session, contact, offer.policy_id, campaign_id, task)
+    if task is not None:
+        _finish_task(session, task, body, at)
     return record
 
 
-def _finish_task(task: Task, body: CallIn, at: datetime) -> None:
+_INSERT_CONTACT = insert(Contact).returning(Contact.id)
+_INSERT_OUTCOMES = insert(ContactOutcome).returning(ContactOutcome.id, sort_by_parameter_order=True)
+_INSERT_ACCEPTANCE = insert(Acceptance).returning(Acceptance.id)
+
+
+def _finish_task(session: Session, task: Task, body: CallIn, at: datetime) -> None:
     kinds = {o.outcome for o in body.outcomes}
+    changes: dict[str, Any] = {}
     if "call_back" in kinds:
-        task.due_at = next(o.call_back_at for o in body.outcomes if o.outcome == "call_back")
+        changes["due_at"] = next(o.call_back_at for o in body.outcomes if o.outcome == "call_back")
     if kinds and not kinds <= RETRY_OUTCOMES:
-        task.status = "done"
-        task.closed_at = at
-        task.closed_reason = ",".join(sorted(kinds))
+        changes.update(status="done", closed_at=at, closed_reason=",".join(sorted(kinds)))
+    if changes:
+        session.execute(update(Task).where(Task.id == task.id).values(**changes))
 
 
 def record_system_contact(
@@ -268,19 +271,22 @@ def _accept(
     campaign_id: int | None,
     at: datetime,
 ) -> Acceptance:
-    acceptance = Acceptance(
-        subscriber_id=contact.subscriber_id,
-        policy_id=offer.policy_id,
-        campaign_id=campaign_id,
-        contact_id=contact.id,
-        channel=contact.channel,
-        user_id=actor.user_id,
-        at=at,
-        status="active",
-        cost=offer.total_cost,
-    )
-    session.add(acceptance)
-    return acceptance
+    values: dict[str, Any] = {
+        "subscriber_id": contact.subscriber_id,
+        "policy_id": offer.policy_id,
+        "campaign_id": campaign_id,
+        "contact_id": contact.id,
+        "channel": contact.channel,
+        "user_id": actor.user_id,
+        "at": at,
+        "status": "active",
+        "cost": offer.total_cost,
+    }
+    try:
+        acceptance_id = session.execute(_INSERT_ACCEPTANCE, values).scalar_one()
+    except IntegrityError as exc:  # the index caught a second acceptance: refuse the request
+        raise ConflictError("already accepted in another channel") from exc
+    return Acceptance(id=acceptance_id, **values)
 
 
 def _close_others(
@@ -290,21 +296,24 @@ def _close_others(
     campaign_id: int | None,
     task: Task | None,
 ) -> list[int]:
+    """Close the subscriber's other open tasks for the policy or campaign (one UPDATE, which
+    also locks them); their ids."""
     same = Task.policy_id == policy_id
     if campaign_id is not None:
         same = or_(same, Task.campaign_id == campaign_id)
-    query = select(Task).where(
+    statement = update(Task).where(
         Task.subscriber_id == contact.subscriber_id, Task.status == "open", same
     )
     if task is not None:
-        query = query.where(Task.id != task.id)
-    closed = []
-    for other in session.scalars(query.with_for_update()):
-        other.status = "closed"
-        other.closed_at = contact.at
-        other.closed_reason = f"accepted in {contact.channel} (contact {contact.id})"
-        closed.append(other.id)
-    return closed
+        statement = statement.where(Task.id != task.id)
+    closed = session.scalars(
+        statement.values(
+            status="closed",
+            closed_at=contact.at,
+            closed_reason=f"accepted in {contact.channel} (contact {contact.id})",
+        ).returning(Task.id)
+    ).all()
+    return sorted(closed)
 
 
 def contacts_of(
