@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS, DND_ALL, ContactRules
 from weiwan.core.months import add_months
+from weiwan.ops.base import as_utc
 from weiwan.ops.contacts.models import Contact, ContactOutcome, DoNotDisturb
 
 SENT = "sent"
@@ -31,12 +32,6 @@ class Verdict:
     allowed: bool
     reason: str | None = None
     next_allowed_at: datetime | None = None
-
-
-def _aware(moment: datetime, tz: ZoneInfo) -> datetime:
-    return (
-        moment.replace(tzinfo=ZoneInfo("UTC")) if moment.tzinfo is None else moment.astimezone(tz)
-    )
 
 
 def _start_of(day: date, tz: ZoneInfo) -> datetime:
@@ -59,7 +54,7 @@ def check_contact(
     if channel not in CHANNELS:
         return Verdict(False, "unknown_channel")
     rule = rules.rule(channel)
-    local = _aware(at, tz).astimezone(tz)
+    local = as_utc(at).astimezone(tz)
     today = local.date()
     if rule.quiet_hours is not None and rule.quiet_hours.contains(local.time()):
         return Verdict(
@@ -89,7 +84,7 @@ def check_contact(
             Contact.at < until,
         )
     ).all()
-    days = [(c, _aware(a, tz).astimezone(tz).date()) for c, a, _refused in history]
+    days = [(c, as_utc(a).astimezone(tz).date()) for c, a, _refused in history]
     windows = {"day": today, "week": today - timedelta(days=6), "month": month_start}
     caps = rule.caps
     for name, start in windows.items():
@@ -115,7 +110,7 @@ def check_contact(
     if cool_days:
         refusals = [(c, a) for c, a, was_refused in history if was_refused]
         for refused_channel, refused_at in refusals:
-            refused_day = _aware(refused_at, tz).astimezone(tz).date()
+            refused_day = as_utc(refused_at).astimezone(tz).date()
             own = refused_channel == channel and refused_day > today - timedelta(
                 days=rule.cool_off_days
             )

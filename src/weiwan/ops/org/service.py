@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, WeiwanError
-from weiwan.ops.base import utcnow
+from weiwan.ops.base import as_utc, utcnow
 from weiwan.ops.org.models import AuditEvent, Branch, Team, User
 from weiwan.ops.org.roles import Role, Scope, permissions, scope_of
 from weiwan.ops.org.schemas import UserCreate
@@ -112,11 +112,6 @@ def create_user(session: Session, data: UserCreate) -> User:
     return user
 
 
-def _aware(moment: datetime) -> datetime:
-    """``moment`` as an aware UTC datetime (SQLite returns naive ones)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def authenticate(
     session: Session,
     username: str,
@@ -132,7 +127,7 @@ def authenticate(
     on a successful login, so one more failure after a lock has expired locks again. Unknown
     users cost the same hashing work and get the same answer as a wrong password.
     """
-    now = _aware(now or utcnow())
+    now = as_utc(now or utcnow())
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         verify_password(_dummy_hash(), password)
@@ -146,7 +141,7 @@ def authenticate(
             ip,
         )
         return None
-    if user.locked_until is not None and now < _aware(user.locked_until):
+    if user.locked_until is not None and now < as_utc(user.locked_until):
         verify_password(_dummy_hash(), password)
         audit(
             session, user, AuditAction.LOGIN_FAILED, "user", str(user.id), {"reason": "locked"}, ip

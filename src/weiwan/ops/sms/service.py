@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import ContactRules
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
-from weiwan.ops.base import utcnow
+from weiwan.ops.base import as_utc, utcnow
 from weiwan.ops.campaigns.models import Campaign
 from weiwan.ops.contacts.models import Contact
 from weiwan.ops.contacts.rules import current_rules
@@ -74,10 +74,6 @@ T = TypeVar("T")
 def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 # --- templates ---------------------------------------------------------------------------
@@ -316,7 +312,7 @@ def _place(
         CHANNEL,
         tz=tz,
         rules=rules,
-        at=_utc(send_at),
+        at=as_utc(send_at),
         user_id=user_id,
         campaign_id=campaign_id,
         note=note,
@@ -337,9 +333,9 @@ def _place(
         "contact_id": contact.id,
         "status": status,
         "blocked_reason": verdict.reason,
-        "scheduled_at": _utc(send_at) if verdict.allowed else None,
+        "scheduled_at": as_utc(send_at) if verdict.allowed else None,
         "created_by": user_id,
-        "created_at": _utc(now),
+        "created_at": as_utc(now),
     }
     return row, contact
 
@@ -382,7 +378,7 @@ def send_one(
         user_id=actor.user_id,
         rules=current_rules(session),
         tz=tz,
-        now=_utc(now or utcnow()),
+        now=as_utc(now or utcnow()),
         language=language,
         template_id=template_id,
     )
@@ -440,7 +436,7 @@ def send_bulk(
     if campaign_id is not None and session.get(Campaign, campaign_id) is None:
         raise NotFoundError(f"campaign {campaign_id} not found")
     rules = current_rules(session)
-    now = _utc(now or utcnow())
+    now = as_utc(now or utcnow())
     ids = list(dict.fromkeys(subscriber_ids))
     result = BulkResult(requested=len(ids))
     for chunk in _batches(ids, batch_size):
@@ -576,7 +572,7 @@ def dispatch_due(
     (with the error). Rows are taken ``FOR UPDATE SKIP LOCKED`` on PostgreSQL so two
     dispatchers never send the same message; commit after the call (a failed message is not
     retried automatically)."""
-    now = _utc(now or utcnow())
+    now = as_utc(now or utcnow())
     result = DispatchResult()
     while True:
         due = session.scalars(
@@ -620,7 +616,7 @@ def apply_receipts(
 ) -> ReceiptResult:
     """Mark sent messages delivered or failed from the gateway's receipts (matched by the
     gateway's message id). Messages already delivered or failed stay as they are."""
-    now = _utc(now or utcnow())
+    now = as_utc(now or utcnow())
     ids = list(dict.fromkeys(r.message_id for r in receipts))
     messages: dict[str, list[SmsMessage]] = {}
     for message in session.scalars(
@@ -639,7 +635,7 @@ def apply_receipts(
                 result.unchanged += 1
                 continue
             message.status = receipt.status
-            message.delivered_at = _utc(receipt.at) if receipt.at else now
+            message.delivered_at = as_utc(receipt.at) if receipt.at else now
             if receipt.status == "failed":
                 message.error = receipt.error or "delivery failed"
             result.updated += 1
