@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -30,20 +30,24 @@ def _admin_user(session: Session, actor: Actor) -> User:
     return user
 
 
-def list_users(session: Session, actor: Actor) -> Sequence[User]:
+def _visible_users(actor: Actor) -> Select[User]:
     """Users the actor may see: everyone for admin/director/analyst, the branch for branch
     roles, the team for shift leads, only oneself for agents."""
-    query = select(User).order_by(User.id)
+    query = select(User)
     if actor.role is not Role.ADMIN and actor.scope is not Scope.ALL:
         query = query.where(user_scope_clause(actor, User.id))
-    return session.scalars(query).all()
+    return query
+
+
+def list_users(session: Session, actor: Actor) -> Sequence[User]:
+    """Users the actor may see (see :func:`_visible_users`), by id."""
+    return session.scalars(_visible_users(actor).order_by(User.id)).all()
 
 
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
     """One user within the actor's view (404 outside it)."""
-    visible = {u.id for u in list_users(session, actor)} if actor.role is not Role.ADMIN else None
-    user = session.get(User, user_id)
-    if user is None or (visible is not None and user_id not in visible):
+    user = session.scalar(_visible_users(actor).where(User.id == user_id))
+    if user is None:
         raise NotFoundError(f"user {user_id} not found")
     return user
 
@@ -51,10 +55,7 @@ def get_user(session: Session, actor: Actor, user_id: int) -> User:
 def add_user(session: Session, actor: Actor, data: UserCreate) -> User:
     """Create a user (admin only); audited as a configuration change."""
     admin = _admin_user(session, actor)
-    try:
-        user = create_user(session, data)
-    except ConflictError:
-        raise
+    user = create_user(session, data)
     audit(
         session,
         admin,
