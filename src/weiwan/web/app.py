@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
+
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from weiwan.core.db import engine_for
@@ -18,8 +24,12 @@ from weiwan.core.errors import (
     WeiwanError,
 )
 from weiwan.core.settings import Settings, get_settings
-from weiwan.web.routes import API_ROUTERS
+from weiwan.web.i18n import gettext
+from weiwan.web.middleware import LanguageMiddleware
+from weiwan.web.pages.deps import LoginRequiredError, login_url
+from weiwan.web.routes import API_ROUTERS, PAGE_ROUTERS
 from weiwan.web.security import SESSION_COOKIE, secret_key
+from weiwan.web.templating import render
 
 API_PREFIX = "/api/v1"
 
@@ -31,9 +41,41 @@ _STATUS: tuple[tuple[type[WeiwanError], int], ...] = (
 )
 
 
-async def _weiwan_error(_request: Request, exc: Exception) -> JSONResponse:
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def _error_page(request: Request, status_code: int, message: str) -> Response:
+    """The error as a page (htmx requests get the same fragment, swapped by the page)."""
+    titles = {
+        401: gettext("Please log in"),
+        403: gettext("Not allowed"),
+        404: gettext("Not found"),
+        409: gettext("Not possible now"),
+        422: gettext("Please check your input"),
+        503: gettext("The database is not reachable; try again"),
+    }
+    title = titles.get(status_code, gettext("Something went wrong"))
+    template = "error_fragment.html" if request.headers.get("HX-Request") else "error.html"
+    headers = (
+        {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
+        if template.startswith("error_fragment")
+        else None
+    )
+    return render(
+        request,
+        template,
+        {"title": title, "message": message, "status_code": status_code},
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+async def _weiwan_error(request: Request, exc: Exception) -> Response:
     """Domain errors become 4xx with a message (and the field when known), never 5xx."""
     code = next((c for kind, c in _STATUS if isinstance(exc, kind)), 400)
+    if not _is_api(request):
+        return _error_page(request, code, str(exc))
     body: dict[str, object] = {"detail": str(exc)}
     field = getattr(exc, "field", None)
     if field:
@@ -41,22 +83,57 @@ async def _weiwan_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=code)
 
 
-async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _data_error(request: Request, exc: Exception) -> Response:
     """A value the database cannot hold (out of range, wrong type) is the client's error; the
     schemas bound ids and numbers, this is the net under them."""
-    return JSONResponse(
-        {"detail": "a value is out of range or of the wrong type for the database"},
-        status_code=422,
-    )
+    message = "a value is out of range or of the wrong type for the database"
+    if not _is_api(request):
+        return _error_page(request, 422, message)
+    return JSONResponse({"detail": message}, status_code=422)
 
 
-async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+async def _unavailable(request: Request, exc: Exception) -> Response:
     """The database went away (restart, network): ask the client to retry."""
+    if not _is_api(request):
+        return _error_page(request, 503, gettext("The database is not reachable; try again"))
     return JSONResponse(
         {"detail": "the database is not reachable; try again"},
         status_code=503,
         headers={"Retry-After": "5"},
     )
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    """A page without a session goes to the login page (htmx: the whole window does)."""
+    assert isinstance(exc, LoginRequiredError)
+    target = login_url(exc.next_url)
+    if request.headers.get("HX-Request"):
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """HTTP errors: JSON under /api/v1 (FastAPI's form), a page elsewhere."""
+    assert isinstance(exc, StarletteHTTPException)
+    if _is_api(request):
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+    return _error_page(request, exc.status_code, str(exc.detail))
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """Validation errors: FastAPI's 422 body under /api/v1; a page naming the fields elsewhere."""
+    assert isinstance(exc, RequestValidationError)
+    if _is_api(request):
+        from fastapi.exception_handlers import request_validation_exception_handler
+
+        return await request_validation_exception_handler(request, exc)
+    fields = "; ".join(
+        f"{'.'.join(str(p) for p in error['loc'][1:]) or error['loc'][0]}: {error['msg']}"
+        for error in exc.errors()
+    )
+    return _error_page(request, 422, fields)
 
 
 def api_router() -> APIRouter:
@@ -82,6 +159,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+    app.add_middleware(LanguageMiddleware)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(settings),
@@ -93,5 +171,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_exception_handler(WeiwanError, _weiwan_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _unavailable)
+    app.add_exception_handler(LoginRequiredError, _login_required)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(api_router())
+    for page_router in PAGE_ROUTERS:
+        app.include_router(page_router)
+    app.mount("/static", StaticFiles(directory=_static_dir()), name="static")
     return app
+
+
+def _static_dir() -> Path:
+    """The vendored and own assets (a real directory: the package is installed unzipped)."""
+    return Path(str(resources.files("weiwan.web").joinpath("static")))

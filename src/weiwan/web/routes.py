@@ -1,4 +1,5 @@
-"""The API routers of every operational domain, in the order they appear in the OpenAPI doc."""
+"""The API routers of every operational domain (in the order they appear in the OpenAPI doc)
+and the routers of the pages."""
 
 from __future__ import annotations
 
@@ -12,6 +13,16 @@ from weiwan.ops.org.api import router as org_router
 from weiwan.ops.sms.api import router as sms_router
 from weiwan.ops.surveys.api import router as surveys_router
 from weiwan.ops.tasks.api import router as tasks_router
+from weiwan.web.pages import (
+    admin,
+    auth,
+    campaigns,
+    channels,
+    dashboards,
+    settings,
+    team,
+    workbench,
+)
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     org_router,
@@ -22,4 +33,15 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     surveys_router,
     sms_router,
     campaigns_router,
+)
+
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    workbench.router,
+    channels.router,
+    team.router,
+    campaigns.router,
+    dashboards.router,
+    settings.router,
+    admin.router,
 )

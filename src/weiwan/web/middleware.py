@@ -1,0 +1,38 @@
+"""ASGI middleware of the pages: the reader's language for the whole request."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from weiwan.web.i18n import DEFAULT_LANGUAGE, normalise_language, use_locale
+
+LANGUAGE_COOKIE = "weiwan_lang"
+
+
+def _cookie_language(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            cookie: SimpleCookie = SimpleCookie()
+            try:
+                cookie.load(value.decode("latin-1"))
+            except Exception:  # a malformed cookie header is the default language, not an error
+                return DEFAULT_LANGUAGE
+            morsel = cookie.get(LANGUAGE_COOKIE)
+            return normalise_language(morsel.value) if morsel else DEFAULT_LANGUAGE
+    return DEFAULT_LANGUAGE
+
+
+class LanguageMiddleware:
+    """Sets the language (cookie ``weiwan_lang``, else zh-CN) for templates and formatting."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with use_locale(_cookie_language(scope)):
+            await self.app(scope, receive, send)

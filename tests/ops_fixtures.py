@@ -1,0 +1,119 @@
+"""Fresh operational databases for each test (SQLite file and PostgreSQL), one user per role
+and the web app on them; imported by the conftest of tests/ops and tests/web."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from sqlalchemy import Engine, text
+
+from api_helpers import PASSWORD, PEOPLE
+from weiwan.core.db import make_engine, session_scope
+from weiwan.core.settings import Settings
+from weiwan.ops.migrate import upgrade
+from weiwan.ops.org.models import Branch, Team
+from weiwan.ops.org.schemas import UserCreate
+from weiwan.ops.org.service import create_user
+from weiwan.web.app import create_app
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on an empty database of its own: SQLite (temp file) or PostgreSQL."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'ops.db'}")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+        return
+    server_url: str = request.getfixturevalue("postgres_url")
+    name = f"ops_{uuid.uuid4().hex[:16]}"
+    admin = make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(server_url.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(empty_engine: Engine) -> Engine:
+    """An engine on a database migrated to head."""
+    upgrade(empty_engine)
+    return empty_engine
+
+
+@pytest.fixture
+def branches(engine: Engine) -> dict[str, int]:
+    """A city branch with two rural sub-branches, another city branch, and one team each."""
+    with session_scope(engine) as session:
+        city = Branch(code="HZ", name_zh="杭州分公司", name_en="Hangzhou")
+        other = Branch(code="NB", name_zh="宁波分公司", name_en="Ningbo")
+        session.add_all([city, other])
+        session.flush()
+        rural_a = Branch(code="HZ-CA", name_zh="淳安支局", name_en="Chun'an", parent_id=city.id)
+        rural_b = Branch(code="HZ-JD", name_zh="建德支局", name_en="Jiande", parent_id=city.id)
+        session.add_all([rural_a, rural_b])
+        session.flush()
+        team = Team(branch_id=city.id, name="早班")
+        session.add(team)
+        session.flush()
+        return {
+            "city": city.id,
+            "other": other.id,
+            "rural_a": rural_a.id,
+            "rural_b": rural_b.id,
+            "team": team.id,
+        }
+
+
+@pytest.fixture
+def people(engine: Engine, branches: dict[str, int]) -> dict[str, int]:
+    """User ids by username, one user per role (see :data:`PEOPLE`), password PASSWORD."""
+    ids: dict[str, int] = {}
+    with session_scope(engine) as session:
+        for username, (role, branch, in_team) in PEOPLE.items():
+            user = create_user(
+                session,
+                UserCreate(
+                    username=username,
+                    display_name=username.title(),
+                    password=PASSWORD,
+                    role=role,
+                    branch_id=branches[branch],
+                    team_id=branches["team"] if in_team else None,
+                ),
+            )
+            ids[username] = user.id
+    return ids
+
+
+@pytest.fixture
+def app(engine: Engine, tmp_path: Path) -> FastAPI:
+    """The web app on the migrated test database."""
+    return create_app(Settings(home=tmp_path, secret_key="test-secret"), engine)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2 with tiny parameters: the tests create many users; the hashing itself is tested
+    with the real parameters in test_ops_org."""
+    if request.module.__name__.endswith("test_ops_org"):
+        return
+    monkeypatch.setattr(
+        "weiwan.ops.org.service._hasher",
+        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+    )

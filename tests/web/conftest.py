@@ -1,0 +1,10 @@
+"""Fixtures of the page tests: the operational fixtures (see ops_fixtures)."""
+
+from ops_fixtures import (  # noqa: F401
+    _cheap_password_hashing,
+    app,
+    branches,
+    empty_engine,
+    engine,
+    people,
+)

@@ -1,0 +1,163 @@
+"""The pages' frame: login and logout, redirects, language, errors, assets, Excel tables."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from api_helpers import PASSWORD
+from web.i18n_catalog import missing_chinese
+from web.page_helpers import page_login
+from weiwan.web import formatting
+from weiwan.web.i18n import use_locale
+from weiwan.web.pages.auth import safe_next
+from weiwan.web.tables import Column, Table, workbook_bytes
+
+
+
+@pytest.mark.usefixtures("people")
+def test_pages_need_a_session(app: FastAPI) -> None:
+    client = TestClient(app, follow_redirects=False)
+    assert client.get("/").headers["location"] == "/login"
+    response = client.get("/account?x=1")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Faccount%3Fx%3D1"
+    htmx = client.get("/account", headers={"HX-Request": "true"})
+    assert htmx.status_code == 401
+    assert htmx.headers["HX-Redirect"].startswith("/login?next=")
+
+
+@pytest.mark.usefixtures("people")
+def test_wrong_password_is_refused_in_chinese_by_default(app: FastAPI) -> None:
+    client = TestClient(app, follow_redirects=False)
+    response = client.post("/login", data={"username": "agent", "password": "nope"})
+    assert response.status_code == 401
+    assert "用户名或密码错误" in response.text
+    assert 'lang="zh-CN"' in response.text
+
+
+@pytest.mark.usefixtures("people")
+def test_login_lands_on_the_roles_first_page_or_next(app: FastAPI) -> None:
+    client = TestClient(app, follow_redirects=False)
+    response = client.post("/login", data={"username": "agent", "password": PASSWORD})
+    assert response.headers["location"] == "/workbench"
+    client = TestClient(app, follow_redirects=False)
+    response = client.post(
+        "/login", data={"username": "analyst", "password": PASSWORD, "next": "/account"}
+    )
+    assert response.headers["location"] == "/account"
+    response = TestClient(app, follow_redirects=False).post(
+        "/login", data={"username": "admin", "password": PASSWORD, "next": "//evil.example"}
+    )
+    assert response.headers["location"] == "/settings/policies"
+
+
+def test_open_redirects_are_refused() -> None:
+    assert safe_next("/team?x=1") == "/team?x=1"
+    for bad in ("//evil.example", "https://evil.example", "/\\evil", "", None):
+        assert safe_next(bad) is None
+
+
+@pytest.mark.usefixtures("people")
+def test_menu_follows_the_role(app: FastAPI) -> None:
+    agent = page_login(app, "agent").get("/account").text
+    assert "/workbench" in agent and "/dashboards" not in agent and "/admin/users" not in agent
+    admin = page_login(app, "admin").get("/account").text
+    assert "/admin/users" in admin and "/workbench" not in admin
+
+
+@pytest.mark.usefixtures("people")
+def test_language_switch_changes_words_and_numbers(app: FastAPI) -> None:
+    client = page_login(app, "agent")
+    assert "坐席 / 客户经理" in client.get("/account").text
+    response = client.get("/lang/en?next=/account")
+    assert response.status_code == 303 and response.headers["location"] == "/account"
+    client.cookies.set("weiwan_lang", response.cookies["weiwan_lang"])
+    page = client.get("/account").text
+    assert "Agent / account manager" in page and 'lang="en"' in page
+    assert "坐席" not in page
+
+
+@pytest.mark.usefixtures("people")
+def test_logout_needs_the_csrf_token(app: FastAPI) -> None:
+    client = page_login(app, "agent")
+    token = client.headers.pop("X-CSRF-Token")
+    assert client.post("/logout").status_code == 403
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert client.get("/account").status_code == 303
+
+
+@pytest.mark.usefixtures("people")
+def test_errors_are_pages_off_the_api_and_json_on_it(app: FastAPI) -> None:
+    client = page_login(app, "agent")
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+    assert "未找到" in page.text
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+
+
+@pytest.mark.usefixtures("people")
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/vendor/htmx-2.0.11/htmx.min.js",
+        "/static/vendor/echarts-6.1.0/echarts.min.js",
+        "/static/vendor/bootstrap-5.3.9/bootstrap.min.css",
+        "/static/vendor/bootstrap-5.3.9/LICENSE",
+        "/static/app.js",
+    ],
+)
+@pytest.mark.usefixtures("people")
+def test_assets_are_served_from_the_package(app: FastAPI, path: str) -> None:
+    response = TestClient(app).get(path)
+    assert response.status_code == 200 and len(response.content) > 100
+
+
+def test_numbers_money_and_dates_follow_the_locale() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    moment = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)
+    with use_locale("zh-CN"):
+        assert formatting.format_number(1234567) == "1,234,567"
+        assert formatting.format_money(1234.6) == "¥1,235"
+        assert formatting.format_date(date(2026, 11, 24)) == "2026年11月24日"
+        assert formatting.format_datetime(moment, shanghai).startswith("2026/11/25")
+        assert formatting.format_percent(0.253) == "25.3%"
+    with use_locale("en"):
+        assert formatting.format_date(date(2026, 11, 24)) == "Nov 24, 2026"
+        assert formatting.format_money(1234.6).endswith("1,235")
+        assert formatting.format_number(None) == "—"
+
+
+def test_tables_export_typed_cells_under_translated_headings() -> None:
+    table = Table(
+        "calls",
+        [
+            Column("name", "Name"),
+            Column("calls", "Calls", "int"),
+            Column("rate", "Rate", "percent"),
+            Column("at", "At", "datetime"),
+        ],
+        [{"name": "张三", "calls": 12, "rate": 0.5, "at": datetime(2026, 1, 1, 1, tzinfo=UTC)}],
+        title="Calls",
+    )
+    book = load_workbook(io.BytesIO(workbook_bytes([table], ZoneInfo("Asia/Shanghai"))))
+    sheet = book["Calls"]
+    assert [c.value for c in sheet[1]] == ["Name", "Calls", "Rate", "At"]
+    row = [c.value for c in sheet[2]]
+    assert row[:3] == ["张三", 12, 0.5] and row[3] == datetime(2026, 1, 1, 9, 0)
+    assert sheet["C2"].number_format == "0.0%"
+
+
+def test_every_page_text_has_a_chinese_translation() -> None:
+    missing = missing_chinese()
+    assert not missing, "translate in web/i18n/zh_CN/*.po: " + "; ".join(
+        f"{msgid!r} ({where[0]})" for msgid, where in sorted(missing.items())
+    )
