@@ -20,7 +20,6 @@ from weiwan.web.pages.auth import safe_next
 from weiwan.web.tables import Column, Table, workbook_bytes
 
 
-
 @pytest.mark.usefixtures("people")
 def test_pages_need_a_session(app: FastAPI) -> None:
     client = TestClient(app, follow_redirects=False)
