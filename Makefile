@@ -1,11 +1,12 @@
-# The two commands: `make demo` (simulate an operator, ingest it, summarise) and `make test`
-# (ruff, mypy, pytest). Both create .venv from requirements.lock when it is missing.
+# The two commands: `make demo` (simulate an operator, run the daily pipeline, publish, serve the
+# web app on http://127.0.0.1:8000) and `make test` (ruff, mypy,
+# chromium when missing, pytest). Both create .venv from requirements.lock when it is missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench lock clean
+.PHONY: demo test lint bench lock clean browser
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +22,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-test: lint
+# The browser tests drive Debian's chromium (never a Playwright browser download).
+browser:
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: lint browser
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -205,13 +205,22 @@ def demo(
     subscribers: Annotated[int, typer.Option(min=100)] = 20_000,
     months: Annotated[int, typer.Option(min=2, max=60)] = 12,
     seed: Annotated[int, typer.Option()] = 42,
+    serve_app: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the web app afterwards.")
+    ] = True,
+    port: Annotated[int | None, typer.Option(help="Port (default WEIWAN_PORT, 8000).")] = None,
 ) -> None:
-    """Build a simulated operator, ingest it and print what the warehouse now holds."""
-    from weiwan.pipeline.demo import run_demo
+    """Build a simulated operator, run the daily pipeline for its latest month, publish it with
+    one demo login per role, and serve the web app on 127.0.0.1."""
+    from rich.table import Table
 
+    from weiwan.pipeline.demo import run_demo
+    from weiwan.pipeline.demo_people import DEMO_PASSWORD
+
+    settings = get_settings()
     try:
-        run_demo(
-            get_settings(),
+        run = run_demo(
+            settings,
             subscribers=subscribers,
             months=months,
             seed=seed,
@@ -221,6 +230,15 @@ def demo(
         )
     except WeiwanError as exc:
         raise _fail(exc) from exc
+    logins = Table("username", "role", "name", "branch", title=f"logins (password {DEMO_PASSWORD})")
+    for login in run.logins:
+        logins.add_row(login.username, login.role.value, login.display_name, login.branch)
+    out.print(logins)
+    if serve_app:
+        address = settings.host
+        chosen = settings.port if port is None else port
+        out.print(f"weiwan demo on http://{address}:{chosen}  (log in as one of the users above)")
+        _run_server(address, chosen, workers=1)
 
 
 @contract_app.command("docs")
@@ -492,18 +510,23 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the operational API (and the pages) on the database the settings name."""
-    import uvicorn
-
     settings = get_settings()
     _ops_engine().dispose()  # migrate before the workers start
     address = host or settings.host
     chosen = settings.port if port is None else port
     out.print(f"weiwan on http://{address}:{chosen}  (API: /api/v1/docs)")
+    _run_server(address, chosen, workers=workers)
+
+
+def _run_server(host: str, port: int, workers: int) -> None:
+    """uvicorn on the app factory (the pages and /api/v1) until interrupted."""
+    import uvicorn
+
     uvicorn.run(
         "weiwan.web.app:create_app",
         factory=True,
-        host=address,
-        port=chosen,
+        host=host,
+        port=port,
         workers=workers,
         log_level="warning",
     )

@@ -6,11 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.cli import app
+from weiwan.core.db import make_engine
 from weiwan.core.settings import get_settings
+from weiwan.ops.org.roles import Role
+from weiwan.pipeline.demo_people import DEMO_PASSWORD
 
 
 @pytest.fixture
@@ -23,7 +27,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_demo_builds_an_operator_and_loads_it_once(home: Path) -> None:
     runner = CliRunner()
-    args = ["demo", "--subscribers", "3000", "--months", "4", "--seed", "5"]
+    args = ["demo", "--subscribers", "3000", "--months", "4", "--seed", "5", "--no-serve"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "monthly churn" in first.stdout
@@ -55,6 +59,31 @@ def test_demo_builds_an_operator_and_loads_it_once(home: Path) -> None:
     assert (home / "models" / "registry.json").exists()
     assert "score" in drift and "arpu_1m" in drift  # PSI against the model's training data
     assert all(v >= 0 for v in drift.values())
+    people_before = _ops_counts(home)
+    assert people_before["roles"] == len(Role)  # one login per role, printed with the password
+    assert DEMO_PASSWORD in first.stdout and "agent3" in first.stdout
+    assert people_before["agent_tasks"] > 0 and people_before["contacts"] > 0
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
     assert second.stdout.count("unchanged") == 6  # every table skipped: same bytes, same snapshot
+    assert _ops_counts(home) == people_before  # no new users, tasks or contacts
+
+
+def _ops_counts(home: Path) -> dict[str, int]:
+    """Users' roles, the demo agents' tasks and the contacts in the demo's operational DB."""
+    engine = make_engine(f"sqlite:///{home / 'weiwan.db'}")
+    try:
+        with engine.connect() as conn:
+            return {
+                "roles": conn.scalar(text("SELECT count(DISTINCT role) FROM users")),
+                "users": conn.scalar(text("SELECT count(*) FROM users")),
+                "agent_tasks": conn.scalar(
+                    text(
+                        "SELECT count(*) FROM tasks t JOIN users u ON u.id = t.assignee_id"
+                        " WHERE u.role = 'agent'"
+                    )
+                ),
+                "contacts": conn.scalar(text("SELECT count(*) FROM contacts")),
+            }
+    finally:
+        engine.dispose()

@@ -1,15 +1,15 @@
-"""The demo: simulate an operator, ingest it, show what the warehouse holds.
-
-Later issues extend this to the whole daily pipeline and the web app.
-"""
+"""The demo: simulate an operator, ingest it, run the daily pipeline, publish it into the
+operational database with one login per role (the CLI then serves the web app)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table as RichTable
@@ -22,10 +22,22 @@ from weiwan.core.db import engine_for
 from weiwan.core.months import month_end
 from weiwan.core.settings import Settings
 from weiwan.ops.migrate import upgrade
+from weiwan.pipeline.demo_activity import work_the_day
+from weiwan.pipeline.demo_people import DemoLogin, ensure_demo_people
 from weiwan.pipeline.handover import hand_over
 from weiwan.pipeline.publish import publish
 from weiwan.pipeline.run import run_pipeline
 from weiwan.sim import simulate
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """What the demo built: the ingest, the snapshot published and the logins created."""
+
+    ingest: IngestResult
+    snapshot: date
+    logins: list[DemoLogin]
+
 
 ProgressFactory = Callable[[], AbstractContextManager[Callable[[str, int, int], None]]]
 
@@ -150,13 +162,18 @@ def _print_profile(
         console.print(actions)
 
 
-def _publish(console: Console, warehouse: Warehouse, settings: Settings, snapshot: date) -> None:
-    """Publish the snapshot into the operational database the settings name (migrated first)."""
+def _publish(
+    console: Console, warehouse: Warehouse, settings: Settings, snapshot: date
+) -> list[DemoLogin]:
+    """Publish the snapshot into the operational database the settings name (migrated first),
+    create the demo people, then hand the day over to them."""
     engine = engine_for(settings)
     try:
         upgrade(engine)
         published = publish(warehouse, engine, snapshot)
+        logins = ensure_demo_people(engine)
         handed = hand_over(engine, snapshot)
+        worked = work_the_day(engine, ZoneInfo(settings.timezone))
     finally:
         engine.dispose()
     console.print(
@@ -164,6 +181,10 @@ def _publish(console: Console, warehouse: Warehouse, settings: Settings, snapsho
         + ", ".join(f"{kind} {n:,}" for kind, n in published.rows.items())
     )
     console.print("handed over: " + ", ".join(f"{kind} {n:,}" for kind, n in handed.items()))
+    console.print(
+        "the demo agents' day: " + ", ".join(f"{kind} {n:,}" for kind, n in worked.items())
+    )
+    return logins
 
 
 def run_demo(
@@ -175,9 +196,9 @@ def run_demo(
     end_month: str,
     console: Console,
     progress: ProgressFactory,
-) -> IngestResult:
+) -> DemoRun:
     """Simulate (once per parameters), ingest the delivery, run the pipeline, publish it into
-    the operational database and print a summary."""
+    the operational database with the demo people and print a summary."""
     sim_dir = _simulated_operator(
         settings.home,
         subscribers=subscribers,
@@ -198,8 +219,8 @@ def run_demo(
                 warehouse, snapshot, update, registry=ModelRegistry(settings.models_dir)
             )
         _print_profile(console, warehouse, snapshot, run.rows)
-        _publish(console, warehouse, settings, snapshot)
+        logins = _publish(console, warehouse, settings, snapshot)
     finally:
         warehouse.close()
     console.print(f"warehouse: {settings.warehouse_file}")
-    return result
+    return DemoRun(result, snapshot, logins)

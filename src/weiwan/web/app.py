@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -24,6 +24,9 @@ from weiwan.core.errors import (
     WeiwanError,
 )
 from weiwan.core.settings import Settings, get_settings
+from weiwan.ops.org.access import actor_for
+from weiwan.ops.org.models import User
+from weiwan.ops.org.sessions import password_fingerprint
 from weiwan.web.i18n import gettext
 from weiwan.web.middleware import LanguageMiddleware
 from weiwan.web.pages.deps import LoginRequiredError, login_url
@@ -45,8 +48,29 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
+def _known_actor(request: Request) -> None:
+    """Put the session's user on ``request.state`` when no route did (an unknown address), so
+    that the error page keeps the menu; any failure simply leaves the page without it."""
+    if getattr(request.state, "actor", None) is not None or "uid" not in request.session:
+        return
+    session = request.app.state.session_factory()
+    try:
+        user = session.get(User, request.session["uid"])
+        if (
+            user is not None
+            and user.active
+            and request.session.get("pwd") == password_fingerprint(user.password_hash)
+        ):
+            request.state.actor = actor_for(session, user)
+    except SQLAlchemyError:
+        pass
+    finally:
+        session.close()
+
+
 def _error_page(request: Request, status_code: int, message: str) -> Response:
     """The error as a page (htmx requests get the same fragment, swapped by the page)."""
+    _known_actor(request)
     titles = {
         401: gettext("Please log in"),
         403: gettext("Not allowed"),
