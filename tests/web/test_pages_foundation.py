@@ -160,3 +160,11 @@ def test_every_page_text_has_a_chinese_translation() -> None:
     assert not missing, "translate in web/i18n/zh_CN/*.po: " + "; ".join(
         f"{msgid!r} ({where[0]})" for msgid, where in sorted(missing.items())
     )
+
+
+@pytest.mark.usefixtures("people")
+def test_responses_say_their_server_time(app: FastAPI) -> None:
+    client = page_login(app, "agent")
+    for response in (client.get("/account"), client.get("/api/v1/auth/me")):
+        name, duration = response.headers["server-timing"].split(";dur=")
+        assert name == "app" and float(duration) > 0
