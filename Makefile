@@ -22,9 +22,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-# The browser tests drive Debian's chromium (never a Playwright browser download).
+# The browser tests drive Debian's chromium (never a Playwright browser download); the CJK font
+# makes the Chinese pages (and their screenshots) readable.
 browser:
-	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	(command -v chromium && fc-list | grep -qi wqy) >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null)
 
 test: lint browser
 	$(BIN)/pytest
@@ -38,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_decisions.py
 	$(BIN)/python bench/bench_publish.py
 	$(BIN)/python bench/bench_ops_api.py
+	$(BIN)/python bench/bench_pages.py
 
 # Refresh the lock after changing pyproject.toml dependencies.
 lock: $(STAMP)

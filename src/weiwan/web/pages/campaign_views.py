@@ -1,0 +1,243 @@
+"""What the campaign detail page shows: the actions a role may take in a plan's state, the
+approval chain and where it stands, the rehearsal, the running monitor and the evaluation
+(tables and charts built from what the campaign services stored)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from weiwan.ops.campaigns import service
+from weiwan.ops.campaigns.models import (
+    APPROVED,
+    COMPLETED,
+    EVALUATED,
+    REHEARSED,
+    RUNNING,
+    SUBMITTED,
+    Campaign,
+)
+from weiwan.ops.org.access import Actor
+from weiwan.web.i18n import gettext as _
+from weiwan.web.i18n import lazy_gettext as _l
+from weiwan.web.labels import template_globals
+from weiwan.web.tables import Column, Table
+
+#: actions that take a while: the button shows the progress indicator
+LONG_ACTIONS = frozenset({"rehearse", "start", "evaluate"})
+ACTION_LABELS: dict[str, Any] = {
+    "rehearse": _l("Rehearse"),
+    "submit": _l("Submit for approval"),
+    "start": _l("Start"),
+    "complete": _l("Complete"),
+    "evaluate": _l("Evaluate"),
+    "clone": _l("Clone"),
+}
+
+
+def chain_of(campaign: Campaign) -> list[str]:
+    """The plan's approval chain (fixed at submission) as roles, level 1 first."""
+    stored = service.loads(campaign.approval_chain)
+    return list(stored) if stored else [r.value for r in service.DEFAULT_CHAIN]
+
+
+def may_decide(actor: Actor, campaign: Campaign) -> bool:
+    """The actor holds the current approval level of a submitted plan (the service checks it
+    again)."""
+    if campaign.status != SUBMITTED or not actor.permissions.may_approve:
+        return False
+    chain = chain_of(campaign)
+    level = campaign.approval_level or 1
+    role = chain[min(level, len(chain)) - 1]
+    return (
+        actor.role.value == role
+        and actor.user_id != campaign.created_by
+        and service.sees_branch(actor, campaign.branch_id)
+    )
+
+
+def allowed_actions(actor: Actor, campaign: Campaign) -> list[str]:
+    """The state transitions this actor may ask for (buttons on the detail page)."""
+    sees = service.sees_branch(actor, campaign.branch_id)
+    planner = actor.role in service.PLANNERS and sees
+    runner = actor.role in service.RUNNERS and sees
+    found: list[str] = []
+    if planner and campaign.status in service.REHEARSABLE:
+        found.append("rehearse")
+    if actor.role in service.SUBMITTERS and sees and campaign.status == REHEARSED:
+        found.append("submit")
+    if runner and campaign.status == APPROVED:
+        found.append("start")
+    if runner and campaign.status == RUNNING:
+        found.append("complete")
+    if runner and campaign.status in (COMPLETED, EVALUATED):
+        found.append("evaluate")
+    if planner:
+        found.append("clone")
+    return found
+
+
+def may_edit(actor: Actor, campaign: Campaign) -> bool:
+    """The plan can be edited by this actor (it goes back to draft)."""
+    return (
+        actor.role in service.PLANNERS
+        and service.sees_branch(actor, campaign.branch_id)
+        and campaign.status in service.EDITABLE
+    )
+
+
+def approval_steps(campaign: Campaign, history: list[Any]) -> list[dict[str, Any]]:
+    """The approval chain with each level's state: approved (by whom, when), waiting, rejected
+    or to come."""
+    chain = chain_of(campaign)
+    decided: dict[int, Any] = {}
+    last_submit = max(
+        (i for i, t in enumerate(history) if t.to_status == SUBMITTED and t.level is None),
+        default=-1,
+    )
+    for entry in history[last_submit + 1 :]:
+        if entry.level is not None:
+            decided[entry.level] = entry
+    steps: list[dict[str, Any]] = []
+    for level, role in enumerate(chain, start=1):
+        entry = decided.get(level)
+        if entry is not None:
+            state = "rejected" if entry.to_status == "rejected" else "approved"
+        elif campaign.status == SUBMITTED and level == (campaign.approval_level or 1):
+            state = "waiting"
+        else:
+            state = "pending"
+        steps.append({"level": level, "role": role, "state": state, "entry": entry})
+    return steps
+
+
+def rehearsal_view(rehearsal: dict[str, Any]) -> dict[str, Any]:
+    """Tables and the load chart of a stored rehearsal result."""
+    labels = template_globals()
+    load_rows = [
+        {
+            "channel": labels["channel_label"](row["channel"]),
+            "day": row["day"],
+            "load": row["load"],
+            "capacity": row["capacity"],
+            "over": labels["yes_no"](row["over"]),
+        }
+        for row in rehearsal.get("load", [])
+    ]
+    load_table = Table(
+        "rehearsal-load",
+        (
+            Column("channel", _l("Channel")),
+            Column("day", _l("Day")),
+            Column("load", _l("Planned load"), "number"),
+            Column("capacity", _l("Capacity"), "int"),
+            Column("over", _l("Over capacity")),
+        ),
+        load_rows,
+        title=_("Channel load per day against capacity"),
+    )
+    days = sorted({row["day"] for row in rehearsal.get("load", [])})
+    series: list[dict[str, Any]] = []
+    for channel in dict.fromkeys(row["channel"] for row in rehearsal.get("load", [])):
+        per_day = {r["day"]: r for r in rehearsal["load"] if r["channel"] == channel}
+        name = labels["channel_label"](channel)
+        series.append(
+            {
+                "name": name,
+                "type": "bar",
+                "data": [per_day[d]["load"] if d in per_day else None for d in days],
+            }
+        )
+        if any(per_day[d]["capacity"] is not None for d in per_day):
+            series.append(
+                {
+                    "name": f"{name} · {_('Capacity')}",
+                    "type": "line",
+                    "step": "middle",
+                    "data": [per_day[d]["capacity"] if d in per_day else None for d in days],
+                }
+            )
+    option = {
+        "tooltip": {"trigger": "axis"},
+        "legend": {},
+        "xAxis": {"type": "category", "data": days},
+        "yAxis": {"type": "value"},
+        "series": series,
+    }
+    conflicts = rehearsal.get("contact_conflicts", {})
+    conflict_table = Table(
+        "rehearsal-conflicts",
+        (Column("reason", _l("Blocked by")), Column("count", _l("Customers"), "int")),
+        [{"reason": k, "count": v} for k, v in conflicts.get("blocked", {}).items()],
+        title=_("Contact-policy conflicts"),
+        empty=_("No conflicts found in the checked sample."),
+    )
+    return {"load_table": load_table, "load_option": option, "conflict_table": conflict_table}
+
+
+def evaluation_view(figures: dict[str, Any]) -> dict[str, Any]:
+    """The arms table and the retention chart of stored evaluation figures."""
+    arms = figures.get("arms", {})
+    names = {"treated": _("Treated"), "holdout": _("Hold-out")}
+    rows = [
+        {
+            "arm": names.get(arm, arm),
+            "members": values["members"],
+            "retained": values["retained"],
+            "retention_rate": values["retention_rate"],
+            "contacted": values["contacted"],
+            "accepted": values["accepted"],
+        }
+        for arm, values in sorted(arms.items(), key=lambda item: item[0] != "treated")
+    ]
+    table = Table(
+        "evaluation-arms",
+        (
+            Column("arm", _l("Group")),
+            Column("members", _l("Members"), "int"),
+            Column("retained", _l("Retained"), "int"),
+            Column("retention_rate", _l("Retention rate"), "percent"),
+            Column("contacted", _l("Contacted"), "int"),
+            Column("accepted", _l("Accepted"), "int"),
+        ),
+        rows,
+        title=_("Treated against hold-out"),
+    )
+    option = {
+        "tooltip": {"trigger": "axis"},
+        "xAxis": {"type": "category", "data": [r["arm"] for r in rows]},
+        "yAxis": {"type": "value", "max": 1},
+        "series": [
+            {
+                "name": _("Retention rate"),
+                "type": "bar",
+                "data": [r["retention_rate"] for r in rows],
+                "label": {"show": True},
+            }
+        ],
+    }
+    return {"table": table, "option": option}
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorFigure:
+    """One figure of the running monitor."""
+
+    key: str
+    label: Any
+    value: int
+
+
+def monitor_figures(summary: dict[str, Any]) -> list[MonitorFigure]:
+    """The running monitor's figures from the members summary."""
+    tasks = summary.get("tasks", {})
+    return [
+        MonitorFigure("treated", _l("Treated members"), summary["treated"]),
+        MonitorFigure("holdout", _l("Hold-out members"), summary["holdout"]),
+        MonitorFigure("skipped", _l("Skipped (in another campaign)"), summary["skipped_running"]),
+        MonitorFigure("tasks_open", _l("Open tasks"), int(tasks.get("open", 0))),
+        MonitorFigure("tasks_done", _l("Done tasks"), int(tasks.get("done", 0))),
+        MonitorFigure("contacted", _l("Treated contacted"), summary["contacted_treated"]),
+        MonitorFigure("accepted", _l("Acceptances"), summary["accepted_treated"]),
+        MonitorFigure("holdout_contacted", _l("Hold-out contacted"), summary["contacted_holdout"]),
+    ]
