@@ -28,7 +28,7 @@ from weiwan.web.pages.campaign_lists import (
     library_table,
     questionnaire_title,
 )
-from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
+from weiwan.web.pages.deps import Db, LocalTz, PageActor, PageForm, export_tables
 from weiwan.web.tables import wants_export
 from weiwan.web.templating import render
 
@@ -154,10 +154,9 @@ def new_plan(request: Request, actor: PageActor, db: Db) -> Response:
 
 
 @router.post("/campaigns/new")
-async def create_plan(request: Request, actor: PageActor, db: Db) -> Response:
+def create_plan(request: Request, actor: PageActor, db: Db, form: PageForm) -> Response:
     """Create the draft from the form (the campaign service's create, as the API's)."""
     actor.require(*service.PLANNERS)
-    form = await request.form()
     plan = forms.plan_form_of(form)
     try:
         body = CampaignCreate(**forms.service_fields(plan))
@@ -171,10 +170,9 @@ async def create_plan(request: Request, actor: PageActor, db: Db) -> Response:
 
 
 @router.post("/campaigns/preview-count")
-async def preview_count(request: Request, actor: PageActor, db: Db) -> Response:
+def preview_count(request: Request, actor: PageActor, db: Db, form: PageForm) -> Response:
     """The live target count of the form's filter (the same count as the API's
     ``POST /campaigns/preview-count``): an htmx fragment."""
-    form = await request.form()
     try:
         combine, rows, filter_json = forms.filter_rows_of_form(form)
         raw = forms.build_filter(combine, rows, filter_json)
@@ -219,10 +217,11 @@ def edit_plan(request: Request, campaign_id: int, actor: PageActor, db: Db) -> R
 
 
 @router.post("/campaigns/{campaign_id}/edit")
-async def update_plan(request: Request, campaign_id: int, actor: PageActor, db: Db) -> Response:
+def update_plan(
+    request: Request, campaign_id: int, actor: PageActor, db: Db, form: PageForm
+) -> Response:
     """Save the edited plan (the campaign service's update)."""
     campaign = service.get_campaign(db, actor, campaign_id)
-    form = await request.form()
     plan = forms.plan_form_of(form)
     try:
         body = CampaignUpdate(**forms.service_fields(plan))
@@ -300,18 +299,20 @@ def _user_names(db: Db, ids: set[int]) -> dict[int, str]:
 
 
 @router.post("/campaigns/{campaign_id}/approve")
-async def approve(request: Request, campaign_id: int, actor: PageActor, db: Db) -> Response:
+def approve(
+    request: Request, campaign_id: int, actor: PageActor, db: Db, form: PageForm
+) -> Response:
     """Approve the current level (the approvals service, as the API's)."""
-    form = await request.form()
     comment = str(form.get("comment") or "").strip() or None
     approvals.approve(db, actor, campaign_id, comment)
     return _go(request, _safe_next(form.get("next"), f"/campaigns/{campaign_id}"))
 
 
 @router.post("/campaigns/{campaign_id}/reject")
-async def reject(request: Request, campaign_id: int, actor: PageActor, db: Db) -> Response:
+def reject(
+    request: Request, campaign_id: int, actor: PageActor, db: Db, form: PageForm
+) -> Response:
     """Reject at the current level (a comment is required)."""
-    form = await request.form()
     approvals.reject(db, actor, campaign_id, str(form.get("comment") or "").strip() or None)
     return _go(request, _safe_next(form.get("next"), f"/campaigns/{campaign_id}"))
 

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
 from weiwan.ops.deps import Db, LocalTz, check_csrf, current_actor
 from weiwan.ops.org.access import Actor
@@ -59,6 +60,16 @@ def page_actor(
 PageActor = Annotated[Actor, Depends(page_actor)]
 
 
+async def page_form(request: Request) -> FormData:
+    """The submitted form, parsed before the route runs, so that routes stay plain ``def``
+    functions whose database work runs in the thread pool (an ``async def`` route would hold
+    the event loop during its queries). Starlette caches it: the CSRF check reads the same."""
+    return await request.form()
+
+
+PageForm = Annotated[FormData, Depends(page_form)]
+
+
 def export_tables(
     request: Request,
     actor: Actor,
@@ -83,4 +94,12 @@ def export_tables(
     return xlsx_response(chosen, filename, tz)
 
 
-__all__ = ["Db", "LocalTz", "LoginRequiredError", "PageActor", "export_tables", "login_url"]
+__all__ = [
+    "Db",
+    "LocalTz",
+    "LoginRequiredError",
+    "PageActor",
+    "PageForm",
+    "export_tables",
+    "login_url",
+]

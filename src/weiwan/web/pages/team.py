@@ -15,7 +15,7 @@ from weiwan.ops.tasks import board
 from weiwan.ops.tasks import service as tasks
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
-from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
+from weiwan.web.pages.deps import Db, LocalTz, PageActor, PageForm, export_tables
 from weiwan.web.pages.team_quality import router as quality_router
 from weiwan.web.tables import Column, Table, wants_export
 from weiwan.web.templating import render
@@ -127,11 +127,10 @@ def team_board(
 
 
 @router.post("/team/reassign")
-async def reassign(request: Request, actor: PageActor, db: Db) -> Response:
+def reassign(request: Request, actor: PageActor, db: Db, form: PageForm) -> Response:
     """Transfer the chosen open tasks of one agent to another agent of the team (the task
     service's transfer, history kept)."""
     actor.require(*board.BOARD_READERS)
-    form = await request.form()
     task_ids = [int(str(v)) for v in form.getlist("task_id") if str(v).isdigit()]
     target = str(form.get("to_user_id") or "")
     from_agent = str(form.get("from_agent") or "")

@@ -21,7 +21,7 @@ from weiwan.ops.tasks import board
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import template_globals
-from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
+from weiwan.web.pages.deps import Db, LocalTz, PageActor, PageForm, export_tables
 from weiwan.web.tables import Column, Table, wants_export
 from weiwan.web.templating import render
 
@@ -182,11 +182,12 @@ def quality(
 
 
 @router.post("/quality/{contact_id}/inspect")
-async def inspect(request: Request, contact_id: int, actor: PageActor, db: Db) -> Response:
+def inspect(
+    request: Request, contact_id: int, actor: PageActor, db: Db, form: PageForm
+) -> Response:
     """Score a contact (the contacts service's inspection, as ``POST
     /api/v1/contacts/{id}/inspections``)."""
     actor.require(*board.BOARD_READERS)
-    form = await request.form()
     try:
         body = InspectionIn(
             score=int(str(form.get("score") or "")),
