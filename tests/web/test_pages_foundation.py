@@ -14,8 +14,10 @@ from openpyxl import load_workbook
 from api_helpers import PASSWORD
 from web.i18n_catalog import missing_chinese
 from web.page_helpers import page_login
+from weiwan.ops.org.roles import Role
 from weiwan.web import formatting
 from weiwan.web.i18n import use_locale
+from weiwan.web.nav import home_for, menu_for
 from weiwan.web.pages.auth import safe_next
 from weiwan.web.tables import Column, Table, workbook_bytes
 
@@ -54,7 +56,7 @@ def test_login_lands_on_the_roles_first_page_or_next(app: FastAPI) -> None:
     response = TestClient(app, follow_redirects=False).post(
         "/login", data={"username": "admin", "password": PASSWORD, "next": "//evil.example"}
     )
-    assert response.headers["location"] == "/settings/policies"
+    assert response.headers["location"] == "/admin/users"
 
 
 def test_open_redirects_are_refused() -> None:
@@ -168,3 +170,9 @@ def test_responses_say_their_server_time(app: FastAPI) -> None:
     for response in (client.get("/account"), client.get("/api/v1/auth/me")):
         name, duration = response.headers["server-timing"].split(";dur=")
         assert name == "app" and float(duration) > 0
+
+
+def test_every_role_has_a_start_page_in_its_menu() -> None:
+    for role in Role:
+        home = home_for(role)
+        assert any(home == item.path for _, items in menu_for(role) for item in items), role

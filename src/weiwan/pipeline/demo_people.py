@@ -9,7 +9,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from weiwan.core.db import session_scope
+from weiwan.ops.campaigns.approvals import resolve_chain, set_chain
 from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import Branch, Team, User
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.schemas import UserCreate
@@ -99,4 +101,16 @@ def ensure_demo_people(engine: Engine) -> list[DemoLogin]:
                     ),
                 )
             logins.append(DemoLogin(username, role, display, branch.name_zh))
+        _director_approves(session, city)
     return logins
+
+
+def _director_approves(session: Session, city: Branch) -> None:
+    """The demo centre's plans are made by its centre head and approved by the director (the
+    built-in chain would first ask a second centre head, which the demo does not have)."""
+    _roles, source, _ = resolve_chain(session, city.id)
+    if source == "branch":
+        return  # configured already (a re-run, or by the demo's administrator)
+    admin = session.scalar(select(User).where(User.username == "admin"))
+    assert admin is not None
+    set_chain(session, actor_for(session, admin), city.id, [Role.DIRECTOR])

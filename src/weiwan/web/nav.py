@@ -39,13 +39,18 @@ GROUP_LABELS: dict[str, Any] = {
 }
 
 NAV: tuple[NavItem, ...] = (
-    NavItem("/workbench", _l("My tasks"), _WORK, frozenset({R.AGENT, R.SHIFT_LEAD})),
+    NavItem("/workbench", _l("My tasks"), _WORK, WORKERS),
     NavItem("/screen-pop", _l("Screen-pop"), _WORK, WORKERS | FRONT_DESK),
     NavItem("/self-service", _l("Self-service offers"), _WORK, WORKERS | FRONT_DESK),
     NavItem("/team", _l("Team board"), _WORK, MANAGERS),
     NavItem("/quality", _l("Quality inspection"), _WORK, MANAGERS),
     NavItem("/campaigns", _l("Campaigns"), _CAMPAIGNS, PLANNERS | {R.SHIFT_LEAD}),
-    NavItem("/campaigns/approvals", _l("Approval queue"), _CAMPAIGNS, MANAGERS),
+    NavItem(
+        "/campaigns/approvals",
+        _l("Approval queue"),
+        _CAMPAIGNS,
+        frozenset({R.CENTRE_HEAD, R.DIRECTOR}),
+    ),
     NavItem("/campaigns/library", _l("Plan library"), _CAMPAIGNS, PLANNERS),
     NavItem("/dashboards", _l("Overview"), _FIGURES, READERS_OF_FIGURES),
     NavItem("/dashboards/satisfaction", _l("Satisfaction KPIs"), _FIGURES, READERS_OF_FIGURES),
@@ -68,6 +73,19 @@ def menu_for(role: Role) -> list[tuple[Any, list[NavItem]]]:
     return [(GROUP_LABELS[key], items) for key, items in groups.items()]
 
 
+#: Where each role starts its day.
+HOMES: dict[Role, str] = {
+    R.AGENT: "/workbench",
+    R.SHIFT_LEAD: "/team",
+    R.CENTRE_HEAD: "/dashboards",
+    R.DIRECTOR: "/dashboards",
+    R.ANALYST: "/dashboards",
+    R.ADMIN: "/admin/users",
+    R.STORE_CLERK: "/screen-pop",
+    R.HOTLINE_AGENT: "/screen-pop",
+}
+
+
 def home_for(role: Role) -> str:
-    """The first page of ``role``'s menu: where it lands after login."""
-    return next((item.path for item in NAV if role in item.roles), "/account")
+    """Where ``role`` lands after login (its own start page, else the first of its menu)."""
+    return HOMES.get(role) or next((i.path for i in NAV if role in i.roles), "/account")

@@ -1,7 +1,243 @@
-"""Pages of the workbench area (see web/nav.py for who sees them)."""
+"""Pages of the workbench area (see web/nav.py for who sees them): "My tasks" and the unified
+customer card, with the card's actions (record an outcome, send an SMS, claim and transfer a
+task) answered as htmx fragments of the card."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
+
+from weiwan.core.errors import NotFoundError
+from weiwan.ops.customers.service import find_customer
+from weiwan.ops.deps import Db, LocalTz
+from weiwan.ops.org.access import Actor
+from weiwan.ops.org.roles import Role
+from weiwan.ops.types import IdPath
+from weiwan.web.i18n import current_language
+from weiwan.web.i18n import lazy_gettext as _l
+from weiwan.web.labels import CHANNELS as CHANNEL_WORDS
+from weiwan.web.labels import RISK_BANDS, TASK_SOURCES, TASK_STATUSES, VALUE_TIERS, label
+from weiwan.web.pages import customer_actions
+from weiwan.web.pages.customer_actions import FormMessage
+from weiwan.web.pages.customer_view import card_context
+from weiwan.web.pages.deps import PageActor, PageForm, export_tables
+from weiwan.web.pages.workbench_tasks import PAGE_SIZES, TaskFilters, TaskPage, task_page
+from weiwan.web.tables import Column, Table, wants_export
+from weiwan.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+#: who works a task list (nav shows "My tasks" to agents and shift leads; centre heads and the
+#: director may open it too, for their branches' / all tasks, and export it)
+WORKBENCH_ROLES = (Role.AGENT, Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR)
+#: channels the card may be viewed from (the audit records it)
+VIEW_CHANNELS = ("workbench", "outbound_call", "store", "hotline", "self_service")
+
+
+def _today(tz: Any) -> Any:
+    return datetime.now(tz).date()
+
+
+# --- My tasks ------------------------------------------------------------------------------
+
+
+def task_table(page: TaskPage, filters: TaskFilters) -> Table:
+    """The page's rows as a table (the Excel export writes the same rows)."""
+    rows = [
+        {
+            **row,
+            "channel_word": label(CHANNEL_WORDS, row["channel"]),
+            "source_word": label(TASK_SOURCES, row["source"]),
+            "status_word": label(TASK_STATUSES, row["status"]),
+            "tier_word": label(VALUE_TIERS, row["value_tier"]),
+            "risk_word": label(RISK_BANDS, row["risk_band"]),
+        }
+        for row in page.rows
+    ]
+    return Table(
+        "tasks",
+        [
+            Column("due_at", _l("Due"), "datetime"),
+            Column(
+                "subscriber_id",
+                _l("Customer"),
+                "link",
+                href=lambda r: f"/customers/{r['subscriber_id']}?task={r['task_id']}",
+            ),
+            Column("name", _l("Customer name")),
+            Column("tier_word", _l("Value tier")),
+            Column("risk_word", _l("Risk")),
+            Column("churn_probability", _l("Churn probability"), "percent"),
+            Column("channel_word", _l("Channel")),
+            Column("source_word", _l("Source")),
+            Column("policy_id", _l("Policy")),
+            Column("title", _l("Why")),
+            Column("status_word", _l("Status")),
+            Column("task_id", _l("Task"), "int"),
+        ],
+        rows,
+        title=_l("My tasks"),
+        empty=_l("No tasks match the filters."),
+    )
+
+
+@router.get("/workbench", response_class=HTMLResponse)
+def workbench(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Response:
+    """Open tasks in the actor's scope, most urgent first, with filters, counts and paging;
+    ``?export=xlsx`` writes the page's rows (roles that may export)."""
+    actor.require(*WORKBENCH_ROLES)
+    filters = TaskFilters.from_query(request.query_params, actor)
+    page = task_page(db, actor, filters, tz, language=current_language())
+    table = task_table(page, filters)
+    if wants_export(request):
+        return export_tables(request, actor, db, [table], "tasks", tz)
+    return render(
+        request,
+        "workbench/index.html",
+        {
+            "filters": filters,
+            "page": page,
+            "table": table,
+            "pages": page.pages(filters.size),
+            "page_sizes": PAGE_SIZES,
+            "channel_words": CHANNEL_WORDS,
+            "source_words": TASK_SOURCES,
+            "status_words": TASK_STATUSES,
+        },
+    )
+
+
+# --- the customer card ----------------------------------------------------------------------
+
+
+def _card(
+    request: Request,
+    actor: Actor,
+    db: Any,
+    tz: Any,
+    subscriber_id: str,
+    *,
+    channel: str = "workbench",
+    highlight: int | None = None,
+    message: FormMessage | None = None,
+    fragment: bool = False,
+) -> Response:
+    customer = find_customer(db, actor, subscriber_id)  # 404 outside the scope, as the API
+    context = card_context(
+        db,
+        actor,
+        customer,
+        channel=channel if channel in VIEW_CHANNELS else "workbench",
+        today=_today(tz),
+        language=current_language(),
+        highlight_task=highlight,
+    )
+    context["message"] = message
+    template = "customer/_work.html" if fragment else "customer/page.html"
+    return render(request, template, context)
+
+
+def _task_param(request: Request) -> int | None:
+    value = request.query_params.get("task", "")
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+@router.get("/customers/{subscriber_id}", response_class=HTMLResponse)
+def customer_page(
+    request: Request, subscriber_id: str, actor: PageActor, db: Db, tz: LocalTz
+) -> Response:
+    """The unified customer card (audited as a personal-data view); ``?task=`` puts the task
+    being worked first."""
+    channel = request.query_params.get("channel", "workbench")
+    return _card(
+        request, actor, db, tz, subscriber_id, channel=channel, highlight=_task_param(request)
+    )
+
+
+def _after_action(
+    request: Request,
+    actor: Actor,
+    db: Any,
+    tz: Any,
+    subscriber_id: str,
+    form: FormData,
+    message: FormMessage,
+) -> Response:
+    """The card's work section (htmx) or the whole card (plain form) with the result."""
+    channel = form.get("view_channel")
+    fragment = bool(request.headers.get("HX-Request"))
+    try:
+        return _card(
+            request,
+            actor,
+            db,
+            tz,
+            subscriber_id,
+            channel=channel if isinstance(channel, str) else "workbench",
+            highlight=message.task_id,
+            message=message,
+            fragment=fragment,
+        )
+    except NotFoundError:  # e.g. the only task was handed on: the customer left the scope
+        template = "customer/_gone.html" if fragment else "customer/gone.html"
+        return render(request, template, {"message": message, "subscriber_id": subscriber_id})
+
+
+@router.post("/customers/{subscriber_id}/contacts", response_class=HTMLResponse)
+def record_contact(
+    request: Request, subscriber_id: str, actor: PageActor, db: Db, tz: LocalTz, form: PageForm
+) -> Response:
+    """Record a contact and its outcomes as ``POST /api/v1/contacts`` does; a contact-policy
+    refusal comes back as a message in the form."""
+    actor.require_customer_work()
+    find_customer(db, actor, subscriber_id)
+    message = customer_actions.record_outcome(db, actor, subscriber_id, form, tz)
+    return _after_action(request, actor, db, tz, subscriber_id, form, message)
+
+
+@router.post("/customers/{subscriber_id}/sms", response_class=HTMLResponse)
+def send_sms(
+    request: Request, subscriber_id: str, actor: PageActor, db: Db, tz: LocalTz, form: PageForm
+) -> Response:
+    """Send one SMS to the customer as ``POST /api/v1/sms/messages`` does."""
+    actor.require_customer_work()
+    message = customer_actions.send_sms(db, actor, subscriber_id, form, tz)
+    return _after_action(request, actor, db, tz, subscriber_id, form, message)
+
+
+@router.post("/customers/{subscriber_id}/tasks/{task_id}/transfer", response_class=HTMLResponse)
+def transfer_task(
+    request: Request,
+    subscriber_id: str,
+    task_id: IdPath,
+    actor: PageActor,
+    db: Db,
+    tz: LocalTz,
+    form: PageForm,
+) -> Response:
+    """Hand the task to an agent, a branch or a channel (history kept)."""
+    actor.require_customer_work()
+    find_customer(db, actor, subscriber_id)
+    message = customer_actions.transfer(db, actor, task_id, form)
+    return _after_action(request, actor, db, tz, subscriber_id, form, message)
+
+
+@router.post("/customers/{subscriber_id}/tasks/{task_id}/claim", response_class=HTMLResponse)
+def claim_task(
+    request: Request,
+    subscriber_id: str,
+    task_id: IdPath,
+    actor: PageActor,
+    db: Db,
+    tz: LocalTz,
+    form: PageForm,
+) -> Response:
+    """Take a queued task of one's branch."""
+    actor.require_customer_work()
+    find_customer(db, actor, subscriber_id)
+    message = customer_actions.claim(db, actor, task_id)
+    return _after_action(request, actor, db, tz, subscriber_id, form, message)

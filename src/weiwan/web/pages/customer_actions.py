@@ -1,0 +1,311 @@
+"""The card's actions, from form fields to the same services the API calls: record a contact
+with its outcomes (``contacts.service.record_call``) and the campaign's questionnaire
+(``surveys.service.record_answers``), send an SMS (``sms.service.send_one``), claim and
+transfer a task (``tasks.service``).
+
+Each returns a :class:`FormMessage` for the form instead of raising for what the user can fix
+(a contact-policy refusal, a missing refusal reason, an offer already accepted elsewhere).
+A refused request leaves nothing behind (the transaction is rolled back), except a contact the
+contact policy blocked, which is kept as the API keeps it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from weiwan.core.contact_rules import CHANNELS
+from weiwan.core.errors import ConflictError, InvalidRequestError
+from weiwan.ops.contacts.policy_check import Verdict
+from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
+from weiwan.ops.contacts.service import record_call
+from weiwan.ops.org.access import Actor
+from weiwan.ops.sms.service import send_one
+from weiwan.ops.surveys.schemas import AnswerIn
+from weiwan.ops.surveys.service import get_questionnaire, questions_of, record_answers
+from weiwan.ops.tasks.service import claim_task, get_task, transfer_task
+from weiwan.web import formatting
+from weiwan.web.i18n import gettext as _
+from weiwan.web.i18n import lazy_gettext as _l
+from weiwan.web.labels import OUTCOMES, label
+
+OUTCOME_CODES = tuple(OUTCOMES)
+#: what a contact-policy refusal means, per reason code
+BLOCK_REASONS: dict[str, Any] = {
+    "quiet_hours": _l("Quiet hours: no contact on this channel now."),
+    "cap_day": _l("The daily contact limit for this customer is reached."),
+    "cap_week": _l("The weekly contact limit for this customer is reached."),
+    "cap_month": _l("The monthly contact limit for this customer is reached."),
+    "cross_channel_cap": _l("The customer has been contacted enough across channels."),
+    "dnd": _l("The customer asked not to be contacted on this channel (do not disturb)."),
+    "cool_off": _l("The customer refused recently: cool-off period."),
+    "unknown_channel": _l("Unknown channel."),
+}
+
+
+@dataclass(slots=True)
+class FormMessage:
+    """The result shown in the form: ``kind`` is a Bootstrap alert kind."""
+
+    kind: str
+    text: str
+    task_id: int | None = None
+    form: str = "outcome"
+    next_allowed_at: datetime | None = None
+    closed_task_ids: list[int] = field(default_factory=list)
+
+
+class FormError(Exception):
+    """An input the user can correct; the message is already translated."""
+
+
+def _text(form: FormData, name: str, limit: int = 2000) -> str | None:
+    value = form.get(name)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value[:limit] if value else None
+
+
+def _id(form: FormData, name: str) -> int | None:
+    value = _text(form, name, 20)
+    if value is None:
+        return None
+    if not value.isdigit() or not 0 < int(value) < 2**31:
+        raise FormError(_("Please check your input"))
+    return int(value)
+
+
+def _local_time(value: str | None, tz: ZoneInfo) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise FormError(_("Give the call-back time as date and time.")) from exc
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
+
+
+def blocked_text(verdict: Verdict, tz: ZoneInfo) -> str:
+    """A contact-policy refusal in the reader's words, with the next allowed time."""
+    text = str(BLOCK_REASONS.get(verdict.reason or "", verdict.reason or ""))
+    if verdict.next_allowed_at is not None:
+        when = formatting.format_datetime(verdict.next_allowed_at, tz)
+        text += " " + _("Next allowed time: %(at)s.", at=when)
+    return text
+
+
+def call_from_form(
+    session: Session, actor: Actor, subscriber_id: str, form: FormData, tz: ZoneInfo
+) -> CallIn:
+    """The contact the outcome form describes (checked with translated messages first)."""
+    task_id = _id(form, "task_id")
+    channel = _text(form, "channel", 32)
+    if task_id is not None:
+        channel = get_task(session, actor, task_id).channel  # 404 outside the scope
+    if channel not in CHANNELS:
+        raise FormError(_("Choose the channel of the contact."))
+    kinds = [k for k in form.getlist("outcome") if k in OUTCOME_CODES]
+    if not kinds:
+        raise FormError(_("Choose at least one outcome."))
+    if len(set(kinds)) != len(kinds):
+        kinds = list(dict.fromkeys(kinds))
+    if "not_reached" in kinds and len(kinds) > 1:
+        raise FormError(_("“Not reached” cannot go with other outcomes."))
+    if "accepted" in kinds and "refused" in kinds:
+        raise FormError(_("“Accepted” and “Refused” exclude each other."))
+    reason = _text(form, "refusal_reason", 200)
+    if "refused" in kinds and reason is None:
+        raise FormError(_("Choose why the customer refused."))
+    call_back = _local_time(_text(form, "call_back_at", 32), tz)
+    if "call_back" in kinds and call_back is None:
+        raise FormError(_("Give the time to call back."))
+    policy = _text(form, "policy_id", 64)
+    outcomes = [
+        OutcomeIn(
+            outcome=kind,
+            refusal_reason=reason if kind == "refused" else None,
+            call_back_at=call_back if kind == "call_back" else None,
+            policy_id=policy if kind == "accepted" else None,
+        )
+        for kind in kinds
+    ]
+    try:
+        return CallIn(
+            subscriber_id=subscriber_id,
+            channel=channel,
+            task_id=task_id,
+            outcomes=outcomes,
+            note=_text(form, "note", 2000),
+        )
+    except ValidationError as exc:
+        raise FormError(_("Please check your input")) from exc
+
+
+def answers_from_form(session: Session, form: FormData) -> tuple[int, list[AnswerIn]] | None:
+    """The questionnaire answers of the form (``None`` when no question was answered)."""
+    questionnaire_id = _id(form, "questionnaire_id")
+    if questionnaire_id is None:
+        return None
+    get_questionnaire(session, questionnaire_id)
+    answers: list[AnswerIn] = []
+    for question in questions_of(session, questionnaire_id):
+        key = f"q{question.id}"
+        values = [v.strip() for v in form.getlist(key) if isinstance(v, str) and v.strip()]
+        if not values:
+            continue
+        value: str | list[str] = values if question.kind == "multiple" else values[0]
+        answers.append(AnswerIn(question_id=question.id, value=value))
+    return (questionnaire_id, answers) if answers else None
+
+
+def _saved_text(body: CallIn, closed: list[int]) -> str:
+    words = ", ".join(label(OUTCOMES, o.outcome) for o in body.outcomes)
+    text = _("Saved: %(outcomes)s.", outcomes=words)
+    if closed:
+        text += " " + _(
+            "%(num)s other open tasks for this offer were closed.",
+            num=formatting.format_number(len(closed)),
+        )
+    if body.task_id is not None and {o.outcome for o in body.outcomes} <= {
+        "not_reached",
+        "call_back",
+    }:
+        text += " " + _("The task stays open.")
+    return text
+
+
+def record_outcome(
+    session: Session, actor: Actor, subscriber_id: str, form: FormData, tz: ZoneInfo
+) -> FormMessage:
+    """Record the contact of the outcome form, and the questionnaire answers when given."""
+    actor.require_customer_work()
+    task_id = None
+    try:
+        task_id = _id(form, "task_id")
+        body = call_from_form(session, actor, subscriber_id, form, tz)
+        answers = answers_from_form(session, form)
+        record = record_call(session, actor, body, tz=tz)
+        if not record.verdict.allowed:
+            return FormMessage(
+                "warning",
+                blocked_text(record.verdict, tz),
+                task_id=task_id,
+                next_allowed_at=record.verdict.next_allowed_at,
+            )
+        if answers is not None:
+            record_answers(session, actor, record.contact.id, answers[0], answers[1])
+        return FormMessage(
+            "success",
+            _saved_text(body, record.closed_task_ids),
+            task_id=task_id,
+            closed_task_ids=record.closed_task_ids,
+        )
+    except FormError as exc:
+        session.rollback()
+        return FormMessage("danger", str(exc), task_id=task_id)
+    except (InvalidRequestError, ConflictError) as exc:
+        session.rollback()
+        return FormMessage("danger", _("Not possible now: %(why)s", why=str(exc)), task_id=task_id)
+
+
+def _variables(form: FormData) -> dict[str, str]:
+    out: dict[str, str] = {}
+    names = form.getlist("var_name")
+    values = form.getlist("var_value")
+    for name, value in zip(names, values, strict=False):
+        if isinstance(name, str) and isinstance(value, str) and name.strip():
+            out[name.strip()[:64]] = value.strip()[:200]
+    return out
+
+
+SMS_STATUS: dict[str, Any] = {
+    "queued": _l("The message is queued for sending."),
+    "sent": _l("The message was sent."),
+}
+
+
+def send_sms(
+    session: Session, actor: Actor, subscriber_id: str, form: FormData, tz: ZoneInfo
+) -> FormMessage:
+    """One message to the customer: a template (with its free variables) or a free text."""
+    try:
+        template_id = _id(form, "template_id")
+        text = None if template_id is not None else _text(form, "body", 1000)
+        if template_id is None and text is None:
+            raise FormError(_("Choose a template or write a text."))
+        language = "en" if form.get("language") == "en" else "zh"
+        message = send_one(
+            session,
+            actor,
+            subscriber_id,
+            tz=tz,
+            template_id=template_id,
+            body=text,
+            variables=_variables(form) if template_id is not None else None,
+            language=language,
+        )
+    except FormError as exc:
+        session.rollback()
+        return FormMessage("danger", str(exc), form="sms")
+    except (InvalidRequestError, ConflictError) as exc:
+        session.rollback()
+        return FormMessage("danger", _("Not possible now: %(why)s", why=str(exc)), form="sms")
+    if message.status == "blocked":
+        verdict = Verdict(False, message.blocked_reason)
+        return FormMessage("warning", _("Not sent.") + " " + blocked_text(verdict, tz), form="sms")
+    if message.status == "scheduled" and message.scheduled_at is not None:
+        when = formatting.format_datetime(message.scheduled_at, tz)
+        return FormMessage(
+            "info",
+            _("Quiet hours: the message will go at %(at)s.", at=when),
+            form="sms",
+            next_allowed_at=message.scheduled_at,
+        )
+    return FormMessage("success", str(SMS_STATUS.get(message.status, message.status)), form="sms")
+
+
+def transfer(session: Session, actor: Actor, task_id: int, form: FormData) -> FormMessage:
+    """Hand a task to an agent, a branch's queue (e.g. a store) or another channel."""
+    try:
+        to_user = _id(form, "to_user_id")
+        to_branch = _id(form, "to_branch_id")
+        channel = _text(form, "to_channel", 32)
+        if to_user is None and to_branch is None and channel is None:
+            raise FormError(_("Choose an agent, a branch or a channel."))
+        transfer_task(
+            session,
+            actor,
+            task_id,
+            to_user_id=to_user,
+            to_branch_id=to_branch,
+            to_channel=channel,
+            reason=_text(form, "reason", 500),
+        )
+    except FormError as exc:
+        session.rollback()
+        return FormMessage("danger", str(exc), task_id=task_id, form="transfer")
+    except InvalidRequestError as exc:
+        session.rollback()
+        return FormMessage(
+            "danger", _("Not possible now: %(why)s", why=str(exc)), task_id=task_id, form="transfer"
+        )
+    return FormMessage("success", _("The task was transferred."), task_id=task_id, form="transfer")
+
+
+def claim(session: Session, actor: Actor, task_id: int) -> FormMessage:
+    """Take a queued task."""
+    try:
+        claim_task(session, actor, task_id)
+    except InvalidRequestError as exc:
+        session.rollback()
+        return FormMessage(
+            "danger", _("Not possible now: %(why)s", why=str(exc)), task_id=task_id, form="claim"
+        )
+    return FormMessage("success", _("The task is yours now."), task_id=task_id, form="claim")

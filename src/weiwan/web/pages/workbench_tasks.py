@@ -1,0 +1,248 @@
+"""The workbench's task list: filters, counts and one page of rows, within the actor's task scope
+(``tasks.service.task_scope_clause``: the same scope as ``/api/v1/tasks``).
+
+Order: due time first, then the customer's value (tier, then future value), then the churn risk,
+then the task's own priority — the most urgent, most valuable, most at-risk customer on top.
+Only one page of rows is read; the counts are one aggregate query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from weiwan.core.contact_rules import CHANNELS
+from weiwan.ops.base import utcnow
+from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.org.access import Actor
+from weiwan.ops.org.roles import Role
+from weiwan.ops.tasks.models import TASK_SOURCES, TASK_STATUSES, Task
+from weiwan.ops.tasks.service import task_scope_clause
+
+VIEWS = ("mine", "queue", "all")
+DUE_FILTERS = ("today", "overdue")
+PAGE_SIZES = (50, 100, 500)
+#: value tiers, most valuable first (their rank orders tasks of equal due time)
+TIER_RANK = {"diamond": 0, "gold": 1, "silver": 2, "ordinary": 3, "mass": 4}
+FINISHED = ("done", "closed")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilters:
+    """The workbench's GET parameters, checked (unknown values fall back to the default)."""
+
+    view: str = "mine"
+    status: str | None = "open"
+    channel: str | None = None
+    source: str | None = None
+    due: str | None = None
+    page: int = 1
+    size: int = PAGE_SIZES[0]
+
+    @classmethod
+    def from_query(cls, params: Any, actor: Actor) -> TaskFilters:
+        """Filters from the query string; agents start on their own tasks, managers on all
+        the tasks they see."""
+        default_view = "mine" if actor.role is Role.AGENT else "all"
+        view = params.get("view") or default_view
+        status = params.get("status", "open") or "open"
+        channel = params.get("channel") or None
+        source = params.get("source") or None
+        due = params.get("due") or None
+        return cls(
+            view=view if view in VIEWS else default_view,
+            status=None if status == "any" else status if status in TASK_STATUSES else "open",
+            channel=channel if channel in CHANNELS else None,
+            source=source if source in TASK_SOURCES else None,
+            due=due if due in DUE_FILTERS else None,
+            page=max(_int(params.get("page"), 1), 1),
+            size=_int(params.get("size"), PAGE_SIZES[0])
+            if _int(params.get("size"), 0) in PAGE_SIZES
+            else PAGE_SIZES[0],
+        )
+
+    def query_string(self, **changes: Any) -> str:
+        """The filters as a query string, with ``changes`` applied (for paging links)."""
+        values: dict[str, Any] = {
+            "view": self.view,
+            "status": self.status or "any",
+            "channel": self.channel,
+            "source": self.source,
+            "due": self.due,
+            "page": self.page,
+            "size": self.size,
+        }
+        values.update(changes)
+        return "&".join(f"{k}={v}" for k, v in values.items() if v not in (None, ""))
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCounts:
+    """The figures above the list."""
+
+    open: int = 0
+    due_today: int = 0
+    overdue: int = 0
+    done_today: int = 0
+
+
+@dataclass(slots=True)
+class TaskPage:
+    """One page of the list, the number of matching tasks and the counts."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+    counts: TaskCounts = field(default_factory=TaskCounts)
+
+    def pages(self, size: int) -> int:
+        """How many pages the matching tasks fill."""
+        return max((self.total + size - 1) // size, 1)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def day_bounds(tz: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """Start of today and of tomorrow in the centre's time zone."""
+    today: date = (now or utcnow()).astimezone(tz).date()
+    start = datetime.combine(today, time(0, 0), tzinfo=tz)
+    return start, start + timedelta(days=1)
+
+
+def _view_clause(actor: Actor, view: str) -> ColumnElement[bool]:
+    scope = task_scope_clause(actor)
+    if view == "mine":
+        return and_(scope, Task.assignee_id == actor.user_id)
+    if view == "queue":
+        return and_(scope, Task.assignee_id.is_(None))
+    return scope
+
+
+def _base(actor: Actor, filters: TaskFilters) -> list[ColumnElement[bool]]:
+    where = [_view_clause(actor, filters.view)]
+    if filters.channel:
+        where.append(Task.channel == filters.channel)
+    if filters.source:
+        where.append(Task.source == filters.source)
+    return where
+
+
+def task_counts(
+    session: Session, actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime
+) -> TaskCounts:
+    """Open, due today (still ahead), overdue and done today, for the view, channel and
+    source chosen."""
+    start, end = day_bounds(tz, now)
+    is_open = Task.status == "open"
+
+    def count(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    row = session.execute(
+        select(
+            count(is_open),
+            count(and_(is_open, Task.due_at >= now, Task.due_at < end)),
+            count(and_(is_open, Task.due_at < now)),
+            count(and_(Task.status.in_(FINISHED), Task.closed_at >= start)),
+        ).where(*_base(actor, filters))
+    ).one()
+    return TaskCounts(*(int(v) for v in row))
+
+
+def _listed(
+    actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime
+) -> Select[*tuple[Any, ...]]:
+    where = _base(actor, filters)
+    if filters.status:
+        where.append(Task.status == filters.status)
+    _start, end = day_bounds(tz, now)
+    if filters.due == "today":
+        where.append(and_(Task.due_at >= now, Task.due_at < end))
+    elif filters.due == "overdue":
+        where.append(Task.due_at < now)
+    return (
+        select(
+            Task.id,
+            Task.subscriber_id,
+            Task.channel,
+            Task.source,
+            Task.status,
+            Task.policy_id,
+            Task.campaign_id,
+            Task.assignee_id,
+            Task.priority,
+            Task.due_at,
+            Task.title_zh,
+            Task.title_en,
+            CustomerView.name,
+            CustomerView.value_tier,
+            CustomerView.risk_band,
+            CustomerView.churn_probability,
+            CustomerView.future_value,
+        )
+        .outerjoin(CustomerView, CustomerView.subscriber_id == Task.subscriber_id)
+        .where(*where)
+    )
+
+
+def _tier_rank() -> ColumnElement[int]:
+    return case(TIER_RANK, value=CustomerView.value_tier, else_=len(TIER_RANK))
+
+
+def task_page(
+    session: Session,
+    actor: Actor,
+    filters: TaskFilters,
+    tz: ZoneInfo,
+    *,
+    language: str,
+    now: datetime | None = None,
+) -> TaskPage:
+    """The page of tasks the filters ask for, the total and the counts."""
+    now = now or utcnow()
+    listed = _listed(actor, filters, tz, now)
+    total = session.scalar(select(func.count()).select_from(listed.subquery())) or 0
+    ordered = listed.order_by(
+        Task.due_at.asc().nulls_last(),
+        _tier_rank(),
+        CustomerView.future_value.desc().nulls_last(),
+        CustomerView.churn_probability.desc().nulls_last(),
+        Task.priority.desc(),
+        Task.id,
+    )
+    rows = [
+        {
+            "task_id": r.id,
+            "subscriber_id": r.subscriber_id,
+            "name": r.name,
+            "channel": r.channel,
+            "source": r.source,
+            "status": r.status,
+            "policy_id": r.policy_id,
+            "campaign_id": r.campaign_id,
+            "mine": r.assignee_id == actor.user_id,
+            "queued": r.assignee_id is None,
+            "due_at": r.due_at,
+            "overdue": r.status == "open" and r.due_at is not None and r.due_at < now,
+            "value_tier": r.value_tier,
+            "risk_band": r.risk_band,
+            "churn_probability": r.churn_probability,
+            "future_value": r.future_value,
+            "title": (r.title_zh if language.startswith("zh") else r.title_en) or r.title_zh,
+        }
+        for r in session.execute(
+            ordered.limit(filters.size).offset((filters.page - 1) * filters.size)
+        )
+    ]
+    return TaskPage(
+        rows=rows, total=int(total), counts=task_counts(session, actor, filters, tz, now)
+    )

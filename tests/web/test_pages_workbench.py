@@ -1,0 +1,450 @@
+"""The workbench pages: "My tasks" (scope, order, counts, export) and the customer card with
+its actions (outcomes through the contact service, SMS, transfer)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI
+from openpyxl import load_workbook
+from sqlalchemy import Engine, func, select, update
+
+from customer_fixtures import publish_rules
+from web.page_helpers import page_login
+from web.workbench_fixtures import quiet_rules_now, task_ids_in, world_fixture  # noqa: F401
+from weiwan.core.db import session_scope
+from weiwan.ops.campaigns.models import Campaign
+from weiwan.ops.contacts.models import Acceptance, Contact
+from weiwan.ops.org.access import actor_for
+from weiwan.ops.org.models import AuditEvent, User
+from weiwan.ops.sms.models import SmsMessage
+from weiwan.ops.sms.schemas import TemplateIn
+from weiwan.ops.sms.service import create_template
+from weiwan.ops.surveys.models import SurveyAnswer, SurveyResponse
+from weiwan.ops.surveys.schemas import OptionIn, QuestionIn, QuestionnaireIn
+from weiwan.ops.surveys.service import create_questionnaire, questions_of
+from weiwan.ops.tasks.models import Task, TaskTransfer
+from weiwan.ops.tasks.service import TaskSpec, create_tasks, list_tasks
+
+SQLITE = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
+HX = {"HX-Request": "true"}
+
+
+def _status(engine: Engine, task_id: int) -> str:
+    with session_scope(engine) as session:
+        task = session.get(Task, task_id)
+        assert task is not None
+        return task.status
+
+
+def test_workbench_lists_exactly_the_agents_tasks_in_priority_order(
+    app: FastAPI, engine: Engine, world: dict[str, Any], people: dict[str, int]
+) -> None:
+    tasks = world["tasks"]
+    page = page_login(app, "agent", "en").get("/workbench")
+    assert page.status_code == 200
+    shown = task_ids_in(page.text)
+    # due first; at the same due time the diamond customer before the ordinary one
+    assert shown == [
+        tasks[("S00003", "outbound_call")],
+        tasks[("S00002", "outbound_call")],
+        tasks[("S00001", "outbound_call")],
+    ]
+    with session_scope(engine) as session:
+        agent = session.get(User, people["agent"])
+        assert agent is not None
+        service_ids = {t.id for t in list_tasks(session, actor_for(session, agent), view="mine")}
+    assert set(shown) == service_ids  # the same tasks as /api/v1/tasks
+    assert tasks[("S00004", "outbound_call")] not in shown  # agent2's task is not there
+    assert 'href="/customers/S00003?task=' in page.text
+    assert 'id="count-open" data-value="3"' in page.text
+    assert 'id="count-done-today" data-value="0"' in page.text
+    other = task_ids_in(page_login(app, "agent2").get("/workbench").text)
+    assert other == [tasks[("S00004", "outbound_call")]]
+    queue = task_ids_in(page_login(app, "agent").get("/workbench?view=queue").text)
+    assert set(queue) == {tasks[("S00001", "store")], tasks[("S00001", "hotline")]}
+    store_only = page_login(app, "agent").get("/workbench?view=all&channel=store")
+    assert task_ids_in(store_only.text) == [tasks[("S00001", "store")]]
+
+
+@SQLITE
+def test_workbench_pages_through_large_lists(
+    app: FastAPI, engine: Engine, people: dict[str, int], world: dict[str, Any]
+) -> None:
+    with session_scope(engine) as session:
+        create_tasks(
+            session,
+            [
+                TaskSpec(
+                    subscriber_id="S00002",
+                    source="manual",
+                    origin=f"bulk:{n}",
+                    channel="outbound_call",
+                    assignee_id=people["agent"],
+                    due_at=datetime.now(UTC) + timedelta(days=5, minutes=n),
+                )
+                for n in range(117)
+            ],
+        )
+    client = page_login(app, "agent")
+    pages = [task_ids_in(client.get(f"/workbench?page={n}").text) for n in (1, 2, 3, 4)]
+    assert [len(p) for p in pages] == [50, 50, 20, 0]  # 3 + 117 tasks, 50 a page
+    everything = [task_id for page in pages for task_id in page]
+    assert len(set(everything)) == 120
+    first = client.get("/workbench?page=1").text
+    assert 'id="count-open" data-value="120"' in first and 'id="next-page"' in first
+    bigger = task_ids_in(client.get("/workbench?size=100&page=2").text)
+    assert bigger == everything[100:]
+
+
+@SQLITE
+def test_workbench_export_equals_its_rows_and_needs_the_permission(
+    app: FastAPI, world: dict[str, Any]
+) -> None:
+    director = page_login(app, "director", "en")
+    page = director.get("/workbench?view=all")
+    shown = task_ids_in(page.text)
+    assert len(shown) == 6
+    export = director.get("/workbench?view=all&export=xlsx")
+    assert export.status_code == 200
+    sheet = load_workbook(io.BytesIO(export.content)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    assert header[0] == "Due" and "Customer" in header
+    column = header.index("Task")
+    exported = [row[column] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert exported == shown
+    assert page_login(app, "agent").get("/workbench?export=xlsx").status_code == 403
+    assert page_login(app, "lead").get("/workbench?export=xlsx").status_code == 403
+
+
+@SQLITE
+@pytest.mark.usefixtures("world")
+def test_workbench_is_refused_to_roles_without_tasks(app: FastAPI) -> None:
+    for username in ("admin", "analyst", "clerk"):
+        assert page_login(app, username).get("/workbench").status_code == 403
+
+
+@SQLITE
+def test_card_shows_reasons_policies_and_script_in_both_languages(
+    app: FastAPI, world: dict[str, Any]
+) -> None:
+    zh = page_login(app, "agent").get("/customers/S00001")
+    assert zh.status_code == 200
+    assert "异网通话增加" in zh.text and "政策keep168" in zh.text
+    assert "您好，这是为您准备的优惠" in zh.text and "可获得的优惠" in zh.text
+    en = page_login(app, "agent", "en").get("/customers/S00001")
+    assert "more off-net calls" in en.text and "Policy keep168" in en.text
+    assert "Hello, an offer for you" in en.text and "Offers the customer may get" in en.text
+    assert "异网通话增加" not in en.text
+    # every open task of the customer, in every channel
+    for channel in ("outbound_call", "store", "hotline"):
+        assert f'id="task-{world["tasks"][("S00001", channel)]}"' in en.text
+
+
+@SQLITE
+def test_agent_cannot_open_another_agents_customer_and_views_are_audited(
+    app: FastAPI, engine: Engine, people: dict[str, int], world: dict[str, Any]
+) -> None:
+    def views() -> int:
+        with session_scope(engine) as session:
+            return (
+                session.scalar(
+                    select(func.count()).where(
+                        AuditEvent.action == "pii_view",
+                        AuditEvent.target_id == "S00001",
+                        AuditEvent.user_id == people["agent"],
+                    )
+                )
+                or 0
+            )
+
+    agent = page_login(app, "agent")
+    before = views()
+    assert agent.get("/customers/S00001").status_code == 200
+    assert views() == before + 1
+    assert agent.get("/customers/S00004").status_code == 404  # agent2's customer
+    assert agent.get("/customers/S99999").status_code == 404
+    assert page_login(app, "outsider").get("/customers/S00001").status_code == 404
+
+
+@SQLITE
+@pytest.mark.usefixtures("world")
+def test_phone_numbers_are_masked_unless_the_role_may_see_them(app: FastAPI) -> None:
+    agent = page_login(app, "agent").get("/customers/S00001").text
+    assert "138****0001" in agent and "13800000001" not in agent
+    head = page_login(app, "head").get("/customers/S00001").text
+    assert "13800000001" in head
+
+
+@SQLITE
+def test_an_accepted_outcome_closes_the_other_tasks_for_the_policy(
+    app: FastAPI, engine: Engine, world: dict[str, Any]
+) -> None:
+    tasks = world["tasks"]
+    worked = tasks[("S00001", "outbound_call")]
+    agent = page_login(app, "agent", "en")
+    response = agent.post(
+        "/customers/S00001/contacts",
+        data={"task_id": worked, "outcome": ["connected", "accepted"], "policy_id": "keep168"},
+        headers=HX,
+    )
+    assert response.status_code == 200
+    assert "Saved" in response.text and "2 other open tasks" in response.text
+    assert _status(engine, worked) == "done"
+    assert _status(engine, tasks[("S00001", "store")]) == "closed"
+    assert _status(engine, tasks[("S00001", "hotline")]) == "closed"
+    with session_scope(engine) as session:
+        acceptance = session.scalar(select(Acceptance).where(Acceptance.subscriber_id == "S00001"))
+        assert acceptance is not None and acceptance.policy_id == "keep168"
+    assert 'id="no-open-tasks"' in response.text  # the card section shows them closed
+    # the store's screen-pop reads the same data: the tasks show as closed there
+    pop = page_login(app, "clerk", "en").get("/screen-pop", params={"phone": "13800000001"})
+    assert pop.status_code == 200
+    for channel in ("store", "hotline"):
+        task_id = tasks[("S00001", channel)]
+        assert f'data-task="{task_id}" data-status="closed"' in pop.text
+        assert f'id="task-{task_id}"' not in pop.text
+    # a second acceptance of the same offer is refused with a message, nothing stored
+    again = agent.post(
+        "/customers/S00001/contacts",
+        data={"channel": "outbound_call", "outcome": "accepted", "policy_id": "keep168"},
+        headers=HX,
+    )
+    assert again.status_code == 200 and "already accepted" in again.text
+    with session_scope(engine) as session:
+        count = session.scalar(select(func.count()).select_from(Acceptance))
+        assert count == 1
+
+
+@SQLITE
+def test_quiet_hours_refusal_is_a_message_with_the_next_allowed_time(
+    app: FastAPI, engine: Engine, world: dict[str, Any]
+) -> None:
+    tz = ZoneInfo(app.state.settings.timezone)
+    rules, ends = quiet_rules_now(tz)
+    publish_rules(engine, rules)
+    task_id = world["tasks"][("S00002", "outbound_call")]
+    response = page_login(app, "agent", "en").post(
+        "/customers/S00002/contacts",
+        data={"task_id": task_id, "outcome": "connected"},
+        headers=HX,
+    )
+    assert response.status_code == 200
+    assert "Quiet hours" in response.text and "Next allowed time" in response.text
+    assert f'data-next-allowed="{ends.isoformat()}"' in response.text
+    assert 'id="record-outcome-' in response.text  # the form is still there
+    assert _status(engine, task_id) == "open"
+    with session_scope(engine) as session:
+        contact = session.scalar(select(Contact).where(Contact.subscriber_id == "S00002"))
+        assert contact is not None and contact.blocked_reason == "quiet_hours"
+
+
+@SQLITE
+def test_incomplete_outcomes_are_explained_in_the_form(
+    app: FastAPI, engine: Engine, world: dict[str, Any]
+) -> None:
+    task_id = world["tasks"][("S00002", "outbound_call")]
+    agent = page_login(app, "agent", "en")
+    refused = agent.post(
+        "/customers/S00002/contacts", data={"task_id": task_id, "outcome": "refused"}, headers=HX
+    )
+    assert "Choose why the customer refused" in refused.text
+    zh = page_login(app, "agent").post(
+        "/customers/S00002/contacts", data={"task_id": task_id}, headers=HX
+    )
+    assert "请至少选择一个结果" in zh.text
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 0
+    later = agent.post(
+        "/customers/S00002/contacts",
+        data={"task_id": task_id, "outcome": "call_back", "call_back_at": "2030-01-02T10:30"},
+        headers=HX,
+    )
+    assert "The task stays open" in later.text
+    assert _status(engine, task_id) == "open"
+
+
+@SQLITE
+@pytest.mark.usefixtures("world")
+def test_roles_that_do_not_serve_customers_get_no_form_and_403(app: FastAPI) -> None:
+    for username in ("admin", "analyst"):
+        client = page_login(app, username)
+        card = client.get("/customers/S00001")
+        assert card.status_code == 200 and "record-outcome" not in card.text
+        response = client.post(
+            "/customers/S00001/contacts",
+            data={"channel": "outbound_call", "outcome": "connected"},
+            headers=HX,
+        )
+        assert response.status_code == 403
+
+
+@SQLITE
+def test_transfer_claim_and_sms_from_the_card(
+    app: FastAPI,
+    engine: Engine,
+    branches: dict[str, int],
+    people: dict[str, int],
+    world: dict[str, Any],
+) -> None:
+    task_id = world["tasks"][("S00002", "outbound_call")]
+    agent = page_login(app, "agent", "en")
+    sent = agent.post("/customers/S00002/sms", data={"body": "Hello from your centre"}, headers=HX)
+    assert sent.status_code == 200 and "queued" in sent.text
+    moved = agent.post(
+        f"/customers/S00002/tasks/{task_id}/transfer",
+        data={"to_channel": "store", "to_branch_id": branches["rural_a"], "reason": "walk-in"},
+        headers=HX,
+    )
+    assert moved.status_code == 200
+    with session_scope(engine) as session:
+        task = session.get(Task, task_id)
+        assert task is not None and task.channel == "store"
+        assert task.branch_id == branches["rural_a"] and task.assignee_id is None
+        assert session.scalar(select(func.count()).select_from(TaskTransfer)) == 1
+    store_task = world["tasks"][("S00001", "store")]
+    card = agent.get("/customers/S00001")
+    assert f'id="claim-{store_task}"' in card.text
+    claimed = agent.post(f"/customers/S00001/tasks/{store_task}/claim", headers=HX)
+    assert claimed.status_code == 200 and f'id="claim-{store_task}"' not in claimed.text
+    with session_scope(engine) as session:
+        task = session.get(Task, store_task)
+        assert task is not None and task.assignee_id == people["agent"]
+    head = page_login(app, "head", "en").get("/customers/S00002")
+    assert 'class="list-group-item transfer-step"' in head.text and "walk-in" in head.text
+
+
+@SQLITE
+def test_workbench_filters_due_today_and_overdue(
+    app: FastAPI, engine: Engine, world: dict[str, Any]
+) -> None:
+    """Overdue tasks are counted and filtered (the fixture's tasks are due tomorrow and later;
+    one is moved into the past here)."""
+    task_id = world["tasks"][("S00002", "outbound_call")]
+    with session_scope(engine) as session:
+        session.execute(
+            update(Task)
+            .where(Task.id == task_id)
+            .values(due_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+    client = page_login(app, "agent")
+    page = client.get("/workbench")
+    assert 'id="count-overdue" data-value="1"' in page.text
+    assert task_ids_in(page.text)[0] == task_id  # overdue first
+    assert task_ids_in(client.get("/workbench?due=overdue").text) == [task_id]
+    assert task_id not in task_ids_in(client.get("/workbench?due=today").text)
+
+
+@SQLITE
+def test_the_campaigns_questionnaire_is_answered_with_the_outcome(
+    app: FastAPI,
+    engine: Engine,
+    branches: dict[str, int],
+    people: dict[str, int],
+    world: dict[str, Any],
+) -> None:
+    with session_scope(engine) as session:
+        head = session.get(User, people["head"])
+        assert head is not None
+        questionnaire = create_questionnaire(
+            session,
+            actor_for(session, head),
+            QuestionnaireIn(
+                title_zh="满意度回访",
+                title_en="Satisfaction follow-up",
+                questions=[
+                    QuestionIn(
+                        kind="single",
+                        text_zh="您对网络满意吗？",
+                        text_en="Happy with the network?",
+                        options=[
+                            OptionIn(value="yes", label_zh="满意", label_en="Yes"),
+                            OptionIn(value="no", label_zh="不满意", label_en="No"),
+                        ],
+                    )
+                ],
+            ),
+        )
+        campaign = Campaign(
+            name="回访",
+            branch_id=branches["city"],
+            status="running",
+            target_filter="{}",
+            policy_ids="keep168",
+            channels="outbound_call",
+            holdout_share=0.1,
+            questionnaire_id=questionnaire.id,
+            created_by=people["head"],
+        )
+        session.add(campaign)
+        session.flush()
+        task_id = world["tasks"][("S00002", "outbound_call")]
+        session.execute(update(Task).where(Task.id == task_id).values(campaign_id=campaign.id))
+        question_id = questions_of(session, questionnaire.id)[0].id
+    agent = page_login(app, "agent", "en")
+    card = agent.get(f"/customers/S00002?task={task_id}")
+    assert "Satisfaction follow-up" in card.text and "Happy with the network?" in card.text
+    saved = agent.post(
+        "/customers/S00002/contacts",
+        data={
+            "task_id": task_id,
+            "outcome": "connected",
+            "questionnaire_id": questionnaire.id,
+            f"q{question_id}": "no",
+        },
+        headers=HX,
+    )
+    assert saved.status_code == 200 and "Saved" in saved.text
+    with session_scope(engine) as session:
+        answer = session.scalar(select(SurveyAnswer.option_value))
+        assert answer == "no"
+        response = session.scalar(select(SurveyResponse))
+        assert response is not None and response.subscriber_id == "S00002"
+
+
+@SQLITE
+def test_sms_templates_take_customer_fields_and_free_variables(
+    app: FastAPI, engine: Engine, people: dict[str, int], world: dict[str, Any]
+) -> None:
+    with session_scope(engine) as session:
+        head = session.get(User, people["head"])
+        assert head is not None
+        template = create_template(
+            session,
+            actor_for(session, head),
+            TemplateIn(
+                name="welcome back",
+                body_zh="${name}您好，${gift}已为您保留",
+                free_variables=["gift"],
+            ),
+        )
+    agent = page_login(app, "agent", "en")
+    card = agent.get("/customers/S00002")
+    assert f'<option value="{template.id}">welcome back' in card.text
+    missing = agent.post(
+        "/customers/S00002/sms", data={"template_id": template.id, "language": "zh"}, headers=HX
+    )
+    assert missing.status_code == 200 and "Not possible now" in missing.text
+    sent = agent.post(
+        "/customers/S00002/sms",
+        data={
+            "template_id": template.id,
+            "language": "zh",
+            "var_name": ["gift", ""],
+            "var_value": ["10GB", ""],
+        },
+        headers=HX,
+    )
+    assert sent.status_code == 200 and "queued" in sent.text
+    with session_scope(engine) as session:
+        bodies = list(session.scalars(select(SmsMessage.body)))
+    assert bodies == ["客户2您好，10GB已为您保留"]
+    refused = page_login(app, "analyst").post(
+        "/customers/S00002/sms", data={"body": "hi"}, headers=HX
+    )
+    assert refused.status_code == 403
