@@ -1,0 +1,91 @@
+"""In chromium: an agent works a task to acceptance on the customer card; the same offer's
+store task closes with it, and the hotline's screen-pop for that phone then shows it closed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from browser.conftest import DemoSite, log_in, screenshot
+from weiwan.core.db import engine_for, session_scope
+from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.org.models import User
+from weiwan.ops.tasks.models import Task
+from weiwan.ops.tasks.service import TaskSpec, create_tasks
+
+pytestmark = pytest.mark.browser
+
+
+def _agents_task_with_an_offer(site: DemoSite) -> tuple[Task, str, str]:
+    """An open task of the demo agent whose customer may get an offer, and a store task for
+    the same customer and offer (as a campaign would create); (task, policy, phone)."""
+    engine = engine_for(site.settings)
+    try:
+        with session_scope(engine) as session:
+            rows = session.execute(
+                select(Task, CustomerView.eligible_policies, CustomerView.msisdn)
+                .join(User, User.id == Task.assignee_id)
+                .join(CustomerView, CustomerView.subscriber_id == Task.subscriber_id)
+                .where(
+                    User.username == "agent",
+                    Task.status == "open",
+                    CustomerView.eligible_policies.is_not(None),
+                )
+                .order_by(Task.id)
+            ).all()
+            task, eligible, phone = next(
+                (t, e, p) for t, e, p in rows if (e or "").split() and t.channel != "store"
+            )
+            policy = task.policy_id or eligible.split()[0]
+            create_tasks(
+                session,
+                [
+                    TaskSpec(
+                        subscriber_id=task.subscriber_id,
+                        source="manual",
+                        origin="browser-test",
+                        channel="store",
+                        policy_id=policy,
+                        title_zh="到厅办理",
+                        title_en="Store visit",
+                    )
+                ],
+            )
+            return task, policy, phone
+    finally:
+        engine.dispose()
+
+
+def test_agent_accepts_and_the_screen_pop_shows_it_closed(
+    demo_site: DemoSite, new_page: Callable[..., Page]
+) -> None:
+    task, policy, phone = _agents_task_with_an_offer(demo_site)
+    agent = new_page()
+    log_in(agent, "agent")
+    expect(agent.locator("#task-counts")).to_be_visible()
+    screenshot(agent, "workbench")
+    agent.goto(f"/customers/{task.subscriber_id}?task={task.id}")
+    expect(agent.locator(f"#task-{task.id}")).to_be_visible()
+    open_before = int(agent.locator("#open-task-count").inner_text())
+    assert open_before >= 2  # the worked task and the store task for the same offer
+    screenshot(agent, "customer-card")
+    # three clicks: connected, accepted (offer chosen), save
+    agent.click(f"label[for='o-{task.id}-connected']")
+    agent.click(f"label[for='o-{task.id}-accepted']")
+    agent.select_option(f"#policy-{task.id}", policy)
+    agent.click(f"#save-outcome-{task.id}")
+    expect(agent.locator("#form-message")).to_be_visible()
+    expect(agent.locator(f"#open-tasks #task-{task.id}")).to_have_count(0)
+    expect(agent.locator("#acceptances li")).to_have_count(1)
+
+    hotline = new_page()
+    log_in(hotline, "hotline")
+    hotline.fill("#phone", phone)
+    hotline.click("#screen-pop-go")
+    hotline.wait_for_load_state("networkidle")
+    expect(hotline.locator("#closed-tasks")).to_be_visible()
+    expect(hotline.locator("#open-tasks [data-task]")).to_have_count(open_before - 2)
+    screenshot(hotline, "screen-pop")
