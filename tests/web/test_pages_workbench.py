@@ -48,7 +48,7 @@ def test_workbench_lists_exactly_the_agents_tasks_in_priority_order(
     page = page_login(app, "agent", "en").get("/workbench")
     assert page.status_code == 200
     shown = task_ids_in(page.text)
-    # due first; at the same due time the diamond customer before the ordinary one
+    # due first; at the same due time the task worth more (the diamond customer's) first
     assert shown == [
         tasks[("S00003", "outbound_call")],
         tasks[("S00002", "outbound_call")],

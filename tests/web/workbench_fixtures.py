@@ -100,8 +100,22 @@ def world_fixture(
                 spec("S00001", "outbound_call", "t:1", assignee_id=people["agent"], due_at=later),
                 spec("S00001", "store", "t:1", due_at=later),
                 spec("S00001", "hotline", "t:1", due_at=later),
-                spec("S00002", "outbound_call", "t:1", assignee_id=people["agent"], due_at=soon),
-                spec("S00003", "outbound_call", "t:1", assignee_id=people["agent"], due_at=soon),
+                spec(
+                    "S00002",
+                    "outbound_call",
+                    "t:1",
+                    assignee_id=people["agent"],
+                    due_at=soon,
+                    priority=12.5,
+                ),
+                spec(
+                    "S00003",
+                    "outbound_call",
+                    "t:1",
+                    assignee_id=people["agent"],
+                    due_at=soon,
+                    priority=480.0,  # the diamond customer: far more worth saving
+                ),
                 spec("S00004", "outbound_call", "t:1", assignee_id=people["agent2"], due_at=soon),
             ],
         )

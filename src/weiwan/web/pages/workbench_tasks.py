@@ -1,9 +1,13 @@
 """The workbench's task list: filters, counts and one page of rows, within the actor's task scope
 (``tasks.service.task_scope_clause``: the same scope as ``/api/v1/tasks``).
 
-Order: due time first, then the customer's value (tier, then future value), then the churn risk,
-then the task's own priority — the most urgent, most valuable, most at-risk customer on top.
-Only one page of rows is read; the counts are one aggregate query.
+Order: due time first, then the task's priority — the expected value of acting that the next
+best action (or the campaign) gave it: churn risk × the offer's uplift × the customer's
+lifetime value, less the cost — so the most urgent and most worth-saving customer is on top.
+
+With 1 M customers an agent may hold tens of thousands of open tasks: the order and the page
+are taken from the tasks alone (index on assignee and status), and only the page's rows are
+joined to the customer view; the total and the counts are one aggregate query.
 """
 
 from __future__ import annotations
@@ -27,8 +31,6 @@ from weiwan.ops.tasks.service import task_scope_clause
 VIEWS = ("mine", "queue", "all")
 DUE_FILTERS = ("today", "overdue")
 PAGE_SIZES = (50, 100, 500)
-#: value tiers, most valuable first (their rank orders tasks of equal due time)
-TIER_RANK = {"diamond": 0, "gold": 1, "silver": 2, "ordinary": 3, "mass": 4}
 FINISHED = ("done", "closed")
 
 
@@ -136,32 +138,13 @@ def _base(actor: Actor, filters: TaskFilters) -> list[ColumnElement[bool]]:
     return where
 
 
-def task_counts(
-    session: Session, actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime
-) -> TaskCounts:
-    """Open, due today (still ahead), overdue and done today, for the view, channel and
-    source chosen."""
-    start, end = day_bounds(tz, now)
-    is_open = Task.status == "open"
-
-    def count(condition: ColumnElement[bool]) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    row = session.execute(
-        select(
-            count(is_open),
-            count(and_(is_open, Task.due_at >= now, Task.due_at < end)),
-            count(and_(is_open, Task.due_at < now)),
-            count(and_(Task.status.in_(FINISHED), Task.closed_at >= start)),
-        ).where(*_base(actor, filters))
-    ).one()
-    return TaskCounts(*(int(v) for v in row))
+def _count(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _listed(
-    actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime
-) -> Select[*tuple[Any, ...]]:
-    where = _base(actor, filters)
+def _list_filters(filters: TaskFilters, tz: ZoneInfo, now: datetime) -> list[ColumnElement[bool]]:
+    """The status and due filters of the list (the counts ignore them)."""
+    where: list[ColumnElement[bool]] = []
     if filters.status:
         where.append(Task.status == filters.status)
     _start, end = day_bounds(tz, now)
@@ -169,6 +152,49 @@ def _listed(
         where.append(and_(Task.due_at >= now, Task.due_at < end))
     elif filters.due == "overdue":
         where.append(Task.due_at < now)
+    return where
+
+
+def count_tasks(
+    session: Session, actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime
+) -> tuple[TaskCounts, int]:
+    """Open, due today (still ahead), overdue and done today for the view, channel and source
+    chosen, and how many tasks the list's filters match: one pass over the tasks."""
+    start, end = day_bounds(tz, now)
+    is_open = Task.status == "open"
+    listed = _list_filters(filters, tz, now)
+    row = session.execute(
+        select(
+            _count(is_open),
+            _count(and_(is_open, Task.due_at >= now, Task.due_at < end)),
+            _count(and_(is_open, Task.due_at < now)),
+            _count(and_(Task.status.in_(FINISHED), Task.closed_at >= start)),
+            _count(and_(*listed)) if listed else func.count(),
+        ).where(*_base(actor, filters))
+    ).one()
+    return TaskCounts(*(int(v) for v in row[:4])), int(row[4])
+
+
+def task_counts(
+    session: Session, actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime
+) -> TaskCounts:
+    """Open, due today (still ahead), overdue and done today, for the view, channel and
+    source chosen."""
+    return count_tasks(session, actor, filters, tz, now)[0]
+
+
+def _page_ids(actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime) -> Any:
+    """The ids of the page's tasks in list order, from the tasks alone."""
+    return (
+        select(Task.id)
+        .where(*_base(actor, filters), *_list_filters(filters, tz, now))
+        .order_by(Task.due_at.asc().nulls_last(), Task.priority.desc(), Task.id)
+        .limit(filters.size)
+        .offset((filters.page - 1) * filters.size)
+    )
+
+
+def _listed(ids: list[int]) -> Select[*tuple[Any, ...]]:
     return (
         select(
             Task.id,
@@ -190,12 +216,8 @@ def _listed(
             CustomerView.future_value,
         )
         .outerjoin(CustomerView, CustomerView.subscriber_id == Task.subscriber_id)
-        .where(*where)
+        .where(Task.id.in_(ids))
     )
-
-
-def _tier_rank() -> ColumnElement[int]:
-    return case(TIER_RANK, value=CustomerView.value_tier, else_=len(TIER_RANK))
 
 
 def task_page(
@@ -209,16 +231,9 @@ def task_page(
 ) -> TaskPage:
     """The page of tasks the filters ask for, the total and the counts."""
     now = now or utcnow()
-    listed = _listed(actor, filters, tz, now)
-    total = session.scalar(select(func.count()).select_from(listed.subquery())) or 0
-    ordered = listed.order_by(
-        Task.due_at.asc().nulls_last(),
-        _tier_rank(),
-        CustomerView.future_value.desc().nulls_last(),
-        CustomerView.churn_probability.desc().nulls_last(),
-        Task.priority.desc(),
-        Task.id,
-    )
+    counts, total = count_tasks(session, actor, filters, tz, now)
+    ids = list(session.scalars(_page_ids(actor, filters, tz, now)))
+    found = {r.id: r for r in session.execute(_listed(ids))} if ids else {}
     rows = [
         {
             "task_id": r.id,
@@ -239,10 +254,6 @@ def task_page(
             "future_value": r.future_value,
             "title": (r.title_zh if language.startswith("zh") else r.title_en) or r.title_zh,
         }
-        for r in session.execute(
-            ordered.limit(filters.size).offset((filters.page - 1) * filters.size)
-        )
+        for r in (found[i] for i in ids if i in found)
     ]
-    return TaskPage(
-        rows=rows, total=int(total), counts=task_counts(session, actor, filters, tz, now)
-    )
+    return TaskPage(rows=rows, total=total, counts=counts)
