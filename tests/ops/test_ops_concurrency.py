@@ -137,3 +137,37 @@ def test_concurrent_dispatch_never_exceeds_the_caps(
         blocked = session.scalar(select(func.count()).where(Contact.status == "blocked"))
     assert sorted(n for _, n in per_subscriber) == [1] * len(ids)
     assert blocked == 3 * len(ids)
+
+
+@pytest.mark.parametrize(
+    "empty_engine", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_concurrent_calls_never_exceed_the_caps(
+    engine: Engine, branches: dict[str, int], people: dict[str, int]
+) -> None:
+    """Agents' calls (record_call: on PostgreSQL the lock and the reads are separate
+    statements, so the reads see the contact of the transaction the lock waited for)."""
+    ids = publish_customers(engine, branches["city"], 8)
+    publish_rules(
+        engine, {"channels": {"outbound_call": {"caps": {"day": 1}}}, "cross_channel_caps": {}}
+    )
+
+    def call(sid: str, username: str) -> str:
+        with session_scope(engine) as session:
+            user = session.scalar(select(User).where(User.username == username))
+            assert user is not None
+            body = CallIn(
+                subscriber_id=sid,
+                channel="outbound_call",
+                outcomes=[OutcomeIn(outcome="connected")],
+                at=AT,
+            )
+            record = record_call(session, actor_for(session, user), body, tz=TZ)
+            return record.contact.status
+
+    for sid in ids:  # three callers ring each subscriber at the same moment
+        results = _race([functools.partial(call, sid, u) for u in ("director", "head", "hotline")])
+        assert sorted(map(str, results)) == ["blocked", "blocked", "sent"], results
+    with session_scope(engine) as session:
+        sent = session.scalar(select(func.count()).where(Contact.status == "sent"))
+    assert sent == len(ids)

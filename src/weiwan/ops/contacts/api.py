@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from weiwan.ops.contacts import service
 from weiwan.ops.contacts.models import QualityInspection
+from weiwan.ops.contacts.records import CallRecord
 from weiwan.ops.contacts.schemas import (
     CallIn,
     CallResult,
@@ -33,17 +34,11 @@ router = APIRouter(tags=["contacts"])
     status_code=201,
     responses={409: {"description": "blocked by the contact policy, or already accepted"}},
 )
-def record_contact(body: CallIn, actor: CurrentActor, db: Db, tz: LocalTz) -> object:
+def record_contact(body: CallIn, actor: CurrentActor, db: Db, tz: LocalTz) -> Response:
     """Record a contact and its outcomes in one transaction. A contact the contact policy
     refuses is kept as ``blocked`` and answered 409 with the reason."""
     record = service.record_call(db, actor, body, tz=tz)
-    result = CallResult(
-        contact=ContactOut.model_validate(record.contact),
-        outcomes=[OutcomeOut.model_validate(o) for o in record.outcomes],
-        acceptance_id=record.acceptance.id if record.acceptance else None,
-        closed_task_ids=record.closed_task_ids,
-        next_allowed_at=record.verdict.next_allowed_at,
-    )
+    result = call_result(record)
     if not record.verdict.allowed:
         return JSONResponse(
             {
@@ -52,7 +47,20 @@ def record_contact(body: CallIn, actor: CurrentActor, db: Db, tz: LocalTz) -> ob
             },
             status_code=409,
         )
-    return result
+    # serialised here: the result is built from what was just stored, so FastAPI's second
+    # validation against the response model would only cost time (the document still shows it)
+    return Response(result.model_dump_json(), status_code=201, media_type="application/json")
+
+
+def call_result(record: CallRecord) -> CallResult:
+    """The answer to recording a call."""
+    return CallResult(
+        contact=ContactOut.model_validate(record.contact),
+        outcomes=[OutcomeOut.model_validate(o) for o in record.outcomes],
+        acceptance_id=record.acceptance.id if record.acceptance else None,
+        closed_task_ids=record.closed_task_ids,
+        next_allowed_at=record.verdict.next_allowed_at,
+    )
 
 
 @router.get("/customers/{subscriber_id}/contacts", response_model=list[ContactOut])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS, DND_ALL, ContactRules
@@ -38,6 +38,38 @@ def _start_of(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=tz)
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The days one contact is checked against: its local day, the cap windows' first days and
+    the history to read (sent contacts at or after ``since`` and before ``until``)."""
+
+    today: date
+    windows: dict[str, date]
+    cool_days: int
+    since: datetime
+    until: datetime
+
+
+def window_of(rules: ContactRules, channel: str, at: datetime, tz: ZoneInfo) -> Window:
+    """The :class:`Window` of a contact on a known ``channel`` at ``at``."""
+    rule = rules.rule(channel)
+    today = as_utc(at).astimezone(tz).date()
+    month_start = add_months(today, -1) + timedelta(days=1)
+    cool_days = max(rule.cool_off_days, 0 if rule.inbound else rules.cool_off_days)
+    earliest = min(month_start, today - timedelta(days=max(cool_days - 1, 0)))
+    return Window(
+        today=today,
+        windows={"day": today, "week": today - timedelta(days=6), "month": month_start},
+        cool_days=cool_days,
+        since=_start_of(earliest, tz),
+        until=_start_of(today + timedelta(days=1), tz),
+    )
+
+
+#: one sent contact of the history: channel, time, whether it had a refusal outcome
+HistoryRow = tuple[str, datetime, bool]
+
+
 def check_contact(
     session: Session,
     rules: ContactRules,
@@ -53,63 +85,97 @@ def check_contact(
     """
     if channel not in CHANNELS:
         return Verdict(False, "unknown_channel")
-    rule = rules.rule(channel)
-    local = as_utc(at).astimezone(tz)
-    today = local.date()
-    if rule.quiet_hours is not None and rule.quiet_hours.contains(local.time()):
-        return Verdict(
-            False,
-            "quiet_hours",
-            rule.quiet_hours.next_end(local.replace(tzinfo=None)).replace(tzinfo=tz),
-        )
-    month_start = add_months(today, -1) + timedelta(days=1)
-    cool_days = max(rule.cool_off_days, 0 if rule.inbound else rules.cool_off_days)
-    earliest = min(month_start, today - timedelta(days=max(cool_days - 1, 0)))
-    since = _start_of(earliest, tz)
-    until = _start_of(today + timedelta(days=1), tz)
-    refused = (
-        exists()
-        .where(
-            ContactOutcome.contact_id == Contact.id,
-            ContactOutcome.outcome.in_(rules.refusal_outcomes),
-        )
-        .label("refused")
+    early = _quiet_hours(rules, channel, at, tz)
+    if early is not None:
+        return early
+    window = window_of(rules, channel, at, tz)
+    history = read_history(session, rules, subscriber_id, window)
+    wishes = set(session.scalars(_WISHES, {"sid": subscriber_id, "channels": [channel, DND_ALL]}))
+    return verdict_of(rules, channel, at, tz, history, wishes)
+
+
+def read_history(
+    session: Session, rules: ContactRules, subscriber_id: str, window: Window
+) -> list[HistoryRow]:
+    """The subscriber's sent contacts in the window (one query for the caps and the
+    cool-off)."""
+    params = {
+        "sid": subscriber_id,
+        "since": window.since,
+        "until": window.until,
+        "refusals": list(rules.refusal_outcomes),
+    }
+    return [(c, a, bool(r)) for c, a, r in session.execute(_HISTORY, params)]
+
+
+_REFUSED = (
+    exists()
+    .where(
+        ContactOutcome.contact_id == Contact.id,
+        ContactOutcome.outcome.in_(bindparam("refusals", expanding=True)),
     )
-    # one query for the caps and the cool-off: sent contacts in the longer of the two windows
-    history = session.execute(
-        select(Contact.channel, Contact.at, refused).where(
-            Contact.subscriber_id == subscriber_id,
-            Contact.status == SENT,
-            Contact.at >= since,
-            Contact.at < until,
+    .label("refused")
+)
+_HISTORY = select(Contact.channel, Contact.at, _REFUSED).where(
+    Contact.subscriber_id == bindparam("sid"),
+    Contact.status == SENT,
+    Contact.at >= bindparam("since"),
+    Contact.at < bindparam("until"),
+)
+_WISHES = select(DoNotDisturb.channel).where(
+    DoNotDisturb.subscriber_id == bindparam("sid"),
+    DoNotDisturb.channel.in_(bindparam("channels", expanding=True)),
+)
+
+
+def _quiet_hours(rules: ContactRules, channel: str, at: datetime, tz: ZoneInfo) -> Verdict | None:
+    """The refusal when ``at`` falls in the channel's quiet hours, else None."""
+    quiet = rules.rule(channel).quiet_hours
+    local = as_utc(at).astimezone(tz)
+    if quiet is not None and quiet.contains(local.time()):
+        return Verdict(
+            False, "quiet_hours", quiet.next_end(local.replace(tzinfo=None)).replace(tzinfo=tz)
         )
-    ).all()
+    return None
+
+
+def verdict_of(
+    rules: ContactRules,
+    channel: str,
+    at: datetime,
+    tz: ZoneInfo,
+    history: list[HistoryRow],
+    wishes: set[str],
+) -> Verdict:
+    """The verdict from what was read: ``history`` (see :func:`read_history`) and the
+    subscriber's do-not-disturb ``wishes`` among the channel and ``all``. Checks in the order
+    of ``BLOCK_REASONS`` (quiet hours first)."""
+    if channel not in CHANNELS:
+        return Verdict(False, "unknown_channel")
+    early = _quiet_hours(rules, channel, at, tz)
+    if early is not None:
+        return early
+    rule = rules.rule(channel)
+    window = window_of(rules, channel, at, tz)
+    today = window.today
     days = [(c, as_utc(a).astimezone(tz).date()) for c, a, _refused in history]
-    windows = {"day": today, "week": today - timedelta(days=6), "month": month_start}
     caps = rule.caps
-    for name, start in windows.items():
+    for name, start in window.windows.items():
         cap = getattr(caps, name)
         if cap is not None and sum(1 for c, d in days if c == channel and d >= start) >= cap:
             return Verdict(False, f"cap_{name}")
     if not rule.inbound:
         proactive = {c for c in CHANNELS if not rules.rule(c).inbound}
-        for name, start in windows.items():
+        for name, start in window.windows.items():
             cap = getattr(rules.cross_channel_caps, name)
             if cap is not None and sum(1 for c, d in days if c in proactive and d >= start) >= cap:
                 return Verdict(False, "cross_channel_cap")
-    wishes = set(
-        session.scalars(
-            select(DoNotDisturb.channel).where(
-                DoNotDisturb.subscriber_id == subscriber_id,
-                DoNotDisturb.channel.in_([channel, DND_ALL]),
-            )
-        )
-    )
     if channel in wishes or (DND_ALL in wishes and not rule.inbound):
         return Verdict(False, "dnd")
-    if cool_days:
-        refusals = [(c, a) for c, a, was_refused in history if was_refused]
-        for refused_channel, refused_at in refusals:
+    if window.cool_days:
+        for refused_channel, refused_at, was_refused in history:
+            if not was_refused:
+                continue
             refused_day = as_utc(refused_at).astimezone(tz).date()
             own = refused_channel == channel and refused_day > today - timedelta(
                 days=rule.cool_off_days

@@ -17,7 +17,15 @@ DOCUMENT = "contact_rules"
 def current_rules(session: Session) -> ContactRules:
     """The published contact rules (``config_documents['contact_rules']``), else the defaults
     (no caps: nothing published yet means nothing configured)."""
-    content = session.scalar(select(ConfigDocument.content).where(ConfigDocument.name == DOCUMENT))
+    return rules_of(session.scalar(RULES_DOCUMENT))
+
+
+#: the published rules' text (None: nothing published)
+RULES_DOCUMENT = select(ConfigDocument.content).where(ConfigDocument.name == DOCUMENT)
+
+
+def rules_of(content: str | None) -> ContactRules:
+    """The rules of a published document's text (None: the defaults)."""
     return ContactRules() if content is None else _parsed(content)
 
 

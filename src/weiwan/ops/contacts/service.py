@@ -10,12 +10,11 @@ first's acceptance (and the partial unique index would refuse it anyway).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, or_, select, true, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 from weiwan.core.contact_rules import CHANNELS, DND_ALL, ContactRules
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from weiwan.ops.base import utcnow
+from weiwan.ops.contacts import record_pg
 from weiwan.ops.contacts.models import (
     Acceptance,
     Contact,
@@ -33,31 +33,27 @@ from weiwan.ops.contacts.models import (
     SubscriberLock,
 )
 from weiwan.ops.contacts.policy_check import Verdict, check_contact
+from weiwan.ops.contacts.records import RETRY_OUTCOMES as RETRY_OUTCOMES
+from weiwan.ops.contacts.records import CallRecord as CallRecord
+from weiwan.ops.contacts.records import (
+    Offer,
+    TaskState,
+    accepted_offer,
+    check_task,
+    closed_reason,
+    outcome_rows,
+    task_changes,
+)
 from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.contacts.schemas import CallIn, InspectionIn
-from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import find_customer, spaced_ids
-from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.access import Actor, user_scope_clause
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit
 from weiwan.ops.tasks.models import Task
 from weiwan.ops.tasks.service import task_scope_clause
 
-#: outcomes after which the task stays open (try again / at the agreed time)
-RETRY_OUTCOMES = frozenset({"not_reached", "call_back"})
 INSPECTORS = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR)
-
-
-@dataclass
-class CallRecord:
-    """What :func:`record_call` stored."""
-
-    contact: Contact
-    outcomes: list[ContactOutcome] = field(default_factory=list)
-    acceptance: Acceptance | None = None
-    closed_task_ids: list[int] = field(default_factory=list)
-    verdict: Verdict = field(default_factory=lambda: Verdict(True))
 
 
 def lock_subscriber(session: Session, subscriber_id: str) -> None:
@@ -74,65 +70,22 @@ def lock_subscriber(session: Session, subscriber_id: str) -> None:
     )
 
 
-def _task_for(session: Session, actor: Actor, body: CallIn) -> Task | None:
+_TASK = select(
+    Task.id, Task.subscriber_id, Task.status, Task.closed_reason, Task.campaign_id, Task.policy_id
+)
+
+
+def _task_for(session: Session, actor: Actor, body: CallIn) -> TaskState | None:
     if body.task_id is None:
         return None
-    task = session.scalar(
-        select(Task).where(Task.id == body.task_id, task_scope_clause(actor)).with_for_update()
-    )
-    if task is None:
-        raise NotFoundError(f"task {body.task_id} not found")
-    if task.subscriber_id != body.subscriber_id:
-        raise InvalidRequestError("the task belongs to another subscriber", field="task_id")
-    if task.status != "open":
-        reason = f": {task.closed_reason}" if task.closed_reason else ""
-        raise ConflictError(f"task {task.id} is already {task.status}{reason}")
-    return task
-
-
-@dataclass(frozen=True, slots=True)
-class _Offer:
-    policy_id: str
-    total_cost: float
-
-
-def _accepted_offer(
-    session: Session, customer: CustomerView, policy_id: str | None, day: datetime
-) -> _Offer:
-    """The policy being accepted, checked: one the customer may get, valid on the day, and
-    not already accepted (one statement for the policy and an earlier acceptance)."""
-    if policy_id is None:
-        raise InvalidRequestError("an acceptance needs the policy", field="policy_id")
-    if policy_id not in spaced_ids(customer.eligible_policies):
-        raise InvalidRequestError(
-            f"policy {policy_id!r} is not one this customer may get", field="policy_id"
-        )
-    earlier = (
-        select(Acceptance.channel, Acceptance.at)
-        .where(
-            Acceptance.subscriber_id == customer.subscriber_id,
-            Acceptance.policy_id == policy_id,
-            Acceptance.status == "active",
-        )
-        .limit(1)
-        .subquery()
-    )
     row = session.execute(
-        select(
-            PublishedPolicy.valid_from,
-            PublishedPolicy.valid_to,
-            PublishedPolicy.total_cost,
-            earlier.c.channel,
-            earlier.c.at,
-        )
-        .outerjoin(earlier, true())
-        .where(PublishedPolicy.policy_id == policy_id)
+        _TASK.where(Task.id == body.task_id, task_scope_clause(actor)).with_for_update()
     ).first()
-    if row is None or not (row.valid_from <= day.date() <= row.valid_to):
-        raise InvalidRequestError(f"policy {policy_id!r} is not valid today", field="policy_id")
-    if row.channel is not None:
-        raise ConflictError(f"already accepted in channel {row.channel} at {row.at.isoformat()}")
-    return _Offer(policy_id, row.total_cost)
+    if row is None:
+        raise NotFoundError(f"task {body.task_id} not found")
+    task = TaskState(*row)
+    check_task(task, body.subscriber_id)
+    return task
 
 
 def record_call(
@@ -151,7 +104,26 @@ def record_call(
     and marks the task worked ``done``; refusals, wrong numbers and plain connections finish the
     task too, while ``not_reached`` and ``call_back`` leave it open (a call-back moves its due
     time).
+
+    On PostgreSQL this takes three statements (``contacts.record_pg``); elsewhere one Core
+    statement per step. Both give the same result (``tests/ops/test_contact_paths.py``).
     """
+    actor.require_customer_work()
+    if session.get_bind().dialect.name == "postgresql" and body.channel in CHANNELS:
+        return record_pg.record_call_pg(session, actor, body, tz=tz, rules=rules, now=now)
+    return record_call_generic(session, actor, body, tz=tz, rules=rules, now=now)
+
+
+def record_call_generic(
+    session: Session,
+    actor: Actor,
+    body: CallIn,
+    *,
+    tz: ZoneInfo,
+    rules: ContactRules | None = None,
+    now: datetime | None = None,
+) -> CallRecord:
+    """:func:`record_call` one step at a time, on any database."""
     actor.require_customer_work()
     at = body.at or now or utcnow()
     customer = find_customer(session, actor, body.subscriber_id)
@@ -167,7 +139,13 @@ def record_call(
     accepted = next((o for o in body.outcomes if o.outcome == "accepted"), None)
     offer = None
     if verdict.allowed and accepted is not None:  # refuse before writing anything
-        offer = _accepted_offer(session, customer, accepted.policy_id or default_policy, at)
+        offer = accepted_offer(
+            session,
+            customer.subscriber_id,
+            spaced_ids(customer.eligible_policies),
+            accepted.policy_id or default_policy,
+            at.date(),
+        )
     values: dict[str, Any] = {
         "subscriber_id": body.subscriber_id,
         "at": at,
@@ -186,41 +164,28 @@ def record_call(
     record = CallRecord(contact=contact, verdict=verdict)
     if not verdict.allowed:
         return record
-    rows = [
-        {
-            "contact_id": contact.id,
-            "outcome": item.outcome,
-            "refusal_reason": item.refusal_reason,
-            "call_back_at": item.call_back_at,
-            "policy_id": item.policy_id or (default_policy if item.outcome == "accepted" else None),
-        }
-        for item in body.outcomes
-    ]
+    rows = [{"contact_id": contact.id, **row} for row in outcome_rows(body, default_policy)]
     if rows:
-        ids = session.scalars(_INSERT_OUTCOMES, rows).all()
+        ids = session.execute(_INSERT_OUTCOMES, rows).scalars().all()
         record.outcomes = [ContactOutcome(id=i, **row) for i, row in zip(ids, rows, strict=True)]
     if offer is not None:
         record.acceptance = _accept(session, actor, contact, offer, campaign_id, at)
         record.closed_task_ids = _close_others(session, contact, offer.policy_id, campaign_id, task)
     if task is not None:
-        _finish_task(session, task, body, at)
+        changes = task_changes(body, at)
+        if changes:
+            session.execute(update(Task).where(Task.id == task.id).values(**changes))
     return record
 
 
-_INSERT_CONTACT = insert(Contact).returning(Contact.id)
-_INSERT_OUTCOMES = insert(ContactOutcome).returning(ContactOutcome.id, sort_by_parameter_order=True)
-_INSERT_ACCEPTANCE = insert(Acceptance).returning(Acceptance.id)
-
-
-def _finish_task(session: Session, task: Task, body: CallIn, at: datetime) -> None:
-    kinds = {o.outcome for o in body.outcomes}
-    changes: dict[str, Any] = {}
-    if "call_back" in kinds:
-        changes["due_at"] = next(o.call_back_at for o in body.outcomes if o.outcome == "call_back")
-    if kinds and not kinds <= RETRY_OUTCOMES:
-        changes.update(status="done", closed_at=at, closed_reason=",".join(sorted(kinds)))
-    if changes:
-        session.execute(update(Task).where(Task.id == task.id).values(**changes))
+# Core inserts on the tables (no ORM bulk-insert step, which would also split a batch of
+# outcomes into one statement per set of non-null columns)
+_TABLES = Contact.metadata.tables
+_INSERT_CONTACT = insert(_TABLES["contacts"]).returning(_TABLES["contacts"].c.id)
+_INSERT_OUTCOMES = insert(_TABLES["contact_outcomes"]).returning(
+    _TABLES["contact_outcomes"].c.id, sort_by_parameter_order=True
+)
+_INSERT_ACCEPTANCE = insert(_TABLES["acceptances"]).returning(_TABLES["acceptances"].c.id)
 
 
 def record_system_contact(
@@ -267,7 +232,7 @@ def _accept(
     session: Session,
     actor: Actor,
     contact: Contact,
-    offer: _Offer,
+    offer: Offer,
     campaign_id: int | None,
     at: datetime,
 ) -> Acceptance:
@@ -294,7 +259,7 @@ def _close_others(
     contact: Contact,
     policy_id: str,
     campaign_id: int | None,
-    task: Task | None,
+    task: TaskState | None,
 ) -> list[int]:
     """Close the subscriber's other open tasks for the policy or campaign (one UPDATE, which
     also locks them); their ids."""
@@ -310,7 +275,7 @@ def _close_others(
         statement.values(
             status="closed",
             closed_at=contact.at,
-            closed_reason=f"accepted in {contact.channel} (contact {contact.id})",
+            closed_reason=closed_reason(contact.channel, contact.id),
         ).returning(Task.id)
     ).all()
     return sorted(closed)

@@ -1,0 +1,1 @@
+"""SQL text of the PostgreSQL recording path (read with importlib.resources)."""
