@@ -6,7 +6,8 @@ time with 1 M subscribers in the database.
 The data is bench_ops_api's (generated in SQL: 1 M customers over 10 branches, 150 k paired
 open tasks assigned to 6 agents — about 25,000 open tasks each —, 300 k more tasks, contact
 history, 1 M audit events), plus a shift lead, a centre head, an analyst and an administrator,
-and a month of dashboard figures when the reports tables exist (see ``_dashboard_rows``).
+and 13 months of dashboard figures as the pipeline's metrics publish writes them (see
+``_published_figures``).
 
 The real app is served by uvicorn (one worker) on loopback; each page is requested
 sequentially by the role that uses it, 3 warm-up requests then --requests measured ones. The
@@ -19,13 +20,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -96,6 +100,7 @@ def cases(engine: sa.Engine) -> list[PageCase]:
     """The pages measured, each as the role that works with it."""
     customer = _agents_customer(engine, "agent0a")
     phone = msisdn(1)
+    month = _contacts_month(engine)
     return [
         PageCase("workbench (≈25 k open tasks)", "agent0a", "/workbench"),
         PageCase("workbench, last page", "agent0a", "/workbench?page=500"),
@@ -108,8 +113,12 @@ def cases(engine: sa.Engine) -> list[PageCase]:
         PageCase("new campaign form", "head0", "/campaigns/new"),
         PageCase("approval queue", "director", "/campaigns/approvals"),
         PageCase("plan library", "head0", "/campaigns/library"),
-        PageCase("dashboard overview", "director", "/dashboards"),
-        PageCase("satisfaction KPIs", "director", "/dashboards/satisfaction"),
+        PageCase("dashboard overview", "director", f"/dashboards?month={month}"),
+        PageCase("dashboard overview, centre head", "head0", f"/dashboards?month={month}"),
+        PageCase("dashboard overview, shift lead", "lead0", f"/dashboards?month={month}"),
+        PageCase("satisfaction KPIs", "director", f"/dashboards/satisfaction?month={month}"),
+        PageCase("dissatisfied customers", "director", "/dashboards/satisfaction/dissatisfied"),
+        PageCase("dissatisfied, shift lead", "lead0", "/dashboards/satisfaction/dissatisfied"),
         PageCase("churn analysis", "director", "/dashboards/churn"),
         PageCase("model monitor", "analyst", "/dashboards/models"),
         PageCase("policy library", "admin", "/settings/policies"),
@@ -223,9 +232,101 @@ def main() -> int:
     return 0
 
 
+def _months(last: date, count: int) -> list[date]:
+    """The first days of the ``count`` months up to ``last``'s, oldest first."""
+    out, year, month = [], last.year, last.month
+    for _ in range(count):
+        out.append(date(year, month, 1))
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return out[::-1]
+
+
+def _published_figures(engine: sa.Engine, _data: Dataset) -> None:
+    """What the pipeline's metrics publish writes for a 1 M operator, per branch: 13 months of
+    churn rates (total and by brand, join channel, payment type), satisfaction metrics overall
+    and by touchpoint, model AUC and 60 features' PSI per month, a year's churn analysis, and
+    a dissatisfied-customer list of 20,000 subscribers."""
+    rng = random.Random(1)
+    snapshot = date(2026, 10, 31)
+    with engine.connect() as conn:
+        branches = conn.execute(sa.text("SELECT id, code FROM branches")).all()
+    rows: list[dict[str, Any]] = []
+
+    def add(metric: str, period: date, dimension: str, member: str, branch: Any, num: Any,
+            den: Any, value: float | None = None) -> None:  # fmt: skip
+        rows.append(
+            {"snapshot_date": snapshot, "metric": metric, "period": period,
+             "dimension": dimension, "member": member,
+             "branch_code": branch[1] if branch else None,
+             "branch_id": branch[0] if branch else None,
+             "value": value if value is not None else num / den,
+             "numerator": num, "denominator": den}
+        )  # fmt: skip
+
+    dimensions = (
+        ("brand", ("A", "B", "C")),
+        ("channel", ("store", "online", "hotline", "agent_outlet", "direct_sales", "other")),
+        ("payment_type", ("prepaid", "postpaid")),
+    )
+    satisfaction = ("satisfaction_rate", "dissatisfaction_rate", "satisfaction_score",
+                    "complaint_rate", "complaint_resolution_rate", "complaint_hours")  # fmt: skip
+    for period in _months(snapshot, 13):
+        for branch in branches:
+            add("churn_rate", period, "total", "all", branch, rng.randint(1000, 2000), 100_000)
+            for dimension, members in dimensions:
+                for member in members:
+                    add("churn_rate", period, dimension, member, branch,
+                        rng.randint(100, 500), 20_000)  # fmt: skip
+            for metric in satisfaction:
+                add(metric, period, "total", "all", branch, rng.randint(100, 800), 1000)
+                for touchpoint in ("store", "hotline", "network", "billing"):
+                    add(metric, period, "touchpoint", touchpoint, branch,
+                        rng.randint(10, 80), 100)  # fmt: skip
+        add("model_auc", period, "realised", "v0001", None, 100, 1000, 0.7 + rng.random() / 10)
+        for feature in range(60):
+            add("psi", period, "feature", f"f{feature}", None, None, None, rng.random() / 3)
+    analysis: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+        ("churn_reason", "reason", ("price", "service", "other", "relocation")),
+        ("churn_destination", "destination", ("a", "b", "unknown")),
+        ("churn_tenure", "leavers", ("0-6", "6-12", "12-24", "60+")),
+        ("churn_tenure", "base", ("0-6", "6-12", "12-24", "60+")),
+        ("churn_touchpoint", "touchpoint", ("none", "complaint_network")),
+        ("churn_cost", "cost", ("direct", "lost_future", "retention_effort")),
+    )
+    for branch in branches:
+        for metric, dimension, names in analysis:
+            for name in names:
+                add(metric, date(2026, 10, 1), dimension, name, branch,
+                    rng.randint(10, 100), 400)  # fmt: skip
+    columns = ", ".join(rows[0])
+    values = ", ".join(f":{c}" for c in rows[0])
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"INSERT INTO published_metrics ({columns}) VALUES ({values})"), rows)
+        conn.execute(
+            sa.text(
+                "INSERT INTO dissatisfied_customers (snapshot_date, subscriber_id, branch_code, "
+                "branch_id, survey_time, touchpoint, score) "
+                "SELECT :day, cv.subscriber_id, cv.branch_code, cv.branch_id, "
+                "now() - make_interval(mins => n), 'store', n % 7 "
+                "FROM generate_series(1, 1000000, 50) AS n JOIN customer_view cv "
+                "ON cv.subscriber_id = 'S' || lpad(n::text, 9, '0')"
+            ),
+            {"day": snapshot},
+        )
+        conn.execute(sa.text("ANALYZE"))
+    print(f"  dashboards' published figures: {len(rows):,} rows", flush=True)
+
+
 def _dashboard_rows() -> list[Callable[[sa.Engine, Dataset], None]]:
-    """Generators of the dashboards' published figures (none until the reports tables exist)."""
-    return []
+    """Generators of the dashboards' published figures."""
+    return [_published_figures]
+
+
+def _contacts_month(engine: sa.Engine) -> str:
+    """The month of the generated contacts (the dashboards' live rates read that month)."""
+    with engine.connect() as conn:
+        last = conn.execute(sa.text("SELECT max(at) FROM contacts")).scalar_one()
+    return f"{last:%Y-%m}"
 
 
 if __name__ == "__main__":

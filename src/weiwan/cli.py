@@ -283,6 +283,7 @@ def pipeline_run(
                 registry=ModelRegistry(settings.models_dir),
                 ops_engine=engine,
                 tz=ZoneInfo(settings.timezone),
+                config_home=settings.home,
             )
         for name, rows in result.rows.items():
             out.print(f"{name:<18} {rows:>12,} rows  (snapshot {day})")

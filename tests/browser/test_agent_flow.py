@@ -39,7 +39,7 @@ def _agents_task_with_an_offer(site: DemoSite) -> tuple[Task, str, str]:
             task, eligible, phone = next(
                 (t, e, p) for t, e, p in rows if (e or "").split() and t.channel != "store"
             )
-            policy = task.policy_id or eligible.split()[0]
+            policy = task.policy_id or (eligible or "").split()[0]
             create_tasks(
                 session,
                 [

@@ -69,6 +69,8 @@ PLANNERS = frozenset({Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST})
 RUNNERS = frozenset({Role.CENTRE_HEAD, Role.DIRECTOR})
 #: may build, change, clone and archive questionnaires
 BUILDERS = frozenset({Role.CENTRE_HEAD, Role.DIRECTOR, Role.SHIFT_LEAD})
+#: read the dashboards (web/nav.py READERS_OF_FIGURES)
+FIGURE_READERS = frozenset({Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST})
 #: may export (ADR 0002)
 EXPORTERS = frozenset({Role.DIRECTOR, Role.CENTRE_HEAD, Role.ANALYST})
 #: Roles that work with customers: record contacts, take tasks, send an SMS. PRODUCT.md gives
@@ -547,6 +549,13 @@ ROUTES: tuple[Route, ...] = (
         variant="plan library",
     ),
     Route("GET", C + "/members", ALL, _campaign("running")),
+    # --- reports: the dashboards' figures (web/nav.py: figures for shift leads and up, the
+    # model monitor for planners); an empty published set still answers 200
+    Route("GET", "/reports/overview", FIGURE_READERS),
+    Route("GET", "/reports/satisfaction", FIGURE_READERS),
+    Route("GET", "/reports/churn", FIGURE_READERS),
+    Route("GET", "/reports/models", PLANNERS),
+    Route("GET", "/reports/dissatisfied", FIGURE_READERS),
 )
 
 

@@ -8,6 +8,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
+import yaml
 
 import weiwan.pipeline.publish as publishing
 from weiwan.analytics.churn.registry import ModelRegistry
@@ -25,6 +27,8 @@ from weiwan.analytics.profile import load_profile
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine
 from weiwan.ops.migrate import upgrade
+from weiwan.ops.offers.models import PublishedPolicy
+from weiwan.ops.org.models import ConfigDocument
 from weiwan.pipeline.publish import KINDS, publish
 from weiwan.pipeline.run import run_pipeline
 from weiwan.sim import simulate
@@ -294,3 +298,50 @@ def test_no_profile_rows_publishes_nothing(wh: Warehouse, engine: sa.Engine) -> 
     with pytest.raises(LookupError, match="no profile rows"):
         publish(wh, engine, EARLIER, kinds=["customer_view"])
     assert len(_view(engine)) > 2000
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_settings_edited_in_the_web_reach_the_publish_and_the_next_run(
+    wh: Warehouse, engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A policy edit waiting in the database is applied when the day publishes (the published
+    library is the edited one) and the next run's decisions use it: a policy whose validity
+    ended is no longer offered."""
+    chosen = wh.execute(
+        "SELECT policy_id FROM decisions WHERE snapshot_date = ? AND action "
+        "AND policy_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
+        [DAY],
+    )
+    assert chosen, "the run offers at least one policy"
+    policy_id = chosen[0][0]
+    text = resources.files("weiwan.analytics").joinpath("policies.yaml").read_text("utf-8")
+    raw = yaml.safe_load(text)
+    edited = next(p for p in raw["policies"] if p["id"] == policy_id)
+    edited["name_zh"] = "网页中编辑的政策"
+    edited["valid_to"] = date(2026, 6, 30)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(ConfigDocument).values(
+                name="pending:policies",
+                content=json.dumps({"text": yaml.safe_dump(raw, allow_unicode=True)}),
+            )
+        )
+
+    publish(wh, engine, DAY, home=tmp_path, kinds=("policies", "settings"))
+
+    with engine.connect() as conn:
+        name = conn.execute(
+            sa.select(PublishedPolicy.name_zh).where(PublishedPolicy.policy_id == policy_id)
+        ).scalar_one()
+        pending = conn.execute(
+            sa.select(sa.func.count()).where(ConfigDocument.name == "pending:policies")
+        ).scalar_one()
+    assert name == "网页中编辑的政策" and pending == 0
+    run_pipeline(wh, DAY, registry=None, config_home=tmp_path)
+    offered = {
+        r[0]
+        for r in wh.execute(
+            "SELECT DISTINCT policy_id FROM decisions WHERE snapshot_date = ? AND action", [DAY]
+        )
+    }
+    assert policy_id not in offered

@@ -27,7 +27,7 @@ log = get_logger(__name__)
 def alerts_step(ctx: RunContext) -> ir.Table:
     """Alert and care rules fired on the snapshot, once per subscriber, rule and period."""
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
-    rules = load_rules()
+    rules = load_rules(list(ctx.settings.rule_files) if ctx.settings else None)
     result = evaluate_rules(alert_context(warehouse, snapshot), rules, snapshot)
     for error in [*rules.errors, *result.errors]:
         log.warning("alerts.rule_skipped", problem=str(error))
@@ -68,7 +68,7 @@ def decisions_step(ctx: RunContext) -> ir.Table | None:
     if "churn_probability" not in profile.columns:
         log.warning("decisions.no_scores", snapshot=str(snapshot))
         return None
-    library = load_policies(profile=profile)
+    library = load_policies(ctx.settings.policies if ctx.settings else None, profile=profile)
     for issue in library.errors:
         log.warning("policies.refused", problem=str(issue))
     for issue in library.warnings:
@@ -97,7 +97,7 @@ def decisions_step(ctx: RunContext) -> ir.Table | None:
     frame = decide_day(
         inputs,
         library,
-        load_contact_policy(),
+        load_contact_policy(ctx.settings.contact_policy if ctx.settings else None),
         load_decide_config(),
         snapshot,
         learned=_learned_uplift(ctx),

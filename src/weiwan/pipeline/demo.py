@@ -170,7 +170,7 @@ def _publish(
     engine = engine_for(settings)
     try:
         upgrade(engine)
-        published = publish(warehouse, engine, snapshot)
+        published = publish(warehouse, engine, snapshot, home=settings.home)
         logins = ensure_demo_people(engine)
         handed = hand_over(engine, snapshot)
         worked = work_the_day(engine, ZoneInfo(settings.timezone))
@@ -216,7 +216,11 @@ def run_demo(
         _print_churn(console, warehouse, snapshot, months)
         with progress() as update:
             run = run_pipeline(
-                warehouse, snapshot, update, registry=ModelRegistry(settings.models_dir)
+                warehouse,
+                snapshot,
+                update,
+                registry=ModelRegistry(settings.models_dir),
+                config_home=settings.home,
             )
         _print_profile(console, warehouse, snapshot, run.rows)
         logins = _publish(console, warehouse, settings, snapshot)

@@ -1,6 +1,6 @@
 """Publish a snapshot's results into the operational database (发布到运营库).
 
-The request path reads only what is published here, never the warehouse. Four kinds, each
+The request path reads only what is published here, never the warehouse. Six kinds, each
 replaced in one transaction of its own, with its ``publications`` row in the same transaction:
 
 - ``policies``: the policy library that loaded (every valid policy, any approval state), full
@@ -9,7 +9,12 @@ replaced in one transaction of its own, with its ``publications`` row in the sam
   (upsert; a changed document is audited as ``config_change`` with no user);
 - ``customer_view``: one row per subscriber of the snapshot's profile, full replace (the table
   holds the latest *published* snapshot only; readers see the old rows until the commit);
-- ``decisions``: that snapshot date's rows are deleted, then loaded (other dates stay).
+- ``decisions``: that snapshot date's rows are deleted, then loaded (other dates stay);
+- ``settings``: the YAML of the policy library, alert and care rules and contact policy in
+  effect, with their validation messages, after applying the edits made in the web
+  (``publish_settings``);
+- ``metrics``: the dashboards' figures computed in the warehouse (``published_metrics``,
+  ``dissatisfied_customers``; ``publish_metrics``).
 
 Rows are computed in the warehouse (one Ibis expression per table, staged as a DuckDB temp
 table) and streamed as Arrow record batches: on PostgreSQL each batch is written as CSV by
@@ -30,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -47,15 +53,18 @@ from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.tags import load_tag_library
 from weiwan.analytics.warehouse import Warehouse, quote
 from weiwan.core.logging import get_logger
+from weiwan.core.settings import get_settings
 from weiwan.ops.base import Base, utcnow
 from weiwan.ops.customers.models import CustomerView, Publication, PublishedDecision
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.models import AuditEvent, Branch, ConfigDocument
 from weiwan.ops.org.service import forget_branch_tree
+from weiwan.pipeline.publish_metrics import publish_metrics
+from weiwan.pipeline.publish_settings import apply_pending, publish_settings, settings_paths
 
 log = get_logger(__name__)
 
-KINDS = ("policies", "contact_rules", "customer_view", "decisions")
+KINDS = ("policies", "contact_rules", "customer_view", "decisions", "settings", "metrics")
 CONTACT_RULES = "contact_rules"
 #: rows per Arrow batch read from the warehouse (one COPY write each on PostgreSQL)
 BATCH_ROWS = 100_000
@@ -112,25 +121,36 @@ def publish(
     snapshot: date,
     *,
     kinds: Sequence[str] = KINDS,
+    home: Path | None = None,
 ) -> PublishResult:
     """Publish ``snapshot``'s results (``kinds``, default all) into the database of ``engine``.
 
     Each kind is replaced atomically in its own transaction; re-publishing a date replaces it.
-    The database must be migrated (``weiwan.ops.migrate.upgrade``).
+    The database must be migrated (``weiwan.ops.migrate.upgrade``). Settings edited in the web
+    and waiting in the database are checked first and, when valid, applied (``<home>/config``,
+    ``home`` defaulting to the settings' home), so that the policies and contact rules published
+    now are the edited ones; the decision engine uses them from its next run.
     """
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown publish kinds {unknown}; use {', '.join(KINDS)}")
     profile = load_profile(warehouse, snapshot)
-    library = load_policies(profile=profile)
+    home = home if home is not None else get_settings().home
+    verdicts = apply_pending(engine, home, profile) if "settings" in kinds else {}
+    paths = settings_paths(home)
+    library = load_policies(paths.policies, profile=profile)
     result = PublishResult(snapshot)
     steps: dict[str, Callable[[], int]] = {
         "policies": lambda: _publish_policies(engine, snapshot, library),
-        "contact_rules": lambda: _publish_contact_rules(engine, snapshot),
+        "contact_rules": lambda: _publish_contact_rules(engine, snapshot, paths.contact_policy),
         "customer_view": lambda: _publish_customer_view(
             warehouse, engine, snapshot, profile, library, result
         ),
         "decisions": lambda: _publish_decisions(warehouse, engine, snapshot),
+        "settings": lambda: publish_settings(
+            engine, snapshot, home=home, profile=profile, verdicts=verdicts
+        ),
+        "metrics": lambda: publish_metrics(warehouse, engine, snapshot),
     }
     for kind in KINDS:
         if kind not in kinds:
@@ -183,8 +203,8 @@ def _publish_policies(engine: sa.Engine, snapshot: date, library: PolicyLibrary)
     return len(rows)
 
 
-def _publish_contact_rules(engine: sa.Engine, snapshot: date) -> int:
-    content = json.dumps(load_contact_policy().model_dump(mode="json"), ensure_ascii=False)
+def _publish_contact_rules(engine: sa.Engine, snapshot: date, path: Path | None = None) -> int:
+    content = json.dumps(load_contact_policy(path).model_dump(mode="json"), ensure_ascii=False)
     table = _table(ConfigDocument)
     with engine.begin() as conn:
         before = conn.execute(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import ibis.expr.types as ir
@@ -23,6 +24,7 @@ from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
 from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb
 from weiwan.pipeline.decision_steps import alerts_step, decisions_step
+from weiwan.pipeline.publish_settings import settings_paths
 from weiwan.pipeline.steps import (
     RunContext,
     clv_step,
@@ -71,17 +73,22 @@ def run_pipeline(
     registry: ModelRegistry | None = None,
     ops_engine: Engine | None = None,
     tz: ZoneInfo | None = None,
+    config_home: Path | None = None,
 ) -> PipelineResult:
     """Run every step for ``snapshot``; re-running replaces that snapshot's results.
 
     With ``ops_engine`` the operational side's contacts are collected first and the outcomes of
     closed decisions refreshed (``retention_outcomes``), so the day's decisions learn from them.
+    With ``config_home`` the alert and care rules, policies and contact policy are those in
+    effect under ``<config_home>/config`` (edited in the web, applied by publish), else the
+    shipped files.
     """
     if not warehouse.execute("SELECT 1 FROM subscribers LIMIT 1"):
         raise WeiwanError("the warehouse holds no subscribers: run `weiwan ingest` first")
     report = progress or (lambda _label, _done, _total: None)
     result = PipelineResult(snapshot)
-    context = RunContext(warehouse, snapshot, registry)
+    settings = settings_paths(config_home) if config_home is not None else None
+    context = RunContext(warehouse, snapshot, registry, settings)
     if ops_engine is not None:
         result.rows["ops_contacts"] = collect_contacts(
             ops_engine, warehouse, snapshot, tz=tz or ZoneInfo("Asia/Shanghai")

@@ -23,6 +23,7 @@ from weiwan.analytics.targets import evaluate_groups, load_target_groups
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
+from weiwan.pipeline.publish_settings import SettingsPaths
 
 log = get_logger(__name__)
 
@@ -34,6 +35,8 @@ class RunContext:
     warehouse: Warehouse
     snapshot: date
     registry: ModelRegistry | None = None
+    #: the settings files in effect (edited in the web and applied); None: the shipped ones
+    settings: SettingsPaths | None = None
 
 
 def features_step(ctx: RunContext) -> ir.Table:

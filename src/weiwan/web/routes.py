@@ -10,6 +10,7 @@ from weiwan.ops.contacts.api import router as contacts_router
 from weiwan.ops.customers.api import router as customers_router
 from weiwan.ops.offers.api import router as offers_router
 from weiwan.ops.org.api import router as org_router
+from weiwan.ops.reports.api import router as reports_router
 from weiwan.ops.sms.api import router as sms_router
 from weiwan.ops.surveys.api import router as surveys_router
 from weiwan.ops.tasks.api import router as tasks_router
@@ -33,6 +34,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     surveys_router,
     sms_router,
     campaigns_router,
+    reports_router,
 )
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (

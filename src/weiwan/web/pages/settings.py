@@ -1,7 +1,239 @@
-"""Pages of the settings area (see web/nav.py for who sees them)."""
+"""Settings pages: the policy library, alert and care rules, the contact policy (and, included
+from ``settings_surveys``, the questionnaire builder).
+
+Administrators (``may_configure``) edit the YAML of each document; an edit is saved as pending
+and takes effect at the next daily run, which validates it and publishes the messages back
+(:mod:`weiwan.ops.org.config`). Centre heads, directors and analysts read the pages.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from weiwan.core.errors import InvalidRequestError
+from weiwan.ops.contacts.rules import current_rules
+from weiwan.ops.offers.service import list_policies
+from weiwan.ops.org import config
+from weiwan.ops.org.access import Actor
+from weiwan.web.i18n import gettext as _
+from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
+from weiwan.web.pages.settings_surveys import router as surveys_router
+from weiwan.web.pages.settings_tables import (
+    channel_table,
+    general_table,
+    message_table,
+    policy_table,
+    rule_table,
+    rules_of,
+)
+from weiwan.web.tables import Table, wants_export
+from weiwan.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+router.include_router(surveys_router)
+
+#: the page of each settings kind
+PAGES: dict[str, str] = {
+    "policies": "/settings/policies",
+    "alerts": "/settings/rules",
+    "care": "/settings/rules",
+    "contact_policy": "/settings/contact-policy",
+}
+MAX_FORM_TEXT = config.MAX_TEXT + 1
+
+
+def _editor(view: config.SettingsView, draft: str | None = None) -> dict[str, Any]:
+    """What the editor of one kind shows: the text to edit, the pending edit and its
+    verdict."""
+    pending = view.pending
+    text = draft
+    if text is None:
+        text = (pending or {}).get("text") or (view.in_effect or {}).get("text") or ""
+    return {
+        "kind": view.kind,
+        "text": text,
+        "pending": pending,
+        "checked": view.pending_checked,
+        "in_effect": view.in_effect,
+        "in_effect_at": view.in_effect_at,
+        "validation": view.validation,
+        "last_verdict": (view.validation or {}).get("pending"),
+    }
+
+
+def _flash(request: Request) -> dict[str, Any]:
+    if request.query_params.get("saved"):
+        return {"flash": _("Saved. The edit takes effect at the next daily run, after validation.")}
+    if request.query_params.get("discarded"):
+        return {"flash": _("The pending edit was withdrawn."), "flash_kind": "secondary"}
+    return {}
+
+
+def _page(
+    request: Request,
+    actor: Actor,
+    db: Any,
+    tz: Any,
+    *,
+    template: str,
+    tables: list[Table],
+    filename: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+) -> Response:
+    if wants_export(request):
+        return export_tables(request, actor, db, tables, filename, tz)
+    merged = {"may_configure": actor.permissions.may_configure, **_flash(request), **context}
+    return render(request, template, merged, status_code=status_code)
+
+
+# ----------------------------------------------------------------------------- policies
+
+
+def _policies_page(
+    request: Request, actor: Actor, db: Any, tz: Any, draft: str | None = None, **extra: Any
+) -> Response:
+    view = config.settings_view(db, actor, "policies")
+    validation = view.validation
+    tables = [
+        policy_table(list_policies(db), validation),
+        message_table("policy_messages", validation, _("Validation messages"), _("Policy")),
+    ]
+    context = {"tables": tables, "editors": [_editor(view, draft)], **extra}
+    return _page(
+        request,
+        actor,
+        db,
+        tz,
+        template="settings/policies.html",
+        tables=tables,
+        filename="policies",
+        context=context,
+        status_code=422 if extra.get("error") else 200,
+    )
+
+
+@router.get("/settings/policies", response_class=HTMLResponse)
+def policies(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Response:
+    """The policy library in effect with its validation messages; the editor for admins."""
+    return _policies_page(request, actor, db, tz)
+
+
+# ----------------------------------------------------------------------------- rules
+
+
+def _rules_page(
+    request: Request,
+    actor: Actor,
+    db: Any,
+    tz: Any,
+    drafts: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    views = [config.settings_view(db, actor, kind) for kind in ("alerts", "care")]
+    rules = [rule for view in views for rule in rules_of(view.in_effect)]
+    messages: dict[str, list[Any]] = {"errors": [], "warnings": []}
+    for view in views:
+        for key in messages:
+            messages[key] += (view.validation or {}).get(key) or []
+    tables = [
+        rule_table(rules),
+        message_table("rule_messages", messages, _("Validation messages"), _("Rule")),
+    ]
+    editors = [_editor(view, (drafts or {}).get(view.kind)) for view in views]
+    return _page(
+        request,
+        actor,
+        db,
+        tz,
+        template="settings/rules.html",
+        tables=tables,
+        filename="alert_and_care_rules",
+        context={"tables": tables, "editors": editors, **extra},
+        status_code=422 if extra.get("error") else 200,
+    )
+
+
+@router.get("/settings/rules", response_class=HTMLResponse)
+def rules(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Response:
+    """Alert and care rules in effect with their validation messages; editors for admins."""
+    return _rules_page(request, actor, db, tz)
+
+
+# ----------------------------------------------------------------------------- contact policy
+
+
+def _contact_page(
+    request: Request, actor: Actor, db: Any, tz: Any, draft: str | None = None, **extra: Any
+) -> Response:
+    view = config.settings_view(db, actor, "contact_policy")
+    rules_in_force = current_rules(db)
+    tables = [
+        channel_table(rules_in_force),
+        general_table(rules_in_force),
+        message_table("contact_messages", view.validation, _("Validation messages"), _("Item")),
+    ]
+    return _page(
+        request,
+        actor,
+        db,
+        tz,
+        template="settings/contact_policy.html",
+        tables=tables,
+        filename="contact_policy",
+        context={"tables": tables, "editors": [_editor(view, draft)], **extra},
+        status_code=422 if extra.get("error") else 200,
+    )
+
+
+@router.get("/settings/contact-policy", response_class=HTMLResponse)
+def contact_policy(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Response:
+    """The contact rules in force as tables; the editor for admins."""
+    return _contact_page(request, actor, db, tz)
+
+
+# ----------------------------------------------------------------------------- saving
+
+
+def _rerender(
+    request: Request, actor: Actor, db: Any, tz: Any, kind: str, text: str, error: str
+) -> Response:
+    if kind == "policies":
+        return _policies_page(request, actor, db, tz, draft=text, error=error, error_kind=kind)
+    if kind == "contact_policy":
+        return _contact_page(request, actor, db, tz, draft=text, error=error, error_kind=kind)
+    return _rules_page(request, actor, db, tz, drafts={kind: text}, error=error, error_kind=kind)
+
+
+@router.post("/settings/{kind}/pending", response_class=HTMLResponse)
+def save_pending(
+    request: Request,
+    actor: PageActor,
+    db: Db,
+    tz: LocalTz,
+    kind: str,
+    text: Annotated[str, Form(max_length=MAX_FORM_TEXT)],
+) -> Response:
+    """Save an edit for the next run (roles that may configure); a YAML that cannot be read,
+    or a contact policy with a bad value, is refused at once with the form kept."""
+    if kind not in PAGES:
+        raise InvalidRequestError(f"unknown settings kind {kind!r}", field="kind")
+    actor.require_configure()
+    try:
+        config.save_pending(db, actor, kind, text.replace("\r\n", "\n"))
+    except InvalidRequestError as exc:
+        db.rollback()
+        return _rerender(request, actor, db, tz, kind, text, str(exc))
+    return RedirectResponse(f"{PAGES[kind]}?saved={kind}#editor-{kind}", status_code=303)
+
+
+@router.post("/settings/{kind}/discard", response_class=HTMLResponse)
+def discard_pending(request: Request, actor: PageActor, db: Db, kind: str) -> Response:
+    """Withdraw the pending edit of ``kind`` (roles that may configure)."""
+    if kind not in PAGES:
+        raise InvalidRequestError(f"unknown settings kind {kind!r}", field="kind")
+    config.discard_pending(db, actor, kind)
+    return RedirectResponse(f"{PAGES[kind]}?discarded={kind}", status_code=303)

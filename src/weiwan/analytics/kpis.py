@@ -1,0 +1,515 @@
+"""Dashboard figures from the warehouse (监控指标): churn rates, churn analysis, satisfaction,
+complaints, the dissatisfied-customer list and the model monitor, as one long table.
+
+Every row is ``metric, period, dimension, member, branch, value, numerator, denominator``:
+rates are ``numerator / denominator`` per branch, so the operational side can add branches up
+within a reader's data scope and recompute the rate (never an average of rates). Rows whose
+figure cannot be added up (a model's AUC, a feature's PSI) carry ``branch`` NULL.
+
+Definitions (PRODUCT.md "Measure"):
+
+- ``churn_rate``: subscribers whose first churn record falls in the month ÷ subscribers that
+  joined before the month and had not churned before it (active at the month start); per
+  branch and by ``total``, ``brand``, join ``channel`` and ``payment_type`` (the prepaid /
+  postpaid segment), for the ``MONTHS`` complete months up to the snapshot.
+- churn analysis over the same months' leavers: ``churn_reason`` (and ``churn_reason_kind``
+  internal / external, ``churn_reason_control`` controllable / not), ``churn_destination``,
+  ``churn_tenure`` (tenure band of leavers at leaving vs the active base at the snapshot),
+  ``churn_touchpoint`` (leavers with a complaint of a category or a survey at a touchpoint in
+  the ``TOUCH_DAYS`` days before leaving), ``churn_cost`` (``direct``: the monthly bill lost,
+  ``lost_future``: ``FUTURE_MONTHS`` months of it, ``retention_effort``: the cost of retention
+  actions decided for customers who left anyway).
+- satisfaction per month: ``satisfaction_rate`` (scores ≥ ``SATISFIED_FROM``),
+  ``dissatisfaction_rate`` (scores ≤ ``DISSATISFIED_UP_TO``), ``satisfaction_score`` (mean),
+  each also by touchpoint; ``complaint_rate`` (complaints ÷ subscribers active at the month
+  start), ``complaint_resolution_rate``, ``complaint_hours`` (mean hours to resolve).
+- ``model_auc``: the realised ROC AUC of each stored score snapshot whose one-month outcome is
+  known; ``psi``: each feature's (and the score's) population stability per snapshot.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Protocol
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from weiwan.analytics.churn.labels import horizon_end, labels
+from weiwan.analytics.churn.metrics import evaluate
+from weiwan.analytics.features import as_of_rows
+from weiwan.core.months import add_months, last_complete_month
+
+METRIC_COLUMNS = (
+    "metric",
+    "period",
+    "dimension",
+    "member",
+    "branch",
+    "value",
+    "numerator",
+    "denominator",
+)
+MONTHS = 12
+TOUCH_DAYS = 90
+FUTURE_MONTHS = 12
+SATISFIED_FROM = 8
+DISSATISFIED_UP_TO = 6
+DISSATISFIED_MONTHS = 3
+UNKNOWN = "unknown"
+ALL = "all"
+#: churn reason -> (internal or external, controllable or not) (流失原因分类)
+REASON_KINDS: dict[str, tuple[str, str]] = {
+    "price": ("internal", "controllable"),
+    "network_quality": ("internal", "controllable"),
+    "service": ("internal", "controllable"),
+    "contract_end": ("internal", "controllable"),
+    "competitor_offer": ("external", "controllable"),
+    "relocation": ("external", "uncontrollable"),
+    "non_payment": ("external", "uncontrollable"),
+    "other": ("external", "uncontrollable"),
+}
+#: tenure bands in months: (from, below, label)
+TENURE_BANDS: tuple[tuple[int, int | None, str], ...] = (
+    (0, 6, "0-6"),
+    (6, 12, "6-12"),
+    (12, 24, "12-24"),
+    (24, 36, "24-36"),
+    (36, 60, "36-60"),
+    (60, None, "60+"),
+)
+#: churn_rate dimensions: name -> subscriber column (``total`` is every subscriber)
+CHURN_DIMENSIONS = ("total", "brand", "channel", "payment_type")
+
+
+class Source(Protocol):
+    """What the figures read: the warehouse (contract tables and stored results)."""
+
+    def table(self, name: str) -> ir.Table: ...
+
+    def extra_columns(self, table_name: str) -> dict[str, str]: ...
+
+    def has_table(self, name: str) -> bool: ...
+
+
+def report_months(snapshot: date, count: int = MONTHS) -> list[date]:
+    """The first days of the ``count`` complete months up to ``snapshot``, oldest first."""
+    last = last_complete_month(snapshot)
+    return [add_months(last, -k) for k in reversed(range(count))]
+
+
+def _frame(rows: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for column in METRIC_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    frame = frame[list(METRIC_COLUMNS)].copy()
+    if not frame.empty:
+        frame["period"] = pd.to_datetime(frame["period"]).dt.date
+    ratio = frame["numerator"].astype(float) / frame["denominator"].astype(float).replace(0, np.nan)
+    frame["value"] = frame["value"].astype(float).where(frame["value"].notna(), ratio)
+    return frame
+
+
+def _months_between(start: ir.DateValue, end: ir.DateValue) -> ir.IntegerValue:
+    months = (end.year() - start.year()) * 12 + (end.month() - start.month())
+    return months - ibis.ifelse(end.day() < start.day(), 1, 0)
+
+
+def _tenure_band(months: ir.IntegerValue) -> ir.StringValue:
+    cases = [
+        ((months >= low) & (months < high) if high is not None else months >= low, label)
+        for low, high, label in TENURE_BANDS
+    ]
+    return ibis.cases(*cases, else_=UNKNOWN)
+
+
+def _subscribers(wh: Source, snapshot: date) -> ir.Table:
+    """One row per subscriber: dimensions, join date and first churn date up to the snapshot."""
+    subs = as_of_rows(wh, "subscribers", snapshot)
+    churn = as_of_rows(wh, "churn_records", snapshot)
+    churn = churn.filter(churn.churn_date <= snapshot)
+    first = churn.group_by("subscriber_id").aggregate(c_date=churn.churn_date.min())
+    first = first.select(c_sid=first.subscriber_id, churn_date=first.c_date)
+    rows = subs.select(
+        "subscriber_id",
+        "join_date",
+        branch=subs.branch.fill_null(UNKNOWN),
+        brand=subs.brand.fill_null(UNKNOWN),
+        channel=subs.join_channel.fill_null(UNKNOWN),
+        payment_type=subs.payment_type.fill_null(UNKNOWN),
+    )
+    joined = rows.left_join(first, rows.subscriber_id == first.c_sid)
+    return joined.drop("c_sid")
+
+
+def _calendar(months: list[date]) -> ir.Table:
+    ends = [add_months(m, 1) for m in months]
+    return ibis.memtable(pd.DataFrame({"month_start": months, "month_end": ends}))
+
+
+def churn_rates(wh: Source, snapshot: date, months: int = MONTHS + 1) -> pd.DataFrame:
+    """``churn_rate`` per month, branch and dimension member (see the module doc)."""
+    subs = _subscribers(wh, snapshot)
+    joined = _calendar(report_months(snapshot, months)).cross_join(subs)
+    at_start = (joined.join_date < joined.month_start) & (
+        joined.churn_date.isnull() | (joined.churn_date >= joined.month_start)
+    )
+    churned = at_start & (joined.churn_date < joined.month_end).fill_null(False)
+    flagged = joined.mutate(
+        at_start=at_start.cast("int64"), churned=churned.cast("int64"), total=ibis.literal(ALL)
+    )
+    parts = []
+    for dimension in CHURN_DIMENSIONS:
+        grouped = flagged.group_by(
+            [flagged.month_start, flagged.branch, flagged[dimension].name("member")]
+        ).aggregate(numerator=flagged.churned.sum(), denominator=flagged.at_start.sum())
+        parts.append(grouped.mutate(dimension=ibis.literal(dimension)))
+    stats = ibis.union(*parts).filter(lambda t: t.denominator > 0).to_pandas()
+    stats = stats.rename(columns={"month_start": "period"})
+    # months before the first churn record delivered are left out: no history, not no churn
+    churned_months = stats.loc[stats["numerator"] > 0, "period"]
+    if not churned_months.empty:
+        stats = stats[stats["period"] >= churned_months.min()]
+    stats["metric"] = "churn_rate"
+    return _frame(stats)
+
+
+def _leavers(wh: Source, snapshot: date, months: int) -> ir.Table:
+    """Subscribers whose first churn falls in the report months, with reason, destination,
+    tenure at leaving and the last bill before leaving."""
+    window = report_months(snapshot, months)
+    start, end = window[0], add_months(window[-1], 1)
+    subs = _subscribers(wh, snapshot)
+    left = subs.filter((subs.churn_date >= start) & (subs.churn_date < end))
+    churn = as_of_rows(wh, "churn_records", snapshot)
+    detail = churn.select(
+        d_sid=churn.subscriber_id,
+        d_date=churn.churn_date,
+        reason=churn.reason_code.fill_null(UNKNOWN),
+        destination=churn.destination_competitor.fill_null(UNKNOWN),
+    )
+    left = left.left_join(
+        detail, (left.subscriber_id == detail.d_sid) & (left.churn_date == detail.d_date)
+    ).drop("d_sid", "d_date")
+    left = left.distinct(on=["subscriber_id"], keep="first")
+    usage = as_of_rows(wh, "monthly_usage", snapshot)
+    keys = left.select(b_sid=left.subscriber_id, b_date=left.churn_date)
+    bills = usage.join(keys, usage.subscriber_id == keys.b_sid)
+    bills = bills.filter(bills.bill_month < bills.b_date)
+    last_bill = bills.group_by("b_sid").aggregate(
+        last_bill=bills.bill_amount.argmax(bills.bill_month)
+    )
+    left = left.left_join(last_bill, left.subscriber_id == last_bill.b_sid).drop("b_sid")
+    return left.mutate(
+        tenure_band=_tenure_band(_months_between(left.join_date, left.churn_date)),
+        last_bill=left.last_bill.fill_null(0.0),
+    )
+
+
+def _shares(leavers: pd.DataFrame, metric: str, dimension: str, column: str) -> pd.DataFrame:
+    """Leavers per branch and ``column`` value over the branch's leavers."""
+    counts = leavers.groupby(["branch", column]).size().rename("numerator").reset_index()
+    totals = leavers.groupby("branch").size().rename("denominator")
+    counts = counts.join(totals, on="branch").rename(columns={column: "member"})
+    return counts.assign(metric=metric, dimension=dimension)
+
+
+def churn_analysis(wh: Source, snapshot: date, months: int = MONTHS) -> pd.DataFrame:
+    """Reasons, destinations, tenure vs base, touchpoints and cost of the report months'
+    leavers, per branch (``period`` = the last report month)."""
+    period = report_months(snapshot, 1)[0]
+    expr = _leavers(wh, snapshot, months)
+    leavers = expr.to_pandas()
+    parts: list[pd.DataFrame] = []
+    if not leavers.empty:
+        kinds = leavers["reason"].map(lambda r: REASON_KINDS.get(r, (UNKNOWN, UNKNOWN)))
+        leavers["reason_kind"] = [k[0] for k in kinds]
+        leavers["reason_control"] = [k[1] for k in kinds]
+        parts += [
+            _shares(leavers, "churn_reason", "reason", "reason"),
+            _shares(leavers, "churn_reason_kind", "reason_kind", "reason_kind"),
+            _shares(leavers, "churn_reason_control", "reason_control", "reason_control"),
+            _shares(leavers, "churn_destination", "destination", "destination"),
+            _shares(leavers, "churn_tenure", "leavers", "tenure_band"),
+            _touchpoints(wh, snapshot, expr, leavers),
+            _costs(wh, snapshot, leavers, months),
+        ]
+    parts.append(_base_tenure(wh, snapshot))
+    frame = pd.concat([_complete(p) for p in parts if not p.empty], ignore_index=True)
+    frame["period"] = period
+    return _frame(frame)
+
+
+def _complete(rows: pd.DataFrame) -> pd.DataFrame:
+    """Share rows with every member in every branch (numerator 0 where none), so shares of
+    several branches add up over one denominator per branch."""
+    denominators = rows.groupby("branch")["denominator"].first()
+    index = pd.MultiIndex.from_product(
+        [list(denominators.index), list(rows["member"].unique())], names=["branch", "member"]
+    )
+    full = rows.set_index(["branch", "member"])["numerator"].reindex(index, fill_value=0)
+    out = full.reset_index()
+    out["denominator"] = out["branch"].map(denominators)
+    return out.assign(metric=rows["metric"].iloc[0], dimension=rows["dimension"].iloc[0])
+
+
+def _base_tenure(wh: Source, snapshot: date) -> pd.DataFrame:
+    subs = _subscribers(wh, snapshot)
+    active = subs.filter(
+        (subs.join_date <= snapshot) & (subs.churn_date.isnull() | (subs.churn_date > snapshot))
+    )
+    banded = active.mutate(
+        member=_tenure_band(_months_between(active.join_date, ibis.literal(snapshot)))
+    )
+    grouped = banded.group_by(["branch", "member"]).aggregate(numerator=banded.count())
+    counts: pd.DataFrame = grouped.to_pandas()
+    counts["denominator"] = counts.groupby("branch")["numerator"].transform("sum")
+    counts["metric"], counts["dimension"] = "churn_tenure", "base"
+    return counts
+
+
+def _touchpoints(
+    wh: Source, snapshot: date, leavers_expr: ir.Table, leavers: pd.DataFrame
+) -> pd.DataFrame:
+    """Leavers with a complaint (by category) or a survey (by touchpoint) shortly before
+    leaving, per branch; ``none`` for leavers with neither."""
+    keys = leavers_expr.select(t_sid=leavers_expr.subscriber_id, t_date=leavers_expr.churn_date)
+    since = ibis.interval(days=TOUCH_DAYS)
+    touches = []
+    for table, time, column, prefix in (
+        ("complaints", "complaint_time", "category", "complaint_"),
+        ("surveys", "survey_time", "touchpoint", "survey_"),
+    ):
+        events = as_of_rows(wh, table, snapshot)
+        joined = events.join(keys, events.subscriber_id == keys.t_sid)
+        day = joined[time].date()
+        joined = joined.filter((day <= joined.t_date) & (day > joined.t_date - since))
+        touches.append(
+            joined.select(
+                subscriber_id=joined.t_sid, member=ibis.literal(prefix) + joined[column]
+            ).distinct()
+        )
+    touched = ibis.union(*touches).to_pandas()
+    branch_of = leavers.set_index("subscriber_id")["branch"]
+    touched["branch"] = touched["subscriber_id"].map(branch_of)
+    counts = touched.groupby(["branch", "member"]).size().rename("numerator").reset_index()
+    with_touch = touched.groupby("branch")["subscriber_id"].nunique()
+    totals = leavers.groupby("branch").size()
+    none = (totals - with_touch.reindex(totals.index).fillna(0)).rename("numerator")
+    none_rows = none.reset_index().assign(member="none")
+    rows: pd.DataFrame = pd.concat([counts, none_rows], ignore_index=True)
+    rows["denominator"] = rows["branch"].map(totals)
+    rows["metric"], rows["dimension"] = "churn_touchpoint", "touchpoint"
+    return rows
+
+
+def _costs(wh: Source, snapshot: date, leavers: pd.DataFrame, months: int) -> pd.DataFrame:
+    """Direct (monthly bill lost), lost future revenue and the retention effort spent on
+    leavers, per branch; ``denominator`` = leavers."""
+    effort = pd.Series(0.0, index=leavers.index)
+    if wh.has_table("decisions"):
+        window = report_months(snapshot, months)
+        decisions = wh.table("decisions")
+        acted = decisions.filter(
+            decisions.action.fill_null(False)
+            & (decisions.snapshot_date >= window[0])
+            & (decisions.snapshot_date <= snapshot)
+        )
+        spent = acted.group_by("subscriber_id").aggregate(
+            cost=acted.cost.fill_null(0.0).sum(), first=acted.snapshot_date.min()
+        )
+        spent_frame = spent.to_pandas().set_index("subscriber_id")
+        first = leavers["subscriber_id"].map(spent_frame["first"])
+        cost = leavers["subscriber_id"].map(spent_frame["cost"]).fillna(0.0)
+        before = pd.to_datetime(first) <= pd.to_datetime(leavers["churn_date"])
+        effort = cost.where(before.fillna(False), 0.0)
+    frame = pd.DataFrame(
+        {
+            "branch": leavers["branch"],
+            "direct": leavers["last_bill"].astype(float),
+            "lost_future": leavers["last_bill"].astype(float) * FUTURE_MONTHS,
+            "retention_effort": effort.astype(float),
+        }
+    )
+    sums = frame.groupby("branch").sum()
+    counts = frame.groupby("branch").size()
+    rows = sums.stack().reset_index()
+    rows.columns = pd.Index(["branch", "member", "numerator"])
+    rows["denominator"] = rows["branch"].map(counts).astype(float)
+    return rows.assign(metric="churn_cost", dimension="cost")
+
+
+def satisfaction(
+    wh: Source, snapshot: date, months: int = MONTHS + 1, rates: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Survey and complaint figures per month and branch (see the module doc); ``rates`` are
+    the ``churn_rates`` of the same months if already computed (their bases are reused)."""
+    window = report_months(snapshot, months)
+    start, end = window[0], add_months(window[-1], 1)
+    subs = _subscribers(wh, snapshot).select(s_sid="subscriber_id", branch="branch")
+    surveys = as_of_rows(wh, "surveys", snapshot)
+    surveys = surveys.filter(
+        (surveys.survey_time >= start) & (surveys.survey_time < ibis.literal(end).cast("timestamp"))
+    )
+    s = surveys.join(subs, surveys.subscriber_id == subs.s_sid)
+    s = s.mutate(period=s.survey_time.truncate("M").date(), member=s.touchpoint)
+    parts: list[pd.DataFrame] = []
+    for dimension in ("total", "touchpoint"):
+        member = ibis.literal(ALL) if dimension == "total" else s.member
+        grouped = s.group_by([s.period, s.branch, member.name("member")]).aggregate(
+            surveys=s.count(),
+            satisfied=(s.score >= SATISFIED_FROM).cast("int64").sum(),
+            dissatisfied=(s.score <= DISSATISFIED_UP_TO).cast("int64").sum(),
+            score_sum=s.score.sum().cast("float64"),
+        )
+        g = grouped.to_pandas()
+        for metric, numerator in (
+            ("satisfaction_rate", "satisfied"),
+            ("dissatisfaction_rate", "dissatisfied"),
+            ("satisfaction_score", "score_sum"),
+        ):
+            parts.append(
+                g.assign(
+                    metric=metric,
+                    dimension=dimension,
+                    numerator=g[numerator],
+                    denominator=g["surveys"],
+                )
+            )
+    complaints = as_of_rows(wh, "complaints", snapshot)
+    complaints = complaints.filter(
+        (complaints.complaint_time >= start)
+        & (complaints.complaint_time < ibis.literal(end).cast("timestamp"))
+    )
+    c = complaints.join(subs, complaints.subscriber_id == subs.s_sid)
+    c = c.mutate(period=c.complaint_time.truncate("M").date())
+    g = (
+        c.group_by(["period", "branch"])
+        .aggregate(
+            complaints=c.count(),
+            resolved=c.resolved.fill_null(False).cast("int64").sum(),
+            hours=c.hours_to_resolve.sum(),
+            timed=c.hours_to_resolve.count(),
+        )
+        .to_pandas()
+    )
+    g["period"] = pd.to_datetime(g["period"]).dt.date
+    common = {"dimension": "total", "member": ALL}
+    parts.append(
+        g.assign(
+            metric="complaint_resolution_rate",
+            numerator=g["resolved"],
+            denominator=g["complaints"],
+            **common,
+        )
+    )
+    parts.append(
+        g.assign(metric="complaint_hours", numerator=g["hours"], denominator=g["timed"], **common)
+    )
+    base = churn_rates(wh, snapshot, months) if rates is None else rates
+    base = base[base["dimension"] == "total"][["period", "branch", "denominator"]]
+    counted = g[["period", "branch", "complaints"]].merge(
+        base, on=["period", "branch"], how="right"
+    )
+    counted["numerator"] = counted["complaints"].fillna(0)
+    parts.append(counted.assign(metric="complaint_rate", **common))
+    frame = pd.concat([p for p in parts if not p.empty], ignore_index=True)
+    return _frame(frame)
+
+
+def dissatisfied_customers(wh: Source, snapshot: date) -> pd.DataFrame:
+    """Survey answers scoring ≤ ``DISSATISFIED_UP_TO`` in the last ``DISSATISFIED_MONTHS``
+    months up to the snapshot by subscribers who have not left (for second care, 二次关怀):
+    subscriber, branch, time, touchpoint, score; newest first."""
+    start = report_months(snapshot, DISSATISFIED_MONTHS)[0]
+    subs = as_of_rows(wh, "subscribers", snapshot).select(s_sid="subscriber_id", branch="branch")
+    surveys = as_of_rows(wh, "surveys", snapshot)
+    low = surveys.filter(
+        (surveys.score <= DISSATISFIED_UP_TO)
+        & (surveys.survey_time >= start)
+        & (surveys.survey_time.date() <= snapshot)
+    )
+    joined = low.left_join(subs, low.subscriber_id == subs.s_sid)
+    churn = as_of_rows(wh, "churn_records", snapshot)
+    left = churn.filter(churn.churn_date <= snapshot).select(c_sid="subscriber_id").distinct()
+    joined = joined.anti_join(left, joined.subscriber_id == left.c_sid)
+    rows = joined.select("subscriber_id", "branch", "survey_time", "touchpoint", "score").order_by(
+        [ibis.desc("survey_time"), "subscriber_id"]
+    )
+    frame: pd.DataFrame = rows.to_pandas()
+    return frame
+
+
+def model_monitor(wh: Source, snapshot: date, horizon_months: int = 1) -> pd.DataFrame:
+    """``model_auc`` of every stored score snapshot whose outcome window closed by the
+    snapshot, and ``psi`` of every feature per drift snapshot (last ``MONTHS`` + 1)."""
+    parts: list[pd.DataFrame] = []
+    if wh.has_table("scores"):
+        scores = wh.table("scores")
+        days = sorted(
+            d
+            for d in scores.select("snapshot_date").distinct().to_pandas()["snapshot_date"]
+            if horizon_end(pd.Timestamp(d).date(), horizon_months) <= snapshot
+        )
+        rows = []
+        for day in days[-(MONTHS + 1) :]:
+            day = pd.Timestamp(day).date()
+            scored = scores.filter(scores.snapshot_date == day)
+            churned = labels(wh, day, horizon_months=horizon_months, known_until=snapshot)
+            churned = churned.select(l_sid="subscriber_id", churned="churned")
+            joined = scored.left_join(churned, scored.subscriber_id == churned.l_sid)
+            frame = joined.select(
+                "churn_probability", "model_version", churned=joined.churned.fill_null(False)
+            ).to_pandas()
+            frame = frame.dropna(subset=["churn_probability"])
+            if frame.empty:
+                continue
+            figures = evaluate(frame["churned"], frame["churn_probability"])
+            versions = frame["model_version"].dropna()
+            rows.append(
+                {
+                    "metric": "model_auc",
+                    "period": day,
+                    "dimension": "realised",
+                    "member": str(versions.mode().iloc[0]) if not versions.empty else UNKNOWN,
+                    "value": figures["roc_auc"],
+                    "numerator": float(frame["churned"].sum()),
+                    "denominator": float(len(frame)),
+                }
+            )
+        parts.append(pd.DataFrame(rows))
+    if wh.has_table("drift"):
+        drift = wh.table("drift")
+        recent = drift.select("snapshot_date").distinct().order_by(ibis.desc("snapshot_date"))
+        keep = list(recent.limit(MONTHS + 1).to_pandas()["snapshot_date"])
+        table = drift.filter(drift.snapshot_date.isin(keep)).to_pandas()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "metric": "psi",
+                    "period": pd.to_datetime(table["snapshot_date"]).dt.date,
+                    "dimension": "feature",
+                    "member": table["feature"],
+                    "value": table["psi"].astype(float),
+                }
+            )
+        )
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return _frame([])
+    return _frame(pd.concat(parts, ignore_index=True))
+
+
+def all_metrics(wh: Source, snapshot: date) -> pd.DataFrame:
+    """Every dashboard figure of ``snapshot`` (one long table, see the module doc)."""
+    rates = churn_rates(wh, snapshot)
+    parts = [
+        rates,
+        churn_analysis(wh, snapshot),
+        satisfaction(wh, snapshot, rates=rates),
+        model_monitor(wh, snapshot),
+    ]
+    return _frame(pd.concat([p for p in parts if not p.empty], ignore_index=True))

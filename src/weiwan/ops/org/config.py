@@ -1,0 +1,213 @@
+"""Configuration documents edited in the web and applied by the daily run.
+
+The analysts' YAML files (policy library, alert rules, care rules, contact policy) are edited by
+roles that may configure; an edit is saved as the *pending* document of its kind and takes
+effect at the next daily run, which validates it with the analytics validators and publishes
+back, per kind:
+
+* ``yaml:<kind>``: the YAML text in effect, ``{"text", "source", "edited", "sha256"}``;
+* ``validation:<kind>``: the messages of the text in effect and of the last pending edit
+  checked, ``{"snapshot", "errors": [...], "warnings": [...], "pending": {...} | null}``, each
+  message ``{"item", "field", "message"}``;
+* ``pending:<kind>``: the edit waiting for the next run, ``{"text", "by", "username", "at",
+  "sha256"}`` (the run removes it once applied; a refused edit stays, with its messages).
+
+Every save is audited as ``config_change``. The contact policy is also checked here at once
+with the shared model (:mod:`weiwan.core.contact_rules`); the other kinds get a YAML syntax and
+shape check now and their full validation at the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from weiwan.core.contact_rules import ContactRules
+from weiwan.core.errors import InvalidRequestError
+from weiwan.ops.base import utcnow
+from weiwan.ops.org.access import Actor
+from weiwan.ops.org.models import ConfigDocument
+from weiwan.ops.org.roles import Role
+from weiwan.ops.org.service import AuditAction, audit
+
+#: the kinds of settings documents, in the order pages list them
+SETTINGS_KINDS: tuple[str, ...] = ("policies", "alerts", "care", "contact_policy")
+#: the top-level list each kind's YAML must have (the contact policy is a mapping of sections)
+_TOP_LIST: dict[str, str | None] = {
+    "policies": "policies",
+    "alerts": "rules",
+    "care": "rules",
+    "contact_policy": None,
+}
+#: roles that may read the settings pages (only roles with ``may_configure`` may save)
+SETTINGS_READERS = (Role.ADMIN, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST)
+MAX_TEXT = 500_000
+
+
+def yaml_name(kind: str) -> str:
+    """The document holding the YAML text in effect of ``kind``."""
+    return f"yaml:{_known(kind)}"
+
+
+def pending_name(kind: str) -> str:
+    """The document holding the edit of ``kind`` waiting for the next run."""
+    return f"pending:{_known(kind)}"
+
+
+def validation_name(kind: str) -> str:
+    """The document holding the validation messages of ``kind``."""
+    return f"validation:{_known(kind)}"
+
+
+def text_digest(text: str) -> str:
+    """The SHA-256 of a YAML text (ties validation messages to the pending text checked)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _known(kind: str) -> str:
+    if kind not in SETTINGS_KINDS:
+        raise InvalidRequestError(
+            f"unknown settings kind {kind!r}; use {', '.join(SETTINGS_KINDS)}", field="kind"
+        )
+    return kind
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsView:
+    """What the settings page of one kind shows: the text in effect, the pending edit and the
+    validation messages (each ``None`` until published / saved)."""
+
+    kind: str
+    in_effect: dict[str, Any] | None
+    pending: dict[str, Any] | None
+    validation: dict[str, Any] | None
+    in_effect_at: datetime | None = None
+
+    @property
+    def pending_checked(self) -> dict[str, Any] | None:
+        """The last run's verdict on *this* pending text (None when not yet checked)."""
+        checked = (self.validation or {}).get("pending")
+        if not self.pending or not checked:
+            return None
+        return checked if checked.get("sha256") == self.pending.get("sha256") else None
+
+
+def read_document(session: Session, name: str) -> dict[str, Any] | None:
+    """A configuration document's JSON content (None when missing or not JSON)."""
+    content = session.scalar(select(ConfigDocument.content).where(ConfigDocument.name == name))
+    if content is None:
+        return None
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def settings_view(session: Session, actor: Actor, kind: str) -> SettingsView:
+    """The documents of ``kind`` for a settings page (roles of :data:`SETTINGS_READERS`)."""
+    actor.require(*SETTINGS_READERS)
+    document = session.get(ConfigDocument, yaml_name(kind))
+    return SettingsView(
+        kind=kind,
+        in_effect=read_document(session, yaml_name(kind)),
+        pending=read_document(session, pending_name(kind)),
+        validation=read_document(session, validation_name(kind)),
+        in_effect_at=document.updated_at if document else None,
+    )
+
+
+def _pydantic_problem(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(file)"
+    return where, str(err["msg"]).removeprefix("Value error, ")
+
+
+def check_text(kind: str, text: str) -> Any:
+    """The parsed YAML of an edit of ``kind``; :class:`InvalidRequestError` naming the line or
+    field when the syntax or the shape is wrong (the contact policy is fully validated)."""
+    _known(kind)
+    if not text.strip():
+        raise InvalidRequestError("the document is empty")
+    if len(text) > MAX_TEXT:
+        raise InvalidRequestError(f"the document is longer than {MAX_TEXT} characters")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InvalidRequestError(f"YAML syntax: {where}{problem}") from None
+    if not isinstance(raw, dict):
+        raise InvalidRequestError("expected a mapping of sections at the top")
+    top = _TOP_LIST[kind]
+    if top is not None and not isinstance(raw.get(top), list):
+        raise InvalidRequestError("expected a list", field=top)
+    if kind == "contact_policy":
+        try:
+            ContactRules.model_validate(raw)
+        except ValidationError as exc:
+            field, message = _pydantic_problem(exc)
+            raise InvalidRequestError(message, field=field) from None
+    return raw
+
+
+def save_pending(session: Session, actor: Actor, kind: str, text: str) -> dict[str, Any]:
+    """Save an edit of ``kind`` for the next run (roles that may configure); audited."""
+    actor.require_configure()
+    check_text(kind, text)
+    now = utcnow()
+    content = {
+        "text": text,
+        "by": actor.user_id,
+        "username": actor.username,
+        "at": now.isoformat(),
+        "sha256": text_digest(text),
+    }
+    name = pending_name(kind)
+    document = session.get(ConfigDocument, name)
+    serialised = json.dumps(content, ensure_ascii=False)
+    if document is None:
+        session.add(
+            ConfigDocument(name=name, content=serialised, updated_at=now, updated_by=actor.user_id)
+        )
+    else:
+        document.content, document.updated_at, document.updated_by = serialised, now, actor.user_id
+    session.flush()
+    audit(
+        session,
+        actor.user_id,
+        AuditAction.CONFIG_CHANGE,
+        "config_document",
+        name,
+        {"kind": kind, "pending": True, "chars": len(text), "sha256": content["sha256"]},
+    )
+    return content
+
+
+def discard_pending(session: Session, actor: Actor, kind: str) -> bool:
+    """Withdraw the pending edit of ``kind`` (roles that may configure); audited. False when
+    there was none."""
+    actor.require_configure()
+    name = pending_name(kind)
+    document = session.get(ConfigDocument, name)
+    if document is not None:
+        session.delete(document)
+        session.flush()
+        audit(
+            session,
+            actor.user_id,
+            AuditAction.CONFIG_CHANGE,
+            "config_document",
+            name,
+            {"kind": kind, "discarded": True},
+        )
+    return document is not None

@@ -1,0 +1,1 @@
+"""Reports: published dashboard figures and live operational KPIs."""

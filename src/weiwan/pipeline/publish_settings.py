@@ -1,0 +1,320 @@
+"""Publish the settings in effect and their validation messages; apply the web's pending edits.
+
+The publish kind ``settings`` (see :mod:`weiwan.pipeline.publish`) writes, per settings kind
+(policy library, alert rules, care rules, contact policy — :data:`SETTINGS_KINDS`), the
+``config_documents`` ``yaml:<kind>`` (the YAML text in effect) and ``validation:<kind>`` (its
+refusals and warnings, and the verdict on the last pending edit); the document formats are
+described in :mod:`weiwan.ops.org.config`.
+
+The way back: an administrator's edit waits as ``pending:<kind>``. :func:`apply_pending`
+validates it with the analytics validators; a valid edit is written to
+``<home>/config/<file>`` (which then is the file in effect: :func:`settings_paths`) and its
+pending document removed; a refused edit is not applied, stays pending, and its messages are
+published. The loaders of the daily run take the files of :func:`settings_paths`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from weiwan.analytics.alerts import DEFAULT_RULE_FILES, load_rules
+from weiwan.analytics.contact_policy import load_contact_policy
+from weiwan.analytics.policies import PolicyIssue, load_policies
+from weiwan.core.errors import ConfigError
+from weiwan.core.logging import get_logger
+from weiwan.core.settings import get_settings
+from weiwan.ops.base import utcnow
+from weiwan.ops.customers.models import Publication
+from weiwan.ops.org.config import (
+    SETTINGS_KINDS,
+    pending_name,
+    text_digest,
+    validation_name,
+    yaml_name,
+)
+from weiwan.ops.org.models import ConfigDocument
+from weiwan.ops.org.service import AuditAction, audit
+
+log = get_logger(__name__)
+
+KIND = "settings"
+CONFIG_DIR = "config"
+#: the file of each settings kind, under <home>/config/ once edited
+FILES: dict[str, str] = {
+    "policies": "policies.yaml",
+    "alerts": "alerts.yaml",
+    "care": "care.yaml",
+    "contact_policy": "contact_policy.yaml",
+}
+_SHIPPED_RULES = {"alerts": DEFAULT_RULE_FILES[0], "care": DEFAULT_RULE_FILES[1]}
+
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsPaths:
+    """The files in effect: ``None`` / the shipped rule files until an edit was applied."""
+
+    policies: Path | None
+    contact_policy: Path | None
+    rule_files: tuple[Path, Path]
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """The validation messages of one text: refusals (``errors``) and ``warnings``."""
+
+    errors: list[Message]
+    warnings: list[Message]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def config_dir(home: Path) -> Path:
+    """Where applied edits live: ``<home>/config``."""
+    return home / CONFIG_DIR
+
+
+def edited_path(home: Path, kind: str) -> Path | None:
+    """The applied edit of ``kind`` under ``<home>/config``, or None (the shipped file)."""
+    path = config_dir(home) / FILES[kind]
+    return path if path.is_file() else None
+
+
+def settings_paths(home: Path) -> SettingsPaths:
+    """The files the daily run should load: pass ``policies`` to ``load_policies``,
+    ``contact_policy`` to ``load_contact_policy`` and ``rule_files`` to ``load_rules``."""
+    alerts = edited_path(home, "alerts") or _SHIPPED_RULES["alerts"]
+    care = edited_path(home, "care") or _SHIPPED_RULES["care"]
+    return SettingsPaths(
+        policies=edited_path(home, "policies"),
+        contact_policy=edited_path(home, "contact_policy"),
+        rule_files=(alerts, care),
+    )
+
+
+def _shipped_text(kind: str) -> str:
+    if kind in _SHIPPED_RULES:
+        return _SHIPPED_RULES[kind].read_text("utf-8")
+    return resources.files("weiwan.analytics").joinpath(FILES[kind]).read_text("utf-8")
+
+
+def _message(item: str, field: str, message: str, count: int | None = None) -> Message:
+    out: Message = {"item": item, "field": field, "message": message}
+    if count is not None:
+        out["overlap"] = count
+    return out
+
+
+def _issue(issue: PolicyIssue) -> Message:
+    return _message(issue.policy_id, issue.field, issue.message, issue.overlap)
+
+
+def _split(problem: str) -> tuple[str, str]:
+    """ "field: message" → (field, message); a problem without a field → ("", problem)."""
+    field, sep, message = problem.partition(": ")
+    return (field, message) if sep and " " not in field else ("", problem)
+
+
+def _file_problems(exc: ConfigError, path: Path | None) -> list[Message]:
+    """A ConfigError ("<source>: a: x; b: y") as one message per field."""
+    text = str(exc)
+    for source in filter(None, (str(path) if path else None, " (default)")):
+        head, sep, rest = text.partition(": ")
+        if sep and (head == source or head.endswith(source)):
+            text = rest
+            break
+    return [_message("(file)", *_split(part)) for part in text.split("; ")]
+
+
+def check(kind: str, path: Path | None, home: Path, profile: ir.Table | None = None) -> Checked:
+    """Validate the file of ``kind`` at ``path`` (None: the shipped one) with the analytics
+    validators, the rules together with the other rule file in effect (ids are unique across
+    both)."""
+    if kind == "policies":
+        try:
+            library = load_policies(path, profile=profile)
+        except ConfigError as exc:
+            return Checked(_file_problems(exc, path), [])
+        return Checked([_issue(i) for i in library.errors], [_issue(i) for i in library.warnings])
+    if kind == "contact_policy":
+        try:
+            load_contact_policy(path)
+        except ConfigError as exc:
+            return Checked(_file_problems(exc, path), [])
+        return Checked([], [])
+    own = path or _SHIPPED_RULES[kind]
+    alerts, care = settings_paths(home).rule_files
+    files = [care if kind == "alerts" else alerts, own]  # duplicates are blamed on ``own``
+    names = {str(own), own.name}
+    errors = [
+        _message(e.rule or "(file)", *_split(e.problem))
+        for e in load_rules(files).errors
+        if e.file in names
+    ]
+    return Checked(errors, [])
+
+
+# ----------------------------------------------------------------------------- documents
+
+
+def _read(session: Session, name: str) -> tuple[str, dict[str, Any]] | None:
+    document = session.get(ConfigDocument, name)
+    if document is None:
+        return None
+    try:
+        value = json.loads(document.content)
+    except ValueError:
+        return None
+    return (document.content, value) if isinstance(value, dict) else None
+
+
+def _write(session: Session, name: str, value: dict[str, Any]) -> bool:
+    """Upsert a document; True when its content changed."""
+    content = json.dumps(value, ensure_ascii=False, default=str)
+    document = session.get(ConfigDocument, name)
+    if document is not None and document.content == content:
+        return False
+    if document is None:
+        session.add(ConfigDocument(name=name, content=content, updated_at=utcnow()))
+    else:
+        document.content, document.updated_at, document.updated_by = content, utcnow(), None
+    session.flush()
+    return True
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.new")
+    staged.write_text(text, "utf-8")
+    os.replace(staged, path)
+
+
+def apply_pending(
+    engine: sa.Engine, home: Path, profile: ir.Table | None = None
+) -> dict[str, Message]:
+    """Validate each pending edit; apply the valid ones (written to ``<home>/config``, pending
+    document removed, audited as ``config_change``); keep the refused ones pending. Returns
+    the verdict per kind that had a pending edit (``status`` applied/refused, messages)."""
+    verdicts: dict[str, Message] = {}
+    with Session(engine) as session, session.begin():
+        for kind in SETTINGS_KINDS:
+            found = _read(session, pending_name(kind))
+            if found is None or not isinstance(found[1].get("text"), str):
+                continue
+            content, pending = found
+            text: str = pending["text"]
+            target = config_dir(home) / FILES[kind]
+            trial = target.with_name(f".pending-{target.name}")
+            trial.parent.mkdir(parents=True, exist_ok=True)
+            trial.write_text(text, "utf-8")
+            try:
+                result = check(kind, trial, home, profile)
+            finally:
+                with contextlib.suppress(OSError):
+                    trial.unlink()
+            verdict: Message = {
+                "status": "applied" if result.ok else "refused",
+                "sha256": text_digest(text),
+                "by": pending.get("by"),
+                "username": pending.get("username"),
+                "saved_at": pending.get("at"),
+                "checked_at": utcnow().isoformat(),
+                "errors": result.errors,
+                "warnings": result.warnings,
+            }
+            verdicts[kind] = verdict
+            if not result.ok:
+                log.warning("settings.pending_refused", kind=kind, errors=len(result.errors))
+                continue
+            _atomic_write(target, text)
+            session.execute(
+                sa.delete(ConfigDocument).where(
+                    ConfigDocument.name == pending_name(kind), ConfigDocument.content == content
+                )
+            )
+            audit(
+                session,
+                None,
+                AuditAction.CONFIG_CHANGE,
+                "config_document",
+                yaml_name(kind),
+                {"by": "pipeline", "applied": verdict["sha256"], "edited_by": pending.get("by")},
+            )
+            log.info("settings.pending_applied", kind=kind, path=str(target))
+    return verdicts
+
+
+def publish_settings(
+    engine: sa.Engine,
+    snapshot: date,
+    *,
+    home: Path | None = None,
+    profile: ir.Table | None = None,
+    verdicts: dict[str, Message] | None = None,
+) -> int:
+    """Apply the pending edits (unless the caller did and passes their ``verdicts``), then
+    publish ``yaml:<kind>`` and ``validation:<kind>`` of every settings kind (``home`` defaults
+    to the settings' home). Returns the documents written."""
+    home = home if home is not None else get_settings().home
+    if verdicts is None:
+        verdicts = apply_pending(engine, home, profile)
+    written = 0
+    with Session(engine) as session, session.begin():
+        for kind in SETTINGS_KINDS:
+            path = edited_path(home, kind)
+            text = path.read_text("utf-8") if path else _shipped_text(kind)
+            result = check(kind, path, home, profile)
+            source = f"{CONFIG_DIR}/{FILES[kind]}" if path else f"{FILES[kind]} (shipped)"
+            previous = _read(session, validation_name(kind))
+            pending_verdict = verdicts.get(kind)
+            if pending_verdict is None and previous is not None:
+                pending_verdict = previous[1].get("pending")  # still the last verdict shown
+            changed = _write(
+                session,
+                yaml_name(kind),
+                {
+                    "text": text,
+                    "source": source,
+                    "edited": path is not None,
+                    "sha256": text_digest(text),
+                },
+            )
+            if changed:
+                audit(
+                    session,
+                    None,
+                    AuditAction.CONFIG_CHANGE,
+                    "config_document",
+                    yaml_name(kind),
+                    {"by": "pipeline publish", "snapshot": snapshot.isoformat()},
+                )
+            _write(
+                session,
+                validation_name(kind),
+                {
+                    "snapshot": snapshot.isoformat(),
+                    "source": source,
+                    "errors": result.errors,
+                    "warnings": result.warnings,
+                    "pending": pending_verdict,
+                },
+            )
+            written += 2
+        session.merge(
+            Publication(kind=KIND, snapshot_date=snapshot, rows=written, published_at=utcnow())
+        )
+    return written

@@ -1,0 +1,136 @@
+"""The audit log page (/admin/audit): administrators and directors, filtered by action, user
+and period, exported to Excel (for roles that may export)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from weiwan.ops.org import admin
+from weiwan.ops.org.models import AuditEvent, User
+from weiwan.ops.org.service import AuditAction
+from weiwan.web.i18n import gettext as _
+from weiwan.web.i18n import lazy_gettext as _l
+from weiwan.web.labels import label
+from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
+from weiwan.web.tables import Column, Table, wants_export
+from weiwan.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+ACTIONS: dict[str, Any] = {
+    "login_ok": _l("Login"),
+    "login_failed": _l("Failed login"),
+    "locked": _l("Account locked"),
+    "pii_view": _l("Personal data viewed"),
+    "export": _l("Export"),
+    "approval": _l("Approval decision"),
+    "config_change": _l("Configuration change"),
+}
+#: newest events shown (and exported) per filter; narrower filters reach older events
+PAGE_SIZE = 500
+_BATCH = 1000
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _events(
+    db: Any,
+    actor: Any,
+    *,
+    action: str | None,
+    user_id: int | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> list[AuditEvent]:
+    """Newest first through ``admin.list_audit`` (which checks the role), period filtered
+    here, up to ``limit`` events."""
+    found: list[AuditEvent] = []
+    offset = 0
+    while len(found) < limit:
+        batch = admin.list_audit(
+            db, actor, action=action, user_id=user_id, limit=_BATCH, offset=offset
+        )
+        for event in batch:
+            if until is not None and event.at >= until:
+                continue
+            if since is not None and event.at < since:
+                return found
+            found.append(event)
+            if len(found) >= limit:
+                break
+        if len(batch) < _BATCH:
+            break
+        offset += _BATCH
+    return found
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_log(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Response:
+    """The audit log, newest first, with filters (action, user, from, to)."""
+    actor.require(*admin.AUDIT_READERS)
+    params = request.query_params
+    action = params.get("action") or None
+    if action not in {a.value for a in AuditAction}:
+        action = None
+    username = (params.get("user") or "").strip()
+    user_id = None
+    if username:
+        user_id = db.scalar(select(User.id).where(User.username == username)) or -1
+    start, end = _day(params.get("from")), _day(params.get("to"))
+    since = datetime.combine(start, time(), tz) if start else None
+    until = datetime.combine(end + timedelta(days=1), time(), tz) if end else None
+    events = _events(
+        db,
+        actor,
+        action=action,
+        user_id=user_id,
+        since=since,
+        until=until,
+        limit=PAGE_SIZE,
+    )
+    names = dict(db.execute(select(User.id, User.username)).all())
+    rows = [
+        {
+            "at": e.at,
+            "user": names.get(e.user_id, _("system")) if e.user_id else _("system"),
+            "action": label(ACTIONS, e.action),
+            "target": " ".join(filter(None, (e.target_type, e.target_id))) or "—",
+            "detail": e.detail or "",
+            "ip": e.ip,
+        }
+        for e in events
+    ]
+    columns = [
+        Column("at", _("Time"), "datetime"),
+        Column("user", _("User")),
+        Column("action", _("Action")),
+        Column("target", _("Target")),
+        Column("detail", _("Detail")),
+        Column("ip", _("IP address")),
+    ]
+    table = Table("audit", columns, rows, title=_("Audit log"), empty=_("No events match."))
+    if wants_export(request):
+        return export_tables(request, actor, db, [table], "audit_log", tz)
+    context = {
+        "table": table,
+        "actions": [(code, ACTIONS[code]) for code in ACTIONS],
+        "filters": {
+            "action": action or "",
+            "user": username,
+            "from": start.isoformat() if start else "",
+            "to": end.isoformat() if end else "",
+        },
+        "page_size": PAGE_SIZE,
+    }
+    return render(request, "admin/audit.html", context)

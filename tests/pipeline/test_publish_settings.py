@@ -1,0 +1,156 @@
+"""The settings kind of the publication: the YAML in effect, its validation messages and the
+pending edits of the web applied (or refused) by the next run."""
+
+# ruff: noqa: F811  (the ops fixtures are imported here, then used as arguments)
+from __future__ import annotations
+
+import json
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine, select
+
+from ops_fixtures import (  # noqa: F401
+    _cheap_password_hashing,
+    branches,
+    empty_engine,
+    engine,
+    people,
+)
+from weiwan.analytics.alerts import load_rules
+from weiwan.analytics.policies import load_policies
+from weiwan.core.db import session_scope
+from weiwan.ops.customers.models import Publication
+from weiwan.ops.org.access import actor_for
+from weiwan.ops.org.config import SETTINGS_KINDS, save_pending
+from weiwan.ops.org.models import AuditEvent, ConfigDocument, User
+from weiwan.pipeline.publish_settings import publish_settings, settings_paths
+
+SQLITE_ONLY = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
+
+DAY = date(2026, 10, 31)
+NEXT = date(2026, 11, 1)
+
+
+def _shipped(name: str) -> str:
+    return resources.files("weiwan.analytics").joinpath(name).read_text("utf-8")
+
+
+def _document(engine: Engine, name: str) -> dict[str, Any] | None:
+    with session_scope(engine) as session:
+        content = session.scalar(select(ConfigDocument.content).where(ConfigDocument.name == name))
+    return None if content is None else json.loads(content)
+
+
+def _save(engine: Engine, user_id: int, kind: str, text: str) -> None:
+    with session_scope(engine) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        save_pending(session, actor_for(session, user), kind, text)
+
+
+def _policies_edit(change: Any) -> tuple[str, str]:
+    raw = yaml.safe_load(_shipped("policies.yaml"))
+    first = raw["policies"][0]
+    change(first)
+    return first["id"], yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+
+
+@SQLITE_ONLY
+def test_publishes_every_document_in_effect(engine: Engine, tmp_path: Path) -> None:
+    written = publish_settings(engine, DAY, home=tmp_path)
+    assert written == 2 * len(SETTINGS_KINDS)
+    policies = _document(engine, "yaml:policies")
+    assert policies is not None and policies["text"] == _shipped("policies.yaml")
+    library = load_policies()
+    validation = _document(engine, "validation:policies")
+    assert validation is not None
+    assert [w["item"] for w in validation["warnings"]] == [w.policy_id for w in library.warnings]
+    assert len(validation["errors"]) == len(library.errors)
+    for kind in SETTINGS_KINDS:
+        assert _document(engine, f"yaml:{kind}") is not None
+    with session_scope(engine) as session:
+        rows = session.scalar(select(Publication.rows).where(Publication.kind == "settings"))
+    assert rows == written
+
+
+@SQLITE_ONLY
+def test_refused_policy_edit_is_published_back_and_the_library_stays(
+    engine: Engine, people: dict[str, int], tmp_path: Path
+) -> None:
+    publish_settings(engine, DAY, home=tmp_path)
+    policy_id, text = _policies_edit(lambda p: p.pop("min_spend"))
+    _save(engine, people["admin"], "policies", text)
+
+    publish_settings(engine, NEXT, home=tmp_path)
+
+    validation = _document(engine, "validation:policies")
+    assert validation is not None
+    verdict = validation["pending"]
+    assert verdict["status"] == "refused"
+    assert {"item": policy_id, "field": "min_spend"}.items() <= verdict["errors"][0].items()
+    assert "min_spend" in verdict["errors"][0]["message"]
+    in_effect = _document(engine, "yaml:policies")
+    assert in_effect is not None and in_effect["text"] == _shipped("policies.yaml")
+    assert settings_paths(tmp_path).policies is None  # nothing applied
+    assert _document(engine, "pending:policies") is not None  # kept for the author to fix
+
+
+def test_valid_policy_edit_takes_effect_at_the_next_run(
+    engine: Engine, people: dict[str, int], tmp_path: Path
+) -> None:
+    policy_id, text = _policies_edit(lambda p: p.update(name_en="Edited in the web"))
+    _save(engine, people["admin"], "policies", text)
+
+    publish_settings(engine, DAY, home=tmp_path)
+
+    assert _document(engine, "pending:policies") is None
+    in_effect = _document(engine, "yaml:policies")
+    assert in_effect is not None and in_effect["text"] == text
+    assert in_effect["source"] == "config/policies.yaml"
+    validation = _document(engine, "validation:policies")
+    assert validation is not None and validation["pending"]["status"] == "applied"
+    path = settings_paths(tmp_path).policies
+    assert path is not None
+    assert load_policies(path).get(policy_id).name_en == "Edited in the web"
+    with session_scope(engine) as session:
+        targets = session.scalars(
+            select(AuditEvent.target_id).where(AuditEvent.action == "config_change")
+        ).all()
+    assert "pending:policies" in targets and "yaml:policies" in targets
+
+
+@SQLITE_ONLY
+def test_rule_edit_duplicating_a_care_rule_id_is_refused(
+    engine: Engine, people: dict[str, int], tmp_path: Path
+) -> None:
+    alerts_file, care_file = settings_paths(tmp_path).rule_files
+    care_id = load_rules([care_file]).rules[0].id
+    raw = yaml.safe_load(alerts_file.read_text("utf-8"))
+    raw["rules"][0]["id"] = care_id
+    _save(engine, people["admin"], "alerts", yaml.safe_dump(raw, allow_unicode=True))
+
+    publish_settings(engine, DAY, home=tmp_path)
+
+    validation = _document(engine, "validation:alerts")
+    assert validation is not None
+    verdict = validation["pending"]
+    assert verdict["status"] == "refused"
+    assert any(e["item"] == care_id and e["field"] == "id" for e in verdict["errors"])
+    assert settings_paths(tmp_path).rule_files[0] == alerts_file
+
+
+@SQLITE_ONLY
+def test_contact_policy_edit_applies(
+    engine: Engine, people: dict[str, int], tmp_path: Path
+) -> None:
+    raw = yaml.safe_load(_shipped("contact_policy.yaml"))
+    raw["cool_off_days"] = 9
+    _save(engine, people["admin"], "contact_policy", yaml.safe_dump(raw, allow_unicode=True))
+    publish_settings(engine, DAY, home=tmp_path)
+    path = settings_paths(tmp_path).contact_policy
+    assert path is not None and yaml.safe_load(path.read_text("utf-8"))["cool_off_days"] == 9

@@ -1,0 +1,333 @@
+"""Settings pages: the policy library, alert and care rules and the contact policy, each with
+the validation messages of the daily run and the administrator's pending edit."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fastapi import FastAPI
+from markupsafe import escape
+from openpyxl import load_workbook
+from sqlalchemy import Engine, select
+
+from ops.sms_fixtures import actor, add_contact, add_customers, assign
+from web.page_helpers import page_login
+from weiwan.analytics.alerts import load_rules
+from weiwan.analytics.contact_policy import load_contact_policy
+from weiwan.analytics.policies import load_policies
+from weiwan.core.db import session_scope
+from weiwan.ops.offers.models import PublishedPolicy
+from weiwan.ops.org.models import AuditEvent, ConfigDocument
+from weiwan.ops.surveys import service
+from weiwan.ops.surveys.models import Question, Questionnaire
+from weiwan.ops.surveys.schemas import AnswerIn
+from weiwan.pipeline.publish import _publish_contact_rules, _publish_policies
+from weiwan.pipeline.publish_settings import publish_settings
+
+pytestmark = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
+
+DAY = date(2026, 10, 31)
+NEXT = date(2026, 11, 1)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def published(engine: Engine, people: dict[str, int], home: Path) -> Engine:
+    """The shipped settings published as a daily run would."""
+    _publish_policies(engine, DAY, load_policies())
+    _publish_contact_rules(engine, DAY)
+    publish_settings(engine, DAY, home=home)
+    return engine
+
+
+def _shipped_policies() -> dict[str, Any]:
+    raw: dict[str, Any] = yaml.safe_load(
+        (Path(load_policies.__code__.co_filename).parent / "policies.yaml").read_text("utf-8")
+    )
+    return raw
+
+
+def _config_changes(engine: Engine, target: str) -> int:
+    with session_scope(engine) as session:
+        return len(
+            session.scalars(
+                select(AuditEvent.id).where(
+                    AuditEvent.action == "config_change", AuditEvent.target_id == target
+                )
+            ).all()
+        )
+
+
+def test_policy_library_in_both_languages(app: FastAPI, published: Engine) -> None:
+    library = load_policies()
+    zh = page_login(app, "head").get("/settings/policies")
+    assert zh.status_code == 200
+    assert "政策库" in zh.text
+    for policy in library.policies:
+        assert policy.id in zh.text
+        assert policy.name_zh in zh.text
+    assert 'id="save-policies"' not in zh.text  # a centre head reads, does not edit
+    en = page_login(app, "analyst", language="en").get("/settings/policies")
+    assert en.status_code == 200
+    assert "Policy library" in en.text and library.policies[0].name_en in en.text
+    admin = page_login(app, "admin").get("/settings/policies")
+    assert 'id="save-policies"' in admin.text
+
+
+def test_roles_outside_the_settings_are_refused(app: FastAPI, published: Engine) -> None:
+    for username in ("agent", "lead", "clerk"):
+        client = page_login(app, username)
+        assert client.get("/settings/policies").status_code == 403
+        assert client.get("/settings/contact-policy").status_code == 403
+    director = page_login(app, "director")
+    refused = director.post("/settings/policies/pending", data={"text": "policies: []\n"})
+    assert refused.status_code == 403
+    with session_scope(published) as session:
+        assert session.get(ConfigDocument, "pending:policies") is None
+
+
+def test_refused_edit_is_shown_with_policy_and_field(
+    app: FastAPI, published: Engine, home: Path
+) -> None:
+    raw = _shipped_policies()
+    victim = raw["policies"][0]
+    victim.pop("min_spend")
+    admin = page_login(app, "admin", language="en")
+    saved = admin.post(
+        "/settings/policies/pending", data={"text": yaml.safe_dump(raw, allow_unicode=True)}
+    )
+    assert saved.status_code == 303
+    assert _config_changes(published, "pending:policies") == 1
+    waiting = admin.get(saved.headers["location"])
+    assert (
+        'id="pending-policies"' in waiting.text and "waiting for the next daily run" in waiting.text
+    )
+
+    publish_settings(published, NEXT, home=home)  # the next run refuses it
+
+    page = admin.get("/settings/policies")
+    assert "refused by the last run" in page.text
+    refusal = page.text.split('id="pending-policies"', 1)[1].split("</div>", 1)[0]
+    assert victim["id"] in refusal and "min_spend" in refusal
+    with session_scope(published) as session:  # the library in effect stays
+        ids = session.scalars(select(PublishedPolicy.policy_id)).all()
+    assert victim["id"] in ids
+
+
+def test_contact_policy_edit_with_a_bad_value_is_refused_at_once(
+    app: FastAPI, published: Engine
+) -> None:
+    raw = load_contact_policy().model_dump(mode="json", exclude_none=True)
+    raw["channels"]["sms"]["caps"]["day"] = -1
+    admin = page_login(app, "admin", language="en")
+    answer = admin.post("/settings/contact_policy/pending", data={"text": yaml.safe_dump(raw)})
+    assert answer.status_code == 422
+    assert "channels.sms.caps.day" in answer.text
+    assert "day: -1" in answer.text  # the form keeps the text
+    with session_scope(published) as session:
+        assert session.get(ConfigDocument, "pending:contact_policy") is None
+
+
+def test_contact_policy_shows_caps_per_channel(app: FastAPI, published: Engine) -> None:
+    policy = load_contact_policy()
+    page = page_login(app, "director", language="en").get("/settings/contact-policy")
+    assert page.status_code == 200
+    row = page.text.split("Outbound call", 1)[1].split("</tr>", 1)[0]
+    caps = policy.rule("outbound_call").caps
+    for key, value in (("cap_day", caps.day), ("cap_week", caps.week), ("cap_month", caps.month)):
+        assert f'data-key="{key}">{value}<' in row
+    quiet = policy.rule("outbound_call").quiet_hours
+    assert quiet is not None and f"{quiet.start:%H:%M}–{quiet.end:%H:%M}" in row
+
+
+def test_rules_page_lists_alert_and_care_rules(app: FastAPI, published: Engine) -> None:
+    rules = load_rules().rules
+    page = page_login(app, "analyst").get("/settings/rules")
+    assert page.status_code == 200
+    for rule in rules:
+        assert (
+            rule.id in page.text
+            and rule.name_zh in page.text
+            and str(escape(rule.name_en)) in page.text
+        )
+
+
+def test_policy_export_equals_the_page(app: FastAPI, published: Engine) -> None:
+    client = page_login(app, "director")
+    answer = client.get("/settings/policies?export=xlsx&table=policies")
+    assert answer.status_code == 200
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    with session_scope(published) as session:
+        stored = session.scalars(select(PublishedPolicy).order_by(PublishedPolicy.policy_id)).all()
+    assert [r[0] for r in rows] == [p.policy_id for p in stored]
+    assert [r[5] for r in rows] == [p.min_spend for p in stored]
+    analyst_export = page_login(app, "admin").get("/settings/policies?export=xlsx")
+    assert analyst_export.status_code == 403  # the administrator may not export
+
+
+def test_valid_edit_is_in_effect_after_the_run(app: FastAPI, published: Engine, home: Path) -> None:
+    raw = _shipped_policies()
+    raw["policies"][0]["name_zh"] = "网页修改后的政策名"
+    admin = page_login(app, "admin")
+    admin.post("/settings/policies/pending", data={"text": yaml.safe_dump(raw, allow_unicode=True)})
+    publish_settings(published, NEXT, home=home)
+    page = admin.get("/settings/policies")
+    assert 'id="applied-policies"' in page.text and 'id="pending-policies"' not in page.text
+    assert "网页修改后的政策名" in page.text  # the editor shows the text in effect
+    with session_scope(published) as session:
+        document = session.get(ConfigDocument, "yaml:policies")
+        assert document is not None and "网页修改后的政策名" in json.loads(document.content)["text"]
+
+
+# ----------------------------------------------------------------------------- questionnaires
+
+
+def _builder_form() -> dict[str, str]:
+    return {
+        "title_zh": "回访满意度调查",
+        "title_en": "Follow-up satisfaction survey",
+        "q1_kind": "single",
+        "q1_text_zh": "您对本次服务满意吗？",
+        "q1_text_en": "Are you satisfied with the service?",
+        "q1_required": "1",
+        "q1_options": "满意 / Satisfied\n一般 / Neutral\n不满意 / Dissatisfied",
+        "q2_kind": "multiple",
+        "q2_text_zh": "您关注哪些方面？",
+        "q2_options": "资费 / Price\n网络 / Network",
+        "q3_kind": "open",
+        "q3_text_zh": "其他建议",
+        "q4_kind": "single",
+        "q4_text_zh": "",
+    }
+
+
+def test_questionnaire_create_clone_archive(
+    app: FastAPI, engine: Engine, people: dict[str, int]
+) -> None:
+    head = page_login(app, "head")
+    created = head.post("/surveys", data=_builder_form())
+    assert created.status_code == 303
+    page = head.get(created.headers["location"])
+    assert page.status_code == 200
+    assert "回访满意度调查" in page.text and "不满意" in page.text and "其他建议" in page.text
+    with session_scope(engine) as session:
+        original = session.scalar(
+            select(Questionnaire).where(Questionnaire.title_zh == "回访满意度调查")
+        )
+        assert original is not None
+        kinds = session.scalars(
+            select(Question.kind)
+            .where(Question.questionnaire_id == original.id)
+            .order_by(Question.position)
+        ).all()
+        original_id = original.id
+    assert kinds == ["single", "multiple", "open"]  # the blank fourth block is left out
+
+    cloned = head.post(f"/surveys/{original_id}/clone")
+    assert cloned.status_code == 303
+    clone_page = head.get(cloned.headers["location"])
+    assert (
+        "回访满意度调查（副本）" in clone_page.text
+        and 'id="clone-questionnaire"' in clone_page.text
+    )
+
+    archived = head.post(f"/surveys/{original_id}/archive")
+    assert archived.status_code == 303
+    en = page_login(app, "director", language="en")
+    active = en.get("/surveys").text
+    assert "Follow-up satisfaction survey (copy)" in active
+    assert f'href="/surveys/{original_id}"' not in active
+    assert f'href="/surveys/{original_id}"' in en.get("/surveys?status=archived").text
+    assert _config_changes(engine, str(original_id)) >= 2  # created, archived
+
+    refused = head.post("/surveys", data={**_builder_form(), "q1_options": "只有一个"})
+    assert refused.status_code == 422 and 'id="builder-error"' in refused.text
+    assert "只有一个" in refused.text  # the entries are kept
+
+
+def test_questionnaire_roles(app: FastAPI, engine: Engine, people: dict[str, int]) -> None:
+    analyst = page_login(app, "analyst", language="en")
+    page = analyst.get("/surveys")
+    assert page.status_code == 200 and 'id="builder"' not in page.text
+    assert analyst.post("/surveys", data=_builder_form()).status_code == 403
+    assert page_login(app, "agent").get("/surveys").status_code == 403
+    zh = page_login(app, "head").get("/surveys")
+    assert "问卷" in zh.text and 'id="builder"' in zh.text
+
+
+def test_questionnaire_results_summary_and_export(
+    app: FastAPI, engine: Engine, branches: dict[str, int], people: dict[str, int]
+) -> None:
+    head = page_login(app, "head", language="en")
+    created = head.post("/surveys", data=_builder_form())
+    qid = int(created.headers["location"].split("/")[2].split("?")[0])
+    add_customers(engine, branches["city"], ["S00001", "S00002"])
+    add_customers(engine, branches["other"], ["S00010"])
+    assign(engine, ["S00001", "S00002"], people["agent"])
+    assign(engine, ["S00010"], people["outsider"])
+    when = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    answers = [("S00001", "agent", "o1"), ("S00002", "agent", "o3"), ("S00010", "outsider", "o1")]
+    contacts = [add_contact(engine, s, when, user_id=people[who]) for s, who, _ in answers]
+    with session_scope(engine) as session:
+        q1, q2, _q3 = service.questions_of(session, qid)
+        for contact, (_subscriber, who, choice) in zip(contacts, answers, strict=True):
+            service.record_answers(
+                session,
+                actor(session, people[who]),
+                contact,
+                qid,
+                [
+                    AnswerIn(question_id=q1.id, value=choice),
+                    AnswerIn(question_id=q2.id, value=["o2"]),
+                ],
+                now=when,
+            )
+        expected = service.results(session, actor(session, people["head"]), qid)
+    assert expected.respondents == 2  # the outsider's answer is outside the head's branch
+    page = head.get(f"/surveys/{qid}")
+    table = page.text.split('id="q1"', 1)[1].split("</table>", 1)[0]
+    for option in expected.questions[0].options:
+        row = table.split(f">{option.label_en}<", 1)[1].split("</tr>", 1)[0]
+        assert f'data-key="count">{option.count}<' in row
+    export = head.get(f"/surveys/{qid}?export=xlsx&table=q1")
+    sheet = load_workbook(io.BytesIO(export.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert [(r[1], r[2]) for r in rows] == [
+        (o.count, o.share) for o in expected.questions[0].options
+    ]
+    director = page_login(app, "director").get(f"/surveys/{qid}")  # every branch: 3
+    assert re.search(r"答卷数</div>\s*<div[^>]*>3\s", director.text)
+    assert re.search(r"Respondents</div>\s*<div[^>]*>2\s", page.text)
+
+
+def test_pending_edit_can_be_withdrawn_and_needs_the_csrf_token(
+    app: FastAPI, published: Engine
+) -> None:
+    admin = page_login(app, "admin", language="en")
+    text = "rules:\n  - id: x\n"
+    token = admin.headers.pop("X-CSRF-Token")
+    assert admin.post("/settings/care/pending", data={"text": text}).status_code == 403
+    saved = admin.post("/settings/care/pending", data={"text": text, "csrf_token": token})
+    assert saved.status_code == 303 and saved.headers["location"].startswith("/settings/rules")
+    page = admin.get("/settings/rules")
+    assert 'id="pending-care"' in page.text and 'id="pending-alerts"' not in page.text
+    withdrawn = admin.post("/settings/care/discard", data={"csrf_token": token})
+    assert withdrawn.status_code == 303
+    assert 'id="pending-care"' not in admin.get("/settings/rules").text
+    assert _config_changes(published, "pending:care") == 2  # saved, withdrawn
+    bad = admin.post("/settings/care/pending", data={"text": "rules: [", "csrf_token": token})
+    assert bad.status_code == 422 and "YAML syntax" in bad.text
