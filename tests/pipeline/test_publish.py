@@ -26,6 +26,8 @@ from weiwan.analytics.policies import eligibility, load_policies
 from weiwan.analytics.profile import load_profile
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine
+from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.tags import TAG_LABELS_DOCUMENT
 from weiwan.ops.migrate import upgrade
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.models import ConfigDocument
@@ -345,3 +347,17 @@ def test_settings_edited_in_the_web_reach_the_publish_and_the_next_run(
         )
     }
     assert policy_id not in offered
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_every_published_tag_has_its_names(wh: Warehouse, engine: sa.Engine) -> None:
+    publish(wh, engine, DAY, kinds=("customer_view",))
+    with engine.connect() as conn:
+        tags = conn.execute(sa.select(CustomerView.tags)).scalars().all()
+        content = conn.execute(
+            sa.select(ConfigDocument.content).where(ConfigDocument.name == TAG_LABELS_DOCUMENT)
+        ).scalar_one()
+    labels = json.loads(content)
+    used = {t for spaced in tags if spaced for t in spaced.split()}
+    assert used and used <= set(labels)
+    assert labels["tenure_under_6m"] == ["入网不足6个月", "Under 6 months"]

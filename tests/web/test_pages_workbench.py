@@ -4,6 +4,7 @@ its actions (outcomes through the contact service, SMS, transfer)."""
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,8 +20,9 @@ from web.workbench_fixtures import quiet_rules_now, task_ids_in, world_fixture  
 from weiwan.core.db import session_scope
 from weiwan.ops.campaigns.models import Campaign
 from weiwan.ops.contacts.models import Acceptance, Contact
+from weiwan.ops.customers.tags import TAG_LABELS_DOCUMENT, forget_tag_labels
 from weiwan.ops.org.access import actor_for
-from weiwan.ops.org.models import AuditEvent, User
+from weiwan.ops.org.models import AuditEvent, ConfigDocument, User
 from weiwan.ops.sms.models import SmsMessage
 from weiwan.ops.sms.schemas import TemplateIn
 from weiwan.ops.sms.service import create_template
@@ -144,6 +146,27 @@ def test_card_shows_reasons_policies_and_script_in_both_languages(
     # every open task of the customer, in every channel
     for channel in ("outbound_call", "store", "hotline"):
         assert f'id="task-{world["tasks"][("S00001", channel)]}"' in en.text
+
+
+@SQLITE
+def test_card_names_the_tags_in_the_readers_language(
+    app: FastAPI, engine: Engine, world: dict[str, Any]
+) -> None:
+    card = '<div id="customer-tags">'
+    before = page_login(app, "agent").get("/customers/S00001").text
+    assert "high_offnet_caller" in before.split(card)[1][:400]  # no names published: the id
+    with session_scope(engine) as session:
+        session.add(
+            ConfigDocument(
+                name=TAG_LABELS_DOCUMENT,
+                content=json.dumps({"high_offnet_caller": ["异网通话多", "Many off-net calls"]}),
+            )
+        )
+    forget_tag_labels()
+    zh = page_login(app, "agent").get("/customers/S00001").text.split(card)[1][:400]
+    en = page_login(app, "agent", "en").get("/customers/S00001").text.split(card)[1][:400]
+    assert "异网通话多" in zh and "high_offnet_caller" not in zh
+    assert "Many off-net calls" in en
 
 
 @SQLITE

@@ -56,6 +56,7 @@ from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
 from weiwan.ops.base import Base, utcnow
 from weiwan.ops.customers.models import CustomerView, Publication, PublishedDecision
+from weiwan.ops.customers.tags import TAG_LABELS_DOCUMENT, forget_tag_labels
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.models import AuditEvent, Branch, ConfigDocument
 from weiwan.ops.org.service import forget_branch_tree
@@ -251,13 +252,38 @@ def _publish_customer_view(
         rows = with_branch_ids(source, branch_ids)
         conn.execute(sa.delete(table))
         loaded = _load_staged(warehouse, conn, table, rows, "customer_view")
+        _publish_tag_labels(conn)
         _record(conn, "customer_view", snapshot, loaded)
         if conn.dialect.name == "postgresql":  # fresh statistics for the screen-pop's plans
             conn.exec_driver_sql("ANALYZE customer_view")
+    forget_tag_labels()
     if engine.dialect.name == "postgresql":  # the replaced rows' space, now rather than later
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM customer_view")
     return loaded
+
+
+def tag_labels() -> dict[str, list[str]]:
+    """[zh, en] name of every tag id the customer view's ``tags`` may hold: flag tags and the
+    bands of band tags, from the tag library."""
+    labels: dict[str, list[str]] = {}
+    for tag in load_tag_library().tags:
+        if tag.band is not None:
+            labels.update({b.id: [b.name_zh, b.name_en] for b in tag.band.bands})
+        else:
+            labels[tag.id] = [tag.name_zh, tag.name_en]
+    return labels
+
+
+def _publish_tag_labels(conn: sa.Connection) -> None:
+    """The tags' names beside the view (config document ``labels:tags``), so every channel
+    shows 入网不足6个月 rather than ``tenure_under_6m``."""
+    values = {
+        "name": TAG_LABELS_DOCUMENT,
+        "content": json.dumps(tag_labels(), ensure_ascii=False, sort_keys=True),
+        "updated_at": utcnow(),
+    }
+    _upsert(conn, _table(ConfigDocument), values, keys=("name",), updated_by=None)
 
 
 def _publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> int:

@@ -21,6 +21,7 @@ from weiwan.core.contact_rules import CHANNELS
 from weiwan.ops.campaigns.models import Campaign
 from weiwan.ops.customers.card import CustomerCard, customer_card
 from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.tags import tag_names
 from weiwan.ops.org.access import Actor, user_scope_clause
 from weiwan.ops.org.models import Branch, User
 from weiwan.ops.org.roles import Role
@@ -311,6 +312,7 @@ def work_context(
     acceptances = [{**a, "at": _parse(a.get("at"))} for a in card.acceptances]
     return {
         "card": card,
+        "tag_names": tag_names(session, card.tags, language),
         "customer": card.customer,
         "subscriber_id": sid,
         "reasons": reasons,

@@ -1,0 +1,56 @@
+"""The names of the customer view's tags, published beside it by the daily pipeline."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from weiwan.ops.org.models import ConfigDocument
+
+#: the config document holding {tag id: [name_zh, name_en]}
+TAG_LABELS_DOCUMENT = "labels:tags"
+#: seconds a process keeps the names before reading them again (they change once a day)
+CACHE_SECONDS = 60.0
+
+#: database URL → (read at, names)
+_cache: dict[str, tuple[float, dict[str, tuple[str, str]]]] = {}
+
+
+def tag_labels(session: Session) -> dict[str, tuple[str, str]]:
+    """{tag id: (zh, en)} as last published; cached per process and database for
+    :data:`CACHE_SECONDS` (the screen-pop should not read it on every call)."""
+    key = str(session.get_bind().engine.url)
+    now = time.monotonic()
+    cached = _cache.get(key)
+    if cached is not None and now - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    content = session.scalar(
+        select(ConfigDocument.content).where(ConfigDocument.name == TAG_LABELS_DOCUMENT)
+    )
+    labels: dict[str, tuple[str, str]] = {}
+    try:
+        raw = json.loads(content) if content else {}
+    except ValueError:
+        raw = {}
+    if isinstance(raw, dict):
+        for tag_id, names in raw.items():
+            if isinstance(names, list) and len(names) == 2:
+                labels[str(tag_id)] = (str(names[0]), str(names[1]))
+    _cache[key] = (now, labels)
+    return labels
+
+
+def forget_tag_labels() -> None:
+    """Drop the cached names (after a publish in this process)."""
+    _cache.clear()
+
+
+def tag_names(session: Session, tag_ids: Sequence[str], language: str) -> list[str]:
+    """The names of ``tag_ids`` in ``language`` (``zh…`` or English); an unknown id stays."""
+    labels = tag_labels(session)
+    index = 0 if language.startswith("zh") else 1
+    return [labels[t][index] if t in labels else t for t in tag_ids]
