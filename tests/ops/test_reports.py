@@ -128,8 +128,13 @@ def test_dissatisfied_list_is_scoped_and_masked(seeded: Engine, people: dict[str
         assert [r.subscriber_id for r in lead.rows] == ["S00001"]  # managed by the team
         assert "****" in (lead.rows[0].msisdn or "")
         analyst = service.dissatisfied(session, actor(session, people["analyst"]))
-        assert analyst.total == 2
+        assert analyst.total == 2 and len(analyst.rows) == 2
         assert all("****" in (r.msisdn or "") for r in analyst.rows)
+        second = service.dissatisfied(session, actor(session, people["analyst"]), limit=1, offset=1)
+        assert second.total == 2 and len(second.rows) == 1
+        beyond = service.dissatisfied(session, actor(session, people["analyst"]), offset=5)
+        assert beyond.total == 2 and beyond.rows == []
+        assert service.dissatisfied(session, actor(session, people["lead"])).total == 1
 
 
 def test_model_monitor_for_planners_only(seeded: Engine, people: dict[str, int]) -> None:

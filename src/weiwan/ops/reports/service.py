@@ -782,10 +782,10 @@ def dissatisfied(
     numbers masked unless the role may see them."""
     require_dashboards(actor)
     scope = _dissatisfied_scope(actor)
-    total = int(db.scalar(select(func.count()).select_from(DissatisfiedCustomer).where(scope)) or 0)
-    # the page's rows first (sorted on the list alone), then their customers by key
+    # the page's rows first (sorted on the list alone, with the count of every row in scope in
+    # the same pass), then their customers by key
     page = (
-        select(DissatisfiedCustomer)
+        select(DissatisfiedCustomer, func.count().over().label("total"))
         .where(scope)
         .order_by(DissatisfiedCustomer.survey_time.desc(), DissatisfiedCustomer.subscriber_id)
         .limit(limit)
@@ -801,11 +801,13 @@ def dissatisfied(
             page.c.survey_time,
             page.c.touchpoint,
             page.c.score,
+            page.c.total,
         )
         .select_from(page)
         .outerjoin(CustomerView, CustomerView.subscriber_id == page.c.subscriber_id)
         .order_by(page.c.survey_time.desc(), page.c.subscriber_id)
     )
+    found = db.execute(query).all()
     rows = [
         DissatisfiedRow(
             subscriber_id=sid,
@@ -816,6 +818,14 @@ def dissatisfied(
             touchpoint=touchpoint,
             score=score,
         )
-        for sid, name, msisdn, branch, at, touchpoint, score in db.execute(query)
+        for sid, name, msisdn, branch, at, touchpoint, score, _total in found
     ]
+    if found:
+        total = int(found[0][-1])
+    elif offset:  # past the end: the count alone
+        total = int(
+            db.scalar(select(func.count()).select_from(DissatisfiedCustomer).where(scope)) or 0
+        )
+    else:
+        total = 0
     return DissatisfiedList(total=total, rows=rows)
