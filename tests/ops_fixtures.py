@@ -19,6 +19,7 @@ from weiwan.ops.migrate import upgrade
 from weiwan.ops.org.models import Branch, Team
 from weiwan.ops.org.schemas import UserCreate
 from weiwan.ops.org.service import create_user
+from weiwan.ops.reports.service import forget_live_figures
 from weiwan.web.app import create_app
 
 
@@ -117,3 +118,10 @@ def _cheap_password_hashing(
         "weiwan.ops.org.service._hasher",
         PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_live_figures() -> None:
+    """The dashboards reuse live counts for a minute per database and scope; each test starts
+    without them (a test may record contacts and count again at once)."""
+    forget_live_figures()

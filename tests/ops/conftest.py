@@ -2,6 +2,7 @@
 
 from ops_fixtures import (  # noqa: F401
     _cheap_password_hashing,
+    _fresh_live_figures,
     app,
     branches,
     empty_engine,

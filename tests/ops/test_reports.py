@@ -16,7 +16,7 @@ from weiwan.core.db import session_scope
 from weiwan.core.errors import PermissionDeniedError
 from weiwan.ops.reports import service
 
-from .report_fixtures import OCT, SEPT, seed
+from .report_fixtures import OCT, SEPT, _call, seed
 from .sms_fixtures import actor
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -172,3 +172,18 @@ def test_api_routes(seeded: Engine, app: FastAPI, people: dict[str, int]) -> Non
     for path in ("overview", "satisfaction", "churn", "models", "dissatisfied"):
         assert agent.get(f"/api/v1/reports/{path}").status_code == 403
     assert login(app, "lead").get("/api/v1/reports/models").status_code == 403
+
+
+def test_live_counts_are_reused_for_a_minute_then_counted_again(
+    seeded: Engine, people: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(service, "monotonic", lambda: clock[0])
+    with session_scope(seeded) as session:
+        before = _rates(session, people["director"])["connect_rate"]
+        _call(session, "S00001", people["agent"], "connected")
+        assert _rates(session, people["director"])["connect_rate"] == before  # reused
+        assert _rates(session, people["lead"])["connect_rate"] != before  # another scope
+        clock[0] += service.LIVE_SECONDS + 1
+        after = _rates(session, people["director"])["connect_rate"]
+    assert after == (before[0] + 1, before[1] + 1)

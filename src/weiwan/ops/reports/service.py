@@ -22,9 +22,11 @@ outcomes is connected, accepted, refused or call-back, any other channel when se
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -388,7 +390,48 @@ class _UserCounts:
     counts: dict[str, int]
 
 
+#: seconds the live counts of a scope and period are reused (the dashboards say so)
+LIVE_SECONDS = 60.0
+_LIVE_ENTRIES = 256
+_live: OrderedDict[tuple[Any, ...], tuple[float, list[_UserCounts]]] = OrderedDict()
+
+
+def forget_live_figures() -> None:
+    """Drop the reused live counts (tests, or after a bulk import of contacts)."""
+    _live.clear()
+
+
+def _scope_key(actor: Actor) -> tuple[Any, ...]:
+    """What decides which contacts the actor's live figures count."""
+    return (
+        actor.scope.value,
+        actor.user_id if actor.scope is Scope.OWN else None,
+        actor.team_id if actor.scope is Scope.TEAM else None,
+        tuple(sorted(actor.branch_ids)) if actor.scope is Scope.BRANCH else None,
+    )
+
+
 def _user_counts(
+    db: Session, actor: Actor, start: datetime, end: datetime, *, lang: str = "zh-CN"
+) -> list[_UserCounts]:
+    """The contacts of [start, end) in the actor's scope counted per user (see
+    :func:`_count_users`), reused for :data:`LIVE_SECONDS` per database, scope and period: a
+    month's contacts at a large centre take a few hundred milliseconds to count, and managers
+    open the dashboards often."""
+    key = (str(db.get_bind().engine.url), _scope_key(actor), start, end, lang)
+    now = monotonic()
+    cached = _live.get(key)
+    if cached is not None and now - cached[0] < LIVE_SECONDS:
+        _live.move_to_end(key)
+        return cached[1]
+    counted = _count_users(db, actor, start, end, lang=lang)
+    _live[key] = (now, counted)
+    while len(_live) > _LIVE_ENTRIES:
+        _live.popitem(last=False)
+    return counted
+
+
+def _count_users(
     db: Session, actor: Actor, start: datetime, end: datetime, *, lang: str = "zh-CN"
 ) -> list[_UserCounts]:
     """One scan of the contacts of [start, end) in the actor's scope, counted per user: the
