@@ -978,6 +978,12 @@ def main() -> int:
     parser.add_argument(
         "--phases", default="screen,outcome,mixed", help="locust phases to run, comma-separated"
     )
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        help="what-if: an extra PostgreSQL setting (name=value), e.g. synchronous_commit=off",
+    )
     opts = parser.parse_args()
     phases = {
         "screen": Phase("screen", 200, 0),
@@ -989,14 +995,19 @@ def main() -> int:
         f"operational API on PostgreSQL 15, {opts.customers:,} customers; {os.cpu_count()} CPUs; "
         f"load average at the start: {load_average()}"
     )
-    settings = ("fsync=on", f"shared_buffers={opts.shared_buffers}", "max_connections=200")
+    settings = (
+        "fsync=on",
+        f"shared_buffers={opts.shared_buffers}",
+        "max_connections=200",
+        *opts.pg_setting,
+    )
     with pg_server(*settings) as url, tempfile.TemporaryDirectory(prefix="weiwan-ops-") as tmp:
         home = Path(tmp)
         engine = make_engine(url)
         with engine.connect() as conn:
             shown = {
                 s: conn.execute(sa.text(f"SHOW {s}")).scalar_one()
-                for s in ("fsync", "synchronous_commit", "shared_buffers")
+                for s in ("fsync", "synchronous_commit", "shared_buffers", "jit")
             }
             backend = int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
         postmaster = psutil.Process(backend).parent()

@@ -555,28 +555,16 @@ def return_visits(db: Session, actor: Actor, start: datetime, end: datetime) -> 
         )
     ).one()
     counts = [int(v or 0) for v in (arrivals, seen, ok, feedback)]
+    names = ("visit_coverage", "visit_success", "visit_feedback")
     return [
         Ratio(
-            name="visit_coverage",
-            value=ratio(counts[1], counts[0]),
-            numerator=counts[1],
-            denominator=counts[0],
-            target=TARGETS["visit_coverage"],
-        ),
-        Ratio(
-            name="visit_success",
-            value=ratio(counts[2], counts[1]),
-            numerator=counts[2],
-            denominator=counts[1],
-            target=TARGETS["visit_success"],
-        ),
-        Ratio(
-            name="visit_feedback",
-            value=ratio(counts[3], counts[2]),
-            numerator=counts[3],
-            denominator=counts[2],
-            target=TARGETS["visit_feedback"],
-        ),
+            name=name,
+            value=ratio(counts[i + 1], counts[i]),
+            numerator=counts[i + 1],
+            denominator=counts[i],
+            target=TARGETS[name],
+        )
+        for i, name in enumerate(names)
     ]
 
 
