@@ -3,9 +3,9 @@ clone, archive, and the results of each questionnaire (``ops.surveys.service``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -17,7 +17,7 @@ from weiwan.ops.types import IdPath
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
-from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
+from weiwan.web.pages.deps import Db, LocalTz, PageActor, PageForm, export_tables
 from weiwan.web.tables import Column, Table, wants_export
 from weiwan.web.templating import render
 
@@ -33,15 +33,6 @@ KINDS: dict[str, Any] = {
 }
 BLANK_QUESTIONS = 3
 MAX_FORM_QUESTIONS = 30
-
-
-async def form_fields(request: Request) -> dict[str, str]:
-    """The posted form as a dict of strings (read once; the CSRF check reads the same form)."""
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
-FormFields = Annotated[dict[str, str], Depends(form_fields)]
 
 
 def _title(row: Any) -> str:
@@ -162,10 +153,11 @@ def questionnaires(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> R
 
 
 @router.post("/surveys", response_class=HTMLResponse)
-def create(request: Request, actor: PageActor, db: Db, tz: LocalTz, fields: FormFields) -> Response:
+def create(request: Request, actor: PageActor, db: Db, tz: LocalTz, form: PageForm) -> Response:
     """Build a questionnaire (centre head, director, shift lead); a refused form is shown
     again with the reason and the entries kept."""
     actor.require(*service.BUILDERS)
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
     try:
         data = questionnaire_from_form(fields)
         questionnaire = service.create_questionnaire(db, actor, data)

@@ -175,14 +175,6 @@ def count_tasks(
     return TaskCounts(*(int(v) for v in row[:4])), int(row[4])
 
 
-def task_counts(
-    session: Session, actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime
-) -> TaskCounts:
-    """Open, due today (still ahead), overdue and done today, for the view, channel and
-    source chosen."""
-    return count_tasks(session, actor, filters, tz, now)[0]
-
-
 def _page_ids(actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime) -> Any:
     """The ids of the page's tasks in list order, from the tasks alone."""
     return (
