@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from weiwan.cli_appraisal import appraisal_app
+from weiwan.cli_reports import report_app
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import configure_logging
 from weiwan.core.settings import get_settings
@@ -29,6 +31,8 @@ targets_app = typer.Typer(help="Target selection over the customer profile.", no
 app.add_typer(targets_app, name="targets")
 scores_app = typer.Typer(help="Churn scores of a snapshot.", no_args_is_help=True)
 app.add_typer(scores_app, name="scores")
+app.add_typer(report_app, name="report")
+app.add_typer(appraisal_app, name="appraisal")
 
 console = Console(stderr=True)
 out = Console()

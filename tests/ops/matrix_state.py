@@ -11,8 +11,9 @@ one the product can reach.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from httpx import Response
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from anomaly_fixtures import pool_entry
 from api_helpers import PASSWORD, PEOPLE, login
 from customer_fixtures import customer, policy
 from weiwan.core.db import session_scope
@@ -30,6 +32,7 @@ from weiwan.ops.org.access import Actor, actor_for
 from weiwan.ops.org.models import Branch, Team, User
 from weiwan.ops.org.schemas import UserCreate
 from weiwan.ops.org.service import create_user
+from weiwan.ops.reports.models import PeriodReport
 from weiwan.ops.tasks.models import CustomerAssignment
 from weiwan.ops.tasks.service import TaskSpec, create_tasks, list_tasks
 
@@ -180,7 +183,7 @@ def _campaigns(app: FastAPI, city: int, today: date) -> dict[str, int]:
     return ids
 
 
-def seed(engine: Engine, app: FastAPI) -> Seeded:
+def _seed_core(engine: Engine, app: FastAPI) -> Seeded:
     """Fill the migrated database behind ``engine`` (served by ``app``): the organisation,
     customers, tasks and a contact directly, the rest through the API as its users would; the
     ids of what it holds."""
@@ -268,3 +271,83 @@ def seed(engine: Engine, app: FastAPI) -> Seeded:
         template=template["id"],
         campaigns=campaign_ids,
     )
+
+
+# --- data-quality feedback (issue 9) -------------------------------------------------------
+#: the one data-quality report the matrix seeds: the city agent's, of S00001 (its id is the
+#: table's first; ``test_access_matrix`` names it)
+DATA_QUALITY_REPORT_ID = 1
+
+
+def _seed_data_quality(engine: Engine, app: FastAPI, seeded: Seeded) -> None:
+    """A data-quality report filed by the city agent."""
+    body = {"subscriber_id": "S00001", "field": "plan_id", "reported_value": "TC128"}
+    report = _ok(login(app, "agent").post("/api/v1/data-quality/reports", json=body), 201)
+    assert report["id"] == DATA_QUALITY_REPORT_ID, report
+
+
+# --- anomaly pool (issue 9) -----------------------------------------------------------------
+#: the one pool entry the matrix seeds: new, of S00001 (city branch, managed by the city agent),
+#: the table's first row (``test_access_matrix`` names it)
+ANOMALY_ID = 1
+
+
+def _seed_anomalies(engine: Engine, app: FastAPI, seeded: Seeded) -> None:
+    """A new anomaly-pool entry of S00001."""
+    with session_scope(engine) as session:
+        entry = pool_entry("S00001", seeded.branches["city"])
+        session.add(entry)
+        session.flush()
+        assert entry.id == ANOMALY_ID, entry.id
+
+
+# --- targets and appraisal (issue 9) -------------------------------------------------------
+def appraisal_week(today: date) -> str:
+    """The ISO week of ``today`` (the city agent's seeded plan), e.g. ``2026-W48``."""
+    year, week, _day = today.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _seed_appraisal(engine: Engine, app: FastAPI, seeded: Seeded) -> None:
+    """The city agent's weekly plan of this week."""
+    body = {"goals": "回访高价值客户", "target_customers": 10}
+    path = f"/api/v1/appraisal/weekly-plans/{appraisal_week(seeded.today)}"
+    _ok(login(app, "agent").put(path, json=body))
+
+
+# --- period reports and the churn analysis report (issue 9) ---------------------------------
+#: published documents the matrix reads: the week and the month's churn analysis report, each
+#: for the whole operator (``*``) and for the city branch (``HZ``, the centre head's)
+REPORT_WEEK, REPORT_MONTH = "2026-W44", "2026-10"
+
+
+def _seed_period_reports(engine: Engine, app: FastAPI, seeded: Seeded) -> None:
+    """Published week and churn analysis documents."""
+    periods = (
+        ("week", REPORT_WEEK, date(2026, 10, 26), date(2026, 11, 1)),
+        ("churn", REPORT_MONTH, date(2026, 10, 1), date(2026, 10, 31)),
+    )
+    with session_scope(engine) as session:
+        for kind, key, start, last_day in periods:
+            for scope, branch_id in (("*", None), ("HZ", seeded.branches["city"])):
+                session.add(
+                    PeriodReport(
+                        kind=kind,
+                        key=key,
+                        scope=scope,
+                        branch_id=branch_id,
+                        start=start,
+                        last_day=last_day,
+                        snapshot_date=date(2026, 11, 1),
+                        published_at=datetime.now(UTC),
+                        document=json.dumps({"kind": kind, "key": key, "scope": scope}),
+                    )
+                )
+
+
+def seed(engine: Engine, app: FastAPI) -> Seeded:
+    """The whole seeded state: the core above plus each retention-management part's rows."""
+    seeded = _seed_core(engine, app)
+    for part in (_seed_data_quality, _seed_anomalies, _seed_appraisal, _seed_period_reports):
+        part(engine, app, seeded)
+    return seeded

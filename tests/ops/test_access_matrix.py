@@ -556,6 +556,146 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/reports/churn", FIGURE_READERS),
     Route("GET", "/reports/models", PLANNERS),
     Route("GET", "/reports/dissatisfied", FIGURE_READERS),
+    # --- period reports and the churn analysis report (issue 9)
+    # Centre heads, the director and analysts read reports (PLANNERS); the seeded documents
+    # (matrix_state.REPORT_WEEK / REPORT_MONTH) exist for the whole operator and the city
+    # branch, so every reader finds one in scope.
+    Route("GET", "/reports/periods", PLANNERS),
+    Route(
+        "GET",
+        "/reports/periods/{kind}/{key}",
+        PLANNERS,
+        lambda s: Req(path={"kind": "week", "key": "2026-W44"}),
+    ),
+    Route(
+        "GET",
+        "/reports/churn-analysis/{month}",
+        PLANNERS,
+        lambda s: Req(path={"month": "2026-10"}),
+    ),
+    # --- anomaly pool (issue 9)
+    # The seeded entry (matrix_state.ANOMALY_ID, S00001 of the city branch, managed by the city
+    # agent) is in every city role's scope. Everyone but the administrator reads the pool;
+    # shift leads, centre heads and the director assign (to the city agent); roles that work
+    # with customers handle or dismiss a new entry; exporters export.
+    Route("GET", "/anomalies", ALL - ADMIN),
+    Route("GET", "/anomalies/summary", ALL - ADMIN),
+    Route("GET", "/anomalies/export", EXPORTERS),
+    Route("GET", "/anomalies/{anomaly_id}", ALL - ADMIN, lambda s: Req(path={"anomaly_id": 1})),
+    Route(
+        "POST",
+        "/anomalies/{anomaly_id}/assign",
+        frozenset({Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR}),
+        lambda s: Req(path={"anomaly_id": 1}, json={"assignee_id": s.users["agent"]}),
+    ),
+    Route(
+        "POST",
+        "/anomalies/{anomaly_id}/handle",
+        WORKERS,
+        lambda s: Req(path={"anomaly_id": 1}, json={"note": "已核实账单"}),
+    ),
+    Route(
+        "POST",
+        "/anomalies/{anomaly_id}/dismiss",
+        WORKERS,
+        lambda s: Req(path={"anomaly_id": 1}, json={"note": "测试号码"}),
+    ),
+    # --- targets and appraisal (issue 9)
+    # Settings: read by managers and the admin, changed by the admin, director and centre head
+    # (a target of the city agent: inside the head's branches). Plans and checks: the seeded
+    # plan and every check are the city agent's, in every city reader's scope. Scorecards:
+    # agents their own, managers and analysts theirs.
+    Route(
+        "GET",
+        "/appraisal/settings",
+        frozenset({Role.ADMIN, Role.DIRECTOR, Role.CENTRE_HEAD, Role.SHIFT_LEAD}),
+    ),
+    Route(
+        "PUT",
+        "/appraisal/settings",
+        frozenset({Role.ADMIN, Role.DIRECTOR, Role.CENTRE_HEAD}),
+        lambda s: Req(json={"text": "targets:\n  - {agent: agent, saves: 2}\n"}),
+    ),
+    Route("GET", "/appraisal/weekly-plans", BUILDERS | {Role.AGENT}),
+    Route(
+        "PUT",
+        "/appraisal/weekly-plans/{week}",
+        frozenset({Role.AGENT, Role.SHIFT_LEAD}),
+        lambda s: Req(
+            path={"week": s.today.strftime("%G-W%V")},
+            json={"goals": "回访", "target_customers": 5},
+        ),
+    ),
+    Route(
+        "GET",
+        "/appraisal/weekly-plans/{user_id}/{week}",
+        BUILDERS | {Role.AGENT},
+        lambda s: Req(path={"user_id": s.users["agent"], "week": s.today.strftime("%G-W%V")}),
+    ),
+    Route(
+        "POST",
+        "/appraisal/weekly-plans/{user_id}/{week}/comment",
+        BUILDERS,
+        lambda s: Req(
+            path={"user_id": s.users["agent"], "week": s.today.strftime("%G-W%V")},
+            json={"comment": "好"},
+        ),
+    ),
+    Route("GET", "/appraisal/daily-checks", BUILDERS | {Role.AGENT}),
+    Route(
+        "POST",
+        "/appraisal/daily-checks",
+        BUILDERS,
+        lambda s: Req(
+            json={
+                "agent_id": s.users["agent"],
+                "day": s.today.isoformat(),
+                "records_checked": 10,
+                "result": "ok",
+            }
+        ),
+    ),
+    Route("GET", "/appraisal/scorecards", BUILDERS | {Role.AGENT, Role.ANALYST}),
+    Route(
+        "GET",
+        "/appraisal/scorecards/{level}/{subject_id}/history",
+        BUILDERS | {Role.AGENT, Role.ANALYST},
+        lambda s: Req(path={"level": "agent", "subject_id": s.users["agent"]}),
+    ),
+    # --- data-quality feedback (issue 9)
+    # Filing needs customer work (not admin, analyst) and the customer in scope (S00001 is in
+    # every city role's). The seeded report (matrix_state.DATA_QUALITY_REPORT_ID, the city
+    # agent's): its filer, the team's lead, the branch's head, director and analyst see it;
+    # front desk sees only its own reports, so it is "missing" to them (404). Reviewing and
+    # exporting: analyst, centre head, director; the administrator has no reports at all.
+    Route(
+        "POST",
+        "/data-quality/reports",
+        WORKERS,
+        lambda s: Req(json={"subscriber_id": "S00001", "field": "name", "reported_value": "王五"}),
+    ),
+    Route("GET", "/data-quality/reports", ALL - ADMIN),
+    Route(
+        "GET",
+        "/data-quality/reports/{report_id}",
+        frozenset({Role.AGENT, Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST}),
+        lambda s: Req(path={"report_id": 1}),
+        hidden=frozenset({Role.STORE_CLERK, Role.HOTLINE_AGENT}),
+    ),
+    Route("GET", "/data-quality/summary", ALL - ADMIN),
+    Route(
+        "POST",
+        "/data-quality/reports/{report_id}/confirm",
+        EXPORTERS,
+        lambda s: Req(path={"report_id": 1}, json={"note": "已核实"}),
+    ),
+    Route(
+        "POST",
+        "/data-quality/reports/{report_id}/reject",
+        EXPORTERS,
+        lambda s: Req(path={"report_id": 1}, json={}),
+    ),
+    Route("POST", "/data-quality/export", EXPORTERS),
 )
 
 

@@ -63,6 +63,9 @@ def test_demo_builds_an_operator_and_loads_it_once(home: Path) -> None:
     assert people_before["roles"] == len(Role)  # one login per role, printed with the password
     assert DEMO_PASSWORD in first.stdout and "agent3" in first.stdout
     assert people_before["agent_tasks"] > 0 and people_before["contacts"] > 0
+    # the managers' day: plans, checks and pool entries handed out through the services
+    assert people_before["weekly_plans"] == 3 and people_before["daily_checks"] > 0
+    assert people_before["pool"] > 0 and people_before["pool_assigned"] > 0
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
     assert second.stdout.count("unchanged") == 6  # every table skipped: same bytes, same snapshot
@@ -84,6 +87,13 @@ def _ops_counts(home: Path) -> dict[str, int]:
                     )
                 ),
                 "contacts": conn.scalar(text("SELECT count(*) FROM contacts")),
+                "weekly_plans": conn.scalar(text("SELECT count(*) FROM weekly_plans")),
+                "daily_checks": conn.scalar(text("SELECT count(*) FROM daily_checks")),
+                "pool": conn.scalar(text("SELECT count(*) FROM anomalies")),
+                "pool_assigned": conn.scalar(
+                    text("SELECT count(*) FROM anomalies WHERE status = 'assigned'")
+                ),
+                "data_quality": conn.scalar(text("SELECT count(*) FROM data_quality_reports")),
             }
     finally:
         engine.dispose()

@@ -1,10 +1,15 @@
-"""Alert and care rules (预警规则: 日告警 / 月告警 / 关怀类预警) in analyst-edited YAML.
+"""Alert, care and anomaly rules (日告警 / 月告警 / 关怀类预警 / 异常库) in analyst-edited YAML.
 
 A rule's ``condition`` is the target filter of :mod:`weiwan.analytics.targets` (one condition
 language in the product) over the alert context: the snapshot's profile plus a few columns only
 alerts need (birthday, anniversary, previous risk band, …). Thresholds live in the condition's
 values, so an analyst edits them in the file. A broken rule is reported with file, rule and
 field, and every other rule still loads and runs, as tags do.
+
+Anomaly rules (``kind: anomaly``, shipped in ``anomalies.yaml``, :data:`DEFAULT_ANOMALY_FILES`)
+are the same rules over the anomaly context (:mod:`weiwan.analytics.anomalies`); they need a
+``category`` (billing / disconnection) and may key their firing on an event's date
+(``event_date``) instead of the run's day or month. The alert step never loads them.
 """
 
 from __future__ import annotations
@@ -19,7 +24,14 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.types as ir
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from weiwan.analytics.features import as_of_rows
 from weiwan.analytics.profile import load_profile
@@ -28,6 +40,9 @@ from weiwan.analytics.warehouse import Warehouse
 
 DEFAULT_RULES_DIR = Path(__file__).parent / "alert_rules"
 DEFAULT_RULE_FILES = (DEFAULT_RULES_DIR / "alerts.yaml", DEFAULT_RULES_DIR / "care.yaml")
+#: the anomaly pool's rules (异常库), loaded only by the pipeline's anomaly step
+DEFAULT_ANOMALY_FILES = (DEFAULT_RULES_DIR / "anomalies.yaml",)
+ANOMALY_CATEGORIES = ("billing", "disconnection")
 #: the columns (and types) of :func:`evaluate_rules`' table, in order
 ALERT_SCHEMA: dict[str, str] = {
     "subscriber_id": "string",
@@ -47,14 +62,14 @@ _SCORE_COLUMNS = {"risk_band": "string", "churn_probability": "float64"}
 
 
 class AlertRule(BaseModel):
-    """One alert (告警) or care trigger (关怀) as written in a rule file."""
+    """One alert (告警), care trigger (关怀) or anomaly (异常) as written in a rule file."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=63)
     name_zh: str = Field(min_length=1)
     name_en: str = Field(min_length=1)
-    kind: Literal["alert", "care"]
+    kind: Literal["alert", "care", "anomaly"]
     period: Literal["daily", "monthly"]
     severity: Severity
     condition: TargetFilter
@@ -63,6 +78,19 @@ class AlertRule(BaseModel):
     description_zh: str = ""
     description_en: str = ""
     action_hint: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
+    #: anomaly rules only: billing or disconnection
+    category: Literal["billing", "disconnection"] | None = None
+    #: anomaly rules only: the context column (a date) that keys a firing, once per event
+    event_date: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _anomaly_fields(self) -> AlertRule:
+        if self.kind == "anomaly" and self.category is None:
+            raise ValueError("category: required for anomaly rules (billing or disconnection)")
+        for name in ("category", "event_date"):
+            if self.kind != "anomaly" and getattr(self, name) is not None:
+                raise ValueError(f"{name}: only anomaly rules have one (kind is {self.kind})")
+        return self
 
     @field_validator("condition", mode="before")
     @classmethod
@@ -78,6 +106,19 @@ class AlertRule(BaseModel):
     def period_key(self, snapshot: date) -> str:
         """The period a firing belongs to: the day for daily rules, the month for monthly."""
         return snapshot.isoformat() if self.period == "daily" else snapshot.strftime("%Y-%m")
+
+    def period_key_of(self, context: ir.Table, snapshot: date) -> ir.StringValue:
+        """The period of a firing on a context row: the ``event_date`` column's day when the
+        rule names one (once per event), else :meth:`period_key`."""
+        fixed = ibis.literal(self.period_key(snapshot), "string")
+        if self.event_date is None:
+            return fixed
+        if self.event_date not in context.columns:
+            raise FilterError(f"event_date: unknown column {self.event_date!r}")
+        day = context[self.event_date].cast("date").cast("string")
+        result = ibis.coalesce(day, fixed)
+        assert isinstance(result, ir.StringValue)
+        return result
 
 
 def _bad_operator(raw: Any, path: str) -> str | None:
@@ -141,14 +182,25 @@ def _display(path: Path) -> str:
     return path.name if path.parent == DEFAULT_RULES_DIR else str(path)
 
 
-def load_rules(paths: Sequence[Path] | None = None) -> RuleSet:
-    """Load rule files (or every ``*.yaml`` of a directory); None = the shipped two files."""
+def load_rules(
+    paths: Sequence[Path] | None = None, *, kinds: Sequence[str] | None = None
+) -> RuleSet:
+    """Load rule files (or every ``*.yaml`` of a directory); None = the shipped two files.
+
+    ``kinds`` (e.g. ``("anomaly",)``): a rule of another kind is refused with a message, so
+    alerts and anomalies stay in their own files."""
     files: list[Path] = []
     for path in DEFAULT_RULE_FILES if paths is None else [Path(p) for p in paths]:
         files += sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
     ruleset = RuleSet()
     for file in files:
         _load_file(file, ruleset)
+    if kinds is not None:
+        wrong = [r for r in ruleset.rules if r.kind not in kinds]
+        for rule in wrong:
+            problem = f"kind: {rule.kind} rules do not belong here (use {', '.join(kinds)})"
+            ruleset.errors.append(RuleError(ruleset.files.pop(rule.id), rule.id, problem))
+        ruleset.rules = [r for r in ruleset.rules if r.kind in kinds]
     return ruleset
 
 
@@ -184,6 +236,8 @@ def _load_file(path: Path, ruleset: RuleSet) -> None:
 def _describe(err: Any) -> str:
     where = ".".join(str(part) for part in err["loc"]) or "(rule)"
     message = str(err["msg"]).removeprefix("Value error, ")
+    if not err["loc"] and ": " in message:  # a rule-level check names its own field
+        return message
     if where == "condition" and err["type"] == "value_error" and not message.startswith("("):
         return f"condition.{message}"  # the filter's own path: condition.all[0].op
     return f"{where}: {message}"
@@ -295,13 +349,14 @@ def _hit(context: ir.Table, rule: AlertRule, snapshot: date) -> ir.StructValue:
     except FilterError as exc:
         raise FilterError(f"condition.{exc}") from exc
     evidence = _evidence(context, rule.evidence)
+    period_key = rule.period_key_of(context, snapshot)
     return ibis.struct(
         {
             "fired": predicate,
             "rule_id": ibis.literal(rule.id, "string"),
             "kind": ibis.literal(rule.kind, "string"),
             "severity": ibis.literal(rule.severity, "string"),
-            "period_key": ibis.literal(rule.period_key(snapshot), "string"),
+            "period_key": period_key,
             "evidence": ibis.ifelse(predicate, evidence, ibis.null("string")),
             "action_hint": ibis.literal(rule.action_hint, "string"),
         }

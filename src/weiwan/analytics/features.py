@@ -77,12 +77,18 @@ def _months_between(start: ir.DateValue, end: ir.DateValue) -> ir.IntegerValue:
     return months - ibis.ifelse(end.day() < start.day(), 1, 0)
 
 
-def _base(wh: TableSource, snapshot: date) -> ir.Table:
+def _live(wh: TableSource, snapshot: date) -> ir.Table:
+    """The ``subscribers`` rows of those active at ``snapshot``: joined on or before it and not
+    churned by it."""
     subs = as_of_rows(wh, "subscribers", snapshot)
     churn = as_of_rows(wh, "churn_records", snapshot)
     gone = churn.filter(churn.churn_date <= snapshot).select("subscriber_id").distinct()
+    return subs.filter(subs.join_date <= ibis.literal(snapshot)).anti_join(gone, "subscriber_id")
+
+
+def _base(wh: TableSource, snapshot: date) -> ir.Table:
     day = ibis.literal(snapshot)
-    live = subs.filter(subs.join_date <= day).anti_join(gone, "subscriber_id")
+    live = _live(wh, snapshot)
     extras = list(wh.extra_columns("subscribers"))
     device_age = live.device_age_months - _months_between(day, live[SNAPSHOT])
     return live.select(
@@ -109,23 +115,39 @@ def _trend(recent: ir.FloatingValue, earlier: ir.FloatingValue) -> ir.FloatingVa
     return ibis.ifelse(earlier > 0, recent / earlier - 1, ibis.null("float64"))
 
 
-def _usage(wh: TableSource, snapshot: date) -> ir.Table:
+def _recent_usage(wh: TableSource, snapshot: date) -> tuple[ir.Table, date]:
+    """The ``monthly_usage`` rows of the 6 complete months up to ``snapshot``, and the first
+    day of the last of them."""
     m0 = last_complete_month(snapshot)
     usage = as_of_rows(wh, "monthly_usage", snapshot)
-    usage = usage.filter(usage.bill_month.between(add_months(m0, -5), m0))
+    return usage.filter(usage.bill_month.between(add_months(m0, -5), m0)), m0
+
+
+def _windows(usage: ir.Table, m0: date) -> tuple[ir.BooleanValue, ir.BooleanValue, ir.BooleanValue]:
+    """Rows of the last month, of the last 3 months, and of the 3 months before those."""
     month = usage.bill_month
-    last1, last3 = month == m0, month >= add_months(m0, -2)
-    prev3 = month < add_months(m0, -2)
+    return month == m0, month >= add_months(m0, -2), month < add_months(m0, -2)
+
+
+def _monthly(usage: ir.Table, m0: date, stem: str) -> dict[str, ir.Value]:
+    """A ``_MONTHLY`` column's last month, 3- and 6-month means and previous 3-month mean."""
+    last1, last3, prev3 = _windows(usage, m0)
+    value = usage[_MONTHLY[stem]].cast("float64")
+    name_1m = "arpu_1m" if stem == "bill" else ("data_mb_1m" if stem == "data" else f"{stem}_1m")
+    return {
+        name_1m: value.max(where=last1),
+        f"{stem}_mean_3m": value.mean(where=last3),
+        f"{stem}_mean_6m": value.mean(),
+        f"_{stem}_prev_3m": value.mean(where=prev3),
+    }
+
+
+def _usage(wh: TableSource, snapshot: date) -> ir.Table:
+    usage, m0 = _recent_usage(wh, snapshot)
+    last1, last3, prev3 = _windows(usage, m0)
     metrics: dict[str, ir.Value] = {}
-    for stem, col in _MONTHLY.items():
-        value = usage[col].cast("float64")
-        name_1m = (
-            "arpu_1m" if stem == "bill" else ("data_mb_1m" if stem == "data" else f"{stem}_1m")
-        )
-        metrics[name_1m] = value.max(where=last1)
-        metrics[f"{stem}_mean_3m"] = value.mean(where=last3)
-        metrics[f"{stem}_mean_6m"] = value.mean()
-        metrics[f"_{stem}_prev_3m"] = value.mean(where=prev3)
+    for stem in _MONTHLY:
+        metrics |= _monthly(usage, m0, stem)
     for stem, col in _SUMS.items():
         metrics[f"{stem}_1m"] = usage[col].sum(where=last1)
         metrics[f"{stem}_3m"] = usage[col].sum(where=last3)
@@ -256,3 +278,20 @@ def compute_features(wh: TableSource, snapshot: date) -> ir.Table:
         if dtype.is_floating()
     }
     return table.mutate(**exact)
+
+
+def bill_bases(wh: TableSource, snapshot: date) -> ir.Table:
+    """``arpu_1m`` and ``bill_mean_3m`` (the value tier's bases) of each subscriber active at
+    ``snapshot``, with ``subscriber_id`` and ``snapshot_date``: the values
+    :func:`compute_features` gives, without computing the other features."""
+    usage, m0 = _recent_usage(wh, snapshot)
+    bills = usage.group_by("subscriber_id").aggregate(**_monthly(usage, m0, "bill"))
+    bills = bills.select(b_sid=bills.subscriber_id, b_1m=bills.arpu_1m, b_3m=bills.bill_mean_3m)
+    live = _live(wh, snapshot)
+    joined = live.left_join(bills, live.subscriber_id == bills.b_sid)
+    return joined.select(
+        "subscriber_id",
+        snapshot_date=ibis.literal(snapshot),
+        arpu_1m=joined.b_1m.round(FLOAT_DIGITS),
+        bill_mean_3m=joined.b_3m.round(FLOAT_DIGITS),
+    )

@@ -40,7 +40,7 @@ import pandas as pd
 from weiwan.analytics.churn.labels import horizon_end, labels
 from weiwan.analytics.churn.metrics import evaluate
 from weiwan.analytics.features import as_of_rows
-from weiwan.core.months import add_months, last_complete_month
+from weiwan.core.months import add_months, last_complete_month, month_end
 
 METRIC_COLUMNS = (
     "metric",
@@ -94,10 +94,11 @@ class Source(Protocol):
     def has_table(self, name: str) -> bool: ...
 
 
-def report_months(snapshot: date, count: int = MONTHS) -> list[date]:
-    """The first days of the ``count`` complete months up to ``snapshot``, oldest first."""
-    last = last_complete_month(snapshot)
-    return [add_months(last, -k) for k in reversed(range(count))]
+def report_months(snapshot: date, count: int = MONTHS, last: date | None = None) -> list[date]:
+    """The first days of the ``count`` complete months up to ``snapshot`` (or up to the month
+    ``last`` when given), oldest first."""
+    end = last_complete_month(snapshot) if last is None else last.replace(day=1)
+    return [add_months(end, -k) for k in reversed(range(count))]
 
 
 def _frame(rows: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
@@ -108,8 +109,11 @@ def _frame(rows: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
     frame = frame[list(METRIC_COLUMNS)].copy()
     if not frame.empty:
         frame["period"] = pd.to_datetime(frame["period"]).dt.date
-    ratio = frame["numerator"].astype(float) / frame["denominator"].astype(float).replace(0, np.nan)
-    frame["value"] = frame["value"].astype(float).where(frame["value"].notna(), ratio)
+    # float columns (not all-None objects): concatenating them keeps one dtype, no FutureWarning
+    for column in ("value", "numerator", "denominator"):
+        frame[column] = frame[column].astype(float)
+    ratio = frame["numerator"] / frame["denominator"].replace(0, np.nan)
+    frame["value"] = frame["value"].where(frame["value"].notna(), ratio)
     return frame
 
 
@@ -150,10 +154,20 @@ def _calendar(months: list[date]) -> ir.Table:
     return ibis.memtable(pd.DataFrame({"month_start": months, "month_end": ends}))
 
 
-def churn_rates(wh: Source, snapshot: date, months: int = MONTHS + 1) -> pd.DataFrame:
-    """``churn_rate`` per month, branch and dimension member (see the module doc)."""
+def churn_rates(
+    wh: Source,
+    snapshot: date,
+    months: int = MONTHS + 1,
+    *,
+    last: date | None = None,
+    keep_early: bool = False,
+) -> pd.DataFrame:
+    """``churn_rate`` per month, branch and dimension member (see the module doc), for the
+    ``months`` months ending with ``last`` (default: the snapshot's last complete month).
+    Months before the window's first churn are left out unless ``keep_early``
+    (:func:`drop_early` applies the rule to part of the window later)."""
     subs = _subscribers(wh, snapshot)
-    joined = _calendar(report_months(snapshot, months)).cross_join(subs)
+    joined = _calendar(report_months(snapshot, months, last)).cross_join(subs)
     at_start = (joined.join_date < joined.month_start) & (
         joined.churn_date.isnull() | (joined.churn_date >= joined.month_start)
     )
@@ -169,18 +183,25 @@ def churn_rates(wh: Source, snapshot: date, months: int = MONTHS + 1) -> pd.Data
         parts.append(grouped.mutate(dimension=ibis.literal(dimension)))
     stats = ibis.union(*parts).filter(lambda t: t.denominator > 0).to_pandas()
     stats = stats.rename(columns={"month_start": "period"})
-    # months before the first churn record delivered are left out: no history, not no churn
-    churned_months = stats.loc[stats["numerator"] > 0, "period"]
-    if not churned_months.empty:
-        stats = stats[stats["period"] >= churned_months.min()]
     stats["metric"] = "churn_rate"
-    return _frame(stats)
+    frame = _frame(stats)
+    return frame if keep_early else drop_early(frame)
 
 
-def _leavers(wh: Source, snapshot: date, months: int) -> ir.Table:
-    """Subscribers whose first churn falls in the report months, with reason, destination,
-    tenure at leaving and the last bill before leaving."""
-    window = report_months(snapshot, months)
+def drop_early(rates: pd.DataFrame) -> pd.DataFrame:
+    """``churn_rate`` rows without the months before the first month with churn: no history
+    delivered, not no churn."""
+    churned_months = rates.loc[rates["numerator"] > 0, "period"]
+    if churned_months.empty:
+        return rates
+    kept: pd.DataFrame = rates[rates["period"] >= churned_months.min()]
+    return kept
+
+
+def leavers_table(wh: Source, snapshot: date, months: int, last: date | None = None) -> ir.Table:
+    """Subscribers whose first churn falls in the report months (ending with ``last``), with
+    reason, destination, tenure at leaving and the last bill before leaving."""
+    window = report_months(snapshot, months, last)
     start, end = window[0], add_months(window[-1], 1)
     subs = _subscribers(wh, snapshot)
     left = subs.filter((subs.churn_date >= start) & (subs.churn_date < end))
@@ -217,11 +238,16 @@ def _shares(leavers: pd.DataFrame, metric: str, dimension: str, column: str) -> 
     return counts.assign(metric=metric, dimension=dimension)
 
 
-def churn_analysis(wh: Source, snapshot: date, months: int = MONTHS) -> pd.DataFrame:
+def churn_analysis(
+    wh: Source, snapshot: date, months: int = MONTHS, *, last: date | None = None
+) -> pd.DataFrame:
     """Reasons, destinations, tenure vs base, touchpoints and cost of the report months'
-    leavers, per branch (``period`` = the last report month)."""
-    period = report_months(snapshot, 1)[0]
-    expr = _leavers(wh, snapshot, months)
+    leavers, per branch (``period`` = the last report month: ``last``, default the snapshot's
+    last complete month). The base's tenure is taken at the snapshot when the period is the
+    snapshot's last complete month, else at the period's last day."""
+    period = report_months(snapshot, 1, last)[0]
+    base_day = snapshot if period == report_months(snapshot, 1)[0] else month_end(period)
+    expr = leavers_table(wh, snapshot, months, last)
     leavers = expr.to_pandas()
     parts: list[pd.DataFrame] = []
     if not leavers.empty:
@@ -235,9 +261,9 @@ def churn_analysis(wh: Source, snapshot: date, months: int = MONTHS) -> pd.DataF
             _shares(leavers, "churn_destination", "destination", "destination"),
             _shares(leavers, "churn_tenure", "leavers", "tenure_band"),
             _touchpoints(wh, snapshot, expr, leavers),
-            _costs(wh, snapshot, leavers, months),
+            _costs(wh, snapshot, leavers, report_months(snapshot, months, last)),
         ]
-    parts.append(_base_tenure(wh, snapshot))
+    parts.append(_base_tenure(wh, snapshot, base_day))
     frame = pd.concat([_complete(p) for p in parts if not p.empty], ignore_index=True)
     frame["period"] = period
     return _frame(frame)
@@ -256,13 +282,13 @@ def _complete(rows: pd.DataFrame) -> pd.DataFrame:
     return out.assign(metric=rows["metric"].iloc[0], dimension=rows["dimension"].iloc[0])
 
 
-def _base_tenure(wh: Source, snapshot: date) -> pd.DataFrame:
+def _base_tenure(wh: Source, snapshot: date, day: date) -> pd.DataFrame:
     subs = _subscribers(wh, snapshot)
     active = subs.filter(
-        (subs.join_date <= snapshot) & (subs.churn_date.isnull() | (subs.churn_date > snapshot))
+        (subs.join_date <= day) & (subs.churn_date.isnull() | (subs.churn_date > day))
     )
     banded = active.mutate(
-        member=_tenure_band(_months_between(active.join_date, ibis.literal(snapshot)))
+        member=_tenure_band(_months_between(active.join_date, ibis.literal(day)))
     )
     grouped = banded.group_by(["branch", "member"]).aggregate(numerator=banded.count())
     counts: pd.DataFrame = grouped.to_pandas()
@@ -300,18 +326,20 @@ def _touchpoints(
     totals = leavers.groupby("branch").size()
     none = (totals - with_touch.reindex(totals.index).fillna(0)).rename("numerator")
     none_rows = none.reset_index().assign(member="none")
-    rows: pd.DataFrame = pd.concat([counts, none_rows], ignore_index=True)
+    # only non-empty parts: pandas deprecates concatenating empty frames (FutureWarning)
+    rows: pd.DataFrame = pd.concat(
+        [p for p in (counts, none_rows) if not p.empty], ignore_index=True
+    )
     rows["denominator"] = rows["branch"].map(totals)
     rows["metric"], rows["dimension"] = "churn_touchpoint", "touchpoint"
     return rows
 
 
-def _costs(wh: Source, snapshot: date, leavers: pd.DataFrame, months: int) -> pd.DataFrame:
+def _costs(wh: Source, snapshot: date, leavers: pd.DataFrame, window: list[date]) -> pd.DataFrame:
     """Direct (monthly bill lost), lost future revenue and the retention effort spent on
     leavers, per branch; ``denominator`` = leavers."""
     effort = pd.Series(0.0, index=leavers.index)
     if wh.has_table("decisions"):
-        window = report_months(snapshot, months)
         decisions = wh.table("decisions")
         acted = decisions.filter(
             decisions.action.fill_null(False)

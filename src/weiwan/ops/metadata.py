@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import weiwan.ops.anomalies.models
+import weiwan.ops.appraisal.models
 import weiwan.ops.campaigns.models
 import weiwan.ops.contacts.models
 import weiwan.ops.customers.models
+import weiwan.ops.dataquality.models
 import weiwan.ops.offers.models
 import weiwan.ops.org.models
 import weiwan.ops.reports.models

@@ -23,6 +23,7 @@ from weiwan.core.months import month_end
 from weiwan.core.settings import Settings
 from weiwan.ops.migrate import upgrade
 from weiwan.pipeline.demo_activity import work_the_day
+from weiwan.pipeline.demo_management import manage_the_day
 from weiwan.pipeline.demo_people import DemoLogin, ensure_demo_people
 from weiwan.pipeline.handover import hand_over
 from weiwan.pipeline.publish import publish
@@ -174,6 +175,7 @@ def _publish(
         logins = ensure_demo_people(engine)
         handed = hand_over(engine, snapshot)
         worked = work_the_day(engine, ZoneInfo(settings.timezone))
+        managed = manage_the_day(engine, ZoneInfo(settings.timezone))
     finally:
         engine.dispose()
     console.print(
@@ -183,6 +185,9 @@ def _publish(
     console.print("handed over: " + ", ".join(f"{kind} {n:,}" for kind, n in handed.items()))
     console.print(
         "the demo agents' day: " + ", ".join(f"{kind} {n:,}" for kind, n in worked.items())
+    )
+    console.print(
+        "the demo managers' day: " + ", ".join(f"{kind} {n:,}" for kind, n in managed.items())
     )
     return logins
 

@@ -1,6 +1,6 @@
 """Publish a snapshot's results into the operational database (发布到运营库).
 
-The request path reads only what is published here, never the warehouse. Six kinds, each
+The request path reads only what is published here, never the warehouse. Nine kinds, each
 replaced in one transaction of its own, with its ``publications`` row in the same transaction:
 
 - ``policies``: the policy library that loaded (every valid policy, any approval state), full
@@ -14,7 +14,12 @@ replaced in one transaction of its own, with its ``publications`` row in the sam
   effect, with their validation messages, after applying the edits made in the web
   (``publish_settings``);
 - ``metrics``: the dashboards' figures computed in the warehouse (``published_metrics``,
-  ``dissatisfied_customers``; ``publish_metrics``).
+  ``dissatisfied_customers``; ``publish_metrics``);
+- ``anomalies``: the day's new anomaly-pool entries, added once (``publish_anomalies``);
+- ``complaints``: the complaints of the last months, for the scorecards
+  (``publish_complaints``);
+- ``reports``: the weekly, monthly and churn analysis reports of the closed periods
+  (``publish_reports``).
 
 Rows are computed in the warehouse (one Ibis expression per table, staged as a DuckDB temp
 table) and streamed as Arrow record batches: on PostgreSQL each batch is written as CSV by
@@ -60,12 +65,25 @@ from weiwan.ops.customers.tags import TAG_LABELS_DOCUMENT, forget_tag_labels
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.models import AuditEvent, Branch, ConfigDocument
 from weiwan.ops.org.service import forget_branch_tree
+from weiwan.pipeline.publish_anomalies import publish_anomalies
+from weiwan.pipeline.publish_complaints import publish_complaints
 from weiwan.pipeline.publish_metrics import publish_metrics
+from weiwan.pipeline.publish_reports import publish_reports
 from weiwan.pipeline.publish_settings import apply_pending, publish_settings, settings_paths
 
 log = get_logger(__name__)
 
-KINDS = ("policies", "contact_rules", "customer_view", "decisions", "settings", "metrics")
+KINDS = (
+    "policies",
+    "contact_rules",
+    "customer_view",
+    "decisions",
+    "settings",
+    "metrics",
+    "anomalies",
+    "complaints",
+    "reports",
+)
 CONTACT_RULES = "contact_rules"
 #: rows per Arrow batch read from the warehouse (one COPY write each on PostgreSQL)
 BATCH_ROWS = 100_000
@@ -152,6 +170,9 @@ def publish(
             engine, snapshot, home=home, profile=profile, verdicts=verdicts
         ),
         "metrics": lambda: publish_metrics(warehouse, engine, snapshot),
+        "anomalies": lambda: publish_anomalies(warehouse, engine, snapshot),
+        "complaints": lambda: publish_complaints(warehouse, engine, snapshot),
+        "reports": lambda: publish_reports(warehouse, engine, snapshot),
     }
     for kind in KINDS:
         if kind not in kinds:

@@ -1,7 +1,7 @@
 """Publish the settings in effect and their validation messages; apply the web's pending edits.
 
 The publish kind ``settings`` (see :mod:`weiwan.pipeline.publish`) writes, per settings kind
-(policy library, alert rules, care rules, contact policy — :data:`SETTINGS_KINDS`), the
+(policy library, alert, care and anomaly rules, contact policy — :data:`SETTINGS_KINDS`), the
 ``config_documents`` ``yaml:<kind>`` (the YAML text in effect) and ``validation:<kind>`` (its
 refusals and warnings, and the verdict on the last pending edit); the document formats are
 described in :mod:`weiwan.ops.org.config`.
@@ -28,7 +28,7 @@ import ibis.expr.types as ir
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from weiwan.analytics.alerts import DEFAULT_RULE_FILES, load_rules
+from weiwan.analytics.alerts import DEFAULT_ANOMALY_FILES, DEFAULT_RULE_FILES, load_rules
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.policies import PolicyIssue, load_policies
 from weiwan.core.errors import ConfigError
@@ -56,8 +56,13 @@ FILES: dict[str, str] = {
     "alerts": "alerts.yaml",
     "care": "care.yaml",
     "contact_policy": "contact_policy.yaml",
+    "anomalies": "anomalies.yaml",
 }
-_SHIPPED_RULES = {"alerts": DEFAULT_RULE_FILES[0], "care": DEFAULT_RULE_FILES[1]}
+_SHIPPED_RULES = {
+    "alerts": DEFAULT_RULE_FILES[0],
+    "care": DEFAULT_RULE_FILES[1],
+    "anomalies": DEFAULT_ANOMALY_FILES[0],
+}
 
 Message = dict[str, Any]
 
@@ -69,6 +74,8 @@ class SettingsPaths:
     policies: Path | None
     contact_policy: Path | None
     rule_files: tuple[Path, Path]
+    #: the anomaly pool's rules (loaded only by the anomaly step)
+    anomaly_rules: Path = DEFAULT_ANOMALY_FILES[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,7 @@ def settings_paths(home: Path) -> SettingsPaths:
         policies=edited_path(home, "policies"),
         contact_policy=edited_path(home, "contact_policy"),
         rule_files=(alerts, care),
+        anomaly_rules=edited_path(home, "anomalies") or _SHIPPED_RULES["anomalies"],
     )
 
 
@@ -159,10 +167,13 @@ def check(kind: str, path: Path | None, home: Path, profile: ir.Table | None = N
     own = path or _SHIPPED_RULES[kind]
     alerts, care = settings_paths(home).rule_files
     files = [care if kind == "alerts" else alerts, own]  # duplicates are blamed on ``own``
+    kinds: tuple[str, ...] = ("alert", "care")
+    if kind == "anomalies":  # evaluated apart from the alerts: ids need only be unique inside
+        files, kinds = [own], ("anomaly",)
     names = {str(own), own.name}
     errors = [
         _message(e.rule or "(file)", *_split(e.problem))
-        for e in load_rules(files).errors
+        for e in load_rules(files, kinds=kinds).errors
         if e.file in names
     ]
     return Checked(errors, [])

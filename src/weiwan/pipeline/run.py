@@ -22,6 +22,7 @@ from weiwan.analytics.outcomes import retention_outcomes
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
+from weiwan.pipeline.anomaly_steps import anomalies_step
 from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb
 from weiwan.pipeline.decision_steps import alerts_step, decisions_step
 from weiwan.pipeline.publish_settings import settings_paths
@@ -53,6 +54,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("profile", profile_step),
     ("target_groups", target_groups_step),
     ("alerts", alerts_step),
+    ("anomalies", anomalies_step),
     ("decisions", decisions_step),
 )
 

@@ -17,6 +17,9 @@ MANAGERS = frozenset({R.SHIFT_LEAD, R.CENTRE_HEAD, R.DIRECTOR})
 PLANNERS = frozenset({R.CENTRE_HEAD, R.DIRECTOR, R.ANALYST})
 ORG_READERS = frozenset({R.ADMIN, R.DIRECTOR, R.CENTRE_HEAD})
 READERS_OF_FIGURES = frozenset({R.SHIFT_LEAD, R.CENTRE_HEAD, R.DIRECTOR, R.ANALYST})
+REPORT_READERS = frozenset({R.CENTRE_HEAD, R.DIRECTOR, R.ANALYST})
+#: reviewers see their scope's reports; agents, shift leads and front desk their own / team's
+DATA_QUALITY_READERS = frozenset({R.ANALYST, R.CENTRE_HEAD, R.DIRECTOR}) | WORKERS | FRONT_DESK
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +34,10 @@ class NavItem:
 
 
 _WORK, _CAMPAIGNS, _FIGURES, _SETTINGS = "work", "campaigns", "figures", "settings"
+_MANAGE = "manage"
 GROUP_LABELS: dict[str, Any] = {
     _WORK: _l("Work"),
+    _MANAGE: _l("Management"),
     _CAMPAIGNS: _l("Campaigns"),
     _FIGURES: _l("Dashboards"),
     _SETTINGS: _l("Settings"),
@@ -56,6 +61,14 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/dashboards/satisfaction", _l("Satisfaction KPIs"), _FIGURES, READERS_OF_FIGURES),
     NavItem("/dashboards/churn", _l("Churn analysis"), _FIGURES, READERS_OF_FIGURES),
     NavItem("/dashboards/models", _l("Model monitor"), _FIGURES, PLANNERS),
+    NavItem("/reports", _l("Weekly and monthly reports"), _FIGURES, REPORT_READERS),
+    NavItem("/reports/churn", _l("Churn analysis report"), _FIGURES, REPORT_READERS),
+    NavItem("/anomalies", _l("Anomaly pool"), _MANAGE, WORKERS | {R.ANALYST}),
+    NavItem("/appraisal/scorecards", _l("Scorecards"), _MANAGE, WORKERS | {R.ANALYST}),
+    NavItem("/appraisal/weekly-plans", _l("Weekly plans"), _MANAGE, WORKERS),
+    NavItem("/appraisal/daily-checks", _l("Daily checks"), _MANAGE, WORKERS),
+    NavItem("/appraisal/targets", _l("Targets"), _MANAGE, MANAGERS | {R.ADMIN}),
+    NavItem("/data-quality", _l("Data-quality reports"), _MANAGE, DATA_QUALITY_READERS),
     NavItem("/settings/policies", _l("Policy library"), _SETTINGS, PLANNERS | {R.ADMIN}),
     NavItem("/settings/rules", _l("Alert and care rules"), _SETTINGS, PLANNERS | {R.ADMIN}),
     NavItem("/settings/contact-policy", _l("Contact policy"), _SETTINGS, PLANNERS | {R.ADMIN}),

@@ -5,21 +5,29 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from weiwan.ops.anomalies.api import router as anomalies_router
+from weiwan.ops.appraisal.api import router as appraisal_router
 from weiwan.ops.campaigns.api import router as campaigns_router
 from weiwan.ops.contacts.api import router as contacts_router
 from weiwan.ops.customers.api import router as customers_router
+from weiwan.ops.dataquality.api import router as dataquality_router
 from weiwan.ops.offers.api import router as offers_router
 from weiwan.ops.org.api import router as org_router
 from weiwan.ops.reports.api import router as reports_router
+from weiwan.ops.reports.period_api import router as period_reports_router
 from weiwan.ops.sms.api import router as sms_router
 from weiwan.ops.surveys.api import router as surveys_router
 from weiwan.ops.tasks.api import router as tasks_router
 from weiwan.web.pages import (
     admin,
+    anomalies,
+    appraisal,
     auth,
     campaigns,
     channels,
     dashboards,
+    dataquality,
+    reports,
     settings,
     team,
     workbench,
@@ -35,6 +43,10 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     sms_router,
     campaigns_router,
     reports_router,
+    period_reports_router,
+    anomalies_router,
+    appraisal_router,
+    dataquality_router,
 )
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
@@ -44,6 +56,10 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     team.router,
     campaigns.router,
     dashboards.router,
+    reports.router,
+    anomalies.router,
+    appraisal.router,
+    dataquality.router,
     settings.router,
     admin.router,
 )

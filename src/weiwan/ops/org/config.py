@@ -39,13 +39,14 @@ from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit
 
 #: the kinds of settings documents, in the order pages list them
-SETTINGS_KINDS: tuple[str, ...] = ("policies", "alerts", "care", "contact_policy")
+SETTINGS_KINDS: tuple[str, ...] = ("policies", "alerts", "care", "contact_policy", "anomalies")
 #: the top-level list each kind's YAML must have (the contact policy is a mapping of sections)
 _TOP_LIST: dict[str, str | None] = {
     "policies": "policies",
     "alerts": "rules",
     "care": "rules",
     "contact_policy": None,
+    "anomalies": "rules",
 }
 #: roles that may read the settings pages (only roles with ``may_configure`` may save)
 SETTINGS_READERS = (Role.ADMIN, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST)

@@ -3,13 +3,15 @@
 The pipeline replaces both tables whole on every publish (``weiwan.pipeline.publish_metrics``);
 they hold the latest published snapshot only. Rates are stored with their numerator and
 denominator per branch so a reader's scope can add branches up (see ``analytics.kpis``).
+``period_reports`` keeps the weekly, monthly and churn analysis reports of every closed period
+(``weiwan.pipeline.publish_reports``).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from weiwan.ops.base import Base, UTCDateTime
@@ -52,3 +54,31 @@ class DissatisfiedCustomer(Base):
     survey_time: Mapped[datetime] = mapped_column(UTCDateTime)
     touchpoint: Mapped[str | None] = mapped_column(String(32))
     score: Mapped[int] = mapped_column(Integer)
+
+
+#: ``PeriodReport.scope`` of the whole operator's document
+WHOLE = "*"
+
+
+class PeriodReport(Base):
+    """A published report document (JSON text, see docs/reports.md): ``kind`` week, month or
+    churn, ``key`` ``2026-W44`` / ``2026-10``, ``scope`` ``*`` (the whole operator) or a branch
+    code; ``branch_id`` the branch of a branch document (NULL: whole operator or a code without
+    a branch, seen only by roles that see everything)."""
+
+    __tablename__ = "period_reports"
+    __table_args__ = (
+        UniqueConstraint("kind", "key", "scope", name="uq_period_reports_kind_key_scope"),
+        Index("ix_period_reports_branch", "branch_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(String(10))
+    scope: Mapped[str] = mapped_column(String(64))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    start: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    snapshot_date: Mapped[date] = mapped_column(Date)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    document: Mapped[str] = mapped_column(Text)

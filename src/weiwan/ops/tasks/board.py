@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
+from weiwan.ops.appraisal.settings import DEFAULT_STANDARD, current_settings
 from weiwan.ops.base import as_utc, utcnow
 from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome, QualityInspection
 from weiwan.ops.org.access import Actor, user_scope_clause
@@ -30,8 +31,9 @@ from weiwan.ops.tasks.service import task_scope_clause
 BOARD_READERS = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR)
 #: the roles listed on the board (agents / account managers work the task lists)
 BOARD_ROLES = (Role.AGENT,)
-#: contacts an agent should make a day (PRODUCT.md: ≥10 customer contacts a day)
-DAILY_CONTACT_STANDARD = 10
+#: contacts an agent should make a day (PRODUCT.md: ≥10 customer contacts a day) unless the
+#: appraisal settings set the role's standard (``daily_contact_standard``)
+DAILY_CONTACT_STANDARD = DEFAULT_STANDARD
 #: outcomes that mean the customer was reached (接通): the rest are not_reached, wrong_number
 REACHED_OUTCOMES = ("connected", "refused", "accepted", "call_back")
 SENT = "sent"
@@ -76,6 +78,8 @@ class AgentDay:
     contacts_today: int
     reached_today: int
     acceptances_today: int
+    #: the configured daily contact standard of the agent's role
+    standard: int = DAILY_CONTACT_STANDARD
 
     @property
     def connect_rate(self) -> float | None:
@@ -85,7 +89,7 @@ class AgentDay:
     @property
     def below_standard(self) -> bool:
         """Fewer contacts today than the daily standard."""
-        return self.contacts_today < DAILY_CONTACT_STANDARD
+        return self.contacts_today < self.standard
 
 
 def _counts(
@@ -153,6 +157,7 @@ def team_board(
             Acceptance.at < end,
         ],
     )
+    standards = current_settings(session)
     board: list[AgentDay] = []
     for agent in agents:
         t = tasks.get(agent.id, (0, 0, 0, 0))
@@ -169,6 +174,7 @@ def team_board(
                 contacts_today=c[0],
                 reached_today=c[1],
                 acceptances_today=accepted.get(agent.id, (0,))[0],
+                standard=standards.standard(agent.role),
             )
         )
     return board

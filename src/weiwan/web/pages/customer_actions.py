@@ -3,6 +3,10 @@ with its outcomes (``contacts.service.record_call``) and the campaign's question
 (``surveys.service.record_answers``), send an SMS (``sms.service.send_one``), claim and
 transfer a task (``tasks.service``).
 
+The outcome form's optional "data is wrong" part (field, right value, note) files a
+data-quality report with the contact's id in the same transaction
+(``dataquality.service.file_report``); left empty, the form works as before.
+
 Each returns a :class:`FormMessage` for the form instead of raising for what the user can fix
 (a contact-policy refusal, a missing refusal reason, an offer already accepted elsewhere).
 A refused request leaves nothing behind (the transaction is rolled back), except a contact the
@@ -25,6 +29,9 @@ from weiwan.core.errors import ConflictError, InvalidRequestError
 from weiwan.ops.contacts.policy_check import Verdict
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
+from weiwan.ops.dataquality.fields import FIELDS, normalise_value
+from weiwan.ops.dataquality.schemas import ReportIn
+from weiwan.ops.dataquality.service import DuplicateReportError, file_report
 from weiwan.ops.org.access import Actor
 from weiwan.ops.sms.service import send_one
 from weiwan.ops.surveys.schemas import AnswerIn
@@ -165,6 +172,38 @@ def answers_from_form(session: Session, form: FormData) -> tuple[int, list[Answe
     return (questionnaire_id, answers) if answers else None
 
 
+#: what a refused reported value means, per field (the service's checks, in the reader's words)
+BAD_VALUE: dict[str, Any] = {
+    "msisdn": _l("A phone number has 11 digits and starts with 13 to 19."),
+    "id_number": _l("An ID number has 17 digits and a final digit or X."),
+    "plan_id": _l("A code has letters, digits, “-”, “_” or “.” only."),
+    "branch": _l("A code has letters, digits, “-”, “_” or “.” only."),
+}
+
+
+def report_from_form(form: FormData, subscriber_id: str, kinds: list[str]) -> ReportIn | None:
+    """The "data is wrong" part of the outcome form (``None`` when no right value is typed).
+    A wrong number with no field chosen reports the phone number."""
+    value = _text(form, "dq_value", 200)
+    if value is None:
+        return None
+    field_code = _text(form, "dq_field", 32)
+    if field_code is None and "wrong_number" in kinds:
+        field_code = "msisdn"
+    if field_code is None or field_code not in FIELDS:
+        raise FormError(_("Choose which data is wrong."))
+    try:
+        normalise_value(field_code, value)
+    except InvalidRequestError as exc:
+        raise FormError(str(BAD_VALUE.get(field_code, _("Please check the right value.")))) from exc
+    return ReportIn(
+        subscriber_id=subscriber_id,
+        field=field_code,
+        reported_value=value,
+        note=_text(form, "dq_note", 2000),
+    )
+
+
 def _saved_text(body: CallIn, closed: list[int]) -> str:
     words = ", ".join(label(OUTCOMES, o.outcome) for o in body.outcomes)
     text = _("Saved: %(outcomes)s.", outcomes=words)
@@ -191,6 +230,7 @@ def record_outcome(
         task_id = _id(form, "task_id")
         body = call_from_form(session, actor, subscriber_id, form, tz)
         answers = answers_from_form(session, form)
+        report = report_from_form(form, subscriber_id, [o.outcome for o in body.outcomes])
         record = record_call(session, actor, body, tz=tz)
         if not record.verdict.allowed:
             return FormMessage(
@@ -201,18 +241,29 @@ def record_outcome(
             )
         if answers is not None:
             record_answers(session, actor, record.contact.id, answers[0], answers[1])
-        return FormMessage(
-            "success",
-            _saved_text(body, record.closed_task_ids),
-            task_id=task_id,
-            closed_task_ids=record.closed_task_ids,
-        )
+        text = _saved_text(body, record.closed_task_ids)
+        if report is not None:
+            text += " " + _file_with_contact(session, actor, report, record.contact.id)
+        return FormMessage("success", text, task_id=task_id, closed_task_ids=record.closed_task_ids)
     except FormError as exc:
         session.rollback()
         return FormMessage("danger", str(exc), task_id=task_id)
     except (InvalidRequestError, ConflictError) as exc:
         session.rollback()
         return FormMessage("danger", _("Not possible now: %(why)s", why=str(exc)), task_id=task_id)
+
+
+def _file_with_contact(session: Session, actor: Actor, report: ReportIn, contact_id: int) -> str:
+    """File the form's data-quality report with the contact just recorded; a report of the
+    same value still open is not filed twice (the contact is kept). A report the service
+    refuses raises :class:`FormError`, so the whole submission is rolled back."""
+    try:
+        filed = file_report(session, actor, report.model_copy(update={"contact_id": contact_id}))
+    except DuplicateReportError as exc:
+        return _("This data error is already reported (report %(id)s).", id=exc.report_id)
+    except InvalidRequestError as exc:  # e.g. the data already holds the value: nothing kept
+        raise FormError(_("Please check the right value.") + f" ({exc})") from exc
+    return _("Data error reported (report %(id)s).", id=filed.id)
 
 
 def _variables(form: FormData) -> dict[str, str]:

@@ -40,6 +40,7 @@ PAGES: dict[str, str] = {
     "policies": "/settings/policies",
     "alerts": "/settings/rules",
     "care": "/settings/rules",
+    "anomalies": "/settings/rules",
     "contact_policy": "/settings/contact-policy",
 }
 MAX_FORM_TEXT = config.MAX_TEXT + 1
@@ -133,7 +134,7 @@ def _rules_page(
     drafts: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    views = [config.settings_view(db, actor, kind) for kind in ("alerts", "care")]
+    views = [config.settings_view(db, actor, kind) for kind in ("alerts", "care", "anomalies")]
     rules = [rule for view in views for rule in rules_of(view.in_effect)]
     messages: dict[str, list[Any]] = {"errors": [], "warnings": []}
     for view in views:

@@ -39,7 +39,7 @@ SEVERITIES: dict[str, Any] = {
     "critical": _l("Critical"),
 }
 PERIODS: dict[str, Any] = {"daily": _l("Daily"), "monthly": _l("Monthly")}
-RULE_KINDS: dict[str, Any] = {"alert": _l("Alert"), "care": _l("Care")}
+RULE_KINDS: dict[str, Any] = {"alert": _l("Alert"), "care": _l("Care"), "anomaly": _l("Anomaly")}
 TRIGGERS: dict[str, Any] = {
     "risk": _l("Churn risk"),
     "alert": _l("Alert"),

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from weiwan.core.errors import InvalidRequestError
+from weiwan.ops.appraisal.settings import daily_standard
 from weiwan.ops.tasks import board
 from weiwan.ops.tasks import service as tasks
 from weiwan.web.i18n import gettext as _
@@ -116,7 +117,7 @@ def team_board(
             "table": table,
             "day": chosen_day,
             "is_today": chosen_day == today,
-            "standard": board.DAILY_CONTACT_STANDARD,
+            "standard": daily_standard(db),
             "below": [e for e in entries if e.below_standard],
             "agents": entries,
             "selected": selected,

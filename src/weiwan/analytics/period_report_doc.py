@@ -1,0 +1,329 @@
+"""The weekly / monthly report as one JSON-serialisable document, from the period's cubes.
+
+A document is built for the whole operator (scope None) and for each scope (by default each
+branch alone; the pipeline passes each branch with its sub-branches): the same sums over the
+cube rows of the scope's branches, so a reader's scope picks documents, never recomputes.
+Figures: see :mod:`weiwan.analytics.period_reports`; findings are sentences built from the
+figures in Chinese and English.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+
+from weiwan.analytics.kpis import Source
+from weiwan.analytics.period_reports import (
+    KEYS,
+    MEASURES,
+    Period,
+    ReportTargets,
+    first_churn,
+    load_targets,
+    period_cubes,
+)
+
+#: breakdowns of the document, in order
+DIMENSIONS = KEYS
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def _change(current: float | None, reference: float | None) -> float | None:
+    if current is None or reference is None or reference == 0:
+        return None
+    return (current - reference) / abs(reference)
+
+
+def figures(current: pd.Series, last_year: pd.Series) -> dict[str, Any]:
+    """Rates and totals of one set of summed measures, with last year's."""
+    cur = {m: float(current.get(m, 0.0)) for m in MEASURES}
+    old = {m: float(last_year.get(m, 0.0)) for m in MEASURES}
+    churn, churn_ly = (
+        _ratio(cur["churned"], cur["at_start"]),
+        _ratio(old["churned"], old["at_start"]),
+    )
+    tenure = _ratio(cur["tenure_sum"], cur["at_start"])
+    tenure_ly = _ratio(old["tenure_sum"], old["at_start"])
+    treated_rate = _ratio(cur["treated_churned"], cur["treated"])
+    holdout_rate = _ratio(cur["holdout_churned"], cur["holdout"])
+    incremental = (
+        None
+        if treated_rate is None or holdout_rate is None
+        else (holdout_rate - treated_rate) * cur["treated"]
+    )
+    return {
+        **cur,
+        "churn_rate": churn,
+        "churn_rate_last_year": churn_ly,
+        "churn_yoy_change": _change(churn, churn_ly),
+        "satisfaction_rate": _ratio(cur["satisfied"], cur["surveys"]),
+        "satisfaction_rate_last_year": _ratio(old["satisfied"], old["surveys"]),
+        "avg_tenure_months": tenure,
+        "avg_tenure_months_last_year": tenure_ly,
+        "tenure_gain_months": None if tenure is None or tenure_ly is None else tenure - tenure_ly,
+        "roi": _ratio(cur["value_saved"] - cur["cost"], cur["cost"]),
+        "treated_churn_rate": treated_rate,
+        "holdout_churn_rate": holdout_rate,
+        "incremental_saves": incremental,
+    }
+
+
+def _history(row: dict[str, Any], known: bool) -> dict[str, Any]:
+    if not known:
+        row["churn_rate_last_year"] = row["churn_yoy_change"] = None
+    return row
+
+
+def _targets(total: dict[str, Any], targets: ReportTargets) -> dict[str, Any]:
+    def met(value: float | None, goal: float, lower_is_better: bool) -> bool | None:
+        if value is None:
+            return None
+        return value <= goal if lower_is_better else value >= goal
+
+    return {
+        "churn_yoy_change": {
+            "target": targets.churn_yoy_change,
+            "actual": total["churn_yoy_change"],
+            "met": met(total["churn_yoy_change"], targets.churn_yoy_change, True),
+        },
+        "satisfaction_rate": {
+            "target": targets.satisfaction_rate,
+            "actual": total["satisfaction_rate"],
+            "met": met(total["satisfaction_rate"], targets.satisfaction_rate, False),
+        },
+        "tenure_gain_months": {
+            "target": targets.tenure_gain_months,
+            "actual": total["tenure_gain_months"],
+            "met": met(total["tenure_gain_months"], targets.tenure_gain_months, False),
+        },
+    }
+
+
+def long_form(cube: pd.DataFrame) -> pd.DataFrame:
+    """A cube's measures per branch, dimension (``total`` and each of :data:`DIMENSIONS`)
+    and member: what documents add up over their branches."""
+    parts = [cube.assign(dimension="total", member="all")]
+    parts += [cube.assign(dimension=key, member=cube[key]) for key in DIMENSIONS]
+    frame = pd.concat(parts, ignore_index=True)
+    long: pd.DataFrame = frame.groupby(["branch", "dimension", "member"], as_index=False)[
+        list(MEASURES)
+    ].sum()
+    return long
+
+
+def _sums(long: pd.DataFrame, branches: list[str] | None) -> dict[str, pd.DataFrame]:
+    """Dimension → measures per member, added up over ``branches`` (None: all)."""
+    if branches is not None:
+        long = long[long["branch"].isin(branches)]
+    grouped = long.groupby(["dimension", "member"])[list(MEASURES)].sum()
+    return {
+        str(dimension): part.droplevel(0) for dimension, part in grouped.groupby(level="dimension")
+    }
+
+
+def pct(value: float | None) -> str:
+    """A share as ``12.34%`` (``-`` when unknown)."""
+    return "-" if value is None else f"{value * 100:.2f}%"
+
+
+def _findings(doc: dict[str, Any]) -> dict[str, list[str]]:
+    total, goals = doc["total"], doc["targets"]
+    zh: list[str] = []
+    en: list[str] = []
+    churn_goal = goals["churn_yoy_change"]
+    zh.append(
+        f"流失率 {pct(total['churn_rate'])}（流失 {total['churned']:.0f} / 期初 "
+        f"{total['at_start']:.0f}），去年同期 {pct(total['churn_rate_last_year'])}，同比变化 "
+        f"{pct(total['churn_yoy_change'])}，目标 {pct(churn_goal['target'])}："
+        + {True: "达成", False: "未达成", None: "无法比较"}[churn_goal["met"]]
+        + "。"
+    )
+    en.append(
+        f"Churn rate {pct(total['churn_rate'])} ({total['churned']:.0f} of "
+        f"{total['at_start']:.0f} at the start), same period last year "
+        f"{pct(total['churn_rate_last_year'])}, change {pct(total['churn_yoy_change'])} "
+        f"against a target of {pct(churn_goal['target'])}: "
+        + {True: "met", False: "not met", None: "no comparison"}[churn_goal["met"]]
+        + "."
+    )
+    sat = goals["satisfaction_rate"]
+    zh.append(
+        f"满意度 {pct(total['satisfaction_rate'])}（{total['surveys']:.0f} 份问卷），"
+        f"目标 {pct(sat['target'])}。"
+    )
+    en.append(
+        f"Satisfaction {pct(total['satisfaction_rate'])} ({total['surveys']:.0f} answers), "
+        f"target {pct(sat['target'])}."
+    )
+    if total["tenure_gain_months"] is not None:
+        zh.append(
+            f"平均在网 {total['avg_tenure_months']:.1f} 个月，同比 "
+            f"{total['tenure_gain_months']:+.1f} 个月（目标 "
+            f"{goals['tenure_gain_months']['target']:+.1f}）。"
+        )
+        en.append(
+            f"Average tenure {total['avg_tenure_months']:.1f} months, "
+            f"{total['tenure_gain_months']:+.1f} on last year (target "
+            f"{goals['tenure_gain_months']['target']:+.1f})."
+        )
+    roi = "-" if total["roi"] is None else f"{total['roi']:.2f}"
+    zh.append(
+        f"挽留成功 {total['saves']:.0f} 户，挽留成本 {total['cost']:.2f} 元，挽回价值 "
+        f"{total['value_saved']:.2f} 元，投入产出比 {roi}。"
+    )
+    en.append(
+        f"{total['saves']:.0f} customers saved, retention cost {total['cost']:.2f}, value "
+        f"saved {total['value_saved']:.2f}, ROI {roi}."
+    )
+    if total["incremental_saves"] is not None:
+        zh.append(
+            f"对照组：挽留客户流失率 {pct(total['treated_churn_rate'])}"
+            f"（{total['treated']:.0f} 户），"
+            f"对照组流失率 {pct(total['holdout_churn_rate'])}（{total['holdout']:.0f} 户），"
+            f"净增挽留 {total['incremental_saves']:.1f} 户。"
+        )
+        en.append(
+            f"Against the hold-out: treated churn {pct(total['treated_churn_rate'])} "
+            f"({total['treated']:.0f} customers), hold-out churn "
+            f"{pct(total['holdout_churn_rate'])} ({total['holdout']:.0f}): "
+            f"{total['incremental_saves']:.1f} incremental saves."
+        )
+    for dimension in ("branch", "brand", "value_tier"):
+        rows = [r for r in doc["breakdowns"][dimension] if r["churn_rate"] is not None]
+        if len(rows) < 2:
+            continue
+        worst = max(rows, key=lambda r: (r["churn_rate"], r["member"]))
+        member_zh, member_en = _TIERS.get(worst["member"], (worst["member"], worst["member"]))
+        zh.append(
+            f"按{_DIM_ZH[dimension]}，流失率最高的是 {member_zh}（{pct(worst['churn_rate'])}）。"
+        )
+        en.append(
+            f"By {dimension.replace('_', ' ')}, the highest churn rate is {member_en} "
+            f"({pct(worst['churn_rate'])})."
+        )
+    return {"zh-CN": zh, "en": en}
+
+
+_DIM_ZH = {"branch": "分公司", "brand": "品牌", "value_tier": "价值层级", "channel": "渠道"}
+#: value tiers (segments.yaml) as the findings name them: (zh, en)
+_TIERS = {
+    "diamond": ("钻石", "diamond"),
+    "gold": ("金卡", "gold"),
+    "silver": ("银卡", "silver"),
+    "ordinary": ("普通", "ordinary"),
+    "mass": ("大众", "mass"),
+    "unknown": ("未知", "unknown"),
+}
+
+
+def build_document(
+    period: Period,
+    snapshot: date,
+    current: pd.DataFrame,
+    last_year: pd.DataFrame,
+    targets: ReportTargets,
+    branches: list[str] | None = None,
+    scope: str | None = None,
+    history_from: date | None = None,
+) -> dict[str, Any]:
+    """The report of ``period`` over the rows of ``branches`` (None: every branch) of the
+    period's and last year's cubes in :func:`long_form`, labelled ``scope``. Last year's
+    churn is unknown (None), not zero, when that period ended on or before ``history_from``
+    (the first churn delivered) or there is no churn at all."""
+    now, then = _sums(current, branches), _sums(last_year, branches)
+    nothing = pd.DataFrame(columns=list(MEASURES), dtype=float)
+    previous = period.last_year()
+    known = history_from is not None and previous.end > history_from
+    empty = pd.Series(dtype=float)
+
+    def total_of(sums: dict[str, pd.DataFrame]) -> pd.Series:
+        part = sums.get("total", nothing)
+        row = part.loc["all"] if "all" in part.index else empty
+        return row if isinstance(row, pd.Series) else empty
+
+    total = _history(figures(total_of(now), total_of(then)), known)
+    breakdowns: dict[str, list[dict[str, Any]]] = {}
+    for key in DIMENSIONS:
+        cur, old = now.get(key, nothing), then.get(key, nothing)
+        members = sorted(set(cur.index) | set(old.index))
+        breakdowns[key] = [
+            _history(
+                {
+                    "member": str(m),
+                    **figures(
+                        cur.loc[m] if m in cur.index else empty,
+                        old.loc[m] if m in old.index else empty,
+                    ),
+                },
+                known,
+            )
+            for m in members
+        ]
+    doc: dict[str, Any] = {
+        "kind": period.kind,
+        "key": period.key,
+        "start": period.start.isoformat(),
+        "last_day": period.last_day.isoformat(),
+        "last_year_key": previous.key,
+        "snapshot_date": snapshot.isoformat(),
+        "scope": scope,
+        "branches": branches,
+        "total": total,
+        "targets": _targets(total, targets),
+        "breakdowns": breakdowns,
+    }
+    doc["findings"] = _findings(doc)
+    return doc
+
+
+def period_documents(
+    wh: Source,
+    snapshot: date,
+    period: Period,
+    targets: ReportTargets | None = None,
+    scopes: dict[str, list[str]] | None = None,
+    cubes: dict[str, pd.DataFrame] | None = None,
+) -> dict[str | None, dict[str, Any]]:
+    """The whole operator's document (key None) and one per scope (scope → its branch codes;
+    every branch of the data not named is a scope of its own). ``cubes`` (period key → cube)
+    keeps the cubes computed for the same snapshot, e.g. over a publish run."""
+    goals = targets or load_targets()
+    cache = {} if cubes is None else cubes
+
+    missing = [p for p in (period, period.last_year()) if p.key not in cache]
+    if missing:
+        cache.update(period_cubes(wh, snapshot, missing))
+    current, last_year = long_form(cache[period.key]), long_form(cache[period.last_year().key])
+    first = first_churn(wh, snapshot)
+    present = set(current["branch"]) | set(last_year["branch"])
+    scopes = {**{branch: [branch] for branch in present}, **(scopes or {})}
+    docs: dict[str | None, dict[str, Any]] = {
+        None: build_document(period, snapshot, current, last_year, goals, history_from=first)
+    }
+    for scope, codes in sorted(scopes.items()):
+        if present & set(codes):
+            docs[scope] = build_document(
+                period, snapshot, current, last_year, goals, sorted(codes), scope, first
+            )
+    return docs
+
+
+def period_report(
+    wh: Source,
+    snapshot: date,
+    period: Period,
+    targets: ReportTargets | None = None,
+    branches: list[str] | None = None,
+) -> dict[str, Any]:
+    """One document: the whole operator's, or that of ``branches`` added up."""
+    goals = targets or load_targets()
+    cubes = period_cubes(wh, snapshot, [period, period.last_year()])
+    current, last_year = long_form(cubes[period.key]), long_form(cubes[period.last_year().key])
+    scope = None if branches is None else ",".join(sorted(branches))
+    first = first_churn(wh, snapshot)
+    return build_document(period, snapshot, current, last_year, goals, branches, scope, first)

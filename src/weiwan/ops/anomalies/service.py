@@ -1,0 +1,348 @@
+"""The anomaly pool: reading within scope, assigning (a task through the task path), handling
+and dismissing with a note, and the export.
+
+Scope: director and analyst see every entry; branch roles their branches' entries; agents the
+entries of customers they manage, whose tasks they hold, that name them as account manager or
+that were assigned to them; shift leads the same for their team. An entry outside the scope is
+answered 404 like a missing one. The administrator runs the system and reads no pool.
+
+Status: new → assigned → handled / dismissed; a new entry may be handled or dismissed at once.
+Every change is a history row (who, when, from, to, note); any other move is refused (409).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from weiwan.core.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from weiwan.ops.anomalies.models import Anomaly, AnomalyChange
+from weiwan.ops.base import utcnow
+from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.models import User
+from weiwan.ops.org.roles import Role, Scope
+from weiwan.ops.org.service import AuditAction, audit
+from weiwan.ops.tasks.models import CustomerAssignment, Task
+from weiwan.ops.tasks.service import DUE_DAYS, TaskSpec, create_tasks
+
+#: roles that read the pool (everyone but the administrator)
+READERS = tuple(r for r in Role if r is not Role.ADMIN)
+#: roles that give an entry to someone (and may handle or dismiss any entry they see)
+ASSIGNERS = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR)
+#: roles an entry may be given to: those who work customers' tasks
+ASSIGNEE_ROLES = (Role.AGENT, Role.SHIFT_LEAD, Role.STORE_CLERK, Role.HOTLINE_AGENT)
+#: the task source of an anomaly's task (the task table's sources have no "anomaly" yet; the
+#: origin ``anomaly:<id>`` tells them apart)
+TASK_SOURCE = "alert"
+OPEN_STATUSES = ("new", "assigned")
+MAX_EXPORT = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a list, a summary or an export is narrowed to (None: no condition)."""
+
+    rule_id: str | None = None
+    category: str | None = None
+    status: str | None = None
+    branch_id: int | None = None
+    value_tier: str | None = None
+    manager_id: int | None = None
+    account_manager: str | None = None
+    subscriber_id: str | None = None
+    detected_from: date | None = None
+    detected_to: date | None = None
+
+
+def scope_clause(actor: Actor) -> ColumnElement[bool]:
+    """Entries the actor may see (see the module doc)."""
+    if actor.scope is Scope.ALL:
+        return true()
+    if actor.scope is Scope.BRANCH:
+        return Anomaly.branch_id.in_(actor.branch_ids)
+    managed = exists().where(
+        CustomerAssignment.subscriber_id == Anomaly.subscriber_id,
+        user_scope_clause(actor, CustomerAssignment.user_id),
+    )
+    tasked = exists().where(
+        Task.subscriber_id == Anomaly.subscriber_id,
+        Task.assignee_id.is_not(None),
+        user_scope_clause(actor, Task.assignee_id),
+    )
+    named = and_(Anomaly.manager_id.is_not(None), user_scope_clause(actor, Anomaly.manager_id))
+    given = and_(Anomaly.assignee_id.is_not(None), user_scope_clause(actor, Anomaly.assignee_id))
+    return or_(managed, tasked, named, given)
+
+
+def _filtered(actor: Actor, filters: Filters) -> list[ColumnElement[bool]]:
+    actor.require(*READERS)
+    if (
+        filters.detected_from
+        and filters.detected_to
+        and filters.detected_to < filters.detected_from
+    ):
+        raise InvalidRequestError("the end is before the start", field="detected_to")
+    where = [scope_clause(actor)]
+    equal: dict[str, Any] = {
+        "rule_id": filters.rule_id,
+        "category": filters.category,
+        "status": filters.status,
+        "branch_id": filters.branch_id,
+        "value_tier": filters.value_tier,
+        "manager_id": filters.manager_id,
+        "account_manager": filters.account_manager,
+        "subscriber_id": filters.subscriber_id,
+    }
+    for name, value in equal.items():
+        if value is not None:
+            where.append(getattr(Anomaly, name) == value)
+    if filters.detected_from is not None:
+        where.append(Anomaly.detected_on >= filters.detected_from)
+    if filters.detected_to is not None:
+        where.append(Anomaly.detected_on <= filters.detected_to)
+    return where
+
+
+def _ordered(query: Select[Any]) -> Select[Any]:
+    return query.order_by(Anomaly.detected_on.desc(), Anomaly.id.desc())
+
+
+def list_anomalies(
+    session: Session, actor: Actor, filters: Filters, *, limit: int = 50, offset: int = 0
+) -> tuple[int, Sequence[Anomaly]]:
+    """(How many match, one page of them), newest first."""
+    where = _filtered(actor, filters)
+    total = session.scalar(select(func.count()).select_from(Anomaly).where(*where)) or 0
+    rows = session.scalars(_ordered(select(Anomaly).where(*where)).limit(limit).offset(offset))
+    return int(total), rows.all()
+
+
+def summary(session: Session, actor: Actor, filters: Filters) -> dict[str, Any]:
+    """Counts by type (rule, with its names), category and status."""
+    where = _filtered(actor, filters)
+    by_rule = session.execute(
+        select(Anomaly.rule_id, func.min(Anomaly.name_zh), func.min(Anomaly.name_en), func.count())
+        .where(*where)
+        .group_by(Anomaly.rule_id)
+        .order_by(func.count().desc(), Anomaly.rule_id)
+    ).all()
+    out: dict[str, Any] = {
+        "by_rule": [
+            {"key": r, "name_zh": zh, "name_en": en, "count": n} for r, zh, en, n in by_rule
+        ]
+    }
+    for name, column in (("by_category", Anomaly.category), ("by_status", Anomaly.status)):
+        rows = session.execute(
+            select(column, func.count()).where(*where).group_by(column).order_by(column)
+        ).all()
+        out[name] = [{"key": key, "count": n} for key, n in rows]
+    out["total"] = sum(item["count"] for item in out["by_rule"])
+    return out
+
+
+def get_anomaly(session: Session, actor: Actor, anomaly_id: int, *, lock: bool = False) -> Anomaly:
+    """One entry in scope (404 otherwise, alike for missing and hidden)."""
+    actor.require(*READERS)
+    query = select(Anomaly).where(Anomaly.id == anomaly_id, scope_clause(actor))
+    entry = session.scalar(query.with_for_update() if lock else query)
+    if entry is None:
+        raise NotFoundError(f"anomaly {anomaly_id} not found")
+    return entry
+
+
+def history(session: Session, anomaly_id: int) -> Sequence[AnomalyChange]:
+    """The status changes of an entry, oldest first (the caller checked the scope)."""
+    return session.scalars(
+        select(AnomalyChange)
+        .where(AnomalyChange.anomaly_id == anomaly_id)
+        .order_by(AnomalyChange.id)
+    ).all()
+
+
+def _change(
+    session: Session,
+    actor: Actor,
+    entry: Anomaly,
+    to_status: str,
+    note: str | None,
+) -> Anomaly:
+    session.add(
+        AnomalyChange(
+            anomaly_id=entry.id,
+            at=utcnow(),
+            by_user_id=actor.user_id,
+            from_status=entry.status,
+            to_status=to_status,
+            note=note,
+            task_id=entry.task_id,
+        )
+    )
+    entry.status = to_status
+    entry.note = note if note is not None else entry.note
+    entry.updated_at = utcnow()
+    entry.updated_by = actor.user_id
+    session.flush()
+    return entry
+
+
+def _assignee(session: Session, actor: Actor, user_id: int) -> User:
+    user = session.get(User, user_id)
+    visible = session.scalar(
+        select(User.id).where(User.id == user_id, user_scope_clause(actor, User.id))
+    )
+    if user is None or visible is None or not user.active or Role(user.role) not in ASSIGNEE_ROLES:
+        raise InvalidRequestError(
+            f"user {user_id} cannot take this entry (an active agent in your scope)",
+            field="assignee_id",
+        )
+    return user
+
+
+def assign(
+    session: Session,
+    actor: Actor,
+    anomaly_id: int,
+    *,
+    assignee_id: int,
+    channel: str = "outbound_call",
+    note: str | None = None,
+) -> Anomaly:
+    """Give a new entry to an agent in the assigner's scope: a task is created for them through
+    the task path (origin ``anomaly:<id>``) and linked to the entry."""
+    actor.require(*READERS)
+    entry = get_anomaly(session, actor, anomaly_id, lock=True)
+    if actor.role not in ASSIGNERS:
+        raise PermissionDeniedError(f"role {actor.role.value} may not assign pool entries")
+    if entry.status != "new":
+        raise ConflictError(
+            f"anomaly {anomaly_id} is {entry.status}; only new entries are assigned"
+        )
+    user = _assignee(session, actor, assignee_id)
+    origin = f"anomaly:{entry.id}"
+    today = utcnow().date()
+    due = datetime.combine(today + timedelta(days=DUE_DAYS.get(channel, 3)), time(23, 59))
+    create_tasks(
+        session,
+        [
+            TaskSpec(
+                subscriber_id=entry.subscriber_id,
+                source=TASK_SOURCE,
+                origin=origin,
+                channel=channel,
+                assignee_id=user.id,
+                priority=1.0,
+                due_at=due.replace(tzinfo=utcnow().tzinfo),
+                title_zh=f"异常库：{entry.name_zh}"[:200],
+                title_en=f"Anomaly: {entry.name_en}"[:200],
+            )
+        ],
+    )
+    task = session.scalar(
+        select(Task).where(
+            Task.origin == origin,
+            Task.subscriber_id == entry.subscriber_id,
+            Task.channel == channel,
+        )
+    )
+    assert task is not None  # created now, or by an earlier assignment of the same entry
+    entry.task_id = task.id
+    entry.assignee_id = user.id
+    return _change(session, actor, entry, "assigned", note)
+
+
+def _close(session: Session, actor: Actor, anomaly_id: int, to_status: str, note: str) -> Anomaly:
+    actor.require_customer_work()
+    entry = get_anomaly(session, actor, anomaly_id, lock=True)
+    if entry.status not in OPEN_STATUSES:
+        raise ConflictError(
+            f"anomaly {anomaly_id} is already {entry.status}; only new or assigned entries "
+            f"can be {to_status}"
+        )
+    if (
+        entry.status == "assigned"
+        and actor.role not in ASSIGNERS
+        and entry.assignee_id != actor.user_id
+    ):
+        raise PermissionDeniedError("only the assignee or a shift lead may close this entry")
+    if not note.strip():
+        raise InvalidRequestError("write what was done or why", field="note")
+    return _change(session, actor, entry, to_status, note.strip())
+
+
+def handle(session: Session, actor: Actor, anomaly_id: int, note: str) -> Anomaly:
+    """Mark an entry handled, saying what was done."""
+    return _close(session, actor, anomaly_id, "handled", note)
+
+
+def dismiss(session: Session, actor: Actor, anomaly_id: int, note: str) -> Anomaly:
+    """Dismiss an entry (not an anomaly after all), saying why."""
+    return _close(session, actor, anomaly_id, "dismissed", note)
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "detected_on",
+    "subscriber_id",
+    "rule_id",
+    "name",
+    "category",
+    "severity",
+    "period_key",
+    "evidence",
+    "branch_code",
+    "value_tier",
+    "account_manager",
+    "status",
+    "assignee",
+    "task_id",
+    "note",
+)
+
+
+def export_rows(
+    session: Session, actor: Actor, filters: Filters, *, lang: str = "zh"
+) -> list[dict[str, Any]]:
+    """Every matching entry as a row of :data:`EXPORT_COLUMNS` (export permission; audited)."""
+    actor.require_export()
+    where = _filtered(actor, filters)
+    names = dict(session.execute(select(User.id, User.display_name)).all())
+    rows = [
+        {
+            "id": a.id,
+            "detected_on": a.detected_on.isoformat(),
+            "subscriber_id": a.subscriber_id,
+            "rule_id": a.rule_id,
+            "name": a.name_en if lang == "en" else a.name_zh,
+            "category": a.category,
+            "severity": a.severity,
+            "period_key": a.period_key,
+            "evidence": a.evidence,
+            "branch_code": a.branch_code,
+            "value_tier": a.value_tier,
+            "account_manager": a.account_manager,
+            "status": a.status,
+            "assignee": names.get(a.assignee_id) if a.assignee_id else None,
+            "task_id": a.task_id,
+            "note": a.note,
+        }
+        for a in session.scalars(_ordered(select(Anomaly).where(*where)).limit(MAX_EXPORT))
+    ]
+    detail = {
+        name: str(getattr(filters, name))
+        for name in Filters.__dataclass_fields__
+        if getattr(filters, name) is not None
+    }
+    audit(
+        session, actor.user_id, AuditAction.EXPORT, "anomalies", None, {"rows": len(rows), **detail}
+    )
+    return rows

@@ -1,0 +1,135 @@
+"""Routes: data-quality reports (file, list, count, confirm / reject, export for the source)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from weiwan.ops.dataquality import service
+from weiwan.ops.dataquality.export import export_corrections
+from weiwan.ops.dataquality.schemas import CountOut, ReportIn, ReportOut, ReviewIn
+from weiwan.ops.deps import CurrentActor, Db, LocalTz
+from weiwan.ops.types import IdPath
+
+router = APIRouter(prefix="/data-quality", tags=["data-quality"])
+
+
+def filters(
+    status: str | None = None,
+    field: str | None = None,
+    source_table: str | None = None,
+    branch_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> service.Filters:
+    """The list filters of the query string (unknown values are refused by the service)."""
+    return service.Filters(status, field, source_table, branch_id, since, until)
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post(
+    "/reports",
+    response_model=ReportOut,
+    status_code=201,
+    responses={409: {"description": "the same value is already reported and open"}},
+)
+def create_report(body: ReportIn, actor: CurrentActor, db: Db) -> ReportOut:
+    """File a report of wrong data (any channel); the value in the data is taken from the
+    published customer view, the reported value checked for its field."""
+    report = service.file_report(db, actor, body)
+    return service.report_out(actor, report, actor.display_name)
+
+
+@router.get("/reports", response_model=list[ReportOut])
+def list_reports(
+    request: Request,
+    actor: CurrentActor,
+    db: Db,
+    tz: LocalTz,
+    status: str | None = None,
+    field: str | None = None,
+    source_table: str | None = None,
+    branch_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    since: date | None = None,
+    until: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_ROWS)] = 500,
+) -> list[ReportOut]:
+    """The reports in the caller's view, newest first (audited as a personal-data view)."""
+    chosen = filters(status, field, source_table, branch_id, since, until)
+    return service.list_reports(db, actor, chosen, tz, limit=limit, ip=_ip(request))
+
+
+@router.get("/reports/{report_id}", response_model=ReportOut)
+def get_report(report_id: IdPath, actor: CurrentActor, db: Db) -> ReportOut:
+    """One report in the caller's view (404 otherwise)."""
+    return service.get_report(db, actor, report_id)
+
+
+@router.get("/summary", response_model=list[CountOut])
+def summary(
+    actor: CurrentActor,
+    db: Db,
+    tz: LocalTz,
+    status: str | None = None,
+    field: str | None = None,
+    source_table: str | None = None,
+    branch_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[CountOut]:
+    """Reports in view counted by source table × branch and status."""
+    chosen = filters(status, field, source_table, branch_id, since, until)
+    return service.counts(db, actor, chosen, tz)
+
+
+@router.post("/reports/{report_id}/confirm", response_model=ReportOut)
+def confirm(
+    report_id: IdPath, actor: CurrentActor, db: Db, body: ReviewIn | None = None
+) -> ReportOut:
+    """Confirm a report: the data is wrong (analyst, centre head, director)."""
+    return service.review(db, actor, report_id, "confirmed", body.note if body else None)
+
+
+@router.post("/reports/{report_id}/reject", response_model=ReportOut)
+def reject(
+    report_id: IdPath, actor: CurrentActor, db: Db, body: ReviewIn | None = None
+) -> ReportOut:
+    """Reject a report: the data is right (analyst, centre head, director)."""
+    return service.review(db, actor, report_id, "rejected", body.note if body else None)
+
+
+@router.post(
+    "/export",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "the correction file"}},
+)
+def export(
+    request: Request,
+    actor: CurrentActor,
+    db: Db,
+    tz: LocalTz,
+    field: str | None = None,
+    source_table: str | None = None,
+    branch_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> Response:
+    """The confirmed reports in view as a CRM correction file (CSV: subscriber_id, table,
+    column, current_value, reported_value, reported_at), marked exported and audited. Header
+    ``X-Withheld-Reports``: phone and ID reports left for a role that sees full numbers."""
+    chosen = filters(None, field, source_table, branch_id, since, until)
+    result = export_corrections(db, actor, chosen, tz, ip=_ip(request))
+    return Response(
+        result.csv_text.encode("utf-8-sig"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": "attachment; filename=data-quality-corrections.csv",
+            "X-Withheld-Reports": str(result.withheld),
+        },
+    )

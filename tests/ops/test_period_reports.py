@@ -1,0 +1,237 @@
+"""Published weekly / monthly / churn analysis reports: publishing (documents per scope,
+idempotent, only due periods again), the API within the reader's scope, and the churn analysis
+report equal to the churn dashboard's API for the same month."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from api_helpers import login
+from period_report_fixtures import SNAPSHOT, build_report_warehouse
+from weiwan.analytics.warehouse import Warehouse
+from weiwan.cli import app as cli
+from weiwan.core.settings import get_settings
+from weiwan.pipeline.publish_metrics import publish_metrics
+from weiwan.pipeline.publish_reports import due_periods, publish_reports, subtrees
+
+API = "/api/v1/reports"
+
+
+@pytest.fixture
+def wh(tmp_path: Path) -> Iterator[Warehouse]:
+    with build_report_warehouse(tmp_path / "wh.duckdb") as warehouse:
+        yield warehouse
+
+
+def _documents(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT kind, key, scope, branch_id, start, last_day, snapshot_date, document "
+            "FROM period_reports ORDER BY kind, key, scope"
+        )
+        return [tuple(r) for r in rows]
+
+
+def test_subtrees_hold_every_sub_branch() -> None:
+    tree = [("HZ", 1, None), ("HZ-CA", 2, 1), ("X", 4, 2), ("NB", 3, None)]
+    assert subtrees(tree) == {
+        "HZ": ["HZ", "HZ-CA", "X"],
+        "HZ-CA": ["HZ-CA", "X"],
+        "X": ["X"],
+        "NB": ["NB"],
+    }
+
+
+def test_publish_per_scope_twice_the_same(
+    wh: Warehouse, engine: sa.Engine, branches: dict[str, int]
+) -> None:
+    written = publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2)
+    rows = _documents(engine)
+    assert written == len(rows)
+    keys = {(r[0], r[1]) for r in rows}
+    # closed by Saturday 2026-10-31: weeks 43 and 42; months September and October
+    assert keys == {
+        ("week", "2026-W43"),
+        ("week", "2026-W42"),
+        ("month", "2026-10"),
+        ("month", "2026-09"),
+        ("churn", "2026-10"),
+        ("churn", "2026-09"),
+    }
+    october = {r[2]: r for r in rows if r[:2] == ("month", "2026-10")}
+    # the whole operator, the city with its sub-branch, the sub-branch, the other branch
+    assert set(october) == {"*", "HZ", "HZ-CA", "NB"}
+    assert october["*"][3] is None and october["HZ"][3] == branches["city"]
+    assert october["HZ-CA"][3] == branches["rural_a"]
+    hz = json.loads(october["HZ"][7])
+    assert hz["branches"] == ["HZ", "HZ-CA", "HZ-JD"]
+    whole = json.loads(october["*"][7])["total"]
+    nb = json.loads(october["NB"][7])["total"]
+    assert whole["at_start"] == hz["total"]["at_start"] + nb["at_start"]
+    # again: only the latest week and month (and the month's churn report) are recomputed,
+    # into the same documents
+    again = publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2)
+    assert again == sum(1 for r in rows if r[1] in ("2026-W43", "2026-10"))
+    assert _documents(engine) == rows
+    with engine.connect() as conn:
+        publications = conn.exec_driver_sql(
+            "SELECT kind, rows FROM publications WHERE kind = 'reports'"
+        ).all()
+    assert [tuple(p) for p in publications] == [("reports", again)]
+
+
+@pytest.fixture
+def published(
+    wh: Warehouse, engine: sa.Engine, branches: dict[str, int], people: dict[str, int]
+) -> sa.Engine:
+    publish_metrics(wh, engine, SNAPSHOT)
+    publish_reports(wh, engine, SNAPSHOT, weeks=1, months=1)
+    return engine
+
+
+def _pairs(rows: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    return {r["member"]: (r["numerator"], r["denominator"]) for r in rows}
+
+
+@pytest.mark.parametrize("username", ["director", "head"])
+def test_churn_report_equals_the_churn_dashboard(
+    published: sa.Engine, app: FastAPI, username: str
+) -> None:
+    client = login(app, username)
+    dashboard = client.get(f"{API}/churn").json()
+    response = client.get(f"{API}/churn-analysis/2026-10")
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["scope"] == ("*" if username == "director" else "HZ")
+    doc = report["document"]
+    parts = dashboard["parts"]
+    assert doc["leavers"] == dashboard["leavers"] > 0
+    for key, part in (
+        ("reasons", "churn_reason:reason"),
+        ("destinations", "churn_destination:destination"),
+        ("tenure_leavers", "churn_tenure:leavers"),
+        ("tenure_base", "churn_tenure:base"),
+        ("touchpoints", "churn_touchpoint:touchpoint"),
+    ):
+        assert _pairs(doc[key]) == _pairs(parts[part]), key
+    cost = {f["member"]: f["numerator"] for f in parts["churn_cost:cost"]}
+    assert doc["costs"]["direct"] == cost["direct"]
+    assert doc["costs"]["lost_future_bill"] == cost["lost_future"]
+    assert doc["costs"]["opportunity"] == cost["retention_effort"]
+    overview = client.get(f"{API}/overview", params={"month": "2026-10"}).json()
+    month = client.get(f"{API}/periods/month/2026-10").json()["document"]["total"]
+    trend = {f["period"]: f for f in overview["churn_trend"]}
+    assert month["churned"] == trend["2026-10-01"]["numerator"]
+    assert month["at_start"] == trend["2026-10-01"]["denominator"]
+
+
+def test_scope_and_roles(published: sa.Engine, app: FastAPI) -> None:
+    head = login(app, "head")
+    listed = head.get(f"{API}/periods").json()["items"]
+    assert {e["kind"] for e in listed} == {"week", "month", "churn"}
+    # the city head sees the city's documents only (the city with its sub-branches, and the
+    # sub-branch's own), never the whole operator's or the other branch's
+    assert all(e["scopes"] == ["HZ", "HZ-CA"] for e in listed)
+    nb = head.get(f"{API}/periods/month/2026-10", params={"branch": "NB"})
+    assert nb.status_code == 404
+    assert head.get(f"{API}/churn-analysis/2026-10", params={"branch": "*"}).status_code == 404
+    own = head.get(f"{API}/periods/month/2026-10").json()["document"]
+    director = login(app, "director")
+    whole = director.get(f"{API}/periods/month/2026-10").json()["document"]
+    other = director.get(f"{API}/periods/month/2026-10", params={"branch": "NB"}).json()
+    assert (
+        own["total"]["at_start"] + other["document"]["total"]["at_start"]
+        == (whole["total"]["at_start"])
+    )
+    assert director.get(f"{API}/periods").json()["items"][0]["scopes"] == [
+        "*",
+        "HZ",
+        "HZ-CA",
+        "NB",
+    ]
+    for username in ("agent", "lead", "clerk", "admin"):
+        client = login(app, username)
+        assert client.get(f"{API}/periods").status_code == 403
+        assert client.get(f"{API}/churn-analysis/2026-10").status_code == 403
+    missing = director.get(f"{API}/periods/week/2020-W01")
+    assert missing.status_code == 404
+    assert director.get(f"{API}/periods/week/2026-10").status_code == 422
+    assert director.get(f"{API}/churn-analysis/2026-13").status_code == 422
+
+
+@pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
+def test_cli_json_equals_the_api(
+    engine: sa.Engine,
+    app: FastAPI,
+    branches: dict[str, int],
+    people: dict[str, int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = tmp_path / "cli.duckdb"
+    with build_report_warehouse(path) as warehouse:
+        publish_reports(warehouse, engine, SNAPSHOT, weeks=1, months=1)
+    monkeypatch.setenv("WEIWAN_WAREHOUSE_PATH", str(path))
+    monkeypatch.setenv("WEIWAN_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    sheets = tmp_path / "churn.xlsx"
+    try:
+        churn, period = ["report", "churn", "--period"], ["report", "period", "--month"]
+        runs = {
+            name: CliRunner().invoke(cli, args)
+            for name, args in (
+                ("churn", [*churn, "2026-10", "--json", "--xlsx", str(sheets)]),
+                ("month", [*period, "2026-10", "--json"]),
+                ("text", [*churn, "2026-10", "--lang", "en"]),
+                ("both", [*period, "2026-10", "--week", "2026-W43"]),
+                ("bad", [*churn, "2026-13"]),
+            )
+        }
+    finally:
+        get_settings.cache_clear()
+    for name in ("churn", "month", "text"):
+        assert runs[name].exit_code == 0, runs[name].output
+    director = login(app, "director")
+    assert (
+        json.loads(runs["churn"].stdout)
+        == (director.get(f"{API}/churn-analysis/2026-10").json()["document"])
+    )
+    assert (
+        json.loads(runs["month"].stdout)
+        == (director.get(f"{API}/periods/month/2026-10").json()["document"])
+    )
+    assert "largest controllable reason is price" in runs["text"].stdout
+    book = load_workbook(sheets)
+    assert len(book.sheetnames) == 8 and "流失成本" in book.sheetnames
+    assert runs["both"].exit_code != 0 and "exactly one" in runs["both"].output
+    assert runs["bad"].exit_code != 0 and "2026-13" in runs["bad"].output
+
+
+def test_due_periods_skip_those_before_the_first_churn() -> None:
+    since = date(2026, 9, 10)  # the first churn delivered: August has no history yet
+    due = due_periods(date(2026, 11, 1), set(), weeks=2, months=3, since=since)
+    assert [(k, p.key) for k, p in due] == [
+        ("week", "2026-W44"),
+        ("week", "2026-W43"),
+        ("month", "2026-10"),
+        ("churn", "2026-10"),
+        ("month", "2026-09"),
+        ("churn", "2026-09"),
+    ]
+    published = {(k, p.key) for k, p in due}
+    again = due_periods(date(2026, 11, 1), published, weeks=2, months=3, since=since)
+    assert [(k, p.key) for k, p in again] == [
+        ("week", "2026-W44"),
+        ("month", "2026-10"),
+        ("churn", "2026-10"),
+    ]
