@@ -3,6 +3,7 @@ and the web app on them; imported by the conftest of tests/ops and tests/web."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,10 +49,57 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         admin.dispose()
 
 
+PG_TEMPLATE = "ops_migrated_template"
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session; each test's database is a copy."""
+    path = tmp_path_factory.mktemp("ops-template") / "ops.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres(postgres_url: str) -> str:
+    """A PostgreSQL database migrated to head once per session, the template of each test's."""
+    admin = make_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEMPLATE}"'))
+        conn.execute(text(f'CREATE DATABASE "{PG_TEMPLATE}"'))
+    admin.dispose()
+    engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{PG_TEMPLATE}")
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()  # CREATE DATABASE … TEMPLATE needs the template without connections
+    return PG_TEMPLATE
+
+
 @pytest.fixture
-def engine(empty_engine: Engine) -> Engine:
-    """An engine on a database migrated to head."""
-    upgrade(empty_engine)
+def engine(request: pytest.FixtureRequest, empty_engine: Engine) -> Engine:
+    """``empty_engine``'s database migrated to head: replaced by a copy of one database migrated
+    once per session (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL),
+    which is 5–10 times faster than running the migrations for every test."""
+    url = empty_engine.url
+    empty_engine.dispose()
+    if url.get_backend_name() == "sqlite":
+        assert url.database is not None
+        shutil.copyfile(request.getfixturevalue("_migrated_sqlite"), url.database)
+        return empty_engine
+    template: str = request.getfixturevalue("_migrated_postgres")
+    server_url: str = request.getfixturevalue("postgres_url")
+    admin = make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{url.database}" TEMPLATE "{template}"'))
+    finally:
+        admin.dispose()
     return empty_engine
 
 

@@ -144,6 +144,10 @@ def test_scores_have_bands_and_reasons(
     assert scored.loc[~low, "reason_1"].notna().mean() > 0.95
     everyone = score_frame(trained.model, trained.meta, features.head(300), reasons_for="all")
     assert everyone["reason_1"].notna().mean() > 0.9
+    # no reasons at all: scores as before, every reason blank (the booster is never asked)
+    silent = score_frame(trained.model, trained.meta, features.head(300), reasons_for="none")
+    assert np.allclose(silent["churn_probability"], everyone["churn_probability"])
+    assert silent["reason_1"].isna().all() and "reason_3_feature" in silent.columns
 
 
 def test_registry_round_trip_scores_the_same(

@@ -1,5 +1,10 @@
 """Property-based ingest tests: whatever is wrong with a row, it is quarantined with its reason and
-no good row is lost."""
+no good row is lost.
+
+Each example costs one ingest (about a second, nearly all of it fixed), so the examples are
+few but large: 24 rows with up to 16 corruptions, or up to 10 malformed rows each cut at its
+own length, cover as many corruptions per run as more examples of half the size did.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import factories as f
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
 
-ROWS = 12
+ROWS = 24
 # Text that no engine reads as a number, date or month.
 GARBAGE = st.text(alphabet="维挽流失xyz!?#", min_size=1, max_size=8)
 
@@ -37,8 +42,8 @@ corruption = st.tuples(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(hits=st.lists(corruption, max_size=8), data=st.data())
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hits=st.lists(corruption, max_size=16), data=st.data())
 def test_every_bad_row_is_quarantined_and_no_good_row_is_lost(
     hits: list[tuple[int, str, st.DataObject]], data: st.DataObject
 ) -> None:
@@ -78,16 +83,19 @@ def test_every_bad_row_is_quarantined_and_no_good_row_is_lost(
     assert all(reason for *_, reason in quarantined)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(
-    broken=st.sets(st.integers(min_value=0, max_value=ROWS - 1), max_size=5),
-    cut=st.integers(min_value=1, max_value=14),
+    broken=st.dictionaries(
+        st.integers(min_value=0, max_value=ROWS - 1),
+        st.integers(min_value=1, max_value=14),  # the fields a broken record keeps
+        max_size=10,
+    )
 )
-def test_malformed_records_never_shift_the_good_rows(broken: set[int], cut: int) -> None:
+def test_malformed_records_never_shift_the_good_rows(broken: dict[int, int]) -> None:
     lines = [",".join(f.USAGE_HEADER)]
     for i in range(ROWS):
         fields = [f.usage(i, "2026-10")[h] for h in f.USAGE_HEADER]
-        lines.append(",".join(fields[:cut] if i in broken else fields))
+        lines.append(",".join(fields[: broken[i]] if i in broken else fields))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         f.write_csv(

@@ -62,6 +62,9 @@ class TrainingConfig:
     #: rows sampled across the training snapshots (and again for the hold-out at most)
     max_training_rows: int = 1_000_000
     seed: int = 0
+    #: refit the default on every labelled snapshot (hold-out included) after the evaluation;
+    #: False keeps the model fitted on the training snapshots (an evaluation-only run, faster)
+    refit: bool = True
 
 
 @dataclass
@@ -175,7 +178,8 @@ def _assess(y: np.ndarray, p: np.ndarray, clv: np.ndarray) -> dict[str, Any]:
 
 
 def train_on_warehouse(warehouse: Warehouse, config: TrainingConfig) -> TrainingResult:
-    """Evaluate default vs baselines on the hold-out snapshot, then refit the default on all."""
+    """Evaluate default vs baselines on the hold-out snapshot, then refit the default on all
+    (unless ``config.refit`` is False: the model fitted for the evaluation is returned)."""
     snapshots = _training_snapshots(warehouse, config)
     per_snapshot = max(1, config.max_training_rows // max(1, len(snapshots) - 1))
     frames = [snapshot_frame(warehouse, d, config, per_snapshot) for d in snapshots]
@@ -198,9 +202,13 @@ def train_on_warehouse(warehouse: Warehouse, config: TrainingConfig) -> Training
         evaluation[label] = _assess(y_hold, candidate.predict_proba(x_hold)[:, 1], value)
     candidates["default"].categories_ = categories
     everything = pd.concat(frames, ignore_index=True)
-    x_all, categories = prepare_features(everything[names])
-    model = default_model(config.seed).fit(x_all, everything["churned"].to_numpy(bool))
-    model.categories_ = categories
+    if config.refit:
+        x_all, categories = prepare_features(everything[names])
+        model = default_model(config.seed).fit(x_all, everything["churned"].to_numpy(bool))
+        model.categories_ = categories
+    else:
+        model = candidates["default"]
+        x_all, _ = prepare_features(everything[names], categories=model.categories_)
     drift_reference = reference(everything[names], model.predict_proba(x_all)[:, 1])
     meta = ModelMeta(
         version="",
@@ -272,7 +280,12 @@ def score_frame(
     if reasons_for == "none":
         explained[:] = False
     rows = features.index[explained]
-    reasons = top_reasons(
-        model.contributions(x.loc[rows]), features.loc[rows, meta.features], meta.features
-    ).reindex(features.index)
+    # the booster refuses an empty frame: no row to explain (reasons_for="none", or nobody at
+    # risk) gives no contributions
+    contributions = (
+        model.contributions(x.loc[rows]) if len(rows) else np.zeros((0, len(meta.features)))
+    )
+    reasons = top_reasons(contributions, features.loc[rows, meta.features], meta.features).reindex(
+        features.index
+    )
     return pd.concat([scored, reasons], axis=1).reset_index(drop=True)
