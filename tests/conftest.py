@@ -15,8 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.db import make_engine
+from weiwan.ops.migrate import upgrade
 
 pytest_plugins = ["sim_fixtures"]
 
@@ -113,3 +116,35 @@ def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
         yield wh
     finally:
         wh.close()
+
+
+# --- the operational database migrated once per session (copied by ops_fixtures.engine)
+PG_TEMPLATE = "ops_migrated_template"
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session; each test's database is a copy."""
+    path = tmp_path_factory.mktemp("ops-template") / "ops.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _migrated_postgres(postgres_url: str) -> str:
+    """A PostgreSQL database migrated to head once per session, the template of each test's."""
+    admin = make_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEMPLATE}"'))
+        conn.execute(text(f'CREATE DATABASE "{PG_TEMPLATE}"'))
+    admin.dispose()
+    engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{PG_TEMPLATE}")
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()  # CREATE DATABASE … TEMPLATE needs the template without connections
+    return PG_TEMPLATE

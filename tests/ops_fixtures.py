@@ -16,7 +16,6 @@ from sqlalchemy import Engine, text
 from api_helpers import PASSWORD, PEOPLE
 from weiwan.core.db import make_engine, session_scope
 from weiwan.core.settings import Settings
-from weiwan.ops.migrate import upgrade
 from weiwan.ops.org.models import Branch, Team
 from weiwan.ops.org.schemas import UserCreate
 from weiwan.ops.org.service import create_user
@@ -49,42 +48,12 @@ def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         admin.dispose()
 
 
-PG_TEMPLATE = "ops_migrated_template"
-
-
-@pytest.fixture(scope="session")
-def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file migrated to head once per session; each test's database is a copy."""
-    path = tmp_path_factory.mktemp("ops-template") / "ops.db"
-    engine = make_engine(f"sqlite:///{path}")
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
-    return path
-
-
-@pytest.fixture(scope="session")
-def _migrated_postgres(postgres_url: str) -> str:
-    """A PostgreSQL database migrated to head once per session, the template of each test's."""
-    admin = make_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEMPLATE}"'))
-        conn.execute(text(f'CREATE DATABASE "{PG_TEMPLATE}"'))
-    admin.dispose()
-    engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{PG_TEMPLATE}")
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()  # CREATE DATABASE … TEMPLATE needs the template without connections
-    return PG_TEMPLATE
-
-
 @pytest.fixture
 def engine(request: pytest.FixtureRequest, empty_engine: Engine) -> Engine:
-    """``empty_engine``'s database migrated to head: replaced by a copy of one database migrated
-    once per session (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL),
-    which is 5–10 times faster than running the migrations for every test."""
+    """``empty_engine``'s database migrated to head: replaced by a copy of one database
+    migrated once per session (``_migrated_sqlite`` / ``_migrated_postgres`` in
+    tests/conftest.py: a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL),
+    5–10 times faster than running the migrations for every test."""
     url = empty_engine.url
     empty_engine.dispose()
     if url.get_backend_name() == "sqlite":

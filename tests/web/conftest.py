@@ -3,8 +3,6 @@
 from ops_fixtures import (  # noqa: F401
     _cheap_password_hashing,
     _fresh_live_figures,
-    _migrated_postgres,
-    _migrated_sqlite,
     app,
     branches,
     empty_engine,
