@@ -7,13 +7,18 @@ The data is bench_ops_api's (generated in SQL: 1 M customers over 10 branches, 1
 open tasks assigned to 6 agents — about 25,000 open tasks each —, 300 k more tasks, contact
 history, 1 M audit events), plus a shift lead, a centre head, an analyst and an administrator,
 and 13 months of dashboard figures as the pipeline's metrics publish writes them (see
-``_published_figures``).
+``_published_figures``), and issue 9's retention-management data (bench_management_data.py:
+a 50 k-entry anomaly pool with tasks, campaigns with hold-outs, inspections, 3 months of
+published complaints, weekly plans, daily checks, 20 k data-quality reports, a closed month of
+scorecards, and the weekly / monthly / churn report documents the pipeline's publish computes
+on a simulated warehouse; --no-management leaves it out).
 
 The real app is served by uvicorn (one worker) on loopback; each page is requested
 sequentially by the role that uses it, 3 warm-up requests then --requests measured ones. The
 server time is the app's ``Server-Timing`` header (request arrival to response start; pages
 render fully before they start); the wall time is the client's median; "first" is the first
-request's server time (the dashboards reuse a scope's live counts for a minute after it).
+request's server time (the dashboards and the scorecards reuse live counts for a minute after
+it). The long exports measure fewer requests (``PageCase.requests``).
 Every response must be 200 and HTML (or .xlsx for the exports).
 """
 
@@ -36,6 +41,7 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from bench_management_data import load_management
 from bench_ops_api import PASSWORD, Dataset, load, msisdn, serve
 from pg_server import pg_server
 from stages import load_average, timed
@@ -56,6 +62,7 @@ class PageCase:
     username: str
     path: str
     media: str = "text/html"
+    requests: int | None = None  # measured requests when not --requests (long exports)
 
 
 def _more_people(engine: sa.Engine) -> None:
@@ -133,11 +140,45 @@ def cases(engine: sa.Engine) -> list[PageCase]:
             "/team?export=xlsx",
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ),
+        *management_cases(),
     ]
 
 
-def _client(base: str, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=30, follow_redirects=False)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def management_cases() -> list[PageCase]:
+    """Issue 9's pages (data: bench_management_data.py), each as the role that works with it."""
+    return [
+        PageCase("anomaly pool, shift lead", "lead0", "/anomalies"),
+        PageCase("anomaly pool, director", "director", "/anomalies"),
+        PageCase("anomaly pool, director, filtered", "director",
+                 "/anomalies?status=new&branch_id=1&category=billing"),
+        PageCase("anomaly pool, director, page 20", "director", "/anomalies?page=20"),
+        PageCase("anomaly pool, Excel, GZ new", "director",
+                 "/anomalies?status=new&branch_id=1&export=xlsx", XLSX),
+        PageCase("anomaly pool, Excel, everything", "director", "/anomalies?export=xlsx", XLSX,
+                 requests=2),
+        PageCase("scorecards, agent", "agent0a", "/appraisal/scorecards"),
+        PageCase("scorecards, team, shift lead", "lead0", "/appraisal/scorecards?level=team"),
+        PageCase("scorecards, branch, director", "director",
+                 "/appraisal/scorecards?level=branch"),
+        PageCase("scorecards, agents, director", "director", "/appraisal/scorecards?level=agent"),
+        PageCase("scorecards, Excel, director", "director",
+                 "/appraisal/scorecards?level=agent&export=xlsx", XLSX),
+        PageCase("weekly plans, shift lead", "lead0", "/appraisal/weekly-plans"),
+        PageCase("weekly plans, agent", "agent0a", "/appraisal/weekly-plans"),
+        PageCase("daily checks, shift lead", "lead0", "/appraisal/daily-checks"),
+        PageCase("data quality, analyst", "analyst", "/data-quality"),
+        PageCase("reports, director", "director", "/reports"),
+        PageCase("reports, centre head", "head0", "/reports"),
+        PageCase("churn report, director", "director", "/reports/churn"),
+        PageCase("churn report, centre head", "head0", "/reports/churn"),
+    ]  # fmt: skip
+
+
+def _client(base: str, username: str, timeout: float = 30) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=timeout, follow_redirects=False)
     response = client.post("/login", data={"username": username, "password": PASSWORD})
     if response.status_code != 303:
         sys.exit(f"login of {username} failed: {response.status_code}")
@@ -170,13 +211,20 @@ class Timing:
 
 
 def measure(base: str, case: PageCase, requests: int) -> Timing:
-    """3 warm-up requests, then ``requests`` measured ones, one at a time."""
+    """3 warm-up requests (1 for a case with its own ``requests``), then ``requests``
+    measured ones, one at a time."""
     timing = Timing(case, [], [], [])
-    client = _client(base, case.username)
+    client = _client(base, case.username, timeout=300)
+    warmups = 1 if case.requests else 3
+    requests = case.requests or requests
     try:
-        for index in range(3 + requests):
+        for index in range(warmups + requests):
             start = time.perf_counter()
-            response = client.get(case.path)
+            try:
+                response = client.get(case.path)
+            except httpx.TimeoutException:
+                timing.errors.append("no answer in 300 s")
+                break
             wall = (time.perf_counter() - start) * 1000
             media = response.headers.get("content-type", "")
             if response.status_code != 200 or not media.startswith(case.media):
@@ -185,7 +233,7 @@ def measure(base: str, case: PageCase, requests: int) -> Timing:
             header = response.headers.get("server-timing", "app;dur=0")
             if index == 0:
                 timing.first = float(header.split("dur=")[1])
-            if index >= 3:
+            if index >= warmups:
                 timing.server.append(float(header.split("dur=")[1]))
                 timing.wall.append(wall)
     finally:
@@ -199,6 +247,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=30, help="measured requests per page")
     parser.add_argument("--shared-buffers", default="512MB")
     parser.add_argument("--only", default="", help="measure the pages whose name contains this")
+    parser.add_argument(
+        "--no-management", action="store_true", help="skip issue 9's data (and its pages' data)"
+    )
     opts = parser.parse_args()
     print(
         f"web pages on PostgreSQL 15, {opts.customers:,} customers; {os.cpu_count()} CPUs; "
@@ -215,8 +266,11 @@ def main() -> int:
         _more_people(engine)
         for extra in _dashboard_rows():
             extra(engine, data)
+        if not opts.no_management:
+            load_management(engine, data, Path(tmp))
         print(f"data generated in {seconds:.0f} s; load average {load_average()}", flush=True)
-        chosen = [c for c in cases(engine) if opts.only in c.name]
+        skipped = {c.name for c in management_cases()} if opts.no_management else set()
+        chosen = [c for c in cases(engine) if opts.only in c.name and c.name not in skipped]
         engine.dispose()
         with serve(url, Path(tmp), workers=1) as server:
             print(

@@ -81,7 +81,14 @@ def current_language() -> str:
 
 def current_locale() -> Locale:
     """The Babel locale of the request being served (numbers, dates)."""
-    return Locale.parse(current_language().replace("-", "_"))
+    return _parsed_locale(current_language())
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def _parsed_locale(language: str) -> Locale:
+    """``Locale.parse`` once per language: it costs ~0.2 ms, paid on every formatted cell
+    before (90 % of a 500-row table's render time at 1 M customers)."""
+    return Locale.parse(language.replace("-", "_"))
 
 
 @contextmanager

@@ -17,8 +17,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    union,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, aliased
 
 from weiwan.core.errors import (
     ConflictError,
@@ -84,7 +99,31 @@ def scope_clause(actor: Actor) -> ColumnElement[bool]:
     return or_(managed, tasked, named, given)
 
 
-def _filtered(actor: Actor, filters: Filters) -> list[ColumnElement[bool]]:
+def _visible_ids(session: Session, actor: Actor) -> ColumnElement[bool]:
+    """:func:`scope_clause` for lists of an own or team scope: the entries of the scope's users
+    (ids resolved first, so the tasks' and assignments' user indexes serve) as one set of ids,
+    the union of the four ways in: the pool joined once to the managed and tasked subscribers
+    instead of a pair of lookups per entry (a correlated EXISTS under OR cannot become a
+    join)."""
+    users = list(session.scalars(select(User.id).where(user_scope_clause(actor, User.id))))
+    users = users or [actor.user_id]
+    pool = aliased(Anomaly)
+    # the managed and the tasked subscribers as one list: the pool is hashed once against it
+    subscribers = union_all(
+        select(CustomerAssignment.subscriber_id.label("subscriber_id")).where(
+            CustomerAssignment.user_id.in_(users)
+        ),
+        select(Task.subscriber_id).where(Task.assignee_id.in_(users)),
+    ).subquery("scope_subscribers")
+    ids = union(
+        select(pool.id).join(subscribers, subscribers.c.subscriber_id == pool.subscriber_id),
+        select(pool.id).where(pool.manager_id.in_(users)),
+        select(pool.id).where(pool.assignee_id.in_(users)),
+    )
+    return Anomaly.id.in_(ids)
+
+
+def _filtered(session: Session, actor: Actor, filters: Filters) -> list[ColumnElement[bool]]:
     actor.require(*READERS)
     if (
         filters.detected_from
@@ -92,7 +131,11 @@ def _filtered(actor: Actor, filters: Filters) -> list[ColumnElement[bool]]:
         and filters.detected_to < filters.detected_from
     ):
         raise InvalidRequestError("the end is before the start", field="detected_to")
-    where = [scope_clause(actor)]
+    where = [
+        scope_clause(actor)
+        if actor.scope in (Scope.ALL, Scope.BRANCH)
+        else _visible_ids(session, actor)
+    ]
     equal: dict[str, Any] = {
         "rule_id": filters.rule_id,
         "category": filters.category,
@@ -117,37 +160,75 @@ def _ordered(query: Select[Any]) -> Select[Any]:
     return query.order_by(Anomaly.detected_on.desc(), Anomaly.id.desc())
 
 
+#: ``session.info`` key of the counts a list made, for the summary of the same request
+_COUNTED = "anomaly_pool_counts"
+Counted = list[tuple[str, str, str, str, str, int]]
+
+
+def _counts_key(actor: Actor, filters: Filters) -> tuple[Any, ...]:
+    return (actor.user_id, actor.role, actor.team_id, tuple(actor.branch_ids), filters)
+
+
+def _count(session: Session, where: list[ColumnElement[bool]]) -> Counted:
+    """(rule, names, category, status, count) of the matching entries: one grouped pass that
+    gives the list's total and every count of the summary."""
+    rows = session.execute(
+        select(
+            Anomaly.rule_id,
+            func.min(Anomaly.name_zh),
+            func.min(Anomaly.name_en),
+            Anomaly.category,
+            Anomaly.status,
+            func.count(),
+        )
+        .where(*where)
+        .group_by(Anomaly.rule_id, Anomaly.category, Anomaly.status)
+    ).all()
+    return [(str(r), str(zh), str(en), str(c), str(s), int(n)) for r, zh, en, c, s, n in rows]
+
+
+def _on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def list_anomalies(
     session: Session, actor: Actor, filters: Filters, *, limit: int = 50, offset: int = 0
 ) -> tuple[int, Sequence[Anomaly]]:
-    """(How many match, one page of them), newest first."""
-    where = _filtered(actor, filters)
-    total = session.scalar(select(func.count()).select_from(Anomaly).where(*where)) or 0
+    """(How many match, one page of them), newest first. The counts are kept in the session
+    for a :func:`summary` of the same filters right after (a page shows both)."""
+    where = _filtered(session, actor, filters)
+    if actor.scope not in (Scope.ALL, Scope.BRANCH) and _on_postgresql(session):
+        # the scope's set is the costly part: found once, then the count and the page read
+        # the entries by primary key
+        ids = list(session.scalars(select(Anomaly.id).where(*where)))
+        where = [Anomaly.id == any_(bindparam("visible_ids", ids, type_=ARRAY(Integer)))]
+    counted = _count(session, where)
+    session.info[_COUNTED] = (_counts_key(actor, filters), counted)
     rows = session.scalars(_ordered(select(Anomaly).where(*where)).limit(limit).offset(offset))
-    return int(total), rows.all()
+    return sum(row[-1] for row in counted), rows.all()
 
 
 def summary(session: Session, actor: Actor, filters: Filters) -> dict[str, Any]:
-    """Counts by type (rule, with its names), category and status."""
-    where = _filtered(actor, filters)
-    by_rule = session.execute(
-        select(Anomaly.rule_id, func.min(Anomaly.name_zh), func.min(Anomaly.name_en), func.count())
-        .where(*where)
-        .group_by(Anomaly.rule_id)
-        .order_by(func.count().desc(), Anomaly.rule_id)
-    ).all()
-    out: dict[str, Any] = {
-        "by_rule": [
-            {"key": r, "name_zh": zh, "name_en": en, "count": n} for r, zh, en, n in by_rule
-        ]
+    """Counts by type (rule, with its names), category and status (those of the list just
+    made with the same filters in this session, if any: taken, not kept)."""
+    where = _filtered(session, actor, filters)
+    kept = session.info.pop(_COUNTED, None)
+    counted = kept[1] if kept and kept[0] == _counts_key(actor, filters) else _count(session, where)
+    rules: dict[str, dict[str, Any]] = {}
+    categories: dict[str, int] = {}
+    statuses: dict[str, int] = {}
+    for rule, zh, en, category, status, number in counted:
+        entry = rules.setdefault(rule, {"key": rule, "name_zh": zh, "name_en": en, "count": 0})
+        entry["name_zh"], entry["name_en"] = min(entry["name_zh"], zh), min(entry["name_en"], en)
+        entry["count"] += number
+        categories[category] = categories.get(category, 0) + number
+        statuses[status] = statuses.get(status, 0) + number
+    return {
+        "by_rule": sorted(rules.values(), key=lambda e: (-e["count"], e["key"])),
+        "by_category": [{"key": k, "count": categories[k]} for k in sorted(categories)],
+        "by_status": [{"key": k, "count": statuses[k]} for k in sorted(statuses)],
+        "total": sum(statuses.values()),
     }
-    for name, column in (("by_category", Anomaly.category), ("by_status", Anomaly.status)):
-        rows = session.execute(
-            select(column, func.count()).where(*where).group_by(column).order_by(column)
-        ).all()
-        out[name] = [{"key": key, "count": n} for key, n in rows]
-    out["total"] = sum(item["count"] for item in out["by_rule"])
-    return out
 
 
 def get_anomaly(session: Session, actor: Actor, anomaly_id: int, *, lock: bool = False) -> Anomaly:
@@ -187,6 +268,7 @@ def _change(
             task_id=entry.task_id,
         )
     )
+    session.info.pop(_COUNTED, None)
     entry.status = to_status
     entry.note = note if note is not None else entry.note
     entry.updated_at = utcnow()
@@ -314,7 +396,7 @@ def export_rows(
 ) -> list[dict[str, Any]]:
     """Every matching entry as a row of :data:`EXPORT_COLUMNS` (export permission; audited)."""
     actor.require_export()
-    where = _filtered(actor, filters)
+    where = _filtered(session, actor, filters)
     names = dict(session.execute(select(User.id, User.display_name)).all())
     rows = [
         {
