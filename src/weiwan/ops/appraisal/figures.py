@@ -13,21 +13,18 @@ from datetime import datetime
 from time import monotonic
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from weiwan.ops.campaigns.models import HOLDOUT, TREATED, Campaign, CampaignMember
-from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome, QualityInspection
+from weiwan.ops.contacts.models import Contact, QualityInspection
 from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.reports.service import contact_flags
 from weiwan.ops.surveys.models import SurveyResponse
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 
 from .models import PublishedComplaint
 
-#: the call channels, whose contacts count for the connect rate
-CALL_CHANNELS = ("outbound_call", "account_manager_call")
-#: outcomes that mean a call reached the customer (接通)
-REACHED = ("connected", "accepted", "refused", "call_back")
 #: a member is retained when the latest customer view holds them with this status
 ACTIVE = "active"
 #: the counts of one agent (every one an integer or float sum)
@@ -66,37 +63,19 @@ def _add(counts: Counts, user_id: int | None, **values: float) -> None:
 
 
 def _contacts(session: Session, counts: Counts, start: datetime, end: datetime) -> None:
-    period = aliased(Contact)
-    # contacts are numbered as they are recorded: the month's outcomes belong to contacts from
-    # the month's first id on (an index range instead of every outcome ever recorded)
-    first_id = (
-        select(func.min(period.id)).where(period.at >= start, period.at < end).scalar_subquery()
-    )
-    reached_ids = (
-        select(ContactOutcome.contact_id)
-        .where(ContactOutcome.outcome.in_(REACHED), ContactOutcome.contact_id >= first_id)
-        .group_by(ContactOutcome.contact_id)
-        .subquery("reached_ids")
-    )
-    accepted_ids = (
-        select(Acceptance.contact_id)
-        .where(Acceptance.status != "cancelled", Acceptance.at >= start)
-        .group_by(Acceptance.contact_id)
-        .subquery("accepted_ids")
-    )
-    is_call = Contact.channel.in_(CALL_CHANNELS)
-    call_reached = reached_ids.c.contact_id.is_not(None)
+    flags = contact_flags(start, end)
+    flag = flags.flags
     query = (
-        select(
-            Contact.user_id,
-            func.count(),
-            _sum(is_call),
-            _sum(and_(is_call, call_reached)),
-            _sum(or_(~is_call, call_reached)),
-            _sum(accepted_ids.c.contact_id.is_not(None)),
+        flags.joined(
+            select(
+                Contact.user_id,
+                func.count(),
+                _sum(flag["call"]),
+                _sum(flag["call_reached"]),
+                _sum(flag["reached"]),
+                _sum(flag["accepted"]),
+            )
         )
-        .outerjoin(reached_ids, reached_ids.c.contact_id == Contact.id)
-        .outerjoin(accepted_ids, accepted_ids.c.contact_id == Contact.id)
         .where(
             Contact.user_id.is_not(None),
             Contact.status == "sent",

@@ -316,7 +316,7 @@ def _contact_scope(actor: Actor) -> ColumnElement[bool]:
 
 
 @dataclass(frozen=True)
-class _ContactFlags:
+class ContactFlags:
     """Per-contact 0/1 flags over ``contacts`` of [start, end) and the outer joins they need
     (the period's reached and accepted contact ids, each aggregated once and hash-joined rather
     than looked up by a subquery per contact)."""
@@ -332,7 +332,9 @@ class _ContactFlags:
         )
 
 
-def _flags(start: datetime, end: datetime) -> _ContactFlags:
+def contact_flags(start: datetime, end: datetime) -> ContactFlags:
+    """The flags of the contacts of [start, end): call, reached, accepted, … (the dashboards'
+    rates and the appraisal's scorecards count them the same way)."""
     period = aliased(Contact)
     # every contact of the period has an id at least the period's smallest: outcomes are read
     # from there on (an index range; contacts are numbered as they are recorded)
@@ -366,7 +368,7 @@ def _flags(start: datetime, end: datetime) -> _ContactFlags:
         "campaign": Contact.campaign_id.is_not(None),
         "campaign_accepted": and_(Contact.campaign_id.is_not(None), accepted),
     }
-    return _ContactFlags(flags, reached_ids, accepted_ids)
+    return ContactFlags(flags, reached_ids, accepted_ids)
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -436,14 +438,14 @@ def _count_users(
 ) -> list[_UserCounts]:
     """One scan of the contacts of [start, end) in the actor's scope, counted per user: the
     live rates add all rows up, the league tables the users' rows."""
-    contact_flags = _flags(start, end)
+    flags_of_period = contact_flags(start, end)
     branch_name = Branch.name_en if lang == "en" else Branch.name_zh
     keys = (User.id, User.display_name, User.team_id, Team.name, User.branch_id, branch_name)
     query = (
         select(
             *keys,
             func.count().label("contacts"),
-            *[_count(flag).label(name) for name, flag in contact_flags.flags.items()],
+            *[_count(flag).label(name) for name, flag in flags_of_period.flags.items()],
         )
         .select_from(Contact)
         .outerjoin(User, User.id == Contact.user_id)
@@ -451,7 +453,7 @@ def _count_users(
         .outerjoin(Branch, Branch.id == User.branch_id)
     )
     query = (
-        contact_flags.joined(query)
+        flags_of_period.joined(query)
         .where(_sent_in(start, end), _contact_scope(actor))
         .group_by(*keys)
     )
@@ -467,7 +469,7 @@ def _count_users(
                 branch_id=row[4],
                 branch=row[5],
                 counts={
-                    name: int(values[name] or 0) for name in ("contacts", *contact_flags.flags)
+                    name: int(values[name] or 0) for name in ("contacts", *flags_of_period.flags)
                 },
             )
         )
