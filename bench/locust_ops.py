@@ -11,7 +11,8 @@ everything it needs comes from ``OPS_*`` environment variables the benchmark set
   an acceptance for (each once: subscriber n has store task 2n and outbound task 2n - 1);
 - ``OPS_POLICY``, ``OPS_AT``: the accepted policy and the contact time (ISO, working hours);
 - ``OPS_WARMUP``: seconds after the start whose requests are dropped from the statistics;
-- ``OPS_RESULT``: where to write the statistics as JSON when locust quits.
+- ``OPS_RESULT``: where to write the statistics as JSON when locust quits;
+- ``OPS_ARRIVALS``: ``poisson`` (default) or ``lockstep`` (see :func:`arrivals`).
 
 User i logs in as the hotline agent / store clerk of city ``i % 3`` and asks only about
 customers of that city's branches (their scope), so every answer should be 200 / 201.
@@ -24,10 +25,10 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from locust import FastHttpUser, constant_throughput, events, task
+from locust import FastHttpUser, User, constant_throughput, events, task
 from locust.env import Environment
 
 #: branch indices (``n % 10``) of each city: the city branch and its rural sub-branches
@@ -45,10 +46,14 @@ PASSWORD = _env("OPS_PASSWORD", "")
 POLICY = _env("OPS_POLICY", "")
 AT = _env("OPS_AT", "")
 WARMUP = float(_env("OPS_WARMUP"))
+ARRIVALS = _env("OPS_ARRIVALS", "poisson")
 
 _user_numbers: dict[str, Iterator[int]] = {}
 _warm_end = [float("inf")]  # monotonic time when the warm-up ends; reset once then
 _measured_from = [0.0]
+#: the app's own time per request (its ``Server-Timing: app;dur=`` header), by request name:
+#: what is left of the client's time is the network, uvicorn's parsing and the queues
+_server_ms: dict[str, list[float]] = {}
 
 
 def msisdn(n: int) -> str:
@@ -85,7 +90,19 @@ def _after_warmup(environment: Environment) -> None:
     if time.monotonic() >= _warm_end[0]:
         _warm_end[0] = float("inf")
         environment.stats.reset_all()
+        _server_ms.clear()
         _measured_from[0] = time.time()
+
+
+def _note_server_time(name: str, response: Any) -> None:
+    timing = response.headers.get("server-timing") or ""
+    if timing.startswith("app;dur="):
+        _server_ms.setdefault(name, []).append(float(timing[len("app;dur=") :]))
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
 def _write_result(environment: Environment, **_kwargs: Any) -> None:
@@ -105,6 +122,8 @@ def _write_result(environment: Environment, **_kwargs: Any) -> None:
             "p99": entry.get_response_time_percentile(0.99),
             "max": entry.max_response_time,
             "mean": entry.avg_response_time,
+            "server_p50": _percentile(_server_ms.get(entry.name, []), 0.50),
+            "server_p99": _percentile(_server_ms.get(entry.name, []), 0.99),
         }
     errors = [
         {"name": e.name, "error": str(e.error), "count": e.occurrences}
@@ -116,6 +135,35 @@ def _write_result(environment: Environment, **_kwargs: Any) -> None:
 
 events.test_start.add_listener(_started)  # type: ignore[no-untyped-call]
 events.quitting.add_listener(_write_result)  # type: ignore[no-untyped-call]
+
+
+def arrivals(rate: float) -> Callable[[User], float]:
+    """The wait time of a user making ``rate`` requests per second.
+
+    ``poisson``: each request starts an exponentially distributed interval (mean 1 / rate)
+    after the previous one started, so all users' requests together arrive as independent
+    callers do, a Poisson stream of users × rate per second.
+
+    ``lockstep``: locust's ``constant_throughput``, which starts each user's requests exactly
+    1 / rate apart. Users keep the phase they were spawned with: 20 users spawned at 20/s
+    making 10 requests/s each are two groups of 10 that send their requests within the same
+    millisecond every 50 ms. That measures bursts of 10 simultaneous screen-pops, not
+    200 requests/s (kept to show the difference; bench_ops_api.py --arrivals lockstep).
+    """
+    if ARRIVALS == "lockstep":
+        return constant_throughput(rate)
+    if ARRIVALS != "poisson":
+        raise ValueError(f"OPS_ARRIVALS: poisson or lockstep, not {ARRIVALS!r}")
+    scheduled: dict[int, float] = {}
+
+    def wait(user: User) -> float:
+        now = time.monotonic()
+        # a late request starts at once and the next keeps the schedule (the mean rate holds)
+        start = scheduled.get(id(user), now) + random.expovariate(rate)
+        scheduled[id(user)] = start
+        return max(start - now, 0.0)
+
+    return wait
 
 
 class _Login(FastHttpUser):
@@ -137,7 +185,7 @@ class ScreenPop(_Login):
     """A hotline agent: the unified view of each caller, by phone number."""
 
     fixed_count = int(_env("OPS_SCREEN_USERS"))
-    wait_time = constant_throughput(float(_env("OPS_SCREEN_RATE", "1")))
+    wait_time = arrivals(float(_env("OPS_SCREEN_RATE", "1")))
     role = "hotline"
 
     @task
@@ -147,6 +195,7 @@ class ScreenPop(_Login):
         with self.client.get(
             f"/api/v1/screen-pop?phone={phone}&channel=hotline", name=SCREEN, catch_response=True
         ) as response:
+            _note_server_time(SCREEN, response)
             if response.status_code != 200:
                 response.failure(f"status {response.status_code}")
             elif response.json()["customer"]["subscriber_id"] is None:
@@ -158,7 +207,7 @@ class Outcome(_Login):
     the same policy must be closed in the same transaction."""
 
     fixed_count = int(_env("OPS_OUTCOME_USERS"))
-    wait_time = constant_throughput(float(_env("OPS_OUTCOME_RATE", "1")))
+    wait_time = arrivals(float(_env("OPS_OUTCOME_RATE", "1")))
     role = "clerk"
 
     @task
@@ -181,6 +230,7 @@ class Outcome(_Login):
             name=OUTCOME,
             catch_response=True,
         ) as response:
+            _note_server_time(OUTCOME, response)
             if response.status_code != 201:
                 response.failure(f"status {response.status_code}: {response.text[:120]}")
             elif response.json().get("closed_task_ids") != [2 * n - 1]:

@@ -2,7 +2,8 @@
 
 ``python -m uvicorn --factory --app-dir bench ops_app:create`` with ``WEIWAN_BENCH_DATABASE_URL``
 (a SQLAlchemy URL) and ``WEIWAN_BENCH_HOME`` (a scratch directory) in the environment. The
-engine is the one production uses (``weiwan.core.db.make_engine``: default pool, recycled).
+engine is the one production uses (``weiwan.core.db.make_engine``: the settings' default
+pool, recycled), and the app is made as ``weiwan serve`` makes it (``serve_app``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 
 from weiwan.core.db import make_engine
 from weiwan.core.settings import Settings
-from weiwan.web.app import create_app
+from weiwan.web.app import serve_app
 
 SECRET_KEY = "bench"
 
@@ -25,4 +26,4 @@ def create() -> FastAPI:
     settings = Settings(
         home=Path(os.environ["WEIWAN_BENCH_HOME"]), database_url=url, secret_key=SECRET_KEY
     )
-    return create_app(settings, make_engine(url))
+    return serve_app(settings, make_engine(url))

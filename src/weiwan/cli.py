@@ -528,7 +528,7 @@ def _run_server(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        "weiwan.web.app:create_app",
+        "weiwan.web.app:serve_app",
         factory=True,
         host=host,
         port=port,

@@ -71,3 +71,26 @@ def test_reason_scope_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEIWAN_REASONS_FOR", "everyone")
     with pytest.raises(ValidationError, match="reasons_for"):
         Settings()
+
+
+@pytest.mark.postgres
+def test_pool_keeps_the_configured_connections_open_on_postgres(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections up to ``db_pool_size`` stay open when returned; beyond it, within
+    ``db_max_overflow``, they are opened for the request and closed afterwards."""
+    monkeypatch.setenv("WEIWAN_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("WEIWAN_DB_POOL_SIZE", "3")
+    monkeypatch.setenv("WEIWAN_DB_MAX_OVERFLOW", "1")
+    engine = engine_for(Settings())
+    engine.pool._timeout = 0.1  # type: ignore[attr-defined]  # fail fast when exhausted
+    held = [engine.connect() for _ in range(4)]
+    with pytest.raises(Exception, match=r"(?i)(limit|timeout)"):
+        engine.connect()
+    for connection in held:
+        connection.close()
+    assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
+    engine.dispose()
+    monkeypatch.setenv("WEIWAN_DB_POOL_SIZE", "0")
+    with pytest.raises(ValidationError, match="db_pool_size"):
+        Settings()

@@ -8,11 +8,19 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from weiwan.core.settings import Settings
+from weiwan.core.settings import DB_MAX_OVERFLOW, DB_POOL_SIZE, Settings
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys and WAL so it behaves like a server DB."""
+def make_engine(
+    url: str, *, pool_size: int = DB_POOL_SIZE, max_overflow: int = DB_MAX_OVERFLOW
+) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys and WAL so it behaves like a server DB.
+
+    On a server database the pool keeps ``pool_size`` connections per process: the web app's
+    worker threads (40 by default) each hold one while a request runs, and a connection opened
+    beyond the pool is closed again when returned, which under load means one new server
+    process per request.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
 
@@ -26,14 +34,16 @@ def make_engine(url: str) -> Engine:
         return engine
     # No pre-ping (a round trip before every request): a connection the server dropped fails
     # one request, which answers 503, and SQLAlchemy then replaces the pool's connections.
-    return create_engine(url, pool_recycle=1800)
+    return create_engine(url, pool_recycle=1800, pool_size=pool_size, max_overflow=max_overflow)
 
 
 def engine_for(settings: Settings) -> Engine:
     """The engine named by the settings; creates the home dir for the SQLite default."""
     if settings.database.startswith("sqlite"):
         settings.home.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.database)
+    return make_engine(
+        settings.database, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+    )
 
 
 @contextmanager

@@ -9,6 +9,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: connections per server process (see ``Settings.db_pool_size``)
+DB_POOL_SIZE = 20
+DB_MAX_OVERFLOW = 10
+
 
 class Settings(BaseSettings):
     """Runtime configuration; read once, passed down, never read from the environment elsewhere."""
@@ -25,6 +29,19 @@ class Settings(BaseSettings):
         default=None,
         description="Operational DB (SQLAlchemy URL); default sqlite:///<home>/weiwan.db. "
         "PostgreSQL: postgresql+psycopg://user:pass@host:5432/weiwan",
+    )
+    db_pool_size: int = Field(
+        default=DB_POOL_SIZE,
+        ge=1,
+        description="PostgreSQL connections each server process keeps open. A request beyond "
+        "them opens an extra connection and closes it afterwards: measured on the screen-pop "
+        "benchmark, the default of 5 opened ~500 connections in 40 s at 200 requests/s and "
+        "doubled the p99.",
+    )
+    db_max_overflow: int = Field(
+        default=DB_MAX_OVERFLOW,
+        ge=0,
+        description="Extra PostgreSQL connections allowed per process.",
     )
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Request, status
@@ -15,6 +15,7 @@ from weiwan.ops.org.models import User
 from weiwan.ops.org.sessions import CSRF_FIELD, CSRF_HEADER, password_fingerprint, tokens_match
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 
 
 def _finish(session: Session, commit: bool) -> None:
@@ -68,8 +69,9 @@ async def check_csrf(request: Request) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
 
 
-def current_actor(request: Request, db: Db, _csrf: None = Depends(check_csrf)) -> Actor:
-    """The logged-in, active user as an :class:`Actor`; 401 otherwise."""
+def resolve_actor(request: Request, db: Session) -> Actor:
+    """The session's logged-in, active user as an :class:`Actor`; 401 otherwise (and the
+    session is cleared when its user is gone, inactive or has a new password)."""
     user_id = request.session.get("uid")
     if not isinstance(user_id, int):
         raise _unauthorised()
@@ -84,6 +86,36 @@ def current_actor(request: Request, db: Db, _csrf: None = Depends(check_csrf)) -
     actor = actor_for(db, user)
     request.state.actor = actor
     return actor
+
+
+def current_actor(request: Request, db: Db, _csrf: None = Depends(check_csrf)) -> Actor:
+    """The logged-in, active user as an :class:`Actor`; 401 otherwise."""
+    return resolve_actor(request, db)
+
+
+def _in_one_transaction(request: Request, work: Callable[[Session, Actor], T]) -> T:
+    session: Session = request.app.state.session_factory()
+    try:
+        result = work(session, resolve_actor(request, session))
+        session.commit()
+        return result
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+async def as_actor(request: Request, work: Callable[[Session, Actor], T]) -> T:
+    """Resolve the caller and run ``work`` and the commit in one worker thread.
+
+    For the hottest routes (screen-pop, recording an outcome), written ``async def`` with
+    ``await as_actor(request, ...)`` instead of a sync handler with ``CurrentActor`` and
+    ``Db``: FastAPI would run the actor dependency, the handler and the commit in three
+    thread hops, and under load each hop waits for the event loop and the GIL (measured on
+    bench/bench_ops_api.py; see docs/decisions/0006-hot-routes.md). Same checks, same session.
+    """
+    return await run_in_threadpool(_in_one_transaction, request, work)
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

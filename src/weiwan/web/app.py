@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from importlib import resources
 from pathlib import Path
 
@@ -203,6 +204,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for page_router in PAGE_ROUTERS:
         app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=_static_dir()), name="static")
+    return app
+
+
+def serve_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """The application as a server process runs it (``weiwan serve``, the demo, the
+    benchmark): :func:`create_app`, then the objects made so far frozen out of the garbage
+    collector.
+
+    Imports and the app leave ~190,000 long-lived objects; the first full collection under
+    load walked all of them and stalled the process for 145–210 ms (measured in both workers
+    of bench/bench_ops_api.py, the screen-pop's slowest requests). Frozen, a full collection
+    takes 3–10 ms. Not done by :func:`create_app`, which tests call many times.
+    """
+    app = create_app(settings, engine)
+    gc.freeze()
     return app
 
 

@@ -7,8 +7,9 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from weiwan.ops.customers.card import CustomerCard, customer_card
 from weiwan.ops.customers.models import CustomerView
@@ -18,7 +19,8 @@ from weiwan.ops.customers.service import (
     find_by_phone,
     find_customer,
 )
-from weiwan.ops.deps import CurrentActor, Db, LocalTz
+from weiwan.ops.deps import CurrentActor, Db, LocalTz, as_actor
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import mask_phone
 from weiwan.ops.types import MAX_ID
 
@@ -42,29 +44,35 @@ ViewChannel = Literal["workbench", "outbound_call", "store", "hotline", "self_se
 
 
 @router.get("/customers/{subscriber_id}", response_model=CustomerCardOut)
-def customer(
+async def customer(
     subscriber_id: str,
-    actor: CurrentActor,
-    db: Db,
+    request: Request,
     tz: LocalTz,
     channel: Annotated[ViewChannel, Query()] = "workbench",
 ) -> Response:
     """The unified view of one customer in the caller's scope (audited)."""
-    row = find_customer(db, actor, subscriber_id)
-    return _card_response(customer_card(db, actor, row, channel=channel, today=_today(tz)))
+
+    def card(db: Session, actor: Actor) -> Response:
+        row = find_customer(db, actor, subscriber_id)
+        return _card_response(customer_card(db, actor, row, channel=channel, today=_today(tz)))
+
+    return await as_actor(request, card)  # a hot route: one thread hop
 
 
 @router.get("/screen-pop", response_model=CustomerCardOut)
-def screen_pop(
-    actor: CurrentActor,
-    db: Db,
+async def screen_pop(
+    request: Request,
     tz: LocalTz,
     phone: Annotated[str, Query(min_length=5, max_length=20, pattern=r"^\+?[0-9]+$")],
     channel: Annotated[Literal["hotline", "store"], Query()] = "hotline",
 ) -> Response:
     """Store and hotline screen-pop: the unified view of the caller with this number."""
-    row = find_by_phone(db, actor, phone)
-    return _card_response(customer_card(db, actor, row, channel=channel, today=_today(tz)))
+
+    def card(db: Session, actor: Actor) -> Response:
+        row = find_by_phone(db, actor, phone)
+        return _card_response(customer_card(db, actor, row, channel=channel, today=_today(tz)))
+
+    return await as_actor(request, card)  # the hottest route: one thread hop
 
 
 @router.get("/customers", response_model=list[CustomerRow])
