@@ -2,31 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from weiwan.ops.dataquality import service
 from weiwan.ops.dataquality.export import export_corrections
 from weiwan.ops.dataquality.schemas import CountOut, ReportIn, ReportOut, ReviewIn
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
-from weiwan.ops.types import IdPath
+from weiwan.ops.types import MAX_ID, IdPath
 
 router = APIRouter(prefix="/data-quality", tags=["data-quality"])
 
 
-def filters(
-    status: str | None = None,
+def _cut(
     field: str | None = None,
     source_table: str | None = None,
-    branch_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    branch_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     since: date | None = None,
     until: date | None = None,
 ) -> service.Filters:
-    """The list filters of the query string (unknown values are refused by the service)."""
-    return service.Filters(status, field, source_table, branch_id, since, until)
+    """The query string's cut of the reports (unknown values are refused by the service)."""
+    return service.Filters(None, field, source_table, branch_id, since, until)
+
+
+def _cut_and_status(
+    cut: Annotated[service.Filters, Depends(_cut)], status: str | None = None
+) -> service.Filters:
+    return replace(cut, status=status)
+
+
+#: the list's and the summary's filters; the export takes only confirmed reports (``Cut``)
+ListFilters = Annotated[service.Filters, Depends(_cut_and_status)]
+Cut = Annotated[service.Filters, Depends(_cut)]
 
 
 def _ip(request: Request) -> str | None:
@@ -52,16 +63,10 @@ def list_reports(
     actor: CurrentActor,
     db: Db,
     tz: LocalTz,
-    status: str | None = None,
-    field: str | None = None,
-    source_table: str | None = None,
-    branch_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    since: date | None = None,
-    until: date | None = None,
+    chosen: ListFilters,
     limit: Annotated[int, Query(ge=1, le=service.MAX_ROWS)] = 500,
 ) -> list[ReportOut]:
     """The reports in the caller's view, newest first (audited as a personal-data view)."""
-    chosen = filters(status, field, source_table, branch_id, since, until)
     return service.list_reports(db, actor, chosen, tz, limit=limit, ip=_ip(request))
 
 
@@ -76,15 +81,9 @@ def summary(
     actor: CurrentActor,
     db: Db,
     tz: LocalTz,
-    status: str | None = None,
-    field: str | None = None,
-    source_table: str | None = None,
-    branch_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    since: date | None = None,
-    until: date | None = None,
+    chosen: ListFilters,
 ) -> list[CountOut]:
     """Reports in view counted by source table × branch and status."""
-    chosen = filters(status, field, source_table, branch_id, since, until)
     return service.counts(db, actor, chosen, tz)
 
 
@@ -114,16 +113,11 @@ def export(
     actor: CurrentActor,
     db: Db,
     tz: LocalTz,
-    field: str | None = None,
-    source_table: str | None = None,
-    branch_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    since: date | None = None,
-    until: date | None = None,
+    chosen: Cut,
 ) -> Response:
     """The confirmed reports in view as a CRM correction file (CSV: subscriber_id, table,
     column, current_value, reported_value, reported_at), marked exported and audited. Header
     ``X-Withheld-Reports``: phone and ID reports left for a role that sees full numbers."""
-    chosen = filters(None, field, source_table, branch_id, since, until)
     result = export_corrections(db, actor, chosen, tz, ip=_ip(request))
     return Response(
         result.csv_text.encode("utf-8-sig"),
