@@ -24,11 +24,9 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    exists,
     func,
     or_,
     select,
-    true,
     union,
     union_all,
 )
@@ -43,6 +41,7 @@ from weiwan.core.errors import (
 )
 from weiwan.ops.anomalies.models import Anomaly, AnomalyChange
 from weiwan.ops.base import utcnow
+from weiwan.ops.customers.service import subscriber_scope_clause
 from weiwan.ops.org.access import Actor, user_scope_clause
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role, Scope
@@ -81,22 +80,12 @@ class Filters:
 
 def scope_clause(actor: Actor) -> ColumnElement[bool]:
     """Entries the actor may see (see the module doc)."""
-    if actor.scope is Scope.ALL:
-        return true()
-    if actor.scope is Scope.BRANCH:
-        return Anomaly.branch_id.in_(actor.branch_ids)
-    managed = exists().where(
-        CustomerAssignment.subscriber_id == Anomaly.subscriber_id,
-        user_scope_clause(actor, CustomerAssignment.user_id),
-    )
-    tasked = exists().where(
-        Task.subscriber_id == Anomaly.subscriber_id,
-        Task.assignee_id.is_not(None),
-        user_scope_clause(actor, Task.assignee_id),
-    )
+    customers = subscriber_scope_clause(actor, Anomaly.subscriber_id, Anomaly.branch_id)
+    if actor.scope in (Scope.ALL, Scope.BRANCH):
+        return customers
     named = and_(Anomaly.manager_id.is_not(None), user_scope_clause(actor, Anomaly.manager_id))
     given = and_(Anomaly.assignee_id.is_not(None), user_scope_clause(actor, Anomaly.assignee_id))
-    return or_(managed, tasked, named, given)
+    return or_(customers, named, given)
 
 
 def _visible_ids(session: Session, actor: Actor) -> ColumnElement[bool]:
