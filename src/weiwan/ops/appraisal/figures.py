@@ -13,7 +13,7 @@ from datetime import datetime
 from time import monotonic
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from weiwan.ops.campaigns.models import HOLDOUT, TREATED, Campaign, CampaignMember
@@ -189,6 +189,17 @@ def holdout_rates(session: Session) -> dict[int, float]:
     return {int(c): kept / size for c, size, kept in rows if size}
 
 
+def _treated_member(
+    campaign_id: SQLColumnExpression[Any], subscriber_id: SQLColumnExpression[Any]
+) -> ColumnElement[bool]:
+    """The join to the campaign member of the treated arm for this campaign and subscriber."""
+    return and_(
+        CampaignMember.campaign_id == campaign_id,
+        CampaignMember.subscriber_id == subscriber_id,
+        CampaignMember.arm == TREATED,
+    )
+
+
 def _saves(session: Session, counts: Counts, start: datetime, end: datetime) -> None:
     """Treated members of campaigns with a hold-out, attributed to the agent of their first
     sent contact in the campaign (else the assignee of their first done campaign task) in the
@@ -213,15 +224,10 @@ def _saves(session: Session, counts: Counts, start: datetime, end: datetime) -> 
         CustomerView.subscriber_id == CampaignMember.subscriber_id,
         CustomerView.status == ACTIVE,
     )
-    member = and_(
-        CampaignMember.campaign_id == served.campaign_id,
-        CampaignMember.subscriber_id == served.subscriber_id,
-        CampaignMember.arm == TREATED,
-    )
     by_contact = (
         select(served.user_id, served.campaign_id, _sum(retained), func.count())
         .join(first, first.c.first_id == served.id)
-        .join(CampaignMember, member)
+        .join(CampaignMember, _treated_member(served.campaign_id, served.subscriber_id))
         .where(served.at >= start, served.at < end)
         .group_by(served.user_id, served.campaign_id)
     )
@@ -243,15 +249,10 @@ def _saves(session: Session, counts: Counts, start: datetime, end: datetime) -> 
         .subquery("first_tasks")
     )
     task = aliased(Task)
-    task_member = and_(
-        CampaignMember.campaign_id == task.campaign_id,
-        CampaignMember.subscriber_id == task.subscriber_id,
-        CampaignMember.arm == TREATED,
-    )
     by_task = (
         select(task.assignee_id, task.campaign_id, _sum(retained), func.count())
         .join(first_task, first_task.c.first_id == task.id)
-        .join(CampaignMember, task_member)
+        .join(CampaignMember, _treated_member(task.campaign_id, task.subscriber_id))
         .where(task.closed_at >= start, task.closed_at < end)
         .group_by(task.assignee_id, task.campaign_id)
     )
