@@ -774,6 +774,8 @@ def apply_receipts(
     now = as_utc(now or utcnow())
     ids = list(dict.fromkeys(r.message_id for r in receipts))
     messages: dict[str, list[SmsMessage]] = {}
+    # FOR UPDATE holds on PostgreSQL; on SQLite two receipts for one message at once would
+    # both apply and the later one's final state stays; a receipt never re-sends anything
     for message in session.scalars(
         select(SmsMessage).where(SmsMessage.gateway_message_id.in_(ids)).with_for_update()
     ):
