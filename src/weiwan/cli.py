@@ -544,20 +544,84 @@ app.add_typer(sms_app, name="sms")
 @sms_app.command("dispatch")
 def sms_dispatch() -> None:
     """Send the queued SMS whose time has come through the configured gateway (run it every
-    minute from cron or a scheduler; safe to run twice at once on PostgreSQL)."""
+    minute from cron or a scheduler; safe to run twice at once, each message goes once).
+    Exits 1 when some answers were lost: see `weiwan sms reconcile`."""
+    from datetime import timedelta
+
     from weiwan.core.db import session_scope
     from weiwan.ops.sms.gateway import gateway_from_settings
     from weiwan.ops.sms.service import dispatch_due
 
+    settings = get_settings()
     engine = _ops_engine()
     try:
         with session_scope(engine) as session:
-            result = dispatch_due(session, gateway_from_settings(get_settings()))
+            result = dispatch_due(
+                session,
+                gateway_from_settings(settings),
+                grace=timedelta(minutes=settings.sms_sending_grace_minutes),
+            )
     except (WeiwanError, ValueError) as exc:
         raise _fail(exc) from exc
     finally:
         engine.dispose()
-    out.print(f"sms: {result.sent:,} sent, {result.failed:,} failed")
+    out.print(
+        f"sms: {result.sent:,} sent, {result.failed:,} failed, {result.unknown:,} unknown"
+        + (f", {result.reconciled:,} stuck in sending marked unknown" if result.reconciled else "")
+    )
+    if result.error:
+        console.print(f"[red]stopped:[/red] {result.error}", highlight=False)
+    if result.unknown or result.reconciled:
+        console.print(
+            "check them with the gateway, then `weiwan sms reconcile --sent/--failed/--requeue`"
+        )
+        raise typer.Exit(code=1)
+
+
+def _ids(text: str | None) -> list[int]:
+    if not text:
+        return []
+    try:
+        return [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError as exc:
+        raise typer.BadParameter(f"message ids separated by commas, not {text!r}") from exc
+
+
+@sms_app.command("reconcile")
+def sms_reconcile(
+    sent: Annotated[str | None, typer.Option(help="Ids (1,2,3) the gateway did send.")] = None,
+    failed: Annotated[str | None, typer.Option(help="Ids the gateway did not send.")] = None,
+    requeue: Annotated[
+        str | None, typer.Option(help="Ids the gateway did not send, to send again.")
+    ] = None,
+) -> None:
+    """Messages whose sending is not settled: those stuck in `sending` past the grace period
+    (sms_sending_grace_minutes) become `unknown`; settle `unknown` ones after checking with
+    the gateway (by our message id). Lists what is left. Nothing is ever re-sent by itself."""
+    from datetime import timedelta
+
+    from weiwan.core.db import session_scope
+    from weiwan.ops.sms.service import reconcile_sending, resolve_unknown, unresolved_messages
+
+    settings = get_settings()
+    choices = {"sent": _ids(sent), "failed": _ids(failed), "queued": _ids(requeue)}
+    engine = _ops_engine()
+    try:
+        with session_scope(engine) as session:
+            grace = timedelta(minutes=settings.sms_sending_grace_minutes)
+            stuck = reconcile_sending(session, grace=grace)
+            settled = {k: resolve_unknown(session, ids, k) for k, ids in choices.items() if ids}
+            left = [(m.id, m.status, m.sending_at, m.error) for m in unresolved_messages(session)]
+    except WeiwanError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    out.print(f"sms: {len(stuck):,} stuck in sending marked unknown")
+    for status, ids in settled.items():
+        out.print(f"sms: {len(ids):,} marked {status}: {', '.join(map(str, ids)) or '-'}")
+    for message_id, status, since, error in left:
+        out.print(f"{message_id}\t{status}\t{since.isoformat() if since else '-'}\t{error or ''}")
+    out.print(f"sms: {len(left):,} not settled")
 
 
 decisions_app = typer.Typer(help="Next best actions of a snapshot.", no_args_is_help=True)

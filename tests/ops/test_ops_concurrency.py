@@ -9,18 +9,18 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from customer_fixtures import publish_customers, publish_rules
 from weiwan.core.db import session_scope
-from weiwan.core.errors import ConflictError
+from weiwan.core.errors import ConflictError, WeiwanError
 from weiwan.ops.contacts.models import Acceptance, Contact
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call, record_system_contact
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import User
-from weiwan.ops.tasks.models import Task
-from weiwan.ops.tasks.service import TaskSpec, create_tasks
+from weiwan.ops.tasks.models import Task, TaskTransfer
+from weiwan.ops.tasks.service import TaskSpec, claim_task, create_tasks
 
 TZ = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=TZ)
@@ -171,3 +171,45 @@ def test_concurrent_calls_never_exceed_the_caps(
     with session_scope(engine) as session:
         sent = session.scalar(select(func.count()).where(Contact.status == "sent"))
     assert sent == len(ids)
+
+
+def test_agents_claiming_one_queued_task_at_once_exactly_one_gets_it(
+    engine: Engine, branches: dict[str, int], people: dict[str, int]
+) -> None:
+    """Three agents of the branch take the same queued task at the same moment, round after
+    round, each in a session of their own: one gets it, the others an error, on SQLite (where
+    FOR UPDATE is a no-op) and on PostgreSQL."""
+    publish_customers(engine, branches["city"], 1)
+    with session_scope(engine) as session:
+        create_tasks(
+            session,
+            [
+                TaskSpec(
+                    subscriber_id="S00001",
+                    source="manual",
+                    origin="q",
+                    channel="store",
+                )
+            ],
+        )
+        task_id = session.scalars(select(Task.id)).one()
+
+    def claim(username: str) -> int | None:
+        with session_scope(engine) as session:
+            user = session.scalar(select(User).where(User.username == username))
+            assert user is not None
+            return claim_task(session, actor_for(session, user), task_id).assignee_id
+
+    claimers = ("agent", "agent2", "clerk")
+    for round_ in range(8):
+        with session_scope(engine) as session:
+            session.execute(update(Task).where(Task.id == task_id).values(assignee_id=None))
+        results = _race([functools.partial(claim, u) for u in claimers])
+        wins = [r for r in results if isinstance(r, int)]
+        assert len(wins) == 1, (round_, results)
+        assert all(isinstance(r, WeiwanError) for r in results if r not in wins), results
+        with session_scope(engine) as session:
+            task = session.get(Task, task_id)
+            assert task is not None and task.assignee_id == wins[0]
+            transfers = session.scalar(select(func.count()).select_from(TaskTransfer))
+        assert transfers == round_ + 1  # one claim recorded per round, never two

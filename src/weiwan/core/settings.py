@@ -89,6 +89,15 @@ class Settings(BaseSettings):
         "receipts; unset: receipts are refused.",
     )
 
+    # --- SMS dispatch reliability (docs/surveys-and-sms.md, "Dispatch and reconciliation") ---
+    sms_sending_grace_minutes: float = Field(
+        default=10.0,
+        gt=0,
+        description="A message still 'sending' this long after its dispatch began (the "
+        "dispatcher crashed between the gateway call and recording its answer) is marked "
+        "'unknown' for review by `weiwan sms reconcile` and every dispatch; never re-sent.",
+    )
+
     @property
     def warehouse_file(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"

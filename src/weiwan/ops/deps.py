@@ -31,6 +31,11 @@ def _finish(session: Session, commit: bool) -> None:
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """One session per request: committed when the handler returns, rolled back on error.
 
+    Used as ``Depends(get_db, scope="function")`` (:data:`Db`): the commit runs after the
+    handler and before the response is sent, so a commit that fails answers 5xx (503 when the
+    database is unreachable) instead of a 2xx/303 for a write that was lost. (FastAPI's
+    default, request scope, runs the code after ``yield`` once the response has gone out.)
+
     Async so that opening the (lazy) session costs no thread hop; the commit or rollback and
     the close, which talk to the database, run together in one worker thread.
     """
@@ -44,7 +49,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     await run_in_threadpool(_finish, session, True)
 
 
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def _unauthorised() -> HTTPException:

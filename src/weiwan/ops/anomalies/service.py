@@ -42,6 +42,7 @@ from weiwan.core.errors import (
 from weiwan.ops.anomalies.models import Anomaly, AnomalyChange
 from weiwan.ops.base import utcnow
 from weiwan.ops.customers.service import subscriber_scope_clause
+from weiwan.ops.guard import transition as conditional_update
 from weiwan.ops.org.access import Actor, user_scope_clause
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role, Scope
@@ -246,12 +247,19 @@ def _change(
     to_status: str,
     note: str | None,
 ) -> Anomaly:
+    # conditional on the status read (FOR UPDATE is a no-op on SQLite): one of two requests
+    # changing the same entry at once wins, the other gets a 409
+    before = entry.status
+    if not conditional_update(
+        session, Anomaly, entry.id, {"status": before}, {"status": to_status}
+    ):
+        raise ConflictError(f"anomaly {entry.id} is no longer {before}; reload it")
     session.add(
         AnomalyChange(
             anomaly_id=entry.id,
             at=utcnow(),
             by_user_id=actor.user_id,
-            from_status=entry.status,
+            from_status=before,
             to_status=to_status,
             note=note,
             task_id=entry.task_id,

@@ -34,6 +34,7 @@ from weiwan.ops.campaigns.models import (
     CampaignTransition,
 )
 from weiwan.ops.campaigns.schemas import CampaignCreate, CampaignUpdate
+from weiwan.ops.guard import transition as conditional_update
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch
@@ -160,14 +161,21 @@ def transition(
     comment: str | None = None,
     level: int | None = None,
 ) -> None:
-    """Move ``campaign`` to ``to_status`` and record the transition."""
+    """Move ``campaign`` to ``to_status`` and record the transition. A stored campaign moves
+    by conditional update on the status it was read with (``FOR UPDATE`` is a no-op on
+    SQLite): a :class:`ConflictError` when another request moved it first."""
     now = utcnow()
+    before = campaign.status if campaign.id is not None else None
+    if campaign.id is not None and not conditional_update(
+        session, Campaign, campaign.id, {"status": before}, {"status": to_status}
+    ):
+        raise ConflictError(f"campaign {campaign.id} is no longer {before}; reload it")
     session.add(
         CampaignTransition(
             campaign_id=campaign.id,
             at=now,
             user_id=actor.user_id,
-            from_status=campaign.status if campaign.id is not None else None,
+            from_status=before,
             to_status=to_status,
             level=level,
             comment=comment,

@@ -78,6 +78,9 @@ _TASK = select(
 def _task_for(session: Session, actor: Actor, body: CallIn) -> TaskState | None:
     if body.task_id is None:
         return None
+    # FOR UPDATE locks on PostgreSQL; on SQLite this read comes after lock_subscriber's
+    # upsert, which holds the database's write lock, so no other writer can change the task
+    # before this transaction ends: safe on both.
     row = session.execute(
         _TASK.where(Task.id == body.task_id, task_scope_clause(actor)).with_for_update()
     ).first()

@@ -38,6 +38,7 @@ from weiwan.ops.dataquality.fields import (
 )
 from weiwan.ops.dataquality.models import OPEN_STATUSES, STATUSES, DataQualityReport
 from weiwan.ops.dataquality.schemas import CountOut, ReportIn, ReportOut
+from weiwan.ops.guard import transition as conditional_update
 from weiwan.ops.org.access import Actor, user_scope_clause
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
@@ -321,7 +322,11 @@ def review(
         allowed = {"confirmed": ("new",), "rejected": ("new", "confirmed")}[decision]
         if report.status not in allowed:
             raise ConflictError(f"report {report_id} is {report.status}")
-        report.status = decision
+        # conditional on the status read (FOR UPDATE is a no-op on SQLite)
+        if not conditional_update(
+            session, DataQualityReport, report.id, {"status": report.status}, {"status": decision}
+        ):
+            raise ConflictError(f"report {report_id} was reviewed meanwhile; reload it")
         report.reviewed_by = actor.user_id
         report.reviewed_at = utcnow()
         report.review_note = (note or "").strip() or None

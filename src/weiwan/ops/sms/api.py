@@ -4,6 +4,7 @@ gateway's delivery receipts."""
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
@@ -199,8 +200,15 @@ def dispatch(request: Request, actor: CurrentActor, db: Db) -> DispatchOut:
     director, admin; a scheduler may call it every minute)."""
     actor.require(*service.DISPATCHERS)
     settings: Settings = request.app.state.settings
-    result = service.dispatch_due(db, gateway_from_settings(settings))
-    return DispatchOut(sent=result.sent, failed=result.failed)
+    grace = timedelta(minutes=settings.sms_sending_grace_minutes)
+    result = service.dispatch_due(db, gateway_from_settings(settings), grace=grace)
+    return DispatchOut(
+        sent=result.sent,
+        failed=result.failed,
+        unknown=result.unknown,
+        reconciled=result.reconciled,
+        error=result.error,
+    )
 
 
 def gateway_token(

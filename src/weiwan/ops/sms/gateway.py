@@ -33,12 +33,15 @@ class OutgoingSms:
 @dataclass(frozen=True, slots=True)
 class GatewayResult:
     """What the gateway did with one message: accepted (with its id for delivery receipts)
-    or refused with an error."""
+    or refused with an error; ``unknown`` when its answer was lost after the request went
+    out (a read timeout, a dropped connection, an unreadable answer): the message may have
+    been sent, so it is never sent again without a check."""
 
     message_id: int
     ok: bool
     gateway_message_id: str | None = None
     error: str | None = None
+    unknown: bool = False
 
 
 class SmsGateway(Protocol):
@@ -47,6 +50,10 @@ class SmsGateway(Protocol):
     def send(self, messages: Sequence[OutgoingSms]) -> list[GatewayResult]:
         """Send ``messages``; one result per message, in any order."""
         ...
+
+
+#: failures before the request reached the gateway: nothing was sent
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 class OutboxGateway:
@@ -78,9 +85,11 @@ class HttpGateway:
     Request: ``{"messages": [{"id": "<our id>", "to": "<msisdn>", "text": "<body>"}]}``.
     Expected answer (2xx): ``{"results": [{"id": "<our id>", "status": "accepted" |
     "rejected", "message_id": "<gateway id>", "error": "<why>"}]}``. A message missing from
-    the answer, a non-2xx answer, a timeout or an unreadable answer fails the messages
-    concerned with the error; nothing is retried automatically (a timed-out batch may have
-    gone out, and a customer must not get the same SMS twice).
+    the answer, a non-2xx answer or a gateway that cannot be reached fails the messages
+    concerned with the error. When the request went out but the answer was lost (read
+    timeout, connection dropped, unreadable 2xx answer) the batch may have gone out: its
+    results are ``unknown``. Nothing is retried automatically (a customer must not get the
+    same SMS twice).
     """
 
     def __init__(
@@ -111,15 +120,21 @@ class HttpGateway:
             ]
         }
 
-        def all_failed(error: str) -> list[GatewayResult]:
-            return [GatewayResult(m.message_id, False, None, error[:500]) for m in messages]
+        def all_failed(error: str, *, unknown: bool = False) -> list[GatewayResult]:
+            return [
+                GatewayResult(m.message_id, False, None, error[:500], unknown=unknown)
+                for m in messages
+            ]
 
         try:
             response = self._post(payload)
-        except httpx.TimeoutException:
-            return all_failed("gateway timeout")
-        except httpx.HTTPError as exc:
+        except _NOT_SENT as exc:
             return all_failed(f"gateway unreachable: {type(exc).__name__}: {exc}")
+        except httpx.TimeoutException:
+            return all_failed("gateway timeout: the batch may have gone out", unknown=True)
+        except httpx.HTTPError as exc:
+            error = f"gateway answer lost: {type(exc).__name__}: {exc}; the batch may have gone out"
+            return all_failed(error, unknown=True)
         if not response.is_success:
             return all_failed(
                 f"gateway answered HTTP {response.status_code}: {response.text[:200]}"
@@ -128,7 +143,7 @@ class HttpGateway:
             answers = response.json()["results"]
             by_id = {str(a["id"]): a for a in answers}
         except (ValueError, KeyError, TypeError):
-            return all_failed("gateway answer is not {'results': [...]} JSON")
+            return all_failed("gateway answer is not {'results': [...]} JSON", unknown=True)
         results = []
         for m in messages:
             answer = by_id.get(str(m.message_id))

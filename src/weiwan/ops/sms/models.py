@@ -18,9 +18,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from weiwan.ops.base import Base, UTCDateTime, utcnow
 
-MESSAGE_STATUSES = ("queued", "scheduled", "sent", "delivered", "failed", "blocked")
+MESSAGE_STATUSES = (
+    "queued",
+    "scheduled",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "blocked",
+    "unknown",
+)
 #: statuses waiting in the outbox for ``dispatch_due``
 WAITING = ("queued", "scheduled")
+#: taken by a dispatcher and handed to the gateway; its answer not recorded yet
+SENDING = "sending"
+#: the gateway's answer was lost (timeout, crash): may have gone out, check before re-sending
+UNKNOWN = "unknown"
 LANGUAGES = ("zh", "en")
 
 
@@ -48,7 +61,8 @@ class SmsMessage(Base):
     ``msisdn`` and ``branch_id`` are copied from the customer view at send time, so the
     history stays right when the number or branch changes. ``scheduled_at`` is when it may go
     (now for ``queued``, the end of the quiet hours for ``scheduled``). ``campaign_id`` is a
-    plain id: campaigns live in their own domain.
+    plain id: campaigns live in their own domain. ``sending_at``: when a dispatcher took it
+    (status ``sending``, committed before the gateway is called).
     """
 
     __tablename__ = "sms_messages"
@@ -75,6 +89,7 @@ class SmsMessage(Base):
     status: Mapped[str] = mapped_column(String(16))
     blocked_reason: Mapped[str | None] = mapped_column(String(64))
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     gateway_message_id: Mapped[str | None] = mapped_column(String(100), index=True)

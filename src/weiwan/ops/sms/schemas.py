@@ -157,10 +157,14 @@ class MessageOut(BaseModel):
 
 
 class DispatchOut(BaseModel):
-    """What one dispatch run did."""
+    """What one dispatch run did (``unknown``: answer lost, may have gone out; ``reconciled``:
+    messages found stuck in ``sending`` and marked ``unknown``; ``error``: why it stopped)."""
 
     sent: int
     failed: int
+    unknown: int = 0
+    reconciled: int = 0
+    error: str | None = None
 
 
 class ReceiptIn(BaseModel):

@@ -57,6 +57,9 @@ OPEN_ANSWERS_SHOWN = 20
 
 
 def _find(session: Session, questionnaire_id: int, *, lock: bool = False) -> Questionnaire:
+    """The questionnaire (404 otherwise). ``lock``: FOR UPDATE on PostgreSQL; on SQLite a
+    no-op, which is safe here: archiving is idempotent and an edit racing an archive only
+    changes titles, never answers (answers check ``active`` in their own transaction)."""
     query = select(Questionnaire).where(Questionnaire.id == questionnaire_id)
     row = session.scalar(query.with_for_update() if lock else query)
     if row is None:
@@ -397,6 +400,9 @@ def record_answers(
     if questionnaire.status != "active":
         raise ConflictError(f"questionnaire {questionnaire_id} is archived")
     items, complete = _validate(questions_of(session, questionnaire_id), answers)
+    # FOR UPDATE on PostgreSQL; on SQLite two answers of one contact at once would both
+    # insert, and the unique (contact, questionnaire) refuses the second: an error for that
+    # request, never two answers (not yet mapped to a 409)
     response = session.scalar(
         select(SurveyResponse)
         .where(

@@ -16,10 +16,16 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS
-from weiwan.core.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from weiwan.core.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from weiwan.ops.base import utcnow
 from weiwan.ops.bulk import insert_ignoring_duplicates
 from weiwan.ops.customers.models import CustomerView, PublishedDecision
+from weiwan.ops.guard import transition
 from weiwan.ops.org.access import Actor, user_scope_clause
 from weiwan.ops.org.models import Branch, User
 from weiwan.ops.org.roles import Role, Scope
@@ -332,7 +338,8 @@ DISPATCHERS = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR)
 
 
 def claim_task(session: Session, actor: Actor, task_id: int) -> Task:
-    """An agent (or clerk) takes an open queued task of their branch."""
+    """An agent (or clerk) takes an open queued task of their branch. Two taking the same
+    task at once: one gets it, the other a :class:`ConflictError` (see :func:`_transfer`)."""
     actor.require_customer_work()
     task = session.scalar(
         select(Task).where(Task.id == task_id, task_scope_clause(actor)).with_for_update()
@@ -421,23 +428,34 @@ def _transfer(
     to_channel: str,
     reason: str | None,
 ) -> None:
+    """Move ``task`` as read to the new assignee, branch and channel, by conditional update:
+    only if it is still open with the assignee, branch and channel read (the ``FOR UPDATE``
+    of the callers holds on PostgreSQL only); a :class:`ConflictError` when another
+    transaction claimed or moved it first."""
+    before = {"assignee_id": task.assignee_id, "branch_id": task.branch_id, "channel": task.channel}
+    moved = transition(
+        session,
+        Task,
+        task.id,
+        {"status": OPEN, **before},
+        {"assignee_id": to_user, "branch_id": to_branch, "channel": to_channel},
+    )
+    if not moved:
+        raise ConflictError(f"task {task.id} was claimed or moved meanwhile; reload it")
     session.add(
         TaskTransfer(
             task_id=task.id,
             at=utcnow(),
             by_user_id=actor.user_id,
-            from_user_id=task.assignee_id,
+            from_user_id=before["assignee_id"],
             to_user_id=to_user,
-            from_branch_id=task.branch_id,
+            from_branch_id=before["branch_id"],
             to_branch_id=to_branch,
-            from_channel=task.channel,
+            from_channel=before["channel"],
             to_channel=to_channel,
             reason=reason,
         )
     )
-    task.assignee_id = to_user
-    task.branch_id = to_branch
-    task.channel = to_channel
     session.flush()
 
 

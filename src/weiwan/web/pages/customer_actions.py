@@ -342,7 +342,7 @@ def transfer(session: Session, actor: Actor, task_id: int, form: FormData) -> Fo
     except FormError as exc:
         session.rollback()
         return FormMessage("danger", str(exc), task_id=task_id, form="transfer")
-    except InvalidRequestError as exc:
+    except (InvalidRequestError, ConflictError) as exc:
         session.rollback()
         return FormMessage(
             "danger", _("Not possible now: %(why)s", why=str(exc)), task_id=task_id, form="transfer"
@@ -354,7 +354,7 @@ def claim(session: Session, actor: Actor, task_id: int) -> FormMessage:
     """Take a queued task."""
     try:
         claim_task(session, actor, task_id)
-    except InvalidRequestError as exc:
+    except (InvalidRequestError, ConflictError) as exc:
         session.rollback()
         return FormMessage(
             "danger", _("Not possible now: %(why)s", why=str(exc)), task_id=task_id, form="claim"
