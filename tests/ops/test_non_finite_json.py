@@ -12,17 +12,17 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from api_helpers import PASSWORD
 from weiwan.core.db import make_engine
 from weiwan.core.settings import Settings
 from weiwan.ops.org.roles import Role
+from weiwan.ops.sms.api import CALLBACK_HEADER
 from weiwan.web.app import create_app
 from weiwan.web.strict_json import non_finite_location
 
 from .test_access_matrix import (  # the seeded matrix and its valid requests
     API,
-    CALLBACK_HEADER,
     CALLBACK_TOKEN,
-    PASSWORD,
     ROUTES,
     USERNAME,
     Matrix,
