@@ -363,11 +363,12 @@ def targets_preview(
 
     from weiwan.analytics.profile import load_profile
     from weiwan.analytics.targets import preview
+    from weiwan.core.yaml_safe import load_yaml
 
     day = _parse_date(snapshot)
     text = Path(filter_text[1:]).read_text("utf-8") if filter_text.startswith("@") else filter_text
     try:
-        raw = yaml.safe_load(text)  # JSON is YAML
+        raw = load_yaml(text)  # JSON is YAML
     except yaml.YAMLError as exc:
         raise _fail(WeiwanError(f"filter is not valid JSON/YAML: {exc}"), as_json) from exc
     warehouse = _open_warehouse()

@@ -37,6 +37,7 @@ from weiwan.analytics.features import as_of_rows
 from weiwan.analytics.profile import load_profile
 from weiwan.analytics.targets import OPS, FilterError, TargetFilter, compile_filter
 from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.yaml_safe import load_yaml
 
 DEFAULT_RULES_DIR = Path(__file__).parent / "alert_rules"
 DEFAULT_RULE_FILES = (DEFAULT_RULES_DIR / "alerts.yaml", DEFAULT_RULES_DIR / "care.yaml")
@@ -207,7 +208,7 @@ def load_rules(
 def _load_file(path: Path, ruleset: RuleSet) -> None:
     file = _display(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         ruleset.errors.append(RuleError(file, None, f"cannot read rule file: {exc}"))
         return

@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from weiwan.core.errors import ConfigError
+from weiwan.core.yaml_safe import load_yaml
 
 
 def read_yaml(path: Path | None, name: str, what: str = "file") -> tuple[str, Any]:
@@ -22,7 +23,7 @@ def read_yaml(path: Path | None, name: str, what: str = "file") -> tuple[str, An
             if path
             else resources.files("weiwan.analytics").joinpath(name).read_text("utf-8")
         )
-        return source, yaml.safe_load(text) or {}
+        return source, load_yaml(text) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{source}: cannot read {what}: {exc}") from exc
 

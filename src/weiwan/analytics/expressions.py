@@ -33,7 +33,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from weiwan.core.errors import WeiwanError
+from weiwan.core.errors import MAX_NESTING, WeiwanError
 
 MAX_LENGTH = 2000
 _BETWEEN = "__between__"
@@ -81,6 +81,7 @@ def parse_expression(text: str) -> ast.Expression:
         raise ExpressionError(f"syntax error in {text!r}: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError(f"expression {text!r} is too deeply nested") from None
+    _check_depth(tree)
     nodes = list(ast.walk(tree))
     for node in nodes:
         if not isinstance(node, _ALLOWED):
@@ -97,6 +98,21 @@ def parse_expression(text: str) -> ast.Expression:
         ):
             raise ExpressionError("'is' is not supported; use == or isnull(x)")
     return tree
+
+
+def _check_depth(tree: ast.Expression, limit: int = MAX_NESTING) -> None:
+    """ExpressionError when operators, ``not`` and calls nest more than ``limit`` deep (the
+    compiler and Ibis recurse once or more per level); walked without recursion."""
+    stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise ExpressionError(
+                f"expression is nested more than {limit} levels deep (not, operators, calls); "
+                "split it into simpler tags"
+            )
+        children = ast.iter_child_nodes(node)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, ast.expr))
 
 
 def compile_expression(text: str, table: ir.Table) -> ir.Value:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from weiwan.analytics.contract import TABLES_BY_NAME, ColumnType
 from weiwan.core.errors import ConfigError
+from weiwan.core.yaml_safe import load_yaml
 
 Encoding = Literal["auto", "utf-8", "gbk", "gb18030"]
 Delimiter = Literal["auto", ",", "\t", ";", "|"]
@@ -120,7 +121,7 @@ def load_mapping(path: Path | None) -> Mapping:
         return Mapping()
     try:
         text = path.read_bytes()
-        raw = yaml.safe_load(text.decode("utf-8")) or {}
+        raw = load_yaml(text.decode("utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read mapping file: {exc}") from exc
     try:

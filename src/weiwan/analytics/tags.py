@@ -26,6 +26,7 @@ from weiwan.analytics.expressions import (
     compile_flag,
     parse_expression,
 )
+from weiwan.core.yaml_safe import load_yaml
 
 DEFAULT_LIBRARY = Path(__file__).parent / "tag_library"
 KEY_COLUMNS = ("subscriber_id", "snapshot_date")
@@ -169,7 +170,7 @@ def load_tag_library(paths: Sequence[Path] | None = None) -> TagLibrary:
 
 def _load_file(file: Path, library: TagLibrary) -> None:
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        raw = load_yaml(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         library.errors.append(TagError(str(file), None, f"cannot read tag file: {exc}"))
         return

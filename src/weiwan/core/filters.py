@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from weiwan.core.errors import InvalidRequestError
+from weiwan.core.errors import MAX_NESTING, InvalidRequestError, localisable
 
 Op = Literal["=", "!=", ">", ">=", "<", "<=", "between", "in", "not_in", "is_null", "not_null"]
 OPS: tuple[str, ...] = Op.__args__  # type: ignore[attr-defined]
@@ -101,7 +101,33 @@ class TargetFilter(BaseModel):
         """Validate ``raw`` (JSON-like); :class:`FilterError` names the bad path."""
         if isinstance(raw, TargetFilter):
             return raw
+        check_depth(raw)
         return cls(root=_parse(raw, ""))
+
+
+#: the message of a filter nested too deeply (English id; the web shows its translation)
+DEPTH_MESSAGE = "nested more than %(limit)s levels deep (all / any / not); make the filter flatter"
+
+
+def check_depth(raw: Any, limit: int = MAX_NESTING) -> None:
+    """:class:`FilterError` naming the path where ``raw`` nests all / any / not more than
+    ``limit`` levels deep; checked without recursion, before anything recurses over it."""
+    stack: list[tuple[Any, str, int]] = [(raw, "", 1)]
+    while stack:
+        node, path, depth = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        children: list[tuple[Any, str]] = []
+        for kind in ("all", "any"):
+            if isinstance(node.get(kind), list):
+                items = node[kind]
+                children += [(c, join_path(path, f"{kind}[{i}]")) for i, c in enumerate(items)]
+        if "not" in node:
+            children.append((node["not"], join_path(path, "not")))
+        if children and depth > limit:
+            error = FilterError(DEPTH_MESSAGE % {"limit": limit}, path=path or "(filter)")
+            raise localisable(error, DEPTH_MESSAGE, limit=limit)
+        stack.extend((child, where, depth + 1) for child, where in children)
 
 
 def join_path(path: str, key: str) -> str:

@@ -18,21 +18,26 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from weiwan.core.db import engine_for
 from weiwan.core.errors import (
+    MORE_PROBLEMS,
     ConflictError,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
     WeiwanError,
+    cap_text,
+    join_problems,
 )
 from weiwan.core.settings import Settings, get_settings
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import User
 from weiwan.ops.org.sessions import password_fingerprint
+from weiwan.web.errors import error_text, validation_body
 from weiwan.web.i18n import gettext
 from weiwan.web.middleware import LanguageMiddleware, ServerTimingMiddleware
 from weiwan.web.pages.deps import LoginRequiredError, login_url
 from weiwan.web.routes import API_ROUTERS, PAGE_ROUTERS
 from weiwan.web.security import SESSION_COOKIE, secret_key
+from weiwan.web.strict_json import StrictJSONMiddleware
 from weiwan.web.templating import render
 
 API_PREFIX = "/api/v1"
@@ -100,8 +105,8 @@ async def _weiwan_error(request: Request, exc: Exception) -> Response:
     """Domain errors become 4xx with a message (and the field when known), never 5xx."""
     code = next((c for kind, c in _STATUS if isinstance(exc, kind)), 400)
     if not _is_api(request):
-        return _error_page(request, code, str(exc))
-    body: dict[str, object] = {"detail": str(exc)}
+        return _error_page(request, code, error_text(exc))
+    body: dict[str, object] = {"detail": cap_text(str(exc))}
     field = getattr(exc, "field", None)
     if field:
         body["field"] = field
@@ -148,17 +153,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:
-    """Validation errors: FastAPI's 422 body under /api/v1; a page naming the fields elsewhere."""
+    """Validation errors: FastAPI's 422 body under /api/v1 (echoed values made JSON-safe and
+    short); a page naming the fields elsewhere; capped either way (web/errors.py)."""
     assert isinstance(exc, RequestValidationError)
     if _is_api(request):
-        from fastapi.exception_handlers import request_validation_exception_handler
-
-        return await request_validation_exception_handler(request, exc)
-    fields = "; ".join(
+        return JSONResponse(validation_body(exc.errors()), status_code=422)
+    fields = [
         f"{'.'.join(str(p) for p in error['loc'][1:]) or error['loc'][0]}: {error['msg']}"
         for error in exc.errors()
-    )
-    return _error_page(request, 422, fields)
+    ]
+    return _error_page(request, 422, join_problems(fields, more=gettext(MORE_PROBLEMS)))
 
 
 def api_router() -> APIRouter:
@@ -184,6 +188,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+    app.add_middleware(StrictJSONMiddleware)  # innermost: JSON bodies without NaN/Infinity
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(ServerTimingMiddleware)
     app.add_middleware(

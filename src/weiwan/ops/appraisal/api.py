@@ -123,6 +123,7 @@ def put_settings(body: SettingsIn, actor: CurrentActor, db: Db) -> object:
                 "errors": [
                     {"entry": p.entry, "field": p.field, "message": p.message} for p in exc.problems
                 ],
+                "more_errors": exc.more,
             },
             status_code=422,
         )

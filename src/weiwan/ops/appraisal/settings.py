@@ -25,7 +25,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from weiwan.core.errors import InvalidRequestError
+from weiwan.core.errors import MAX_ERROR_CHARS, MORE_PROBLEMS, InvalidRequestError
+from weiwan.core.yaml_safe import ANCHOR_PROBLEM, AnchorNotAllowedError, load_yaml
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.config import read_document, text_digest
@@ -89,12 +90,28 @@ class SettingsError(InvalidRequestError):
     """The settings were refused; ``problems`` lists every message (nothing was saved)."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
+        #: the problems that fit in MAX_ERROR_CHARS (a longer first one cut), and how many more
+        self.problems, self.more = _fit(problems)
         first = problems[0]
+        text = "; ".join(str(p) for p in self.problems)
         super().__init__(
-            "; ".join(str(p) for p in problems),
+            f"{text} {MORE_PROBLEMS % {'count': self.more}}" if self.more else text,
             field=f"{first.entry}.{first.field}" if first.field else first.entry,
         )
+
+
+def _fit(problems: list[Problem]) -> tuple[list[Problem], int]:
+    shown: list[Problem] = []
+    used = 0
+    for problem in problems:
+        used += len(str(problem)) + (2 if shown else 0)  # "; " between two
+        if used > MAX_ERROR_CHARS:
+            if not shown:
+                cut = problem.message[: max(MAX_ERROR_CHARS - used + len(problem.message), 1)]
+                shown.append(Problem(problem.entry, problem.field, cut[:-1] + "…"))
+            break
+        shown.append(problem)
+    return shown, len(problems) - len(shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +341,10 @@ def parse_settings(session: Session, text: str) -> AppraisalSettings:
     if len(text) > MAX_TEXT:
         raise SettingsError([Problem("text", "", f"longer than {MAX_TEXT} characters")])
     try:
-        data = yaml.safe_load(text) if text.strip() else {}
+        data = load_yaml(text) if text.strip() else {}
+    except AnchorNotAllowedError as exc:
+        where = f"line {exc.line}, column {exc.column}"
+        raise SettingsError([Problem(where, "", ANCHOR_PROBLEM)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "text"

@@ -97,7 +97,9 @@ def filter_problem(exc: FilterError, field: str) -> InvalidRequestError:
     """A 422 naming where in ``field`` the target filter is wrong."""
     path = exc.path if exc.path and exc.path != "(filter)" else ""
     where = f"{field}.{path}" if path else field
-    return InvalidRequestError(exc.reason if exc.path else str(exc), field=where)
+    problem = InvalidRequestError(exc.reason if exc.path else str(exc), field=where)
+    problem.message_id, problem.message_variables = exc.message_id, exc.message_variables
+    return problem
 
 
 def visible_clause(session: Session, actor: Actor) -> ColumnElement[bool]:

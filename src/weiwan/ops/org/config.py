@@ -31,7 +31,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import ContactRules
-from weiwan.core.errors import InvalidRequestError
+from weiwan.core.errors import InvalidRequestError, localisable
+from weiwan.core.yaml_safe import AnchorNotAllowedError, load_yaml
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import ConfigDocument
@@ -141,7 +142,10 @@ def check_text(kind: str, text: str) -> Any:
     if len(text) > MAX_TEXT:
         raise InvalidRequestError(f"the document is longer than {MAX_TEXT} characters")
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
+    except AnchorNotAllowedError as exc:
+        error = InvalidRequestError(f"YAML syntax: {exc}")
+        raise localisable(error, exc.message_id, **exc.message_variables) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

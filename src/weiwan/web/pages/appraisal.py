@@ -19,6 +19,7 @@ from weiwan.ops.appraisal import settings as appraisal_settings
 from weiwan.ops.appraisal.models import LEVELS
 from weiwan.ops.org.models import Branch, Team, User
 from weiwan.ops.org.roles import Scope
+from weiwan.web.errors import more_problems, translated
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
@@ -270,13 +271,18 @@ def _targets_page(
     text: str,
     problems: list[appraisal_settings.Problem] | None = None,
     saved: bool = False,
+    more: int = 0,
 ) -> Response:
+    shown = [
+        appraisal_settings.Problem(p.entry, p.field, translated(p.message)) for p in problems or []
+    ]
     return render(
         request,
         "appraisal/targets.html",
         {
             "text": text,
-            "problems": problems or [],
+            "problems": shown,
+            "more_problems": more_problems(more) if more else "",
             "saved": saved,
             "editable": actor.role in appraisal_settings.SETTINGS_WRITERS,
             "tables": _settings_tables(db),
@@ -301,5 +307,5 @@ def save_targets(request: Request, actor: PageActor, db: Db, form: PageForm) -> 
         appraisal_settings.save_settings(db, actor, text)
     except appraisal_settings.SettingsError as exc:
         db.rollback()
-        return _targets_page(request, actor, db, text, problems=exc.problems)
+        return _targets_page(request, actor, db, text, problems=exc.problems, more=exc.more)
     return RedirectResponse("/appraisal/targets?saved=1", status_code=303)

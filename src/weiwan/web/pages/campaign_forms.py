@@ -16,6 +16,7 @@ from weiwan.core.filters import OPS
 from weiwan.ops.campaigns.targeting import FIELDS
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
+from weiwan.web.strict_json import loads_strict
 
 TAG = "tag"
 #: operators that take a list of values, comma separated in the form
@@ -126,8 +127,8 @@ def build_filter(combine: str, rows: list[FilterRow], filter_json: str = "") -> 
     filled = [r for r in rows if r.field and (r.value.strip() or r.op in NO_VALUE_OPS)]
     if not filled and filter_json.strip():
         try:
-            parsed = json.loads(filter_json)
-        except json.JSONDecodeError as exc:
+            parsed = loads_strict(filter_json)
+        except (ValueError, RecursionError) as exc:  # NaN/Infinity, or nested past the parser
             raise InvalidRequestError(
                 _("The filter is not valid JSON."), field="target_filter"
             ) from exc

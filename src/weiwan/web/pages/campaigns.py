@@ -18,6 +18,7 @@ from weiwan.ops.campaigns.models import STATUSES, SUBMITTED, Campaign
 from weiwan.ops.campaigns.schemas import CampaignCreate, CampaignUpdate
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import User
+from weiwan.web.errors import error_text
 from weiwan.web.i18n import gettext as _
 from weiwan.web.pages import campaign_forms as forms
 from weiwan.web.pages import campaign_views as views
@@ -165,7 +166,7 @@ def create_plan(request: Request, actor: PageActor, db: Db, form: PageForm) -> R
         where, message = forms.validation_message(exc)
         return _form_page(request, db, actor, plan, problem=f"{where}: {message}")
     except InvalidRequestError as exc:
-        return _form_page(request, db, actor, plan, problem=str(exc))
+        return _form_page(request, db, actor, plan, problem=error_text(exc))
     return RedirectResponse(f"/campaigns/{campaign.id}", status_code=303)
 
 
@@ -185,7 +186,7 @@ def preview_count(request: Request, actor: PageActor, db: Db, form: PageForm) ->
         branch = str(form.get("branch_id") or "")
         count = rehearsal.preview_count(db, actor, raw, int(branch) if branch.isdigit() else None)
     except InvalidRequestError as exc:
-        return render(request, "campaigns/_count.html", {"count": None, "problem": str(exc)})
+        return render(request, "campaigns/_count.html", {"count": None, "problem": error_text(exc)})
     return render(request, "campaigns/_count.html", {"count": count, "problem": None})
 
 
@@ -230,7 +231,7 @@ def update_plan(
         where, message = forms.validation_message(exc)
         return _form_page(request, db, actor, plan, campaign, problem=f"{where}: {message}")
     except (InvalidRequestError, ConflictError) as exc:
-        return _form_page(request, db, actor, plan, campaign, problem=str(exc))
+        return _form_page(request, db, actor, plan, campaign, problem=error_text(exc))
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
 
 

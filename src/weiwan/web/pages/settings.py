@@ -18,6 +18,7 @@ from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.offers.service import list_policies
 from weiwan.ops.org import config
 from weiwan.ops.org.access import Actor
+from weiwan.web.errors import error_text
 from weiwan.web.i18n import gettext as _
 from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
 from weiwan.web.pages.settings_surveys import router as surveys_router
@@ -227,7 +228,7 @@ def save_pending(
         config.save_pending(db, actor, kind, text.replace("\r\n", "\n"))
     except InvalidRequestError as exc:
         db.rollback()
-        return _rerender(request, actor, db, tz, kind, text, str(exc))
+        return _rerender(request, actor, db, tz, kind, text, error_text(exc))
     return RedirectResponse(f"{PAGES[kind]}?saved={kind}#editor-{kind}", status_code=303)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from weiwan.core.contact_rules import CHANNELS, ChannelRule, ContactRules
+from weiwan.core.yaml_safe import load_yaml
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
@@ -144,7 +145,7 @@ def rules_of(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     if not document or not isinstance(document.get("text"), str):
         return []
     try:
-        raw = yaml.safe_load(document["text"])
+        raw = load_yaml(document["text"])
     except yaml.YAMLError:
         return []
     entries = raw.get("rules") if isinstance(raw, dict) else None
