@@ -19,7 +19,7 @@ from weiwan.core.settings import Settings
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.org.access import actor_for
+from weiwan.ops.org.access import Actor, actor_for
 from weiwan.ops.org.models import User
 from weiwan.ops.reports import service as reports
 from weiwan.ops.surveys.return_visit import (
@@ -55,7 +55,7 @@ def _arrivals(engine: Engine, branch: int, count: int, joined: date) -> list[str
     )
 
 
-def _actor(session: Session, user_id: int):  # type: ignore[no-untyped-def]
+def _actor(session: Session, user_id: int) -> Actor:
     user = session.get(User, user_id)
     assert user is not None
     return actor_for(session, user)
@@ -195,7 +195,7 @@ def _call(session: Session, user_id: int, task: Task, *outcomes: str, answer: bo
             subscriber_id=task.subscriber_id,
             channel=task.channel,
             task_id=task.id,
-            outcomes=[OutcomeIn(outcome=o) for o in outcomes],  # type: ignore[arg-type]
+            outcomes=[OutcomeIn(outcome=o) for o in outcomes],
         ),
         tz=TZ,
     )
