@@ -4,8 +4,7 @@ weiwan ships one (``return_visit.yaml``); the first hand-over that creates retur
 installs it as an ordinary questionnaire and names it in the configuration document
 ``questionnaire:return_visit``. The centre changes it like any questionnaire; once it has
 answers its questions are frozen, so the centre clones it, changes the clone and archives the
-original — the visits then follow the newest active clone — or names another questionnaire
-(:func:`set_return_visit_questionnaire`).
+original: the visits then follow the newest active clone.
 """
 
 from __future__ import annotations
@@ -18,15 +17,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from weiwan.core.errors import ConflictError, InvalidRequestError
+from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.base import utcnow
-from weiwan.ops.org.access import Actor
 from weiwan.ops.org.config import read_document
 from weiwan.ops.org.models import ConfigDocument
 from weiwan.ops.org.service import AuditAction, audit
 from weiwan.ops.surveys.models import Questionnaire
 from weiwan.ops.surveys.schemas import QuestionnaireIn
-from weiwan.ops.surveys.service import BUILDERS, get_questionnaire, install_questionnaire
+from weiwan.ops.surveys.service import install_questionnaire
 
 #: the shipped default
 DEFAULT_FILE = Path(__file__).with_name("return_visit.yaml")
@@ -113,16 +111,3 @@ def ensure_return_visit_questionnaire(session: Session) -> Questionnaire | None:
         _write(session, questionnaire.id, None)
         return questionnaire
     return return_visit_questionnaire(session)
-
-
-def set_return_visit_questionnaire(
-    session: Session, actor: Actor, questionnaire_id: int
-) -> Questionnaire:
-    """Name the questionnaire asked on return visits from now on (the roles that build
-    questionnaires; it must be active); audited."""
-    actor.require(*BUILDERS)
-    questionnaire = get_questionnaire(session, questionnaire_id)
-    if questionnaire.status != "active":
-        raise ConflictError(f"questionnaire {questionnaire_id} is archived")
-    _write(session, questionnaire.id, actor.user_id)
-    return questionnaire
