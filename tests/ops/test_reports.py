@@ -99,7 +99,7 @@ def test_live_rates_and_league_tables(seeded: Engine, people: dict[str, int]) ->
         assert everyone["marketing_success_rate"] == (0, 1)
         assert everyone["participation_rate"] == (1, 2)
         assert everyone["visit_coverage"] == (1, 2)
-        assert everyone["visit_success"] == (1, 1)
+        assert everyone["visit_success"] == (1, 2)  # reached ÷ new joins (the seeds)
         assert everyone["visit_feedback"] == (1, 1)
         team = _rates(session, people["lead"])
         assert team["connect_rate"] == (4, 5)

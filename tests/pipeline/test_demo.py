@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.cli import app
-from weiwan.core.db import make_engine
+from weiwan.core.db import make_engine, session_scope
 from weiwan.core.settings import get_settings
+from weiwan.ops.org.access import actor_for
+from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
+from weiwan.ops.reports import service as reports
 from weiwan.pipeline.demo_people import DEMO_PASSWORD
 
 
@@ -66,6 +71,16 @@ def test_demo_builds_an_operator_and_loads_it_once(home: Path) -> None:
     # the managers' day: plans, checks and pool entries handed out through the services
     assert people_before["weekly_plans"] == 3 and people_before["daily_checks"] > 0
     assert people_before["pool"] > 0 and people_before["pool_assigned"] > 0
+    # every arrival has its return visit; the demo agents worked them like their other tasks,
+    # so the overview's coverage comes from the visits (was 1 of 108 before visits existed)
+    assert people_before["visits"] == people_before["arrivals"] > 0
+    visits = _visit_rates(home)
+    assert visits["visit_coverage"][1] == people_before["visits"]
+    # the demo agents (one branch) worked most of theirs; other branches' visits wait
+    assert visits["visit_coverage"][0] >= 0.5 * people_before["assigned_visits"]
+    assert visits["visit_coverage"][0] > 0.1 * people_before["visits"]
+    assert 0 < visits["visit_success"][0] < visits["visit_coverage"][0]
+    assert 0 < visits["visit_feedback"][0] <= visits["visit_success"][0]
     second = runner.invoke(app, args)
     assert second.exit_code == 0, second.output
     assert second.stdout.count("unchanged") == 6  # every table skipped: same bytes, same snapshot
@@ -94,6 +109,33 @@ def _ops_counts(home: Path) -> dict[str, int]:
                     text("SELECT count(*) FROM anomalies WHERE status = 'assigned'")
                 ),
                 "data_quality": conn.scalar(text("SELECT count(*) FROM data_quality_reports")),
+                "arrivals": conn.scalar(
+                    text("SELECT count(*) FROM customer_view WHERE lifecycle_stage = 'onboarding'")
+                ),
+                "visits": conn.scalar(text("SELECT count(*) FROM tasks WHERE source = 'arrival'")),
+                "assigned_visits": conn.scalar(
+                    text(
+                        "SELECT count(*) FROM tasks"
+                        " WHERE source = 'arrival' AND assignee_id IS NOT NULL"
+                    )
+                ),
             }
+    finally:
+        engine.dispose()
+
+
+def _visit_rates(home: Path) -> dict[str, tuple[int, int]]:
+    """The return-visit rates of the director's overview of this month in the demo's DB."""
+    engine = make_engine(f"sqlite:///{home / 'weiwan.db'}")
+    tz = ZoneInfo(get_settings().timezone)
+    try:
+        with session_scope(engine) as session:
+            director = session.scalars(
+                select(User).where(User.role == Role.DIRECTOR.value).limit(1)
+            ).one()
+            rates = reports.live_rates(
+                session, actor_for(session, director), datetime.now(tz).date(), tz
+            )
+            return {r.name: (r.numerator, r.denominator) for r in rates}
     finally:
         engine.dispose()

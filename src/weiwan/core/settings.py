@@ -98,6 +98,15 @@ class Settings(BaseSettings):
         "'unknown' for review by `weiwan sms reconcile` and every dispatch; never re-sent.",
     )
 
+    # --- new-subscriber return visits (新入网回访, docs/operations.md) ---
+    arrival_visit_due_days: int = Field(
+        default=7,
+        ge=0,
+        le=90,
+        description="Days after joining by which a new subscriber's return-visit call is due "
+        "(end of that day); an arrival handed over later is due the day it is handed over.",
+    )
+
     @property
     def warehouse_file(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"

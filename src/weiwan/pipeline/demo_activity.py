@@ -2,11 +2,15 @@
 the pages use, so the workbench, team board and dashboards show a day in progress.
 
 Outcomes are drawn from a seeded random generator (not from the simulator's ground truth, which
-product code never reads): this is a stand-in for people, used only by ``weiwan demo``.
+product code never reads): this is a stand-in for people, used only by ``weiwan demo``. Agents
+work their tasks in the order of My tasks (due first, then priority), so new subscribers'
+return visits are worked like the rest, and a reached visit gets the return-visit
+questionnaire's answers (an option of every choice question) as an agent would record them.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -16,12 +20,18 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.db import session_scope
 from weiwan.ops.contacts.models import Contact
+from weiwan.ops.contacts.records import CallRecord
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.org.access import actor_for
+from weiwan.ops.org.access import Actor, actor_for
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
+from weiwan.ops.surveys.models import Questionnaire
+from weiwan.ops.surveys.return_visit import return_visit_questionnaire
+from weiwan.ops.surveys.schemas import AnswerIn
+from weiwan.ops.surveys.service import questions_of, record_answers
+from weiwan.ops.tasks.arrivals import VISIT_SOURCE
 from weiwan.ops.tasks.models import Task
 
 #: (share, outcomes) of a worked task; "accepted" takes the task's policy.
@@ -81,19 +91,42 @@ def _outcomes(rng: random.Random, policy: str | None, at: datetime) -> list[Outc
     return result
 
 
+def _answer_visit(
+    session: Session,
+    actor: Actor,
+    record: CallRecord,
+    questionnaire: Questionnaire | None,
+    rng: random.Random,
+) -> int:
+    """Answer the return-visit questionnaire on a reached visit call; 1 if answered."""
+    reached = {o.outcome for o in record.outcomes} & {"connected", "accepted", "refused"}
+    if questionnaire is None or record.contact.status != "sent" or not reached:
+        return 0
+    answers = []
+    for question in questions_of(session, questionnaire.id):
+        values = [str(o["value"]) for o in json.loads(question.options or "[]")]
+        if question.kind == "single":
+            answers.append(AnswerIn(question_id=question.id, value=rng.choice(values)))
+        elif question.kind == "multiple":
+            answers.append(AnswerIn(question_id=question.id, value=[rng.choice(values)]))
+    record_answers(session, actor, record.contact.id, questionnaire.id, answers)
+    return 1
+
+
 def work_the_day(
     engine: Engine, tz: ZoneInfo, *, share: float = 0.6, seed: int = 7, now: datetime | None = None
 ) -> dict[str, int]:
     """Each demo agent works ``share`` of their open tasks at times spread over today's
     office hours, unless contacts of that stretch exist already; counts of contacts recorded,
-    blocked by the contact policy and accepted."""
+    blocked by the contact policy, accepted, and return visits answered."""
     rng = random.Random(seed)
     start, end = working_hours(now or datetime.now(UTC), tz)
     span = max((end - start).total_seconds(), 60.0)
-    counts = {"contacts": 0, "blocked": 0, "accepted": 0}
+    counts = {"contacts": 0, "blocked": 0, "accepted": 0, "visits_answered": 0}
     with session_scope(engine) as session:
         if session.scalar(select(Contact.id).where(Contact.at >= start).limit(1)) is not None:
             return counts  # the day was worked already: running the demo again adds nothing
+        questionnaire = return_visit_questionnaire(session)
         agents = session.scalars(
             select(User).where(User.role == Role.AGENT.value, User.active.is_(True))
         ).all()
@@ -102,7 +135,7 @@ def work_the_day(
             tasks = session.scalars(
                 select(Task)
                 .where(Task.assignee_id == user.id, Task.status == "open")
-                .order_by(Task.priority.desc(), Task.id)
+                .order_by(Task.due_at.asc().nulls_last(), Task.priority.desc(), Task.id)
             ).all()
             worked = tasks[: int(len(tasks) * share)]
             times = sorted(start + timedelta(seconds=rng.uniform(0, span)) for _ in worked)
@@ -120,6 +153,10 @@ def work_the_day(
                 counts["contacts"] += 1
                 counts["blocked"] += int(record.contact.status == "blocked")
                 counts["accepted"] += int(record.acceptance is not None)
+                if task.source == VISIT_SOURCE:
+                    counts["visits_answered"] += _answer_visit(
+                        session, actor, record, questionnaire, rng
+                    )
                 session.flush()
                 session.expire(task)
     return counts

@@ -120,7 +120,7 @@ def _hand_out_pool(session: Session, lead: Actor, agents: list[Actor]) -> int:
     return handed
 
 
-def _wrong_numbers(session: Session, agents: list[Actor], rng: random.Random) -> int:
+def _wrong_numbers(session: Session, agents: list[Actor], seed: int) -> int:
     """Half of the day's wrong numbers come back with the number the agent was given."""
     filed = 0
     for agent in agents:
@@ -131,14 +131,16 @@ def _wrong_numbers(session: Session, agents: list[Actor], rng: random.Random) ->
             .order_by(Contact.id)
         ).all()
         for contact_id, subscriber_id in contacts:
-            if rng.random() < 0.5:
+            # drawn per contact, so running the demo again files none of the others
+            draw = random.Random(f"{seed}:{contact_id}")
+            if draw.random() < 0.5:
                 continue
             known = session.scalar(
                 select(DataQualityReport.id).where(DataQualityReport.contact_id == contact_id)
             )
             if known is not None:
                 continue
-            number = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
+            number = f"1{draw.choice('3589')}{draw.randrange(10**9):09d}"
             body = ReportIn(
                 subscriber_id=subscriber_id,
                 field="msisdn",
@@ -175,5 +177,5 @@ def manage_the_day(
         for head in heads:  # the branch's entries the team leads do not see
             mine = [a for a in agents if a.branch_id in head.branch_ids]
             counts["pool_assigned"] += _hand_out_pool(session, head, mine)
-        counts["data_quality"] = _wrong_numbers(session, agents, rng)
+        counts["data_quality"] = _wrong_numbers(session, agents, seed)
     return counts

@@ -1,4 +1,5 @@
-"""Hand the published day over to the people: managers for arrivals and the day's tasks."""
+"""Hand the published day over to the people: managers for arrivals, their return visits and
+the day's tasks."""
 
 from __future__ import annotations
 
@@ -7,13 +8,24 @@ from datetime import date
 from sqlalchemy import Engine
 
 from weiwan.core.db import session_scope
+from weiwan.core.settings import Settings
+from weiwan.ops.tasks.arrivals import visit_tasks_for_arrivals
 from weiwan.ops.tasks.service import assign_customers, tasks_from_decisions
 
+#: days after joining a return visit is due when the caller names none (the setting's default)
+VISIT_DUE_DAYS: int = Settings.model_fields["arrival_visit_due_days"].default
 
-def hand_over(engine: Engine, snapshot: date) -> dict[str, int]:
-    """Give new customers their managers, then create the tasks of ``snapshot``'s decisions
-    (both idempotent: running the day again adds nothing). Counts of what was new."""
+
+def hand_over(
+    engine: Engine, snapshot: date, *, visit_due_days: int = VISIT_DUE_DAYS
+) -> dict[str, int]:
+    """Give new customers their managers and their return-visit call (due ``visit_due_days``
+    after joining, setting ``arrival_visit_due_days``), then create the tasks of ``snapshot``'s
+    decisions (all idempotent: running the day again adds nothing). Counts of what was new."""
     with session_scope(engine) as session:
         counts = assign_customers(session)
+        counts["return_visits"] = visit_tasks_for_arrivals(
+            session, snapshot, due_days=visit_due_days
+        )
         counts["tasks"] = tasks_from_decisions(session, snapshot)
     return counts

@@ -14,10 +14,11 @@ outcomes is connected, accepted, refused or call-back, any other channel when se
 - marketing success rate (营销成功率): campaign contacts with an acceptance ÷ campaign contacts;
 - participation rate (参与率): treated members of the month's campaigns contacted in their
   campaign ÷ treated members;
-- new-subscriber return visits (新入网回访) over the arrivals given an outbound manager in the
-  month: coverage = arrivals contacted since ÷ arrivals (target 100 %), success = arrivals
-  reached ÷ arrivals contacted (target 70 %), feedback = arrivals who answered a questionnaire
-  ÷ arrivals reached (target 100 %).
+- new-subscriber return visits (新入网回访), the seeds' 回访覆盖率 / 回访成功率 / 信息回馈率,
+  over the month's new joins = the return-visit tasks (one per arrival, ``tasks.arrivals``)
+  handed over in the month: coverage = visited (a sent contact on the visit task) ÷ new joins
+  (target 100 %), success = reached on the visit ÷ new joins (target 70 %), feedback = visits
+  whose contact has questionnaire answers ÷ visited (target 100 %).
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ from weiwan.ops.reports.schemas import (
     Satisfaction,
 )
 from weiwan.ops.surveys.models import SurveyResponse
+from weiwan.ops.tasks.arrivals import VISIT_SOURCE
 from weiwan.ops.tasks.models import CustomerAssignment, Task
+from weiwan.ops.tasks.service import task_scope_clause
 
 #: roles that read the dashboards; the model monitor is for planners only
 DASHBOARD_ROLES = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST)
@@ -534,39 +537,40 @@ def participation(db: Session, actor: Actor, start: datetime, end: datetime) -> 
 
 def return_visits(db: Session, actor: Actor, start: datetime, end: datetime) -> list[Ratio]:
     """Coverage, success and feedback of the new-subscriber return visits (新入网回访) of the
-    arrivals given an outbound manager in [start, end) (``tasks.service.assign_customers``),
-    managers in the actor's user scope, against 100 % / 70 % / 100 %."""
-    arrival = CustomerAssignment
-    since = and_(
-        Contact.subscriber_id == arrival.subscriber_id,
-        Contact.status == "sent",
-        Contact.at >= arrival.assigned_at,
-    )
+    arrivals handed over in [start, end) (see the module doc; the visit tasks the actor may
+    see, ``tasks.service.task_scope_clause``), against 100 % / 70 % / 100 %."""
+    on_visit = and_(Contact.task_id == Task.id, Contact.status == "sent")
     reached_call = exists().where(
         ContactOutcome.contact_id == Contact.id, ContactOutcome.outcome.in_(REACHED)
     )
-    visited = exists().where(since)
-    reached = exists().where(since, or_(Contact.channel.not_in(CALL_CHANNELS), reached_call))
-    answered = exists().where(since, SurveyResponse.contact_id == Contact.id)
-    arrivals, seen, ok, feedback = db.execute(
-        select(func.count(), _count(visited), _count(reached), _count(answered)).where(
-            arrival.kind == "outbound_manager",
-            arrival.assigned_at >= start,
-            arrival.assigned_at < end,
-            user_scope_clause(actor, arrival.user_id),
-        )
-    ).one()
-    counts = [int(v or 0) for v in (arrivals, seen, ok, feedback)]
-    names = ("visit_coverage", "visit_success", "visit_feedback")
+    visited = exists().where(on_visit)
+    reached = exists().where(on_visit, or_(Contact.channel.not_in(CALL_CHANNELS), reached_call))
+    answered = exists().where(on_visit, SurveyResponse.contact_id == Contact.id)
+    joins, seen, ok, feedback = (
+        int(v or 0)
+        for v in db.execute(
+            select(func.count(), _count(visited), _count(reached), _count(answered)).where(
+                Task.source == VISIT_SOURCE,
+                Task.created_at >= start,
+                Task.created_at < end,
+                task_scope_clause(actor),
+            )
+        ).one()
+    )
+    parts = {
+        "visit_coverage": (seen, joins),
+        "visit_success": (ok, joins),
+        "visit_feedback": (feedback, seen),
+    }
     return [
         Ratio(
             name=name,
-            value=ratio(counts[i + 1], counts[i]),
-            numerator=counts[i + 1],
-            denominator=counts[i],
+            value=ratio(numerator, denominator),
+            numerator=numerator,
+            denominator=denominator,
             target=TARGETS[name],
         )
-        for i, name in enumerate(names)
+        for name, (numerator, denominator) in parts.items()
     ]
 
 

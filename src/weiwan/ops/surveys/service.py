@@ -163,13 +163,21 @@ def _add_questions(
 def create_questionnaire(session: Session, actor: Actor, data: QuestionnaireIn) -> Questionnaire:
     """Build a questionnaire (builders only)."""
     actor.require(*BUILDERS)
+    return install_questionnaire(session, data, user_id=actor.user_id)
+
+
+def install_questionnaire(
+    session: Session, data: QuestionnaireIn, *, user_id: int | None = None
+) -> Questionnaire:
+    """Store a questionnaire, audited as a config change of ``user_id`` (None: one weiwan
+    ships, e.g. the return-visit questionnaire); callers check who may build one."""
     now = utcnow()
     questionnaire = Questionnaire(
         title_zh=data.title_zh,
         title_en=data.title_en,
         description=data.description,
         status="active",
-        created_by=actor.user_id,
+        created_by=user_id,
         created_at=now,
         updated_at=now,
     )
@@ -178,7 +186,7 @@ def create_questionnaire(session: Session, actor: Actor, data: QuestionnaireIn) 
     _add_questions(session, questionnaire.id, data.questions)
     audit(
         session,
-        actor.user_id,
+        user_id,
         AuditAction.CONFIG_CHANGE,
         "questionnaire",
         str(questionnaire.id),

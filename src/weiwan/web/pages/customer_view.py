@@ -1,6 +1,7 @@
 """What the customer card pages show around the unified view (``customers.card``): which of the
 open tasks the reader may work or transfer, the transfer history, recently closed tasks, the
-questionnaire of each task's campaign, SMS templates, transfer targets.
+questionnaire asked on each task (its campaign's, or the return visit's), SMS templates,
+transfer targets.
 
 Every read stays inside the reader's scope: the customer came from ``find_customer`` /
 ``find_by_phone``, tasks are filtered by ``task_scope_clause``, users by ``user_scope_clause``.
@@ -27,7 +28,9 @@ from weiwan.ops.org.models import Branch, User
 from weiwan.ops.org.roles import Role
 from weiwan.ops.sms.service import SENDERS, list_templates
 from weiwan.ops.surveys.models import Question, Questionnaire
+from weiwan.ops.surveys.return_visit import return_visit_questionnaire
 from weiwan.ops.surveys.service import questions_of
+from weiwan.ops.tasks.arrivals import VISIT_SOURCE
 from weiwan.ops.tasks.models import Task, TaskTransfer
 from weiwan.ops.tasks.service import DISPATCHERS, task_scope_clause
 from weiwan.web.i18n import lazy_gettext as _l
@@ -72,7 +75,7 @@ class QuestionView:
 
 @dataclass(slots=True)
 class QuestionnaireView:
-    """The questionnaire asked on a campaign's tasks."""
+    """The questionnaire asked on a task (a campaign's, or the return visit's)."""
 
     id: int
     title: str
@@ -103,24 +106,40 @@ def _localised(language: str, zh: str | None, en: str | None) -> str:
     return en or zh or ""
 
 
+def _questionnaire_view(
+    session: Session, questionnaire: Questionnaire, language: str
+) -> QuestionnaireView:
+    return QuestionnaireView(
+        id=questionnaire.id,
+        title=_localised(language, questionnaire.title_zh, questionnaire.title_en),
+        questions=[_question(q, language) for q in questions_of(session, questionnaire.id)],
+    )
+
+
 def _questionnaires(
-    session: Session, campaign_ids: set[int], language: str
+    session: Session, tasks: list[dict[str, Any]], language: str
 ) -> dict[int, QuestionnaireView]:
-    """Per campaign id: its active questionnaire with the questions."""
-    if not campaign_ids:
-        return {}
-    rows = session.execute(
-        select(Campaign.id, Questionnaire)
-        .join(Questionnaire, Questionnaire.id == Campaign.questionnaire_id)
-        .where(Campaign.id.in_(campaign_ids), Questionnaire.status == "active")
-    ).all()
+    """Per workable task id: the questionnaire asked on it — its campaign's (active), or the
+    return-visit questionnaire on a new subscriber's visit (source ``arrival``)."""
+    campaign_ids = {t["campaign_id"] for t in tasks if t.get("campaign_id") and t["workable"]}
+    by_campaign: dict[int, QuestionnaireView] = {}
+    if campaign_ids:
+        rows = session.execute(
+            select(Campaign.id, Questionnaire)
+            .join(Questionnaire, Questionnaire.id == Campaign.questionnaire_id)
+            .where(Campaign.id.in_(campaign_ids), Questionnaire.status == "active")
+        ).all()
+        by_campaign = {cid: _questionnaire_view(session, q, language) for cid, q in rows}
+    visit: QuestionnaireView | None = None
+    if any(t.get("source") == VISIT_SOURCE and t["workable"] for t in tasks):
+        found = return_visit_questionnaire(session)
+        visit = _questionnaire_view(session, found, language) if found is not None else None
     out: dict[int, QuestionnaireView] = {}
-    for campaign_id, questionnaire in rows:
-        out[campaign_id] = QuestionnaireView(
-            id=questionnaire.id,
-            title=_localised(language, questionnaire.title_zh, questionnaire.title_en),
-            questions=[_question(q, language) for q in questions_of(session, questionnaire.id)],
-        )
+    for task in tasks:
+        is_visit = task.get("source") == VISIT_SOURCE
+        asked = visit if is_visit else by_campaign.get(task.get("campaign_id") or 0)
+        if task["workable"] and asked is not None:
+            out[task["task_id"]] = asked
     return out
 
 
@@ -286,7 +305,6 @@ def work_context(
     ) or next(iter(workable), None)
     if first_workable is not None:
         first_workable["form_open"] = True
-    campaign_ids = {t["campaign_id"] for t in tasks if t.get("campaign_id") and t["workable"]}
     users, branches = transfer_targets(session, actor)
     if not working:
         users = []
@@ -324,7 +342,7 @@ def work_context(
         "acceptances": acceptances,
         "closed_tasks": _recently_closed(session, sid),
         "transfers": _transfers(session, actor, sid),
-        "questionnaires": _questionnaires(session, campaign_ids, language),
+        "questionnaires": _questionnaires(session, tasks, language),
         "may_work": working,
         "may_send_sms": actor.role in SENDERS,
         "sms_templates": list_templates(session) if actor.role in SENDERS else [],
