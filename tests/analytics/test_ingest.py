@@ -46,8 +46,11 @@ def test_valid_delivery_loads_every_row(tmp_path: Path, warehouse: Warehouse) ->
         "rows": 40,
         "loaded": 40,
         "quarantined": 0,
+        "quarantined_share": 0.0,
         "unchanged": False,
         "ignored_columns": [],
+        "not_delivered": [],
+        "quarantine": {},
     }
     row = warehouse.execute(
         "SELECT bill_month, bill_amount, sms_count, _snapshot FROM monthly_usage "
@@ -315,8 +318,11 @@ def test_cli_json_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         "rows": 10,
         "loaded": 10,
         "quarantined": 0,
+        "quarantined_share": 0.0,
         "unchanged": False,
         "ignored_columns": [],
+        "not_delivered": [],
+        "quarantine": {},
     }
     (tmp_path / "d" / "subscribers.csv").write_text("subscriber_id\nU1\n", encoding="utf-8")
     res = runner.invoke(app, ["ingest", str(tmp_path / "d"), "--snapshot", "2026-10-31", "--json"])
