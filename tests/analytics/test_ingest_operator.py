@@ -198,6 +198,10 @@ def test_changing_one_tables_mapping_reloads_only_that_table(
     run(delivery, warehouse)
     mapping = _mapping()
     mapping["tables"]["subscribers"]["values"] = {"gender": {"男": "M", "女": "F"}}
+    # the same effective settings written another way change nothing for monthly_usage
+    mapping["defaults"]["null_values"] = ["NULL"]
+    mapping["tables"]["monthly_usage"]["null_values"] = ["NULL", "\\N"]
+    mapping["tables"]["monthly_usage"]["encoding"] = "gbk"
     delivery.mapping_file.write_text(yaml.safe_dump(mapping, allow_unicode=True), "utf-8")
     again = run(delivery, warehouse)
     assert not again.tables["subscribers"].unchanged
@@ -246,6 +250,11 @@ def test_changing_one_tables_mapping_reloads_only_that_table(
         (
             "tables: {monthly_usage: {numbers: {bill_month: {thousands: ','}}}}",
             "numbers.bill_month: numbers apply to integer and decimal columns",
+        ),
+        (
+            "tables: {monthly_usage: {numbers: {bill_amount: {percent: true}}}}",
+            "numbers.bill_amount: percent applies to the ratio (0–1) columns only "
+            "(offnet_voice_share): a percentage is stored as a ratio",
         ),
         (
             "tables: {monthly_usage: {not_delivered: [bill_amount]}}",

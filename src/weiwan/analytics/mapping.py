@@ -177,11 +177,16 @@ class Mapping(BaseModel):
     def table_fingerprint(self, name: str) -> str:
         """SHA-256 of everything that decides how table ``name`` is read: a change to another
         table's entry leaves it unchanged, so only the table whose mapping changed reloads."""
+        entry = self.for_table(name)
         effective = {
-            "entry": self.for_table(name).model_dump(mode="json"),
+            "entry": entry.model_dump(
+                mode="json", exclude={"encoding", "delimiter", "null_values"}
+            ),
             "encoding": self.encoding(name),
             "delimiter": self.delimiter(name),
-            "null_values": list(self.defaults.null_values),
+            "null_values": list(
+                entry.null_values if entry.null_values is not None else self.defaults.null_values
+            ),
         }
         text = json.dumps(effective, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -226,14 +231,22 @@ def _check_entry(table_name: str, entry: TableMapping, path: Path) -> None:
             raise ConfigError(f"{where}.formats.{col}: formats apply to date and timestamp columns")
         if "%" not in fmt:
             raise ConfigError(f"{where}.formats.{col}: {fmt!r} is not a strptime format")
+    ratios = [
+        c.name
+        for c in contract.columns
+        if c.type is ColumnType.DECIMAL and (c.unit or "").startswith("ratio")
+    ]
     for col, number in entry.numbers.items():
         kind = contract.column(col).type
         if kind not in _NUMERIC:
             raise ConfigError(
                 f"{where}.numbers.{col}: numbers apply to integer and decimal columns"
             )
-        if number.percent and kind is not ColumnType.DECIMAL:
-            raise ConfigError(f"{where}.numbers.{col}: percent applies to decimal columns only")
+        if number.percent and col not in ratios:
+            raise ConfigError(
+                f"{where}.numbers.{col}: percent applies to the ratio (0–1) columns only "
+                f"({', '.join(ratios) or 'none in this table'}): a percentage is stored as a ratio"
+            )
     for col, value in entry.blanks.items():
         _check_blank(contract, col, value, f"{where}.blanks.{col}")
     allowed = [c.name for c in contract.columns if c.optional_input or not c.required]
