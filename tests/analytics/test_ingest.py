@@ -329,3 +329,18 @@ def test_cli_json_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert res.exit_code == 1
     assert "required column missing" in json.loads(res.stdout)["error"]
     get_settings.cache_clear()
+
+
+def test_a_mapping_change_for_one_table_reloads_only_that_table(
+    tmp_path: Path, warehouse: Warehouse
+) -> None:
+    from weiwan.analytics.mapping import load_mapping
+
+    f.delivery(tmp_path / "d", subscribers=6)
+    path = tmp_path / "mapping.yaml"
+    path.write_text("tables: {subscribers: {values: {gender: {男: M}}}}", encoding="utf-8")
+    ingest(tmp_path / "d", snapshot=SNAP, warehouse=warehouse, mapping=load_mapping(path))
+    path.write_text("tables: {subscribers: {values: {gender: {男: M, 女: F}}}}", encoding="utf-8")
+    again = ingest(tmp_path / "d", snapshot=SNAP, warehouse=warehouse, mapping=load_mapping(path))
+    assert not again.tables["subscribers"].unchanged
+    assert again.tables["monthly_usage"].unchanged
