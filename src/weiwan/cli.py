@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from weiwan.cli_reports import report_app
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import configure_logging
 from weiwan.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from weiwan.analytics.ingest import IngestResult
 
 app = typer.Typer(
     help="weiwan (维挽): customer retention for telecom operators.", no_args_is_help=True
@@ -166,6 +169,10 @@ def strategy_check(
         )
 
 
+#: ``weiwan ingest`` exit code: loaded, but a table's quarantined share is above the limit
+EXIT_QUARANTINE_OVER_LIMIT = 3
+
+
 @app.command()
 def ingest(
     directory: Annotated[Path, typer.Argument(help="Directory with the extract files.")],
@@ -173,15 +180,42 @@ def ingest(
     mapping: Annotated[
         Path | None, typer.Option(help="Column-mapping YAML for the operator's own headers.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print a JSON summary: counts per table and, per column, each quarantine "
+            "reason with its count and a first example (line and raw value).",
+        ),
+    ] = False,
+    max_quarantine_share: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=1,
+            help="Largest share of a table's rows that may be quarantined (default "
+            "WEIWAN_INGEST_MAX_QUARANTINE_SHARE, 0.5).",
+        ),
+    ] = None,
 ) -> None:
-    """Validate and load a delivery into the warehouse (bad rows to quarantine)."""
+    """Validate and load a delivery into the warehouse (bad rows to quarantine).
+
+    Exit codes: 0 loaded; 1 not loaded (the message names the file and column; the warehouse
+    is unchanged); 3 loaded, but more than the allowed share of a table's rows was quarantined
+    (WEIWAN_INGEST_MAX_QUARANTINE_SHARE, default 0.5, or --max-quarantine-share): look at the
+    reasons before running the pipeline.
+    """
     from weiwan.analytics.ingest import ingest as run_ingest
     from weiwan.analytics.mapping import load_mapping
     from weiwan.analytics.warehouse import Warehouse
 
     settings = get_settings()
     day = _parse_date(snapshot)
+    limit = (
+        settings.ingest_max_quarantine_share
+        if max_quarantine_share is None
+        else (max_quarantine_share)
+    )
     try:
         rules = load_mapping(mapping)
         warehouse = Warehouse.from_settings(settings)
@@ -194,14 +228,41 @@ def ingest(
             warehouse.close()
     except WeiwanError as exc:
         raise _fail(exc, as_json) from exc
+    over = result.over_share(limit)
     if as_json:
-        out.print_json(json.dumps(result.as_json(), ensure_ascii=False))
-        return
+        summary = result.as_json() | {
+            "max_quarantine_share": limit,
+            "over_max_quarantine_share": over,
+        }
+        out.print_json(json.dumps(summary, ensure_ascii=False))
+    else:
+        _print_ingest(result)
+    if over:
+        console.print(
+            f"[red]error:[/red] more than {limit:.0%} of the rows of {', '.join(over)} were "
+            "quarantined: check the mapping and the reasons above",
+            highlight=False,
+        )
+        raise typer.Exit(code=EXIT_QUARANTINE_OVER_LIMIT)
+
+
+def _print_ingest(result: IngestResult) -> None:
     for name, r in result.tables.items():
         state = "unchanged" if r.unchanged else "loaded"
         out.print(
-            f"{name:<16} {r.loaded:>12,} {state}  {r.quarantined:>8,} quarantined  ({r.file})"
+            f"{name:<16} {r.loaded:>12,} {state}  {r.quarantined:>8,} quarantined  ({r.file})",
+            highlight=False,
+            markup=False,
         )
+        if r.not_delivered:
+            out.print(f"  not delivered: {', '.join(r.not_delivered)}", highlight=False)
+        for reason in r.reasons:
+            out.print(
+                f"  {reason.column}: {reason.reason} ×{reason.count:,} "
+                f"(e.g. line {reason.line}: {reason.value!r})",
+                highlight=False,
+                markup=False,
+            )
 
 
 @app.command()

@@ -53,3 +53,32 @@ def test_pii_columns_are_marked() -> None:
 def test_unknown_table_names_the_known_ones() -> None:
     with pytest.raises(KeyError, match="subscribers"):
         table("bills")
+
+
+def test_docs_list_the_quarantine_tables_columns(tmp_path: Path) -> None:
+    from weiwan.analytics.contract import QUARANTINE_COLUMNS
+    from weiwan.analytics.warehouse import Warehouse
+
+    wh = Warehouse(tmp_path / "wh.duckdb", threads=1)
+    try:
+        live = [(r[0], r[1]) for r in wh.execute("DESCRIBE quarantine")]
+    finally:
+        wh.close()
+    assert live == [(name, kind) for name, kind, _ in QUARANTINE_COLUMNS]
+    text = DOCS.read_text(encoding="utf-8")
+    section = text[text.index("The `quarantine` table:") : text.index("## Column-mapping files")]
+    documented = re.findall(r"^\| `(\w+)` \| (\w+) \|", section, flags=re.MULTILINE)
+    assert documented == [(name, kind.lower()) for name, kind in live]
+
+
+def test_the_documented_mapping_example_loads(tmp_path: Path) -> None:
+    from weiwan.analytics.mapping import load_mapping
+
+    text = DOCS.read_text(encoding="utf-8")
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "mapping.yaml"
+    path.write_text(example, encoding="utf-8")
+    mapping = load_mapping(path)
+    assert mapping.null_values("monthly_usage", "bill_amount") == ("NULL", "\\N", "-")
+    assert mapping.null_values("subscribers", "account_manager") == ("-", "无")
+    assert mapping.for_table("monthly_usage").numbers["offnet_voice_share"].percent

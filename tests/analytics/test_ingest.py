@@ -46,8 +46,11 @@ def test_valid_delivery_loads_every_row(tmp_path: Path, warehouse: Warehouse) ->
         "rows": 40,
         "loaded": 40,
         "quarantined": 0,
+        "quarantined_share": 0.0,
         "unchanged": False,
         "ignored_columns": [],
+        "not_delivered": [],
+        "quarantine": {},
     }
     row = warehouse.execute(
         "SELECT bill_month, bill_amount, sms_count, _snapshot FROM monthly_usage "
@@ -315,11 +318,29 @@ def test_cli_json_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         "rows": 10,
         "loaded": 10,
         "quarantined": 0,
+        "quarantined_share": 0.0,
         "unchanged": False,
         "ignored_columns": [],
+        "not_delivered": [],
+        "quarantine": {},
     }
     (tmp_path / "d" / "subscribers.csv").write_text("subscriber_id\nU1\n", encoding="utf-8")
     res = runner.invoke(app, ["ingest", str(tmp_path / "d"), "--snapshot", "2026-10-31", "--json"])
     assert res.exit_code == 1
     assert "required column missing" in json.loads(res.stdout)["error"]
     get_settings.cache_clear()
+
+
+def test_a_mapping_change_for_one_table_reloads_only_that_table(
+    tmp_path: Path, warehouse: Warehouse
+) -> None:
+    from weiwan.analytics.mapping import load_mapping
+
+    f.delivery(tmp_path / "d", subscribers=6)
+    path = tmp_path / "mapping.yaml"
+    path.write_text("tables: {subscribers: {values: {gender: {男: M}}}}", encoding="utf-8")
+    ingest(tmp_path / "d", snapshot=SNAP, warehouse=warehouse, mapping=load_mapping(path))
+    path.write_text("tables: {subscribers: {values: {gender: {男: M, 女: F}}}}", encoding="utf-8")
+    again = ingest(tmp_path / "d", snapshot=SNAP, warehouse=warehouse, mapping=load_mapping(path))
+    assert not again.tables["subscribers"].unchanged
+    assert again.tables["monthly_usage"].unchanged

@@ -51,6 +51,9 @@ class Column:
     pattern: str | None = None
     pii: bool = False
     description: str = ""
+    #: a required column an operator who cannot deliver it may declare ``not_delivered`` in the
+    #: mapping: it is then stored empty and the features it feeds are skipped
+    optional_input: bool = False
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,15 @@ MONTHLY_USAGE = Table(
         _SUB_ID,
         Column("bill_month", MO, "账期", "Bill month"),
         Column("bill_amount", D, "出账金额(ARPU)", "Bill amount (ARPU)", unit="CNY", minimum=0),
-        Column("voice_minutes", D, "通话分钟数", "Voice minutes", unit="minutes", minimum=0),
+        Column(
+            "voice_minutes",
+            D,
+            "通话分钟数",
+            "Voice minutes",
+            unit="minutes",
+            minimum=0,
+            optional_input=True,
+        ),
         Column(
             "offnet_voice_share",
             D,
@@ -202,11 +213,36 @@ MONTHLY_USAGE = Table(
             unit="ratio 0–1",
             minimum=0,
             maximum=1,
+            optional_input=True,
         ),
-        Column("data_mb", D, "数据流量", "Data volume", unit="MB", minimum=0),
-        Column("sms_count", INT, "短信条数", "SMS sent", unit="messages", minimum=0),
-        Column("vas_amount", D, "增值业务费", "Value-added services", unit="CNY", minimum=0),
-        Column("roaming_minutes", D, "漫游通话分钟", "Roaming minutes", unit="minutes", minimum=0),
+        Column("data_mb", D, "数据流量", "Data volume", unit="MB", minimum=0, optional_input=True),
+        Column(
+            "sms_count",
+            INT,
+            "短信条数",
+            "SMS sent",
+            unit="messages",
+            minimum=0,
+            optional_input=True,
+        ),
+        Column(
+            "vas_amount",
+            D,
+            "增值业务费",
+            "Value-added services",
+            unit="CNY",
+            minimum=0,
+            optional_input=True,
+        ),
+        Column(
+            "roaming_minutes",
+            D,
+            "漫游通话分钟",
+            "Roaming minutes",
+            unit="minutes",
+            minimum=0,
+            optional_input=True,
+        ),
         Column(
             "competitor_service_calls",
             INT,
@@ -214,6 +250,7 @@ MONTHLY_USAGE = Table(
             "Calls to competitors' customer service",
             unit="calls",
             minimum=0,
+            optional_input=True,
         ),
         Column(
             "call_forwarding_days",
@@ -223,6 +260,7 @@ MONTHLY_USAGE = Table(
             unit="days",
             minimum=0,
             maximum=31,
+            optional_input=True,
         ),
         Column(
             "zero_usage_days",
@@ -232,8 +270,17 @@ MONTHLY_USAGE = Table(
             unit="days",
             minimum=0,
             maximum=31,
+            optional_input=True,
         ),
-        Column("recharge_amount", D, "充值金额", "Recharge amount", unit="CNY", minimum=0),
+        Column(
+            "recharge_amount",
+            D,
+            "充值金额",
+            "Recharge amount",
+            unit="CNY",
+            minimum=0,
+            optional_input=True,
+        ),
         Column(
             "balance",
             D,
@@ -244,7 +291,13 @@ MONTHLY_USAGE = Table(
         ),
         Column("arrears_amount", D, "欠费金额", "Arrears", unit="CNY", minimum=0),
         Column(
-            "distinct_contacts", INT, "交往圈人数", "Distinct contacts", unit="people", minimum=0
+            "distinct_contacts",
+            INT,
+            "交往圈人数",
+            "Distinct contacts",
+            unit="people",
+            minimum=0,
+            optional_input=True,
         ),
     ),
 )
@@ -333,6 +386,33 @@ CHURN_RECORDS = Table(
             required=False,
         ),
     ),
+)
+
+#: The warehouse's ``quarantine`` table, where ingest puts every failing check of a delivered
+#: row: (column, DuckDB type, meaning). docs/data-contract.md lists it; a test compares the two.
+QUARANTINE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("_snapshot", "DATE", "the delivery's snapshot date"),
+    ("table_name", "VARCHAR", "the contract table"),
+    ("file", "VARCHAR", "the file's name as delivered"),
+    (
+        "line",
+        "BIGINT",
+        "the line in the file (CSV: the header is line 1, the first row line 2; Parquet: the "
+        "row number from 1)",
+    ),
+    (
+        "column_name",
+        "VARCHAR",
+        "the contract column; the key columns joined by `,` for a duplicate key; `*` for a "
+        "record the reader could not split into the header's fields",
+    ),
+    (
+        "value",
+        "VARCHAR",
+        "the raw value as delivered (the key values joined by `|` for a duplicate key, the whole "
+        "record for `*`)",
+    ),
+    ("reason", "VARCHAR", "the check that failed, e.g. `required value missing`"),
 )
 
 #: All contract tables in load order (subscribers first: the others reference it).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from weiwan.analytics.contract import TABLES, Table
+from weiwan.analytics.contract import TABLES, Column, Table
 from weiwan.analytics.mapping import Mapping
 from weiwan.core.errors import ContractError
 
@@ -184,6 +185,48 @@ def _read_csv(
     return data, header, [(int(n or 0), text, reason) for n, text, reason in malformed]
 
 
+def _closest(candidates: list[str], headers: list[str]) -> str | None:
+    """The header most like any of ``candidates`` (difflib ratio at least 0.5), if one is."""
+    best: tuple[float, str] | None = None
+    for candidate in candidates:
+        for header in headers:
+            ratio = difflib.SequenceMatcher(None, candidate, header).ratio()
+            if ratio >= 0.5 and (best is None or ratio > best[0]):
+                best = (ratio, header)
+    return best[1] if best else None
+
+
+def _missing_column(
+    ef: ExtractFile,
+    header: list[str],
+    names: list[str],
+    missing: list[str],
+    renames: dict[str, str],
+) -> ContractError:
+    """The error for required columns the file lacks: what the mapping expected, the file's
+    headers that land on no contract column, and the one most like the first missing column."""
+    col: Column = ef.table.column(missing[0])
+    known = set(ef.table.column_names)
+    unmapped = [h for h, n in zip(header, names, strict=True) if n not in known]
+    sources = [source for source, target in renames.items() if target == col.name]
+    parts = [f"required column missing ({col.label_zh} / {col.label_en})"]
+    if sources:
+        parts.append(
+            f"the mapping maps {', '.join(repr(s) for s in sources)} to it, but the file has "
+            "no such header"
+        )
+    if len(missing) > 1:
+        parts.append(f"also missing: {', '.join(missing[1:])}")
+    parts.append(
+        "headers not mapped to the contract: "
+        + (", ".join(repr(h) for h in unmapped) if unmapped else "none")
+    )
+    closest = _closest([*sources, col.name, col.label_zh, col.label_en], unmapped)
+    if closest is not None:
+        parts.append(f"closest: {closest!r}")
+    return ContractError("; ".join(parts), file=ef.path.name, column=col.name)
+
+
 def read_extract(ef: ExtractFile, mapping: Mapping) -> RawExtract:
     """Check a file's header against the contract; read CSV rows (Parquet is scanned later)."""
     malformed: list[tuple[int, str, str]] = []
@@ -195,7 +238,8 @@ def read_extract(ef: ExtractFile, mapping: Mapping) -> RawExtract:
             raise ContractError(f"unreadable Parquet file: {exc}", file=ef.path.name) from exc
     else:
         data, header, malformed = _read_csv(ef, mapping)
-    renames = mapping.for_table(ef.table.name).columns
+    entry = mapping.for_table(ef.table.name)
+    renames = entry.columns
     names = [renames.get(h, h) for h in header]
     seen: set[str] = set()
     for original, name in zip(header, names, strict=True):
@@ -203,10 +247,21 @@ def read_extract(ef: ExtractFile, mapping: Mapping) -> RawExtract:
             raise ContractError(
                 f"column {name!r} appears twice", file=ef.path.name, column=original
             )
+        if name in entry.not_delivered:
+            raise ContractError(
+                f"the mapping declares {name!r} not_delivered, but the file has it (header "
+                f"{original!r}): remove it from not_delivered or from the file",
+                file=ef.path.name,
+                column=name,
+            )
         seen.add(name)
-    for required in ef.table.required_columns:
-        if required not in seen:
-            raise ContractError("required column missing", file=ef.path.name, column=required)
+    missing = [
+        col
+        for col in ef.table.required_columns
+        if col not in seen and col not in entry.not_delivered
+    ]
+    if missing:
+        raise _missing_column(ef, header, names, missing, renames)
     known = set(ef.table.column_names)
     extras = [n for n in names if n not in known]
     for name in extras:

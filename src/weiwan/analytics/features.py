@@ -15,7 +15,10 @@ import ibis.expr.types as ir
 
 from weiwan.analytics.contract import TABLES_BY_NAME
 from weiwan.analytics.warehouse import SNAPSHOT, TableSource
+from weiwan.core.logging import get_logger
 from weiwan.core.months import add_months, last_complete_month
+
+log = get_logger(__name__)
 
 SUSPENSIONS = ("suspend_arrears", "suspend_keep_number", "suspend")
 _STATUS_BY_EVENT = {
@@ -253,11 +256,46 @@ _ZERO_WHEN_ABSENT = (
 )
 
 
+#: the features fed by each ``monthly_usage`` input an operator may declare ``not_delivered``
+INPUT_FEATURES: dict[str, tuple[str, ...]] = {
+    "voice_minutes": ("voice_1m", "voice_mean_3m", "voice_mean_6m", "voice_trend_3m"),
+    "offnet_voice_share": ("offnet_share_1m", "offnet_share_mean_3m", "offnet_share_change_3m"),
+    "data_mb": ("data_mb_1m", "data_mean_3m", "data_mean_6m", "data_trend_3m"),
+    "sms_count": ("sms_1m", "sms_mean_3m", "sms_mean_6m", "sms_trend_3m"),
+    "vas_amount": ("vas_mean_3m",),
+    "roaming_minutes": ("roaming_mean_3m",),
+    "competitor_service_calls": ("competitor_calls_1m", "competitor_calls_3m"),
+    "call_forwarding_days": ("call_forwarding_days_1m", "call_forwarding_days_3m"),
+    "zero_usage_days": ("zero_usage_days_1m", "zero_usage_days_3m"),
+    "recharge_amount": ("recharge_1m", "recharge_mean_3m", "recharge_months_6m"),
+    "distinct_contacts": ("contacts_1m", "contacts_trend_3m"),
+}
+
+
+def undelivered_inputs(wh: TableSource, snapshot: date) -> list[str]:
+    """The optional ``monthly_usage`` inputs with no value at all in the 6 months up to
+    ``snapshot`` although usage rows exist: columns the operator does not deliver."""
+    m0 = last_complete_month(snapshot)
+    usage = wh.table("monthly_usage")
+    usage = usage.filter(usage.bill_month.between(add_months(m0, -5), m0))
+    counts = usage.aggregate(
+        _rows=usage.count(), **{col: usage[col].count() for col in INPUT_FEATURES}
+    ).execute()
+    found = counts.iloc[0]
+    if not int(found["_rows"]):
+        return []
+    return [col for col in INPUT_FEATURES if not int(found[col])]
+
+
 FLOAT_DIGITS = 6
 
 
 def compute_features(wh: TableSource, snapshot: date) -> ir.Table:
-    """The feature table for ``snapshot``: one row per subscriber active on that date."""
+    """The feature table for ``snapshot``: one row per subscriber active on that date.
+
+    Features fed by an input the operator does not deliver are skipped: NULL (unknown) for
+    everyone rather than 0, and said once in the log.
+    """
     base = _base(wh, snapshot)
     complaints, surveys = _care(wh, snapshot)
     joined = base
@@ -269,6 +307,16 @@ def compute_features(wh: TableSource, snapshot: date) -> ir.Table:
         call_forwarding_active=joined.call_forwarding_active.fill_null(False),
         status=joined._event_status.fill_null(joined._status_at_delivery),
     ).drop("_event_status", "_status_at_delivery")
+    missing = undelivered_inputs(wh, snapshot)
+    if missing:
+        skipped = [feature for col in missing for feature in INPUT_FEATURES[col]]
+        log.warning(
+            "features.skipped",
+            snapshot=snapshot.isoformat(),
+            not_delivered=[f"monthly_usage.{col}" for col in missing],
+            features=skipped,
+        )
+        table = table.mutate(**{name: ibis.null(table[name].type()) for name in skipped})
     # Parallel aggregation sums floats in any order, so means differ run to run in the last
     # bits (measured: up to 6e-11); rounded, the same data gives the same features, bins and
     # model every time.

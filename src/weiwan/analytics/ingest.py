@@ -5,7 +5,9 @@ before anything is written; then all tables are replaced for that snapshot in on
 Bad rows go to ``quarantine`` with file, line, column, value and reason; a file that cannot be
 loaded at all (missing required column, unreadable, wrong encoding) stops the delivery and
 leaves the warehouse as it was. A file already loaded for the same snapshot with the same bytes
-and mapping is skipped, so ingesting the same extract twice changes nothing.
+and the same mapping entry for its table is skipped, so ingesting the same extract twice changes
+nothing and changing one table's mapping reloads only that table. The result reports, per table
+and column, each quarantine reason with its count and a first example (line and raw value).
 """
 
 from __future__ import annotations
@@ -42,6 +44,24 @@ _EXTRA_TYPES = {
 }
 
 
+@dataclass(frozen=True)
+class QuarantineReason:
+    """One reason cells of one column were quarantined: how often, and the first example."""
+
+    column: str
+    reason: str
+    count: int
+    line: int | None
+    value: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "count": self.count,
+            "example": {"line": self.line, "value": self.value},
+        }
+
+
 @dataclass
 class TableResult:
     """What one table's file contributed."""
@@ -53,6 +73,15 @@ class TableResult:
     quarantined: int
     unchanged: bool = False
     ignored_columns: list[str] = field(default_factory=list)
+    #: contract columns the mapping declares the operator does not deliver
+    not_delivered: list[str] = field(default_factory=list)
+    #: quarantine reasons per column, most frequent first
+    reasons: list[QuarantineReason] = field(default_factory=list)
+
+    @property
+    def quarantined_share(self) -> float:
+        """Quarantined rows ÷ rows read (0 for an empty file)."""
+        return self.quarantined / self.rows if self.rows else 0.0
 
 
 @dataclass
@@ -61,6 +90,10 @@ class IngestResult:
 
     snapshot: date
     tables: dict[str, TableResult]
+
+    def over_share(self, limit: float) -> list[str]:
+        """The tables of which more than ``limit`` (0–1) of the rows were quarantined."""
+        return [name for name, r in self.tables.items() if r.quarantined_share > limit]
 
     def as_json(self) -> dict[str, Any]:
         """The machine-readable summary printed by ``weiwan ingest --json``."""
@@ -72,12 +105,37 @@ class IngestResult:
                     "rows": r.rows,
                     "loaded": r.loaded,
                     "quarantined": r.quarantined,
+                    "quarantined_share": round(r.quarantined_share, 4),
                     "unchanged": r.unchanged,
                     "ignored_columns": r.ignored_columns,
+                    "not_delivered": r.not_delivered,
+                    "quarantine": _by_column(r.reasons),
                 }
                 for name, r in self.tables.items()
             },
         }
+
+
+def _by_column(reasons: list[QuarantineReason]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for reason in reasons:
+        grouped.setdefault(reason.column, []).append(reason.as_json())
+    return grouped
+
+
+def quarantine_reasons(wh: Warehouse, snapshot: date, table: str) -> list[QuarantineReason]:
+    """Each (column, reason) quarantined for ``table`` at ``snapshot``, with its count and the
+    first line it happened on with that line's raw value."""
+    rows = wh.execute(
+        "SELECT column_name, reason, count(*), min(line), arg_min(value, line) FROM quarantine "
+        "WHERE _snapshot = ? AND table_name = ? GROUP BY column_name, reason "
+        "ORDER BY column_name, count(*) DESC, reason",
+        [snapshot, table],
+    )
+    return [
+        QuarantineReason(str(col), str(why), int(n), line, value)
+        for col, why, n, line, value in rows
+    ]
 
 
 @dataclass
@@ -101,15 +159,23 @@ def _previous_load(
     rows = wh.execute(
         "SELECT rows_read, loaded, quarantined FROM ingest_log WHERE _snapshot = ? AND "
         "table_name = ? AND fingerprint = ? AND mapping_fingerprint = ?",
-        [snapshot, ef.table.name, fingerprint, mapping.fingerprint],
+        [snapshot, ef.table.name, fingerprint, mapping.table_fingerprint(ef.table.name)],
     )
     if not rows:
         return None
     read, loaded, quarantined = rows[0]
-    return TableResult(ef.table.name, ef.path.name, read, loaded, quarantined, unchanged=True)
+    return TableResult(
+        ef.table.name,
+        ef.path.name,
+        read,
+        loaded,
+        quarantined,
+        unchanged=True,
+        not_delivered=list(mapping.for_table(ef.table.name).not_delivered),
+    )
 
 
-def _infer_extra_type(raw: ir.Table, name: str) -> str:
+def _infer_extra_type(raw: ir.Table, name: str, null_values: tuple[str, ...] = ()) -> str:
     """Ibis type for an extra attribute column: the narrowest type every value parses as."""
     col = raw[name]
     kind = col.type()
@@ -124,24 +190,36 @@ def _infer_extra_type(raw: ir.Table, name: str) -> str:
     if kind.is_timestamp():
         return "timestamp"
     candidates = ("int64", "float64", "boolean", "date")
-    counts: dict[str, ir.Value] = {"n": col.cast("string").strip().nullif("").count()}
+    text = col.cast("string").strip().nullif("")
+    if null_values:
+        text = ibis.ifelse(text.isin(null_values), ibis.null("string"), text)
+    counts: dict[str, ir.Value] = {"n": text.count()}
     for candidate in candidates:
         probe = c.Column(name, _EXTRA_TYPES[candidate], name, name, required=False)
-        counts[candidate] = parse(col, ColumnRules(probe))[0].count()
+        counts[candidate] = parse(col, ColumnRules(probe, null_values=null_values))[0].count()
     found = raw.aggregate(**counts).execute().iloc[0]
     n = int(found["n"])
     return next((k for k in candidates if n and int(found[k]) == n), "string")
 
 
 def _rules(raw: RawExtract, mapping: Mapping, extras: dict[str, str]) -> dict[str, ColumnRules]:
-    entry = mapping.for_table(raw.file.table.name)
-    rules = {
-        col.name: ColumnRules(col, entry.values.get(col.name), entry.formats.get(col.name))
-        for col in raw.file.table.columns
-    }
+    table = raw.file.table.name
+    entry = mapping.for_table(table)
+    rules: dict[str, ColumnRules] = {}
+    for col in raw.file.table.columns:
+        number = entry.numbers.get(col.name)
+        rules[col.name] = ColumnRules(
+            col,
+            entry.values.get(col.name),
+            entry.formats.get(col.name),
+            percent=bool(number and number.percent),
+            thousands=number.thousands if number else None,
+            null_values=mapping.null_values(table, col.name),
+            blank=entry.blanks.get(col.name),
+        )
     for name, kind in extras.items():
         column = c.Column(name, _EXTRA_TYPES[kind], name, name, required=False)
-        rules[name] = ColumnRules(column)
+        rules[name] = ColumnRules(column, null_values=mapping.null_values(table, name))
     return rules
 
 
@@ -224,9 +302,12 @@ def _stage(
     extras = {}
     known_extras = wh.extra_columns(table.name)
     for name in raw.extra_columns:
-        extras[name] = known_extras.get(name) or _infer_extra_type(raw_table, name)
+        extras[name] = known_extras.get(name) or _infer_extra_type(
+            raw_table, name, mapping.null_values(table.name, name)
+        )
     known = None if not table.references_subscribers else _known_subscribers(wh, staged)
-    checked_expr = check(raw_table, table, _rules(raw, mapping, extras), known)
+    not_delivered = frozenset(mapping.for_table(table.name).not_delivered)
+    checked_expr = check(raw_table, table, _rules(raw, mapping, extras), known, not_delivered)
     checked_name = f"_checked_{table.name}"
     wh.con.create_table(checked_name, checked_expr, temp=True, overwrite=True)
     checked = wh.table(checked_name)
@@ -280,7 +361,7 @@ def _store(wh: Warehouse, s: _Staged, snapshot: date, mapping: Mapping) -> None:
             name,
             s.file.path.name,
             s.fingerprint,
-            mapping.fingerprint,
+            mapping.table_fingerprint(name),
             s.rows,
             s.loaded,
             s.quarantined,
@@ -339,7 +420,17 @@ def ingest(
                 s.loaded,
                 s.quarantined,
                 ignored_columns=s.ignored_columns,
+                not_delivered=list(mapping.for_table(s.file.table.name).not_delivered),
             )
+        for result in results.values():
+            result.reasons = quarantine_reasons(warehouse, snapshot, result.table)
+            if result.not_delivered:
+                log.warning(
+                    "ingest.not_delivered",
+                    snapshot=snapshot.isoformat(),
+                    table=result.table,
+                    columns=result.not_delivered,
+                )
         report("done", total, total)
     finally:
         for s in staged:

@@ -7,6 +7,7 @@ quarantines the others cell by cell, so one bad value never costs a good row.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,21 @@ class ColumnRules:
     column: Column
     codes: MappingType[str, str] | None = None  # operator code -> contract code
     fmt: str | None = None  # strptime format declared in the mapping
+    percent: bool = False  # every value is a percentage: "35.2%" / "35.2" -> 0.352
+    thousands: str | None = None  # thousands separator: "1,234.56" -> 1234.56
+    null_values: tuple[str, ...] = ()  # cells that mean "no value" ("NULL", "\\N", "-")
+    blank: bool | int | float | str | None = None  # the value a blank cell stands for
+
+    @property
+    def plain(self) -> bool:
+        """True when the mapping declares nothing beyond the contract for this column."""
+        return (
+            self.codes is None
+            and self.fmt is None
+            and not self.percent
+            and self.thousands is None
+            and not self.null_values
+        )
 
 
 def _text(value: ir.Value) -> ir.StringValue:
@@ -53,18 +69,46 @@ def _from_formats(text: ir.StringValue, formats: tuple[str, ...]) -> ir.Timestam
     return ibis.coalesce(*(try_strptime(text, f) for f in formats))
 
 
+def _number_text(text: ir.StringValue, rules: ColumnRules) -> ir.StringValue:
+    """The text of a number without its declared percent sign and thousands separators."""
+    if rules.percent:
+        text = text.re_replace(r"\s*%$", "")
+    if rules.thousands is not None:
+        sep = re.escape(rules.thousands)
+        grouped = text.re_search(rf"^[+-]?[0-9]{{1,3}}({sep}[0-9]{{3}})+(\.[0-9]*)?$")
+        text = ibis.ifelse(grouped, text.replace(rules.thousands, ""), text)
+    return text
+
+
 def parse(value: ir.Value, rules: ColumnRules) -> tuple[ir.Value, ir.StringValue]:
-    """(typed value, cleaned source text) for one column; unparseable text gives NULL."""
+    """(typed value, cleaned source text) for one column; unparseable text gives NULL.
+
+    A blank cell takes the mapping's ``blank`` value when one is declared (in the contract's
+    unit); a null token ("NULL", "\\N", "-") is a missing value.
+    """
+    parsed, text = _parse(value, rules)
+    if rules.blank is None:
+        return parsed, text
     target = WAREHOUSE_TYPES[rules.column.type]
-    plain = rules.codes is None and rules.fmt is None
+    blank = _text(value).isnull()
+    return (
+        ibis.ifelse(blank, ibis.literal(rules.blank).cast(target), parsed),
+        ibis.ifelse(blank, ibis.literal(str(rules.blank)), text),
+    )
+
+
+def _parse(value: ir.Value, rules: ColumnRules) -> tuple[ir.Value, ir.StringValue]:
+    target = WAREHOUSE_TYPES[rules.column.type]
     numeric_target = rules.column.type in (ColumnType.INTEGER, ColumnType.DECIMAL)
-    if plain and numeric_target and value.type().is_numeric():
+    if rules.plain and numeric_target and value.type().is_numeric():
         return value.try_cast(target), value.cast("string")
     if value.type().is_temporal() and rules.fmt is None:
         if rules.column.type is ColumnType.MONTH:
             return value.cast("date").truncate("M"), value.cast("string")
         return value.cast(target), value.cast("string")
     text = _text(value)
+    if rules.null_values:
+        text = ibis.ifelse(text.isin(rules.null_values), ibis.null("string"), text)
     if rules.codes:
         text = text.substitute(dict(rules.codes), else_=text)
     kind = rules.column.type
@@ -73,12 +117,14 @@ def parse(value: ir.Value, rules: ColumnRules) -> tuple[ir.Value, ir.StringValue
         parsed = text
     elif kind is ColumnType.INTEGER:
         # DuckDB rounds "1.5" to 2 when casting to BIGINT; only whole numbers ("12", "12.0") pass.
-        whole = text.re_replace(r"\.0*$", "")
+        whole = _number_text(text, rules).re_replace(r"\.0*$", "")
         parsed = ibis.ifelse(
             whole.re_search(r"^[+-]?[0-9]+$"), whole.try_cast(target), ibis.null(target)
         )
     elif kind is ColumnType.DECIMAL:
-        parsed = text.try_cast(target)
+        parsed = _number_text(text, rules).try_cast(target)
+        if rules.percent:
+            parsed = parsed / 100
     elif kind is ColumnType.BOOLEAN:
         lowered = text.lower()
         parsed = ibis.cases(
@@ -105,11 +151,32 @@ def parse(value: ir.Value, rules: ColumnRules) -> tuple[ir.Value, ir.StringValue
     return parsed, text
 
 
-def _error(parsed: ir.Value, text: ir.StringValue, column: Column) -> ir.StringValue:
+def _error(
+    parsed: ir.Value, text: ir.StringValue, column: Column, *, required: bool
+) -> ir.StringValue:
     checks: list[tuple[ir.BooleanValue, str]] = []
-    if column.required:
+    if required:
         checks.append((text.isnull(), "required value missing"))
-    checks.append((text.notnull() & parsed.isnull(), f"not a valid {column.type.value}"))
+    invalid = text.notnull() & parsed.isnull()
+    if column.type in (ColumnType.INTEGER, ColumnType.DECIMAL):
+        # The two ways operators' exports write numbers that the contract does not: say how to
+        # declare them rather than only that the value is bad.
+        mapping_key = f"numbers.{column.name}"
+        checks.append(
+            (
+                invalid & text.re_search(r"[0-9]\s*%$"),
+                f"not a valid {column.type.value}: a percentage "
+                f"(declare {mapping_key}.percent in the mapping)",
+            )
+        )
+        checks.append(
+            (
+                invalid & text.re_search(r"^[+-]?[0-9]{1,3}([, '][0-9]{3})+(\.[0-9]*)?$"),
+                f"not a valid {column.type.value}: a thousands separator "
+                f"(declare {mapping_key}.thousands in the mapping)",
+            )
+        )
+    checks.append((invalid, f"not a valid {column.type.value}"))
     if column.allowed is not None:
         allowed = ", ".join(column.allowed)
         checks.append((~parsed.isin(column.allowed), f"not an allowed value ({allowed})"))
@@ -129,12 +196,13 @@ def check(
     contract: Table,
     rules: MappingType[str, ColumnRules],
     known_subscribers: ir.Table | None,
+    not_delivered: frozenset[str] = frozenset(),
 ) -> ir.Table:
     """Parse every column of ``raw`` and attach one error column per check.
 
     ``rules`` covers the contract columns present plus any extra attribute columns (their
-    ``Column`` carries the inferred type). Columns absent from the file are optional ones and
-    come back as NULL of their type.
+    ``Column`` carries the inferred type). Columns absent from the file are optional ones (or
+    declared ``not_delivered``) and come back as NULL of their type.
     """
     values: dict[str, ir.Value] = {LINE: raw[LINE]}
     errors: dict[str, ir.Value] = {}
@@ -142,7 +210,8 @@ def check(
         if name in raw.columns:
             parsed, text = parse(raw[name], rule)
             values[name] = parsed
-            errors[f"{ERROR_PREFIX}{name}"] = _error(parsed, text, rule.column)
+            required = rule.column.required and name not in not_delivered
+            errors[f"{ERROR_PREFIX}{name}"] = _error(parsed, text, rule.column, required=required)
         else:
             values[name] = ibis.null(WAREHOUSE_TYPES[rule.column.type])
     parsed_table = raw.select(**values, **errors)

@@ -107,6 +107,16 @@ class Settings(BaseSettings):
         "(end of that day); an arrival handed over later is due the day it is handed over.",
     )
 
+    # --- Ingest of an operator's delivery (docs/data-contract.md) ---
+    ingest_max_quarantine_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Largest share (0-1) of a table's rows that may be quarantined: above it "
+        "`weiwan ingest` still loads the good rows but exits with code 3, so a scheduled "
+        "pipeline run does not go on with a mostly rejected delivery.",
+    )
+
     @property
     def warehouse_file(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"
