@@ -339,3 +339,15 @@ def test_export_batch_downloads_again_same_rows_audited_and_scoped(
     assert login(app, "lead").get(f"{URL}/exports/{city_batch}").status_code == 403
     # only the two downloads given were audited
     assert [a.target_id for a in _batch_audits(engine)] == [str(city_batch), str(other_batch)]
+
+
+def test_correction_file_writes_a_formula_as_text(
+    app: FastAPI, engine: Engine, world: None
+) -> None:
+    evil = '=HYPERLINK("http://evil","x")'
+    report = file(login(app, "agent"), "S00003", "other", evil)
+    assert report.status_code == 201, report.text
+    director = login(app, "director")
+    director.post(f"{URL}/reports/{report.json()['id']}/confirm")
+    rows = list(csv.DictReader(io.StringIO(director.post(f"{URL}/export").text.lstrip("\ufeff"))))
+    assert [r["reported_value"] for r in rows] == [f"'{evil}"]
