@@ -163,3 +163,13 @@ def test_sheet_titles_are_valid_unique_and_short() -> None:
     # the workbook takes them (openpyxl raises on an invalid title)
     content = xlsx_bytes(Sheet(n, ["h"], [["v"]]) for n in names)
     assert load_workbook(io.BytesIO(content)).sheetnames == titles
+
+
+def test_page_tables_each_keep_their_own_columns() -> None:
+    first = Table(
+        "a", [Column("x", "X"), Column("n", "N", "int")], [{"x": "甲", "n": 1}], title="A"
+    )
+    second = Table("b", [Column("y", "Y")], [{"y": "乙"}], title="B")
+    book = load_workbook(io.BytesIO(workbook_bytes([first, second], TZ)))
+    assert [list(r) for r in book["A"].iter_rows(values_only=True)] == [["X", "N"], ["甲", 1]]
+    assert [list(r) for r in book["B"].iter_rows(values_only=True)] == [["Y"], ["乙"]]

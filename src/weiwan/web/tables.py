@@ -84,19 +84,21 @@ def _cell(value: Any, kind: str, tz: ZoneInfo) -> Any:
     return str(value)
 
 
+def _sheet(table: Table, tz: ZoneInfo) -> Sheet:
+    columns = list(table.columns)
+    return Sheet(
+        title=str(table.title) or table.table_id,
+        header=[str(column.label) for column in columns],
+        rows=[[_cell(row.get(c.key), c.kind, tz) for c in columns] for row in table.rows],
+        number_formats=[_NUMBER_FORMATS.get(c.kind) for c in columns],
+        widths=[max(10, min(40, len(str(c.label)) * 2)) for c in columns],
+    )
+
+
 def workbook_bytes(tables: Sequence[Table], tz: ZoneInfo) -> bytes:
     """An .xlsx with one sheet per table: translated headings, typed and formatted cells, user
     text always as text (the shared writer, ``weiwan.core.tabular_export``)."""
-    return xlsx_bytes(
-        Sheet(
-            title=str(table.title) or table.table_id,
-            header=[str(column.label) for column in table.columns],
-            rows=([_cell(row.get(c.key), c.kind, tz) for c in table.columns] for row in table.rows),
-            number_formats=[_NUMBER_FORMATS.get(c.kind) for c in table.columns],
-            widths=[max(10, min(40, len(str(c.label)) * 2)) for c in table.columns],
-        )
-        for table in tables
-    )
+    return xlsx_bytes([_sheet(table, tz) for table in tables])
 
 
 def xlsx_response(tables: Sequence[Table], filename: str, tz: ZoneInfo) -> Response:
