@@ -279,11 +279,23 @@ def _seed_core(engine: Engine, app: FastAPI) -> Seeded:
 DATA_QUALITY_REPORT_ID = 1
 
 
+#: the one correction export batch the matrix seeds: a second report of the city agent (a
+#: name, no full number), confirmed and exported by the director
+DATA_QUALITY_BATCH_ID = 1
+
+
 def _seed_data_quality(engine: Engine, app: FastAPI, seeded: Seeded) -> None:
-    """A data-quality report filed by the city agent."""
+    """A data-quality report filed by the city agent, and an export batch of another one."""
     body = {"subscriber_id": "S00001", "field": "plan_id", "reported_value": "TC128"}
-    report = _ok(login(app, "agent").post("/api/v1/data-quality/reports", json=body), 201)
+    agent = login(app, "agent")
+    report = _ok(agent.post("/api/v1/data-quality/reports", json=body), 201)
     assert report["id"] == DATA_QUALITY_REPORT_ID, report
+    body = {"subscriber_id": "S00002", "field": "name", "reported_value": "赵六"}
+    second = _ok(agent.post("/api/v1/data-quality/reports", json=body), 201)
+    director = login(app, "director")
+    _ok(director.post(f"/api/v1/data-quality/reports/{second['id']}/confirm", json={}), 200)
+    exported = director.post("/api/v1/data-quality/export", params={"field": "name"})
+    assert exported.headers["X-Export-Batch"] == str(DATA_QUALITY_BATCH_ID), exported.text
 
 
 # --- anomaly pool (issue 9) -----------------------------------------------------------------

@@ -219,3 +219,25 @@ def test_export_is_for_exporters_and_audited(
             )
         ).one()
         assert event.user_id == people["head"] and '"rows": 2' in (event.detail or "")
+
+
+def test_export_writes_a_note_as_text(app: FastAPI, engine: Engine, pool: dict[str, int]) -> None:
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from weiwan.ops.anomalies.models import Anomaly
+
+    evil = '=HYPERLINK("http://evil","x")'
+    with session_scope(engine) as session:
+        entry = session.get(Anomaly, pool["own"])
+        assert entry is not None
+        entry.note = evil
+    response = login(app, "director").get(f"{API}/export")
+    sheet = load_workbook(BytesIO(response.content)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == pool["own"])
+    note = row[header.index("note")]
+    assert note.value == evil and note.data_type == "s"
+    assert row[0].data_type == "n"  # the id stays a number

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, func, select
 
-from api_helpers import login
+from api_helpers import PASSWORD, login
 from dataquality_fixtures import URL, dq_world, file
 from weiwan.analytics.contract import SUBSCRIBERS
 from weiwan.core.db import session_scope
@@ -21,6 +21,9 @@ from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.dataquality.fields import FIELDS, ID_NUMBER_PATTERN, MSISDN_PATTERN
 from weiwan.ops.dataquality.models import DataQualityReport
 from weiwan.ops.org.models import AuditEvent
+from weiwan.ops.org.roles import Role
+from weiwan.ops.org.schemas import UserCreate
+from weiwan.ops.org.service import create_user
 
 
 @pytest.fixture
@@ -268,3 +271,83 @@ def test_export_marks_exported_and_is_audited(app: FastAPI, engine: Engine, worl
     )
     exported = director.post(f"{URL}/reports/{ids['a_name']}/reject")
     assert exported.status_code == 409
+
+
+def _add_user(engine: Engine, username: str, role: Role, branch_id: int) -> None:
+    with session_scope(engine) as session:
+        create_user(
+            session,
+            UserCreate(
+                username=username,
+                display_name=username.title(),
+                password=PASSWORD,
+                role=role,
+                branch_id=branch_id,
+            ),
+        )
+
+
+def _batch_audits(engine: Engine) -> list[AuditEvent]:
+    with session_scope(engine) as session:
+        return list(
+            session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.target_type == "data_quality_export_batch")
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def test_export_batch_downloads_again_same_rows_audited_and_scoped(
+    app: FastAPI, engine: Engine, world: None, branches: dict[str, int]
+) -> None:
+    ids = _file_some(app)
+    director, head = login(app, "director"), login(app, "head")
+    for key in ("a_phone", "a_name", "a_rural", "o_plan"):
+        assert director.post(f"{URL}/reports/{ids[key]}/confirm").status_code == 200
+    first = head.post(f"{URL}/export")  # the city's three (the other branch is not in view)
+    assert first.status_code == 200
+    city_batch = int(first.headers["X-Export-Batch"])
+    first_rows = list(csv.DictReader(io.StringIO(first.content.decode("utf-8-sig"))))
+    assert {r["subscriber_id"] for r in first_rows} == {"S00001", "S00002", "S00021"}
+    other = director.post(f"{URL}/export")
+    other_batch = int(other.headers["X-Export-Batch"])
+    assert "X-Export-Batch" not in director.post(f"{URL}/export").headers  # nothing: no batch
+
+    # the lost download again: the same file, audited as an export with the client address
+    again = head.get(f"{URL}/exports/{city_batch}")
+    assert again.status_code == 200, again.text
+    assert again.content == first.content
+    audits = _batch_audits(engine)
+    assert [(a.action, a.target_id) for a in audits] == [("export", str(city_batch))]
+    assert audits[0].ip and json.loads(audits[0].detail or "{}")["rows"] == 3
+
+    listed = head.get(f"{URL}/exports")
+    assert listed.status_code == 200
+    assert [(b["id"], b["rows"]) for b in listed.json()] == [(city_batch, 3)]
+    assert {b["id"] for b in director.get(f"{URL}/exports").json()} == {city_batch, other_batch}
+
+    # another branch's batch: not found for the city's head; the city's for the other's head
+    assert head.get(f"{URL}/exports/{other_batch}").status_code == 404
+    _add_user(engine, "nb_head", Role.CENTRE_HEAD, branches["other"])
+    nb_head = login(app, "nb_head")
+    assert nb_head.get(f"{URL}/exports/{city_batch}").status_code == 404
+    assert nb_head.get(f"{URL}/exports/{other_batch}").status_code == 200
+    assert [b["id"] for b in nb_head.get(f"{URL}/exports").json()] == [other_batch]
+    # full phone numbers in the batch: not for the analyst; no export right: 403
+    assert login(app, "analyst").get(f"{URL}/exports/{city_batch}").status_code == 404
+    assert login(app, "lead").get(f"{URL}/exports/{city_batch}").status_code == 403
+    # only the two downloads given were audited
+    assert [a.target_id for a in _batch_audits(engine)] == [str(city_batch), str(other_batch)]
+
+
+def test_correction_file_writes_a_formula_as_text(
+    app: FastAPI, engine: Engine, world: None
+) -> None:
+    evil = '=HYPERLINK("http://evil","x")'
+    report = file(login(app, "agent"), "S00003", "other", evil)
+    assert report.status_code == 201, report.text
+    director = login(app, "director")
+    director.post(f"{URL}/reports/{report.json()['id']}/confirm")
+    rows = list(csv.DictReader(io.StringIO(director.post(f"{URL}/export").text.lstrip("\ufeff"))))
+    assert [r["reported_value"] for r in rows] == [f"'{evil}"]

@@ -10,9 +10,12 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from api_helpers import login
+from api_helpers import PASSWORD, login
 from weiwan.core.db import session_scope
 from weiwan.core.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
+from weiwan.ops.org.roles import Role
+from weiwan.ops.org.schemas import UserCreate
+from weiwan.ops.org.service import create_user
 from weiwan.ops.surveys import service
 from weiwan.ops.surveys.schemas import AnswerIn, QuestionnaireIn
 
@@ -271,3 +274,37 @@ def test_results_are_counted_within_the_viewers_scope(
             service.record_answers(session, actor(session, people["agent"]), world["c4"], qid, [])
         with pytest.raises(InvalidRequestError, match="question 1"):
             service.record_answers(session, actor(session, people["agent"]), world["c3"], qid, [])
+
+
+def test_only_builders_whose_scope_holds_the_creator_change_a_questionnaire(
+    app: FastAPI, engine: Engine, world: dict[str, int], branches: dict[str, int]
+) -> None:
+    with session_scope(engine) as session:
+        create_user(
+            session,
+            UserCreate(
+                username="nb_lead",
+                display_name="Nb Lead",
+                password=PASSWORD,
+                role=Role.SHIFT_LEAD,
+                branch_id=branches["other"],
+            ),
+        )
+    head, lead, nb_lead = login(app, "head"), login(app, "lead"), login(app, "nb_lead")
+    by_head = head.post("/api/v1/questionnaires", json=SURVEY).json()
+    by_lead = lead.post("/api/v1/questionnaires", json=SURVEY).json()
+    for client, q in ((nb_lead, by_head), (nb_lead, by_lead), (lead, by_head)):
+        url = f"/api/v1/questionnaires/{q['id']}"
+        assert client.patch(url, json={"title_zh": "改掉"}).status_code == 403
+        assert client.post(f"{url}/archive").status_code == 403
+        after = head.get(url).json()
+        assert (after["title_zh"], after["status"]) == (SURVEY["title_zh"], "active")
+    # a copy is the cloner's own, and may be changed
+    copy = nb_lead.post(f"/api/v1/questionnaires/{by_head['id']}/clone").json()
+    copy_url = f"/api/v1/questionnaires/{copy['id']}"
+    assert nb_lead.patch(copy_url, json={"title_zh": "宁波版"}).status_code == 200
+    # own work, and the work of the users of one's branch for the centre head
+    lead_url = f"/api/v1/questionnaires/{by_lead['id']}"
+    assert lead.patch(lead_url, json={"title_en": "Mine"}).status_code == 200
+    assert head.post(f"{lead_url}/archive").json()["status"] == "archived"
+    assert login(app, "director").patch(copy_url, json={"title_en": "Any"}).status_code == 200

@@ -186,3 +186,19 @@ def test_review_and_exports_from_the_page(app: FastAPI, engine: Engine, world: N
             select(AuditEvent.target_type).where(AuditEvent.action == "export")
         )
         assert sorted(t or "" for t in exports) == ["data_quality_reports", "page"]
+    # the batch is listed on the page and downloads again, the same file, audited
+    batch = exported.headers["X-Export-Batch"]
+    page = head.get("/data-quality")
+    assert 'id="dq-batches"' in page.text and f'href="/data-quality/exports/{batch}"' in page.text
+    again = head.get(f"/data-quality/exports/{batch}")
+    assert again.status_code == 200 and again.content == exported.content
+    assert agent.get(f"/data-quality/exports/{batch}").status_code == 403
+    with session_scope(engine) as session:
+        assert (
+            session.scalar(
+                select(AuditEvent.target_id).where(
+                    AuditEvent.target_type == "data_quality_export_batch"
+                )
+            )
+            == batch
+        )

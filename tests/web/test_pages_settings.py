@@ -331,3 +331,20 @@ def test_pending_edit_can_be_withdrawn_and_needs_the_csrf_token(
     assert _config_changes(published, "pending:care") == 2  # saved, withdrawn
     bad = admin.post("/settings/care/pending", data={"text": "rules: [", "csrf_token": token})
     assert bad.status_code == 422 and "YAML syntax" in bad.text
+
+
+def test_questionnaire_export_with_sheet_title_characters_in_the_questions(
+    app: FastAPI, engine: Engine, people: dict[str, int]
+) -> None:
+    head = page_login(app, "head")
+    text = "满意吗/为什么? *[必答]: 请说明 \\ 这是一个很长很长很长很长的问题"
+    form = {**_builder_form(), "q1_text_zh": text, "q2_text_zh": text, "q3_text_zh": "'=1+1'"}
+    created = head.post("/surveys", data=form)
+    qid = int(created.headers["location"].split("/")[2].split("?")[0])
+    export = head.get(f"/surveys/{qid}?export=xlsx")
+    assert export.status_code == 200
+    names = load_workbook(io.BytesIO(export.content)).sheetnames
+    assert len(names) == 3 and len({n.lower() for n in names}) == 3
+    for name in names:
+        assert 0 < len(name) <= 31 and not set(name) & set("\\/?*[]:")
+    assert names[0].startswith("1. 满意吗_为什么_ _")

@@ -10,6 +10,7 @@ import pandas as pd
 
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
+from weiwan.core.tabular_export import Sheet, csv_bytes, write_xlsx
 
 DECISION_EXPORT = [
     "subscriber_id",
@@ -38,12 +39,15 @@ DECISION_EXPORT = [
 
 
 def write_table(frame: pd.DataFrame, out: Path, sheet: str) -> int:
-    """Write ``frame`` as Excel when ``out`` ends .xlsx, else CSV; returns the rows written."""
+    """Write ``frame`` as Excel when ``out`` ends .xlsx, else CSV (UTF-8); returns the rows
+    written. Through the shared writer: text is never a formula, numbers stay numbers."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    header = [str(c) for c in frame.columns]
+    rows = frame.itertuples(index=False, name=None)  # NaN and NaT are written blank
     if out.suffix.lower() == ".xlsx":
-        frame.to_excel(out, index=False, sheet_name=sheet[:31], engine="openpyxl")
+        write_xlsx(out, [Sheet(sheet, header, rows)])
     else:
-        frame.to_csv(out, index=False, encoding="utf-8")
+        out.write_bytes(csv_bytes(header, rows, bom=False))
     return len(frame)
 
 

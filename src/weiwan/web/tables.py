@@ -7,7 +7,6 @@ A page builds a :class:`Table` once; the ``data_table`` macro renders it and
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,14 +16,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
 
+from weiwan.core.tabular_export import XLSX_MEDIA_TYPE, Sheet, xlsx_bytes
 from weiwan.ops.base import as_utc
 
 ColumnKind = Literal["text", "int", "number", "percent", "money", "date", "datetime", "link"]
 
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _NUMBER_FORMATS: dict[str, str] = {
     "int": "#,##0",
     "number": "#,##0.00",
@@ -87,26 +84,21 @@ def _cell(value: Any, kind: str, tz: ZoneInfo) -> Any:
     return str(value)
 
 
+def _sheet(table: Table, tz: ZoneInfo) -> Sheet:
+    columns = list(table.columns)
+    return Sheet(
+        title=str(table.title) or table.table_id,
+        header=[str(column.label) for column in columns],
+        rows=[[_cell(row.get(c.key), c.kind, tz) for c in columns] for row in table.rows],
+        number_formats=[_NUMBER_FORMATS.get(c.kind) for c in columns],
+        widths=[max(10, min(40, len(str(c.label)) * 2)) for c in columns],
+    )
+
+
 def workbook_bytes(tables: Sequence[Table], tz: ZoneInfo) -> bytes:
-    """An .xlsx with one sheet per table: translated headings, typed and formatted cells."""
-    book = Workbook()
-    book.remove(book.active)
-    for table in tables:
-        sheet = book.create_sheet(title=(str(table.title) or table.table_id)[:31])
-        sheet.append([str(column.label) for column in table.columns])
-        for row in table.rows:
-            sheet.append([_cell(row.get(c.key), c.kind, tz) for c in table.columns])
-        for index, column in enumerate(table.columns, start=1):
-            letter = get_column_letter(index)
-            sheet.column_dimensions[letter].width = max(10, min(40, len(str(column.label)) * 2))
-            number_format = _NUMBER_FORMATS.get(column.kind)
-            if number_format:
-                for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                    cell.number_format = number_format
-        sheet.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    """An .xlsx with one sheet per table: translated headings, typed and formatted cells, user
+    text always as text (the shared writer, ``weiwan.core.tabular_export``)."""
+    return xlsx_bytes([_sheet(table, tz) for table in tables])
 
 
 def xlsx_response(tables: Sequence[Table], filename: str, tz: ZoneInfo) -> Response:

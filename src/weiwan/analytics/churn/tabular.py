@@ -26,6 +26,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 
 from weiwan.analytics.churn.metrics import evaluate, expected_maximum_profit
 from weiwan.analytics.churn.models import baseline_models, default_model, prepare_features
+from weiwan.analytics.exports import write_table
 from weiwan.core.errors import ContractError
 
 Progress = Callable[[str, int, int], None]
@@ -317,10 +318,7 @@ def score_table(model_path: Path, path: Path, out: Path) -> dict[str, Any]:
         scored.insert(0, id_column, frame[id_column].to_numpy())
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if out.suffix.lower() == ".xlsx":
-            scored.to_excel(out, index=False, engine="openpyxl")
-        else:
-            scored.to_csv(out, index=False, encoding="utf-8")
+        write_table(scored, out, "scores")
     except OSError as exc:
         raise TableError(f"cannot write the scores ({exc})", file=str(out)) from exc
     return {"rows": len(scored), "out": str(out), "missing_columns": absent}

@@ -1,4 +1,5 @@
-"""Routes: data-quality reports (file, list, count, confirm / reject, export for the source)."""
+"""Routes: data-quality reports (file, list, count, confirm / reject, export for the source)
+and the export batches (list, download again)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,19 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from weiwan.ops.dataquality import service
-from weiwan.ops.dataquality.export import export_corrections
-from weiwan.ops.dataquality.schemas import CountOut, ReportIn, ReportOut, ReviewIn
+from weiwan.ops.dataquality.export import (
+    Export,
+    download_batch,
+    export_corrections,
+    list_batches,
+)
+from weiwan.ops.dataquality.schemas import (
+    CountOut,
+    ExportBatchOut,
+    ReportIn,
+    ReportOut,
+    ReviewIn,
+)
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.types import MAX_ID, IdPath
 
@@ -118,12 +130,46 @@ def export(
     """The confirmed reports in view as a CRM correction file (CSV: subscriber_id, table,
     column, current_value, reported_value, reported_at), marked exported and audited. Header
     ``X-Withheld-Reports``: phone and ID reports left for a role that sees full numbers."""
-    result = export_corrections(db, actor, chosen, tz, ip=_ip(request))
-    return Response(
-        result.csv_text.encode("utf-8-sig"),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": "attachment; filename=data-quality-corrections.csv",
-            "X-Withheld-Reports": str(result.withheld),
-        },
+    return correction_file(export_corrections(db, actor, chosen, tz, ip=_ip(request)))
+
+
+def correction_file(result: Export) -> Response:
+    """The correction file as a CSV download named after its batch; headers
+    ``X-Export-Batch`` (the batch id, absent when nothing was exported) and
+    ``X-Withheld-Reports``."""
+    name = (
+        f"data-quality-corrections-{result.batch_id}.csv"
+        if result.batch_id
+        else "data-quality-corrections.csv"
     )
+    headers = {
+        "Content-Disposition": f"attachment; filename={name}",
+        "X-Withheld-Reports": str(result.withheld),
+    }
+    if result.batch_id:
+        headers["X-Export-Batch"] = str(result.batch_id)
+    return Response(
+        result.csv_text.encode("utf-8-sig"), media_type="text/csv; charset=utf-8", headers=headers
+    )
+
+
+@router.get("/exports", response_model=list[ExportBatchOut])
+def export_batches(
+    actor: CurrentActor, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> list[ExportBatchOut]:
+    """Earlier correction exports the caller may download again, newest first (reviewers who
+    may export; a batch with reports outside the caller's view is not listed)."""
+    return list_batches(db, actor, limit=limit)
+
+
+@router.get(
+    "/exports/{batch_id}",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "the correction file again"}},
+)
+def export_batch(
+    batch_id: IdPath, request: Request, actor: CurrentActor, db: Db, tz: LocalTz
+) -> Response:
+    """An earlier correction file again, same rows (audited as an export; 404 outside the
+    caller's view)."""
+    return correction_file(download_batch(db, actor, batch_id, tz, ip=_ip(request)))

@@ -58,3 +58,34 @@ class DataQualityReport(Base):
     review_note: Mapped[str | None] = mapped_column(Text)
     exported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DataQualityExportBatch(Base):
+    """One correction export (导出批次): who exported, when, with which filters, how many
+    reports (and how many were withheld). Its reports are listed in
+    :class:`DataQualityExportItem`; the file is rebuilt from them on a re-download (exported
+    reports are final, so the rows are the same)."""
+
+    __tablename__ = "data_quality_export_batches"
+    __table_args__ = (Index("ix_data_quality_export_batches_exported_at", "exported_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exported_by: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    exported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    filters: Mapped[str] = mapped_column(Text, default="{}")
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    withheld: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DataQualityExportItem(Base):
+    """A report of an export batch, in file order; a report is exported in one batch only."""
+
+    __tablename__ = "data_quality_export_items"
+
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("data_quality_export_batches.id"), primary_key=True
+    )
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("data_quality_reports.id"), primary_key=True, unique=True
+    )
+    position: Mapped[int] = mapped_column(Integer)

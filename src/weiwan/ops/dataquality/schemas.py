@@ -66,3 +66,15 @@ class CountOut(BaseModel):
     confirmed: int
     rejected: int
     exported: int
+
+
+class ExportBatchOut(BaseModel):
+    """One correction export, downloadable again at ``/data-quality/exports/{id}``."""
+
+    id: int
+    exported_by: int
+    exported_by_name: str | None
+    exported_at: datetime
+    filters: dict[str, str | int | None]
+    rows: int
+    withheld: int

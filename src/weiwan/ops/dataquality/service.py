@@ -244,13 +244,14 @@ def list_reports(
         actor.user_id,
         AuditAction.PII_VIEW,
         target_type="data_quality_reports",
-        detail={"rows": len(out), "filters": _filters_detail(filters)},
+        detail={"rows": len(out), "filters": filters_detail(filters)},
         ip=ip,
     )
     return out
 
 
-def _filters_detail(filters: Filters) -> dict[str, Any]:
+def filters_detail(filters: Filters) -> dict[str, Any]:
+    """The filters that are set, as JSON-ready values (for audit rows and export batches)."""
     return {
         k: (v.isoformat() if isinstance(v, date) else v)
         for k, v in (

@@ -4,6 +4,12 @@ Who may do what (see docs/surveys-and-sms.md):
 
 * building (create, update, clone, archive): centre head, director, shift lead — the roles
   that plan campaigns or run the floor; every change is audited as ``config_change``;
+* changing or archiving an existing questionnaire: its owner is its creator, and a builder
+  may change it when the creator's work is in the builder's scope, as everywhere else
+  (``user_scope_clause``): the director any, a centre head those built by users of their
+  branches, a shift lead their own and their team's; otherwise 403 and nothing changes. A
+  questionnaire without a creator is changed by the director only. Cloning stays open to
+  every builder (the copy is the cloner's own);
 * reading questionnaires: everyone (agents need them to ask the questions);
 * answering: anyone who may record a contact with the customer, i.e. whose scope holds the
   contact's subscriber (outside the scope the contact is answered 404 like a missing one);
@@ -22,13 +28,19 @@ from typing import Any
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
-from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
+from weiwan.core.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from weiwan.ops.base import utcnow
 from weiwan.ops.contacts.models import Contact
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import customer_scope_clause
 from weiwan.ops.org.access import Actor, user_scope_clause
-from weiwan.ops.org.roles import Role
+from weiwan.ops.org.models import User
+from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.service import AuditAction, audit
 from weiwan.ops.surveys.models import Question, Questionnaire, SurveyAnswer, SurveyResponse
 from weiwan.ops.surveys.schemas import (
@@ -65,6 +77,26 @@ def _find(session: Session, questionnaire_id: int, *, lock: bool = False) -> Que
     if row is None:
         raise NotFoundError(f"questionnaire {questionnaire_id} not found")
     return row
+
+
+def require_owner_scope(session: Session, actor: Actor, questionnaire: Questionnaire) -> None:
+    """:class:`PermissionDeniedError` unless ``actor`` is a builder whose scope holds the
+    questionnaire's creator (see the module docstring)."""
+    actor.require(*BUILDERS)
+    if actor.scope is Scope.ALL:
+        return
+    creator = questionnaire.created_by
+    mine = creator is not None and (
+        creator == actor.user_id
+        or session.scalar(
+            select(User.id).where(User.id == creator, user_scope_clause(actor, User.id))
+        )
+        is not None
+    )
+    if not mine:
+        raise PermissionDeniedError(
+            f"questionnaire {questionnaire.id} was built outside your scope; clone it instead"
+        )
 
 
 def questions_of(session: Session, questionnaire_id: int) -> list[Question]:
@@ -202,6 +234,7 @@ def update_questionnaire(
     (then :class:`ConflictError`: clone it instead). Archived questionnaires are read-only."""
     actor.require(*BUILDERS)
     questionnaire = _find(session, questionnaire_id, lock=True)
+    require_owner_scope(session, actor, questionnaire)
     if questionnaire.status == "archived":
         raise ConflictError(f"questionnaire {questionnaire_id} is archived")
     changed = data.model_dump(exclude_unset=True, exclude={"questions"})
@@ -280,6 +313,7 @@ def archive_questionnaire(session: Session, actor: Actor, questionnaire_id: int)
     """Archive: no new answers, results kept (idempotent)."""
     actor.require(*BUILDERS)
     questionnaire = _find(session, questionnaire_id, lock=True)
+    require_owner_scope(session, actor, questionnaire)
     if questionnaire.status != "archived":
         questionnaire.status = "archived"
         questionnaire.updated_at = utcnow()

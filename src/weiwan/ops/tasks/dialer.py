@@ -19,13 +19,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, InvalidRequestError, WeiwanError
+from weiwan.core.tabular_export import Sheet, csv_bytes, xlsx_bytes
 from weiwan.ops.contacts.models import Contact
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
@@ -107,24 +108,13 @@ def call_list(
 
 
 def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> bytes:
-    """UTF-8 CSV with a BOM (Excel opens Chinese text correctly)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    """UTF-8 CSV with a BOM (Excel opens Chinese text correctly); text never a formula."""
+    return csv_bytes(columns, ([row.get(c) for c in columns] for row in rows))
 
 
 def to_xlsx(rows: Sequence[dict[str, Any]], columns: Sequence[str], sheet: str) -> bytes:
-    """An Excel workbook with one sheet."""
-    book = Workbook(write_only=True)
-    ws = book.create_sheet(sheet[:31])
-    ws.append(list(columns))
-    for row in rows:
-        ws.append([row.get(c) for c in columns])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    """An Excel workbook with one sheet; text cells are text, never formulas."""
+    return xlsx_bytes([Sheet(sheet, columns, ([row.get(c) for c in columns] for row in rows))])
 
 
 # --- import ----------------------------------------------------------------------------------

@@ -13,12 +13,14 @@ from sqlalchemy import select
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.dataquality import service
-from weiwan.ops.dataquality.export import export_corrections
+from weiwan.ops.dataquality.api import correction_file
+from weiwan.ops.dataquality.export import download_batch, export_corrections, list_batches
 from weiwan.ops.dataquality.fields import FIELD_CODES, SOURCE_TABLES
 from weiwan.ops.dataquality.models import STATUSES
-from weiwan.ops.dataquality.schemas import ReportOut
+from weiwan.ops.dataquality.schemas import ExportBatchOut, ReportOut
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch
+from weiwan.ops.types import IdPath
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
@@ -60,6 +62,14 @@ REPORT_COLUMNS = (
     Column("status_label", _l("Status")),
     Column("reviewed_at", _l("Reviewed at"), "datetime"),
     Column("review_note", _l("Review note")),
+)
+BATCH_COLUMNS = (
+    Column("id", _l("Export batch"), "link", href=lambda r: f"/data-quality/exports/{r['id']}"),
+    Column("exported_at", _l("Exported at"), "datetime"),
+    Column("exported_by_name", _l("Exported by")),
+    Column("rows", _l("Reports"), "int"),
+    Column("withheld", _l("Withheld"), "int"),
+    Column("filters_text", _l("Filters")),
 )
 COUNT_COLUMNS = (
     Column("table_label", _l("Source table")),
@@ -129,6 +139,11 @@ def _report_row(report: ReportOut, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
+def _batch_row(batch: ExportBatchOut) -> dict[str, Any]:
+    filters = "; ".join(f"{k}={v}" for k, v in batch.filters.items()) or "—"
+    return batch.model_dump() | {"filters_text": filters}
+
+
 @router.get("/data-quality")
 def data_quality(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Response:
     """Counts by source table × branch and the reports in the caller's view (a personal-data
@@ -162,9 +177,20 @@ def data_quality(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Res
             empty=_("No reports."),
         ),
     ]
+    may_review = actor.role in service.REVIEWERS
+    may_export_corrections = may_review and actor.permissions.may_export
+    if may_export_corrections:
+        tables.append(
+            Table(
+                "dq-batches",
+                BATCH_COLUMNS,
+                [_batch_row(b) for b in list_batches(db, actor)],
+                title=_("Correction exports, to download again"),
+                empty=_("No corrections exported yet."),
+            )
+        )
     if wants_export(request):
         return export_tables(request, actor, db, tables, "data-quality", tz)
-    may_review = actor.role in service.REVIEWERS
     return render(
         request,
         "dataquality/list.html",
@@ -177,7 +203,7 @@ def data_quality(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Res
             "statuses": STATUS_LABELS,
             "source_tables": {t: _label(TABLE_LABELS, t) for t in SOURCE_TABLES},
             "may_review": may_review,
-            "may_export_corrections": may_review and actor.permissions.may_export,
+            "may_export_corrections": may_export_corrections,
             "full_numbers": actor.permissions.may_see_full_numbers,
             "query": request.url.query,
         },
@@ -207,12 +233,14 @@ def export(request: Request, actor: PageActor, db: Db, tz: LocalTz, form: PageFo
     audited), as ``POST /api/v1/data-quality/export``."""
     chosen = filters_of({k: v for k, v in form.items() if isinstance(v, str)}, with_status=False)
     ip = request.client.host if request.client else None
-    result = export_corrections(db, actor, chosen, tz, ip=ip)
-    return Response(
-        result.csv_text.encode("utf-8-sig"),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": "attachment; filename=data-quality-corrections.csv",
-            "X-Withheld-Reports": str(result.withheld),
-        },
-    )
+    return correction_file(export_corrections(db, actor, chosen, tz, ip=ip))
+
+
+@router.get("/data-quality/exports/{batch_id}")
+def export_batch(
+    request: Request, actor: PageActor, db: Db, tz: LocalTz, batch_id: IdPath
+) -> Response:
+    """An earlier correction file again, same rows (audited as an export), as
+    ``GET /api/v1/data-quality/exports/{batch_id}``."""
+    ip = request.client.host if request.client else None
+    return correction_file(download_batch(db, actor, batch_id, tz, ip=ip))

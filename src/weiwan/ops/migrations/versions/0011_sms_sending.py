@@ -2,8 +2,8 @@
 ``unknown`` (the gateway's answer was lost: check before sending again), with the time a
 message was taken for sending.
 
-Revision ID: 0013_sms_sending
-Revises: 0009_data_quality
+Revision ID: 0011_sms_sending
+Revises: 0010_export_batches
 Create Date: 2026-12-04
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_sms_sending"
-down_revision: str | Sequence[str] | None = "0009_data_quality"
+revision: str = "0011_sms_sending"
+down_revision: str | Sequence[str] | None = "0010_export_batches"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
