@@ -152,6 +152,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _invalid_request(request: Request, exc: Exception) -> Response:
     """Validation errors: FastAPI's 422 body under /api/v1; a page naming the fields elsewhere."""
     assert isinstance(exc, RequestValidationError)
+    if _is_api(request) and _needs_session(request) and not has_session_cookie(request):
+        # a body FastAPI could not even parse fails before the router's session check: an
+        # anonymous caller learns nothing about the route's parameters either way
+        return JSONResponse({"detail": "not logged in"}, status_code=401)
     if _is_api(request):
         from fastapi.exception_handlers import request_validation_exception_handler
 
@@ -171,9 +175,12 @@ PUBLIC_API_ENDPOINTS: frozenset[Callable[..., Any]] = frozenset({login_endpoint,
 async def _api_session(request: Request) -> None:
     """The API router's own dependency, run before any parameter of the route is validated:
     401 without a session unless the route is one of :data:`PUBLIC_API_ENDPOINTS`."""
-    if request.scope.get("endpoint") in PUBLIC_API_ENDPOINTS:
-        return
-    await require_session(request)
+    if _needs_session(request):
+        await require_session(request)
+
+
+def _needs_session(request: Request) -> bool:
+    return request.scope.get("endpoint") not in PUBLIC_API_ENDPOINTS
 
 
 def api_router() -> APIRouter:
