@@ -154,6 +154,10 @@ def open_session(request: Request, db: Session, user: User) -> str:
         ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
+    # committed before the answer: the browser follows the login's redirect at once, and a
+    # commit left to the end of the request could still be running when that next request
+    # looks the session up
+    db.commit()
     csrf = new_csrf_token()
     request.session.clear()
     request.session.update({SESSION_KEY: token, USER_KEY: user.id, CSRF_KEY: csrf})
@@ -165,6 +169,7 @@ def close_session(request: Request, db: Session) -> None:
     token = request.session.get(SESSION_KEY)
     if isinstance(token, str):
         end_session(db, token, EndReason.LOGOUT, now=request_now(request))
+        db.commit()  # ended before the answer says so
     request.session.clear()
 
 

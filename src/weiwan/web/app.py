@@ -34,7 +34,11 @@ from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.api import login as login_endpoint
 from weiwan.ops.sms.api import delivery_receipts as receipts_endpoint
 from weiwan.web.i18n import gettext
-from weiwan.web.middleware import LanguageMiddleware, ServerTimingMiddleware
+from weiwan.web.middleware import (
+    LanguageMiddleware,
+    SecurityHeadersMiddleware,
+    ServerTimingMiddleware,
+)
 from weiwan.web.pages.deps import LoginRequiredError, login_url
 from weiwan.web.routes import API_ROUTERS, PAGE_ROUTERS
 from weiwan.web.security import SESSION_COOKIE, secret_key
@@ -250,6 +254,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    # outermost: its headers are on every answer, error pages and the session cookie included
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(WeiwanError, _weiwan_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _unavailable)

@@ -130,7 +130,7 @@ def live_session(db: Session, token: str, *, now: datetime, lifetimes: Lifetimes
     ).first()
     if row is None:
         return None
-    record, user = row.tuple()
+    record, user = row
     if record.ended_at is not None:
         return None
     reason = None
@@ -144,10 +144,19 @@ def live_session(db: Session, token: str, *, now: datetime, lifetimes: Lifetimes
     if not user.active or (user.locked_until is not None and now < user.locked_until):
         return None
     if now - record.last_seen_at >= TOUCH_EVERY:
-        db.execute(
+        _touch(db, digest, now)
+    return user
+
+
+def _touch(db: Session, digest: str, now: datetime) -> None:
+    """Write the session's last use in a short transaction of its own: in the request's, the
+    write would take SQLite's database lock at the start of the request and hold it until the
+    request's end (a long rehearsal would block every other writer)."""
+    with Session(bind=db.get_bind()) as own:
+        own.execute(
             update(UserSession)
-            .where(UserSession.id == digest)
+            .where(UserSession.id == digest, UserSession.last_seen_at < now)
             .values(last_seen_at=now)
             .execution_options(synchronize_session=False)
         )
-    return user
+        own.commit()

@@ -54,7 +54,7 @@ def _login_page(request: Request, status_code: int = 200, **context: object) -> 
     return render(
         request,
         "login.html",
-        {**context, "csrf_token": login_form_token(request)},
+        {**context, "login_csrf": login_form_token(request)},
         status_code=status_code,
     )
 
