@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -179,7 +180,11 @@ def management_cases() -> list[PageCase]:
 
 def _client(base: str, username: str, timeout: float = 30) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=timeout, follow_redirects=False)
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    form = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    token = form.group(1) if form else ""  # the login form's own CSRF token
+    response = client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
     if response.status_code != 303:
         sys.exit(f"login of {username} failed: {response.status_code}")
     return client

@@ -98,7 +98,7 @@ def fuzz_engine(postgres_url: str) -> Iterator[Engine]:
 @pytest.fixture(scope="module")
 def fuzz_app(fuzz_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     home: Path = tmp_path_factory.mktemp("fuzz")
-    return create_app(Settings(home=home, secret_key="fuzz"), fuzz_engine)
+    return create_app(Settings(home=home, secret_key="fuzz", api_docs_public=True), fuzz_engine)
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,17 @@ from weiwan.ops.migrate import current, downgrade, head, upgrade
 def test_upgrade_empty_database_to_head(empty_engine: Engine) -> None:
     assert current(empty_engine) is None
     upgrade(empty_engine)
-    assert head() == "0011_sms_sending"
+    assert head() == "0012_sessions"
     assert current(empty_engine) == head()
     tables = set(inspect(empty_engine).get_table_names())
-    assert {"branches", "teams", "users", "audit_events", "alembic_version"} <= tables
+    assert {
+        "branches",
+        "teams",
+        "users",
+        "audit_events",
+        "user_sessions",
+        "login_failures",
+    } <= tables
     upgrade(empty_engine)  # idempotent at head
     assert current(empty_engine) == head()
 

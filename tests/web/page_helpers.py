@@ -6,10 +6,23 @@ import re
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from api_helpers import PASSWORD
 
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+_LOGIN_CSRF = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
+
+
+def post_login(
+    client: TestClient, username: str, password: str = PASSWORD, **fields: str
+) -> Response:
+    """``POST /login`` as a browser does: the form's CSRF token from ``GET /login`` first."""
+    match = _LOGIN_CSRF.search(client.get("/login").text)
+    assert match, "the login form has no CSRF token"
+    data = {"username": username, "password": password, "csrf_token": match.group(1), **fields}
+    response: Response = client.post("/login", data=data)
+    return response
 
 
 def page_login(app: FastAPI, username: str, language: str | None = None) -> TestClient:
@@ -18,7 +31,7 @@ def page_login(app: FastAPI, username: str, language: str | None = None) -> Test
     client = TestClient(app, follow_redirects=False)
     if language:
         client.cookies.set("weiwan_lang", language)
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = post_login(client, username)
     assert response.status_code == 303, response.text
     token = csrf_token(client.get("/account").text)
     client.headers["X-CSRF-Token"] = token

@@ -10,8 +10,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import Engine, select
 
-from api_helpers import PASSWORD
-from web.page_helpers import page_login
+from web.page_helpers import page_login, post_login
 from weiwan.core.db import session_scope
 from weiwan.ops.org.models import AuditEvent, Branch, Team, User
 
@@ -45,7 +44,7 @@ def test_admin_creates_a_user_who_can_log_in(
             )
         )
     browser = TestClient(app, follow_redirects=False)
-    login = browser.post("/login", data={"username": "newagent", "password": NEW_PASSWORD})
+    login = post_login(browser, "newagent", NEW_PASSWORD)
     assert login.status_code == 303
 
     duplicate = admin.post("/admin/users", data=form)
@@ -64,7 +63,7 @@ def test_admin_deactivates_a_user(app: FastAPI, people: dict[str, int]) -> None:
     )
     assert answer.status_code == 303
     browser = TestClient(app, follow_redirects=False)
-    refused = browser.post("/login", data={"username": "agent2", "password": PASSWORD})
+    refused = post_login(browser, "agent2")
     assert refused.status_code == 401
 
 

@@ -13,9 +13,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from api_helpers import PASSWORD
 from web.i18n_catalog import missing_chinese
-from web.page_helpers import page_login
+from web.page_helpers import page_login, post_login
 from weiwan.core.db import make_engine
 from weiwan.core.settings import Settings
 from weiwan.ops.org.roles import Role
@@ -42,7 +41,7 @@ def test_pages_need_a_session(app: FastAPI) -> None:
 @pytest.mark.usefixtures("people")
 def test_wrong_password_is_refused_in_chinese_by_default(app: FastAPI) -> None:
     client = TestClient(app, follow_redirects=False)
-    response = client.post("/login", data={"username": "agent", "password": "nope"})
+    response = post_login(client, "agent", "nope")
     assert response.status_code == 401
     assert "用户名或密码错误" in response.text
     assert 'lang="zh-CN"' in response.text
@@ -51,16 +50,12 @@ def test_wrong_password_is_refused_in_chinese_by_default(app: FastAPI) -> None:
 @pytest.mark.usefixtures("people")
 def test_login_lands_on_the_roles_first_page_or_next(app: FastAPI) -> None:
     client = TestClient(app, follow_redirects=False)
-    response = client.post("/login", data={"username": "agent", "password": PASSWORD})
+    response = post_login(client, "agent")
     assert response.headers["location"] == "/workbench"
     client = TestClient(app, follow_redirects=False)
-    response = client.post(
-        "/login", data={"username": "analyst", "password": PASSWORD, "next": "/account"}
-    )
+    response = post_login(client, "analyst", next="/account")
     assert response.headers["location"] == "/account"
-    response = TestClient(app, follow_redirects=False).post(
-        "/login", data={"username": "admin", "password": PASSWORD, "next": "//evil.example"}
-    )
+    response = post_login(TestClient(app, follow_redirects=False), "admin", next="//evil.example")
     assert response.headers["location"] == "/admin/users"
 
 

@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from weiwan.analytics.contract import TABLES, WAREHOUSE_TYPES, Table
+from weiwan.core.files import private_dir, restrict
 from weiwan.core.settings import Settings
 
 SNAPSHOT = "_snapshot"
@@ -70,7 +71,7 @@ class Warehouse:
     """The analytical store; one DuckDB connection, shared by Ibis and the loader."""
 
     def __init__(self, path: Path, *, threads: int = 0, memory_limit: str | None = None):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         config: dict[str, Any] = {}
         if threads:
             config["threads"] = threads
@@ -78,6 +79,7 @@ class Warehouse:
             config["memory_limit"] = memory_limit
         self.path = path
         self.con = ibis.duckdb.connect(str(path), **config)
+        restrict(path)  # DuckDB creates the file with the umask's mode; it holds personal data
         self._ensure_schema()
 
     @classmethod

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from weiwan.core.files import private_dir, private_file
 from weiwan.core.settings import DB_MAX_OVERFLOW, DB_POOL_SIZE, Settings
 
 
@@ -22,6 +24,9 @@ def make_engine(
     process per request.
     """
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_file(Path(database))  # 0600 before SQLite creates it with the umask's mode
         engine = create_engine(url, connect_args={"check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -38,9 +43,9 @@ def make_engine(
 
 
 def engine_for(settings: Settings) -> Engine:
-    """The engine named by the settings; creates the home dir for the SQLite default."""
+    """The engine named by the settings; creates the home dir (0700) for the SQLite default."""
     if settings.database.startswith("sqlite"):
-        settings.home.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.home)
     return make_engine(
         settings.database, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )

@@ -65,7 +65,11 @@ class Settings(BaseSettings):
     secure_cookies: bool = Field(
         default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
-    session_hours: float = Field(default=10.0, gt=0, description="Session lifetime (hours).")
+    session_hours: float = Field(
+        default=10.0,
+        gt=0,
+        description="Idle session lifetime (hours): a session unused this long ends.",
+    )
     timezone: str = Field(
         default="Asia/Shanghai",
         description="Local time zone of the centre: contact-policy days and quiet hours.",
@@ -115,6 +119,45 @@ class Settings(BaseSettings):
         description="Largest share (0-1) of a table's rows that may be quarantined: above it "
         "`weiwan ingest` still loads the good rows but exits with code 3, so a scheduled "
         "pipeline run does not go on with a mostly rejected delivery.",
+    )
+
+    # --- login lock-out, throttle, sessions, API docs (docs/decisions/0007) ---
+    login_lockout_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive wrong passwords that lock an account (counted in the database).",
+    )
+    login_lockout_minutes: float = Field(
+        default=15.0, gt=0, description="How long a locked account stays locked (minutes)."
+    )
+    login_throttle_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        description="Window of the login throttle (minutes): failed logins in it are counted "
+        "per user name and per client address, across all server processes.",
+    )
+    login_throttle_per_user: int = Field(
+        default=10,
+        ge=1,
+        description="Failed logins for one user name (known or not) in the window before "
+        "further attempts answer 429.",
+    )
+    login_throttle_per_ip: int = Field(
+        default=30,
+        ge=1,
+        description="Failed logins from one client address in the window before further "
+        "attempts answer 429 (a shared NAT address: raise it).",
+    )
+    session_absolute_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="Absolute session lifetime (hours) from login, however active the session "
+        "is; session_hours is the idle lifetime.",
+    )
+    api_docs_public: bool = Field(
+        default=False,
+        description="Serve /api/v1/docs and /api/v1/openapi.json without login (default: any "
+        "logged-in user only).",
     )
 
     @property

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -15,6 +18,7 @@ from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import Scope
 
 from weiwan.core.db import engine_for
 from weiwan.core.errors import (
@@ -28,12 +32,19 @@ from weiwan.core.errors import (
     join_problems,
 )
 from weiwan.core.settings import Settings, get_settings
+from weiwan.ops.base import utcnow
+from weiwan.ops.deps import Db, has_session_cookie, require_session, resolve_actor, session_user
 from weiwan.ops.org.access import actor_for
-from weiwan.ops.org.models import User
-from weiwan.ops.org.sessions import password_fingerprint
+from weiwan.ops.org.api import login as login_endpoint
+from weiwan.ops.org.sessions import SESSION_KEY
+from weiwan.ops.sms.api import delivery_receipts as receipts_endpoint
 from weiwan.web.errors import error_text, validation_body
 from weiwan.web.i18n import gettext
-from weiwan.web.middleware import LanguageMiddleware, ServerTimingMiddleware
+from weiwan.web.middleware import (
+    LanguageMiddleware,
+    SecurityHeadersMiddleware,
+    ServerTimingMiddleware,
+)
 from weiwan.web.pages.deps import LoginRequiredError, login_url
 from weiwan.web.routes import API_ROUTERS, PAGE_ROUTERS
 from weiwan.web.security import SESSION_COOKIE, secret_key
@@ -57,19 +68,16 @@ def _is_api(request: Request) -> bool:
 def _known_actor(request: Request) -> None:
     """Put the session's user on ``request.state`` when no route did (an unknown address), so
     that the error page keeps the menu; any failure simply leaves the page without it."""
-    if getattr(request.state, "actor", None) is not None or "uid" not in request.session:
+    if getattr(request.state, "actor", None) is not None or not has_session_cookie(request):
         return
     session = request.app.state.session_factory()
     try:
-        user = session.get(User, request.session["uid"])
-        if (
-            user is not None
-            and user.active
-            and request.session.get("pwd") == password_fingerprint(user.password_hash)
-        ):
+        user = session_user(request, session)
+        if user is not None:
             request.state.actor = actor_for(session, user)
+        session.commit()
     except SQLAlchemyError:
-        pass
+        session.rollback()
     finally:
         session.close()
 
@@ -156,6 +164,10 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     """Validation errors: FastAPI's 422 body under /api/v1 (echoed values made JSON-safe and
     short); a page naming the fields elsewhere; capped either way (web/errors.py)."""
     assert isinstance(exc, RequestValidationError)
+    if _is_api(request) and _needs_session(request) and not has_session_cookie(request):
+        # a body FastAPI could not even parse fails before the router's session check: an
+        # anonymous caller learns nothing about the route's parameters either way
+        return JSONResponse({"detail": "not logged in"}, status_code=401)
     if _is_api(request):
         return JSONResponse(validation_body(exc.errors()), status_code=422)
     fields = [
@@ -165,11 +177,76 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     return _error_page(request, 422, join_problems(fields, more=gettext(MORE_PROBLEMS)))
 
 
+#: The API's routes that need no session: logging in, and the SMS gateway's delivery receipts
+#: (their own token). Every other route, present or future, needs one (deny by default).
+PUBLIC_API_ENDPOINTS: frozenset[Callable[..., Any]] = frozenset({login_endpoint, receipts_endpoint})
+
+
+async def _api_session(request: Request) -> None:
+    """The API router's own dependency, run before any parameter of the route is validated:
+    401 without a session unless the route is one of :data:`PUBLIC_API_ENDPOINTS`."""
+    if _needs_session(request):
+        await require_session(request)
+
+
+def _needs_session(request: Request) -> bool:
+    return request.scope.get("endpoint") not in PUBLIC_API_ENDPOINTS
+
+
+def _anonymous_caller(public_paths: set[str]) -> Callable[[Scope], bool]:
+    """Whether a request is an API call without a session to a route that needs one (the
+    ASGI-level twin of :func:`_needs_session`, for middleware that runs before routing)."""
+
+    def anonymous(scope: Scope) -> bool:
+        session = scope.get("session") or {}
+        path = str(scope.get("path", ""))
+        return (
+            path.startswith(API_PREFIX)
+            and path not in public_paths
+            and not isinstance(session.get(SESSION_KEY), str)
+        )
+
+    return anonymous
+
+
 def api_router() -> APIRouter:
-    """Every domain's API routes under one router."""
-    router = APIRouter(prefix=API_PREFIX)
+    """Every domain's API routes under one router, which requires a session first."""
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(_api_session)])
     for domain_router in API_ROUTERS:
         router.include_router(domain_router)
+    return router
+
+
+#: The API documentation page loads Swagger UI from its CDN and starts it with an inline
+#: script (FastAPI's page); it shows no personal data and is behind login, so it alone gets
+#: this wider policy. Every other response gets the app's strict one (web.middleware).
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
+)
+
+
+def _docs_router() -> APIRouter:
+    """``/api/v1/openapi.json`` and ``/api/v1/docs``: any logged-in user, or everyone when
+    ``api_docs_public`` is set."""
+
+    def docs_reader(request: Request, db: Db) -> None:
+        if not request.app.state.settings.api_docs_public:
+            resolve_actor(request, db)
+
+    router = APIRouter(prefix=API_PREFIX, include_in_schema=False)
+
+    @router.get("/openapi.json")
+    def openapi(request: Request, _reader: None = Depends(docs_reader)) -> JSONResponse:
+        return JSONResponse(request.app.openapi())
+
+    @router.get("/docs")
+    def docs(_reader: None = Depends(docs_reader)) -> Response:
+        page = get_swagger_ui_html(openapi_url=f"{API_PREFIX}/openapi.json", title="weiwan API")
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
+
     return router
 
 
@@ -181,14 +258,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="weiwan",
         summary="Customer retention for telecom operators: operational API",
         version="1",
-        openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        openapi_url=None,  # served by _docs_router, behind login
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.clock = utcnow  # tests move it to check the session lifetimes
     app.state.engine = engine
     app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
-    app.add_middleware(StrictJSONMiddleware)  # innermost: JSON bodies without NaN/Infinity
+    public_paths: set[str] = set()  # filled once the routers are in
+    # innermost: JSON bodies without NaN/Infinity (anonymous callers get their 401 first)
+    app.add_middleware(StrictJSONMiddleware, defer=_anonymous_caller(public_paths))
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(ServerTimingMiddleware)
     app.add_middleware(
@@ -199,6 +279,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    # outermost: its headers are on every answer, error pages and the session cookie included
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(WeiwanError, _weiwan_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(OperationalError, _unavailable)
@@ -206,6 +288,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.include_router(api_router())
+    # by route name (the function's): FastAPI includes routers lazily, so app.routes does
+    # not list the API's routes one by one
+    public_paths.update(app.url_path_for(e.__name__) for e in PUBLIC_API_ENDPOINTS)
+    assert all(path.startswith(API_PREFIX) for path in public_paths), public_paths
+    app.include_router(_docs_router())
     for page_router in PAGE_ROUTERS:
         app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=_static_dir()), name="static")

@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 
+from weiwan.core.files import private_dir
 from weiwan.core.settings import Settings
 
 SESSION_COOKIE = "weiwan_session"
@@ -18,7 +19,7 @@ def secret_key(settings: Settings) -> str:
     path = Path(settings.home) / "secret.key"
     if path.exists():
         return path.read_text("utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -18,6 +18,7 @@ validation-error shape. A body that is not valid JSON at all is left to FastAPI'
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -81,10 +82,16 @@ def _json_body_expected(scope: Scope) -> bool:
 
 
 class StrictJSONMiddleware:
-    """Answers 422 to a JSON body holding ``NaN``/``Infinity``; passes everything else."""
+    """Answers 422 to a JSON body holding ``NaN``/``Infinity``; passes everything else.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``defer(scope)`` names requests whose refusal is not ours to give first: an anonymous
+    caller of a route that needs a session gets its 401 from the route (the router's session
+    check runs before the body is used), so the 422 would tell it about the route's body.
+    """
+
+    def __init__(self, app: ASGIApp, defer: Callable[[Scope], bool] | None = None) -> None:
         self.app = app
+        self.defer = defer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not _json_body_expected(scope):
@@ -102,7 +109,7 @@ class StrictJSONMiddleware:
                 break
         body = b"".join(chunks)
         found = non_finite_location(body)
-        if found is not None:
+        if found is not None and not (self.defer is not None and self.defer(scope)):
             path, constant = found
             error = {
                 "type": "json_invalid",

@@ -8,6 +8,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
+from weiwan.ops.base import utcnow
 from weiwan.ops.org.access import Actor, user_scope_clause
 from weiwan.ops.org.models import AuditEvent, Branch, Team, User
 from weiwan.ops.org.roles import Role, Scope
@@ -19,6 +20,7 @@ from weiwan.ops.org.service import (
     forget_branch_tree,
     hash_password,
 )
+from weiwan.ops.org.sessions import EndReason, end_user_sessions
 
 AUDIT_READERS = (Role.ADMIN, Role.DIRECTOR)
 
@@ -101,6 +103,13 @@ def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) 
     if data.password is not None:
         user.password_hash = hash_password(data.password)
         changed["password"] = "reset"
+        changed["sessions_ended"] = end_user_sessions(
+            session, user.id, EndReason.PASSWORD, now=utcnow()
+        )
+    elif changed.get("active") is False:
+        changed["sessions_ended"] = end_user_sessions(
+            session, user.id, EndReason.DEACTIVATED, now=utcnow()
+        )
     if data.unlock:
         user.failed_logins = 0
         user.locked_until = None

@@ -6,7 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from weiwan.ops.deps import CurrentActor, Db
+from weiwan.ops.deps import (
+    CurrentActor,
+    Db,
+    client_ip,
+    close_session,
+    login_policy,
+    open_session,
+    request_now,
+)
 from weiwan.ops.org import admin
 from weiwan.ops.org.models import User
 from weiwan.ops.org.schemas import (
@@ -23,7 +31,8 @@ from weiwan.ops.org.schemas import (
     UserUpdate,
 )
 from weiwan.ops.org.service import AuditAction, authenticate
-from weiwan.ops.org.sessions import new_csrf_token, password_fingerprint
+from weiwan.ops.org.sessions import CSRF_KEY
+from weiwan.ops.org.throttle import LoginThrottledError
 from weiwan.ops.types import MAX_ID, IdPath
 
 router = APIRouter(tags=["organisation"])
@@ -46,26 +55,39 @@ def _session_out(user: User, actor_role: str, csrf: str) -> SessionOut:
     )
 
 
-@router.post("/auth/login", response_model=SessionOut, responses={401: {}})
+@router.post("/auth/login", response_model=SessionOut, responses={401: {}, 429: {}})
 def login(body: LoginRequest, request: Request, db: Db) -> SessionOut:
-    """Log in; sets the session cookie and returns the CSRF token for unsafe requests."""
-    ip = request.client.host if request.client else None
-    user = authenticate(db, body.username, body.password, ip=ip)
+    """Log in; sets the session cookie and returns the CSRF token for unsafe requests.
+
+    Too many failed logins for the user name or from the address answer 429 with
+    ``Retry-After``."""
+    try:
+        user = authenticate(
+            db,
+            body.username,
+            body.password,
+            ip=client_ip(request),
+            now=request_now(request),
+            policy=login_policy(request),
+        )
+    except LoginThrottledError as exc:
+        db.commit()  # keep the audit of the refused attempt
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            str(exc),
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
     if user is None:
         db.commit()  # keep the failure count and the audit even though we answer 401
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    request.session.clear()  # a new session id on login (no fixation)
-    csrf = new_csrf_token()
-    request.session.update(
-        {"uid": user.id, "csrf": csrf, "pwd": password_fingerprint(user.password_hash)}
-    )
+    csrf = open_session(request, db, user)
     return _session_out(user, user.role, csrf)
 
 
 @router.post("/auth/logout", status_code=204)
-def logout(request: Request, actor: CurrentActor) -> None:
-    """End the session."""
-    request.session.clear()
+def logout(request: Request, actor: CurrentActor, db: Db) -> None:
+    """End the session (its cookie no longer works, even replayed)."""
+    close_session(request, db)
 
 
 @router.get("/auth/me", response_model=SessionOut)
@@ -73,7 +95,7 @@ def me(request: Request, actor: CurrentActor, db: Db) -> SessionOut:
     """The logged-in user, permissions and CSRF token."""
     user = db.get(User, actor.user_id)
     assert user is not None
-    return _session_out(user, actor.role.value, str(request.session.get("csrf")))
+    return _session_out(user, actor.role.value, str(request.session.get(CSRF_KEY)))
 
 
 @router.get("/users", response_model=list[UserOut])

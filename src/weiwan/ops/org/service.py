@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,9 +20,18 @@ from weiwan.ops.base import as_utc, utcnow
 from weiwan.ops.org.models import AuditEvent, Branch, Team, User
 from weiwan.ops.org.roles import Role, Scope, permissions, scope_of
 from weiwan.ops.org.schemas import UserCreate
+from weiwan.ops.org.sessions import EndReason, end_user_sessions
+from weiwan.ops.org.throttle import (
+    LoginPolicy,
+    LoginThrottledError,
+    check_throttle,
+    forget_failures,
+    record_failure,
+)
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+DEFAULT_POLICY = LoginPolicy()
+MAX_FAILED_LOGINS = DEFAULT_POLICY.lockout_failures
+LOCKOUT = DEFAULT_POLICY.lockout
 
 #: argon2id with argon2-cffi's defaults (RFC 9106 "low memory": t=3, m=64 MiB, p=4).
 _hasher = PasswordHasher()
@@ -119,60 +128,128 @@ def authenticate(
     *,
     now: datetime | None = None,
     ip: str | None = None,
+    policy: LoginPolicy = DEFAULT_POLICY,
 ) -> User | None:
     """The user if the password is right and the account usable, else ``None``.
 
-    Every attempt is audited. After ``MAX_FAILED_LOGINS`` consecutive failures the account is
-    locked for ``LOCKOUT``; while locked even the right password fails. The counter resets only
-    on a successful login, so one more failure after a lock has expired locks again. Unknown
-    users cost the same hashing work and get the same answer as a wrong password.
+    Every attempt is audited. The throttle comes first: too many failures for the user name or
+    from the address within the window raise :class:`LoginThrottledError` (audited). After
+    ``policy.lockout_failures`` consecutive wrong passwords the account is locked for
+    ``policy.lockout`` and its sessions end; while locked even the right password fails. The
+    counter is incremented and the lock set in one conditional ``UPDATE`` in the database, so
+    parallel guesses count one by one (a read-increment-write in Python let 40 parallel
+    guesses through). The counter resets only on a successful login, so one more failure after
+    a lock has expired locks again. Unknown users cost the same hashing work and get the same
+    answer as a wrong password.
     """
     now = as_utc(now or utcnow())
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        verify_password(_dummy_hash(), password)
+    try:
+        check_throttle(session, username, ip, now=now, policy=policy)
+    except LoginThrottledError as exc:
         audit(
             session,
             None,
             AuditAction.LOGIN_FAILED,
             "user",
             None,
-            {"username": username, "reason": "unknown_user"},
+            {"username": username[:64], "reason": "throttled", "by": exc.by},
             ip,
         )
-        return None
-    if user.locked_until is not None and now < as_utc(user.locked_until):
+        raise
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
         verify_password(_dummy_hash(), password)
-        audit(
-            session, user, AuditAction.LOGIN_FAILED, "user", str(user.id), {"reason": "locked"}, ip
-        )
+        _failed(session, None, username, "unknown_user", ip, now)
+        return None
+    if _is_locked(user, now):
+        verify_password(_dummy_hash(), password)
+        _failed(session, user, username, "locked", ip, now)
         return None
     ok = verify_password(user.password_hash, password)
     if ok and user.active:
+        # clear the counter only if no parallel guess locked the account meanwhile
+        cleared = session.execute(
+            update(User)
+            .where(User.id == user.id, _not_locked(now))
+            .values(failed_logins=0, locked_until=None, last_login_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if not getattr(cleared, "rowcount", 0):
+            _failed(session, user, username, "locked", ip, now)
+            return None
+        session.expire(user, ["failed_logins", "locked_until", "last_login_at"])
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
-        user.failed_logins = 0
-        user.locked_until = None
-        user.last_login_at = now
+        forget_failures(session, username)
         audit(session, user, AuditAction.LOGIN_OK, "user", str(user.id), None, ip)
         return user
-    if not ok:
-        user.failed_logins += 1
-    reason = "bad_password" if not ok else "inactive"
-    audit(session, user, AuditAction.LOGIN_FAILED, "user", str(user.id), {"reason": reason}, ip)
-    if not ok and user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = now + LOCKOUT
+    if ok:
+        _failed(session, user, username, "inactive", ip, now)
+        return None
+    counted = session.execute(
+        update(User)
+        .where(User.id == user.id, _not_locked(now))
+        .values(
+            failed_logins=User.failed_logins + 1,
+            locked_until=case(
+                (User.failed_logins + 1 >= policy.lockout_failures, now + policy.lockout),
+                else_=User.locked_until,
+            ),
+        )
+        .returning(User.failed_logins, User.locked_until)
+        .execution_options(synchronize_session=False)
+    ).first()
+    session.expire(user, ["failed_logins", "locked_until"])
+    if counted is None:  # a parallel guess locked the account after we read it
+        _failed(session, user, username, "locked", ip, now)
+        return None
+    _failed(session, user, username, "bad_password", ip, now)
+    failures, locked_until = counted
+    if locked_until is not None and failures >= policy.lockout_failures:
+        end_user_sessions(session, user.id, EndReason.LOCKED, now=now)
         audit(
             session,
             user,
             AuditAction.LOCKED,
             "user",
             str(user.id),
-            {"failed_logins": user.failed_logins, "locked_until": user.locked_until.isoformat()},
+            {"failed_logins": failures, "locked_until": as_utc(locked_until).isoformat()},
             ip,
         )
     session.flush()
     return None
+
+
+def _not_locked(now: datetime) -> ColumnElement[bool]:
+    return or_(User.locked_until.is_(None), User.locked_until <= now)
+
+
+def _is_locked(user: User, now: datetime) -> bool:
+    return user.locked_until is not None and now < as_utc(user.locked_until)
+
+
+def _failed(
+    session: Session,
+    user: User | None,
+    username: str,
+    reason: str,
+    ip: str | None,
+    now: datetime,
+) -> None:
+    """Audit one failed login and count it for the throttle."""
+    detail = {"reason": reason}
+    if user is None:
+        detail["username"] = username[:64]
+    audit(
+        session,
+        user,
+        AuditAction.LOGIN_FAILED,
+        "user",
+        None if user is None else str(user.id),
+        detail,
+        ip,
+    )
+    record_failure(session, username, ip, now=now)
 
 
 # --- audit -------------------------------------------------------------------------------

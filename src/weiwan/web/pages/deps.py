@@ -11,7 +11,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from weiwan.ops.deps import Db, LocalTz, check_csrf, current_actor
+from weiwan.ops.deps import Db, LocalTz, check_csrf, current_actor, has_session_cookie
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import AuditAction, audit
 from weiwan.web.tables import Table, xlsx_response
@@ -37,7 +37,7 @@ def _next_url(request: Request) -> str:
 
 async def _session_or_login(request: Request) -> None:
     """Pages: a request without a session goes to the login page (not a 401)."""
-    if "uid" not in request.session:
+    if not has_session_cookie(request):
         raise LoginRequiredError(_next_url(request))
 
 
