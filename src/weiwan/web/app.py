@@ -29,7 +29,11 @@ from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import User
 from weiwan.ops.org.sessions import password_fingerprint
 from weiwan.web.i18n import gettext
-from weiwan.web.middleware import LanguageMiddleware, ServerTimingMiddleware
+from weiwan.web.middleware import (
+    ClientAddressMiddleware,
+    LanguageMiddleware,
+    ServerTimingMiddleware,
+)
 from weiwan.web.pages.deps import LoginRequiredError, login_url
 from weiwan.web.routes import API_ROUTERS, PAGE_ROUTERS
 from weiwan.web.security import SESSION_COOKIE, secret_key
@@ -185,6 +189,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
     app.add_middleware(LanguageMiddleware)
+    app.add_middleware(ClientAddressMiddleware)
     app.add_middleware(ServerTimingMiddleware)
     app.add_middleware(
         SessionMiddleware,

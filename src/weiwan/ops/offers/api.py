@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
+from weiwan.ops.customers.limits import lookup_budget, too_many
+from weiwan.ops.customers.lookups import LookupLimitError, audit_view, lookup_by_id
 from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.offers import service
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.offers.schemas import OrderIn, OrderOut, PolicyOut
+from weiwan.ops.offers.service import SELF_SERVICE
 
 router = APIRouter(tags=["offers"])
 
@@ -29,9 +32,19 @@ def policies(
 
 
 @router.get("/self-service/{subscriber_id}/offers", response_model=list[PolicyOut])
-def offers(subscriber_id: str, actor: CurrentActor, db: Db, tz: LocalTz) -> list[PublishedPolicy]:
-    """The offers a subscriber may order in self-service today."""
-    customer = find_customer(db, actor, subscriber_id)
+def offers(
+    subscriber_id: str, request: Request, actor: CurrentActor, db: Db, tz: LocalTz
+) -> list[PublishedPolicy]:
+    """The offers a subscriber may order in self-service today (a customer lookup: rate
+    limited and audited, misses too)."""
+    budget = lookup_budget(request)
+    try:
+        customer = lookup_by_id(
+            db, actor, subscriber_id, channel=SELF_SERVICE, limit=budget.limit, now=budget.now
+        )
+    except LookupLimitError as exc:
+        raise too_many(exc) from exc
+    audit_view(db, actor, customer, channel=SELF_SERVICE)
     return list(service.self_service_offers(db, customer, datetime.now(tz).date()))
 
 
