@@ -163,3 +163,13 @@ def test_the_address_is_the_callers_on_every_audit_row_of_a_request(
     rows = _audit(engine, "export", "login_ok")
     assert {r["action"] for r in rows} == {"export", "login_ok"}
     assert {r["ip"] for r in rows} == {"testclient"}
+
+
+def test_the_self_service_api_is_audited_but_not_limited_for_the_portal_account(
+    engine: Engine, people: dict[str, int], customers: list[str], tmp_path: Path
+) -> None:
+    portal = login(_app(engine, tmp_path, limit=2), "clerk")
+    answers = [portal.get(f"/api/v1/self-service/{sid}/offers").status_code for sid in customers]
+    assert answers == [200, 200, 200]
+    assert len(_audit(engine, "pii_view")) == 3
+    assert _audit(engine, "lookup_limit") == []
