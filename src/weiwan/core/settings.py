@@ -111,9 +111,10 @@ class Settings(BaseSettings):
     lookup_limit_per_minute: int = Field(
         default=30,
         ge=1,
-        description="Customer lookups (screen-pop, customer card, self-service, customer list) "
-        "one user may make per minute; beyond it 429 and one audited 'lookup_limit' event. A "
-        "hotline agent serves a call in minutes; benchmarks raise it.",
+        description="Customer lookups (screen-pop, customer card, customer list, the "
+        "self-service search page) one user may make per minute; beyond it 429 and one "
+        "audited 'lookup_limit' event per minute. A hotline agent serves a call in minutes; "
+        "benchmarks raise it.",
     )
 
     @property
