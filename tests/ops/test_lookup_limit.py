@@ -173,3 +173,12 @@ def test_the_self_service_api_is_audited_but_not_limited_for_the_portal_account(
     assert answers == [200, 200, 200]
     assert len(_audit(engine, "pii_view")) == 3
     assert _audit(engine, "lookup_limit") == []
+
+
+def test_a_long_searched_id_is_audited_cut_to_the_column_and_still_404(
+    engine: Engine, people: dict[str, int], customers: list[str], tmp_path: Path
+) -> None:
+    head = login(_app(engine, tmp_path, limit=30), "head")
+    assert head.get("/api/v1/customers/" + "X" * 300).status_code == 404
+    [miss] = _audit(engine, "pii_view")
+    assert miss["target_type"] == "customer_lookup" and miss["target_id"] == "X" * 64

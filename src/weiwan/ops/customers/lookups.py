@@ -27,6 +27,8 @@ from weiwan.ops.org.models import AuditEvent
 from weiwan.ops.org.service import AuditAction, audit, mask_phone
 
 WINDOW = timedelta(minutes=1)
+#: characters of a searched number or id kept in the audit (the path allows any length)
+MAX_SEARCHED = 64
 
 
 class LookupLimitError(WeiwanError):
@@ -89,7 +91,8 @@ def audit_miss(
     number masked as the role sees it, or ``customer_lookup`` with the id) and commit it: the
     caller answers 404 and rolls back."""
     target_type = "phone_lookup" if phone is not None else "customer_lookup"
-    target_id = mask_phone(phone, actor.role) if phone is not None else subscriber_id
+    searched = mask_phone(phone, actor.role) if phone is not None else subscriber_id
+    target_id = searched[:MAX_SEARCHED] if searched is not None else None
     audit(
         session,
         actor.user_id,

@@ -165,7 +165,8 @@ def customer_page(
             request, actor, db, tz, subscriber_id, channel=channel, highlight=_task_param(request)
         )
     except NotFoundError:
-        audit_miss(db, actor, channel=channel, subscriber_id=subscriber_id[:64])
+        shown = channel if channel in VIEW_CHANNELS else "workbench"
+        audit_miss(db, actor, channel=shown, subscriber_id=subscriber_id)
         raise
 
 
