@@ -190,6 +190,29 @@ def test_a_body_above_the_cap_is_413_with_or_without_content_length(
     assert small.status_code == 200 and small.json()["recorded"] == 20
 
 
+def test_the_cap_holds_for_a_form_that_carries_its_csrf_token_as_a_field(
+    engine: Engine, branches: dict[str, int], people: dict[str, int], tmp_path: Path
+) -> None:
+    tasks = _outbound_tasks(engine, branches["city"], 300)
+    head = _login(_app(engine, tmp_path, upload_max_bytes=4096))
+    token = head.headers.pop(CSRF_HEADER)  # as a browser form sends it: a field, no header
+    body = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+    ).encode() + _multipart("results.csv", _results(tasks))
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 1024):
+            yield body[start : start + 1024]
+
+    response = head.post(
+        RESULTS,
+        content=chunks(),
+        headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+    )
+    assert response.status_code == 413, response.text
+    assert _contacts(engine) == 0
+
+
 def test_a_request_without_the_file_field_names_it(
     engine: Engine, branches: dict[str, int], people: dict[str, int], tmp_path: Path
 ) -> None:
