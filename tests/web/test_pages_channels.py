@@ -13,6 +13,7 @@ from web.page_helpers import page_login
 from web.workbench_fixtures import world_fixture  # noqa: F401
 from weiwan.core.db import session_scope
 from weiwan.ops.contacts.models import Acceptance
+from weiwan.ops.org.models import AuditEvent
 from weiwan.ops.tasks.models import Task
 
 HX = {"HX-Request": "true"}
@@ -133,3 +134,57 @@ def test_self_service_lists_and_orders_offers(
     assert analyst.get("/self-service").status_code == 403
     refused = analyst.post("/self-service/S00001/orders", data={"policy_id": "data10"}, headers=HX)
     assert refused.status_code == 403
+
+
+def _audit_rows(engine: Engine) -> list[tuple[str, str | None, str | None, str | None]]:
+    with session_scope(engine) as session:
+        return [
+            (e.action, e.target_type, e.target_id, e.ip)
+            for e in session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.action.in_(("pii_view", "lookup_limit")))
+                .order_by(AuditEvent.id)
+            )
+        ]
+
+
+@SQLITE
+@pytest.mark.usefixtures("world")
+def test_lookup_pages_refuse_bulk_lookups_in_the_readers_language(
+    app: FastAPI, engine: Engine
+) -> None:
+    app.state.settings = app.state.settings.model_copy(update={"lookup_limit_per_minute": 2})
+    hotline = page_login(app, "hotline")
+    assert hotline.get("/screen-pop", params={"phone": "13800000002"}).status_code == 200
+    assert hotline.get("/screen-pop", params={"phone": "13999999999"}).status_code == 404
+    refused = hotline.get("/screen-pop", params={"phone": "13800000003"})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "客户查询过于频繁：每分钟最多 2 次" in refused.text
+    assert "customer-card" not in refused.text
+    hotline.cookies.set("weiwan_lang", "en")
+    card = hotline.get("/customers/S00002")
+    assert card.status_code == 429
+    assert "Too many customer lookups: at most 2 a minute." in card.text
+    offers = hotline.get("/self-service", params={"q": "S00002"})
+    assert offers.status_code == 429 and "Too many customer lookups" in offers.text
+    assert _audit_rows(engine) == [
+        ("pii_view", "customer", "S00002", "testclient"),
+        ("pii_view", "phone_lookup", "139****9999", "testclient"),
+        ("lookup_limit", "customer_lookups", None, "testclient"),
+    ]
+
+
+@SQLITE
+@pytest.mark.usefixtures("world")
+def test_self_service_lookups_are_audited_found_or_not(app: FastAPI, engine: Engine) -> None:
+    clerk = page_login(app, "clerk", "en")
+    assert clerk.get("/self-service", params={"q": "S00002"}).status_code == 200
+    assert clerk.get("/self-service", params={"q": "13800000003"}).status_code == 200
+    assert clerk.get("/self-service", params={"q": "S99999"}).status_code == 404
+    assert clerk.get("/self-service", params={"q": "13999999999"}).status_code == 404
+    assert _audit_rows(engine) == [
+        ("pii_view", "customer", "S00002", "testclient"),
+        ("pii_view", "customer", "S00003", "testclient"),
+        ("pii_view", "customer_lookup", "S99999", "testclient"),
+        ("pii_view", "phone_lookup", "13999999999", "testclient"),  # clerks see full numbers
+    ]

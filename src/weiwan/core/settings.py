@@ -160,6 +160,34 @@ class Settings(BaseSettings):
         "logged-in user only).",
     )
 
+    # --- uploads and customer lookups (docs/decisions/0008-lookup-rate-limit-and-uploads.md)
+    upload_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        description="Largest upload (request body) in bytes, e.g. a dialer's result file; a "
+        "larger one is refused with 413 while it is read. 5 MB holds ~80,000 result rows.",
+    )
+    import_max_rows: int = Field(
+        default=50_000,
+        ge=1,
+        description="Most data rows in one imported result file; a longer file is refused "
+        "(split it).",
+    )
+    import_batch_rows: int = Field(
+        default=100,
+        ge=1,
+        description="Rows recorded per transaction by an import: each batch is committed, so "
+        "the SQLite write lock is held ~0.3 s at a time at most.",
+    )
+    lookup_limit_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Customer lookups (screen-pop, customer card, customer list, the "
+        "self-service search page) one user may make per minute; beyond it 429 and one "
+        "audited 'lookup_limit' event per minute. A hotline agent serves a call in minutes; "
+        "benchmarks raise it.",
+    )
+
     @property
     def warehouse_file(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"

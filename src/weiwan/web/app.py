@@ -41,6 +41,7 @@ from weiwan.ops.sms.api import delivery_receipts as receipts_endpoint
 from weiwan.web.errors import error_text, validation_body
 from weiwan.web.i18n import gettext
 from weiwan.web.middleware import (
+    ClientAddressMiddleware,
     LanguageMiddleware,
     SecurityHeadersMiddleware,
     ServerTimingMiddleware,
@@ -270,6 +271,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # innermost: JSON bodies without NaN/Infinity (anonymous callers get their 401 first)
     app.add_middleware(StrictJSONMiddleware, defer=_anonymous_caller(public_paths))
     app.add_middleware(LanguageMiddleware)
+    app.add_middleware(ClientAddressMiddleware)
     app.add_middleware(ServerTimingMiddleware)
     app.add_middleware(
         SessionMiddleware,

@@ -1,5 +1,5 @@
-"""ASGI middleware: the reader's language for the whole request; the server time of each
-response."""
+"""ASGI middleware: hardening headers; the client's address for the audit trail; the reader's
+language for the whole request; the server time of each response."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from http.cookies import SimpleCookie
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from weiwan.ops.org.client import serving_client
 from weiwan.web.i18n import DEFAULT_LANGUAGE, normalise_language, use_locale
 
 LANGUAGE_COOKIE = "weiwan_lang"
@@ -117,3 +118,19 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, hardened_send)
+
+
+class ClientAddressMiddleware:
+    """Makes the client's address (the ASGI scope's ``client``) the one audit rows record
+    for the whole request (``ops.org.client``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        with serving_client(client[0] if client else None):
+            await self.app(scope, receive, send)

@@ -12,13 +12,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from weiwan.ops.customers.card import CustomerCard, customer_card
+from weiwan.ops.customers.limits import lookup_budget, too_many
+from weiwan.ops.customers.lookups import (
+    LookupLimitError,
+    audit_list,
+    check_lookup_rate,
+    lookup_by_id,
+    lookup_by_phone,
+)
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.schemas import CustomerCardOut, CustomerRow
-from weiwan.ops.customers.service import (
-    customer_scope_clause,
-    find_by_phone,
-    find_customer,
-)
+from weiwan.ops.customers.service import customer_scope_clause
 from weiwan.ops.deps import CurrentActor, Db, LocalTz, as_actor
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import mask_phone
@@ -52,8 +56,15 @@ async def customer(
 ) -> Response:
     """The unified view of one customer in the caller's scope (audited)."""
 
+    budget = lookup_budget(request)
+
     def card(db: Session, actor: Actor) -> Response:
-        row = find_customer(db, actor, subscriber_id)
+        try:
+            row = lookup_by_id(
+                db, actor, subscriber_id, channel=channel, limit=budget.limit, now=budget.now
+            )
+        except LookupLimitError as exc:
+            raise too_many(exc) from exc
         return _card_response(customer_card(db, actor, row, channel=channel, today=_today(tz)))
 
     return await as_actor(request, card)  # a hot route: one thread hop
@@ -68,8 +79,15 @@ async def screen_pop(
 ) -> Response:
     """Store and hotline screen-pop: the unified view of the caller with this number."""
 
+    budget = lookup_budget(request)
+
     def card(db: Session, actor: Actor) -> Response:
-        row = find_by_phone(db, actor, phone)
+        try:
+            row = lookup_by_phone(
+                db, actor, phone, channel=channel, limit=budget.limit, now=budget.now
+            )
+        except LookupLimitError as exc:
+            raise too_many(exc) from exc
         return _card_response(customer_card(db, actor, row, channel=channel, today=_today(tz)))
 
     return await as_actor(request, card)  # the hottest route: one thread hop
@@ -77,6 +95,7 @@ async def screen_pop(
 
 @router.get("/customers", response_model=list[CustomerRow])
 def customers(
+    request: Request,
     actor: CurrentActor,
     db: Db,
     risk_band: Annotated[str | None, Query(max_length=16)] = None,
@@ -85,7 +104,12 @@ def customers(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[CustomerRow]:
-    """Customers in scope, highest churn risk first."""
+    """Customers in scope, highest churn risk first (a lookup: rate limited and audited)."""
+    budget = lookup_budget(request)
+    try:
+        check_lookup_rate(db, actor, limit=budget.limit, now=budget.now)
+    except LookupLimitError as exc:
+        raise too_many(exc) from exc
     query = select(CustomerView).where(customer_scope_clause(actor))
     if risk_band is not None:
         query = query.where(CustomerView.risk_band == risk_band)
@@ -96,7 +120,7 @@ def customers(
     query = query.order_by(
         CustomerView.churn_probability.desc().nulls_last(), CustomerView.subscriber_id
     )
-    return [
+    rows = [
         CustomerRow(
             subscriber_id=c.subscriber_id,
             name=c.name,
@@ -109,3 +133,6 @@ def customers(
         )
         for c in db.scalars(query.limit(limit).offset(offset))
     ]
+    filters = {"risk_band": risk_band, "value_tier": value_tier, "branch_id": branch_id}
+    audit_list(db, actor, rows=len(rows), filters={**filters, "offset": offset})
+    return rows

@@ -27,6 +27,7 @@ from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import spaced_ids
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.access import Actor
+from weiwan.ops.org.client import client_address
 from weiwan.ops.org.models import AuditEvent, User
 from weiwan.ops.org.service import AuditAction, mask_id_number, mask_phone
 from weiwan.ops.tasks.models import CustomerAssignment, Task
@@ -248,7 +249,8 @@ def customer_card(
 ) -> CustomerCard:
     """The unified view of ``customer``; phone and ID masked unless the role may see them.
 
-    Every view is audited (``pii_view``, with the channel) since the card shows personal data.
+    Every view is audited (``pii_view``, with the channel and the client address) since the
+    card shows personal data.
     ``one_statement`` chooses the path (default: the one-statement path on PostgreSQL).
     """
     if one_statement is None:
@@ -266,7 +268,7 @@ def customer_card(
             "target_type": "customer",
             "target_id": sid,
             "detail": _audit_detail(actor, channel),
-            "ip": None,
+            "ip": client_address(),
         },
     )
     params = {"sid": sid}
@@ -321,6 +323,7 @@ def _card_in_one_statement(
             "at": utcnow(),
             "user_id": actor.user_id,
             "detail": _audit_detail(actor, channel),
+            "ip": client_address(),
             "history_limit": HISTORY_LIMIT,
             "policy_ids": spaced_ids(customer.eligible_policies),
             "today": today,

@@ -8,13 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from weiwan.core.errors import InvalidRequestError
+from weiwan.ops.base import utcnow
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
+from weiwan.ops.customers.lookups import audit_view, lookup_by_id
 from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.offers import service
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.offers.schemas import OrderIn, OrderOut, PolicyOut
+from weiwan.ops.offers.service import SELF_SERVICE
 
 router = APIRouter(tags=["offers"])
 
@@ -30,8 +33,13 @@ def policies(
 
 @router.get("/self-service/{subscriber_id}/offers", response_model=list[PolicyOut])
 def offers(subscriber_id: str, actor: CurrentActor, db: Db, tz: LocalTz) -> list[PublishedPolicy]:
-    """The offers a subscriber may order in self-service today."""
-    customer = find_customer(db, actor, subscriber_id)
+    """The offers a subscriber may order in self-service today. A customer lookup, audited
+    (misses too) but not rate limited: the operator's portal calls it for every visitor with
+    one service account, and the answer holds no contact data."""
+    customer = lookup_by_id(
+        db, actor, subscriber_id, channel=SELF_SERVICE, limit=None, now=utcnow()
+    )
+    audit_view(db, actor, customer, channel=SELF_SERVICE)
     return list(service.self_service_offers(db, customer, datetime.now(tz).date()))
 
 

@@ -78,7 +78,11 @@ class AuditEvent(Base):
     """One audited action: login, personal-data view, export, approval, configuration change."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
+    __table_args__ = (
+        Index("ix_audit_events_target", "target_type", "target_id"),
+        # the lookup rate limit counts a user's recent rows of one action (customers.lookups)
+        Index("ix_audit_events_user_action_at", "user_id", "action", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, WeiwanError
 from weiwan.ops.base import as_utc, utcnow
+from weiwan.ops.org.client import client_address
 from weiwan.ops.org.models import AuditEvent, Branch, Team, User
 from weiwan.ops.org.roles import Role, Scope, permissions, scope_of
 from weiwan.ops.org.schemas import UserCreate
@@ -47,6 +48,7 @@ class AuditAction(StrEnum):
     EXPORT = "export"
     APPROVAL = "approval"
     CONFIG_CHANGE = "config_change"
+    LOOKUP_LIMIT = "lookup_limit"
 
 
 class OrgError(WeiwanError):
@@ -264,7 +266,8 @@ def audit(
     detail: dict[str, Any] | None = None,
     ip: str | None = None,
 ) -> AuditEvent:
-    """Record one audit event in ``session`` (committed with the caller's transaction)."""
+    """Record one audit event in ``session`` (committed with the caller's transaction);
+    ``ip`` defaults to the address of the client being served (``org.client``)."""
     event = AuditEvent(
         at=utcnow(),
         user_id=user.id if isinstance(user, User) else user,
@@ -272,7 +275,7 @@ def audit(
         target_type=target_type,
         target_id=target_id,
         detail=None if detail is None else json.dumps(detail, ensure_ascii=False, sort_keys=True),
-        ip=ip,
+        ip=ip if ip is not None else client_address(),
     )
     session.add(event)
     session.flush()

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from weiwan.ops.contacts.schemas import Channel
@@ -15,6 +16,7 @@ from weiwan.ops.tasks import dialer, service
 from weiwan.ops.tasks.models import TASK_STATUSES, Task, TaskTransfer
 from weiwan.ops.tasks.schemas import ImportOut, TaskOut, TransferIn, TransferOut
 from weiwan.ops.types import MAX_ID, IdPath
+from weiwan.ops.uploads import FILE_BODY, CappedBodyRoute, uploaded_file
 
 router = APIRouter(tags=["tasks"])
 Status = Literal[TASK_STATUSES]  # type: ignore[valid-type]
@@ -103,28 +105,38 @@ def call_list(
     return Response(body, media_type=media, headers=headers)
 
 
-@router.post(
-    "/outbound/results",
-    response_model=ImportOut,
-    responses={422: {"description": "the file has errors; nothing was stored"}},
-)
-async def import_results(
-    actor: CurrentActor, db: Db, tz: LocalTz, file: Annotated[UploadFile, File()]
-) -> object:
-    """Import a dialer's results (CSV or Excel: task_id, called_at, outcome — several joined
-    with ``|`` — refusal_reason, call_back_at, policy_id, note). All rows are checked first."""
-    content = await file.read()
-    name = file.filename or "upload.csv"
+async def import_results(request: Request, actor: CurrentActor, db: Db, tz: LocalTz) -> object:
+    """Import a dialer's results (CSV or Excel, one multipart field ``file``: task_id,
+    called_at, outcome — several joined with ``|`` — refusal_reason, call_back_at, policy_id,
+    note). All rows are checked first; the file is read row by row in a worker thread and
+    recorded in batches. A body above ``upload_max_bytes`` is refused (413), as is a file of
+    more than ``import_max_rows`` rows (422)."""
+    settings = request.app.state.settings
+    upload = await uploaded_file(request)
+    name = upload.filename or "upload.csv"
     try:
-        result = dialer.import_results(db, actor, name, content, tz=tz)
+        result = await run_in_threadpool(
+            dialer.import_results,
+            db,
+            actor,
+            name,
+            upload.file,
+            tz=tz,
+            max_rows=settings.import_max_rows,
+            batch_rows=settings.import_batch_rows,
+            max_bytes=settings.upload_max_bytes,
+        )
     except dialer.ImportFileError as exc:
         return JSONResponse(
             {
                 "detail": str(exc),
                 "errors": [asdict(e) for e in exc.errors],
+                "error_count": exc.total,
             },
             status_code=422,
         )
+    finally:
+        await upload.close()
     return ImportOut(
         rows=result.rows,
         recorded=result.recorded,
@@ -132,3 +144,17 @@ async def import_results(
         blocked=result.blocked,
         conflicts=[asdict(c) for c in result.conflicts],
     )
+
+
+router.add_api_route(
+    "/outbound/results",
+    import_results,
+    methods=["POST"],
+    response_model=ImportOut,
+    responses={
+        413: {"description": "the upload is larger than the setting upload_max_bytes"},
+        422: {"description": "the file has errors; nothing was stored"},
+    },
+    openapi_extra=FILE_BODY,
+    route_class_override=CappedBodyRoute,
+)

@@ -30,6 +30,7 @@ ACTIONS: dict[str, Any] = {
     "export": _l("Export"),
     "approval": _l("Approval decision"),
     "config_change": _l("Configuration change"),
+    "lookup_limit": _l("Lookup limit reached"),
 }
 #: newest events shown (and exported) per filter; narrower filters reach older events
 PAGE_SIZE = 500

@@ -14,17 +14,25 @@ from sqlalchemy.orm import Session
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
+from weiwan.ops.customers.limits import LookupBudget, lookup_budget
+from weiwan.ops.customers.lookups import (
+    LookupLimitError,
+    audit_miss,
+    audit_view,
+    check_lookup_rate,
+    lookup_by_phone,
+)
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import find_by_phone, find_customer
 from weiwan.ops.deps import Db, LocalTz
-from weiwan.ops.offers.service import self_service_offers
+from weiwan.ops.offers.service import SELF_SERVICE, self_service_offers
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
 from weiwan.web import formatting
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.pages.customer_actions import FormMessage, blocked_text
-from weiwan.web.pages.customer_view import card_context
+from weiwan.web.pages.customer_view import card_context, too_many_text
 from weiwan.web.pages.deps import PageActor, PageForm
 from weiwan.web.templating import render
 
@@ -59,12 +67,24 @@ def screen_pop(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Respo
     phone = (request.query_params.get("phone") or "").strip().replace(" ", "")
     context: dict[str, Any] = {"phone": phone, "problem": None, "found": False}
     status_code = 200
+    headers: dict[str, str] | None = None
     if phone and not PHONE.match(phone):
         context["problem"] = _("Enter a phone number: digits only, at least 5.")
         status_code = 422
     elif phone:
+        budget = lookup_budget(request)
         try:
-            customer = find_by_phone(db, actor, phone)
+            customer = lookup_by_phone(
+                db,
+                actor,
+                phone,
+                channel=_pop_channel(actor),
+                limit=budget.limit,
+                now=budget.now,
+            )
+        except LookupLimitError as exc:
+            context["problem"] = too_many_text(exc)
+            status_code, headers = 429, {"Retry-After": str(exc.retry_after)}
         except NotFoundError:
             context["problem"] = _("No customer with this number in your scope.")
             status_code = 404
@@ -80,14 +100,33 @@ def screen_pop(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Respo
                 )
             )
             context.update(found=True, message=None)
-    return render(request, "channels/screen_pop.html", context, status_code=status_code)
+    return render(
+        request, "channels/screen_pop.html", context, status_code=status_code, headers=headers
+    )
 
 
 # --- self-service offers ----------------------------------------------------------------------
 
 
-def _find_subscriber(session: Session, actor: Actor, query: str) -> CustomerView:
-    """The customer by subscriber id, else by phone number (404 when neither is in scope)."""
+def _find_subscriber(
+    session: Session, actor: Actor, query: str, budget: LookupBudget
+) -> CustomerView:
+    """The customer by subscriber id, else by phone number (404 when neither is in scope): a
+    lookup, rate limited, and audited when found (the offers show who it is) and when not."""
+    check_lookup_rate(session, actor, limit=budget.limit, now=budget.now)
+    try:
+        customer = _by_id_or_phone(session, actor, query)
+    except NotFoundError:
+        if PHONE.match(query):
+            audit_miss(session, actor, channel=SELF_SERVICE, phone=query)
+        else:
+            audit_miss(session, actor, channel=SELF_SERVICE, subscriber_id=query)
+        raise
+    audit_view(session, actor, customer, channel=SELF_SERVICE)
+    return customer
+
+
+def _by_id_or_phone(session: Session, actor: Actor, query: str) -> CustomerView:
     if SUBSCRIBER_ID.match(query):
         try:
             return find_customer(session, actor, query)
@@ -131,15 +170,21 @@ def self_service(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Res
     query = (request.query_params.get("q") or "").strip()[:32]
     context: dict[str, Any] = {"q": query, "problem": None, "customer": None, "message": None}
     status_code = 200
+    headers: dict[str, str] | None = None
     if query:
         try:
-            customer = _find_subscriber(db, actor, query)
+            customer = _find_subscriber(db, actor, query, lookup_budget(request))
+        except LookupLimitError as exc:
+            context["problem"] = too_many_text(exc)
+            status_code, headers = 429, {"Retry-After": str(exc.retry_after)}
         except NotFoundError:
             context["problem"] = _("No customer with this number or id in your scope.")
             status_code = 404
         else:
             context.update(_offers_context(db, actor, customer, tz, current_language()))
-    return render(request, "channels/self_service.html", context, status_code=status_code)
+    return render(
+        request, "channels/self_service.html", context, status_code=status_code, headers=headers
+    )
 
 
 def _order(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from weiwan.core.contact_rules import CHANNELS
 from weiwan.ops.campaigns.models import Campaign
 from weiwan.ops.customers.card import CustomerCard, customer_card
+from weiwan.ops.customers.lookups import LookupLimitError
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.tags import tag_names
 from weiwan.ops.org.access import Actor, user_scope_clause
@@ -33,6 +34,7 @@ from weiwan.ops.surveys.service import questions_of
 from weiwan.ops.tasks.arrivals import VISIT_SOURCE
 from weiwan.ops.tasks.models import Task, TaskTransfer
 from weiwan.ops.tasks.service import DISPATCHERS, task_scope_clause
+from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import OUTCOMES
 
@@ -243,6 +245,15 @@ def transfer_targets(session: Session, actor: Actor) -> tuple[list[Any], list[An
         select(Branch.id, Branch.code, Branch.name_zh, Branch.name_en).order_by(Branch.code)
     ).all()
     return list(users), list(branches)
+
+
+def too_many_text(exc: LookupLimitError) -> str:
+    """The reader's message for a refused lookup (the rate limit per minute)."""
+    return _(
+        "Too many customer lookups: at most %(limit)s a minute. Try again in %(seconds)s s.",
+        limit=exc.limit,
+        seconds=exc.retry_after,
+    )
 
 
 def card_context(

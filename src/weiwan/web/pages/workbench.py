@@ -12,6 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from weiwan.core.errors import NotFoundError
+from weiwan.ops.customers.limits import lookup_budget, too_many
+from weiwan.ops.customers.lookups import LookupLimitError, audit_miss, check_lookup_rate
 from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import Db, LocalTz
 from weiwan.ops.org.access import Actor
@@ -23,7 +25,7 @@ from weiwan.web.labels import CHANNELS as CHANNEL_WORDS
 from weiwan.web.labels import RISK_BANDS, TASK_SOURCES, TASK_STATUSES, VALUE_TIERS, label
 from weiwan.web.pages import customer_actions
 from weiwan.web.pages.customer_actions import FormMessage
-from weiwan.web.pages.customer_view import card_context
+from weiwan.web.pages.customer_view import card_context, too_many_text
 from weiwan.web.pages.deps import PageActor, PageForm, export_tables
 from weiwan.web.pages.workbench_tasks import PAGE_SIZES, TaskFilters, TaskPage, task_page
 from weiwan.web.tables import Column, Table, wants_export
@@ -150,12 +152,22 @@ def _task_param(request: Request) -> int | None:
 def customer_page(
     request: Request, subscriber_id: str, actor: PageActor, db: Db, tz: LocalTz
 ) -> Response:
-    """The unified customer card (audited as a personal-data view); ``?task=`` puts the task
-    being worked first."""
+    """The unified customer card (audited as a personal-data view; a lookup, rate limited);
+    ``?task=`` puts the task being worked first."""
     channel = request.query_params.get("channel", "workbench")
-    return _card(
-        request, actor, db, tz, subscriber_id, channel=channel, highlight=_task_param(request)
-    )
+    budget = lookup_budget(request)
+    try:
+        check_lookup_rate(db, actor, limit=budget.limit, now=budget.now)
+    except LookupLimitError as exc:
+        raise too_many(exc, too_many_text(exc)) from exc
+    try:
+        return _card(
+            request, actor, db, tz, subscriber_id, channel=channel, highlight=_task_param(request)
+        )
+    except NotFoundError:
+        shown = channel if channel in VIEW_CHANNELS else "workbench"
+        audit_miss(db, actor, channel=shown, subscriber_id=subscriber_id)
+        raise
 
 
 def _after_action(

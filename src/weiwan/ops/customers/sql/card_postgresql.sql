@@ -2,7 +2,7 @@
 -- Parameters are bound by name; timestamps as UTC text in the generic path's format.
 WITH audit AS (
     INSERT INTO audit_events (at, user_id, action, target_type, target_id, detail, ip)
-    VALUES (:at, :user_id, 'pii_view', 'customer', :sid, :detail, NULL)
+    VALUES (:at, :user_id, 'pii_view', 'customer', :sid, :detail, :ip)
     RETURNING id
 ),
 latest AS (

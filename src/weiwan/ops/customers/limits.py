@@ -1,0 +1,38 @@
+"""The lookup rate limit at the HTTP edge: the limit and the clock of a request, and the 429
+answer (see ``customers.lookups``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import HTTPException, Request, status
+
+from weiwan.ops.base import utcnow
+from weiwan.ops.customers.lookups import LookupLimitError
+
+
+@dataclass(frozen=True, slots=True)
+class LookupBudget:
+    """The lookups a user may make per minute (setting ``lookup_limit_per_minute``) and the
+    moment of this request."""
+
+    limit: int
+    now: datetime
+
+
+def lookup_budget(request: Request) -> LookupBudget:
+    """The request's budget; the clock is ``app.state.clock`` when a test sets one."""
+    clock: Callable[[], datetime] = getattr(request.app.state, "clock", utcnow)
+    return LookupBudget(request.app.state.settings.lookup_limit_per_minute, clock())
+
+
+def too_many(exc: LookupLimitError, detail: str | None = None) -> HTTPException:
+    """429 with ``Retry-After`` (the seconds until the user's oldest lookup leaves the
+    minute) and a message (``detail`` for pages, translated by the caller)."""
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        detail or str(exc),
+        headers={"Retry-After": str(exc.retry_after)},
+    )
