@@ -480,7 +480,7 @@ def decide_day(
         scored = scored[~small_call]
         held = set(retention.loc[retention["holdout"], "subscriber_id"])
         in_play = scored[~scored["subscriber_id"].isin(held)]
-        budgets = remaining_budgets(library.policies, inputs.granted).to_pandas()
+        budgets = remaining_budgets(library.policies, inputs.granted, day).to_pandas()
         budgets = budgets.rename(columns={"remaining_count": "count", "remaining_money": "money"})
         room = _value_room(inputs, library)
         arbitrated = arbitrate(in_play, budgets, left, room)
