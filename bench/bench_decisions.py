@@ -324,7 +324,7 @@ def parts(ctx: RunContext) -> tuple[float, pd.DataFrame]:
             kept = scored[~small_call]
             held = set(retention.loc[retention["holdout"], "subscriber_id"])
             in_play = kept[~kept["subscriber_id"].isin(held)]
-            budgets = remaining_budgets(library.policies, inputs.granted).to_pandas()
+            budgets = remaining_budgets(library.policies, inputs.granted, snapshot).to_pandas()
             budgets = budgets.rename(
                 columns={"remaining_count": "count", "remaining_money": "money"}
             )

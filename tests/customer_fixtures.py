@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from weiwan.core.db import session_scope
+from weiwan.core.months import OPEN_END
 from weiwan.ops.customers.models import CustomerView, PublishedDecision
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.models import ConfigDocument
@@ -62,7 +63,7 @@ def policy(policy_id: str, **overrides: Any) -> PublishedPolicy:
         "description": "",
         "offer_type": "discount",
         "valid_from": date(2026, 1, 1),
-        "valid_to": date(2027, 12, 31),
+        "valid_to": OPEN_END,  # no end: valid whatever today is
         "min_spend": 0.0,
         "total_cost": 120.0,
         "benefit_value": 120.0,

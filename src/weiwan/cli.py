@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from weiwan.cli_appraisal import appraisal_app
@@ -352,6 +353,8 @@ def pipeline_run(
             )
         for name, rows in result.rows.items():
             out.print(f"{name:<18} {rows:>12,} rows  (snapshot {day})")
+        for warning in result.warnings:
+            out.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
         if engine is not None:
             _publish_snapshot(warehouse, engine, day)
     except WeiwanError as exc:
@@ -770,6 +773,14 @@ def model_train(
     promote: Annotated[
         bool, typer.Option("--promote", help="Warehouse: score with the new model from now on.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="With --promote: promote even when the hold-out AUC is below "
+            "WEIWAN_MIN_PROMOTE_AUC (default 0.55).",
+        ),
+    ] = False,
 ) -> None:
     """Train and evaluate the churn model against naive Bayes and logistic regression.
 
@@ -777,7 +788,7 @@ def model_train(
     report. With --csv: on any flat table (5-fold CV x 3), then fitted and saved.
     """
     if csv_file is None:
-        _train_on_warehouse(horizon, involuntary, promote, seed, as_json)
+        _train_on_warehouse(horizon, involuntary, promote, seed, as_json, force=force)
         return
     if label is None:
         raise _fail(WeiwanError("--label is required with --csv"), as_json)
@@ -806,7 +817,7 @@ def model_train(
 
 
 def _train_on_warehouse(
-    horizon: int, involuntary: bool, promote: bool, seed: int, as_json: bool
+    horizon: int, involuntary: bool, promote: bool, seed: int, as_json: bool, *, force: bool
 ) -> None:
     from weiwan.analytics.churn.evaluation import train_and_register
     from weiwan.analytics.churn.registry import ModelRegistry
@@ -817,7 +828,7 @@ def _train_on_warehouse(
     try:
         with _open_warehouse() as warehouse:
             version, result, files = train_and_register(
-                warehouse, registry, config, promote=promote
+                warehouse, registry, config, promote=promote, force=force
             )
     except WeiwanError as exc:
         raise _fail(exc, as_json) from exc
@@ -895,12 +906,21 @@ def model_list() -> None:
 
 
 @model_app.command("promote")
-def model_promote(version: Annotated[str, typer.Argument(help="e.g. v0002")]) -> None:
-    """Make a registered model the one the pipeline scores with."""
+def model_promote(
+    version: Annotated[str, typer.Argument(help="e.g. v0002")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Promote even when its hold-out AUC is below WEIWAN_MIN_PROMOTE_AUC."
+        ),
+    ] = False,
+) -> None:
+    """Make a registered model the one the pipeline scores with (a model whose hold-out AUC is
+    below WEIWAN_MIN_PROMOTE_AUC only with --force)."""
     from weiwan.analytics.churn.registry import ModelRegistry
 
     try:
-        ModelRegistry(get_settings().models_dir).promote(version)
+        ModelRegistry(get_settings().models_dir).promote(version, force=force)
     except WeiwanError as exc:
         raise _fail(exc) from exc
     out.print(f"promoted {version}")

@@ -21,6 +21,7 @@ from period_report_fixtures import (
     REASONS,
     SNAPSHOT,
     SUBSCRIBERS,
+    _load,
     build_report_warehouse,
 )
 from weiwan.analytics import kpis
@@ -164,3 +165,42 @@ def test_dashboard_figures_concatenate_without_future_warning(tmp_path: Path) ->
     psi = frame[frame["metric"] == "psi"]
     assert sorted(psi["value"]) == [0.05, 0.3] and psi["numerator"].isna().all()
     assert frame["numerator"].dtype == float
+
+
+def test_a_window_partly_covered_by_data_says_which_months_are_missing(tmp_path: Path) -> None:
+    # the fixture delivers bills for 2026-06 to 2026-09 only (with MORE_BILLS)
+    with build_report_warehouse(tmp_path / "wh.duckdb", bills=True) as warehouse:
+        doc = churn_report(warehouse, SNAPSHOT, OCT)
+        window = [f"{d:%Y-%m}" for d in kpis.report_months(SNAPSHOT, kpis.MONTHS, OCT)]
+        assert doc["window"] == window and window[0] == "2025-11"
+        delivered = {"2026-06", "2026-07", "2026-08", "2026-09"}
+        assert doc["missing_months"] == [m for m in window if m not in delivered]
+        zh, en = doc["findings"]["zh-CN"], doc["findings"]["en"]
+        assert any("只有 4 个月有数据" in s and "2025-11、2025-12" in s for s in zh)
+        assert any("only 4 of the 12 months" in s and "2026-05, 2026-10" in s for s in en)
+        # every month of the window delivered: nothing to say
+        _load(
+            warehouse,
+            "monthly_usage",
+            [{"subscriber_id": "E", "bill_month": date.fromisoformat(f"{m}-01"),
+              "bill_amount": 10.0} for m in window if m not in delivered],
+        )  # fmt: skip
+        full = churn_report(warehouse, SNAPSHOT, OCT)
+    assert full["missing_months"] == []
+    assert not any("Note:" in s for s in full["findings"]["en"])
+    assert len(full["findings"]["zh-CN"]) == len(full["findings"]["en"])
+
+
+@pytest.mark.parametrize("written", ["未知", " 未知 ", "Unknown", "-", ""])
+def test_an_unknown_destination_is_unknown_not_a_competitor(tmp_path: Path, written: str) -> None:
+    with build_report_warehouse(tmp_path / "wh.duckdb") as warehouse:
+        # D left 2026-10-05 without a known destination, as operators write it
+        warehouse.execute(
+            "UPDATE churn_records SET destination_competitor = ? WHERE subscriber_id = 'D'",
+            [written],
+        )
+        doc = churn_report(warehouse, SNAPSHOT, OCT)
+    destinations = {d["member"]: d["numerator"] for d in doc["destinations"]}
+    assert destinations == {"中国电信": 1.0, kpis.UNKNOWN: 1.0}
+    assert any("went to 中国电信:" in s for s in doc["findings"]["en"])
+    assert not any(f"went to {written.strip()}:" in s for s in doc["findings"]["en"])

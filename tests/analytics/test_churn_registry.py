@@ -12,18 +12,31 @@ import pytest
 import factories as f
 from weiwan.analytics.churn.labels import horizon_end, labelled_snapshots, labels
 from weiwan.analytics.churn.reasons import sentences, top_reasons
-from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry
+from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry, WeakModelError
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
 
 
-def _meta() -> ModelMeta:
+def _meta(auc: float = 0.8) -> ModelMeta:
     return ModelMeta(
         version="", created_at="", kind="test", horizon_months=1, include_involuntary=True,
         training_snapshots=["2026-08-31"], holdout_snapshot="2026-09-30", features=["a"],
-        metrics={"default": {"roc_auc": 0.8}}, data_fingerprint="x", training_rows=10,
+        metrics={"default": {"roc_auc": auc}}, data_fingerprint="x", training_rows=10,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("auc", [0.5, 0.549, float("nan")])
+def test_a_weak_model_is_promoted_only_when_forced(tmp_path: Path, auc: float) -> None:
+    registry = ModelRegistry(tmp_path / "models")
+    good = registry.register({"weights": 1}, _meta(0.55))
+    registry.promote(good)  # at the threshold: promoted
+    weak = registry.register({"weights": 2}, _meta(auc))
+    with pytest.raises(WeakModelError, match=r"below 0\.55.*--force"):
+        registry.promote(weak)
+    assert registry.promoted() == good
+    registry.promote(weak, force=True)
+    assert registry.promoted() == weak
 
 
 def test_register_promote_and_roll_back(tmp_path: Path) -> None:

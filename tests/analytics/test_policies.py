@@ -26,6 +26,7 @@ from weiwan.analytics.policies import (
 )
 from weiwan.analytics.targets import TargetGroup
 from weiwan.core.errors import ConfigError
+from weiwan.core.months import OPEN_END, add_months
 
 DAY = date(2026, 10, 31)
 CAPS = {"tiers": {"diamond": 3000, "gold": 1500, "silver": 800, "ordinary": 600, "mass": 200}}
@@ -150,6 +151,9 @@ def grants(rows: list[tuple[str, str, date]], cost: list[float] | None = None) -
         ({"offer_type": "cashback"}, "offer_type", "not an offer type"),
         ({"cost": {"kind": "monthly", "amount": 42}}, "cost", "needs months"),
         ({"valid_from": "2026-13-01"}, "valid_from", "valid date"),
+        ({"valid_to": "open"}, "review_by", "needs a review_by date"),
+        ({"valid_to": "open", "review_by": "2027-06-30"}, "budget", "needs per_months"),
+        ({"valid_to": "open", "review_by": date(2025, 6, 30)}, "review_by", "before valid_from"),
     ],
 )
 def test_refusals_name_file_policy_and_field(
@@ -300,6 +304,11 @@ def test_shipped_library_loads_clean(profile: ir.Table) -> None:
         "care_call",
     }
     assert all(p.approval == "approved" and p.is_active(date(2026, 6, 1)) for p in library.policies)
+    # no shipped date may expire: the examples are open-ended, their review date only warns
+    assert all(p.valid_to is None and p.review_by is not None for p in library.policies)
+    assert all(p.budget.per_months == 12 for p in library.policies)
+    far = add_months(date.today(), 12 * 30)
+    assert all(p.is_active(far) and p.review_overdue(far) for p in library.policies)
     assert all(p.script_zh and p.script_en for p in library.policies)
     seed = library.get("prepay_168_get_504")
     assert (seed.prepay, seed.total_cost(), seed.min_spend) == (168, 504, 96)
@@ -435,6 +444,32 @@ def test_remaining_budget() -> None:
         ("free", 0, 5),
         ("p96", 2, 8),
     ]
+
+
+def test_open_ended_policy_never_ends_and_its_review_date_only_warns(profile: ir.Table) -> None:
+    p = policy(valid_to="open", review_by="2027-06-30", budget={"count": 2, "per_months": 12})
+    assert p.valid_to is None and p.valid_until == OPEN_END
+    assert p.is_active(date(2027, 6, 30)) and not p.review_overdue(date(2027, 6, 30))
+    assert p.is_active(date(2031, 1, 1)) and p.review_overdue(date(2031, 1, 1))
+    later = pairs(eligibility(profile, [p], date(2031, 1, 1)))
+    assert later and later == pairs(eligibility(profile, [policy()], date(2026, 6, 1)))
+    assert p.overlaps_in_time(policy(valid_from=date(2040, 1, 1), valid_to=date(2040, 2, 1)))
+
+
+def test_budget_per_months_counts_the_months_up_to_the_day() -> None:
+    p = policy(valid_to="open", review_by="2027-06-30", budget={"count": 2, "per_months": 12})
+    granted = grants(
+        [
+            ("s1", "p96", date(2026, 2, 1)),
+            ("s2", "p96", date(2026, 12, 1)),
+            ("s3", "p96", date(2027, 3, 1)),
+        ]
+    )
+    assert remaining_budget(p, granted, date(2027, 1, 31)) == (0, None)  # 2026-02 and 2026-12
+    assert remaining_budget(p, granted, date(2027, 12, 31)) == (1, None)  # only 2027-03
+    assert remaining_budget(p, granted, date(2029, 1, 1)) == (2, None)
+    # without a day: the whole validity period
+    assert remaining_budget(p, granted) == (0, None)
 
 
 def test_policy_table() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from weiwan.core.db import session_scope
+from weiwan.core.months import OPEN_END
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.offers.models import PublishedPolicy
 
@@ -93,7 +94,7 @@ def policy_rows() -> list[dict[str, Any]]:
             "description": "",
             "offer_type": values["offer_type"],
             "valid_from": date(2026, 1, 1),
-            "valid_to": date(2030, 12, 31),
+            "valid_to": OPEN_END,  # no end: valid whatever today is
             "min_spend": 58.0,
             "total_cost": values["total_cost"],
             "benefit_value": values["total_cost"],

@@ -107,6 +107,9 @@ def test_self_service_lists_and_orders_offers(
     for policy_id in offered:
         assert f'id="order-{policy_id}"' in page.text
     assert "Hello, an offer for you" in page.text
+    # the fixtures' policies are open-ended (published valid_to OPEN_END): no 9999 date shown
+    assert "No end date" in page.text and "9999" not in page.text
+    assert "长期有效" in page_login(app, "clerk").get("/self-service", params={"q": "S00001"}).text
     assert (
         clerk.get("/self-service", params={"q": "S00001"}).text.count('class="card h-100 offer"')
         == 3

@@ -34,6 +34,7 @@ from weiwan.analytics.kpis import (
     Source,
     churn_analysis,
     churn_rates,
+    delivered_months,
     drop_early,
     leavers_table,
     report_months,
@@ -193,6 +194,9 @@ def churn_document(
     doc: dict[str, Any] = {
         "month": month.strftime("%Y-%m"),
         "window_months": MONTHS,
+        # the window's months without delivered monthly data: its figures cover only the rest
+        "window": [m.strftime("%Y-%m") for m in figures.window],
+        "missing_months": [m.strftime("%Y-%m") for m in figures.missing_months],
         "snapshot_date": snapshot.isoformat(),
         "branches": branches,
         "leavers": leavers,
@@ -225,6 +229,9 @@ class ChurnFigures:
     analysis: pd.DataFrame
     rates: pd.DataFrame
     lost_future: pd.Series
+    #: the report window's months (first days, oldest first) and those without delivered data
+    window: tuple[date, ...] = ()
+    missing_months: tuple[date, ...] = ()
 
 
 def churn_figures(wh: Source, snapshot: date, month: date) -> ChurnFigures:
@@ -241,6 +248,7 @@ def many_churn_figures(wh: Source, snapshot: date, months: list[date]) -> dict[d
     span = (last.year - firsts[0].year) * 12 + last.month - firsts[0].month
     rates = churn_rates(wh, snapshot, span + 2, last=last, keep_early=True)
     lost = _lost_per_leaver(wh, snapshot, MONTHS + span, last)
+    delivered = delivered_months(wh, snapshot)
     out = {}
     for month in firsts:
         window = report_months(snapshot, MONTHS, month)
@@ -254,6 +262,8 @@ def many_churn_figures(wh: Source, snapshot: date, months: list[date]) -> dict[d
             analysis=churn_analysis(wh, snapshot, MONTHS, last=month),
             rates=drop_early(pair),
             lost_future=inside.groupby("branch")["lost"].sum(),
+            window=tuple(window),
+            missing_months=tuple(m for m in window if m not in delivered),
         )
     return out
 

@@ -71,6 +71,17 @@ def findings(doc: dict[str, Any], min_base: int) -> dict[str, list[str]]:
         f"{pct(doc['previous_churn_rate'])}), {doc['month_leavers']:.0f} leavers this month; "
         f"{leavers:.0f} leavers over the last {window} months."
     )
+    missing = doc.get("missing_months") or []
+    if missing:
+        covered = window - len(missing)
+        zh.append(
+            f"注意：近 {window} 个月的统计窗口只有 {covered} 个月有数据，缺少 "
+            f"{'、'.join(missing)}；流失户数、原因和成本只反映有数据的月份。"
+        )
+        en.append(
+            f"Note: only {covered} of the {window} months of the window have data; missing: "
+            f"{', '.join(missing)}. Leavers, reasons and costs cover only the months with data."
+        )
     if not leavers:
         return {"zh-CN": zh, "en": en}
     controllable = [

@@ -465,7 +465,11 @@ def decide_day(
     retention, care = _triggers(inputs, config)
     retention["holdout"] = _held_out(retention, config).to_numpy()
     care["holdout"] = _held_out(care, config).to_numpy()
-    candidates = _candidates(retention, inputs, library, contact, config, day)
+    candidates = (
+        _candidates(retention, inputs, library, contact, config, day)
+        if len(retention) and library.policies
+        else pd.DataFrame()
+    )
     scored = score_candidates(candidates, config, learned) if len(candidates) else candidates
     rows: list[pd.DataFrame] = []
     left: dict[str, int | None] = {c: contact.capacity(c, day) for c in CHANNELS}
@@ -476,7 +480,7 @@ def decide_day(
         scored = scored[~small_call]
         held = set(retention.loc[retention["holdout"], "subscriber_id"])
         in_play = scored[~scored["subscriber_id"].isin(held)]
-        budgets = remaining_budgets(library.policies, inputs.granted).to_pandas()
+        budgets = remaining_budgets(library.policies, inputs.granted, day).to_pandas()
         budgets = budgets.rename(columns={"remaining_count": "count", "remaining_money": "money"})
         room = _value_room(inputs, library)
         arbitrated = arbitrate(in_play, budgets, left, room)
@@ -486,7 +490,9 @@ def decide_day(
         would_be = scored[scored["subscriber_id"].isin(held)].assign(granted=False)
         would_be["why_not"] = pd.Series(pd.NA, index=would_be.index, dtype=object)
         rows.append(decision_rows(pd.concat([arbitrated, would_be], ignore_index=True)))
-    decided = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    # no candidate at all (no valid policy, none eligible): every trigger gets its outcome
+    decided = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame({"subscriber_id": []})
+    decided["subscriber_id"] = decided["subscriber_id"].astype(retention["subscriber_id"].dtype)
     out = retention.merge(
         decided.drop(columns=["trigger", "trigger_kind", "holdout"], errors="ignore"),
         on="subscriber_id",
@@ -506,9 +512,9 @@ def decide_day(
     out = pd.concat(
         [out, _care_actions(care, out, left, profile=inputs.profile)], ignore_index=True
     )
-    for column in DECISION_COLUMNS:
-        if column not in out.columns:
-            out[column] = pd.NA
+    for column, dtype in DECISION_SCHEMA.items():
+        if column not in out.columns:  # e.g. no candidate today: blank, of the column's type
+            out[column] = pd.Series(None, index=out.index, dtype=dtype)
     out["why_zh"], out["why_en"] = _explain(out)
     typed = out[list(DECISION_COLUMNS)].astype(DECISION_SCHEMA)  # all-blank columns keep a type
     return typed.sort_values("subscriber_id").reset_index(drop=True)

@@ -60,6 +60,9 @@ DISSATISFIED_UP_TO = 6
 DISSATISFIED_MONTHS = 3
 UNKNOWN = "unknown"
 ALL = "all"
+#: what deliveries write for a destination nobody knows (未知, 不详, ...): counted as UNKNOWN,
+#: never as a competitor of that name (compared trimmed and lower-cased)
+UNKNOWN_DESTINATIONS = ("未知", "不详", "不明", "unknown", "n/a", "na", "null", "none", "-", "")
 #: churn reason -> (internal or external, controllable or not) (流失原因分类)
 REASON_KINDS: dict[str, tuple[str, str]] = {
     "price": ("internal", "controllable"),
@@ -198,6 +201,21 @@ def drop_early(rates: pd.DataFrame) -> pd.DataFrame:
     return kept
 
 
+def _destination(column: ir.StringValue) -> ir.StringValue:
+    """The competitor a leaver went to, trimmed; :data:`UNKNOWN` when blank or an unknown token."""
+    name = column.strip()
+    unknown = name.isnull() | name.lower().isin(UNKNOWN_DESTINATIONS)
+    result: ir.StringValue = ibis.ifelse(unknown, UNKNOWN, name)
+    return result
+
+
+def delivered_months(wh: Source, snapshot: date) -> set[date]:
+    """The bill months (first days) with monthly usage delivered up to ``snapshot``."""
+    usage = as_of_rows(wh, "monthly_usage", snapshot)
+    months = usage.select(month=usage.bill_month.cast("date")).distinct().to_pandas()
+    return {pd.Timestamp(m).date().replace(day=1) for m in months["month"].dropna()}
+
+
 def leavers_table(wh: Source, snapshot: date, months: int, last: date | None = None) -> ir.Table:
     """Subscribers whose first churn falls in the report months (ending with ``last``), with
     reason, destination, tenure at leaving and the last bill before leaving."""
@@ -210,7 +228,7 @@ def leavers_table(wh: Source, snapshot: date, months: int, last: date | None = N
         d_sid=churn.subscriber_id,
         d_date=churn.churn_date,
         reason=churn.reason_code.fill_null(UNKNOWN),
-        destination=churn.destination_competitor.fill_null(UNKNOWN),
+        destination=_destination(churn.destination_competitor),
     )
     left = left.left_join(
         detail, (left.subscriber_id == detail.d_sid) & (left.churn_date == detail.d_date)

@@ -42,7 +42,7 @@ from weiwan.analytics.targets import (
     load_target_groups,
 )
 from weiwan.core.errors import ConfigError
-from weiwan.core.months import add_months
+from weiwan.core.months import OPEN_END, add_months
 
 #: profile column a policy's ``min_spend`` is checked against (the contracted monthly fee)
 SPEND_COLUMN = "plan_monthly_fee"
@@ -54,11 +54,14 @@ CostKind = Literal["one_off", "monthly", "device_subsidy"]
 _ID = r"^[a-z][a-z0-9_]*$"
 _STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 _EPSILON = 1e-9
+#: ``valid_to: open``: the policy has no end (it carries a ``review_by`` date instead)
+OPEN = "open"
 
 #: friendlier messages for the fields every policy must have (the library's refusal rules)
 _REQUIRED = {
     "valid_from": "refused: no validity period (有效期): set valid_from and valid_to",
-    "valid_to": "refused: no validity period (有效期): set valid_from and valid_to",
+    "valid_to": "refused: no validity period (有效期): set valid_from and valid_to "
+    "(a date, or `open` with a review_by date)",
     "min_spend": "refused: no minimum spend (最低消费): set min_spend in yuan per month",
     "limit": "refused: no entry limit (参与次数限制): set limit {times, per_months}",
     "channels": "refused: no channels: list at least one of " + ", ".join(CHANNELS),
@@ -107,11 +110,17 @@ class Cost(BaseModel):
 
 
 class Budget(BaseModel):
-    """Grants allowed per validity period: a count and/or money in yuan (omitted: unlimited)."""
+    """Grants allowed per validity period, or per ``per_months`` months up to the day when
+    given: a count and/or money in yuan (omitted: unlimited)."""
 
     model_config = _STRICT
     count: int | None = Field(default=None, ge=0)
     money: float | None = Field(default=None, ge=0)
+    per_months: int | None = Field(default=None, ge=1, le=60)
+
+    def limited(self) -> bool:
+        """A count or a money limit is set."""
+        return self.count is not None or self.money is not None
 
 
 class Policy(BaseModel):
@@ -126,7 +135,10 @@ class Policy(BaseModel):
     target_group: str | None = Field(default=None, pattern=_ID)
     target: TargetFilter | None = Field(default=None, validate_default=True)
     valid_from: dt.date
-    valid_to: dt.date
+    #: None: open-ended (``valid_to: open`` in the file)
+    valid_to: dt.date | None
+    #: when someone should look at the policy again; passing it only warns
+    review_by: dt.date | None = None
     min_spend: float = Field(ge=0)
     limit: EntryLimit
     cost: Cost
@@ -165,17 +177,24 @@ class Policy(BaseModel):
         except FilterError as exc:
             raise ValueError(str(exc)) from exc
 
-    @field_validator("valid_from", "valid_to", mode="before")
+    @field_validator("valid_from", "review_by", mode="before")
     @classmethod
     def _parse_date(cls, raw: Any) -> Any:
         return _iso_date(raw)
 
-    @field_validator("valid_to")
+    @field_validator("valid_to", mode="before")
     @classmethod
-    def _after_start(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+    def _parse_end(cls, raw: Any) -> Any:
+        if raw is None:
+            raise ValueError(_REQUIRED["valid_to"])
+        return None if raw == OPEN else _iso_date(raw)
+
+    @field_validator("valid_to", "review_by")
+    @classmethod
+    def _after_start(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
         start = info.data.get("valid_from")
-        if start is not None and value < start:
-            raise ValueError(f"refused: valid_to {value} is before valid_from {start}")
+        if start is not None and value is not None and value < start:
+            raise ValueError(f"refused: {info.field_name} {value} is before valid_from {start}")
         return value
 
     @field_validator("channels")
@@ -205,6 +224,16 @@ class Policy(BaseModel):
             raise ValueError(
                 "min_spend: refused: a policy that costs money needs a minimum spend above 0"
             )
+        if self.valid_to is None and self.review_by is None:
+            raise ValueError(
+                "review_by: refused: an open-ended policy (valid_to: open) needs a review_by "
+                "date (passing it only warns)"
+            )
+        if self.valid_to is None and self.budget.limited() and self.budget.per_months is None:
+            raise ValueError(
+                "budget: refused: an open-ended policy's budget needs per_months (else it "
+                "would be one budget for all time)"
+            )
         return self
 
     def total_cost(self) -> float:
@@ -223,9 +252,18 @@ class Policy(BaseModel):
         """Benefit per yuan committed: ``benefit / max(commitment, 1)``."""
         return self.benefit() / max(self.commitment(), 1.0)
 
+    @property
+    def valid_until(self) -> dt.date:
+        """The last valid day (:data:`OPEN_END` for an open-ended policy)."""
+        return OPEN_END if self.valid_to is None else self.valid_to
+
     def is_valid_on(self, day: dt.date) -> bool:
         """``day`` is within the validity period (both ends included)."""
-        return self.valid_from <= day <= self.valid_to
+        return self.valid_from <= day <= self.valid_until
+
+    def review_overdue(self, day: dt.date) -> bool:
+        """``day`` is after the policy's ``review_by`` date (a warning, never a refusal)."""
+        return self.review_by is not None and day > self.review_by
 
     def is_active(self, day: dt.date) -> bool:
         """Approved and valid on ``day``: the policy may be offered."""
@@ -233,7 +271,7 @@ class Policy(BaseModel):
 
     def overlaps_in_time(self, other: Policy) -> bool:
         """The two validity periods share at least one day."""
-        return self.valid_from <= other.valid_to and other.valid_from <= self.valid_to
+        return self.valid_from <= other.valid_until and other.valid_from <= self.valid_until
 
     def resolve_target(self, groups: Mapping[str, TargetGroup]) -> TargetFilter:
         """The target filter (the saved group's filter for ``target_group``)."""
@@ -669,19 +707,35 @@ def policy_table(policies: Sequence[Policy]) -> ir.Table:
     )
 
 
-def remaining_budgets(policies: Sequence[Policy], granted: ir.Table | None) -> ir.Table:
-    """Budget left per policy for its validity period: policy_id, used_count, used_money,
-    remaining_count, remaining_money (NULL: no limit; never below 0).
+def _budget_window(policy: Policy, day: dt.date | None) -> tuple[dt.date, dt.date]:
+    """First and last day whose grants count against the budget: the validity period, or the
+    ``budget.per_months`` months up to ``day`` within it."""
+    start, end = policy.valid_from, policy.valid_until
+    months = policy.budget.per_months
+    if months is not None and day is not None:
+        start = max(start, add_months(day, -months) + dt.timedelta(days=1))
+        end = min(end, day)
+    return start, end
 
-    Grants count when granted_on is within the policy's validity period. Money used is the sum
-    of ``granted.cost`` when that column exists, else grants × :meth:`Policy.total_cost`.
+
+def remaining_budgets(
+    policies: Sequence[Policy], granted: ir.Table | None, day: dt.date | None = None
+) -> ir.Table:
+    """Budget left per policy: policy_id, used_count, used_money, remaining_count,
+    remaining_money (NULL: no limit; never below 0).
+
+    Grants count when granted_on is within the policy's validity period, or, for a budget with
+    ``per_months``, within the ``per_months`` months up to ``day`` (omitted ``day``: the whole
+    validity period). Money used is the sum of ``granted.cost`` when that column exists, else
+    grants × :meth:`Policy.total_cost`.
     """
+    windows = [_budget_window(p, day) for p in policies]
     params = ibis.memtable(
         pa.table(
             {
                 "policy_id": pa.array([p.id for p in policies], pa.string()),
-                "b_from": pa.array([p.valid_from for p in policies], pa.date32()),
-                "b_to": pa.array([p.valid_to for p in policies], pa.date32()),
+                "b_from": pa.array([w[0] for w in windows], pa.date32()),
+                "b_to": pa.array([w[1] for w in windows], pa.date32()),
                 "b_unit": pa.array([p.total_cost() for p in policies], pa.float64()),
                 "b_count": pa.array([p.budget.count for p in policies], pa.int64()),
                 "b_money": pa.array([p.budget.money for p in policies], pa.float64()),
@@ -731,8 +785,11 @@ def remaining_budgets(policies: Sequence[Policy], granted: ir.Table | None) -> i
     ).order_by("policy_id")
 
 
-def remaining_budget(policy: Policy, granted: ir.Table | None) -> tuple[int | None, float | None]:
-    """(count, money) left of one policy's budget this validity period; None = unlimited."""
-    row = remaining_budgets([policy], granted).to_pyarrow().to_pylist()[0]
+def remaining_budget(
+    policy: Policy, granted: ir.Table | None, day: dt.date | None = None
+) -> tuple[int | None, float | None]:
+    """(count, money) left of one policy's budget (see :func:`remaining_budgets`); None =
+    unlimited."""
+    row = remaining_budgets([policy], granted, day).to_pyarrow().to_pylist()[0]
     count, money = row["remaining_count"], row["remaining_money"]
     return (None if count is None else int(count), None if money is None else float(money))

@@ -67,6 +67,11 @@ def duckdb_type(ibis_type: str) -> str:
     return _DUCKDB_TYPES[ibis_type]
 
 
+#: the daily run's warnings per snapshot (event, message, snapshot_date): why a result is
+#: missing (no model could be trained, no policy valid on the day, ...)
+RUN_WARNINGS = "run_warnings"
+
+
 class Warehouse:
     """The analytical store; one DuckDB connection, shared by Ibis and the loader."""
 

@@ -23,3 +23,13 @@ def last_complete_month(snapshot: date) -> date:
     """First day of the last bill month that ended on or before ``snapshot``."""
     first = snapshot.replace(day=1)
     return first if snapshot == month_end(snapshot) else add_months(first, -1)
+
+
+#: the last valid day of an open-ended retention policy (``valid_to: open``) as published into
+#: the operational database, whose ``valid_to`` is a date
+OPEN_END = date(9999, 12, 31)
+
+
+def shown_end(day: date) -> date | None:
+    """A validity end to show: None (open-ended) for :data:`OPEN_END`, else ``day``."""
+    return None if day >= OPEN_END else day

@@ -188,6 +188,16 @@ class Settings(BaseSettings):
         "benchmarks raise it.",
     )
 
+    # --- churn model promotion (hardening: untrainable and weak models) ---
+    min_promote_auc: float = Field(
+        default=0.55,
+        ge=0.0,
+        le=1.0,
+        description="Lowest hold-out ROC AUC a churn model may be promoted with; a weaker one "
+        "is registered but not promoted unless forced (`weiwan model train --promote --force`, "
+        "`weiwan model promote --force`). 0.5 is chance.",
+    )
+
     @property
     def warehouse_file(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"

@@ -15,7 +15,7 @@ import ibis.expr.types as ir
 from weiwan.analytics.alerts import alert_context, evaluate_rules, fired_once, load_rules
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.decide import DayInputs, decide_day, load_decide_config
-from weiwan.analytics.policies import load_policies
+from weiwan.analytics.policies import PolicyLibrary, load_policies
 from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.uplift import learn_uplift
 from weiwan.core.logging import get_logger
@@ -61,18 +61,42 @@ def _learned_uplift(ctx: RunContext) -> dict[str, float] | None:
     return {k: v.uplift for k, v in learned.items()} or None
 
 
+def _check_policies(ctx: RunContext, library: PolicyLibrary) -> None:
+    """Warn when no policy may be offered on the snapshot, or policies are past review."""
+    day = ctx.snapshot
+    if not any(p.is_active(day) for p in library.policies):
+        ctx.warn(
+            "policies.none_valid",
+            f"no retention policy is approved and valid on {day} in {library.source}: "
+            "subscribers at risk get no offer today (check valid_from / valid_to and approval)",
+            snapshot=str(day),
+        )
+    overdue = [p.id for p in library.policies if p.is_active(day) and p.review_overdue(day)]
+    if overdue:
+        ctx.warn(
+            "policies.review_overdue",
+            f"retention policies past their review date (review_by) on {day}: "
+            f"{', '.join(overdue)}; they are still offered; review them in {library.source}",
+            snapshot=str(day),
+        )
+
+
 def decisions_step(ctx: RunContext) -> ir.Table | None:
     """At most one action per subscriber for the snapshot's day (see analytics.decide)."""
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
     profile = load_profile(warehouse, snapshot)
     if "churn_probability" not in profile.columns:
-        log.warning("decisions.no_scores", snapshot=str(snapshot))
+        ctx.warn(
+            "decisions.no_scores",
+            f"no decisions for {snapshot}: no subscriber has a churn score (no model)",
+        )
         return None
     library = load_policies(ctx.settings.policies if ctx.settings else None, profile=profile)
     for issue in library.errors:
         log.warning("policies.refused", problem=str(issue))
     for issue in library.warnings:
         log.warning("policies.more_generous", problem=str(issue))
+    _check_policies(ctx, library)
     actions = _earlier_actions(ctx)
     granted = history = None
     if actions is not None:

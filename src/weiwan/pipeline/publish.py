@@ -202,7 +202,7 @@ def _publish_policies(engine: sa.Engine, snapshot: date, library: PolicyLibrary)
             "description": p.description,
             "offer_type": p.offer_type,
             "valid_from": p.valid_from,
-            "valid_to": p.valid_to,
+            "valid_to": p.valid_until,  # open-ended: OPEN_END
             "min_spend": p.min_spend,
             "total_cost": p.total_cost(),
             "benefit_value": p.benefit_value,

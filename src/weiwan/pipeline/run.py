@@ -14,12 +14,14 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 from sqlalchemy import Engine
 
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.outcomes import retention_outcomes
-from weiwan.analytics.warehouse import Warehouse
+from weiwan.analytics.warehouse import RUN_WARNINGS, Warehouse
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
 from weiwan.pipeline.anomaly_steps import anomalies_step
@@ -61,10 +63,12 @@ STEPS: tuple[tuple[str, Step], ...] = (
 
 @dataclass
 class PipelineResult:
-    """Rows written per result table for one snapshot."""
+    """Rows written per result table for one snapshot, and what the operator should know
+    (no model could be trained, no policy valid on the day, ...)."""
 
     snapshot: date
     rows: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def run_pipeline(
@@ -110,4 +114,19 @@ def run_pipeline(
         result.rows[name] = warehouse.replace_snapshot(name, rows, snapshot)
         log.info("pipeline.step", step=name, snapshot=snapshot.isoformat(), rows=result.rows[name])
     report("done", len(STEPS), len(STEPS))
+    result.warnings = [message for _, message in context.warnings]
+    _store_warnings(warehouse, snapshot, context.warnings)
     return result
+
+
+def _store_warnings(warehouse: Warehouse, snapshot: date, warnings: list[tuple[str, str]]) -> None:
+    """The run's warnings as the snapshot's part of ``run_warnings`` (event, message), for the
+    commands that explain a missing result later (e.g. ``weiwan scores export``)."""
+    rows = pa.table(
+        {
+            "event": pa.array([e for e, _ in warnings], pa.string()),
+            "message": pa.array([m for _, m in warnings], pa.string()),
+            "snapshot_date": pa.array([snapshot] * len(warnings), pa.date32()),
+        }
+    )
+    warehouse.replace_snapshot(RUN_WARNINGS, ibis.memtable(rows), snapshot)

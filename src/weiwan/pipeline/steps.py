@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import ibis
@@ -11,7 +11,7 @@ import ibis.expr.types as ir
 from weiwan.analytics.churn.clv import compute_clv, historic_margin
 from weiwan.analytics.churn.drift import drift
 from weiwan.analytics.churn.evaluation import train_and_register
-from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry
+from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry, WeakModelError
 from weiwan.analytics.churn.survival import expected_months_table
 from weiwan.analytics.churn.tenure import fit_tenure_model
 from weiwan.analytics.churn.training import NotEnoughHistoryError, score_frame
@@ -37,6 +37,14 @@ class RunContext:
     registry: ModelRegistry | None = None
     #: the settings files in effect (edited in the web and applied); None: the shipped ones
     settings: SettingsPaths | None = None
+    #: what the operator should know about this run, (event, message): logged, shown in the
+    #: run's summary and stored in the warehouse table ``run_warnings``
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+    def warn(self, event: str, message: str, **details: object) -> None:
+        """Log ``event`` and keep ``message`` for the run's summary."""
+        log.warning(event, problem=message, **details)
+        self.warnings.append((event, message))
 
 
 def features_step(ctx: RunContext) -> ir.Table:
@@ -103,7 +111,10 @@ def _scoring_model(ctx: RunContext) -> tuple[object, ModelMeta] | None:
         try:
             version, trained, files = train_and_register(ctx.warehouse, registry, promote=True)
         except NotEnoughHistoryError as exc:
-            log.warning("scores.no_model", reason=str(exc))
+            ctx.warn("scores.no_model", f"no churn model, nothing scored on {ctx.snapshot}: {exc}")
+            return None
+        except WeakModelError as exc:
+            ctx.warn("scores.weak_model", f"nothing scored on {ctx.snapshot}: {exc}")
             return None
         auc = trained.meta.metrics["default"]["roc_auc"]
         log.info("model.trained", version=version, auc=auc, report=str(files["html_path"]))

@@ -122,9 +122,13 @@ def train_and_register(
     config: TrainingConfig | None = None,
     *,
     promote: bool = False,
+    force: bool = False,
 ) -> tuple[str, TrainingResult, dict[str, Path]]:
     """Train on the warehouse, register the model with its evaluation and reports, and
-    optionally promote it. Returns the version, the result and the report files."""
+    optionally promote it. Returns the version, the result and the report files.
+
+    A model whose hold-out AUC is too low is registered but not promoted unless ``force``:
+    :class:`~weiwan.analytics.churn.registry.WeakModelError` (raised after registering)."""
     result = train_on_warehouse(warehouse, config or TrainingConfig())
     survival = survival_evaluation(warehouse, last_data_day(warehouse))
     result.meta.extra["survival"] = survival
@@ -132,5 +136,5 @@ def train_and_register(
     document = evaluation_document(result, survival, version=version)
     files = asdict(write_report(document, registry.folder(version)))
     if promote:
-        registry.promote(version)
+        registry.promote(version, force=force)
     return version, result, files

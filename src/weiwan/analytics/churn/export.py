@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from weiwan.analytics.exports import write_table
-from weiwan.analytics.warehouse import Warehouse
+from weiwan.analytics.warehouse import RUN_WARNINGS, Warehouse
 from weiwan.core.errors import WeiwanError
 
 COLUMNS = ["subscriber_id", "churn_probability", "risk_band", "reason_1", "reason_2", "reason_3"]
@@ -16,9 +16,14 @@ COLUMNS = ["subscriber_id", "churn_probability", "risk_band", "reason_1", "reaso
 def export_scores(
     warehouse: Warehouse, snapshot: date, out: Path, *, lang: Literal["zh", "en"] = "zh"
 ) -> int:
-    """Write the scores of ``snapshot``, highest risk first; returns the rows written."""
+    """Write the scores of ``snapshot``, highest risk first; returns the rows written.
+
+    No scores for the snapshot: WeiwanError saying why when its run could not score (no model
+    could be trained, or the one trained was too weak to promote) and what to do.
+    """
+    why = _why_no_scores(warehouse, snapshot)
     if not warehouse.has_table("scores"):
-        raise WeiwanError("no scores yet: run `weiwan pipeline run` first")
+        raise WeiwanError(why or "no scores yet: run `weiwan pipeline run` first")
     table = warehouse.table("scores")
     rows = table.filter(table.snapshot_date == snapshot)
     suffix = "" if lang == "zh" else "_en"
@@ -34,6 +39,18 @@ def export_scores(
     )
     if frame.empty:
         raise WeiwanError(
-            f"no scores for {snapshot}: run `weiwan pipeline run --snapshot {snapshot}`"
+            why or f"no scores for {snapshot}: run `weiwan pipeline run --snapshot {snapshot}`"
         )
     return write_table(frame, out, f"scores {snapshot}")
+
+
+def _why_no_scores(warehouse: Warehouse, snapshot: date) -> str | None:
+    """The snapshot's run warning about scoring (``scores.*``), if its run left one."""
+    if not warehouse.has_table(RUN_WARNINGS):
+        return None
+    notes = warehouse.table(RUN_WARNINGS)
+    found = notes.filter(
+        (notes.snapshot_date == snapshot) & notes.event.startswith("scores.")
+    ).to_pyarrow()
+    messages = found.column("message").to_pylist()
+    return str(messages[0]) if messages else None

@@ -15,6 +15,20 @@ from typing import Any
 import joblib
 
 from weiwan.core.errors import WeiwanError
+from weiwan.core.settings import get_settings
+
+
+class WeakModelError(WeiwanError):
+    """A model's hold-out AUC is below ``Settings.min_promote_auc``: registered, not promoted."""
+
+    def __init__(self, version: str, auc: float, minimum: float):
+        super().__init__(
+            f"model {version}: hold-out AUC {auc:.3f} is below {minimum:.2f} "
+            "(WEIWAN_MIN_PROMOTE_AUC): registered but not promoted; it ranks churners little "
+            "better than chance. Deliver more history or use `--horizon 3`; promote it anyway "
+            "with --force"
+        )
+        self.version, self.auc, self.minimum = version, auc, minimum
 
 
 @dataclass
@@ -92,9 +106,16 @@ class ModelRegistry:
         version: str | None = self._index()["promoted"]
         return version
 
-    def promote(self, version: str) -> None:
-        """Make ``version`` the scoring model (the previous one stays in the history)."""
-        self.meta(version)
+    def promote(self, version: str, *, force: bool = False) -> None:
+        """Make ``version`` the scoring model (the previous one stays in the history).
+
+        Refused (:class:`WeakModelError`) when its hold-out AUC is below
+        ``Settings.min_promote_auc``, unless ``force``.
+        """
+        auc = self.meta(version).metrics.get("default", {}).get("roc_auc")
+        minimum = get_settings().min_promote_auc
+        if not force and isinstance(auc, int | float) and not auc >= minimum:
+            raise WeakModelError(version, float(auc), minimum)
         index = self._index()
         if index["promoted"] != version:
             index["history"].append(version)

@@ -46,6 +46,42 @@ class NotEnoughHistoryError(WeiwanError):
     """The warehouse holds too little labelled churn history to train a model."""
 
 
+def more_churners_advice(train: int, holdout: int, training_snapshots: int, horizon: int) -> str:
+    """What to do when a side of the split has fewer than ``MIN_CHURNERS``: a longer label
+    horizon (the hold-out is one month end, so only a longer horizon or more subscribers add
+    churners to it) and how many more months of history the training side needs."""
+    per_snapshot = (train + holdout) / (training_snapshots + 1)
+    if per_snapshot <= 0:
+        return (
+            "no churn at all in the delivered history: check that churn_records is delivered "
+            "and mapped, then deliver at least "
+            f"{HISTORY_MONTHS + horizon + 1} months of history"
+        )
+    advice: list[str] = []
+    per_month = per_snapshot / horizon
+    longer = max(3, -(-MIN_CHURNERS // max(1, int(per_month))))
+    if holdout < MIN_CHURNERS and longer > horizon:
+        if longer <= 12:
+            advice.append(
+                f"count churn within {longer} months of a snapshot (`weiwan model train "
+                f"--horizon {longer} --promote`; about {per_month * longer:.0f} churners in the "
+                "hold-out)"
+            )
+        else:
+            advice.append(
+                f"deliver all subscribers: about {per_month:.0f} leave a month, too few for a "
+                "hold-out even over 12 months"
+            )
+    needed = -(-MIN_CHURNERS // max(1, int(per_snapshot)))
+    if train < MIN_CHURNERS and needed > training_snapshots:
+        advice.append(
+            f"deliver about {needed - training_snapshots} more months of history (about "
+            f"{per_snapshot:.0f} churners per month end now; {needed} training month ends "
+            f"would give about {needed * per_snapshot:.0f})"
+        )
+    return "; or ".join(advice) if advice else "deliver more history"
+
+
 RISK_BANDS = (("high", 0.05), ("medium", 0.20))  # top 5 % high, next 15 % medium, rest low
 
 
@@ -108,7 +144,9 @@ def _training_snapshots(warehouse: Warehouse, config: TrainingConfig) -> list[da
     if len(some) < 2:
         raise NotEnoughHistoryError(
             "training needs two month-end snapshots with usage before them and a full label "
-            "horizon after: deliver more history"
+            f"horizon ({config.horizon_months} month(s)) after: deliver at least "
+            f"{HISTORY_MONTHS + 1 + config.horizon_months} months of history (monthly usage "
+            "and churn records)"
         )
     log.warning("training.short_history", snapshots=[str(d) for d in some], months=HISTORY_MONTHS)
     return some
@@ -190,9 +228,14 @@ def train_on_warehouse(warehouse: Warehouse, config: TrainingConfig) -> Training
     x_hold, _ = prepare_features(holdout[names], categories=categories)
     y_train, y_hold = train["churned"].to_numpy(bool), holdout["churned"].to_numpy(bool)
     if min(y_train.sum(), y_hold.sum()) < MIN_CHURNERS:
+        advice = more_churners_advice(
+            int(y_train.sum()), int(y_hold.sum()), len(snapshots) - 1, config.horizon_months
+        )
         raise NotEnoughHistoryError(
-            f"{int(y_train.sum())} churners in the training snapshots and {int(y_hold.sum())} in "
-            f"the hold-out {snapshots[-1]}; at least {MIN_CHURNERS} each are needed"
+            f"too few churners to train a churn model: {int(y_train.sum())} in the "
+            f"{len(snapshots) - 1} training month ends and {int(y_hold.sum())} in the hold-out "
+            f"{snapshots[-1]} (churn within {config.horizon_months} month(s)); at least "
+            f"{MIN_CHURNERS} each are needed. What to do: {advice}"
         )
     evaluation: dict[str, Any] = {}
     value, value_source = _holdout_value(warehouse, holdout)
@@ -264,7 +307,8 @@ def score_frame(
     """Churn probability, risk band and top-3 reasons (zh + en) for every row of ``features``;
     reasons are blank outside ``reasons_for``."""
     x, _ = prepare_features(features[meta.features], categories=model.categories_)
-    p = model.predict_proba(x)[:, 1]
+    # the booster refuses an empty frame: no subscriber on the snapshot, no probability
+    p = model.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
     bands = risk_bands(p)
     scored = pd.DataFrame(
         {

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
+from weiwan.core.months import shown_end
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
 from weiwan.ops.customers.limits import LookupBudget, lookup_budget
@@ -151,7 +152,7 @@ def _offers_context(
             "total_cost": p.total_cost,
             "benefit_value": p.benefit_value,
             "commitment_months": p.commitment_months,
-            "valid_to": p.valid_to,
+            "valid_to": shown_end(p.valid_to),  # None: open-ended
         }
         for p in self_service_offers(session, customer, _today(tz))
     ]

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from weiwan.core.contact_rules import CHANNELS, ChannelRule, ContactRules
+from weiwan.core.months import shown_end
 from weiwan.core.yaml_safe import load_yaml
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.web.i18n import current_language
@@ -80,7 +81,7 @@ def policy_table(
             "name": p.name_zh if _chinese() else p.name_en,
             "offer_type": label(OFFER_TYPES, p.offer_type),
             "valid_from": p.valid_from,
-            "valid_to": p.valid_to,
+            "valid_to": shown_end(p.valid_to),  # blank: open-ended
             "min_spend": p.min_spend,
             "total_cost": p.total_cost,
             "commitment_months": p.commitment_months,
