@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 
 from browser.conftest import DemoSite, log_in, screenshot
 from weiwan.core.db import engine_for, session_scope
+from weiwan.ops.contacts.models import Contact
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.org.models import User
+from weiwan.ops.org.models import Branch, User
 from weiwan.ops.tasks.models import Task
 from weiwan.ops.tasks.service import TaskSpec, create_tasks
 
@@ -20,40 +21,66 @@ pytestmark = pytest.mark.browser
 
 
 def _agents_task_with_an_offer(site: DemoSite) -> tuple[Task, str, str]:
-    """An open task of the demo agent whose customer may get an offer, and a store task for
-    the same customer and offer (as a campaign would create); (task, policy, phone)."""
+    """An outbound task of the demo agent for a customer of the agent's city (branch and
+    sub-branches) who may get an offer and whom nobody has called yet (the demo's agents worked
+    their own tasks, some to the day's contact cap), and a store task for the same customer and
+    offer (as a campaign would create); (task, policy, phone)."""
     engine = engine_for(site.settings)
     try:
         with session_scope(engine) as session:
-            rows = session.execute(
-                select(Task, CustomerView.eligible_policies, CustomerView.msisdn)
-                .join(User, User.id == Task.assignee_id)
-                .join(CustomerView, CustomerView.subscriber_id == Task.subscriber_id)
-                .where(
-                    User.username == "agent",
-                    Task.status == "open",
-                    CustomerView.eligible_policies.is_not(None),
-                )
-                .order_by(Task.id)
-            ).all()
-            task, eligible, phone = next(
-                (t, e, p) for t, e, p in rows if (e or "").split() and t.channel != "store"
-            )
-            policy = task.policy_id or (eligible or "").split()[0]
-            create_tasks(
-                session,
-                [
-                    TaskSpec(
-                        subscriber_id=task.subscriber_id,
-                        source="manual",
-                        origin="browser-test",
-                        channel="store",
-                        policy_id=policy,
-                        title_zh="到厅办理",
-                        title_en="Store visit",
+            agent = session.scalars(select(User).where(User.username == "agent")).one()
+            subscriber_id, eligible, phone = next(
+                (sid, e, p)
+                for sid, e, p in session.execute(
+                    select(
+                        CustomerView.subscriber_id,
+                        CustomerView.eligible_policies,
+                        CustomerView.msisdn,
                     )
-                ],
+                    .where(
+                        CustomerView.branch_id.in_(
+                            select(Branch.id).where(
+                                or_(
+                                    Branch.id == agent.branch_id,
+                                    Branch.parent_id == agent.branch_id,
+                                )
+                            )
+                        ),
+                        CustomerView.eligible_policies.is_not(None),
+                        ~exists().where(Contact.subscriber_id == CustomerView.subscriber_id),
+                        ~exists().where(
+                            Task.subscriber_id == CustomerView.subscriber_id,
+                            Task.status == "open",
+                        ),
+                    )
+                    .order_by(CustomerView.subscriber_id)
+                )
+                if (e or "").split()
             )
+            policy = (eligible or "").split()[0]
+            specs = [
+                TaskSpec(
+                    subscriber_id=subscriber_id,
+                    source="manual",
+                    origin="browser-test",
+                    channel=channel,
+                    policy_id=policy,
+                    title_zh=title_zh,
+                    title_en=title_en,
+                    assignee_id=agent.id if channel == "outbound_call" else None,
+                )
+                for channel, title_zh, title_en in (
+                    ("outbound_call", "挽留外呼", "Retention call"),
+                    ("store", "到厅办理", "Store visit"),
+                )
+            ]
+            assert create_tasks(session, specs) == 2
+            task = session.scalars(
+                select(Task).where(
+                    Task.subscriber_id == subscriber_id, Task.channel == "outbound_call"
+                )
+            ).one()
+            session.expunge(task)
             return task, policy, phone
     finally:
         engine.dispose()

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
 from api_helpers import PASSWORD
-from web.page_helpers import csrf_token
+from web.page_helpers import csrf_token, post_login
 from web.workbench_fixtures import world_fixture  # noqa: F401
 from weiwan.core.db import session_scope
 from weiwan.ops.org.sessions import CSRF_HEADER
@@ -79,7 +79,7 @@ def test_page_form_whose_commit_fails_answers_503(
     app: FastAPI, engine: Engine, world: dict[str, Any], disk: _Disk
 ) -> None:
     client = TestClient(app, follow_redirects=False, raise_server_exceptions=False)
-    assert client.post("/login", data={"username": "agent", "password": PASSWORD}).is_redirect
+    assert post_login(client, "agent").is_redirect
     token = csrf_token(client.get("/account").text)
     task_id = world["tasks"][("S00001", "store")]
     disk.full = True
