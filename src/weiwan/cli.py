@@ -384,7 +384,12 @@ def _publish_snapshot(warehouse: Any, engine: Any, day: date) -> None:
     for kind, rows in result.rows.items():
         seconds = result.seconds[kind]
         out.print(f"published {kind:<14} {rows:>12,} rows  {seconds:6.1f} s  (snapshot {day})")
-    handed = hand_over(engine, day, visit_due_days=get_settings().arrival_visit_due_days)
+    handed = hand_over(
+        engine,
+        day,
+        visit_due_days=get_settings().arrival_visit_due_days,
+        visit_window_days=get_settings().arrival_visit_window_days,
+    )
     out.print("handed over: " + ", ".join(f"{k} {n:,}" for k, n in handed.items()))
 
 

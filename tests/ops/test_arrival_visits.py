@@ -129,12 +129,12 @@ def test_a_visit_is_due_the_set_days_after_joining(
                     lifecycle_stage="onboarding",
                     join_date=SNAPSHOT - timedelta(days=1),
                 ),
-                # joined long before it was handed over: due on the hand-over day
+                # joined before it was handed over: due on the hand-over day
                 customer(
                     "S00002",
                     branches["city"],
                     lifecycle_stage="onboarding",
-                    join_date=SNAPSHOT - timedelta(days=60),
+                    join_date=SNAPSHOT - timedelta(days=20),
                 ),
             ]
         )
@@ -151,6 +151,30 @@ def test_a_visit_is_due_the_set_days_after_joining(
 
     assert due("S00001") == end_of(SNAPSHOT + timedelta(days=2))  # joined yesterday, 3 days
     assert due("S00002") == end_of(SNAPSHOT)
+
+
+@pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
+def test_only_recent_arrivals_get_a_visit(
+    engine: Engine, branches: dict[str, int], people: dict[str, int]
+) -> None:
+    """On a first install the stage holds months of arrivals: only those who joined within the
+    window get a welcome call (a wider window, set by the centre, reaches further back)."""
+    assert Settings().arrival_visit_window_days == 30
+    joined = {"S00001": 0, "S00002": 30, "S00003": 31, "S00004": 150}
+    with session_scope(engine) as session:
+        session.add_all(
+            customer(
+                sid,
+                branches["city"],
+                lifecycle_stage="onboarding",
+                join_date=SNAPSHOT - timedelta(days=days),
+            )
+            for sid, days in joined.items()
+        )
+    assert hand_over(engine, SNAPSHOT)["return_visits"] == 2
+    assert set(_visits(engine)) == {"S00001", "S00002"}
+    assert hand_over(engine, SNAPSHOT, visit_window_days=60)["return_visits"] == 1
+    assert set(_visits(engine)) == {"S00001", "S00002", "S00003"}
 
 
 @pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
 from weiwan.ops.reports import service as reports
 from weiwan.pipeline.demo_people import DEMO_PASSWORD
+from weiwan.pipeline.handover import VISIT_WINDOW_DAYS
 
 
 @pytest.fixture
@@ -109,8 +110,18 @@ def _ops_counts(home: Path) -> dict[str, int]:
                     text("SELECT count(*) FROM anomalies WHERE status = 'assigned'")
                 ),
                 "data_quality": conn.scalar(text("SELECT count(*) FROM data_quality_reports")),
-                "arrivals": conn.scalar(
-                    text("SELECT count(*) FROM customer_view WHERE lifecycle_stage = 'onboarding'")
+                # those who joined within the visit window (arrival_visit_window_days)
+                "arrivals": sum(
+                    1
+                    for snapshot, joined in conn.execute(
+                        text(
+                            "SELECT snapshot_date, join_date FROM customer_view"
+                            " WHERE lifecycle_stage = 'onboarding'"
+                        )
+                    )
+                    if joined is None
+                    or date.fromisoformat(str(joined))
+                    >= date.fromisoformat(str(snapshot)) - timedelta(days=VISIT_WINDOW_DAYS)
                 ),
                 "visits": conn.scalar(text("SELECT count(*) FROM tasks WHERE source = 'arrival'")),
                 "assigned_visits": conn.scalar(

@@ -110,6 +110,14 @@ class Settings(BaseSettings):
         description="Days after joining by which a new subscriber's return-visit call is due "
         "(end of that day); an arrival handed over later is due the day it is handed over.",
     )
+    arrival_visit_window_days: int = Field(
+        default=30,
+        ge=1,
+        le=366,
+        description="Only subscribers who joined at most this many days before the hand-over "
+        "get a return visit: on a first install (or after an outage) the welcome call of those "
+        "who joined months ago is past its time, and creating it would flood the agents.",
+    )
 
     # --- Ingest of an operator's delivery (docs/data-contract.md) ---
     ingest_max_quarantine_share: float = Field(

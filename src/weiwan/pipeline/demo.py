@@ -173,7 +173,12 @@ def _publish(
         upgrade(engine)
         published = publish(warehouse, engine, snapshot, home=settings.home)
         logins = ensure_demo_people(engine)
-        handed = hand_over(engine, snapshot, visit_due_days=settings.arrival_visit_due_days)
+        handed = hand_over(
+            engine,
+            snapshot,
+            visit_due_days=settings.arrival_visit_due_days,
+            visit_window_days=settings.arrival_visit_window_days,
+        )
         worked = work_the_day(engine, ZoneInfo(settings.timezone))
         managed = manage_the_day(engine, ZoneInfo(settings.timezone))
     finally:

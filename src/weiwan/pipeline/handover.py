@@ -14,18 +14,26 @@ from weiwan.ops.tasks.service import assign_customers, tasks_from_decisions
 
 #: days after joining a return visit is due when the caller names none (the setting's default)
 VISIT_DUE_DAYS: int = Settings.model_fields["arrival_visit_due_days"].default
+#: how recently an arrival joined to get a visit when the caller names nothing (the default)
+VISIT_WINDOW_DAYS: int = Settings.model_fields["arrival_visit_window_days"].default
 
 
 def hand_over(
-    engine: Engine, snapshot: date, *, visit_due_days: int = VISIT_DUE_DAYS
+    engine: Engine,
+    snapshot: date,
+    *,
+    visit_due_days: int = VISIT_DUE_DAYS,
+    visit_window_days: int = VISIT_WINDOW_DAYS,
 ) -> dict[str, int]:
     """Give new customers their managers and their return-visit call (due ``visit_due_days``
-    after joining, setting ``arrival_visit_due_days``), then create the tasks of ``snapshot``'s
-    decisions (all idempotent: running the day again adds nothing). Counts of what was new."""
+    after joining, setting ``arrival_visit_due_days``; for those who joined within
+    ``visit_window_days``, setting ``arrival_visit_window_days``), then create the tasks of
+    ``snapshot``'s decisions (all idempotent: running the day again adds nothing). Counts of
+    what was new."""
     with session_scope(engine) as session:
         counts = assign_customers(session)
         counts["return_visits"] = visit_tasks_for_arrivals(
-            session, snapshot, due_days=visit_due_days
+            session, snapshot, due_days=visit_due_days, window_days=visit_window_days
         )
         counts["tasks"] = tasks_from_decisions(session, snapshot)
     return counts

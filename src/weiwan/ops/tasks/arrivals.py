@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from weiwan.ops.customers.models import CustomerView
@@ -36,11 +36,16 @@ def visit_due(join_date: date | None, snapshot: date, due_days: int) -> datetime
     return datetime.combine(day, time(23, 59), tzinfo=UTC)
 
 
-def visit_tasks_for_arrivals(session: Session, snapshot: date, *, due_days: int) -> int:
+def visit_tasks_for_arrivals(
+    session: Session, snapshot: date, *, due_days: int, window_days: int = 30
+) -> int:
     """Create the return-visit task of every arrival that has none yet (idempotent on re-runs
     of a day and across days: a visit closed or transferred to another channel still counts);
-    routed to the arrival's outbound manager (without one, the usual routing applies). Installs
-    the shipped return-visit questionnaire the first time. Returns how many are new."""
+    routed to the arrival's outbound manager (without one, the usual routing applies). Only
+    arrivals who joined within ``window_days`` before ``snapshot`` (or whose join date is not
+    known) get one: a welcome call months after joining is no welcome, and on a first install
+    it would flood the agents. Installs the shipped return-visit questionnaire the first time.
+    Returns how many are new."""
     has_visit = exists().where(
         Task.subscriber_id == CustomerView.subscriber_id, Task.source == VISIT_SOURCE
     )
@@ -53,7 +58,14 @@ def visit_tasks_for_arrivals(session: Session, snapshot: date, *, due_days: int)
                 CustomerAssignment.kind == "outbound_manager",
             ),
         )
-        .where(CustomerView.lifecycle_stage == ARRIVAL_STAGE, ~has_visit)
+        .where(
+            CustomerView.lifecycle_stage == ARRIVAL_STAGE,
+            or_(
+                CustomerView.join_date.is_(None),
+                CustomerView.join_date >= snapshot - timedelta(days=window_days),
+            ),
+            ~has_visit,
+        )
         .order_by(CustomerView.subscriber_id)
     ).all()
     if not rows:
