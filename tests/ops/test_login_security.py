@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
 from api_helpers import PASSWORD, login
+from race import race
 from weiwan.core.db import session_scope
 from weiwan.core.settings import Settings
 from weiwan.ops.base import utcnow
@@ -28,26 +27,6 @@ from weiwan.web.app import create_app
 LOGIN = "/api/v1/auth/login"
 #: the throttle out of the way, to see the lock-out alone
 NO_THROTTLE = LoginPolicy(per_user=10_000, per_ip=10_000)
-
-
-def _race(workers: list[Callable[[], object]]) -> list[object]:
-    """Run the callables at the same moment in threads; their results or exceptions."""
-    barrier = threading.Barrier(len(workers))
-    results: list[object] = [None] * len(workers)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = workers[i]()
-        except Exception as exc:  # the test looks at what each worker met
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(workers))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def _guess(engine: Engine, password: str, policy: LoginPolicy = NO_THROTTLE) -> bool:
@@ -64,7 +43,7 @@ def test_forty_parallel_wrong_passwords_lock_after_five(
 ) -> None:
     """40 simultaneous wrong passwords: the counter stops at 5 with the account locked (the
     increment and the lock are one conditional UPDATE), and the right password is refused."""
-    results = _race([lambda: _guess(engine, "wrong guess")] * 40)
+    results = race([lambda: _guess(engine, "wrong guess")] * 40)
     assert results == [False] * 40, [r for r in results if r is not False]
     with session_scope(engine) as session:
         user = session.get(User, people["agent2"])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -12,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from customer_fixtures import publish_customers, publish_rules
+from race import race
 from weiwan.core.db import session_scope
 from weiwan.core.errors import ConflictError, WeiwanError
 from weiwan.ops.contacts.models import Acceptance, Contact
@@ -24,26 +23,6 @@ from weiwan.ops.tasks.service import TaskSpec, claim_task, create_tasks
 
 TZ = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=TZ)
-
-
-def _race(workers: list[Callable[[], object]]) -> list[object]:
-    """Run the callables at the same moment in threads; their results or exceptions."""
-    barrier = threading.Barrier(len(workers))
-    results: list[object] = [None] * len(workers)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = workers[i]()
-        except Exception as exc:  # collected and asserted on by the test
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(workers))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 @pytest.mark.parametrize(
@@ -91,7 +70,7 @@ def test_two_channels_accepting_at_once_exactly_one_wins(
                 acceptance.status = "cancelled"
             for task in session.scalars(select(Task)):
                 task.status, task.closed_reason = "open", None
-        results = _race([lambda: accept("clerk", "store"), lambda: accept("hotline", "hotline")])
+        results = race([lambda: accept("clerk", "store"), lambda: accept("hotline", "hotline")])
         wins = [r for r in results if isinstance(r, int)]
         losses = [r for r in results if isinstance(r, ConflictError)]
         assert len(wins) == 1 and len(losses) == 1, results
@@ -126,7 +105,7 @@ def test_concurrent_dispatch_never_exceeds_the_caps(
 
     channels = ("sms", "sms", "outbound_call", "sms")
     for sid in ids:  # four channels hit each subscriber at the same moment
-        results = _race([functools.partial(dispatch, sid, c) for c in channels])
+        results = race([functools.partial(dispatch, sid, c) for c in channels])
         assert sorted(map(str, results)) == ["False", "False", "False", "True"], results
     with session_scope(engine) as session:
         per_subscriber = session.execute(
@@ -166,7 +145,7 @@ def test_concurrent_calls_never_exceed_the_caps(
             return record.contact.status
 
     for sid in ids:  # three callers ring each subscriber at the same moment
-        results = _race([functools.partial(call, sid, u) for u in ("director", "head", "hotline")])
+        results = race([functools.partial(call, sid, u) for u in ("director", "head", "hotline")])
         assert sorted(map(str, results)) == ["blocked", "blocked", "sent"], results
     with session_scope(engine) as session:
         sent = session.scalar(select(func.count()).where(Contact.status == "sent"))
@@ -204,7 +183,7 @@ def test_agents_claiming_one_queued_task_at_once_exactly_one_gets_it(
     for round_ in range(8):
         with session_scope(engine) as session:
             session.execute(update(Task).where(Task.id == task_id).values(assignee_id=None))
-        results = _race([functools.partial(claim, u) for u in claimers])
+        results = race([functools.partial(claim, u) for u in claimers])
         wins = [r for r in results if isinstance(r, int)]
         assert len(wins) == 1, (round_, results)
         assert all(isinstance(r, WeiwanError) for r in results if r not in wins), results

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import Engine, select
 
+from race import race
 from weiwan.core.db import session_scope
 from weiwan.ops.contacts.models import Contact
 from weiwan.ops.sms import service
@@ -118,28 +119,9 @@ def _dispatch(engine: Engine, sender: object, at: datetime = NOW) -> service.Dis
         return service.dispatch_due(session, sender, at, batch_size=10)  # type: ignore[arg-type]
 
 
-def _race(workers: Sequence[Callable[[], object]]) -> list[object]:
-    barrier = threading.Barrier(len(workers))
-    results: list[object] = [None] * len(workers)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = workers[i]()
-        except Exception as exc:  # asserted on by the test
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(workers))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results
-
-
 def test_concurrent_dispatchers_send_each_message_once(engine: Engine, gateway: _Gateway) -> None:
     ids = _queue(engine, 120)
-    results = _race([lambda: _dispatch(engine, gateway.client()) for _ in range(3)])
+    results = race([lambda: _dispatch(engine, gateway.client()) for _ in range(3)])
     assert all(isinstance(r, service.DispatchResult) for r in results), results
     assert sorted(gateway.received) == ids
     assert set(gateway.received.values()) == {1}  # every message reached the gateway once
