@@ -29,8 +29,9 @@ from weiwan.ops.sms.service import create_template
 from weiwan.ops.surveys.models import SurveyAnswer, SurveyResponse
 from weiwan.ops.surveys.schemas import OptionIn, QuestionIn, QuestionnaireIn
 from weiwan.ops.surveys.service import create_questionnaire, questions_of
+from weiwan.ops.tasks.listing import list_tasks
 from weiwan.ops.tasks.models import Task, TaskTransfer
-from weiwan.ops.tasks.service import TaskSpec, create_tasks, list_tasks
+from weiwan.ops.tasks.service import TaskSpec, create_tasks
 
 SQLITE = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
 HX = {"HX-Request": "true"}
