@@ -1,0 +1,25 @@
+"""Names for display: users' display names and branch codes (what pages show beside ids)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from weiwan.ops.org.models import Branch, User
+
+
+def display_names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """Display name per user id (ids of no user are left out; no query for no ids)."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()
+    return {int(u): str(n) for u, n in rows}
+
+
+def branch_codes(session: Session) -> list[tuple[int, str]]:
+    """(id, code) of every branch, by code."""
+    rows = session.execute(select(Branch.id, Branch.code).order_by(Branch.code)).all()
+    return [(int(i), str(c)) for i, c in rows]
