@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, User
 
 
@@ -23,3 +24,10 @@ def branch_codes(session: Session) -> list[tuple[int, str]]:
     """(id, code) of every branch, by code."""
     rows = session.execute(select(Branch.id, Branch.code).order_by(Branch.code)).all()
     return [(int(i), str(c)) for i, c in rows]
+
+
+def visible_branches(session: Session, actor: Actor) -> list[Branch]:
+    """The branches the actor sees (their branch scope), by code."""
+    return list(
+        session.scalars(select(Branch).where(Branch.id.in_(actor.branch_ids)).order_by(Branch.code))
+    )
