@@ -33,8 +33,9 @@ from weiwan.ops.org.models import Branch, Team, User
 from weiwan.ops.org.schemas import UserCreate
 from weiwan.ops.org.service import create_user
 from weiwan.ops.reports.models import PeriodReport
+from weiwan.ops.tasks.listing import list_tasks
 from weiwan.ops.tasks.models import CustomerAssignment
-from weiwan.ops.tasks.service import TaskSpec, create_tasks, list_tasks
+from weiwan.ops.tasks.service import TaskSpec, create_tasks
 
 #: the settings' default time zone (campaign schedules and contact times are local)
 TZ = ZoneInfo("Asia/Shanghai")

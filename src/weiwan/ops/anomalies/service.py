@@ -425,3 +425,20 @@ def export_rows(
         session, actor.user_id, AuditAction.EXPORT, "anomalies", None, {"rows": len(rows), **detail}
     )
     return rows
+
+
+def assignable_users(session: Session, actor: Actor) -> list[tuple[int, str]]:
+    """Active users in the actor's scope who may be given an entry (none for a reader who may
+    not assign), by name."""
+    if actor.role not in ASSIGNERS:
+        return []
+    rows = session.execute(
+        select(User.id, User.display_name)
+        .where(
+            User.active.is_(True),
+            User.role.in_([r.value for r in ASSIGNEE_ROLES]),
+            user_scope_clause(actor, User.id),
+        )
+        .order_by(User.display_name, User.id)
+    ).all()
+    return [(int(u), str(n)) for u, n in rows]

@@ -8,24 +8,19 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from weiwan.ops.customers.card import CustomerCard, customer_card
 from weiwan.ops.customers.limits import lookup_budget, too_many
 from weiwan.ops.customers.lookups import (
     LookupLimitError,
-    audit_list,
-    check_lookup_rate,
     lookup_by_id,
     lookup_by_phone,
+    lookup_list,
 )
-from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.schemas import CustomerCardOut, CustomerRow
-from weiwan.ops.customers.service import customer_scope_clause
 from weiwan.ops.deps import CurrentActor, Db, LocalTz, as_actor
 from weiwan.ops.org.access import Actor
-from weiwan.ops.org.service import mask_phone
 from weiwan.ops.types import MAX_ID
 
 router = APIRouter(tags=["customers"])
@@ -107,32 +102,16 @@ def customers(
     """Customers in scope, highest churn risk first (a lookup: rate limited and audited)."""
     budget = lookup_budget(request)
     try:
-        check_lookup_rate(db, actor, limit=budget.limit, now=budget.now)
+        return lookup_list(
+            db,
+            actor,
+            risk_band=risk_band,
+            value_tier=value_tier,
+            branch_id=branch_id,
+            limit=limit,
+            offset=offset,
+            rate_limit=budget.limit,
+            now=budget.now,
+        )
     except LookupLimitError as exc:
         raise too_many(exc) from exc
-    query = select(CustomerView).where(customer_scope_clause(actor))
-    if risk_band is not None:
-        query = query.where(CustomerView.risk_band == risk_band)
-    if value_tier is not None:
-        query = query.where(CustomerView.value_tier == value_tier)
-    if branch_id is not None:
-        query = query.where(CustomerView.branch_id == branch_id)
-    query = query.order_by(
-        CustomerView.churn_probability.desc().nulls_last(), CustomerView.subscriber_id
-    )
-    rows = [
-        CustomerRow(
-            subscriber_id=c.subscriber_id,
-            name=c.name,
-            msisdn=mask_phone(c.msisdn, actor.role),
-            branch_code=c.branch_code,
-            value_tier=c.value_tier,
-            lifecycle_stage=c.lifecycle_stage,
-            churn_probability=c.churn_probability,
-            risk_band=c.risk_band,
-        )
-        for c in db.scalars(query.limit(limit).offset(offset))
-    ]
-    filters = {"risk_band": risk_band, "value_tier": value_tier, "branch_id": branch_id}
-    audit_list(db, actor, rows=len(rows), filters={**filters, "offset": offset})
-    return rows

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from weiwan.core.errors import NotFoundError, WeiwanError
 from weiwan.ops.base import as_utc
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.customers.service import find_by_phone, find_customer
+from weiwan.ops.customers.schemas import CustomerRow
+from weiwan.ops.customers.service import find_by_phone, find_customer, list_customers
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import AuditEvent
 from weiwan.ops.org.service import AuditAction, audit, mask_phone
@@ -159,3 +160,44 @@ def audit_list(session: Session, actor: Actor, *, rows: int, filters: dict[str, 
         target_type="customer_list",
         detail={"rows": rows, "filters": {k: v for k, v in filters.items() if v is not None}},
     )
+
+
+def lookup_list(
+    session: Session,
+    actor: Actor,
+    *,
+    risk_band: str | None = None,
+    value_tier: str | None = None,
+    branch_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    rate_limit: int,
+    now: datetime,
+) -> list[CustomerRow]:
+    """A page of the customer list (:func:`list_customers`), within the rate limit, numbers
+    masked as the role sees them; the list and its filters are audited."""
+    check_lookup_rate(session, actor, limit=rate_limit, now=now)
+    rows = [
+        CustomerRow(
+            subscriber_id=c.subscriber_id,
+            name=c.name,
+            msisdn=mask_phone(c.msisdn, actor.role),
+            branch_code=c.branch_code,
+            value_tier=c.value_tier,
+            lifecycle_stage=c.lifecycle_stage,
+            churn_probability=c.churn_probability,
+            risk_band=c.risk_band,
+        )
+        for c in list_customers(
+            session,
+            actor,
+            risk_band=risk_band,
+            value_tier=value_tier,
+            branch_id=branch_id,
+            limit=limit,
+            offset=offset,
+        )
+    ]
+    filters = {"risk_band": risk_band, "value_tier": value_tier, "branch_id": branch_id}
+    audit_list(session, actor, rows=len(rows), filters={**filters, "offset": offset})
+    return rows

@@ -7,6 +7,7 @@ the scope is answered exactly like a missing one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, exists, or_, select, true
@@ -68,6 +69,30 @@ def find_by_phone(session: Session, actor: Actor, msisdn: str) -> CustomerView:
     if row is None:
         raise NotFoundError("no customer with this number in your scope")
     return row
+
+
+def list_customers(
+    session: Session,
+    actor: Actor,
+    *,
+    risk_band: str | None = None,
+    value_tier: str | None = None,
+    branch_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Sequence[CustomerView]:
+    """Customers in scope matching the filters given, highest churn risk first."""
+    query = select(CustomerView).where(customer_scope_clause(actor))
+    if risk_band is not None:
+        query = query.where(CustomerView.risk_band == risk_band)
+    if value_tier is not None:
+        query = query.where(CustomerView.value_tier == value_tier)
+    if branch_id is not None:
+        query = query.where(CustomerView.branch_id == branch_id)
+    query = query.order_by(
+        CustomerView.churn_probability.desc().nulls_last(), CustomerView.subscriber_id
+    )
+    return session.scalars(query.limit(limit).offset(offset)).all()
 
 
 def spaced_ids(value: str | None) -> list[str]:

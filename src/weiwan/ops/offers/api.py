@@ -9,8 +9,7 @@ from fastapi import APIRouter, Query
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.base import utcnow
-from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
-from weiwan.ops.contacts.service import record_call
+from weiwan.ops.contacts.orders import order_offer
 from weiwan.ops.customers.lookups import audit_view, lookup_by_id
 from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
@@ -53,25 +52,7 @@ def order(subscriber_id: str, body: OrderIn, actor: CurrentActor, db: Db, tz: Lo
     """Order one self-service offer: an accepted contact in the self-service channel, closing
     the subscriber's other open tasks for that policy."""
     customer = find_customer(db, actor, subscriber_id)
-    today = datetime.now(tz).date()
-    if body.policy_id not in {
-        p.policy_id for p in service.self_service_offers(db, customer, today)
-    }:
-        raise InvalidRequestError(
-            f"policy {body.policy_id!r} is not offered to this subscriber in self-service",
-            field="policy_id",
-        )
-    record = record_call(
-        db,
-        actor,
-        CallIn(
-            subscriber_id=subscriber_id,
-            channel="self_service",
-            policy_id=body.policy_id,
-            outcomes=[OutcomeIn(outcome="accepted", policy_id=body.policy_id)],
-        ),
-        tz=tz,
-    )
+    record = order_offer(db, actor, customer, body.policy_id, tz=tz)
     if record.acceptance is None:  # blocked by the self-service channel's own rules
         raise InvalidRequestError(f"not possible now: {record.verdict.reason}", field="policy_id")
     return OrderOut(

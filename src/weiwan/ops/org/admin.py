@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -177,3 +179,55 @@ def list_audit(
     if user_id is not None:
         query = query.where(AuditEvent.user_id == user_id)
     return session.scalars(query.limit(limit).offset(offset)).all()
+
+
+#: audit events read per query while filtering a period
+AUDIT_BATCH = 1000
+
+
+@dataclass(slots=True)
+class AuditLog:
+    """Audit events, newest first, and the username of every user id."""
+
+    events: list[AuditEvent] = field(default_factory=list)
+    usernames: dict[int, str] = field(default_factory=dict)
+
+
+def audit_log(
+    session: Session,
+    actor: Actor,
+    *,
+    action: str | None = None,
+    username: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 500,
+) -> AuditLog:
+    """Up to ``limit`` audit events, newest first, of ``action`` by the user ``username`` (an
+    unknown name matches nothing) in ``[since, until)``, through :func:`list_audit` (which
+    checks the role)."""
+    actor.require(*AUDIT_READERS)
+    user_id = None
+    if username:
+        user_id = session.scalar(select(User.id).where(User.username == username)) or -1
+    found: list[AuditEvent] = []
+    offset = 0
+    while len(found) < limit:
+        batch = list_audit(
+            session, actor, action=action, user_id=user_id, limit=AUDIT_BATCH, offset=offset
+        )
+        stop = False
+        for event in batch:
+            if until is not None and event.at >= until:
+                continue
+            if since is not None and event.at < since:
+                stop = True
+                break
+            found.append(event)
+            if len(found) >= limit:
+                break
+        if stop or len(batch) < AUDIT_BATCH:
+            break
+        offset += AUDIT_BATCH
+    names = dict(session.execute(select(User.id, User.username)).all())
+    return AuditLog(events=found, usernames=names)

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from weiwan.ops.contacts.schemas import Channel
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
-from weiwan.ops.tasks import dialer, service
+from weiwan.ops.tasks import dialer, listing, service
 from weiwan.ops.tasks.models import TASK_STATUSES, Task, TaskTransfer
 from weiwan.ops.tasks.schemas import ImportOut, TaskOut, TransferIn, TransferOut
 from weiwan.ops.types import MAX_ID, IdPath
@@ -36,7 +36,7 @@ def tasks(
 ) -> list[Task]:
     """Tasks in scope, most urgent first."""
     return list(
-        service.list_tasks(
+        listing.list_tasks(
             db,
             actor,
             view=view,

@@ -300,37 +300,6 @@ def get_task(session: Session, actor: Actor, task_id: int) -> Task:
     return task
 
 
-def list_tasks(
-    session: Session,
-    actor: Actor,
-    *,
-    view: str = "mine",
-    status: str | None = OPEN,
-    channel: str | None = None,
-    subscriber_id: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> Sequence[Task]:
-    """Tasks in scope, most urgent first (due date, then priority). ``view``: ``mine``
-    (assigned to the actor), ``queue`` (unassigned, in the actor's branches), ``all`` (every
-    task the actor may see)."""
-    query = select(Task).where(task_scope_clause(actor))
-    if view == "mine":
-        query = query.where(Task.assignee_id == actor.user_id)
-    elif view == "queue":
-        query = query.where(Task.assignee_id.is_(None))
-    elif view != "all":
-        raise InvalidRequestError("use mine, queue or all", field="view")
-    if status is not None:
-        query = query.where(Task.status == status)
-    if channel is not None:
-        query = query.where(Task.channel == channel)
-    if subscriber_id is not None:
-        query = query.where(Task.subscriber_id == subscriber_id)
-    query = query.order_by(Task.due_at.asc().nulls_last(), Task.priority.desc(), Task.id)
-    return session.scalars(query.limit(limit).offset(offset)).all()
-
-
 # --- changing ---------------------------------------------------------------------------------
 
 #: roles that may move tasks between agents, branches and channels beyond their own tasks

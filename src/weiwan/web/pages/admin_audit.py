@@ -8,10 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from weiwan.ops.org import admin
-from weiwan.ops.org.models import AuditEvent, User
 from weiwan.ops.org.service import AuditAction
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
@@ -34,7 +32,6 @@ ACTIONS: dict[str, Any] = {
 }
 #: newest events shown (and exported) per filter; narrower filters reach older events
 PAGE_SIZE = 500
-_BATCH = 1000
 
 
 def _day(value: str | None) -> date | None:
@@ -42,38 +39,6 @@ def _day(value: str | None) -> date | None:
         return date.fromisoformat(value) if value else None
     except ValueError:
         return None
-
-
-def _events(
-    db: Any,
-    actor: Any,
-    *,
-    action: str | None,
-    user_id: int | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-) -> list[AuditEvent]:
-    """Newest first through ``admin.list_audit`` (which checks the role), period filtered
-    here, up to ``limit`` events."""
-    found: list[AuditEvent] = []
-    offset = 0
-    while len(found) < limit:
-        batch = admin.list_audit(
-            db, actor, action=action, user_id=user_id, limit=_BATCH, offset=offset
-        )
-        for event in batch:
-            if until is not None and event.at >= until:
-                continue
-            if since is not None and event.at < since:
-                return found
-            found.append(event)
-            if len(found) >= limit:
-                break
-        if len(batch) < _BATCH:
-            break
-        offset += _BATCH
-    return found
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
@@ -85,22 +50,13 @@ def audit_log(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Respon
     if action not in {a.value for a in AuditAction}:
         action = None
     username = (params.get("user") or "").strip()
-    user_id = None
-    if username:
-        user_id = db.scalar(select(User.id).where(User.username == username)) or -1
     start, end = _day(params.get("from")), _day(params.get("to"))
     since = datetime.combine(start, time(), tz) if start else None
     until = datetime.combine(end + timedelta(days=1), time(), tz) if end else None
-    events = _events(
-        db,
-        actor,
-        action=action,
-        user_id=user_id,
-        since=since,
-        until=until,
-        limit=PAGE_SIZE,
+    log = admin.audit_log(
+        db, actor, action=action, username=username, since=since, until=until, limit=PAGE_SIZE
     )
-    names = dict(db.execute(select(User.id, User.username)).all())
+    names = log.usernames
     rows = [
         {
             "at": e.at,
@@ -110,7 +66,7 @@ def audit_log(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Respon
             "detail": e.detail or "",
             "ip": e.ip,
         }
-        for e in events
+        for e in log.events
     ]
     columns = [
         Column("at", _("Time"), "datetime"),

@@ -10,13 +10,12 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.anomalies import service
 from weiwan.ops.anomalies.models import CATEGORIES, STATUSES, Anomaly
-from weiwan.ops.org.access import Actor, user_scope_clause
-from weiwan.ops.org.models import Branch, User
+from weiwan.ops.org.access import Actor
+from weiwan.ops.org.directory import branch_codes, display_names
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
@@ -101,13 +100,6 @@ def _filters(request: Request) -> service.Filters:
     )
 
 
-def _names(db: Any, user_ids: set[int]) -> dict[int, str]:
-    if not user_ids:
-        return {}
-    rows = db.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all()
-    return {int(u): str(n) for u, n in rows}
-
-
 def row_of(entry: Anomaly, names: dict[int, str]) -> dict[str, Any]:
     """One table row of an entry, in the reader's language."""
     english = current_language().startswith("en")
@@ -131,24 +123,8 @@ def row_of(entry: Anomaly, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def assignable_users(db: Any, actor: Actor) -> list[tuple[int, str]]:
-    """Active users in the actor's scope who may be given an entry (for the assign form)."""
-    if actor.role not in service.ASSIGNERS:
-        return []
-    rows = db.execute(
-        select(User.id, User.display_name)
-        .where(
-            User.active.is_(True),
-            User.role.in_([r.value for r in service.ASSIGNEE_ROLES]),
-            user_scope_clause(actor, User.id),
-        )
-        .order_by(User.display_name, User.id)
-    ).all()
-    return [(int(u), str(n)) for u, n in rows]
-
-
 def _rows(db: Any, entries: Any) -> list[dict[str, Any]]:
-    names = _names(db, {e.assignee_id for e in entries if e.assignee_id})
+    names = display_names(db, {e.assignee_id for e in entries if e.assignee_id})
     return [row_of(e, names) for e in entries]
 
 
@@ -169,7 +145,6 @@ def anomalies(request: Request, actor: PageActor, db: Db, tz: LocalTz, page: int
     english = current_language().startswith("en")
     for item in counts["by_rule"]:
         item["label"] = item["name_en"] if english else item["name_zh"]
-    branches = db.execute(select(Branch.id, Branch.code).order_by(Branch.code)).all()
     table = Table(
         "anomalies",
         COLUMNS,
@@ -187,8 +162,8 @@ def anomalies(request: Request, actor: PageActor, db: Db, tz: LocalTz, page: int
             "status_words": STATUS_LABELS,
             "category_words": CATEGORY_LABELS,
             "tier_words": VALUE_TIERS,
-            "branches": [(int(i), str(c)) for i, c in branches],
-            "assignees": assignable_users(db, actor),
+            "branches": branch_codes(db),
+            "assignees": service.assignable_users(db, actor),
             "page": page,
             "pages": max(1, -(-total // PAGE_SIZE)),
             "total": total,
@@ -201,13 +176,13 @@ def anomalies(request: Request, actor: PageActor, db: Db, tz: LocalTz, page: int
 
 def _after(request: Request, form: Any, db: Any, actor: Actor, entry: Anomaly) -> Response:
     if request.headers.get("HX-Request"):
-        names = _names(db, {entry.assignee_id} if entry.assignee_id else set())
+        names = display_names(db, {entry.assignee_id} if entry.assignee_id else set())
         return render(
             request,
             "anomalies/_row.html",
             {
                 "row": row_of(entry, names),
-                "assignees": assignable_users(db, actor),
+                "assignees": service.assignable_users(db, actor),
             },
         )
     back = str(form.get("next") or "/anomalies")

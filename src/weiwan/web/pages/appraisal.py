@@ -10,14 +10,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.core.months import add_months
 from weiwan.ops.appraisal import scorecards as service
 from weiwan.ops.appraisal import settings as appraisal_settings
 from weiwan.ops.appraisal.models import LEVELS
-from weiwan.ops.org.models import Branch, Team, User
+from weiwan.ops.org.directory import branch_names, display_names, team_names
 from weiwan.ops.org.roles import Scope
 from weiwan.web.errors import more_problems, translated
 from weiwan.web.i18n import current_language
@@ -94,16 +93,11 @@ def month_options(db: Any, tz: Any) -> list[date]:
 
 def _names(db: Any, level: str, ids: set[int]) -> dict[int, str]:
     """Subjects' names in the reader's language (branches have two)."""
-    if not ids:
-        return {}
     if level == "branch":
-        column = Branch.name_en if current_language() == "en" else Branch.name_zh
-        rows = db.execute(select(Branch.id, column).where(Branch.id.in_(ids))).all()
-    elif level == "team":
-        rows = db.execute(select(Team.id, Team.name).where(Team.id.in_(ids))).all()
-    else:
-        rows = db.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all()
-    return {int(i): str(n) for i, n in rows}
+        return branch_names(db, ids, english=current_language() == "en")
+    if level == "team":
+        return team_names(db, ids)
+    return display_names(db, ids)
 
 
 def card_row(card: service.Card, month: date, name: str | None = None) -> dict[str, Any]:

@@ -8,12 +8,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.appraisal import work
-from weiwan.ops.org.access import user_scope_clause
-from weiwan.ops.org.models import User
+from weiwan.ops.org.directory import agents_in_scope
 from weiwan.ops.org.roles import Role
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
@@ -149,20 +147,6 @@ def comment_plan(
     return RedirectResponse(f"/appraisal/weekly-plans?week={week}", status_code=303)
 
 
-def _agents(db: Any, actor: Any) -> list[User]:
-    return list(
-        db.scalars(
-            select(User)
-            .where(
-                User.active.is_(True),
-                User.role == Role.AGENT.value,
-                user_scope_clause(actor, User.id),
-            )
-            .order_by(User.display_name, User.id)
-        )
-    )
-
-
 @router.get("/appraisal/daily-checks")
 def daily_checks(
     request: Request,
@@ -206,7 +190,7 @@ def daily_checks(
             "until": last,
             "today": today,
             "may_check": may_check,
-            "agents": _agents(db, actor) if may_check else [],
+            "agents": agents_in_scope(db, actor) if may_check else [],
             "results": RESULT_LABELS,
         },
     )

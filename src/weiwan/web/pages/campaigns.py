@@ -10,14 +10,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from weiwan.core.errors import ConflictError, InvalidRequestError
 from weiwan.ops.campaigns import approvals, evaluation, execution, rehearsal, service
 from weiwan.ops.campaigns.models import STATUSES, SUBMITTED, Campaign
 from weiwan.ops.campaigns.schemas import CampaignCreate, CampaignUpdate
 from weiwan.ops.org.access import Actor
-from weiwan.ops.org.models import User
+from weiwan.ops.org.directory import display_names
 from weiwan.web.errors import error_text
 from weiwan.web.i18n import gettext as _
 from weiwan.web.pages import campaign_forms as forms
@@ -277,7 +276,7 @@ def campaign_detail(
             "branch_name": branch_names(db).get(campaign.branch_id, str(campaign.branch_id)),
             "questionnaire": questionnaire_title(db, campaign.questionnaire_id),
             "history": history,
-            "users": _user_names(db, {t.user_id for t in history}),
+            "users": display_names(db, {t.user_id for t in history}),
             "actions": views.allowed_actions(actor, campaign),
             "action_labels": views.ACTION_LABELS,
             "long_actions": views.LONG_ACTIONS,
@@ -291,12 +290,6 @@ def campaign_detail(
             "monitor": monitor,
         },
     )
-
-
-def _user_names(db: Db, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(db.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
 
 
 @router.post("/campaigns/{campaign_id}/approve")

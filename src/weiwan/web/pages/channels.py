@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from weiwan.core.months import shown_end
-from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
-from weiwan.ops.contacts.service import record_call
+from weiwan.ops.contacts.orders import NotOfferedError, order_offer
 from weiwan.ops.customers.limits import LookupBudget, lookup_budget
 from weiwan.ops.customers.lookups import (
     LookupLimitError,
@@ -193,22 +192,11 @@ def _order(
 ) -> FormMessage:
     """Order as ``POST /api/v1/self-service/{id}/orders``: an accepted self-service contact
     that closes the subscriber's other open tasks for the policy."""
-    offered = {p.policy_id for p in self_service_offers(session, customer, _today(tz))}
-    if policy_id not in offered:
+    try:
+        record = order_offer(session, actor, customer, policy_id, tz=tz)
+    except NotOfferedError:
         return FormMessage(
             "danger", _("This offer is not available to the customer."), form="order"
-        )
-    try:
-        record = record_call(
-            session,
-            actor,
-            CallIn(
-                subscriber_id=customer.subscriber_id,
-                channel="self_service",
-                policy_id=policy_id,
-                outcomes=[OutcomeIn(outcome="accepted", policy_id=policy_id)],
-            ),
-            tz=tz,
         )
     except (InvalidRequestError, ConflictError) as exc:
         session.rollback()

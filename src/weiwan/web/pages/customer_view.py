@@ -1,10 +1,10 @@
 """What the customer card pages show around the unified view (``customers.card``): which of the
-open tasks the reader may work or transfer, the transfer history, recently closed tasks, the
-questionnaire asked on each task (its campaign's, or the return visit's), SMS templates,
-transfer targets.
+open tasks the reader may work or transfer, the transfer history, recently closed tasks
+(``tasks.card_work``), the questionnaire asked on each task (``campaigns.questionnaires``), SMS
+templates, transfer targets — read by those services, localised and labelled here.
 
 Every read stays inside the reader's scope: the customer came from ``find_customer`` /
-``find_by_phone``, tasks are filtered by ``task_scope_clause``, users by ``user_scope_clause``.
+``find_by_phone``; the services filter tasks and users by scope.
 """
 
 from __future__ import annotations
@@ -15,25 +15,20 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS
-from weiwan.ops.campaigns.models import Campaign
+from weiwan.ops.campaigns.questionnaires import AskedQuestionnaire, TaskRef, task_questionnaires
 from weiwan.ops.customers.card import CustomerCard, customer_card
 from weiwan.ops.customers.lookups import LookupLimitError
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.tags import tag_names
-from weiwan.ops.org.access import Actor, user_scope_clause
-from weiwan.ops.org.models import Branch, User
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
 from weiwan.ops.sms.service import SENDERS, list_templates
-from weiwan.ops.surveys.models import Question, Questionnaire
-from weiwan.ops.surveys.return_visit import return_visit_questionnaire
-from weiwan.ops.surveys.service import questions_of
-from weiwan.ops.tasks.arrivals import VISIT_SOURCE
-from weiwan.ops.tasks.models import Task, TaskTransfer
-from weiwan.ops.tasks.service import DISPATCHERS, task_scope_clause
+from weiwan.ops.surveys.models import Question
+from weiwan.ops.tasks.card_work import card_tasks
+from weiwan.ops.tasks.service import DISPATCHERS
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import OUTCOMES
@@ -59,9 +54,7 @@ DEFAULT_CHANNEL = {
     Role.STORE_CLERK: "store",
     Role.HOTLINE_AGENT: "hotline",
 }
-CLOSED_SHOWN = 10
 WORKING_ROLES_EXCLUDED = (Role.ADMIN, Role.ANALYST)
-TRANSFER_TARGET_ROLES = (Role.AGENT, Role.STORE_CLERK, Role.HOTLINE_AGENT, Role.SHIFT_LEAD)
 
 
 @dataclass(slots=True)
@@ -108,40 +101,29 @@ def _localised(language: str, zh: str | None, en: str | None) -> str:
     return en or zh or ""
 
 
-def _questionnaire_view(
-    session: Session, questionnaire: Questionnaire, language: str
-) -> QuestionnaireView:
+def _questionnaire_view(asked: AskedQuestionnaire, language: str) -> QuestionnaireView:
+    questionnaire = asked.questionnaire
     return QuestionnaireView(
         id=questionnaire.id,
         title=_localised(language, questionnaire.title_zh, questionnaire.title_en),
-        questions=[_question(q, language) for q in questions_of(session, questionnaire.id)],
+        questions=[_question(q, language) for q in asked.questions],
     )
 
 
 def _questionnaires(
     session: Session, tasks: list[dict[str, Any]], language: str
 ) -> dict[int, QuestionnaireView]:
-    """Per workable task id: the questionnaire asked on it — its campaign's (active), or the
-    return-visit questionnaire on a new subscriber's visit (source ``arrival``)."""
-    campaign_ids = {t["campaign_id"] for t in tasks if t.get("campaign_id") and t["workable"]}
-    by_campaign: dict[int, QuestionnaireView] = {}
-    if campaign_ids:
-        rows = session.execute(
-            select(Campaign.id, Questionnaire)
-            .join(Questionnaire, Questionnaire.id == Campaign.questionnaire_id)
-            .where(Campaign.id.in_(campaign_ids), Questionnaire.status == "active")
-        ).all()
-        by_campaign = {cid: _questionnaire_view(session, q, language) for cid, q in rows}
-    visit: QuestionnaireView | None = None
-    if any(t.get("source") == VISIT_SOURCE and t["workable"] for t in tasks):
-        found = return_visit_questionnaire(session)
-        visit = _questionnaire_view(session, found, language) if found is not None else None
+    """Per workable task id: the questionnaire asked on it, in the reader's language."""
+    refs = [
+        TaskRef(t["task_id"], t.get("campaign_id"), t.get("source")) for t in tasks if t["workable"]
+    ]
+    views: dict[int, QuestionnaireView] = {}
     out: dict[int, QuestionnaireView] = {}
-    for task in tasks:
-        is_visit = task.get("source") == VISIT_SOURCE
-        asked = visit if is_visit else by_campaign.get(task.get("campaign_id") or 0)
-        if task["workable"] and asked is not None:
-            out[task["task_id"]] = asked
+    for task_id, asked in task_questionnaires(session, refs).items():
+        key = id(asked)
+        if key not in views:
+            views[key] = _questionnaire_view(asked, language)
+        out[task_id] = views[key]
     return out
 
 
@@ -157,94 +139,6 @@ def _question(question: Question, language: str) -> QuestionView:
         required=question.required,
         options=options,
     )
-
-
-def _task_rights(session: Session, actor: Actor, task_ids: list[int]) -> dict[int, int | None]:
-    """Open tasks of the card in the reader's task scope, with their assignee."""
-    if not task_ids:
-        return {}
-    return {
-        task_id: assignee
-        for task_id, assignee in session.execute(
-            select(Task.id, Task.assignee_id).where(Task.id.in_(task_ids), task_scope_clause(actor))
-        )
-    }
-
-
-def _transfers(session: Session, actor: Actor, subscriber_id: str) -> list[dict[str, Any]]:
-    """Transfer steps of the customer's tasks in the reader's scope, newest first."""
-    steps = list(
-        session.scalars(
-            select(TaskTransfer)
-            .join(Task, Task.id == TaskTransfer.task_id)
-            .where(Task.subscriber_id == subscriber_id, task_scope_clause(actor))
-            .order_by(TaskTransfer.at.desc(), TaskTransfer.id.desc())
-            .limit(30)
-        )
-    )
-    ids = {u for t in steps for u in (t.by_user_id, t.from_user_id, t.to_user_id) if u}
-    names: dict[int, str] = (
-        {
-            user_id: name
-            for user_id, name in session.execute(
-                select(User.id, User.display_name).where(User.id.in_(ids))
-            )
-        }
-        if ids
-        else {}
-    )
-    return [
-        {
-            "task_id": t.task_id,
-            "at": t.at,
-            "by": names.get(t.by_user_id),
-            "from_user": names.get(t.from_user_id) if t.from_user_id else None,
-            "to_user": names.get(t.to_user_id) if t.to_user_id else None,
-            "from_branch_id": t.from_branch_id,
-            "to_branch_id": t.to_branch_id,
-            "from_channel": t.from_channel,
-            "to_channel": t.to_channel,
-            "reason": t.reason,
-        }
-        for t in steps
-    ]
-
-
-def _recently_closed(session: Session, subscriber_id: str) -> list[dict[str, Any]]:
-    """The customer's latest finished tasks (the card lists only open ones)."""
-    rows = session.execute(
-        select(
-            Task.id,
-            Task.channel,
-            Task.status,
-            Task.policy_id,
-            Task.closed_at,
-            Task.closed_reason,
-        )
-        .where(Task.subscriber_id == subscriber_id, Task.status != "open")
-        .order_by(Task.closed_at.desc().nulls_last(), Task.id.desc())
-        .limit(CLOSED_SHOWN)
-    )
-    return [dict(r._mapping) for r in rows]
-
-
-def transfer_targets(session: Session, actor: Actor) -> tuple[list[Any], list[Any]]:
-    """Active colleagues the reader may hand a task to, and the branches (stores) by code."""
-    users = session.execute(
-        select(User.id, User.display_name, User.role)
-        .where(
-            User.active.is_(True),
-            User.id != actor.user_id,
-            User.role.in_([r.value for r in TRANSFER_TARGET_ROLES]),
-            user_scope_clause(actor, User.id),
-        )
-        .order_by(User.display_name)
-        .limit(500)
-    ).all()
-    branches = session.execute(
-        select(Branch.id, Branch.code, Branch.name_zh, Branch.name_en).order_by(Branch.code)
-    ).all()
-    return list(users), list(branches)
 
 
 def too_many_text(exc: LookupLimitError) -> str:
@@ -289,7 +183,8 @@ def work_context(
 ) -> dict[str, Any]:
     """The card plus the reader's rights on its tasks and the forms' choices."""
     sid = card.customer["subscriber_id"]
-    rights = _task_rights(session, actor, [t["task_id"] for t in card.open_tasks])
+    held = card_tasks(session, actor, sid, [t["task_id"] for t in card.open_tasks])
+    rights = held.rights
     working = may_work(actor)
     tasks = []
     for task in card.open_tasks:
@@ -316,9 +211,7 @@ def work_context(
     ) or next(iter(workable), None)
     if first_workable is not None:
         first_workable["form_open"] = True
-    users, branches = transfer_targets(session, actor)
-    if not working:
-        users = []
+    users, branches = (held.users if working else []), held.branches
     policies = [
         {
             **p,
@@ -351,8 +244,8 @@ def work_context(
         "highlight_task": highlight_task,
         "contacts": contacts,
         "acceptances": acceptances,
-        "closed_tasks": _recently_closed(session, sid),
-        "transfers": _transfers(session, actor, sid),
+        "closed_tasks": held.closed,
+        "transfers": held.transfers,
         "questionnaires": _questionnaires(session, tasks, language),
         "may_work": working,
         "may_send_sms": actor.role in SENDERS,

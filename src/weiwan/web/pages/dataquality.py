@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.dataquality import service
@@ -18,7 +17,7 @@ from weiwan.ops.dataquality.export import download_batch, export_corrections, li
 from weiwan.ops.dataquality.fields import FIELD_CODES, SOURCE_TABLES
 from weiwan.ops.dataquality.models import STATUSES
 from weiwan.ops.dataquality.schemas import ExportBatchOut, ReportOut
-from weiwan.ops.org.access import Actor
+from weiwan.ops.org.directory import visible_branches
 from weiwan.ops.org.models import Branch
 from weiwan.ops.types import IdPath
 from weiwan.web.i18n import current_language
@@ -106,11 +105,6 @@ def _branch_id(value: str | None) -> int | None:
     return int(text)
 
 
-def _branches(db: Any, actor: Actor) -> list[Branch]:
-    rows = db.scalars(select(Branch).where(Branch.id.in_(actor.branch_ids)).order_by(Branch.code))
-    return list(rows)
-
-
 def _branch_names(branches: list[Branch]) -> dict[int, str]:
     zh = current_language() == "zh-CN"
     return {b.id: b.name_zh if zh else b.name_en for b in branches}
@@ -151,7 +145,7 @@ def data_quality(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Res
     chosen = filters_of(request.query_params)
     ip = request.client.host if request.client else None
     reports = service.list_reports(db, actor, chosen, tz, ip=ip)
-    branches = _branches(db, actor)
+    branches = visible_branches(db, actor)
     names = _branch_names(branches)
     count_rows = [
         c.model_dump()

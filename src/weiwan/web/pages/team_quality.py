@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.contacts import service as contacts
 from weiwan.ops.contacts.schemas import InspectionIn
-from weiwan.ops.org.models import User
+from weiwan.ops.org.directory import display_names
 from weiwan.ops.tasks import board
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
@@ -66,12 +64,6 @@ def _day(value: str | None, default: date, field: str) -> date:
         raise InvalidRequestError(_("Use a date like 2026-11-24."), field=field) from exc
 
 
-def _names(db: Any, user_ids: set[int]) -> dict[int, str]:
-    if not user_ids:
-        return {}
-    return dict(db.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all())
-
-
 @router.get("/quality")
 def quality(
     request: Request,
@@ -102,7 +94,9 @@ def quality(
     outcomes = contacts.outcomes_of(db, [c.id for c in sample])
     latest = board.inspections_of_contacts(db, [c.id for c in sample])
     past = board.inspections(db, actor, start, end)
-    names = {a.id: a.display_name for a in agents} | _names(db, {i.inspector_id for i, _c in past})
+    names = {a.id: a.display_name for a in agents} | display_names(
+        db, {i.inspector_id for i, _c in past}
+    )
     sample_rows = [
         {
             "contact_id": c.id,

@@ -18,6 +18,7 @@ from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import Db, LocalTz
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
+from weiwan.ops.tasks.listing import PAGE_SIZES, TaskFilters, TaskPage, task_page
 from weiwan.ops.types import IdPath
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import lazy_gettext as _l
@@ -27,7 +28,6 @@ from weiwan.web.pages import customer_actions
 from weiwan.web.pages.customer_actions import FormMessage
 from weiwan.web.pages.customer_view import card_context, too_many_text
 from weiwan.web.pages.deps import PageActor, PageForm, export_tables
-from weiwan.web.pages.workbench_tasks import PAGE_SIZES, TaskFilters, TaskPage, task_page
 from weiwan.web.tables import Column, Table, wants_export
 from weiwan.web.templating import render
 

@@ -1,5 +1,6 @@
-"""The workbench's task list: filters, counts and one page of rows, within the actor's task scope
-(``tasks.service.task_scope_clause``: the same scope as ``/api/v1/tasks``).
+"""The task list — one for the API (``/api/v1/tasks``: :func:`list_tasks`) and the workbench
+(:func:`task_page`: filters, counts and one page of rows) — within the actor's task scope
+(``tasks.service.task_scope_clause``), built from the same filters and order.
 
 Order: due time first, then the task's priority — the expected value of acting that the next
 best action (or the campaign) gave it: churn risk × the offer's uplift × the customer's
@@ -12,6 +13,7 @@ joined to the customer view; the total and the counts are one aggregate query.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS
+from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.base import utcnow
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.access import Actor
@@ -121,21 +124,53 @@ def day_bounds(tz: ZoneInfo, now: datetime | None = None) -> tuple[datetime, dat
 
 
 def _view_clause(actor: Actor, view: str) -> ColumnElement[bool]:
+    """``mine`` (assigned to the actor), ``queue`` (unassigned, in the actor's branches) or
+    ``all`` (every task the actor may see)."""
     scope = task_scope_clause(actor)
     if view == "mine":
         return and_(scope, Task.assignee_id == actor.user_id)
     if view == "queue":
         return and_(scope, Task.assignee_id.is_(None))
+    if view != "all":
+        raise InvalidRequestError("use mine, queue or all", field="view")
     return scope
 
 
-def _base(actor: Actor, filters: TaskFilters) -> list[ColumnElement[bool]]:
-    where = [_view_clause(actor, filters.view)]
-    if filters.channel:
-        where.append(Task.channel == filters.channel)
-    if filters.source:
-        where.append(Task.source == filters.source)
+def _base(
+    actor: Actor, view: str, channel: str | None, source: str | None = None
+) -> list[ColumnElement[bool]]:
+    where = [_view_clause(actor, view)]
+    if channel:
+        where.append(Task.channel == channel)
+    if source:
+        where.append(Task.source == source)
     return where
+
+
+#: most urgent first: due time, then the task's priority
+ORDER = (Task.due_at.asc().nulls_last(), Task.priority.desc(), Task.id)
+
+
+def list_tasks(
+    session: Session,
+    actor: Actor,
+    *,
+    view: str = "mine",
+    status: str | None = "open",
+    channel: str | None = None,
+    subscriber_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Sequence[Task]:
+    """Tasks in scope, most urgent first (due date, then priority); ``view`` as in
+    :func:`_view_clause`."""
+    where = _base(actor, view, channel)
+    if status is not None:
+        where.append(Task.status == status)
+    if subscriber_id is not None:
+        where.append(Task.subscriber_id == subscriber_id)
+    query = select(Task).where(*where).order_by(*ORDER)
+    return session.scalars(query.limit(limit).offset(offset)).all()
 
 
 def _count(condition: ColumnElement[bool]) -> Any:
@@ -170,7 +205,7 @@ def count_tasks(
             _count(and_(is_open, Task.due_at < now)),
             _count(and_(Task.status.in_(FINISHED), Task.closed_at >= start)),
             _count(and_(*listed)) if listed else func.count(),
-        ).where(*_base(actor, filters))
+        ).where(*_base(actor, filters.view, filters.channel, filters.source))
     ).one()
     return TaskCounts(*(int(v) for v in row[:4])), int(row[4])
 
@@ -179,8 +214,11 @@ def _page_ids(actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime) -
     """The ids of the page's tasks in list order, from the tasks alone."""
     return (
         select(Task.id)
-        .where(*_base(actor, filters), *_list_filters(filters, tz, now))
-        .order_by(Task.due_at.asc().nulls_last(), Task.priority.desc(), Task.id)
+        .where(
+            *_base(actor, filters.view, filters.channel, filters.source),
+            *_list_filters(filters, tz, now),
+        )
+        .order_by(*ORDER)
         .limit(filters.size)
         .offset((filters.page - 1) * filters.size)
     )
