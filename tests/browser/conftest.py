@@ -21,8 +21,8 @@ from rich.console import Console
 
 from weiwan.core.db import engine_for
 from weiwan.core.settings import Settings
-from weiwan.pipeline.demo import DemoRun, run_demo
-from weiwan.pipeline.demo_people import DEMO_PASSWORD
+from weiwan.demo.people import DEMO_PASSWORD
+from weiwan.demo.seed import DemoRun, run_demo
 from weiwan.web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"

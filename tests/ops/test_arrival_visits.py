@@ -32,9 +32,9 @@ from weiwan.ops.surveys.service import (
     questions_of,
     record_answers,
 )
+from weiwan.ops.tasks.handover import hand_over
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 from weiwan.ops.tasks.service import transfer_task
-from weiwan.pipeline.handover import hand_over
 
 TZ = ZoneInfo("Asia/Shanghai")
 OPEN_RULES = {"channels": {"store": {"inbound": True}, "hotline": {"inbound": True}}}

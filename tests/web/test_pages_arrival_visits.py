@@ -16,8 +16,8 @@ from weiwan.core.db import session_scope
 from weiwan.ops.surveys.models import SurveyResponse
 from weiwan.ops.surveys.return_visit import return_visit_questionnaire
 from weiwan.ops.surveys.service import questions_of
+from weiwan.ops.tasks.handover import hand_over
 from weiwan.ops.tasks.models import Task
-from weiwan.pipeline.handover import hand_over
 
 HX = {"HX-Request": "true"}
 

@@ -23,7 +23,7 @@ from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.pages.dashboard_charts import bar_chart, grouped_bar_chart
 from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
-from weiwan.web.pages.report_tables import (
+from weiwan.web.report_tables import (
     churn_tables,
     language_of,
     member_name,

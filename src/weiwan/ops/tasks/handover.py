@@ -1,5 +1,8 @@
 """Hand the published day over to the people: managers for arrivals, their return visits and
-the day's tasks."""
+the day's tasks.
+
+It reads only the operational database (the decisions the pipeline published there), so it is
+an ops job run by the CLI and the demo after publishing, not a pipeline-to-ops bridge."""
 
 from __future__ import annotations
 

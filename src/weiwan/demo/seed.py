@@ -21,11 +21,11 @@ from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import engine_for
 from weiwan.core.months import month_end
 from weiwan.core.settings import Settings
+from weiwan.demo.activity import work_the_day
+from weiwan.demo.management import manage_the_day
+from weiwan.demo.people import DemoLogin, ensure_demo_people
 from weiwan.ops.migrate import upgrade
-from weiwan.pipeline.demo_activity import work_the_day
-from weiwan.pipeline.demo_management import manage_the_day
-from weiwan.pipeline.demo_people import DemoLogin, ensure_demo_people
-from weiwan.pipeline.handover import hand_over
+from weiwan.ops.tasks.handover import hand_over
 from weiwan.pipeline.publish import publish
 from weiwan.pipeline.run import run_pipeline
 from weiwan.sim import simulate

@@ -7,14 +7,12 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from weiwan.cli.base import console, out
 from weiwan.core.errors import WeiwanError
 
 appraisal_app = typer.Typer(help="Targets and monthly scorecards.", no_args_is_help=True)
-console = Console(stderr=True)
-out = Console()
 
 
 def _month(value: str) -> date:

@@ -10,15 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from weiwan.cli.base import console, fail, out
 from weiwan.core.errors import WeiwanError
 
 report_app = typer.Typer(
     help="Weekly and monthly reports and the churn analysis report.", no_args_is_help=True
 )
-console = Console(stderr=True)
-out = Console()
 
 Lang = Annotated[str, typer.Option("--lang", help="Language of the text: zh-CN or en.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
@@ -36,11 +34,6 @@ Snapshot = Annotated[
 Targets = Annotated[
     Path | None, typer.Option("--targets", help="Targets file (default: the shipped one).")
 ]
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
-    return typer.Exit(code=1)
 
 
 def _language(value: str) -> str:
@@ -120,7 +113,7 @@ def churn(
     touchpoints, cost and findings."""
     from weiwan.analytics.churn_report import churn_report
     from weiwan.analytics.period_reports import load_targets, parse_period
-    from weiwan.web.pages.report_tables import churn_tables
+    from weiwan.web.report_tables import churn_tables
 
     language = _language(lang)
     try:
@@ -137,7 +130,7 @@ def churn(
         )
         _emit(document, churn_tables, language, as_json, xlsx, f"churn analysis {period}")
     except WeiwanError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
 
 
 @report_app.command("period")
@@ -155,7 +148,7 @@ def period_command(
     and ROI against last year and the targets, by branch, brand, value tier and channel."""
     from weiwan.analytics.period_report_doc import period_report
     from weiwan.analytics.period_reports import load_targets, parse_period
-    from weiwan.web.pages.report_tables import period_tables
+    from weiwan.web.report_tables import period_tables
 
     language = _language(lang)
     if (week is None) == (month is None):
@@ -174,4 +167,4 @@ def period_command(
             console.print(f"note: {key} is not closed by the snapshot {day}: partial figures")
         _emit(document, period_tables, language, as_json, xlsx, f"{kind} report {key}")
     except WeiwanError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc

@@ -1,0 +1,86 @@
+"""The ``weiwan`` Typer app and what its command groups share: consoles, the progress bar,
+errors, date options, the warehouse and the operational database the settings name."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from weiwan.core.logging import configure_logging
+from weiwan.core.settings import get_settings
+
+app = typer.Typer(
+    help="weiwan (维挽): customer retention for telecom operators.", no_args_is_help=True
+)
+console = Console(stderr=True)
+out = Console()
+
+
+@app.callback()
+def _setup() -> None:
+    configure_logging(get_settings())
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A Rich progress bar driven by ``(label, done, total)`` callbacks."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, disable=not enabled, transient=True) as bar:
+        task = bar.add_task("", total=1)
+
+        def update(label: str, done: int, total: int) -> None:
+            bar.update(task, description=label, completed=done, total=total)
+
+        yield update
+
+
+def fail(exc: Exception, as_json: bool = False) -> typer.Exit:
+    """Print ``exc`` as an error (also as JSON on stdout when ``as_json``); the exit to raise."""
+    if as_json:
+        out.print_json(json.dumps({"error": str(exc)}, ensure_ascii=False))
+    console.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+    return typer.Exit(code=1)
+
+
+def parse_date(text: str) -> date:
+    """A YYYY-MM-DD option as a date, or a usage error naming the text."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def last_complete_month() -> str:
+    """The month before today's, YYYY-MM."""
+    today = date.today()
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def ops_engine() -> Any:
+    """The operational database the settings name, migrated to the current schema."""
+    from weiwan.core.db import engine_for
+    from weiwan.ops.migrate import upgrade
+
+    engine = engine_for(get_settings())
+    upgrade(engine)
+    return engine
+
+
+def open_warehouse() -> Any:
+    """The warehouse the settings name (the caller closes it)."""
+    from weiwan.analytics.warehouse import Warehouse
+
+    return Warehouse.from_settings(get_settings())

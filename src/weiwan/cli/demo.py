@@ -1,0 +1,97 @@
+"""``weiwan demo`` and ``weiwan simulate strategy-check``: the simulator-driven runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from weiwan.cli.base import fail, last_complete_month, out, progress_bar
+from weiwan.cli.data import simulate_app
+from weiwan.cli.ops import run_server
+from weiwan.core.errors import WeiwanError
+from weiwan.core.settings import get_settings
+
+
+@simulate_app.command("strategy-check")
+def strategy_check(
+    subscribers: Annotated[int, typer.Option(min=1000, help="Subscribers to simulate.")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    months: Annotated[int, typer.Option(min=6, max=60, help="Months of history.")] = 12,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Next best action vs top-risk-cheapest-offer vs random vs oracle, same budget, by truth."""
+    import tempfile
+
+    from weiwan.demo.strategy_check import plan_strategies, summarise
+    from weiwan.sim.strategy_value import TruthPrices
+
+    with tempfile.TemporaryDirectory(prefix="weiwan-strategy-") as tmp:
+        root = Path(tmp)
+        with progress_bar(not as_json) as update:
+            plan = plan_strategies(
+                root,
+                subscribers,
+                seed,
+                months=months,
+                end_month=last_complete_month(),
+                progress=update,
+            )
+        # only this evaluation reads the simulator's ground truth, never the decisions
+        prices = TruthPrices(root / "sim" / "truth", f"{plan.snapshot:%Y-%m}")
+        result = summarise(plan, subscribers, prices.saved, prices.oracle)
+    if as_json:
+        out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    out.print(
+        f"expected revenue saved by one month's campaign ({result.snapshot}, budget "
+        f"{result.budget:,.0f} yuan, next 12 months' revenue):"
+    )
+    for name in ("nba", "top_risk", "random", "oracle"):
+        value = getattr(result, name)
+        out.print(
+            f"  {name:<9} {value:>12,.0f}  treated {result.treated[name]:>7,}  "
+            f"spent {result.spent[name]:>10,.0f}"
+        )
+
+
+def demo(
+    subscribers: Annotated[int, typer.Option(min=100)] = 20_000,
+    months: Annotated[int, typer.Option(min=2, max=60)] = 12,
+    seed: Annotated[int, typer.Option()] = 42,
+    serve_app: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the web app afterwards.")
+    ] = True,
+    port: Annotated[int | None, typer.Option(help="Port (default WEIWAN_PORT, 8000).")] = None,
+) -> None:
+    """Build a simulated operator, run the daily pipeline for its latest month, publish it with
+    one demo login per role, and serve the web app on 127.0.0.1."""
+    from rich.table import Table
+
+    from weiwan.demo.people import DEMO_PASSWORD
+    from weiwan.demo.seed import run_demo
+
+    settings = get_settings()
+    try:
+        run = run_demo(
+            settings,
+            subscribers=subscribers,
+            months=months,
+            seed=seed,
+            end_month=last_complete_month(),
+            console=out,
+            progress=progress_bar,
+        )
+    except WeiwanError as exc:
+        raise fail(exc) from exc
+    logins = Table("username", "role", "name", "branch", title=f"logins (password {DEMO_PASSWORD})")
+    for login in run.logins:
+        logins.add_row(login.username, login.role.value, login.display_name, login.branch)
+    out.print(logins)
+    if serve_app:
+        address = settings.host
+        chosen = settings.port if port is None else port
+        out.print(f"weiwan demo on http://{address}:{chosen}  (log in as one of the users above)")
+        run_server(address, chosen, workers=1)
