@@ -497,11 +497,6 @@ def _rates(users: Sequence[_UserCounts]) -> list[Ratio]:
     ]
 
 
-def contact_rates(db: Session, actor: Actor, start: datetime, end: datetime) -> list[Ratio]:
-    """Connect, retention success and marketing success rates of [start, end) in scope."""
-    return _rates(_user_counts(db, actor, start, end))
-
-
 def participation(db: Session, actor: Actor, start: datetime, end: datetime) -> Ratio:
     """Treated members of campaigns running in [start, end) that were contacted in their
     campaign ÷ treated members (members of the branches the actor sees)."""
