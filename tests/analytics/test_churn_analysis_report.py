@@ -25,7 +25,7 @@ from period_report_fixtures import (
     build_report_warehouse,
 )
 from weiwan.analytics import kpis
-from weiwan.analytics.churn_report import TREATMENTS, churn_documents, churn_report
+from weiwan.analytics.churn_analysis import TREATMENTS, churn_documents, churn_report
 from weiwan.analytics.period_reports import ReportTargets
 from weiwan.analytics.warehouse import Warehouse
 
