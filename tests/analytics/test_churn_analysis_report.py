@@ -1,7 +1,7 @@
 """The churn analysis report (流失分析报告): figures counted here from the fixture's rows, equal
 to the churn dashboard's (``kpis.churn_analysis``) for the same month, the seeds' treatments,
-costs and findings in both languages. (tests/analytics/test_churn_report.py is the churn
-model's evaluation report, another thing.)"""
+costs and findings in both languages. (tests/analytics/test_churn_evaluation_report.py is the
+churn model's evaluation report, another thing.)"""
 
 from __future__ import annotations
 
