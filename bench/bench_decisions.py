@@ -12,10 +12,9 @@ var/bench/models-N-M.
 2. the alerts step (``alerts_step`` + ``replace_snapshot("alerts", …)``), then the decisions
    step (``decisions_step`` + ``replace_snapshot("decisions", …)``), as ``run_pipeline`` runs
    them, median of --repeat; their sum is checked against the target;
-3. one run broken into its parts (alert context + rules to Arrow, then ``decide_day``'s parts
-   called the way it calls them: triggers, hold-outs, candidates, scoring, budgets and value
-   room, arbitration, decision rows, care actions, explanations, typing, storing), checked to
-   give the same decisions as the step;
+3. one run broken into its parts (alert context + rules to Arrow, the decisions step's inputs,
+   then ``decide_day`` itself with a stage timer: its ``DAY_STAGES``, then storing), checked
+   to give the same decisions as the step;
 4. the rows: alerts fired, decisions, actions, per trigger kind and outcome, and the peak RSS.
 
 Exits 1 when the target is missed. The machine is shared: quote medians and the load average.
@@ -29,39 +28,24 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from stages import header, line, load_average, peak_rss_gib, runs, timed
 from weiwan.analytics.alerts import alert_context, evaluate_rules, fired_once, load_rules
 from weiwan.analytics.churn.registry import ModelRegistry
-from weiwan.analytics.contact_policy import CHANNELS, ContactPolicy, load_contact_policy
-from weiwan.analytics.decide import (
-    CALLS,
-    DECISION_COLUMNS,
-    DECISION_SCHEMA,
-    DayInputs,
-    DecideConfig,
-    _candidates,
-    _care_actions,
-    _explain,
-    _held_out,
-    _triggers,
-    _value_room,
-    arbitrate,
-    decision_rows,
-    load_decide_config,
-    score_candidates,
-)
-from weiwan.analytics.policies import PolicyLibrary, load_policies, remaining_budgets
+from weiwan.analytics.contact_policy import ContactPolicy, load_contact_policy
+from weiwan.analytics.decide.config import DecideConfig, load_decide_config
+from weiwan.analytics.decide.day import DECISION_SCHEMA, DayInputs, decide_day
+from weiwan.analytics.policies import PolicyLibrary, load_policies
 from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.pipeline.decision_steps import (
@@ -226,16 +210,26 @@ class Laps:
         line2(label, rows(result), seconds)
         return result
 
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """decide_day's stage timer: prints and counts the stage's seconds."""
+        start = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - start
+        self.total += seconds
+        line2(f"decide_day: {name}", None, seconds)
+
 
 def _size(value: Any) -> int | None:
     return len(value) if isinstance(value, pd.DataFrame | pa.Table) else None
 
 
 def parts(ctx: RunContext) -> tuple[float, pd.DataFrame]:
-    """3. One run of both steps split into parts, mirroring alerts_step, decisions_step and
-    decide_day; the parts' total seconds and the decisions frame."""
+    """3. One run of both steps split into parts, mirroring alerts_step and decisions_step's
+    inputs and timing decide_day's own stages; the parts' total seconds and the decisions
+    frame."""
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
-    header("3. one run broken into parts (the code of alerts_step, decisions_step, decide_day)")
+    header("3. one run broken into parts (alerts_step, decisions_step inputs, decide_day stages)")
     lap = Laps()
 
     # alerts_step
@@ -292,108 +286,8 @@ def parts(ctx: RunContext) -> tuple[float, pd.DataFrame]:
         "inputs (configs, earlier actions, uplift)", inputs_
     )
 
-    # decide_day
-    retention, care = lap(
-        "_triggers", lambda: _triggers(inputs, config), lambda rc: len(rc[0]) + len(rc[1])
-    )
-
-    def hold() -> int:
-        retention["holdout"] = _held_out(retention, config).to_numpy()
-        care["holdout"] = _held_out(care, config).to_numpy()
-        return int(retention["holdout"].sum() + care["holdout"].sum())
-
-    lap("_held_out (rows held out)", hold, lambda n: n)
-    candidates = lap(
-        "_candidates (eligibility + contacts)",
-        lambda: _candidates(retention, inputs, library, contact, config, snapshot),
-        _size,
-    )
-    scored = lap(
-        "score_candidates",
-        lambda: score_candidates(candidates, config, learned) if len(candidates) else candidates,
-        _size,
-    )
-    rows: list[pd.DataFrame] = []
-    left: dict[str, int | None] = {c: contact.capacity(c, snapshot) for c in CHANNELS}
-    if len(scored):
-
-        def setup() -> tuple[pd.DataFrame, set[str], pd.DataFrame, pd.DataFrame, pd.Series]:
-            small_call = scored["channel"].isin(CALLS) & (
-                scored["expected_value"] < config.min_value_for_call
-            )
-            kept = scored[~small_call]
-            held = set(retention.loc[retention["holdout"], "subscriber_id"])
-            in_play = kept[~kept["subscriber_id"].isin(held)]
-            budgets = remaining_budgets(library.policies, inputs.granted, snapshot).to_pandas()
-            budgets = budgets.rename(
-                columns={"remaining_count": "count", "remaining_money": "money"}
-            )
-            return kept, held, in_play, budgets, _value_room(inputs, library)
-
-        kept, held, in_play, budgets, room = lap(
-            "remaining_budgets + _value_room", setup, lambda s: len(s[2])
-        )
-        arbitrated = lap("arbitrate", lambda: arbitrate(in_play, budgets, left, room), _size)
-
-        def rows_() -> pd.DataFrame:
-            granted_rows = arbitrated[arbitrated["granted"]]
-            for channel, used in granted_rows.groupby("channel").size().items():
-                cap = left.get(str(channel))
-                left[str(channel)] = None if cap is None else cap - int(used)
-            would_be = kept[kept["subscriber_id"].isin(held)].assign(granted=False)
-            would_be["why_not"] = pd.Series(pd.NA, index=would_be.index, dtype=object)
-            return decision_rows(pd.concat([arbitrated, would_be], ignore_index=True))
-
-        rows.append(lap("decision_rows", rows_, _size))
-
-    def merged() -> pd.DataFrame:
-        decided = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-        out = retention.merge(
-            decided.drop(columns=["trigger", "trigger_kind", "holdout"], errors="ignore"),
-            on="subscriber_id",
-            how="left",
-        )
-        granted = out["granted"] if "granted" in out else pd.Series(False, index=out.index)
-        out["action"] = granted.astype("boolean").fillna(False).astype(bool) & ~out["holdout"]
-        out["outcome"] = np.where(
-            out["holdout"],
-            "holdout",
-            np.where(
-                out["action"],
-                "granted",
-                out.get("why_not", pd.Series(pd.NA, index=out.index)).fillna("no_eligible_policy"),
-            ),
-        )
-        return out
-
-    out = lap("retention rows (merge, outcome)", merged, _size)
-    cared = lap(
-        "_care_actions",
-        lambda: _care_actions(care, out, left, profile=inputs.profile),
-        _size,
-    )
-
-    def concat() -> pd.DataFrame:
-        everything: pd.DataFrame = pd.concat([out, cared], ignore_index=True)
-        for column in DECISION_COLUMNS:
-            if column not in everything.columns:
-                everything[column] = pd.NA
-        return everything
-
-    everything = lap("concat retention + care", concat, _size)
-
-    def explain() -> int:
-        everything["why_zh"], everything["why_en"] = _explain(everything)
-        return len(everything)
-
-    lap("_explain (why_zh, why_en)", explain, lambda n: n)
-
-    def typed_() -> pd.DataFrame:
-        typed = everything[list(DECISION_COLUMNS)].astype(DECISION_SCHEMA)
-        result: pd.DataFrame = typed.sort_values("subscriber_id").reset_index(drop=True)
-        return result
-
-    frame = lap("types + sort", typed_, _size)
+    # decide_day, timed stage by stage by the product's own code
+    frame = decide_day(inputs, library, contact, config, snapshot, learned=learned, stage=lap.stage)
 
     def store() -> int:
         table = ibis.memtable(frame.assign(snapshot_date=snapshot))
@@ -405,12 +299,12 @@ def parts(ctx: RunContext) -> tuple[float, pd.DataFrame]:
 
 
 def _same(step: pd.DataFrame, mirrored: pd.DataFrame) -> str:
-    """Whether the parts gave the decisions of the step (the bench's copy of decide_day may
-    fall behind the product's)."""
+    """Whether the parts gave the decisions of the step (the bench's copy of the step's inputs
+    may fall behind decisions_step's)."""
     columns = [c for c in step.columns if c != "snapshot_date"]
     if set(columns) != set(mirrored.columns):
         odd = sorted(set(columns) ^ set(mirrored.columns))
-        return f"NO: columns differ {odd} (decide_day changed: update the bench's copy)"
+        return f"NO: columns differ {odd}"
     schema = {c: DECISION_SCHEMA.get(c, "object") for c in columns}
     try:
         pd.testing.assert_frame_equal(

@@ -1,7 +1,7 @@
 """The churn analysis report (流失分析报告): figures counted here from the fixture's rows, equal
 to the churn dashboard's (``kpis.churn_analysis``) for the same month, the seeds' treatments,
-costs and findings in both languages. (tests/analytics/test_churn_report.py is the churn
-model's evaluation report, another thing.)"""
+costs and findings in both languages. (tests/analytics/test_churn_evaluation_report.py is the
+churn model's evaluation report, another thing.)"""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from period_report_fixtures import (
     build_report_warehouse,
 )
 from weiwan.analytics import kpis
-from weiwan.analytics.churn_report import TREATMENTS, churn_documents, churn_report
+from weiwan.analytics.churn_analysis import TREATMENTS, churn_documents, churn_report
 from weiwan.analytics.period_reports import ReportTargets
 from weiwan.analytics.warehouse import Warehouse
 

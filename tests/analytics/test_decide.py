@@ -9,16 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from weiwan.analytics.decide import (
-    arbitrate,
-    decision_rows,
-    driver_of,
-    holdout_bucket,
-    in_holdout,
-    load_decide_config,
-    score_candidates,
-    uplift,
-)
+from weiwan.analytics.decide.arbitration import arbitrate, decision_rows
+from weiwan.analytics.decide.config import holdout_bucket, in_holdout, load_decide_config
+from weiwan.analytics.decide.valuation import driver_of, score_candidates, uplift
 from weiwan.core.errors import ConfigError
 
 CONFIG = load_decide_config()

@@ -6,6 +6,8 @@ policy valid on the day (the January after every shipped policy ended) or no one
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -16,12 +18,13 @@ import pytest
 
 from weiwan.analytics.alerts import ALERT_SCHEMA
 from weiwan.analytics.contact_policy import load_contact_policy
-from weiwan.analytics.decide import (
+from weiwan.analytics.decide.config import load_decide_config
+from weiwan.analytics.decide.day import (
+    DAY_STAGES,
     DECISION_COLUMNS,
     DECISION_SCHEMA,
     DayInputs,
     decide_day,
-    load_decide_config,
 )
 from weiwan.analytics.policies import PolicyLibrary, load_policies, validate_library
 
@@ -167,3 +170,29 @@ def test_a_valid_policy_still_decides() -> None:
     frame = _decide(profile, _alerts([]), _library(valid_to=date(2027, 12, 31)))
     _well_formed(frame)
     assert set(frame["policy_id"].dropna()) == {"p96"}
+
+
+def test_a_stage_timer_wraps_every_stage_in_order_without_changing_the_day() -> None:
+    """The benchmark times decide_day itself through ``stage``: each stage is entered once, in
+    order, each exits before the next starts, and the decisions are the untimed ones."""
+    profile = _profile([_subscriber("s1", "high"), _subscriber("s2", "high")])
+    alerts = _alerts([_care("s3")])
+    library = _library(valid_to=date(2027, 12, 31))
+    events: list[tuple[str, str]] = []
+
+    @contextmanager
+    def timer(name: str) -> Iterator[None]:
+        events.append(("enter", name))
+        yield
+        events.append(("exit", name))
+
+    timed = decide_day(
+        DayInputs(profile=profile, alerts=alerts),
+        library,
+        load_contact_policy(),
+        load_decide_config(),
+        DAY,
+        stage=timer,
+    )
+    assert events == [(kind, name) for name in DAY_STAGES for kind in ("enter", "exit")]
+    pd.testing.assert_frame_equal(timed, _decide(profile, alerts, library))

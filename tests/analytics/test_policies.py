@@ -14,8 +14,6 @@ import pytest
 import yaml
 
 from weiwan.analytics.policies import (
-    Policy,
-    ValueCaps,
     eligibility,
     load_policies,
     load_value_caps,
@@ -24,6 +22,7 @@ from weiwan.analytics.policies import (
     remaining_budgets,
     validate_library,
 )
+from weiwan.analytics.policy_models import Policy, ValueCaps
 from weiwan.analytics.targets import TargetGroup
 from weiwan.core.errors import ConfigError
 from weiwan.core.months import OPEN_END, add_months

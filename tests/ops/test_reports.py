@@ -4,6 +4,7 @@ and league tables from the operational records, the arrows' 5 % rule and the API
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from api_helpers import login
 from weiwan.core.db import session_scope
 from weiwan.core.errors import PermissionDeniedError
+from weiwan.core.ttl_cache import TTLCache
 from weiwan.ops.reports import service
 
 from .report_fixtures import OCT, SEPT, _call, seed
@@ -178,7 +180,8 @@ def test_live_counts_are_reused_for_a_minute_then_counted_again(
     seeded: Engine, people: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr(service, "monotonic", lambda: clock[0])
+    live = TTLCache[tuple[Any, ...], Any](service.LIVE_SECONDS, clock=lambda: clock[0])
+    monkeypatch.setattr(service, "_live", live)
     with session_scope(seeded) as session:
         before = _rates(session, people["director"])["connect_rate"]
         _call(session, "S00001", people["agent"], "connected")

@@ -20,7 +20,7 @@ from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn.training import TrainingConfig
 from weiwan.analytics.contact_policy import load_contact_policy
-from weiwan.analytics.decide import holdout_bucket, load_decide_config
+from weiwan.analytics.decide.config import holdout_bucket, load_decide_config
 from weiwan.analytics.exports import DECISION_EXPORT, export_decisions
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import load_policies

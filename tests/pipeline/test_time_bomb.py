@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from weiwan.analytics.churn import training
 from weiwan.analytics.churn.registry import ModelRegistry
-from weiwan.analytics.decide import DECISION_COLUMNS
+from weiwan.analytics.decide.day import DECISION_COLUMNS
 from weiwan.analytics.ingest import ingest
-from weiwan.analytics.policies import OPEN
+from weiwan.analytics.policy_models import OPEN
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.cli import app
 from weiwan.core.settings import get_settings

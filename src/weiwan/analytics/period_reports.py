@@ -435,8 +435,3 @@ def period_cubes(wh: Source, snapshot: date, periods: list[Period]) -> dict[str,
     summed = cube.groupby(list(GROUP), as_index=False)[list(MEASURES)].sum()
     out = {key: rows[columns].reset_index(drop=True) for key, rows in summed.groupby("p_key")}
     return {p.key: out.get(p.key, pd.DataFrame(columns=columns)) for p in unique}
-
-
-def period_cube(wh: Source, snapshot: date, period: Period) -> pd.DataFrame:
-    """Counts of ``period`` per branch × brand × value tier × channel (:data:`MEASURES`)."""
-    return period_cubes(wh, snapshot, [period])[period.key]

@@ -111,7 +111,7 @@ def churn(
 ) -> None:
     """The churn analysis report (流失分析报告) of a month: reasons, destinations, tenure,
     touchpoints, cost and findings."""
-    from weiwan.analytics.churn_report import churn_report
+    from weiwan.analytics.churn_analysis import churn_report
     from weiwan.analytics.period_reports import load_targets, parse_period
     from weiwan.web.report_tables import churn_tables
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from weiwan.analytics.churn.registry import ModelRegistry
-from weiwan.analytics.decide import load_decide_config
+from weiwan.analytics.decide.config import load_decide_config
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import eligibility, load_policies
 from weiwan.analytics.profile import load_profile

@@ -14,7 +14,8 @@ import ibis.expr.types as ir
 
 from weiwan.analytics.alerts import alert_context, evaluate_rules, fired_once, load_rules
 from weiwan.analytics.contact_policy import load_contact_policy
-from weiwan.analytics.decide import DayInputs, decide_day, load_decide_config
+from weiwan.analytics.decide.config import load_decide_config
+from weiwan.analytics.decide.day import DayInputs, decide_day
 from weiwan.analytics.policies import PolicyLibrary, load_policies
 from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.uplift import learn_uplift

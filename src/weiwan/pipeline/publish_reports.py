@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from weiwan.analytics.churn_report import churn_documents, many_churn_figures
+from weiwan.analytics.churn_analysis import churn_documents, many_churn_figures
 from weiwan.analytics.period_report_doc import period_documents
 from weiwan.analytics.period_reports import (
     MONTHS,

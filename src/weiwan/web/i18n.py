@@ -101,11 +101,6 @@ def use_locale(language: str) -> Iterator[None]:
         _current.reset(token)
 
 
-def set_language(language: str) -> None:
-    """Set the language for the rest of this request's context (middleware use)."""
-    _current.set(normalise_language(language))
-
-
 def gettext(message: str, **variables: Any) -> str:
     """``message`` in the current language, ``%(name)s`` placeholders filled from
     ``variables``."""

@@ -1,1 +1,1 @@
-"""Churn models: survival (expected remaining tenure) and customer lifetime value."""
+"""Churn models: training, evaluation and its report, registry, reasons, drift, survival and CLV."""

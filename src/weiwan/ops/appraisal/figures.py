@@ -8,14 +8,14 @@ defined here.
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from datetime import datetime
-from time import monotonic
 from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from weiwan.core.ttl_cache import TTLCache
 from weiwan.ops.campaigns.models import HOLDOUT, TREATED, Campaign, CampaignMember
 from weiwan.ops.contacts.models import Contact, QualityInspection
 from weiwan.ops.customers.models import CustomerView
@@ -270,7 +270,7 @@ def _saves(session: Session, counts: Counts, start: datetime, end: datetime) -> 
 #: seconds a month's live counts are reused (the page says so), as the dashboards' figures
 LIVE_SECONDS = 60.0
 _LIVE_ENTRIES = 64
-_live: OrderedDict[tuple[Any, ...], tuple[float, Counts]] = OrderedDict()
+_live: TTLCache[tuple[Any, ...], Counts] = TTLCache(LIVE_SECONDS, max_entries=_LIVE_ENTRIES)
 
 
 def forget_counts() -> None:
@@ -292,13 +292,4 @@ def agent_counts(session: Session, start: datetime, end: datetime, *, reuse: boo
     if not reuse:
         return _count_all(session, start, end)
     key = (str(session.get_bind().engine.url), start, end)
-    now = monotonic()
-    cached = _live.get(key)
-    if cached is not None and now - cached[0] < LIVE_SECONDS:
-        _live.move_to_end(key)
-        return cached[1]
-    counted = _count_all(session, start, end)
-    _live[key] = (now, counted)
-    while len(_live) > _LIVE_ENTRIES:
-        _live.popitem(last=False)
-    return counted
+    return _live.get_or_compute(key, lambda: _count_all(session, start, end))

@@ -140,14 +140,6 @@ class CampaignDetail(CampaignOut):
     history: list[TransitionOut]
 
 
-class ApprovalLevel(BaseModel):
-    """One level of an approval chain."""
-
-    model_config = ConfigDict(extra="forbid", from_attributes=True)
-    level: int = Field(ge=1, le=10)
-    role: Role
-
-
 class ApprovalChainIn(BaseModel):
     """A branch's chain (``branch_id`` null = the default chain), level 1 first; an empty list
     removes the branch's own chain so the parent's (or the default) applies."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from weiwan.core.ttl_cache import TTLCache
 from weiwan.ops.org.models import ConfigDocument
 
 #: the config document holding {tag id: [name_zh, name_en]}
@@ -16,18 +16,17 @@ TAG_LABELS_DOCUMENT = "labels:tags"
 #: seconds a process keeps the names before reading them again (they change once a day)
 CACHE_SECONDS = 60.0
 
-#: database URL → (read at, names)
-_cache: dict[str, tuple[float, dict[str, tuple[str, str]]]] = {}
+#: database URL → names
+_cache: TTLCache[str, dict[str, tuple[str, str]]] = TTLCache(CACHE_SECONDS)
 
 
 def tag_labels(session: Session) -> dict[str, tuple[str, str]]:
     """{tag id: (zh, en)} as last published; cached per process and database for
     :data:`CACHE_SECONDS` (the screen-pop should not read it on every call)."""
-    key = str(session.get_bind().engine.url)
-    now = time.monotonic()
-    cached = _cache.get(key)
-    if cached is not None and now - cached[0] < CACHE_SECONDS:
-        return cached[1]
+    return _cache.get_or_compute(str(session.get_bind().engine.url), lambda: _read(session))
+
+
+def _read(session: Session) -> dict[str, tuple[str, str]]:
     content = session.scalar(
         select(ConfigDocument.content).where(ConfigDocument.name == TAG_LABELS_DOCUMENT)
     )
@@ -40,7 +39,6 @@ def tag_labels(session: Session) -> dict[str, tuple[str, str]]:
         for tag_id, names in raw.items():
             if isinstance(names, list) and len(names) == 2:
                 labels[str(tag_id)] = (str(names[0]), str(names[1]))
-    _cache[key] = (now, labels)
     return labels
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
@@ -16,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, WeiwanError
+from weiwan.core.ttl_cache import TTLCache
 from weiwan.ops.base import as_utc, utcnow
 from weiwan.ops.org.client import client_address
 from weiwan.ops.org.models import AuditEvent, Branch, Team, User
@@ -311,25 +311,28 @@ def mask_id_number(id_number: str, role: Role | str) -> str:
 #: seconds a process keeps the branch tree (branches change a few times a year; a new branch
 #: is seen by every worker within this time)
 BRANCH_TREE_SECONDS = 60.0
-_branch_tree: dict[str, tuple[float, dict[int, list[int]], frozenset[int]]] = {}
+#: database URL → (sub-branches by parent id, all branch ids)
+_branch_tree: TTLCache[str, tuple[dict[int, list[int]], frozenset[int]]] = TTLCache(
+    BRANCH_TREE_SECONDS
+)
 
 
 def _tree(session: Session) -> tuple[dict[int, list[int]], frozenset[int]]:
     """Sub-branches by parent id and all branch ids, cached per database for
     ``BRANCH_TREE_SECONDS``: every request resolves the caller's branches, and reading the
     whole table each time showed in the screen-pop benchmark."""
-    key = str(session.get_bind().engine.url)
-    now = time.monotonic()
-    cached = _branch_tree.get(key)
-    if cached is not None and cached[0] > now:
-        return cached[1], cached[2]
+    return _branch_tree.get_or_compute(
+        str(session.get_bind().engine.url), lambda: _read_tree(session)
+    )
+
+
+def _read_tree(session: Session) -> tuple[dict[int, list[int]], frozenset[int]]:
     children: dict[int, list[int]] = {}
     every: set[int] = set()
     for bid, parent in session.execute(select(Branch.id, Branch.parent_id)):
         every.add(bid)
         if parent is not None:
             children.setdefault(parent, []).append(bid)
-    _branch_tree[key] = (now + BRANCH_TREE_SECONDS, children, frozenset(every))
     return children, frozenset(every)
 
 

@@ -23,11 +23,9 @@ outcomes is connected, accepted, refused or call-back, any other channel when se
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,6 +45,7 @@ from sqlalchemy.orm import Session, aliased
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.core.months import add_months
+from weiwan.core.ttl_cache import TTLCache
 from weiwan.ops.campaigns.models import TREATED, Campaign, CampaignMember
 from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome
 from weiwan.ops.customers.models import CustomerView
@@ -398,7 +397,9 @@ class _UserCounts:
 #: seconds the live counts of a scope and period are reused (the dashboards say so)
 LIVE_SECONDS = 60.0
 _LIVE_ENTRIES = 256
-_live: OrderedDict[tuple[Any, ...], tuple[float, list[_UserCounts]]] = OrderedDict()
+_live: TTLCache[tuple[Any, ...], list[_UserCounts]] = TTLCache(
+    LIVE_SECONDS, max_entries=_LIVE_ENTRIES
+)
 
 
 def forget_live_figures() -> None:
@@ -424,16 +425,7 @@ def _user_counts(
     month's contacts at a large centre take a few hundred milliseconds to count, and managers
     open the dashboards often."""
     key = (str(db.get_bind().engine.url), _scope_key(actor), start, end, lang)
-    now = monotonic()
-    cached = _live.get(key)
-    if cached is not None and now - cached[0] < LIVE_SECONDS:
-        _live.move_to_end(key)
-        return cached[1]
-    counted = _count_users(db, actor, start, end, lang=lang)
-    _live[key] = (now, counted)
-    while len(_live) > _LIVE_ENTRIES:
-        _live.popitem(last=False)
-    return counted
+    return _live.get_or_compute(key, lambda: _count_users(db, actor, start, end, lang=lang))
 
 
 def _count_users(
@@ -495,11 +487,6 @@ def _rates(users: Sequence[_UserCounts]) -> list[Ratio]:
         rate("retention_success_rate", "retention_accepted", "retention_reached"),
         rate("marketing_success_rate", "campaign_accepted", "campaign"),
     ]
-
-
-def contact_rates(db: Session, actor: Actor, start: datetime, end: datetime) -> list[Ratio]:
-    """Connect, retention success and marketing success rates of [start, end) in scope."""
-    return _rates(_user_counts(db, actor, start, end))
 
 
 def participation(db: Session, actor: Actor, start: datetime, end: datetime) -> Ratio:

@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -272,8 +271,3 @@ def _parse(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value))
     except ValueError:
         return None
-
-
-def local_input(moment: datetime, tz: ZoneInfo) -> str:
-    """A moment as a ``datetime-local`` input value in the centre's time zone."""
-    return moment.astimezone(tz).strftime("%Y-%m-%dT%H:%M")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from weiwan.analytics.churn import report
+from weiwan.analytics.churn import report, report_charts
 from weiwan.analytics.churn.metrics import (
     calibration_table,
     evaluate,
@@ -25,7 +25,8 @@ from weiwan.analytics.churn.metrics import (
     profit_curve,
     roc_points,
 )
-from weiwan.analytics.churn.report import LABELS, ReportFiles, render_html, write_report
+from weiwan.analytics.churn.report import ReportFiles, render_html, write_report
+from weiwan.analytics.churn.report_labels import LABELS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
@@ -379,11 +380,11 @@ def test_missing_metrics_render_as_dashes(document: dict[str, Any]) -> None:
 def test_charts_use_english_labels_without_a_cjk_font(
     monkeypatch: pytest.MonkeyPatch, document: dict[str, Any]
 ) -> None:
-    monkeypatch.setattr(report, "cjk_font", lambda: None)
-    assert report._chart_language("zh") == "en"
+    monkeypatch.setattr(report_charts, "cjk_font", lambda: None)
+    assert report_charts._chart_language("zh") == "en"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         html = render_html(document, "zh")
     assert "ROC 曲线" in html  # captions stay localised
-    monkeypatch.setattr(report, "cjk_font", lambda: "Noto Sans CJK SC")
-    assert report._chart_language("zh") == "zh"
+    monkeypatch.setattr(report_charts, "cjk_font", lambda: "Noto Sans CJK SC")
+    assert report_charts._chart_language("zh") == "zh"

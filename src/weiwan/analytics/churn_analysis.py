@@ -26,7 +26,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
-from weiwan.analytics.churn_report_text import findings
+from weiwan.analytics.churn_analysis_text import findings
 from weiwan.analytics.kpis import (
     FUTURE_MONTHS,
     MONTHS,

@@ -56,7 +56,7 @@ def _new_share(rows: list[dict[str, Any]]) -> float | None:
 
 
 def findings(doc: dict[str, Any], min_base: int) -> dict[str, list[str]]:
-    """Sentences for ``doc`` (see ``analytics.churn_report``), each with its figures."""
+    """Sentences for ``doc`` (see ``analytics.churn_analysis``), each with its figures."""
     zh: list[str] = []
     en: list[str] = []
     leavers = doc["leavers"]

@@ -1,0 +1,95 @@
+"""decide.yaml: priors, driver matching, channel costs and effects, hold-out shares; and the
+stable hold-out draw those shares are applied with."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from weiwan.analytics.config_files import problems, read_yaml
+from weiwan.analytics.contract import OFFER_TYPES
+from weiwan.core.errors import ConfigError
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class DecideConfig(BaseModel):
+    """decide.yaml: priors, driver matching, channel costs and effects, hold-out shares."""
+
+    model_config = _STRICT
+    holdout: dict[str, float] = Field(default_factory=lambda: {"default": 0.1})
+    risk_bands: list[str] = ["high", "medium"]
+    retention_alert_severities: list[str] = ["medium", "high", "critical"]
+    uplift_priors: dict[str, float]
+    driver_match: dict[str, dict[str, float]]
+    drivers: dict[str, list[str]]
+    fallback_value_months: float = 12
+    contact_cost: dict[str, float]
+    channel_effect: dict[str, float] = Field(
+        default_factory=lambda: {
+            "account_manager_call": 1.1,
+            "outbound_call": 1.0,
+            "store": 0.8,
+            "hotline": 0.8,
+            "sms": 0.35,
+            "self_service": 0.25,
+        }
+    )
+    account_manager_tiers: list[str] = ["diamond", "gold"]
+    channel_order: list[str] = ["outbound_call", "sms", "self_service", "store", "hotline"]
+    min_value_for_call: float = 20.0
+    max_risk_months: float = 12.0
+    #: the channel each join channel suggests the subscriber prefers, and the effect boost
+    preferred_channels: dict[str, str] = Field(
+        default_factory=lambda: {
+            "store": "store",
+            "agent_outlet": "store",
+            "online": "self_service",
+            "hotline": "hotline",
+            "direct_sales": "outbound_call",
+        }
+    )
+    preference_boost: float = 1.2
+
+    def holdout_share(self, group: str) -> float:
+        """The hold-out share of a trigger (rule id or "risk"), else the default."""
+        return float(self.holdout.get(group, self.holdout.get("default", 0.0)))
+
+
+def load_decide_config(path: Path | None = None) -> DecideConfig:
+    """Read decide.yaml (``None``: the shipped one); errors name the file and field."""
+    source, raw = read_yaml(path, "decide.yaml")
+    try:
+        config = DecideConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {problems(exc)}") from exc
+    unknown = sorted(set(config.uplift_priors) - set(OFFER_TYPES))
+    if unknown:
+        raise ConfigError(f"{source}: uplift_priors: unknown offer types {unknown}")
+    for driver, row in config.driver_match.items():
+        odd = sorted(set(row) - set(OFFER_TYPES))
+        if odd:
+            raise ConfigError(f"{source}: driver_match.{driver}: unknown offer types {odd}")
+    return config
+
+
+def in_holdout(subscriber_id: ir.StringValue, group: str, share: float) -> ir.BooleanValue:
+    """Stable random hold-out: the first 8 hex digits of md5("group:subscriber") below
+    ``share`` × 16⁸. A subscriber stays in or out across runs and new subscribers never
+    reshuffle the others; fixed-width hex compares like the number it encodes, and md5 is
+    the same on DuckDB and Spark."""
+    if share <= 0:
+        return ibis.literal(False)
+    threshold = f"{min(int(share * 16**8), 16**8 - 1):08x}"
+    digest = (ibis.literal(f"{group}:") + subscriber_id).hexdigest("md5").substr(0, 8)
+    return digest < threshold
+
+
+def holdout_bucket(subscriber_id: str, group: str) -> float:
+    """The same draw in Python, in [0, 1) (for checks and the operational side)."""
+    digest = hashlib.md5(f"{group}:{subscriber_id}".encode(), usedforsecurity=False)
+    return int(digest.hexdigest()[:8], 16) / 16**8

@@ -1,0 +1,391 @@
+"""The day's run: triggers, hold-out, candidates, valuation, arbitration and care actions,
+giving one decision row per subscriber (:data:`DECISION_COLUMNS`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from weiwan.analytics.contact_policy import CHANNELS, ContactPolicy
+from weiwan.analytics.decide.arbitration import arbitrate, decision_rows
+from weiwan.analytics.decide.config import DecideConfig, in_holdout
+from weiwan.analytics.decide.valuation import score_candidates
+from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
+
+CARE_CHANNELS = {
+    "sms_care": "sms",
+    "outbound_call": "outbound_call",
+    "account_manager_call": "account_manager_call",
+    "store_callback": "store",
+}
+CALLS = ("outbound_call", "account_manager_call")
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+#: the decisions table, column → type (pandas dtype)
+DECISION_SCHEMA: dict[str, str] = {
+    "subscriber_id": "string",
+    "trigger": "string",
+    "trigger_kind": "string",
+    "holdout": "bool",
+    "action": "bool",
+    "outcome": "string",
+    "policy_id": "string",
+    "offer_type": "string",
+    "channel": "string",
+    "churn_probability": "float64",
+    "driver": "string",
+    "uplift": "float64",
+    "value_saved": "float64",
+    "cost": "float64",
+    "expected_value": "float64",
+    "alt_1_policy_id": "string",
+    "alt_1_expected_value": "float64",
+    "alt_1_why_not": "string",
+    "alt_2_policy_id": "string",
+    "alt_2_expected_value": "float64",
+    "alt_2_why_not": "string",
+    "why_zh": "string",
+    "why_en": "string",
+}
+DRIVER_NAMES = {
+    "price": ("资费", "price"),
+    "competitor": ("竞争对手", "competitor"),
+    "contract": ("合约到期", "contract end"),
+    "service": ("服务不满", "service"),
+    "usage": ("使用下降", "usage decline"),
+    "payment": ("缴费", "payment"),
+    "other": ("其他", "other"),
+}
+WHY_NOT_NAMES = {
+    "lower_value": ("预期价值更低", "lower expected value"),
+    "budget": ("预算用尽", "budget used up"),
+    "capacity": ("渠道能力已满", "channel at capacity"),
+    "value_cap": ("超出客户价值上限", "over the value cap"),
+    "not_worth_it": ("预期价值为负", "not worth its cost"),
+}
+OUTCOME_NAMES = {
+    "granted": ("今日执行", "act today"),
+    "holdout": ("对照组，不接触", "hold-out, no contact"),
+    "no_eligible_policy": ("无可用政策", "no eligible policy"),
+    **WHY_NOT_NAMES,
+}
+DECISION_COLUMNS = tuple(DECISION_SCHEMA)
+
+
+@dataclass
+class DayInputs:
+    """What one day's decisions are made from (Ibis tables over the warehouse)."""
+
+    profile: ir.Table
+    alerts: ir.Table  # the day's fired rules (alerts.ALERT_SCHEMA)
+    granted: ir.Table | None = None  # subscriber_id, policy_id, granted_on, cost
+    history: ir.Table | None = None  # subscriber_id, channel, contacted_at, outcome
+    dnd: ir.Table | None = None  # subscriber_id, channel
+
+
+def _triggers(inputs: DayInputs, config: DecideConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(retention triggers, care triggers): one primary retention trigger per subscriber
+    (risk before alerts, then by severity) and one care trigger per subscriber."""
+    profile, alerts = inputs.profile, inputs.alerts
+    risky = profile.filter(profile.risk_band.isin(config.risk_bands)).select(
+        subscriber_id=profile.subscriber_id.cast("string"),
+        trigger=ibis.literal("risk"),
+        trigger_kind=ibis.literal("risk"),
+        severity=ibis.literal("high"),
+        action_hint=ibis.null("string"),
+    )
+    fired = alerts.select("subscriber_id", "rule_id", "kind", "severity", "action_hint")
+    alerting = fired.filter(
+        (fired.kind == "alert") & fired.severity.isin(config.retention_alert_severities)
+    ).select(
+        "subscriber_id",
+        trigger=fired.rule_id,
+        trigger_kind=ibis.literal("alert"),
+        severity=fired.severity,
+        action_hint=fired.action_hint,
+    )
+    retention = ibis.union(risky, alerting, distinct=False).to_pandas()
+    retention["_rank"] = retention["severity"].map(SEVERITY_RANK).fillna(9)
+    retention.loc[retention["trigger"] == "risk", "_rank"] = -1
+    retention = retention.sort_values(["subscriber_id", "_rank", "trigger"], kind="mergesort")
+    retention = retention.drop_duplicates("subscriber_id").drop(columns="_rank")
+    care = fired.filter(fired.kind == "care").to_pandas()
+    care["_rank"] = care["severity"].map(SEVERITY_RANK).fillna(9)
+    care = care.sort_values(["subscriber_id", "_rank", "rule_id"], kind="mergesort")
+    care = care.drop_duplicates("subscriber_id").drop(columns="_rank")
+    care = care.rename(columns={"rule_id": "trigger"}).assign(trigger_kind="care")
+    return retention.reset_index(drop=True), care.reset_index(drop=True)
+
+
+def _held_out(frame: pd.DataFrame, config: DecideConfig) -> pd.Series:
+    if frame.empty:
+        return pd.Series([], dtype=bool)
+    table = ibis.memtable(frame[["subscriber_id", "trigger"]].reset_index())
+    parts = []
+    for trigger in sorted(frame["trigger"].unique()):
+        rows = table.filter(table.trigger == trigger)
+        share = config.holdout_share(str(trigger))
+        parts.append(rows.select("index", held=in_holdout(rows.subscriber_id, trigger, share)))
+    flags: pd.Series = ibis.union(*parts).to_pandas().set_index("index")["held"]
+    held: pd.Series = flags.reindex(frame.index).fillna(False).astype(bool)
+    return held
+
+
+def _candidates(
+    retention: pd.DataFrame,
+    inputs: DayInputs,
+    library: PolicyLibrary,
+    contact: ContactPolicy,
+    config: DecideConfig,
+    day: date,
+) -> pd.DataFrame:
+    """Every (subscriber, eligible policy, permitted channel) of the retention triggers."""
+    profile = inputs.profile
+    pairs = eligibility(
+        profile, library.policies, day, granted=inputs.granted, target_groups=library.target_groups
+    )
+    wanted = ibis.memtable(retention[["subscriber_id"]])
+    pairs = pairs.semi_join(wanted, "subscriber_id")
+    channel_rows = [
+        (p.id, p.offer_type, p.total_cost(), p.commitment_months, c)
+        for p in library.policies
+        for c in p.channels
+    ]
+    columns = ["policy_id", "offer_type", "offer_cost", "commitment_months", "channel"]
+    offers = ibis.memtable(pd.DataFrame(channel_rows, columns=columns))
+    cand = pairs.join(offers, "policy_id")
+    facts = profile.select(
+        subscriber_id=profile.subscriber_id.cast("string"),
+        churn_probability=profile.churn_probability.cast("float64"),
+        value=profile.future_value.cast("float64"),
+        arpu=profile.arpu_1m.cast("float64"),
+        reason_feature=profile.reason_1_feature.cast("string"),
+        value_tier=profile.value_tier.cast("string"),
+        has_account_manager=profile.has_account_manager.cast("boolean"),
+        join_channel=profile.join_channel.cast("string")
+        if "join_channel" in profile.columns
+        else ibis.null("string"),
+    )
+    cand = cand.join(facts, "subscriber_id")
+    managed = cand.value_tier.isin(config.account_manager_tiers) & cand.has_account_manager
+    cand = cand.filter((cand.channel != "account_manager_call") | managed.fill_null(False))
+    history = inputs.history
+    if history is None:
+        history = ibis.memtable(
+            {"subscriber_id": [], "channel": [], "contacted_at": [], "outcome": []}
+        ).cast(
+            {
+                "subscriber_id": "string",
+                "channel": "string",
+                "contacted_at": "date",
+                "outcome": "string",
+            }
+        )
+    explained = contact.explain_contacts(cand, history, inputs.dnd, day)
+    allowed = explained.filter(explained.blocked_reason.isnull()).drop("blocked_reason")
+    frame: pd.DataFrame = allowed.to_pandas()
+    return frame
+
+
+#: a stage timer: called with a stage's name, it returns the context manager the stage runs in
+StageTimer = Callable[[str], AbstractContextManager[object]]
+#: the stages of :func:`decide_day`, in the order they run (a stage with nothing to do is skipped)
+DAY_STAGES = (
+    "triggers",
+    "holdout",
+    "candidates",
+    "scoring",
+    "budgets_and_value_room",
+    "arbitration",
+    "decision_rows",
+    "retention_outcomes",
+    "care_actions",
+    "explanations",
+    "types_and_order",
+)
+
+
+def _no_timer(stage: str) -> AbstractContextManager[object]:
+    """The default stage timer: times nothing."""
+    return nullcontext()
+
+
+def decide_day(
+    inputs: DayInputs,
+    library: PolicyLibrary,
+    contact: ContactPolicy,
+    config: DecideConfig,
+    day: date,
+    *,
+    learned: dict[str, float] | None = None,
+    stage: StageTimer = _no_timer,
+) -> pd.DataFrame:
+    """The day's decisions: one row per subscriber with a retention or care trigger
+    (:data:`DECISION_COLUMNS`). ``action`` marks what is to be done today; hold-out rows keep
+    the offer they would have had (``action`` False, ``outcome`` "holdout"). ``learned``
+    replaces the prior uplift of the offer types it names (see analytics.uplift). ``stage``
+    wraps each of :data:`DAY_STAGES` (e.g. a benchmark's timer); by default it does nothing."""
+    with stage("triggers"):
+        retention, care = _triggers(inputs, config)
+    with stage("holdout"):
+        retention["holdout"] = _held_out(retention, config).to_numpy()
+        care["holdout"] = _held_out(care, config).to_numpy()
+    with stage("candidates"):
+        candidates = (
+            _candidates(retention, inputs, library, contact, config, day)
+            if len(retention) and library.policies
+            else pd.DataFrame()
+        )
+    with stage("scoring"):
+        scored = score_candidates(candidates, config, learned) if len(candidates) else candidates
+    rows: list[pd.DataFrame] = []
+    left: dict[str, int | None] = {c: contact.capacity(c, day) for c in CHANNELS}
+    if len(scored):
+        with stage("budgets_and_value_room"):
+            small_call = scored["channel"].isin(CALLS) & (
+                scored["expected_value"] < config.min_value_for_call
+            )
+            scored = scored[~small_call]
+            held = set(retention.loc[retention["holdout"], "subscriber_id"])
+            in_play = scored[~scored["subscriber_id"].isin(held)]
+            budgets = remaining_budgets(library.policies, inputs.granted, day).to_pandas()
+            budgets = budgets.rename(
+                columns={"remaining_count": "count", "remaining_money": "money"}
+            )
+            room = _value_room(inputs, library)
+        with stage("arbitration"):
+            arbitrated = arbitrate(in_play, budgets, left, room)
+        with stage("decision_rows"):
+            granted_rows = arbitrated[arbitrated["granted"]]
+            for channel, used in granted_rows.groupby("channel").size().items():
+                cap = left.get(str(channel))
+                left[str(channel)] = None if cap is None else cap - int(used)
+            would_be = scored[scored["subscriber_id"].isin(held)].assign(granted=False)
+            would_be["why_not"] = pd.Series(pd.NA, index=would_be.index, dtype=object)
+            rows.append(decision_rows(pd.concat([arbitrated, would_be], ignore_index=True)))
+    with stage("retention_outcomes"):
+        out = _retention_outcomes(retention, rows)
+    with stage("care_actions"):
+        out = pd.concat(
+            [out, _care_actions(care, out, left, profile=inputs.profile)], ignore_index=True
+        )
+    with stage("explanations"):
+        for column, dtype in DECISION_SCHEMA.items():
+            if column not in out.columns:  # e.g. no candidate today: blank, of the column's type
+                out[column] = pd.Series(None, index=out.index, dtype=dtype)
+        out["why_zh"], out["why_en"] = _explain(out)
+    with stage("types_and_order"):
+        typed = out[list(DECISION_COLUMNS)].astype(DECISION_SCHEMA)  # all-blank columns typed
+        return typed.sort_values("subscriber_id").reset_index(drop=True)
+
+
+def _retention_outcomes(retention: pd.DataFrame, rows: list[pd.DataFrame]) -> pd.DataFrame:
+    """The retention triggers with their decision rows, ``action`` and ``outcome``; a trigger
+    without any candidate (no valid policy, none eligible) gets its outcome too."""
+    decided = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame({"subscriber_id": []})
+    decided["subscriber_id"] = decided["subscriber_id"].astype(retention["subscriber_id"].dtype)
+    out = retention.merge(
+        decided.drop(columns=["trigger", "trigger_kind", "holdout"], errors="ignore"),
+        on="subscriber_id",
+        how="left",
+    )
+    granted = out["granted"] if "granted" in out else pd.Series(False, index=out.index)
+    out["action"] = granted.astype("boolean").fillna(False).astype(bool) & ~out["holdout"]
+    out["outcome"] = np.where(
+        out["holdout"],
+        "holdout",
+        np.where(
+            out["action"],
+            "granted",
+            out.get("why_not", pd.Series(pd.NA, index=out.index)).fillna("no_eligible_policy"),
+        ),
+    )
+    return out
+
+
+def _explain(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Why this offer and why not the next one, as one sentence in Chinese and in English."""
+    texts = []
+    for lang in (0, 1):
+        outcome = out["outcome"].map({k: v[lang] for k, v in OUTCOME_NAMES.items()})
+        outcome = outcome.fillna(out["outcome"].astype(str))
+        driver = out["driver"].map({k: v[lang] for k, v in DRIVER_NAMES.items()})
+        value = out["expected_value"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+        policy = out["policy_id"].fillna("")
+        head = out["trigger"].astype(str) + ": " + outcome
+        if lang == 0:
+            offer = "；" + policy + "（驱动：" + driver.fillna("") + "，预期价值 " + value + " 元）"
+        else:
+            offer = "; " + policy + " (driver: " + driver.fillna("") + ", expected value " + value
+            offer = offer + " yuan)"
+        text = head + offer.where(out["policy_id"].notna(), "")
+        alt_why = out["alt_1_why_not"].map({k: v[lang] for k, v in WHY_NOT_NAMES.items()})
+        alt_why = alt_why.fillna("")
+        alt = ("；未选 " if lang == 0 else "; not ") + out["alt_1_policy_id"].fillna("")
+        alt = alt + ("：" if lang == 0 else ": ") + alt_why
+        texts.append(text + alt.where(out["alt_1_policy_id"].notna(), ""))
+    return texts[0], texts[1]
+
+
+def _value_room(inputs: DayInputs, library: PolicyLibrary) -> pd.Series:
+    """Yuan of retention spend each subscriber's value cap still allows (12-month window)."""
+    profile = inputs.profile
+    caps = profile.select(
+        subscriber_id=profile.subscriber_id.cast("string"),
+        cap=library.value_caps.cap_expression(profile),
+    )
+    if inputs.granted is not None and "cost" in inputs.granted.columns:
+        granted = inputs.granted
+        spent = granted.group_by(subscriber_id=granted.subscriber_id.cast("string")).aggregate(
+            spent=granted.cost.cast("float64").sum()
+        )
+        caps = caps.left_join(spent, "subscriber_id").select(
+            "subscriber_id", cap=caps.cap - spent.spent.fill_null(0.0)
+        )
+    frame = caps.to_pandas()
+    room: pd.Series = frame.set_index("subscriber_id")["cap"].astype(float)
+    return room
+
+
+def _care_actions(
+    care: pd.DataFrame,
+    retention: pd.DataFrame,
+    left: dict[str, int | None],
+    *,
+    profile: ir.Table,
+) -> pd.DataFrame:
+    """One care action for each care trigger whose subscriber has no retention action today,
+    within the capacity left, most severe first."""
+    if care.empty:
+        return care
+    busy = set(retention.loc[retention["action"], "subscriber_id"])
+    rows = care[~care["subscriber_id"].isin(busy)].copy()
+    rows["channel"] = rows["action_hint"].map(CARE_CHANNELS).fillna("sms")
+    rows["_rank"] = rows["severity"].map(SEVERITY_RANK).fillna(9)
+    rows = rows.sort_values(["_rank", "subscriber_id"], kind="mergesort")
+    rows["action"] = ~rows["holdout"]
+    position = rows[rows["action"]].groupby("channel").cumcount() + 1
+    limit = rows.loc[position.index, "channel"].map(
+        lambda c: np.inf if left.get(c) is None else left[c]
+    )
+    over = position.index[position > limit]
+    rows.loc[over, "action"] = False
+    rows["outcome"] = np.where(
+        rows["holdout"], "holdout", np.where(rows["action"], "granted", "capacity")
+    )
+    probability = profile.select(
+        subscriber_id=profile.subscriber_id.cast("string"),
+        churn_probability=profile.churn_probability.cast("float64"),
+    )
+    wanted = ibis.memtable(rows[["subscriber_id"]])
+    known = probability.semi_join(wanted, "subscriber_id").to_pandas()
+    rows = rows.merge(known, on="subscriber_id", how="left")
+    return rows.drop(
+        columns=["_rank", "rule_id", "kind", "severity", "action_hint"], errors="ignore"
+    )

@@ -1,0 +1,77 @@
+"""Valuation: each candidate's churn driver, uplift, cost and expected value
+(``EV = P(churn over the commitment) × uplift × value saved − (offer cost + contact cost)``)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from weiwan.analytics.decide.config import DecideConfig
+
+
+def driver_of(feature: pd.Series, config: DecideConfig) -> pd.Series:
+    """The churn driver group of each reason feature name (first matching prefix)."""
+    out = pd.Series("other", index=feature.index, dtype=object)
+    assigned = pd.Series(False, index=feature.index)
+    text = feature.fillna("").astype(str)
+    for driver, prefixes in config.drivers.items():
+        hit = text.str.startswith(tuple(prefixes)) & ~assigned
+        out[hit] = driver
+        assigned |= hit
+    return out
+
+
+def uplift(
+    offer_type: pd.Series,
+    driver: pd.Series,
+    channel: pd.Series,
+    config: DecideConfig,
+    learned: dict[str, float] | None = None,
+    preferred: pd.Series | None = None,
+) -> pd.Series:
+    """Relative cut in the churn probability for each (offer, driver, channel) row; a channel
+    the subscriber prefers (``preferred``) works ``preference_boost`` times better."""
+    base = {**config.uplift_priors, **(learned or {})}
+    prior = offer_type.map(base).astype(float).fillna(0.0)
+    match_table = {(d, o): v for d, row in config.driver_match.items() for o, v in row.items()}
+    keys = pd.Series(list(zip(driver, offer_type, strict=True)), index=offer_type.index)
+    match = keys.map(match_table).astype(float).fillna(0.5)
+    effect = channel.map(config.channel_effect).astype(float).fillna(0.5)
+    if preferred is not None:
+        effect = effect.where(preferred != channel, effect * config.preference_boost)
+    return (prior * match * effect).clip(0.0, 1.0)
+
+
+def score_candidates(
+    candidates: pd.DataFrame, config: DecideConfig, learned: dict[str, float] | None = None
+) -> pd.DataFrame:
+    """Adds driver, uplift, cost and expected_value to candidate rows.
+
+    ``candidates``: subscriber_id, policy_id, offer_type, offer_cost, channel,
+    churn_probability (next month), value (CLV future value or NaN), arpu, reason_feature, and
+    optionally commitment_months. An offer holds the subscriber for its commitment, so the
+    risk it works on is that of leaving within those months (at most ``max_risk_months``),
+    from the monthly probability taken as constant: 1 − (1 − p)^months.
+    """
+    frame = candidates.copy()
+    months = (
+        frame["commitment_months"].astype(float).clip(1, config.max_risk_months)
+        if "commitment_months" in frame
+        else pd.Series(1.0, index=frame.index)
+    )
+    monthly = frame["churn_probability"].astype(float).clip(0.0, 1.0)
+    frame["risk_over_commitment"] = 1.0 - (1.0 - monthly) ** months
+    frame["driver"] = driver_of(frame["reason_feature"], config)
+    preferred = (
+        frame["join_channel"].map(config.preferred_channels) if "join_channel" in frame else None
+    )
+    frame["uplift"] = uplift(
+        frame["offer_type"], frame["driver"], frame["channel"], config, learned, preferred
+    )
+    fallback = frame["arpu"].astype(float).fillna(0.0) * config.fallback_value_months
+    frame["value_saved"] = frame["value"].astype(float).fillna(fallback)
+    contact = frame["channel"].map(config.contact_cost).astype(float).fillna(0.0)
+    frame["cost"] = frame["offer_cost"].astype(float) + contact
+    frame["expected_value"] = (
+        frame["risk_over_commitment"] * frame["uplift"] * frame["value_saved"] - frame["cost"]
+    )
+    return frame
