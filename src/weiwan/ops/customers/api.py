@@ -22,10 +22,10 @@ from weiwan.ops.customers.lookups import (
 )
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.schemas import CustomerCardOut, CustomerRow
-from weiwan.ops.customers.service import customer_scope_clause
 from weiwan.ops.deps import CurrentActor, Db, LocalTz, as_actor
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import mask_phone
+from weiwan.ops.scope import customer_scope_clause
 from weiwan.ops.types import MAX_ID
 
 router = APIRouter(tags=["customers"])

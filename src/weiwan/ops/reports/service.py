@@ -50,7 +50,7 @@ from weiwan.core.months import add_months
 from weiwan.ops.campaigns.models import TREATED, Campaign, CampaignMember
 from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, Team, User
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.service import mask_phone
@@ -69,10 +69,10 @@ from weiwan.ops.reports.schemas import (
     Ratio,
     Satisfaction,
 )
+from weiwan.ops.scope import task_scope_clause, user_scope_clause
 from weiwan.ops.surveys.models import SurveyResponse
 from weiwan.ops.tasks.arrivals import VISIT_SOURCE
 from weiwan.ops.tasks.models import CustomerAssignment, Task
-from weiwan.ops.tasks.service import task_scope_clause
 
 #: roles that read the dashboards; the model monitor is for planners only
 DASHBOARD_ROLES = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST)
@@ -538,7 +538,7 @@ def participation(db: Session, actor: Actor, start: datetime, end: datetime) -> 
 def return_visits(db: Session, actor: Actor, start: datetime, end: datetime) -> list[Ratio]:
     """Coverage, success and feedback of the new-subscriber return visits (新入网回访) of the
     arrivals handed over in [start, end) (see the module doc; the visit tasks the actor may
-    see, ``tasks.service.task_scope_clause``), against 100 % / 70 % / 100 %."""
+    see, ``scope.task_scope_clause``), against 100 % / 70 % / 100 %."""
     on_visit = and_(Contact.task_id == Task.id, Contact.status == "sent")
     reached_call = exists().where(
         ContactOutcome.contact_id == Contact.id, ContactOutcome.outcome.in_(REACHED)
@@ -788,7 +788,7 @@ def model_monitor(db: Session, actor: Actor) -> ModelMonitor:
 
 
 def _dissatisfied_scope(actor: Actor) -> ColumnElement[bool]:
-    """The customers ``customers.service.customer_scope_clause`` lets the actor see, decided
+    """The customers ``scope.customer_scope_clause`` lets the actor see, decided
     on the list's own columns (no scan of the customer view): everyone, the published branch
     for branch roles, else the customers the users in scope manage or hold a task for."""
     if actor.scope is Scope.ALL:

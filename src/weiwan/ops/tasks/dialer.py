@@ -37,8 +37,8 @@ from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import AuditAction, audit
+from weiwan.ops.scope import task_scope_clause
 from weiwan.ops.tasks.models import Task
-from weiwan.ops.tasks.service import task_scope_clause
 
 CALL_LIST_COLUMNS = (
     "task_id",

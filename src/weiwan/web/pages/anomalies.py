@@ -15,8 +15,9 @@ from sqlalchemy import select
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.anomalies import service
 from weiwan.ops.anomalies.models import CATEGORIES, STATUSES, Anomaly
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, User
+from weiwan.ops.scope import user_scope_clause
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.appraisal import work
-from weiwan.ops.org.access import user_scope_clause
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
+from weiwan.ops.scope import user_scope_clause
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.pages.deps import Db, LocalTz, PageActor, PageForm, export_tables

@@ -24,16 +24,17 @@ from weiwan.ops.customers.card import CustomerCard, customer_card
 from weiwan.ops.customers.lookups import LookupLimitError
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.tags import tag_names
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, User
 from weiwan.ops.org.roles import Role
+from weiwan.ops.scope import task_scope_clause, user_scope_clause
 from weiwan.ops.sms.service import SENDERS, list_templates
 from weiwan.ops.surveys.models import Question, Questionnaire
 from weiwan.ops.surveys.return_visit import return_visit_questionnaire
 from weiwan.ops.surveys.service import questions_of
 from weiwan.ops.tasks.arrivals import VISIT_SOURCE
 from weiwan.ops.tasks.models import Task, TaskTransfer
-from weiwan.ops.tasks.service import DISPATCHERS, task_scope_clause
+from weiwan.ops.tasks.service import DISPATCHERS
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import OUTCOMES
