@@ -15,7 +15,7 @@ from weiwan.core.db import session_scope
 from weiwan.ops.appraisal.settings import DEFAULT_TEXT
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import AuditEvent, User
-from weiwan.ops.tasks.board import team_board
+from weiwan.ops.appraisal.board import team_board
 
 API = "/api/v1/appraisal/settings"
 TZ = ZoneInfo("Asia/Shanghai")
