@@ -144,3 +144,14 @@ class DoNotDisturbOut(BaseModel):
     reason: str | None
     created_by: int | None
     created_at: datetime
+
+
+class ImportOut(BaseModel):
+    """What a dialer result import did; ``conflicts`` are rows refused by the current state
+    (e.g. the customer accepted in another channel first), with row and message."""
+
+    rows: int
+    recorded: int
+    unchanged: int
+    blocked: int
+    conflicts: list[dict[str, object]]

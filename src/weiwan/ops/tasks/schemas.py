@@ -60,14 +60,3 @@ class TransferOut(BaseModel):
     from_channel: str
     to_channel: str
     reason: str | None
-
-
-class ImportOut(BaseModel):
-    """What a dialer result import did; ``conflicts`` are rows refused by the current state
-    (e.g. the customer accepted in another channel first), with row and message."""
-
-    rows: int
-    recorded: int
-    unchanged: int
-    blocked: int
-    conflicts: list[dict[str, object]]
