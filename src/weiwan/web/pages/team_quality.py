@@ -14,10 +14,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from weiwan.core.errors import InvalidRequestError
+from weiwan.ops.appraisal import board
 from weiwan.ops.contacts import service as contacts
 from weiwan.ops.contacts.schemas import InspectionIn
 from weiwan.ops.org.models import User
-from weiwan.ops.appraisal import board
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import template_globals
