@@ -7,11 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from weiwan.core.contact_rules import CHANNELS
+from weiwan.core.contact_rules import CHANNELS, Channel
 from weiwan.ops.types import IdField
 
 Outcome = Literal["connected", "not_reached", "refused", "accepted", "call_back", "wrong_number"]
-Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 
 
 class OutcomeIn(BaseModel):

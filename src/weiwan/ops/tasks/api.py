@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from weiwan.ops.contacts.schemas import Channel
+from weiwan.core.contact_rules import Channel
 from weiwan.ops.deps import CurrentActor, Db
 from weiwan.ops.tasks import dialer, service
 from weiwan.ops.tasks.models import TASK_STATUSES, Task, TaskTransfer

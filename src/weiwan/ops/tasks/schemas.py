@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from weiwan.ops.contacts.schemas import Channel
+from weiwan.core.contact_rules import Channel
 from weiwan.ops.types import IdField
 
 
