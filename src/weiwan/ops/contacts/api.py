@@ -1,9 +1,11 @@
 """Routes: record a contact with outcomes (contact policy, acceptance, closure), contact
-history, quality inspections, the import of an external dialer's results."""
+history, quality inspections, a self-service order (an accepted self-service contact), the
+import of an external dialer's results."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
+from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.contacts import dialer, service
 from weiwan.ops.contacts.models import QualityInspection
 from weiwan.ops.contacts.records import CallRecord
@@ -23,10 +26,13 @@ from weiwan.ops.contacts.schemas import (
     ImportOut,
     InspectionIn,
     InspectionOut,
+    OutcomeIn,
     OutcomeOut,
 )
 from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import CurrentActor, Db, LocalTz, as_actor, check_csrf
+from weiwan.ops.offers.schemas import OrderIn, OrderOut
+from weiwan.ops.offers.service import self_service_offers
 from weiwan.ops.org.access import Actor
 from weiwan.ops.types import IdPath
 from weiwan.ops.uploads import FILE_BODY, CappedBodyRoute, uploaded_file
@@ -115,6 +121,42 @@ def add_do_not_disturb(
 def lift_do_not_disturb(subscriber_id: str, channel: str, actor: CurrentActor, db: Db) -> None:
     """Lift a wish (shift lead, centre head, director)."""
     service.lift_do_not_disturb(db, actor, subscriber_id, channel)
+
+
+@router.post(
+    "/self-service/{subscriber_id}/orders",
+    response_model=OrderOut,
+    status_code=201,
+    responses={409: {"description": "already accepted in another channel"}},
+)
+def order(subscriber_id: str, body: OrderIn, actor: CurrentActor, db: Db, tz: LocalTz) -> OrderOut:
+    """Order one self-service offer: an accepted contact in the self-service channel, closing
+    the subscriber's other open tasks for that policy."""
+    customer = find_customer(db, actor, subscriber_id)
+    today = datetime.now(tz).date()
+    if body.policy_id not in {p.policy_id for p in self_service_offers(db, customer, today)}:
+        raise InvalidRequestError(
+            f"policy {body.policy_id!r} is not offered to this subscriber in self-service",
+            field="policy_id",
+        )
+    record = service.record_call(
+        db,
+        actor,
+        CallIn(
+            subscriber_id=subscriber_id,
+            channel="self_service",
+            policy_id=body.policy_id,
+            outcomes=[OutcomeIn(outcome="accepted", policy_id=body.policy_id)],
+        ),
+        tz=tz,
+    )
+    if record.acceptance is None:  # blocked by the self-service channel's own rules
+        raise InvalidRequestError(f"not possible now: {record.verdict.reason}", field="policy_id")
+    return OrderOut(
+        acceptance_id=record.acceptance.id,
+        contact_id=record.contact.id,
+        closed_task_ids=record.closed_task_ids,
+    )
 
 
 async def import_results(request: Request, actor: CurrentActor, db: Db, tz: LocalTz) -> object:
