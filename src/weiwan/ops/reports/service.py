@@ -70,8 +70,8 @@ from weiwan.ops.reports.schemas import (
     Satisfaction,
 )
 from weiwan.ops.scope import task_scope_clause, user_scope_clause
+from weiwan.ops.surveys.arrivals import VISIT_SOURCE
 from weiwan.ops.surveys.models import SurveyResponse
-from weiwan.ops.tasks.arrivals import VISIT_SOURCE
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 
 #: roles that read the dashboards; the model monitor is for planners only

@@ -1,4 +1,4 @@
-"""What the customer card pages show around the unified view (``customers.card``): which of the
+"""What the customer card pages show around the unified view (``card.service``): which of the
 open tasks the reader may work or transfer, the transfer history, recently closed tasks, the
 questionnaire asked on each task (its campaign's, or the return visit's), SMS templates,
 transfer targets.
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS
 from weiwan.ops.campaigns.models import Campaign
-from weiwan.ops.customers.card import CustomerCard, customer_card
+from weiwan.ops.card.service import CustomerCard, customer_card
 from weiwan.ops.customers.lookups import LookupLimitError
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.tags import tag_names
@@ -29,10 +29,10 @@ from weiwan.ops.org.models import Branch, User
 from weiwan.ops.org.roles import Role
 from weiwan.ops.scope import task_scope_clause, user_scope_clause
 from weiwan.ops.sms.service import SENDERS, list_templates
+from weiwan.ops.surveys.arrivals import VISIT_SOURCE
 from weiwan.ops.surveys.models import Question, Questionnaire
 from weiwan.ops.surveys.return_visit import return_visit_questionnaire
 from weiwan.ops.surveys.service import questions_of
-from weiwan.ops.tasks.arrivals import VISIT_SOURCE
 from weiwan.ops.tasks.models import Task, TaskTransfer
 from weiwan.ops.tasks.service import DISPATCHERS
 from weiwan.web.i18n import gettext as _
