@@ -5,8 +5,9 @@ inside functions count too). A module ``ops/<domain>/...`` belongs to ``<domain>
 top-level modules ``ops/*.py`` (scope, base, deps, bulk, guard, ...) are the shared ground:
 every domain may import them, and they import no domain except the two pieces every domain
 stands on (see docs/decisions/0010-ops-domains.md): the tables (``ops/<domain>/models.py``)
-and the identity domain ``org`` (users, roles, sessions, the actor). Both of these are
-checked in turn to import no other domain's code, so no cycle can pass through the ground.
+and the identity domain ``org`` (users, roles, sessions, the actor). Following the imports
+module by module from the ground, ``org`` and the tables, no module may import another
+domain's code (tables and ``org`` excepted), so no cycle can pass through the ground.
 """
 
 from __future__ import annotations
@@ -112,25 +113,36 @@ def _is_tables(module: tuple[str, ...]) -> bool:
     return domain_of(module) is not None and TABLES in module[3:5]
 
 
+def _module_of(target: tuple[str, ...], modules: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
+    """The module an imported name lives in (``ops.tasks.models.Task`` -> ``ops.tasks.models``)."""
+    known = set(modules)
+    for end in range(len(target), 2, -1):
+        if target[:end] in known:
+            return target[:end]
+    return target
+
+
 def ground_violations(imports: Mapping[tuple[str, ...], set[tuple[str, ...]]]) -> list[str]:
-    """Imports that would let a cycle pass through the shared ground: a shared module
-    importing a domain's code (its tables and ``org`` excepted), or a table module or the
-    foundation importing another domain's code (tables excepted)."""
+    """Imports that would let a cycle pass through the shared ground: following imports
+    module by module from the ground, the foundation and the tables, a module importing
+    another domain's code (tables and ``org`` excepted; for a shared module, any domain's)."""
+    start = [m for m in imports if domain_of(m) is None or domain_of(m) in FOUNDATION]
+    todo = start + [m for m in imports if _is_tables(m)]
+    seen = set(todo)
     wrong = []
-    for module, targets in sorted(imports.items()):
+    while todo:
+        module = todo.pop()
         source = domain_of(module)
-        if source is None:
-            allowed = FOUNDATION
-        elif source in FOUNDATION or _is_tables(module):
-            allowed = FOUNDATION | {source}
-        else:
-            continue
-        for target in sorted(targets):
+        for target in sorted(imports.get(module, ())):
             other = domain_of(target)
-            if other is None or other in allowed or _is_tables(target):
+            if not (other is None or other in FOUNDATION or other == source or _is_tables(target)):
+                wrong.append(f"{'.'.join(module)} imports {'.'.join(target)}")
                 continue
-            wrong.append(f"{'.'.join(module)} imports {'.'.join(target)}")
-    return wrong
+            reached = _module_of(target, imports)
+            if reached not in seen:
+                seen.add(reached)
+                todo.append(reached)
+    return sorted(set(wrong))
 
 
 def test_ops_domains_form_no_import_cycle() -> None:
@@ -176,4 +188,19 @@ def test_the_ground_check_flags_a_shared_module_importing_domain_code() -> None:
     assert ground_violations(imports) == [
         "weiwan.ops.bulk imports weiwan.ops.tasks.service.claim",
         "weiwan.ops.org.admin imports weiwan.ops.contacts.service.f",
+    ]
+
+
+def test_the_ground_check_follows_imports_through_the_tables() -> None:
+    dq = ("weiwan", "ops", "dataquality")
+    imports: dict[tuple[str, ...], set[tuple[str, ...]]] = {
+        ("weiwan", "ops", "metadata"): {(*dq, "models")},
+        (*dq, "models"): {(*dq, "fields", "FIELD_CODES")},
+        (*dq, "fields"): {(*dq, "rules", "check")},
+        (*dq, "rules"): {("weiwan", "ops", "contacts", "models", "Contact")},
+    }
+    assert ground_violations(imports) == []  # own helpers, other domains' tables: no way back
+    imports[(*dq, "rules")].add(("weiwan", "ops", "contacts", "service", "record_call"))
+    assert ground_violations(imports) == [
+        "weiwan.ops.dataquality.rules imports weiwan.ops.contacts.service.record_call"
     ]
