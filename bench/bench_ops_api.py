@@ -71,9 +71,9 @@ from stages import load_average, timed
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.core.db import make_engine
 from weiwan.ops.base import utcnow
+from weiwan.ops.card.service import customer_card
 from weiwan.ops.contacts.schemas import CallIn
 from weiwan.ops.contacts.service import record_call
-from weiwan.ops.customers.card import customer_card
 from weiwan.ops.customers.lookups import lookup_by_phone
 from weiwan.ops.migrate import upgrade
 from weiwan.ops.org.access import actor_for

@@ -16,11 +16,11 @@ from weiwan.cli import app
 from weiwan.core.db import make_engine, session_scope
 from weiwan.core.settings import get_settings
 from weiwan.demo.people import DEMO_PASSWORD
+from weiwan.ops.handover.service import VISIT_WINDOW_DAYS
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
 from weiwan.ops.reports import service as reports
-from weiwan.ops.tasks.handover import VISIT_WINDOW_DAYS
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from sqlalchemy import Engine, func, select
 
 from api_helpers import login
 from weiwan.core.db import session_scope
+from weiwan.ops.appraisal.board import team_board
 from weiwan.ops.appraisal.settings import DEFAULT_TEXT
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import AuditEvent, User
-from weiwan.ops.tasks.board import team_board
 
 API = "/api/v1/appraisal/settings"
 TZ = ZoneInfo("Asia/Shanghai")

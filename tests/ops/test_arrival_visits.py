@@ -18,6 +18,7 @@ from weiwan.core.settings import Settings
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
 from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.handover.service import hand_over
 from weiwan.ops.org.access import Actor, actor_for
 from weiwan.ops.org.models import User
 from weiwan.ops.reports import service as reports
@@ -32,7 +33,6 @@ from weiwan.ops.surveys.service import (
     questions_of,
     record_answers,
 )
-from weiwan.ops.tasks.handover import hand_over
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 from weiwan.ops.tasks.service import transfer_task
 

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, func, select
 
 from customer_fixtures import publish_customers, publish_rules
 from weiwan.core.db import session_scope
+from weiwan.ops.card.service import HISTORY_LIMIT, customer_card
 from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome, DoNotDisturb
-from weiwan.ops.customers.card import HISTORY_LIMIT, customer_card
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import AuditEvent, User

@@ -261,12 +261,12 @@ def test_batches_commit_as_they_go_and_a_re_import_finishes_an_interrupted_one(
             raise RuntimeError("the server went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("weiwan.ops.tasks.dialer.record_call", failing_on_the_fifth)
+    monkeypatch.setattr("weiwan.ops.contacts.dialer.record_call", failing_on_the_fifth)
     broken = head_raw.post(RESULTS, files={"file": ("results.csv", content, "text/csv")})
     assert broken.status_code == 500
     stored = _contacts(engine)
     assert stored == 3  # the first batch is committed, the second rolled back as one
-    monkeypatch.setattr("weiwan.ops.tasks.dialer.record_call", real)
+    monkeypatch.setattr("weiwan.ops.contacts.dialer.record_call", real)
 
     again = head.post(RESULTS, files={"file": ("results.csv", content, "text/csv")})
     assert again.status_code == 200, again.text

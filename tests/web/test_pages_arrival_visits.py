@@ -13,10 +13,10 @@ from customer_fixtures import SNAPSHOT, publish_customers, publish_rules
 from web.page_helpers import page_login
 from web.workbench_fixtures import OPEN_RULES, task_ids_in
 from weiwan.core.db import session_scope
+from weiwan.ops.handover.service import hand_over
 from weiwan.ops.surveys.models import SurveyResponse
 from weiwan.ops.surveys.return_visit import return_visit_questionnaire
 from weiwan.ops.surveys.service import questions_of
-from weiwan.ops.tasks.handover import hand_over
 from weiwan.ops.tasks.models import Task
 
 HX = {"HX-Request": "true"}

@@ -20,8 +20,8 @@ from web.team_fixtures import (
     workbook_rows,
 )
 from weiwan.core.db import session_scope
+from weiwan.ops.appraisal.board import DAILY_CONTACT_STANDARD, REACHED_OUTCOMES
 from weiwan.ops.contacts.models import QualityInspection
-from weiwan.ops.tasks.board import DAILY_CONTACT_STANDARD, REACHED_OUTCOMES
 from weiwan.ops.tasks.models import Task, TaskTransfer
 
 #: most tests on SQLite only; the board's counting SQL also runs on PostgreSQL

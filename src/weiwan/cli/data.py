@@ -229,7 +229,7 @@ def pipeline_run(
 
 def publish_snapshot(warehouse: Any, engine: Any, day: date) -> None:
     """Publish ``day``, then hand it over (managers, tasks); print what happened."""
-    from weiwan.ops.tasks.handover import hand_over
+    from weiwan.ops.handover.service import hand_over
     from weiwan.pipeline.publish import publish
 
     result = publish(warehouse, engine, day)

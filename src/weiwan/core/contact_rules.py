@@ -8,12 +8,14 @@ contact as it is recorded) read one definition. Format: docs/policies.md.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: contact channels (触点渠道), shared with the policy library
 CHANNELS = ("outbound_call", "account_manager_call", "sms", "store", "hotline", "self_service")
+#: a channel as a type (request fields, task and anomaly shapes)
+Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 #: channel value of a do-not-disturb row that covers every proactive channel
 DND_ALL = "all"
 #: why a candidate contact is blocked, in the order they are checked (the first one is kept)

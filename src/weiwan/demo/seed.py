@@ -24,8 +24,8 @@ from weiwan.core.settings import Settings
 from weiwan.demo.activity import work_the_day
 from weiwan.demo.management import manage_the_day
 from weiwan.demo.people import DemoLogin, ensure_demo_people
+from weiwan.ops.handover.service import hand_over
 from weiwan.ops.migrate import upgrade
-from weiwan.ops.tasks.handover import hand_over
 from weiwan.pipeline.publish import publish
 from weiwan.pipeline.run import run_pipeline
 from weiwan.sim import simulate

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from weiwan.ops.anomalies.api import router as anomalies_router
 from weiwan.ops.appraisal.api import router as appraisal_router
 from weiwan.ops.campaigns.api import router as campaigns_router
+from weiwan.ops.card.api import router as card_router
 from weiwan.ops.contacts.api import router as contacts_router
 from weiwan.ops.customers.api import router as customers_router
 from weiwan.ops.dataquality.api import router as dataquality_router
@@ -35,6 +36,7 @@ from weiwan.web.pages import (
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     org_router,
+    card_router,
     customers_router,
     tasks_router,
     contacts_router,

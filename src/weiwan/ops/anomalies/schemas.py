@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from weiwan.core.contact_rules import Channel
 from weiwan.ops.anomalies.models import CATEGORIES, STATUSES
-from weiwan.ops.contacts.schemas import Channel
 from weiwan.ops.types import IdField
 
 Status = Literal[STATUSES]  # type: ignore[valid-type]

@@ -41,12 +41,12 @@ from weiwan.core.errors import (
 )
 from weiwan.ops.anomalies.models import Anomaly, AnomalyChange
 from weiwan.ops.base import utcnow
-from weiwan.ops.customers.service import subscriber_scope_clause
 from weiwan.ops.guard import transition as conditional_update
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.service import AuditAction, audit
+from weiwan.ops.scope import subscriber_scope_clause, user_scope_clause
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 from weiwan.ops.tasks.service import DUE_DAYS, TaskSpec, create_tasks
 

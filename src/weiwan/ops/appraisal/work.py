@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.errors import InvalidRequestError, NotFoundError
 from weiwan.ops.base import utcnow
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
+from weiwan.ops.scope import user_scope_clause
 
 from .models import CHECK_RESULTS, DailyCheck, WeeklyPlan
 

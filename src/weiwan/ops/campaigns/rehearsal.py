@@ -37,9 +37,9 @@ from weiwan.ops.campaigns.service import (
 from weiwan.ops.contacts.policy_check import check_contact
 from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.customers.service import customer_scope_clause
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import descendant_branch_ids
+from weiwan.ops.scope import customer_scope_clause
 
 # --- rehearsal assumptions (方案预演); see docs/campaigns.md --------------------------------
 #: targets rehearsed in full up to this many; above it a deterministic sample, scaled up

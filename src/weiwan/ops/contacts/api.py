@@ -1,16 +1,21 @@
 """Routes: record a contact with outcomes (contact policy, acceptance, closure), contact
-history, quality inspections."""
+history, quality inspections, a self-service order (an accepted self-service contact), the
+import of an external dialer's results."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from weiwan.ops.contacts import service
+from weiwan.core.errors import InvalidRequestError
+from weiwan.ops.contacts import dialer, service
 from weiwan.ops.contacts.models import QualityInspection
+from weiwan.ops.contacts.orders import order_offer
 from weiwan.ops.contacts.records import CallRecord
 from weiwan.ops.contacts.schemas import (
     CallIn,
@@ -18,14 +23,17 @@ from weiwan.ops.contacts.schemas import (
     ContactOut,
     DoNotDisturbIn,
     DoNotDisturbOut,
+    ImportOut,
     InspectionIn,
     InspectionOut,
     OutcomeOut,
 )
 from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import CurrentActor, Db, LocalTz, as_actor, check_csrf
+from weiwan.ops.offers.schemas import OrderIn, OrderOut
 from weiwan.ops.org.access import Actor
 from weiwan.ops.types import IdPath
+from weiwan.ops.uploads import FILE_BODY, CappedBodyRoute, uploaded_file
 
 router = APIRouter(tags=["contacts"])
 
@@ -111,3 +119,78 @@ def add_do_not_disturb(
 def lift_do_not_disturb(subscriber_id: str, channel: str, actor: CurrentActor, db: Db) -> None:
     """Lift a wish (shift lead, centre head, director)."""
     service.lift_do_not_disturb(db, actor, subscriber_id, channel)
+
+
+@router.post(
+    "/self-service/{subscriber_id}/orders",
+    response_model=OrderOut,
+    status_code=201,
+    responses={409: {"description": "already accepted in another channel"}},
+)
+def order(subscriber_id: str, body: OrderIn, actor: CurrentActor, db: Db, tz: LocalTz) -> OrderOut:
+    """Order one self-service offer: an accepted contact in the self-service channel, closing
+    the subscriber's other open tasks for that policy."""
+    customer = find_customer(db, actor, subscriber_id)
+    record = order_offer(db, actor, customer, body.policy_id, tz=tz)
+    if record.acceptance is None:  # blocked by the self-service channel's own rules
+        raise InvalidRequestError(f"not possible now: {record.verdict.reason}", field="policy_id")
+    return OrderOut(
+        acceptance_id=record.acceptance.id,
+        contact_id=record.contact.id,
+        closed_task_ids=record.closed_task_ids,
+    )
+
+
+async def import_results(request: Request, actor: CurrentActor, db: Db, tz: LocalTz) -> object:
+    """Import a dialer's results (CSV or Excel, one multipart field ``file``: task_id,
+    called_at, outcome — several joined with ``|`` — refusal_reason, call_back_at, policy_id,
+    note). All rows are checked first; the file is read row by row in a worker thread and
+    recorded in batches. A body above ``upload_max_bytes`` is refused (413), as is a file of
+    more than ``import_max_rows`` rows (422)."""
+    settings = request.app.state.settings
+    upload = await uploaded_file(request)
+    name = upload.filename or "upload.csv"
+    try:
+        result = await run_in_threadpool(
+            dialer.import_results,
+            db,
+            actor,
+            name,
+            upload.file,
+            tz=tz,
+            max_rows=settings.import_max_rows,
+            batch_rows=settings.import_batch_rows,
+            max_bytes=settings.upload_max_bytes,
+        )
+    except dialer.ImportFileError as exc:
+        return JSONResponse(
+            {
+                "detail": str(exc),
+                "errors": [asdict(e) for e in exc.errors],
+                "error_count": exc.total,
+            },
+            status_code=422,
+        )
+    finally:
+        await upload.close()
+    return ImportOut(
+        rows=result.rows,
+        recorded=result.recorded,
+        unchanged=result.unchanged,
+        blocked=result.blocked,
+        conflicts=[asdict(c) for c in result.conflicts],
+    )
+
+
+router.add_api_route(
+    "/outbound/results",
+    import_results,
+    methods=["POST"],
+    response_model=ImportOut,
+    responses={
+        413: {"description": "the upload is larger than the setting upload_max_bytes"},
+        422: {"description": "the file has errors; nothing was stored"},
+    },
+    openapi_extra=FILE_BODY,
+    route_class_override=CappedBodyRoute,
+)

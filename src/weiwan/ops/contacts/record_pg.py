@@ -58,11 +58,11 @@ from weiwan.ops.contacts.records import (
 from weiwan.ops.contacts.rules import RULES_DOCUMENT, rules_of
 from weiwan.ops.contacts.schemas import CallIn
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.customers.service import customer_scope_clause, spaced_ids
+from weiwan.ops.customers.service import spaced_ids
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.access import Actor
+from weiwan.ops.scope import customer_scope_clause, task_scope_clause
 from weiwan.ops.tasks.models import Task
-from weiwan.ops.tasks.service import task_scope_clause
 
 #: the partial unique index that admits one active acceptance per subscriber and policy
 ACTIVE_ACCEPTANCE_INDEX = "uq_acceptances_active"

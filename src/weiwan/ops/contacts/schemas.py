@@ -7,11 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from weiwan.core.contact_rules import CHANNELS
+from weiwan.core.contact_rules import CHANNELS, Channel
 from weiwan.ops.types import IdField
 
 Outcome = Literal["connected", "not_reached", "refused", "accepted", "call_back", "wrong_number"]
-Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 
 
 class OutcomeIn(BaseModel):
@@ -144,3 +143,14 @@ class DoNotDisturbOut(BaseModel):
     reason: str | None
     created_by: int | None
     created_at: datetime
+
+
+class ImportOut(BaseModel):
+    """What a dialer result import did; ``conflicts`` are rows refused by the current state
+    (e.g. the customer accepted in another channel first), with row and message."""
+
+    rows: int
+    recorded: int
+    unchanged: int
+    blocked: int
+    conflicts: list[dict[str, object]]

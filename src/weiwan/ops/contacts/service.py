@@ -47,11 +47,11 @@ from weiwan.ops.contacts.records import (
 from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.contacts.schemas import CallIn, InspectionIn
 from weiwan.ops.customers.service import find_customer, spaced_ids
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit
+from weiwan.ops.scope import task_scope_clause, user_scope_clause
 from weiwan.ops.tasks.models import Task
-from weiwan.ops.tasks.service import task_scope_clause
 
 INSPECTORS = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR)
 

@@ -8,43 +8,14 @@ the scope is answered exactly like a missing one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, exists, or_, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import NotFoundError
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.org.access import Actor, user_scope_clause
-from weiwan.ops.org.roles import Scope
-from weiwan.ops.tasks.models import CustomerAssignment, Task
-
-
-def subscriber_scope_clause(
-    actor: Actor, subscriber_id: SQLColumnExpression[Any], branch_id: SQLColumnExpression[Any]
-) -> ColumnElement[bool]:
-    """Rows about a subscriber (``subscriber_id``, ``branch_id`` columns of any table) that the
-    actor may see by the customer scope: everyone (all), the visible branches' (branch), or
-    the subscribers a user of the own or team scope manages or holds a task for."""
-    if actor.scope is Scope.ALL:
-        return true()
-    if actor.scope is Scope.BRANCH:
-        return branch_id.in_(actor.branch_ids)
-    managed = exists().where(
-        CustomerAssignment.subscriber_id == subscriber_id,
-        user_scope_clause(actor, CustomerAssignment.user_id),
-    )
-    tasked = exists().where(
-        Task.subscriber_id == subscriber_id,
-        Task.assignee_id.is_not(None),
-        user_scope_clause(actor, Task.assignee_id),
-    )
-    return or_(managed, tasked)
-
-
-def customer_scope_clause(actor: Actor) -> ColumnElement[bool]:
-    """Customers (rows of ``customer_view``) the actor may see."""
-    return subscriber_scope_clause(actor, CustomerView.subscriber_id, CustomerView.branch_id)
+from weiwan.ops.org.access import Actor
+from weiwan.ops.scope import customer_scope_clause
 
 
 def find_customer(session: Session, actor: Actor, subscriber_id: str) -> CustomerView:

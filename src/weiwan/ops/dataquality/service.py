@@ -39,10 +39,11 @@ from weiwan.ops.dataquality.fields import (
 from weiwan.ops.dataquality.models import OPEN_STATUSES, STATUSES, DataQualityReport
 from weiwan.ops.dataquality.schemas import CountOut, ReportIn, ReportOut
 from weiwan.ops.guard import transition as conditional_update
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit, mask_id_number, mask_phone
+from weiwan.ops.scope import user_scope_clause
 
 #: roles that review and export reports
 REVIEWERS = (Role.ANALYST, Role.CENTRE_HEAD, Role.DIRECTOR)

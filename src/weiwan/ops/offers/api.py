@@ -1,4 +1,5 @@
-"""Routes: the policy library, self-service offers of a subscriber and ordering one."""
+"""Routes: the policy library and the self-service offers of a subscriber (ordering one is an
+accepted contact: ``contacts/api.py``)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.base import utcnow
-from weiwan.ops.contacts.orders import order_offer
 from weiwan.ops.customers.lookups import audit_view, lookup_by_id
-from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.offers import service
 from weiwan.ops.offers.models import PublishedPolicy
-from weiwan.ops.offers.schemas import OrderIn, OrderOut, PolicyOut
+from weiwan.ops.offers.schemas import PolicyOut
 from weiwan.ops.offers.service import SELF_SERVICE
 
 router = APIRouter(tags=["offers"])
@@ -40,23 +38,3 @@ def offers(subscriber_id: str, actor: CurrentActor, db: Db, tz: LocalTz) -> list
     )
     audit_view(db, actor, customer, channel=SELF_SERVICE)
     return list(service.self_service_offers(db, customer, datetime.now(tz).date()))
-
-
-@router.post(
-    "/self-service/{subscriber_id}/orders",
-    response_model=OrderOut,
-    status_code=201,
-    responses={409: {"description": "already accepted in another channel"}},
-)
-def order(subscriber_id: str, body: OrderIn, actor: CurrentActor, db: Db, tz: LocalTz) -> OrderOut:
-    """Order one self-service offer: an accepted contact in the self-service channel, closing
-    the subscriber's other open tasks for that policy."""
-    customer = find_customer(db, actor, subscriber_id)
-    record = order_offer(db, actor, customer, body.policy_id, tz=tz)
-    if record.acceptance is None:  # blocked by the self-service channel's own rules
-        raise InvalidRequestError(f"not possible now: {record.verdict.reason}", field="policy_id")
-    return OrderOut(
-        acceptance_id=record.acceptance.id,
-        contact_id=record.contact.id,
-        closed_task_ids=record.closed_task_ids,
-    )

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import PermissionDeniedError
@@ -75,22 +73,3 @@ def actor_for(session: Session, user: User) -> Actor:
         team_id=user.team_id,
         branch_ids=visible_branch_ids(session, user),
     )
-
-
-def user_scope_clause(
-    actor: Actor, user_id_column: SQLColumnExpression[Any]
-) -> ColumnElement[bool]:
-    """Rows owned by a user the actor may see the work of: self (own), the team (team),
-    the users of visible branches (branch), everyone (all)."""
-    scope = actor.scope
-    if scope is Scope.ALL:
-        return true()
-    if scope is Scope.OWN:
-        return user_id_column == actor.user_id
-    if scope is Scope.TEAM:
-        if actor.team_id is None:
-            return user_id_column == actor.user_id
-        team = select(User.id).where(User.team_id == actor.team_id)
-        return or_(user_id_column == actor.user_id, user_id_column.in_(team))
-    branch_users = select(User.id).where(User.branch_id.in_(actor.branch_ids))
-    return user_id_column.in_(branch_users) if actor.branch_ids else false()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from weiwan.ops.base import utcnow
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import AuditEvent, Branch, Team, User
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.schemas import BranchCreate, TeamCreate, UserCreate, UserUpdate
@@ -23,6 +23,7 @@ from weiwan.ops.org.service import (
     hash_password,
 )
 from weiwan.ops.org.sessions import EndReason, end_user_sessions
+from weiwan.ops.scope import user_scope_clause
 
 AUDIT_READERS = (Role.ADMIN, Role.DIRECTOR)
 

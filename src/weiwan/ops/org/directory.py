@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, Team, User
 from weiwan.ops.org.roles import Role
+from weiwan.ops.scope import user_scope_clause
 
 
 def display_names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:

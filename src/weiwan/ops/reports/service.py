@@ -15,7 +15,7 @@ outcomes is connected, accepted, refused or call-back, any other channel when se
 - participation rate (参与率): treated members of the month's campaigns contacted in their
   campaign ÷ treated members;
 - new-subscriber return visits (新入网回访), the seeds' 回访覆盖率 / 回访成功率 / 信息回馈率,
-  over the month's new joins = the return-visit tasks (one per arrival, ``tasks.arrivals``)
+  over the month's new joins = the return-visit tasks (one per arrival, ``surveys.arrivals``)
   handed over in the month: coverage = visited (a sent contact on the visit task) ÷ new joins
   (target 100 %), success = reached on the visit ÷ new joins (target 70 %), feedback = visits
   whose contact has questionnaire answers ÷ visited (target 100 %).
@@ -49,7 +49,7 @@ from weiwan.core.ttl_cache import TTLCache
 from weiwan.ops.campaigns.models import TREATED, Campaign, CampaignMember
 from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, Team, User
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.service import mask_phone
@@ -68,10 +68,10 @@ from weiwan.ops.reports.schemas import (
     Ratio,
     Satisfaction,
 )
+from weiwan.ops.scope import task_scope_clause, user_scope_clause
+from weiwan.ops.surveys.arrivals import VISIT_SOURCE
 from weiwan.ops.surveys.models import SurveyResponse
-from weiwan.ops.tasks.arrivals import VISIT_SOURCE
 from weiwan.ops.tasks.models import CustomerAssignment, Task
-from weiwan.ops.tasks.service import task_scope_clause
 
 #: roles that read the dashboards; the model monitor is for planners only
 DASHBOARD_ROLES = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST)
@@ -525,7 +525,7 @@ def participation(db: Session, actor: Actor, start: datetime, end: datetime) -> 
 def return_visits(db: Session, actor: Actor, start: datetime, end: datetime) -> list[Ratio]:
     """Coverage, success and feedback of the new-subscriber return visits (新入网回访) of the
     arrivals handed over in [start, end) (see the module doc; the visit tasks the actor may
-    see, ``tasks.service.task_scope_clause``), against 100 % / 70 % / 100 %."""
+    see, ``scope.task_scope_clause``), against 100 % / 70 % / 100 %."""
     on_visit = and_(Contact.task_id == Task.id, Contact.status == "sent")
     reached_call = exists().where(
         ContactOutcome.contact_id == Contact.id, ContactOutcome.outcome.in_(REACHED)
@@ -775,7 +775,7 @@ def model_monitor(db: Session, actor: Actor) -> ModelMonitor:
 
 
 def _dissatisfied_scope(actor: Actor) -> ColumnElement[bool]:
-    """The customers ``customers.service.customer_scope_clause`` lets the actor see, decided
+    """The customers ``scope.customer_scope_clause`` lets the actor see, decided
     on the list's own columns (no scan of the customer view): everyone, the published branch
     for branch roles, else the customers the users in scope manage or hold a task for."""
     if actor.scope is Scope.ALL:

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Table, bindparam, insert, or_, select, true
+from sqlalchemy import Table, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import ContactRules
@@ -36,10 +36,11 @@ from weiwan.ops.contacts.models import Contact
 from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.contacts.service import record_system_contact
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.customers.service import customer_scope_clause, find_customer
-from weiwan.ops.org.access import Actor, user_scope_clause
-from weiwan.ops.org.roles import Role, Scope
+from weiwan.ops.customers.service import find_customer
+from weiwan.ops.org.access import Actor
+from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit
+from weiwan.ops.scope import customer_scope_clause, message_scope_clause
 from weiwan.ops.sms.gateway import GatewayResult, OutgoingSms, SmsGateway
 from weiwan.ops.sms.models import SENDING, UNKNOWN, WAITING, SmsMessage, SmsTemplate
 from weiwan.ops.sms.render import (
@@ -515,16 +516,6 @@ def send_bulk(
 
 
 # --- lists -------------------------------------------------------------------------------
-
-
-def message_scope_clause(actor: Actor) -> ColumnElement[bool]:
-    """Messages the actor may list: all (director, analyst, admin), the branches' (branch
-    roles), else those sent by users whose work the actor sees (agents: their own)."""
-    if actor.scope is Scope.ALL:
-        return true()
-    if actor.scope is Scope.BRANCH:
-        return SmsMessage.branch_id.in_(actor.branch_ids)
-    return user_scope_clause(actor, SmsMessage.created_by)
 
 
 def list_messages(

@@ -37,11 +37,11 @@ from weiwan.core.errors import (
 from weiwan.ops.base import utcnow
 from weiwan.ops.contacts.models import Contact
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.customers.service import customer_scope_clause
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.service import AuditAction, audit
+from weiwan.ops.scope import customer_scope_clause, user_scope_clause
 from weiwan.ops.surveys.models import Question, Questionnaire, SurveyAnswer, SurveyResponse
 from weiwan.ops.surveys.schemas import (
     MAX_OPEN_ANSWER,

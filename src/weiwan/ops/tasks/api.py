@@ -1,22 +1,18 @@
 """Routes: task lists (mine, queue, all in scope), claim, transfer with history, the outbound
-call list for external dialers and the import of their results."""
+call list for external dialers (their results are imported by ``contacts/api.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Response
 
-from weiwan.ops.contacts.schemas import Channel
-from weiwan.ops.deps import CurrentActor, Db, LocalTz
+from weiwan.core.contact_rules import Channel
+from weiwan.ops.deps import CurrentActor, Db
 from weiwan.ops.tasks import dialer, listing, service
 from weiwan.ops.tasks.models import TASK_STATUSES, Task, TaskTransfer
-from weiwan.ops.tasks.schemas import ImportOut, TaskOut, TransferIn, TransferOut
+from weiwan.ops.tasks.schemas import TaskOut, TransferIn, TransferOut
 from weiwan.ops.types import MAX_ID, IdPath
-from weiwan.ops.uploads import FILE_BODY, CappedBodyRoute, uploaded_file
 
 router = APIRouter(tags=["tasks"])
 Status = Literal[TASK_STATUSES]  # type: ignore[valid-type]
@@ -103,58 +99,3 @@ def call_list(
         media = "text/csv; charset=utf-8"
     headers = {"Content-Disposition": f'attachment; filename="call_list.{format}"'}
     return Response(body, media_type=media, headers=headers)
-
-
-async def import_results(request: Request, actor: CurrentActor, db: Db, tz: LocalTz) -> object:
-    """Import a dialer's results (CSV or Excel, one multipart field ``file``: task_id,
-    called_at, outcome — several joined with ``|`` — refusal_reason, call_back_at, policy_id,
-    note). All rows are checked first; the file is read row by row in a worker thread and
-    recorded in batches. A body above ``upload_max_bytes`` is refused (413), as is a file of
-    more than ``import_max_rows`` rows (422)."""
-    settings = request.app.state.settings
-    upload = await uploaded_file(request)
-    name = upload.filename or "upload.csv"
-    try:
-        result = await run_in_threadpool(
-            dialer.import_results,
-            db,
-            actor,
-            name,
-            upload.file,
-            tz=tz,
-            max_rows=settings.import_max_rows,
-            batch_rows=settings.import_batch_rows,
-            max_bytes=settings.upload_max_bytes,
-        )
-    except dialer.ImportFileError as exc:
-        return JSONResponse(
-            {
-                "detail": str(exc),
-                "errors": [asdict(e) for e in exc.errors],
-                "error_count": exc.total,
-            },
-            status_code=422,
-        )
-    finally:
-        await upload.close()
-    return ImportOut(
-        rows=result.rows,
-        recorded=result.recorded,
-        unchanged=result.unchanged,
-        blocked=result.blocked,
-        conflicts=[asdict(c) for c in result.conflicts],
-    )
-
-
-router.add_api_route(
-    "/outbound/results",
-    import_results,
-    methods=["POST"],
-    response_model=ImportOut,
-    responses={
-        413: {"description": "the upload is larger than the setting upload_max_bytes"},
-        422: {"description": "the file has errors; nothing was stored"},
-    },
-    openapi_extra=FILE_BODY,
-    route_class_override=CappedBodyRoute,
-)

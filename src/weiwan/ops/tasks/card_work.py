@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, User
 from weiwan.ops.org.roles import Role
+from weiwan.ops.scope import task_scope_clause, user_scope_clause
 from weiwan.ops.tasks.models import Task, TaskTransfer
-from weiwan.ops.tasks.service import task_scope_clause
 
 CLOSED_SHOWN = 10
 TRANSFERS_SHOWN = 30

@@ -1,6 +1,6 @@
 """The task list — one for the API (``/api/v1/tasks``: :func:`list_tasks`) and the workbench
 (:func:`task_page`: filters, counts and one page of rows) — within the actor's task scope
-(``tasks.service.task_scope_clause``), built from the same filters and order.
+(``scope.task_scope_clause``), built from the same filters and order.
 
 Order: due time first, then the task's priority — the expected value of acting that the next
 best action (or the campaign) gave it: churn risk × the offer's uplift × the customer's
@@ -28,8 +28,8 @@ from weiwan.ops.base import utcnow
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
+from weiwan.ops.scope import task_scope_clause
 from weiwan.ops.tasks.models import TASK_SOURCES, TASK_STATUSES, Task
-from weiwan.ops.tasks.service import task_scope_clause
 
 VIEWS = ("mine", "queue", "all")
 DUE_FILTERS = ("today", "overdue")

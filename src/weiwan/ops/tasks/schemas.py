@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from weiwan.ops.contacts.schemas import Channel
+from weiwan.core.contact_rules import Channel
 from weiwan.ops.types import IdField
 
 
@@ -60,14 +60,3 @@ class TransferOut(BaseModel):
     from_channel: str
     to_channel: str
     reason: str | None
-
-
-class ImportOut(BaseModel):
-    """What a dialer result import did; ``conflicts`` are rows refused by the current state
-    (e.g. the customer accepted in another channel first), with row and message."""
-
-    rows: int
-    recorded: int
-    unchanged: int
-    blocked: int
-    conflicts: list[dict[str, object]]

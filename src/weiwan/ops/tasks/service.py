@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS
@@ -26,9 +26,10 @@ from weiwan.ops.base import utcnow
 from weiwan.ops.bulk import insert_ignoring_duplicates
 from weiwan.ops.customers.models import CustomerView, PublishedDecision
 from weiwan.ops.guard import transition
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, User
 from weiwan.ops.org.roles import Role, Scope
+from weiwan.ops.scope import task_scope_clause, user_scope_clause
 from weiwan.ops.tasks.models import CustomerAssignment, Task, TaskTransfer
 
 #: value tiers whose tasks go to the account manager (大客户经理)
@@ -275,21 +276,6 @@ def assign_customers(session: Session) -> dict[str, int]:
 
 
 # --- reading ---------------------------------------------------------------------------------
-
-
-def task_scope_clause(actor: Actor) -> ColumnElement[bool]:
-    """Tasks the actor may see: assigned within their user scope, or waiting in the queue of a
-    branch they belong to (agents and shift leads) or see (branch roles)."""
-    if actor.scope is Scope.ALL:
-        return true()
-    assigned = and_(Task.assignee_id.is_not(None), user_scope_clause(actor, Task.assignee_id))
-    queue_branches = (
-        actor.branch_ids if actor.scope is Scope.BRANCH else frozenset({actor.branch_id})
-    )
-    queued = and_(Task.assignee_id.is_(None), Task.branch_id.in_(queue_branches))
-    if actor.scope is Scope.BRANCH:
-        return or_(Task.branch_id.in_(actor.branch_ids), assigned)
-    return or_(assigned, queued)
 
 
 def get_task(session: Session, actor: Actor, task_id: int) -> Task:

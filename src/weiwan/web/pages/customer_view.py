@@ -1,4 +1,4 @@
-"""What the customer card pages show around the unified view (``customers.card``): which of the
+"""What the customer card pages show around the unified view (``card.service``): which of the
 open tasks the reader may work or transfer, the transfer history, recently closed tasks
 (``tasks.card_work``), the questionnaire asked on each task (``campaigns.questionnaires``), SMS
 templates, transfer targets — read by those services, localised and labelled here.
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS
 from weiwan.ops.campaigns.questionnaires import AskedQuestionnaire, TaskRef, task_questionnaires
-from weiwan.ops.customers.card import CustomerCard, customer_card
+from weiwan.ops.card.service import CustomerCard, customer_card
 from weiwan.ops.customers.lookups import LookupLimitError
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.tags import tag_names

@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from weiwan.core.errors import InvalidRequestError
+from weiwan.ops.appraisal import board
 from weiwan.ops.contacts import service as contacts
 from weiwan.ops.contacts.schemas import InspectionIn
 from weiwan.ops.org.directory import display_names
-from weiwan.ops.tasks import board
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import template_globals

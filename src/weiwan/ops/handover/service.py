@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from weiwan.core.db import session_scope
 from weiwan.core.settings import Settings
-from weiwan.ops.tasks.arrivals import visit_tasks_for_arrivals
+from weiwan.ops.surveys.arrivals import visit_tasks_for_arrivals
 from weiwan.ops.tasks.service import assign_customers, tasks_from_decisions
 
 #: days after joining a return visit is due when the caller names none (the setting's default)

@@ -308,7 +308,7 @@ def customer_card(
 
 
 _CARD_SQL = text(
-    resources.files("weiwan.ops.customers.sql").joinpath("card_postgresql.sql").read_text("utf-8")
+    resources.files("weiwan.ops.card.sql").joinpath("card_postgresql.sql").read_text("utf-8")
 )
 
 

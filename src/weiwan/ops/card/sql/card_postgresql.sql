@@ -1,4 +1,4 @@
--- The customer card in one statement on PostgreSQL (see ops/customers/card.py).
+-- The customer card in one statement on PostgreSQL (see ops/card/service.py).
 -- Parameters are bound by name; timestamps as UTC text in the generic path's format.
 WITH audit AS (
     INSERT INTO audit_events (at, user_id, action, target_type, target_id, detail, ip)

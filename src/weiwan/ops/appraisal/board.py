@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 from weiwan.ops.appraisal.settings import DEFAULT_STANDARD, current_settings
 from weiwan.ops.base import as_utc, utcnow
 from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome, QualityInspection
-from weiwan.ops.org.access import Actor, user_scope_clause
+from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
+from weiwan.ops.scope import task_scope_clause, user_scope_clause
 from weiwan.ops.tasks.models import Task
-from weiwan.ops.tasks.service import task_scope_clause
 
 #: who reads the team board and inspects quality
 BOARD_READERS = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR)

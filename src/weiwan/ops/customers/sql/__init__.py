@@ -1,1 +1,0 @@
-"""SQL files of the customers domain."""
