@@ -35,7 +35,6 @@ from weiwan.core.errors import ConfigError
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
 from weiwan.ops.base import utcnow
-from weiwan.ops.customers.models import Publication
 from weiwan.ops.org.config import (
     SETTINGS_KINDS,
     pending_name,
@@ -45,6 +44,7 @@ from weiwan.ops.org.config import (
 )
 from weiwan.ops.org.models import ConfigDocument
 from weiwan.ops.org.service import AuditAction, audit
+from weiwan.pipeline.publish.bookkeeping import record_publication
 
 log = get_logger(__name__)
 
@@ -325,7 +325,5 @@ def publish_settings(
                 },
             )
             written += 2
-        session.merge(
-            Publication(kind=KIND, snapshot_date=snapshot, rows=written, published_at=utcnow())
-        )
+        record_publication(session.connection(), KIND, snapshot, written)
     return written
