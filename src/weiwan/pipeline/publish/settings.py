@@ -16,7 +16,6 @@ published. The loaders of the daily run take the files of :func:`settings_paths`
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -45,6 +44,7 @@ from weiwan.ops.org.config import (
 from weiwan.ops.org.models import ConfigDocument
 from weiwan.ops.org.service import AuditAction, audit
 from weiwan.pipeline.publish.bookkeeping import record_publication
+from weiwan.pipeline.publish.documents import read_document, write_document
 
 log = get_logger(__name__)
 
@@ -179,34 +179,6 @@ def check(kind: str, path: Path | None, home: Path, profile: ir.Table | None = N
     return Checked(errors, [])
 
 
-# ----------------------------------------------------------------------------- documents
-
-
-def _read(session: Session, name: str) -> tuple[str, dict[str, Any]] | None:
-    document = session.get(ConfigDocument, name)
-    if document is None:
-        return None
-    try:
-        value = json.loads(document.content)
-    except ValueError:
-        return None
-    return (document.content, value) if isinstance(value, dict) else None
-
-
-def _write(session: Session, name: str, value: dict[str, Any]) -> bool:
-    """Upsert a document; True when its content changed."""
-    content = json.dumps(value, ensure_ascii=False, default=str)
-    document = session.get(ConfigDocument, name)
-    if document is not None and document.content == content:
-        return False
-    if document is None:
-        session.add(ConfigDocument(name=name, content=content, updated_at=utcnow()))
-    else:
-        document.content, document.updated_at, document.updated_by = content, utcnow(), None
-    session.flush()
-    return True
-
-
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.with_name(f".{path.name}.new")
@@ -223,7 +195,7 @@ def apply_pending(
     verdicts: dict[str, Message] = {}
     with Session(engine) as session, session.begin():
         for kind in SETTINGS_KINDS:
-            found = _read(session, pending_name(kind))
+            found = read_document(session, pending_name(kind))
             if found is None or not isinstance(found[1].get("text"), str):
                 continue
             content, pending = found
@@ -290,11 +262,11 @@ def publish_settings(
             text = path.read_text("utf-8") if path else _shipped_text(kind)
             result = check(kind, path, home, profile)
             source = f"{CONFIG_DIR}/{FILES[kind]}" if path else f"{FILES[kind]} (shipped)"
-            previous = _read(session, validation_name(kind))
+            previous = read_document(session, validation_name(kind))
             pending_verdict = verdicts.get(kind)
             if pending_verdict is None and previous is not None:
                 pending_verdict = previous[1].get("pending")  # still the last verdict shown
-            changed = _write(
+            changed = write_document(
                 session,
                 yaml_name(kind),
                 {
@@ -313,7 +285,7 @@ def publish_settings(
                     yaml_name(kind),
                     {"by": "pipeline publish", "snapshot": snapshot.isoformat()},
                 )
-            _write(
+            write_document(
                 session,
                 validation_name(kind),
                 {
