@@ -10,9 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from weiwan.analytics.contact_policy import load_contact_policy
-from weiwan.ops.org.service import AuditAction, audit
 from weiwan.pipeline.publish.bookkeeping import record_publication
-from weiwan.pipeline.publish.documents import write_document
+from weiwan.pipeline.publish.documents import audit_change, write_document
 
 KIND = "contact_rules"
 #: the config document's name
@@ -24,13 +23,7 @@ def publish_contact_rules(engine: sa.Engine, snapshot: date, path: Path | None =
     policy = load_contact_policy(path).model_dump(mode="json")
     with Session(engine) as session, session.begin():
         if write_document(session, CONTACT_RULES, policy):
-            audit(
-                session,
-                None,
-                AuditAction.CONFIG_CHANGE,
-                "config_document",
-                CONTACT_RULES,
-                {"by": "pipeline publish", "snapshot": snapshot.isoformat()},
-            )
+            detail = {"by": "pipeline publish", "snapshot": snapshot.isoformat()}
+            audit_change(session, CONTACT_RULES, detail)
         record_publication(session.connection(), KIND, snapshot, 1)
     return 1

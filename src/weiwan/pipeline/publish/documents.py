@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.models import ConfigDocument
+from weiwan.ops.org.service import AuditAction, audit
 
 
 def read_document(session: Session, name: str) -> tuple[str, dict[str, Any]] | None:
@@ -37,3 +38,8 @@ def write_document(session: Session, name: str, value: dict[str, Any]) -> bool:
         document.content, document.updated_at, document.updated_by = content, utcnow(), None
     session.flush()
     return True
+
+
+def audit_change(session: Session, name: str, detail: dict[str, Any]) -> None:
+    """Audit a change of document ``name`` by the pipeline (``config_change``, no user)."""
+    audit(session, None, AuditAction.CONFIG_CHANGE, "config_document", name, detail)

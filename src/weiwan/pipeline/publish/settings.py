@@ -42,9 +42,8 @@ from weiwan.ops.org.config import (
     yaml_name,
 )
 from weiwan.ops.org.models import ConfigDocument
-from weiwan.ops.org.service import AuditAction, audit
 from weiwan.pipeline.publish.bookkeeping import record_publication
-from weiwan.pipeline.publish.documents import read_document, write_document
+from weiwan.pipeline.publish.documents import audit_change, read_document, write_document
 
 log = get_logger(__name__)
 
@@ -229,11 +228,8 @@ def apply_pending(
                     ConfigDocument.name == pending_name(kind), ConfigDocument.content == content
                 )
             )
-            audit(
+            audit_change(
                 session,
-                None,
-                AuditAction.CONFIG_CHANGE,
-                "config_document",
                 yaml_name(kind),
                 {"by": "pipeline", "applied": verdict["sha256"], "edited_by": pending.get("by")},
             )
@@ -277,11 +273,8 @@ def publish_settings(
                 },
             )
             if changed:
-                audit(
+                audit_change(
                     session,
-                    None,
-                    AuditAction.CONFIG_CHANGE,
-                    "config_document",
                     yaml_name(kind),
                     {"by": "pipeline publish", "snapshot": snapshot.isoformat()},
                 )
