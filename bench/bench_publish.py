@@ -35,8 +35,9 @@ from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.migrate import upgrade
-from weiwan.pipeline import publish as publishing
 from weiwan.pipeline.publish import KINDS, PublishResult, publish
+from weiwan.pipeline.publish.customers import customer_rows, with_branch_ids
+from weiwan.pipeline.publish.transport import copy_batches, record_batches, table_of
 
 ROOT = Path(__file__).resolve().parents[1]
 THREADS = 2
@@ -84,10 +85,10 @@ def parts(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> None:
     header("2. the customer view in parts")
     profile = load_profile(warehouse, snapshot)
     library = load_policies(profile=profile)
-    source = publishing.customer_rows(warehouse, profile, library, snapshot)
+    source = customer_rows(warehouse, profile, library, snapshot)
     with engine.connect() as conn:
         ids = {str(c): int(i) for c, i in conn.execute(sa.text("SELECT code, id FROM branches"))}
-    rows = publishing.with_branch_ids(source, ids)
+    rows = with_branch_ids(source, ids)
     staged = "_bench_publish_customer_view"
 
     def stage() -> int:
@@ -96,10 +97,10 @@ def parts(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> None:
 
     count, seconds = timed(stage)
     line("stage rows in DuckDB (Ibis expression)", count, seconds, digits=2)
-    table = publishing._table(CustomerView)
+    table = table_of(CustomerView)
 
     def read() -> int:
-        return sum(b.num_rows for b in publishing._record_batches(warehouse, staged))
+        return sum(b.num_rows for b in record_batches(warehouse, staged))
 
     count, seconds = timed(read)
     line("read staged rows as Arrow batches", count, seconds, digits=2)
@@ -107,9 +108,7 @@ def parts(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> None:
     def load() -> int:
         with engine.begin() as conn:
             conn.execute(sa.delete(table))
-            return publishing.copy_batches(
-                conn, table, publishing._record_batches(warehouse, staged)
-            )
+            return copy_batches(conn, table, record_batches(warehouse, staged))
 
     count, seconds = timed(load)
     line("DELETE + COPY (Arrow CSV) + commit", count, seconds, f"{count / seconds:,.0f} rows/s", 2)

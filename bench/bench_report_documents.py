@@ -1,5 +1,5 @@
 """The weekly, monthly and churn analysis report documents of bench_pages.py, computed by the
-pipeline's own publish (``weiwan.pipeline.publish_reports``) on a small simulated warehouse.
+pipeline's own publish (``weiwan.pipeline.publish.reports``) on a small simulated warehouse.
 
 The warehouse has --subscribers lines (default 20,000) over the benchmark's ten branches
 (bench_ops_api.CITIES' codes), three brands, every join channel of the data contract, 26
@@ -30,7 +30,7 @@ from weiwan.analytics.contract import (
     TOUCHPOINTS,
 )
 from weiwan.analytics.warehouse import Warehouse
-from weiwan.pipeline.publish_reports import publish_reports
+from weiwan.pipeline.publish.reports import publish_reports
 
 BRANCH_CODES = [code for city in CITIES for code in (city[0], *city[3])]
 BRANDS = ("全球通", "动感地带", "神州行")

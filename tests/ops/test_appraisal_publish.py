@@ -17,7 +17,7 @@ from weiwan.core.db import session_scope
 from weiwan.ops.appraisal.models import PublishedComplaint, ScorecardMonth
 from weiwan.ops.org.models import Branch
 from weiwan.pipeline.publish import KINDS
-from weiwan.pipeline.publish_complaints import publish_complaints, window
+from weiwan.pipeline.publish.complaints import publish_complaints, window
 
 TZ = ZoneInfo("Asia/Shanghai")
 

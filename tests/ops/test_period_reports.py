@@ -21,8 +21,8 @@ from period_report_fixtures import SNAPSHOT, build_report_warehouse
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.cli import app as cli
 from weiwan.core.settings import get_settings
-from weiwan.pipeline.publish_metrics import publish_metrics
-from weiwan.pipeline.publish_reports import due_periods, publish_reports, subtrees
+from weiwan.pipeline.publish.metrics import publish_metrics
+from weiwan.pipeline.publish.reports import due_periods, publish_reports, subtrees
 
 API = "/api/v1/reports"
 

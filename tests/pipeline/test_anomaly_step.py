@@ -24,7 +24,7 @@ from weiwan.ops.org.roles import Role
 from weiwan.ops.org.schemas import UserCreate
 from weiwan.ops.org.service import create_user
 from weiwan.pipeline.anomaly_steps import ANOMALY_SCHEMA
-from weiwan.pipeline.publish_anomalies import publish_anomalies
+from weiwan.pipeline.publish.anomalies import publish_anomalies
 from weiwan.pipeline.run import STEPS, run_pipeline
 
 NEXT_DAY = date(2026, 11, 1)

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-import weiwan.pipeline.publish as publishing
+import weiwan.pipeline.publish.transport as transport
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.ingest import ingest
@@ -253,14 +253,14 @@ def test_a_failed_load_leaves_the_published_rows(
 ) -> None:
     publish(wh, engine, DAY, kinds=CORE_KINDS)
     view, published = _view(engine), _publications(engine)
-    real = publishing._record_batches
+    real = transport.record_batches
 
     def failing(warehouse: Warehouse, staged: str) -> Iterator[pa.RecordBatch]:
         for batch in real(warehouse, staged):
             yield batch.slice(0, batch.num_rows // 2)  # half the rows reach the database
             raise RuntimeError("the warehouse went away")
 
-    monkeypatch.setattr(publishing, "_record_batches", failing)
+    monkeypatch.setattr(transport, "record_batches", failing)
     wh.execute("DELETE FROM profile WHERE subscriber_id = ?", [view.index[0]])
     with pytest.raises(RuntimeError, match="went away"):
         publish(wh, engine, DAY, kinds=["customer_view"])

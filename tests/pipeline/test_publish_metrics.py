@@ -17,7 +17,7 @@ from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import session_scope
 from weiwan.ops.org.models import Branch
 from weiwan.pipeline.publish import KINDS
-from weiwan.pipeline.publish_metrics import publish_metrics
+from weiwan.pipeline.publish.metrics import publish_metrics
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -28,7 +28,7 @@ from weiwan.ops.customers.models import Publication
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.config import SETTINGS_KINDS, save_pending
 from weiwan.ops.org.models import AuditEvent, ConfigDocument, User
-from weiwan.pipeline.publish_settings import publish_settings, settings_paths
+from weiwan.pipeline.publish.settings import publish_settings, settings_paths
 
 SQLITE_ONLY = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
 

@@ -17,7 +17,7 @@ from period_report_fixtures import SNAPSHOT, build_report_warehouse
 from web.page_helpers import page_login
 from weiwan.core.db import session_scope
 from weiwan.ops.org.models import AuditEvent
-from weiwan.pipeline.publish_reports import publish_reports
+from weiwan.pipeline.publish.reports import publish_reports
 
 pytestmark = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
 

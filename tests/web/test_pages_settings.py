@@ -28,8 +28,9 @@ from weiwan.ops.org.models import AuditEvent, ConfigDocument
 from weiwan.ops.surveys import service
 from weiwan.ops.surveys.models import Question, Questionnaire
 from weiwan.ops.surveys.schemas import AnswerIn
-from weiwan.pipeline.publish import _publish_contact_rules, _publish_policies
-from weiwan.pipeline.publish_settings import publish_settings
+from weiwan.pipeline.publish.contact_rules import publish_contact_rules
+from weiwan.pipeline.publish.policies import publish_policies
+from weiwan.pipeline.publish.settings import publish_settings
 
 pytestmark = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
 
@@ -45,8 +46,8 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def published(engine: Engine, people: dict[str, int], home: Path) -> Engine:
     """The shipped settings published as a daily run would."""
-    _publish_policies(engine, DAY, load_policies())
-    _publish_contact_rules(engine, DAY)
+    publish_policies(engine, DAY, load_policies())
+    publish_contact_rules(engine, DAY)
     publish_settings(engine, DAY, home=home)
     return engine
 

@@ -29,6 +29,8 @@ REQUESTS = {
     "disconnect": "disconnect",
     "port_out": "port_out",
 }
+#: the warehouse table of the anomaly pool's entries (one row per firing and snapshot)
+POOL_TABLE = "anomalies"
 #: the pool's columns, denormalised into every entry
 POOL_COLUMNS = ("branch", "region", "value_tier", "account_manager")
 

@@ -21,13 +21,13 @@ from weiwan.analytics.alerts import (
     fired_once,
     load_rules,
 )
-from weiwan.analytics.anomalies import POOL_COLUMNS, anomaly_context
+from weiwan.analytics.anomalies import POOL_COLUMNS, POOL_TABLE, anomaly_context
 from weiwan.core.logging import get_logger
 from weiwan.pipeline.steps import RunContext
 
 log = get_logger(__name__)
 
-TABLE = "anomalies"
+TABLE = POOL_TABLE
 #: the rule's own columns stored with every entry
 RULE_COLUMNS: dict[str, str] = {
     "category": "string",

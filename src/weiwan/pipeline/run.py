@@ -27,7 +27,7 @@ from weiwan.core.logging import get_logger
 from weiwan.pipeline.anomaly_steps import anomalies_step
 from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb
 from weiwan.pipeline.decision_steps import alerts_step, decisions_step
-from weiwan.pipeline.publish_settings import settings_paths
+from weiwan.pipeline.publish.settings import settings_paths
 from weiwan.pipeline.steps import (
     RunContext,
     clv_step,

@@ -23,7 +23,7 @@ from weiwan.analytics.targets import evaluate_groups, load_target_groups
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
-from weiwan.pipeline.publish_settings import SettingsPaths
+from weiwan.pipeline.publish.settings import SettingsPaths
 
 log = get_logger(__name__)
 

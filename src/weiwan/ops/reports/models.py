@@ -1,10 +1,10 @@
 """Published dashboard figures (发布的监控指标) and the dissatisfied-customer list.
 
-The pipeline replaces both tables whole on every publish (``weiwan.pipeline.publish_metrics``);
+The pipeline replaces both tables whole on every publish (``weiwan.pipeline.publish.metrics``);
 they hold the latest published snapshot only. Rates are stored with their numerator and
 denominator per branch so a reader's scope can add branches up (see ``analytics.kpis``).
 ``period_reports`` keeps the weekly, monthly and churn analysis reports of every closed period
-(``weiwan.pipeline.publish_reports``).
+(``weiwan.pipeline.publish.reports``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The published weekly, monthly and churn analysis reports within the reader's data scope.
 
 Documents are per branch plus one for the whole operator (``scope`` ``*``), as the pipeline
-published them (``weiwan.pipeline.publish_reports``); nothing here reads the warehouse. The
+published them (``weiwan.pipeline.publish.reports``); nothing here reads the warehouse. The
 centre head, director and analyst read reports; roles that see everything open any document
 (the whole operator's by default), a centre head the documents of their own branches (the
 first of them by code by default); a document outside the reader's scope is answered like a

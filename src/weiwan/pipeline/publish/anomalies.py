@@ -1,7 +1,8 @@
 """Publish the anomaly pool's new entries (kind ``anomalies``).
 
 The anomaly step's rows of the snapshot are added to the ops table ``anomalies`` with
-``INSERT … ON CONFLICT DO NOTHING`` on (subscriber, rule, period): re-publishing a date, or a
+``INSERT … ON CONFLICT DO NOTHING`` on (subscriber, rule, period)
+(:func:`weiwan.ops.bulk.insert_ignoring_duplicates`): re-publishing a date, or a
 later date that sees the same firing, adds nothing and never resets an entry's status or note.
 Branch codes become ``branch_id`` through ``branches`` (the customer view's publish creates
 them); the data's account manager becomes ``manager_id`` when an active agent's display name or
@@ -16,27 +17,24 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from weiwan.analytics.anomalies import POOL_TABLE
 from weiwan.analytics.profile import snapshot_rows
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.ops.anomalies.models import Anomaly
 from weiwan.ops.base import utcnow
-from weiwan.ops.customers.models import Publication
+from weiwan.ops.bulk import insert_ignoring_duplicates
 from weiwan.ops.org.models import Branch, User
 from weiwan.ops.org.roles import Role
-from weiwan.pipeline.anomaly_steps import TABLE
+from weiwan.pipeline.publish.bookkeeping import record_publication
+from weiwan.pipeline.publish.branches import branch_ids
+from weiwan.pipeline.publish.transport import table_of
 
 KIND = "anomalies"
+#: the pool's unique key: an entry is added once
 KEY = ("subscriber_id", "rule_id", "period_key")
+#: rows per INSERT … ON CONFLICT DO NOTHING
 CHUNK = 2_000
-
-
-def _table(model: Any) -> sa.Table:
-    table = model.__table__
-    assert isinstance(table, sa.Table)
-    return table
 
 
 def _text(value: Any) -> str | None:
@@ -67,7 +65,7 @@ class ManagerIndex:
 
 
 def _manager_index(conn: sa.Connection) -> ManagerIndex:
-    users = _table(User)
+    users = table_of(User)
     rows = conn.execute(
         sa.select(users.c.id, users.c.username, users.c.display_name, users.c.branch_id).where(
             users.c.active.is_(True), users.c.role == Role.AGENT.value
@@ -110,40 +108,15 @@ def pool_rows(
     return rows
 
 
-def _insert_new(conn: sa.Connection, rows: list[dict[str, Any]]) -> int:
-    table = _table(Anomaly)
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    added = 0
-    for start in range(0, len(rows), CHUNK):
-        statement = (
-            insert(table).on_conflict_do_nothing(index_elements=list(KEY)).returning(table.c.id)
-        )
-        added += len(conn.execute(statement, rows[start : start + CHUNK]).all())
-    return added
-
-
 def publish_anomalies(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> int:
     """Add ``snapshot``'s new pool entries; returns how many were added (0 on a re-publish)."""
     records: list[dict[str, Any]] = []
-    if warehouse.has_table(TABLE):
-        frame = snapshot_rows(warehouse, TABLE, snapshot).to_pandas()
+    if warehouse.has_table(POOL_TABLE):
+        frame = snapshot_rows(warehouse, POOL_TABLE, snapshot).to_pandas()
         frame["snapshot_date"] = snapshot
         records = frame.to_dict("records")
-    publications = _table(Publication)
     with engine.begin() as conn:
-        branch_ids = {
-            str(code): int(ident)
-            for code, ident in conn.execute(sa.select(Branch.code, Branch.id)).all()
-        }
-        added = _insert_new(conn, pool_rows(records, branch_ids, _manager_index(conn)))
-        conn.execute(
-            sa.delete(publications).where(
-                publications.c.kind == KIND, publications.c.snapshot_date == snapshot
-            )
-        )
-        conn.execute(
-            sa.insert(publications).values(
-                kind=KIND, snapshot_date=snapshot, rows=added, published_at=utcnow()
-            )
-        )
+        rows = pool_rows(records, branch_ids(conn), _manager_index(conn))
+        added = insert_ignoring_duplicates(conn, Anomaly, rows, keys=KEY, chunk=CHUNK)
+        record_publication(conn, KIND, snapshot, added)
     return added

@@ -34,18 +34,14 @@ from weiwan.analytics.period_reports import (
 )
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.ops.base import utcnow
-from weiwan.ops.customers.models import Publication
 from weiwan.ops.org.models import Branch
 from weiwan.ops.reports.models import WHOLE, PeriodReport
+from weiwan.pipeline.publish.bookkeeping import record_publication
+from weiwan.pipeline.publish.branches import branch_ids
+from weiwan.pipeline.publish.transport import insert_rows, table_of
 
 KIND = "reports"
 CHURN = "churn"
-
-
-def _table(model: Any) -> sa.Table:
-    table = model.__table__
-    assert isinstance(table, sa.Table)
-    return table
 
 
 def dumps(document: dict[str, Any]) -> str:
@@ -128,7 +124,7 @@ def publish_reports(
     """Publish the due reports of ``snapshot`` (see :func:`due_periods`); returns the
     documents written."""
     goals = targets or load_targets()
-    reports, publications = _table(PeriodReport), _table(Publication)
+    reports = table_of(PeriodReport)
     with engine.connect() as conn:
         tree = [
             (str(c), i, p)
@@ -157,26 +153,13 @@ def publish_reports(
             documents = period_documents(warehouse, snapshot, period, goals, scopes, cubes)
         computed.append((kind, period, documents))
     with engine.begin() as conn:
-        branch_ids: dict[str, int] = {
-            str(code): int(ident)
-            for code, ident in conn.execute(sa.select(Branch.code, Branch.id)).all()
-        }
+        ids = branch_ids(conn)
         written = 0
         for kind, period, documents in computed:
             conn.execute(
                 sa.delete(reports).where(reports.c.kind == kind, reports.c.key == period.key)
             )
-            rows = list(_rows(kind, period, documents, snapshot, branch_ids))
-            conn.execute(sa.insert(reports), rows)
-            written += len(rows)
-        conn.execute(
-            sa.delete(publications).where(
-                publications.c.kind == KIND, publications.c.snapshot_date == snapshot
-            )
-        )
-        conn.execute(
-            sa.insert(publications).values(
-                kind=KIND, snapshot_date=snapshot, rows=written, published_at=utcnow()
-            )
-        )
+            rows = list(_rows(kind, period, documents, snapshot, ids))
+            written += insert_rows(conn, reports, rows)
+        record_publication(conn, KIND, snapshot, written)
     return written

@@ -23,13 +23,12 @@ from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.kpis import all_metrics, dissatisfied_customers
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.settings import get_settings
-from weiwan.ops.base import utcnow
-from weiwan.ops.customers.models import Publication
-from weiwan.ops.org.models import Branch
 from weiwan.ops.reports.models import DissatisfiedCustomer, PublishedMetric
+from weiwan.pipeline.publish.bookkeeping import record_publication
+from weiwan.pipeline.publish.branches import branch_ids
+from weiwan.pipeline.publish.transport import insert_rows, table_of
 
 KIND = "metrics"
-CHUNK = 5_000
 
 
 def _number(value: Any) -> float | None:
@@ -110,17 +109,6 @@ def dissatisfied_rows(
     return rows
 
 
-def _insert(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), CHUNK):
-        conn.execute(sa.insert(table), rows[start : start + CHUNK])
-
-
-def _table(model: Any) -> sa.Table:
-    table = model.__table__
-    assert isinstance(table, sa.Table)
-    return table
-
-
 def publish_metrics(
     warehouse: Warehouse,
     engine: sa.Engine,
@@ -141,26 +129,13 @@ def publish_metrics(
     frame = all_metrics(warehouse, snapshot)
     extra = pd.DataFrame(registry_rows(registry), columns=frame.columns)
     low = dissatisfied_customers(warehouse, snapshot)
-    metrics, dissatisfied = _table(PublishedMetric), _table(DissatisfiedCustomer)
-    publications = _table(Publication)
+    metrics, dissatisfied = table_of(PublishedMetric), table_of(DissatisfiedCustomer)
     with engine.begin() as conn:
-        branch_ids: dict[str, int] = {
-            str(code): int(ident)
-            for code, ident in conn.execute(sa.select(Branch.code, Branch.id)).all()
-        }
-        rows = metric_rows(frame, snapshot, branch_ids) + metric_rows(extra, snapshot, branch_ids)
+        ids = branch_ids(conn)
+        rows = metric_rows(frame, snapshot, ids) + metric_rows(extra, snapshot, ids)
         conn.execute(sa.delete(metrics))
         conn.execute(sa.delete(dissatisfied))
-        _insert(conn, metrics, rows)
-        _insert(conn, dissatisfied, dissatisfied_rows(low, snapshot, branch_ids, zone))
-        conn.execute(
-            sa.delete(publications).where(
-                publications.c.kind == KIND, publications.c.snapshot_date == snapshot
-            )
-        )
-        conn.execute(
-            sa.insert(publications).values(
-                kind=KIND, snapshot_date=snapshot, rows=len(rows), published_at=utcnow()
-            )
-        )
+        insert_rows(conn, metrics, rows)
+        insert_rows(conn, dissatisfied, dissatisfied_rows(low, snapshot, ids, zone))
+        record_publication(conn, KIND, snapshot, len(rows))
     return len(rows)

@@ -26,12 +26,11 @@ from weiwan.core.months import add_months
 from weiwan.core.settings import get_settings
 from weiwan.ops.appraisal.models import PublishedComplaint
 from weiwan.ops.appraisal.scorecards import close_previous_month_once
-from weiwan.ops.base import utcnow
-from weiwan.ops.customers.models import Publication
-from weiwan.ops.org.models import Branch
+from weiwan.pipeline.publish.bookkeeping import record_publication
+from weiwan.pipeline.publish.branches import branch_ids
+from weiwan.pipeline.publish.transport import insert_rows, table_of
 
 KIND = "complaints"
-CHUNK = 5_000
 #: complete months kept before the current one
 MONTHS_BACK = 3
 
@@ -94,28 +93,12 @@ def publish_complaints(
     month's scorecards once; returns the complaints written."""
     zone = tz or ZoneInfo(get_settings().timezone)
     frame = complaint_frame(warehouse, snapshot)
-    table = PublishedComplaint.__table__
-    publications = Publication.__table__
-    assert isinstance(table, sa.Table) and isinstance(publications, sa.Table)
+    table = table_of(PublishedComplaint)
     with engine.begin() as conn:
-        branch_ids = {
-            str(code): int(ident)
-            for code, ident in conn.execute(sa.select(Branch.code, Branch.id)).all()
-        }
-        rows = complaint_rows(frame, branch_ids, zone)
+        rows = complaint_rows(frame, branch_ids(conn), zone)
         conn.execute(sa.delete(table))
-        for start in range(0, len(rows), CHUNK):
-            conn.execute(sa.insert(table), rows[start : start + CHUNK])
-        conn.execute(
-            sa.delete(publications).where(
-                publications.c.kind == KIND, publications.c.snapshot_date == snapshot
-            )
-        )
-        conn.execute(
-            sa.insert(publications).values(
-                kind=KIND, snapshot_date=snapshot, rows=len(rows), published_at=utcnow()
-            )
-        )
+        insert_rows(conn, table, rows)
+        record_publication(conn, KIND, snapshot, len(rows))
     with Session(engine) as session, session.begin():
         closed = close_previous_month_once(session, snapshot, zone)
     if closed is not None:

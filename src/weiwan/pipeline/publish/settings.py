@@ -16,7 +16,6 @@ published. The loaders of the daily run take the files of :func:`settings_paths`
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from dataclasses import dataclass
 from datetime import date
@@ -35,7 +34,6 @@ from weiwan.core.errors import ConfigError
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
 from weiwan.ops.base import utcnow
-from weiwan.ops.customers.models import Publication
 from weiwan.ops.org.config import (
     SETTINGS_KINDS,
     pending_name,
@@ -44,7 +42,8 @@ from weiwan.ops.org.config import (
     yaml_name,
 )
 from weiwan.ops.org.models import ConfigDocument
-from weiwan.ops.org.service import AuditAction, audit
+from weiwan.pipeline.publish.bookkeeping import record_publication
+from weiwan.pipeline.publish.documents import audit_change, read_document, write_document
 
 log = get_logger(__name__)
 
@@ -179,34 +178,6 @@ def check(kind: str, path: Path | None, home: Path, profile: ir.Table | None = N
     return Checked(errors, [])
 
 
-# ----------------------------------------------------------------------------- documents
-
-
-def _read(session: Session, name: str) -> tuple[str, dict[str, Any]] | None:
-    document = session.get(ConfigDocument, name)
-    if document is None:
-        return None
-    try:
-        value = json.loads(document.content)
-    except ValueError:
-        return None
-    return (document.content, value) if isinstance(value, dict) else None
-
-
-def _write(session: Session, name: str, value: dict[str, Any]) -> bool:
-    """Upsert a document; True when its content changed."""
-    content = json.dumps(value, ensure_ascii=False, default=str)
-    document = session.get(ConfigDocument, name)
-    if document is not None and document.content == content:
-        return False
-    if document is None:
-        session.add(ConfigDocument(name=name, content=content, updated_at=utcnow()))
-    else:
-        document.content, document.updated_at, document.updated_by = content, utcnow(), None
-    session.flush()
-    return True
-
-
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.with_name(f".{path.name}.new")
@@ -223,7 +194,7 @@ def apply_pending(
     verdicts: dict[str, Message] = {}
     with Session(engine) as session, session.begin():
         for kind in SETTINGS_KINDS:
-            found = _read(session, pending_name(kind))
+            found = read_document(session, pending_name(kind))
             if found is None or not isinstance(found[1].get("text"), str):
                 continue
             content, pending = found
@@ -257,11 +228,8 @@ def apply_pending(
                     ConfigDocument.name == pending_name(kind), ConfigDocument.content == content
                 )
             )
-            audit(
+            audit_change(
                 session,
-                None,
-                AuditAction.CONFIG_CHANGE,
-                "config_document",
                 yaml_name(kind),
                 {"by": "pipeline", "applied": verdict["sha256"], "edited_by": pending.get("by")},
             )
@@ -290,11 +258,11 @@ def publish_settings(
             text = path.read_text("utf-8") if path else _shipped_text(kind)
             result = check(kind, path, home, profile)
             source = f"{CONFIG_DIR}/{FILES[kind]}" if path else f"{FILES[kind]} (shipped)"
-            previous = _read(session, validation_name(kind))
+            previous = read_document(session, validation_name(kind))
             pending_verdict = verdicts.get(kind)
             if pending_verdict is None and previous is not None:
                 pending_verdict = previous[1].get("pending")  # still the last verdict shown
-            changed = _write(
+            changed = write_document(
                 session,
                 yaml_name(kind),
                 {
@@ -305,15 +273,12 @@ def publish_settings(
                 },
             )
             if changed:
-                audit(
+                audit_change(
                     session,
-                    None,
-                    AuditAction.CONFIG_CHANGE,
-                    "config_document",
                     yaml_name(kind),
                     {"by": "pipeline publish", "snapshot": snapshot.isoformat()},
                 )
-            _write(
+            write_document(
                 session,
                 validation_name(kind),
                 {
@@ -325,7 +290,5 @@ def publish_settings(
                 },
             )
             written += 2
-        session.merge(
-            Publication(kind=KIND, snapshot_date=snapshot, rows=written, published_at=utcnow())
-        )
+        record_publication(session.connection(), KIND, snapshot, written)
     return written

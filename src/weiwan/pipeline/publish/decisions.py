@@ -1,0 +1,43 @@
+"""Publish the day's decisions (kind ``decisions``): that snapshot date's rows are deleted,
+then loaded (other dates stay), in one transaction with the ``publications`` row."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis.expr.types as ir
+import sqlalchemy as sa
+
+from weiwan.analytics.profile import snapshot_rows
+from weiwan.analytics.warehouse import Warehouse
+from weiwan.ops.customers.models import PublishedDecision
+from weiwan.pipeline.publish.bookkeeping import record_publication
+from weiwan.pipeline.publish.columns import null_of, typed
+from weiwan.pipeline.publish.transport import load_staged, table_of
+
+KIND = "decisions"
+
+
+def decision_rows(warehouse: Warehouse, snapshot: date) -> ir.Table:
+    """The stored decisions of ``snapshot`` in the published model's columns (no ``id``)."""
+    stored = snapshot_rows(warehouse, "decisions", snapshot)
+    columns: dict[str, ir.Value] = {}
+    for column in table_of(PublishedDecision).columns:
+        if column.name == "id":
+            continue
+        value = stored[column.name] if column.name in stored.columns else null_of(column)
+        columns[column.name] = typed(value, column)
+    return stored.select(**columns).order_by("subscriber_id", "trigger_kind", "trigger")
+
+
+def publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> int:
+    """Replace ``snapshot``'s published decisions; returns the rows loaded."""
+    table = table_of(PublishedDecision)
+    rows = None
+    if warehouse.has_table("decisions"):
+        rows = decision_rows(warehouse, snapshot)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(table).where(table.c.snapshot_date == snapshot))
+        loaded = 0 if rows is None else load_staged(warehouse, conn, table, rows, KIND)
+        record_publication(conn, KIND, snapshot, loaded)
+    return loaded
