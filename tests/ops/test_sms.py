@@ -21,7 +21,7 @@ from weiwan.core.errors import InvalidRequestError, PermissionDeniedError
 from weiwan.core.settings import Settings
 from weiwan.ops.campaigns.models import CampaignMember
 from weiwan.ops.contacts.models import Contact
-from weiwan.ops.sms import service
+from weiwan.ops.sms import dispatch, service
 from weiwan.ops.sms.gateway import HttpGateway, OutboxGateway, OutgoingSms
 from weiwan.ops.sms.models import SmsMessage
 from weiwan.ops.sms.render import check_template, format_value, measure, render
@@ -253,9 +253,9 @@ def test_quiet_hours_schedule_and_dispatch(
         message_id = message.id
     outbox = tmp_path / "outbox.jsonl"
     with session_scope(engine) as session:
-        early = service.dispatch_due(session, OutboxGateway(outbox), late + timedelta(hours=1))
+        early = dispatch.dispatch_due(session, OutboxGateway(outbox), late + timedelta(hours=1))
         assert (early.sent, early.failed) == (0, 0)
-        done = service.dispatch_due(session, OutboxGateway(outbox), opening)
+        done = dispatch.dispatch_due(session, OutboxGateway(outbox), opening)
         assert (done.sent, done.failed) == (1, 0)
         sent = session.get(SmsMessage, message_id)
         assert sent is not None and sent.status == "sent"
@@ -392,7 +392,7 @@ def test_dispatch_over_http_and_delivery_receipts(
         )
         first, second = result.message_ids
         gateway = HttpGateway("https://sms.example", "t", transport=httpx.MockTransport(answer))
-        dispatched = service.dispatch_due(session, gateway, MORNING + timedelta(minutes=1))
+        dispatched = dispatch.dispatch_due(session, gateway, MORNING + timedelta(minutes=1))
         assert (dispatched.sent, dispatched.failed) == (1, 1)
 
     client = TestClient(receipt_app)  # the gateway: no session, no CSRF token

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from race import race
 from weiwan.core.db import session_scope
 from weiwan.ops.contacts.models import Contact
-from weiwan.ops.sms import service
+from weiwan.ops.sms import dispatch
 from weiwan.ops.sms.gateway import GatewayResult, HttpGateway, OutgoingSms
 from weiwan.ops.sms.models import SmsMessage
 
@@ -114,18 +114,18 @@ def _statuses(engine: Engine) -> dict[int, str]:
         return {i: s for i, s in session.execute(select(SmsMessage.id, SmsMessage.status))}
 
 
-def _dispatch(engine: Engine, sender: object, at: datetime = NOW) -> service.DispatchResult:
+def _dispatch(engine: Engine, sender: object, at: datetime = NOW) -> dispatch.DispatchResult:
     with session_scope(engine) as session:
-        return service.dispatch_due(session, sender, at, batch_size=10)  # type: ignore[arg-type]
+        return dispatch.dispatch_due(session, sender, at, batch_size=10)  # type: ignore[arg-type]
 
 
 def test_concurrent_dispatchers_send_each_message_once(engine: Engine, gateway: _Gateway) -> None:
     ids = _queue(engine, 120)
     results = race([lambda: _dispatch(engine, gateway.client()) for _ in range(3)])
-    assert all(isinstance(r, service.DispatchResult) for r in results), results
+    assert all(isinstance(r, dispatch.DispatchResult) for r in results), results
     assert sorted(gateway.received) == ids
     assert set(gateway.received.values()) == {1}  # every message reached the gateway once
-    assert sum(r.sent for r in results if isinstance(r, service.DispatchResult)) == len(ids)
+    assert sum(r.sent for r in results if isinstance(r, dispatch.DispatchResult)) == len(ids)
     assert set(_statuses(engine).values()) == {"sent"}
 
 
@@ -147,7 +147,7 @@ def test_gateway_failing_mid_batch_loses_nothing_and_sends_nothing_twice(
     assert (second.sent, second.unknown) == (20, 0)
     assert sorted(gateway.received) == ids and set(gateway.received.values()) == {1}
     with session_scope(engine) as session:  # checked with the gateway: they went out
-        assert service.resolve_unknown(session, sorted(third_batch), "sent") == sorted(third_batch)
+        assert dispatch.resolve_unknown(session, sorted(third_batch), "sent") == sorted(third_batch)
     assert set(_statuses(engine).values()) == {"sent"}
 
 
@@ -181,9 +181,9 @@ def test_dispatcher_dying_before_recording_leaves_sending_rows_that_are_never_re
     assert [_statuses(engine)[i] for i in ids[:10]] == ["unknown"] * 10
     assert set(gateway.received.values()) == {1} and sorted(gateway.received) == ids
     with session_scope(engine) as session:
-        left = [m.id for m in service.unresolved_messages(session)]
+        left = [m.id for m in dispatch.unresolved_messages(session)]
         assert left == ids[:10]
         # checked with the gateway: say the first did not go out; it is sent again once
-        assert service.resolve_unknown(session, [ids[0]], "queued", NOW) == [ids[0]]
+        assert dispatch.resolve_unknown(session, [ids[0]], "queued", NOW) == [ids[0]]
     again = _dispatch(engine, gateway.client(), NOW + timedelta(minutes=31))
     assert again.sent == 1 and gateway.received[ids[0]] == 2

@@ -121,8 +121,8 @@ def sms_dispatch() -> None:
     from datetime import timedelta
 
     from weiwan.core.db import session_scope
+    from weiwan.ops.sms.dispatch import dispatch_due
     from weiwan.ops.sms.gateway import gateway_from_settings
-    from weiwan.ops.sms.service import dispatch_due
 
     settings = get_settings()
     engine = ops_engine()
@@ -173,7 +173,7 @@ def sms_reconcile(
     from datetime import timedelta
 
     from weiwan.core.db import session_scope
-    from weiwan.ops.sms.service import reconcile_sending, resolve_unknown, unresolved_messages
+    from weiwan.ops.sms.dispatch import reconcile_sending, resolve_unknown, unresolved_messages
 
     settings = get_settings()
     choices = {"sent": _ids(sent), "failed": _ids(failed), "queued": _ids(requeue)}

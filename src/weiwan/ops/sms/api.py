@@ -15,6 +15,7 @@ from weiwan.ops.campaigns.execution import treated_members
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import mask_phone
+from weiwan.ops.sms import dispatch as outbox
 from weiwan.ops.sms import service
 from weiwan.ops.sms.gateway import gateway_from_settings
 from weiwan.ops.sms.models import MESSAGE_STATUSES, SmsMessage
@@ -201,7 +202,7 @@ def dispatch(request: Request, actor: CurrentActor, db: Db) -> DispatchOut:
     actor.require(*service.DISPATCHERS)
     settings: Settings = request.app.state.settings
     grace = timedelta(minutes=settings.sms_sending_grace_minutes)
-    result = service.dispatch_due(db, gateway_from_settings(settings), grace=grace)
+    result = outbox.dispatch_due(db, gateway_from_settings(settings), grace=grace)
     return DispatchOut(
         sent=result.sent,
         failed=result.failed,
@@ -236,5 +237,5 @@ def delivery_receipts(body: ReceiptsIn, db: Db) -> ReceiptsOut:
     """Delivery receipts from the gateway. No user session: this route takes no actor and so
     no CSRF check (both come with ``CurrentActor``); the shared callback token in the header
     is the credential, checked before the body is used."""
-    result = service.apply_receipts(db, body.receipts)
+    result = outbox.apply_receipts(db, body.receipts)
     return ReceiptsOut(updated=result.updated, unchanged=result.unchanged, unknown=result.unknown)

@@ -1,7 +1,7 @@
 """SMS gateways: the interface, the embedded outbox and an HTTP (JSON) gateway.
 
 A gateway takes a batch of messages and answers one :class:`GatewayResult` per message. It
-never touches the database: :func:`weiwan.ops.sms.service.dispatch_due` records the results.
+never touches the database: :func:`weiwan.ops.sms.dispatch.dispatch_due` records the results.
 """
 
 from __future__ import annotations
