@@ -19,7 +19,7 @@ from weiwan.core.settings import Settings
 from weiwan.ops.org.models import Branch, Team
 from weiwan.ops.org.schemas import UserCreate
 from weiwan.ops.org.service import create_user
-from weiwan.ops.reports.service import forget_live_figures
+from weiwan.ops.reports.live import forget_live_figures
 from weiwan.web.app import create_app
 
 

@@ -20,7 +20,7 @@ from weiwan.ops.handover.service import VISIT_WINDOW_DAYS
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
-from weiwan.ops.reports import service as reports
+from weiwan.ops.reports import live as reports_live
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def _visit_rates(home: Path) -> dict[str, tuple[int, int]]:
             director = session.scalars(
                 select(User).where(User.role == Role.DIRECTOR.value).limit(1)
             ).one()
-            rates = reports.live_rates(
+            rates = reports_live.live_rates(
                 session, actor_for(session, director), datetime.now(tz).date(), tz
             )
             return {r.name: (r.numerator, r.denominator) for r in rates}

@@ -32,7 +32,7 @@ from weiwan.ops.appraisal.scorecards import close_month, month_bounds
 from weiwan.ops.appraisal.settings import DEFAULT_STANDARD, DEFAULT_WEIGHTS
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import User
-from weiwan.ops.reports.service import league
+from weiwan.ops.reports.live import league
 
 CALLS = ("outbound_call", "account_manager_call")
 REACHED = ("connected", "accepted", "refused", "call_back")

@@ -21,7 +21,7 @@ from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.handover.service import hand_over
 from weiwan.ops.org.access import Actor, actor_for
 from weiwan.ops.org.models import User
-from weiwan.ops.reports import service as reports
+from weiwan.ops.reports import live as reports_live
 from weiwan.ops.surveys.return_visit import (
     default_questionnaire,
     return_visit_questionnaire,
@@ -230,9 +230,10 @@ def _call(session: Session, user_id: int, task: Task, *outcomes: str, answer: bo
 
 
 def _rates(engine: Engine, user_id: int) -> dict[str, tuple[int, int]]:
-    reports.forget_live_figures()
+    reports_live.forget_live_figures()
     with session_scope(engine) as session:
-        rates = reports.live_rates(session, _actor(session, user_id), datetime.now(TZ).date(), TZ)
+        reader = _actor(session, user_id)
+        rates = reports_live.live_rates(session, reader, datetime.now(TZ).date(), TZ)
     return {r.name: (r.numerator, r.denominator) for r in rates if r.name.startswith("visit_")}
 
 

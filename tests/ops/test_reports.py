@@ -16,6 +16,9 @@ from api_helpers import login
 from weiwan.core.db import session_scope
 from weiwan.core.errors import PermissionDeniedError
 from weiwan.core.ttl_cache import TTLCache
+from weiwan.ops.reports import common as reports_common
+from weiwan.ops.reports import live as reports_live
+from weiwan.ops.reports import published as reports_published
 from weiwan.ops.reports import service
 
 from .report_fixtures import OCT, SEPT, _call, seed
@@ -35,7 +38,7 @@ def _month() -> datetime:
 
 
 def _rates(session: Session, user: int) -> dict[str, tuple[int, int]]:
-    rates = service.live_rates(session, actor(session, user), _month().date(), TZ)
+    rates = reports_live.live_rates(session, actor(session, user), _month().date(), TZ)
     return {r.name: (r.numerator, r.denominator) for r in rates}
 
 
@@ -44,29 +47,30 @@ def _rates(session: Session, user: int) -> dict[str, tuple[int, int]]:
     [(0.051, "up"), (0.05, None), (-0.05, None), (-0.051, "down"), (None, None), (0.0, None)],
 )
 def test_arrow_beyond_five_percent(value: float | None, expected: str | None) -> None:
-    assert service.arrow(value) == expected
+    assert reports_common.arrow(value) == expected
 
 
 def test_change_is_relative_to_the_reference() -> None:
-    assert service.change(0.9, 0.8) == pytest.approx(0.125)
-    assert service.change(1.0, 0) is None and service.change(None, 1.0) is None
+    assert reports_common.change(0.9, 0.8) == pytest.approx(0.125)
+    assert reports_common.change(1.0, 0) is None and reports_common.change(None, 1.0) is None
 
 
 def test_published_rates_add_up_within_scope(seeded: Engine, people: dict[str, int]) -> None:
     with session_scope(seeded) as session:
         director = actor(session, people["director"])
         head = actor(session, people["head"])
-        trend = {f.period: f.value for f in service.series(session, director, "churn_rate")}
+        series = reports_published.series(session, director, "churn_rate")
+        trend = {f.period: f.value for f in series}
         assert trend == {SEPT: pytest.approx(40 / 2000), OCT: pytest.approx(32 / 2000)}
         # the centre head sees the city branch (and its sub-branches) only
-        mine = {f.period: f.value for f in service.series(session, head, "churn_rate")}
+        mine = {f.period: f.value for f in reports_published.series(session, head, "churn_rate")}
         assert mine == {SEPT: pytest.approx(0.01), OCT: pytest.approx(0.012)}
-        brand = service.series(session, director, "churn_rate", "brand", period=OCT)
+        brand = reports_published.series(session, director, "churn_rate", "brand", period=OCT)
         assert {f.member: f.value for f in brand} == {
             "X": pytest.approx(28 / 1600),
             "Y": pytest.approx(4 / 400),
         }
-        branches = service.by_branch(session, head, "churn_rate", OCT)
+        branches = reports_published.by_branch(session, head, "churn_rate", OCT)
         assert [(b.branch, b.numerator) for b in branches] == [("杭州分公司", 12)]
         analysis = service.churn_analysis(session, director)
         reasons = {f.member: f.value for f in analysis.parts["churn_reason:reason"]}
@@ -106,18 +110,19 @@ def test_live_rates_and_league_tables(seeded: Engine, people: dict[str, int]) ->
         team = _rates(session, people["lead"])
         assert team["connect_rate"] == (4, 5)
         assert team["retention_success_rate"] == (1, 4)
-        start, end = service.month_bounds(_month().date(), TZ)
+        start, end = reports_common.month_bounds(_month().date(), TZ)
         director = actor(session, people["director"])
-        agents = service.league(session, director, "agent", start, end)
+        agents = reports_live.league(session, director, "agent", start, end)
         assert [(a.name, a.accepted, a.reached) for a in agents] == [
             ("Outsider", 2, 2),
             ("Agent", 1, 4),
         ]
         lead = actor(session, people["lead"])
-        assert [a.name for a in service.league(session, lead, "agent", start, end)] == ["Agent"]
-        teams = service.league(session, director, "team", start, end)
+        agents = reports_live.league(session, lead, "agent", start, end)
+        assert [a.name for a in agents] == ["Agent"]
+        teams = reports_live.league(session, director, "team", start, end)
         assert [(t.name, t.contacts) for t in teams] == [("—", 2), ("早班", 5)]
-        branches = service.league(session, lead, "branch", start, end)
+        branches = reports_live.league(session, lead, "branch", start, end)
         assert [(b.name, b.contacts) for b in branches] == [("杭州分公司", 5)]
 
 
@@ -180,13 +185,13 @@ def test_live_counts_are_reused_for_a_minute_then_counted_again(
     seeded: Engine, people: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1000.0]
-    live = TTLCache[tuple[Any, ...], Any](service.LIVE_SECONDS, clock=lambda: clock[0])
-    monkeypatch.setattr(service, "_live", live)
+    live = TTLCache[tuple[Any, ...], Any](reports_live.LIVE_SECONDS, clock=lambda: clock[0])
+    monkeypatch.setattr(reports_live, "_live", live)
     with session_scope(seeded) as session:
         before = _rates(session, people["director"])["connect_rate"]
         _call(session, "S00001", people["agent"], "connected")
         assert _rates(session, people["director"])["connect_rate"] == before  # reused
         assert _rates(session, people["lead"])["connect_rate"] != before  # another scope
-        clock[0] += service.LIVE_SECONDS + 1
+        clock[0] += reports_live.LIVE_SECONDS + 1
         after = _rates(session, people["director"])["connect_rate"]
     assert after == (before[0] + 1, before[1] + 1)

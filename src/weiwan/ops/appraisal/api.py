@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.org.access import Actor
-from weiwan.ops.reports.service import parse_month
+from weiwan.ops.reports.common import parse_month
 from weiwan.ops.types import MAX_ID, IdPath
 
 from . import scorecards as cards_service

@@ -2,7 +2,7 @@
 per figure over the operational records of the month [start, end), UTC).
 
 Definitions (docs/appraisal.md): contacts, calls and reached calls, reached contacts and
-acceptances count as the dashboards' league tables do (``ops.reports.service``); the rest are
+acceptances count as the dashboards' league tables do (``ops.reports.live``); the rest are
 defined here.
 """
 
@@ -19,7 +19,7 @@ from weiwan.core.ttl_cache import TTLCache
 from weiwan.ops.campaigns.models import HOLDOUT, TREATED, Campaign, CampaignMember
 from weiwan.ops.contacts.models import Contact, QualityInspection
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.reports.service import contact_flags
+from weiwan.ops.reports.live import contact_flags
 from weiwan.ops.surveys.models import SurveyResponse
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from weiwan.ops.deps import CurrentActor, Db, LocalTz
+from weiwan.ops.reports import common as reports_common
 from weiwan.ops.reports import service
 from weiwan.ops.reports.schemas import (
     ChurnAnalysis,
@@ -29,7 +30,7 @@ def overview(
     actor: CurrentActor, db: Db, tz: LocalTz, month: MonthQuery = None, lang: LangQuery = "zh-CN"
 ) -> Overview:
     """Churn trend and breakdowns, live rates and league tables of a month (scoped)."""
-    return service.overview(db, actor, service.parse_month(month, tz), tz, lang=lang)
+    return service.overview(db, actor, reports_common.parse_month(month, tz), tz, lang=lang)
 
 
 @router.get("/satisfaction", response_model=Satisfaction)
@@ -37,7 +38,7 @@ def satisfaction(
     actor: CurrentActor, db: Db, tz: LocalTz, month: MonthQuery = None
 ) -> Satisfaction:
     """The satisfaction KPI panorama: month-on-month and against-target changes, arrows."""
-    return service.satisfaction(db, actor, service.parse_month(month, tz), tz)
+    return service.satisfaction(db, actor, reports_common.parse_month(month, tz), tz)
 
 
 @router.get("/churn", response_model=ChurnAnalysis)

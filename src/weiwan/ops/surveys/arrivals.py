@@ -6,7 +6,7 @@ manager (``assign_customers`` gives one), due ``due_days`` after joining (an arr
 over later is due the day it is handed over), with the return-visit questionnaire
 (``surveys.return_visit``) asked on it. Recording the call finishes the task like any other
 (``contacts.records.task_changes``); the dashboards count the visits
-(``reports.service.return_visits``).
+(``reports.live.return_visits``).
 """
 
 from __future__ import annotations

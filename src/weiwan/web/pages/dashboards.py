@@ -2,7 +2,7 @@
 the satisfaction KPI panorama (/dashboards/satisfaction) with its dissatisfied-customer list,
 the churn analysis (/dashboards/churn) and the model monitor (/dashboards/models).
 
-Every figure comes from ``ops.reports.service`` (the same objects the /api/v1/reports routes
+Every figure comes from ``ops.reports`` (service, published, live) (the same objects the /api/v1/reports routes
 return), every chart shows its data table and every table exports to Excel.
 """
 
@@ -16,6 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from weiwan.core.errors import InvalidRequestError
+from weiwan.ops.reports import common as reports_common
+from weiwan.ops.reports import published as reports_published
 from weiwan.ops.reports import service
 from weiwan.ops.reports.schemas import BranchFigure, Figure, LeagueRow
 from weiwan.web.i18n import current_language
@@ -56,7 +58,7 @@ RATE_COLUMNS = (
 def parse_month(value: str | None, tz: ZoneInfo) -> date:
     """``YYYY-MM`` as the month's first day; this month of the centre when empty."""
     try:
-        return service.parse_month(value, tz)
+        return reports_common.parse_month(value, tz)
     except InvalidRequestError as exc:
         raise InvalidRequestError(_("Use a month like 2026-10."), field="month") from exc
 
@@ -64,7 +66,7 @@ def parse_month(value: str | None, tz: ZoneInfo) -> date:
 def month_options(db: Any, tz: ZoneInfo) -> list[date]:
     """This month and every published month, newest first."""
     now = datetime.now(tz).date().replace(day=1)
-    return sorted({now, *service.published_months(db)}, reverse=True)
+    return sorted({now, *reports_published.published_months(db)}, reverse=True)
 
 
 def _language(request: Request) -> str:
@@ -151,7 +153,7 @@ def overview_page(
     month: str | None = None,
 ) -> Response:
     """KPI cards, churn trend, churn by brand / channel / segment / branch, league tables."""
-    service.require_dashboards(actor)
+    reports_common.require_dashboards(actor)
     chosen = parse_month(month, tz)
     data = service.overview(db, actor, chosen, tz, lang=_language(request))
     churned = (_l("Churned"), _l("Subscribers at month start"))
@@ -265,7 +267,7 @@ def satisfaction_page(
 ) -> Response:
     """The satisfaction KPI panorama: each metric against last month and its target, arrows
     beyond ±5 % (red up, green down), and the way to the dissatisfied customers."""
-    service.require_dashboards(actor)
+    reports_common.require_dashboards(actor)
     data = service.satisfaction(db, actor, parse_month(month, tz), tz)
     rows = kpi_rows(data.kpis)
     panorama = Table(
@@ -345,7 +347,7 @@ def dissatisfied_page(
 ) -> Response:
     """The dissatisfied customers (low survey scores) the reader may see, for second care;
     phone numbers masked unless the role may see them."""
-    service.require_dashboards(actor)
+    reports_common.require_dashboards(actor)
     page = max(1, page)
     exporting = wants_export(request)
     limit = 10_000 if exporting else PAGE_SIZE
@@ -386,7 +388,7 @@ ANALYSIS_TITLES: dict[str, Any] = {
 def churn_page(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Response:
     """Churn analysis: reasons, destinations, tenure of leavers vs the base, touchpoints
     before leaving and churn cost, over the branches the reader sees."""
-    service.require_dashboards(actor)
+    reports_common.require_dashboards(actor)
     data = service.churn_analysis(db, actor)
     charts = []
     for key, title in ANALYSIS_TITLES.items():
@@ -421,7 +423,7 @@ def churn_page(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Respo
         {
             "member": member_label(f.member),
             "value": f.numerator,
-            "per_leaver": service.ratio(f.numerator, f.denominator),
+            "per_leaver": reports_common.ratio(f.numerator, f.denominator),
         }
         for f in data.parts.get("churn_cost:cost", [])
     ]
@@ -484,7 +486,7 @@ def _band_start(member: str) -> int:
 def models_page(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Response:
     """Model monitor: realised and hold-out AUC over time, the score's stability over time
     and every feature's PSI at the newest snapshot (warning above 0.2)."""
-    actor.require(*service.MODEL_ROLES)
+    actor.require(*reports_common.MODEL_ROLES)
     data = service.model_monitor(db, actor)
     realised = [_auc_row(f, _("Realised")) for f in data.auc]
     holdout = [_auc_row(f, _("Hold-out")) for f in data.holdout_auc]
