@@ -2,8 +2,8 @@
 the satisfaction KPI panorama (/dashboards/satisfaction) with its dissatisfied-customer list,
 the churn analysis (/dashboards/churn) and the model monitor (/dashboards/models).
 
-Every figure comes from ``ops.reports`` (service, published, live) (the same objects the /api/v1/reports routes
-return), every chart shows its data table and every table exports to Excel.
+Every figure comes from ``ops.reports`` (service, published, live: the same objects the
+/api/v1/reports routes return), every chart shows its data table and every table exports to Excel.
 """
 
 from __future__ import annotations
