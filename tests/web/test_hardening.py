@@ -114,7 +114,13 @@ def test_api_docs_need_a_login_unless_a_setting_opens_them(
     assert "/api/v1/customers" in agent.get("/api/v1/openapi.json").json()["paths"]
     docs = agent.get("/api/v1/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
-    assert "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+    policy = docs.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "https:" not in policy
+    # Swagger UI is served from the vendored copy: no CDN, no inline script
+    assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert assets and all(a.startswith("/static/") for a in assets), assets
+    assert all(agent.get(a).status_code == 200 for a in assets)
+    assert "<script>" not in docs.text
     public = create_app(Settings(home=tmp_path, secret_key="t", api_docs_public=True), engine)
     assert TestClient(public).get("/api/v1/openapi.json").status_code == 200
 

@@ -10,8 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
@@ -218,14 +217,28 @@ def api_router() -> APIRouter:
     return router
 
 
-#: The API documentation page loads Swagger UI from its CDN and starts it with an inline
-#: script (FastAPI's page); it shows no personal data and is behind login, so it alone gets
-#: this wider policy. Every other response gets the app's strict one (web.middleware).
+SWAGGER_UI = "/static/vendor/swagger-ui-dist-5.35.0"
+#: The API documentation page: Swagger UI from the vendored copy, started by /static/api-docs.js
+#: (no inline script, nothing from a CDN). Swagger UI sets inline styles on its elements, so this
+#: page alone allows them; every other response gets the app's strict policy (web.middleware).
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; object-src 'none'; base-uri 'self'"
 )
+DOCS_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>weiwan API</title>
+<link rel="stylesheet" href="{SWAGGER_UI}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{API_PREFIX}/openapi.json"></div>
+<script src="{SWAGGER_UI}/swagger-ui-bundle.js"></script>
+<script src="/static/api-docs.js"></script>
+</body>
+</html>
+"""
 
 
 def _docs_router() -> APIRouter:
@@ -244,9 +257,7 @@ def _docs_router() -> APIRouter:
 
     @router.get("/docs")
     def docs(_reader: None = Depends(docs_reader)) -> Response:
-        page = get_swagger_ui_html(openapi_url=f"{API_PREFIX}/openapi.json", title="weiwan API")
-        page.headers["Content-Security-Policy"] = DOCS_CSP
-        return page
+        return HTMLResponse(DOCS_PAGE, headers={"Content-Security-Policy": DOCS_CSP})
 
     return router
 
