@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -11,8 +12,9 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from weiwan.ops.card.service import CustomerCard, customer_card
-from weiwan.ops.customers.limits import lookup_budget, too_many
+from weiwan.ops.customers.limits import LookupBudget, lookup_budget, too_many
 from weiwan.ops.customers.lookups import LookupLimitError, lookup_by_id, lookup_by_phone
+from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.schemas import CustomerCardOut
 from weiwan.ops.deps import LocalTz, as_actor
 from weiwan.ops.org.access import Actor
@@ -36,6 +38,24 @@ def _card_response(card: CustomerCard) -> Response:
 ViewChannel = Literal["workbench", "outbound_call", "store", "hotline", "self_service"]
 
 
+CardLookup = Callable[[Session, Actor, LookupBudget], CustomerView]
+
+
+async def _card(request: Request, tz: ZoneInfo, channel: str, lookup: CardLookup) -> Response:
+    """The card of the customer ``lookup`` finds within the caller's lookup budget (429 past
+    it), in one worker thread with the caller and the commit (``as_actor``: a hot route)."""
+    budget = lookup_budget(request)
+
+    def card(db: Session, actor: Actor) -> Response:
+        try:
+            row = lookup(db, actor, budget)
+        except LookupLimitError as exc:
+            raise too_many(exc) from exc
+        return _card_response(customer_card(db, actor, row, channel=channel, today=_today(tz)))
+
+    return await as_actor(request, card)
+
+
 @router.get("/customers/{subscriber_id}", response_model=CustomerCardOut)
 async def customer(
     subscriber_id: str,
@@ -44,19 +64,14 @@ async def customer(
     channel: Annotated[ViewChannel, Query()] = "workbench",
 ) -> Response:
     """The unified view of one customer in the caller's scope (audited)."""
-
-    budget = lookup_budget(request)
-
-    def card(db: Session, actor: Actor) -> Response:
-        try:
-            row = lookup_by_id(
-                db, actor, subscriber_id, channel=channel, limit=budget.limit, now=budget.now
-            )
-        except LookupLimitError as exc:
-            raise too_many(exc) from exc
-        return _card_response(customer_card(db, actor, row, channel=channel, today=_today(tz)))
-
-    return await as_actor(request, card)  # a hot route: one thread hop
+    return await _card(
+        request,
+        tz,
+        channel,
+        lambda db, actor, budget: lookup_by_id(
+            db, actor, subscriber_id, channel=channel, limit=budget.limit, now=budget.now
+        ),
+    )
 
 
 @router.get("/screen-pop", response_model=CustomerCardOut)
@@ -67,16 +82,11 @@ async def screen_pop(
     channel: Annotated[Literal["hotline", "store"], Query()] = "hotline",
 ) -> Response:
     """Store and hotline screen-pop: the unified view of the caller with this number."""
-
-    budget = lookup_budget(request)
-
-    def card(db: Session, actor: Actor) -> Response:
-        try:
-            row = lookup_by_phone(
-                db, actor, phone, channel=channel, limit=budget.limit, now=budget.now
-            )
-        except LookupLimitError as exc:
-            raise too_many(exc) from exc
-        return _card_response(customer_card(db, actor, row, channel=channel, today=_today(tz)))
-
-    return await as_actor(request, card)  # the hottest route: one thread hop
+    return await _card(
+        request,
+        tz,
+        channel,
+        lambda db, actor, budget: lookup_by_phone(
+            db, actor, phone, channel=channel, limit=budget.limit, now=budget.now
+        ),
+    )

@@ -3,14 +3,13 @@ answer (see ``customers.lookups``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import HTTPException, Request, status
 
-from weiwan.ops.base import utcnow
 from weiwan.ops.customers.lookups import LookupLimitError
+from weiwan.ops.deps import request_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,9 +22,8 @@ class LookupBudget:
 
 
 def lookup_budget(request: Request) -> LookupBudget:
-    """The request's budget; the clock is ``app.state.clock`` when a test sets one."""
-    clock: Callable[[], datetime] = getattr(request.app.state, "clock", utcnow)
-    return LookupBudget(request.app.state.settings.lookup_limit_per_minute, clock())
+    """The request's budget at the application's clock (``deps.request_now``)."""
+    return LookupBudget(request.app.state.settings.lookup_limit_per_minute, request_now(request))
 
 
 def too_many(exc: LookupLimitError, detail: str | None = None) -> HTTPException:
