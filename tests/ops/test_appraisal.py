@@ -28,8 +28,8 @@ from appraisal_fixtures import (
 from weiwan.core.db import session_scope
 from weiwan.ops.appraisal.figures import forget_counts
 from weiwan.ops.appraisal.models import Scorecard, ScorecardMonth
+from weiwan.ops.appraisal.scheme import DEFAULT_STANDARD, DEFAULT_WEIGHTS
 from weiwan.ops.appraisal.scorecards import close_month, month_bounds
-from weiwan.ops.appraisal.settings import DEFAULT_STANDARD, DEFAULT_WEIGHTS
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import User
 from weiwan.ops.reports.live import league

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from api_helpers import login
 from weiwan.core.db import session_scope
 from weiwan.ops.appraisal.board import team_board
-from weiwan.ops.appraisal.settings import DEFAULT_TEXT
+from weiwan.ops.appraisal.scheme import DEFAULT_TEXT
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import AuditEvent, User
 

@@ -17,7 +17,7 @@ from web.team_fixtures import table_rows, workbook_rows
 from weiwan.core.db import session_scope
 from weiwan.ops.appraisal.figures import forget_counts
 from weiwan.ops.appraisal.models import DailyCheck, WeeklyPlan
-from weiwan.ops.appraisal.settings import DEFAULT_TEXT, current_text
+from weiwan.ops.appraisal.scheme import DEFAULT_TEXT, current_text
 from weiwan.ops.org.models import AuditEvent
 
 SQLITE = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)

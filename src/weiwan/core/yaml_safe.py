@@ -1,5 +1,5 @@
 """The one YAML loader for every document a user writes (policies, rules, contact policy,
-appraisal settings, tag and target files, mappings, CLI filters).
+appraisal scheme, tag and target files, mappings, CLI filters).
 
 PyYAML's ``safe_load`` still expands anchors and aliases: a few hundred characters of nested
 aliases ("billion laughs") become millions of values, and every message that echoes a value

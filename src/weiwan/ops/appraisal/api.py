@@ -1,4 +1,4 @@
-"""Routes: appraisal settings (targets, standards, weights), weekly plans, daily checks and
+"""Routes: the appraisal scheme (targets, standards, weights), weekly plans, daily checks and
 monthly scorecards."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from weiwan.ops.org.access import Actor
 from weiwan.ops.reports.common import parse_month
 from weiwan.ops.types import MAX_ID, IdPath
 
+from . import scheme as scheme_service
 from . import scorecards as cards_service
-from . import settings as settings_service
 from . import work
 from .models import DailyCheck, WeeklyPlan
 from .schemas import (
@@ -36,12 +36,12 @@ router = APIRouter(prefix="/appraisal", tags=["appraisal"])
 Level = Literal["agent", "team", "branch"]
 
 
-def settings_out(db: Session, actor: Actor) -> SettingsOut:
-    """The settings in effect as the API shows them."""
+def scheme_out(db: Session, actor: Actor) -> SettingsOut:
+    """The scheme in effect as the API shows them."""
     return SettingsOut(
-        text=settings_service.current_text(db),
-        settings=settings_service.current_settings(db).as_json(),
-        editable=actor.role in settings_service.SETTINGS_WRITERS,
+        text=scheme_service.current_text(db),
+        settings=scheme_service.current_scheme(db).as_json(),
+        editable=actor.role in scheme_service.SCHEME_WRITERS,
     )
 
 
@@ -100,8 +100,8 @@ def card_out(card: cards_service.Card) -> CardOut:
 @router.get("/settings", response_model=SettingsOut)
 def get_settings(actor: CurrentActor, db: Db) -> SettingsOut:
     """Targets, daily contact standards and weights in effect."""
-    actor.require(*settings_service.SETTINGS_READERS)
-    return settings_out(db, actor)
+    actor.require(*scheme_service.SCHEME_READERS)
+    return scheme_out(db, actor)
 
 
 @router.put(
@@ -112,10 +112,10 @@ def get_settings(actor: CurrentActor, db: Db) -> SettingsOut:
     },
 )
 def put_settings(body: SettingsIn, actor: CurrentActor, db: Db) -> object:
-    """Replace the settings (validated against the organisation; audited)."""
+    """Replace the scheme (validated against the organisation; audited)."""
     try:
-        settings_service.save_settings(db, actor, body.text)
-    except settings_service.SettingsError as exc:
+        scheme_service.save_scheme(db, actor, body.text)
+    except scheme_service.SchemeError as exc:
         return JSONResponse(
             {
                 "detail": str(exc),
@@ -127,7 +127,7 @@ def put_settings(body: SettingsIn, actor: CurrentActor, db: Db) -> object:
             },
             status_code=422,
         )
-    return settings_out(db, actor)
+    return scheme_out(db, actor)
 
 
 @router.get("/weekly-plans", response_model=list[PlanOut])

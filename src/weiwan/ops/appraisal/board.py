@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from weiwan.ops.appraisal.settings import DEFAULT_STANDARD, current_settings
+from weiwan.ops.appraisal.scheme import DEFAULT_STANDARD, current_scheme
 from weiwan.ops.base import as_utc, utcnow
 from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome, QualityInspection
 from weiwan.ops.org.access import Actor
@@ -32,7 +32,7 @@ BOARD_READERS = (Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR)
 #: the roles listed on the board (agents / account managers work the task lists)
 BOARD_ROLES = (Role.AGENT,)
 #: contacts an agent should make a day (PRODUCT.md: ≥10 customer contacts a day) unless the
-#: appraisal settings set the role's standard (``daily_contact_standard``)
+#: the appraisal scheme sets the role's standard (``daily_contact_standard``)
 DAILY_CONTACT_STANDARD = DEFAULT_STANDARD
 #: outcomes that mean the customer was reached (接通): the rest are not_reached, wrong_number
 REACHED_OUTCOMES = ("connected", "refused", "accepted", "call_back")
@@ -157,7 +157,7 @@ def team_board(
             Acceptance.at < end,
         ],
     )
-    standards = current_settings(session)
+    standards = current_scheme(session)
     board: list[AgentDay] = []
     for agent in agents:
         t = tasks.get(agent.id, (0, 0, 0, 0))

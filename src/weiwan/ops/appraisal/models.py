@@ -1,8 +1,8 @@
 """Tables of the appraisal domain: weekly plans (周计划), daily checks (每日抽查), the stored
 scorecards of closed months and the complaints the pipeline publishes for them.
 
-The appraisal settings (targets, daily contact standards, weights) are one
-``config_documents`` row (``appraisal:settings``, see :mod:`weiwan.ops.appraisal.settings`).
+The appraisal scheme (targets, daily contact standards, weights) is one
+``config_documents`` row (``appraisal:settings``, see :mod:`weiwan.ops.appraisal.scheme`).
 """
 
 from __future__ import annotations

@@ -10,14 +10,16 @@ from pydantic import BaseModel, Field
 from weiwan.ops.types import IdField
 
 
+# SettingsIn/SettingsOut and their ``settings`` field keep their names: they are the published
+# API's (OpenAPI component names, JSON field) of the route /appraisal/settings.
 class SettingsIn(BaseModel):
-    """The appraisal settings as YAML text (see docs/appraisal.md)."""
+    """The appraisal scheme as YAML text (see docs/appraisal.md)."""
 
     text: str = Field(max_length=200_000)
 
 
 class SettingsOut(BaseModel):
-    """The settings in effect: the text, its resolved form and who may change it."""
+    """The appraisal scheme in effect: the text, its resolved form and who may change it."""
 
     text: str
     settings: dict[str, Any]

@@ -30,7 +30,7 @@ from weiwan.ops.org.roles import Role, Scope
 
 from .figures import COUNTS, agent_counts
 from .models import LEVELS, Scorecard, ScorecardMonth
-from .settings import current_settings
+from .scheme import current_scheme
 
 READERS = (Role.AGENT, Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST)
 CLOSERS = (Role.CENTRE_HEAD, Role.DIRECTOR)
@@ -172,7 +172,7 @@ def compute_month(
     start, end = month_bounds(month, tz)
     today = (now or utcnow()).astimezone(tz).date()
     days = working_days(month, today if start <= (now or utcnow()) < end else None)
-    settings = current_settings(session)
+    scheme = current_scheme(session)
     counts = agent_counts(session, start, end, reuse=reuse)
     agents = session.scalars(
         select(User).where(
@@ -189,8 +189,8 @@ def compute_month(
     cards: dict[str, list[Card]] = {level: [] for level in LEVELS}
     for agent in agents:
         mine = counts.get(agent.id, zero)
-        want = float(settings.standard(agent.role) * days)
-        targets = settings.target("agent", agent.id, month)
+        want = float(scheme.standard(agent.role) * days)
+        targets = scheme.target("agent", agent.id, month)
         cards["agent"].append(
             Card(
                 "agent",
@@ -219,7 +219,7 @@ def compute_month(
                 team.name,
                 team.branch_id,
                 key,
-                _derive(total, expected["team"][key], settings.target("team", key, month)),
+                _derive(total, expected["team"][key], scheme.target("team", key, month)),
                 agents=members["team"][key],
             )
         )
@@ -231,14 +231,14 @@ def compute_month(
                 branches[key].name_zh,
                 key,
                 None,
-                _derive(total, expected["branch"][key], settings.target("branch", key, month)),
+                _derive(total, expected["branch"][key], scheme.target("branch", key, month)),
                 agents=members["branch"][key],
             )
         )
     for level in LEVELS:
         _normalised(cards[level])
         for card in cards[level]:
-            card.score = _score(card, settings.weights)
+            card.score = _score(card, scheme.weights)
         _rank(cards[level])
     return cards
 

@@ -1,5 +1,5 @@
 """Pages of the appraisal area (绩效考核): monthly scorecards with ranking, history chart and
-export (/appraisal/scorecards) and the settings editor with its validation messages
+export (/appraisal/scorecards) and the scheme editor with its validation messages
 (/appraisal/targets); weekly plans and daily checks are in ``appraisal_work``. Each shows
 what the API's routes show, through the same services."""
 
@@ -13,8 +13,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.core.months import add_months
+from weiwan.ops.appraisal import scheme as appraisal_scheme
 from weiwan.ops.appraisal import scorecards as service
-from weiwan.ops.appraisal import settings as appraisal_settings
 from weiwan.ops.appraisal.models import LEVELS
 from weiwan.ops.org.directory import branch_names, display_names, team_names
 from weiwan.ops.org.roles import Scope
@@ -193,8 +193,8 @@ def scorecards(
     )
 
 
-def _settings_tables(db: Any) -> list[Table]:
-    current = appraisal_settings.current_settings(db)
+def _scheme_tables(db: Any) -> list[Table]:
+    current = appraisal_scheme.current_scheme(db)
     names = {
         level: _names(db, level, {t.subject_id for t in current.targets if t.level == level})
         for level in LEVELS
@@ -263,12 +263,12 @@ def _targets_page(
     actor: Any,
     db: Any,
     text: str,
-    problems: list[appraisal_settings.Problem] | None = None,
+    problems: list[appraisal_scheme.Problem] | None = None,
     saved: bool = False,
     more: int = 0,
 ) -> Response:
     shown = [
-        appraisal_settings.Problem(p.entry, p.field, translated(p.message)) for p in problems or []
+        appraisal_scheme.Problem(p.entry, p.field, translated(p.message)) for p in problems or []
     ]
     return render(
         request,
@@ -278,8 +278,8 @@ def _targets_page(
             "problems": shown,
             "more_problems": more_problems(more) if more else "",
             "saved": saved,
-            "editable": actor.role in appraisal_settings.SETTINGS_WRITERS,
-            "tables": _settings_tables(db),
+            "editable": actor.role in appraisal_scheme.SCHEME_WRITERS,
+            "tables": _scheme_tables(db),
         },
         status_code=422 if problems else 200,
     )
@@ -287,19 +287,19 @@ def _targets_page(
 
 @router.get("/appraisal/targets")
 def targets(request: Request, actor: PageActor, db: Db, saved: int = 0) -> Response:
-    """The settings in effect and, for those who may change them, the YAML editor."""
-    actor.require(*appraisal_settings.SETTINGS_READERS)
-    return _targets_page(request, actor, db, appraisal_settings.current_text(db), saved=bool(saved))
+    """The scheme in effect and, for those who may change them, the YAML editor."""
+    actor.require(*appraisal_scheme.SCHEME_READERS)
+    return _targets_page(request, actor, db, appraisal_scheme.current_text(db), saved=bool(saved))
 
 
 @router.post("/appraisal/targets")
 def save_targets(request: Request, actor: PageActor, db: Db, form: PageForm) -> Response:
     """Save the edited YAML (the API's validation); the messages, entry by entry, otherwise."""
-    actor.require(*appraisal_settings.SETTINGS_WRITERS)
+    actor.require(*appraisal_scheme.SCHEME_WRITERS)
     text = str(form.get("text") or "")
     try:
-        appraisal_settings.save_settings(db, actor, text)
-    except appraisal_settings.SettingsError as exc:
+        appraisal_scheme.save_scheme(db, actor, text)
+    except appraisal_scheme.SchemeError as exc:
         db.rollback()
         return _targets_page(request, actor, db, text, problems=exc.problems, more=exc.more)
     return RedirectResponse("/appraisal/targets?saved=1", status_code=303)

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.appraisal import board
-from weiwan.ops.appraisal.settings import daily_standard
+from weiwan.ops.appraisal.scheme import daily_standard
 from weiwan.ops.tasks import service as tasks
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l

@@ -1,11 +1,12 @@
-"""The appraisal settings (考核设置): monthly targets per agent, team and branch, the daily
+"""The appraisal scheme (考核设置/考核方案): monthly targets per agent, team and branch, the daily
 contact standard per role and the scorecard weights.
 
 One YAML document, validated against the organisation when it is saved (an unknown user, team,
 branch or metric, a weight that is not a non-negative number…: every message names its entry
 and field, and nothing is saved while one is wrong), stored in ``config_documents`` as
 ``appraisal:settings`` = ``{"text", "settings", "sha256"}`` where ``settings`` is the resolved
-form (ids instead of names). Every save is audited as ``config_change``.
+form (ids instead of names); both names predate the module's and are stored data, kept as
+is. Every save is audited as ``config_change``.
 
 Admins and directors edit everything; a centre head edits only the targets of their branches
 (and of the teams and agents in them): other entries, the standards and the weights must stay
@@ -34,7 +35,11 @@ from weiwan.ops.org.models import Branch, ConfigDocument, Team, User
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit
 
+#: the scheme's ``config_documents`` key: stored data in operators' databases since before the
+#: module was named "scheme", so it keeps its old name (changing it would lose saved schemes)
 DOCUMENT = "appraisal:settings"
+#: the key of the resolved form inside the stored document (stored data too, kept as is)
+_RESOLVED = "settings"
 #: contacts a day an agent should make (PRODUCT.md: ≥ 10 customer contacts a day)
 DEFAULT_STANDARD = 10
 #: the scorecard's weighted metrics and their default weights (see docs/appraisal.md)
@@ -51,8 +56,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 #: the figures a target may be set for
 TARGET_METRICS = ("assigned", "contacts", "saves")
 SUBJECT_KEYS = ("agent", "team", "branch")
-SETTINGS_WRITERS = (Role.ADMIN, Role.DIRECTOR, Role.CENTRE_HEAD)
-SETTINGS_READERS = (*SETTINGS_WRITERS, Role.SHIFT_LEAD)
+SCHEME_WRITERS = (Role.ADMIN, Role.DIRECTOR, Role.CENTRE_HEAD)
+SCHEME_READERS = (*SCHEME_WRITERS, Role.SHIFT_LEAD)
 MAX_TEXT = 200_000
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -86,8 +91,8 @@ class Problem:
         )
 
 
-class SettingsError(InvalidRequestError):
-    """The settings were refused; ``problems`` lists every message (nothing was saved)."""
+class SchemeError(InvalidRequestError):
+    """The scheme was refused; ``problems`` lists every message (nothing was saved)."""
 
     def __init__(self, problems: list[Problem]) -> None:
         #: the problems that fit in MAX_ERROR_CHARS (a longer first one cut), and how many more
@@ -126,8 +131,8 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
-class AppraisalSettings:
-    """The settings in effect (defaults when never saved)."""
+class AppraisalScheme:
+    """The scheme in effect (defaults when never saved)."""
 
     standards: dict[str, int] = field(default_factory=lambda: {Role.AGENT.value: 10})
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
@@ -168,8 +173,8 @@ class AppraisalSettings:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AppraisalSettings:
-        """The settings of a stored resolved form."""
+    def from_json(cls, data: dict[str, Any]) -> AppraisalScheme:
+        """The scheme of a stored resolved form."""
         return cls(
             standards={str(k): int(v) for k, v in data.get("standards", {}).items()},
             weights={str(k): float(v) for k, v in data.get("weights", {}).items()},
@@ -194,7 +199,7 @@ def _number(value: Any) -> float | None:
 
 
 class _Org:
-    """The organisation names the settings may use."""
+    """The organisation names the scheme may use."""
 
     def __init__(self, session: Session) -> None:
         self.users = {
@@ -335,22 +340,22 @@ def _targets(raw: Any, org: _Org, problems: list[Problem]) -> tuple[Target, ...]
     return tuple(targets)
 
 
-def parse_settings(session: Session, text: str) -> AppraisalSettings:
-    """The settings of a YAML text, checked against the organisation;
-    :class:`SettingsError` with every problem otherwise."""
+def parse_scheme(session: Session, text: str) -> AppraisalScheme:
+    """The scheme of a YAML text, checked against the organisation;
+    :class:`SchemeError` with every problem otherwise."""
     if len(text) > MAX_TEXT:
-        raise SettingsError([Problem("text", "", f"longer than {MAX_TEXT} characters")])
+        raise SchemeError([Problem("text", "", f"longer than {MAX_TEXT} characters")])
     try:
         data = load_yaml(text) if text.strip() else {}
     except AnchorNotAllowedError as exc:
         where = f"line {exc.line}, column {exc.column}"
-        raise SettingsError([Problem(where, "", ANCHOR_PROBLEM)]) from None
+        raise SchemeError([Problem(where, "", ANCHOR_PROBLEM)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "text"
-        raise SettingsError([Problem(where, "", f"not valid YAML: {exc}")]) from exc
+        raise SchemeError([Problem(where, "", f"not valid YAML: {exc}")]) from exc
     if not isinstance(data, dict):
-        raise SettingsError([Problem("text", "", "must be a mapping")])
+        raise SchemeError([Problem("text", "", "must be a mapping")])
     problems: list[Problem] = []
     for key in data:
         if key not in ("daily_contact_standard", "weights", "targets"):
@@ -361,20 +366,20 @@ def parse_settings(session: Session, text: str) -> AppraisalSettings:
     problems.extend(weight_problems)
     targets = _targets(data.get("targets"), _Org(session), problems)
     if problems:
-        raise SettingsError(problems)
-    return AppraisalSettings(standards, weights, targets)
+        raise SchemeError(problems)
+    return AppraisalScheme(standards, weights, targets)
 
 
 def _stored(session: Session) -> dict[str, Any] | None:
     return read_document(session, DOCUMENT)
 
 
-def current_settings(session: Session) -> AppraisalSettings:
-    """The settings in effect (the defaults until saved once)."""
+def current_scheme(session: Session) -> AppraisalScheme:
+    """The scheme in effect (the defaults until saved once)."""
     stored = _stored(session)
-    if stored is None or not isinstance(stored.get("settings"), dict):
-        return AppraisalSettings()
-    return AppraisalSettings.from_json(stored["settings"])
+    if stored is None or not isinstance(stored.get(_RESOLVED), dict):
+        return AppraisalScheme()
+    return AppraisalScheme.from_json(stored[_RESOLVED])
 
 
 def current_text(session: Session) -> str:
@@ -385,10 +390,10 @@ def current_text(session: Session) -> str:
 
 def daily_standard(session: Session, role: Role | str = Role.AGENT) -> int:
     """The daily contact standard of ``role`` in effect."""
-    return current_settings(session).standard(role)
+    return current_scheme(session).standard(role)
 
 
-def _check_scope(actor: Actor, old: AppraisalSettings, new: AppraisalSettings) -> None:
+def _check_scope(actor: Actor, old: AppraisalScheme, new: AppraisalScheme) -> None:
     """A centre head may change only the targets of their branches."""
     if actor.role is not Role.CENTRE_HEAD:
         return
@@ -398,9 +403,9 @@ def _check_scope(actor: Actor, old: AppraisalSettings, new: AppraisalSettings) -
     if old.weights != new.weights:
         problems.append(Problem("weights", "", "only a director or admin sets them"))
 
-    def outside(settings: AppraisalSettings) -> list[Target]:
+    def outside(scheme: AppraisalScheme) -> list[Target]:
         return sorted(
-            (t for t in settings.targets if t.branch_id not in actor.branch_ids),
+            (t for t in scheme.targets if t.branch_id not in actor.branch_ids),
             key=lambda t: (t.level, t.subject_id, t.month or ""),
         )
 
@@ -411,21 +416,21 @@ def _check_scope(actor: Actor, old: AppraisalSettings, new: AppraisalSettings) -
         if not problems:
             problems.append(Problem("targets", "", "targets outside your branches were removed"))
     if problems:
-        raise SettingsError(problems)
+        raise SchemeError(problems)
 
 
-def save_settings(session: Session, actor: Actor, text: str) -> AppraisalSettings:
+def save_scheme(session: Session, actor: Actor, text: str) -> AppraisalScheme:
     """Validate and save ``text`` (audited as ``config_change``); nothing is saved when an
     entry is wrong. Saving the same text again changes nothing and audits nothing."""
-    actor.require(*SETTINGS_WRITERS)
-    new = parse_settings(session, text)
-    _check_scope(actor, current_settings(session), new)
+    actor.require(*SCHEME_WRITERS)
+    new = parse_scheme(session, text)
+    _check_scope(actor, current_scheme(session), new)
     digest = text_digest(text)
     stored = _stored(session)
     if stored is not None and stored.get("sha256") == digest:
         return new
     content = json.dumps(
-        {"text": text, "settings": new.as_json(), "sha256": digest}, ensure_ascii=False
+        {"text": text, _RESOLVED: new.as_json(), "sha256": digest}, ensure_ascii=False
     )
     document = session.get(ConfigDocument, DOCUMENT)
     if document is None:
