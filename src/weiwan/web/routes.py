@@ -24,12 +24,13 @@ from weiwan.web.pages import (
     anomalies,
     appraisal,
     auth,
+    business_rules,
     campaigns,
     channels,
     dashboards,
     dataquality,
+    questionnaires,
     reports,
-    settings,
     team,
     workbench,
 )
@@ -62,6 +63,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     anomalies.router,
     appraisal.router,
     dataquality.router,
-    settings.router,
+    questionnaires.router,
+    business_rules.router,
     admin.router,
 )

@@ -1,5 +1,5 @@
-"""Settings pages: the policy library, alert and care rules, the contact policy (and, included
-from ``settings_surveys``, the questionnaire builder).
+"""Business-rule pages (under /settings/): the policy library, alert and care rules, the
+contact policy. The questionnaire builder is in ``questionnaires``.
 
 Administrators (``may_configure``) edit the YAML of each document; an edit is saved as pending
 and takes effect at the next daily run, which validates it and publishes the messages back
@@ -20,9 +20,7 @@ from weiwan.ops.org import config
 from weiwan.ops.org.access import Actor
 from weiwan.web.errors import error_text
 from weiwan.web.i18n import gettext as _
-from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
-from weiwan.web.pages.settings_surveys import router as surveys_router
-from weiwan.web.pages.settings_tables import (
+from weiwan.web.pages.business_rules_tables import (
     channel_table,
     general_table,
     message_table,
@@ -30,13 +28,13 @@ from weiwan.web.pages.settings_tables import (
     rule_table,
     rules_of,
 )
+from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
 from weiwan.web.tables import Table, wants_export
 from weiwan.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-router.include_router(surveys_router)
 
-#: the page of each settings kind
+#: the page of each rule-document kind
 PAGES: dict[str, str] = {
     "policies": "/settings/policies",
     "alerts": "/settings/rules",
@@ -110,7 +108,7 @@ def _policies_page(
         actor,
         db,
         tz,
-        template="settings/policies.html",
+        template="business_rules/policies.html",
         tables=tables,
         filename="policies",
         context=context,
@@ -151,7 +149,7 @@ def _rules_page(
         actor,
         db,
         tz,
-        template="settings/rules.html",
+        template="business_rules/rules.html",
         tables=tables,
         filename="alert_and_care_rules",
         context={"tables": tables, "editors": editors, **extra},
@@ -183,7 +181,7 @@ def _contact_page(
         actor,
         db,
         tz,
-        template="settings/contact_policy.html",
+        template="business_rules/contact_policy.html",
         tables=tables,
         filename="contact_policy",
         context={"tables": tables, "editors": [_editor(view, draft)], **extra},

@@ -1,4 +1,4 @@
-"""Tables of the settings pages: the policy library, alert and care rules, the contact policy
+"""Tables of the business-rule pages: the policy library, alert and care rules, the contact policy
 and the validation messages the daily run published."""
 
 from __future__ import annotations
