@@ -75,7 +75,7 @@ def _refused_quickly(load: Callable[[], Any]) -> str:
 
 def test_billion_laughs_refused_by_every_loader(tmp_path: Path) -> None:
     """Settings documents (all kinds), analysts' files and the CLI refuse it at once."""
-    for kind in config.SETTINGS_KINDS:
+    for kind in config.RULE_DOCUMENT_KINDS:
         assert "line 1, column 4" in _refused_quickly(partial(config.check_text, kind, LAUGHS))
     file = tmp_path / "laughs.yaml"
     file.write_text(LAUGHS, "utf-8")

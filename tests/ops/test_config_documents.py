@@ -65,9 +65,9 @@ def test_only_roles_that_configure_save_and_saves_are_audited(
         assert [(e.action, e.user_id) for e in events] == [("config_change", people["admin"])]
         head = session.get(User, people["head"])
         assert head is not None
-        view = config.settings_view(session, actor_for(session, head), "contact_policy")
+        view = config.rule_document_view(session, actor_for(session, head), "contact_policy")
         assert view.pending is not None and view.pending["username"] == "admin"
         agent = session.get(User, people["agent"])
         assert agent is not None
         with pytest.raises(PermissionDeniedError):
-            config.settings_view(session, actor_for(session, agent), "contact_policy")
+            config.rule_document_view(session, actor_for(session, agent), "contact_policy")

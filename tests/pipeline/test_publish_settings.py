@@ -26,9 +26,9 @@ from weiwan.analytics.policies import load_policies
 from weiwan.core.db import session_scope
 from weiwan.ops.customers.models import Publication
 from weiwan.ops.org.access import actor_for
-from weiwan.ops.org.config import SETTINGS_KINDS, save_pending
+from weiwan.ops.org.config import RULE_DOCUMENT_KINDS, save_pending
 from weiwan.ops.org.models import AuditEvent, ConfigDocument, User
-from weiwan.pipeline.publish.settings import publish_settings, settings_paths
+from weiwan.pipeline.publish.rule_documents import publish_rule_documents, rule_document_paths
 
 SQLITE_ONLY = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
 
@@ -62,8 +62,8 @@ def _policies_edit(change: Any) -> tuple[str, str]:
 
 @SQLITE_ONLY
 def test_publishes_every_document_in_effect(engine: Engine, tmp_path: Path) -> None:
-    written = publish_settings(engine, DAY, home=tmp_path)
-    assert written == 2 * len(SETTINGS_KINDS)
+    written = publish_rule_documents(engine, DAY, home=tmp_path)
+    assert written == 2 * len(RULE_DOCUMENT_KINDS)
     policies = _document(engine, "yaml:policies")
     assert policies is not None and policies["text"] == _shipped("policies.yaml")
     library = load_policies()
@@ -71,7 +71,7 @@ def test_publishes_every_document_in_effect(engine: Engine, tmp_path: Path) -> N
     assert validation is not None
     assert [w["item"] for w in validation["warnings"]] == [w.policy_id for w in library.warnings]
     assert len(validation["errors"]) == len(library.errors)
-    for kind in SETTINGS_KINDS:
+    for kind in RULE_DOCUMENT_KINDS:
         assert _document(engine, f"yaml:{kind}") is not None
     with session_scope(engine) as session:
         rows = session.scalar(select(Publication.rows).where(Publication.kind == "settings"))
@@ -82,11 +82,11 @@ def test_publishes_every_document_in_effect(engine: Engine, tmp_path: Path) -> N
 def test_refused_policy_edit_is_published_back_and_the_library_stays(
     engine: Engine, people: dict[str, int], tmp_path: Path
 ) -> None:
-    publish_settings(engine, DAY, home=tmp_path)
+    publish_rule_documents(engine, DAY, home=tmp_path)
     policy_id, text = _policies_edit(lambda p: p.pop("min_spend"))
     _save(engine, people["admin"], "policies", text)
 
-    publish_settings(engine, NEXT, home=tmp_path)
+    publish_rule_documents(engine, NEXT, home=tmp_path)
 
     validation = _document(engine, "validation:policies")
     assert validation is not None
@@ -96,7 +96,7 @@ def test_refused_policy_edit_is_published_back_and_the_library_stays(
     assert "min_spend" in verdict["errors"][0]["message"]
     in_effect = _document(engine, "yaml:policies")
     assert in_effect is not None and in_effect["text"] == _shipped("policies.yaml")
-    assert settings_paths(tmp_path).policies is None  # nothing applied
+    assert rule_document_paths(tmp_path).policies is None  # nothing applied
     assert _document(engine, "pending:policies") is not None  # kept for the author to fix
 
 
@@ -106,7 +106,7 @@ def test_valid_policy_edit_takes_effect_at_the_next_run(
     policy_id, text = _policies_edit(lambda p: p.update(name_en="Edited in the web"))
     _save(engine, people["admin"], "policies", text)
 
-    publish_settings(engine, DAY, home=tmp_path)
+    publish_rule_documents(engine, DAY, home=tmp_path)
 
     assert _document(engine, "pending:policies") is None
     in_effect = _document(engine, "yaml:policies")
@@ -114,7 +114,7 @@ def test_valid_policy_edit_takes_effect_at_the_next_run(
     assert in_effect["source"] == "config/policies.yaml"
     validation = _document(engine, "validation:policies")
     assert validation is not None and validation["pending"]["status"] == "applied"
-    path = settings_paths(tmp_path).policies
+    path = rule_document_paths(tmp_path).policies
     assert path is not None
     assert load_policies(path).get(policy_id).name_en == "Edited in the web"
     with session_scope(engine) as session:
@@ -128,20 +128,20 @@ def test_valid_policy_edit_takes_effect_at_the_next_run(
 def test_rule_edit_duplicating_a_care_rule_id_is_refused(
     engine: Engine, people: dict[str, int], tmp_path: Path
 ) -> None:
-    alerts_file, care_file = settings_paths(tmp_path).rule_files
+    alerts_file, care_file = rule_document_paths(tmp_path).rule_files
     care_id = load_rules([care_file]).rules[0].id
     raw = yaml.safe_load(alerts_file.read_text("utf-8"))
     raw["rules"][0]["id"] = care_id
     _save(engine, people["admin"], "alerts", yaml.safe_dump(raw, allow_unicode=True))
 
-    publish_settings(engine, DAY, home=tmp_path)
+    publish_rule_documents(engine, DAY, home=tmp_path)
 
     validation = _document(engine, "validation:alerts")
     assert validation is not None
     verdict = validation["pending"]
     assert verdict["status"] == "refused"
     assert any(e["item"] == care_id and e["field"] == "id" for e in verdict["errors"])
-    assert settings_paths(tmp_path).rule_files[0] == alerts_file
+    assert rule_document_paths(tmp_path).rule_files[0] == alerts_file
 
 
 @SQLITE_ONLY
@@ -151,6 +151,6 @@ def test_contact_policy_edit_applies(
     raw = yaml.safe_load(_shipped("contact_policy.yaml"))
     raw["cool_off_days"] = 9
     _save(engine, people["admin"], "contact_policy", yaml.safe_dump(raw, allow_unicode=True))
-    publish_settings(engine, DAY, home=tmp_path)
-    path = settings_paths(tmp_path).contact_policy
+    publish_rule_documents(engine, DAY, home=tmp_path)
+    path = rule_document_paths(tmp_path).contact_policy
     assert path is not None and yaml.safe_load(path.read_text("utf-8"))["cool_off_days"] == 9

@@ -25,7 +25,7 @@ from weiwan.analytics.policy_models import OPEN
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.cli import app
 from weiwan.core.settings import get_settings
-from weiwan.pipeline.publish.settings import config_dir
+from weiwan.pipeline.publish.rule_documents import config_dir
 from weiwan.sim import simulate
 
 runner = CliRunner()

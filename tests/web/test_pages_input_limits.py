@@ -14,7 +14,7 @@ from web.page_helpers import page_login
 from weiwan.core.errors import MORE_PROBLEMS
 from weiwan.core.filters import DEPTH_MESSAGE
 from weiwan.core.yaml_safe import ANCHOR_MESSAGE, ANCHOR_PROBLEM
-from weiwan.ops.org.config import SETTINGS_KINDS
+from weiwan.ops.org.config import RULE_DOCUMENT_KINDS
 from weiwan.web.errors import CORE_MESSAGES
 
 ANCHOR_ZH = escape("不允许使用 YAML 锚点（&）和别名（*）")  # as the page writes it
@@ -30,7 +30,7 @@ def test_the_translated_core_messages_are_the_core_texts() -> None:
     ]
 
 
-@pytest.mark.parametrize("kind", SETTINGS_KINDS)
+@pytest.mark.parametrize("kind", RULE_DOCUMENT_KINDS)
 def test_billion_laughs_on_the_settings_pages(
     app: FastAPI, people: dict[str, int], kind: str
 ) -> None:

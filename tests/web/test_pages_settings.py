@@ -30,7 +30,7 @@ from weiwan.ops.surveys.models import Question, Questionnaire
 from weiwan.ops.surveys.schemas import AnswerIn
 from weiwan.pipeline.publish.contact_rules import publish_contact_rules
 from weiwan.pipeline.publish.policies import publish_policies
-from weiwan.pipeline.publish.settings import publish_settings
+from weiwan.pipeline.publish.rule_documents import publish_rule_documents
 
 pytestmark = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
 
@@ -48,7 +48,7 @@ def published(engine: Engine, people: dict[str, int], home: Path) -> Engine:
     """The shipped settings published as a daily run would."""
     publish_policies(engine, DAY, load_policies())
     publish_contact_rules(engine, DAY)
-    publish_settings(engine, DAY, home=home)
+    publish_rule_documents(engine, DAY, home=home)
     return engine
 
 
@@ -115,7 +115,7 @@ def test_refused_edit_is_shown_with_policy_and_field(
         'id="pending-policies"' in waiting.text and "waiting for the next daily run" in waiting.text
     )
 
-    publish_settings(published, NEXT, home=home)  # the next run refuses it
+    publish_rule_documents(published, NEXT, home=home)  # the next run refuses it
 
     page = admin.get("/settings/policies")
     assert "refused by the last run" in page.text
@@ -184,7 +184,7 @@ def test_valid_edit_is_in_effect_after_the_run(app: FastAPI, published: Engine, 
     raw["policies"][0]["name_zh"] = "网页修改后的政策名"
     admin = page_login(app, "admin")
     admin.post("/settings/policies/pending", data={"text": yaml.safe_dump(raw, allow_unicode=True)})
-    publish_settings(published, NEXT, home=home)
+    publish_rule_documents(published, NEXT, home=home)
     page = admin.get("/settings/policies")
     assert 'id="applied-policies"' in page.text and 'id="pending-policies"' not in page.text
     assert "网页修改后的政策名" in page.text  # the editor shows the text in effect

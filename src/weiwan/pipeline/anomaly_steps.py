@@ -2,7 +2,7 @@
 firing once per (subscriber, rule, period) — billing rules once a month, disconnection rules
 once per event (their period is the event's date) — with the pool's columns attached.
 
-The rules are those in effect (``RunContext.settings.anomaly_rules``, edited in the web and
+The rules are those in effect (``RunContext.rule_documents.anomaly_rules``, edited in the web and
 applied by publish), else the shipped ``alert_rules/anomalies.yaml``. The alert step never
 loads them: anomalies go to people through the pool, not to the next best actions.
 """
@@ -44,7 +44,7 @@ ANOMALY_SCHEMA: dict[str, str] = {
 
 def anomaly_rules(ctx: RunContext) -> RuleSet:
     """The anomaly rules in effect; problems are logged and the broken rules skipped."""
-    path = ctx.settings.anomaly_rules if ctx.settings else DEFAULT_ANOMALY_FILES[0]
+    path = ctx.rule_documents.anomaly_rules if ctx.rule_documents else DEFAULT_ANOMALY_FILES[0]
     return load_rules([path], kinds=("anomaly",))
 
 

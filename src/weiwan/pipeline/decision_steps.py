@@ -28,7 +28,7 @@ log = get_logger(__name__)
 def alerts_step(ctx: RunContext) -> ir.Table:
     """Alert and care rules fired on the snapshot, once per subscriber, rule and period."""
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
-    rules = load_rules(list(ctx.settings.rule_files) if ctx.settings else None)
+    rules = load_rules(list(ctx.rule_documents.rule_files) if ctx.rule_documents else None)
     result = evaluate_rules(alert_context(warehouse, snapshot), rules, snapshot)
     for error in [*rules.errors, *result.errors]:
         log.warning("alerts.rule_skipped", problem=str(error))
@@ -92,7 +92,9 @@ def decisions_step(ctx: RunContext) -> ir.Table | None:
             f"no decisions for {snapshot}: no subscriber has a churn score (no model)",
         )
         return None
-    library = load_policies(ctx.settings.policies if ctx.settings else None, profile=profile)
+    library = load_policies(
+        ctx.rule_documents.policies if ctx.rule_documents else None, profile=profile
+    )
     for issue in library.errors:
         log.warning("policies.refused", problem=str(issue))
     for issue in library.warnings:
@@ -122,7 +124,7 @@ def decisions_step(ctx: RunContext) -> ir.Table | None:
     frame = decide_day(
         inputs,
         library,
-        load_contact_policy(ctx.settings.contact_policy if ctx.settings else None),
+        load_contact_policy(ctx.rule_documents.contact_policy if ctx.rule_documents else None),
         load_decide_config(),
         snapshot,
         learned=_learned_uplift(ctx),

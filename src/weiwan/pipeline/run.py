@@ -27,7 +27,7 @@ from weiwan.core.logging import get_logger
 from weiwan.pipeline.anomaly_steps import anomalies_step
 from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb
 from weiwan.pipeline.decision_steps import alerts_step, decisions_step
-from weiwan.pipeline.publish.settings import settings_paths
+from weiwan.pipeline.publish.rule_documents import rule_document_paths
 from weiwan.pipeline.steps import (
     RunContext,
     clv_step,
@@ -93,8 +93,8 @@ def run_pipeline(
         raise WeiwanError("the warehouse holds no subscribers: run `weiwan ingest` first")
     report = progress or (lambda _label, _done, _total: None)
     result = PipelineResult(snapshot)
-    settings = settings_paths(config_home) if config_home is not None else None
-    context = RunContext(warehouse, snapshot, registry, settings)
+    rule_documents = rule_document_paths(config_home) if config_home is not None else None
+    context = RunContext(warehouse, snapshot, registry, rule_documents)
     if ops_engine is not None:
         result.rows["ops_contacts"] = collect_contacts(
             ops_engine, warehouse, snapshot, tz=tz or ZoneInfo("Asia/Shanghai")

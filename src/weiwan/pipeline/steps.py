@@ -23,7 +23,7 @@ from weiwan.analytics.targets import evaluate_groups, load_target_groups
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
-from weiwan.pipeline.publish.settings import SettingsPaths
+from weiwan.pipeline.publish.rule_documents import RuleDocumentPaths
 
 log = get_logger(__name__)
 
@@ -35,8 +35,8 @@ class RunContext:
     warehouse: Warehouse
     snapshot: date
     registry: ModelRegistry | None = None
-    #: the settings files in effect (edited in the web and applied); None: the shipped ones
-    settings: SettingsPaths | None = None
+    #: the rule-document files in effect (edited in the web and applied); None: the shipped ones
+    rule_documents: RuleDocumentPaths | None = None
     #: what the operator should know about this run, (event, message): logged, shown in the
     #: run's summary and stored in the warehouse table ``run_warnings``
     warnings: list[tuple[str, str]] = field(default_factory=list)

@@ -39,8 +39,9 @@ from weiwan.ops.org.models import ConfigDocument
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit
 
-#: the kinds of settings documents, in the order pages list them
-SETTINGS_KINDS: tuple[str, ...] = ("policies", "alerts", "care", "contact_policy", "anomalies")
+#: the kinds of rule documents (business rules edited on the /settings/ pages), in the order
+#: the pages list them
+RULE_DOCUMENT_KINDS: tuple[str, ...] = ("policies", "alerts", "care", "contact_policy", "anomalies")
 #: the top-level list each kind's YAML must have (the contact policy is a mapping of sections)
 _TOP_LIST: dict[str, str | None] = {
     "policies": "policies",
@@ -49,8 +50,8 @@ _TOP_LIST: dict[str, str | None] = {
     "contact_policy": None,
     "anomalies": "rules",
 }
-#: roles that may read the settings pages (only roles with ``may_configure`` may save)
-SETTINGS_READERS = (Role.ADMIN, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST)
+#: roles that may read the rule-document pages (only roles with ``may_configure`` may save)
+RULE_DOCUMENT_READERS = (Role.ADMIN, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST)
 MAX_TEXT = 500_000
 
 
@@ -75,16 +76,16 @@ def text_digest(text: str) -> str:
 
 
 def _known(kind: str) -> str:
-    if kind not in SETTINGS_KINDS:
+    if kind not in RULE_DOCUMENT_KINDS:
         raise InvalidRequestError(
-            f"unknown settings kind {kind!r}; use {', '.join(SETTINGS_KINDS)}", field="kind"
+            f"unknown settings kind {kind!r}; use {', '.join(RULE_DOCUMENT_KINDS)}", field="kind"
         )
     return kind
 
 
 @dataclass(frozen=True, slots=True)
-class SettingsView:
-    """What the settings page of one kind shows: the text in effect, the pending edit and the
+class RuleDocumentView:
+    """What the rule-document page of one kind shows: the text in effect, the pending edit and the
     validation messages (each ``None`` until published / saved)."""
 
     kind: str
@@ -114,11 +115,12 @@ def read_document(session: Session, name: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def settings_view(session: Session, actor: Actor, kind: str) -> SettingsView:
-    """The documents of ``kind`` for a settings page (roles of :data:`SETTINGS_READERS`)."""
-    actor.require(*SETTINGS_READERS)
+def rule_document_view(session: Session, actor: Actor, kind: str) -> RuleDocumentView:
+    """The documents of ``kind`` for a rule-document page (roles of
+    :data:`RULE_DOCUMENT_READERS`)."""
+    actor.require(*RULE_DOCUMENT_READERS)
     document = session.get(ConfigDocument, yaml_name(kind))
-    return SettingsView(
+    return RuleDocumentView(
         kind=kind,
         in_effect=read_document(session, yaml_name(kind)),
         pending=read_document(session, pending_name(kind)),

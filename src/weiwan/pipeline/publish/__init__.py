@@ -9,8 +9,9 @@ module each, each replaced in one transaction of its own with its ``publications
 - ``customer_view`` (:mod:`.customers`): one row per subscriber of the snapshot's profile,
   full replace, and the branches of its branch codes (:mod:`.branches`);
 - ``decisions`` (:mod:`.decisions`): that snapshot date's rows are deleted, then loaded;
-- ``settings`` (:mod:`.settings`): the settings in effect and their validation messages,
-  after applying the edits made in the web;
+- ``settings`` (:mod:`.rule_documents`): the rule documents in effect (policy library, alert,
+  care and anomaly rules, contact policy) and their validation messages, after applying the
+  edits made in the web (the kind keeps its name ``settings``: ``publications.kind`` rows);
 - ``metrics`` (:mod:`.metrics`): the dashboards' figures computed in the warehouse;
 - ``anomalies`` (:mod:`.anomalies`): the day's new anomaly-pool entries, added once;
 - ``complaints`` (:mod:`.complaints`): the complaints of the last months, for the scorecards;
@@ -45,7 +46,14 @@ from weiwan.pipeline.publish.decisions import publish_decisions
 from weiwan.pipeline.publish.metrics import publish_metrics
 from weiwan.pipeline.publish.policies import publish_policies
 from weiwan.pipeline.publish.reports import publish_reports
-from weiwan.pipeline.publish.settings import apply_pending, publish_settings, settings_paths
+from weiwan.pipeline.publish.rule_documents import (
+    KIND as RULE_DOCUMENTS,
+)
+from weiwan.pipeline.publish.rule_documents import (
+    apply_pending,
+    publish_rule_documents,
+    rule_document_paths,
+)
 
 log = get_logger(__name__)
 
@@ -54,7 +62,7 @@ KINDS = (
     "contact_rules",
     "customer_view",
     "decisions",
-    "settings",
+    RULE_DOCUMENTS,
     "metrics",
     "anomalies",
     "complaints",
@@ -83,8 +91,8 @@ def publish(
     """Publish ``snapshot``'s results (``kinds``, default all) into the database of ``engine``.
 
     Each kind is replaced atomically in its own transaction; re-publishing a date replaces it.
-    The database must be migrated (``weiwan.ops.migrate.upgrade``). Settings edited in the web
-    and waiting in the database are checked first and, when valid, applied (``<home>/config``,
+    The database must be migrated (``weiwan.ops.migrate.upgrade``). Rule documents edited in the
+    web and waiting in the database are checked first and, when valid, applied (``<home>/config``,
     ``home`` defaulting to the settings' home), so that the policies and contact rules published
     now are the edited ones; the decision engine uses them from its next run.
     """
@@ -93,8 +101,8 @@ def publish(
         raise ValueError(f"unknown publish kinds {unknown}; use {', '.join(KINDS)}")
     profile = load_profile(warehouse, snapshot)
     home = home if home is not None else get_settings().home
-    verdicts = apply_pending(engine, home, profile) if "settings" in kinds else {}
-    paths = settings_paths(home)
+    verdicts = apply_pending(engine, home, profile) if RULE_DOCUMENTS in kinds else {}
+    paths = rule_document_paths(home)
     library = load_policies(paths.policies, profile=profile)
     result = PublishResult(snapshot)
 
@@ -109,7 +117,7 @@ def publish(
         "contact_rules": lambda: publish_contact_rules(engine, snapshot, paths.contact_policy),
         "customer_view": customer_view,
         "decisions": lambda: publish_decisions(warehouse, engine, snapshot),
-        "settings": lambda: publish_settings(
+        RULE_DOCUMENTS: lambda: publish_rule_documents(
             engine, snapshot, home=home, profile=profile, verdicts=verdicts
         ),
         "metrics": lambda: publish_metrics(warehouse, engine, snapshot),

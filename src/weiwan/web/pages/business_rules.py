@@ -45,7 +45,7 @@ PAGES: dict[str, str] = {
 MAX_FORM_TEXT = config.MAX_TEXT + 1
 
 
-def _editor(view: config.SettingsView, draft: str | None = None) -> dict[str, Any]:
+def _editor(view: config.RuleDocumentView, draft: str | None = None) -> dict[str, Any]:
     """What the editor of one kind shows: the text to edit, the pending edit and its
     verdict."""
     pending = view.pending
@@ -96,7 +96,7 @@ def _page(
 def _policies_page(
     request: Request, actor: Actor, db: Any, tz: Any, draft: str | None = None, **extra: Any
 ) -> Response:
-    view = config.settings_view(db, actor, "policies")
+    view = config.rule_document_view(db, actor, "policies")
     validation = view.validation
     tables = [
         policy_table(list_policies(db), validation),
@@ -133,7 +133,7 @@ def _rules_page(
     drafts: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    views = [config.settings_view(db, actor, kind) for kind in ("alerts", "care", "anomalies")]
+    views = [config.rule_document_view(db, actor, kind) for kind in ("alerts", "care", "anomalies")]
     rules = [rule for view in views for rule in rules_of(view.in_effect)]
     messages: dict[str, list[Any]] = {"errors": [], "warnings": []}
     for view in views:
@@ -169,7 +169,7 @@ def rules(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Response:
 def _contact_page(
     request: Request, actor: Actor, db: Any, tz: Any, draft: str | None = None, **extra: Any
 ) -> Response:
-    view = config.settings_view(db, actor, "contact_policy")
+    view = config.rule_document_view(db, actor, "contact_policy")
     rules_in_force = current_rules(db)
     tables = [
         channel_table(rules_in_force),

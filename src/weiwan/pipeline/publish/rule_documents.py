@@ -1,16 +1,18 @@
-"""Publish the settings in effect and their validation messages; apply the web's pending edits.
+"""Publish the rule documents in effect and their validation messages; apply the web's pending
+edits.
 
-The publish kind ``settings`` (see :mod:`weiwan.pipeline.publish`) writes, per settings kind
-(policy library, alert, care and anomaly rules, contact policy — :data:`SETTINGS_KINDS`), the
+The publish kind ``settings`` (see :mod:`weiwan.pipeline.publish`) writes, per rule-document
+kind (policy library, alert, care and anomaly rules, contact policy —
+:data:`~weiwan.ops.org.config.RULE_DOCUMENT_KINDS`), the
 ``config_documents`` ``yaml:<kind>`` (the YAML text in effect) and ``validation:<kind>`` (its
 refusals and warnings, and the verdict on the last pending edit); the document formats are
 described in :mod:`weiwan.ops.org.config`.
 
 The way back: an administrator's edit waits as ``pending:<kind>``. :func:`apply_pending`
 validates it with the analytics validators; a valid edit is written to
-``<home>/config/<file>`` (which then is the file in effect: :func:`settings_paths`) and its
+``<home>/config/<file>`` (which then is the file in effect: :func:`rule_document_paths`) and its
 pending document removed; a refused edit is not applied, stays pending, and its messages are
-published. The loaders of the daily run take the files of :func:`settings_paths`.
+published. The loaders of the daily run take the files of :func:`rule_document_paths`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.config import (
-    SETTINGS_KINDS,
+    RULE_DOCUMENT_KINDS,
     pending_name,
     text_digest,
     validation_name,
@@ -47,9 +49,11 @@ from weiwan.pipeline.publish.documents import audit_change, read_document, write
 
 log = get_logger(__name__)
 
+#: the publish kind, as ``publications.kind`` rows store it: named before this module was, and
+#: stored data, so it keeps its name
 KIND = "settings"
 CONFIG_DIR = "config"
-#: the file of each settings kind, under <home>/config/ once edited
+#: the file of each rule-document kind, under <home>/config/ once edited
 FILES: dict[str, str] = {
     "policies": "policies.yaml",
     "alerts": "alerts.yaml",
@@ -67,7 +71,7 @@ Message = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class SettingsPaths:
+class RuleDocumentPaths:
     """The files in effect: ``None`` / the shipped rule files until an edit was applied."""
 
     policies: Path | None
@@ -100,12 +104,12 @@ def edited_path(home: Path, kind: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def settings_paths(home: Path) -> SettingsPaths:
+def rule_document_paths(home: Path) -> RuleDocumentPaths:
     """The files the daily run should load: pass ``policies`` to ``load_policies``,
     ``contact_policy`` to ``load_contact_policy`` and ``rule_files`` to ``load_rules``."""
     alerts = edited_path(home, "alerts") or _SHIPPED_RULES["alerts"]
     care = edited_path(home, "care") or _SHIPPED_RULES["care"]
-    return SettingsPaths(
+    return RuleDocumentPaths(
         policies=edited_path(home, "policies"),
         contact_policy=edited_path(home, "contact_policy"),
         rule_files=(alerts, care),
@@ -164,7 +168,7 @@ def check(kind: str, path: Path | None, home: Path, profile: ir.Table | None = N
             return Checked(_file_problems(exc, path), [])
         return Checked([], [])
     own = path or _SHIPPED_RULES[kind]
-    alerts, care = settings_paths(home).rule_files
+    alerts, care = rule_document_paths(home).rule_files
     files = [care if kind == "alerts" else alerts, own]  # duplicates are blamed on ``own``
     kinds: tuple[str, ...] = ("alert", "care")
     if kind == "anomalies":  # evaluated apart from the alerts: ids need only be unique inside
@@ -193,7 +197,7 @@ def apply_pending(
     the verdict per kind that had a pending edit (``status`` applied/refused, messages)."""
     verdicts: dict[str, Message] = {}
     with Session(engine) as session, session.begin():
-        for kind in SETTINGS_KINDS:
+        for kind in RULE_DOCUMENT_KINDS:
             found = read_document(session, pending_name(kind))
             if found is None or not isinstance(found[1].get("text"), str):
                 continue
@@ -237,7 +241,7 @@ def apply_pending(
     return verdicts
 
 
-def publish_settings(
+def publish_rule_documents(
     engine: sa.Engine,
     snapshot: date,
     *,
@@ -246,14 +250,14 @@ def publish_settings(
     verdicts: dict[str, Message] | None = None,
 ) -> int:
     """Apply the pending edits (unless the caller did and passes their ``verdicts``), then
-    publish ``yaml:<kind>`` and ``validation:<kind>`` of every settings kind (``home`` defaults
-    to the settings' home). Returns the documents written."""
+    publish ``yaml:<kind>`` and ``validation:<kind>`` of every rule-document kind (``home``
+    defaults to the process settings' home). Returns the documents written."""
     home = home if home is not None else get_settings().home
     if verdicts is None:
         verdicts = apply_pending(engine, home, profile)
     written = 0
     with Session(engine) as session, session.begin():
-        for kind in SETTINGS_KINDS:
+        for kind in RULE_DOCUMENT_KINDS:
             path = edited_path(home, kind)
             text = path.read_text("utf-8") if path else _shipped_text(kind)
             result = check(kind, path, home, profile)
