@@ -179,6 +179,20 @@ def _add_questions(
     session.flush()
 
 
+def _audit_change(
+    session: Session, user_id: int | None, questionnaire_id: int, detail: dict[str, Any]
+) -> None:
+    """Audit a change of a questionnaire as ``config_change`` of ``user_id``."""
+    audit(
+        session,
+        user_id,
+        AuditAction.CONFIG_CHANGE,
+        "questionnaire",
+        str(questionnaire_id),
+        detail,
+    )
+
+
 def create_questionnaire(session: Session, actor: Actor, data: QuestionnaireIn) -> Questionnaire:
     """Build a questionnaire (builders only)."""
     actor.require(*BUILDERS)
@@ -203,12 +217,10 @@ def install_questionnaire(
     session.add(questionnaire)
     session.flush()
     _add_questions(session, questionnaire.id, data.questions)
-    audit(
+    _audit_change(
         session,
         user_id,
-        AuditAction.CONFIG_CHANGE,
-        "questionnaire",
-        str(questionnaire.id),
+        questionnaire.id,
         {"created": data.title_zh, "questions": len(data.questions)},
     )
     return questionnaire
@@ -239,12 +251,10 @@ def update_questionnaire(
         _add_questions(session, questionnaire_id, data.questions)
     questionnaire.updated_at = utcnow()
     session.flush()
-    audit(
+    _audit_change(
         session,
         actor.user_id,
-        AuditAction.CONFIG_CHANGE,
-        "questionnaire",
-        str(questionnaire_id),
+        questionnaire_id,
         {"updated": sorted(changed) + (["questions"] if data.questions is not None else [])},
     )
     return questionnaire
@@ -285,14 +295,7 @@ def clone_questionnaire(
         for q in questions_of(session, original.id)
     )
     session.flush()
-    audit(
-        session,
-        actor.user_id,
-        AuditAction.CONFIG_CHANGE,
-        "questionnaire",
-        str(clone.id),
-        {"cloned_from": original.id},
-    )
+    _audit_change(session, actor.user_id, clone.id, {"cloned_from": original.id})
     return clone
 
 
@@ -305,12 +308,5 @@ def archive_questionnaire(session: Session, actor: Actor, questionnaire_id: int)
         questionnaire.status = "archived"
         questionnaire.updated_at = utcnow()
         session.flush()
-        audit(
-            session,
-            actor.user_id,
-            AuditAction.CONFIG_CHANGE,
-            "questionnaire",
-            str(questionnaire_id),
-            {"archived": True},
-        )
+        _audit_change(session, actor.user_id, questionnaire_id, {"archived": True})
     return questionnaire
