@@ -8,16 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from weiwan.ops.deps import CurrentActor, Db
+from weiwan.ops.surveys import library
 from weiwan.ops.surveys.answers import answers_of_contact, record_answers, response_out
-from weiwan.ops.surveys.library import (
-    archive_questionnaire,
-    clone_questionnaire,
-    create_questionnaire,
-    get_questionnaire,
-    list_questionnaires,
-    questionnaire_out,
-    update_questionnaire,
-)
 from weiwan.ops.surveys.models import Questionnaire
 from weiwan.ops.surveys.results import OPEN_ANSWERS_SHOWN
 from weiwan.ops.surveys.results import results as questionnaire_results
@@ -46,19 +38,19 @@ def questionnaires(
 ) -> list[Questionnaire]:
     """Questionnaires, newest first."""
     wanted = None if status == "all" else status
-    return list(list_questionnaires(db, wanted, limit, offset))
+    return list(library.list_questionnaires(db, wanted, limit, offset))
 
 
 @router.post("/questionnaires", response_model=QuestionnaireOut, status_code=201)
 def create(body: QuestionnaireIn, actor: CurrentActor, db: Db) -> QuestionnaireOut:
     """Build a questionnaire (centre head, director, shift lead)."""
-    return questionnaire_out(db, create_questionnaire(db, actor, body))
+    return library.questionnaire_out(db, library.create_questionnaire(db, actor, body))
 
 
 @router.get("/questionnaires/{questionnaire_id}", response_model=QuestionnaireOut)
 def questionnaire(questionnaire_id: IdPath, actor: CurrentActor, db: Db) -> QuestionnaireOut:
     """One questionnaire with its questions."""
-    return questionnaire_out(db, get_questionnaire(db, questionnaire_id))
+    return library.questionnaire_out(db, library.get_questionnaire(db, questionnaire_id))
 
 
 @router.patch(
@@ -70,8 +62,8 @@ def update(
     questionnaire_id: IdPath, body: QuestionnaireUpdate, actor: CurrentActor, db: Db
 ) -> QuestionnaireOut:
     """Change titles, or replace the questions while nobody has answered yet."""
-    row = update_questionnaire(db, actor, questionnaire_id, body)
-    return questionnaire_out(db, row)
+    row = library.update_questionnaire(db, actor, questionnaire_id, body)
+    return library.questionnaire_out(db, row)
 
 
 @router.post(
@@ -81,13 +73,15 @@ def clone(
     questionnaire_id: IdPath, actor: CurrentActor, db: Db, body: CloneIn | None = None
 ) -> QuestionnaireOut:
     """A new questionnaire with the same questions."""
-    return questionnaire_out(db, clone_questionnaire(db, actor, questionnaire_id, body))
+    return library.questionnaire_out(
+        db, library.clone_questionnaire(db, actor, questionnaire_id, body)
+    )
 
 
 @router.post("/questionnaires/{questionnaire_id}/archive", response_model=QuestionnaireOut)
 def archive(questionnaire_id: IdPath, actor: CurrentActor, db: Db) -> QuestionnaireOut:
     """Archive: no new answers, results kept."""
-    return questionnaire_out(db, archive_questionnaire(db, actor, questionnaire_id))
+    return library.questionnaire_out(db, library.archive_questionnaire(db, actor, questionnaire_id))
 
 
 @router.get("/questionnaires/{questionnaire_id}/results", response_model=ResultsOut)
