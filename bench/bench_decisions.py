@@ -40,19 +40,18 @@ import pandas as pd
 import pyarrow as pa
 
 from stages import header, line, load_average, peak_rss_gib, runs, timed
-from weiwan.analytics.alerts import alert_context, evaluate_rules, fired_once, load_rules
+from weiwan.analytics.alerts import fired_once
 from weiwan.analytics.churn.registry import ModelRegistry
-from weiwan.analytics.contact_policy import ContactPolicy, load_contact_policy
-from weiwan.analytics.decide.config import DecideConfig, load_decide_config
-from weiwan.analytics.decide.day import DECISION_SCHEMA, DayInputs, decide_day
-from weiwan.analytics.policies import PolicyLibrary, load_policies
-from weiwan.analytics.profile import load_profile, snapshot_rows
+from weiwan.analytics.decide.day import DECISION_SCHEMA
+from weiwan.analytics.profile import load_profile
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.pipeline.decision_steps import (
-    _earlier_actions,
-    _learned_uplift,
     alerts_step,
+    decide,
+    decision_inputs,
     decisions_step,
+    earlier_alerts,
+    fired_alerts,
 )
 from weiwan.pipeline.run import STEPS
 from weiwan.pipeline.steps import RunContext
@@ -64,7 +63,6 @@ TARGET = 60.0
 MEASURED = ("alerts", "decisions")
 
 T = TypeVar("T")
-Learned = dict[str, float] | None
 
 
 def line2(stage: str, rows: int | None, seconds: float, note: str = "") -> None:
@@ -225,91 +223,53 @@ def _size(value: Any) -> int | None:
 
 
 def parts(ctx: RunContext) -> tuple[float, pd.DataFrame]:
-    """3. One run of both steps split into parts, mirroring alerts_step and decisions_step's
-    inputs and timing decide_day's own stages; the parts' total seconds and the decisions
-    frame."""
+    """3. One run of both steps split into parts, each part the step's own function
+    (decision_steps.fired_alerts, earlier_alerts, decision_inputs, decide with the stage
+    timer); the parts' total seconds and the decisions frame."""
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
     header("3. one run broken into parts (alerts_step, decisions_step inputs, decide_day stages)")
     lap = Laps()
 
     # alerts_step
-    rules = load_rules()
     fired = lap(
         "alert_context + evaluate_rules -> Arrow",
-        lambda: evaluate_rules(
-            alert_context(warehouse, snapshot), rules, snapshot
-        ).table.to_pyarrow(),
+        lambda: fired_alerts(ctx).to_pyarrow(),
         _size,
     )
-
-    def store_alerts() -> int:
-        earlier = None
-        if warehouse.has_table("alerts"):
-            stored = warehouse.table("alerts")
-            earlier = stored.filter(stored.snapshot_date < snapshot)
-        return warehouse.replace_snapshot(
-            "alerts", fired_once(ibis.memtable(fired), earlier), snapshot
-        )
-
-    lap("fired_once + store alerts", store_alerts, lambda n: n)
-
-    # decisions_step: its inputs
-    def inputs_() -> tuple[DayInputs, PolicyLibrary, ContactPolicy, DecideConfig, Learned]:
-        profile = load_profile(warehouse, snapshot)
-        library = load_policies(profile=None)
-        actions = _earlier_actions(ctx)
-        granted = history = None
-        if actions is not None:
-            offers = actions.filter(actions.policy_id.notnull())
-            granted = offers.select(
-                "subscriber_id", "policy_id", granted_on=offers.snapshot_date, cost=offers.cost
-            )
-            history = actions.select(
-                "subscriber_id",
-                "channel",
-                contacted_at=actions.snapshot_date,
-                outcome=ibis.null("string"),
-            )
-        has_dnd = warehouse.has_table("do_not_disturb")
-        dnd = warehouse.table("do_not_disturb") if has_dnd else None
-        inputs = DayInputs(
-            profile=profile,
-            alerts=snapshot_rows(warehouse, "alerts", snapshot),
-            granted=granted,
-            history=history,
-            dnd=dnd,
-        )
-        learned = _learned_uplift(ctx)
-        return inputs, library, load_contact_policy(), load_decide_config(), learned
-
-    inputs, library, contact, config, learned = lap(
-        "inputs (configs, earlier actions, uplift)", inputs_
+    lap(
+        "fired_once + store alerts",
+        lambda: warehouse.replace_snapshot(
+            "alerts", fired_once(ibis.memtable(fired), earlier_alerts(ctx)), snapshot
+        ),
+        lambda n: n,
     )
 
-    # decide_day, timed stage by stage by the product's own code
-    frame = decide_day(inputs, library, contact, config, snapshot, learned=learned, stage=lap.stage)
-
-    def store() -> int:
-        table = ibis.memtable(frame.assign(snapshot_date=snapshot))
-        return warehouse.replace_snapshot("decisions", table, snapshot)
-
-    lap("store decisions", store, lambda n: n)
+    # decisions_step: its inputs, then decide_day timed stage by stage by the product's code
+    inputs = lap("inputs (configs, earlier actions, uplift)", lambda: decision_inputs(ctx))
+    if inputs is None:
+        sys.exit("decision_inputs returned None: the profile has no scores")
+    frame = decide(ctx, inputs, stage=lap.stage)
+    lap(
+        "store decisions",
+        lambda: warehouse.replace_snapshot("decisions", ibis.memtable(frame), snapshot),
+        lambda n: n,
+    )
     line2("total of the parts", None, lap.total)
     return lap.total, frame
 
 
-def _same(step: pd.DataFrame, mirrored: pd.DataFrame) -> str:
-    """Whether the parts gave the decisions of the step (the bench's copy of the step's inputs
-    may fall behind decisions_step's)."""
+def _same(step: pd.DataFrame, parted: pd.DataFrame) -> str:
+    """Whether the parts, run apart, gave the decisions of the step."""
     columns = [c for c in step.columns if c != "snapshot_date"]
-    if set(columns) != set(mirrored.columns):
-        odd = sorted(set(columns) ^ set(mirrored.columns))
+    others = [c for c in parted.columns if c != "snapshot_date"]
+    if set(columns) != set(others):
+        odd = sorted(set(columns) ^ set(others))
         return f"NO: columns differ {odd}"
     schema = {c: DECISION_SCHEMA.get(c, "object") for c in columns}
     try:
         pd.testing.assert_frame_equal(
             step[columns].astype(schema).reset_index(drop=True),
-            mirrored[columns].astype(schema).reset_index(drop=True),
+            parted[columns].astype(schema).reset_index(drop=True),
             check_dtype=False,
         )
     except (AssertionError, TypeError, ValueError) as exc:
@@ -385,8 +345,8 @@ def main() -> int:
         ctx = RunContext(warehouse, opts.snapshot, _registry(opts))
         profile_rows = int(load_profile(warehouse, opts.snapshot).count().execute())
         alerts_s, decisions_s, step_frame = measure(ctx, opts.repeat)
-        parts_s, mirrored = parts(ctx)
-        print(f"  parts give the step's decisions: {_same(step_frame, mirrored)}")
+        parts_s, parted = parts(ctx)
+        print(f"  parts give the step's decisions: {_same(step_frame, parted)}")
         report_rows(warehouse, opts.snapshot)
     finally:
         warehouse.close()

@@ -22,17 +22,13 @@ from weiwan.ops.handover.service import hand_over
 from weiwan.ops.org.access import Actor, actor_for
 from weiwan.ops.org.models import User
 from weiwan.ops.reports import live as reports_live
+from weiwan.ops.surveys.answers import record_answers
+from weiwan.ops.surveys.library import archive_questionnaire, clone_questionnaire, questions_of
 from weiwan.ops.surveys.return_visit import (
     default_questionnaire,
     return_visit_questionnaire,
 )
 from weiwan.ops.surveys.schemas import AnswerIn
-from weiwan.ops.surveys.service import (
-    archive_questionnaire,
-    clone_questionnaire,
-    questions_of,
-    record_answers,
-)
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 from weiwan.ops.tasks.service import transfer_task
 

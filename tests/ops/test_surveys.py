@@ -16,7 +16,9 @@ from weiwan.core.errors import InvalidRequestError, NotFoundError, PermissionDen
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.schemas import UserCreate
 from weiwan.ops.org.service import create_user
-from weiwan.ops.surveys import service
+from weiwan.ops.surveys.answers import record_answers
+from weiwan.ops.surveys.library import create_questionnaire, questions_of
+from weiwan.ops.surveys.results import results
 from weiwan.ops.surveys.schemas import AnswerIn, QuestionnaireIn
 
 from .sms_fixtures import actor, add_contact, add_customers, assign
@@ -140,11 +142,11 @@ def test_answers_are_validated_scoped_and_replaced(
     app: FastAPI, engine: Engine, world: dict[str, int], people: dict[str, int]
 ) -> None:
     with session_scope(engine) as session:
-        q = service.create_questionnaire(
+        q = create_questionnaire(
             session, actor(session, people["lead"]), QuestionnaireIn.model_validate(SURVEY)
         )
         qid = q.id
-        q1, q2, q3 = (x.id for x in service.questions_of(session, qid))
+        q1, q2, q3 = (x.id for x in questions_of(session, qid))
     agent = login(app, "agent")
 
     def post(contact: int, answers: list[dict[str, Any]]) -> Any:
@@ -208,12 +210,12 @@ def test_results_are_counted_within_the_viewers_scope(
         ("c10", "outsider", ("bad", ["price"], "x"), 5),
     ]
     with session_scope(engine) as session:
-        qid = service.create_questionnaire(
+        qid = create_questionnaire(
             session, actor(session, people["head"]), QuestionnaireIn.model_validate(SURVEY)
         ).id
-        q1, q2, q3 = (x.id for x in service.questions_of(session, qid))
+        q1, q2, q3 = (x.id for x in questions_of(session, qid))
         for contact, who, (sat, improve, comment), minutes in plan:
-            service.record_answers(
+            record_answers(
                 session,
                 actor(session, people[who]),
                 world[contact],
@@ -254,7 +256,7 @@ def test_results_are_counted_within_the_viewers_scope(
     assert login(app, "agent").get(f"/api/v1/questionnaires/{qid}/results").status_code == 403
 
     with session_scope(engine) as session:  # c2 answers everything now: 3 of 4 complete
-        service.record_answers(
+        record_answers(
             session,
             actor(session, people["agent"]),
             world["c2"],
@@ -265,15 +267,15 @@ def test_results_are_counted_within_the_viewers_scope(
                 AnswerIn(question_id=q3, value="好"),
             ],
         )
-        summary = service.results(session, actor(session, people["head"]), qid)
+        summary = results(session, actor(session, people["head"]), qid)
         assert (summary.respondents, summary.complete) == (4, 3)
         assert [o.count for o in summary.questions[1].options] == [1, 2, 2]
         with pytest.raises(PermissionDeniedError):
-            service.results(session, actor(session, people["agent"]), qid)
+            results(session, actor(session, people["agent"]), qid)
         with pytest.raises(NotFoundError):
-            service.record_answers(session, actor(session, people["agent"]), world["c4"], qid, [])
+            record_answers(session, actor(session, people["agent"]), world["c4"], qid, [])
         with pytest.raises(InvalidRequestError, match="question 1"):
-            service.record_answers(session, actor(session, people["agent"]), world["c3"], qid, [])
+            record_answers(session, actor(session, people["agent"]), world["c3"], qid, [])
 
 
 def test_only_builders_whose_scope_holds_the_creator_change_a_questionnaire(

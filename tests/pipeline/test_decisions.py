@@ -8,6 +8,7 @@ own training is tested in test_demo.py), and it halves the module's set-up.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from pathlib import Path
 
@@ -16,18 +17,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from weiwan.analytics.alerts import fired_once
 from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn.training import TrainingConfig
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.decide.config import holdout_bucket, load_decide_config
+from weiwan.analytics.decide.day import DAY_STAGES
 from weiwan.analytics.exports import DECISION_EXPORT, export_decisions
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import load_policies
 from weiwan.analytics.profile import load_profile
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
+from weiwan.pipeline.decision_steps import decide, decision_inputs, earlier_alerts, fired_alerts
 from weiwan.pipeline.run import run_pipeline
+from weiwan.pipeline.steps import RunContext
 from weiwan.sim import simulate
 
 DAYS = (date(2026, 9, 30), date(2026, 10, 31))
@@ -131,6 +136,37 @@ def test_rerunning_a_day_gives_the_same_decisions_and_no_duplicate_alerts(
         "GROUP BY ALL HAVING count(*) > 1)"
     )[0][0]
     assert monthly == 0
+
+
+def test_the_steps_parts_give_the_stored_results_and_time_decide_days_stages(
+    run: Warehouse,
+) -> None:
+    """The parts a benchmark times (fired_alerts + earlier_alerts, decision_inputs + decide
+    with a stage timer) give what the run stored, and the timer sees decide_day's stages."""
+    day = DAYS[-1]
+    ctx = RunContext(run, day, run.registry)  # type: ignore[attr-defined]
+    alerts = fired_once(fired_alerts(ctx), earlier_alerts(ctx)).to_pandas()
+    stored_alerts = run.execute("SELECT count(*) FROM alerts WHERE snapshot_date = ?", [day])
+    assert len(alerts) == stored_alerts[0][0] > 0
+    seen: list[str] = []
+
+    def timer(name: str) -> AbstractContextManager[object]:
+        seen.append(name)
+        return nullcontext()
+
+    inputs = decision_inputs(ctx)
+    assert inputs is not None
+    frame = decide(ctx, inputs, stage=timer)
+    assert seen[0] == "triggers" and len(seen) > 5
+    assert seen == [s for s in DAY_STAGES if s in seen]  # in decide_day's order, none twice
+    keys = ["subscriber_id", "trigger_kind", "action", "outcome", "policy_id", "channel"]
+
+    def rows(decisions: pd.DataFrame) -> list[tuple[object, ...]]:
+        ordered = decisions[keys].sort_values(keys[:2])
+        return [tuple(None if pd.isna(v) else v for v in row) for row in ordered.itertuples(False)]
+
+    assert rows(frame) == rows(_decisions(run, day))
+    assert (frame["snapshot_date"] == day).all()
 
 
 def test_decisions_export_csv_and_excel(run: Warehouse, tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ from web.page_helpers import page_login
 from web.workbench_fixtures import OPEN_RULES, task_ids_in
 from weiwan.core.db import session_scope
 from weiwan.ops.handover.service import hand_over
+from weiwan.ops.surveys.library import questions_of
 from weiwan.ops.surveys.models import SurveyResponse
 from weiwan.ops.surveys.return_visit import return_visit_questionnaire
-from weiwan.ops.surveys.service import questions_of
 from weiwan.ops.tasks.models import Task
 
 HX = {"HX-Request": "true"}

@@ -25,8 +25,10 @@ from weiwan.analytics.policies import load_policies
 from weiwan.core.db import session_scope
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.models import AuditEvent, ConfigDocument
-from weiwan.ops.surveys import service
+from weiwan.ops.surveys.answers import record_answers
+from weiwan.ops.surveys.library import questions_of
 from weiwan.ops.surveys.models import Question, Questionnaire
+from weiwan.ops.surveys.results import results
 from weiwan.ops.surveys.schemas import AnswerIn
 from weiwan.pipeline.publish.contact_rules import publish_contact_rules
 from weiwan.pipeline.publish.policies import publish_policies
@@ -283,9 +285,9 @@ def test_questionnaire_results_summary_and_export(
     answers = [("S00001", "agent", "o1"), ("S00002", "agent", "o3"), ("S00010", "outsider", "o1")]
     contacts = [add_contact(engine, s, when, user_id=people[who]) for s, who, _ in answers]
     with session_scope(engine) as session:
-        q1, q2, _q3 = service.questions_of(session, qid)
+        q1, q2, _q3 = questions_of(session, qid)
         for contact, (_subscriber, who, choice) in zip(contacts, answers, strict=True):
-            service.record_answers(
+            record_answers(
                 session,
                 actor(session, people[who]),
                 contact,
@@ -296,7 +298,7 @@ def test_questionnaire_results_summary_and_export(
                 ],
                 now=when,
             )
-        expected = service.results(session, actor(session, people["head"]), qid)
+        expected = results(session, actor(session, people["head"]), qid)
     assert expected.respondents == 2  # the outsider's answer is outside the head's branch
     page = head.get(f"/surveys/{qid}")
     table = page.text.split('id="q1"', 1)[1].split("</table>", 1)[0]

@@ -26,9 +26,9 @@ from weiwan.ops.org.models import AuditEvent, ConfigDocument, User
 from weiwan.ops.sms.models import SmsMessage
 from weiwan.ops.sms.schemas import TemplateIn
 from weiwan.ops.sms.service import create_template
+from weiwan.ops.surveys.library import create_questionnaire, questions_of
 from weiwan.ops.surveys.models import SurveyAnswer, SurveyResponse
 from weiwan.ops.surveys.schemas import OptionIn, QuestionIn, QuestionnaireIn
-from weiwan.ops.surveys.service import create_questionnaire, questions_of
 from weiwan.ops.tasks.listing import list_tasks
 from weiwan.ops.tasks.models import Task, TaskTransfer
 from weiwan.ops.tasks.service import TaskSpec, create_tasks

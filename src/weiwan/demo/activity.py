@@ -27,11 +27,12 @@ from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.access import Actor, actor_for
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
+from weiwan.ops.surveys.answers import record_answers
 from weiwan.ops.surveys.arrivals import VISIT_SOURCE
+from weiwan.ops.surveys.library import questions_of
 from weiwan.ops.surveys.models import Questionnaire
 from weiwan.ops.surveys.return_visit import return_visit_questionnaire
 from weiwan.ops.surveys.schemas import AnswerIn
-from weiwan.ops.surveys.service import questions_of, record_answers
 from weiwan.ops.tasks.models import Task
 
 #: (share, outcomes) of a worked task; "accepted" takes the task's policy.

@@ -7,15 +7,17 @@ cap and the contact caps from its day on.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from weiwan.analytics.alerts import alert_context, evaluate_rules, fired_once, load_rules
-from weiwan.analytics.contact_policy import load_contact_policy
-from weiwan.analytics.decide.config import load_decide_config
-from weiwan.analytics.decide.day import DayInputs, decide_day
+from weiwan.analytics.contact_policy import ContactPolicy, load_contact_policy
+from weiwan.analytics.decide.config import DecideConfig, load_decide_config
+from weiwan.analytics.decide.day import DayInputs, StageTimer, decide_day
 from weiwan.analytics.policies import PolicyLibrary, load_policies
 from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.uplift import learn_uplift
@@ -25,18 +27,27 @@ from weiwan.pipeline.steps import RunContext
 log = get_logger(__name__)
 
 
-def alerts_step(ctx: RunContext) -> ir.Table:
-    """Alert and care rules fired on the snapshot, once per subscriber, rule and period."""
-    warehouse, snapshot = ctx.warehouse, ctx.snapshot
+def fired_alerts(ctx: RunContext) -> ir.Table:
+    """The alert and care rules evaluated on the snapshot (every rule that fires, before
+    :func:`fired_once`); a rule that cannot be evaluated is logged and skipped."""
     rules = load_rules(list(ctx.rule_documents.rule_files) if ctx.rule_documents else None)
-    result = evaluate_rules(alert_context(warehouse, snapshot), rules, snapshot)
+    result = evaluate_rules(alert_context(ctx.warehouse, ctx.snapshot), rules, ctx.snapshot)
     for error in [*rules.errors, *result.errors]:
         log.warning("alerts.rule_skipped", problem=str(error))
-    earlier = None
-    if warehouse.has_table("alerts"):
-        stored = warehouse.table("alerts")
-        earlier = stored.filter(stored.snapshot_date < snapshot)
-    return fired_once(result.table, earlier)
+    return result.table
+
+
+def earlier_alerts(ctx: RunContext) -> ir.Table | None:
+    """The alerts stored for days before the snapshot (None before the first run)."""
+    if not ctx.warehouse.has_table("alerts"):
+        return None
+    stored = ctx.warehouse.table("alerts")
+    return stored.filter(stored.snapshot_date < ctx.snapshot)
+
+
+def alerts_step(ctx: RunContext) -> ir.Table:
+    """Alert and care rules fired on the snapshot, once per subscriber, rule and period."""
+    return fired_once(fired_alerts(ctx), earlier_alerts(ctx))
 
 
 def _earlier_actions(ctx: RunContext) -> ir.Table | None:
@@ -82,8 +93,22 @@ def _check_policies(ctx: RunContext, library: PolicyLibrary) -> None:
         )
 
 
-def decisions_step(ctx: RunContext) -> ir.Table | None:
-    """At most one action per subscriber for the snapshot's day (see analytics.decide)."""
+@dataclass(frozen=True, slots=True)
+class DecisionInputs:
+    """Everything :func:`~weiwan.analytics.decide.day.decide_day` takes for the snapshot."""
+
+    day: DayInputs
+    library: PolicyLibrary
+    contact_policy: ContactPolicy
+    config: DecideConfig
+    learned: dict[str, float] | None
+
+
+def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
+    """The decisions step's inputs: the profile and the day's alerts, the policy library
+    (checked, its problems logged and warned), earlier actions as grants and contacts, the
+    do-not-disturb list, the contact policy, the decide config and the learned uplift. None,
+    with a run warning, when no subscriber has a churn score (no model)."""
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
     profile = load_profile(warehouse, snapshot)
     if "churn_probability" not in profile.columns:
@@ -114,20 +139,45 @@ def decisions_step(ctx: RunContext) -> ir.Table | None:
             outcome=ibis.null("string"),
         )
     dnd = warehouse.table("do_not_disturb") if warehouse.has_table("do_not_disturb") else None
-    inputs = DayInputs(
+    day = DayInputs(
         profile=profile,
         alerts=snapshot_rows(warehouse, "alerts", snapshot),
         granted=granted,
         history=history,
         dnd=dnd,
     )
-    frame = decide_day(
-        inputs,
-        library,
-        load_contact_policy(ctx.rule_documents.contact_policy if ctx.rule_documents else None),
-        load_decide_config(),
-        snapshot,
+    return DecisionInputs(
+        day=day,
+        library=library,
+        contact_policy=load_contact_policy(
+            ctx.rule_documents.contact_policy if ctx.rule_documents else None
+        ),
+        config=load_decide_config(),
         learned=_learned_uplift(ctx),
     )
-    frame["snapshot_date"] = snapshot
-    return ibis.memtable(frame)
+
+
+def decide(
+    ctx: RunContext, inputs: DecisionInputs, stage: StageTimer = nullcontext
+) -> pd.DataFrame:
+    """The snapshot's decisions from :func:`decision_inputs`; ``stage`` wraps each of
+    decide_day's stages (e.g. a benchmark's timer; by default it does nothing)."""
+    frame = decide_day(
+        inputs.day,
+        inputs.library,
+        inputs.contact_policy,
+        inputs.config,
+        ctx.snapshot,
+        learned=inputs.learned,
+        stage=stage,
+    )
+    frame["snapshot_date"] = ctx.snapshot
+    return frame
+
+
+def decisions_step(ctx: RunContext) -> ir.Table | None:
+    """At most one action per subscriber for the snapshot's day (see analytics.decide)."""
+    inputs = decision_inputs(ctx)
+    if inputs is None:
+        return None
+    return ibis.memtable(decide(ctx, inputs))

@@ -276,3 +276,26 @@ def inspections_of_contacts(
         ):
             found[row.contact_id] = row
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class AgentScore:
+    """One agent's quality inspections in a period: how many, and their mean score."""
+
+    agent_id: int
+    inspections: int
+    average: float
+
+
+def score_averages(inspected: Sequence[tuple[QualityInspection, Contact]]) -> list[AgentScore]:
+    """Per agent whose contacts were inspected (the rows of :func:`inspections`): the number of
+    inspections and their mean score, by agent id; agents without an inspection are left out
+    (no average of nothing)."""
+    scores: dict[int, list[int]] = {}
+    for inspection, contact in inspected:
+        if contact.user_id is not None:
+            scores.setdefault(contact.user_id, []).append(inspection.score)
+    return [
+        AgentScore(agent_id, len(values), sum(values) / len(values))
+        for agent_id, values in sorted(scores.items())
+    ]

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from weiwan.ops.campaigns.models import Campaign
 from weiwan.ops.surveys.arrivals import VISIT_SOURCE
+from weiwan.ops.surveys.library import questions_of
 from weiwan.ops.surveys.models import Question, Questionnaire
 from weiwan.ops.surveys.return_visit import return_visit_questionnaire
-from weiwan.ops.surveys.service import questions_of
 
 
 @dataclass(frozen=True, slots=True)

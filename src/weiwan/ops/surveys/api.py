@@ -8,8 +8,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from weiwan.ops.deps import CurrentActor, Db
-from weiwan.ops.surveys import service
+from weiwan.ops.surveys import library
+from weiwan.ops.surveys.answers import answers_of_contact, record_answers, response_out
 from weiwan.ops.surveys.models import Questionnaire
+from weiwan.ops.surveys.results import OPEN_ANSWERS_SHOWN
+from weiwan.ops.surveys.results import results as questionnaire_results
 from weiwan.ops.surveys.schemas import (
     AnswersIn,
     CloneIn,
@@ -35,19 +38,19 @@ def questionnaires(
 ) -> list[Questionnaire]:
     """Questionnaires, newest first."""
     wanted = None if status == "all" else status
-    return list(service.list_questionnaires(db, wanted, limit, offset))
+    return list(library.list_questionnaires(db, wanted, limit, offset))
 
 
 @router.post("/questionnaires", response_model=QuestionnaireOut, status_code=201)
 def create(body: QuestionnaireIn, actor: CurrentActor, db: Db) -> QuestionnaireOut:
     """Build a questionnaire (centre head, director, shift lead)."""
-    return service.questionnaire_out(db, service.create_questionnaire(db, actor, body))
+    return library.questionnaire_out(db, library.create_questionnaire(db, actor, body))
 
 
 @router.get("/questionnaires/{questionnaire_id}", response_model=QuestionnaireOut)
 def questionnaire(questionnaire_id: IdPath, actor: CurrentActor, db: Db) -> QuestionnaireOut:
     """One questionnaire with its questions."""
-    return service.questionnaire_out(db, service.get_questionnaire(db, questionnaire_id))
+    return library.questionnaire_out(db, library.get_questionnaire(db, questionnaire_id))
 
 
 @router.patch(
@@ -59,8 +62,8 @@ def update(
     questionnaire_id: IdPath, body: QuestionnaireUpdate, actor: CurrentActor, db: Db
 ) -> QuestionnaireOut:
     """Change titles, or replace the questions while nobody has answered yet."""
-    row = service.update_questionnaire(db, actor, questionnaire_id, body)
-    return service.questionnaire_out(db, row)
+    row = library.update_questionnaire(db, actor, questionnaire_id, body)
+    return library.questionnaire_out(db, row)
 
 
 @router.post(
@@ -70,15 +73,15 @@ def clone(
     questionnaire_id: IdPath, actor: CurrentActor, db: Db, body: CloneIn | None = None
 ) -> QuestionnaireOut:
     """A new questionnaire with the same questions."""
-    return service.questionnaire_out(
-        db, service.clone_questionnaire(db, actor, questionnaire_id, body)
+    return library.questionnaire_out(
+        db, library.clone_questionnaire(db, actor, questionnaire_id, body)
     )
 
 
 @router.post("/questionnaires/{questionnaire_id}/archive", response_model=QuestionnaireOut)
 def archive(questionnaire_id: IdPath, actor: CurrentActor, db: Db) -> QuestionnaireOut:
     """Archive: no new answers, results kept."""
-    return service.questionnaire_out(db, service.archive_questionnaire(db, actor, questionnaire_id))
+    return library.questionnaire_out(db, library.archive_questionnaire(db, actor, questionnaire_id))
 
 
 @router.get("/questionnaires/{questionnaire_id}/results", response_model=ResultsOut)
@@ -86,20 +89,20 @@ def results(
     questionnaire_id: IdPath,
     actor: CurrentActor,
     db: Db,
-    open_limit: Annotated[int, Query(ge=0, le=500)] = service.OPEN_ANSWERS_SHOWN,
+    open_limit: Annotated[int, Query(ge=0, le=500)] = OPEN_ANSWERS_SHOWN,
 ) -> ResultsOut:
     """Respondents, per-option counts and shares, latest open answers, completion rate."""
-    return service.results(db, actor, questionnaire_id, open_limit=open_limit)
+    return questionnaire_results(db, actor, questionnaire_id, open_limit=open_limit)
 
 
 @router.post("/contacts/{contact_id}/answers", response_model=ResponseOut, status_code=201)
 def answer(contact_id: IdPath, body: AnswersIn, actor: CurrentActor, db: Db) -> ResponseOut:
     """Record the answers of a contact (re-submitting replaces them)."""
-    response = service.record_answers(db, actor, contact_id, body.questionnaire_id, body.answers)
-    return service.response_out(db, response)
+    response = record_answers(db, actor, contact_id, body.questionnaire_id, body.answers)
+    return response_out(db, response)
 
 
 @router.get("/contacts/{contact_id}/answers", response_model=list[ResponseOut])
 def answers(contact_id: IdPath, actor: CurrentActor, db: Db) -> list[ResponseOut]:
     """The questionnaires answered on a contact."""
-    return service.answers_of_contact(db, actor, contact_id)
+    return answers_of_contact(db, actor, contact_id)

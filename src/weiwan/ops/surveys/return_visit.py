@@ -22,9 +22,9 @@ from weiwan.ops.base import utcnow
 from weiwan.ops.org.config import read_document
 from weiwan.ops.org.models import ConfigDocument
 from weiwan.ops.org.service import AuditAction, audit
+from weiwan.ops.surveys.library import install_questionnaire
 from weiwan.ops.surveys.models import Questionnaire
 from weiwan.ops.surveys.schemas import QuestionnaireIn
-from weiwan.ops.surveys.service import install_questionnaire
 
 #: the shipped default
 DEFAULT_FILE = Path(__file__).with_name("return_visit.yaml")

@@ -15,8 +15,8 @@ from weiwan.ops.campaigns.models import Campaign
 from weiwan.ops.offers.service import list_policies
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.admin import list_branches
+from weiwan.ops.surveys.library import list_questionnaires
 from weiwan.ops.surveys.models import Questionnaire
-from weiwan.ops.surveys.service import list_questionnaires
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import template_globals

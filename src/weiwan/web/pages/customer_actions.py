@@ -1,6 +1,6 @@
 """The card's actions, from form fields to the same services the API calls: record a contact
 with its outcomes (``contacts.service.record_call``) and the campaign's questionnaire
-(``surveys.service.record_answers``), send an SMS (``sms.service.send_one``), claim and
+(``surveys.answers.record_answers``), send an SMS (``sms.service.send_one``), claim and
 transfer a task (``tasks.service``).
 
 The outcome form's optional "data is wrong" part (field, right value, note) files a
@@ -34,8 +34,9 @@ from weiwan.ops.dataquality.schemas import ReportIn
 from weiwan.ops.dataquality.service import DuplicateReportError, file_report
 from weiwan.ops.org.access import Actor
 from weiwan.ops.sms.service import send_one
+from weiwan.ops.surveys.answers import record_answers
+from weiwan.ops.surveys.library import get_questionnaire, questions_of
 from weiwan.ops.surveys.schemas import AnswerIn
-from weiwan.ops.surveys.service import get_questionnaire, questions_of, record_answers
 from weiwan.ops.tasks.service import claim_task, get_task, transfer_task
 from weiwan.web import formatting
 from weiwan.web.i18n import gettext as _

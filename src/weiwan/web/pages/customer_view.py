@@ -1,7 +1,7 @@
-"""What the customer card pages show around the unified view (``card.service``): which of the
-open tasks the reader may work or transfer, the transfer history, recently closed tasks
-(``tasks.card_work``), the questionnaire asked on each task (``campaigns.questionnaires``), SMS
-templates, transfer targets — read by those services, localised and labelled here.
+"""The customer card pages' context: the card and everything around it, read in one call
+(``card.page.card_page``: the reader's rights on the open tasks, the task history, the
+questionnaire asked on each task, tag names, SMS templates, transfer targets), localised and
+labelled here.
 
 Every read stays inside the reader's scope: the customer came from ``find_customer`` /
 ``find_by_phone``; the services filter tasks and users by scope.
@@ -17,17 +17,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS
-from weiwan.ops.campaigns.questionnaires import AskedQuestionnaire, TaskRef, task_questionnaires
-from weiwan.ops.card.service import CustomerCard, customer_card
+from weiwan.ops.campaigns.questionnaires import AskedQuestionnaire
+from weiwan.ops.card.page import CardPage, card_page
 from weiwan.ops.customers.lookups import LookupLimitError
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.customers.tags import tag_names
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
-from weiwan.ops.sms.service import SENDERS, list_templates
 from weiwan.ops.surveys.models import Question
-from weiwan.ops.tasks.card_work import card_tasks
-from weiwan.ops.tasks.service import DISPATCHERS
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import OUTCOMES
@@ -53,7 +49,6 @@ DEFAULT_CHANNEL = {
     Role.STORE_CLERK: "store",
     Role.HOTLINE_AGENT: "hotline",
 }
-WORKING_ROLES_EXCLUDED = (Role.ADMIN, Role.ANALYST)
 
 
 @dataclass(slots=True)
@@ -74,11 +69,6 @@ class QuestionnaireView:
     id: int
     title: str
     questions: list[QuestionView] = field(default_factory=list)
-
-
-def may_work(actor: Actor) -> bool:
-    """Whether the role records contacts, sends messages and works tasks."""
-    return actor.role not in WORKING_ROLES_EXCLUDED
 
 
 def default_channel(actor: Actor) -> str:
@@ -110,15 +100,12 @@ def _questionnaire_view(asked: AskedQuestionnaire, language: str) -> Questionnai
 
 
 def _questionnaires(
-    session: Session, tasks: list[dict[str, Any]], language: str
+    asked_on: dict[int, AskedQuestionnaire], language: str
 ) -> dict[int, QuestionnaireView]:
     """Per workable task id: the questionnaire asked on it, in the reader's language."""
-    refs = [
-        TaskRef(t["task_id"], t.get("campaign_id"), t.get("source")) for t in tasks if t["workable"]
-    ]
     views: dict[int, QuestionnaireView] = {}
     out: dict[int, QuestionnaireView] = {}
-    for task_id, asked in task_questionnaires(session, refs).items():
+    for task_id, asked in asked_on.items():
         key = id(asked)
         if key not in views:
             views[key] = _questionnaire_view(asked, language)
@@ -160,45 +147,33 @@ def card_context(
     highlight_task: int | None = None,
 ) -> dict[str, Any]:
     """Everything the card templates need (the view itself is audited by the service)."""
-    card: CustomerCard = customer_card(session, actor, customer, channel=channel, today=today)
-    return work_context(
-        session,
-        actor,
-        card,
-        language=language,
-        highlight_task=highlight_task,
-        view_channel=channel,
+    page = card_page(session, actor, customer, channel=channel, today=today, language=language)
+    return _context(
+        page, actor, language=language, highlight_task=highlight_task, view_channel=channel
     )
 
 
-def work_context(
-    session: Session,
+def _context(
+    page: CardPage,
     actor: Actor,
-    card: CustomerCard,
     *,
     language: str,
-    highlight_task: int | None = None,
-    view_channel: str = "workbench",
+    highlight_task: int | None,
+    view_channel: str,
 ) -> dict[str, Any]:
-    """The card plus the reader's rights on its tasks and the forms' choices."""
-    sid = card.customer["subscriber_id"]
-    held = card_tasks(session, actor, sid, [t["task_id"] for t in card.open_tasks])
-    rights = held.rights
-    working = may_work(actor)
+    """The card page's data localised and labelled for the templates."""
+    card, held = page.card, page.work
     tasks = []
     for task in card.open_tasks:
-        in_scope = task["task_id"] in rights
-        assignee = rights.get(task["task_id"])
+        rights = page.rights[task["task_id"]]
         tasks.append(
             {
                 **task,
                 "due_at": _parse(task.get("due_at")),
                 "title": _localised(language, task.get("title_zh"), task.get("title_en")),
-                "workable": working and in_scope,
-                "claimable": working and in_scope and assignee is None,
-                "transferable": working
-                and in_scope
-                and (actor.role in DISPATCHERS or assignee == actor.user_id),
+                "workable": rights.workable,
+                "claimable": rights.claimable,
+                "transferable": rights.transferable,
             }
         )
     if highlight_task is not None:
@@ -210,7 +185,7 @@ def work_context(
     ) or next(iter(workable), None)
     if first_workable is not None:
         first_workable["form_open"] = True
-    users, branches = (held.users if working else []), held.branches
+    users, branches = (held.users if page.may_work else []), held.branches
     policies = [
         {
             **p,
@@ -233,9 +208,9 @@ def work_context(
     acceptances = [{**a, "at": _parse(a.get("at"))} for a in card.acceptances]
     return {
         "card": card,
-        "tag_names": tag_names(session, card.tags, language),
+        "tag_names": page.tag_names,
         "customer": card.customer,
-        "subscriber_id": sid,
+        "subscriber_id": card.customer["subscriber_id"],
         "reasons": reasons,
         "policies": policies,
         "policy_names": {p["policy_id"]: p["name"] for p in policies},
@@ -245,10 +220,10 @@ def work_context(
         "acceptances": acceptances,
         "closed_tasks": held.closed,
         "transfers": held.transfers,
-        "questionnaires": _questionnaires(session, tasks, language),
-        "may_work": working,
-        "may_send_sms": actor.role in SENDERS,
-        "sms_templates": list_templates(session) if actor.role in SENDERS else [],
+        "questionnaires": _questionnaires(page.questionnaires, language),
+        "may_work": page.may_work,
+        "may_send_sms": page.may_send_sms,
+        "sms_templates": page.sms_templates,
         "refusal_reasons": REFUSAL_REASONS,
         "outcome_codes": tuple(OUTCOMES),
         "manager_kinds": MANAGER_KINDS,

@@ -1,5 +1,6 @@
 """The questionnaire builder (/surveys): list, build with single/multiple/open questions,
-clone, archive, and the results of each questionnaire (``ops.surveys.service``)."""
+clone, archive (``ops.surveys.library``), and the results of each questionnaire
+(``ops.surveys.results``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from pydantic import ValidationError
 
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
-from weiwan.ops.surveys import service
+from weiwan.ops.surveys.library import (
+    BUILDERS,
+    archive_questionnaire,
+    clone_questionnaire,
+    create_questionnaire,
+    get_questionnaire,
+    list_questionnaires,
+    questionnaire_out,
+)
+from weiwan.ops.surveys.results import RESULT_VIEWERS
+from weiwan.ops.surveys.results import results as questionnaire_results
 from weiwan.ops.surveys.schemas import QuestionnaireIn, QuestionnaireOut
 from weiwan.ops.types import IdPath
 from weiwan.web.i18n import current_language
@@ -42,7 +53,7 @@ def _title(row: Any) -> str:
 
 
 def _is_builder(actor: Actor) -> bool:
-    return actor.role in service.BUILDERS
+    return actor.role in BUILDERS
 
 
 def _options(text: str) -> list[dict[str, Any]]:
@@ -104,7 +115,7 @@ def _list_page(
     actor.require(*READERS)
     status = request.query_params.get("status", "active")
     status = status if status in ("active", "archived", "all") else "active"
-    rows = service.list_questionnaires(db, None if status == "all" else status, limit=500)
+    rows = list_questionnaires(db, None if status == "all" else status, limit=500)
     table = Table(
         "questionnaires",
         [
@@ -156,11 +167,11 @@ def questionnaires(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> R
 def create(request: Request, actor: PageActor, db: Db, tz: LocalTz, form: PageForm) -> Response:
     """Build a questionnaire (centre head, director, shift lead); a refused form is shown
     again with the reason and the entries kept."""
-    actor.require(*service.BUILDERS)
+    actor.require(*BUILDERS)
     fields = {key: value for key, value in form.items() if isinstance(value, str)}
     try:
         data = questionnaire_from_form(fields)
-        questionnaire = service.create_questionnaire(db, actor, data)
+        questionnaire = create_questionnaire(db, actor, data)
     except ValidationError as exc:
         db.rollback()
         count = sum(1 for k in fields if k.endswith("_text_zh"))
@@ -223,11 +234,11 @@ def questionnaire(
     """One questionnaire: its questions, clone/archive for builders, and the results summary
     over the answers the actor may see."""
     actor.require(*READERS)
-    detail = service.questionnaire_out(db, service.get_questionnaire(db, questionnaire_id))
+    detail = questionnaire_out(db, get_questionnaire(db, questionnaire_id))
     results = None
     tables: list[Table] = []
-    if actor.role in service.RESULT_VIEWERS:
-        results = service.results(db, actor, questionnaire_id)
+    if actor.role in RESULT_VIEWERS:
+        results = questionnaire_results(db, actor, questionnaire_id)
         tables = _result_tables(detail, results)
     if wants_export(request):
         return export_tables(request, actor, db, tables, f"questionnaire_{questionnaire_id}", tz)
@@ -248,12 +259,12 @@ def questionnaire(
 @router.post("/surveys/{questionnaire_id}/clone", response_class=HTMLResponse)
 def clone(request: Request, actor: PageActor, db: Db, questionnaire_id: IdPath) -> Response:
     """A new active questionnaire with the same questions (builders)."""
-    copy = service.clone_questionnaire(db, actor, questionnaire_id)
+    copy = clone_questionnaire(db, actor, questionnaire_id)
     return RedirectResponse(f"/surveys/{copy.id}?saved=1", status_code=303)
 
 
 @router.post("/surveys/{questionnaire_id}/archive", response_class=HTMLResponse)
 def archive(request: Request, actor: PageActor, db: Db, questionnaire_id: IdPath) -> Response:
     """Archive: no new answers, results kept (builders)."""
-    service.archive_questionnaire(db, actor, questionnaire_id)
+    archive_questionnaire(db, actor, questionnaire_id)
     return RedirectResponse(f"/surveys/{questionnaire_id}?saved=1", status_code=303)

@@ -126,14 +126,17 @@ def quality(
         }
         for i, c in past
     ]
-    per_agent: dict[str, list[int]] = {}
-    for inspection, contact in past:
-        name = names.get(contact.user_id or 0, "—")
-        per_agent.setdefault(name, []).append(inspection.score)
-    average_rows = [
-        {"agent": name, "inspections": len(scores), "average": sum(scores) / len(scores)}
-        for name, scores in sorted(per_agent.items())
-    ]
+    average_rows = sorted(
+        (
+            {
+                "agent": names.get(s.agent_id, "—"),
+                "inspections": s.inspections,
+                "average": s.average,
+            }
+            for s in board.score_averages(past)
+        ),
+        key=lambda row: str(row["agent"]),
+    )
     tables = [
         Table(
             "quality-sample",
