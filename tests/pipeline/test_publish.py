@@ -109,8 +109,8 @@ def _publications(engine: sa.Engine) -> dict[tuple[str, str], tuple[int, Any]]:
 
 
 #: the kinds these tests look at; the anomaly pool, complaints and reports have their own tests
-#: (tests/pipeline/test_anomaly_step.py, tests/ops/test_appraisal_publish.py,
-#: tests/ops/test_period_reports.py), and the idempotence test below publishes every kind
+#: (tests/pipeline/test_anomaly_step.py, tests/ops/appraisal/test_appraisal_publish.py,
+#: tests/ops/reports/test_period_reports.py), and the idempotence test below publishes every kind
 CORE_KINDS = ("policies", "contact_rules", "customer_view", "decisions", "settings", "metrics")
 
 

@@ -10,8 +10,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from sim_fixtures import END, one
 from weiwan.sim import SimulationSummary
+
+from .sim_fixtures import END, one
 
 OFFERS = {"discount", "bonus_data", "device_subsidy", "prepay_and_get", "care_call"}
 

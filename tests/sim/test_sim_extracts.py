@@ -12,9 +12,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from sim_fixtures import END, MONTHS, SEED, SUBSCRIBERS, one, read
 from weiwan.analytics.contract import TABLES, ColumnType
 from weiwan.sim import EXTRA_SUBSCRIBER_COLUMNS, SimulationSummary, simulate
+
+from .sim_fixtures import END, MONTHS, SEED, SUBSCRIBERS, one, read
 
 # --- the contract -------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
 from api_helpers import login
-from ops.campaign_fixtures import publish
+from campaign_fixtures import publish
 from web.page_helpers import page_login
 from web.team_fixtures import table_rows, workbook_rows
 from weiwan.core.db import session_scope

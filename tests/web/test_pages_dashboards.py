@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 
-from ops.report_fixtures import seed
+from report_fixtures import seed
 from web.page_helpers import page_login
 
 pytestmark = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)

@@ -17,7 +17,7 @@ from markupsafe import escape
 from openpyxl import load_workbook
 from sqlalchemy import Engine, select
 
-from ops.sms_fixtures import actor, add_contact, add_customers, assign
+from sms_fixtures import actor, add_contact, add_customers, assign
 from web.page_helpers import page_login
 from weiwan.analytics.alerts import load_rules
 from weiwan.analytics.contact_policy import load_contact_policy

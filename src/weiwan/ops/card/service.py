@@ -7,7 +7,7 @@ The screen-pop is the hottest route (target: p99 ≤ 30 ms at 200 requests/s on 
   measured at about half the database time and a third less application time per request);
 - elsewhere (SQLite) the parts are Core statements built once at import with bound parameters.
 
-Both paths give the same card; ``tests/ops/test_card_paths.py`` compares them.
+Both paths give the same card; ``tests/ops/card/test_card_paths.py`` compares them.
 """
 
 from __future__ import annotations

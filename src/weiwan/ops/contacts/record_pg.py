@@ -16,7 +16,8 @@ The lock must be its own statement: a statement sees the database as of its star
 the history in the statement that waits for the lock could miss the contact of the transaction
 it waited for. The contact policy is decided in Python by the same function as the generic path
 (``policy_check.verdict_of``); the scope clauses are the generic path's, so statements 1 and 2
-are built once per actor. ``tests/ops/test_contact_paths.py`` checks both paths record alike.
+are built once per actor. ``tests/ops/contacts/test_contact_paths.py`` checks both paths record
+alike.
 """
 
 from __future__ import annotations

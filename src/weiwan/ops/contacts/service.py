@@ -109,7 +109,7 @@ def record_call(
     time).
 
     On PostgreSQL this takes three statements (``contacts.record_pg``); elsewhere one Core
-    statement per step. Both give the same result (``tests/ops/test_contact_paths.py``).
+    statement per step. Both give the same result (``tests/ops/contacts/test_contact_paths.py``).
     """
     actor.require_customer_work()
     if session.get_bind().dialect.name == "postgresql" and body.channel in CHANNELS:

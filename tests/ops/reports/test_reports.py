@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api_helpers import login
+from report_fixtures import OCT, SEPT, _call, seed
+from sms_fixtures import actor
 from weiwan.core.db import session_scope
 from weiwan.core.errors import PermissionDeniedError
 from weiwan.core.ttl_cache import TTLCache
@@ -20,9 +22,6 @@ from weiwan.ops.reports import common as reports_common
 from weiwan.ops.reports import live as reports_live
 from weiwan.ops.reports import published as reports_published
 from weiwan.ops.reports import service
-
-from .report_fixtures import OCT, SEPT, _call, seed
-from .sms_fixtures import actor
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -14,7 +14,6 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
 from api_helpers import PASSWORD, login
-from race import race
 from weiwan.core.db import session_scope
 from weiwan.core.settings import Settings
 from weiwan.ops.base import utcnow
@@ -23,6 +22,8 @@ from weiwan.ops.org.service import authenticate
 from weiwan.ops.org.sessions import token_digest
 from weiwan.ops.org.throttle import LoginPolicy, LoginThrottledError
 from weiwan.web.app import create_app
+
+from ..race import race
 
 LOGIN = "/api/v1/auth/login"
 #: the throttle out of the way, to see the lock-out alone

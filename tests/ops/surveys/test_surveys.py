@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from api_helpers import PASSWORD, login
+from sms_fixtures import actor, add_contact, add_customers, assign
 from weiwan.core.db import session_scope
 from weiwan.core.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from weiwan.ops.org.roles import Role
@@ -20,8 +21,6 @@ from weiwan.ops.surveys.answers import record_answers
 from weiwan.ops.surveys.library import create_questionnaire, questions_of
 from weiwan.ops.surveys.results import results
 from weiwan.ops.surveys.schemas import AnswerIn, QuestionnaireIn
-
-from .sms_fixtures import actor, add_contact, add_customers, assign
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, func, select, update
 
 from api_helpers import PASSWORD, login
+from campaign_fixtures import POLICIES, publish
 from weiwan.core.db import session_scope
 from weiwan.ops.campaigns.execution import treated_members
 from weiwan.ops.campaigns.models import Campaign, CampaignMember
@@ -25,8 +26,6 @@ from weiwan.ops.org.roles import Role
 from weiwan.ops.org.schemas import UserCreate
 from weiwan.ops.org.service import create_user
 from weiwan.ops.tasks.models import Task
-
-from .campaign_fixtures import POLICIES, publish
 
 API = "/api/v1/campaigns"
 #: the plans' targets: customers of the city tree at some risk

@@ -15,12 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import Engine, select
 
-from race import race
 from weiwan.core.db import session_scope
 from weiwan.ops.contacts.models import Contact
 from weiwan.ops.sms import dispatch
 from weiwan.ops.sms.gateway import GatewayResult, HttpGateway, OutgoingSms
 from weiwan.ops.sms.models import SmsMessage
+
+from ..race import race
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from customer_fixtures import publish_customers, publish_rules
-from race import race
 from weiwan.core.db import session_scope
 from weiwan.core.errors import ConflictError, WeiwanError
 from weiwan.ops.contacts.models import Acceptance, Contact
@@ -20,6 +19,8 @@ from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import User
 from weiwan.ops.tasks.models import Task, TaskTransfer
 from weiwan.ops.tasks.service import TaskSpec, claim_task, create_tasks
+
+from ..race import race
 
 TZ = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 11, 24, 10, 0, tzinfo=TZ)

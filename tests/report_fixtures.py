@@ -1,6 +1,6 @@
 """Rows for the dashboards' tests: published figures of September and October 2026 for the
 city (HZ) and the other branch (NB), low survey scores, and this month's contacts, return
-visits and a running campaign (see tests/ops/test_reports.py for the expected figures)."""
+visits and a running campaign (see tests/ops/reports/test_reports.py for the expected figures)."""
 
 from __future__ import annotations
 

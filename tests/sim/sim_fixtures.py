@@ -1,6 +1,6 @@
 """The simulated operator shared by the simulator tests (generated once per session).
 
-Registered as a pytest plugin by tests/conftest.py; tests import its constants and helpers.
+Its fixtures are loaded by tests/sim/conftest.py; tests import its constants and helpers.
 """
 
 from __future__ import annotations

@@ -16,6 +16,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from api_helpers import login
+from sms_fixtures import (
+    actor,
+    add_campaign,
+    add_contact,
+    add_customers,
+    assign,
+    publish_rules,
+)
 from weiwan.core.db import session_scope
 from weiwan.core.errors import InvalidRequestError, PermissionDeniedError
 from weiwan.core.settings import Settings
@@ -27,15 +35,6 @@ from weiwan.ops.sms.models import SmsMessage
 from weiwan.ops.sms.render import check_template, format_value, measure, render
 from weiwan.ops.sms.schemas import TemplateIn
 from weiwan.web.app import create_app
-
-from .sms_fixtures import (
-    actor,
-    add_campaign,
-    add_contact,
-    add_customers,
-    assign,
-    publish_rules,
-)
 
 TZ = ZoneInfo("Asia/Shanghai")
 MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=TZ)

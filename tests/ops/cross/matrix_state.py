@@ -1,4 +1,4 @@
-"""The seeded state of the access matrix (tests/ops/test_access_matrix.py).
+"""The seeded state of the access matrix (tests/ops/cross/test_access_matrix.py).
 
 One organisation (the ``branches``/``people`` fixtures' shape: a city branch with two rural
 sub-branches and a team, another city branch, one user per role), a few published customers

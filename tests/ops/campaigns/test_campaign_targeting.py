@@ -11,13 +11,12 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, select
 
 from api_helpers import login
+from campaign_fixtures import publish
 from weiwan.analytics import targets as analytics_targets
 from weiwan.core import filters
 from weiwan.core.db import session_scope
 from weiwan.ops.campaigns.targeting import FIELDS, compile_filter
 from weiwan.ops.customers.models import CustomerView
-
-from .campaign_fixtures import publish
 
 
 def _scalar(row: dict[str, Any], field: str, value: Any) -> tuple[Any, Any]:
