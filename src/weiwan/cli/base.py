@@ -80,7 +80,13 @@ def ops_engine() -> Any:
 
 
 def open_warehouse() -> Any:
-    """The warehouse the settings name (the caller closes it)."""
+    """The warehouse of the engine the settings name (WEIWAN_ENGINE): the DuckDB file, or the
+    Spark store (the caller closes it)."""
+    settings = get_settings()
+    if settings.engine == "spark":
+        from weiwan.analytics.spark_store import SparkWarehouse
+
+        return SparkWarehouse.from_settings(settings)
     from weiwan.analytics.warehouse import Warehouse
 
-    return Warehouse.from_settings(get_settings())
+    return Warehouse.from_settings(settings)
