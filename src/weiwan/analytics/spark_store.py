@@ -19,16 +19,26 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+from ibis.backends.pyspark import Backend as PySparkBackend
 from ibis.backends.pyspark.datatypes import PySparkSchema
 
 from weiwan.analytics.contract import TABLES, WAREHOUSE_TYPES
 from weiwan.analytics.spark import stored_extras
 from weiwan.analytics.spark_session import spark_session
-from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, latest_rows
+from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, empty_table, latest_rows
 from weiwan.core.settings import Settings
 
 RESULT_PARTITION = "snapshot_date"
 _CONTRACT = {t.name: t for t in TABLES}
+
+
+class _ArrowBackend(PySparkBackend):  # type: ignore[misc]
+    """Ibis' PySpark backend handing in-memory tables to Spark as Arrow, not pandas: from
+    pandas, Spark stores a NaN in a text column as the text 'NaN' where DuckDB stores NULL."""
+
+    def _register_in_memory_table(self, op: Any) -> None:
+        arrow = op.data.to_pyarrow(op.schema)
+        self._session.createDataFrame(arrow).createOrReplaceTempView(op.name)
 
 
 class SparkWarehouse:
@@ -36,7 +46,10 @@ class SparkWarehouse:
 
     def __init__(self, session: Any, root: str, *, hive_database: str | None = None):
         self.session = session
-        self.con = ibis.pyspark.connect(session)
+        ibis.pyspark.connect  # noqa: B018 -- loading the backend registers options.pyspark
+        self.con = _ArrowBackend().connect(session)
+        # evidence JSON keeps its null fields, as DuckDB writes them
+        session.conf.set("spark.sql.jsonGenerator.ignoreNullFields", "false")
         self.root = root.rstrip("/")
         self.hive_database = hive_database
         self._tables: dict[str, ir.Table] = {}
@@ -77,17 +90,15 @@ class SparkWarehouse:
     def table(self, name: str) -> ir.Table:
         """The stored table; a contract table never delivered is empty (as on DuckDB)."""
         if name not in self._tables:
+            if not self.has_table(name):
+                if name in _CONTRACT:
+                    return empty_table(_contract_schema(name))
+                raise LookupError(f"table {name} is not stored under {self.root}")
             if self._in_hive(name):
                 frame = self.session.table(f"{self.hive_database}.{name}")
-            elif self.has_table(name):
+            else:
                 reader = self.session.read.option("mergeSchema", "true")
                 frame = reader.option("basePath", self._uri(name)).parquet(self._uri(name))
-            elif name in _CONTRACT:
-                return ibis.memtable(
-                    {c: [] for c in _contract_schema(name)}, schema=_contract_schema(name)
-                )
-            else:
-                raise LookupError(f"table {name} is not stored under {self.root}")
             self._tables[name] = self._register(frame)
         return self._tables[name]
 
@@ -159,6 +170,11 @@ class SparkWarehouse:
         mapped = self._frame(rows).mapInArrow(apply, PySparkSchema.from_ibis(target))
         return self._register(mapped)
 
+    def record_batches(self, rows: ir.Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The rows as Arrow record batches of up to ``batch_rows`` rows (for the publish into
+        the operational database; collected to the driver one table at a time)."""
+        yield from self._frame(rows).toArrow().to_batches(max_chunksize=batch_rows)
+
     # --- helpers ---------------------------------------------------------------------------
 
     def _in_hive(self, name: str) -> bool:
@@ -209,6 +225,6 @@ class SparkWarehouse:
         return count
 
 
-def _contract_schema(name: str) -> ibis.Schema:
+def _contract_schema(name: str) -> dict[str, str]:
     columns = {c.name: WAREHOUSE_TYPES[c.type] for c in _CONTRACT[name].columns}
-    return ibis.schema({**columns, SNAPSHOT: "date", "_line": "int64"})
+    return {**columns, SNAPSHOT: "date", "_line": "int64"}
