@@ -38,7 +38,7 @@ def test_engine_settings(tmp_path: Path) -> None:
     assert settings.spark_warehouse_uri == str((tmp_path / "spark-warehouse").absolute())
     assert Settings(spark_warehouse="hdfs:///dw").spark_warehouse_uri == "hdfs:///dw"
     with pytest.raises(ValueError, match="engine"):
-        Settings(engine="hive")  # type: ignore[arg-type]
+        Settings(engine="hive")
 
 
 @pytest.fixture
