@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.contract import TABLES
@@ -26,6 +28,8 @@ from weiwan.analytics.features import compute_features
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.spark_store import SparkWarehouse
 from weiwan.analytics.warehouse import SNAPSHOT, Warehouse
+from weiwan.cli import app
+from weiwan.core.settings import get_settings
 from weiwan.pipeline.run import STEPS, PipelineResult, run_pipeline
 from weiwan.sim import simulate
 
@@ -58,7 +62,8 @@ def runs(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("parity")
     simulate(subscribers=3000, months=8, seed=3, out=root / "sim", end_month="2026-10")
     registry = ModelRegistry(root / "models")
-    with Warehouse(root / "wh.duckdb", threads=2) as duck:
+    # the settings' DuckDB configuration, so the commands may open the same file meanwhile
+    with Warehouse(root / "wh.duckdb", threads=2, memory_limit="2GB") as duck:
         ingest(root / "sim", snapshot=DAY, warehouse=duck)
         on_duckdb = run_pipeline(duck, DAY, registry=registry)
         store = SparkWarehouse(spark, str(root / "spark"))
@@ -180,6 +185,34 @@ def test_map_batches_runs_the_function_in_bounded_batches(runs: Runs) -> None:
     assert len(joined) == len(expected) > 2500
     np.testing.assert_allclose(joined["arpu_x2"], joined["arpu_1m"] * 2)
     assert joined["batch_rows"].max() == 500
+
+
+@pytest.mark.parametrize("command", [["targets", "groups"], ["scores", "export"]])
+def test_commands_read_the_same_from_either_engine(
+    runs: Runs, command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEIWAN_WAREHOUSE_PATH", str(runs.duckdb.path))
+    monkeypatch.setenv("WEIWAN_THREADS", "2")
+    monkeypatch.setenv("WEIWAN_MEMORY_LIMIT", "2GB")
+    monkeypatch.setenv("WEIWAN_SPARK_WAREHOUSE", runs.spark.root)
+    monkeypatch.setenv("WEIWAN_SPARK_MASTER", "local[2]")
+    outputs = []
+    for engine in ("duckdb", "spark"):
+        monkeypatch.setenv("WEIWAN_ENGINE", engine)
+        out = tmp_path / f"{engine}.csv"
+        args = [*command, "--snapshot", DAY.isoformat()]
+        args += ["--out", str(out)] if command[1] == "export" else []
+        get_settings.cache_clear()
+        try:
+            result = CliRunner().invoke(app, args)
+        finally:
+            get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_text("utf-8") if out.exists() else result.stdout)
+    assert any(char.isdigit() and char != "0" for char in outputs[0])
+    # the same lines; the order of an export's rows is the engine's
+    on_duckdb, on_spark = (sorted(text.splitlines()) for text in outputs)
+    assert on_spark == on_duckdb
 
 
 def test_contract_tables_read_from_hive(runs: Runs, spark: Any) -> None:
