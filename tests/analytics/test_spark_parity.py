@@ -10,16 +10,18 @@ and what reads them) to rtol 1e-6.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from weiwan.analytics.churn.registry import ModelRegistry
@@ -29,7 +31,9 @@ from weiwan.analytics.ingest import ingest
 from weiwan.analytics.spark_store import SparkWarehouse
 from weiwan.analytics.warehouse import SNAPSHOT, Warehouse
 from weiwan.cli import app
+from weiwan.core.db import make_engine
 from weiwan.core.settings import get_settings
+from weiwan.pipeline.publish import publish
 from weiwan.pipeline.run import STEPS, PipelineResult, run_pipeline
 from weiwan.sim import simulate
 
@@ -213,6 +217,37 @@ def test_commands_read_the_same_from_either_engine(
     # the same lines; the order of an export's rows is the engine's
     on_duckdb, on_spark = (sorted(text.splitlines()) for text in outputs)
     assert on_spark == on_duckdb
+
+
+def test_publish_from_spark_gives_the_same_customer_view_and_decisions(
+    runs: Runs, tmp_path: Path, _migrated_sqlite: Path
+) -> None:
+    """The publish streams the Spark results into the operational database as from DuckDB."""
+    published = []
+    for label, store in (("duckdb", runs.duckdb), ("spark", runs.spark)):
+        path = tmp_path / f"{label}.db"
+        shutil.copy(_migrated_sqlite, path)
+        engine = make_engine(f"sqlite:///{path}")
+        try:
+            kinds = ("customer_view", "decisions")
+            result = publish(cast(Any, store), engine, DAY, kinds=kinds, home=tmp_path / label)
+            assert result.rows["customer_view"] > 2500 and result.rows["decisions"] > 100
+            with engine.connect() as conn:
+                published.append(
+                    {
+                        table: pd.read_sql(sa.text(f"SELECT * FROM {table}"), conn)
+                        .drop(columns=["id", "published_at"], errors="ignore")
+                        .sort_values("subscriber_id")
+                        .reset_index(drop=True)
+                        for table in kinds
+                    }
+                )
+        finally:
+            engine.dispose()
+    on_duckdb, on_spark = published
+    for table, expected in on_duckdb.items():
+        assert len(expected) > 100, table
+        _assert_same("profile", on_spark[table], expected)  # model figures: rtol 1e-6
 
 
 def test_contract_tables_read_from_hive(runs: Runs, spark: Any) -> None:
