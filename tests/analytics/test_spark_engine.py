@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -70,3 +71,28 @@ def test_ingest_on_the_spark_engine_copies_the_checked_delivery(
             assert int(store.table(name).count().execute()) == expected, name
     snapshots = store.table("subscribers")._snapshot.cast("string").value_counts().to_pandas()
     assert snapshots.iloc[:, 0].tolist() == [DAY.isoformat()]
+
+
+@pytest.mark.parametrize(
+    ("conf", "missing", "message"),
+    [
+        ("nonsense", False, "WEIWAN_SPARK_CONF: 'nonsense' is not key=value"),
+        ("", True, "WEIWAN_ENGINE=spark needs PySpark and Java 17"),
+    ],
+)
+def test_the_spark_engine_fails_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, conf: str, missing: bool, message: str
+) -> None:
+    monkeypatch.setenv("WEIWAN_HOME", str(tmp_path))
+    monkeypatch.setenv("WEIWAN_ENGINE", "spark")
+    monkeypatch.setenv("WEIWAN_SPARK_CONF", conf)
+    if missing:  # as without the optional extra: the Spark store cannot be imported
+        monkeypatch.setitem(sys.modules, "weiwan.analytics.spark_store", None)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["targets", "groups", "--snapshot", DAY.isoformat()])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split())
+    assert result.exception is None or isinstance(result.exception, SystemExit)
