@@ -160,12 +160,13 @@ def test_a_failed_write_leaves_the_stored_day_as_it_was(runs: Runs) -> None:
         subscriber_id=rows.subscriber_id.cast("int64").cast("string")  # not a number: fails
     )
     spark_conf = store.session.conf
-    spark_conf.set("spark.sql.ansi.enabled", "true")
+    ansi = spark_conf.get("spark.sql.ansi.enabled")
+    spark_conf.set("spark.sql.ansi.enabled", "true")  # a bad cast fails (Spark 4's default)
     try:
         with pytest.raises(Exception, match=r"(?i)cast"):
             store.replace_snapshot("tags", broken, DAY)
     finally:
-        spark_conf.set("spark.sql.ansi.enabled", "false")
+        spark_conf.set("spark.sql.ansi.enabled", ansi)
     pd.testing.assert_frame_equal(_day(store, "tags"), stored)
 
 
