@@ -21,6 +21,8 @@ from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine
 from weiwan.ops.migrate import upgrade
 
+pytest_plugins = ["spark_fixtures"]
+
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 PG_USER = "nobody"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,23 +15,7 @@ from weiwan.analytics.spark import SparkSource, export_warehouse
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.sim import simulate
 
-pyspark_sql = pytest.importorskip("pyspark.sql")
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[2]")
-        .appName("weiwan-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+pytest.importorskip("pyspark.sql")
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:

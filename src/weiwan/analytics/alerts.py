@@ -36,7 +36,7 @@ from pydantic import (
 from weiwan.analytics.features import as_of_rows
 from weiwan.analytics.profile import load_profile
 from weiwan.analytics.targets import OPS, FilterError, TargetFilter, compile_filter
-from weiwan.analytics.warehouse import Warehouse
+from weiwan.analytics.warehouse import Store, empty_table
 from weiwan.core.yaml_safe import load_yaml
 
 DEFAULT_RULES_DIR = Path(__file__).parent / "alert_rules"
@@ -256,7 +256,7 @@ def _on_year(born: ir.DateValue, year: int) -> ir.DateValue:
     return ibis.date(year, month, ibis.ifelse((month == 2) & (day == 29), leap_day, day))
 
 
-def _subscriber_context(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def _subscriber_context(warehouse: Store, snapshot: date) -> ir.Table:
     subs = as_of_rows(warehouse, "subscribers", snapshot)
     this_year = _on_year(subs.birth_date, snapshot.year)
     next_birthday = ibis.ifelse(
@@ -281,7 +281,7 @@ def _subscriber_context(warehouse: Warehouse, snapshot: date) -> ir.Table:
     )
 
 
-def _store_surveys(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def _store_surveys(warehouse: Store, snapshot: date) -> ir.Table:
     end = ibis.literal(datetime.combine(snapshot + timedelta(days=1), time()))
     surveys = as_of_rows(warehouse, "surveys", snapshot)
     recent = surveys.filter(
@@ -292,7 +292,7 @@ def _store_surveys(warehouse: Warehouse, snapshot: date) -> ir.Table:
     return recent.group_by("subscriber_id").aggregate(store_survey_score_30d=recent.score.min())
 
 
-def _previous_scores(warehouse: Warehouse, snapshot: date) -> ir.Table | None:
+def _previous_scores(warehouse: Store, snapshot: date) -> ir.Table | None:
     if not warehouse.has_table("scores"):
         return None
     scores = warehouse.table("scores")
@@ -301,7 +301,7 @@ def _previous_scores(warehouse: Warehouse, snapshot: date) -> ir.Table | None:
     return rows.select("subscriber_id", previous_risk_band=rows.risk_band)
 
 
-def alert_context(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def alert_context(warehouse: Store, snapshot: date) -> ir.Table:
     """The profile of ``snapshot`` plus the columns rules need that the profile lacks.
 
     ``previous_risk_band`` (band in the latest earlier ``scores`` snapshot), ``days_to_birthday``
@@ -366,7 +366,7 @@ def _hit(context: ir.Table, rule: AlertRule, snapshot: date) -> ir.StructValue:
 
 def empty_alerts() -> ir.Table:
     """A table with :data:`ALERT_SCHEMA` and no rows."""
-    return ibis.memtable({c: [] for c in ALERT_SCHEMA}).cast(ALERT_SCHEMA)
+    return empty_table(ALERT_SCHEMA)
 
 
 def evaluate_rules(

@@ -16,7 +16,7 @@ import ibis
 import ibis.expr.types as ir
 
 from weiwan.analytics.features import SUSPENSIONS, as_of_rows
-from weiwan.analytics.warehouse import Warehouse
+from weiwan.analytics.warehouse import Store
 from weiwan.core.months import add_months, last_complete_month, month_end
 
 #: subscribers who left this many days before the snapshot still get a row
@@ -35,7 +35,7 @@ POOL_TABLE = "anomalies"
 POOL_COLUMNS = ("branch", "region", "value_tier", "account_manager")
 
 
-def _population(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def _population(warehouse: Store, snapshot: date) -> ir.Table:
     subs = as_of_rows(warehouse, "subscribers", snapshot)
     subs = subs.filter(subs.join_date <= ibis.literal(snapshot))
     churn = as_of_rows(warehouse, "churn_records", snapshot)
@@ -64,7 +64,7 @@ def _population(warehouse: Warehouse, snapshot: date) -> ir.Table:
     )
 
 
-def _billing(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def _billing(warehouse: Store, snapshot: date) -> ir.Table:
     m0 = last_complete_month(snapshot)
     usage = as_of_rows(warehouse, "monthly_usage", snapshot)
     usage = usage.filter(usage.bill_month.between(add_months(m0, -3), m0))
@@ -87,7 +87,7 @@ def _billing(warehouse: Warehouse, snapshot: date) -> ir.Table:
     )
 
 
-def _events(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def _events(warehouse: Store, snapshot: date) -> ir.Table:
     end = ibis.literal(datetime.combine(snapshot + timedelta(days=1), time()))
     events = as_of_rows(warehouse, "status_events", snapshot)
     events = events.filter(events.event_time < end)
@@ -123,7 +123,7 @@ def _events(warehouse: Warehouse, snapshot: date) -> ir.Table:
     return out.drop(*(c for c in out.columns if c.startswith("_")))
 
 
-def _value_tiers(warehouse: Warehouse, snapshot: date) -> ir.Table | None:
+def _value_tiers(warehouse: Store, snapshot: date) -> ir.Table | None:
     """Each subscriber's value tier in the latest ``segments`` snapshot on or before
     ``snapshot`` that holds them (so a subscriber who just left keeps their last tier)."""
     if not warehouse.has_table("segments"):
@@ -135,7 +135,7 @@ def _value_tiers(warehouse: Warehouse, snapshot: date) -> ir.Table | None:
     )
 
 
-def anomaly_context(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def anomaly_context(warehouse: Store, snapshot: date) -> ir.Table:
     """The context the anomaly rules are evaluated on (docs/anomalies.md lists the columns)."""
     context = _population(warehouse, snapshot)
     tiers = _value_tiers(warehouse, snapshot)

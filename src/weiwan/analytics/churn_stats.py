@@ -7,10 +7,10 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from weiwan.analytics.warehouse import Warehouse
+from weiwan.analytics.warehouse import Store
 
 
-def monthly_churn(warehouse: Warehouse, months: list[date], as_of: date | None = None) -> ir.Table:
+def monthly_churn(warehouse: Store, months: list[date], as_of: date | None = None) -> ir.Table:
     """One row per month start in ``months``: base (active at start), churned, churn_rate."""
     subs = warehouse.current("subscribers", as_of)
     churn = warehouse.current("churn_records", as_of)

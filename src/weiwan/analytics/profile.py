@@ -10,14 +10,14 @@ from datetime import date
 
 import ibis.expr.types as ir
 
-from weiwan.analytics.warehouse import Warehouse
+from weiwan.analytics.warehouse import Store
 
 #: stored result tables joined into the profile, in order
 PROFILE_PARTS = ("features", "tags", "segments", "clv", "scores")
 KEYS = ("subscriber_id", "snapshot_date")
 
 
-def snapshot_rows(warehouse: Warehouse, name: str, snapshot: date) -> ir.Table:
+def snapshot_rows(warehouse: Store, name: str, snapshot: date) -> ir.Table:
     """One stored result table restricted to one snapshot."""
     table = warehouse.table(name)
     return table.filter(table.snapshot_date == snapshot)
@@ -34,7 +34,7 @@ def join_profile(parts: list[ir.Table]) -> ir.Table:
     return profile
 
 
-def build_profile(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def build_profile(warehouse: Store, snapshot: date) -> ir.Table:
     """Join the stored parts of ``snapshot`` into one row per subscriber."""
     parts = [
         snapshot_rows(warehouse, name, snapshot)
@@ -46,7 +46,7 @@ def build_profile(warehouse: Warehouse, snapshot: date) -> ir.Table:
     return join_profile(parts)
 
 
-def load_profile(warehouse: Warehouse, snapshot: date) -> ir.Table:
+def load_profile(warehouse: Store, snapshot: date) -> ir.Table:
     """The stored profile of ``snapshot`` (one wide table, so a filter preview is one scan)."""
     if not warehouse.has_table("profile"):
         raise LookupError(f"no profile for {snapshot}: run `weiwan pipeline run`")

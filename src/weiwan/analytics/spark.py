@@ -32,11 +32,15 @@ class SparkSource:
         return self._tables[name]
 
     def extra_columns(self, table_name: str) -> dict[str, str]:
-        contract = next(t for t in TABLES if t.name == table_name)
-        known = {*contract.column_names, SNAPSHOT, "_line"}
-        schema = self.table(table_name).schema()
-        extras = {name: _ibis_type(kind) for name, kind in schema.items() if name not in known}
-        return dict(sorted(extras.items()))  # the warehouse lists them by name too
+        return stored_extras(self.table(table_name), table_name)
+
+
+def stored_extras(table: ir.Table, table_name: str) -> dict[str, str]:
+    """The columns of a stored contract table beyond the contract's: name -> Ibis type."""
+    contract = next(t for t in TABLES if t.name == table_name)
+    known = {*contract.column_names, SNAPSHOT, "_line"}
+    extras = {name: _ibis_type(kind) for name, kind in table.schema().items() if name not in known}
+    return dict(sorted(extras.items()))  # the warehouse lists them by name too
 
 
 def _ibis_type(kind: dt.DataType) -> str:

@@ -23,6 +23,7 @@ import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from weiwan.analytics.config_files import read_yaml
+from weiwan.analytics.warehouse import empty_table
 from weiwan.core.errors import ConfigError
 from weiwan.core.filters import (
     OPS,
@@ -241,7 +242,5 @@ def evaluate_groups(profile: ir.Table, groups: list[TargetGroup]) -> ir.Table:
             )
         )
     if not parts:
-        return ibis.memtable({"group_id": [], "subscriber_id": []}).cast(
-            {"group_id": "string", "subscriber_id": "string"}
-        )
+        return empty_table({"group_id": "string", "subscriber_id": "string"})
     return ibis.union(*parts) if len(parts) > 1 else parts[0]

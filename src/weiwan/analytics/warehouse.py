@@ -7,7 +7,7 @@ and its source line. A later delivery of the same key supersedes an earlier one;
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -55,6 +55,52 @@ class TableSource(Protocol):
     def extra_columns(self, table_name: str) -> dict[str, str]:
         """Extra attribute columns stored for a table: name -> Ibis type."""
         ...
+
+
+class Store(TableSource, Protocol):
+    """What the daily run needs of a warehouse: the DuckDB file (:class:`Warehouse`) or
+    Spark (``analytics.spark_store.SparkWarehouse``)."""
+
+    def has_table(self, name: str) -> bool:
+        """Whether table ``name`` is stored."""
+        ...
+
+    def current(self, name: str, as_of: date | None = None) -> ir.Table:
+        """The latest delivered version of every row of contract table ``name``."""
+        ...
+
+    def replace_snapshot(self, name: str, rows: ir.Table, snapshot: date) -> int:
+        """Store ``rows`` as the ``snapshot_date = snapshot`` part of ``name``, atomically."""
+        ...
+
+    def replace_table(self, name: str, rows: ir.Table) -> int:
+        """Store ``rows`` as the whole of table ``name``, atomically."""
+        ...
+
+    def drop_snapshot(self, name: str, snapshot: date) -> None:
+        """Remove the ``snapshot_date = snapshot`` part of a result table, if stored."""
+        ...
+
+
+def latest_rows(rows: ir.Table, name: str, as_of: date | None = None) -> ir.Table:
+    """The latest delivered version (``_snapshot``) of every key of contract table ``name``
+    in ``rows``, up to delivery date ``as_of``."""
+    contract = next(t for t in TABLES if t.name == name)
+    if as_of is not None:
+        rows = rows.filter(rows[SNAPSHOT] <= as_of)
+    latest = rows[SNAPSHOT].max().over(group_by=[rows[k] for k in contract.key])
+    return rows.filter(rows[SNAPSHOT] == latest)
+
+
+def has_rows(table: ir.Table) -> bool:
+    """Whether ``table`` holds at least one row (reads one row at most, on either engine)."""
+    return bool(table.limit(1).count().execute())
+
+
+def empty_table(schema: Mapping[str, str]) -> ir.Table:
+    """A typed table with no rows. Built from Arrow, so every engine sees the types (an empty
+    pandas column is float64, which Spark cannot cast to a date)."""
+    return ibis.memtable(ibis.schema(dict(schema)).to_pyarrow().empty_table())
 
 
 def quote(identifier: str) -> str:
@@ -189,12 +235,7 @@ class Warehouse:
 
     def current(self, name: str, as_of: date | None = None) -> ir.Table:
         """The latest delivered version of every row of ``name`` up to delivery date ``as_of``."""
-        contract = next(t for t in TABLES if t.name == name)
-        rows = self.table(name)
-        if as_of is not None:
-            rows = rows.filter(rows[SNAPSHOT] <= as_of)
-        latest = rows[SNAPSHOT].max().over(group_by=[rows[k] for k in contract.key])
-        return rows.filter(rows[SNAPSHOT] == latest)
+        return latest_rows(self.table(name), name, as_of)
 
 
 def _table_ddl(contract: Table) -> str:

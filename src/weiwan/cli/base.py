@@ -79,8 +79,24 @@ def ops_engine() -> Any:
     return engine
 
 
+SPARK_EXTRA = "PySpark and Java 17 (pip install 'weiwan[spark]')"
+
+
 def open_warehouse() -> Any:
-    """The warehouse the settings name (the caller closes it)."""
+    """The warehouse of the engine the settings name (WEIWAN_ENGINE): the DuckDB file, or the
+    Spark store (the caller closes it)."""
+    settings = get_settings()
+    if settings.engine == "spark":
+        from weiwan.core.errors import WeiwanError
+
+        try:
+            from weiwan.analytics.spark_store import SparkWarehouse
+
+            return SparkWarehouse.from_settings(settings)
+        except ImportError as exc:  # PySpark is the optional extra
+            raise fail(WeiwanError(f"WEIWAN_ENGINE=spark needs {SPARK_EXTRA}: {exc}")) from exc
+        except WeiwanError as exc:  # e.g. WEIWAN_SPARK_CONF not key=value
+            raise fail(exc) from exc
     from weiwan.analytics.warehouse import Warehouse
 
-    return Warehouse.from_settings(get_settings())
+    return Warehouse.from_settings(settings)

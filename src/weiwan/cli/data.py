@@ -128,6 +128,8 @@ def ingest(
                 result = run_ingest(
                     directory, snapshot=day, warehouse=warehouse, mapping=rules, progress=update
                 )
+            if settings.engine == "spark":
+                _copy_to_spark(warehouse, day)
         finally:
             warehouse.close()
     except WeiwanError as exc:
@@ -148,6 +150,13 @@ def ingest(
             highlight=False,
         )
         raise typer.Exit(code=EXIT_QUARANTINE_OVER_LIMIT)
+
+
+def _copy_to_spark(checked: Any, day: date) -> None:
+    """The Spark engine's part of ingest: the delivery, checked (and its bad rows quarantined)
+    in the DuckDB file, copied into the Spark store's partitions of ``day``."""
+    with open_warehouse() as store:
+        store.load_delivery(checked, day)
 
 
 def _print_ingest(result: IngestResult) -> None:
@@ -195,12 +204,11 @@ def pipeline_run(
     from zoneinfo import ZoneInfo
 
     from weiwan.analytics.churn.registry import ModelRegistry
-    from weiwan.analytics.warehouse import Warehouse
     from weiwan.pipeline.run import run_pipeline
 
     settings = get_settings()
     day = parse_date(snapshot)
-    warehouse = Warehouse.from_settings(settings)
+    warehouse = open_warehouse()
     engine = None if no_publish else ops_engine()
     try:
         with progress_bar() as update:

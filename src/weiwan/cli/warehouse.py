@@ -66,14 +66,12 @@ def targets_groups(
     day = parse_date(snapshot)
     warehouse = open_warehouse()
     try:
-        counts = dict(
-            warehouse.execute(
-                "SELECT group_id, count(*) FROM target_groups WHERE snapshot_date = ? GROUP BY 1",
-                [day],
-            )
-            if warehouse.has_table("target_groups")
-            else []
-        )
+        counts: dict[str, int] = {}
+        if warehouse.has_table("target_groups"):  # an Ibis count: DuckDB or Spark
+            members = warehouse.table("target_groups")
+            members = members.filter(members.snapshot_date == day)
+            frame = members.group_by("group_id").aggregate(n=members.count()).to_pandas()
+            counts = {str(g): int(n) for g, n in zip(frame["group_id"], frame["n"], strict=True)}
     finally:
         warehouse.close()
     for group in load_target_groups():

@@ -206,9 +206,42 @@ class Settings(BaseSettings):
         "`weiwan model promote --force`). 0.5 is chance.",
     )
 
+    # --- scale-out: the whole daily run on Spark (issue 21) ---
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="Where the warehouse steps run: 'duckdb' (the warehouse file) or 'spark' "
+        "(Parquet under WEIWAN_SPARK_WAREHOUSE, or Hive tables; `pip install weiwan[spark]`).",
+    )
+    spark_master: str = Field(
+        default="local[*]",
+        description="Spark master for the 'spark' engine: local[N], yarn, k8s://https://host, "
+        "spark://host:7077 (spark-submit's --master wins when the session already exists).",
+    )
+    spark_warehouse: str | None = Field(
+        default=None,
+        description="Root URI of the Spark engine's Parquet tables (a path, hdfs://, s3a://); "
+        "default <home>/spark-warehouse.",
+    )
+    spark_hive_database: str | None = Field(
+        default=None,
+        description="Hive database holding the operator's contract tables (read in place, "
+        "never copied, with a _snapshot column); unset: contract tables are Parquet under "
+        "WEIWAN_SPARK_WAREHOUSE, written by `weiwan ingest`.",
+    )
+    spark_conf: str = Field(
+        default="",
+        description="Extra Spark settings as key=value pairs separated by commas or "
+        "newlines, e.g. 'spark.executor.memory=8g,spark.sql.shuffle.partitions=400'.",
+    )
+
     @property
     def warehouse_file(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"
+
+    @property
+    def spark_warehouse_uri(self) -> str:
+        """Root URI of the Spark engine's Parquet tables."""
+        return self.spark_warehouse or str((self.home / "spark-warehouse").absolute())
 
     @property
     def models_dir(self) -> Path:

@@ -16,7 +16,7 @@ import ibis
 import pandas as pd
 from sqlalchemy import Engine
 
-from weiwan.analytics.warehouse import Warehouse, quote
+from weiwan.analytics.warehouse import Store
 from weiwan.core.db import session_scope
 from weiwan.ops.contacts.feed import FEED_COLUMNS, contact_feed, do_not_disturb_feed
 
@@ -39,7 +39,7 @@ _SCHEMA = {
 }
 
 
-def collect_contacts(engine: Engine, warehouse: Warehouse, snapshot: date, *, tz: ZoneInfo) -> int:
+def collect_contacts(engine: Engine, warehouse: Store, snapshot: date, *, tz: ZoneInfo) -> int:
     """Copy the window's contacts into ``ops_contacts``; the number of rows copied."""
     first = snapshot - timedelta(days=LOOKBACK_DAYS - 1)
     since = datetime.combine(first, time(0, 0), tzinfo=tz)
@@ -50,24 +50,16 @@ def collect_contacts(engine: Engine, warehouse: Warehouse, snapshot: date, *, tz
     local = pd.to_datetime(frame["at"], utc=True).dt.tz_convert(tz)
     frame["at"] = local.dt.tz_localize(None)
     frame["contact_date"] = local.dt.date
-    table = ibis.memtable(frame, schema=ibis.schema(_SCHEMA))
-    staged = "_stage_ops_contacts"
-    warehouse.con.create_table(staged, table, temp=True, overwrite=True)
-    try:
-        with warehouse.transaction():
-            if not warehouse.has_table(TABLE):
-                warehouse.execute(f"CREATE TABLE {quote(TABLE)} AS FROM {quote(staged)} LIMIT 0")
-            warehouse.execute(
-                f"DELETE FROM {quote(TABLE)} WHERE contact_date BETWEEN ? AND ?",
-                [first, snapshot],
-            )
-            warehouse.execute(f"INSERT INTO {quote(TABLE)} BY NAME FROM {quote(staged)}")
-    finally:
-        warehouse.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
+    table = ibis.memtable(frame, schema=ibis.schema(_SCHEMA)).select(*_SCHEMA)
+    if warehouse.has_table(TABLE):  # the window's rows are replaced, earlier ones kept
+        stored = warehouse.table(TABLE)
+        kept = stored.filter(~stored.contact_date.between(first, snapshot))
+        table = kept.select(*_SCHEMA).cast(_SCHEMA).union(table)
+    warehouse.replace_table(TABLE, table)
     return len(frame)
 
 
-def collect_do_not_disturb(engine: Engine, warehouse: Warehouse) -> int:
+def collect_do_not_disturb(engine: Engine, warehouse: Store) -> int:
     """Replace the warehouse's ``do_not_disturb`` (subscriber_id, channel) with the wishes
     recorded in the operational database; the day's decisions leave those contacts out."""
     with session_scope(engine) as session:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.outcomes import retention_outcomes
-from weiwan.analytics.warehouse import RUN_WARNINGS, Warehouse
+from weiwan.analytics.warehouse import RUN_WARNINGS, Store, has_rows
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
 from weiwan.pipeline.anomaly_steps import anomalies_step
@@ -72,7 +72,7 @@ class PipelineResult:
 
 
 def run_pipeline(
-    warehouse: Warehouse,
+    warehouse: Store,
     snapshot: date,
     progress: Progress | None = None,
     *,
@@ -89,7 +89,7 @@ def run_pipeline(
     effect under ``<config_home>/config`` (edited in the web, applied by publish), else the
     shipped files.
     """
-    if not warehouse.execute("SELECT 1 FROM subscribers LIMIT 1"):
+    if not has_rows(warehouse.table("subscribers")):
         raise WeiwanError("the warehouse holds no subscribers: run `weiwan ingest` first")
     report = progress or (lambda _label, _done, _total: None)
     result = PipelineResult(snapshot)
@@ -119,7 +119,7 @@ def run_pipeline(
     return result
 
 
-def _store_warnings(warehouse: Warehouse, snapshot: date, warnings: list[tuple[str, str]]) -> None:
+def _store_warnings(warehouse: Store, snapshot: date, warnings: list[tuple[str, str]]) -> None:
     """The run's warnings as the snapshot's part of ``run_warnings`` (event, message), for the
     commands that explain a missing result later (e.g. ``weiwan scores export``)."""
     rows = pa.table(

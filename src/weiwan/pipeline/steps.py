@@ -20,7 +20,7 @@ from weiwan.analytics.profile import build_profile, load_profile, snapshot_rows
 from weiwan.analytics.segments import compute_segments, load_segment_config
 from weiwan.analytics.tags import compute_tags, load_tag_library
 from weiwan.analytics.targets import evaluate_groups, load_target_groups
-from weiwan.analytics.warehouse import Warehouse
+from weiwan.analytics.warehouse import Store
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
 from weiwan.pipeline.publish.rule_documents import RuleDocumentPaths
@@ -32,7 +32,7 @@ log = get_logger(__name__)
 class RunContext:
     """What every step of one run sees."""
 
-    warehouse: Warehouse
+    warehouse: Store
     snapshot: date
     registry: ModelRegistry | None = None
     #: the rule-document files in effect (edited in the web and applied); None: the shipped ones

@@ -29,13 +29,13 @@ from weiwan.analytics.churn.training import (
     train_on_warehouse,
 )
 from weiwan.analytics.features import as_of_rows, compute_features
-from weiwan.analytics.warehouse import Warehouse
+from weiwan.analytics.warehouse import Store
 from weiwan.core.months import add_months, month_end
 
 FOLLOW_UP_MONTHS = (6, 3, 1)  # the longest follow-up the history allows is used
 
 
-def _evaluation_snapshot(warehouse: Warehouse, last_day: date) -> tuple[date, int] | None:
+def _evaluation_snapshot(warehouse: Store, last_day: date) -> tuple[date, int] | None:
     enough = month_end(add_months(history_start(warehouse, last_day), HISTORY_MONTHS - 1))
     for months in FOLLOW_UP_MONTHS:
         snapshot = labelled_snapshots(last_day, horizon_months=months, count=1)[0]
@@ -44,7 +44,7 @@ def _evaluation_snapshot(warehouse: Warehouse, last_day: date) -> tuple[date, in
     return None
 
 
-def survival_evaluation(warehouse: Warehouse, last_day: date) -> dict[str, Any] | None:
+def survival_evaluation(warehouse: Store, last_day: date) -> dict[str, Any] | None:
     """Fit the tenure model as of an earlier snapshot and check it on what happened after.
 
     The snapshot is the latest month end with 6 (else 3, else 1) months of follow-up. The
@@ -117,7 +117,7 @@ def evaluation_document(
 
 
 def train_and_register(
-    warehouse: Warehouse,
+    warehouse: Store,
     registry: ModelRegistry,
     config: TrainingConfig | None = None,
     *,

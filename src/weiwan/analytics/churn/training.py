@@ -30,7 +30,7 @@ from weiwan.analytics.churn.models import baseline_models, default_model, prepar
 from weiwan.analytics.churn.reasons import top_reasons
 from weiwan.analytics.churn.registry import ModelMeta
 from weiwan.analytics.features import compute_features
-from weiwan.analytics.warehouse import Warehouse
+from weiwan.analytics.warehouse import SNAPSHOT, Store
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
 from weiwan.core.months import add_months, month_end
@@ -118,23 +118,29 @@ class TrainingResult:
     emp_parameters: dict[str, Any] = field(default_factory=dict)
 
 
-def last_data_day(warehouse: Warehouse) -> date:
+def last_data_day(warehouse: Store) -> date:
     """The latest delivery date of the subscriber extract: history is known up to it."""
-    row = warehouse.execute("SELECT max(_snapshot) FROM subscribers")
-    if not row or row[0][0] is None:
+    last = _day(warehouse.table("subscribers")[SNAPSHOT].max().execute())
+    if last is None:
         raise NotEnoughHistoryError("no subscribers in the warehouse: run `weiwan ingest` first")
-    last: date = row[0][0]
     return last
 
 
-def _training_snapshots(warehouse: Warehouse, config: TrainingConfig) -> list[date]:
+def _day(value: Any) -> date | None:
+    """A date from an engine's scalar (DuckDB gives a date or Timestamp, Spark a datetime)."""
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).date()
+
+
+def _training_snapshots(warehouse: Store, config: TrainingConfig) -> list[date]:
     """The labelled month ends to use. Those with fewer than ``HISTORY_MONTHS`` of usage
     before them are left out while two or more remain (their 3-month features would be cut
     short); a short history keeps the latest two that have any usage, with a warning."""
     candidates = labelled_snapshots(
         last_data_day(warehouse), horizon_months=config.horizon_months, count=config.snapshots
     )
-    first = warehouse.execute("SELECT min(bill_month) FROM monthly_usage")[0][0]
+    first = _day(warehouse.table("monthly_usage").bill_month.min().execute())
     if first is None:
         raise NotEnoughHistoryError("no monthly usage in the warehouse: run `weiwan ingest`")
     full = [d for d in candidates if d >= month_end(add_months(first, HISTORY_MONTHS - 1))]
@@ -153,7 +159,7 @@ def _training_snapshots(warehouse: Warehouse, config: TrainingConfig) -> list[da
 
 
 def snapshot_frame(
-    warehouse: Warehouse, snapshot: date, config: TrainingConfig, max_rows: int | None = None
+    warehouse: Store, snapshot: date, config: TrainingConfig, max_rows: int | None = None
 ) -> pd.DataFrame:
     """Features of ``snapshot`` with the churn label of the following horizon (a random sample
     of ``max_rows`` when there are more)."""
@@ -187,7 +193,7 @@ EMP_DEFAULTS = {"alpha": 6.0, "beta": 14.0, "offer_cost": 10.0, "contact_cost": 
 DEFAULT_CLV = 200.0  # EMP's customer value when the warehouse has no CLV for a subscriber
 
 
-def _holdout_value(warehouse: Warehouse, holdout: pd.DataFrame) -> tuple[np.ndarray, str]:
+def _holdout_value(warehouse: Store, holdout: pd.DataFrame) -> tuple[np.ndarray, str]:
     """Each hold-out subscriber's future value from the CLV step, ``DEFAULT_CLV`` where none."""
     value = np.full(len(holdout), DEFAULT_CLV)
     if not warehouse.has_table("clv"):
@@ -215,7 +221,7 @@ def _assess(y: np.ndarray, p: np.ndarray, clv: np.ndarray) -> dict[str, Any]:
     }
 
 
-def train_on_warehouse(warehouse: Warehouse, config: TrainingConfig) -> TrainingResult:
+def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResult:
     """Evaluate default vs baselines on the hold-out snapshot, then refit the default on all
     (unless ``config.refit`` is False: the model fitted for the evaluation is returned)."""
     snapshots = _training_snapshots(warehouse, config)

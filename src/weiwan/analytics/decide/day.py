@@ -18,6 +18,7 @@ from weiwan.analytics.decide.arbitration import arbitrate, decision_rows
 from weiwan.analytics.decide.config import DecideConfig, in_holdout
 from weiwan.analytics.decide.valuation import score_candidates
 from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
+from weiwan.analytics.warehouse import empty_table
 
 CARE_CHANNELS = {
     "sms_care": "sms",
@@ -177,9 +178,7 @@ def _candidates(
     cand = cand.filter((cand.channel != "account_manager_call") | managed.fill_null(False))
     history = inputs.history
     if history is None:
-        history = ibis.memtable(
-            {"subscriber_id": [], "channel": [], "contacted_at": [], "outcome": []}
-        ).cast(
+        history = empty_table(
             {
                 "subscriber_id": "string",
                 "channel": "string",

@@ -50,11 +50,6 @@ _SUBSCRIBER_SOURCE = {"branch_code": "branch"}
 _REASONS = 3
 
 
-@ibis.udf.scalar.builtin(name="json_object")  # type: ignore[untyped-decorator]
-def _json_object(k1: str, v1: str, k2: str, v2: str, k3: str, v3: str) -> str:  # type: ignore[empty-body]
-    """DuckDB's ``json_object`` (keys and values JSON-escaped by DuckDB)."""
-
-
 def publish_customer_view(
     warehouse: Warehouse,
     engine: sa.Engine,
@@ -148,7 +143,8 @@ def _reasons(profile: ir.Table) -> ir.StringValue:
             profile[n] if n in profile.columns else ibis.null("string")
             for n in (f"{zh}_en", f"{zh}_feature")
         ]
-        item = _json_object("zh", text, "en", parts[0], "feature", parts[1])
+        # a struct as JSON (escaped by the engine, nulls kept): DuckDB and Spark alike
+        item = ibis.struct({"zh": text, "en": parts[0], "feature": parts[1]}).cast("json")
         items.append(
             ibis.cases(
                 (text.isnull() | (text == ""), ibis.null("string")), else_=item.cast("string")
@@ -164,7 +160,8 @@ def _eligible(profile: ir.Table, library: PolicyLibrary, snapshot: date) -> ir.T
     """subscriber_id, eligible_policies (" a b ", policy ids sorted)."""
     pairs = eligibility(profile, library.policies, snapshot, target_groups=library.target_groups)
     grouped = pairs.group_by("subscriber_id").aggregate(
-        e_policies=pairs.policy_id.group_concat(" ", order_by=pairs.policy_id)
+        # sorted list, then joined: Spark has no ordered group_concat
+        e_policies=pairs.policy_id.collect().sort().join(" ")
     )
     return grouped.select(
         e_subscriber=grouped.subscriber_id,

@@ -16,7 +16,7 @@ Column names come from the models only; values are never formatted into SQL.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -81,19 +81,36 @@ def record_batches(warehouse: Warehouse, staged: str) -> Iterator[pa.RecordBatch
     yield from warehouse.con.con.sql(f"SELECT * FROM {quote(staged)}").to_arrow_reader(BATCH_ROWS)
 
 
+class BatchStore(Protocol):
+    """A warehouse on another engine (Spark) that hands over an expression's rows in batches."""
+
+    def record_batches(self, rows: ir.Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The rows of ``rows`` as Arrow record batches of up to ``batch_rows`` rows."""
+        ...
+
+
 def load_staged(
-    warehouse: Warehouse, conn: sa.Connection, table: sa.Table, rows: ir.Table, kind: str
+    warehouse: Warehouse | BatchStore,
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: ir.Table,
+    kind: str,
 ) -> int:
     """Stage ``rows`` in the warehouse (a temp table), then bulk-load them into ``table``."""
+    if not isinstance(warehouse, Warehouse):  # Spark: the store stages and streams them
+        return _load(conn, table, warehouse.record_batches(rows, BATCH_ROWS))
     staged = f"_publish_{kind}"
     warehouse.con.create_table(staged, rows, temp=True, overwrite=True)
     try:
-        batches = record_batches(warehouse, staged)
-        if conn.dialect.name == "postgresql":
-            return copy_batches(conn, table, batches)
-        return insert_batches(conn, table, batches)
+        return _load(conn, table, record_batches(warehouse, staged))
     finally:
         warehouse.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
+
+
+def _load(conn: sa.Connection, table: sa.Table, batches: Iterator[pa.RecordBatch]) -> int:
+    if conn.dialect.name == "postgresql":
+        return copy_batches(conn, table, batches)
+    return insert_batches(conn, table, batches)
 
 
 def _checked_columns(table: sa.Table, names: Sequence[str]) -> list[str]:

@@ -1,0 +1,230 @@
+"""The warehouse on Spark (``WEIWAN_ENGINE=spark``): the same store interface the daily run uses
+on the DuckDB :class:`~weiwan.analytics.warehouse.Warehouse`, over Parquet under one root URI
+(a path, ``hdfs://``, ``s3a://``), the contract tables optionally read in place from Hive.
+
+Layout under the root: ``<table>/_snapshot=<day>/`` for the contract tables (one partition per
+delivery), ``<table>/snapshot_date=<day>/`` for the results of the daily run, ``<table>/`` for
+the tables stored whole. Every write goes to ``_staging/`` first and is then swapped in with a
+rename, so a failed step leaves the stored snapshot as it was and re-running a date replaces
+exactly its partition.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from ibis.backends.pyspark import Backend as PySparkBackend
+from ibis.backends.pyspark.datatypes import PySparkSchema
+
+from weiwan.analytics.contract import TABLES, WAREHOUSE_TYPES
+from weiwan.analytics.spark import stored_extras
+from weiwan.analytics.spark_session import spark_session
+from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, empty_table, latest_rows
+from weiwan.core.settings import Settings
+
+RESULT_PARTITION = "snapshot_date"
+_CONTRACT = {t.name: t for t in TABLES}
+
+
+class _ArrowBackend(PySparkBackend):  # type: ignore[misc]
+    """Ibis' PySpark backend handing in-memory tables to Spark as Arrow, not pandas: from
+    pandas, Spark stores a NaN in a text column as the text 'NaN' where DuckDB stores NULL."""
+
+    def _register_in_memory_table(self, op: Any) -> None:
+        arrow = op.data.to_pyarrow(op.schema)
+        self._session.createDataFrame(arrow).createOrReplaceTempView(op.name)
+
+
+class SparkWarehouse:
+    """The analytical store on Spark; Ibis expressions over it run on the cluster."""
+
+    def __init__(self, session: Any, root: str, *, hive_database: str | None = None):
+        self.session = session
+        ibis.pyspark.connect  # noqa: B018 -- loading the backend registers options.pyspark
+        self.con = _ArrowBackend().connect(session)
+        # evidence JSON keeps its null fields, as DuckDB writes them
+        session.conf.set("spark.sql.jsonGenerator.ignoreNullFields", "false")
+        self.root = root.rstrip("/")
+        self.hive_database = hive_database
+        self._tables: dict[str, ir.Table] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SparkWarehouse:
+        """The store the settings name (master, root URI, Hive database, extra conf)."""
+        return cls(
+            spark_session(settings),
+            settings.spark_warehouse_uri,
+            hive_database=settings.spark_hive_database,
+        )
+
+    def close(self) -> None:
+        """Forget the registered tables (the session stays for the process's other stores)."""
+        self._tables.clear()
+
+    def __enter__(self) -> SparkWarehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def has_table(self, name: str) -> bool:
+        """Whether ``name`` holds stored data (a Hive table, or Parquet under the root)."""
+        if self._in_hive(name):
+            return bool(self.session.catalog.tableExists(f"{self.hive_database}.{name}"))
+        fs, path = self._fs(self._uri(name))
+        if not fs.exists(path):
+            return False
+        return any(
+            "=" in child.getPath().getName() or child.getPath().getName().endswith(".parquet")
+            for child in fs.listStatus(path)
+        )
+
+    def table(self, name: str) -> ir.Table:
+        """The stored table; a contract table never delivered is empty (as on DuckDB)."""
+        if name not in self._tables:
+            if not self.has_table(name):
+                if name in _CONTRACT:
+                    return empty_table(_contract_schema(name))
+                raise LookupError(f"table {name} is not stored under {self.root}")
+            if self._in_hive(name):
+                frame = self.session.table(f"{self.hive_database}.{name}")
+            else:
+                reader = self.session.read.option("mergeSchema", "true")
+                frame = reader.option("basePath", self._uri(name)).parquet(self._uri(name))
+            self._tables[name] = self._register(frame)
+        return self._tables[name]
+
+    def extra_columns(self, table_name: str) -> dict[str, str]:
+        """Extra attribute columns stored for a contract table: name -> Ibis type."""
+        return stored_extras(self.table(table_name), table_name)
+
+    def current(self, name: str, as_of: date | None = None) -> ir.Table:
+        """The latest delivered version of every row of ``name`` up to delivery date ``as_of``."""
+        return latest_rows(self.table(name), name, as_of)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def replace_snapshot(self, name: str, rows: ir.Table, snapshot: date) -> int:
+        """Store ``rows`` as the ``snapshot_date = snapshot`` partition of ``name``, atomically;
+        new columns are allowed (schemas are merged on read). The number of rows stored."""
+        frame = self._frame(rows.drop(RESULT_PARTITION))
+        return self._swap(frame, self._partition(name, snapshot), name)
+
+    def replace_table(self, name: str, rows: ir.Table) -> int:
+        """Store ``rows`` as the whole of ``name`` (staged, then swapped in); the rows stored."""
+        return self._swap(self._frame(rows), self._uri(name), name)
+
+    def drop_snapshot(self, name: str, snapshot: date) -> None:
+        """Remove the ``snapshot_date = snapshot`` partition of a result table, if stored."""
+        fs, path = self._fs(self._partition(name, snapshot))
+        fs.delete(path, True)
+        self._tables.pop(name, None)
+
+    def load_delivery(self, source: Warehouse, snapshot: date) -> dict[str, int]:
+        """Copy the delivery ``snapshot`` of every contract table from the DuckDB warehouse
+        ``weiwan ingest`` checked it into (quarantine and ingest log stay there), replacing the
+        delivery's partition; the rows per table. Hive-mapped tables are read in place."""
+        copied: dict[str, int] = {}
+        for contract in TABLES:
+            if self._in_hive(contract.name):
+                continue
+            stored = source.table(contract.name)
+            arrow = stored.filter(stored[SNAPSHOT] == snapshot).drop(SNAPSHOT).to_pyarrow()
+            target = f"{self._uri(contract.name)}/{SNAPSHOT}={snapshot.isoformat()}"
+            if arrow.num_rows == 0:
+                fs, path = self._fs(target)
+                fs.delete(path, True)
+                copied[contract.name] = 0
+                continue
+            copied[contract.name] = self._swap(
+                self.session.createDataFrame(arrow), target, contract.name
+            )
+        return copied
+
+    def map_batches(
+        self,
+        rows: ir.Table,
+        fn: Callable[[pa.RecordBatch], pa.RecordBatch],
+        schema: pa.Schema | ibis.Schema,
+        *,
+        batch_rows: int = 100_000,
+    ) -> ir.Table:
+        """``fn`` applied to ``rows`` in Arrow batches of at most ``batch_rows`` on the executors
+        (``mapInArrow``: the function and the model it closes over are shipped to them); the
+        result has ``schema``. Lazy: it runs when the result is stored or read."""
+        target = ibis.schema(schema)
+
+        def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                for start in range(0, batch.num_rows, batch_rows):
+                    yield fn(batch.slice(start, batch_rows))
+
+        mapped = self._frame(rows).mapInArrow(apply, PySparkSchema.from_ibis(target))
+        return self._register(mapped)
+
+    def record_batches(self, rows: ir.Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """The rows as Arrow record batches of up to ``batch_rows`` rows (for the publish into
+        the operational database; collected to the driver one table at a time)."""
+        yield from self._frame(rows).toArrow().to_batches(max_chunksize=batch_rows)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _in_hive(self, name: str) -> bool:
+        return self.hive_database is not None and name in _CONTRACT
+
+    def _uri(self, name: str) -> str:
+        return f"{self.root}/{name}"
+
+    def _partition(self, name: str, snapshot: date) -> str:
+        return f"{self._uri(name)}/{RESULT_PARTITION}={snapshot.isoformat()}"
+
+    def _fs(self, uri: str) -> tuple[Any, Any]:
+        """The Hadoop file system and path of ``uri`` (local, HDFS, S3A: whatever the session
+        reaches)."""
+        jvm = self.session._jvm
+        path = jvm.org.apache.hadoop.fs.Path(uri)
+        return path.getFileSystem(self.session._jsc.hadoopConfiguration()), path
+
+    def _register(self, frame: Any) -> ir.Table:
+        view = f"weiwan_{uuid.uuid4().hex}"
+        frame.createOrReplaceTempView(view)
+        return self.con.table(view)
+
+    def _frame(self, rows: ir.Table) -> Any:
+        """The Spark DataFrame of an Ibis expression (its in-memory tables registered)."""
+        self.con._run_pre_execute_hooks(rows)
+        frame = self.session.sql(self.con.compile(rows))
+        untyped = [f.name for f in frame.schema.fields if f.dataType.typeName() == "void"]
+        for column in untyped:  # all-null columns of pandas frames: Parquet needs a type
+            frame = frame.withColumn(column, frame[column].cast("string"))
+        return frame
+
+    def _swap(self, frame: Any, target: str, name: str) -> int:
+        """Write ``frame`` to a staging directory, then put it in place of ``target``."""
+        staging = f"{self.root}/_staging/{name}-{uuid.uuid4().hex}"
+        frame.write.mode("error").parquet(staging)
+        try:
+            count = int(self.session.read.parquet(staging).count())
+            fs, path = self._fs(target)
+            fs.delete(path, True)
+            fs.mkdirs(path.getParent())
+            if not fs.rename(self._fs(staging)[1], path):
+                raise OSError(f"could not move {staging} to {target}")
+        finally:
+            staged_fs, staged = self._fs(staging)
+            staged_fs.delete(staged, True)
+        self._tables.pop(name, None)
+        return count
+
+
+def _contract_schema(name: str) -> dict[str, str]:
+    columns = {c.name: WAREHOUSE_TYPES[c.type] for c in _CONTRACT[name].columns}
+    return {**columns, SNAPSHOT: "date", "_line": "int64"}

@@ -1,0 +1,267 @@
+"""The whole daily run on Spark (local[2]) gives the tables and decisions DuckDB gives.
+
+One small simulated operator is ingested into DuckDB, run there (the model trained and promoted
+on the way), copied into a Spark store as ``weiwan ingest`` does with WEIWAN_ENGINE=spark, and
+run again on Spark with the same promoted model. Every step's table of the day is compared:
+expression results to rtol 1e-9; what a fitted model gives (CLV's tenure model, scores, drift,
+and what reads them) to rtol 1e-6.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, cast
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from weiwan.analytics.churn.registry import ModelRegistry
+from weiwan.analytics.contract import TABLES
+from weiwan.analytics.features import compute_features
+from weiwan.analytics.ingest import ingest
+from weiwan.analytics.spark_store import SparkWarehouse
+from weiwan.analytics.warehouse import SNAPSHOT, Warehouse
+from weiwan.cli import app
+from weiwan.core.db import make_engine
+from weiwan.core.settings import get_settings
+from weiwan.pipeline.publish import publish
+from weiwan.pipeline.run import STEPS, PipelineResult, run_pipeline
+from weiwan.sim import simulate
+
+pytest.importorskip("pyspark.sql")
+
+DAY = date(2026, 10, 31)
+EXPRESSION_RTOL = 1e-9
+MODEL_RTOL = 1e-6
+#: steps whose figures come from a fitted model (or read its figures)
+MODEL_STEPS = {"clv", "scores", "drift", "profile", "decisions", "alerts", "anomalies"}
+#: the columns that identify a row of each step's table
+KEYS = {
+    "drift": ["feature"],
+    "target_groups": ["group_id", "subscriber_id"],
+    "alerts": ["subscriber_id", "rule_id", "period_key"],
+    "anomalies": ["subscriber_id", "rule_id", "period_key"],
+}
+
+
+@dataclass
+class Runs:
+    duckdb: Warehouse
+    spark: SparkWarehouse
+    on_duckdb: PipelineResult
+    on_spark: PipelineResult
+
+
+@pytest.fixture(scope="module")
+def runs(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    root = tmp_path_factory.mktemp("parity")
+    simulate(subscribers=3000, months=8, seed=3, out=root / "sim", end_month="2026-10")
+    registry = ModelRegistry(root / "models")
+    # the settings' DuckDB configuration, so the commands may open the same file meanwhile
+    with Warehouse(root / "wh.duckdb", threads=2, memory_limit="2GB") as duck:
+        ingest(root / "sim", snapshot=DAY, warehouse=duck)
+        on_duckdb = run_pipeline(duck, DAY, registry=registry)
+        store = SparkWarehouse(spark, str(root / "spark"))
+        copied = store.load_delivery(duck, DAY)
+        assert copied["subscribers"] > 2500
+        on_spark = run_pipeline(store, DAY, registry=registry)
+        yield Runs(duck, store, on_duckdb, on_spark)
+
+
+def _day(store: Any, name: str) -> pd.DataFrame:
+    rows = store.table(name)
+    frame: pd.DataFrame = rows.filter(rows.snapshot_date == DAY).to_pandas()
+    keys = KEYS.get(name, ["subscriber_id"])
+    return frame.sort_values(keys).reset_index(drop=True)
+
+
+def _assert_same(name: str, on_spark: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert sorted(on_spark.columns) == sorted(expected.columns), name
+    on_spark = on_spark[list(expected.columns)]
+    rtol = MODEL_RTOL if name in MODEL_STEPS else EXPRESSION_RTOL
+    for column in expected.columns:
+        left, right = on_spark[column], expected[column]
+        if pd.api.types.is_float_dtype(right) or pd.api.types.is_float_dtype(left):
+            np.testing.assert_allclose(
+                left.to_numpy(float), right.to_numpy(float), rtol=rtol, atol=1e-12,
+                equal_nan=True, err_msg=f"{name}.{column}",
+            )  # fmt: skip
+        elif column == "evidence":  # JSON of the figures a rule fired on: floats within rtol
+            for got, want in zip(left, right, strict=True):
+                _assert_same_evidence(got, want, rtol, f"{name}.{column}")
+        else:
+            assert _values(left) == _values(right), f"{name}.{column}"
+
+
+def _values(column: pd.Series) -> list[Any]:
+    return [None if pd.isna(value) else value for value in column.astype(object)]
+
+
+def _assert_same_evidence(got: str | None, want: str | None, rtol: float, where: str) -> None:
+    if want is None or got is None:
+        assert got is want, where
+        return
+    got_items, want_items = json.loads(got), json.loads(want)
+    assert list(got_items) == list(want_items), where
+    for key, value in want_items.items():
+        if isinstance(value, float):
+            assert got_items[key] == pytest.approx(value, rel=rtol), f"{where}.{key}"
+        else:
+            assert got_items[key] == value, f"{where}.{key}"
+
+
+def test_every_step_writes_the_same_number_of_rows(runs: Runs) -> None:
+    assert list(runs.on_spark.rows) == [name for name, _ in STEPS]
+    assert runs.on_spark.rows == runs.on_duckdb.rows
+    assert runs.on_spark.warnings == runs.on_duckdb.warnings == []
+    assert runs.on_duckdb.rows["scores"] > 2500 and runs.on_duckdb.rows["decisions"] > 100
+
+
+@pytest.mark.parametrize("name", [name for name, _ in STEPS])
+def test_every_step_gives_the_same_table(runs: Runs, name: str) -> None:
+    expected = _day(runs.duckdb, name)
+    assert len(expected) > 0, name
+    _assert_same(name, _day(runs.spark, name), expected)
+
+
+def test_the_same_decisions(runs: Runs) -> None:
+    columns = ["subscriber_id", "action", "policy_id", "channel"]
+    expected = _day(runs.duckdb, "decisions")[columns]
+    on_spark = _day(runs.spark, "decisions")[columns]
+    assert expected["action"].sum() > 50
+    pd.testing.assert_frame_equal(on_spark, expected, check_dtype=False)
+
+
+def test_rerunning_a_day_on_spark_replaces_its_partition(runs: Runs) -> None:
+    store = runs.spark
+    rows = store.table("segments")
+    day = rows.filter(rows.snapshot_date == DAY)
+    before = int(day.count().execute())
+    store.replace_snapshot("segments", day.mutate(extra_flag=ibis.literal(True)), DAY)
+    after = store.table("segments")
+    assert int(after.filter(after.snapshot_date == DAY).count().execute()) == before
+    assert "extra_flag" in after.columns  # a new column joins the stored table
+
+
+def test_a_failed_write_leaves_the_stored_day_as_it_was(runs: Runs) -> None:
+    store = runs.spark
+    stored = _day(store, "tags")
+    rows = store.table("tags")
+    broken = rows.filter(rows.snapshot_date == DAY).mutate(
+        subscriber_id=rows.subscriber_id.cast("int64").cast("string")  # not a number: fails
+    )
+    spark_conf = store.session.conf
+    ansi = spark_conf.get("spark.sql.ansi.enabled")
+    spark_conf.set("spark.sql.ansi.enabled", "true")  # a bad cast fails (Spark 4's default)
+    try:
+        with pytest.raises(Exception, match=r"(?i)cast"):
+            store.replace_snapshot("tags", broken, DAY)
+    finally:
+        spark_conf.set("spark.sql.ansi.enabled", ansi)
+    pd.testing.assert_frame_equal(_day(store, "tags"), stored)
+
+
+def test_map_batches_runs_the_function_in_bounded_batches(runs: Runs) -> None:
+    store = runs.spark
+    features = store.table("features")
+    rows = features.filter(features.snapshot_date == DAY).select("subscriber_id", "arpu_1m")
+    schema = pa.schema([("subscriber_id", pa.string()), ("arpu_x2", pa.float64()),
+                        ("batch_rows", pa.int64())])  # fmt: skip
+
+    def double(batch: pa.RecordBatch) -> pa.RecordBatch:
+        arpu = batch.column("arpu_1m").to_numpy(zero_copy_only=False)
+        sizes = np.full(batch.num_rows, batch.num_rows, dtype=np.int64)
+        return pa.RecordBatch.from_arrays(
+            [batch.column("subscriber_id"), pa.array(arpu * 2), pa.array(sizes)], schema=schema
+        )
+
+    mapped = store.map_batches(rows, double, schema, batch_rows=500).to_pandas()
+    expected = rows.to_pandas()
+    joined = expected.merge(mapped, on="subscriber_id")
+    assert len(joined) == len(expected) > 2500
+    np.testing.assert_allclose(joined["arpu_x2"], joined["arpu_1m"] * 2)
+    assert joined["batch_rows"].max() == 500
+
+
+@pytest.mark.parametrize("command", [["targets", "groups"], ["scores", "export"]])
+def test_commands_read_the_same_from_either_engine(
+    runs: Runs, command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEIWAN_WAREHOUSE_PATH", str(runs.duckdb.path))
+    monkeypatch.setenv("WEIWAN_THREADS", "2")
+    monkeypatch.setenv("WEIWAN_MEMORY_LIMIT", "2GB")
+    monkeypatch.setenv("WEIWAN_SPARK_WAREHOUSE", runs.spark.root)
+    monkeypatch.setenv("WEIWAN_SPARK_MASTER", "local[2]")
+    outputs = []
+    for engine in ("duckdb", "spark"):
+        monkeypatch.setenv("WEIWAN_ENGINE", engine)
+        out = tmp_path / f"{engine}.csv"
+        args = [*command, "--snapshot", DAY.isoformat()]
+        args += ["--out", str(out)] if command[1] == "export" else []
+        get_settings.cache_clear()
+        try:
+            result = CliRunner().invoke(app, args)
+        finally:
+            get_settings.cache_clear()
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_text("utf-8") if out.exists() else result.stdout)
+    assert any(char.isdigit() and char != "0" for char in outputs[0])
+    # the same lines; the order of an export's rows is the engine's
+    on_duckdb, on_spark = (sorted(text.splitlines()) for text in outputs)
+    assert on_spark == on_duckdb
+
+
+def test_publish_from_spark_gives_the_same_customer_view_and_decisions(
+    runs: Runs, tmp_path: Path, _migrated_sqlite: Path
+) -> None:
+    """The publish streams the Spark results into the operational database as from DuckDB."""
+    published = []
+    for label, store in (("duckdb", runs.duckdb), ("spark", runs.spark)):
+        path = tmp_path / f"{label}.db"
+        shutil.copy(_migrated_sqlite, path)
+        engine = make_engine(f"sqlite:///{path}")
+        try:
+            kinds = ("customer_view", "decisions")
+            result = publish(cast(Any, store), engine, DAY, kinds=kinds, home=tmp_path / label)
+            assert result.rows["customer_view"] > 2500 and result.rows["decisions"] > 100
+            with engine.connect() as conn:
+                published.append(
+                    {
+                        table: pd.read_sql(sa.text(f"SELECT * FROM {table}"), conn)
+                        .drop(columns=["id", "published_at"], errors="ignore")
+                        .sort_values("subscriber_id")
+                        .reset_index(drop=True)
+                        for table in kinds
+                    }
+                )
+        finally:
+            engine.dispose()
+    on_duckdb, on_spark = published
+    for table, expected in on_duckdb.items():
+        assert len(expected) > 100, table
+        _assert_same("profile", on_spark[table], expected)  # model figures: rtol 1e-6
+
+
+def test_contract_tables_read_from_hive(runs: Runs, spark: Any) -> None:
+    """An operator's existing Hive tables (contract columns and ``_snapshot``) are read in
+    place through the metastore: the features equal DuckDB's."""
+    spark.sql("CREATE DATABASE IF NOT EXISTS operator_dw")
+    for name in (t.name for t in TABLES):
+        arrow = runs.duckdb.table(name).to_pyarrow()
+        frame = spark.createDataFrame(arrow)
+        frame.write.mode("overwrite").saveAsTable(f"operator_dw.{name}")
+    hive = SparkWarehouse(spark, runs.spark.root + "-hive", hive_database="operator_dw")
+    assert hive.has_table("subscribers") and not hive.has_table("features")
+    assert hive.table("subscribers")[SNAPSHOT].max().execute() is not None
+    expected = compute_features(runs.duckdb, DAY).to_pandas().sort_values("subscriber_id")
+    on_hive = compute_features(hive, DAY).to_pandas().sort_values("subscriber_id")
+    _assert_same("features", on_hive.reset_index(drop=True), expected.reset_index(drop=True))
