@@ -7,14 +7,16 @@ and its source line. A later delivery of the same key supersedes an earlier one;
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
+from uuid import uuid4
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from weiwan.analytics.contract import TABLES, WAREHOUSE_TYPES, Table
 from weiwan.core.files import private_dir, restrict
@@ -57,6 +59,34 @@ class TableSource(Protocol):
         ...
 
 
+#: what ``map_batches`` applies: one batch of rows in, its results out (a pure function)
+BatchFn = Callable[[pa.RecordBatch], pa.RecordBatch]
+
+
+class Store(TableSource, Protocol):
+    """Where the daily run's steps read and write: the DuckDB warehouse, or Spark."""
+
+    def has_table(self, name: str) -> bool:
+        """Whether table ``name`` is stored."""
+        ...
+
+    def replace_snapshot(self, name: str, rows: ir.Table, snapshot: date) -> int:
+        """Store ``rows`` as the ``snapshot`` part of table ``name``; the number of rows."""
+        ...
+
+    def map_batches(
+        self, rows: ir.Table, fn: BatchFn, schema: pa.Schema, *, batch_rows: int = 100_000
+    ) -> ir.Table:
+        """``fn`` applied to ``rows`` in batches of at most ``batch_rows`` (never the whole
+        table in memory); the results as a table of this store (the caller stores it with
+        replace_snapshot and the store drops it after)."""
+        ...
+
+
+#: prefix of the tables map_batches fills; dropped after the next store, or when reopened
+_MAPPED = "_mapped_"
+
+
 def quote(identifier: str) -> str:
     """A DuckDB identifier, quoted (extra columns may carry any operator name)."""
     return '"' + identifier.replace('"', '""') + '"'
@@ -85,6 +115,7 @@ class Warehouse:
         self.path = path
         self.con = ibis.duckdb.connect(str(path), **config)
         restrict(path)  # DuckDB creates the file with the umask's mode; it holds personal data
+        self._mapped: list[str] = []
         self._ensure_schema()
 
     @classmethod
@@ -95,6 +126,7 @@ class Warehouse:
         )
 
     def close(self) -> None:
+        self._drop_mapped()
         self.con.disconnect()
 
     def __enter__(self) -> Warehouse:
@@ -136,6 +168,49 @@ class Warehouse:
             self.execute(ddl)
         for contract in TABLES:
             self.execute(_table_ddl(contract))
+        # batch results a crashed run left behind
+        leftover = self.execute(
+            "SELECT table_name FROM information_schema.tables WHERE starts_with(table_name, ?)",
+            [_MAPPED],
+        )
+        self._mapped = [str(name) for (name,) in leftover]
+        self._drop_mapped()
+
+    def map_batches(
+        self, rows: ir.Table, fn: BatchFn, schema: pa.Schema, *, batch_rows: int = 100_000
+    ) -> ir.Table:
+        """``fn`` applied to ``rows`` in batches of at most ``batch_rows`` (never the whole
+        table in memory); the results as a table of this store (the caller stores it with
+        replace_snapshot and the store drops it after)."""
+        if batch_rows < 1:
+            raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
+        name = f"{_MAPPED}{uuid4().hex}"
+        self._mapped.append(name)
+        # DuckDB streams the read on the main connection; a second connection to the same
+        # database writes the results meanwhile (a statement on the first would end the stream)
+        writer = self.con.con.cursor()
+        try:
+            writer.register("_mapped_schema", schema.empty_table())
+            writer.execute(f"CREATE TABLE {quote(name)} AS FROM _mapped_schema")
+            self.con._run_pre_execute_hooks(rows)  # registers the expression's memtables
+            reader = self.con.con.sql(self.con.compile(rows)).to_arrow_reader(batch_rows)
+            for batch in reader:
+                result = fn(batch)
+                if not result.schema.equals(schema):
+                    raise ValueError(
+                        f"map_batches: the function returned {result.schema}, not {schema}"
+                    )
+                writer.register("_mapped_batch", result)
+                writer.execute(f"INSERT INTO {quote(name)} FROM _mapped_batch")
+                writer.unregister("_mapped_batch")
+        finally:
+            writer.close()
+        return self.table(name)
+
+    def _drop_mapped(self) -> None:
+        for name in self._mapped:
+            self.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+        self._mapped = []
 
     def extra_columns(self, table_name: str) -> dict[str, str]:
         """Extra attribute columns already stored for a table: name -> Ibis type."""
@@ -167,6 +242,7 @@ class Warehouse:
             count = self.execute(f"SELECT count(*) FROM {quote(staged)}")[0][0]
         finally:
             self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
+            self._drop_mapped()
         return int(count)
 
     def replace_table(self, name: str, rows: ir.Table) -> int:
@@ -180,6 +256,7 @@ class Warehouse:
             count = self.execute(f"SELECT count(*) FROM {quote(name)}")[0][0]
         finally:
             self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
+            self._drop_mapped()
         return int(count)
 
     def drop_snapshot(self, name: str, snapshot: date) -> None:

@@ -206,6 +206,14 @@ class Settings(BaseSettings):
         "`weiwan model promote --force`). 0.5 is chance.",
     )
 
+    # --- one machine, bounded memory (issue 21: batches and the training sample) ---
+    batch_rows: int = Field(
+        default=100_000,
+        ge=1,
+        description="Rows per batch when a daily step runs Python over the whole population "
+        "(scores with reasons): memory grows with the batch, not with the subscribers.",
+    )
+
     @property
     def warehouse_file(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"
