@@ -12,9 +12,10 @@ from weiwan.analytics.churn.clv import compute_clv, historic_margin
 from weiwan.analytics.churn.drift import drift
 from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry, WeakModelError
+from weiwan.analytics.churn.scoring import score_in_batches
 from weiwan.analytics.churn.survival import expected_months_table
 from weiwan.analytics.churn.tenure import fit_tenure_model
-from weiwan.analytics.churn.training import NotEnoughHistoryError, score_frame
+from weiwan.analytics.churn.training import NotEnoughHistoryError
 from weiwan.analytics.features import as_of_rows, compute_features
 from weiwan.analytics.profile import build_profile, load_profile, snapshot_rows
 from weiwan.analytics.segments import compute_segments, load_segment_config
@@ -127,10 +128,16 @@ def scores_step(ctx: RunContext) -> ir.Table | None:
     if loaded is None:
         return None
     model, meta = loaded
-    features = snapshot_rows(ctx.warehouse, "features", ctx.snapshot).to_pandas()
-    scope = get_settings().reasons_for
-    scored = ibis.memtable(score_frame(model, meta, features, reasons_for=scope))
-    return scored.mutate(snapshot_date=ibis.literal(ctx.snapshot))
+    features = snapshot_rows(ctx.warehouse, "features", ctx.snapshot)
+    settings = get_settings()
+    return score_in_batches(
+        ctx.warehouse,
+        features,
+        model,
+        meta,
+        reasons_for=settings.reasons_for,
+        batch_rows=settings.batch_rows,
+    )
 
 
 def drift_step(ctx: RunContext) -> ir.Table | None:

@@ -309,7 +309,21 @@ def score_frame(
     x, _ = prepare_features(features[meta.features], categories=model.categories_)
     # the booster refuses an empty frame: no subscriber on the snapshot, no probability
     p = model.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
-    bands = risk_bands(p)
+    return scored_rows(model, meta, features, x, p, risk_bands(p), reasons_for=reasons_for)
+
+
+def scored_rows(
+    model: Any,
+    meta: ModelMeta,
+    features: pd.DataFrame,
+    x: pd.DataFrame,
+    p: np.ndarray,
+    bands: np.ndarray,
+    *,
+    reasons_for: ReasonScope = "at_risk",
+) -> pd.DataFrame:
+    """The scores of ``features`` (model-ready as ``x``) with probabilities ``p`` and risk
+    ``bands`` given: the reasons by TreeSHAP for the rows in ``reasons_for``."""
     scored = pd.DataFrame(
         {
             "subscriber_id": features["subscriber_id"].to_numpy(),
