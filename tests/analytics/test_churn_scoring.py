@@ -1,4 +1,4 @@
-"""Scores in batches: the same rows, bands and reasons whatever the batch size."""
+"""Scores and drift in batches: the same rows, bands, reasons and PSI whatever the batch size."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from weiwan.analytics.churn.drift import drift, drift_in_batches
 from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry
 from weiwan.analytics.churn.scoring import band_sizes, score_in_batches
@@ -87,3 +88,21 @@ def test_band_sizes_are_those_of_risk_bands(n: int) -> None:
     p = np.random.default_rng(n).random(n).round(1)  # many ties
     bands = risk_bands(p)
     assert band_sizes(n) == ((bands == "high").sum(), (bands != "low").sum())
+
+
+def test_drift_counted_in_batches_equals_the_whole_frame(
+    scored_operator: tuple[Warehouse, Any, ModelMeta],
+) -> None:
+    wh, model, meta = scored_operator
+    wh.replace_snapshot("scores", score_in_batches(wh, _features(wh), model, meta), SNAPSHOT)
+    scores = wh.table("scores").select("subscriber_id", "churn_probability")
+    rows = _features(wh).join(scores, "subscriber_id")
+    ref = meta.extra["drift_reference"]
+    frame = rows.to_pandas()
+    whole = drift(ref, frame[meta.features], frame["churn_probability"].to_numpy())
+    batched = drift_in_batches(wh, ref, rows, meta.features, batch_rows=7)
+    wh.replace_table("_scoring_test", rows.limit(0))  # drops the batch results
+    assert len(whole) == len(meta.features) + 1 and whole.psi.gt(0.01).any()
+    assert batched.feature.tolist() == whole.feature.tolist()
+    np.testing.assert_allclose(batched.psi, whole.psi, rtol=0, atol=1e-12)
+    assert batched.warning.tolist() == whole.warning.tolist()

@@ -9,7 +9,7 @@ import ibis
 import ibis.expr.types as ir
 
 from weiwan.analytics.churn.clv import compute_clv, historic_margin
-from weiwan.analytics.churn.drift import drift
+from weiwan.analytics.churn.drift import drift_in_batches
 from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry, WeakModelError
 from weiwan.analytics.churn.scoring import score_in_batches
@@ -157,8 +157,9 @@ def drift_step(ctx: RunContext) -> ir.Table | None:
         "subscriber_id", "churn_probability"
     )
     features = snapshot_rows(warehouse, "features", ctx.snapshot)
-    frame = features.join(scored, "subscriber_id").to_pandas()
-    table = drift(ref, frame[meta.features], frame["churn_probability"].to_numpy())
+    rows = features.join(scored, "subscriber_id")
+    batch_rows = get_settings().batch_rows
+    table = drift_in_batches(warehouse, ref, rows, meta.features, batch_rows)
     for feature, value in table.loc[table.warning, ["feature", "psi"]].itertuples(index=False):
         log.warning("drift.psi_above_0.2", feature=feature, psi=round(float(value), 3))
     table["model_version"] = meta.version
