@@ -213,6 +213,13 @@ class Settings(BaseSettings):
         description="Rows per batch when a daily step runs Python over the whole population "
         "(scores with reasons): memory grows with the batch, not with the subscribers.",
     )
+    train_sample_subscribers: int = Field(
+        default=250_000,
+        ge=0,
+        description="Subscribers `weiwan model train` samples (uniformly, the same ones at "
+        "every month end) before it computes their features; 0 = everyone. The model report "
+        "states the sample. At 1 M subscribers the whole population took 4 min 24 s, 6.3 GiB.",
+    )
 
     @property
     def warehouse_file(self) -> Path:

@@ -106,6 +106,7 @@ def evaluation_document(
             "training_snapshots": meta.training_snapshots,
             "holdout_snapshot": meta.holdout_snapshot,
             "training_rows": meta.training_rows,
+            "sample": meta.extra.get("sample"),
             "features": meta.features,
             "data_fingerprint": meta.data_fingerprint,
         },
