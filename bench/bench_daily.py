@@ -128,7 +128,7 @@ def prepare(cache: Path, subscribers: int, months: int) -> Path:
         partial.rename(ingested)
         print(f"  ingest: {wall:.1f} s, {peak:.2f} GiB")
     else:
-        print(f"  simulated and ingested data reused from {cache.relative_to(ROOT)}")
+        print(f"  simulated and ingested data reused from {cache}")
     return ingested
 
 
