@@ -83,7 +83,8 @@ def clv_step(ctx: RunContext) -> ir.Table:
             p_leave_6m=unknown,
         )
     else:
-        expected = expected_months_table(model, features)
+        batch_rows = get_settings().batch_rows
+        expected = expected_months_table(warehouse, model, features, batch_rows=batch_rows)
     usage = as_of_rows(warehouse, "monthly_usage", snapshot)
     margin = historic_margin(usage, snapshot, config.margin_rate)
     return compute_clv(features, margin, expected, config)
