@@ -75,6 +75,9 @@ def test_the_model_learns_from_the_sample_and_its_report_says_so(
     for day in days:
         everyone += int(compute_features(wh, date.fromisoformat(day)).count().execute())
     assert result.meta.extra["sample"] == {"subscribers": 4000, "share": 0.5}
+    survival = result.meta.extra["survival"]  # the tenure model checked on the sample too
+    active = compute_features(wh, date.fromisoformat(survival["snapshot"])).count().execute()
+    assert 0.4 < survival["rows"] / active < 0.6
     assert 0.4 < result.meta.training_rows / everyone < 0.6
     html = Path(files["html_path"]).read_text(encoding="utf-8")
     assert "50.0%" in html and "4,000" in html
