@@ -43,7 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pages.py
 
 # The whole daily run (train once, then a first and a steady-state day with the publish); not in
-# `bench`: at 1 M it takes ~10 minutes. DAILY_SUBSCRIBERS=200000 make bench-daily for less.
+# `bench`: at 1 M it takes ~15 minutes. DAILY_SUBSCRIBERS=200000 make bench-daily for less.
 DAILY_SUBSCRIBERS ?= 1000000
 bench-daily: $(STAMP)
 	$(BIN)/python bench/bench_daily.py --subscribers $(DAILY_SUBSCRIBERS)
