@@ -23,6 +23,7 @@ from weiwan.analytics.churn.survival import (
     fit_survival,
     survival_history,
 )
+from weiwan.analytics.warehouse import Warehouse
 
 SNAPSHOT = date(2026, 6, 30)
 PREPAID_MEAN, POSTPAID_MEAN, HORIZON = 10.0, 40.0, 60.0
@@ -145,18 +146,40 @@ def test_survival_history_uses_only_data_up_to_snapshot() -> None:
 
 
 def test_expected_months_table_predicts_the_whole_feature_table(
-    exponential_history: pd.DataFrame,
+    exponential_history: pd.DataFrame, warehouse: Warehouse
 ) -> None:
     model = fit_survival(exponential_history, ["is_prepaid"], max_rows=5_000)
     features = ibis.memtable(
         {"subscriber_id": ["a", "b"], "tenure_months": [3, 40], "is_prepaid": [True, False]}
     )
-    out = ibis.duckdb.connect().to_pyarrow(expected_months_table(model, features)).to_pylist()
+    table = expected_months_table(warehouse, model, features)
+    out = sorted(table.to_pyarrow().to_pylist(), key=lambda r: r["subscriber_id"])
     assert [r["subscriber_id"] for r in out] == ["a", "b"]
     assert out[0]["expected_remaining_months"] < out[1]["expected_remaining_months"]
     for row in out:
         assert 0 < row["p_leave_3m"] < row["p_leave_6m"] < 1
     assert out[0]["p_leave_3m"] > out[1]["p_leave_3m"]  # prepaid leaves sooner
+
+
+def test_expected_months_in_batches_of_one_equal_one_batch(
+    exponential_history: pd.DataFrame, warehouse: Warehouse
+) -> None:
+    model = fit_survival(exponential_history, ["is_prepaid"], max_rows=5_000)
+    rng = np.random.default_rng(1)
+    features = ibis.memtable(
+        {
+            "subscriber_id": [f"s{i:03d}" for i in range(40)],
+            "tenure_months": rng.integers(0, 80, 40).tolist(),
+            "is_prepaid": rng.random(40).round().astype(bool).tolist(),
+        }
+    )
+
+    def rows(batch_rows: int) -> list[dict[str, object]]:
+        table = expected_months_table(warehouse, model, features, batch_rows=batch_rows)
+        return sorted(table.to_pyarrow().to_pylist(), key=lambda r: str(r["subscriber_id"]))
+
+    assert rows(1) == rows(1000)
+    assert len(rows(1)) == 40
 
 
 def test_historic_margin_counts_closed_months_only() -> None:

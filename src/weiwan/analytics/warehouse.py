@@ -7,14 +7,16 @@ and its source line. A later delivery of the same key supersedes an earlier one;
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
+from uuid import uuid4
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from weiwan.analytics.contract import TABLES, WAREHOUSE_TYPES, Table
 from weiwan.core.files import private_dir, restrict
@@ -57,6 +59,10 @@ class TableSource(Protocol):
         ...
 
 
+#: what ``map_batches`` applies: one batch of rows in, its results out (a pure function)
+BatchFn = Callable[[pa.RecordBatch], pa.RecordBatch]
+
+
 class Store(TableSource, Protocol):
     """What the daily run needs of a warehouse: the DuckDB file (:class:`Warehouse`) or
     Spark (``analytics.spark_store.SparkWarehouse``)."""
@@ -81,6 +87,14 @@ class Store(TableSource, Protocol):
         """Remove the ``snapshot_date = snapshot`` part of a result table, if stored."""
         ...
 
+    def map_batches(
+        self, rows: ir.Table, fn: BatchFn, schema: pa.Schema, *, batch_rows: int = 100_000
+    ) -> ir.Table:
+        """``fn`` applied to ``rows`` in batches of at most ``batch_rows`` (never the whole
+        table in memory); the results as a table of this store (the caller stores it with
+        replace_snapshot and the store drops it after)."""
+        ...
+
 
 def latest_rows(rows: ir.Table, name: str, as_of: date | None = None) -> ir.Table:
     """The latest delivered version (``_snapshot``) of every key of contract table ``name``
@@ -101,6 +115,11 @@ def empty_table(schema: Mapping[str, str]) -> ir.Table:
     """A typed table with no rows. Built from Arrow, so every engine sees the types (an empty
     pandas column is float64, which Spark cannot cast to a date)."""
     return ibis.memtable(ibis.schema(dict(schema)).to_pyarrow().empty_table())
+
+
+#: prefix of the tables map_batches fills; dropped after the next store, or when reopened
+_MAPPED = "_mapped_"
+
 
 
 def quote(identifier: str) -> str:
@@ -131,6 +150,7 @@ class Warehouse:
         self.path = path
         self.con = ibis.duckdb.connect(str(path), **config)
         restrict(path)  # DuckDB creates the file with the umask's mode; it holds personal data
+        self._mapped: list[str] = []
         self._ensure_schema()
 
     @classmethod
@@ -141,6 +161,7 @@ class Warehouse:
         )
 
     def close(self) -> None:
+        self._drop_mapped()
         self.con.disconnect()
 
     def __enter__(self) -> Warehouse:
@@ -182,6 +203,49 @@ class Warehouse:
             self.execute(ddl)
         for contract in TABLES:
             self.execute(_table_ddl(contract))
+        # batch results a crashed run left behind
+        leftover = self.execute(
+            "SELECT table_name FROM information_schema.tables WHERE starts_with(table_name, ?)",
+            [_MAPPED],
+        )
+        self._mapped = [str(name) for (name,) in leftover]
+        self._drop_mapped()
+
+    def map_batches(
+        self, rows: ir.Table, fn: BatchFn, schema: pa.Schema, *, batch_rows: int = 100_000
+    ) -> ir.Table:
+        """``fn`` applied to ``rows`` in batches of at most ``batch_rows`` (never the whole
+        table in memory); the results as a table of this store (the caller stores it with
+        replace_snapshot and the store drops it after)."""
+        if batch_rows < 1:
+            raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
+        name = f"{_MAPPED}{uuid4().hex}"
+        self._mapped.append(name)
+        # DuckDB streams the read on the main connection; a second connection to the same
+        # database writes the results meanwhile (a statement on the first would end the stream)
+        writer = self.con.con.cursor()
+        try:
+            writer.register("_mapped_schema", schema.empty_table())
+            writer.execute(f"CREATE TABLE {quote(name)} AS FROM _mapped_schema")
+            self.con._run_pre_execute_hooks(rows)  # registers the expression's memtables
+            reader = self.con.con.sql(self.con.compile(rows)).to_arrow_reader(batch_rows)
+            for batch in reader:
+                result = fn(batch)
+                if not result.schema.equals(schema):
+                    raise ValueError(
+                        f"map_batches: the function returned {result.schema}, not {schema}"
+                    )
+                writer.register("_mapped_batch", result)
+                writer.execute(f"INSERT INTO {quote(name)} FROM _mapped_batch")
+                writer.unregister("_mapped_batch")
+        finally:
+            writer.close()
+        return self.table(name)
+
+    def _drop_mapped(self) -> None:
+        for name in self._mapped:
+            self.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+        self._mapped = []
 
     def extra_columns(self, table_name: str) -> dict[str, str]:
         """Extra attribute columns already stored for a table: name -> Ibis type."""
@@ -213,6 +277,7 @@ class Warehouse:
             count = self.execute(f"SELECT count(*) FROM {quote(staged)}")[0][0]
         finally:
             self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
+            self._drop_mapped()
         return int(count)
 
     def replace_table(self, name: str, rows: ir.Table) -> int:
@@ -226,6 +291,7 @@ class Warehouse:
             count = self.execute(f"SELECT count(*) FROM {quote(name)}")[0][0]
         finally:
             self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
+            self._drop_mapped()
         return int(count)
 
     def drop_snapshot(self, name: str, snapshot: date) -> None:

@@ -9,12 +9,13 @@ import ibis
 import ibis.expr.types as ir
 
 from weiwan.analytics.churn.clv import compute_clv, historic_margin
-from weiwan.analytics.churn.drift import drift
+from weiwan.analytics.churn.drift import drift_in_batches
 from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry, WeakModelError
+from weiwan.analytics.churn.scoring import score_in_batches
 from weiwan.analytics.churn.survival import expected_months_table
 from weiwan.analytics.churn.tenure import fit_tenure_model
-from weiwan.analytics.churn.training import NotEnoughHistoryError, score_frame
+from weiwan.analytics.churn.training import NotEnoughHistoryError
 from weiwan.analytics.features import as_of_rows, compute_features
 from weiwan.analytics.profile import build_profile, load_profile, snapshot_rows
 from weiwan.analytics.segments import compute_segments, load_segment_config
@@ -82,7 +83,8 @@ def clv_step(ctx: RunContext) -> ir.Table:
             p_leave_6m=unknown,
         )
     else:
-        expected = expected_months_table(model, features)
+        batch_rows = get_settings().batch_rows
+        expected = expected_months_table(warehouse, model, features, batch_rows=batch_rows)
     usage = as_of_rows(warehouse, "monthly_usage", snapshot)
     margin = historic_margin(usage, snapshot, config.margin_rate)
     return compute_clv(features, margin, expected, config)
@@ -127,10 +129,16 @@ def scores_step(ctx: RunContext) -> ir.Table | None:
     if loaded is None:
         return None
     model, meta = loaded
-    features = snapshot_rows(ctx.warehouse, "features", ctx.snapshot).to_pandas()
-    scope = get_settings().reasons_for
-    scored = ibis.memtable(score_frame(model, meta, features, reasons_for=scope))
-    return scored.mutate(snapshot_date=ibis.literal(ctx.snapshot))
+    features = snapshot_rows(ctx.warehouse, "features", ctx.snapshot)
+    settings = get_settings()
+    return score_in_batches(
+        ctx.warehouse,
+        features,
+        model,
+        meta,
+        reasons_for=settings.reasons_for,
+        batch_rows=settings.batch_rows,
+    )
 
 
 def drift_step(ctx: RunContext) -> ir.Table | None:
@@ -150,8 +158,9 @@ def drift_step(ctx: RunContext) -> ir.Table | None:
         "subscriber_id", "churn_probability"
     )
     features = snapshot_rows(warehouse, "features", ctx.snapshot)
-    frame = features.join(scored, "subscriber_id").to_pandas()
-    table = drift(ref, frame[meta.features], frame["churn_probability"].to_numpy())
+    rows = features.join(scored, "subscriber_id")
+    batch_rows = get_settings().batch_rows
+    table = drift_in_batches(warehouse, ref, rows, meta.features, batch_rows)
     for feature, value in table.loc[table.warning, ["feature", "psi"]].itertuples(index=False):
         log.warning("drift.psi_above_0.2", feature=feature, psi=round(float(value), 3))
     table["model_version"] = meta.version

@@ -26,10 +26,11 @@ from weiwan.analytics.churn.training import (
     TrainingConfig,
     TrainingResult,
     last_data_day,
+    subscriber_sample,
     train_on_warehouse,
 )
 from weiwan.analytics.features import as_of_rows, compute_features
-from weiwan.analytics.warehouse import Store
+from weiwan.analytics.warehouse import Store, TableSource
 from weiwan.core.months import add_months, month_end
 
 FOLLOW_UP_MONTHS = (6, 3, 1)  # the longest follow-up the history allows is used
@@ -44,23 +45,27 @@ def _evaluation_snapshot(warehouse: Store, last_day: date) -> tuple[date, int] |
     return None
 
 
-def survival_evaluation(warehouse: Store, last_day: date) -> dict[str, Any] | None:
+def survival_evaluation(
+    warehouse: Store, last_day: date, source: TableSource | None = None
+) -> dict[str, Any] | None:
     """Fit the tenure model as of an earlier snapshot and check it on what happened after.
 
     The snapshot is the latest month end with 6 (else 3, else 1) months of follow-up. The
     concordance index compares the predicted expected remaining tenure with the observed time
-    to churn (censored at ``last_day``); 0.5 is chance, 1 a perfect ordering.
+    to churn (censored at ``last_day``); 0.5 is chance, 1 a perfect ordering. With ``source``
+    (the training's subscriber sample) the fit and the check use only its subscribers.
     """
+    sampled = source if source is not None else warehouse
     from lifelines.utils import concordance_index
 
     chosen = _evaluation_snapshot(warehouse, last_day)
     if chosen is None:
         return None
     snapshot, follow_up = chosen
-    model = fit_tenure_model(warehouse, snapshot)
+    model = fit_tenure_model(sampled, snapshot)
     if model is None:
         return None
-    active = compute_features(warehouse, snapshot)
+    active = compute_features(sampled, snapshot)
     frame = active.select("subscriber_id", "tenure_months", *model.covariates).to_pandas()
     churns = as_of_rows(warehouse, "churn_records", last_day)
     after = churns.filter((churns.churn_date > snapshot) & (churns.churn_date <= last_day))
@@ -106,6 +111,7 @@ def evaluation_document(
             "training_snapshots": meta.training_snapshots,
             "holdout_snapshot": meta.holdout_snapshot,
             "training_rows": meta.training_rows,
+            "sample": meta.extra.get("sample"),
             "features": meta.features,
             "data_fingerprint": meta.data_fingerprint,
         },
@@ -129,8 +135,10 @@ def train_and_register(
 
     A model whose hold-out AUC is too low is registered but not promoted unless ``force``:
     :class:`~weiwan.analytics.churn.registry.WeakModelError` (raised after registering)."""
-    result = train_on_warehouse(warehouse, config or TrainingConfig())
-    survival = survival_evaluation(warehouse, last_data_day(warehouse))
+    config = config or TrainingConfig()
+    result = train_on_warehouse(warehouse, config)
+    source, _ = subscriber_sample(warehouse, config)
+    survival = survival_evaluation(warehouse, last_data_day(warehouse), source)
     result.meta.extra["survival"] = survival
     version = registry.register(result.model, result.meta)
     document = evaluation_document(result, survival, version=version)

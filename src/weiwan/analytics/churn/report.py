@@ -162,6 +162,17 @@ def _environment() -> Environment:
     )
 
 
+def _sample(labels: Mapping[str, str], sample: Mapping[str, Any] | None) -> str:
+    """Whom the model learned from: everyone, or a share of the subscribers."""
+    if not sample:
+        return DASH
+    subscribers = _fmt_int(sample.get("subscribers"))
+    share = float(sample.get("share") or 1.0)
+    if share >= 1.0:
+        return labels["sample_everyone"].format(subscribers=subscribers)
+    return labels["sample_share"].format(subscribers=subscribers, share=_fmt_pct(share, 1))
+
+
 def _header(document: Mapping[str, Any], labels: Mapping[str, str]) -> list[tuple[str, str]]:
     model = document.get("model") or {}
     holdout = document.get("holdout") or {}
@@ -184,6 +195,7 @@ def _header(document: Mapping[str, Any], labels: Mapping[str, str]) -> list[tupl
         ),
         (labels["training_window"], window),
         (labels["training_rows"], _fmt_int(model.get("training_rows"))),
+        (labels["training_sample"], _sample(labels, model.get("sample"))),
         (labels["holdout"], _text(model.get("holdout_snapshot"))),
         (
             labels["holdout_size"],

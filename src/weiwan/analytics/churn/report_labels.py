@@ -29,6 +29,9 @@ LABELS: dict[Language, dict[str, str]] = {
         "training_window": "训练快照",
         "snapshots_span": "{first} 至 {last}（{n} 个快照）",
         "training_rows": "训练样本数",
+        "training_sample": "训练抽样",
+        "sample_everyone": "全部 {subscribers} 位用户",
+        "sample_share": "{subscribers} 位用户中均匀抽取 {share}（各快照同一批用户）",
         "holdout": "留出快照（时间外验证）",
         "holdout_size": "留出样本",
         "holdout_size_value": "{rows} 位客户，其中 {churners} 位流失（流失率 {rate}）",
@@ -144,6 +147,11 @@ LABELS: dict[Language, dict[str, str]] = {
         "training_window": "Training snapshots",
         "snapshots_span": "{first} to {last} ({n} snapshots)",
         "training_rows": "Training rows",
+        "training_sample": "Training sample",
+        "sample_everyone": "all {subscribers} subscribers",
+        "sample_share": (
+            "a uniform {share} of {subscribers} subscribers (the same at every snapshot)"
+        ),
         "holdout": "Hold-out snapshot (out-of-time)",
         "holdout_size": "Hold-out customers",
         "holdout_size_value": "{rows} customers, {churners} churners (churn rate {rate})",

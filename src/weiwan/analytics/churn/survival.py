@@ -20,6 +20,8 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
+from weiwan.analytics.warehouse import BatchFn, Store
+
 DAYS_PER_MONTH = 30.4375
 MIN_DURATION_MONTHS = 1 / DAYS_PER_MONTH  # a churn on the join day still lasted a day
 _GRID_STEP_MONTHS = 0.25
@@ -206,13 +208,41 @@ def fit_survival(
 LEAVE_WITHIN_MONTHS = (3, 6)
 
 
-def expected_months_table(model: SurvivalModel, features: ir.Table) -> ir.Table:
-    """(subscriber_id, expected_remaining_months, p_leave_3m, p_leave_6m) per feature row."""
-    frame = features.select("subscriber_id", "tenure_months", *model.covariates).to_pandas()
-    columns = {
-        "subscriber_id": pa.array(frame["subscriber_id"].astype(str), pa.string()),
-        "expected_remaining_months": pa.array(model.expected_remaining_months(frame), pa.float64()),
-    }
-    for months in LEAVE_WITHIN_MONTHS:
-        columns[f"p_leave_{months}m"] = pa.array(model.leave_probability(frame, months))
-    return ibis.memtable(pa.table(columns))
+#: the rows expected_months_table gives
+EXPECTED_SCHEMA = pa.schema(
+    [
+        ("subscriber_id", pa.string()),
+        ("expected_remaining_months", pa.float64()),
+        *[(f"p_leave_{months}m", pa.float64()) for months in LEAVE_WITHIN_MONTHS],
+    ]
+)
+
+
+def expected_months_batch(model: SurvivalModel) -> BatchFn:
+    """Feature rows in, (subscriber_id, expected_remaining_months, p_leave_3m, p_leave_6m)
+    out: each row on its own, so batches give what the whole table would."""
+
+    def apply(batch: pa.RecordBatch) -> pa.RecordBatch:
+        frame = batch.to_pandas()
+        columns = [
+            pa.array(frame["subscriber_id"].astype(str), pa.string()),
+            pa.array(model.expected_remaining_months(frame), pa.float64()),
+            *[
+                pa.array(model.leave_probability(frame, months), pa.float64())
+                for months in LEAVE_WITHIN_MONTHS
+            ],
+        ]
+        return pa.RecordBatch.from_arrays(columns, schema=EXPECTED_SCHEMA)
+
+    return apply
+
+
+def expected_months_table(
+    store: Store, model: SurvivalModel, features: ir.Table, *, batch_rows: int = 100_000
+) -> ir.Table:
+    """(subscriber_id, expected_remaining_months, p_leave_3m, p_leave_6m) per feature row,
+    computed ``batch_rows`` at a time in ``store``."""
+    rows = features.select("subscriber_id", "tenure_months", *model.covariates)
+    return store.map_batches(
+        rows, expected_months_batch(model), EXPECTED_SCHEMA, batch_rows=batch_rows
+    )

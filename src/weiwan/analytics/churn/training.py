@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -30,10 +31,11 @@ from weiwan.analytics.churn.models import baseline_models, default_model, prepar
 from weiwan.analytics.churn.reasons import top_reasons
 from weiwan.analytics.churn.registry import ModelMeta
 from weiwan.analytics.features import compute_features
-from weiwan.analytics.warehouse import SNAPSHOT, Store
+from weiwan.analytics.warehouse import SNAPSHOT, Store, TableSource
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
 from weiwan.core.months import add_months, month_end
+from weiwan.core.settings import get_settings
 
 log = get_logger(__name__)
 
@@ -101,6 +103,10 @@ class TrainingConfig:
     #: refit the default on every labelled snapshot (hold-out included) after the evaluation;
     #: False keeps the model fitted on the training snapshots (an evaluation-only run, faster)
     refit: bool = True
+    #: subscribers sampled before any feature is computed (0: everyone; see SampledSource)
+    sample_subscribers: int = field(
+        default_factory=lambda: get_settings().train_sample_subscribers
+    )
 
 
 @dataclass
@@ -158,12 +164,56 @@ def _training_snapshots(warehouse: Store, config: TrainingConfig) -> list[date]:
     return some
 
 
+#: the hash buckets SampledSource draws from
+_BUCKETS = 1_000_000
+
+
+class SampledSource:
+    """The warehouse's tables restricted to a uniform sample of subscribers (the same at every
+    date: a subscriber is in when the hash of its id falls in the first ``share`` of buckets),
+    so features are only ever computed for the sample."""
+
+    def __init__(self, warehouse: TableSource, share: float) -> None:
+        self.warehouse = warehouse
+        self.share = share
+
+    def table(self, name: str) -> ir.Table:
+        """The stored table ``name``; only the sampled subscribers' rows when it has them."""
+        rows = self.warehouse.table(name)
+        if "subscriber_id" not in rows.columns:
+            return rows
+        bucket = (rows.subscriber_id.hash() % _BUCKETS).abs()
+        return rows.filter(bucket < int(self.share * _BUCKETS))
+
+    def extra_columns(self, table_name: str) -> dict[str, str]:
+        """The warehouse's extra attribute columns of ``table_name``."""
+        return self.warehouse.extra_columns(table_name)
+
+
+def subscriber_sample(
+    warehouse: Store, config: TrainingConfig
+) -> tuple[TableSource, dict[str, Any]]:
+    """Where training computes features from: the warehouse, or a ``SampledSource`` of about
+    ``config.sample_subscribers`` when there are more; and what the model report says of it."""
+    population = int(warehouse.table("subscribers").subscriber_id.nunique().execute())
+    wanted = config.sample_subscribers
+    if wanted <= 0 or population <= wanted:
+        return warehouse, {"subscribers": population, "share": 1.0}
+    share = wanted / population
+    return SampledSource(warehouse, share), {"subscribers": population, "share": share}
+
+
 def snapshot_frame(
-    warehouse: Store, snapshot: date, config: TrainingConfig, max_rows: int | None = None
+    warehouse: Store,
+    snapshot: date,
+    config: TrainingConfig,
+    max_rows: int | None = None,
+    source: TableSource | None = None,
 ) -> pd.DataFrame:
     """Features of ``snapshot`` with the churn label of the following horizon (a random sample
-    of ``max_rows`` when there are more)."""
-    feats = compute_features(warehouse, snapshot)
+    of ``max_rows`` when there are more), the features computed from ``source`` (a sample of
+    the warehouse) when given."""
+    feats = compute_features(source if source is not None else warehouse, snapshot)
     tagged = labels(
         warehouse,
         snapshot,
@@ -226,7 +276,10 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
     (unless ``config.refit`` is False: the model fitted for the evaluation is returned)."""
     snapshots = _training_snapshots(warehouse, config)
     per_snapshot = max(1, config.max_training_rows // max(1, len(snapshots) - 1))
-    frames = [snapshot_frame(warehouse, d, config, per_snapshot) for d in snapshots]
+    source, sample = subscriber_sample(warehouse, config)
+    if sample["share"] < 1.0:
+        log.info("training.sample", **sample)
+    frames = [snapshot_frame(warehouse, d, config, per_snapshot, source) for d in snapshots]
     names = feature_columns(frames[0])
     train = pd.concat(frames[:-1], ignore_index=True)
     holdout = frames[-1]
@@ -274,7 +327,7 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
         },
         data_fingerprint=_fingerprint(everything),
         training_rows=len(everything),
-        extra={"drift_reference": drift_reference},
+        extra={"drift_reference": drift_reference, "sample": sample},
     )
     return TrainingResult(
         model,
@@ -315,7 +368,21 @@ def score_frame(
     x, _ = prepare_features(features[meta.features], categories=model.categories_)
     # the booster refuses an empty frame: no subscriber on the snapshot, no probability
     p = model.predict_proba(x)[:, 1] if len(x) else np.zeros(0)
-    bands = risk_bands(p)
+    return scored_rows(model, meta, features, x, p, risk_bands(p), reasons_for=reasons_for)
+
+
+def scored_rows(
+    model: Any,
+    meta: ModelMeta,
+    features: pd.DataFrame,
+    x: pd.DataFrame,
+    p: np.ndarray,
+    bands: np.ndarray,
+    *,
+    reasons_for: ReasonScope = "at_risk",
+) -> pd.DataFrame:
+    """The scores of ``features`` (model-ready as ``x``) with probabilities ``p`` and risk
+    ``bands`` given: the reasons by TreeSHAP for the rows in ``reasons_for``."""
     scored = pd.DataFrame(
         {
             "subscriber_id": features["subscriber_id"].to_numpy(),
