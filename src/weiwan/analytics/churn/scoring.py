@@ -73,7 +73,9 @@ def risk_cuts(probabilities: ir.Table) -> RiskCuts:
     def row(k: int) -> Cut | None:
         if k == 0:
             return None
-        found = ordered.limit(1, offset=k - 1).to_pyarrow().to_pylist()[0]
+        # the select drops the row number Ibis' PySpark backend adds to implement the offset
+        kth = ordered.limit(1, offset=k - 1).select("churn_probability", "subscriber_id")
+        found = kth.to_pyarrow().to_pylist()[0]
         return float(found["churn_probability"]), str(found["subscriber_id"])
 
     return RiskCuts(high=row(high), medium=row(medium))
