@@ -121,7 +121,6 @@ def empty_table(schema: Mapping[str, str]) -> ir.Table:
 _MAPPED = "_mapped_"
 
 
-
 def quote(identifier: str) -> str:
     """A DuckDB identifier, quoted (extra columns may carry any operator name)."""
     return '"' + identifier.replace('"', '""') + '"'
