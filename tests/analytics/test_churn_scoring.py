@@ -14,8 +14,8 @@ import pytest
 from weiwan.analytics.churn.drift import drift, drift_in_batches
 from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry
-from weiwan.analytics.churn.scoring import band_sizes, score_in_batches
-from weiwan.analytics.churn.training import TrainingConfig, risk_bands, score_frame
+from weiwan.analytics.churn.scoring import score_in_batches
+from weiwan.analytics.churn.training import TrainingConfig, band_sizes, risk_bands, score_frame
 from weiwan.analytics.features import compute_features
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse

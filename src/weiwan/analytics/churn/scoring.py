@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from weiwan.analytics.churn.models import prepare_features
 from weiwan.analytics.churn.registry import ModelMeta
-from weiwan.analytics.churn.training import RISK_BANDS, ReasonScope, scored_rows
+from weiwan.analytics.churn.training import ReasonScope, band_sizes, scored_rows
 from weiwan.analytics.warehouse import BatchFn, Store
 
 #: (probability, subscriber_id) of a band's last row in rank order
@@ -33,23 +33,6 @@ class RiskCuts:
 
     high: Cut | None
     medium: Cut | None
-
-
-def band_sizes(n: int) -> tuple[int, int]:
-    """Rows in the high band and in high + medium for ``n`` rows (as ``risk_bands`` ranks)."""
-    return _within(n, RISK_BANDS[0][1]), _within(n, RISK_BANDS[1][1])
-
-
-def _within(n: int, share: float) -> int:
-    """How many ranks r in 1..n have r / n <= share, in the float arithmetic of risk_bands."""
-    if n == 0:
-        return 0
-    k = int(share * n)
-    while k < n and (k + 1) / n <= share:
-        k += 1
-    while k > 0 and k / n > share:
-        k -= 1
-    return k
 
 
 def bands_by_cuts(p: np.ndarray, ids: np.ndarray, cuts: RiskCuts) -> np.ndarray:

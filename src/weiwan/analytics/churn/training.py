@@ -347,11 +347,31 @@ def risk_bands(p: np.ndarray) -> np.ndarray:
     """high / medium / low by rank within the snapshot (top 5 %, next 15 %, the rest)."""
     if len(p) == 0:
         return np.array([], dtype=object)
-    rank = pd.Series(p).rank(ascending=False, method="first").to_numpy() / len(p)
+    rank = pd.Series(p).rank(ascending=False, method="first").to_numpy()
+    high, at_risk = band_sizes(len(p))
     bands = np.full(len(p), "low", dtype=object)
-    bands[rank <= RISK_BANDS[1][1]] = "medium"
-    bands[rank <= RISK_BANDS[0][1]] = "high"
+    bands[rank <= at_risk] = "medium"
+    bands[rank <= high] = "high"
     return bands
+
+
+def band_sizes(n: int) -> tuple[int, int]:
+    """Rows in the high band and in high + medium for ``n`` rows: the one definition of the
+    band boundaries, used by ``risk_bands`` and by the batched scores' cuts."""
+    return _within(n, RISK_BANDS[0][1]), _within(n, RISK_BANDS[1][1])
+
+
+def _within(n: int, share: float) -> int:
+    """How many ranks r in 1..n have r / n <= share (in float arithmetic, as ranks were
+    banded before there were counts)."""
+    if n == 0:
+        return 0
+    k = int(share * n)
+    while k < n and (k + 1) / n <= share:
+        k += 1
+    while k > 0 and k / n > share:
+        k -= 1
+    return k
 
 
 #: which subscribers get reasons: TreeSHAP costs ~70 s per million rows on 2 cores for the
