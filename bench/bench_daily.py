@@ -78,6 +78,12 @@ class PeakRss:
         self._thread.join()
         return self.peak / 1024**3
 
+    def lap(self) -> float:
+        """The peak in GiB since the last lap (or the start); sampling goes on."""
+        rss = int(self._process.memory_info().rss)
+        peak, self.peak = max(self.peak, rss), rss
+        return peak / 1024**3
+
 
 def _env(home: Path, warehouse: Path, database_url: str) -> dict[str, str]:
     return {
@@ -171,9 +177,19 @@ def run_day(day: date) -> dict[str, Any]:
     warehouse = Warehouse.from_settings(settings)
     engine = make_engine(settings.database)
     laps: list[tuple[str, float]] = []
+    memory = PeakRss(os.getpid(), every=0.05)
+    #: the peak RSS GiB of each step (keyed by the step's name) and each published kind
+    peaks: dict[str, float] = {}
 
     def progress(name: str, _done: int, _total: int) -> None:
+        if laps:
+            peaks[laps[-1][0]] = memory.lap()
+        else:
+            peaks["collect"] = memory.lap()
         laps.append((name, time.perf_counter()))
+
+    def published_kind(kind: str) -> None:
+        peaks[f"publish {kind}"] = memory.lap()
 
     try:
         result = run_pipeline(
@@ -186,8 +202,9 @@ def run_day(day: date) -> dict[str, Any]:
             config_home=settings.home,
         )
         steps_end = time.perf_counter()
-        published = publish(warehouse, engine, day)
+        published = publish(warehouse, engine, day, on_kind=published_kind)
         publish_end = time.perf_counter()
+        memory.lap()
         handed = hand_over(
             engine,
             day,
@@ -195,16 +212,24 @@ def run_day(day: date) -> dict[str, Any]:
             visit_window_days=settings.arrival_visit_window_days,
         )
         end = time.perf_counter()
+        peaks["hand-over"] = memory.lap()
     finally:
+        memory.stop()
         warehouse.close()
         engine.dispose()
     seconds = {name: laps[i + 1][1] - at for i, (name, at) in enumerate(laps[:-1])}
     return {
         "collect": laps[0][1] - start,
-        "steps": [[name, seconds[name], result.rows.get(name, 0)] for name in seconds],
-        "publish": [[k, published.seconds[k], published.rows[k]] for k in published.rows],
+        "steps": [
+            [name, seconds[name], result.rows.get(name, 0), peaks.get(name, 0.0)]
+            for name in seconds
+        ],
+        "publish": [
+            [k, published.seconds[k], published.rows[k], peaks.get(f"publish {k}", 0.0)]
+            for k in published.rows
+        ],
         "publish_total": publish_end - steps_end,
-        "hand_over": [end - publish_end, sum(handed.values())],
+        "hand_over": [end - publish_end, sum(handed.values()), peaks["hand-over"]],
         "total": end - start,
     }
 
@@ -212,29 +237,34 @@ def run_day(day: date) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- print
 
 
-def _row(stage: str, cells: list[tuple[float, int | None]]) -> None:
+def _row(stage: str, cells: list[tuple[float, int | None, float | None]]) -> None:
     text = "".join(
-        f"{'' if rows is None else f'{rows:,}':>12}{seconds:>9.1f}" for seconds, rows in cells
+        f"{'' if rows is None else f'{rows:,}':>12}{seconds:>9.1f}"
+        f"{'' if peak is None else f'{peak:.2f}':>7}"
+        for seconds, rows, peak in cells
     )
-    print(f"  {stage:<26}{text}", flush=True)
+    print(f"  {stage:<28}{text}", flush=True)
 
 
 def report(days: list[tuple[date, dict[str, Any], float, float]]) -> None:
+    """Each step's rows, seconds and peak RSS GiB (while it ran), a column group per day."""
     print()
-    head = "".join(f"{'rows':>12}{'s':>9}" for _ in days)
-    titles = "".join(f"{label:>21}" for label in ("first run", "steady day")[: len(days)])
-    print(f"  {'':<26}{titles}")
-    print(f"  {'step':<26}{head}")
-    _row("collect (contacts, outcomes)", [(d["collect"], None) for _, d, _, _ in days])
-    for i, (name, _, _) in enumerate(days[0][1]["steps"]):
-        _row(name, [(d["steps"][i][1], d["steps"][i][2]) for _, d, _, _ in days])
-    for i, (kind, _, _) in enumerate(days[0][1]["publish"]):
-        _row(f"publish {kind}", [(d["publish"][i][1], d["publish"][i][2]) for _, d, _, _ in days])
-    _row("publish (all)", [(d["publish_total"], None) for _, d, _, _ in days])
-    _row("hand-over", [(d["hand_over"][0], d["hand_over"][1]) for _, d, _, _ in days])
-    _row("daily run, in process", [(d["total"], None) for _, d, _, _ in days])
-    _row("daily run, wall (process)", [(wall, None) for _, _, wall, _ in days])
-    print(f"  {'peak RSS GiB':<26}" + "".join(f"{'':>12}{peak:>9.2f}" for *_, peak in days))
+    head = "".join(f"{'rows':>12}{'s':>9}{'GiB':>7}" for _ in days)
+    titles = "".join(f"{label:>28}" for label in ("first run", "steady day")[: len(days)])
+    print(f"  {'':<28}{titles}")
+    print(f"  {'step':<28}{head}")
+    _row("collect (contacts, outcomes)", [(d["collect"], None, None) for _, d, _, _ in days])
+    for i, (name, *_) in enumerate(days[0][1]["steps"]):
+        _row(name, [(d["steps"][i][1], d["steps"][i][2], d["steps"][i][3]) for _, d, _, _ in days])
+    for i, (kind, *_) in enumerate(days[0][1]["publish"]):
+        cells = [
+            (d["publish"][i][1], d["publish"][i][2], d["publish"][i][3]) for _, d, _, _ in days
+        ]
+        _row(f"publish {kind}", cells)
+    _row("publish (all)", [(d["publish_total"], None, None) for _, d, _, _ in days])
+    _row("hand-over", [tuple(d["hand_over"]) for _, d, _, _ in days])
+    _row("daily run, in process", [(d["total"], None, None) for _, d, _, _ in days])
+    _row("daily run, wall (process)", [(wall, None, peak) for _, _, wall, peak in days])
 
 
 def main() -> int:

@@ -87,6 +87,7 @@ def publish(
     *,
     kinds: Sequence[str] = KINDS,
     home: Path | None = None,
+    on_kind: Callable[[str], None] | None = None,
 ) -> PublishResult:
     """Publish ``snapshot``'s results (``kinds``, default all) into the database of ``engine``.
 
@@ -94,7 +95,8 @@ def publish(
     The database must be migrated (``weiwan.ops.migrate.upgrade``). Rule documents edited in the
     web and waiting in the database are checked first and, when valid, applied (``<home>/config``,
     ``home`` defaulting to the settings' home), so that the policies and contact rules published
-    now are the edited ones; the decision engine uses them from its next run.
+    now are the edited ones; the decision engine uses them from its next run. ``on_kind`` is
+    called with each kind's name once it is published (e.g. a benchmark's memory sampler).
     """
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
@@ -138,4 +140,6 @@ def publish(
             rows=result.rows[kind],
             seconds=round(result.seconds[kind], 2),
         )
+        if on_kind is not None:
+            on_kind(kind)
     return result
