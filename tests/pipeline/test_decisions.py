@@ -7,6 +7,7 @@ own training is tested in test_demo.py), and it halves the module's set-up.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
@@ -23,14 +24,21 @@ from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn.training import TrainingConfig
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.decide.config import holdout_bucket, load_decide_config
-from weiwan.analytics.decide.day import DAY_STAGES
+from weiwan.analytics.decide.day import DAY_STAGES, decide_day
 from weiwan.analytics.exports import DECISION_EXPORT, export_decisions
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import load_policies
 from weiwan.analytics.profile import load_profile
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
-from weiwan.pipeline.decision_steps import decide, decision_inputs, earlier_alerts, fired_alerts
+from weiwan.core.settings import get_settings
+from weiwan.pipeline.decision_steps import (
+    decide,
+    decision_inputs,
+    decisions_step,
+    earlier_alerts,
+    fired_alerts,
+)
 from weiwan.pipeline.run import run_pipeline
 from weiwan.pipeline.steps import RunContext
 from weiwan.sim import simulate
@@ -220,3 +228,50 @@ def test_recorded_outcomes_replace_the_prior_uplift(run: Warehouse) -> None:
     effect = config.channel_effect["outbound_call"] * boost
     learned = rows["uplift"].to_numpy(float) / match.to_numpy(float) / effect
     assert learned == pytest.approx(0.5, abs=0.1)
+
+
+def test_a_day_decided_in_chunks_is_the_day_decided_at_once(
+    run: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bounded memory changes nothing: the day's subscribers decided in several chunks (the
+    budgets and channel capacities still shared across all of them) give the same rows as one
+    chunk, the chunks' spilled rows are removed, and the step stores every part."""
+    day = DAYS[-1]
+    ctx = RunContext(run, day, run.registry)  # type: ignore[attr-defined]
+    inputs = decision_inputs(ctx)
+    assert inputs is not None
+    args = (inputs.day, inputs.library, inputs.contact_policy, inputs.config, day)
+    whole = decide_day(*args, learned=inputs.learned, chunk_subscribers=10**9)
+    outcomes = set(whole["outcome"])
+    assert "granted" in outcomes and outcomes & {"budget", "capacity", "lower_value"}
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    chunks: list[str] = []
+
+    def timer(name: str) -> AbstractContextManager[object]:
+        chunks.extend([name] if name == "triggers" else [])
+        return nullcontext()
+
+    parts = decide_day(*args, learned=inputs.learned, stage=timer, chunk_subscribers=300)
+    assert len(chunks) >= 4  # several chunks, each its own triggers
+    assert list(spill.iterdir()) == []
+    keys = ["subscriber_id", "trigger_kind"]
+    pd.testing.assert_frame_equal(
+        parts.sort_values(keys).reset_index(drop=True),
+        whole.sort_values(keys).reset_index(drop=True),
+    )
+    monkeypatch.setenv("WEIWAN_DECISION_CHUNK_SUBSCRIBERS", "300")
+    get_settings.cache_clear()
+    try:
+        stored = decisions_step(ctx)
+    finally:
+        get_settings.cache_clear()
+    assert stored is not None
+    frame = stored.to_pandas().sort_values(keys).reset_index(drop=True)
+    assert (pd.to_datetime(frame["snapshot_date"]).dt.date == day).all()
+    pd.testing.assert_frame_equal(
+        frame.drop(columns="snapshot_date"),
+        whole.sort_values(keys).reset_index(drop=True),
+        check_dtype=False,
+    )

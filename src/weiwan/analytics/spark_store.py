@@ -12,7 +12,7 @@ exactly its partition.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any
 
@@ -169,6 +169,12 @@ class SparkWarehouse:
 
         mapped = self._frame(rows).mapInArrow(apply, PySparkSchema.from_ibis(target))
         return self._register(mapped)
+
+    def from_batches(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> ir.Table:
+        """A table holding ``batches`` (each of ``schema``): gathered on the driver, then handed
+        to Spark (the decisions' rows take this path; their arbitration runs on the driver)."""
+        gathered = pa.Table.from_batches(list(batches), schema)
+        return self._register(self.session.createDataFrame(gathered))
 
     def record_batches(self, rows: ir.Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
         """The rows as Arrow record batches of up to ``batch_rows`` rows (for the publish into

@@ -7,7 +7,7 @@ and its source line. A later delivery of the same key supersedes an earlier one;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -93,6 +93,11 @@ class Store(TableSource, Protocol):
         """``fn`` applied to ``rows`` in batches of at most ``batch_rows`` (never the whole
         table in memory); the results as a table of this store (the caller stores it with
         replace_snapshot and the store drops it after)."""
+        ...
+
+    def from_batches(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> ir.Table:
+        """A table of this store holding ``batches`` (each of ``schema``), never all of them in
+        memory at once where the engine allows it."""
         ...
 
 
@@ -218,23 +223,29 @@ class Warehouse:
         replace_snapshot and the store drops it after)."""
         if batch_rows < 1:
             raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
+        # DuckDB streams the read on the main connection; the results are written meanwhile
+        # through a second connection (a statement on the first would end the stream)
+        self.con._run_pre_execute_hooks(rows)  # registers the expression's memtables
+        reader = self.con.con.sql(self.con.compile(rows)).to_arrow_reader(batch_rows)
+        try:
+            return self.from_batches((fn(batch) for batch in reader), schema)
+        finally:
+            reader.close()  # on an error too: an open result blocks the connection
+
+    def from_batches(self, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> ir.Table:
+        """A table of this store holding ``batches`` (each of ``schema``), written as they come,
+        so that only one batch is in memory at a time (the caller stores it with
+        replace_snapshot and the store drops it after)."""
         name = f"{_MAPPED}{uuid4().hex}"
         self._mapped.append(name)
-        # DuckDB streams the read on the main connection; a second connection to the same
-        # database writes the results meanwhile (a statement on the first would end the stream)
         writer = self.con.con.cursor()
         try:
             writer.register("_mapped_schema", schema.empty_table())
             writer.execute(f"CREATE TABLE {quote(name)} AS FROM _mapped_schema")
-            self.con._run_pre_execute_hooks(rows)  # registers the expression's memtables
-            reader = self.con.con.sql(self.con.compile(rows)).to_arrow_reader(batch_rows)
-            for batch in reader:
-                result = fn(batch)
-                if not result.schema.equals(schema):
-                    raise ValueError(
-                        f"map_batches: the function returned {result.schema}, not {schema}"
-                    )
-                writer.register("_mapped_batch", result)
+            for batch in batches:
+                if not batch.schema.equals(schema):
+                    raise ValueError(f"a batch of {batch.schema}, not {schema}")
+                writer.register("_mapped_batch", batch)
                 writer.execute(f"INSERT INTO {quote(name)} FROM _mapped_batch")
                 writer.unregister("_mapped_batch")
         finally:

@@ -241,6 +241,13 @@ class Settings(BaseSettings):
         description="Rows per batch when a daily step runs Python over the whole population "
         "(scores with reasons): memory grows with the batch, not with the subscribers.",
     )
+    decision_chunk_subscribers: int = Field(
+        default=250_000,
+        ge=1,
+        description="Triggered subscribers whose next best actions are worked out together in "
+        "one chunk of the decisions step; only the candidates that could be granted meet in the "
+        "arbitration across the whole population, so memory grows with the chunk.",
+    )
     train_sample_subscribers: int = Field(
         default=100_000,
         ge=0,

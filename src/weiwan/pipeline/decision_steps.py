@@ -7,21 +7,24 @@ cap and the contact caps from its day on.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 
 from weiwan.analytics.alerts import alert_context, evaluate_rules, fired_once, load_rules
 from weiwan.analytics.contact_policy import ContactPolicy, load_contact_policy
 from weiwan.analytics.decide.config import DecideConfig, load_decide_config
-from weiwan.analytics.decide.day import DayInputs, StageTimer, decide_day
+from weiwan.analytics.decide.day import DECISION_SCHEMA, DayInputs, StageTimer, decide_day_parts
 from weiwan.analytics.policies import PolicyLibrary, load_policies
 from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.uplift import learn_uplift
 from weiwan.core.logging import get_logger
+from weiwan.core.settings import get_settings
 from weiwan.pipeline.steps import RunContext
 
 log = get_logger(__name__)
@@ -160,9 +163,19 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
 def decide(
     ctx: RunContext, inputs: DecisionInputs, stage: StageTimer = nullcontext
 ) -> pd.DataFrame:
-    """The snapshot's decisions from :func:`decision_inputs`; ``stage`` wraps each of
-    decide_day's stages (e.g. a benchmark's timer; by default it does nothing)."""
-    frame = decide_day(
+    """The snapshot's decisions from :func:`decision_inputs` in one frame; ``stage`` wraps each
+    of decide_day's stages (e.g. a benchmark's timer; by default it does nothing)."""
+    parts = list(decide_parts(ctx, inputs, stage))
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return frame.sort_values("subscriber_id").reset_index(drop=True)
+
+
+def decide_parts(
+    ctx: RunContext, inputs: DecisionInputs, stage: StageTimer = nullcontext
+) -> Iterator[pd.DataFrame]:
+    """The snapshot's decisions in bounded parts (``WEIWAN_DECISION_CHUNK_SUBSCRIBERS``), each
+    with its ``snapshot_date``."""
+    for part in decide_day_parts(
         inputs.day,
         inputs.library,
         inputs.contact_policy,
@@ -170,14 +183,33 @@ def decide(
         ctx.snapshot,
         learned=inputs.learned,
         stage=stage,
-    )
-    frame["snapshot_date"] = ctx.snapshot
-    return frame
+        chunk_subscribers=get_settings().decision_chunk_subscribers,
+    ):
+        part["snapshot_date"] = ctx.snapshot
+        yield part
+
+
+#: the stored decisions' columns (:data:`DECISION_SCHEMA` and the snapshot date) in Arrow
+DECISIONS_ARROW = pa.schema(
+    [
+        pa.field(
+            name,
+            pa.bool_() if kind == "bool" else pa.float64() if kind == "float64" else pa.string(),
+        )
+        for name, kind in DECISION_SCHEMA.items()
+    ]
+    + [pa.field("snapshot_date", pa.date32())]
+)
 
 
 def decisions_step(ctx: RunContext) -> ir.Table | None:
-    """At most one action per subscriber for the snapshot's day (see analytics.decide)."""
+    """At most one action per subscriber for the snapshot's day (see analytics.decide),
+    handed to the store part by part."""
     inputs = decision_inputs(ctx)
     if inputs is None:
         return None
-    return ibis.memtable(decide(ctx, inputs))
+    batches = (
+        pa.RecordBatch.from_pandas(part, schema=DECISIONS_ARROW, preserve_index=False)
+        for part in decide_parts(ctx, inputs)
+    )
+    return ctx.warehouse.from_batches(batches, DECISIONS_ARROW)

@@ -27,12 +27,7 @@ def arbitrate(
         kind="mergesort",
     ).reset_index(drop=True)
     frame["granted"] = False
-    frame["why_not"] = pd.Series(pd.NA, index=frame.index, dtype=object)
-    frame.loc[frame["expected_value"] <= 0, "why_not"] = "not_worth_it"
-    if value_room is not None:
-        room = frame["subscriber_id"].map(value_room).astype(float)
-        over = room.notna() & (frame["offer_cost"].astype(float) > room)
-        frame.loc[over & frame["why_not"].isna(), "why_not"] = "value_cap"
+    frame["why_not"] = prejudged(frame, value_room)
     count = budgets.set_index("policy_id")["count"].astype(float).to_dict()
     money = budgets.set_index("policy_id")["money"].astype(float).to_dict()
     left = {k: (np.inf if v is None else float(v)) for k, v in capacity.items()}
@@ -72,6 +67,20 @@ def arbitrate(
     decided = frame.groupby("subscriber_id")["granted"].transform("any")
     frame.loc[~frame["granted"] & decided & frame["why_not"].isna(), "why_not"] = "lower_value"
     return frame
+
+
+def prejudged(scored: pd.DataFrame, value_room: pd.Series | None) -> pd.Series:
+    """Why each candidate can never be granted, whatever the others get (NA: it may be):
+    ``not_worth_it`` when its expected value is not positive, ``value_cap`` when its offer
+    costs more than the subscriber's value cap still allows. Decided row by row, so it can be
+    done chunk by chunk before the arbitration across the whole population."""
+    why_not = pd.Series(pd.NA, index=scored.index, dtype=object)
+    why_not[scored["expected_value"] <= 0] = "not_worth_it"
+    if value_room is not None:
+        room = scored["subscriber_id"].map(value_room).astype(float)
+        over = room.notna() & (scored["offer_cost"].astype(float) > room)
+        why_not[over & why_not.isna()] = "value_cap"
+    return why_not
 
 
 def decision_rows(arbitrated: pd.DataFrame, alternatives: int = 2) -> pd.DataFrame:

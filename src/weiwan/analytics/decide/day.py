@@ -3,10 +3,13 @@ giving one decision row per subscriber (:data:`DECISION_COLUMNS`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+import pickle
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from dataclasses import dataclass, replace
 from datetime import date
+from pathlib import Path
+from tempfile import TemporaryDirectory
 
 import ibis
 import ibis.expr.types as ir
@@ -14,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from weiwan.analytics.contact_policy import CHANNELS, ContactPolicy
-from weiwan.analytics.decide.arbitration import arbitrate, decision_rows
+from weiwan.analytics.decide.arbitration import arbitrate, decision_rows, prejudged
 from weiwan.analytics.decide.config import DecideConfig, in_holdout
 from weiwan.analytics.decide.valuation import score_candidates
 from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
@@ -194,7 +197,9 @@ def _candidates(
 
 #: a stage timer: called with a stage's name, it returns the context manager the stage runs in
 StageTimer = Callable[[str], AbstractContextManager[object]]
-#: the stages of :func:`decide_day`, in the order they run (a stage with nothing to do is skipped)
+#: the stages of :func:`decide_day`, in the order they run (a stage with nothing to do is
+#: skipped); with several chunks of subscribers the first five run once per chunk, then the
+#: arbitration and the care actions once, then the last four once per chunk
 DAY_STAGES = (
     "triggers",
     "holdout",
@@ -202,12 +207,14 @@ DAY_STAGES = (
     "scoring",
     "budgets_and_value_room",
     "arbitration",
+    "care_actions",
     "decision_rows",
     "retention_outcomes",
-    "care_actions",
     "explanations",
     "types_and_order",
 )
+#: triggered subscribers decided together in one chunk (bounds the day's memory)
+CHUNK_SUBSCRIBERS = 250_000
 
 
 def _no_timer(stage: str) -> AbstractContextManager[object]:
@@ -224,12 +231,148 @@ def decide_day(
     *,
     learned: dict[str, float] | None = None,
     stage: StageTimer = _no_timer,
+    chunk_subscribers: int = CHUNK_SUBSCRIBERS,
 ) -> pd.DataFrame:
     """The day's decisions: one row per subscriber with a retention or care trigger
     (:data:`DECISION_COLUMNS`). ``action`` marks what is to be done today; hold-out rows keep
     the offer they would have had (``action`` False, ``outcome`` "holdout"). ``learned``
     replaces the prior uplift of the offer types it names (see analytics.uplift). ``stage``
-    wraps each of :data:`DAY_STAGES` (e.g. a benchmark's timer); by default it does nothing."""
+    wraps each of :data:`DAY_STAGES` (e.g. a benchmark's timer); by default it does nothing.
+    All rows in one frame: :func:`decide_day_parts` gives them in bounded parts."""
+    parts = list(
+        decide_day_parts(
+            inputs,
+            library,
+            contact,
+            config,
+            day,
+            learned=learned,
+            stage=stage,
+            chunk_subscribers=chunk_subscribers,
+        )
+    )
+    if len(parts) == 1:
+        return parts[0]
+    whole = pd.concat(parts, ignore_index=True).astype(DECISION_SCHEMA)
+    return whole.sort_values("subscriber_id").reset_index(drop=True)
+
+
+@dataclass
+class _Chunk:
+    """What the first pass keeps of one chunk of subscribers for the last."""
+
+    retention: pd.DataFrame  # the chunk's retention triggers, with ``holdout``
+    #: the chunk's candidates that the arbitration does not see: held-out subscribers' (why_not
+    #: NA) and those that can never be granted (why_not set), ``granted`` False
+    settled: pd.DataFrame
+    scored: bool  # whether the chunk had any scored candidate
+
+
+def decide_day_parts(
+    inputs: DayInputs,
+    library: PolicyLibrary,
+    contact: ContactPolicy,
+    config: DecideConfig,
+    day: date,
+    *,
+    learned: dict[str, float] | None = None,
+    stage: StageTimer = _no_timer,
+    chunk_subscribers: int = CHUNK_SUBSCRIBERS,
+) -> Iterator[pd.DataFrame]:
+    """:func:`decide_day`'s rows in parts, each sorted by subscriber, so that memory stays
+    bounded as subscribers grow (the same rows, whatever the chunk size).
+
+    Subscribers are split into chunks of about ``chunk_subscribers`` triggered ones (by a hash of
+    their id). Everything but the arbitration and the care actions is decided subscriber by
+    subscriber, so it runs chunk by chunk; the arbitration across the whole population under
+    the budgets and channel capacities sees only the candidates that could be granted (a
+    positive expected value within the value cap: a few percent of them), the care actions
+    only the care triggers. The first pass keeps each chunk's other rows on disk (in a private
+    temporary directory) when there are several chunks, and the last pass finishes each chunk.
+    """
+    chunks = _chunk_count(inputs, config, chunk_subscribers)
+    left: dict[str, int | None] = {c: contact.capacity(c, day) for c in CHANNELS}
+    with ExitStack() as cleanup:
+        spill = Path(cleanup.enter_context(TemporaryDirectory(prefix="weiwan-decide-")))
+        kept: list[_Chunk | Path] = []
+        live: list[pd.DataFrame] = []
+        cares: list[pd.DataFrame] = []
+        for index in range(chunks):
+            part = _chunk_inputs(inputs, index, chunks)
+            chunk, chunk_live, care = _first_pass(
+                part, library, contact, config, day, learned, stage
+            )
+            live.append(chunk_live)
+            cares.append(care)
+            if chunks == 1:
+                kept.append(chunk)
+            else:
+                path = spill / f"chunk-{index}.pickle"
+                with path.open("wb") as sink:  # our own file, read back below: pickle is exact
+                    pickle.dump(chunk, sink, protocol=pickle.HIGHEST_PROTOCOL)
+                kept.append(path)
+        arbitrated = pd.DataFrame()
+        if any(isinstance(k, Path) or k.scored for k in kept):
+            with stage("arbitration"):
+                arbitrated = _arbitrate(live, inputs, library, left, day)
+        granted = arbitrated[arbitrated["granted"]] if len(arbitrated) else arbitrated
+        if len(granted):
+            for channel, used in granted.groupby("channel").size().items():
+                cap = left.get(str(channel))
+                left[str(channel)] = None if cap is None else cap - int(used)
+        with stage("care_actions"):
+            busy = pd.DataFrame(
+                {"subscriber_id": granted.get("subscriber_id", pd.Series(dtype=object))}
+            ).assign(action=True)
+            care = pd.concat(cares, ignore_index=True) if cares else pd.DataFrame()
+            care_rows = _care_actions(care, busy, left, profile=inputs.profile)
+        for index, kept_chunk in enumerate(kept):
+            chunk = kept_chunk if isinstance(kept_chunk, _Chunk) else _read_back(kept_chunk)
+            last = index == len(kept) - 1
+            yield _last_pass(chunk, arbitrated, care_rows if last else None, stage)
+
+
+def _read_back(path: Path) -> _Chunk:
+    """A chunk the first pass wrote to the run's private temporary directory."""
+    with path.open("rb") as source:
+        chunk: _Chunk = pickle.load(source)
+    path.unlink()
+    return chunk
+
+
+def _chunk_count(inputs: DayInputs, config: DecideConfig, chunk_subscribers: int) -> int:
+    """How many chunks the day's triggered subscribers are decided in (at least one)."""
+    if chunk_subscribers < 1:
+        raise ValueError(f"chunk_subscribers must be at least 1, not {chunk_subscribers}")
+    profile = inputs.profile
+    risky = int(profile.filter(profile.risk_band.isin(config.risk_bands)).count().execute())
+    alerted = int(inputs.alerts.count().execute())  # an upper bound: at most one row each
+    return max(1, -(-(risky + alerted) // chunk_subscribers))
+
+
+def _chunk_inputs(inputs: DayInputs, index: int, chunks: int) -> DayInputs:
+    """The day's inputs restricted to the subscribers of chunk ``index`` of ``chunks``."""
+    if chunks == 1:
+        return inputs
+
+    def mine(rows: ir.Table) -> ir.Table:
+        bucket = (rows.subscriber_id.cast("string").hash() % chunks + chunks) % chunks
+        return rows.filter(bucket == index)
+
+    return replace(inputs, profile=mine(inputs.profile), alerts=mine(inputs.alerts))
+
+
+def _first_pass(
+    inputs: DayInputs,
+    library: PolicyLibrary,
+    contact: ContactPolicy,
+    config: DecideConfig,
+    day: date,
+    learned: dict[str, float] | None,
+    stage: StageTimer,
+) -> tuple[_Chunk, pd.DataFrame, pd.DataFrame]:
+    """One chunk's triggers, hold-out, candidates and their values; (what the last pass needs,
+    the candidates the arbitration weighs, the care triggers)."""
     with stage("triggers"):
         retention, care = _triggers(inputs, config)
     with stage("holdout"):
@@ -243,37 +386,68 @@ def decide_day(
         )
     with stage("scoring"):
         scored = score_candidates(candidates, config, learned) if len(candidates) else candidates
-    rows: list[pd.DataFrame] = []
-    left: dict[str, int | None] = {c: contact.capacity(c, day) for c in CHANNELS}
-    if len(scored):
-        with stage("budgets_and_value_room"):
-            small_call = scored["channel"].isin(CALLS) & (
-                scored["expected_value"] < config.min_value_for_call
-            )
-            scored = scored[~small_call]
-            held = set(retention.loc[retention["holdout"], "subscriber_id"])
-            in_play = scored[~scored["subscriber_id"].isin(held)]
-            budgets = remaining_budgets(library.policies, inputs.granted, day).to_pandas()
-            budgets = budgets.rename(
-                columns={"remaining_count": "count", "remaining_money": "money"}
-            )
-            room = _value_room(inputs, library)
-        with stage("arbitration"):
-            arbitrated = arbitrate(in_play, budgets, left, room)
-        with stage("decision_rows"):
-            granted_rows = arbitrated[arbitrated["granted"]]
-            for channel, used in granted_rows.groupby("channel").size().items():
-                cap = left.get(str(channel))
-                left[str(channel)] = None if cap is None else cap - int(used)
-            would_be = scored[scored["subscriber_id"].isin(held)].assign(granted=False)
-            would_be["why_not"] = pd.Series(pd.NA, index=would_be.index, dtype=object)
-            rows.append(decision_rows(pd.concat([arbitrated, would_be], ignore_index=True)))
-    with stage("retention_outcomes"):
-        out = _retention_outcomes(retention, rows)
-    with stage("care_actions"):
-        out = pd.concat(
-            [out, _care_actions(care, out, left, profile=inputs.profile)], ignore_index=True
+    if not len(scored):
+        return _Chunk(retention, scored, scored=False), scored, care
+    with stage("budgets_and_value_room"):
+        small_call = scored["channel"].isin(CALLS) & (
+            scored["expected_value"] < config.min_value_for_call
         )
+        scored = scored[~small_call].assign(granted=False)
+        held_out = set(retention.loc[retention["holdout"], "subscriber_id"])
+        held = scored["subscriber_id"].isin(held_out)
+        why_not = prejudged(scored, _value_room(inputs, library))
+        why_not[held] = pd.NA  # held out: kept as it would have been, never judged
+        scored["why_not"] = why_not
+        weighed = ~held & scored["why_not"].isna()
+    return _Chunk(retention, scored[~weighed], scored=True), scored[weighed], care
+
+
+def _arbitrate(
+    live: list[pd.DataFrame],
+    inputs: DayInputs,
+    library: PolicyLibrary,
+    left: dict[str, int | None],
+    day: date,
+) -> pd.DataFrame:
+    """The arbitration across every chunk's candidates that could be granted."""
+    weighed = [frame for frame in live if len(frame)]
+    if not weighed:
+        return pd.DataFrame()
+    budgets = remaining_budgets(library.policies, inputs.granted, day).to_pandas()
+    budgets = budgets.rename(columns={"remaining_count": "count", "remaining_money": "money"})
+    return arbitrate(pd.concat(weighed, ignore_index=True), budgets, left)
+
+
+def _last_pass(
+    chunk: _Chunk,
+    arbitrated: pd.DataFrame,
+    care_rows: pd.DataFrame | None,
+    stage: StageTimer,
+) -> pd.DataFrame:
+    """One chunk's decision rows: its arbitrated and settled candidates, its retention outcomes
+    (and, in the last chunk, the care actions), explained and typed."""
+    rows: list[pd.DataFrame] = []
+    if chunk.scored:
+        with stage("decision_rows"):
+            weighed = None
+            if len(arbitrated):
+                weighed = arbitrated[
+                    arbitrated["subscriber_id"].isin(chunk.retention["subscriber_id"])
+                ]
+            held = chunk.settled["why_not"].isna()
+            in_play = pd.concat([weighed, chunk.settled[~held]], ignore_index=True)
+            # the order the arbitration ranks in, so ties between equal values fall the same way
+            in_play = in_play.sort_values(
+                ["expected_value", "subscriber_id", "policy_id", "channel"],
+                ascending=[False, True, True, True],
+                kind="mergesort",
+            )
+            would_be = chunk.settled[held]
+            rows.append(decision_rows(pd.concat([in_play, would_be], ignore_index=True)))
+    with stage("retention_outcomes"):
+        out = _retention_outcomes(chunk.retention, rows)
+    if care_rows is not None:
+        out = pd.concat([out, care_rows], ignore_index=True)
     with stage("explanations"):
         for column, dtype in DECISION_SCHEMA.items():
             if column not in out.columns:  # e.g. no candidate today: blank, of the column's type
