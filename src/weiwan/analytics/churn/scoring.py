@@ -103,11 +103,14 @@ def probability_batch(model: Any, meta: ModelMeta) -> BatchFn:
 
 
 def score_batch(model: Any, meta: ModelMeta, reasons_for: ReasonScope, cuts: RiskCuts) -> BatchFn:
-    """Features in, scores out: the rows ``score_frame`` gives them, banded by the snapshot's
-    ``cuts`` and explained (TreeSHAP) within ``reasons_for``."""
+    """Features with the first pass's ``churn_probability`` in, scores out: the rows
+    ``score_frame`` gives them, banded by the snapshot's ``cuts`` and explained (TreeSHAP)
+    within ``reasons_for``; the model does not predict a second time."""
 
     def apply(batch: pa.RecordBatch) -> pa.RecordBatch:
-        features, x, p = _probabilities(model, meta, batch)
+        features = batch.to_pandas()
+        p = features.pop("churn_probability").to_numpy(dtype=float)
+        x, _ = prepare_features(features[meta.features], categories=model.categories_)
         bands = bands_by_cuts(p, features["subscriber_id"].to_numpy(), cuts)
         scored = scored_rows(model, meta, features, x, p, bands, reasons_for=reasons_for)
         schema = score_schema(batch.schema.field("subscriber_id").type)
@@ -136,7 +139,7 @@ def score_in_batches(
     )
     cuts = risk_cuts(probabilities)
     return store.map_batches(
-        inputs,
+        inputs.join(probabilities, "subscriber_id"),
         score_batch(model, meta, reasons_for, cuts),
         score_schema(id_type),
         batch_rows=batch_rows,
