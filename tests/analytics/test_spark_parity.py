@@ -24,7 +24,9 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from weiwan.analytics.churn.labels import labelled_snapshots
 from weiwan.analytics.churn.registry import ModelRegistry
+from weiwan.analytics.churn.training import TrainingConfig, draw_sample, snapshot_frame
 from weiwan.analytics.contract import TABLES
 from weiwan.analytics.features import compute_features
 from weiwan.analytics.ingest import ingest
@@ -249,6 +251,23 @@ def test_publish_from_spark_gives_the_same_customer_view_and_decisions(
     for table, expected in on_duckdb.items():
         assert len(expected) > 100, table
         _assert_same("profile", on_spark[table], expected)  # model figures: rtol 1e-6
+
+
+def test_training_draws_the_same_stratified_sample_on_spark(runs: Runs) -> None:
+    """The same subscribers (by the MD5 of their ids, stratified by the label) and the same
+    features of them on both engines; only the sample is collected."""
+    config = TrainingConfig()
+    day = labelled_snapshots(DAY, horizon_months=1, count=1)[0]
+    on_duckdb = draw_sample(runs.duckdb, day, config, 1000)
+    on_spark = draw_sample(runs.spark, day, config, 1000)
+    assert on_duckdb.labelled > 2500 and 1000 <= on_duckdb.rows.num_rows <= 1002
+    assert on_duckdb.churners > 5
+    assert on_spark.rows.to_pylist() == on_duckdb.rows.to_pylist()
+    assert on_spark.labelled == on_duckdb.labelled
+    assert on_spark.labelled_churners == on_duckdb.labelled_churners
+    expected = snapshot_frame(runs.duckdb, day, config, sample=on_duckdb)
+    assert len(expected) == on_duckdb.rows.num_rows
+    _assert_same("features", snapshot_frame(runs.spark, day, config, sample=on_spark), expected)
 
 
 def test_contract_tables_read_from_hive(runs: Runs, spark: Any) -> None:
