@@ -30,10 +30,12 @@ from weiwan.analytics.churn.training import TrainingConfig, draw_sample, snapsho
 from weiwan.analytics.contract import TABLES
 from weiwan.analytics.features import compute_features
 from weiwan.analytics.ingest import ingest
+from weiwan.analytics.mapping import load_mapping
 from weiwan.analytics.spark_store import SparkWarehouse
 from weiwan.analytics.warehouse import SNAPSHOT, Warehouse
 from weiwan.cli import app
 from weiwan.core.db import make_engine
+from weiwan.core.errors import WeiwanError
 from weiwan.core.settings import get_settings
 from weiwan.pipeline.publish import publish
 from weiwan.pipeline.run import STEPS, PipelineResult, run_pipeline
@@ -270,17 +272,90 @@ def test_training_draws_the_same_stratified_sample_on_spark(runs: Runs) -> None:
     _assert_same("features", snapshot_frame(runs.spark, day, config, sample=on_spark), expected)
 
 
-def test_contract_tables_read_from_hive(runs: Runs, spark: Any) -> None:
-    """An operator's existing Hive tables (contract columns and ``_snapshot``) are read in
-    place through the metastore: the features equal DuckDB's."""
+@pytest.fixture(scope="module")
+def operator_dw(runs: Runs, spark: Any) -> str:
+    """The operator's Hive database: every contract table (contract columns and ``_snapshot``)
+    as a Hive table, written once through the embedded metastore."""
     spark.sql("CREATE DATABASE IF NOT EXISTS operator_dw")
     for name in (t.name for t in TABLES):
         arrow = runs.duckdb.table(name).to_pyarrow()
         frame = spark.createDataFrame(arrow)
         frame.write.mode("overwrite").saveAsTable(f"operator_dw.{name}")
-    hive = SparkWarehouse(spark, runs.spark.root + "-hive", hive_database="operator_dw")
+    return "operator_dw"
+
+
+def test_contract_tables_read_from_hive(runs: Runs, operator_dw: str) -> None:
+    """An operator's existing Hive tables (contract columns and ``_snapshot``) are read in
+    place through the metastore: the features equal DuckDB's."""
+    hive = SparkWarehouse(runs.spark.session, runs.spark.root + "-hive", hive_database=operator_dw)
     assert hive.has_table("subscribers") and not hive.has_table("features")
     assert hive.table("subscribers")[SNAPSHOT].max().execute() is not None
     expected = compute_features(runs.duckdb, DAY).to_pandas().sort_values("subscriber_id")
     on_hive = compute_features(hive, DAY).to_pandas().sort_values("subscriber_id")
     _assert_same("features", on_hive.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+#: the operator's own column names (own -> contract) in the Hive views of the mapping test
+OWN_NAMES = {
+    "subscribers": {"user_id": "subscriber_id", "pay_kind": "payment_type"},
+    "monthly_usage": {"user_id": "subscriber_id", "fee": "bill_amount"},
+}
+MAPPING = """
+tables:
+  subscribers:
+    columns: {user_id: subscriber_id, pay_kind: payment_type}
+    values: {payment_type: {PRE: prepaid, POST: postpaid}}
+  monthly_usage:
+    columns: {user_id: subscriber_id, fee: bill_amount}
+"""
+
+
+def _own_views(spark: Any, source: str, database: str) -> None:
+    """Views over ``source`` with the operator's own column names and payment codes, and
+    without the subscribers' (optional) name column."""
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+    for name in (t.name for t in TABLES):
+        own = {contract: mine for mine, contract in OWN_NAMES.get(name, {}).items()}
+        columns = []
+        for column in spark.table(f"{source}.{name}").columns:
+            value = f"`{column}`"
+            if name == "subscribers" and column == "payment_type":
+                value = "CASE payment_type WHEN 'prepaid' THEN 'PRE' ELSE 'POST' END"
+            if not (name == "subscribers" and column == "name"):
+                columns.append(f"{value} AS `{own.get(column, column)}`")
+        spark.sql(
+            f"CREATE OR REPLACE VIEW {database}.{name} AS "
+            f"SELECT {', '.join(columns)} FROM {source}.{name}"
+        )
+
+
+def test_hive_tables_are_read_through_the_column_mapping(
+    runs: Runs, operator_dw: str, tmp_path: Path
+) -> None:
+    """The operator's own names and codes, mapped by the column-mapping file as a projection
+    of the Hive tables (nothing copied): the features equal DuckDB's; a mapped or required
+    column the table lacks is an error naming the table and the column."""
+    spark = runs.spark.session
+    _own_views(spark, operator_dw, "operator_own")
+    path = tmp_path / "mapping.yaml"
+    path.write_text(MAPPING, encoding="utf-8")
+    root = runs.spark.root + "-own"
+    hive = SparkWarehouse(
+        spark, root, hive_database="operator_own", hive_mapping=load_mapping(path)
+    )
+    subscribers = hive.table("subscribers")
+    assert "user_id" not in subscribers.columns and "name" in subscribers.columns
+    expected = compute_features(runs.duckdb, DAY).to_pandas().sort_values("subscriber_id")
+    assert set(expected["payment_type"]) == {"prepaid", "postpaid"}
+    on_hive = compute_features(hive, DAY).to_pandas().sort_values("subscriber_id")
+    _assert_same("features", on_hive.reset_index(drop=True), expected.reset_index(drop=True))
+
+    unmapped = SparkWarehouse(spark, root, hive_database="operator_own")
+    with pytest.raises(WeiwanError, match=r"operator_own\.subscribers.*'subscriber_id'"):
+        unmapped.table("subscribers")
+    path.write_text(MAPPING.replace("pay_kind:", "payment_kind:"), encoding="utf-8")
+    wrong = SparkWarehouse(
+        spark, root, hive_database="operator_own", hive_mapping=load_mapping(path)
+    )
+    with pytest.raises(WeiwanError, match=r"operator_own\.subscribers.*'payment_kind'"):
+        wrong.table("subscribers")

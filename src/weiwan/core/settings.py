@@ -252,6 +252,15 @@ class Settings(BaseSettings):
         "0.811 (250 k: 236 s, 6.1 GiB, AUC 0.813; everyone: 4 min 24 s, 6.3 GiB).",
     )
 
+    # --- Spark: the column mapping of Hive tables read in place (issue 21) ---
+    spark_hive_mapping: Path | None = Field(
+        default=None,
+        description="Column-mapping YAML (the format of `weiwan ingest --mapping`) applied to "
+        "the contract tables read from WEIWAN_SPARK_HIVE_DATABASE: its columns (operator's "
+        "names to contract names), values and not_delivered become a projection of each Hive "
+        "table, nothing copied; unset: the Hive tables carry the contract's names.",
+    )
+
     @property
     def warehouse_file(self) -> Path:
         return self.warehouse_path or self.home / "warehouse.duckdb"
