@@ -28,6 +28,7 @@ from weiwan.analytics.mapping import Mapping, load_mapping
 from weiwan.analytics.spark import stored_extras
 from weiwan.analytics.spark_session import spark_session
 from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, empty_table, latest_rows
+from weiwan.core.errors import ConfigError
 from weiwan.core.settings import Settings
 
 RESULT_PARTITION = "snapshot_date"
@@ -67,12 +68,20 @@ class SparkWarehouse:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SparkWarehouse:
-        """The store the settings name (master, root URI, Hive database, extra conf)."""
+        """The store the settings name (master, root URI, Hive database and its column
+        mapping, extra conf); the mapping file is checked before Spark starts."""
+        if settings.spark_hive_mapping is not None and not settings.spark_hive_database:
+            raise ConfigError(
+                f"WEIWAN_SPARK_HIVE_MAPPING={settings.spark_hive_mapping} maps the columns of "
+                "Hive tables read in place: set WEIWAN_SPARK_HIVE_DATABASE too (contract "
+                "tables copied by `weiwan ingest` are mapped by `--mapping`)"
+            )
+        mapping = load_mapping(settings.spark_hive_mapping)
         return cls(
             spark_session(settings),
             settings.spark_warehouse_uri,
             hive_database=settings.spark_hive_database,
-            hive_mapping=load_mapping(settings.spark_hive_mapping),
+            hive_mapping=mapping,
         )
 
     def close(self) -> None:
