@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from weiwan.analytics.churn import training
 from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn.training import (
@@ -75,7 +76,7 @@ def test_no_sample_when_the_population_is_smaller(operator: tuple[Path, Warehous
 
 
 def test_the_stratified_sample_keeps_each_label_at_its_share(
-    operator: tuple[Path, Warehouse],
+    operator: tuple[Path, Warehouse], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wh = operator[1]
     day, config, size = date(2026, 9, 30), TrainingConfig(), 1000
@@ -95,6 +96,15 @@ def test_the_stratified_sample_keeps_each_label_at_its_share(
     for churned, stratum in population.groupby("churned"):
         chosen = set(rows.subscriber_id[rows.churned == churned])
         assert chosen == set(stratum.sort_values("key").subscriber_id[: len(chosen)])
+    # a key range too narrow for a quota: everyone of the label is ranked, the same rows
+    ranked = []
+
+    def narrow(quota: int, stratum: int) -> str:
+        ranked.append(quota)
+        return "00100000"  # about 1/4096 of the keys
+
+    monkeypatch.setattr(training, "_candidates", narrow)
+    assert draw_sample(wh, day, config, size).rows.equals(sample.rows) and ranked
     # the frame holds the features of exactly the sample, with its labels
     frame = snapshot_frame(wh, day, config, sample=sample)
     pd.testing.assert_frame_equal(frame[["subscriber_id", "churned"]], rows)

@@ -28,7 +28,7 @@ from weiwan.analytics.churn.labels import labelled_snapshots
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn.training import TrainingConfig, draw_sample, snapshot_frame
 from weiwan.analytics.contract import TABLES
-from weiwan.analytics.features import compute_features
+from weiwan.analytics.features import FLOAT_DIGITS, compute_features
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.mapping import load_mapping
 from weiwan.analytics.spark_store import SparkWarehouse
@@ -279,7 +279,19 @@ def test_training_draws_the_same_stratified_sample_on_spark(runs: Runs) -> None:
     assert on_spark.labelled_churners == on_duckdb.labelled_churners
     expected = snapshot_frame(runs.duckdb, day, config, sample=on_duckdb)
     assert len(expected) == on_duckdb.rows.num_rows
-    _assert_same("features", snapshot_frame(runs.spark, day, config, sample=on_spark), expected)
+    on_spark_frame = snapshot_frame(runs.spark, day, config, sample=on_spark)
+    assert list(on_spark_frame.columns) == list(expected.columns)
+    for column in expected.columns:
+        left, right = on_spark_frame[column], expected[column]
+        if pd.api.types.is_float_dtype(right):
+            # features are rounded to FLOAT_DIGITS; a mean on a rounding boundary may land one
+            # unit apart as the engines sum in different orders (measured: 1 value in 1 001)
+            np.testing.assert_allclose(
+                left.to_numpy(float), right.to_numpy(float), rtol=0,
+                atol=1.5 * 10.0**-FLOAT_DIGITS, equal_nan=True, err_msg=column,
+            )  # fmt: skip
+        else:
+            assert _values(left) == _values(right), column
 
 
 @pytest.fixture(scope="module")

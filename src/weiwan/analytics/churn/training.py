@@ -244,36 +244,78 @@ def labelled_population(warehouse: TableSource, snapshot: date, config: Training
     return joined.select("subscriber_id", churned=joined.churned.fill_null(False))
 
 
-def stratified_sample(
-    warehouse: TableSource, snapshot: date, config: TrainingConfig, size: int | None
-) -> ir.Table:
-    """The labelled subscribers of ``snapshot`` sampled to about ``size`` rows (everyone when
-    ``size`` is None or the population is smaller), stratified by the label, as an expression
-    of the store: (subscriber_id, churned, stratum_rows), ``stratum_rows`` being how many of
-    the population share the row's label.
+def stratum_sizes(
+    warehouse: TableSource, snapshot: date, config: TrainingConfig
+) -> dict[bool, int]:
+    """How many subscribers active at ``snapshot`` churned within the horizon (True) and not
+    (False): one aggregate in the store."""
+    rows = labelled_population(warehouse, snapshot, config)
+    counts = rows.group_by("churned").aggregate(rows=rows.count()).to_pyarrow().to_pylist()
+    return {bool(c["churned"]): int(c["rows"]) for c in counts}
 
-    Each label keeps its share of the population (proportional allocation): the
-    ``ceil(stratum_rows * size / population)`` subscribers of lowest :func:`sample_key`. Not
-    "all churners and weighted non-churners": with the label's share kept, the model's
+
+def stratum_quotas(strata: dict[bool, int], size: int | None) -> dict[bool, int]:
+    """Rows each label keeps in a sample of about ``size``: its share of the population,
+    ``ceil(stratum * size / population)`` (everyone when ``size`` is None or not smaller)."""
+    population = sum(strata.values())
+    if size is None or size >= population:
+        return dict(strata)
+    return {label: -(-rows * size // population) for label, rows in strata.items()}
+
+
+def _candidates(quota: int, stratum: int) -> str | None:
+    """The key prefix below which a label's subscribers are ranked for its quota: a range
+    expected to hold 10 % and six standard deviations more than the quota (None: all)."""
+    share = (quota * 1.1 + 6 * quota**0.5 + 100) / max(1, stratum)
+    return None if share >= 1.0 else f"{int(share * 16**_KEY_DIGITS):0{_KEY_DIGITS}x}"
+
+
+def stratified_sample(
+    warehouse: TableSource,
+    snapshot: date,
+    config: TrainingConfig,
+    strata: dict[bool, int],
+    size: int | None,
+    *,
+    prefilter: bool = True,
+) -> ir.Table:
+    """The labelled subscribers of ``snapshot`` sampled to about ``size``, stratified by the
+    label, as an expression of the store (subscriber_id, churned): for each label (``strata``
+    gives how many have it, :func:`stratum_sizes`) its quota (:func:`stratum_quotas`) of
+    subscribers of lowest :func:`sample_key`. The key is the same on both engines, so DuckDB
+    and Spark pick the same rows.
+
+    Each label keeps its share of the population (proportional allocation), not "all
+    churners and weighted non-churners": with the label's share kept, the model's
     probabilities stay calibrated and the hold-out's figures (lift, calibration, profit) stay
     those of the population without weighting every model and metric; at the sizes sampled
     (100 k per month end) a 1 % churn rate still leaves about a thousand churners a month end.
-    The key is the same on both engines, so DuckDB and Spark pick the same rows.
+
+    With ``prefilter`` only the subscribers whose key falls in a range expected to hold a
+    margin more than the quota are ranked (a label's ranking is one task on Spark: it stays
+    small as the population grows). The lowest keys are all in that range, so the result is
+    that of ranking everyone whenever the range holds the quota; :func:`draw_sample` checks,
+    and ranks everyone otherwise.
     """
+    quotas = stratum_quotas(strata, size)
     rows = labelled_population(warehouse, snapshot, config)
-    stratum = rows.subscriber_id.count().over(group_by=rows.churned)
-    if size is None:
-        return rows.mutate(stratum_rows=stratum)
+    if quotas == strata:
+        return rows
+    key = sample_key(rows.subscriber_id)
+    if prefilter:
+        wanted = ibis.literal(False)
+        for label, quota in quotas.items():
+            in_label = rows.churned if label else ~rows.churned
+            bound = _candidates(quota, strata[label])
+            wanted |= in_label if bound is None else in_label & (key.substr(0, _KEY_DIGITS) < bound)
+        rows = rows.filter(wanted)
     ranked = rows.mutate(
-        stratum_rows=stratum,
-        _population=rows.subscriber_id.count().over(),
         _rank=ibis.row_number().over(
             group_by=rows.churned, order_by=[sample_key(rows.subscriber_id), rows.subscriber_id]
-        ),
+        )
     )
-    # rank < ceil(stratum * size / population), in integers: exact on either engine
-    kept = ranked.filter(ranked._rank * ranked._population < ranked.stratum_rows * size)
-    return kept.select("subscriber_id", "churned", "stratum_rows")
+    quota = ibis.ifelse(ranked.churned, quotas.get(True, 0), quotas.get(False, 0))
+    return ranked.filter(ranked._rank < quota).select("subscriber_id", "churned")
 
 
 @dataclass(frozen=True)
@@ -281,7 +323,7 @@ class SnapshotSample:
     """The labelled subscribers of one month end that training uses, collected to the
     driver (only the sample), and the population they were drawn from."""
 
-    rows: pa.Table  # subscriber_id, churned
+    rows: pa.Table  # subscriber_id, churned; in subscriber order
     labelled: int  # labelled subscribers of the month end
     labelled_churners: int
 
@@ -303,19 +345,27 @@ def sample_size(config: TrainingConfig, max_rows: int | None = None) -> int | No
     return min(bounds) if bounds else None
 
 
+def _count(rows: pa.Table, label: bool) -> int:
+    return int(pc.sum(pc.equal(rows["churned"], label)).as_py() or 0)
+
+
 def draw_sample(
     warehouse: TableSource, snapshot: date, config: TrainingConfig, size: int | None
 ) -> SnapshotSample:
-    """:func:`stratified_sample` of ``snapshot`` run in the store; only the sample (and its
-    strata's sizes) reaches the driver."""
-    table = stratified_sample(warehouse, snapshot, config, size).to_pyarrow()
-    strata = table.group_by("churned").aggregate([("stratum_rows", "max")]).to_pylist()
-    sizes = {bool(s["churned"]): int(s["stratum_rows_max"]) for s in strata}
-    # every label present in the population keeps at least one row, so its size is known
+    """:func:`stratified_sample` of ``snapshot`` run in the store: two queries (the strata's
+    sizes, then the sample); only the sample reaches the driver."""
+    strata = stratum_sizes(warehouse, snapshot, config)
+    quotas = stratum_quotas(strata, size)
+    rows = stratified_sample(warehouse, snapshot, config, strata, size).to_pyarrow()
+    if any(_count(rows, label) < quota for label, quota in quotas.items()):
+        log.info("training.sample_ranked_whole", snapshot=snapshot.isoformat())
+        rows = stratified_sample(
+            warehouse, snapshot, config, strata, size, prefilter=False
+        ).to_pyarrow()
     return SnapshotSample(
-        rows=table.select(["subscriber_id", "churned"]).sort_by("subscriber_id"),
-        labelled=sum(sizes.values()),
-        labelled_churners=sizes.get(True, 0),
+        rows=rows.select(["subscriber_id", "churned"]).sort_by("subscriber_id"),
+        labelled=sum(strata.values()),
+        labelled_churners=strata.get(True, 0),
     )
 
 
