@@ -5,8 +5,9 @@ reasons <= 60 s. Uses the warehouse bench/bench_features.py prepares
 (var/bench/warehouse-N-M.duckdb) and only reads it. Measures, in one process:
 
 1. training-set assembly: the labelled frames (features + churn label) of the labelled
-   month-end snapshots ``train_on_warehouse`` uses (``snapshot_frame``, each sampled down to
-   its share of ``TrainingConfig.max_training_rows`` as there);
+   month-end snapshots ``train_on_warehouse`` uses (``snapshot_frame``, each a sample
+   stratified by the label of WEIWAN_TRAIN_SAMPLE_SUBSCRIBERS rows at most, and of its share of
+   ``TrainingConfig.max_training_rows`` as there);
 2. the default model fitted on exactly N rows sampled from those frames (``prepare_features``
    + ``default_model(0).fit``): one run when it takes 30 s or more, else the median of --repeat;
 3. ``train_on_warehouse(warehouse, TrainingConfig())`` end to end, once (what ``weiwan model

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from weiwan.analytics import spark_store
 from weiwan.analytics.spark_session import parse_spark_conf
 from weiwan.analytics.spark_store import SparkWarehouse
 from weiwan.analytics.warehouse import Warehouse
@@ -96,3 +97,49 @@ def test_the_spark_engine_fails_with_a_clear_error(
     assert result.exit_code == 1
     assert message in " ".join(result.output.split())
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize(
+    ("database", "mapping", "message"),
+    [
+        ("dw", "tables:\n  monthly_usage:\n    columns: {fee: bill_amout}\n", "'bill_amout'"),
+        (None, "tables: {}\n", "set WEIWAN_SPARK_HIVE_DATABASE too"),
+    ],
+)
+def test_a_bad_hive_mapping_is_refused_before_spark_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str | None, mapping: str,
+    message: str,
+) -> None:  # fmt: skip
+    path = tmp_path / "hive-mapping.yaml"
+    path.write_text(mapping, encoding="utf-8")
+    monkeypatch.setenv("WEIWAN_HOME", str(tmp_path))
+    monkeypatch.setenv("WEIWAN_ENGINE", "spark")
+    monkeypatch.setenv("WEIWAN_SPARK_HIVE_MAPPING", str(path))
+    if database:
+        monkeypatch.setenv("WEIWAN_SPARK_HIVE_DATABASE", database)
+    started = []
+    monkeypatch.setattr(spark_store, "spark_session", lambda settings: started.append(1))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["targets", "groups", "--snapshot", DAY.isoformat()])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    text = " ".join(result.output.split())
+    assert message in text and str(path.name) in text
+    assert started == []
+
+
+def test_the_hive_mapping_setting_reaches_the_store(tmp_path: Path, spark: Any) -> None:
+    path = tmp_path / "hive-mapping.yaml"
+    path.write_text("tables:\n  subscribers:\n    columns: {user_id: subscriber_id}\n", "utf-8")
+    settings = Settings(
+        home=tmp_path,
+        engine="spark",
+        spark_master="local[2]",
+        spark_hive_database="dw",
+        spark_hive_mapping=path,
+    )
+    store = SparkWarehouse.from_settings(settings)
+    assert store.session is spark and store.hive_database == "dw"
+    assert store.hive_mapping.for_table("subscribers").columns == {"user_id": "subscriber_id"}

@@ -24,14 +24,18 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from weiwan.analytics.churn.labels import labelled_snapshots
 from weiwan.analytics.churn.registry import ModelRegistry
+from weiwan.analytics.churn.training import TrainingConfig, draw_sample, snapshot_frame
 from weiwan.analytics.contract import TABLES
-from weiwan.analytics.features import compute_features
+from weiwan.analytics.features import FLOAT_DIGITS, compute_features
 from weiwan.analytics.ingest import ingest
+from weiwan.analytics.mapping import load_mapping
 from weiwan.analytics.spark_store import SparkWarehouse
 from weiwan.analytics.warehouse import SNAPSHOT, Warehouse
 from weiwan.cli import app
 from weiwan.core.db import make_engine
+from weiwan.core.errors import WeiwanError
 from weiwan.core.settings import get_settings
 from weiwan.pipeline.publish import publish
 from weiwan.pipeline.run import STEPS, PipelineResult, run_pipeline
@@ -192,7 +196,14 @@ def test_map_batches_runs_the_function_in_bounded_batches(runs: Runs) -> None:
     assert joined["batch_rows"].max() == 500
 
 
-@pytest.mark.parametrize("command", [["targets", "groups"], ["scores", "export"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["targets", "groups"],
+        ["scores", "export"],
+        ["report", "period", "--month", "2026-09", "--lang", "en"],
+    ],
+)
 def test_commands_read_the_same_from_either_engine(
     runs: Runs, command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -204,6 +215,8 @@ def test_commands_read_the_same_from_either_engine(
     outputs = []
     for engine in ("duckdb", "spark"):
         monkeypatch.setenv("WEIWAN_ENGINE", engine)
+        if engine == "spark":  # the Spark store alone: no DuckDB file to fall back on
+            monkeypatch.setenv("WEIWAN_WAREHOUSE_PATH", str(tmp_path / "unused.duckdb"))
         out = tmp_path / f"{engine}.csv"
         args = [*command, "--snapshot", DAY.isoformat()]
         args += ["--out", str(out)] if command[1] == "export" else []
@@ -215,6 +228,7 @@ def test_commands_read_the_same_from_either_engine(
         assert result.exit_code == 0, result.output
         outputs.append(out.read_text("utf-8") if out.exists() else result.stdout)
     assert any(char.isdigit() and char != "0" for char in outputs[0])
+    assert not (tmp_path / "unused.duckdb").exists()
     # the same lines; the order of an export's rows is the engine's
     on_duckdb, on_spark = (sorted(text.splitlines()) for text in outputs)
     assert on_spark == on_duckdb
@@ -251,17 +265,119 @@ def test_publish_from_spark_gives_the_same_customer_view_and_decisions(
         _assert_same("profile", on_spark[table], expected)  # model figures: rtol 1e-6
 
 
-def test_contract_tables_read_from_hive(runs: Runs, spark: Any) -> None:
-    """An operator's existing Hive tables (contract columns and ``_snapshot``) are read in
-    place through the metastore: the features equal DuckDB's."""
+def test_training_draws_the_same_stratified_sample_on_spark(runs: Runs) -> None:
+    """The same subscribers (by the MD5 of their ids, stratified by the label) and the same
+    features of them on both engines; only the sample is collected."""
+    config = TrainingConfig()
+    day = labelled_snapshots(DAY, horizon_months=1, count=1)[0]
+    on_duckdb = draw_sample(runs.duckdb, day, config, 1000)
+    on_spark = draw_sample(runs.spark, day, config, 1000)
+    assert on_duckdb.labelled > 2500 and 1000 <= on_duckdb.rows.num_rows <= 1002
+    assert on_duckdb.churners > 5
+    assert on_spark.rows.to_pylist() == on_duckdb.rows.to_pylist()
+    assert on_spark.labelled == on_duckdb.labelled
+    assert on_spark.labelled_churners == on_duckdb.labelled_churners
+    expected = snapshot_frame(runs.duckdb, day, config, sample=on_duckdb)
+    assert len(expected) == on_duckdb.rows.num_rows
+    on_spark_frame = snapshot_frame(runs.spark, day, config, sample=on_spark)
+    assert list(on_spark_frame.columns) == list(expected.columns)
+    for column in expected.columns:
+        left, right = on_spark_frame[column], expected[column]
+        if pd.api.types.is_float_dtype(right):
+            # features are rounded to FLOAT_DIGITS; a mean on a rounding boundary may land one
+            # unit apart as the engines sum in different orders (measured: 1 value in 1 001)
+            np.testing.assert_allclose(
+                left.to_numpy(float), right.to_numpy(float), rtol=0,
+                atol=1.5 * 10.0**-FLOAT_DIGITS, equal_nan=True, err_msg=column,
+            )  # fmt: skip
+        else:
+            assert _values(left) == _values(right), column
+
+
+@pytest.fixture(scope="module")
+def operator_dw(runs: Runs, spark: Any) -> str:
+    """The operator's Hive database: every contract table (contract columns and ``_snapshot``)
+    as a Hive table, written once through the embedded metastore."""
     spark.sql("CREATE DATABASE IF NOT EXISTS operator_dw")
     for name in (t.name for t in TABLES):
         arrow = runs.duckdb.table(name).to_pyarrow()
         frame = spark.createDataFrame(arrow)
         frame.write.mode("overwrite").saveAsTable(f"operator_dw.{name}")
-    hive = SparkWarehouse(spark, runs.spark.root + "-hive", hive_database="operator_dw")
+    return "operator_dw"
+
+
+def test_contract_tables_read_from_hive(runs: Runs, operator_dw: str) -> None:
+    """An operator's existing Hive tables (contract columns and ``_snapshot``) are read in
+    place through the metastore: the features equal DuckDB's."""
+    hive = SparkWarehouse(runs.spark.session, runs.spark.root + "-hive", hive_database=operator_dw)
     assert hive.has_table("subscribers") and not hive.has_table("features")
     assert hive.table("subscribers")[SNAPSHOT].max().execute() is not None
     expected = compute_features(runs.duckdb, DAY).to_pandas().sort_values("subscriber_id")
     on_hive = compute_features(hive, DAY).to_pandas().sort_values("subscriber_id")
     _assert_same("features", on_hive.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+#: the operator's own column names (own -> contract) in the Hive views of the mapping test
+OWN_NAMES = {
+    "subscribers": {"user_id": "subscriber_id", "pay_kind": "payment_type"},
+    "monthly_usage": {"user_id": "subscriber_id", "fee": "bill_amount"},
+}
+MAPPING = """
+tables:
+  subscribers:
+    columns: {user_id: subscriber_id, pay_kind: payment_type}
+    values: {payment_type: {PRE: prepaid, POST: postpaid}}
+  monthly_usage:
+    columns: {user_id: subscriber_id, fee: bill_amount}
+"""
+
+
+def _own_views(spark: Any, source: str, database: str) -> None:
+    """Views over ``source`` with the operator's own column names and payment codes, and
+    without the subscribers' (optional) name column."""
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+    for name in (t.name for t in TABLES):
+        own = {contract: mine for mine, contract in OWN_NAMES.get(name, {}).items()}
+        columns = []
+        for column in spark.table(f"{source}.{name}").columns:
+            value = f"`{column}`"
+            if name == "subscribers" and column == "payment_type":
+                value = "CASE payment_type WHEN 'prepaid' THEN 'PRE' ELSE 'POST' END"
+            if not (name == "subscribers" and column == "name"):
+                columns.append(f"{value} AS `{own.get(column, column)}`")
+        spark.sql(
+            f"CREATE OR REPLACE VIEW {database}.{name} AS "
+            f"SELECT {', '.join(columns)} FROM {source}.{name}"
+        )
+
+
+def test_hive_tables_are_read_through_the_column_mapping(
+    runs: Runs, operator_dw: str, tmp_path: Path
+) -> None:
+    """The operator's own names and codes, mapped by the column-mapping file as a projection
+    of the Hive tables (nothing copied): the features equal DuckDB's; a mapped or required
+    column the table lacks is an error naming the table and the column."""
+    spark = runs.spark.session
+    _own_views(spark, operator_dw, "operator_own")
+    path = tmp_path / "mapping.yaml"
+    path.write_text(MAPPING, encoding="utf-8")
+    root = runs.spark.root + "-own"
+    hive = SparkWarehouse(
+        spark, root, hive_database="operator_own", hive_mapping=load_mapping(path)
+    )
+    subscribers = hive.table("subscribers")
+    assert "user_id" not in subscribers.columns and "name" in subscribers.columns
+    expected = compute_features(runs.duckdb, DAY).to_pandas().sort_values("subscriber_id")
+    assert set(expected["payment_type"]) == {"prepaid", "postpaid"}
+    on_hive = compute_features(hive, DAY).to_pandas().sort_values("subscriber_id")
+    _assert_same("features", on_hive.reset_index(drop=True), expected.reset_index(drop=True))
+
+    unmapped = SparkWarehouse(spark, root, hive_database="operator_own")
+    with pytest.raises(WeiwanError, match=r"operator_own\.subscribers.*'subscriber_id'"):
+        unmapped.table("subscribers")
+    path.write_text(MAPPING.replace("pay_kind:", "payment_kind:"), encoding="utf-8")
+    wrong = SparkWarehouse(
+        spark, root, hive_database="operator_own", hive_mapping=load_mapping(path)
+    )
+    with pytest.raises(WeiwanError, match=r"operator_own\.subscribers.*'payment_kind'"):
+        wrong.table("subscribers")

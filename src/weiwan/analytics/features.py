@@ -89,6 +89,12 @@ def _live(wh: TableSource, snapshot: date) -> ir.Table:
     return subs.filter(subs.join_date <= ibis.literal(snapshot)).anti_join(gone, "subscriber_id")
 
 
+def active_subscribers(wh: TableSource, snapshot: date) -> ir.Table:
+    """(subscriber_id) of every subscriber active at ``snapshot``: the rows
+    :func:`compute_features` gives, without computing any feature."""
+    return _live(wh, snapshot).select("subscriber_id")
+
+
 def _base(wh: TableSource, snapshot: date) -> ir.Table:
     day = ibis.literal(snapshot)
     live = _live(wh, snapshot)

@@ -23,9 +23,12 @@ from ibis.backends.pyspark import Backend as PySparkBackend
 from ibis.backends.pyspark.datatypes import PySparkSchema
 
 from weiwan.analytics.contract import TABLES, WAREHOUSE_TYPES
+from weiwan.analytics.hive_mapping import mapped_hive_table
+from weiwan.analytics.mapping import Mapping, load_mapping
 from weiwan.analytics.spark import stored_extras
 from weiwan.analytics.spark_session import spark_session
 from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, empty_table, latest_rows
+from weiwan.core.errors import ConfigError
 from weiwan.core.settings import Settings
 
 RESULT_PARTITION = "snapshot_date"
@@ -44,7 +47,14 @@ class _ArrowBackend(PySparkBackend):  # type: ignore[misc]
 class SparkWarehouse:
     """The analytical store on Spark; Ibis expressions over it run on the cluster."""
 
-    def __init__(self, session: Any, root: str, *, hive_database: str | None = None):
+    def __init__(
+        self,
+        session: Any,
+        root: str,
+        *,
+        hive_database: str | None = None,
+        hive_mapping: Mapping | None = None,
+    ):
         self.session = session
         ibis.pyspark.connect  # noqa: B018 -- loading the backend registers options.pyspark
         self.con = _ArrowBackend().connect(session)
@@ -52,15 +62,26 @@ class SparkWarehouse:
         session.conf.set("spark.sql.jsonGenerator.ignoreNullFields", "false")
         self.root = root.rstrip("/")
         self.hive_database = hive_database
+        #: the operator's column names and codes onto the contract's, for the Hive tables
+        self.hive_mapping = hive_mapping or Mapping()
         self._tables: dict[str, ir.Table] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SparkWarehouse:
-        """The store the settings name (master, root URI, Hive database, extra conf)."""
+        """The store the settings name (master, root URI, Hive database and its column
+        mapping, extra conf); the mapping file is checked before Spark starts."""
+        if settings.spark_hive_mapping is not None and not settings.spark_hive_database:
+            raise ConfigError(
+                f"WEIWAN_SPARK_HIVE_MAPPING={settings.spark_hive_mapping} maps the columns of "
+                "Hive tables read in place: set WEIWAN_SPARK_HIVE_DATABASE too (contract "
+                "tables copied by `weiwan ingest` are mapped by `--mapping`)"
+            )
+        mapping = load_mapping(settings.spark_hive_mapping)
         return cls(
             spark_session(settings),
             settings.spark_warehouse_uri,
             hive_database=settings.spark_hive_database,
+            hive_mapping=mapping,
         )
 
     def close(self) -> None:
@@ -95,11 +116,13 @@ class SparkWarehouse:
                     return empty_table(_contract_schema(name))
                 raise LookupError(f"table {name} is not stored under {self.root}")
             if self._in_hive(name):
-                frame = self.session.table(f"{self.hive_database}.{name}")
+                qualified = f"{self.hive_database}.{name}"
+                rows = self._register(self.session.table(qualified))
+                self._tables[name] = mapped_hive_table(rows, qualified, name, self.hive_mapping)
             else:
                 reader = self.session.read.option("mergeSchema", "true")
                 frame = reader.option("basePath", self._uri(name)).parquet(self._uri(name))
-            self._tables[name] = self._register(frame)
+                self._tables[name] = self._register(frame)
         return self._tables[name]
 
     def extra_columns(self, table_name: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from uuid import uuid4
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 import pyarrow as pa
 
 from weiwan.analytics.contract import TABLES, WAREHOUSE_TYPES, Table
@@ -109,6 +110,15 @@ def latest_rows(rows: ir.Table, name: str, as_of: date | None = None) -> ir.Tabl
         rows = rows.filter(rows[SNAPSHOT] <= as_of)
     latest = rows[SNAPSHOT].max().over(group_by=[rows[k] for k in contract.key])
     return rows.filter(rows[SNAPSHOT] == latest)
+
+
+def latest_delivery(source: TableSource, name: str = "subscribers") -> date | None:
+    """The latest delivery date (``_snapshot``) of contract table ``name`` on any engine (DuckDB
+    gives a date, Spark a datetime); None when nothing was delivered."""
+    value = source.table(name)[SNAPSHOT].max().execute()
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).date()
 
 
 def has_rows(table: ir.Table) -> bool:

@@ -1,6 +1,6 @@
 """``weiwan report``: weekly and monthly reports and the churn analysis report, computed on
-demand from the warehouse the settings name (the same functions the pipeline publishes with,
-so the numbers equal the pages' for the same snapshot)."""
+demand from the store of the engine the settings name (the DuckDB file or Spark; the same
+functions the pipeline publishes with, so the numbers equal the pages' for the same snapshot)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from weiwan.cli.base import console, fail, out
+from weiwan.cli.base import console, fail, open_warehouse, out
 from weiwan.core.errors import WeiwanError
 
 report_app = typer.Typer(
@@ -43,11 +43,12 @@ def _language(value: str) -> str:
 
 
 def _latest_snapshot(warehouse: Any) -> date:
-    rows = warehouse.execute("SELECT max(_snapshot) FROM subscribers")
-    if not rows or rows[0][0] is None:
+    from weiwan.analytics.warehouse import latest_delivery
+
+    day = latest_delivery(warehouse)
+    if day is None:
         raise WeiwanError("the warehouse holds no subscribers: run `weiwan ingest` first")
-    value = rows[0][0]
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    return day
 
 
 def _emit(
@@ -80,14 +81,12 @@ def _emit(
 
 
 def _run(compute: Any, snapshot: str | None) -> tuple[dict[str, Any], date]:
-    from weiwan.analytics.warehouse import Warehouse
-    from weiwan.core.settings import get_settings
-
+    """``compute(store, day)`` on the store of the engine the settings name (WEIWAN_ENGINE)."""
     try:
         given = date.fromisoformat(snapshot) if snapshot else None
     except ValueError as exc:
         raise typer.BadParameter(f"{snapshot!r} is not a date (YYYY-MM-DD)") from exc
-    warehouse = Warehouse.from_settings(get_settings())
+    warehouse = open_warehouse()
     try:
         day = given or _latest_snapshot(warehouse)
         return compute(warehouse, day), day

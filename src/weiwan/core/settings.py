@@ -251,10 +251,21 @@ class Settings(BaseSettings):
     train_sample_subscribers: int = Field(
         default=100_000,
         ge=0,
-        description="Subscribers `weiwan model train` samples (uniformly, the same ones at "
-        "every month end) before it computes their features; 0 = everyone. The model report "
-        "states the sample. At 1 M subscribers: 106 s, 3.3 GiB, hold-out AUC 0.811 (250 k: 236 s, "
-        "6.1 GiB, AUC 0.813; everyone: 4 min 24 s, 6.3 GiB).",
+        description="Labelled subscribers `weiwan model train` samples at each month end, "
+        "stratified by the churn label (each label at its share, by the MD5 of the id: the "
+        "same rows on DuckDB and Spark), in the store before it computes their features; only "
+        "the sample reaches the driver. 0 = everyone. The model report states the sample. At "
+        "1 M subscribers (uniform sample of 100 k subscribers): 106 s, 3.3 GiB, hold-out AUC "
+        "0.811 (250 k: 236 s, 6.1 GiB, AUC 0.813; everyone: 4 min 24 s, 6.3 GiB).",
+    )
+
+    # --- Spark: the column mapping of Hive tables read in place (issue 21) ---
+    spark_hive_mapping: Path | None = Field(
+        default=None,
+        description="Column-mapping YAML (the format of `weiwan ingest --mapping`) applied to "
+        "the contract tables read from WEIWAN_SPARK_HIVE_DATABASE: its columns (operator's "
+        "names to contract names), values and not_delivered become a projection of each Hive "
+        "table, nothing copied; unset: the Hive tables carry the contract's names.",
     )
 
     @property

@@ -163,9 +163,18 @@ def _environment() -> Environment:
 
 
 def _sample(labels: Mapping[str, str], sample: Mapping[str, Any] | None) -> str:
-    """Whom the model learned from: everyone, or a share of the subscribers."""
+    """Whom the model learned from: every labelled subscriber-month or a stratified sample of
+    them (a report stored before the sample was stratified: everyone or a uniform share)."""
     if not sample:
         return DASH
+    if "labelled" in sample:
+        figures = {
+            "rows": _fmt_int(sample.get("rows")),
+            "labelled": _fmt_int(sample.get("labelled")),
+            "churners": _fmt_int(sample.get("churners")),
+        }
+        everyone = sample.get("rows") == sample.get("labelled")
+        return labels["sample_all_labelled" if everyone else "sample_stratified"].format(**figures)
     subscribers = _fmt_int(sample.get("subscribers"))
     share = float(sample.get("share") or 1.0)
     if share >= 1.0:

@@ -32,6 +32,11 @@ LABELS: dict[Language, dict[str, str]] = {
         "training_sample": "训练抽样",
         "sample_everyone": "全部 {subscribers} 位用户",
         "sample_share": "{subscribers} 位用户中均匀抽取 {share}（各快照同一批用户）",
+        "sample_stratified": (
+            "按流失标签分层抽样：{labelled} 个已标注用户月中抽取 {rows} 个"
+            "（其中流失 {churners} 个）"
+        ),
+        "sample_all_labelled": "全部 {rows} 个已标注用户月（其中流失 {churners} 个）",
         "holdout": "留出快照（时间外验证）",
         "holdout_size": "留出样本",
         "holdout_size_value": "{rows} 位客户，其中 {churners} 位流失（流失率 {rate}）",
@@ -152,6 +157,11 @@ LABELS: dict[Language, dict[str, str]] = {
         "sample_share": (
             "a uniform {share} of {subscribers} subscribers (the same at every snapshot)"
         ),
+        "sample_stratified": (
+            "trained on a stratified sample of {rows} of {labelled} labelled "
+            "subscriber-months (churners {churners})"
+        ),
+        "sample_all_labelled": "all {rows} labelled subscriber-months (churners {churners})",
         "holdout": "Hold-out snapshot (out-of-time)",
         "holdout_size": "Hold-out customers",
         "holdout_size_value": "{rows} customers, {churners} churners (churn rate {rate})",

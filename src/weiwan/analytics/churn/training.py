@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from weiwan.analytics.churn.drift import reference
 from weiwan.analytics.churn.labels import labelled_snapshots, labels
@@ -30,7 +33,7 @@ from weiwan.analytics.churn.metrics import (
 from weiwan.analytics.churn.models import baseline_models, default_model, prepare_features
 from weiwan.analytics.churn.reasons import top_reasons
 from weiwan.analytics.churn.registry import ModelMeta
-from weiwan.analytics.features import compute_features
+from weiwan.analytics.features import active_subscribers, compute_features
 from weiwan.analytics.warehouse import SNAPSHOT, Store, TableSource
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
@@ -103,10 +106,9 @@ class TrainingConfig:
     #: refit the default on every labelled snapshot (hold-out included) after the evaluation;
     #: False keeps the model fitted on the training snapshots (an evaluation-only run, faster)
     refit: bool = True
-    #: subscribers sampled before any feature is computed (0: everyone; see SampledSource)
-    sample_subscribers: int = field(
-        default_factory=lambda: get_settings().train_sample_subscribers
-    )
+    #: labelled subscribers sampled at each month end, stratified by the label, before any
+    #: feature is computed (0: everyone; see stratified_sample)
+    sample_subscribers: int = field(default_factory=lambda: get_settings().train_sample_subscribers)
 
 
 @dataclass
@@ -164,14 +166,20 @@ def _training_snapshots(warehouse: Store, config: TrainingConfig) -> list[date]:
     return some
 
 
-#: the hash buckets SampledSource draws from
-_BUCKETS = 1_000_000
+def sample_key(subscriber_id: ir.StringValue) -> ir.StringValue:
+    """The order samples draw subscribers in: the MD5 of the id in hex, which DuckDB and Spark
+    compute alike (their ``hash()`` differ), so both engines pick the same subscribers."""
+    return subscriber_id.hexdigest("md5")
+
+
+#: hex digits of the key SampledSource compares its share against (2^32 buckets)
+_KEY_DIGITS = 8
 
 
 class SampledSource:
     """The warehouse's tables restricted to a uniform sample of subscribers (the same at every
-    date: a subscriber is in when the hash of its id falls in the first ``share`` of buckets),
-    so features are only ever computed for the sample."""
+    date: a subscriber is in when its :func:`sample_key` falls in the first ``share`` of the
+    key range), so features are only ever computed for the sample."""
 
     def __init__(self, warehouse: TableSource, share: float) -> None:
         self.warehouse = warehouse
@@ -180,10 +188,30 @@ class SampledSource:
     def table(self, name: str) -> ir.Table:
         """The stored table ``name``; only the sampled subscribers' rows when it has them."""
         rows = self.warehouse.table(name)
+        if "subscriber_id" not in rows.columns or self.share >= 1.0:
+            return rows
+        bound = f"{int(self.share * 16**_KEY_DIGITS):0{_KEY_DIGITS}x}"
+        return rows.filter(sample_key(rows.subscriber_id).substr(0, _KEY_DIGITS) < bound)
+
+    def extra_columns(self, table_name: str) -> dict[str, str]:
+        """The warehouse's extra attribute columns of ``table_name``."""
+        return self.warehouse.extra_columns(table_name)
+
+
+class SubscriberSource:
+    """The warehouse's tables restricted to the subscribers of ``subscribers`` (a table with a
+    ``subscriber_id`` column), joined in the store."""
+
+    def __init__(self, warehouse: TableSource, subscribers: ir.Table) -> None:
+        self.warehouse = warehouse
+        self.subscribers = subscribers.select("subscriber_id")
+
+    def table(self, name: str) -> ir.Table:
+        """The stored table ``name``; only the chosen subscribers' rows when it has them."""
+        rows = self.warehouse.table(name)
         if "subscriber_id" not in rows.columns:
             return rows
-        bucket = (rows.subscriber_id.hash() % _BUCKETS).abs()
-        return rows.filter(bucket < int(self.share * _BUCKETS))
+        return rows.semi_join(self.subscribers, "subscriber_id")
 
     def extra_columns(self, table_name: str) -> dict[str, str]:
         """The warehouse's extra attribute columns of ``table_name``."""
@@ -193,8 +221,8 @@ class SampledSource:
 def subscriber_sample(
     warehouse: Store, config: TrainingConfig
 ) -> tuple[TableSource, dict[str, Any]]:
-    """Where training computes features from: the warehouse, or a ``SampledSource`` of about
-    ``config.sample_subscribers`` when there are more; and what the model report says of it."""
+    """A uniform ``SampledSource`` of about ``config.sample_subscribers`` (the warehouse when
+    there are fewer), and its population and share: what the tenure model's check fits on."""
     population = int(warehouse.table("subscribers").subscriber_id.nunique().execute())
     wanted = config.sample_subscribers
     if wanted <= 0 or population <= wanted:
@@ -203,30 +231,175 @@ def subscriber_sample(
     return SampledSource(warehouse, share), {"subscribers": population, "share": share}
 
 
-def snapshot_frame(
-    warehouse: Store,
-    snapshot: date,
-    config: TrainingConfig,
-    max_rows: int | None = None,
-    source: TableSource | None = None,
-) -> pd.DataFrame:
-    """Features of ``snapshot`` with the churn label of the following horizon (a random sample
-    of ``max_rows`` when there are more), the features computed from ``source`` (a sample of
-    the warehouse) when given."""
-    feats = compute_features(source if source is not None else warehouse, snapshot)
+def labelled_population(warehouse: TableSource, snapshot: date, config: TrainingConfig) -> ir.Table:
+    """(subscriber_id, churned) of every subscriber active at ``snapshot``."""
     tagged = labels(
         warehouse,
         snapshot,
         horizon_months=config.horizon_months,
         include_involuntary=config.include_involuntary,
     )
-    joined = feats.left_join(tagged, "subscriber_id").drop("subscriber_id_right")
-    labelled = joined.mutate(churned=joined.churned.fill_null(False))
+    active = active_subscribers(warehouse, snapshot)
+    joined = active.left_join(tagged, "subscriber_id")
+    return joined.select("subscriber_id", churned=joined.churned.fill_null(False))
+
+
+def stratum_sizes(
+    warehouse: TableSource, snapshot: date, config: TrainingConfig
+) -> dict[bool, int]:
+    """How many subscribers active at ``snapshot`` churned within the horizon (True) and not
+    (False): one aggregate in the store."""
+    rows = labelled_population(warehouse, snapshot, config)
+    counts = rows.group_by("churned").aggregate(rows=rows.count()).to_pyarrow().to_pylist()
+    return {bool(c["churned"]): int(c["rows"]) for c in counts}
+
+
+def stratum_quotas(strata: dict[bool, int], size: int | None) -> dict[bool, int]:
+    """Rows each label keeps in a sample of about ``size``: its share of the population,
+    ``ceil(stratum * size / population)`` (everyone when ``size`` is None or not smaller)."""
+    population = sum(strata.values())
+    if size is None or size >= population:
+        return dict(strata)
+    return {label: -(-rows * size // population) for label, rows in strata.items()}
+
+
+def _candidates(quota: int, stratum: int) -> str | None:
+    """The key prefix below which a label's subscribers are ranked for its quota: a range
+    expected to hold 10 % and six standard deviations more than the quota (None: all)."""
+    share = (quota * 1.1 + 6 * quota**0.5 + 100) / max(1, stratum)
+    return None if share >= 1.0 else f"{int(share * 16**_KEY_DIGITS):0{_KEY_DIGITS}x}"
+
+
+def stratified_sample(
+    warehouse: TableSource,
+    snapshot: date,
+    config: TrainingConfig,
+    strata: dict[bool, int],
+    size: int | None,
+    *,
+    prefilter: bool = True,
+) -> ir.Table:
+    """The labelled subscribers of ``snapshot`` sampled to about ``size``, stratified by the
+    label, as an expression of the store (subscriber_id, churned): for each label (``strata``
+    gives how many have it, :func:`stratum_sizes`) its quota (:func:`stratum_quotas`) of
+    subscribers of lowest :func:`sample_key`. The key is the same on both engines, so DuckDB
+    and Spark pick the same rows.
+
+    Each label keeps its share of the population (proportional allocation), not "all
+    churners and weighted non-churners": with the label's share kept, the model's
+    probabilities stay calibrated and the hold-out's figures (lift, calibration, profit) stay
+    those of the population without weighting every model and metric; at the sizes sampled
+    (100 k per month end) a 1 % churn rate still leaves about a thousand churners a month end.
+
+    With ``prefilter`` only the subscribers whose key falls in a range expected to hold a
+    margin more than the quota are ranked (a label's ranking is one task on Spark: it stays
+    small as the population grows). The lowest keys are all in that range, so the result is
+    that of ranking everyone whenever the range holds the quota; :func:`draw_sample` checks,
+    and ranks everyone otherwise.
+    """
+    quotas = stratum_quotas(strata, size)
+    rows = labelled_population(warehouse, snapshot, config)
+    if quotas == strata:
+        return rows
+    key = sample_key(rows.subscriber_id)
+    if prefilter:
+        wanted = ibis.literal(False)
+        for label, quota in quotas.items():
+            in_label = rows.churned if label else ~rows.churned
+            bound = _candidates(quota, strata[label])
+            wanted |= in_label if bound is None else in_label & (key.substr(0, _KEY_DIGITS) < bound)
+        rows = rows.filter(wanted)
+    ranked = rows.mutate(
+        _rank=ibis.row_number().over(
+            group_by=rows.churned, order_by=[sample_key(rows.subscriber_id), rows.subscriber_id]
+        )
+    )
+    quota = ibis.ifelse(ranked.churned, quotas.get(True, 0), quotas.get(False, 0))
+    return ranked.filter(ranked._rank < quota).select("subscriber_id", "churned")
+
+
+@dataclass(frozen=True)
+class SnapshotSample:
+    """The labelled subscribers of one month end that training uses, collected to the
+    driver (only the sample), and the population they were drawn from."""
+
+    rows: pa.Table  # subscriber_id, churned; in subscriber order
+    labelled: int  # labelled subscribers of the month end
+    labelled_churners: int
+
+    @property
+    def churners(self) -> int:
+        """Churners in the sample."""
+        return int(pc.sum(self.rows["churned"]).as_py() or 0)
+
+    @property
+    def everyone(self) -> bool:
+        """Whether the sample is the whole population."""
+        return bool(self.rows.num_rows == self.labelled)
+
+
+def sample_size(config: TrainingConfig, max_rows: int | None = None) -> int | None:
+    """Rows sampled per labelled month end: ``config.sample_subscribers`` (0: no bound) and
+    ``max_rows``, whichever is smaller; None when neither bounds it."""
+    bounds = [b for b in (config.sample_subscribers or None, max_rows) if b is not None]
+    return min(bounds) if bounds else None
+
+
+def _count(rows: pa.Table, label: bool) -> int:
+    return int(pc.sum(pc.equal(rows["churned"], label)).as_py() or 0)
+
+
+def draw_sample(
+    warehouse: TableSource, snapshot: date, config: TrainingConfig, size: int | None
+) -> SnapshotSample:
+    """:func:`stratified_sample` of ``snapshot`` run in the store: two queries (the strata's
+    sizes, then the sample); only the sample reaches the driver."""
+    strata = stratum_sizes(warehouse, snapshot, config)
+    quotas = stratum_quotas(strata, size)
+    rows = stratified_sample(warehouse, snapshot, config, strata, size).to_pyarrow()
+    if any(_count(rows, label) < quota for label, quota in quotas.items()):
+        log.info("training.sample_ranked_whole", snapshot=snapshot.isoformat())
+        rows = stratified_sample(
+            warehouse, snapshot, config, strata, size, prefilter=False
+        ).to_pyarrow()
+    return SnapshotSample(
+        rows=rows.select(["subscriber_id", "churned"]).sort_by("subscriber_id"),
+        labelled=sum(strata.values()),
+        labelled_churners=strata.get(True, 0),
+    )
+
+
+def snapshot_frame(
+    warehouse: Store,
+    snapshot: date,
+    config: TrainingConfig,
+    max_rows: int | None = None,
+    sample: SnapshotSample | None = None,
+) -> pd.DataFrame:
+    """Features of the sampled subscribers of ``snapshot`` with the churn label of the
+    following horizon: ``sample``, else the stratified sample of :func:`sample_size` rows.
+    Features are only computed for the sample."""
+    if sample is None:
+        sample = draw_sample(warehouse, snapshot, config, sample_size(config, max_rows))
+    chosen = ibis.memtable(sample.rows)
+    source = warehouse if sample.everyone else SubscriberSource(warehouse, chosen)
+    feats = compute_features(source, snapshot)
+    joined = feats.inner_join(chosen, "subscriber_id")
     # in key order: DuckDB returns rows in any order, and the same data must give the same model
-    frame: pd.DataFrame = labelled.order_by("subscriber_id").to_pandas()
-    if max_rows is not None and len(frame) > max_rows:
-        frame = frame.sample(n=max_rows, random_state=config.seed)
+    frame: pd.DataFrame = joined.order_by("subscriber_id").to_pandas()
     return frame
+
+
+def sample_summary(samples: list[SnapshotSample], size: int | None) -> dict[str, Any]:
+    """What the model report says of the training sample, summed over the month ends."""
+    return {
+        "stratified_by": "churned",
+        "per_snapshot": size,
+        "rows": sum(s.rows.num_rows for s in samples),
+        "churners": sum(s.churners for s in samples),
+        "labelled": sum(s.labelled for s in samples),
+        "labelled_churners": sum(s.labelled_churners for s in samples),
+    }
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -276,10 +449,14 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
     (unless ``config.refit`` is False: the model fitted for the evaluation is returned)."""
     snapshots = _training_snapshots(warehouse, config)
     per_snapshot = max(1, config.max_training_rows // max(1, len(snapshots) - 1))
-    source, sample = subscriber_sample(warehouse, config)
-    if sample["share"] < 1.0:
-        log.info("training.sample", **sample)
-    frames = [snapshot_frame(warehouse, d, config, per_snapshot, source) for d in snapshots]
+    size = sample_size(config, per_snapshot)
+    samples = [draw_sample(warehouse, d, config, size) for d in snapshots]
+    sample = sample_summary(samples, size)
+    log.info("training.sample", **sample)
+    frames = [
+        snapshot_frame(warehouse, d, config, sample=s)
+        for d, s in zip(snapshots, samples, strict=True)
+    ]
     names = feature_columns(frames[0])
     train = pd.concat(frames[:-1], ignore_index=True)
     holdout = frames[-1]
