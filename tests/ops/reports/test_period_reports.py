@@ -20,7 +20,7 @@ from api_helpers import login
 from period_report_fixtures import SNAPSHOT, build_report_warehouse
 from weiwan.analytics.churn_analysis import churn_documents
 from weiwan.analytics.period_report_doc import period_documents
-from weiwan.analytics.period_reports import Period
+from weiwan.analytics.period_reports import Period, ReportTargets
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.cli import app as cli
 from weiwan.core.settings import get_settings
@@ -315,3 +315,18 @@ def test_a_late_correction_rebuilds_the_periods_that_read_it(
     )
     unchanged = [k for k in after if (k[0], k[1]) not in built]
     assert unchanged and all(after[k] == before[k] for k in unchanged)
+
+
+def test_new_targets_rebuild_every_period(
+    wh: Warehouse, engine: sa.Engine, branches: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2)
+    built = _built(monkeypatch)
+    goals = ReportTargets(satisfaction_rate=0.9)
+    publish_reports(wh, engine, SNAPSHOT, targets=goals, weeks=2, months=2)
+    assert len(built) == len(due_periods(SNAPSHOT, 2, 2, date(2025, 10, 8))) == 6
+    october = {r[2]: json.loads(r[7]) for r in _documents(engine) if r[:2] == ("month", "2026-10")}
+    assert october["*"]["targets"]["satisfaction_rate"]["target"] == 0.9
+    built.clear()
+    assert publish_reports(wh, engine, SNAPSHOT, targets=goals, weeks=2, months=2) == 0
+    assert built == []
