@@ -200,9 +200,11 @@ class _Inputs:
         self.delivered = delivered_months(wh, snapshot)
         self.tiers = load_segment_config().value_tier.model_dump(mode="json")
 
-    def _range(self, name: str, low: date | None, high: date) -> list[int] | None:
+    def _range(self, name: str, low: date | None, high: date) -> list[int]:
+        """[rows, hash sum] of ``name`` in ``[low, high)``; a table not stored (yet) counts as
+        empty, as the reports read it (a run's first decisions store its outcomes table)."""
         days = self.tables.get(name)
-        return None if days is None else days.between(low, high)
+        return [0, 0] if days is None else days.between(low, high)
 
     def _segments_of(self, start: date) -> tuple[str, list[int]] | None:
         before = [d for d in self.segment_days if d <= start]

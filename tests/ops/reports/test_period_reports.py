@@ -330,3 +330,17 @@ def test_new_targets_rebuild_every_period(
     built.clear()
     assert publish_reports(wh, engine, SNAPSHOT, targets=goals, weeks=2, months=2) == 0
     assert built == []
+
+
+def test_a_table_stored_empty_changes_nothing(
+    wh: Warehouse, engine: sa.Engine, branches: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the first run has no retention outcomes (no decisions yet); the next day's run stores
+    # an empty table: the same inputs, nothing to rebuild
+    wh.con.con.execute("CREATE TABLE kept_outcomes AS SELECT * FROM retention_outcomes")
+    wh.con.con.execute("DROP TABLE retention_outcomes")
+    publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2)
+    built = _built(monkeypatch)
+    wh.con.con.execute("CREATE TABLE retention_outcomes AS SELECT * FROM kept_outcomes LIMIT 0")
+    assert publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2) == 0
+    assert built == []
