@@ -162,7 +162,13 @@ def publish_reports(
     extra = {"targets": goals.model_dump(mode="json"), "branches": sorted(tree, key=lambda b: b[0])}
     fingerprints = input_fingerprints(warehouse, snapshot, candidates, extra)
     due = stale(candidates, published, fingerprints)
-    log.info("reports.due", snapshot=str(snapshot), build=len(due), kept=len(candidates) - len(due))
+    log.info(
+        "reports.due",
+        snapshot=str(snapshot),
+        build=len(due),
+        kept=len(candidates) - len(due),
+        periods=" ".join(f"{kind}:{period.key}" for kind, period in due),
+    )
     # every period's cube (and its last year's) in one pass over the data
     wanted = [q for kind, p in due if kind != CHURN for q in (p, p.last_year())]
     cubes: dict[str, pd.DataFrame] = period_cubes(warehouse, snapshot, wanted) if wanted else {}
