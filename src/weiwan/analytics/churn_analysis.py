@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import ibis
 import pandas as pd
@@ -32,7 +32,7 @@ from weiwan.analytics.kpis import (
     MONTHS,
     REASON_KINDS,
     Source,
-    churn_analysis,
+    churn_analyses,
     churn_rates,
     delivered_months,
     drop_early,
@@ -71,23 +71,34 @@ SEGMENT_DIMENSIONS = ("brand", "channel", "payment_type")
 MIN_BASE = 20
 
 
-def _sum(added: pd.DataFrame, metric: str, dimension: str) -> list[dict[str, Any]]:
-    """The dashboard's way: numerators and denominators added up per member over branches
-    (``added``: the analysis summed by metric, dimension and member)."""
-    if (metric, dimension) not in added.index.droplevel("member"):
-        return []
-    grouped = pd.DataFrame(added.xs((metric, dimension), level=["metric", "dimension"]))
-    return [
-        {
-            "member": str(member),
-            "numerator": float(row["numerator"]),
-            "denominator": float(row["denominator"]),
-            "share": float(row["numerator"] / row["denominator"]) if row["denominator"] else None,
-        }
-        for member, row in grouped.sort_values(
-            "numerator", ascending=False, kind="stable"
-        ).iterrows()
-    ]
+Shares = dict[tuple[str, str], list[dict[str, Any]]]
+
+
+def _added(frame: pd.DataFrame) -> Shares:
+    """The dashboard's way: numerators and denominators of ``frame`` (the analysis rows of
+    some branches) added up per metric, dimension and member; each (metric, dimension)'s rows
+    by numerator, largest first (ties by member)."""
+    added = frame.groupby(["metric", "dimension", "member"])[["numerator", "denominator"]].sum()
+    out: Shares = {}
+    for key, row in added.to_dict("index").items():
+        metric, dimension, member = cast(tuple[str, str, str], key)
+        numerator, denominator = float(row["numerator"]), float(row["denominator"])
+        out.setdefault((str(metric), str(dimension)), []).append(
+            {
+                "member": str(member),
+                "numerator": numerator,
+                "denominator": denominator,
+                "share": numerator / denominator if denominator else None,
+            }
+        )
+    for rows in out.values():
+        rows.sort(key=lambda r: -r["numerator"])  # stable: ties keep the members' order
+    return out
+
+
+def _sum(added: Shares, metric: str, dimension: str) -> list[dict[str, Any]]:
+    """The rows of one metric and dimension of :func:`_added` (a copy; none: empty)."""
+    return [dict(r) for r in added.get((metric, dimension), [])]
 
 
 def _lost_per_leaver(wh: Source, snapshot: date, months: int, last: date) -> pd.DataFrame:
@@ -117,13 +128,16 @@ def _lost_per_leaver(wh: Source, snapshot: date, months: int, last: date) -> pd.
 
 def _segments(rates: pd.DataFrame, month: date) -> list[dict[str, Any]]:
     previous = rates["period"].min()
+    grouped = rates.groupby(["dimension", "member", "period"])[["numerator", "denominator"]]
+    sums = {cast(tuple[str, str, Any], k): v for k, v in grouped.sum().to_dict("index").items()}
+    members: dict[str, set[str]] = {}
+    for dimension, member, _ in sums:
+        members.setdefault(dimension, set()).add(member)
     out = []
     for dimension in SEGMENT_DIMENSIONS:
-        rows = rates[rates["dimension"] == dimension]
-        sums = rows.groupby(["member", "period"])[["numerator", "denominator"]].sum()
-        for member in sorted(rows["member"].unique()):
-            now = sums.loc[(member, month)] if (member, month) in sums.index else None
-            then = sums.loc[(member, previous)] if (member, previous) in sums.index else None
+        for member in sorted(members.get(dimension, ())):
+            now = sums.get((dimension, member, month))
+            then = sums.get((dimension, member, previous))
             rate = float(now["numerator"] / now["denominator"]) if now is not None else None
             before = float(then["numerator"] / then["denominator"]) if then is not None else None
             out.append(
@@ -152,7 +166,7 @@ def churn_document(
     if branches is not None:
         frame = frame[frame["branch"].isin(branches)]
         rates = rates[rates["branch"].isin(branches)]
-    added = frame.groupby(["metric", "dimension", "member"])[["numerator", "denominator"]].sum()
+    added = _added(frame)
     reasons = _sum(added, "churn_reason", "reason")
     leavers = max((r["denominator"] for r in reasons), default=0.0)
     groups = []
@@ -249,6 +263,7 @@ def many_churn_figures(wh: Source, snapshot: date, months: list[date]) -> dict[d
     rates = churn_rates(wh, snapshot, span + 2, last=last, keep_early=True)
     lost = _lost_per_leaver(wh, snapshot, MONTHS + span, last)
     delivered = delivered_months(wh, snapshot)
+    analyses = churn_analyses(wh, snapshot, firsts, MONTHS)
     out = {}
     for month in firsts:
         window = report_months(snapshot, MONTHS, month)
@@ -259,7 +274,7 @@ def many_churn_figures(wh: Source, snapshot: date, months: list[date]) -> dict[d
         out[month] = ChurnFigures(
             month=month,
             snapshot=snapshot,
-            analysis=churn_analysis(wh, snapshot, MONTHS, last=month),
+            analysis=analyses[month],
             rates=drop_early(pair),
             lost_future=inside.groupby("branch")["lost"].sum(),
             window=tuple(window),

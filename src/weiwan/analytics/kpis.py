@@ -264,27 +264,62 @@ def churn_analysis(
     last complete month). The base's tenure is taken at the snapshot when the period is the
     snapshot's last complete month, else at the period's last day."""
     period = report_months(snapshot, 1, last)[0]
-    base_day = snapshot if period == report_months(snapshot, 1)[0] else month_end(period)
-    expr = leavers_table(wh, snapshot, months, last)
-    leavers = expr.to_pandas()
-    parts: list[pd.DataFrame] = []
-    if not leavers.empty:
-        kinds = leavers["reason"].map(lambda r: REASON_KINDS.get(r, (UNKNOWN, UNKNOWN)))
-        leavers["reason_kind"] = [k[0] for k in kinds]
-        leavers["reason_control"] = [k[1] for k in kinds]
-        parts += [
-            _shares(leavers, "churn_reason", "reason", "reason"),
-            _shares(leavers, "churn_reason_kind", "reason_kind", "reason_kind"),
-            _shares(leavers, "churn_reason_control", "reason_control", "reason_control"),
-            _shares(leavers, "churn_destination", "destination", "destination"),
-            _shares(leavers, "churn_tenure", "leavers", "tenure_band"),
-            _touchpoints(wh, snapshot, expr, leavers),
-            _costs(wh, snapshot, leavers, report_months(snapshot, months, last)),
-        ]
-    parts.append(_base_tenure(wh, snapshot, base_day))
-    frame = pd.concat([_complete(p) for p in parts if not p.empty], ignore_index=True)
-    frame["period"] = period
-    return _frame(frame)
+    return churn_analyses(wh, snapshot, [period], months)[period]
+
+
+def churn_analyses(
+    wh: Source, snapshot: date, lasts: list[date], months: int = MONTHS
+) -> dict[date, pd.DataFrame]:
+    """:func:`churn_analysis` with each of ``lasts`` as last report month (keyed by its first
+    day), from one pass over each input for all of them: the leavers of the whole span, their
+    touchpoints and retention effort once, the bases' tenure for every base day in one query."""
+    periods = sorted({m.replace(day=1) for m in lasts})
+    latest = report_months(snapshot, 1)[0]
+    base_days = {p: snapshot if p == latest else month_end(p) for p in periods}
+    span = report_months(snapshot, months + _months_apart(periods[0], periods[-1]), periods[-1])
+    expr = leavers_table(wh, snapshot, len(span), periods[-1])
+    # in one order, so a month's sums add the same leavers in the same order however batched
+    everyone: pd.DataFrame = expr.to_pandas().sort_values("subscriber_id", kind="stable")
+    everyone = everyone.reset_index(drop=True)
+    touched = effort = pd.DataFrame()
+    if not everyone.empty:
+        everyone["churn_date"] = pd.to_datetime(everyone["churn_date"]).dt.date
+        kinds = everyone["reason"].map(lambda r: REASON_KINDS.get(r, (UNKNOWN, UNKNOWN)))
+        everyone["reason_kind"] = [k[0] for k in kinds]
+        everyone["reason_control"] = [k[1] for k in kinds]
+        touched = _touches(wh, snapshot, expr)
+        effort = _effort(wh, snapshot, expr, span[0])
+    bases = _base_tenures(wh, snapshot, sorted(set(base_days.values())))
+    out: dict[date, pd.DataFrame] = {}
+    for period in periods:
+        window = report_months(snapshot, months, period)
+        parts: list[pd.DataFrame] = []
+        leavers = everyone
+        if not everyone.empty:
+            inside = (everyone["churn_date"] >= window[0]) & (
+                everyone["churn_date"] < add_months(period, 1)
+            )
+            leavers = everyone[inside].reset_index(drop=True)
+        if not leavers.empty:
+            parts += [
+                _shares(leavers, "churn_reason", "reason", "reason"),
+                _shares(leavers, "churn_reason_kind", "reason_kind", "reason_kind"),
+                _shares(leavers, "churn_reason_control", "reason_control", "reason_control"),
+                _shares(leavers, "churn_destination", "destination", "destination"),
+                _shares(leavers, "churn_tenure", "leavers", "tenure_band"),
+                _touchpoints(touched, leavers),
+                _costs(effort, leavers, window),
+            ]
+        base = bases[bases["day"] == base_days[period]].drop(columns="day")
+        parts.append(base.reset_index(drop=True))
+        frame = pd.concat([_complete(p) for p in parts if not p.empty], ignore_index=True)
+        frame["period"] = period
+        out[period] = _frame(frame)
+    return out
+
+
+def _months_apart(first: date, last: date) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month
 
 
 def _complete(rows: pd.DataFrame) -> pd.DataFrame:
@@ -300,26 +335,26 @@ def _complete(rows: pd.DataFrame) -> pd.DataFrame:
     return out.assign(metric=rows["metric"].iloc[0], dimension=rows["dimension"].iloc[0])
 
 
-def _base_tenure(wh: Source, snapshot: date, day: date) -> pd.DataFrame:
+def _base_tenures(wh: Source, snapshot: date, days: list[date]) -> pd.DataFrame:
+    """The active base's tenure bands per branch on each of ``days`` (column ``day``)."""
     subs = _subscribers(wh, snapshot)
-    active = subs.filter(
-        (subs.join_date <= day) & (subs.churn_date.isnull() | (subs.churn_date > day))
+    cal = ibis.memtable(pd.DataFrame({"day": days}), schema=ibis.schema({"day": "date"}))
+    rows = subs.cross_join(cal)
+    active = rows.filter(
+        (rows.join_date <= rows.day) & (rows.churn_date.isnull() | (rows.churn_date > rows.day))
     )
-    banded = active.mutate(
-        member=_tenure_band(_months_between(active.join_date, ibis.literal(day)))
-    )
-    grouped = banded.group_by(["branch", "member"]).aggregate(numerator=banded.count())
+    banded = active.mutate(member=_tenure_band(_months_between(active.join_date, active.day)))
+    grouped = banded.group_by(["day", "branch", "member"]).aggregate(numerator=banded.count())
     counts: pd.DataFrame = grouped.to_pandas()
-    counts["denominator"] = counts.groupby("branch")["numerator"].transform("sum")
+    counts["day"] = pd.to_datetime(counts["day"]).dt.date
+    counts["denominator"] = counts.groupby(["day", "branch"])["numerator"].transform("sum")
     counts["metric"], counts["dimension"] = "churn_tenure", "base"
     return counts
 
 
-def _touchpoints(
-    wh: Source, snapshot: date, leavers_expr: ir.Table, leavers: pd.DataFrame
-) -> pd.DataFrame:
-    """Leavers with a complaint (by category) or a survey (by touchpoint) shortly before
-    leaving, per branch; ``none`` for leavers with neither."""
+def _touches(wh: Source, snapshot: date, leavers_expr: ir.Table) -> pd.DataFrame:
+    """(subscriber_id, member): the leavers' complaints (by category) and surveys (by
+    touchpoint) in the ``TOUCH_DAYS`` days up to leaving."""
     keys = leavers_expr.select(t_sid=leavers_expr.subscriber_id, t_date=leavers_expr.churn_date)
     since = ibis.interval(days=TOUCH_DAYS)
     touches = []
@@ -336,8 +371,15 @@ def _touchpoints(
                 subscriber_id=joined.t_sid, member=ibis.literal(prefix) + joined[column]
             ).distinct()
         )
-    touched = ibis.union(*touches).to_pandas()
+    touched: pd.DataFrame = ibis.union(*touches).to_pandas()
+    return touched
+
+
+def _touchpoints(touched: pd.DataFrame, leavers: pd.DataFrame) -> pd.DataFrame:
+    """Leavers with a complaint (by category) or a survey (by touchpoint) shortly before
+    leaving (``touched``: :func:`_touches`), per branch; ``none`` for leavers with neither."""
     branch_of = leavers.set_index("subscriber_id")["branch"]
+    touched = touched[touched["subscriber_id"].isin(branch_of.index)].copy()
     touched["branch"] = touched["subscriber_id"].map(branch_of)
     counts = touched.groupby(["branch", "member"]).size().rename("numerator").reset_index()
     with_touch = touched.groupby("branch")["subscriber_id"].nunique()
@@ -353,31 +395,45 @@ def _touchpoints(
     return rows
 
 
-def _costs(wh: Source, snapshot: date, leavers: pd.DataFrame, window: list[date]) -> pd.DataFrame:
+def _effort(wh: Source, snapshot: date, leavers_expr: ir.Table, since: date) -> pd.DataFrame:
+    """The acted retention decisions of the leavers from ``since`` to the snapshot, as
+    (subscriber_id, day, cost) summed per day (empty without decisions)."""
+    if not wh.has_table("decisions"):
+        return pd.DataFrame(columns=["subscriber_id", "day", "cost"])
+    decisions = wh.table("decisions")
+    acted = decisions.filter(
+        decisions.action.fill_null(False)
+        & (decisions.snapshot_date >= since)
+        & (decisions.snapshot_date <= snapshot)
+    )
+    keys = leavers_expr.select(e_sid=leavers_expr.subscriber_id)
+    acted = acted.join(keys, acted.subscriber_id == keys.e_sid)
+    per_day = acted.group_by(["subscriber_id", acted.snapshot_date.name("day")]).aggregate(
+        cost=acted.cost.fill_null(0.0).sum()
+    )
+    frame: pd.DataFrame = per_day.to_pandas()
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return frame
+
+
+def _costs(effort: pd.DataFrame, leavers: pd.DataFrame, window: list[date]) -> pd.DataFrame:
     """Direct (monthly bill lost), lost future revenue and the retention effort spent on
-    leavers, per branch; ``denominator`` = leavers."""
-    effort = pd.Series(0.0, index=leavers.index)
-    if wh.has_table("decisions"):
-        decisions = wh.table("decisions")
-        acted = decisions.filter(
-            decisions.action.fill_null(False)
-            & (decisions.snapshot_date >= window[0])
-            & (decisions.snapshot_date <= snapshot)
-        )
-        spent = acted.group_by("subscriber_id").aggregate(
-            cost=acted.cost.fill_null(0.0).sum(), first=acted.snapshot_date.min()
-        )
-        spent_frame = spent.to_pandas().set_index("subscriber_id")
-        first = leavers["subscriber_id"].map(spent_frame["first"])
-        cost = leavers["subscriber_id"].map(spent_frame["cost"]).fillna(0.0)
+    leavers (``effort``: :func:`_effort`, counted from the window's first month), per branch;
+    ``denominator`` = leavers."""
+    spent = effort[effort["day"] >= window[0]]
+    cost = pd.Series(0.0, index=leavers.index)
+    if not spent.empty:
+        per = spent.groupby("subscriber_id").agg(cost=("cost", "sum"), first=("day", "min"))
+        first = leavers["subscriber_id"].map(per["first"])
+        cost = leavers["subscriber_id"].map(per["cost"]).fillna(0.0)
         before = pd.to_datetime(first) <= pd.to_datetime(leavers["churn_date"])
-        effort = cost.where(before.fillna(False), 0.0)
+        cost = cost.where(before.fillna(False), 0.0)
     frame = pd.DataFrame(
         {
             "branch": leavers["branch"],
             "direct": leavers["last_bill"].astype(float),
             "lost_future": leavers["last_bill"].astype(float) * FUTURE_MONTHS,
-            "retention_effort": effort.astype(float),
+            "retention_effort": cost.astype(float),
         }
     )
     sums = frame.groupby("branch").sum()

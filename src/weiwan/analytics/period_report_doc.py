@@ -9,8 +9,9 @@ figures in Chinese and English.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -27,6 +28,8 @@ from weiwan.analytics.period_reports import (
 
 #: breakdowns of the document, in order
 DIMENSIONS = KEYS
+#: summed measures of one member (measure → value)
+Measures = dict[str, float]
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:
@@ -39,7 +42,7 @@ def _change(current: float | None, reference: float | None) -> float | None:
     return (current - reference) / abs(reference)
 
 
-def figures(current: pd.Series, last_year: pd.Series) -> dict[str, Any]:
+def figures(current: Mapping[str, Any], last_year: Mapping[str, Any]) -> dict[str, Any]:
     """Rates and totals of one set of summed measures, with last year's."""
     cur = {m: float(current.get(m, 0.0)) for m in MEASURES}
     old = {m: float(last_year.get(m, 0.0)) for m in MEASURES}
@@ -116,14 +119,29 @@ def long_form(cube: pd.DataFrame) -> pd.DataFrame:
     return long
 
 
-def _sums(long: pd.DataFrame, branches: list[str] | None) -> dict[str, pd.DataFrame]:
-    """Dimension → measures per member, added up over ``branches`` (None: all)."""
-    if branches is not None:
-        long = long[long["branch"].isin(branches)]
-    grouped = long.groupby(["dimension", "member"])[list(MEASURES)].sum()
-    return {
-        str(dimension): part.droplevel(0) for dimension, part in grouped.groupby(level="dimension")
-    }
+def _sums(long: pd.DataFrame, branches: list[str] | None) -> dict[str, dict[str, Measures]]:
+    """Dimension → member → measures, added up over ``branches`` (None: all)."""
+    return _scoped_sums(long, [branches])[0]
+
+
+def _scoped_sums(
+    long: pd.DataFrame, scopes: list[list[str] | None]
+) -> list[dict[str, dict[str, Measures]]]:
+    """:func:`_sums` of each of ``scopes`` (branch lists, None: all), in one grouping."""
+    members = [
+        (i, branch)
+        for i, branches in enumerate(scopes)
+        for branch in (long["branch"].unique() if branches is None else branches)
+    ]
+    scoped = pd.DataFrame(members, columns=["scope", "branch"]).astype({"branch": object})
+    rows = long.merge(scoped, on="branch")
+    grouped = rows.groupby(["scope", "dimension", "member"])[list(MEASURES)].sum()
+    out: list[dict[str, dict[str, Measures]]] = [{} for _ in scopes]
+    for key, row in grouped.to_dict("index").items():
+        scope, dimension, member = cast(tuple[int, str, str], key)
+        sums = out[scope].setdefault(str(dimension), {})
+        sums[member] = {str(m): float(v) for m, v in row.items()}
+    return out
 
 
 def pct(value: float | None) -> str:
@@ -236,30 +254,35 @@ def build_document(
     churn is unknown (None), not zero, when that period ended on or before ``history_from``
     (the first churn delivered) or there is no churn at all."""
     now, then = _sums(current, branches), _sums(last_year, branches)
-    nothing = pd.DataFrame(columns=list(MEASURES), dtype=float)
+    return _document(period, snapshot, now, then, targets, branches, scope, history_from)
+
+
+def _document(
+    period: Period,
+    snapshot: date,
+    now: dict[str, dict[str, Measures]],
+    then: dict[str, dict[str, Measures]],
+    targets: ReportTargets,
+    branches: list[str] | None,
+    scope: str | None,
+    history_from: date | None,
+) -> dict[str, Any]:
+    """:func:`build_document` from the sums (:func:`_sums`) of the period and last year."""
     previous = period.last_year()
     known = history_from is not None and previous.end > history_from
-    empty = pd.Series(dtype=float)
+    empty: Measures = {}
 
-    def total_of(sums: dict[str, pd.DataFrame]) -> pd.Series:
-        part = sums.get("total", nothing)
-        row = part.loc["all"] if "all" in part.index else empty
-        return row if isinstance(row, pd.Series) else empty
+    def total_of(sums: dict[str, dict[str, Measures]]) -> Measures:
+        return sums.get("total", {}).get("all", empty)
 
     total = _history(figures(total_of(now), total_of(then)), known)
     breakdowns: dict[str, list[dict[str, Any]]] = {}
     for key in DIMENSIONS:
-        cur, old = now.get(key, nothing), then.get(key, nothing)
-        members = sorted(set(cur.index) | set(old.index))
+        cur, old = now.get(key, {}), then.get(key, {})
+        members = sorted(set(cur) | set(old))
         breakdowns[key] = [
             _history(
-                {
-                    "member": str(m),
-                    **figures(
-                        cur.loc[m] if m in cur.index else empty,
-                        old.loc[m] if m in old.index else empty,
-                    ),
-                },
+                {"member": str(m), **figures(cur.get(m, empty), old.get(m, empty))},
                 known,
             )
             for m in members
@@ -302,15 +325,18 @@ def period_documents(
     first = first_churn(wh, snapshot)
     present = set(current["branch"]) | set(last_year["branch"])
     scopes = {**{branch: [branch] for branch in present}, **(scopes or {})}
-    docs: dict[str | None, dict[str, Any]] = {
-        None: build_document(period, snapshot, current, last_year, goals, history_from=first)
-    }
+    labels: list[str | None] = [None]
+    branch_lists: list[list[str] | None] = [None]
     for scope, codes in sorted(scopes.items()):
         if present & set(codes):
-            docs[scope] = build_document(
-                period, snapshot, current, last_year, goals, sorted(codes), scope, first
-            )
-    return docs
+            labels.append(scope)
+            branch_lists.append(sorted(codes))
+    # every scope's sums in one grouping of each cube
+    now, then = _scoped_sums(current, branch_lists), _scoped_sums(last_year, branch_lists)
+    return {
+        label: _document(period, snapshot, n, t, goals, branches, label, first)
+        for label, branches, n, t in zip(labels, branch_lists, now, then, strict=True)
+    }
 
 
 def period_report(

@@ -216,28 +216,38 @@ def computed_tiers(
     not left before it; one leaving on the first day keeps a tier). A day whose base has no
     bill on the tier's basis (history not delivered that far back) gets no rows: its tiers stay
     unknown rather than all ``mass``."""
+    rows = _tier_rows(wh, starts, config)
+    if rows is None:
+        return pd.DataFrame(columns=["c_sid", "c_day", "c_tier"])
+    frame: pd.DataFrame = rows.to_pandas()
+    return frame
+
+
+def _tier_rows(
+    wh: Source, starts: list[date], config: ValueTierConfig | None = None
+) -> ir.Table | None:
+    """:func:`computed_tiers` as an expression (None: no day has bills), so the report's
+    query joins it where it runs."""
     tiers = config or load_segment_config().value_tier
-    columns = ["c_sid", "c_day", "c_tier"]
     first = wh.table("monthly_usage").bill_month.min().to_pandas()
     if first is None or pd.isna(first):
-        return pd.DataFrame(columns=columns)
+        return None
     # a shortcut for the rule below: no bill month up to the eve's last complete month
     billed_from = pd.Timestamp(first).date()
     eves = sorted({d - timedelta(days=1) for d in starts})
     parts = [bill_bases(wh, eve) for eve in eves if last_complete_month(eve) >= billed_from]
     if not parts:
-        return pd.DataFrame(columns=columns)
+        return None
     # one query for every day: value_tier ranks within each snapshot_date
     bases = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
     known = bases[tiers.basis].count().over(ibis.window(group_by=bases.snapshot_date)) > 0
     rows = bases.select(
         c_sid=bases.subscriber_id,
-        c_day=bases.snapshot_date + ibis.interval(days=1),
+        c_day=(bases.snapshot_date + ibis.interval(days=1)).cast("date"),
         c_tier=value_tier(bases, tiers),
         known=known,
     )
-    frame: pd.DataFrame = rows.filter(rows.known).drop("known").to_pandas()
-    return frame
+    return rows.filter(rows.known).drop("known")
 
 
 def _people(wh: Source, snapshot: date, cal: ir.Table, starts: list[date]) -> ir.Table:
@@ -253,12 +263,10 @@ def _people(wh: Source, snapshot: date, cal: ir.Table, starts: list[date]) -> ir
         ).drop("t_sid", "t_day")
     else:
         subs = subs.mutate(t_tier=ibis.null("string"))
-    computed = computed_tiers(wh, starts)
-    if computed.empty:
+    tiers = _tier_rows(wh, starts) if starts else None
+    if tiers is None:
         subs = subs.mutate(c_tier=ibis.null("string"))
     else:
-        schema = ibis.schema({"c_sid": "string", "c_day": "date", "c_tier": "string"})
-        tiers = ibis.memtable(computed, schema=schema)
         subs = subs.left_join(
             tiers, (subs.subscriber_id == tiers.c_sid) & (subs.p_start == tiers.c_day)
         ).drop("c_sid", "c_day")
@@ -413,14 +421,15 @@ def period_cubes(wh: Source, snapshot: date, periods: list[Period]) -> dict[str,
     (:data:`MEASURES`), all periods in one pass over the data."""
     unique = list({p.key: p for p in periods}.values())
     cal, unstored = _calendar(wh, unique)
-    people = _people(wh, snapshot, cal, unstored)
-    parts = [
-        _base(people),
-        _surveys(wh, snapshot, people),
-        _saves(wh, people, cal),
-        _costs(wh, people),
-        _outcomes(wh, people),
-    ]
+    # the subscribers of every period with their tiers, computed once for the five queries
+    with _people(wh, snapshot, cal, unstored).cache() as people:
+        parts = [
+            _base(people),
+            _surveys(wh, snapshot, people),
+            _saves(wh, people, cal),
+            _costs(wh, people),
+            _outcomes(wh, people),
+        ]
     frames = [p for p in parts if not p.empty]
     columns = [*KEYS, *MEASURES]
     if not frames:

@@ -18,11 +18,15 @@ from typer.testing import CliRunner
 
 from api_helpers import login
 from period_report_fixtures import SNAPSHOT, build_report_warehouse
+from weiwan.analytics.churn_analysis import churn_documents
+from weiwan.analytics.period_report_doc import period_documents
+from weiwan.analytics.period_reports import Period, ReportTargets
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.cli import app as cli
 from weiwan.core.settings import get_settings
+from weiwan.pipeline.publish import reports
 from weiwan.pipeline.publish.metrics import publish_metrics
-from weiwan.pipeline.publish.reports import due_periods, publish_reports, subtrees
+from weiwan.pipeline.publish.reports import due_periods, publish_reports, stale, subtrees
 
 API = "/api/v1/reports"
 
@@ -78,10 +82,9 @@ def test_publish_per_scope_twice_the_same(
     whole = json.loads(october["*"][7])["total"]
     nb = json.loads(october["NB"][7])["total"]
     assert whole["at_start"] == hz["total"]["at_start"] + nb["at_start"]
-    # again: only the latest week and month (and the month's churn report) are recomputed,
-    # into the same documents
+    # again: no input changed, so nothing is rebuilt and the documents stay the same
     again = publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2)
-    assert again == sum(1 for r in rows if r[1] in ("2026-W43", "2026-10"))
+    assert again == 0
     assert _documents(engine) == rows
     with engine.connect() as conn:
         publications = conn.exec_driver_sql(
@@ -219,7 +222,7 @@ def test_cli_json_equals_the_api(
 
 def test_due_periods_skip_those_before_the_first_churn() -> None:
     since = date(2026, 9, 10)  # the first churn delivered: August has no history yet
-    due = due_periods(date(2026, 11, 1), set(), weeks=2, months=3, since=since)
+    due = due_periods(date(2026, 11, 1), weeks=2, months=3, since=since)
     assert [(k, p.key) for k, p in due] == [
         ("week", "2026-W44"),
         ("week", "2026-W43"),
@@ -228,10 +231,116 @@ def test_due_periods_skip_those_before_the_first_churn() -> None:
         ("month", "2026-09"),
         ("churn", "2026-09"),
     ]
-    published = {(k, p.key) for k, p in due}
-    again = due_periods(date(2026, 11, 1), published, weeks=2, months=3, since=since)
-    assert [(k, p.key) for k, p in again] == [
-        ("week", "2026-W44"),
+    fingerprints = {(k, p.key): f"inputs of {k} {p.key}" for k, p in due}
+    published: dict[tuple[str, str], str | None] = dict(fingerprints)
+    assert stale(due, published, fingerprints) == []
+    # inputs changed, published before fingerprints (NULL), not published
+    published[("week", "2026-W43")] = "other inputs"
+    published[("churn", "2026-09")] = None
+    del published[("month", "2026-10")]
+    assert [(k, p.key) for k, p in stale(due, published, fingerprints)] == [
+        ("week", "2026-W43"),
         ("month", "2026-10"),
-        ("churn", "2026-10"),
+        ("churn", "2026-09"),
     ]
+
+
+def _built(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(kind, key) of every period the publish builds from now on."""
+    built: list[tuple[str, str]] = []
+
+    def period_spy(wh: Warehouse, snapshot: date, period: Period, *args: Any) -> Any:
+        built.append((period.kind, period.key))
+        return period_documents(wh, snapshot, period, *args)
+
+    def churn_spy(wh: Warehouse, snapshot: date, month: date, *args: Any) -> Any:
+        built.append(("churn", month.strftime("%Y-%m")))
+        return churn_documents(wh, snapshot, month, *args)
+
+    monkeypatch.setattr(reports, "period_documents", period_spy)
+    monkeypatch.setattr(reports, "churn_documents", churn_spy)
+    return built
+
+
+def test_a_new_closed_month_builds_just_what_closed(
+    wh: Warehouse, engine: sa.Engine, branches: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2)
+    before = {(r[0], r[1], r[2]): r for r in _documents(engine)}
+    built = _built(monkeypatch)
+    # a month later (Monday 2026-11-30): November and its weeks closed, October is unchanged
+    # (its churn base was taken on 2026-10-31, its last day, either way)
+    written = publish_reports(wh, engine, date(2026, 11, 30), weeks=2, months=2)
+    assert sorted(built) == [
+        ("churn", "2026-11"),
+        ("month", "2026-11"),
+        ("week", "2026-W47"),
+        ("week", "2026-W48"),
+    ]
+    after = {(r[0], r[1], r[2]): r for r in _documents(engine)}
+    assert written == sum(1 for key in after if (key[0], key[1]) in built)
+    assert {k: v for k, v in after.items() if (k[0], k[1]) not in built} == before
+    # and the day after, nothing
+    built.clear()
+    assert publish_reports(wh, engine, date(2026, 11, 30), weeks=2, months=2) == 0
+    assert built == []
+
+
+def test_a_late_correction_rebuilds_the_periods_that_read_it(
+    wh: Warehouse, engine: sa.Engine, branches: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_reports(wh, engine, SNAPSHOT, weeks=8, months=3)
+    before = {(r[0], r[1], r[2]): r for r in _documents(engine)}
+    built = _built(monkeypatch)
+    # a survey of 2026-09-15 delivered late: September's report and the week holding the
+    # day, and the churn analyses whose leavers' touchpoints reach back to it
+    wh.con.con.execute(
+        "INSERT INTO surveys (survey_id, subscriber_id, survey_time, touchpoint, score, "
+        "_snapshot) VALUES ('S9', 'E', TIMESTAMP '2026-09-15 09:00:00', 'store', 3, ?)",
+        [SNAPSHOT],
+    )
+    publish_reports(wh, engine, SNAPSHOT, weeks=8, months=3)
+    assert sorted(built) == [
+        ("churn", "2026-09"),
+        ("churn", "2026-10"),
+        ("month", "2026-09"),
+        ("week", "2026-W38"),
+    ]
+    after = {(r[0], r[1], r[2]): r for r in _documents(engine)}
+    assert set(after) == set(before)
+    september = json.loads(after[("month", "2026-09", "*")][7])["total"]
+    assert (
+        september["surveys"]
+        == json.loads(before[("month", "2026-09", "*")][7])["total"]["surveys"] + 1
+    )
+    unchanged = [k for k in after if (k[0], k[1]) not in built]
+    assert unchanged and all(after[k] == before[k] for k in unchanged)
+
+
+def test_new_targets_rebuild_every_period(
+    wh: Warehouse, engine: sa.Engine, branches: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2)
+    built = _built(monkeypatch)
+    goals = ReportTargets(satisfaction_rate=0.9)
+    publish_reports(wh, engine, SNAPSHOT, targets=goals, weeks=2, months=2)
+    assert len(built) == len(due_periods(SNAPSHOT, 2, 2, date(2025, 10, 8))) == 6
+    october = {r[2]: json.loads(r[7]) for r in _documents(engine) if r[:2] == ("month", "2026-10")}
+    assert october["*"]["targets"]["satisfaction_rate"]["target"] == 0.9
+    built.clear()
+    assert publish_reports(wh, engine, SNAPSHOT, targets=goals, weeks=2, months=2) == 0
+    assert built == []
+
+
+def test_a_table_stored_empty_changes_nothing(
+    wh: Warehouse, engine: sa.Engine, branches: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the first run has no retention outcomes (no decisions yet); the next day's run stores
+    # an empty table: the same inputs, nothing to rebuild
+    wh.con.con.execute("CREATE TABLE kept_outcomes AS SELECT * FROM retention_outcomes")
+    wh.con.con.execute("DROP TABLE retention_outcomes")
+    publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2)
+    built = _built(monkeypatch)
+    wh.con.con.execute("CREATE TABLE retention_outcomes AS SELECT * FROM kept_outcomes LIMIT 0")
+    assert publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2) == 0
+    assert built == []

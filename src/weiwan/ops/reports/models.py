@@ -64,7 +64,8 @@ class PeriodReport(Base):
     """A published report document (JSON text, see docs/reports.md): ``kind`` week, month or
     churn, ``key`` ``2026-W44`` / ``2026-10``, ``scope`` ``*`` (the whole operator) or a branch
     code; ``branch_id`` the branch of a branch document (NULL: whole operator or a code without
-    a branch, seen only by roles that see everything)."""
+    a branch, seen only by roles that see everything); ``inputs`` the fingerprint of what the
+    period's documents were built from (the publish rebuilds them when it differs)."""
 
     __tablename__ = "period_reports"
     __table_args__ = (
@@ -82,3 +83,4 @@ class PeriodReport(Base):
     snapshot_date: Mapped[date] = mapped_column(Date)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     document: Mapped[str] = mapped_column(Text)
+    inputs: Mapped[str | None] = mapped_column(String(64))

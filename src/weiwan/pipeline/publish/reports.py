@@ -1,13 +1,18 @@
 """Publish the weekly, monthly and churn analysis reports (kind ``reports``).
 
 For the snapshot: every closed ISO week and month of the last ``WEEKS`` weeks and ``MONTHS``
-months not yet in ``period_reports`` is computed, and the latest closed week and month are
-computed again (late deliveries change them); each month also gets its churn analysis report
-(kind ``churn``). Every period is stored as one document for the whole operator (scope ``*``)
-and one per branch (scope = branch code) covering the branch and its sub-branches (what a
-centre head of that branch sees), so a reader's data scope picks documents and nothing is
-recomputed on the request path. A period's rows are replaced whole, all in one transaction
-with the ``publications`` row: publishing the same snapshot twice leaves the same documents.
+months, and each month's churn analysis report (kind ``churn``), is built when it is not yet
+in ``period_reports`` or when the fingerprint of its inputs
+(:func:`weiwan.analytics.report_inputs.input_fingerprints`: the input rows of the days it
+reads, the targets, the branch tree) differs from the one stored with it; every other period
+is kept as published. So the first publish builds the history, a steady day only what just
+closed (and the latest month's churn analysis, whose base is taken on the snapshot), and a
+late delivery the periods that read it. Every period is stored as one document for the whole
+operator (scope ``*``) and one per branch (scope = branch code) covering the branch and its
+sub-branches (what a centre head of that branch sees), so a reader's data scope picks
+documents and nothing is recomputed on the request path. A period's rows are replaced whole,
+all in one transaction with the ``publications`` row: publishing the same snapshot twice
+leaves the same documents (and builds nothing the second time).
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from weiwan.analytics.period_reports import (
     load_targets,
     period_cubes,
 )
+from weiwan.analytics.report_inputs import CHURN, input_fingerprints
 from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.logging import get_logger
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.models import Branch
 from weiwan.ops.reports.models import WHOLE, PeriodReport
@@ -41,7 +48,7 @@ from weiwan.pipeline.publish.branches import branch_ids
 from weiwan.pipeline.publish.transport import insert_rows, table_of
 
 KIND = "reports"
-CHURN = "churn"
+log = get_logger(__name__)
 
 
 def dumps(document: dict[str, Any]) -> str:
@@ -68,26 +75,36 @@ def subtrees(branches: list[tuple[str, int, int | None]]) -> dict[str, list[str]
 
 def due_periods(
     snapshot: date,
-    published: set[tuple[str, str]],
     weeks: int = WEEKS,
     months: int = MONTHS,
     since: date | None = None,
 ) -> list[tuple[str, Period]]:
-    """(stored kind, period) to compute: closed periods of the last ``weeks`` weeks and
-    ``months`` months not yet published, plus the latest closed week and month (and the latest
-    month's churn report) again; periods that ended on or before ``since`` (the first churn
-    delivered: no history yet, not no churn) are left out."""
-    periods = closed_periods(snapshot, weeks, months)
-    latest = {next(p.key for p in periods if p.kind == kind) for kind in ("week", "month")}
+    """(stored kind, period) the snapshot publishes: the closed periods of the last ``weeks``
+    weeks and ``months`` months, each month also as its churn report; periods that ended on
+    or before ``since`` (the first churn delivered: no history yet, not no churn) are left
+    out. Which of them are built is up to their inputs' fingerprints (:func:`stale`)."""
     due: list[tuple[str, Period]] = []
-    for period in periods:
+    for period in closed_periods(snapshot, weeks, months):
         if since is not None and period.end <= since:
             continue
         kinds = [period.kind] + ([CHURN] if period.kind == "month" else [])
-        for kind in kinds:
-            if (kind, period.key) not in published or period.key in latest:
-                due.append((kind, period))
+        due.extend((kind, period) for kind in kinds)
     return due
+
+
+def stale(
+    due: list[tuple[str, Period]],
+    published: dict[tuple[str, str], str | None],
+    fingerprints: dict[tuple[str, str], str],
+) -> list[tuple[str, Period]]:
+    """The due (kind, period) to build: not published, or published from other inputs
+    (``published``: (kind, key) → the stored fingerprint, None before fingerprints)."""
+    return [
+        (kind, period)
+        for kind, period in due
+        if (kind, period.key) not in published
+        or published[(kind, period.key)] != fingerprints[(kind, period.key)]
+    ]
 
 
 def _rows(
@@ -96,6 +113,7 @@ def _rows(
     documents: dict[str | None, dict[str, Any]],
     snapshot: date,
     branch_ids: dict[str, int],
+    inputs: str,
 ) -> Iterable[dict[str, Any]]:
     now = utcnow()
     for branch, document in documents.items():
@@ -109,6 +127,7 @@ def _rows(
             "snapshot_date": snapshot,
             "published_at": now,
             "document": dumps(document),
+            "inputs": inputs,
         }
 
 
@@ -121,8 +140,8 @@ def publish_reports(
     weeks: int = WEEKS,
     months: int = MONTHS,
 ) -> int:
-    """Publish the due reports of ``snapshot`` (see :func:`due_periods`); returns the
-    documents written."""
+    """Publish the reports of ``snapshot`` whose inputs changed (see :func:`due_periods`,
+    :func:`stale`); returns the documents written."""
     goals = targets or load_targets()
     reports = table_of(PeriodReport)
     with engine.connect() as conn:
@@ -131,13 +150,25 @@ def publish_reports(
             for c, i, p in conn.execute(sa.select(Branch.code, Branch.id, Branch.parent_id))
         ]
         published = {
-            (str(k), str(key))
-            for k, key in conn.execute(
-                sa.select(reports.c.kind, reports.c.key).where(reports.c.scope == WHOLE)
+            (str(k), str(key)): None if inputs is None else str(inputs)
+            for k, key, inputs in conn.execute(
+                sa.select(reports.c.kind, reports.c.key, reports.c.inputs).where(
+                    reports.c.scope == WHOLE
+                )
             )
         }
     scopes = subtrees(tree)
-    due = due_periods(snapshot, published, weeks, months, first_churn(warehouse, snapshot))
+    candidates = due_periods(snapshot, weeks, months, first_churn(warehouse, snapshot))
+    extra = {"targets": goals.model_dump(mode="json"), "branches": sorted(tree, key=lambda b: b[0])}
+    fingerprints = input_fingerprints(warehouse, snapshot, candidates, extra)
+    due = stale(candidates, published, fingerprints)
+    log.info(
+        "reports.due",
+        snapshot=str(snapshot),
+        build=len(due),
+        kept=len(candidates) - len(due),
+        periods=" ".join(f"{kind}:{period.key}" for kind, period in due),
+    )
     # every period's cube (and its last year's) in one pass over the data
     wanted = [q for kind, p in due if kind != CHURN for q in (p, p.last_year())]
     cubes: dict[str, pd.DataFrame] = period_cubes(warehouse, snapshot, wanted) if wanted else {}
@@ -159,7 +190,8 @@ def publish_reports(
             conn.execute(
                 sa.delete(reports).where(reports.c.kind == kind, reports.c.key == period.key)
             )
-            rows = list(_rows(kind, period, documents, snapshot, ids))
+            inputs = fingerprints[(kind, period.key)]
+            rows = list(_rows(kind, period, documents, snapshot, ids, inputs))
             written += insert_rows(conn, reports, rows)
         record_publication(conn, KIND, snapshot, written)
     return written
