@@ -43,10 +43,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pages.py
 
 # The whole daily run (train once, then a first and a steady-state day with the publish); not in
-# `bench`: at 1 M it takes ~15 minutes. DAILY_SUBSCRIBERS=200000 make bench-daily for less.
+# `bench`: at 1 M it takes ~15 minutes. DAILY_SUBSCRIBERS=200000 make bench-daily for less;
+# ENGINE=both adds the same days on Spark local[2] beside DuckDB's (ENGINE=spark: Spark's only).
 DAILY_SUBSCRIBERS ?= 1000000
+ENGINE ?= duckdb
 bench-daily: $(STAMP)
-	$(BIN)/python bench/bench_daily.py --subscribers $(DAILY_SUBSCRIBERS)
+	$(BIN)/python bench/bench_daily.py --subscribers $(DAILY_SUBSCRIBERS) --engine $(ENGINE)
 
 # Refresh the lock after changing pyproject.toml dependencies.
 lock: $(STAMP)

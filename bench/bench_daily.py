@@ -18,6 +18,10 @@ Each of 3 and 4 runs in a child process; its peak RSS (psutil, the child and its
 summed, sampled every 0.1 s) is its own. DuckDB threads=2, memory_limit=2GB as the other
 benchmarks. The machine is shared: the load average is printed. Exits 1 when a target is
 missed at 1 M or more.
+
+``--engine both`` (or ``spark``): then the same days on Spark ``local[2]`` beside DuckDB's
+(bench/daily_spark.py: the delivery ingested with WEIWAN_ENGINE=spark, the same promoted
+model, a fresh operational database), and Spark's seconds per million subscribers per core.
 """
 
 from __future__ import annotations
@@ -165,7 +169,7 @@ def run_day(day: date) -> dict[str, Any]:
     from zoneinfo import ZoneInfo
 
     from weiwan.analytics.churn.registry import ModelRegistry
-    from weiwan.analytics.warehouse import Warehouse
+    from weiwan.cli.base import open_warehouse
     from weiwan.core.db import make_engine
     from weiwan.core.settings import get_settings
     from weiwan.ops.handover.service import hand_over
@@ -174,7 +178,7 @@ def run_day(day: date) -> dict[str, Any]:
 
     settings = get_settings()
     start = time.perf_counter()
-    warehouse = Warehouse.from_settings(settings)
+    warehouse = open_warehouse()  # the engine WEIWAN_ENGINE names, as `weiwan pipeline run`
     engine = make_engine(settings.database)
     laps: list[tuple[str, float]] = []
     memory = PeakRss(os.getpid(), every=0.05)
@@ -246,11 +250,13 @@ def _row(stage: str, cells: list[tuple[float, int | None, float | None]]) -> Non
     print(f"  {stage:<28}{text}", flush=True)
 
 
-def report(days: list[tuple[date, dict[str, Any], float, float]]) -> None:
+def report(
+    days: list[tuple[date, dict[str, Any], float, float]], labels: list[str] | None = None
+) -> None:
     """Each step's rows, seconds and peak RSS GiB (while it ran), a column group per day."""
     print()
     head = "".join(f"{'rows':>12}{'s':>9}{'GiB':>7}" for _ in days)
-    titles = "".join(f"{label:>28}" for label in ("first run", "steady day")[: len(days)])
+    titles = "".join(f"{label:>28}" for label in labels or ["first run", "steady day"])
     print(f"  {'':<28}{titles}")
     print(f"  {'step':<28}{head}")
     _row("collect (contacts, outcomes)", [(d["collect"], None, None) for _, d, _, _ in days])
@@ -267,6 +273,45 @@ def report(days: list[tuple[date, dict[str, Any], float, float]]) -> None:
     _row("daily run, wall (process)", [(wall, None, peak) for _, _, wall, peak in days])
 
 
+def run_days(env: dict[str, str]) -> list[tuple[date, dict[str, Any], float, float]]:
+    """4. The first run and the steady day, each in a child with ``env``."""
+    days = []
+    for day in (SNAPSHOT, SNAPSHOT + timedelta(days=1)):
+        args = [sys.executable, str(Path(__file__).resolve()), "--child-day", str(day)]
+        stdout, wall, peak = _child(args, env)
+        measured = json.loads(stdout.strip().splitlines()[-1])
+        print(f"  day {day}: {wall:.1f} s, peak {peak:.2f} GiB", flush=True)
+        days.append((day, measured, wall, peak))
+    return days
+
+
+def spark_side(
+    cache: Path, home: Path, database_url: str, env: dict[str, str], subscribers: int
+) -> list[tuple[date, dict[str, Any], float, float]]:
+    """The same delivery ingested on Spark local[2], the promoted model of ``home`` copied, a
+    fresh operational database, then the two days (bench/daily_spark.py)."""
+    import daily_spark as spark
+
+    sim = cache / "sim"
+    partitions = spark.shuffle_partitions(sim)
+    print(
+        f"Spark {spark.MASTER}, driver memory {spark.DRIVER_MEMORY}, {partitions} shuffle "
+        f"partitions ({spark.parquet_bytes(sim) / spark.MIB:,.0f} MiB of delivery Parquet)",
+        flush=True,
+    )
+    ingested = spark.prepare_spark(cache, sim, env, _child, partitions, SNAPSHOT)
+    spark_env = spark.fresh_spark(cache, ingested, home / "models", env, database_url, partitions)
+    days = run_days(spark_env)
+    root = Path(spark_env["WEIWAN_SPARK_WAREHOUSE"])
+    delivery, results = spark.storage_per_day(root, SNAPSHOT, [d for d, *_ in days])
+    print(
+        f"  Spark warehouse per snapshot day: delivery {delivery:,.1f} MiB, results "
+        f"{results:,.1f} MiB (Parquet) for {subscribers:,} subscribers",
+        flush=True,
+    )
+    return days
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=100_000)
@@ -274,6 +319,13 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, help="default var/bench/daily-N-M")
     parser.add_argument("--database-url", help="a PostgreSQL database (migrated to head here)")
     parser.add_argument("--postgres", action="store_true", help="start a throw-away PostgreSQL")
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark", "both"),
+        default="duckdb",
+        help="spark: the days on Spark local[2] (bench/daily_spark.py); both: DuckDB's, then "
+        "Spark's beside them, with Spark's seconds per million subscribers per core",
+    )
     parser.add_argument("--child-day", help=argparse.SUPPRESS)
     opts = parser.parse_args()
 
@@ -297,15 +349,24 @@ def main() -> int:
         weiwan = [sys.executable, "-m", "weiwan"]
         _, train_s, train_gib = _child([*weiwan, "model", "train", "--promote"], env)
         print(f"  weiwan model train --promote: {train_s:.1f} s, peak {train_gib:.2f} GiB")
-        days = []
-        for day in (SNAPSHOT, SNAPSHOT + timedelta(days=1)):
-            args = [sys.executable, str(Path(__file__).resolve()), "--child-day", str(day)]
-            stdout, wall, peak = _child(args, env)
-            measured = json.loads(stdout.strip().splitlines()[-1])
-            print(f"  day {day}: {wall:.1f} s, peak {peak:.2f} GiB", flush=True)
-            days.append((day, measured, wall, peak))
-    report(days)
+        days = run_days(env) if opts.engine != "spark" else []
+        labels = ["first run", "steady day"] if days else []
+        spark_days = []
+        if opts.engine != "duckdb":
+            spark_days = spark_side(cache, home, url, env, opts.subscribers)
+            days += spark_days
+            labels += ["Spark first run", "Spark steady day"]
+    report(days, labels)
+    if opts.engine != "duckdb":
+        from daily_spark import per_core_costs
+
+        per_core_costs(
+            opts.subscribers,
+            [(t, m, w) for t, (_, m, w, _) in zip(labels[-2:], spark_days, strict=True)],
+        )
     print(f"\nload average at the end: {load_average()}")
+    if opts.engine == "spark":
+        return 0
     first, steady = days[0][2], days[1][2]
     missed = [
         what
