@@ -64,7 +64,9 @@ def anomalies_step(ctx: RunContext) -> ir.Table:
     same rows, and a firing stored by an earlier date is not repeated."""
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
     rules = anomaly_rules(ctx)
-    context = anomaly_context(warehouse, snapshot)
+    # computed once and kept for the rules and the pool's columns: used twice as an expression,
+    # its joins ran twice at once and the insert ran out of memory at 10 M subscribers
+    context = anomaly_context(warehouse, snapshot).cache()
     result = evaluate_rules(context, rules, snapshot)
     for error in [*rules.errors, *result.errors]:
         log.warning("anomalies.rule_skipped", problem=str(error))
