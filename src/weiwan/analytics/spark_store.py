@@ -43,6 +43,12 @@ class _ArrowBackend(PySparkBackend):  # type: ignore[misc]
         arrow = op.data.to_pyarrow(op.schema)
         self._session.createDataFrame(arrow).createOrReplaceTempView(op.name)
 
+    def _create_cached_table(self, name: str, expr: Any) -> Any:
+        # Ibis compiles a cached expression without registering its in-memory tables first
+        # (the report history caches its periods, a memtable): register them, as execute does
+        self._run_pre_execute_hooks(expr)
+        return super()._create_cached_table(name, expr)
+
 
 class SparkWarehouse:
     """The analytical store on Spark; Ibis expressions over it run on the cluster."""
