@@ -79,3 +79,12 @@ def test_period_cubes_of_all_periods_equal_each_period_alone(wh: Warehouse) -> N
             alone.sort_values(keys).reset_index(drop=True),
         )
     assert sum(c["churned"].sum() for c in together.values()) > 0
+    # passes of a few periods each (bounded subscriber × period rows) give the same cubes
+    subscribers = int(wh.table("subscribers").subscriber_id.nunique().execute())
+    grouped = period_cubes(wh, DAY, wanted, pass_rows=3 * subscribers)
+    assert list(grouped) == list(together)
+    for key, cube in together.items():
+        pd.testing.assert_frame_equal(
+            grouped[key].sort_values(keys).reset_index(drop=True),
+            cube.sort_values(keys).reset_index(drop=True),
+        )

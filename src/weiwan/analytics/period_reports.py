@@ -416,10 +416,28 @@ def _outcomes(wh: Source, people: ir.Table) -> pd.DataFrame:
     )
 
 
-def period_cubes(wh: Source, snapshot: date, periods: list[Period]) -> dict[str, pd.DataFrame]:
+#: subscriber × period rows one pass of :func:`period_cubes` keeps at most: the whole history at
+#: once crossed 10 M subscribers with every period and spilled more than 50 GB to disk
+CUBE_PASS_ROWS = 20_000_000
+
+
+def period_cubes(
+    wh: Source, snapshot: date, periods: list[Period], *, pass_rows: int = CUBE_PASS_ROWS
+) -> dict[str, pd.DataFrame]:
     """Counts of each period (by key) per branch × brand × value tier × channel
-    (:data:`MEASURES`), all periods in one pass over the data."""
+    (:data:`MEASURES`), as many periods in one pass over the data as keep the subscriber ×
+    period rows of a pass within ``pass_rows`` (at least one period a pass)."""
     unique = list({p.key: p for p in periods}.values())
+    subscribers = int(_subscribers(wh, snapshot).count().execute())
+    size = max(1, pass_rows // max(1, subscribers))
+    cubes: dict[str, pd.DataFrame] = {}
+    for start in range(0, len(unique), size):
+        cubes.update(_cubes_in_one_pass(wh, snapshot, unique[start : start + size]))
+    return {p.key: cubes[p.key] for p in unique}
+
+
+def _cubes_in_one_pass(wh: Source, snapshot: date, unique: list[Period]) -> dict[str, pd.DataFrame]:
+    """:func:`period_cubes` of distinct ``unique`` periods in one pass over the data."""
     cal, unstored = _calendar(wh, unique)
     # the subscribers of every period with their tiers, computed once for the five queries
     with _people(wh, snapshot, cal, unstored).cache() as people:
