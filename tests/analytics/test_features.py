@@ -263,3 +263,45 @@ def test_features_never_change_when_later_data_is_added(tmp_path: Path) -> None:
         wh.close()
     again = again.sort_values("subscriber_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(known, again)
+
+
+class _EveryVersionPicked:
+    """The warehouse, claiming more than one delivery: versions are always picked."""
+
+    def __init__(self, wh: Warehouse) -> None:
+        self.wh = wh
+
+    def table(self, name: str) -> Any:
+        return self.wh.table(name)
+
+    def extra_columns(self, table_name: str) -> dict[str, str]:
+        return self.wh.extra_columns(table_name)
+
+    def single_delivery(self, name: str) -> bool:
+        return False
+
+
+def test_one_delivery_gives_the_features_of_picked_versions(
+    tmp_path: Path, warehouse: Warehouse
+) -> None:
+    """With one delivery a key has one row, so the features skip picking versions (a window
+    over every row: the costliest part at 10 M subscribers) and stay the same."""
+    day = date(2026, 10, 31)
+    ingest(_delivery(tmp_path), snapshot=day, warehouse=warehouse)
+    assert warehouse.single_delivery("monthly_usage")
+    picked = compute_features(_EveryVersionPicked(warehouse), day).execute()
+    direct = compute_features(warehouse, day).execute()
+    assert len(direct) == 2
+    pd.testing.assert_frame_equal(
+        direct.sort_values("subscriber_id").reset_index(drop=True),
+        picked.sort_values("subscriber_id").reset_index(drop=True),
+    )
+    # the same delivery again, a month later: two versions of every key, one of each is used
+    ingest(_delivery(tmp_path), snapshot=date(2026, 11, 30), warehouse=warehouse)
+    assert not warehouse.single_delivery("monthly_usage")
+    assert warehouse.table("monthly_usage").count().execute() == 2 * 12
+    again = compute_features(warehouse, day).execute()
+    pd.testing.assert_frame_equal(
+        direct.sort_values("subscriber_id").reset_index(drop=True),
+        again.sort_values("subscriber_id").reset_index(drop=True),
+    )

@@ -10,6 +10,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from weiwan.analytics.outcomes import retention_outcomes
+from weiwan.analytics.warehouse import one_delivery
 
 D0 = date(2026, 6, 30)
 SNAPSHOT = date(2026, 10, 31)
@@ -26,6 +27,9 @@ class Tables:
 
     def extra_columns(self, table_name: str) -> dict[str, str]:
         return {}
+
+    def single_delivery(self, name: str) -> bool:
+        return one_delivery(self.table(name))
 
 
 def _decision(

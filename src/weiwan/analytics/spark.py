@@ -14,7 +14,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from weiwan.analytics.contract import TABLES
-from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, quote
+from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, one_delivery, quote
 
 
 class SparkSource:
@@ -24,6 +24,7 @@ class SparkSource:
         self.con = ibis.pyspark.connect(session)
         self.root = str(root).rstrip("/")
         self._tables: dict[str, ir.Table] = {}
+        self._single: dict[str, bool] = {}
 
     def table(self, name: str) -> ir.Table:
         if name not in self._tables:
@@ -33,6 +34,12 @@ class SparkSource:
 
     def extra_columns(self, table_name: str) -> dict[str, str]:
         return stored_extras(self.table(table_name), table_name)
+
+    def single_delivery(self, name: str) -> bool:
+        """Whether ``name`` holds one delivery (the files are read once: asked once)."""
+        if name not in self._single:
+            self._single[name] = one_delivery(self.table(name))
+        return self._single[name]
 
 
 def stored_extras(table: ir.Table, table_name: str) -> dict[str, str]:

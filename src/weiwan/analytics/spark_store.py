@@ -27,7 +27,13 @@ from weiwan.analytics.hive_mapping import mapped_hive_table
 from weiwan.analytics.mapping import Mapping, load_mapping
 from weiwan.analytics.spark import stored_extras
 from weiwan.analytics.spark_session import spark_session
-from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, empty_table, latest_rows
+from weiwan.analytics.warehouse import (
+    SNAPSHOT,
+    Warehouse,
+    empty_table,
+    latest_rows,
+    one_delivery,
+)
 from weiwan.core.errors import ConfigError
 from weiwan.core.settings import Settings
 
@@ -71,6 +77,8 @@ class SparkWarehouse:
         #: the operator's column names and codes onto the contract's, for the Hive tables
         self.hive_mapping = hive_mapping or Mapping()
         self._tables: dict[str, ir.Table] = {}
+        #: contract table -> whether it holds one delivery (a Spark job each: asked once)
+        self._single: dict[str, bool] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SparkWarehouse:
@@ -93,6 +101,7 @@ class SparkWarehouse:
     def close(self) -> None:
         """Forget the registered tables (the session stays for the process's other stores)."""
         self._tables.clear()
+        self._single.clear()
 
     def __enter__(self) -> SparkWarehouse:
         return self
@@ -135,9 +144,19 @@ class SparkWarehouse:
         """Extra attribute columns stored for a contract table: name -> Ibis type."""
         return stored_extras(self.table(table_name), table_name)
 
+    def single_delivery(self, name: str) -> bool:
+        """Whether contract table ``name`` holds one delivery. Never for a Hive table read in
+        place: no ingest checked that its keys are unique within a delivery."""
+        if self._in_hive(name):
+            return False
+        if name not in self._single:
+            self._single[name] = one_delivery(self.table(name))
+        return self._single[name]
+
     def current(self, name: str, as_of: date | None = None) -> ir.Table:
         """The latest delivered version of every row of ``name`` up to delivery date ``as_of``."""
-        return latest_rows(self.table(name), name, as_of)
+        single = self.single_delivery(name)
+        return latest_rows(self.table(name), name, as_of, single_delivery=single)
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -156,6 +175,7 @@ class SparkWarehouse:
         fs, path = self._fs(self._partition(name, snapshot))
         fs.delete(path, True)
         self._tables.pop(name, None)
+        self._single.pop(name, None)
 
     def load_delivery(self, source: Warehouse, snapshot: date) -> dict[str, int]:
         """Copy the delivery ``snapshot`` of every contract table from the DuckDB warehouse
@@ -257,6 +277,7 @@ class SparkWarehouse:
             staged_fs, staged = self._fs(staging)
             staged_fs.delete(staged, True)
         self._tables.pop(name, None)
+        self._single.pop(name, None)
         return count
 
 

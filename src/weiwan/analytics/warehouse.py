@@ -59,6 +59,11 @@ class TableSource(Protocol):
         """Extra attribute columns stored for a table: name -> Ibis type."""
         ...
 
+    def single_delivery(self, name: str) -> bool:
+        """Whether every stored row of contract table ``name`` came with one delivery (or none
+        is stored): each key then has one version, and no version needs picking."""
+        ...
+
 
 #: what ``map_batches`` applies: one batch of rows in, its results out (a pure function)
 BatchFn = Callable[[pa.RecordBatch], pa.RecordBatch]
@@ -102,12 +107,27 @@ class Store(TableSource, Protocol):
         ...
 
 
-def latest_rows(rows: ir.Table, name: str, as_of: date | None = None) -> ir.Table:
+def one_delivery(rows: ir.Table) -> bool:
+    """Whether every row of a stored contract table has the same delivery date (``_snapshot``),
+    or there is none: its first equals its last, which DuckDB and Parquet answer from the
+    column's statistics without reading the rows."""
+    bounds = rows.aggregate(first=rows[SNAPSHOT].min(), last=rows[SNAPSHOT].max()).to_pyarrow()
+    first, last = bounds["first"][0].as_py(), bounds["last"][0].as_py()
+    return bool(first == last)
+
+
+def latest_rows(
+    rows: ir.Table, name: str, as_of: date | None = None, *, single_delivery: bool = False
+) -> ir.Table:
     """The latest delivered version (``_snapshot``) of every key of contract table ``name``
-    in ``rows``, up to delivery date ``as_of``."""
+    in ``rows``, up to delivery date ``as_of``. With ``single_delivery`` (the rows came with
+    one delivery, so a key has one version: :func:`one_delivery`) no version is picked, which
+    saves a window over every row of the table."""
     contract = next(t for t in TABLES if t.name == name)
     if as_of is not None:
         rows = rows.filter(rows[SNAPSHOT] <= as_of)
+    if single_delivery:
+        return rows
     latest = rows[SNAPSHOT].max().over(group_by=[rows[k] for k in contract.key])
     return rows.filter(rows[SNAPSHOT] == latest)
 
@@ -211,6 +231,12 @@ class Warehouse:
 
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)
+
+    def single_delivery(self, name: str) -> bool:
+        """Whether contract table ``name`` holds one delivery (ingest quarantines a key repeated
+        within a delivery, so each key then has one row); a few milliseconds from DuckDB's
+        statistics, so never cached (ingest may add a delivery at any time)."""
+        return one_delivery(self.table(name))
 
     def _ensure_schema(self) -> None:
         for ddl in _META_DDL:
@@ -321,7 +347,8 @@ class Warehouse:
 
     def current(self, name: str, as_of: date | None = None) -> ir.Table:
         """The latest delivered version of every row of ``name`` up to delivery date ``as_of``."""
-        return latest_rows(self.table(name), name, as_of)
+        single = self.single_delivery(name)
+        return latest_rows(self.table(name), name, as_of, single_delivery=single)
 
 
 def _table_ddl(contract: Table) -> str:

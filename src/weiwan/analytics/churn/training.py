@@ -197,6 +197,10 @@ class SampledSource:
         """The warehouse's extra attribute columns of ``table_name``."""
         return self.warehouse.extra_columns(table_name)
 
+    def single_delivery(self, name: str) -> bool:
+        """Whether the warehouse's ``name`` holds one delivery (so does any part of it)."""
+        return self.warehouse.single_delivery(name)
+
 
 class SubscriberSource:
     """The warehouse's tables restricted to the subscribers of ``subscribers`` (a table with a
@@ -216,6 +220,10 @@ class SubscriberSource:
     def extra_columns(self, table_name: str) -> dict[str, str]:
         """The warehouse's extra attribute columns of ``table_name``."""
         return self.warehouse.extra_columns(table_name)
+
+    def single_delivery(self, name: str) -> bool:
+        """Whether the warehouse's ``name`` holds one delivery (so does any part of it)."""
+        return self.warehouse.single_delivery(name)
 
 
 def subscriber_sample(
