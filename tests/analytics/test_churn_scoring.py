@@ -72,6 +72,17 @@ def test_batches_of_seven_score_exactly_as_one_batch(
     assert explained[small.risk_band == "high"].mean() > 0.9
 
 
+def test_scores_without_reasons_band_as_those_with(
+    scored_operator: tuple[Warehouse, Any, ModelMeta],
+) -> None:
+    wh, model, meta = scored_operator
+    bare = _scores(wh, model, meta, 13, reasons_for="none")
+    reasoned = _scores(wh, model, meta, 13, reasons_for="at_risk")
+    kept = ["subscriber_id", "churn_probability", "risk_band", "model_version"]
+    pd.testing.assert_frame_equal(bare[kept], reasoned[kept], check_exact=True)
+    assert bare.reason_1.isna().all() and reasoned.reason_1.notna().any()
+
+
 def test_batched_scores_equal_score_frame_on_the_whole_snapshot(
     scored_operator: tuple[Warehouse, Any, ModelMeta],
 ) -> None:

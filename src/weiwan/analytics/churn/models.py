@@ -8,7 +8,6 @@ frame, which it prepares with the categories it learned), NaN included.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from typing import Any, Literal, Self
@@ -50,14 +49,11 @@ def _text(values: pd.Series) -> pd.Series:
         text = np.where(integral, whole, num.astype(str))
         out = pd.Series(text, index=values.index, dtype=object)
         return out.where(~np.isnan(num))
-    stripped = (
-        values.astype(object)
-        .where(values.notna())
-        .map(
-            lambda v: v if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip()
-        )
-    )
-    return stripped.where(stripped.notna() & (stripped != ""))
+    # each distinct value stripped once, then spread by its code: a text column of a million
+    # rows has a few dozen distinct values (stripping every row cost ~2 s per million)
+    codes, distinct = pd.factorize(values.astype(object), use_na_sentinel=True)
+    cleaned = np.array([str(v).strip() or np.nan for v in distinct] + [np.nan], dtype=object)
+    return pd.Series(cleaned[codes], index=values.index, dtype=object)
 
 
 def _numeric(values: pd.Series) -> pd.Series:

@@ -35,14 +35,22 @@ class RiskCuts:
     medium: Cut | None
 
 
-def bands_by_cuts(p: np.ndarray, ids: np.ndarray, cuts: RiskCuts) -> np.ndarray:
-    """high / medium / low of each (probability, subscriber) against the snapshot's cuts."""
-    bands = np.full(len(p), "low", dtype=object)
-    for band, cut in (("medium", cuts.medium), ("high", cuts.high)):
-        if cut is not None:
-            ranked_before = (p > cut[0]) | ((p == cut[0]) & (ids.astype(str) <= cut[1]))
-            bands[ranked_before] = band
-    return bands
+def risk_band(probability: ir.FloatingValue, subscriber_id: ir.Value, cuts: RiskCuts) -> ir.Value:
+    """high / medium / low of each row against the snapshot's cuts, in the store: ranked at or
+    before a band's last row (by probability, then subscriber) puts a row in that band."""
+    sid = subscriber_id.cast("string")
+
+    def ranked_before(cut: Cut) -> ir.BooleanValue:
+        # typed literal: a bare decimal literal could compare as DECIMAL and miss the tie
+        p = ibis.literal(cut[0], type="float64")
+        return (probability > p) | ((probability == p) & (sid <= ibis.literal(cut[1])))
+
+    cases = [
+        (ranked_before(cut), band)
+        for band, cut in (("high", cuts.high), ("medium", cuts.medium))
+        if cut is not None
+    ]
+    return ibis.cases(*cases, else_="low") if cases else ibis.literal("low")
 
 
 def risk_cuts(probabilities: ir.Table) -> RiskCuts:
@@ -102,17 +110,17 @@ def probability_batch(model: Any, meta: ModelMeta) -> BatchFn:
     return apply
 
 
-def score_batch(model: Any, meta: ModelMeta, reasons_for: ReasonScope, cuts: RiskCuts) -> BatchFn:
-    """Features with the first pass's ``churn_probability`` in, scores out: the rows
-    ``score_frame`` gives them, banded by the snapshot's ``cuts`` and explained (TreeSHAP)
-    within ``reasons_for``; the model does not predict a second time."""
+def explain_batch(model: Any, meta: ModelMeta) -> BatchFn:
+    """Features with the first pass's ``churn_probability`` and the ``risk_band`` in, scores
+    with their reasons (TreeSHAP) out: the rows ``score_frame`` gives them; the model does not
+    predict a second time."""
 
     def apply(batch: pa.RecordBatch) -> pa.RecordBatch:
         features = batch.to_pandas()
         p = features.pop("churn_probability").to_numpy(dtype=float)
+        bands = features.pop("risk_band").to_numpy(dtype=object)
         x, _ = prepare_features(features[meta.features], categories=model.categories_)
-        bands = bands_by_cuts(p, features["subscriber_id"].to_numpy(), cuts)
-        scored = scored_rows(model, meta, features, x, p, bands, reasons_for=reasons_for)
+        scored = scored_rows(model, meta, features, x, p, bands, reasons_for="all")
         schema = score_schema(batch.schema.field("subscriber_id").type)
         return pa.RecordBatch.from_pandas(scored, schema=schema, preserve_index=False)
 
@@ -128,7 +136,11 @@ def score_in_batches(
     reasons_for: ReasonScope = "at_risk",
     batch_rows: int = 100_000,
 ) -> ir.Table:
-    """The scores of one snapshot's ``features``, computed ``batch_rows`` at a time."""
+    """The scores of one snapshot's ``features``, computed ``batch_rows`` at a time.
+
+    The risk bands are set in the store; only the rows that get reasons (the at-risk 20 % by
+    default) go through Python the second time, the others are stored with blank reasons
+    straight from the first pass's probabilities."""
     id_type = features.schema().to_pyarrow().field("subscriber_id").type
     inputs = features.select("subscriber_id", "snapshot_date", *meta.features)
     probabilities = store.map_batches(
@@ -138,9 +150,28 @@ def score_in_batches(
         batch_rows=batch_rows,
     )
     cuts = risk_cuts(probabilities)
-    return store.map_batches(
-        inputs.join(probabilities, "subscriber_id"),
-        score_batch(model, meta, reasons_for, cuts),
-        score_schema(id_type),
-        batch_rows=batch_rows,
+    joined = inputs.join(probabilities, "subscriber_id")
+    banded = joined.mutate(
+        risk_band=risk_band(joined.churn_probability, joined.subscriber_id, cuts)
     )
+    explained = {
+        "all": ibis.literal(True),
+        "at_risk": banded.risk_band != "low",
+        "none": ibis.literal(False),
+    }[reasons_for]
+    schema = score_schema(id_type)
+    unexplained = banded.filter(~explained)
+    blank = unexplained.select(
+        "subscriber_id",
+        "snapshot_date",
+        "churn_probability",
+        "risk_band",
+        model_version=ibis.literal(meta.version, type="string"),
+        **{name: ibis.null("string") for name in _REASONS},
+    )
+    if reasons_for == "none":
+        return blank
+    reasoned = store.map_batches(
+        banded.filter(explained), explain_batch(model, meta), schema, batch_rows=batch_rows
+    )
+    return reasoned.union(blank.cast(reasoned.schema()))
