@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from scipy.integrate import quad
 
 from weiwan.analytics.churn.clv import (
     QUADRANTS_BY_ID,
@@ -19,6 +20,7 @@ from weiwan.analytics.churn.clv import (
 )
 from weiwan.analytics.churn.survival import (
     DAYS_PER_MONTH,
+    SurvivalModel,
     expected_months_table,
     fit_survival,
     survival_history,
@@ -255,3 +257,29 @@ def test_clv_quadrants() -> None:
     assert out["ll"]["clv_quadrant"] == "make_profitable_or_release"
     quadrant = QUADRANTS_BY_ID["cultivate"]
     assert quadrant.name_zh == "培养" and quadrant.treatment_en
+
+
+@pytest.mark.parametrize("rho", [0.5, 1.0, 1.07, 3.0])
+def test_expected_remaining_months_is_the_integral_of_survival(rho: float) -> None:
+    """The closed form (incomplete gamma) equals ∫ S(t₀ + u) / S(t₀) du integrated finely, near
+    and far beyond the scale (where an asymptotic series takes over)."""
+    model = SurvivalModel(
+        covariates=[],
+        horizon_months=HORIZON,
+        intercept_=math.log(30.0),
+        coefficients_=np.zeros(0),
+        rho_=rho,
+        fill_values_={},
+    )
+    tenure = np.array([0.0, 0.5, 3.0, 12.0, 30.0, 90.0, 240.0, 900.0, 5_000.0])
+    months = model.expected_remaining_months(pd.DataFrame({"tenure_months": tenure}))
+    x0 = (tenure / 30.0) ** rho
+    # integrated where the integrand lives: far beyond the scale it decays within 1 / hazard
+    hazard = np.where(tenure > 0, rho * x0 / np.maximum(tenure, 1e-9), 0.0)
+    ends = np.where(hazard > 0, np.minimum(HORIZON, 60.0 / np.maximum(hazard, 1e-9)), HORIZON)
+    exact = [
+        quad(lambda u, t=t, x=x: math.exp(x - ((t + u) / 30.0) ** rho), 0.0, end, limit=200)[0]
+        for t, x, end in zip(tenure, x0, ends, strict=True)
+    ]
+    np.testing.assert_allclose(months, exact, rtol=1e-6, atol=1e-9)
+    assert (x0 >= 500).any() == (rho == 3.0)  # the far rows are exercised once

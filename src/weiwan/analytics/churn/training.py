@@ -176,6 +176,15 @@ def sample_key(subscriber_id: ir.StringValue) -> ir.StringValue:
 _KEY_DIGITS = 8
 
 
+def uniform_sample(rows: ir.Table, share: float) -> ir.Table:
+    """The rows of the subscribers whose :func:`sample_key` falls in the first ``share`` of the
+    key range: the same subscribers on every engine and in every table."""
+    if share >= 1.0:
+        return rows
+    bound = f"{int(share * 16**_KEY_DIGITS):0{_KEY_DIGITS}x}"
+    return rows.filter(sample_key(rows.subscriber_id).substr(0, _KEY_DIGITS) < bound)
+
+
 class SampledSource:
     """The warehouse's tables restricted to a uniform sample of subscribers (the same at every
     date: a subscriber is in when its :func:`sample_key` falls in the first ``share`` of the
@@ -188,10 +197,9 @@ class SampledSource:
     def table(self, name: str) -> ir.Table:
         """The stored table ``name``; only the sampled subscribers' rows when it has them."""
         rows = self.warehouse.table(name)
-        if "subscriber_id" not in rows.columns or self.share >= 1.0:
+        if "subscriber_id" not in rows.columns:
             return rows
-        bound = f"{int(self.share * 16**_KEY_DIGITS):0{_KEY_DIGITS}x}"
-        return rows.filter(sample_key(rows.subscriber_id).substr(0, _KEY_DIGITS) < bound)
+        return uniform_sample(rows, self.share)
 
     def extra_columns(self, table_name: str) -> dict[str, str]:
         """The warehouse's extra attribute columns of ``table_name``."""
