@@ -367,3 +367,49 @@ def test_every_published_tag_has_its_names(wh: Warehouse, engine: sa.Engine) -> 
     used = {t for spaced in tags if spaced for t in spaced.split()}
     assert used and used <= set(labels)
     assert labels["tenure_under_6m"] == ["入网不足6个月", "Under 6 months"]
+
+
+_SHAPE = """
+SELECT 'constraint' AS kind, conname AS name, pg_get_constraintdef(oid) AS definition
+FROM pg_constraint WHERE conrelid = 'customer_view'::regclass
+UNION ALL
+SELECT 'index', indexname, indexdef FROM pg_indexes WHERE tablename = 'customer_view'
+UNION ALL
+SELECT 'grant', grantee, privilege_type FROM information_schema.role_table_grants
+WHERE table_name = 'customer_view'
+ORDER BY 1, 2, 3
+"""
+
+
+@pytest.mark.postgres
+def test_the_swapped_in_customer_view_keeps_its_keys_indexes_and_grants(
+    wh: Warehouse, postgres_url: str
+) -> None:
+    """On PostgreSQL the view is loaded into a bare twin and swapped in: the table keeps the
+    keys, indexes (with their names) and grants it had, even an index a DBA added."""
+    name = f"swap_{uuid.uuid4().hex[:12]}"
+    reader = f"reader_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        conn.execute(sa.text(f'CREATE ROLE "{reader}"'))
+    engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{name}")
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE INDEX ix_dba_status ON customer_view (status, region)"))
+            conn.execute(sa.text(f'GRANT SELECT ON customer_view TO "{reader}"'))
+        before = _frame(engine, _SHAPE)
+        assert {"ix_dba_status", "ix_customer_view_msisdn", "pk_customer_view"} <= set(before.name)
+        for _ in range(2):
+            publish(wh, engine, DAY, kinds=["customer_view"])
+            pd.testing.assert_frame_equal(_frame(engine, _SHAPE), before)
+        leftovers = _frame(engine, "SELECT tablename FROM pg_tables WHERE tablename LIKE '%%__%%'")
+        assert not leftovers.tablename.str.startswith("customer_view_").any()
+        assert len(_view(engine)) == wh.execute("SELECT count(*) FROM profile")[0][0]
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'DROP ROLE "{reader}"'))
+        admin.dispose()

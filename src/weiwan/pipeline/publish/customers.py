@@ -1,6 +1,7 @@
 """Publish the customer view (kind ``customer_view``): one row per subscriber of the
 snapshot's profile, full replace (the table holds the latest *published* snapshot only; readers
-see the old rows until the commit), with the tags' names beside it (config document
+see the old rows until the commit; on PostgreSQL a bare twin is loaded, indexed and swapped in,
+:mod:`.swap`), with the tags' names beside it (config document
 ``labels:tags``) and the branches of its branch codes (:mod:`.branches`).
 
 Rows are computed in the warehouse (one Ibis expression) and bulk-loaded by
@@ -29,6 +30,7 @@ from weiwan.ops.org.models import ConfigDocument
 from weiwan.pipeline.publish.bookkeeping import record_publication
 from weiwan.pipeline.publish.branches import ensure_branches
 from weiwan.pipeline.publish.columns import null_of, typed
+from weiwan.pipeline.publish.swap import swap_in
 from weiwan.pipeline.publish.transport import load_staged, table_of, upsert
 
 KIND = "customer_view"
@@ -68,16 +70,16 @@ def publish_customer_view(
     with engine.begin() as conn:
         ids, created = ensure_branches(conn, [(r["branch_code"], r["region"]) for r in pairs])
         rows = with_branch_ids(source, ids)
-        conn.execute(sa.delete(table))
-        loaded = load_staged(warehouse, conn, table, rows, KIND)
+        if conn.dialect.name == "postgresql":  # a bare twin loaded, indexed, swapped in
+            loaded = swap_in(
+                conn, table, lambda twin: load_staged(warehouse, conn, twin, rows, KIND)
+            )
+        else:
+            conn.execute(sa.delete(table))
+            loaded = load_staged(warehouse, conn, table, rows, KIND)
         _publish_tag_labels(conn)
         record_publication(conn, KIND, snapshot, loaded)
-        if conn.dialect.name == "postgresql":  # fresh statistics for the screen-pop's plans
-            conn.exec_driver_sql("ANALYZE customer_view")
     forget_tag_labels()
-    if engine.dialect.name == "postgresql":  # the replaced rows' space, now rather than later
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM customer_view")
     return loaded, created
 
 
