@@ -15,9 +15,11 @@ from typing import Any, Protocol
 from uuid import uuid4
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
+from ibis.backends.sql.datatypes import DuckDBType
 
 from weiwan.analytics.contract import TABLES, WAREHOUSE_TYPES, Table
 from weiwan.core.files import private_dir, restrict
@@ -105,6 +107,13 @@ class Store(TableSource, Protocol):
         """A table of this store holding ``batches`` (each of ``schema``), never all of them in
         memory at once where the engine allows it."""
         ...
+
+
+def _reads_table(rows: ir.Table, name: str) -> bool:
+    """Whether the query of ``rows`` reads the stored table ``name`` (or holds SQL text, which
+    might)."""
+    found = rows.op().find((ops.DatabaseTable, ops.SQLQueryResult, ops.SQLStringView))
+    return any(not isinstance(node, ops.DatabaseTable) or node.name == name for node in found)
 
 
 def one_delivery(rows: ir.Table) -> bool:
@@ -305,8 +314,42 @@ class Warehouse:
         """Store ``rows`` as the ``snapshot_date = snapshot`` part of table ``name``, atomically.
 
         Re-running a snapshot replaces it; columns new to the table (an operator's new attribute,
-        a new tag) are added. Returns the number of rows stored.
+        a new tag) are added. Returns the number of rows stored. The rows are inserted straight
+        from their query; only a query that reads ``name`` itself is staged first (it must see
+        the table as it was): staging a wide table of 10 M rows wrote it twice, the temp copy
+        spilled uncompressed.
         """
+        if _reads_table(rows, name):
+            return self._replace_snapshot_staged(name, rows, snapshot)
+        query = self._query(rows)
+        try:
+            with self.transaction():
+                self._add_columns(name, rows.schema())
+                self.execute(f"DELETE FROM {quote(name)} WHERE snapshot_date = ?", [snapshot])
+                count = self.execute(f"INSERT INTO {quote(name)} BY NAME {query}")[0][0]
+        finally:
+            self._drop_mapped()
+        return int(count)
+
+    def _query(self, rows: ir.Table) -> str:
+        """``rows`` as SQL of this connection (its in-memory tables registered), in brackets."""
+        self.con._run_pre_execute_hooks(rows)
+        return f"({self.con.compile(rows)})"
+
+    def _add_columns(self, name: str, schema: ibis.Schema) -> None:
+        """Create table ``name`` with ``schema`` when missing, else add the columns it lacks."""
+        columns = {column: DuckDBType.to_string(kind) for column, kind in schema.items()}
+        if not self.has_table(name):
+            listed = ", ".join(f"{quote(c)} {kind}" for c, kind in columns.items())
+            self.execute(f"CREATE TABLE {quote(name)} ({listed})")
+            return
+        existing = {row[0] for row in self.execute(f"DESCRIBE {quote(name)}")}
+        for column, kind in columns.items():
+            if column not in existing:
+                self.execute(f"ALTER TABLE {quote(name)} ADD COLUMN {quote(column)} {kind}")
+
+    def _replace_snapshot_staged(self, name: str, rows: ir.Table, snapshot: date) -> int:
+        """:meth:`replace_snapshot` through a staged copy of ``rows``."""
         staged = f"_stage_{name}"
         self.con.create_table(staged, rows, temp=True, overwrite=True)
         try:
@@ -327,7 +370,18 @@ class Warehouse:
         return int(count)
 
     def replace_table(self, name: str, rows: ir.Table) -> int:
-        """Store ``rows`` as the whole of table ``name``, atomically; the number of rows."""
+        """Store ``rows`` as the whole of table ``name``, atomically; the number of rows
+        (straight from the query, unless it reads ``name`` itself: then staged first)."""
+        if not _reads_table(rows, name):
+            query = self._query(rows)
+            try:
+                with self.transaction():
+                    self.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+                    self.execute(f"CREATE TABLE {quote(name)} AS {query}")
+                count = self.execute(f"SELECT count(*) FROM {quote(name)}")[0][0]
+            finally:
+                self._drop_mapped()
+            return int(count)
         staged = f"_stage_{name}"
         self.con.create_table(staged, rows, temp=True, overwrite=True)
         try:
