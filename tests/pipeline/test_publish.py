@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -18,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+import weiwan.pipeline.publish.swap as swap
 import weiwan.pipeline.publish.transport as transport
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.contact_policy import load_contact_policy
@@ -70,7 +74,13 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
         yield engine
         engine.dispose()
         return
-    server: str = request.getfixturevalue("postgres_url")
+    with _pg_database(request.getfixturevalue("postgres_url")) as engine:
+        yield engine
+
+
+@contextmanager
+def _pg_database(server: str) -> Iterator[sa.Engine]:
+    """A migrated PostgreSQL database of its own on ``server``, dropped after."""
     name = f"publish_{uuid.uuid4().hex[:12]}"
     admin = make_engine(server).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -387,29 +397,69 @@ def test_the_swapped_in_customer_view_keeps_its_keys_indexes_and_grants(
 ) -> None:
     """On PostgreSQL the view is loaded into a bare twin and swapped in: the table keeps the
     keys, indexes (with their names) and grants it had, even an index a DBA added."""
-    name = f"swap_{uuid.uuid4().hex[:12]}"
     reader = f"reader_{uuid.uuid4().hex[:8]}"
     admin = make_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         conn.execute(sa.text(f'CREATE ROLE "{reader}"'))
-    engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{name}")
     try:
-        upgrade(engine)
-        with engine.begin() as conn:
-            conn.execute(sa.text("CREATE INDEX ix_dba_status ON customer_view (status, region)"))
-            conn.execute(sa.text(f'GRANT SELECT ON customer_view TO "{reader}"'))
-        before = _frame(engine, _SHAPE)
-        assert {"ix_dba_status", "ix_customer_view_msisdn", "pk_customer_view"} <= set(before.name)
-        for _ in range(2):
-            publish(wh, engine, DAY, kinds=["customer_view"])
-            pd.testing.assert_frame_equal(_frame(engine, _SHAPE), before)
-        leftovers = _frame(engine, "SELECT tablename FROM pg_tables WHERE tablename LIKE '%%__%%'")
-        assert not leftovers.tablename.str.startswith("customer_view_").any()
-        assert len(_view(engine)) == wh.execute("SELECT count(*) FROM profile")[0][0]
+        with _pg_database(postgres_url) as engine:
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text("CREATE INDEX ix_dba_status ON customer_view (status, region)")
+                )
+                conn.execute(sa.text(f'GRANT SELECT ON customer_view TO "{reader}"'))
+            before = _frame(engine, _SHAPE)
+            assert {"ix_dba_status", "ix_customer_view_msisdn", "pk_customer_view"} <= set(
+                before.name
+            )
+            for _ in range(2):
+                publish(wh, engine, DAY, kinds=["customer_view"])
+                pd.testing.assert_frame_equal(_frame(engine, _SHAPE), before)
+            tables = _frame(engine, "SELECT tablename FROM pg_tables")
+            assert not tables.tablename.str.startswith("customer_view_").any()
+            assert len(_view(engine)) == wh.execute("SELECT count(*) FROM profile")[0][0]
     finally:
-        engine.dispose()
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             conn.execute(sa.text(f'DROP ROLE "{reader}"'))
         admin.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("reader_lets_go", [True, False])
+def test_the_swap_waits_for_open_reads_in_short_attempts(
+    wh: Warehouse, postgres_url: str, monkeypatch: pytest.MonkeyPatch, reader_lets_go: bool
+) -> None:
+    """A read open on the view holds the swap back: attempts of LOCK_WAIT each, so the
+    readers queued behind it wait at most that long; a read that never ends fails the publish
+    after LOCK_ATTEMPTS and the published view stays as it was."""
+    monkeypatch.setattr(swap, "LOCK_WAIT", "200ms")
+    monkeypatch.setattr(swap, "LOCK_ATTEMPTS", 3)
+    with _pg_database(postgres_url) as engine:
+        publish(wh, engine, DAY, kinds=["customer_view"])
+        view = _view(engine)
+        with engine.connect() as reading:
+            reading.execute(sa.text("SELECT count(*) FROM customer_view"))  # ACCESS SHARE held
+            real, waits = swap._take_lock, []
+
+            def lock(conn: sa.Connection, table: str) -> None:
+                if reader_lets_go:  # the read ends after the first attempt timed out
+                    threading.Timer(0.3, reading.commit).start()
+                start = time.perf_counter()
+                try:
+                    real(conn, table)
+                finally:
+                    waits.append(time.perf_counter() - start)
+
+            monkeypatch.setattr(swap, "_take_lock", lock)
+            if reader_lets_go:
+                publish(wh, engine, DAY, kinds=["customer_view"])
+                assert 0.2 <= waits[0] < 0.6 * swap.LOCK_ATTEMPTS
+            else:
+                with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                    publish(wh, engine, DAY, kinds=["customer_view"])
+                assert waits[0] >= 0.2 * swap.LOCK_ATTEMPTS
+                reading.rollback()
+        pd.testing.assert_frame_equal(_view(engine), view)
+        with engine.connect() as conn:  # no reader is left behind the swap's lock
+            count = conn.execute(sa.text("SELECT count(*) FROM customer_view")).scalar()
+        assert count == len(view)

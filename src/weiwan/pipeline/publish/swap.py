@@ -7,9 +7,10 @@ a twin with no index or key (``LIKE`` the table: columns, defaults, NOT NULL and
 constraints), builds the table's keys and indexes on it in one pass each, then renames it into
 place and drops the old table. Everything happens in the caller's transaction, so readers see
 the old rows until the commit and a failed load leaves them untouched; readers wait only for
-the renames at the end, not for the load. The keys and indexes are those the database holds
-(read from its catalogue, so an index a migration added is kept), with their names; the
-table's grants to other roles are granted again.
+the renames at the end, not for the load, and the renames wait for open reads at most 5 s at
+a time (:func:`_take_lock`): a long report query delays the swap, never the screen-pops. The
+keys and indexes are those the database holds (read from its catalogue, so an index a
+migration added is kept), with their names; the table's grants to other roles are granted again.
 
 What is ours: PostgreSQL has no "replace a table's contents by a bulk-loaded copy" statement,
 and the libraries we use (SQLAlchemy, Alembic) leave it to the application.
@@ -23,6 +24,9 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 _TWIN = "__next"
+#: how long one attempt waits for the readers of the table before the swap, and how many
+LOCK_WAIT = "5s"
+LOCK_ATTEMPTS = 12
 _OLD = "__old"
 #: pg_get_indexdef's form: CREATE [UNIQUE] INDEX name ON [ONLY] schema.table USING ...
 _INDEX_DEF = re.compile(r"^(CREATE (?:UNIQUE )?INDEX )(\S+)( ON (?:ONLY )?)(\S+)( USING .*)$", re.S)
@@ -79,6 +83,7 @@ def swap_in(conn: sa.Connection, table: sa.Table, load: Callable[[sa.Table], int
         conn.exec_driver_sql(f"GRANT {privilege} ON {quote(twin_name)} TO {quote(grantee)}")
     conn.exec_driver_sql(f"ANALYZE {quote(twin_name)}")  # fresh statistics for the plans
 
+    _take_lock(conn, quote(name))
     conn.exec_driver_sql(f"ALTER TABLE {quote(name)} RENAME TO {quote(old_name)}")
     conn.exec_driver_sql(f"ALTER TABLE {quote(twin_name)} RENAME TO {quote(name)}")
     conn.exec_driver_sql(f"DROP TABLE {quote(old_name)}")
@@ -90,6 +95,25 @@ def swap_in(conn: sa.Connection, table: sa.Table, load: Callable[[sa.Table], int
     for index, _ in indexes:
         conn.exec_driver_sql(f"ALTER INDEX {quote(index + _TWIN)} RENAME TO {quote(index)}")
     return loaded
+
+
+def _take_lock(conn: sa.Connection, table: str) -> None:
+    """The exclusive lock the renames need, waited for at most LOCK_WAIT at a time so that
+    readers queued behind a long read are not held up: on a timeout the attempt is undone
+    (savepoint) and tried again, up to LOCK_ATTEMPTS times."""
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        savepoint = conn.begin_nested()
+        try:
+            conn.exec_driver_sql(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        except sa.exc.OperationalError:
+            savepoint.rollback()
+            if attempt == LOCK_ATTEMPTS:
+                raise
+            continue
+        savepoint.commit()
+        break
+    conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
 
 
 def _twin_index(definition: str, index: str, twin: str) -> str:
