@@ -53,7 +53,7 @@ from weiwan.pipeline.decision_steps import (
     earlier_alerts,
     fired_alerts,
 )
-from weiwan.pipeline.run import STEPS
+from weiwan.pipeline.run import STEPS, run_step
 from weiwan.pipeline.steps import RunContext
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,12 +108,7 @@ def prepare(opts: argparse.Namespace, path: Path) -> None:
             if name in MEASURED:
                 break
             start = time.perf_counter()
-            result = step(context)  # scores: trains and promotes a model on the first run
-            if result is None:
-                warehouse.drop_snapshot(name, opts.snapshot)
-                rows = 0
-            else:
-                rows = warehouse.replace_snapshot(name, result, opts.snapshot)
+            rows = run_step(context, name, step)  # scores: trains and promotes a model first
             elapsed = time.perf_counter() - start
             total += elapsed
             print(f"  {name:<16}{rows:>12,}{elapsed:>10.1f}", flush=True)

@@ -19,7 +19,7 @@ from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.profile import load_profile
 from weiwan.analytics.targets import preview
 from weiwan.analytics.warehouse import Warehouse
-from weiwan.pipeline.run import STEPS
+from weiwan.pipeline.run import STEPS, run_step
 from weiwan.pipeline.steps import RunContext
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,8 +65,7 @@ def main() -> int:
         context = RunContext(warehouse, SNAPSHOT, registry)
         for name, step in STEPS:
             start = time.perf_counter()
-            result = step(context)  # scores: trains and promotes a model on the first run
-            rows = 0 if result is None else warehouse.replace_snapshot(name, result, SNAPSHOT)
+            rows = run_step(context, name, step)  # scores: trains and promotes a model first
             elapsed = time.perf_counter() - start
             total += elapsed
             print(f"  {name:<16} {rows:>12,} rows {elapsed:>8.1f} s")

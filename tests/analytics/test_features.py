@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 import factories as f
-from weiwan.analytics.features import compute_features
+from weiwan.analytics.features import compute_features, undelivered_inputs
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import last_complete_month
@@ -305,3 +306,36 @@ def test_one_delivery_gives_the_features_of_picked_versions(
         direct.sort_values("subscriber_id").reset_index(drop=True),
         again.sort_values("subscriber_id").reset_index(drop=True),
     )
+
+
+def test_features_in_parts_are_the_features_at_once(tmp_path: Path) -> None:
+    """The features step on DuckDB stores the features in ranges of subscriber ids, one after
+    another: the same rows as one query, and an input delivered for only some subscribers is
+    judged on everyone, not part by part."""
+    sim = tmp_path / "sim"
+    simulate(subscribers=1500, months=6, seed=11, out=sim, end_month="2026-10")
+    day = date(2026, 10, 31)
+    with Warehouse(tmp_path / "wh.duckdb", threads=2) as wh:
+        ingest(sim, snapshot=day, warehouse=wh)
+        first = wh.execute("SELECT min(subscriber_id) FROM subscribers")[0][0]
+        # roaming delivered for one subscriber only: kept for everyone (a part of the others
+        # alone would have judged it not delivered)
+        wh.execute(
+            "UPDATE monthly_usage SET roaming_minutes = NULL WHERE subscriber_id <> ?", [first]
+        )
+        ranges = wh.subscriber_ranges(400)
+        assert len(ranges) == 4 and ranges[0].low is None and ranges[-1].high is None
+        assert all(a.high == b.low for a, b in itertools.pairwise(ranges))
+        whole = compute_features(wh, day).execute()
+        missing = undelivered_inputs(wh, day)
+        assert "roaming_minutes" not in missing
+        parts = [compute_features(wh, day, within=r, not_delivered=missing) for r in ranges]
+        assert wh.replace_snapshot_parts("features", parts, day) == len(whole) > 1000
+        stored = wh.table("features").execute()
+    assert stored.subscriber_id.is_unique
+    pd.testing.assert_frame_equal(
+        stored.sort_values("subscriber_id").reset_index(drop=True)[whole.columns],
+        whole.sort_values("subscriber_id").reset_index(drop=True),
+    )
+    roaming = stored.set_index("subscriber_id").roaming_mean_3m.dropna()
+    assert roaming.index.tolist() == [first]  # everyone else NULL, the feature not skipped

@@ -14,7 +14,13 @@ import ibis
 import ibis.expr.types as ir
 
 from weiwan.analytics.contract import TABLES_BY_NAME
-from weiwan.analytics.warehouse import SNAPSHOT, TableSource
+from weiwan.analytics.warehouse import (
+    EVERYONE,
+    SNAPSHOT,
+    RangeSource,
+    SubscriberRange,
+    TableSource,
+)
 from weiwan.core.logging import get_logger
 from weiwan.core.months import add_months, last_complete_month
 
@@ -295,19 +301,38 @@ def undelivered_inputs(wh: TableSource, snapshot: date) -> list[str]:
     return [col for col in INPUT_FEATURES if not int(found[col])]
 
 
+def log_undelivered(snapshot: date, missing: list[str]) -> None:
+    """Say once which features are skipped for the ``missing`` usage inputs."""
+    log.warning(
+        "features.skipped",
+        snapshot=snapshot.isoformat(),
+        not_delivered=[f"monthly_usage.{col}" for col in missing],
+        features=[feature for col in missing for feature in INPUT_FEATURES[col]],
+    )
+
+
 FLOAT_DIGITS = 6
 
 
-def compute_features(wh: TableSource, snapshot: date) -> ir.Table:
-    """The feature table for ``snapshot``: one row per subscriber active on that date.
+def compute_features(
+    wh: TableSource,
+    snapshot: date,
+    *,
+    within: SubscriberRange = EVERYONE,
+    not_delivered: list[str] | None = None,
+) -> ir.Table:
+    """The feature table for ``snapshot``: one row per subscriber active on that date (of the
+    subscribers ``within`` a range: every feature is the subscriber's own).
 
     Features fed by an input the operator does not deliver are skipped: NULL (unknown) for
-    everyone rather than 0, and said once in the log.
+    everyone rather than 0, and said once in the log. ``not_delivered``
+    (:func:`undelivered_inputs` of the whole population) saves looking again for each part.
     """
-    base = _base(wh, snapshot)
-    complaints, surveys = _care(wh, snapshot)
+    source = wh if within == EVERYONE else RangeSource(wh, within)
+    base = _base(source, snapshot)
+    complaints, surveys = _care(source, snapshot)
     joined = base
-    for part in (_usage(wh, snapshot), _events(wh, snapshot), complaints, surveys):
+    for part in (_usage(source, snapshot), _events(source, snapshot), complaints, surveys):
         joined = joined.left_join(part, "subscriber_id").drop("subscriber_id_right")
     filled = {c: joined[c].fill_null(0) for c in _ZERO_WHEN_ABSENT}
     table = joined.mutate(
@@ -315,15 +340,11 @@ def compute_features(wh: TableSource, snapshot: date) -> ir.Table:
         call_forwarding_active=joined.call_forwarding_active.fill_null(False),
         status=joined._event_status.fill_null(joined._status_at_delivery),
     ).drop("_event_status", "_status_at_delivery")
-    missing = undelivered_inputs(wh, snapshot)
+    missing = undelivered_inputs(wh, snapshot) if not_delivered is None else not_delivered
     if missing:
         skipped = [feature for col in missing for feature in INPUT_FEATURES[col]]
-        log.warning(
-            "features.skipped",
-            snapshot=snapshot.isoformat(),
-            not_delivered=[f"monthly_usage.{col}" for col in missing],
-            features=skipped,
-        )
+        if not_delivered is None:
+            log_undelivered(snapshot, missing)
         table = table.mutate(**{name: ibis.null(table[name].type()) for name in skipped})
     # Parallel aggregation sums floats in any order, so means differ run to run in the last
     # bits (measured: up to 6e-11); rounded, the same data gives the same features, bins and

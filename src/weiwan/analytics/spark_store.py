@@ -12,7 +12,7 @@ exactly its partition.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -28,7 +28,9 @@ from weiwan.analytics.mapping import Mapping, load_mapping
 from weiwan.analytics.spark import stored_extras
 from weiwan.analytics.spark_session import spark_session
 from weiwan.analytics.warehouse import (
+    EVERYONE,
     SNAPSHOT,
+    SubscriberRange,
     Warehouse,
     empty_table,
     latest_rows,
@@ -165,6 +167,16 @@ class SparkWarehouse:
         new columns are allowed (schemas are merged on read). The number of rows stored."""
         frame = self._frame(rows.drop(RESULT_PARTITION))
         return self._swap(frame, self._partition(name, snapshot), name)
+
+    def replace_snapshot_parts(self, name: str, parts: Sequence[ir.Table], snapshot: date) -> int:
+        """:meth:`replace_snapshot` of the union of ``parts`` (one job: the cluster splits it)."""
+        return self.replace_snapshot(
+            name, ibis.union(*parts) if len(parts) > 1 else parts[0], snapshot
+        )
+
+    def subscriber_ranges(self, per_part: int) -> list[SubscriberRange]:
+        """Everyone in one range: Spark splits a step's work across its executors itself."""
+        return [EVERYONE]
 
     def replace_table(self, name: str, rows: ir.Table) -> int:
         """Store ``rows`` as the whole of ``name`` (staged, then swapped in); the rows stored."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
@@ -107,6 +108,77 @@ class Store(TableSource, Protocol):
         """A table of this store holding ``batches`` (each of ``schema``), never all of them in
         memory at once where the engine allows it."""
         ...
+
+    def subscriber_ranges(self, per_part: int) -> list[SubscriberRange]:
+        """Ranges of subscriber ids that split the subscribers into parts of about
+        ``per_part`` (DuckDB: a per-subscriber step computed part by part keeps its state in
+        memory; Spark: one range, the cluster splits the work itself)."""
+        ...
+
+    def replace_snapshot_parts(self, name: str, parts: Sequence[ir.Table], snapshot: date) -> int:
+        """:meth:`replace_snapshot` with the rows given as disjoint ``parts``, stored one after
+        another in one transaction."""
+        ...
+
+
+@dataclass(frozen=True)
+class SubscriberRange:
+    """The subscribers with ids in ``[low, high)`` (None: unbounded on that side)."""
+
+    low: str | None = None
+    high: str | None = None
+
+    def rows(self, table: ir.Table) -> ir.Table:
+        """The rows of ``table`` (which has a ``subscriber_id``) in the range."""
+        sid = table.subscriber_id
+        if self.low is not None:
+            table = table.filter(sid >= self.low)
+        if self.high is not None:
+            table = table.filter(sid < self.high)
+        return table
+
+
+EVERYONE = SubscriberRange()
+
+
+class RangeSource:
+    """The tables of ``source`` restricted to the subscribers of ``within`` (tables without a
+    ``subscriber_id`` whole). Where a table is stored in subscriber order (a delivery usually
+    is, month by month) DuckDB skips the other row groups by their min/max."""
+
+    def __init__(self, source: TableSource, within: SubscriberRange) -> None:
+        self.source = source
+        self.within = within
+
+    def table(self, name: str) -> ir.Table:
+        """The stored table ``name``; only the range's rows when it has subscribers."""
+        rows = self.source.table(name)
+        return self.within.rows(rows) if "subscriber_id" in rows.columns else rows
+
+    def extra_columns(self, table_name: str) -> dict[str, str]:
+        """The source's extra attribute columns of ``table_name``."""
+        return self.source.extra_columns(table_name)
+
+    def single_delivery(self, name: str) -> bool:
+        """Whether the source's ``name`` holds one delivery (so does any part of it)."""
+        return self.source.single_delivery(name)
+
+
+def ranges_of(source: TableSource, per_part: int) -> list[SubscriberRange]:
+    """Ranges splitting the delivered subscribers into parts of about ``per_part`` (by id
+    order: one ordered pass over the ids); one range for everyone when they fit in one."""
+    ids = source.table("subscribers").select("subscriber_id").distinct()
+    count = int(ids.count().execute())
+    parts = -(-count // max(1, per_part))
+    if parts <= 1:
+        return [EVERYONE]
+    ranked = ids.mutate(_part=ibis.ntile(parts).over(order_by=ids.subscriber_id))
+    firsts = ranked.group_by("_part").aggregate(first=ranked.subscriber_id.min()).order_by("_part")
+    bounds: list[str | None] = [str(v) for v in firsts["first"].to_pyarrow().to_pylist()[1:]]
+    return [
+        SubscriberRange(low, high)
+        for low, high in zip([None, *bounds], [*bounds, None], strict=True)
+    ]
 
 
 def _reads_table(rows: ir.Table, name: str) -> bool:
@@ -319,17 +391,28 @@ class Warehouse:
         the table as it was): staging a wide table of 10 M rows wrote it twice, the temp copy
         spilled uncompressed.
         """
-        if _reads_table(rows, name):
-            return self._replace_snapshot_staged(name, rows, snapshot)
-        query = self._query(rows)
+        return self.replace_snapshot_parts(name, [rows], snapshot)
+
+    def replace_snapshot_parts(self, name: str, parts: Sequence[ir.Table], snapshot: date) -> int:
+        """:meth:`replace_snapshot` of the union of disjoint ``parts`` (the same columns),
+        inserted one after another in one transaction: each part's query runs on its own."""
+        if any(_reads_table(part, name) for part in parts):
+            return self._replace_snapshot_staged(name, ibis.union(*parts), snapshot)
+        count = 0
         try:
             with self.transaction():
-                self._add_columns(name, rows.schema())
+                self._add_columns(name, parts[0].schema())
                 self.execute(f"DELETE FROM {quote(name)} WHERE snapshot_date = ?", [snapshot])
-                count = self.execute(f"INSERT INTO {quote(name)} BY NAME {query}")[0][0]
+                for part in parts:
+                    query = self._query(part)
+                    count += self.execute(f"INSERT INTO {quote(name)} BY NAME {query}")[0][0]
         finally:
             self._drop_mapped()
         return int(count)
+
+    def subscriber_ranges(self, per_part: int) -> list[SubscriberRange]:
+        """Ranges of about ``per_part`` subscribers (:func:`ranges_of`)."""
+        return ranges_of(self, per_part)
 
     def _query(self, rows: ir.Table) -> str:
         """``rows`` as SQL of this connection (its in-memory tables registered), in brackets."""

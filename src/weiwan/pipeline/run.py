@@ -43,7 +43,9 @@ from weiwan.pipeline.steps import (
 log = get_logger(__name__)
 
 Progress = Callable[[str, int, int], None]
-Step = Callable[[RunContext], ir.Table | None]
+#: a step's rows for the day: one table, disjoint parts of it stored one after another, or
+#: None when it had nothing to compute
+Step = Callable[[RunContext], ir.Table | list[ir.Table] | None]
 
 #: (result table, step) in run order; each step reads the warehouse, incl. earlier results.
 STEPS: tuple[tuple[str, Step], ...] = (
@@ -106,17 +108,27 @@ def run_pipeline(
         )
     for done, (name, step) in enumerate(STEPS):
         report(name, done, len(STEPS))
-        rows = step(context)
-        if rows is None:  # the step had nothing to compute (e.g. no model could be trained)
-            warehouse.drop_snapshot(name, snapshot)
-            result.rows[name] = 0
-            continue
-        result.rows[name] = warehouse.replace_snapshot(name, rows, snapshot)
-        log.info("pipeline.step", step=name, snapshot=snapshot.isoformat(), rows=result.rows[name])
+        result.rows[name] = run_step(context, name, step)
     report("done", len(STEPS), len(STEPS))
     result.warnings = [message for _, message in context.warnings]
     _store_warnings(warehouse, snapshot, context.warnings)
     return result
+
+
+def run_step(context: RunContext, name: str, step: Step) -> int:
+    """Run ``step`` and store its rows as the day's part of table ``name`` (nothing computed:
+    the day's part removed); the rows stored."""
+    warehouse, snapshot = context.warehouse, context.snapshot
+    rows = step(context)
+    if rows is None:  # the step had nothing to compute (e.g. no model could be trained)
+        warehouse.drop_snapshot(name, snapshot)
+        return 0
+    if isinstance(rows, list):
+        stored = warehouse.replace_snapshot_parts(name, rows, snapshot)
+    else:
+        stored = warehouse.replace_snapshot(name, rows, snapshot)
+    log.info("pipeline.step", step=name, snapshot=snapshot.isoformat(), rows=stored)
+    return stored
 
 
 def _store_warnings(warehouse: Store, snapshot: date, warnings: list[tuple[str, str]]) -> None:
