@@ -69,3 +69,29 @@ def test_results_left_by_a_crash_are_dropped_when_reopened(tmp_path: Path) -> No
         first._mapped.clear()  # as if the process died before storing
     with Warehouse(path) as again:
         assert not again.has_table("_mapped_deadbeef")
+
+
+def test_a_step_reading_its_own_table_sees_it_as_it_was(warehouse: Warehouse) -> None:
+    """Rows are inserted straight from their query, except a query that reads the table it
+    replaces: that one is computed first, so it sees the day's old rows it replaces."""
+    day, before = date(2026, 10, 31), date(2026, 10, 30)
+    first = ibis.memtable(
+        pa.table({"k": [1, 2, 3], "v": [10, 20, 30], "snapshot_date": [before, day, day]})
+    )
+    assert warehouse.replace_table("t", first) == 3
+    table = warehouse.table("t")
+    doubled = table.select("k", v=table.v * 2, snapshot_date=ibis.literal(day))
+    assert warehouse.replace_snapshot("t", doubled, day) == 3  # read all three rows first
+    rows = warehouse.table("t").order_by(["snapshot_date", "k"]).to_pyarrow().to_pylist()
+    assert [(r["k"], r["v"], r["snapshot_date"]) for r in rows] == [
+        (1, 10, before),
+        (1, 20, day),
+        (2, 40, day),
+        (3, 60, day),
+    ]
+    table = warehouse.table("t")
+    assert warehouse.replace_table("t", table.filter(table.v > 15)) == 3
+    assert sorted(warehouse.table("t").v.to_pyarrow().to_pylist()) == [20, 40, 60]
+    parts = [ibis.memtable(pa.table({"k": [k], "v": [k], "snapshot_date": [day]})) for k in (7, 8)]
+    assert warehouse.replace_snapshot_parts("t", parts, day) == 2
+    assert sorted(warehouse.table("t").k.to_pyarrow().to_pylist()) == [7, 8]

@@ -396,17 +396,20 @@ class Warehouse:
     def replace_snapshot_parts(self, name: str, parts: Sequence[ir.Table], snapshot: date) -> int:
         """:meth:`replace_snapshot` of the union of disjoint ``parts`` (the same columns),
         inserted one after another in one transaction: each part's query runs on its own."""
-        if any(_reads_table(part, name) for part in parts):
-            return self._replace_snapshot_staged(name, ibis.union(*parts), snapshot)
+        staged = f"_stage_{name}" if any(_reads_table(part, name) for part in parts) else None
+        if staged is not None:  # it must see the table as it was: computed before the delete
+            self.con.create_table(staged, ibis.union(*parts), temp=True, overwrite=True)
+        sources = [f"FROM {quote(staged)}"] if staged else (self._query(part) for part in parts)
         count = 0
         try:
             with self.transaction():
                 self._add_columns(name, parts[0].schema())
                 self.execute(f"DELETE FROM {quote(name)} WHERE snapshot_date = ?", [snapshot])
-                for part in parts:
-                    query = self._query(part)
-                    count += self.execute(f"INSERT INTO {quote(name)} BY NAME {query}")[0][0]
+                for source in sources:
+                    count += self.execute(f"INSERT INTO {quote(name)} BY NAME {source}")[0][0]
         finally:
+            if staged is not None:
+                self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
             self._drop_mapped()
         return int(count)
 
@@ -431,49 +434,21 @@ class Warehouse:
             if column not in existing:
                 self.execute(f"ALTER TABLE {quote(name)} ADD COLUMN {quote(column)} {kind}")
 
-    def _replace_snapshot_staged(self, name: str, rows: ir.Table, snapshot: date) -> int:
-        """:meth:`replace_snapshot` through a staged copy of ``rows``."""
-        staged = f"_stage_{name}"
-        self.con.create_table(staged, rows, temp=True, overwrite=True)
-        try:
-            described = self.execute(f"DESCRIBE {quote(staged)}")
-            with self.transaction():
-                if not self.has_table(name):
-                    self.execute(f"CREATE TABLE {quote(name)} AS FROM {quote(staged)} LIMIT 0")
-                existing = {row[0] for row in self.execute(f"DESCRIBE {quote(name)}")}
-                for column, kind, *_ in described:
-                    if column not in existing:
-                        self.execute(f"ALTER TABLE {quote(name)} ADD COLUMN {quote(column)} {kind}")
-                self.execute(f"DELETE FROM {quote(name)} WHERE snapshot_date = ?", [snapshot])
-                self.execute(f"INSERT INTO {quote(name)} BY NAME FROM {quote(staged)}")
-            count = self.execute(f"SELECT count(*) FROM {quote(staged)}")[0][0]
-        finally:
-            self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
-            self._drop_mapped()
-        return int(count)
-
     def replace_table(self, name: str, rows: ir.Table) -> int:
         """Store ``rows`` as the whole of table ``name``, atomically; the number of rows
         (straight from the query, unless it reads ``name`` itself: then staged first)."""
-        if not _reads_table(rows, name):
-            query = self._query(rows)
-            try:
-                with self.transaction():
-                    self.execute(f"DROP TABLE IF EXISTS {quote(name)}")
-                    self.execute(f"CREATE TABLE {quote(name)} AS {query}")
-                count = self.execute(f"SELECT count(*) FROM {quote(name)}")[0][0]
-            finally:
-                self._drop_mapped()
-            return int(count)
-        staged = f"_stage_{name}"
-        self.con.create_table(staged, rows, temp=True, overwrite=True)
+        staged = f"_stage_{name}" if _reads_table(rows, name) else None
+        if staged is not None:
+            self.con.create_table(staged, rows, temp=True, overwrite=True)
+        source = f"FROM {quote(staged)}" if staged else self._query(rows)
         try:
             with self.transaction():
                 self.execute(f"DROP TABLE IF EXISTS {quote(name)}")
-                self.execute(f"CREATE TABLE {quote(name)} AS FROM {quote(staged)}")
+                self.execute(f"CREATE TABLE {quote(name)} AS {source}")
             count = self.execute(f"SELECT count(*) FROM {quote(name)}")[0][0]
         finally:
-            self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
+            if staged is not None:
+                self.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
             self._drop_mapped()
         return int(count)
 
