@@ -15,6 +15,7 @@ import pytest
 import factories as f
 from weiwan.analytics.features import compute_features, undelivered_inputs
 from weiwan.analytics.ingest import ingest
+from weiwan.analytics.profile import build_profile
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import last_complete_month
 from weiwan.sim import simulate
@@ -332,6 +333,15 @@ def test_features_in_parts_are_the_features_at_once(tmp_path: Path) -> None:
         parts = [compute_features(wh, day, within=r, not_delivered=missing) for r in ranges]
         assert wh.replace_snapshot_parts("features", parts, day) == len(whole) > 1000
         stored = wh.table("features").execute()
+        # the profile is stored in the same parts (of the stored results) as at once
+        whole_profile = build_profile(wh, day).execute()
+        in_parts = [build_profile(wh, day, within=r) for r in ranges]
+        assert wh.replace_snapshot_parts("profile", in_parts, day) == len(whole_profile)
+        profile = wh.table("profile").execute()
+    pd.testing.assert_frame_equal(
+        profile.sort_values("subscriber_id").reset_index(drop=True)[whole_profile.columns],
+        whole_profile.sort_values("subscriber_id").reset_index(drop=True),
+    )
     assert stored.subscriber_id.is_unique
     pd.testing.assert_frame_equal(
         stored.sort_values("subscriber_id").reset_index(drop=True)[whole.columns],

@@ -10,7 +10,7 @@ from datetime import date
 
 import ibis.expr.types as ir
 
-from weiwan.analytics.warehouse import Store
+from weiwan.analytics.warehouse import EVERYONE, Store, SubscriberRange
 
 #: stored result tables joined into the profile, in order
 PROFILE_PARTS = ("features", "tags", "segments", "clv", "scores")
@@ -34,10 +34,13 @@ def join_profile(parts: list[ir.Table]) -> ir.Table:
     return profile
 
 
-def build_profile(warehouse: Store, snapshot: date) -> ir.Table:
-    """Join the stored parts of ``snapshot`` into one row per subscriber."""
+def build_profile(
+    warehouse: Store, snapshot: date, *, within: SubscriberRange = EVERYONE
+) -> ir.Table:
+    """Join the stored parts of ``snapshot`` into one row per subscriber (of those ``within``
+    a range)."""
     parts = [
-        snapshot_rows(warehouse, name, snapshot)
+        within.rows(snapshot_rows(warehouse, name, snapshot))
         for name in PROFILE_PARTS
         if warehouse.has_table(name)
     ]

@@ -251,8 +251,8 @@ class Settings(BaseSettings):
     part_subscribers: int = Field(
         default=1_000_000,
         ge=1,
-        description="Subscribers whose features are computed together, in one part of the "
-        "features step on DuckDB (by ranges of subscriber id; Spark splits the work itself): "
+        description="Subscribers whose features (and profile) are computed together, in one "
+        "part of the step on DuckDB (by ranges of subscriber id; Spark splits the work itself): "
         "one aggregation over 10 M subscribers spilled out of memory (160 s), ten parts of 1 M "
         "took 58 s on 2 cores.",
     )
