@@ -17,10 +17,10 @@ from weiwan.analytics.churn import training
 from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn.training import (
-    SampledSource,
     TrainingConfig,
     draw_sample,
     labelled_population,
+    sampled_source,
     snapshot_frame,
     subscriber_sample,
 )
@@ -51,7 +51,7 @@ def test_sampled_features_are_the_features_of_the_sampled_subscribers(
 ) -> None:
     wh = operator[1]
     day = date(2026, 9, 30)
-    sampled = _sorted(compute_features(SampledSource(wh, 0.25), day).to_pandas())
+    sampled = _sorted(compute_features(sampled_source(wh, 0.25), day).to_pandas())
     everyone = compute_features(wh, day)
     expected = everyone.filter(everyone.subscriber_id.isin(sampled.subscriber_id.tolist()))
     assert 0.18 < len(sampled) / everyone.count().execute() < 0.32
@@ -59,7 +59,7 @@ def test_sampled_features_are_the_features_of_the_sampled_subscribers(
     # the same subscribers at another month end: of those active on both dates, a subscriber
     # is sampled on both or on neither
     before = date(2026, 8, 31)
-    earlier = set(compute_features(SampledSource(wh, 0.25), before).subscriber_id.execute())
+    earlier = set(compute_features(sampled_source(wh, 0.25), before).subscriber_id.execute())
     both = set(everyone.subscriber_id.execute()) & set(
         compute_features(wh, before).subscriber_id.execute()
     )

@@ -141,26 +141,26 @@ class SubscriberRange:
 EVERYONE = SubscriberRange()
 
 
-class RangeSource:
-    """The tables of ``source`` restricted to the subscribers of ``within`` (tables without a
-    ``subscriber_id`` whole). Where a table is stored in subscriber order (a delivery usually
-    is, month by month) DuckDB skips the other row groups by their min/max."""
+class RestrictedSource:
+    """The tables of ``source``, those with a ``subscriber_id`` passed through ``restrict`` (a
+    filter or semi-join keeping some subscribers' rows), the others whole: a range of ids, a
+    training sample. A part of a table holding one delivery holds one delivery too."""
 
-    def __init__(self, source: TableSource, within: SubscriberRange) -> None:
+    def __init__(self, source: TableSource, restrict: Callable[[ir.Table], ir.Table]) -> None:
         self.source = source
-        self.within = within
+        self.restrict = restrict
 
     def table(self, name: str) -> ir.Table:
-        """The stored table ``name``; only the range's rows when it has subscribers."""
+        """The stored table ``name``; only the kept subscribers' rows when it has subscribers."""
         rows = self.source.table(name)
-        return self.within.rows(rows) if "subscriber_id" in rows.columns else rows
+        return self.restrict(rows) if "subscriber_id" in rows.columns else rows
 
     def extra_columns(self, table_name: str) -> dict[str, str]:
         """The source's extra attribute columns of ``table_name``."""
         return self.source.extra_columns(table_name)
 
     def single_delivery(self, name: str) -> bool:
-        """Whether the source's ``name`` holds one delivery (so does any part of it)."""
+        """Whether the source's ``name`` holds one delivery."""
         return self.source.single_delivery(name)
 
 

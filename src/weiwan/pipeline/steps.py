@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import ibis
 import ibis.expr.types as ir
@@ -26,7 +27,7 @@ from weiwan.analytics.profile import build_profile, load_profile, snapshot_rows
 from weiwan.analytics.segments import compute_segments, load_segment_config
 from weiwan.analytics.tags import compute_tags, load_tag_library
 from weiwan.analytics.targets import evaluate_groups, load_target_groups
-from weiwan.analytics.warehouse import Store
+from weiwan.analytics.warehouse import Store, SubscriberRange
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
 from weiwan.pipeline.publish.rule_documents import RuleDocumentPaths
@@ -47,6 +48,12 @@ class RunContext:
     #: run's summary and stored in the warehouse table ``run_warnings``
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
+    @cached_property
+    def subscriber_ranges(self) -> list[SubscriberRange]:
+        """The parts the per-subscriber steps (features, profile) are computed in: ranges of
+        about ``WEIWAN_PART_SUBSCRIBERS`` ids on DuckDB, one on Spark; looked up once a run."""
+        return self.warehouse.subscriber_ranges(get_settings().part_subscribers)
+
     def warn(self, event: str, message: str, **details: object) -> None:
         """Log ``event`` and keep ``message`` for the run's summary."""
         log.warning(event, problem=message, **details)
@@ -60,10 +67,9 @@ def features_step(ctx: RunContext) -> list[ir.Table]:
     missing = undelivered_inputs(warehouse, snapshot)
     if missing:
         log_undelivered(snapshot, missing)
-    ranges = warehouse.subscriber_ranges(get_settings().part_subscribers)
     return [
         compute_features(warehouse, snapshot, within=part, not_delivered=missing)
-        for part in ranges
+        for part in ctx.subscriber_ranges
     ]
 
 
@@ -107,8 +113,7 @@ def clv_step(ctx: RunContext) -> ir.Table:
 def profile_step(ctx: RunContext) -> list[ir.Table]:
     """The profile, in the features' parts (a join of five 8 M-row tables spilled at 10 M)."""
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
-    ranges = warehouse.subscriber_ranges(get_settings().part_subscribers)
-    return [build_profile(warehouse, snapshot, within=part) for part in ranges]
+    return [build_profile(warehouse, snapshot, within=part) for part in ctx.subscriber_ranges]
 
 
 def target_groups_step(ctx: RunContext) -> ir.Table:

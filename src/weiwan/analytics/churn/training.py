@@ -34,7 +34,7 @@ from weiwan.analytics.churn.models import baseline_models, default_model, prepar
 from weiwan.analytics.churn.reasons import top_reasons
 from weiwan.analytics.churn.registry import ModelMeta
 from weiwan.analytics.features import active_subscribers, compute_features
-from weiwan.analytics.warehouse import SNAPSHOT, Store, TableSource
+from weiwan.analytics.warehouse import SNAPSHOT, RestrictedSource, Store, TableSource
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
 from weiwan.core.months import add_months, month_end
@@ -172,7 +172,7 @@ def sample_key(subscriber_id: ir.StringValue) -> ir.StringValue:
     return subscriber_id.hexdigest("md5")
 
 
-#: hex digits of the key SampledSource compares its share against (2^32 buckets)
+#: hex digits of the key uniform_sample compares its share against (2^32 buckets)
 _KEY_DIGITS = 8
 
 
@@ -185,66 +185,30 @@ def uniform_sample(rows: ir.Table, share: float) -> ir.Table:
     return rows.filter(sample_key(rows.subscriber_id).substr(0, _KEY_DIGITS) < bound)
 
 
-class SampledSource:
+def sampled_source(warehouse: TableSource, share: float) -> TableSource:
     """The warehouse's tables restricted to a uniform sample of subscribers (the same at every
-    date: a subscriber is in when its :func:`sample_key` falls in the first ``share`` of the
-    key range), so features are only ever computed for the sample."""
-
-    def __init__(self, warehouse: TableSource, share: float) -> None:
-        self.warehouse = warehouse
-        self.share = share
-
-    def table(self, name: str) -> ir.Table:
-        """The stored table ``name``; only the sampled subscribers' rows when it has them."""
-        rows = self.warehouse.table(name)
-        if "subscriber_id" not in rows.columns:
-            return rows
-        return uniform_sample(rows, self.share)
-
-    def extra_columns(self, table_name: str) -> dict[str, str]:
-        """The warehouse's extra attribute columns of ``table_name``."""
-        return self.warehouse.extra_columns(table_name)
-
-    def single_delivery(self, name: str) -> bool:
-        """Whether the warehouse's ``name`` holds one delivery (so does any part of it)."""
-        return self.warehouse.single_delivery(name)
+    date: :func:`uniform_sample`), so features are only ever computed for the sample."""
+    return RestrictedSource(warehouse, lambda rows: uniform_sample(rows, share))
 
 
-class SubscriberSource:
+def chosen_source(warehouse: TableSource, subscribers: ir.Table) -> TableSource:
     """The warehouse's tables restricted to the subscribers of ``subscribers`` (a table with a
     ``subscriber_id`` column), joined in the store."""
-
-    def __init__(self, warehouse: TableSource, subscribers: ir.Table) -> None:
-        self.warehouse = warehouse
-        self.subscribers = subscribers.select("subscriber_id")
-
-    def table(self, name: str) -> ir.Table:
-        """The stored table ``name``; only the chosen subscribers' rows when it has them."""
-        rows = self.warehouse.table(name)
-        if "subscriber_id" not in rows.columns:
-            return rows
-        return rows.semi_join(self.subscribers, "subscriber_id")
-
-    def extra_columns(self, table_name: str) -> dict[str, str]:
-        """The warehouse's extra attribute columns of ``table_name``."""
-        return self.warehouse.extra_columns(table_name)
-
-    def single_delivery(self, name: str) -> bool:
-        """Whether the warehouse's ``name`` holds one delivery (so does any part of it)."""
-        return self.warehouse.single_delivery(name)
+    chosen = subscribers.select("subscriber_id")
+    return RestrictedSource(warehouse, lambda rows: rows.semi_join(chosen, "subscriber_id"))
 
 
 def subscriber_sample(
     warehouse: Store, config: TrainingConfig
 ) -> tuple[TableSource, dict[str, Any]]:
-    """A uniform ``SampledSource`` of about ``config.sample_subscribers`` (the warehouse when
+    """A uniform :func:`sampled_source` of about ``config.sample_subscribers`` (the warehouse when
     there are fewer), and its population and share: what the tenure model's check fits on."""
     population = int(warehouse.table("subscribers").subscriber_id.nunique().execute())
     wanted = config.sample_subscribers
     if wanted <= 0 or population <= wanted:
         return warehouse, {"subscribers": population, "share": 1.0}
     share = wanted / population
-    return SampledSource(warehouse, share), {"subscribers": population, "share": share}
+    return sampled_source(warehouse, share), {"subscribers": population, "share": share}
 
 
 def labelled_population(warehouse: TableSource, snapshot: date, config: TrainingConfig) -> ir.Table:
@@ -398,7 +362,7 @@ def snapshot_frame(
     if sample is None:
         sample = draw_sample(warehouse, snapshot, config, sample_size(config, max_rows))
     chosen = ibis.memtable(sample.rows)
-    source = warehouse if sample.everyone else SubscriberSource(warehouse, chosen)
+    source = warehouse if sample.everyone else chosen_source(warehouse, chosen)
     feats = compute_features(source, snapshot)
     joined = feats.inner_join(chosen, "subscriber_id")
     # in key order: DuckDB returns rows in any order, and the same data must give the same model
