@@ -179,6 +179,12 @@ def first_churn(wh: Source, snapshot: date) -> date | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
 
 
+def subscriber_count(wh: Source, snapshot: date) -> int:
+    """How many subscribers the reports of ``snapshot`` count (a period's cube has a row per
+    subscriber before it is summed)."""
+    return int(_subscribers(wh, snapshot).count().execute())
+
+
 def _calendar(wh: Source, periods: list[Period]) -> tuple[ir.Table, list[date]]:
     """One row per period: key, [start, end) and the segments snapshot its tiers come from
     (the latest on or before the start; NULL without one); and the starts without one."""
@@ -428,7 +434,7 @@ def period_cubes(
     (:data:`MEASURES`), as many periods in one pass over the data as keep the subscriber ×
     period rows of a pass within ``pass_rows`` (at least one period a pass)."""
     unique = list({p.key: p for p in periods}.values())
-    subscribers = int(_subscribers(wh, snapshot).count().execute())
+    subscribers = subscriber_count(wh, snapshot)
     size = max(1, pass_rows // max(1, subscribers))
     cubes: dict[str, pd.DataFrame] = {}
     for start in range(0, len(unique), size):

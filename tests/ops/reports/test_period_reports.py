@@ -26,7 +26,13 @@ from weiwan.cli import app as cli
 from weiwan.core.settings import get_settings
 from weiwan.pipeline.publish import reports
 from weiwan.pipeline.publish.metrics import publish_metrics
-from weiwan.pipeline.publish.reports import due_periods, publish_reports, stale, subtrees
+from weiwan.pipeline.publish.reports import (
+    due_periods,
+    publish_reports,
+    stale,
+    subtrees,
+    within_budget,
+)
 
 API = "/api/v1/reports"
 
@@ -344,3 +350,51 @@ def test_a_table_stored_empty_changes_nothing(
     wh.con.con.execute("CREATE TABLE retention_outcomes AS SELECT * FROM kept_outcomes LIMIT 0")
     assert publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2) == 0
     assert built == []
+
+
+def test_the_budget_orders_the_history_newest_first() -> None:
+    due = due_periods(date(2026, 11, 1), weeks=2, months=2)
+    # 10 subscribers: a week or month costs 20 subscriber-periods, a churn analysis 10
+    now, later = within_budget(due, 10, 50)
+    assert [(k, p.key) for k, p in now] == [
+        ("week", "2026-W44"),
+        ("month", "2026-10"),
+        ("churn", "2026-10"),
+    ]
+    assert [(k, p.key) for k, p in later] == [
+        ("week", "2026-W43"),
+        ("month", "2026-09"),
+        ("churn", "2026-09"),
+    ]
+    # one period is built whatever the budget, so the history always advances
+    assert [(k, p.key) for k, p in within_budget(due, 10, 1)[0]] == [("week", "2026-W44")]
+    assert within_budget(due, 10, 10**9) == (sorted(due, key=lambda d: d[1].end, reverse=True), [])
+
+
+def test_a_history_over_the_budget_is_built_over_the_next_runs(
+    wh: Warehouse,
+    engine: sa.Engine,
+    branches: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2)
+    whole = _documents(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM period_reports")
+    built = _built(monkeypatch)
+    runs = []
+    while True:  # each run builds what one period of this operator costs, newest first
+        built.clear()
+        publish_reports(wh, engine, SNAPSHOT, weeks=2, months=2, build_rows=1)
+        if not built:
+            break
+        runs.append(list(built))
+    assert runs == [  # the month that ended on 2026-11-01 first, then newest first
+        [("month", "2026-10")],
+        [("churn", "2026-10")],
+        [("week", "2026-W43")],
+        [("week", "2026-W42")],
+        [("month", "2026-09")],
+        [("churn", "2026-09")],
+    ]
+    assert _documents(engine) == whole

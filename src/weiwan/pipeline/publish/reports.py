@@ -5,14 +5,15 @@ months, and each month's churn analysis report (kind ``churn``), is built when i
 in ``period_reports`` or when the fingerprint of its inputs
 (:func:`weiwan.analytics.report_inputs.input_fingerprints`: the input rows of the days it
 reads, the targets, the branch tree) differs from the one stored with it; every other period
-is kept as published. So the first publish builds the history, a steady day only what just
-closed (and the latest month's churn analysis, whose base is taken on the snapshot), and a
-late delivery the periods that read it. Every period is stored as one document for the whole
-operator (scope ``*``) and one per branch (scope = branch code) covering the branch and its
-sub-branches (what a centre head of that branch sees), so a reader's data scope picks
-documents and nothing is recomputed on the request path. A period's rows are replaced whole,
-all in one transaction with the ``publications`` row: publishing the same snapshot twice
-leaves the same documents (and builds nothing the second time).
+is kept as published. So the first publish builds the history (a large operator's over its
+first runs, newest first: :func:`within_budget`, ``WEIWAN_REPORT_BUILD_ROWS``), a steady day
+only what just closed (and the latest month's churn analysis, whose base is taken on the
+snapshot), and a late delivery the periods that read it. Every period is stored as one
+document for the whole operator (scope ``*``) and one per branch (scope = branch code)
+covering the branch and its sub-branches (what a centre head of that branch sees), so a
+reader's data scope picks documents and nothing is recomputed on the request path. A period's
+rows are replaced whole, all in one transaction with the ``publications`` row: publishing the
+same snapshot twice leaves the same documents (and builds nothing the second time).
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ from weiwan.analytics.period_reports import (
     first_churn,
     load_targets,
     period_cubes,
+    subscriber_count,
 )
 from weiwan.analytics.report_inputs import CHURN, input_fingerprints
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.logging import get_logger
+from weiwan.core.settings import get_settings
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.models import Branch
 from weiwan.ops.reports.models import WHOLE, PeriodReport
@@ -107,6 +110,23 @@ def stale(
     ]
 
 
+def within_budget(
+    due: list[tuple[str, Period]], subscribers: int, budget_rows: int
+) -> tuple[list[tuple[str, Period]], list[tuple[str, Period]]]:
+    """(to build now, left for the following runs): the stale ``due`` periods newest first (by
+    their end; a month before its churn analysis) while their subscriber-periods fit in
+    ``budget_rows`` (a week or month costs its ``subscribers`` twice, with the same period a
+    year earlier; a churn analysis once); at least one is built, so history always advances."""
+    ordered = sorted(due, key=lambda item: item[1].end, reverse=True)  # stable: month, churn
+    spent, now = 0, 0
+    for kind, _ in ordered:
+        cost = subscribers * (1 if kind == CHURN else 2)
+        if now and spent + cost > budget_rows:
+            break
+        spent, now = spent + cost, now + 1
+    return ordered[:now], ordered[now:]
+
+
 def _rows(
     kind: str,
     period: Period,
@@ -139,9 +159,12 @@ def publish_reports(
     targets: ReportTargets | None = None,
     weeks: int = WEEKS,
     months: int = MONTHS,
+    build_rows: int | None = None,
 ) -> int:
     """Publish the reports of ``snapshot`` whose inputs changed (see :func:`due_periods`,
-    :func:`stale`); returns the documents written."""
+    :func:`stale`), as many as ``build_rows`` subscriber-periods allow (default the setting
+    ``report_build_rows``; :func:`within_budget`), the others on the next runs; returns the
+    documents written."""
     goals = targets or load_targets()
     reports = table_of(PeriodReport)
     with engine.connect() as conn:
@@ -161,14 +184,24 @@ def publish_reports(
     candidates = due_periods(snapshot, weeks, months, first_churn(warehouse, snapshot))
     extra = {"targets": goals.model_dump(mode="json"), "branches": sorted(tree, key=lambda b: b[0])}
     fingerprints = input_fingerprints(warehouse, snapshot, candidates, extra)
-    due = stale(candidates, published, fingerprints)
+    stale_periods = stale(candidates, published, fingerprints)
+    budget = build_rows if build_rows is not None else get_settings().report_build_rows
+    due, later = within_budget(stale_periods, subscriber_count(warehouse, snapshot), budget)
     log.info(
         "reports.due",
         snapshot=str(snapshot),
         build=len(due),
-        kept=len(candidates) - len(due),
+        kept=len(candidates) - len(stale_periods),
+        later=len(later),
         periods=" ".join(f"{kind}:{period.key}" for kind, period in due),
     )
+    if later:  # a large operator's first run: the rest of the history on the next runs
+        log.info(
+            "reports.history_left",
+            snapshot=str(snapshot),
+            periods=" ".join(f"{kind}:{period.key}" for kind, period in later),
+            setting="WEIWAN_REPORT_BUILD_ROWS",
+        )
     # every period's cube (and its last year's) in one pass over the data
     wanted = [q for kind, p in due if kind != CHURN for q in (p, p.last_year())]
     cubes: dict[str, pd.DataFrame] = period_cubes(warehouse, snapshot, wanted) if wanted else {}
