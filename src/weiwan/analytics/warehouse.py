@@ -167,7 +167,13 @@ class RestrictedSource:
 def ranges_of(source: TableSource, per_part: int) -> list[SubscriberRange]:
     """Ranges splitting the delivered subscribers into parts of about ``per_part`` (by id
     order: one ordered pass over the ids); one range for everyone when they fit in one."""
-    ids = source.table("subscribers").select("subscriber_id").distinct()
+    return id_ranges(source.table("subscribers").select("subscriber_id"), per_part)
+
+
+def id_ranges(ids: ir.Table, per_part: int) -> list[SubscriberRange]:
+    """Ranges splitting the distinct ``subscriber_id`` of ``ids`` (a string column) into parts
+    of about ``per_part``; one range for everyone when they fit in one."""
+    ids = ids.select("subscriber_id").distinct()
     count = int(ids.count().execute())
     parts = -(-count // max(1, per_part))
     if parts <= 1:

@@ -21,7 +21,7 @@ from weiwan.analytics.decide.arbitration import arbitrate, decision_rows, prejud
 from weiwan.analytics.decide.config import DecideConfig, in_holdout
 from weiwan.analytics.decide.valuation import score_candidates
 from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
-from weiwan.analytics.warehouse import empty_table
+from weiwan.analytics.warehouse import EVERYONE, SubscriberRange, empty_table, id_ranges
 
 CARE_CHANNELS = {
     "sms_care": "sms",
@@ -282,29 +282,29 @@ def decide_day_parts(
     """:func:`decide_day`'s rows in parts, each sorted by subscriber, so that memory stays
     bounded as subscribers grow (the same rows, whatever the chunk size).
 
-    Subscribers are split into chunks of about ``chunk_subscribers`` triggered ones (by a hash of
-    their id). Everything but the arbitration and the care actions is decided subscriber by
+    Subscribers are split into chunks of about ``chunk_subscribers`` triggered ones (by ranges
+    of their id). Everything but the arbitration and the care actions is decided subscriber by
     subscriber, so it runs chunk by chunk; the arbitration across the whole population under
     the budgets and channel capacities sees only the candidates that could be granted (a
     positive expected value within the value cap: a few percent of them), the care actions
     only the care triggers. The first pass keeps each chunk's other rows on disk (in a private
     temporary directory) when there are several chunks, and the last pass finishes each chunk.
     """
-    chunks = _chunk_count(inputs, config, chunk_subscribers)
+    chunks = _chunks(inputs, config, chunk_subscribers)
     left: dict[str, int | None] = {c: contact.capacity(c, day) for c in CHANNELS}
     with ExitStack() as cleanup:
         spill = Path(cleanup.enter_context(TemporaryDirectory(prefix="weiwan-decide-")))
         kept: list[_Chunk | Path] = []
         live: list[pd.DataFrame] = []
         cares: list[pd.DataFrame] = []
-        for index in range(chunks):
-            part = _chunk_inputs(inputs, index, chunks)
+        for index, within in enumerate(chunks):
+            part = _chunk_inputs(inputs, within)
             chunk, chunk_live, care = _first_pass(
                 part, library, contact, config, day, learned, stage
             )
             live.append(chunk_live)
             cares.append(care)
-            if chunks == 1:
+            if len(chunks) == 1:
                 kept.append(chunk)
             else:
                 path = spill / f"chunk-{index}.pickle"
@@ -340,24 +340,36 @@ def _read_back(path: Path) -> _Chunk:
     return chunk
 
 
-def _chunk_count(inputs: DayInputs, config: DecideConfig, chunk_subscribers: int) -> int:
-    """How many chunks the day's triggered subscribers are decided in (at least one)."""
+def _chunks(
+    inputs: DayInputs, config: DecideConfig, chunk_subscribers: int
+) -> list[SubscriberRange]:
+    """Ranges of subscriber id holding about ``chunk_subscribers`` triggered subscribers each
+    (at least one range). Ranges, not a hash of the id: the profile is stored in ranges of id,
+    so a chunk reads its own rows instead of filtering the whole profile again."""
     if chunk_subscribers < 1:
         raise ValueError(f"chunk_subscribers must be at least 1, not {chunk_subscribers}")
-    profile = inputs.profile
-    risky = int(profile.filter(profile.risk_band.isin(config.risk_bands)).count().execute())
-    alerted = int(inputs.alerts.count().execute())  # an upper bound: at most one row each
-    return max(1, -(-(risky + alerted) // chunk_subscribers))
+    profile, alerts = inputs.profile, inputs.alerts
+    risky = profile.filter(profile.risk_band.isin(config.risk_bands))
+    triggered = ibis.union(
+        risky.select(subscriber_id=risky.subscriber_id.cast("string")),
+        alerts.select(subscriber_id=alerts.subscriber_id.cast("string")),
+        distinct=True,
+    )
+    return id_ranges(triggered, chunk_subscribers)
 
 
-def _chunk_inputs(inputs: DayInputs, index: int, chunks: int) -> DayInputs:
-    """The day's inputs restricted to the subscribers of chunk ``index`` of ``chunks``."""
-    if chunks == 1:
+def _chunk_inputs(inputs: DayInputs, part: SubscriberRange) -> DayInputs:
+    """The day's inputs restricted to the subscribers of ``part``."""
+    if part == EVERYONE:
         return inputs
 
     def mine(rows: ir.Table) -> ir.Table:
-        bucket = (rows.subscriber_id.cast("string").hash() % chunks + chunks) % chunks
-        return rows.filter(bucket == index)
+        if rows.subscriber_id.type().is_string():  # a bare column: the store skips by its ranges
+            return part.rows(rows)
+        sid = rows.subscriber_id.cast("string")
+        if part.low is not None:
+            rows = rows.filter(sid >= part.low)
+        return rows.filter(sid < part.high) if part.high is not None else rows
 
     return replace(inputs, profile=mine(inputs.profile), alerts=mine(inputs.alerts))
 
