@@ -7,6 +7,7 @@ own training is tested in test_demo.py), and it halves the module's set-up.
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -24,7 +25,7 @@ from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn.training import TrainingConfig
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.decide.config import holdout_bucket, load_decide_config
-from weiwan.analytics.decide.day import DAY_STAGES, decide_day
+from weiwan.analytics.decide.day import DAY_STAGES, DECISION_SCHEMA, decide_day, decide_day_parts
 from weiwan.analytics.exports import DECISION_EXPORT, export_decisions
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import load_policies
@@ -253,9 +254,18 @@ def test_a_day_decided_in_chunks_is_the_day_decided_at_once(
         chunks.extend([name] if name == "triggers" else [])
         return nullcontext()
 
-    parts = decide_day(*args, learned=inputs.learned, stage=timer, chunk_subscribers=300)
+    pieces = list(
+        decide_day_parts(*args, learned=inputs.learned, stage=timer, chunk_subscribers=300)
+    )
     assert len(chunks) >= 4  # several chunks, each its own triggers
     assert list(spill.iterdir()) == []
+    # each chunk a range of ids: its retention rows follow the previous chunk's in subscriber
+    # order (the care actions, decided across all chunks, come with the last)
+    ids = [p.loc[p["trigger_kind"] != "care", "subscriber_id"] for p in pieces]
+    ids = [chunk for chunk in ids if len(chunk)]
+    assert len(ids) >= 4
+    assert all(a.max() < b.min() for a, b in itertools.pairwise(ids))
+    parts = pd.concat(pieces, ignore_index=True).astype(DECISION_SCHEMA)
     keys = ["subscriber_id", "trigger_kind"]
     pd.testing.assert_frame_equal(
         parts.sort_values(keys).reset_index(drop=True),
