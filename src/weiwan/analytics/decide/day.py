@@ -501,7 +501,7 @@ def _explain(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         outcome = out["outcome"].map({k: v[lang] for k, v in OUTCOME_NAMES.items()})
         outcome = outcome.fillna(out["outcome"].astype(str))
         driver = out["driver"].map({k: v[lang] for k, v in DRIVER_NAMES.items()})
-        value = out["expected_value"].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
+        value = _yuan(out["expected_value"])
         policy = out["policy_id"].fillna("")
         head = out["trigger"].astype(str) + ": " + outcome
         if lang == 0:
@@ -516,6 +516,19 @@ def _explain(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         alt = alt + ("：" if lang == 0 else ": ") + alt_why
         texts.append(text + alt.where(out["alt_1_policy_id"].notna(), ""))
     return texts[0], texts[1]
+
+
+def _yuan(values: pd.Series) -> pd.Series:
+    """Each value as ``f"{v:,.0f}"`` (blank for NA), formatted once per distinct whole number:
+    the format rounds the double to the nearest integer, half to even, as ``np.rint`` does,
+    so the rounded value formats the same (a sign kept on zero: ``-0``)."""
+    numbers = values.astype(float).to_numpy()
+    rounded = np.rint(numbers)
+    codes, uniques = pd.factorize(rounded)  # NaN gets code -1; -0.0 and 0.0 share one code
+    text = np.array([f"{v:,.0f}" for v in uniques] + [""], dtype=object)[codes]
+    zero = rounded == 0
+    text[zero] = np.where(np.signbit(rounded[zero]), "-0", "0")
+    return pd.Series(text, index=values.index, dtype=object)
 
 
 def _value_room(inputs: DayInputs, library: PolicyLibrary) -> pd.Series:
