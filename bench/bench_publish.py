@@ -37,7 +37,7 @@ from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.migrate import upgrade
 from weiwan.pipeline.publish import KINDS, PublishResult, publish
 from weiwan.pipeline.publish.customers import customer_rows, with_branch_ids
-from weiwan.pipeline.publish.transport import BATCH_ROWS, copy_batches, table_of
+from weiwan.pipeline.publish.transport import copy_batches, record_batches, table_of
 
 ROOT = Path(__file__).resolve().parents[1]
 THREADS = 2
@@ -100,9 +100,7 @@ def parts(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> None:
     table = table_of(CustomerView)
 
     def read() -> int:
-        return sum(
-            b.num_rows for b in warehouse.record_batches(warehouse.table(staged), BATCH_ROWS)
-        )
+        return sum(b.num_rows for b in record_batches(warehouse, staged))
 
     count, seconds = timed(read)
     line("read staged rows as Arrow batches", count, seconds, digits=2)
@@ -110,9 +108,7 @@ def parts(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> None:
     def load() -> int:
         with engine.begin() as conn:
             conn.execute(sa.delete(table))
-            return copy_batches(
-                conn, table, warehouse.record_batches(warehouse.table(staged), BATCH_ROWS)
-            )
+            return copy_batches(conn, table, record_batches(warehouse, staged))
 
     count, seconds = timed(load)
     line("DELETE + COPY (Arrow CSV) + commit", count, seconds, f"{count / seconds:,.0f} rows/s", 2)

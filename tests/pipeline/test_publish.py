@@ -15,7 +15,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -23,6 +22,7 @@ import sqlalchemy as sa
 import yaml
 
 import weiwan.pipeline.publish.swap as swap
+import weiwan.pipeline.publish.transport as transport
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.ingest import ingest
@@ -263,14 +263,14 @@ def test_a_failed_load_leaves_the_published_rows(
 ) -> None:
     publish(wh, engine, DAY, kinds=CORE_KINDS)
     view, published = _view(engine), _publications(engine)
-    real = Warehouse.record_batches
+    real = transport.record_batches
 
-    def failing(warehouse: Warehouse, rows: ir.Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        for batch in real(warehouse, rows, batch_rows):
+    def failing(warehouse: Warehouse, staged: str) -> Iterator[pa.RecordBatch]:
+        for batch in real(warehouse, staged):
             yield batch.slice(0, batch.num_rows // 2)  # half the rows reach the database
             raise RuntimeError("the warehouse went away")
 
-    monkeypatch.setattr(Warehouse, "record_batches", failing)
+    monkeypatch.setattr(transport, "record_batches", failing)
     wh.execute("DELETE FROM profile WHERE subscriber_id = ?", [view.index[0]])
     with pytest.raises(RuntimeError, match="went away"):
         publish(wh, engine, DAY, kinds=["customer_view"])

@@ -7,7 +7,7 @@ and its source line. A later delivery of the same key supersedes an earlier one;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -348,20 +348,10 @@ class Warehouse:
             raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
         # DuckDB streams the read on the main connection; the results are written meanwhile
         # through a second connection (a statement on the first would end the stream)
-        batches = self.record_batches(rows, batch_rows)
-        try:
-            return self.from_batches((fn(batch) for batch in batches), schema)
-        finally:
-            batches.close()
-
-    def record_batches(self, rows: ir.Table, batch_rows: int) -> Generator[pa.RecordBatch]:
-        """The rows of ``rows`` as Arrow record batches of up to ``batch_rows`` rows, streamed
-        from the query as they are consumed (nothing staged); no other statement may run on
-        the main connection until the generator is exhausted or closed."""
         self.con._run_pre_execute_hooks(rows)  # registers the expression's memtables
         reader = self.con.con.sql(self.con.compile(rows)).to_arrow_reader(batch_rows)
         try:
-            yield from reader
+            return self.from_batches((fn(batch) for batch in reader), schema)
         finally:
             reader.close()  # on an error too: an open result blocks the connection
 

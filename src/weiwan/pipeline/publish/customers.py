@@ -5,7 +5,7 @@ see the old rows until the commit; on PostgreSQL a bare twin is loaded, indexed 
 ``labels:tags``) and the branches of its branch codes (:mod:`.branches`).
 
 Rows are computed in the warehouse (one Ibis expression) and bulk-loaded by
-:func:`~weiwan.pipeline.publish.transport.load_rows`.
+:func:`~weiwan.pipeline.publish.transport.load_staged`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from weiwan.pipeline.publish.bookkeeping import record_publication
 from weiwan.pipeline.publish.branches import ensure_branches
 from weiwan.pipeline.publish.columns import null_of, typed
 from weiwan.pipeline.publish.swap import swap_in
-from weiwan.pipeline.publish.transport import load_rows, table_of, upsert
+from weiwan.pipeline.publish.transport import load_staged, table_of, upsert
 
 KIND = "customer_view"
 #: customer_view columns taken from the warehouse ``subscribers`` table as of the snapshot
@@ -71,10 +71,12 @@ def publish_customer_view(
         ids, created = ensure_branches(conn, [(r["branch_code"], r["region"]) for r in pairs])
         rows = with_branch_ids(source, ids)
         if conn.dialect.name == "postgresql":  # a bare twin loaded, indexed, swapped in
-            loaded = swap_in(conn, table, lambda twin: load_rows(warehouse, conn, twin, rows))
+            loaded = swap_in(
+                conn, table, lambda twin: load_staged(warehouse, conn, twin, rows, KIND)
+            )
         else:
             conn.execute(sa.delete(table))
-            loaded = load_rows(warehouse, conn, table, rows)
+            loaded = load_staged(warehouse, conn, table, rows, KIND)
         _publish_tag_labels(conn)
         record_publication(conn, KIND, snapshot, loaded)
     forget_tag_labels()

@@ -13,7 +13,7 @@ from weiwan.analytics.warehouse import Warehouse
 from weiwan.ops.customers.models import PublishedDecision
 from weiwan.pipeline.publish.bookkeeping import record_publication
 from weiwan.pipeline.publish.columns import null_of, typed
-from weiwan.pipeline.publish.transport import load_rows, table_of
+from weiwan.pipeline.publish.transport import load_staged, table_of
 
 KIND = "decisions"
 
@@ -38,6 +38,6 @@ def publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -
         rows = decision_rows(warehouse, snapshot)
     with engine.begin() as conn:
         conn.execute(sa.delete(table).where(table.c.snapshot_date == snapshot))
-        loaded = 0 if rows is None else load_rows(warehouse, conn, table, rows)
+        loaded = 0 if rows is None else load_staged(warehouse, conn, table, rows, KIND)
         record_publication(conn, KIND, snapshot, loaded)
     return loaded

@@ -1,11 +1,9 @@
 """How published rows reach the operational database: the one transport of every kind.
 
-- :func:`load_rows`: rows computed in the warehouse (an Ibis expression) are streamed from
-  their query as Arrow record batches (the store computes the next while the database takes
-  one; staging them in a DuckDB temp table first wrote 10 M wide rows to disk uncompressed and
-  read them back): on PostgreSQL each batch is written as CSV by Arrow and fed to
-  ``COPY … FROM STDIN`` (:func:`copy_batches`); on SQLite they are inserted with
-  ``executemany`` (:func:`insert_batches`);
+- :func:`load_staged`: rows computed in the warehouse (an Ibis expression) are staged as a
+  DuckDB temp table and streamed as Arrow record batches: on PostgreSQL each batch is written
+  as CSV by Arrow and fed to ``COPY … FROM STDIN`` (:func:`copy_batches`); on SQLite they are
+  inserted with ``executemany`` (:func:`insert_batches`);
 - :func:`insert_rows`: rows built in Python, ``executemany`` in chunks of
   :data:`INSERT_CHUNK_ROWS`;
 - :func:`upsert`: one row, ``INSERT … ON CONFLICT (keys) DO UPDATE``;
@@ -26,6 +24,7 @@ import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from weiwan.analytics.warehouse import Warehouse, quote
 from weiwan.ops.base import Base
 
 #: rows per Arrow batch read from the warehouse (one COPY write each on PostgreSQL)
@@ -77,17 +76,35 @@ def insert_rows(
     return len(rows)
 
 
+def record_batches(warehouse: Warehouse, staged: str) -> Iterator[pa.RecordBatch]:
+    """The staged rows as Arrow record batches of up to BATCH_ROWS rows, in stored order."""
+    yield from warehouse.con.con.sql(f"SELECT * FROM {quote(staged)}").to_arrow_reader(BATCH_ROWS)
+
+
 class BatchStore(Protocol):
-    """A warehouse (DuckDB or Spark) that hands over an expression's rows in batches."""
+    """A warehouse on another engine (Spark) that hands over an expression's rows in batches."""
 
     def record_batches(self, rows: ir.Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
         """The rows of ``rows`` as Arrow record batches of up to ``batch_rows`` rows."""
         ...
 
 
-def load_rows(warehouse: BatchStore, conn: sa.Connection, table: sa.Table, rows: ir.Table) -> int:
-    """Bulk-load the rows of ``rows``, streamed from the warehouse, into ``table``."""
-    return _load(conn, table, iter(warehouse.record_batches(rows, BATCH_ROWS)))
+def load_staged(
+    warehouse: Warehouse | BatchStore,
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: ir.Table,
+    kind: str,
+) -> int:
+    """Stage ``rows`` in the warehouse (a temp table), then bulk-load them into ``table``."""
+    if not isinstance(warehouse, Warehouse):  # Spark: the store stages and streams them
+        return _load(conn, table, warehouse.record_batches(rows, BATCH_ROWS))
+    staged = f"_publish_{kind}"
+    warehouse.con.create_table(staged, rows, temp=True, overwrite=True)
+    try:
+        return _load(conn, table, record_batches(warehouse, staged))
+    finally:
+        warehouse.execute(f"DROP TABLE IF EXISTS {quote(staged)}")
 
 
 def _load(conn: sa.Connection, table: sa.Table, batches: Iterator[pa.RecordBatch]) -> int:
