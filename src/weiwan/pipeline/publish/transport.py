@@ -1,9 +1,11 @@
 """How published rows reach the operational database: the one transport of every kind.
 
 - :func:`load_staged`: rows computed in the warehouse (an Ibis expression) are staged as a
-  DuckDB temp table and streamed as Arrow record batches: on PostgreSQL each batch is written
-  as CSV by Arrow and fed to ``COPY … FROM STDIN`` (:func:`copy_batches`); on SQLite they are
-  inserted with ``executemany`` (:func:`insert_batches`);
+  DuckDB temp table (which spills; streaming the customer view's query with its joins and
+  sort straight into COPY ran out of memory at 10 M) and streamed as Arrow record batches: on
+  PostgreSQL each batch is written as CSV by Arrow and fed to ``COPY … FROM STDIN``
+  (:func:`copy_batches`); on SQLite they are inserted with ``executemany``
+  (:func:`insert_batches`);
 - :func:`insert_rows`: rows built in Python, ``executemany`` in chunks of
   :data:`INSERT_CHUNK_ROWS`;
 - :func:`upsert`: one row, ``INSERT … ON CONFLICT (keys) DO UPDATE``;
