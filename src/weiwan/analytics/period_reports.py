@@ -428,13 +428,20 @@ CUBE_PASS_ROWS = 20_000_000
 
 
 def period_cubes(
-    wh: Source, snapshot: date, periods: list[Period], *, pass_rows: int = CUBE_PASS_ROWS
+    wh: Source,
+    snapshot: date,
+    periods: list[Period],
+    *,
+    pass_rows: int = CUBE_PASS_ROWS,
+    subscribers: int | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Counts of each period (by key) per branch × brand × value tier × channel
     (:data:`MEASURES`), as many periods in one pass over the data as keep the subscriber ×
-    period rows of a pass within ``pass_rows`` (at least one period a pass)."""
+    period rows of a pass within ``pass_rows`` (at least one period a pass); ``subscribers``: their
+    count (:func:`subscriber_count`) when the caller already has it."""
     unique = list({p.key: p for p in periods}.values())
-    subscribers = subscriber_count(wh, snapshot)
+    if subscribers is None:
+        subscribers = subscriber_count(wh, snapshot)
     size = max(1, pass_rows // max(1, subscribers))
     cubes: dict[str, pd.DataFrame] = {}
     for start in range(0, len(unique), size):

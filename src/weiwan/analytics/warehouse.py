@@ -129,8 +129,11 @@ class SubscriberRange:
     high: str | None = None
 
     def rows(self, table: ir.Table) -> ir.Table:
-        """The rows of ``table`` (which has a ``subscriber_id``) in the range."""
+        """The rows of ``table`` (which has a ``subscriber_id``) in the range; ids compared as
+        text (a string column as it is, so the store skips other ranges by its min/max)."""
         sid = table.subscriber_id
+        if not sid.type().is_string():
+            sid = sid.cast("string")
         if self.low is not None:
             table = table.filter(sid >= self.low)
         if self.high is not None:

@@ -362,16 +362,7 @@ def _chunk_inputs(inputs: DayInputs, part: SubscriberRange) -> DayInputs:
     """The day's inputs restricted to the subscribers of ``part``."""
     if part == EVERYONE:
         return inputs
-
-    def mine(rows: ir.Table) -> ir.Table:
-        if rows.subscriber_id.type().is_string():  # a bare column: the store skips by its ranges
-            return part.rows(rows)
-        sid = rows.subscriber_id.cast("string")
-        if part.low is not None:
-            rows = rows.filter(sid >= part.low)
-        return rows.filter(sid < part.high) if part.high is not None else rows
-
-    return replace(inputs, profile=mine(inputs.profile), alerts=mine(inputs.alerts))
+    return replace(inputs, profile=part.rows(inputs.profile), alerts=part.rows(inputs.alerts))
 
 
 def _first_pass(

@@ -186,7 +186,8 @@ def publish_reports(
     fingerprints = input_fingerprints(warehouse, snapshot, candidates, extra)
     stale_periods = stale(candidates, published, fingerprints)
     budget = build_rows if build_rows is not None else get_settings().report_build_rows
-    due, later = within_budget(stale_periods, subscriber_count(warehouse, snapshot), budget)
+    subscribers = subscriber_count(warehouse, snapshot)
+    due, later = within_budget(stale_periods, subscribers, budget)
     log.info(
         "reports.due",
         snapshot=str(snapshot),
@@ -204,7 +205,9 @@ def publish_reports(
         )
     # every period's cube (and its last year's) in one pass over the data
     wanted = [q for kind, p in due if kind != CHURN for q in (p, p.last_year())]
-    cubes: dict[str, pd.DataFrame] = period_cubes(warehouse, snapshot, wanted) if wanted else {}
+    cubes: dict[str, pd.DataFrame] = (
+        period_cubes(warehouse, snapshot, wanted, subscribers=subscribers) if wanted else {}
+    )
     churn_months = [p.start for kind, p in due if kind == CHURN]
     figures = many_churn_figures(warehouse, snapshot, churn_months) if churn_months else {}
     computed: list[tuple[str, Period, dict[str | None, dict[str, Any]]]] = []
