@@ -10,7 +10,6 @@ and what reads them) to rtol 1e-6.
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -234,15 +233,20 @@ def test_commands_read_the_same_from_either_engine(
     assert on_spark == on_duckdb
 
 
+@pytest.mark.postgres
 def test_publish_from_spark_gives_the_same_customer_view_and_decisions(
-    runs: Runs, tmp_path: Path, _migrated_sqlite: Path
+    runs: Runs, tmp_path: Path, postgres_url: str, _migrated_postgres: str
 ) -> None:
-    """The publish streams the Spark results into the operational database as from DuckDB."""
+    """The Spark executors COPY the results into PostgreSQL (the customer view through the
+    twin that is swapped in) as DuckDB's publish loads them."""
     published = []
+    admin = make_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
     for label, store in (("duckdb", runs.duckdb), ("spark", runs.spark)):
-        path = tmp_path / f"{label}.db"
-        shutil.copy(_migrated_sqlite, path)
-        engine = make_engine(f"sqlite:///{path}")
+        name = f"parity_{label}"
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{_migrated_postgres}"'))
+        engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{name}")
         try:
             kinds = ("customer_view", "decisions")
             result = publish(cast(Any, store), engine, DAY, kinds=kinds, home=tmp_path / label)
@@ -252,13 +256,14 @@ def test_publish_from_spark_gives_the_same_customer_view_and_decisions(
                     {
                         table: pd.read_sql(sa.text(f"SELECT * FROM {table}"), conn)
                         .drop(columns=["id", "published_at"], errors="ignore")
-                        .sort_values("subscriber_id")
+                        .sort_values("subscriber_id", kind="stable")
                         .reset_index(drop=True)
                         for table in kinds
                     }
                 )
         finally:
             engine.dispose()
+    admin.dispose()
     on_duckdb, on_spark = published
     for table, expected in on_duckdb.items():
         assert len(expected) > 100, table

@@ -68,6 +68,7 @@ class SparkWarehouse:
         *,
         hive_database: str | None = None,
         hive_mapping: Mapping | None = None,
+        publish_from_executors: bool = True,
     ):
         self.session = session
         ibis.pyspark.connect  # noqa: B018 -- loading the backend registers options.pyspark
@@ -78,6 +79,9 @@ class SparkWarehouse:
         self.hive_database = hive_database
         #: the operator's column names and codes onto the contract's, for the Hive tables
         self.hive_mapping = hive_mapping or Mapping()
+        #: the publish writes each partition into PostgreSQL from its executor (else through
+        #: the driver, one partition at a time): WEIWAN_SPARK_PUBLISH
+        self.publish_from_executors = publish_from_executors
         self._tables: dict[str, ir.Table] = {}
         #: contract table -> whether it holds one delivery (a Spark job each: asked once)
         self._single: dict[str, bool] = {}
@@ -98,6 +102,7 @@ class SparkWarehouse:
             settings.spark_warehouse_uri,
             hive_database=settings.spark_hive_database,
             hive_mapping=mapping,
+            publish_from_executors=settings.spark_publish == "executors",
         )
 
     def close(self) -> None:
@@ -238,9 +243,43 @@ class SparkWarehouse:
         return self._register(self.session.createDataFrame(gathered))
 
     def record_batches(self, rows: ir.Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
-        """The rows as Arrow record batches of up to ``batch_rows`` rows (for the publish into
-        the operational database; collected to the driver one table at a time)."""
-        yield from self._frame(rows).toArrow().to_batches(max_chunksize=batch_rows)
+        """The rows as Arrow record batches of up to ``batch_rows`` rows, in the expression's
+        order, through the driver one partition at a time (each batch travels as an Arrow IPC
+        stream in one binary cell, so the driver never holds more than a partition)."""
+
+        def as_ipc(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                for start in range(0, batch.num_rows, batch_rows):
+                    piece = batch.slice(start, batch_rows)
+                    sink = pa.BufferOutputStream()
+                    with pa.ipc.new_stream(sink, piece.schema) as writer:
+                        writer.write_batch(piece)
+                    ipc = pa.array([sink.getvalue().to_pybytes()], pa.binary())
+                    yield pa.RecordBatch.from_arrays([ipc], ["ipc"])
+
+        carried = self._frame(rows).mapInArrow(as_ipc, "ipc binary")
+        for row in carried.toLocalIterator(prefetchPartitions=True):
+            yield from pa.ipc.open_stream(pa.py_buffer(row[0]))
+
+    def write_partitions(
+        self, rows: ir.Table, write: Callable[[int, Iterator[pa.RecordBatch]], int]
+    ) -> int:
+        """``write(partition, batches)`` called on the executors for every partition of
+        ``rows`` (``mapInArrow``: ``write`` is pickled and shipped, so it must be a module-level
+        function or a ``functools.partial`` of one); returns the sum of what the calls return.
+        Spark may run a partition's task more than once (a retry, speculation): ``write``
+        must make that harmless."""
+
+        def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            from pyspark import TaskContext
+
+            context = TaskContext.get()
+            assert context is not None  # always set inside a task
+            written = write(context.partitionId(), batches)
+            yield pa.RecordBatch.from_arrays([pa.array([written], pa.int64())], ["rows"])
+
+        counts = self._frame(rows).mapInArrow(apply, "rows long").collect()
+        return int(sum(row[0] for row in counts))
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -233,6 +233,13 @@ class Settings(BaseSettings):
         description="Extra Spark settings as key=value pairs separated by commas or "
         "newlines, e.g. 'spark.executor.memory=8g,spark.sql.shuffle.partitions=400'.",
     )
+    spark_publish: Literal["executors", "driver"] = Field(
+        default="executors",
+        description="How the Spark engine loads the customer view and the decisions into "
+        "PostgreSQL: 'executors' (each partition COPYed from its executor into a staging "
+        "table, then moved in one transaction; the executors must reach the database) or "
+        "'driver' (streamed through the driver one partition at a time).",
+    )
 
     # --- one machine, bounded memory (issue 21: batches and the training sample) ---
     batch_rows: int = Field(

@@ -22,18 +22,18 @@ from typing import Any, Protocol
 
 import ibis.expr.types as ir
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from weiwan.analytics.warehouse import Warehouse, quote
 from weiwan.ops.base import Base
+from weiwan.pipeline.publish.copy import checked_columns, copy_into
+from weiwan.pipeline.publish.executors import PartitionWriter, load_from_executors
 
 #: rows per Arrow batch read from the warehouse (one COPY write each on PostgreSQL)
 BATCH_ROWS = 100_000
 #: rows per executemany (SQLite loads, and rows built in Python)
 INSERT_CHUNK_ROWS = 10_000
-_CSV = pa_csv.WriteOptions(include_header=False, batch_size=BATCH_ROWS)
 
 
 def table_of(model: type[Base]) -> sa.Table:
@@ -83,8 +83,11 @@ def record_batches(warehouse: Warehouse, staged: str) -> Iterator[pa.RecordBatch
     yield from warehouse.con.con.sql(f"SELECT * FROM {quote(staged)}").to_arrow_reader(BATCH_ROWS)
 
 
-class BatchStore(Protocol):
-    """A warehouse on another engine (Spark) that hands over an expression's rows in batches."""
+class BatchStore(PartitionWriter, Protocol):
+    """A warehouse on another engine (Spark) that hands over an expression's rows in batches
+    through the driver, or has its executors write them (:mod:`.executors`)."""
+
+    publish_from_executors: bool
 
     def record_batches(self, rows: ir.Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
         """The rows of ``rows`` as Arrow record batches of up to ``batch_rows`` rows."""
@@ -98,8 +101,12 @@ def load_staged(
     rows: ir.Table,
     kind: str,
 ) -> int:
-    """Stage ``rows`` in the warehouse (a temp table), then bulk-load them into ``table``."""
-    if not isinstance(warehouse, Warehouse):  # Spark: the store stages and streams them
+    """Stage ``rows`` in the warehouse (a temp table), then bulk-load them into ``table``.
+    Spark: the executors COPY them into PostgreSQL (:mod:`.executors`), or the store streams
+    them through the driver (``WEIWAN_SPARK_PUBLISH=driver``, and any other database)."""
+    if not isinstance(warehouse, Warehouse):
+        if conn.dialect.name == "postgresql" and warehouse.publish_from_executors:
+            return load_from_executors(warehouse, conn, table, rows)
         return _load(conn, table, warehouse.record_batches(rows, BATCH_ROWS))
     staged = f"_publish_{kind}"
     warehouse.con.create_table(staged, rows, temp=True, overwrite=True)
@@ -115,36 +122,19 @@ def _load(conn: sa.Connection, table: sa.Table, batches: Iterator[pa.RecordBatch
     return insert_batches(conn, table, batches)
 
 
-def _checked_columns(table: sa.Table, names: Sequence[str]) -> list[str]:
-    unknown = [n for n in names if n not in table.columns]
-    if unknown:
-        raise ValueError(f"{table.name} has no columns {unknown}")
-    return [table.columns[n].name for n in names]
-
-
 def copy_batches(conn: sa.Connection, table: sa.Table, batches: Iterator[pa.RecordBatch]) -> int:
-    """PostgreSQL: ``COPY table (columns) FROM STDIN (FORMAT csv)``, each batch written as CSV
-    by Arrow (NULL: empty unquoted field; strings always quoted). Returns rows loaded."""
+    """PostgreSQL: :func:`~weiwan.pipeline.publish.copy.copy_into` ``table`` in ``conn``'s
+    transaction, the columns those of the first batch. Returns rows loaded."""
     import psycopg
-    from psycopg import sql
 
     dbapi = conn.connection.dbapi_connection
     assert isinstance(dbapi, psycopg.Connection)
     first = next(batches, None)
     if first is None:
         return 0
-    columns = _checked_columns(table, first.schema.names)
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    )
-    rows = 0
-    with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
-        for batch in _chain(first, batches):
-            sink = pa.BufferOutputStream()
-            pa_csv.write_csv(batch, sink, _CSV)
-            copy.write(memoryview(sink.getvalue()))
-            rows += batch.num_rows
-    return rows
+    columns = checked_columns(table, first.schema.names)
+    with dbapi.cursor() as cursor:
+        return copy_into(cursor, table.name, columns, _chain(first, batches))
 
 
 def insert_batches(conn: sa.Connection, table: sa.Table, batches: Iterator[pa.RecordBatch]) -> int:
@@ -152,7 +142,7 @@ def insert_batches(conn: sa.Connection, table: sa.Table, batches: Iterator[pa.Re
     converted to Python at a time."""
     rows = 0
     for batch in batches:
-        _checked_columns(table, batch.schema.names)
+        checked_columns(table, batch.schema.names)
         for start in range(0, batch.num_rows, INSERT_CHUNK_ROWS):
             rows += insert_rows(conn, table, batch.slice(start, INSERT_CHUNK_ROWS).to_pylist())
     return rows
