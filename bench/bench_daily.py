@@ -326,10 +326,16 @@ def run_days(
 
 
 def spark_side(
-    cache: Path, home: Path, database_url: str, env: dict[str, str], subscribers: int
+    cache: Path,
+    home: Path,
+    database_url: str,
+    env: dict[str, str],
+    subscribers: int,
+    count: int = 2,
 ) -> list[tuple[date, dict[str, Any], float, float]]:
     """The same delivery ingested on Spark local[2], the promoted model of ``home`` copied, a
-    fresh operational database, then the two days (bench/daily_spark.py)."""
+    fresh operational database, then the two days (``count`` 1: the first run only;
+    bench/daily_spark.py)."""
     import daily_spark as spark
 
     sim = cache / "sim"
@@ -341,7 +347,7 @@ def spark_side(
     )
     ingested = spark.prepare_spark(cache, sim, env, _child, partitions, SNAPSHOT)
     spark_env = spark.fresh_spark(cache, ingested, home / "models", env, database_url, partitions)
-    days = run_days(spark_env)
+    days = run_days(spark_env, count)
     root = Path(spark_env["WEIWAN_SPARK_WAREHOUSE"])
     delivery, results = spark.storage_per_day(root, SNAPSHOT, [d for d, *_ in days])
     print(
@@ -371,7 +377,7 @@ def main() -> int:
         type=int,
         choices=(1, 2),
         default=2,
-        help="1: the first run only (at 10 M a day takes tens of minutes)",
+        help="1: the first run only, on each engine (at 10 M a day takes tens of minutes)",
     )
     parser.add_argument(
         "--reuse-model",
@@ -412,16 +418,19 @@ def main() -> int:
         labels = ["first run", "steady day"][: len(days)]
         spark_days = []
         if opts.engine != "duckdb":
-            spark_days = spark_side(cache, home, url, env, opts.subscribers)
+            spark_days = spark_side(cache, home, url, env, opts.subscribers, opts.days)
             days += spark_days
-            labels += ["Spark first run", "Spark steady day"]
+            labels += ["Spark first run", "Spark steady day"][: len(spark_days)]
     report(days, labels)
     if opts.engine != "duckdb":
         from daily_spark import per_core_costs
 
         per_core_costs(
             opts.subscribers,
-            [(t, m, w) for t, (_, m, w, _) in zip(labels[-2:], spark_days, strict=True)],
+            [
+                (t, m, w)
+                for t, (_, m, w, _) in zip(labels[-len(spark_days) :], spark_days, strict=True)
+            ],
         )
     print(f"\nload average at the end: {load_average()}")
     if opts.engine == "spark":

@@ -30,6 +30,8 @@ from weiwan.analytics.contract import TABLES
 from weiwan.analytics.features import FLOAT_DIGITS, compute_features
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.mapping import load_mapping
+from weiwan.analytics.period_reports import first_churn
+from weiwan.analytics.report_inputs import input_fingerprints
 from weiwan.analytics.spark_store import SparkWarehouse
 from weiwan.analytics.warehouse import SNAPSHOT, Warehouse
 from weiwan.cli import app
@@ -37,6 +39,7 @@ from weiwan.core.db import make_engine
 from weiwan.core.errors import WeiwanError
 from weiwan.core.settings import get_settings
 from weiwan.pipeline.publish import publish
+from weiwan.pipeline.publish.reports import due_periods
 from weiwan.pipeline.run import STEPS, PipelineResult, run_pipeline
 from weiwan.sim import simulate
 
@@ -268,6 +271,17 @@ def test_publish_from_spark_gives_the_same_customer_view_and_decisions(
     for table, expected in on_duckdb.items():
         assert len(expected) > 100, table
         _assert_same("profile", on_spark[table], expected)  # model figures: rtol 1e-6
+
+
+def test_report_input_fingerprints_run_on_spark(runs: Runs) -> None:
+    """The report publish's fingerprints of its inputs (row hashes summed per day) run on
+    Spark, whose hash is a 32-bit int (ANSI mode refuses an overflow), and are stable."""
+    due = due_periods(DAY, 2, 2, first_churn(runs.spark, DAY))
+    assert due
+    first = input_fingerprints(runs.spark, DAY, due, {"targets": None})
+    assert input_fingerprints(runs.spark, DAY, due, {"targets": None}) == first
+    assert len(set(first.values())) == len(due)  # each report's own inputs
+    assert input_fingerprints(runs.duckdb, DAY, due, {"targets": None}).keys() == first.keys()
 
 
 def test_training_draws_the_same_stratified_sample_on_spark(runs: Runs) -> None:

@@ -91,7 +91,11 @@ def _digest(rows: ir.Table, columns: tuple[str, ...]) -> ir.IntegerValue:
     """Each row's hash of ``columns`` (NULL and empty told apart), in ``[0, _PRIME)``."""
     parts = [rows[c].cast("string").fill_null("\x00") for c in columns]
     value = ibis.literal("\x1f").join(parts).hash()
-    digest: ir.IntegerValue = ((value % _PRIME) + _PRIME) % _PRIME
+    # Spark's hash is a signed 32-bit int, DuckDB's an unsigned 64-bit one: a negative
+    # remainder is lifted by _PRIME, which overflows neither (Spark's ANSI mode refuses
+    # overflow, and Ibis keeps Spark's int however it is cast)
+    reduced = value % _PRIME
+    digest: ir.IntegerValue = ibis.ifelse(reduced < 0, reduced + _PRIME, reduced)
     return digest
 
 
