@@ -266,26 +266,37 @@ def test_an_accepted_outcome_closes_the_other_tasks_for_the_policy(
 
 
 @SQLITE
-def test_quiet_hours_refusal_is_a_message_with_the_next_allowed_time(
+def test_the_card_warns_before_a_call_in_quiet_hours_and_the_call_is_still_recorded(
     app: FastAPI, engine: Engine, world: dict[str, Any]
 ) -> None:
+    """The rules stop the outreach, not the record: the card says before the call that the
+    customer may not be called now and from when; a call made anyway is saved with what the
+    agent typed, flagged and explained."""
     tz = ZoneInfo(app.state.settings.timezone)
     rules, ends = quiet_rules_now(tz)
     publish_rules(engine, rules)
     task_id = world["tasks"][("S00002", "outbound_call")]
-    response = page_login(app, "agent", "en").post(
+    agent = page_login(app, "agent", "en")
+    card = agent.get(f"/customers/S00002?task={task_id}")
+    assert 'data-channel="outbound_call" data-allowed="false"' in card.text
+    assert "Contacted today: 0" in card.text and "quiet hours" in card.text
+    assert "next allowed" in card.text
+    zh = page_login(app, "agent").get(f"/customers/S00002?task={task_id}")
+    assert "今日已接触 0" in zh.text and "免打扰时段" in zh.text and "下次" in zh.text
+    response = agent.post(
         "/customers/S00002/contacts",
-        data={"task_id": task_id, "outcome": "connected"},
+        data={"task_id": task_id, "outcome": "connected", "note": "客户主动回电"},
         headers=HX,
     )
     assert response.status_code == 200
+    assert "Saved: Connected" in response.text
     assert "Quiet hours" in response.text and "Next allowed time" in response.text
-    assert f'data-next-allowed="{ends.isoformat()}"' in response.text
-    assert 'id="record-outcome-' in response.text  # the form is still there
-    assert _status(engine, task_id) == "open"
+    assert _status(engine, task_id) == "done"
     with session_scope(engine) as session:
         contact = session.scalar(select(Contact).where(Contact.subscriber_id == "S00002"))
-        assert contact is not None and contact.blocked_reason == "quiet_hours"
+        assert contact is not None and contact.status == "sent"
+        assert contact.over_rule == "quiet_hours" and contact.note == "客户主动回电"
+    assert ends > datetime.now(tz)
 
 
 @SQLITE

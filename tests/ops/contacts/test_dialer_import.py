@@ -274,7 +274,7 @@ def test_batches_commit_as_they_go_and_a_re_import_finishes_an_interrupted_one(
         "rows": 7,
         "recorded": 7 - stored,
         "unchanged": stored,
-        "blocked": 0,
+        "over_rule": 0,
         "conflicts": [],
     }
     assert _contacts(engine) == 7

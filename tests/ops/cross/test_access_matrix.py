@@ -303,6 +303,12 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET",
+        "/customers/{subscriber_id}/contact-state",
+        WORKERS,
+        lambda s: Req(path={"subscriber_id": "S00001"}),
+    ),
+    Route(
+        "GET",
         "/customers/{subscriber_id}/do-not-disturb",
         ALL,
         lambda s: Req(path={"subscriber_id": DND_CUSTOMER}),

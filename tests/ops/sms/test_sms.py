@@ -28,7 +28,8 @@ from weiwan.core.db import session_scope
 from weiwan.core.errors import InvalidRequestError, PermissionDeniedError
 from weiwan.core.settings import Settings
 from weiwan.ops.campaigns.models import CampaignMember
-from weiwan.ops.contacts.models import Contact
+from weiwan.ops.contacts.models import Acceptance, Contact
+from weiwan.ops.org.models import AuditEvent
 from weiwan.ops.sms import dispatch, service
 from weiwan.ops.sms.gateway import HttpGateway, OutboxGateway, OutgoingSms
 from weiwan.ops.sms.models import SmsMessage
@@ -444,3 +445,56 @@ def test_campaign_send_goes_to_the_treated_members_only(
         assert list(session.scalars(select(SmsMessage.subscriber_id))) == ["S00003"]
     neither = head.post("/api/v1/sms/bulk", json={"template_id": world})
     assert neither.status_code == 422 and "campaign_id" in neither.text
+
+
+def test_the_confirmation_of_an_accepted_offer_goes_out_past_the_caps_audited(
+    app: FastAPI, engine: Engine, world: int, people: dict[str, int]
+) -> None:
+    """The customer accepted on the phone after today's SMS: the confirmation is sent all the
+    same (the rule it went over kept and audited); an ordinary SMS is still refused, and a
+    confirmation must name an active acceptance of this customer."""
+    earlier = datetime.now(UTC) - timedelta(days=2)
+    calls = {sid: add_contact(engine, sid, earlier) for sid in ("S00002", "S00003")}
+    with session_scope(engine) as session:
+        mine, theirs = (
+            Acceptance(
+                subscriber_id=sid,
+                policy_id="keep168",
+                contact_id=calls[sid],
+                channel="outbound_call",
+                at=earlier,
+                status="active",
+                cost=10.0,
+            )
+            for sid in ("S00002", "S00003")
+        )
+        session.add_all([mine, theirs])
+        session.flush()
+        mine_id, theirs_id = mine.id, theirs.id
+    agent = login(app, "agent")
+    url = "/api/v1/sms/messages"
+    assert agent.post(url, json={"subscriber_id": "S00002", "body": "您好"}).status_code == 201
+    refused = agent.post(url, json={"subscriber_id": "S00002", "body": "再次提醒"})
+    assert refused.status_code == 409 and refused.json()["blocked_reason"] == "cap_day"
+    confirmation = {"subscriber_id": "S00002", "body": "您已成功办理", "acceptance_id": mine_id}
+    sent = agent.post(url, json=confirmation)
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["status"] in ("queued", "scheduled")
+    wrong = agent.post(url, json={**confirmation, "acceptance_id": theirs_id})
+    assert wrong.status_code == 422 and "acceptance_id" in wrong.text
+    with session_scope(engine) as session:
+        contacts = session.execute(
+            select(Contact.status, Contact.over_rule)
+            .where(Contact.subscriber_id == "S00002")
+            .order_by(Contact.id)
+        ).all()
+        audited = session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "contact_over_rule")
+        ).all()
+    assert [tuple(c) for c in contacts] == [
+        ("sent", None),  # the call the customer accepted on
+        ("sent", None),
+        ("blocked", None),
+        ("sent", "cap_day"),
+    ]
+    assert len(audited) == 1 and '"rule": "cap_day"' in audited[0]

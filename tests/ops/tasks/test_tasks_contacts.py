@@ -13,7 +13,9 @@ from api_helpers import login
 from customer_fixtures import SNAPSHOT, decision, publish_customers, publish_rules
 from weiwan.core.db import session_scope
 from weiwan.ops.contacts.models import Acceptance, Contact
-from weiwan.ops.org.models import AuditEvent
+from weiwan.ops.contacts.state import contact_state
+from weiwan.ops.org.access import actor_for
+from weiwan.ops.org.models import AuditEvent, User
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 from weiwan.ops.tasks.service import TaskSpec, assign_customers, create_tasks, tasks_from_decisions
 
@@ -217,9 +219,11 @@ def test_acceptance_closes_the_other_channels_tasks_in_one_go(
         assert session.scalar(select(func.count()).select_from(Acceptance)) == 1
 
 
-def test_contact_policy_blocks_and_keeps_the_attempt(
+def test_a_call_over_a_contact_rule_is_recorded_flagged_and_audited(
     app: FastAPI, engine: Engine, world: dict[str, object]
 ) -> None:
+    """The rules govern the outreach: a call that took place is recorded with its outcomes
+    (nothing the agent typed is lost), the rule it went over kept and audited."""
     agent = login(app, "agent")
     first = {
         "subscriber_id": "S00002",
@@ -228,22 +232,74 @@ def test_contact_policy_blocks_and_keeps_the_attempt(
         "at": MORNING,
     }
     assert agent.post("/api/v1/contacts", json=first).status_code == 201
-    second = agent.post("/api/v1/contacts", json=first)
-    assert second.status_code == 409 and second.json()["contact"]["blocked_reason"] == "cap_day"
+    answered = {**first, "outcomes": [{"outcome": "connected"}], "note": "客户回电，已沟通"}
+    second = agent.post("/api/v1/contacts", json=answered)
+    assert second.status_code == 201, second.text
+    body = second.json()
+    assert body["contact"]["status"] == "sent" and body["contact"]["over_rule"] == "cap_day"
+    assert [o["outcome"] for o in body["outcomes"]] == ["connected"]
+    assert body["contact"]["note"] == "客户回电，已沟通"
     night = {
         **first,
         "subscriber_id": "S00003",
         "at": datetime(2026, 11, 24, 22, 30, tzinfo=TZ).isoformat(),
     }
     quiet = agent.post("/api/v1/contacts", json=night)
-    assert quiet.status_code == 409 and quiet.json()["contact"]["blocked_reason"] == "quiet_hours"
+    assert quiet.status_code == 201 and quiet.json()["contact"]["over_rule"] == "quiet_hours"
     assert quiet.json()["next_allowed_at"].startswith("2026-11-25T09:00")
     with session_scope(engine) as session:
-        statuses = sorted(session.scalars(select(Contact.status)))
-    assert statuses == ["blocked", "blocked", "sent"]
+        rows = session.execute(select(Contact.status, Contact.over_rule).order_by(Contact.id))
+        assert [tuple(r) for r in rows] == [
+            ("sent", None),
+            ("sent", "cap_day"),
+            ("sent", "quiet_hours"),
+        ]
+        audited = session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "contact_over_rule")
+        ).all()
+    assert len(audited) == 2 and '"rule": "cap_day"' in audited[0]
 
 
-def test_refusal_starts_the_cool_off(app: FastAPI, world: dict[str, object]) -> None:
+def test_the_contact_state_says_before_the_call_whether_and_when(
+    app: FastAPI, engine: Engine, world: dict[str, object], people: dict[str, int]
+) -> None:
+    """今日已接触 1/1，下次 11/25 09:00: the standing the card shows before anyone calls."""
+    agent = login(app, "agent")
+    first = {
+        "subscriber_id": "S00002",
+        "channel": "outbound_call",
+        "outcomes": [{"outcome": "not_reached"}],
+        "at": MORNING,
+    }
+    assert agent.post("/api/v1/contacts", json=first).status_code == 201
+    noon = datetime(2026, 11, 24, 12, 0, tzinfo=TZ)
+    with session_scope(engine) as session:
+        actor = actor_for(session, session.get_one(User, people["agent"]))
+        states = {
+            s.channel: s
+            for s in contact_state(
+                session, actor, "S00002", ["outbound_call", "sms"], tz=TZ, now=noon
+            )
+        }
+        other = contact_state(session, actor, "S00003", ["outbound_call"], tz=TZ, now=noon)
+    call = states["outbound_call"]
+    assert (call.used["day"], call.caps["day"], call.used["week"], call.caps["week"]) == (
+        1,
+        1,
+        1,
+        2,
+    )
+    assert not call.verdict.allowed and call.verdict.reason == "cap_day"
+    assert call.next_allowed_at == datetime(2026, 11, 25, 9, 0, tzinfo=TZ)  # after quiet hours
+    assert states["sms"].verdict.allowed and states["sms"].used["day"] == 0
+    assert other[0].verdict.allowed and other[0].next_allowed_at is None
+    listed = agent.get("/api/v1/customers/S00002/contact-state")
+    assert listed.status_code == 200
+    assert {s["channel"] for s in listed.json()} >= {"outbound_call", "sms", "store"}
+    assert login(app, "outsider").get("/api/v1/customers/S00002/contact-state").status_code == 404
+
+
+def test_a_recorded_refusal_starts_the_cool_off(app: FastAPI, world: dict[str, object]) -> None:
     agent = login(app, "agent")
     refused = {
         "subscriber_id": "S00002",
@@ -257,8 +313,10 @@ def test_refusal_starts_the_cool_off(app: FastAPI, world: dict[str, object]) -> 
         "channel": "sms",
         "at": datetime(2026, 11, 27, 10, tzinfo=TZ).isoformat(),
     }
-    blocked = agent.post("/api/v1/contacts", json=sms_later)
-    assert blocked.status_code == 409 and blocked.json()["contact"]["blocked_reason"] == "cool_off"
+    later = agent.post("/api/v1/contacts", json=sms_later)
+    assert later.status_code == 201 and later.json()["contact"]["over_rule"] == "cool_off"
+    after = {**sms_later, "at": datetime(2026, 12, 30, 10, tzinfo=TZ).isoformat()}
+    assert agent.post("/api/v1/contacts", json=after).json()["contact"]["over_rule"] is None
 
 
 @pytest.mark.parametrize(
@@ -354,16 +412,19 @@ def test_do_not_disturb_blocks_proactive_contacts_until_lifted(
     )
     assert wish.status_code == 201
     call = {"subscriber_id": "S00001", "channel": "sms", "at": MORNING}
-    blocked = agent.post("/api/v1/contacts", json=call)
-    assert blocked.status_code == 409 and blocked.json()["contact"]["blocked_reason"] == "dnd"
+    over = agent.post("/api/v1/contacts", json=call)
+    assert over.status_code == 201 and over.json()["contact"]["over_rule"] == "dnd"
     visit = {**call, "channel": "store", "outcomes": [{"outcome": "connected"}]}
-    assert login(app, "clerk").post("/api/v1/contacts", json=visit).status_code == 201
+    store = login(app, "clerk").post("/api/v1/contacts", json=visit)
+    assert store.status_code == 201 and store.json()["contact"]["over_rule"] is None
     assert agent.get("/api/v1/customers/S00001").json()["do_not_disturb"] == ["all"]
     assert agent.delete("/api/v1/customers/S00001/do-not-disturb/all").status_code == 403
     assert (
         login(app, "lead").delete("/api/v1/customers/S00001/do-not-disturb/all").status_code == 204
     )
-    assert agent.post("/api/v1/contacts", json=call).status_code == 201
+    next_day = datetime(2026, 11, 25, 10, tzinfo=TZ).isoformat()
+    lifted = agent.post("/api/v1/contacts", json={**call, "at": next_day})
+    assert lifted.status_code == 201 and lifted.json()["contact"]["over_rule"] is None
     assert (
         agent.post("/api/v1/customers/S00004/do-not-disturb", json={"channel": "sms"}).status_code
         == 404

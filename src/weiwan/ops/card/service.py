@@ -86,6 +86,7 @@ _MANAGERS = (
 )
 _ACCEPTANCES = (
     select(
+        Acceptance.id,
         Acceptance.policy_id,
         Acceptance.channel,
         Acceptance.at,
@@ -109,6 +110,7 @@ _HISTORY = (
         Contact.channel,
         Contact.status,
         Contact.blocked_reason,
+        Contact.over_rule,
         User.display_name,
         Contact.task_id,
         Contact.policy_id,
@@ -205,6 +207,7 @@ def _history(session: Session, subscriber_id: str) -> list[dict[str, Any]]:
                 "channel": row.channel,
                 "status": row.status,
                 "blocked_reason": row.blocked_reason,
+                "over_rule": row.over_rule,
                 "by": row.display_name,
                 "task_id": row.task_id,
                 "policy_id": row.policy_id,
@@ -294,6 +297,7 @@ def customer_card(
         contacts=_history(session, sid),
         acceptances=[
             {
+                "acceptance_id": a.id,
                 "policy_id": a.policy_id,
                 "channel": a.channel,
                 "at": _iso(a.at),

@@ -12,7 +12,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.contacts import dialer, service
 from weiwan.ops.contacts.models import QualityInspection
 from weiwan.ops.contacts.orders import order_offer
@@ -20,6 +19,7 @@ from weiwan.ops.contacts.records import CallRecord
 from weiwan.ops.contacts.schemas import (
     CallIn,
     CallResult,
+    ChannelStateOut,
     ContactOut,
     DoNotDisturbIn,
     DoNotDisturbOut,
@@ -28,6 +28,7 @@ from weiwan.ops.contacts.schemas import (
     InspectionOut,
     OutcomeOut,
 )
+from weiwan.ops.contacts.state import contact_state
 from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import CurrentActor, Db, LocalTz, as_actor, check_csrf
 from weiwan.ops.offers.schemas import OrderIn, OrderOut
@@ -42,27 +43,20 @@ router = APIRouter(tags=["contacts"])
     "/contacts",
     response_model=CallResult,
     status_code=201,
-    responses={409: {"description": "blocked by the contact policy, or already accepted"}},
+    responses={409: {"description": "the offer was already accepted in another channel"}},
 )
 async def record_contact(
     body: CallIn, request: Request, tz: LocalTz, _csrf: None = Depends(check_csrf)
 ) -> Response:
-    """Record a contact and its outcomes in one transaction. A contact the contact policy
-    refuses is kept as ``blocked`` and answered 409 with the reason."""
+    """Record a contact that took place and its outcomes in one transaction. A contact the
+    contact rules advised against is recorded all the same (it happened), with the rule in
+    ``contact.over_rule`` and an audit event; ``GET /customers/{id}/contact-state`` tells
+    before the contact whether the rules allow it."""
 
-    def record(db: Session, actor: Actor) -> tuple[CallResult, str | None]:
-        stored = service.record_call(db, actor, body, tz=tz)
-        return call_result(stored), None if stored.verdict.allowed else stored.verdict.reason
+    def record(db: Session, actor: Actor) -> CallResult:
+        return call_result(service.record_call(db, actor, body, tz=tz))
 
-    result, refusal = await as_actor(request, record)  # a hot route: one thread hop
-    if refusal is not None:
-        return JSONResponse(
-            {
-                "detail": f"blocked by the contact policy: {refusal}",
-                **result.model_dump(mode="json"),
-            },
-            status_code=409,
-        )
+    result = await as_actor(request, record)  # a hot route: one thread hop
     # serialised here: the result is built from what was just stored, so FastAPI's second
     # validation against the response model would only cost time (the document still shows it)
     return Response(result.model_dump_json(), status_code=201, media_type="application/json")
@@ -105,6 +99,26 @@ def do_not_disturb(subscriber_id: str, actor: CurrentActor, db: Db) -> list[obje
     return list(service.do_not_disturb_of(db, subscriber_id))
 
 
+@router.get("/customers/{subscriber_id}/contact-state", response_model=list[ChannelStateOut])
+def get_contact_state(
+    subscriber_id: str, actor: CurrentActor, db: Db, tz: LocalTz
+) -> list[ChannelStateOut]:
+    """Before reaching out: per channel, the contacts already made in each cap's window, and
+    whether the contact rules allow a contact now or from when."""
+    actor.require_customer_work()
+    return [
+        ChannelStateOut(
+            channel=s.channel,
+            used=s.used,
+            caps=s.caps,
+            allowed=s.verdict.allowed,
+            reason=s.verdict.reason,
+            next_allowed_at=s.next_allowed_at,
+        )
+        for s in contact_state(db, actor, subscriber_id, tz=tz)
+    ]
+
+
 @router.post(
     "/customers/{subscriber_id}/do-not-disturb", response_model=DoNotDisturbOut, status_code=201
 )
@@ -132,8 +146,7 @@ def order(subscriber_id: str, body: OrderIn, actor: CurrentActor, db: Db, tz: Lo
     the subscriber's other open tasks for that policy."""
     customer = find_customer(db, actor, subscriber_id)
     record = order_offer(db, actor, customer, body.policy_id, tz=tz)
-    if record.acceptance is None:  # blocked by the self-service channel's own rules
-        raise InvalidRequestError(f"not possible now: {record.verdict.reason}", field="policy_id")
+    assert record.acceptance is not None  # an order is an acceptance, or an error
     return OrderOut(
         acceptance_id=record.acceptance.id,
         contact_id=record.contact.id,
@@ -177,7 +190,7 @@ async def import_results(request: Request, actor: CurrentActor, db: Db, tz: Loca
         rows=result.rows,
         recorded=result.recorded,
         unchanged=result.unchanged,
-        blocked=result.blocked,
+        over_rule=result.over_rule,
         conflicts=[asdict(c) for c in result.conflicts],
     )
 

@@ -80,7 +80,8 @@ class ImportResult:
     rows: int = 0
     recorded: int = 0
     unchanged: int = 0
-    blocked: int = 0
+    #: calls recorded although a contact rule advised against them (audited)
+    over_rule: int = 0
     conflicts: list[RowError] = field(default_factory=list)
 
 
@@ -349,7 +350,7 @@ def _record_batch(
             result.conflicts.append(RowError(number, "outcome", str(exc)))
             continue
         result.recorded += 1
-        result.blocked += not record.verdict.allowed
+        result.over_rule += record.contact.over_rule is not None
 
 
 def import_results(

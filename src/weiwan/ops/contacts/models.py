@@ -24,10 +24,13 @@ ACCEPTANCE_STATUSES = ("active", "cancelled", "expired")
 
 
 class Contact(Base):
-    """One contact with a subscriber in one channel, recorded only after the contact policy.
+    """One contact with a subscriber in one channel.
 
-    ``status`` is ``blocked`` (with the reason) when the contact policy refused it: the attempt
-    is kept for the record but never counts as a contact.
+    A contact the system makes (an SMS, a campaign's dispatch) is checked against the contact
+    policy first: ``status`` is ``blocked`` (with the reason) when the policy refused it; the
+    attempt is kept for the record but never counts as a contact. A contact a person records
+    (a call, a visit) has taken place: it is always ``sent``, and ``over_rule`` names the rule
+    it went over, if any (audited).
     """
 
     __tablename__ = "contacts"
@@ -43,6 +46,7 @@ class Contact(Base):
     channel: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     blocked_reason: Mapped[str | None] = mapped_column(String(64))
+    over_rule: Mapped[str | None] = mapped_column(String(64))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), index=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"))
     policy_id: Mapped[str | None] = mapped_column(String(64))

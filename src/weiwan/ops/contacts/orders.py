@@ -26,8 +26,8 @@ def order_offer(
     session: Session, actor: Actor, customer: CustomerView, policy_id: str, *, tz: ZoneInfo
 ) -> CallRecord:
     """Order ``policy_id`` for ``customer`` (in the actor's scope) if it is offered to them in
-    self-service today (:class:`NotOfferedError` otherwise). The record has no acceptance
-    when the self-service channel's own contact rules block it (``record.verdict`` says why)."""
+    self-service today (:class:`NotOfferedError` otherwise). The customer ordered: the order
+    is recorded whatever the contact rules say (they govern the outreach to the customer)."""
     today = datetime.now(tz).date()
     if policy_id not in {p.policy_id for p in self_service_offers(session, customer, today)}:
         raise NotOfferedError(

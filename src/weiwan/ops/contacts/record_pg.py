@@ -50,6 +50,7 @@ from weiwan.ops.contacts.records import (
     Offer,
     TaskState,
     accepted_offer,
+    audit_over_rule,
     check_policy_choice,
     check_task,
     checked_offer,
@@ -242,7 +243,7 @@ def record_call_pg(
     )
     verdict = verdict_of(rules, body.channel, at, tz, history, set(row.wishes or []))
     offer = None
-    if verdict.allowed and accepted is not None:  # refuse before writing anything
+    if accepted is not None:  # refuse before writing anything
         eligible = spaced_ids(customer.eligible_policies)
         chosen = accepted.policy_id or default_policy
         if chosen != row.chosen_policy:  # not what statement 2 looked up: ask again
@@ -294,16 +295,17 @@ def _write(
         "subscriber_id": body.subscriber_id,
         "at": at,
         "channel": body.channel,
-        "status": "sent" if verdict.allowed else "blocked",
-        "blocked_reason": verdict.reason,
+        "status": SENT,
+        "blocked_reason": None,
+        "over_rule": verdict.reason,
         "task_id": task.id if task else None,
         "campaign_id": campaign_id,
         "policy_id": default_policy,
         "user_id": actor.user_id,
         "note": body.note,
     }
-    rows = outcome_rows(body, default_policy) if verdict.allowed else []
-    changes = task_changes(body, at) if verdict.allowed and task is not None else {}
+    rows = outcome_rows(body, default_policy)
+    changes = task_changes(body, at) if task is not None else {}
     params = {
         **values,
         "at": as_utc(at),
@@ -327,6 +329,7 @@ def _write(
         raise ConflictError("already accepted in another channel") from exc
     contact = Contact(id=written.contact_id, **values)
     record = CallRecord(contact=contact, verdict=verdict)
+    audit_over_rule(session, actor, contact)
     record.outcomes = [
         ContactOutcome(id=i, contact_id=contact.id, **r)
         for i, r in zip(written.outcome_ids, rows, strict=True)

@@ -19,6 +19,8 @@ from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome
 from weiwan.ops.contacts.policy_check import Verdict
 from weiwan.ops.contacts.schemas import CallIn
 from weiwan.ops.offers.models import PublishedPolicy
+from weiwan.ops.org.access import Actor
+from weiwan.ops.org.service import AuditAction, audit
 
 #: outcomes after which the task stays open (try again / at the agreed time)
 RETRY_OUTCOMES = frozenset({"not_reached", "call_back"})
@@ -154,3 +156,17 @@ def accepted_offer(
     validity = None if row is None else (row.valid_from, row.valid_to, row.total_cost)
     earlier = None if row is None or row.channel is None else (row.channel, row.at)
     return checked_offer(policy_id, day, validity, earlier)
+
+
+def audit_over_rule(session: Session, actor: Actor | int | None, contact: Contact) -> None:
+    """Audit a recorded contact that went over a contact rule (nothing when it did not)."""
+    if contact.over_rule is not None:
+        detail = {"subscriber_id": contact.subscriber_id, "channel": contact.channel}
+        audit(
+            session,
+            actor.user_id if isinstance(actor, Actor) else actor,
+            AuditAction.CONTACT_OVER_RULE,
+            "contact",
+            str(contact.id),
+            {**detail, "rule": contact.over_rule},
+        )

@@ -34,7 +34,7 @@ class OutcomeIn(BaseModel):
 
 
 class CallIn(BaseModel):
-    """A contact made (or attempted) with its outcomes, recorded in one step."""
+    """A contact that took place, with its outcomes, recorded in one step."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -72,7 +72,8 @@ class OutcomeOut(BaseModel):
 
 
 class ContactOut(BaseModel):
-    """A recorded contact (``status`` blocked: the contact policy refused it)."""
+    """A recorded contact (``status`` blocked: the contact policy refused a contact the system
+    would have made; ``over_rule``: the contact rule a recorded call or visit went over)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -82,6 +83,7 @@ class ContactOut(BaseModel):
     channel: str
     status: str
     blocked_reason: str | None
+    over_rule: str | None = None
     task_id: int | None
     campaign_id: int | None
     policy_id: str | None
@@ -98,6 +100,19 @@ class CallResult(BaseModel):
     acceptance_id: int | None = None
     closed_task_ids: list[int] = Field(default_factory=list)
     next_allowed_at: datetime | None = None
+
+
+class ChannelStateOut(BaseModel):
+    """A customer's standing against the contact rules on one channel: contacts made in each
+    cap's window (day, week, month) against the cap (null: none), whether a contact is
+    allowed now, the rule that stops it, and when one is next allowed."""
+
+    channel: str
+    used: dict[str, int]
+    caps: dict[str, int | None]
+    allowed: bool
+    reason: str | None
+    next_allowed_at: datetime | None
 
 
 class InspectionIn(BaseModel):
@@ -152,5 +167,5 @@ class ImportOut(BaseModel):
     rows: int
     recorded: int
     unchanged: int
-    blocked: int
+    over_rule: int
     conflicts: list[dict[str, object]]

@@ -32,13 +32,14 @@ from weiwan.ops.contacts.models import (
     QualityInspection,
     SubscriberLock,
 )
-from weiwan.ops.contacts.policy_check import Verdict, check_contact
+from weiwan.ops.contacts.policy_check import SENT, Verdict, check_contact
 from weiwan.ops.contacts.records import RETRY_OUTCOMES as RETRY_OUTCOMES
 from weiwan.ops.contacts.records import CallRecord as CallRecord
 from weiwan.ops.contacts.records import (
     Offer,
     TaskState,
     accepted_offer,
+    audit_over_rule,
     check_task,
     closed_reason,
     outcome_rows,
@@ -102,7 +103,10 @@ def record_call(
 ) -> CallRecord:
     """Record a contact and its outcomes (see the module doc for the guarantees).
 
-    A contact the rules refuse is stored as ``blocked`` with the reason and no outcomes. An
+    The contact has taken place, so it is always recorded with its outcomes: a contact the
+    contact rules advised against (a cap reached, quiet hours, do-not-disturb, a cool-off) keeps
+    the rule in ``over_rule`` and is audited (``contact_over_rule``); the rules govern the
+    outreach before the call (:func:`~weiwan.ops.contacts.state.contact_state`). An
     acceptance closes every other open task of the subscriber for the same policy or campaign
     and marks the task worked ``done``; refusals, wrong numbers and plain connections finish the
     task too, while ``not_reached`` and ``call_back`` leave it open (a call-back moves its due
@@ -141,7 +145,7 @@ def record_call_generic(
     )
     accepted = next((o for o in body.outcomes if o.outcome == "accepted"), None)
     offer = None
-    if verdict.allowed and accepted is not None:  # refuse before writing anything
+    if accepted is not None:  # refuse before writing anything
         offer = accepted_offer(
             session,
             customer.subscriber_id,
@@ -153,8 +157,9 @@ def record_call_generic(
         "subscriber_id": body.subscriber_id,
         "at": at,
         "channel": body.channel,
-        "status": "sent" if verdict.allowed else "blocked",
-        "blocked_reason": verdict.reason,
+        "status": SENT,
+        "blocked_reason": None,
+        "over_rule": verdict.reason,
         "task_id": task.id if task else None,
         "campaign_id": campaign_id,
         "policy_id": default_policy,
@@ -165,8 +170,7 @@ def record_call_generic(
     # benchmark); the returned objects are plain (transient) model instances.
     contact = Contact(id=session.execute(_INSERT_CONTACT, values).scalar_one(), **values)
     record = CallRecord(contact=contact, verdict=verdict)
-    if not verdict.allowed:
-        return record
+    audit_over_rule(session, actor, contact)
     rows = [{"contact_id": contact.id, **row} for row in outcome_rows(body, default_policy)]
     if rows:
         ids = session.execute(_INSERT_OUTCOMES, rows).scalars().all()
@@ -203,24 +207,30 @@ def record_system_contact(
     campaign_id: int | None = None,
     policy_id: str | None = None,
     note: str | None = None,
+    despite_rules: bool = False,
 ) -> tuple[Contact, Verdict]:
     """Check and record one contact made by the system or on a user's behalf (bulk SMS, a
     campaign's dispatch), without outcomes; the caller has already checked scope.
 
     Takes the subscriber's lock like :func:`record_call`, so caps hold under concurrency. A
-    refused contact is stored as ``blocked`` and returned with the verdict.
+    refused contact is stored as ``blocked`` and returned with the verdict; with
+    ``despite_rules`` (a service message the customer's own request calls for, such as the
+    confirmation of an accepted offer) it is sent all the same, the rule kept in
+    ``over_rule`` and audited.
     """
     at = at or utcnow()
     lock_subscriber(session, subscriber_id)
     verdict = check_contact(
         session, rules or current_rules(session), subscriber_id, channel, at, tz
     )
+    sent = verdict.allowed or despite_rules
     contact = Contact(
         subscriber_id=subscriber_id,
         at=at,
         channel=channel,
-        status="sent" if verdict.allowed else "blocked",
-        blocked_reason=verdict.reason,
+        status=SENT if sent else "blocked",
+        blocked_reason=None if sent else verdict.reason,
+        over_rule=verdict.reason if sent else None,
         campaign_id=campaign_id,
         policy_id=policy_id,
         user_id=user_id,
@@ -228,6 +238,8 @@ def record_system_contact(
     )
     session.add(contact)
     session.flush()
+    if contact.over_rule is not None:
+        audit_over_rule(session, user_id, contact)
     return contact, verdict
 
 

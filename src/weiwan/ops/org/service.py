@@ -49,6 +49,7 @@ class AuditAction(StrEnum):
     APPROVAL = "approval"
     CONFIG_CHANGE = "config_change"
     LOOKUP_LIMIT = "lookup_limit"
+    CONTACT_OVER_RULE = "contact_over_rule"
 
 
 class OrgError(WeiwanError):

@@ -129,6 +129,7 @@ def send(body: SendIn, actor: CurrentActor, db: Db, tz: LocalTz) -> object:
         body=body.body,
         variables=body.variables,
         language=body.language,
+        confirms=body.acceptance_id,
     )
     out = message_out(message, actor)
     if message.status == "blocked":

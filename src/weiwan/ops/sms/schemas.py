@@ -91,6 +91,8 @@ class SendIn(BaseModel):
     body: str | None = Field(default=None, min_length=1, max_length=MAX_BODY)
     variables: dict[str, str] = Field(default_factory=dict)
     language: Language = "zh"
+    #: the customer's active acceptance this message confirms: sent whatever the caps say
+    acceptance_id: IdField | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> SendIn:

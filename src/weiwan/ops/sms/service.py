@@ -33,7 +33,8 @@ from weiwan.core.contact_rules import ContactRules
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from weiwan.ops.base import as_utc, utcnow
 from weiwan.ops.campaigns.models import Campaign
-from weiwan.ops.contacts.models import Contact
+from weiwan.ops.contacts.models import Acceptance, Contact
+from weiwan.ops.contacts.policy_check import SENT
 from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.contacts.service import record_system_contact
 from weiwan.ops.customers.models import CustomerView
@@ -286,6 +287,21 @@ def preview(
 # --- sending -----------------------------------------------------------------------------
 
 
+def check_confirmable(session: Session, subscriber_id: str, acceptance_id: int) -> None:
+    """``InvalidRequestError`` (field ``acceptance_id``) unless the acceptance is the
+    subscriber's and still active."""
+    status = session.scalar(
+        select(Acceptance.status).where(
+            Acceptance.id == acceptance_id, Acceptance.subscriber_id == subscriber_id
+        )
+    )
+    if status != "active":
+        raise InvalidRequestError(
+            f"acceptance {acceptance_id} is not an active acceptance of this customer",
+            field="acceptance_id",
+        )
+
+
 def _place(
     session: Session,
     customer: CustomerView,
@@ -300,13 +316,17 @@ def _place(
     template_id: int | None = None,
     campaign_id: int | None = None,
     alert_rule: str | None = None,
+    confirms: int | None = None,
 ) -> tuple[dict[str, Any], Contact]:
     """Record the contact (scheduled past the quiet hours); the message's row and the
-    contact."""
+    contact. A message that ``confirms`` an acceptance (its id) goes out whatever the caps,
+    cool-off and do-not-disturb say (audited), as the customer's own order calls for it."""
     local = now.astimezone(tz)
     send_at = rules.next_allowed_time(CHANNEL, local)
     note = f"sms template {template_id}" if template_id is not None else "sms"
-    contact, verdict = record_system_contact(
+    if confirms is not None:
+        note = f"confirms acceptance {confirms}"
+    contact, _verdict = record_system_contact(
         session,
         customer.subscriber_id,
         CHANNEL,
@@ -316,9 +336,11 @@ def _place(
         user_id=user_id,
         campaign_id=campaign_id,
         note=note,
+        despite_rules=confirms is not None,
     )
+    sent = contact.status == SENT
     status = "blocked"
-    if verdict.allowed:
+    if sent:
         status = "queued" if send_at == local else "scheduled"
     row: dict[str, Any] = {
         "subscriber_id": customer.subscriber_id,
@@ -332,8 +354,8 @@ def _place(
         "alert_rule": alert_rule,
         "contact_id": contact.id,
         "status": status,
-        "blocked_reason": verdict.reason,
-        "scheduled_at": as_utc(send_at) if verdict.allowed else None,
+        "blocked_reason": contact.blocked_reason,
+        "scheduled_at": as_utc(send_at) if sent else None,
         "created_by": user_id,
         "created_at": as_utc(now),
     }
@@ -351,12 +373,16 @@ def send_one(
     variables: Mapping[str, str] | None = None,
     language: str = "zh",
     now: datetime | None = None,
+    confirms: int | None = None,
 ) -> SmsMessage:
     """One message to one customer in the actor's scope (404 outside it): a template or a
     free text (sent as written, no placeholders). The result may be ``blocked`` (the contact
-    policy refused it) or ``scheduled`` (quiet hours)."""
+    policy refused it) or ``scheduled`` (quiet hours). ``confirms``: the id of the customer's
+    active acceptance the message confirms; it is then sent whatever the caps say."""
     actor.require(*SENDERS)
     customer = find_customer(session, actor, subscriber_id)
+    if confirms is not None:
+        check_confirmable(session, customer.subscriber_id, confirms)
     if template_id is not None:
         text = _render_for(_prepare(session, template_id, language, variables), customer)
     elif body is not None and body.strip():
@@ -381,6 +407,7 @@ def send_one(
         now=as_utc(now or utcnow()),
         language=language,
         template_id=template_id,
+        confirms=confirms,
     )
     message = SmsMessage(**row)
     session.add(message)

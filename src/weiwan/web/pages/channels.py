@@ -31,7 +31,7 @@ from weiwan.ops.org.roles import Role
 from weiwan.web import formatting
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
-from weiwan.web.pages.customer_actions import FormMessage, blocked_text
+from weiwan.web.pages.customer_actions import FormMessage
 from weiwan.web.pages.customer_view import card_context, too_many_text
 from weiwan.web.pages.deps import PageActor, PageForm
 from weiwan.web.templating import render
@@ -95,7 +95,7 @@ def screen_pop(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Respo
                     actor,
                     customer,
                     channel=_pop_channel(actor),
-                    today=_today(tz),
+                    tz=tz,
                     language=current_language(),
                 )
             )
@@ -201,8 +201,7 @@ def _order(
     except (InvalidRequestError, ConflictError) as exc:
         session.rollback()
         return FormMessage("danger", _("Not possible now: %(why)s", why=str(exc)), form="order")
-    if record.acceptance is None:
-        return FormMessage("warning", blocked_text(record.verdict, tz), form="order")
+    assert record.acceptance is not None  # an order is an acceptance, or an error
     text = _("Ordered. Acceptance number %(num)s.", num=record.acceptance.id)
     if record.closed_task_ids:
         text += " " + _(

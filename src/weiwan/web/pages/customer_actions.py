@@ -233,18 +233,16 @@ def record_outcome(
         answers = answers_from_form(session, form)
         report = report_from_form(form, subscriber_id, [o.outcome for o in body.outcomes])
         record = record_call(session, actor, body, tz=tz)
-        if not record.verdict.allowed:
-            return FormMessage(
-                "warning",
-                blocked_text(record.verdict, tz),
-                task_id=task_id,
-                next_allowed_at=record.verdict.next_allowed_at,
-            )
         if answers is not None:
             record_answers(session, actor, record.contact.id, answers[0], answers[1])
         text = _saved_text(body, record.closed_task_ids)
         if report is not None:
             text += " " + _file_with_contact(session, actor, report, record.contact.id)
+        if record.contact.over_rule is not None:  # recorded: it happened; but say so
+            text += " " + _("Note: %(rule)s", rule=blocked_text(record.verdict, tz))
+            return FormMessage(
+                "warning", text, task_id=task_id, closed_task_ids=record.closed_task_ids
+            )
         return FormMessage("success", text, task_id=task_id, closed_task_ids=record.closed_task_ids)
     except FormError as exc:
         session.rollback()
@@ -293,6 +291,7 @@ def send_sms(
         if template_id is None and text is None:
             raise FormError(_("Choose a template or write a text."))
         language = "en" if form.get("language") == "en" else "zh"
+        confirms = _id(form, "acceptance_id")
         message = send_one(
             session,
             actor,
@@ -302,6 +301,7 @@ def send_sms(
             body=text,
             variables=_variables(form) if template_id is not None else None,
             language=language,
+            confirms=confirms,
         )
     except FormError as exc:
         session.rollback()

@@ -13,20 +13,34 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS
 from weiwan.ops.campaigns.questionnaires import AskedQuestionnaire
 from weiwan.ops.card.page import CardPage, card_page
+from weiwan.ops.contacts.state import ChannelState, contact_state
 from weiwan.ops.customers.lookups import LookupLimitError
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
 from weiwan.ops.surveys.models import Question
+from weiwan.web import formatting
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import OUTCOMES
+
+#: the contact rule that stops a contact now, in a few words
+CONTACT_RULES: dict[str, Any] = {
+    "quiet_hours": _l("quiet hours"),
+    "cap_day": _l("daily limit reached"),
+    "cap_week": _l("weekly limit reached"),
+    "cap_month": _l("monthly limit reached"),
+    "cross_channel_cap": _l("contacted enough across channels"),
+    "dnd": _l("do not disturb"),
+    "cool_off": _l("refused recently (cool-off)"),
+}
 
 #: codes of refusal reasons offered in the outcome form (stored as the code)
 REFUSAL_REASONS: dict[str, Any] = {
@@ -142,15 +156,46 @@ def card_context(
     customer: CustomerView,
     *,
     channel: str,
-    today: Any,
+    tz: ZoneInfo,
     language: str,
     highlight_task: int | None = None,
 ) -> dict[str, Any]:
-    """Everything the card templates need (the view itself is audited by the service)."""
+    """Everything the card templates need (the view itself is audited by the service), with
+    the customer's standing against the contact rules on the channels the reader works in."""
+    today = datetime.now(tz).date()
     page = card_page(session, actor, customer, channel=channel, today=today, language=language)
-    return _context(
+    context = _context(
         page, actor, language=language, highlight_task=highlight_task, view_channel=channel
     )
+    states: dict[str, dict[str, Any]] = {}
+    if page.may_work:
+        wanted = {t["channel"] for t in context["tasks"]} | {context["default_channel"]}
+        channels = [c for c in CHANNELS if c in wanted]
+        for state in contact_state(session, actor, customer.subscriber_id, channels, tz=tz):
+            states[state.channel] = {
+                "allowed": state.verdict.allowed,
+                "text": contact_state_text(state, tz),
+            }
+    context["contact_states"] = states
+    return context
+
+
+def contact_state_text(state: ChannelState, tz: ZoneInfo) -> str:
+    """"今日已接触 1/1，下次 12/5 09:00": contacts today against the day's cap, and when the
+    rules stop a contact now, why and from when it is allowed."""
+    used, cap = state.used["day"], state.caps["day"]
+    if cap is None:
+        text = _("Contacted today: %(used)s", used=used)
+    else:
+        text = _("Contacted today: %(used)s/%(cap)s", used=used, cap=cap)
+    if state.verdict.allowed:
+        return text
+    reason = str(CONTACT_RULES.get(state.verdict.reason or "", state.verdict.reason or ""))
+    text += _(", ") + reason
+    if state.next_allowed_at is not None:
+        when = formatting.format_datetime(state.next_allowed_at, tz)
+        text += _(", ") + _("next allowed %(at)s", at=when)
+    return text
 
 
 def _context(

@@ -134,7 +134,7 @@ def _card(
         actor,
         customer,
         channel=channel if channel in VIEW_CHANNELS else "workbench",
-        today=_today(tz),
+        tz=tz,
         language=current_language(),
         highlight_task=highlight,
     )

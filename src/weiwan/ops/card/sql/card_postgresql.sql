@@ -6,7 +6,8 @@ WITH audit AS (
     RETURNING id
 ),
 latest AS (
-    SELECT c.id, c.at, c.channel, c.status, c.blocked_reason, u.display_name AS by,
+    SELECT c.id, c.at, c.channel, c.status, c.blocked_reason, c.over_rule,
+           u.display_name AS by,
            c.task_id, c.policy_id, c.note
     FROM contacts c LEFT JOIN users u ON u.id = c.user_id
     WHERE c.subscriber_id = :sid
@@ -33,7 +34,7 @@ SELECT
     ) AS open_tasks,
     (SELECT coalesce(json_agg(json_build_object(
             'contact_id', l.id, 'at', to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'), 'channel', l.channel, 'status', l.status,
-            'blocked_reason', l.blocked_reason, 'by', l.by, 'task_id', l.task_id,
+            'blocked_reason', l.blocked_reason, 'over_rule', l.over_rule, 'by', l.by, 'task_id', l.task_id,
             'policy_id', l.policy_id, 'note', l.note,
             'outcomes', (SELECT coalesce(json_agg(json_build_object(
                     'outcome', o.outcome, 'refusal_reason', o.refusal_reason,
@@ -43,7 +44,7 @@ SELECT
      FROM latest l
     ) AS contacts,
     (SELECT coalesce(json_agg(json_build_object(
-            'policy_id', a.policy_id, 'channel', a.channel, 'at', to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'), 'status', a.status,
+            'acceptance_id', a.id, 'policy_id', a.policy_id, 'channel', a.channel, 'at', to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'), 'status', a.status,
             'campaign_id', a.campaign_id) ORDER BY a.at DESC), '[]')
      FROM acceptances a WHERE a.subscriber_id = :sid
     ) AS acceptances,

@@ -5,10 +5,11 @@
 -- (contacts.service.record_call_generic) does the same in up to five statements. A
 -- data-modifying CTE runs whether or not the final SELECT reads it.
 WITH contact AS (
-    INSERT INTO contacts (subscriber_id, at, channel, status, blocked_reason, task_id,
-                          campaign_id, policy_id, user_id, note)
+    INSERT INTO contacts (subscriber_id, at, channel, status, blocked_reason, over_rule,
+                          task_id, campaign_id, policy_id, user_id, note)
     VALUES (CAST(:subscriber_id AS varchar), CAST(:at AS timestamptz), CAST(:channel AS varchar),
-            CAST(:status AS varchar), CAST(:blocked_reason AS varchar), CAST(:task_id AS integer),
+            CAST(:status AS varchar), CAST(:blocked_reason AS varchar),
+            CAST(:over_rule AS varchar), CAST(:task_id AS integer),
             CAST(:campaign_id AS integer), CAST(:policy_id AS varchar), CAST(:user_id AS integer),
             CAST(:note AS text))
     RETURNING id
