@@ -251,6 +251,7 @@ def run_day(day: date) -> dict[str, Any]:
             day,
             visit_due_days=settings.arrival_visit_due_days,
             visit_window_days=settings.arrival_visit_window_days,
+            tz=ZoneInfo(settings.timezone),
         )
         end = time.perf_counter()
         peaks["hand-over"] = memory.lap()

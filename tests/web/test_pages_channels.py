@@ -123,9 +123,12 @@ def test_self_service_lists_and_orders_offers(
         channel = session.scalar(
             select(Acceptance.channel).where(Acceptance.policy_id == "keep168")
         )
-        assert channel == "self_service"
+        assert channel == "store"  # the customer walked into the store
+    listed = clerk.get("/self-service", params={"q": "S00001"})
+    assert 'id="order-keep168"' not in listed.text  # withdrawn once accepted
+    assert 'id="order-data10"' in listed.text
     again = clerk.post("/self-service/S00001/orders", data={"policy_id": "keep168"}, headers=HX)
-    assert "already accepted" in again.text
+    assert "already accepted in store" in again.text
     missing = clerk.post("/self-service/S00001/orders", data={"policy_id": "nope"}, headers=HX)
     assert "not available" in missing.text
     with session_scope(engine) as session:

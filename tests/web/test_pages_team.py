@@ -40,7 +40,7 @@ def _workload(
     agent, agent2, outsider = people["agent"], people["agent2"], people["outsider"]
     tasks = [
         TaskRow(agent, due_at=at_local(tz, -1, 12)),  # overdue
-        TaskRow(agent, due_at=at_local(tz, 0, 0, 1)),  # due today (and overdue)
+        TaskRow(agent, due_at=at_local(tz, 0, 0, 1)),  # due today, already overdue
         TaskRow(agent, due_at=at_local(tz, 0, 23)),  # due today, maybe not overdue
         TaskRow(agent, due_at=at_local(tz, 3, 9)),
         TaskRow(agent, status="done", closed_at=now - timedelta(seconds=5)),
@@ -78,8 +78,9 @@ def _expected(
     ]
     return {
         "open_tasks": sum(t.status == "open" for t in mine),
-        "due_today": sum(
-            t.status == "open" and t.due_at is not None and start <= t.due_at < end for t in mine
+        "due_today": sum(  # still ahead today: the workbench's definition, never overdue too
+            t.status == "open" and t.due_at is not None and max(start, now) <= t.due_at < end
+            for t in mine
         ),
         "overdue": sum(
             t.status == "open" and t.due_at is not None and t.due_at < now for t in mine

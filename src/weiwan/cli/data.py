@@ -237,6 +237,8 @@ def pipeline_run(
 
 def publish_snapshot(warehouse: Any, engine: Any, day: date) -> None:
     """Publish ``day``, then hand it over (managers, tasks); print what happened."""
+    from zoneinfo import ZoneInfo
+
     from weiwan.ops.handover.service import hand_over
     from weiwan.pipeline.publish import publish
 
@@ -249,6 +251,7 @@ def publish_snapshot(warehouse: Any, engine: Any, day: date) -> None:
         day,
         visit_due_days=get_settings().arrival_visit_due_days,
         visit_window_days=get_settings().arrival_visit_window_days,
+        tz=ZoneInfo(get_settings().timezone),
     )
     out.print("handed over: " + ", ".join(f"{k} {n:,}" for k, n in handed.items()))
 

@@ -99,7 +99,7 @@ def _checks(
     return written
 
 
-def _hand_out_pool(session: Session, lead: Actor, agents: list[Actor]) -> int:
+def _hand_out_pool(session: Session, lead: Actor, agents: list[Actor], tz: ZoneInfo) -> int:
     """Up to ``POOL_PER_AGENT`` new entries of the lead's scope to each agent who has none."""
     _total, entries = pool.list_anomalies(
         session, lead, pool.Filters(status="new"), limit=POOL_PER_AGENT * len(agents) * 4
@@ -112,7 +112,7 @@ def _hand_out_pool(session: Session, lead: Actor, agents: list[Actor]) -> int:
         while has is None and given < POOL_PER_AGENT and waiting:
             entry = waiting.pop(0)
             try:
-                pool.assign(session, lead, entry.id, assignee_id=agent.user_id)
+                pool.assign(session, lead, entry.id, assignee_id=agent.user_id, tz=tz)
             except WeiwanError:  # e.g. outside the agent's branch: leave it for someone else
                 continue
             given += 1
@@ -173,9 +173,9 @@ def manage_the_day(
         for lead in leads:
             team = [a for a in agents if lead.team_id is not None and a.team_id == lead.team_id]
             counts["checks"] += _checks(session, lead, team, today - timedelta(days=1), tz, rng)
-            counts["pool_assigned"] += _hand_out_pool(session, lead, team)
+            counts["pool_assigned"] += _hand_out_pool(session, lead, team, tz)
         for head in heads:  # the branch's entries the team leads do not see
             mine = [a for a in agents if a.branch_id in head.branch_ids]
-            counts["pool_assigned"] += _hand_out_pool(session, head, mine)
+            counts["pool_assigned"] += _hand_out_pool(session, head, mine, tz)
         counts["data_quality"] = _wrong_numbers(session, agents, seed)
     return counts

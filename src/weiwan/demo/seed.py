@@ -178,6 +178,7 @@ def _publish(
             snapshot,
             visit_due_days=settings.arrival_visit_due_days,
             visit_window_days=settings.arrival_visit_window_days,
+            tz=ZoneInfo(settings.timezone),
         )
         worked = work_the_day(engine, ZoneInfo(settings.timezone))
         managed = manage_the_day(engine, ZoneInfo(settings.timezone))

@@ -5,7 +5,7 @@ visits worked make the coverage, success and feedback rates (the seeds' definiti
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -134,19 +134,22 @@ def test_a_visit_is_due_the_set_days_after_joining(
                 ),
             ]
         )
-    hand_over(engine, SNAPSHOT, visit_due_days=3)
+    tz = ZoneInfo("Asia/Shanghai")
+    handed_at = datetime.combine(SNAPSHOT + timedelta(days=1), time(14, 11), tz)
+    hand_over(engine, SNAPSHOT, visit_due_days=3, tz=tz, now=handed_at)
     visits = _visits(engine)
 
     def due(sid: str) -> datetime:
         at = visits[sid].due_at
         assert at is not None
-        return at.astimezone(UTC).replace(tzinfo=UTC)
+        return at.astimezone(tz)
 
-    def end_of(day: date) -> datetime:
-        return datetime.combine(day, time(23, 59), UTC)
+    def end_of(day: date) -> datetime:  # the last second of the centre's local day
+        return datetime.combine(day, time(23, 59, 59), tz)
 
     assert due("S00001") == end_of(SNAPSHOT + timedelta(days=2))  # joined yesterday, 3 days
-    assert due("S00002") == end_of(SNAPSHOT)
+    assert due("S00002") == end_of(SNAPSHOT + timedelta(days=1))  # the hand-over's own day
+    assert due("S00002") > handed_at
 
 
 @pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)

@@ -12,10 +12,12 @@ from sqlalchemy import Engine, func, select
 from api_helpers import login
 from customer_fixtures import SNAPSHOT, decision, publish_customers, publish_rules
 from weiwan.core.db import session_scope
+from weiwan.ops.appraisal.board import team_board
 from weiwan.ops.contacts.models import Acceptance, Contact
 from weiwan.ops.contacts.state import contact_state
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import AuditEvent, User
+from weiwan.ops.tasks.listing import TaskFilters, count_tasks
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 from weiwan.ops.tasks.service import TaskSpec, assign_customers, create_tasks, tasks_from_decisions
 
@@ -75,14 +77,96 @@ def test_decisions_become_tasks_once_and_are_routed(
             ]
         )
     with session_scope(engine) as session:
-        assert tasks_from_decisions(session, SNAPSHOT) == 3
+        assert tasks_from_decisions(session, SNAPSHOT, TZ) == 3
     with session_scope(engine) as session:
-        assert tasks_from_decisions(session, SNAPSHOT) == 0  # re-run: nothing new
+        assert tasks_from_decisions(session, SNAPSHOT, TZ) == 0  # re-run: nothing new
     tasks = {t.subscriber_id: t for t in _tasks(engine)}
     assert set(tasks) == {"S00001", "S00004", "S00006"}
     assert tasks["S00001"].assignee_id == people["agent"]
     assert tasks["S00004"].assignee_id is None and tasks["S00004"].branch_id == branches["city"]
     assert tasks["S00006"].channel == "store" and tasks["S00006"].assignee_id is None
+
+
+def test_a_customer_meets_one_agent_per_channel(
+    engine: Engine, world: dict[str, object], people: dict[str, int]
+) -> None:
+    """A second open outbound task of a customer (a campaign's, after the decision's) goes to
+    the agent already holding the first, not to whoever the routing would pick."""
+    with session_scope(engine) as session:
+        create_tasks(
+            session,
+            [
+                TaskSpec(
+                    subscriber_id=sid,
+                    source="manual",
+                    origin="first",
+                    channel="outbound_call",
+                    assignee_id=people["agent2"],
+                )
+                for sid in ("S00001", "S00004")
+            ],
+        )
+        create_tasks(
+            session,
+            [
+                TaskSpec(subscriber_id=sid, source="campaign", origin="c:1", channel=channel)
+                for sid in ("S00001", "S00004", "S00005")
+                for channel in ("outbound_call", "store")
+            ],
+        )
+    second = {(t.subscriber_id, t.channel): t.assignee_id for t in _tasks(engine, origin="c:1")}
+    assert second[("S00001", "outbound_call")] == people["agent2"]  # not the manager, agent
+    assert second[("S00004", "outbound_call")] == people["agent2"]  # not the queue
+    assert second[("S00005", "outbound_call")] is None  # nobody holds one: the queue
+    assert second[("S00001", "store")] is None  # another channel: routed as usual
+
+
+def test_a_task_is_never_overdue_when_made_and_both_screens_count_alike(
+    engine: Engine, world: dict[str, object], people: dict[str, int]
+) -> None:
+    """Deadlines end the centre's local day, counted from the day the task is made (not the
+    data's snapshot, not UTC); the workbench and the team board count due today and overdue
+    with one definition, which never overlap."""
+    made = datetime(2026, 11, 25, 14, 11, tzinfo=TZ)  # a hand-over in the afternoon
+    with session_scope(engine) as session:
+        session.add(decision("S00001", "outbound_call"))
+    with session_scope(engine) as session:
+        assert tasks_from_decisions(session, SNAPSHOT, TZ, made) == 1
+    (task,) = _tasks(engine)
+    due = task.due_at.astimezone(TZ)
+    assert due == datetime(2026, 11, 28, 23, 59, 59, tzinfo=TZ)  # 3 days after the 25th
+    with session_scope(engine) as session:
+        agent = people["agent"]
+        create_tasks(
+            session,
+            [
+                TaskSpec(
+                    subscriber_id=sid,
+                    source="manual",
+                    origin=f"m:{sid}",
+                    channel="account_manager_call",
+                    due_at=at,
+                    assignee_id=agent,
+                )
+                for sid, at in (
+                    ("S00002", datetime(2026, 11, 25, 23, 59, 59, tzinfo=TZ)),  # tonight
+                    ("S00003", datetime(2026, 11, 25, 9, 0, tzinfo=TZ)),  # this morning
+                    ("S00004", datetime(2026, 11, 24, 18, 0, tzinfo=TZ)),  # yesterday
+                )
+            ],
+        )
+    with session_scope(engine) as session:
+        counts, _ = count_tasks(
+            session,
+            actor_for(session, session.get_one(User, agent)),
+            TaskFilters(view="mine"),
+            TZ,
+            made,
+        )
+        lead = actor_for(session, session.get_one(User, people["lead"]))
+        (row,) = [r for r in team_board(session, lead, made.date(), TZ, made) if r.user_id == agent]
+    assert (counts.due_today, counts.overdue) == (1, 2)
+    assert (row.due_today, row.overdue) == (counts.due_today, counts.overdue)
 
 
 def test_high_value_customers_go_to_their_account_manager(
@@ -201,6 +285,8 @@ def test_acceptance_closes_the_other_channels_tasks_in_one_go(
         by_id[store.id].closed_reason or ""
     )
     assert by_id[hotline.id].status == "open"  # another policy stays open
+    offered = [p["policy_id"] for p in agent.get("/api/v1/customers/S00001").json()["policies"]]
+    assert offered == ["care_call", "data10"]  # the accepted offer is withdrawn everywhere
     clerk = login(app, "clerk")
     again = clerk.post(
         "/api/v1/contacts",

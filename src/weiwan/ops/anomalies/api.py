@@ -19,7 +19,7 @@ from weiwan.ops.anomalies.schemas import (
     NoteIn,
     Status,
 )
-from weiwan.ops.deps import CurrentActor, Db
+from weiwan.ops.deps import CurrentActor, Db, LocalTz
 from weiwan.ops.tasks.dialer import to_xlsx
 from weiwan.ops.types import MAX_ID, IdPath
 
@@ -103,10 +103,18 @@ def anomaly(anomaly_id: IdPath, actor: CurrentActor, db: Db) -> dict[str, Any]:
 
 
 @router.post("/{anomaly_id}/assign", response_model=AnomalyOut)
-def assign(anomaly_id: IdPath, body: AssignIn, actor: CurrentActor, db: Db) -> Anomaly:
+def assign(
+    anomaly_id: IdPath, body: AssignIn, actor: CurrentActor, db: Db, tz: LocalTz
+) -> Anomaly:
     """Give a new entry to an agent: a task is created for them and linked."""
     return service.assign(
-        db, actor, anomaly_id, assignee_id=body.assignee_id, channel=body.channel, note=body.note
+        db,
+        actor,
+        anomaly_id,
+        assignee_id=body.assignee_id,
+        tz=tz,
+        channel=body.channel,
+        note=body.note,
     )
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -47,6 +48,7 @@ from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.service import AuditAction, audit
 from weiwan.ops.scope import subscriber_scope_clause, user_scope_clause
+from weiwan.ops.tasks.due import deadline_in
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 from weiwan.ops.tasks.service import DUE_DAYS, TaskSpec, create_tasks
 
@@ -293,11 +295,13 @@ def assign(
     anomaly_id: int,
     *,
     assignee_id: int,
+    tz: ZoneInfo,
     channel: str = "outbound_call",
     note: str | None = None,
 ) -> Anomaly:
     """Give a new entry to an agent in the assigner's scope: a task is created for them through
-    the task path (origin ``anomaly:<id>``) and linked to the entry."""
+    the task path (origin ``anomaly:<id>``, due at the end of a local day of ``tz``) and
+    linked to the entry."""
     actor.require(*READERS)
     entry = get_anomaly(session, actor, anomaly_id, lock=True)
     if actor.role not in ASSIGNERS:
@@ -308,8 +312,7 @@ def assign(
         )
     user = _assignee(session, actor, assignee_id)
     origin = f"anomaly:{entry.id}"
-    today = utcnow().date()
-    due = datetime.combine(today + timedelta(days=DUE_DAYS.get(channel, 3)), time(23, 59))
+    due = deadline_in(DUE_DAYS.get(channel, 3), tz)
     create_tasks(
         session,
         [

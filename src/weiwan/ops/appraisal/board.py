@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
 from weiwan.ops.scope import task_scope_clause, user_scope_clause
+from weiwan.ops.tasks.due import day_bounds, due_today_clause, overdue_clause
 from weiwan.ops.tasks.models import Task
 
 #: who reads the team board and inspects quality
@@ -41,13 +42,6 @@ OPEN = "open"
 DONE = "done"
 #: most contacts per agent a sample is drawn from (the newest first)
 SAMPLE_POOL = 2_000
-
-
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """The first moment of ``day`` and of the next day in ``tz``, as UTC."""
-    start = datetime.combine(day, time(0), tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-    return as_utc(start), as_utc(end)
 
 
 def team_agents(session: Session, actor: Actor) -> Sequence[User]:
@@ -105,9 +99,10 @@ def _counts(
 def team_board(
     session: Session, actor: Actor, day: date, tz: ZoneInfo, now: datetime | None = None
 ) -> list[AgentDay]:
-    """The board of ``day`` (local): per agent open tasks, due that day, overdue (open and due
-    before ``now``), done that day, contacts sent that day, of which reached, and acceptances
-    recorded that day (not cancelled)."""
+    """The board of ``day`` (local): per agent open tasks, due that day and still ahead,
+    overdue (open and due before ``now``; both as the workbench counts them, ``tasks.due``),
+    done that day, contacts sent that day, of which reached, and acceptances recorded that day
+    (not cancelled)."""
     agents = team_agents(session, actor)
     ids = [a.id for a in agents]
     if not ids:
@@ -119,8 +114,8 @@ def team_board(
         session,
         Task.assignee_id,
         func.sum(case((is_open, 1), else_=0)),
-        func.sum(case((and_(is_open, Task.due_at >= start, Task.due_at < end), 1), else_=0)),
-        func.sum(case((and_(is_open, Task.due_at < moment), 1), else_=0)),
+        func.sum(case((due_today_clause(moment, tz, day), 1), else_=0)),
+        func.sum(case((overdue_clause(moment), 1), else_=0)),
         func.sum(
             case(
                 (and_(Task.status == DONE, Task.closed_at >= start, Task.closed_at < end), 1),

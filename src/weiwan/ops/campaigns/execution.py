@@ -4,7 +4,6 @@ SMS domain sends to."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +35,7 @@ from weiwan.ops.campaigns.service import (
 )
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.access import Actor
+from weiwan.ops.tasks.due import end_of_day
 from weiwan.ops.tasks.models import Task
 from weiwan.ops.tasks.service import STAFFED_CHANNELS, TaskSpec, create_tasks
 
@@ -64,7 +64,7 @@ def start(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> Cam
         raise ConflictError(f"the campaign's schedule ended on {last.isoformat()}")
     policy_ids: list[str] = loads(campaign.policy_ids)
     staffed = [c for c in loads(campaign.channels) if c in STAFFED_CHANNELS]
-    due = datetime.combine(last, time(23, 59), tzinfo=tz)
+    due = end_of_day(last, tz)
     where = target_clause(session, campaign)
     skipped = int(
         session.scalar(

@@ -13,6 +13,7 @@ Both paths give the same card; ``tests/ops/card/test_card_paths.py`` compares th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -275,11 +276,23 @@ def customer_card(
         },
     )
     params = {"sid": sid}
+    acceptances = [
+        {
+            "acceptance_id": a.id,
+            "policy_id": a.policy_id,
+            "channel": a.channel,
+            "at": _iso(a.at),
+            "status": a.status,
+            "campaign_id": a.campaign_id,
+        }
+        for a in session.execute(_ACCEPTANCES, params)
+    ]
+    policies = _policies(session, spaced_ids(customer.eligible_policies), today)
     return CustomerCard(
         customer=data,
         reasons=json.loads(customer.reasons) if customer.reasons else [],
         tags=spaced_ids(customer.tags),
-        policies=_policies(session, spaced_ids(customer.eligible_policies), today),
+        policies=still_offered(policies, acceptances),
         open_tasks=[
             {
                 "task_id": t.id,
@@ -295,20 +308,19 @@ def customer_card(
             for t in session.execute(_OPEN_TASKS, params)
         ],
         contacts=_history(session, sid),
-        acceptances=[
-            {
-                "acceptance_id": a.id,
-                "policy_id": a.policy_id,
-                "channel": a.channel,
-                "at": _iso(a.at),
-                "status": a.status,
-                "campaign_id": a.campaign_id,
-            }
-            for a in session.execute(_ACCEPTANCES, params)
-        ],
+        acceptances=acceptances,
         managers={m.kind: m.display_name for m in session.execute(_MANAGERS, params)},
         do_not_disturb=list(session.scalars(_DND, params)),
     )
+
+
+def still_offered(
+    policies: list[dict[str, Any]], acceptances: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The policies without an active acceptance by the customer: an offer accepted in any
+    channel is withdrawn from every channel's card."""
+    taken = {a["policy_id"] for a in acceptances if a["status"] == "active"}
+    return [p for p in policies if p["policy_id"] not in taken]
 
 
 _CARD_SQL = text(
@@ -338,7 +350,7 @@ def _card_in_one_statement(
         customer=_customer_data(actor, customer),
         reasons=json.loads(customer.reasons) if customer.reasons else [],
         tags=spaced_ids(customer.tags),
-        policies=policies,
+        policies=still_offered(policies, row.acceptances),
         open_tasks=list(row.open_tasks),
         contacts=list(row.contacts),
         acceptances=list(row.acceptances),

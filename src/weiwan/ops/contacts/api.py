@@ -145,7 +145,7 @@ def order(subscriber_id: str, body: OrderIn, actor: CurrentActor, db: Db, tz: Lo
     """Order one self-service offer: an accepted contact in the self-service channel, closing
     the subscriber's other open tasks for that policy."""
     customer = find_customer(db, actor, subscriber_id)
-    record = order_offer(db, actor, customer, body.policy_id, tz=tz)
+    record = order_offer(db, actor, customer, body.policy_id, tz=tz, channel=body.channel)
     assert record.acceptance is not None  # an order is an acceptance, or an error
     return OrderOut(
         acceptance_id=record.acceptance.id,

@@ -6,7 +6,8 @@ an ops job run by the CLI and the demo after publishing, not a pipeline-to-ops b
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
@@ -17,6 +18,8 @@ from weiwan.ops.tasks.service import assign_customers, tasks_from_decisions
 
 #: days after joining a return visit is due when the caller names none (the setting's default)
 VISIT_DUE_DAYS: int = Settings.model_fields["arrival_visit_due_days"].default
+#: the centre's time zone when the caller names none (the setting's default)
+TIMEZONE: str = Settings.model_fields["timezone"].default
 #: how recently an arrival joined to get a visit when the caller names nothing (the default)
 VISIT_WINDOW_DAYS: int = Settings.model_fields["arrival_visit_window_days"].default
 
@@ -27,16 +30,25 @@ def hand_over(
     *,
     visit_due_days: int = VISIT_DUE_DAYS,
     visit_window_days: int = VISIT_WINDOW_DAYS,
+    tz: ZoneInfo | None = None,
+    now: datetime | None = None,
 ) -> dict[str, int]:
     """Give new customers their managers and their return-visit call (due ``visit_due_days``
     after joining, setting ``arrival_visit_due_days``; for those who joined within
     ``visit_window_days``, setting ``arrival_visit_window_days``), then create the tasks of
-    ``snapshot``'s decisions (all idempotent: running the day again adds nothing). Counts of
-    what was new."""
+    ``snapshot``'s decisions (all idempotent: running the day again adds nothing); deadlines
+    end a local day of ``tz`` (the setting ``timezone``) counted from ``now``'s (default: now).
+    Counts of what was new."""
+    tz = tz or ZoneInfo(TIMEZONE)
     with session_scope(engine) as session:
         counts = assign_customers(session)
         counts["return_visits"] = visit_tasks_for_arrivals(
-            session, snapshot, due_days=visit_due_days, window_days=visit_window_days
+            session,
+            snapshot,
+            tz,
+            due_days=visit_due_days,
+            window_days=visit_window_days,
+            now=now,
         )
-        counts["tasks"] = tasks_from_decisions(session, snapshot)
+        counts["tasks"] = tasks_from_decisions(session, snapshot, tz, now)
     return counts

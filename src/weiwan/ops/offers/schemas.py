@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,11 +31,14 @@ class PolicyOut(BaseModel):
 
 
 class OrderIn(BaseModel):
-    """A self-service order of one offer."""
+    """A self-service order of one offer; ``channel``: where the customer ordered (default:
+    the caller's own channel: a store clerk's order is the store's, a hotline agent's the
+    hotline's, a service account's self-service)."""
 
     model_config = ConfigDict(extra="forbid")
 
     policy_id: str = Field(min_length=1, max_length=64)
+    channel: Literal["self_service", "store", "hotline", "outbound_call"] | None = None
 
 
 class OrderOut(BaseModel):

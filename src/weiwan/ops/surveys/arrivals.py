@@ -11,13 +11,15 @@ over later is due the day it is handed over), with the return-visit questionnair
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.surveys.return_visit import ensure_return_visit_questionnaire
+from weiwan.ops.tasks.due import end_of_day, local_today
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 from weiwan.ops.tasks.service import ARRIVAL_STAGE, TaskSpec, create_tasks
 
@@ -29,15 +31,24 @@ TITLE_ZH = "新入网回访"
 TITLE_EN = "New-subscriber return visit"
 
 
-def visit_due(join_date: date | None, snapshot: date, due_days: int) -> datetime:
-    """When a visit is due: the end of the day ``due_days`` after joining, but not before the
-    end of the hand-over's day (``snapshot``), as the day's other tasks (UTC)."""
-    day = snapshot if join_date is None else max(join_date + timedelta(days=due_days), snapshot)
-    return datetime.combine(day, time(23, 59), tzinfo=UTC)
+def visit_due(
+    join_date: date | None, due_days: int, tz: ZoneInfo, now: datetime | None = None
+) -> datetime:
+    """When a visit is due: the end of the local day ``due_days`` after joining, but not
+    before the end of the day it is handed over (``tasks.due``)."""
+    today = local_today(tz, now)
+    day = today if join_date is None else max(join_date + timedelta(days=due_days), today)
+    return end_of_day(day, tz)
 
 
 def visit_tasks_for_arrivals(
-    session: Session, snapshot: date, *, due_days: int, window_days: int = 30
+    session: Session,
+    snapshot: date,
+    tz: ZoneInfo,
+    *,
+    due_days: int,
+    window_days: int = 30,
+    now: datetime | None = None,
 ) -> int:
     """Create the return-visit task of every arrival that has none yet (idempotent on re-runs
     of a day and across days: a visit closed or transferred to another channel still counts);
@@ -79,7 +90,7 @@ def visit_tasks_for_arrivals(
                 source=VISIT_SOURCE,
                 origin=VISIT_ORIGIN,
                 channel=VISIT_CHANNEL,
-                due_at=visit_due(joined, snapshot, due_days),
+                due_at=visit_due(joined, due_days, tz, now),
                 title_zh=TITLE_ZH,
                 title_en=TITLE_EN,
                 assignee_id=manager,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,13 @@ from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
 from weiwan.ops.scope import task_scope_clause
+from weiwan.ops.tasks.due import (
+    day_bounds,
+    due_today_clause,
+    is_overdue,
+    local_today,
+    overdue_clause,
+)
 from weiwan.ops.tasks.models import TASK_SOURCES, TASK_STATUSES, Task
 
 VIEWS = ("mine", "queue", "all")
@@ -116,13 +123,6 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-def day_bounds(tz: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """Start of today and of tomorrow in the centre's time zone."""
-    today: date = (now or utcnow()).astimezone(tz).date()
-    start = datetime.combine(today, time(0, 0), tzinfo=tz)
-    return start, start + timedelta(days=1)
-
-
 def _view_clause(actor: Actor, view: str) -> ColumnElement[bool]:
     """``mine`` (assigned to the actor), ``queue`` (unassigned, in the actor's branches) or
     ``all`` (every task the actor may see)."""
@@ -182,11 +182,10 @@ def _list_filters(filters: TaskFilters, tz: ZoneInfo, now: datetime) -> list[Col
     where: list[ColumnElement[bool]] = []
     if filters.status:
         where.append(Task.status == filters.status)
-    _start, end = day_bounds(tz, now)
     if filters.due == "today":
-        where.append(and_(Task.due_at >= now, Task.due_at < end))
+        where.append(due_today_clause(now, tz))
     elif filters.due == "overdue":
-        where.append(Task.due_at < now)
+        where.append(overdue_clause(now))
     return where
 
 
@@ -195,14 +194,14 @@ def count_tasks(
 ) -> tuple[TaskCounts, int]:
     """Open, due today (still ahead), overdue and done today for the view, channel and source
     chosen, and how many tasks the list's filters match: one pass over the tasks."""
-    start, end = day_bounds(tz, now)
+    start, _end = day_bounds(local_today(tz, now), tz)
     is_open = Task.status == "open"
     listed = _list_filters(filters, tz, now)
     row = session.execute(
         select(
             _count(is_open),
-            _count(and_(is_open, Task.due_at >= now, Task.due_at < end)),
-            _count(and_(is_open, Task.due_at < now)),
+            _count(due_today_clause(now, tz)),
+            _count(overdue_clause(now)),
             _count(and_(Task.status.in_(FINISHED), Task.closed_at >= start)),
             _count(and_(*listed)) if listed else func.count(),
         ).where(*_base(actor, filters.view, filters.channel, filters.source))
@@ -277,7 +276,7 @@ def task_page(
             "mine": r.assignee_id == actor.user_id,
             "queued": r.assignee_id is None,
             "due_at": r.due_at,
-            "overdue": r.status == "open" and r.due_at is not None and r.due_at < now,
+            "overdue": is_overdue(r.status, r.due_at, now),
             "value_tier": r.value_tier,
             "risk_band": r.risk_band,
             "churn_probability": r.churn_probability,

@@ -1,6 +1,8 @@
 """Creating, routing, listing and transferring tasks.
 
-Routing (任务分派), in order: a task already naming its assignee keeps it; an account-manager
+Routing (任务分派), in order: a task already naming its assignee keeps it; a customer who
+already has an open task in the channel with someone gets the new one with the same person
+(one agent per customer and channel, not two calling about two offers); an account-manager
 call, or any task of a high-value customer, goes to the customer's account manager; an
 outbound call of a customer with a retention manager goes to that manager; every other task
 waits in the queue of the customer's branch and the task's channel, from which agents claim.
@@ -10,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +33,7 @@ from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, User
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.scope import task_scope_clause, user_scope_clause
+from weiwan.ops.tasks.due import deadline_in
 from weiwan.ops.tasks.models import CustomerAssignment, Task, TaskTransfer
 
 #: value tiers whose tasks go to the account manager (大客户经理)
@@ -72,9 +76,32 @@ def _managers(session: Session, subscriber_ids: Sequence[str]) -> dict[tuple[str
     return {(s, k): u for s, k, u in rows}
 
 
-def _route(spec: TaskSpec, tier: str | None, managers: dict[tuple[str, str], int]) -> int | None:
+def _holders(session: Session, subscriber_ids: Sequence[str]) -> dict[tuple[str, str], int]:
+    """(subscriber, channel) → the person already holding an open task of theirs there (the
+    earliest such task's), so a customer meets one agent per channel, not two."""
+    rows = session.execute(
+        select(Task.subscriber_id, Task.channel, Task.assignee_id)
+        .where(
+            Task.subscriber_id.in_(subscriber_ids),
+            Task.status == OPEN,
+            Task.assignee_id.is_not(None),
+        )
+        .order_by(Task.id.desc())
+    )
+    return {(s, c): int(u) for s, c, u in rows if u is not None}  # the earliest task wins
+
+
+def _route(
+    spec: TaskSpec,
+    tier: str | None,
+    managers: dict[tuple[str, str], int],
+    holders: dict[tuple[str, str], int] | None = None,
+) -> int | None:
     if spec.assignee_id is not None:
         return spec.assignee_id
+    holder = (holders or {}).get((spec.subscriber_id, spec.channel))
+    if holder is not None:
+        return holder
     account_manager = managers.get((spec.subscriber_id, "account_manager"))
     if account_manager is not None and (
         spec.channel == "account_manager_call" or tier in HIGH_VALUE_TIERS
@@ -113,6 +140,7 @@ def _create_batch(session: Session, specs: list[TaskSpec]) -> int:
         )
     }
     managers = _managers(session, ids)
+    holders = _holders(session, ids)
     now = utcnow()
     rows = []
     for spec in specs:
@@ -126,7 +154,7 @@ def _create_batch(session: Session, specs: list[TaskSpec]) -> int:
                 "policy_id": spec.policy_id,
                 "channel": spec.channel,
                 "branch_id": branch,
-                "assignee_id": _route(spec, tier, managers),
+                "assignee_id": _route(spec, tier, managers, holders),
                 "status": OPEN,
                 "priority": spec.priority,
                 "title_zh": spec.title_zh,
@@ -138,13 +166,12 @@ def _create_batch(session: Session, specs: list[TaskSpec]) -> int:
     return insert_ignoring_duplicates(session, Task, rows)
 
 
-def _end_of_day(day: date, days: int) -> datetime:
-    return datetime.combine(day + timedelta(days=days), time(23, 59), tzinfo=utcnow().tzinfo)
-
-
-def tasks_from_decisions(session: Session, snapshot: date) -> int:
+def tasks_from_decisions(
+    session: Session, snapshot: date, tz: ZoneInfo, now: datetime | None = None
+) -> int:
     """Tasks for the published decisions of ``snapshot`` that act through a person (hold-out
-    and no-action rows make none); re-running the same day creates nothing new."""
+    and no-action rows make none), due at the end of the centre's local day ``DUE_DAYS`` after
+    the day they are created (``tasks.due``); re-running the same day creates nothing new."""
     rows = session.execute(
         select(
             PublishedDecision.subscriber_id,
@@ -168,7 +195,7 @@ def tasks_from_decisions(session: Session, snapshot: date) -> int:
             channel=str(channel),
             policy_id=policy,
             priority=float(value or 0.0),
-            due_at=_end_of_day(snapshot, DUE_DAYS.get(str(channel), 7)),
+            due_at=deadline_in(DUE_DAYS.get(str(channel), 7), tz, now),
             title_zh=(why_zh or "")[:200],
             title_en=(why_en or "")[:200],
         )

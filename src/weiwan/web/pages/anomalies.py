@@ -190,13 +190,15 @@ def _after(request: Request, form: Any, db: Any, actor: Actor, entry: Anomaly) -
 
 
 @router.post("/anomalies/{anomaly_id}/assign")
-def assign(request: Request, anomaly_id: int, actor: PageActor, db: Db, form: PageForm) -> Response:
+def assign(
+    request: Request, anomaly_id: int, actor: PageActor, db: Db, tz: LocalTz, form: PageForm
+) -> Response:
     """Give an entry to an agent (a task is created for them)."""
     assignee = _number(str(form.get("assignee_id") or ""), "assignee_id")
     if assignee is None:
         raise InvalidRequestError(_("Choose one from the list."), field="assignee_id")
     note = str(form.get("note") or "").strip() or None
-    entry = service.assign(db, actor, anomaly_id, assignee_id=assignee, note=note)
+    entry = service.assign(db, actor, anomaly_id, assignee_id=assignee, tz=tz, note=note)
     return _after(request, form, db, actor, entry)
 
 

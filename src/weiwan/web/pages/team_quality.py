@@ -16,6 +16,7 @@ from weiwan.ops.appraisal import board
 from weiwan.ops.contacts import service as contacts
 from weiwan.ops.contacts.schemas import InspectionIn
 from weiwan.ops.org.directory import display_names
+from weiwan.ops.tasks.due import day_bounds
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import template_globals
@@ -86,8 +87,8 @@ def quality(
     size = max(1, min(MAX_SAMPLE, size))
     if seed is None:  # a stable sample for the day until the inspector draws another
         seed = int(today.strftime("%Y%m%d"))
-    start, _end = board.day_bounds(first, tz)
-    _start, end = board.day_bounds(last, tz)
+    start, _end = day_bounds(first, tz)
+    _start, end = day_bounds(last, tz)
     agents = board.team_agents(db, actor)
     sample = board.sample_contacts(db, actor, start, end, per_agent=size, seed=seed, agent_id=agent)
     labels = template_globals()
