@@ -389,3 +389,40 @@ def test_two_level_chain_shows_where_it_stands(
         r'data-level="(\d)" data-step-state="(\w+)"', director.get(f"/campaigns/{campaign_id}").text
     )
     assert states == [("1", "approved"), ("2", "rejected")]
+
+
+def test_unavailable_actions_say_why_and_refusals_reach_the_page_translated(
+    app: FastAPI, engine: Engine, people: dict[str, int], branches: dict[str, int]
+) -> None:
+    """A plan without dates cannot be rehearsed, an approved plan not started before its start
+    date: the buttons are disabled with the reason beside them, and a request sent anyway is
+    answered with the reason in the reader's language, retargeted to the page's messages."""
+    campaign_id = _approved_campaign(app, engine, branches)
+    later = _today(app) + timedelta(days=3)
+    with session_scope(engine) as session:
+        session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(start_date=later, end_date=later + timedelta(days=10))
+        )
+    head = page_login(app, "head")
+    page = head.get(f"/campaigns/{campaign_id}")
+    assert re.search(r'id="action-start" type="button" disabled', page.text)
+    assert "起可启动" in page.text
+    refused = _htmx(head, f"/campaigns/{campaign_id}/start")
+    assert refused.status_code == 409
+    assert refused.headers["HX-Retarget"] == "#messages"
+    assert "当天起才能启动" in refused.text and "scheduled to start" not in refused.text
+    assert _state(engine, campaign_id) == "approved"
+    draft = page_login(app, "head", language="en").post(
+        "/campaigns/new",
+        data={**_plan_form(app, branches["city"]), "start_date": "", "end_date": ""},
+    )
+    assert draft.status_code == 303
+    draft_id = int(draft.headers["location"].rsplit("/", 1)[1])
+    shown = page_login(app, "head", language="en").get(f"/campaigns/{draft_id}")
+    assert re.search(r'id="action-rehearse" type="button" disabled', shown.text)
+    assert "Give the plan a start and an end date first" in shown.text
+    rehearse = _htmx(head, f"/campaigns/{draft_id}/rehearse")
+    assert rehearse.status_code == 422 and "请先为计划填写开始日期" in rehearse.text
+    assert "start_date:" not in rehearse.text

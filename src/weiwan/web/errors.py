@@ -38,13 +38,11 @@ MAX_ECHO_CHARS = 200
 
 
 def error_text(exc: Exception) -> str:
-    """What a page shows for ``exc``: its translation when it has a message id (prefixed with
-    its field, as ``str(exc)`` is), else its text; capped either way."""
+    """What a page shows for ``exc``: its translation when it has a message id (a sentence in
+    the reader's words: no field code in front), else its text; capped either way."""
     message_id = getattr(exc, "message_id", None)
     if message_id:
         text = gettext(message_id, **dict(getattr(exc, "message_variables", {})))
-        field = getattr(exc, "field", None)
-        text = f"{field}: {text}" if field else text
     else:
         text = str(exc)
     return cap_text(text, more=gettext(MORE_PROBLEMS))

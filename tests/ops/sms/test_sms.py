@@ -497,4 +497,4 @@ def test_the_confirmation_of_an_accepted_offer_goes_out_past_the_caps_audited(
         ("blocked", None),
         ("sent", "cap_day"),
     ]
-    assert len(audited) == 1 and '"rule": "cap_day"' in audited[0]
+    assert len(audited) == 1 and '"rule": "cap_day"' in (audited[0] or "")

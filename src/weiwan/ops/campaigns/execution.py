@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from weiwan.core.errors import ConflictError
+from weiwan.core.errors import ConflictError, localisable
 from weiwan.ops.base import utcnow
 from weiwan.ops.campaigns.models import (
     APPROVED,
@@ -59,9 +59,17 @@ def start(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> Cam
     first, last = schedule(campaign)
     today = today_in(tz)
     if today < first:
-        raise ConflictError(f"the campaign is scheduled to start on {first.isoformat()}")
+        raise localisable(
+            ConflictError(f"the campaign is scheduled to start on {first.isoformat()}"),
+            "The campaign starts on %(day)s; it can be started from that day.",
+            day=first.isoformat(),
+        )
     if today > last:
-        raise ConflictError(f"the campaign's schedule ended on {last.isoformat()}")
+        raise localisable(
+            ConflictError(f"the campaign's schedule ended on {last.isoformat()}"),
+            "The campaign's schedule ended on %(day)s; change the plan's dates first.",
+            day=last.isoformat(),
+        )
     policy_ids: list[str] = loads(campaign.policy_ids)
     staffed = [c for c in loads(campaign.channels) if c in STAFFED_CHANNELS]
     due = end_of_day(last, tz)

@@ -18,6 +18,7 @@ from weiwan.core.errors import (
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
+    localisable,
 )
 from weiwan.core.filters import FilterError
 from weiwan.ops.base import utcnow
@@ -192,8 +193,11 @@ def expect(campaign: Campaign, allowed: Iterable[str], doing: str) -> None:
     """409 unless the campaign's status is one of ``allowed``."""
     allowed = tuple(allowed)
     if campaign.status not in allowed:
-        raise ConflictError(
-            f"cannot {doing} a {campaign.status} campaign (only {' / '.join(allowed)})"
+        raise localisable(
+            ConflictError(
+                f"cannot {doing} a {campaign.status} campaign (only {' / '.join(allowed)})"
+            ),
+            "Not possible while the campaign is in this state; reload the page.",
         )
 
 
@@ -290,7 +294,10 @@ def update_campaign(
     start = data.start_date if "start_date" in given else campaign.start_date
     end = data.end_date if "end_date" in given else campaign.end_date
     if start and end and end < start:
-        raise InvalidRequestError("end_date is before start_date", field="end_date")
+        raise localisable(
+            InvalidRequestError("end_date is before start_date", field="end_date"),
+            "The end date is before the start date.",
+        )
     for name in _PLAIN:
         if name in given:
             value = getattr(data, name)
@@ -365,7 +372,13 @@ def plan_policies(session: Session, campaign: Campaign) -> list[PublishedPolicy]
 def schedule(campaign: Campaign) -> tuple[date, date]:
     """The plan's first and last day (422 if either is missing)."""
     if campaign.start_date is None:
-        raise InvalidRequestError("the plan needs a schedule start", field="start_date")
+        raise localisable(
+            InvalidRequestError("the plan needs a schedule start", field="start_date"),
+            "Give the plan a start date first (edit the plan).",
+        )
     if campaign.end_date is None:
-        raise InvalidRequestError("the plan needs a schedule end", field="end_date")
+        raise localisable(
+            InvalidRequestError("the plan needs a schedule end", field="end_date"),
+            "Give the plan an end date first (edit the plan).",
+        )
     return campaign.start_date, campaign.end_date

@@ -5,6 +5,7 @@ approval chain and where it stands, the rehearsal, the running monitor and the e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from weiwan.ops.campaigns import service
@@ -18,6 +19,7 @@ from weiwan.ops.campaigns.models import (
     Campaign,
 )
 from weiwan.ops.org.access import Actor
+from weiwan.web import formatting
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import template_globals
@@ -75,6 +77,25 @@ def allowed_actions(actor: Actor, campaign: Campaign) -> list[str]:
     if planner:
         found.append("clone")
     return found
+
+
+def unavailable_actions(campaign: Campaign, today: date) -> dict[str, str]:
+    """Actions the plan cannot take yet, with why (the button is shown disabled with the
+    reason beside it, rather than failing when pressed)."""
+    reasons: dict[str, str] = {}
+    if campaign.start_date is None or campaign.end_date is None:
+        missing = _("Give the plan a start and an end date first (edit the plan).")
+        reasons.update(rehearse=missing, start=missing)
+    elif campaign.status == APPROVED and today < campaign.start_date:
+        reasons["start"] = _(
+            "It can be started from %(day)s.", day=formatting.format_date(campaign.start_date)
+        )
+    elif campaign.status == APPROVED and today > campaign.end_date:
+        reasons["start"] = _(
+            "The schedule ended on %(day)s; edit the plan's dates.",
+            day=formatting.format_date(campaign.end_date),
+        )
+    return reasons
 
 
 def may_edit(actor: Actor, campaign: Campaign) -> bool:

@@ -5,6 +5,7 @@ Who may do what is the campaign services' (docs/campaigns.md); the pages only hi
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -278,6 +279,7 @@ def campaign_detail(
             "history": history,
             "users": display_names(db, {t.user_id for t in history}),
             "actions": views.allowed_actions(actor, campaign),
+            "unavailable": views.unavailable_actions(campaign, datetime.now(tz).date()),
             "action_labels": views.ACTION_LABELS,
             "long_actions": views.LONG_ACTIONS,
             "may_edit": views.may_edit(actor, campaign),
