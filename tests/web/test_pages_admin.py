@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from fastapi import FastAPI
@@ -23,6 +24,9 @@ def test_admin_creates_a_user_who_can_log_in(
     app: FastAPI, engine: Engine, people: dict[str, int], branches: dict[str, int]
 ) -> None:
     admin = page_login(app, "admin", language="en")
+    blank = admin.get("/admin/users").text
+    assert re.search(r'<option value="agent" selected>', blank)  # never admin by default
+    assert not re.search(r'<option value="admin" selected>', blank)
     form = {
         "username": "newagent",
         "display_name": "New Agent",

@@ -50,6 +50,7 @@ def _session_out(user: User, actor_role: str, csrf: str) -> SessionOut:
             may_export=perms.may_export,
             may_approve=perms.may_approve,
             may_configure=perms.may_configure,
+            may_see_full_id_numbers=perms.may_see_full_id_numbers,
         ),
         csrf_token=csrf,
     )

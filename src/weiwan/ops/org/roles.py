@@ -38,16 +38,21 @@ class Permissions:
     may_export: bool
     may_approve: bool
     may_configure: bool
+    #: full resident ID numbers: only the managers who handle complaints and audits; a store
+    #: clerk checks the card the customer shows against the masked number (its last 4)
+    may_see_full_id_numbers: bool = False
 
 
 _P = Permissions
-#: The permission table. Full phone/ID numbers only for roles that must call or identify a
-#: customer in person (agents dial through the system, so they see masked numbers).
+#: The permission table. Full phone numbers only for roles that must call or identify a
+#: customer in person (agents dial through the system, so they see masked numbers); full ID
+#: numbers only for the director and the centre head (the store clerk sees them masked, like
+#: the hotline: the customer's own card is in front of them).
 PERMISSIONS: MappingProxyType[Role, Permissions] = MappingProxyType(
     {
         Role.ADMIN: _P(Scope.ALL, False, False, False, True),
-        Role.DIRECTOR: _P(Scope.ALL, True, True, True, False),
-        Role.CENTRE_HEAD: _P(Scope.BRANCH, True, True, True, False),
+        Role.DIRECTOR: _P(Scope.ALL, True, True, True, False, True),
+        Role.CENTRE_HEAD: _P(Scope.BRANCH, True, True, True, False, True),
         Role.SHIFT_LEAD: _P(Scope.TEAM, False, False, True, False),
         Role.AGENT: _P(Scope.OWN, False, False, False, False),
         Role.ANALYST: _P(Scope.ALL, False, True, False, False),

@@ -65,6 +65,7 @@ class PermissionsOut(BaseModel):
     may_export: bool
     may_approve: bool
     may_configure: bool
+    may_see_full_id_numbers: bool = False
 
 
 class SessionOut(BaseModel):

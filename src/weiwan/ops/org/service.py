@@ -301,7 +301,7 @@ def mask_phone(phone: str, role: Role | str) -> str:
 
 def mask_id_number(id_number: str, role: Role | str) -> str:
     """A resident ID keeps its first 6 (region) and last 4 characters unless ``role`` may see it."""
-    if permissions(role).may_see_full_numbers:
+    if permissions(role).may_see_full_id_numbers:
         return id_number
     return _mask(id_number.strip(), 6, 4)
 

@@ -117,7 +117,9 @@ def _users_page(
         "roles": [(r.value, label(ROLES, r.value)) for r in Role],
         "may_configure": actor.permissions.may_configure,
         "branch_name": branch_name,
-        "form": {},
+        # a new user starts as an agent, the most common and least privileged working role:
+        # never preselected as an administrator
+        "form": {"role": Role.AGENT.value},
         **extra,
     }
     if request.query_params.get("saved"):
