@@ -24,6 +24,7 @@ from weiwan.web.i18n import use_locale
 from weiwan.web.nav import home_for, menu_for
 from weiwan.web.pages.auth import safe_next
 from weiwan.web.tables import Column, Table, workbook_bytes
+from weiwan.web.templating import environment
 
 
 @pytest.mark.usefixtures("people")
@@ -155,6 +156,19 @@ def test_tables_export_typed_cells_under_translated_headings() -> None:
     row = [c.value for c in sheet[2]]
     assert row[:3] == ["张三", 12, 0.5] and row[3] == datetime(2026, 1, 1, 9, 0)
     assert sheet["C2"].number_format == "0.0%"
+
+
+def test_numbers_that_name_something_have_no_thousands_separators() -> None:
+    """A task number is a name: 12345, never 12,345 (counts keep their separators)."""
+    env = environment()
+    cell = env.get_template("_macros.html").module.cell  # type: ignore[attr-defined]
+    row = {"task_id": 12345, "open": 12345}
+    with use_locale("zh"):
+        assert str(cell(Column("task_id", "Task", "id"), row)) == "12345"
+        assert str(cell(Column("open", "Open", "int"), row)) == "12,345"
+    table = Table("t", [Column("task_id", "Task", "id")], [row], title="T")
+    book = load_workbook(io.BytesIO(workbook_bytes([table], ZoneInfo("Asia/Shanghai"))))
+    assert book["T"]["A2"].value == 12345 and book["T"]["A2"].number_format == "0"
 
 
 def test_every_page_text_has_a_chinese_translation() -> None:

@@ -20,9 +20,13 @@ from fastapi.responses import Response
 from weiwan.core.tabular_export import XLSX_MEDIA_TYPE, Sheet, xlsx_bytes
 from weiwan.ops.base import as_utc
 
-ColumnKind = Literal["text", "int", "number", "percent", "money", "date", "datetime", "link"]
+#: ``id``: a number that names something (a task number), shown without thousands separators
+ColumnKind = Literal[
+    "text", "id", "int", "number", "percent", "money", "date", "datetime", "link"
+]
 
 _NUMBER_FORMATS: dict[str, str] = {
+    "id": "0",
     "int": "#,##0",
     "number": "#,##0.00",
     "percent": "0.0%",

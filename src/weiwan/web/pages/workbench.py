@@ -79,7 +79,7 @@ def task_table(page: TaskPage, filters: TaskFilters) -> Table:
             Column("policy_id", _l("Policy")),
             Column("title", _l("Why")),
             Column("status_word", _l("Status")),
-            Column("task_id", _l("Task"), "int"),
+            Column("task_id", _l("Task"), "id"),
         ],
         rows,
         title=_l("My tasks"),
