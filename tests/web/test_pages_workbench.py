@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from web.workbench_fixtures import quiet_rules_now, task_ids_in, world_fixture  
 from weiwan.core.db import session_scope
 from weiwan.ops.campaigns.models import Campaign
 from weiwan.ops.contacts.models import Acceptance, Contact
+from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.tags import TAG_LABELS_DOCUMENT, forget_tag_labels
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import AuditEvent, ConfigDocument, User
@@ -503,3 +505,27 @@ def test_sms_templates_take_customer_fields_and_free_variables(
         "/customers/S00002/sms", data={"body": "hi"}, headers=HX
     )
     assert refused.status_code == 403
+
+
+@SQLITE
+def test_the_tier_badge_tells_mass_from_ordinary(
+    app: FastAPI, engine: Engine, world: dict[str, Any]
+) -> None:
+    with session_scope(engine) as session:
+        for sid, tier in (("S00001", "mass"), ("S00002", "ordinary")):
+            session.execute(
+                update(CustomerView)
+                .where(CustomerView.subscriber_id == sid)
+                .values(value_tier=tier)
+            )
+    agent = page_login(app, "agent")
+    badges = {}
+    for sid in ("S00001", "S00002"):
+        page = agent.get(f"/customers/{sid}").text
+        found = re.search(
+            r'<span class="badge ([^"]+)" id="customer-tier"\s+data-tier="(\w+)">(\w+)<', page
+        )
+        assert found, sid
+        badges[found.group(2)] = (found.group(1), found.group(3))
+    assert badges["mass"][1] == "大众" and badges["ordinary"][1] == "普通"
+    assert badges["mass"][0] != badges["ordinary"][0]
