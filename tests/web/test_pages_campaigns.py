@@ -381,6 +381,10 @@ def test_two_level_chain_shows_where_it_stands(
     assert (
         director.post(f"/campaigns/{campaign_id}/reject", data={"comment": ""}).status_code == 422
     )
+    zh = page_login(app, "director")
+    silent = _htmx(zh, f"/campaigns/{campaign_id}/reject", {"comment": " "})
+    assert silent.status_code == 422 and silent.headers["HX-Retarget"] == "#messages"
+    assert "驳回时请在意见中写明原因" in silent.text and "comment:" not in silent.text
     assert _state(engine, campaign_id) == "submitted"
     rejected = _htmx(director, f"/campaigns/{campaign_id}/reject", {"comment": "too costly"})
     assert rejected.status_code == 204

@@ -200,6 +200,13 @@ def test_reassignment_moves_the_tasks_and_keeps_history(
         data={"task_id": [str(ids[2])], "to_user_id": str(people["outsider"])},
     )
     assert refused.status_code == 422
+    nothing = page_login(app, "lead").post(
+        "/team/reassign",
+        data={"to_user_id": str(people["agent2"])},
+        headers={"HX-Request": "true"},
+    )  # in place, in the reader's words, no field code
+    assert nothing.status_code == 422 and nothing.headers["HX-Retarget"] == "#messages"
+    assert "请至少选择一个任务" in nothing.text and "task_id" not in nothing.text
     with session_scope(engine) as session:
         kept = session.get(Task, ids[2])
         assert kept is not None and kept.assignee_id == people["agent"]

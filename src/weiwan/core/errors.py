@@ -105,4 +105,6 @@ class InvalidRequestError(WeiwanError):
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         self.field = field
+        #: the message without the field in front (pages show this: no field codes on screen)
+        self.message = message
         super().__init__(f"{field}: {message}" if field else message)

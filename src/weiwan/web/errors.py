@@ -38,13 +38,13 @@ MAX_ECHO_CHARS = 200
 
 
 def error_text(exc: Exception) -> str:
-    """What a page shows for ``exc``: its translation when it has a message id (a sentence in
-    the reader's words: no field code in front), else its text; capped either way."""
+    """What a page shows for ``exc``: its translation when it has a message id, else its text
+    — never with a field's code in front (``task_id: …``); capped either way."""
     message_id = getattr(exc, "message_id", None)
     if message_id:
         text = gettext(message_id, **dict(getattr(exc, "message_variables", {})))
-    else:
-        text = str(exc)
+    else:  # a request error's own words, without the field's code in front
+        text = str(getattr(exc, "message", None) or exc)
     return cap_text(text, more=gettext(MORE_PROBLEMS))
 
 

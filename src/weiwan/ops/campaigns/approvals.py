@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from weiwan.core.errors import InvalidRequestError, PermissionDeniedError
+from weiwan.core.errors import InvalidRequestError, PermissionDeniedError, localisable
 from weiwan.ops.campaigns.models import (
     APPROVED,
     REHEARSED,
@@ -164,7 +164,10 @@ def reject(session: Session, actor: Actor, campaign_id: int, comment: str | None
     expect(campaign, (SUBMITTED,), "reject")
     level, chain = _check_approver(campaign, actor)
     if not comment or not comment.strip():
-        raise InvalidRequestError("say why the plan is rejected", field="comment")
+        raise localisable(
+            InvalidRequestError("say why the plan is rejected", field="comment"),
+            "Write in the comment why the plan is rejected.",
+        )
     campaign.approval_level = None
     transition(session, campaign, actor, REJECTED, comment=comment, level=level)
     audit(
