@@ -3,7 +3,8 @@ task path, the status transitions with history, and the audited export."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
@@ -148,6 +149,10 @@ def test_assign_creates_a_task_in_the_assignees_list(
     (task,) = [t for t in tasks if t["id"] == body["task_id"]]
     assert task["subscriber_id"] == "S00001" and task["origin"] == f"anomaly:{entry}"
     assert task["channel"] == "outbound_call" and task["status"] == "open"
+    tz = ZoneInfo(app.state.settings.timezone)  # due at the end of the centre's local day
+    due = datetime.fromisoformat(task["due_at"]).astimezone(tz)
+    assert (due.hour, due.minute, due.second) == (23, 59, 59)
+    assert due.date() == datetime.now(tz).date() + timedelta(days=3)
     again = lead.post(f"{API}/{entry}/assign", json={"assignee_id": people["agent"]})
     assert again.status_code == 409 and "assigned" in again.json()["detail"]
     with session_scope(engine) as session:

@@ -323,7 +323,7 @@ def assign(
                 channel=channel,
                 assignee_id=user.id,
                 priority=1.0,
-                due_at=due.replace(tzinfo=utcnow().tzinfo),
+                due_at=due,
                 title_zh=f"异常库：{entry.name_zh}"[:200],
                 title_en=f"Anomaly: {entry.name_en}"[:200],
             )
