@@ -89,8 +89,14 @@ def test_at_most_one_action_per_subscriber(run: Warehouse) -> None:
         offers = acted[acted["policy_id"].notna()]
         assert (offers["expected_value"] > 0).all()
         assert frame["why_zh"].notna().all() and frame["why_en"].notna().all()
-        for why, policy in zip(offers["why_en"], offers["policy_id"], strict=True):
-            assert "act today" in why and policy in why
+        names = {p.id: (p.name_zh, p.name_en) for p in load_policies().policies}
+        rows = zip(offers["why_zh"], offers["why_en"], offers["policy_id"], strict=True)
+        for why_zh, why_en, policy in rows:  # named, not coded: 充100送200, not prepay_100…
+            assert "act today" in why_en and names[policy][1] in why_en
+            assert names[policy][0] in why_zh and policy not in why_zh
+        risk = frame[frame["trigger"] == "risk"]
+        assert risk["why_zh"].str.startswith("流失风险：").all()
+        assert not frame["why_zh"].str.contains(r"^[a-z_]+:", regex=True).any()
         lost = frame[frame["alt_1_why_not"] == "budget"]
         assert lost["why_zh"].str.contains("预算用尽").all()
         assert acted["channel"].notna().all()

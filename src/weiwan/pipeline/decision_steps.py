@@ -142,12 +142,14 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
             outcome=ibis.null("string"),
         )
     dnd = warehouse.table("do_not_disturb") if warehouse.has_table("do_not_disturb") else None
+    rules = load_rules(list(ctx.rule_documents.rule_files) if ctx.rule_documents else None)
     day = DayInputs(
         profile=profile,
         alerts=snapshot_rows(warehouse, "alerts", snapshot),
         granted=granted,
         history=history,
         dnd=dnd,
+        trigger_names={r.id: (r.name_zh, r.name_en) for r in rules.rules},
     )
     return DecisionInputs(
         day=day,

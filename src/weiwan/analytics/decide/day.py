@@ -6,7 +6,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -91,6 +91,8 @@ class DayInputs:
     granted: ir.Table | None = None  # subscriber_id, policy_id, granted_on, cost
     history: ir.Table | None = None  # subscriber_id, channel, contacted_at, outcome
     dnd: ir.Table | None = None  # subscriber_id, channel
+    #: rule id -> (Chinese, English) name of the alert and care rules, for the explanations
+    trigger_names: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _triggers(inputs: DayInputs, config: DecideConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -326,10 +328,11 @@ def decide_day_parts(
             ).assign(action=True)
             care = pd.concat(cares, ignore_index=True) if cares else pd.DataFrame()
             care_rows = _care_actions(care, busy, left, profile=inputs.profile)
+        names = Names.of(inputs, library)
         for index, kept_chunk in enumerate(kept):
             chunk = kept_chunk if isinstance(kept_chunk, _Chunk) else _read_back(kept_chunk)
             last = index == len(kept) - 1
-            yield _last_pass(chunk, arbitrated, care_rows if last else None, stage)
+            yield _last_pass(chunk, arbitrated, care_rows if last else None, stage, names)
 
 
 def _read_back(path: Path) -> _Chunk:
@@ -426,6 +429,7 @@ def _last_pass(
     arbitrated: pd.DataFrame,
     care_rows: pd.DataFrame | None,
     stage: StageTimer,
+    names: Names,
 ) -> pd.DataFrame:
     """One chunk's decision rows: its arbitrated and settled candidates, its retention outcomes
     (and, in the last chunk, the care actions), explained and typed."""
@@ -455,7 +459,7 @@ def _last_pass(
         for column, dtype in DECISION_SCHEMA.items():
             if column not in out.columns:  # e.g. no candidate today: blank, of the column's type
                 out[column] = pd.Series(None, index=out.index, dtype=dtype)
-        out["why_zh"], out["why_en"] = _explain(out)
+        out["why_zh"], out["why_en"] = _explain(out, names)
     with stage("types_and_order"):
         typed = out[list(DECISION_COLUMNS)].astype(DECISION_SCHEMA)  # all-blank columns typed
         return typed.sort_values("subscriber_id").reset_index(drop=True)
@@ -485,16 +489,46 @@ def _retention_outcomes(retention: pd.DataFrame, rows: list[pd.DataFrame]) -> pd
     return out
 
 
-def _explain(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Why this offer and why not the next one, as one sentence in Chinese and in English."""
+@dataclass(frozen=True)
+class Names:
+    """(Chinese, English) names of the triggers (rule ids, ``risk``) and of the policies, so
+    an explanation reads 流失风险：今日执行；充100送200 rather than codes."""
+
+    triggers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    policies: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, inputs: DayInputs, library: PolicyLibrary) -> Names:
+        """The names of the day's rules and of the library's policies."""
+        return cls(
+            triggers={"risk": RISK_TRIGGER_NAMES, **inputs.trigger_names},
+            policies={p.id: (p.name_zh, p.name_en) for p in library.policies},
+        )
+
+
+#: the name of the churn-risk trigger
+RISK_TRIGGER_NAMES = ("流失风险", "churn risk")
+
+
+def _named(codes: pd.Series, names: dict[str, tuple[str, str]], lang: int) -> pd.Series:
+    """Each code's name in ``lang`` (0 Chinese, 1 English); a code without one stays."""
+    named = codes.map({k: v[lang] for k, v in names.items()})
+    return named.fillna(codes.astype(object)).fillna("")
+
+
+def _explain(out: pd.DataFrame, names: Names | None = None) -> tuple[pd.Series, pd.Series]:
+    """Why this offer and why not the next one, as one sentence in Chinese and in English,
+    with the triggers' and policies' names (their codes when they have none)."""
+    names = names or Names()
     texts = []
     for lang in (0, 1):
         outcome = out["outcome"].map({k: v[lang] for k, v in OUTCOME_NAMES.items()})
         outcome = outcome.fillna(out["outcome"].astype(str))
         driver = out["driver"].map({k: v[lang] for k, v in DRIVER_NAMES.items()})
         value = _yuan(out["expected_value"])
-        policy = out["policy_id"].fillna("")
-        head = out["trigger"].astype(str) + ": " + outcome
+        policy = _named(out["policy_id"], names.policies, lang)
+        trigger = _named(out["trigger"], names.triggers, lang)
+        head = trigger + ("：" if lang == 0 else ": ") + outcome
         if lang == 0:
             offer = "；" + policy + "（驱动：" + driver.fillna("") + "，预期价值 " + value + " 元）"
         else:
@@ -503,7 +537,8 @@ def _explain(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         text = head + offer.where(out["policy_id"].notna(), "")
         alt_why = out["alt_1_why_not"].map({k: v[lang] for k, v in WHY_NOT_NAMES.items()})
         alt_why = alt_why.fillna("")
-        alt = ("；未选 " if lang == 0 else "; not ") + out["alt_1_policy_id"].fillna("")
+        alternative = _named(out["alt_1_policy_id"], names.policies, lang)
+        alt = ("；未选 " if lang == 0 else "; not ") + alternative
         alt = alt + ("：" if lang == 0 else ": ") + alt_why
         texts.append(text + alt.where(out["alt_1_policy_id"].notna(), ""))
     return texts[0], texts[1]
