@@ -71,6 +71,8 @@ def test_workbench_lists_exactly_the_agents_tasks_in_priority_order(
     assert set(shown) == service_ids  # the same tasks as /api/v1/tasks
     assert tasks[("S00004", "outbound_call")] not in shown  # agent2's task is not there
     assert 'href="/customers/S00003?task=' in page.text
+    assert "Policy keep168" in page.text  # the offer by name, not its code
+    assert "政策keep168" in page_login(app, "agent").get("/workbench").text
     assert 'id="count-open" data-value="3"' in page.text
     assert 'id="count-done-today" data-value="0"' in page.text
     other = task_ids_in(page_login(app, "agent2").get("/workbench").text)

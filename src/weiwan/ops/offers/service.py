@@ -26,6 +26,14 @@ def list_policies(session: Session, *, valid_on: date | None = None) -> Sequence
     return session.scalars(query).all()
 
 
+def policy_names(session: Session, language: str) -> dict[str, str]:
+    """Every published policy's name in ``language`` (``zh…`` or ``en``), by id."""
+    rows = session.execute(
+        select(PublishedPolicy.policy_id, PublishedPolicy.name_zh, PublishedPolicy.name_en)
+    )
+    return {pid: (zh if language.startswith("zh") else en or zh) for pid, zh, en in rows}
+
+
 def self_service_offers(
     session: Session, customer: CustomerView, today: date
 ) -> Sequence[PublishedPolicy]:

@@ -16,6 +16,7 @@ from weiwan.ops.customers.limits import lookup_budget, too_many
 from weiwan.ops.customers.lookups import LookupLimitError, audit_miss, check_lookup_rate
 from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import Db, LocalTz
+from weiwan.ops.offers.service import policy_names
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
 from weiwan.ops.tasks.listing import PAGE_SIZES, TaskFilters, TaskPage, task_page
@@ -47,11 +48,17 @@ def _today(tz: Any) -> Any:
 # --- My tasks ------------------------------------------------------------------------------
 
 
-def task_table(page: TaskPage, filters: TaskFilters) -> Table:
-    """The page's rows as a table (the Excel export writes the same rows)."""
+def task_table(
+    page: TaskPage, filters: TaskFilters, policy_names: dict[str, str] | None = None
+) -> Table:
+    """The page's rows as a table (the Excel export writes the same rows); offers by name."""
+    names = policy_names or {}
     rows = [
         {
             **row,
+            "policy_word": names.get(row["policy_id"], row["policy_id"])
+            if row["policy_id"]
+            else None,
             "channel_word": label(CHANNEL_WORDS, row["channel"]),
             "source_word": label(TASK_SOURCES, row["source"]),
             "status_word": label(TASK_STATUSES, row["status"]),
@@ -76,7 +83,7 @@ def task_table(page: TaskPage, filters: TaskFilters) -> Table:
             Column("churn_probability", _l("Churn probability"), "percent"),
             Column("channel_word", _l("Channel")),
             Column("source_word", _l("Source")),
-            Column("policy_id", _l("Policy")),
+            Column("policy_word", _l("Offer")),
             Column("title", _l("Why")),
             Column("status_word", _l("Status")),
             Column("task_id", _l("Task"), "id"),
@@ -94,7 +101,7 @@ def workbench(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Respon
     actor.require(*WORKBENCH_ROLES)
     filters = TaskFilters.from_query(request.query_params, actor)
     page = task_page(db, actor, filters, tz, language=current_language())
-    table = task_table(page, filters)
+    table = task_table(page, filters, policy_names(db, current_language()))
     if wants_export(request):
         return export_tables(request, actor, db, [table], "tasks", tz)
     return render(
