@@ -98,7 +98,11 @@ def test_satisfaction_arrows_and_drill_down(seeded: Engine, app: FastAPI) -> Non
     assert cards["satisfaction_rate"] == "up"
     assert cards["dissatisfaction_rate"] == "down"
     assert cards["complaint_rate"] == ""
-    assert "kpi-arrow kpi-up" in html and "kpi-arrow kpi-down" in html
+    # satisfaction up and dissatisfaction down are both good news: both green
+    for metric, sign in (("satisfaction_rate", "▲"), ("dissatisfaction_rate", "▼")):
+        card = html.split(f'data-metric="{metric}"', 1)[1].split('data-metric="', 1)[0]
+        assert 'class="kpi-arrow kpi-good" data-good="true" title="' in card
+        assert sign in card
     assert 'href="/dashboards/satisfaction/dissatisfied"' in html
     export = client.get(
         "/dashboards/satisfaction",

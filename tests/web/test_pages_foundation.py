@@ -171,6 +171,20 @@ def test_numbers_that_name_something_have_no_thousands_separators() -> None:
     assert book["T"]["A2"].value == 12345 and book["T"]["A2"].number_format == "0"
 
 
+def test_a_kpi_arrow_is_coloured_by_what_the_move_means_for_the_metric() -> None:
+    """▲ satisfaction is good (green), ▲ complaints bad (red); ▼ the other way round."""
+    arrow = environment().get_template("_macros.html").module.kpi_arrow  # type: ignore[attr-defined]
+    assert 'kpi-good" data-good="true"' in str(arrow("up", False)) and "▲" in str(
+        arrow("up", False)
+    )
+    assert 'kpi-bad" data-good="false"' in str(arrow("up", True))
+    assert 'kpi-good" data-good="true"' in str(arrow("down", True)) and "▼" in str(
+        arrow("down", True)
+    )
+    assert 'kpi-bad" data-good="false"' in str(arrow("down", False))
+    assert str(arrow(None, False)) == ""
+
+
 def test_every_page_text_has_a_chinese_translation() -> None:
     missing = missing_chinese()
     assert not missing, "translate in web/i18n/zh_CN/*.po: " + "; ".join(

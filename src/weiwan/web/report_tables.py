@@ -100,7 +100,7 @@ def period_tables(doc: dict[str, Any], language: str) -> list[Table]:
         Table(
             "targets",
             (
-                Column("name", _l("Target")),
+                Column("name", _l("Goal")),
                 Column("target", _l("Target value")),
                 Column("actual", _l("Actual")),
                 Column("met", _l("Met")),

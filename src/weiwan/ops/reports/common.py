@@ -37,6 +37,10 @@ TARGETS: dict[str, float] = {
     "visit_success": 0.7,
     "visit_feedback": 1.0,
 }
+#: metrics that are better when they fall (an arrow down is good news for these)
+LOWER_IS_BETTER = frozenset(
+    {"dissatisfaction_rate", "complaint_rate", "complaint_hours", "churn_rate"}
+)
 CHURN_DIMENSIONS = ("brand", "channel", "payment_type")
 ANALYSIS_PARTS = (
     ("churn_reason", "reason"),

@@ -70,6 +70,8 @@ class Kpi(BaseModel):
     target: float | None
     target_gap: float | None
     target_arrow: Arrow | None
+    #: the metric is better when it falls (complaints, churn): a rise is bad news
+    lower_is_better: bool = False
 
 
 class Overview(BaseModel):

@@ -24,6 +24,7 @@ from weiwan.ops.org.service import mask_phone
 from weiwan.ops.reports.common import (
     ANALYSIS_PARTS,
     CHURN_DIMENSIONS,
+    LOWER_IS_BETTER,
     MODEL_ROLES,
     PANORAMA,
     TARGETS,
@@ -110,6 +111,7 @@ def _kpi(
         target=target,
         target_gap=gap,
         target_arrow=arrow(gap),
+        lower_is_better=name in LOWER_IS_BETTER,
     )
 
 

@@ -51,7 +51,7 @@ RATE_COLUMNS = (
     Column("value", _l("Value"), "percent"),
     Column("numerator", _l("Numerator"), "int"),
     Column("denominator", _l("Denominator"), "int"),
-    Column("target", _l("Target"), "percent"),
+    Column("target", _l("Goal"), "percent"),
 )
 
 
@@ -238,6 +238,7 @@ def kpi_rows(kpis: list[Any]) -> list[dict[str, Any]]:
             "target": k.target,
             "target_gap": k.target_gap,
             "target_arrow": k.target_arrow,
+            "lower_is_better": k.lower_is_better,
             "arrow_text": {"up": "▲", "down": "▼"}.get(k.arrow or "", ""),
             "target_arrow_text": {"up": "▲", "down": "▼"}.get(k.target_arrow or "", ""),
         }
@@ -255,7 +256,7 @@ def panorama_columns(kind: str) -> tuple[Column, ...]:
         Column("previous", _l("Last month"), value_kind),
         Column("change", _l("Month on month"), "percent"),
         Column("arrow_text", _l("Alarm (month on month)")),
-        Column("target", _l("Target"), value_kind),
+        Column("target", _l("Goal"), value_kind),
         Column("target_gap", _l("Against target"), "percent"),
         Column("target_arrow_text", _l("Alarm (against target)")),
     )
@@ -266,7 +267,8 @@ def satisfaction_page(
     request: Request, actor: PageActor, db: Db, tz: LocalTz, month: str | None = None
 ) -> Response:
     """The satisfaction KPI panorama: each metric against last month and its target, arrows
-    beyond ±5 % (red up, green down), and the way to the dissatisfied customers."""
+    beyond ±5 % (green when the move is good for that metric, red when bad), and the way to
+    the dissatisfied customers."""
     reports_common.require_dashboards(actor)
     data = service.satisfaction(db, actor, parse_month(month, tz), tz)
     rows = kpi_rows(data.kpis)
