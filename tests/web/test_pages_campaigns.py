@@ -110,6 +110,23 @@ def test_plan_rehearse_submit_and_approve_from_the_queue(
         "/api/v1/campaigns/preview-count", json={"filter": FILTER, "branch_id": branches["city"]}
     )
     assert int(shown.group(1)) == api.json()["count"] > 0
+    # the builder takes the names the reader sees (风险等级 = 高, 中), in either language
+    for values in ("高，中", "High, medium", "high、medium"):
+        named = page_login(app, "head").post(
+            "/campaigns/preview-count",
+            data={
+                **FILTER_FORM,
+                "filter_value": [values, "usage_drop"],
+                "branch_id": str(branches["city"]),
+            },
+        )
+        found = re.search(r'data-count="(\d+)"', named.text)
+        assert found and int(found.group(1)) == int(shown.group(1)), values
+    unknown = page_login(app, "head").post(
+        "/campaigns/preview-count",
+        data={**FILTER_FORM, "filter_value": ["特高", "usage_drop"]},
+    )
+    assert "“特高”不在可选值中：高、中、低" in unknown.text
     bad = head.post(
         "/campaigns/preview-count",
         data={

@@ -79,6 +79,7 @@ LIFECYCLE: dict[str, Any] = {
     "decline": _l("Decline"),
 }
 RISK_BANDS: dict[str, Any] = {"high": _l("High"), "medium": _l("Medium"), "low": _l("Low")}
+PAYMENT_TYPES: dict[str, Any] = {"prepaid": _l("Prepaid"), "postpaid": _l("Postpaid")}
 
 
 def label(vocabulary: dict[str, Any], code: str | None) -> str:

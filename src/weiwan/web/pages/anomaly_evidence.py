@@ -19,7 +19,7 @@ from weiwan.web import formatting
 from weiwan.web.i18n import current_locale
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
-from weiwan.web.labels import label
+from weiwan.web.labels import PAYMENT_TYPES, label
 
 Kind = Literal["money", "month", "date", "ratio", "number", "code", "text"]
 
@@ -46,7 +46,6 @@ EVENTS: dict[str, Any] = {
     "call_forwarding_on": _l("Call forwarding on"),
     "call_forwarding_off": _l("Call forwarding off"),
 }
-PAYMENT_TYPES: dict[str, Any] = {"prepaid": _l("Prepaid"), "postpaid": _l("Postpaid")}
 
 #: column → (label, kind, words of a code column)
 FIELDS: dict[str, tuple[Any, Kind, dict[str, Any] | None]] = {

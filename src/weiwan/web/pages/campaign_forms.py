@@ -16,6 +16,8 @@ from weiwan.core.filters import OPS
 from weiwan.ops.campaigns.targeting import FIELDS
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
+from weiwan.web.i18n import use_locale
+from weiwan.web.labels import LIFECYCLE, PAYMENT_TYPES, RISK_BANDS, VALUE_TIERS, label
 from weiwan.web.strict_json import loads_strict
 
 TAG = "tag"
@@ -95,8 +97,51 @@ class PlanForm:
     questionnaire_id: int | None = None
 
 
-def _scalar(raw: str, kind: str) -> Any:
+#: fields whose values are codes: the builder takes a code or its name in either language
+#: (风险等级 = 高, 价值等级 = 金卡) and shows the names
+CODED_FIELDS: dict[str, dict[str, Any]] = {
+    "risk_band": RISK_BANDS,
+    "value_tier": VALUE_TIERS,
+    "lifecycle_stage": LIFECYCLE,
+    "payment_type": PAYMENT_TYPES,
+}
+
+
+def _names_of(word: Any) -> set[str]:
+    """A label's text in every language the pages speak, folded for comparison."""
+    names = set()
+    for language in ("zh", "en"):
+        with use_locale(language):
+            names.add(str(word).strip().casefold())
+    return names
+
+
+def coded_value(field_name: str, raw: str) -> str:
+    """The code a builder value names: the code itself, or its name in Chinese or English;
+    :class:`InvalidRequestError` listing the choices otherwise. Other fields: as typed."""
+    vocabulary = CODED_FIELDS.get(field_name)
     text = raw.strip()
+    if vocabulary is None:
+        return text
+    wanted = text.casefold()
+    for code, word in vocabulary.items():
+        if wanted == code.casefold() or wanted in _names_of(word):
+            return code
+    choices = "、".join(label(vocabulary, code) for code in vocabulary)
+    raise InvalidRequestError(
+        _("%(value)s is not one of: %(choices)s.", value=text, choices=choices),
+        field="target_filter",
+    )
+
+
+def shown_value(field_name: str, code: Any) -> str:
+    """A stored value as the builder shows it: a code's name in the reader's language."""
+    vocabulary = CODED_FIELDS.get(field_name)
+    return label(vocabulary, str(code)) if vocabulary is not None else str(code)
+
+
+def _scalar(raw: str, kind: str, field_name: str = "") -> Any:
+    text = coded_value(field_name, raw) if field_name else raw.strip()
     if kind == "number":
         try:
             number = float(text)
@@ -116,9 +161,10 @@ def row_condition(row: FilterRow) -> dict[str, Any]:
     if row.op in NO_VALUE_OPS:
         return {"field": row.field, "op": row.op}
     if row.op in LIST_OPS:
-        values = [_scalar(v, kind) for v in row.value.split(",") if v.strip()]
+        pieces = row.value.replace("，", ",").replace("、", ",").split(",")
+        values = [_scalar(v, kind, row.field) for v in pieces if v.strip()]
         return {"field": row.field, "op": row.op, "value": values}
-    return {"field": row.field, "op": row.op, "value": _scalar(row.value, kind)}
+    return {"field": row.field, "op": row.op, "value": _scalar(row.value, kind, row.field)}
 
 
 def build_filter(combine: str, rows: list[FilterRow], filter_json: str = "") -> dict[str, Any]:
@@ -151,10 +197,11 @@ def rows_of_filter(raw: dict[str, Any]) -> tuple[str, list[FilterRow], str]:
                     rows.append(FilterRow(TAG, "=", str(child["tag"])))
                 elif "field" in child and "op" in child:
                     value = child.get("value")
+                    name = str(child["field"])
                     text = (
-                        ", ".join(str(v) for v in value)
+                        ", ".join(shown_value(name, v) for v in value)
                         if isinstance(value, list)
-                        else ("" if value is None else str(value))
+                        else ("" if value is None else shown_value(name, value))
                     )
                     rows.append(FilterRow(str(child["field"]), str(child["op"]), text))
                 else:

@@ -29,7 +29,7 @@ from weiwan.ops.surveys.models import Question
 from weiwan.web import formatting
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
-from weiwan.web.labels import OUTCOMES
+from weiwan.web.labels import OUTCOMES, PAYMENT_TYPES
 
 #: the contact rule that stops a contact now, in a few words
 CONTACT_RULES: dict[str, Any] = {
@@ -57,7 +57,6 @@ MANAGER_KINDS: dict[str, Any] = {
     "retention_manager": _l("Retention manager"),
     "outbound_manager": _l("Outbound manager"),
 }
-PAYMENT_TYPES: dict[str, Any] = {"prepaid": _l("Prepaid"), "postpaid": _l("Postpaid")}
 #: channel in which a contact without a task is recorded, per role
 DEFAULT_CHANNEL = {
     Role.STORE_CLERK: "store",
