@@ -99,6 +99,9 @@ def test_plan_rehearse_submit_and_approve_from_the_queue(
     form = head.get("/campaigns/new")
     assert form.status_code == 200
     assert 'hx-post="/campaigns/preview-count"' in form.text
+    for internal in ("branch_code", "branch_id", "model_version", "snapshot_date"):
+        assert f'<option value="{internal}"' not in form.text  # not offered to planners
+    assert '<option value="risk_band"' in form.text
 
     # the live count equals the API's targeting
     live = head.post(

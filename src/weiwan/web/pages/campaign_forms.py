@@ -25,6 +25,10 @@ TAG = "tag"
 LIST_OPS = frozenset({"in", "not_in", "between"})
 NO_VALUE_OPS = frozenset({"is_null", "not_null"})
 FILTER_FIELDS: tuple[str, ...] = (TAG, *FIELDS)
+#: fields the builder does not offer (internal: a stored filter may still use them, and the
+#: API takes them): branch codes and ids (the plan's branch does that), the model version, the
+#: snapshot date
+INTERNAL_FIELDS = frozenset({"branch_code", "branch_id", "model_version", "snapshot_date"})
 #: the builder's words for the operators of the filter language
 OP_LABELS: dict[str, Any] = {
     "=": "=",

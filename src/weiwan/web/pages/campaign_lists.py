@@ -20,7 +20,12 @@ from weiwan.ops.surveys.models import Questionnaire
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import template_globals
-from weiwan.web.pages.campaign_forms import FIELD_LABELS, FILTER_FIELDS, OP_LABELS
+from weiwan.web.pages.campaign_forms import (
+    FIELD_LABELS,
+    FILTER_FIELDS,
+    INTERNAL_FIELDS,
+    OP_LABELS,
+)
 from weiwan.web.tables import Column, Table
 
 
@@ -143,6 +148,9 @@ def form_choices(session: Session, actor: Actor) -> dict[str, Any]:
             (q.id, (q.title_en or q.title_zh) if english else q.title_zh)
             for q in list_questionnaires(session)
         ],
-        "filter_fields": [(f, str(FIELD_LABELS.get(f, f))) for f in FILTER_FIELDS],
+        "filter_fields": [
+            (f, str(FIELD_LABELS.get(f, f))) for f in FILTER_FIELDS if f not in INTERNAL_FIELDS
+        ],
+        "internal_fields": {f: str(FIELD_LABELS.get(f, f)) for f in INTERNAL_FIELDS},
         "filter_ops": [(op, str(OP_LABELS.get(op, op))) for op in OPS],
     }
