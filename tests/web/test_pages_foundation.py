@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,10 +17,17 @@ from openpyxl import load_workbook
 from web.i18n_catalog import missing_chinese
 from web.page_helpers import page_login, post_login
 from weiwan.core.db import make_engine
+from weiwan.core.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from weiwan.core.settings import Settings
 from weiwan.ops.org.roles import Role
 from weiwan.web import formatting
 from weiwan.web.app import serve_app
+from weiwan.web.errors import error_text
 from weiwan.web.i18n import use_locale
 from weiwan.web.nav import home_for, menu_for
 from weiwan.web.pages.auth import safe_next
@@ -183,6 +191,28 @@ def test_a_kpi_arrow_is_coloured_by_what_the_move_means_for_the_metric() -> None
     )
     assert 'kpi-bad" data-good="false"' in str(arrow("down", False))
     assert str(arrow(None, False)) == ""
+
+
+def test_a_chinese_page_never_shows_a_services_english_message() -> None:
+    """Services speak English (the API's contract); a Chinese page shows the plain words for
+    the kind of error instead, an English page the service's own text; translated and
+    already-Chinese messages pass as they are."""
+    cases = (
+        (PermissionDeniedError("role analyst may not do this"), "你的角色不能进行此操作。"),
+        (NotFoundError("task 12 not found"), "未找到，或不在你的数据范围内。"),
+        (ConflictError("campaign 3 is no longer approved; reload it"), "当前状态下不能进行此操作"),
+        (InvalidRequestError("comment: say why", field="comment"), "请检查填写的内容。"),
+    )
+    for exc, words in cases:
+        with use_locale("zh-CN"):
+            shown = error_text(exc)
+        assert words in shown and not re.search(r"[a-z]{4,}", shown), shown
+        with use_locale("en"):
+            assert error_text(exc) == (getattr(exc, "message", None) or str(exc))
+    with use_locale("zh-CN"):
+        assert error_text(InvalidRequestError("请至少选择一个任务。", field="task_id")) == (
+            "请至少选择一个任务。"
+        )
 
 
 def test_every_page_text_has_a_chinese_translation() -> None:

@@ -37,7 +37,7 @@ from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.api import login as login_endpoint
 from weiwan.ops.org.sessions import SESSION_KEY
 from weiwan.ops.sms.api import delivery_receipts as receipts_endpoint
-from weiwan.web.errors import error_text, validation_body
+from weiwan.web.errors import error_text, in_reader_language, validation_body
 from weiwan.web.i18n import gettext
 from weiwan.web.middleware import (
     ClientAddressMiddleware,
@@ -94,6 +94,8 @@ def _error_page(request: Request, status_code: int, message: str) -> Response:
         503: gettext("The database is not reachable; try again"),
     }
     title = titles.get(status_code, gettext("Something went wrong"))
+    if not in_reader_language(message):  # e.g. Starlette's "Not Found": the title says it
+        message = ""
     template = "error_fragment.html" if request.headers.get("HX-Request") else "error.html"
     headers = (
         {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}

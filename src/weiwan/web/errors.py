@@ -9,14 +9,22 @@ its text) and cut short, and at most :data:`MAX_VALIDATION_ERRORS` entries.
 from __future__ import annotations
 
 import math
+import re
 import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
 
-from weiwan.core.errors import MORE_PROBLEMS, cap_text
-from weiwan.web.i18n import gettext
+from weiwan.core.errors import (
+    MORE_PROBLEMS,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    cap_text,
+)
+from weiwan.web.i18n import current_language, gettext
 from weiwan.web.i18n import lazy_gettext as _l
 
 #: the messages of core and ops errors the pages translate: written out here so that the
@@ -37,14 +45,50 @@ MAX_VALIDATION_ERRORS = 20
 MAX_ECHO_CHARS = 200
 
 
+#: what a page in Chinese says for an error whose service text is English only, by kind
+_PLAIN_WORDS = (
+    (PermissionDeniedError, _l("Your role may not do this.")),
+    (NotFoundError, _l("Not found, or not in your data scope.")),
+    (ConflictError, _l("Not possible in the current state; reload the page and try again.")),
+    (InvalidRequestError, _l("Please check the values you entered.")),
+)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _in_document(field: object) -> bool:
+    """Whether ``field`` is a path into a document the user edits (``channels.sms.caps.day``,
+    ``targets[3]``): it is their own text's keys, so the message keeps it, in any language."""
+    return isinstance(field, str) and ("." in field or "[" in field)
+
+
+def in_reader_language(text: str) -> bool:
+    """Whether ``text`` may be shown on the page: any text on an English page; on a Chinese
+    page only text with Chinese in it (not a service's English message or a code)."""
+    return not current_language().startswith("zh") or bool(_CJK.search(text))
+
+
+def _in_reader_words(text: str, exc: Exception) -> str:
+    """``text`` unless the page is in Chinese and ``text`` has no Chinese in it (a service's
+    English message, or a code): then the plain words for the error's kind. English pages
+    keep the service's own text, which says more."""
+    if in_reader_language(text):
+        return text
+    word = next((w for kind, w in _PLAIN_WORDS if isinstance(exc, kind)), None)
+    return str(word) if word is not None else gettext("Something went wrong")
+
+
 def error_text(exc: Exception) -> str:
-    """What a page shows for ``exc``: its translation when it has a message id, else its text
-    — never with a field's code in front (``task_id: …``); capped either way."""
+    """What a page shows for ``exc``: its translation when it has a message id; the path and
+    message of a problem in a document the user edits; else its own words, without a field's
+    code in front (``task_id: …``) and, on a Chinese page, never a service's English (the
+    plain words for its kind instead); capped either way."""
     message_id = getattr(exc, "message_id", None)
     if message_id:
         text = gettext(message_id, **dict(getattr(exc, "message_variables", {})))
+    elif _in_document(getattr(exc, "field", None)):  # a YAML/JSON path the admin wrote
+        text = str(exc)
     else:  # a request error's own words, without the field's code in front
-        text = str(getattr(exc, "message", None) or exc)
+        text = _in_reader_words(str(getattr(exc, "message", None) or exc), exc)
     return cap_text(text, more=gettext(MORE_PROBLEMS))
 
 
