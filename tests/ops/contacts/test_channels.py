@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 from api_helpers import login
 from customer_fixtures import publish_customers, publish_rules
 from weiwan.core.db import session_scope
-from weiwan.ops.contacts.models import Contact, ContactOutcome
+from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome
 from weiwan.ops.org.models import AuditEvent
 from weiwan.ops.tasks.models import Task
 from weiwan.ops.tasks.service import TaskSpec, create_tasks
@@ -188,6 +188,13 @@ def test_self_service_order_closes_other_channels(
     assert ok.json()["closed_task_ids"] == [calls[3]]
     twice = clerk.post("/api/v1/self-service/S00004/orders", json={"policy_id": "keep168"})
     assert twice.status_code == 409
+    left = clerk.get("/api/v1/self-service/S00004/offers").json()
+    assert [o["policy_id"] for o in left] == ["care_call", "data10"]  # withdrawn once accepted
+    with session_scope(engine) as session:
+        channel = session.scalar(
+            select(Acceptance.channel).where(Acceptance.policy_id == "keep168")
+        )
+    assert channel == "store"  # the clerk took the order in the store
     assert login(app, "outsider").get("/api/v1/self-service/S00004/offers").status_code == 404
 
 

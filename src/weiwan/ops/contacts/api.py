@@ -5,6 +5,7 @@ import of an external dialer's results."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,9 +13,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
+from weiwan.ops.base import utcnow
 from weiwan.ops.contacts import dialer, service
 from weiwan.ops.contacts.models import QualityInspection
-from weiwan.ops.contacts.orders import order_offer
+from weiwan.ops.contacts.orders import order_offer, orderable_offers
 from weiwan.ops.contacts.records import CallRecord
 from weiwan.ops.contacts.schemas import (
     CallIn,
@@ -29,9 +31,12 @@ from weiwan.ops.contacts.schemas import (
     OutcomeOut,
 )
 from weiwan.ops.contacts.state import contact_state
+from weiwan.ops.customers.lookups import audit_view, lookup_by_id
 from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import CurrentActor, Db, LocalTz, as_actor, check_csrf
-from weiwan.ops.offers.schemas import OrderIn, OrderOut
+from weiwan.ops.offers.models import PublishedPolicy
+from weiwan.ops.offers.schemas import OrderIn, OrderOut, PolicyOut
+from weiwan.ops.offers.service import SELF_SERVICE
 from weiwan.ops.org.access import Actor
 from weiwan.ops.types import IdPath
 from weiwan.ops.uploads import FILE_BODY, CappedBodyRoute, uploaded_file
@@ -133,6 +138,19 @@ def add_do_not_disturb(
 def lift_do_not_disturb(subscriber_id: str, channel: str, actor: CurrentActor, db: Db) -> None:
     """Lift a wish (shift lead, centre head, director)."""
     service.lift_do_not_disturb(db, actor, subscriber_id, channel)
+
+
+@router.get("/self-service/{subscriber_id}/offers", response_model=list[PolicyOut])
+def offers(subscriber_id: str, actor: CurrentActor, db: Db, tz: LocalTz) -> list[PublishedPolicy]:
+    """The offers a subscriber may order in self-service today (those already accepted are
+    withdrawn). A customer lookup, audited (misses too) but not rate limited: the operator's
+    portal calls it for every visitor with one service account, and the answer holds no
+    contact data."""
+    customer = lookup_by_id(
+        db, actor, subscriber_id, channel=SELF_SERVICE, limit=None, now=utcnow()
+    )
+    audit_view(db, actor, customer, channel=SELF_SERVICE)
+    return list(orderable_offers(db, customer, datetime.now(tz).date()))
 
 
 @router.post(

@@ -4,7 +4,8 @@ closing the subscriber's other open tasks for the policy — one rule for the AP
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from weiwan.ops.contacts.records import CallRecord
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
 from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.offers.service import SELF_SERVICE, self_service_offers
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
@@ -37,6 +39,21 @@ def order_channel(actor: Actor) -> str:
     """Where an order the actor takes was made: the store for a clerk, the hotline for a
     hotline agent, the call for an outbound agent; self-service otherwise."""
     return ROLE_CHANNELS.get(actor.role, SELF_SERVICE)
+
+
+def orderable_offers(
+    session: Session, customer: CustomerView, today: date
+) -> Sequence[PublishedPolicy]:
+    """The self-service offers the customer may order today, less those they have already
+    accepted in any channel (an accepted offer is withdrawn everywhere)."""
+    taken = set(
+        session.scalars(
+            select(Acceptance.policy_id).where(
+                Acceptance.subscriber_id == customer.subscriber_id, Acceptance.status == "active"
+            )
+        )
+    )
+    return [p for p in self_service_offers(session, customer, today) if p.policy_id not in taken]
 
 
 def order_offer(

@@ -8,7 +8,6 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from weiwan.ops.contacts.models import Acceptance
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import spaced_ids
 from weiwan.ops.offers.models import PublishedPolicy
@@ -37,16 +36,9 @@ def policy_names(session: Session, language: str) -> dict[str, str]:
 def self_service_offers(
     session: Session, customer: CustomerView, today: date
 ) -> Sequence[PublishedPolicy]:
-    """Policies the customer may get today that are offered in self-service (特惠专区), less
-    those they have already accepted (in any channel, still active)."""
-    taken = set(
-        session.scalars(
-            select(Acceptance.policy_id).where(
-                Acceptance.subscriber_id == customer.subscriber_id, Acceptance.status == "active"
-            )
-        )
-    )
-    ids = [i for i in spaced_ids(customer.eligible_policies) if i not in taken]
+    """Policies the customer may get today that are offered in self-service (特惠专区), the
+    ones already accepted included (``contacts.orders.orderable_offers`` leaves them out)."""
+    ids = spaced_ids(customer.eligible_policies)
     if not ids:
         return []
     return [

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from weiwan.core.months import shown_end
-from weiwan.ops.contacts.orders import NotOfferedError, order_offer
+from weiwan.ops.contacts.orders import NotOfferedError, order_offer, orderable_offers
 from weiwan.ops.customers.limits import LookupBudget, lookup_budget
 from weiwan.ops.customers.lookups import (
     LookupLimitError,
@@ -25,7 +25,7 @@ from weiwan.ops.customers.lookups import (
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import find_by_phone, find_customer
 from weiwan.ops.deps import Db, LocalTz
-from weiwan.ops.offers.service import SELF_SERVICE, self_service_offers
+from weiwan.ops.offers.service import SELF_SERVICE
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
 from weiwan.web import formatting
@@ -153,7 +153,7 @@ def _offers_context(
             "commitment_months": p.commitment_months,
             "valid_to": shown_end(p.valid_to),  # None: open-ended
         }
-        for p in self_service_offers(session, customer, _today(tz))
+        for p in orderable_offers(session, customer, _today(tz))
     ]
     return {
         "customer": customer,
