@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi import FastAPI
+from pydantic import ValidationError
 from sqlalchemy import Engine, select
 
 from web.page_helpers import page_login
@@ -20,6 +21,7 @@ from web.team_fixtures import (
     workbook_rows,
 )
 from weiwan.core.db import session_scope
+from weiwan.core.settings import Settings
 from weiwan.ops.appraisal.board import DAILY_CONTACT_STANDARD, REACHED_OUTCOMES
 from weiwan.ops.contacts.models import QualityInspection
 from weiwan.ops.tasks.models import Task, TaskTransfer
@@ -224,6 +226,16 @@ def test_quality_sample_and_scoring(
         + [ContactRow(people["agent2"], now - timedelta(minutes=i)) for i in range(1, 3)],
     )
     outsider_contacts = add_contacts(engine, [ContactRow(people["outsider"], now)])
+    unanswered = add_contacts(  # nothing to listen to: never sampled
+        engine,
+        [
+            ContactRow(people["agent2"], now - timedelta(minutes=i), outcomes=("not_reached",))
+            for i in range(3, 9)
+        ],
+    )
+    app.state.settings = app.state.settings.model_copy(
+        update={"recording_url": "https://rec.example/play?call={contact_id}&at={at}"}
+    )
     client = page_login(app, "lead", language="en")
     page = client.get("/quality?size=3")
     assert page.status_code == 200
@@ -232,6 +244,9 @@ def test_quality_sample_and_scoring(
     assert len(sampled) == 3 + 2  # 3 of agent's 7, both of agent2's
     assert set(sampled) <= set(team_contacts)
     assert not set(sampled) & set(outsider_contacts)
+    assert not set(sampled) & set(unanswered)
+    link = f'id="recording-link-{sampled[0]}"'
+    assert link in page.text and f"https://rec.example/play?call={sampled[0]}&amp;at=" in page.text
     assert client.get("/quality?size=3").text.count("data-contact=") == 5
     assert [
         int(r["contact_id"])
@@ -252,6 +267,8 @@ def test_quality_sample_and_scoring(
             (i.contact_id, i.score, i.comments, i.recording_ref, i.inspector_id) for i in stored
         ] == [(target, 85, "clear offer", "rec/2026/001.wav", people["lead"])]
     page = client.get("/quality?size=3")
+    assert f'id="inspected-{target}"' in page.text  # shown as scored after a reload
+    assert f'id="score-{target}"' not in page.text and f'id="score-{sampled[1]}"' in page.text
     averages = table_rows(page.text, "quality-averages")
     assert len(averages) == 1 and averages[0]["average"] == "85.00"
     assert (
@@ -266,3 +283,17 @@ def test_quality_sample_and_scoring(
     book = head.get("/quality?size=3&seed=7&export=xlsx&table=quality-inspections")
     rows = workbook_rows(book.content)
     assert [r[3] for r in rows[1:]] == [int(r["score"]) for r in shown] == [85]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",  # only http(s)
+        "https://rec.example/{password}",  # an unknown placeholder
+        "https://rec.example/{contact_id",  # unbalanced
+    ],
+)
+def test_a_bad_recording_url_is_refused_when_the_settings_load(url: str) -> None:
+    with pytest.raises(ValidationError, match="recording_url"):
+        Settings(recording_url=url)
+    assert Settings(recording_url="https://rec.example/{agent}/{at}").recording_url

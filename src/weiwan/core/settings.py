@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Idle session lifetime (hours): a session unused this long ends.",
     )
+    recording_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^{}]*(\{(contact_id|subscriber_id|agent|at)\}[^{}]*)*$",
+        description="Link to a call's recording in the centre's recording system, shown on the "
+        "quality-inspection page: an http(s) URL with the placeholders {contact_id}, "
+        "{subscriber_id}, {agent} (username) and {at} (the call's start, UTC ISO 8601).",
+    )
     timezone: str = Field(
         default="Asia/Shanghai",
         description="Local time zone of the centre: contact-policy days and quiet hours.",

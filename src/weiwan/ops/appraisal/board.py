@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from sqlalchemy.orm import Session
 
 from weiwan.ops.appraisal.scheme import DEFAULT_STANDARD, current_scheme
@@ -206,8 +206,13 @@ def sample_contacts(
     seed: int,
     agent_id: int | None = None,
 ) -> list[Contact]:
-    """A random sample of up to ``per_agent`` sent contacts per agent made in [since, until)
-    by agents whose work the actor sees; the same ``seed`` draws the same sample."""
+    """A random sample of up to ``per_agent`` conversations per agent made in [since, until)
+    by agents whose work the actor sees: sent contacts that reached the customer (an outcome
+    among ``REACHED_OUTCOMES``; an unanswered call has nothing to inspect); the same ``seed``
+    draws the same sample."""
+    reached = exists().where(
+        ContactOutcome.contact_id == Contact.id, ContactOutcome.outcome.in_(REACHED_OUTCOMES)
+    )
     agents = [a.id for a in team_agents(session, actor)]
     if agent_id is not None:
         agents = [a for a in agents if a == agent_id]
@@ -222,6 +227,7 @@ def sample_contacts(
                     Contact.status == SENT,
                     Contact.at >= as_utc(since),
                     Contact.at < as_utc(until),
+                    reached,
                 )
                 .order_by(Contact.at.desc(), Contact.id.desc())
                 .limit(SAMPLE_POOL)

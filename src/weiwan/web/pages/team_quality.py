@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,6 +15,7 @@ from pydantic import ValidationError
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.appraisal import board
+from weiwan.ops.base import as_utc
 from weiwan.ops.contacts import service as contacts
 from weiwan.ops.contacts.schemas import InspectionIn
 from weiwan.ops.org.directory import display_names
@@ -65,6 +68,20 @@ def _day(value: str | None, default: date, field: str) -> date:
         raise InvalidRequestError(_("Use a date like 2026-11-24."), field=field) from exc
 
 
+def recording_url(template: str | None, contact: Any, agent: str) -> str | None:
+    """The contact's recording link from the ``recording_url`` setting (None when unset);
+    each value URL-encoded."""
+    if not template:
+        return None
+    values = {
+        "contact_id": str(contact.id),
+        "subscriber_id": str(contact.subscriber_id),
+        "agent": agent,
+        "at": as_utc(contact.at).isoformat(),
+    }
+    return template.format_map({k: quote(v, safe="") for k, v in values.items()})
+
+
 @router.get("/quality")
 def quality(
     request: Request,
@@ -98,6 +115,7 @@ def quality(
     names = {a.id: a.display_name for a in agents} | display_names(
         db, {i.inspector_id for i, _c in past}
     )
+    usernames = {a.id: a.username for a in agents}
     sample_rows = [
         {
             "contact_id": c.id,
@@ -111,6 +129,9 @@ def quality(
             "note": c.note,
             "recording_ref": latest[c.id].recording_ref if c.id in latest else None,
             "score": latest[c.id].score if c.id in latest else None,
+            "recording_url": recording_url(
+                request.app.state.settings.recording_url, c, usernames.get(c.user_id or 0, "")
+            ),
         }
         for c in sample
     ]
