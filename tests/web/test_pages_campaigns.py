@@ -281,12 +281,18 @@ def test_run_evaluate_library_and_clone(
             figures["retention_uplift"]
         )
         assert _kpi(page.text, "incremental_saves") == formatting.format_number(
-            figures["incremental_saves"], 1
-        )
+            figures["incremental_saves"]
+        )  # people: whole
         assert _kpi(page.text, "cost") == formatting.format_money(figures["cost"]) == "CN¥240"
         assert _kpi(page.text, "roi") == formatting.format_percent(figures["roi"])
         assert _kpi(page.text, "marketing_success_rate") == formatting.format_percent(0.5)
         assert _kpi(page.text, "participation_rate") == formatting.format_percent(4 / len(treated))
+    # the bars are labelled as percentages, never a raw share like 0.9243951612903226
+    treated_rate = figures["arms"]["treated"]["retention_rate"]
+    assert f'"formatter": "{formatting.format_percent(treated_rate)}"' in page.text.replace(
+        "&#34;", '"'
+    ) or f'"formatter":"{formatting.format_percent(treated_rate)}"' in page.text
+    assert repr(treated_rate) not in page.text or treated_rate in (0.0, 1.0)
     arms = table_rows(page.text, "evaluation-arms")
     assert [int(r["members"]) for r in arms] == [len(treated), len(holdout)]
     assert [int(r["retained"]) for r in arms] == [

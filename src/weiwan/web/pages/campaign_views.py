@@ -224,18 +224,20 @@ def evaluation_view(figures: dict[str, Any]) -> dict[str, Any]:
         rows,
         title=_("Treated against hold-out"),
     )
+    # in percent, each bar labelled as the locale writes it (the page allows no script, so
+    # no formatter function: the label text is given per bar)
+    bars = [
+        {
+            "value": None if r["retention_rate"] is None else round(r["retention_rate"] * 100, 1),
+            "label": {"show": True, "formatter": formatting.format_percent(r["retention_rate"])},
+        }
+        for r in rows
+    ]
     option = {
         "tooltip": {"trigger": "axis"},
         "xAxis": {"type": "category", "data": [r["arm"] for r in rows]},
-        "yAxis": {"type": "value", "max": 1},
-        "series": [
-            {
-                "name": _("Retention rate"),
-                "type": "bar",
-                "data": [r["retention_rate"] for r in rows],
-                "label": {"show": True},
-            }
-        ],
+        "yAxis": {"type": "value", "max": 100, "axisLabel": {"formatter": "{value}%"}},
+        "series": [{"name": _("Retention rate"), "type": "bar", "data": bars}],
     }
     return {"table": table, "option": option}
 
