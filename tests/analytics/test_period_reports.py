@@ -27,7 +27,7 @@ from period_report_fixtures import (
 )
 from weiwan.analytics import kpis
 from weiwan.analytics.features import bill_bases, compute_features
-from weiwan.analytics.period_report_doc import period_documents, period_report
+from weiwan.analytics.period_report_doc import _findings, period_documents, period_report
 from weiwan.analytics.period_reports import (
     Period,
     ReportTargets,
@@ -327,3 +327,17 @@ def test_stored_segments_take_precedence(tmp_path: Path) -> None:
         september = parse_period("month", "2026-09")
         doc = period_report(wh, SNAPSHOT, september)
         assert _by_tier(doc) == _tier_counts(september, hand_tiers(september.start))
+
+
+def test_unknown_figures_read_as_words_not_a_dash(wh: Warehouse) -> None:
+    """A figure without a year-earlier period (or without a cost) reads 无数据 / n/a."""
+    doc = period_report(wh, SNAPSHOT, parse_period("month", "2026-10"))
+    doc["total"].update(churn_rate_last_year=None, churn_yoy_change=None, roi=None)
+    findings = _findings(doc)
+    first_zh, first_en = findings["zh-CN"][0], findings["en"][0]
+    assert "去年同期 无数据" in first_zh and "同比变化 无数据" in first_zh
+    assert "same period last year n/a" in first_en
+    assert not any(
+        " -，" in line or " - " in line or line.endswith(" -。") for line in findings["zh-CN"]
+    )
+    assert any("投入产出比 无数据" in line for line in findings["zh-CN"])

@@ -59,7 +59,7 @@ def test_period_page_shows_the_api_document(published: Engine, app: FastAPI) -> 
     page = client.get("/reports", params={"report": "month:2026-10"})
     assert page.status_code == 200
     html = page.text
-    assert "Monthly report 2026-10" in html
+    assert "Monthly report, October 2026" in html
     assert 'media="print"' in html and "reports-print.css" in html
     assert 'id="print-report"' in html
     for line in doc["findings"]["en"]:
@@ -72,7 +72,10 @@ def test_period_page_shows_the_api_document(published: Engine, app: FastAPI) -> 
     assert html.count("data-chart ") + html.count("data-chart>") >= 4
     # the week is listed too, and opens
     week = client.get("/reports", params={"report": "week:2026-W43"})
-    assert "Weekly report 2026-W43" in week.text
+    assert "Weekly report, Week 43, 2026" in week.text
+    chinese = page_login(app, "director").get("/reports", params={"report": "week:2026-W43"})
+    assert "2026年第43周周报" in chinese.text and "2026-W43 周报" not in chinese.text
+    assert "2026年10月" in chinese.text  # the month in the period list, as the locale says it
     assert client.get("/reports", params={"report": "week:2020-W01"}).status_code == 404
 
 

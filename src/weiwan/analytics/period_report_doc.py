@@ -144,9 +144,19 @@ def _scoped_sums(
     return out
 
 
-def pct(value: float | None) -> str:
-    """A share as ``12.34%`` (``-`` when unknown)."""
-    return "-" if value is None else f"{value * 100:.2f}%"
+def pct(value: float | None, missing: str = "-") -> str:
+    """A share as ``12.34%`` (``missing`` when unknown)."""
+    return missing if value is None else f"{value * 100:.2f}%"
+
+
+def pct_zh(value: float | None) -> str:
+    """:func:`pct` for the Chinese prose: 无数据 when unknown (not a bare dash)."""
+    return pct(value, "无数据")
+
+
+def pct_en(value: float | None) -> str:
+    """:func:`pct` for the English prose: n/a when unknown."""
+    return pct(value, "n/a")
 
 
 def _findings(doc: dict[str, Any]) -> dict[str, list[str]]:
@@ -155,28 +165,28 @@ def _findings(doc: dict[str, Any]) -> dict[str, list[str]]:
     en: list[str] = []
     churn_goal = goals["churn_yoy_change"]
     zh.append(
-        f"流失率 {pct(total['churn_rate'])}（流失 {total['churned']:.0f} / 期初 "
-        f"{total['at_start']:.0f}），去年同期 {pct(total['churn_rate_last_year'])}，同比变化 "
-        f"{pct(total['churn_yoy_change'])}，目标 {pct(churn_goal['target'])}："
+        f"流失率 {pct_zh(total['churn_rate'])}（流失 {total['churned']:.0f} / 期初 "
+        f"{total['at_start']:.0f}），去年同期 {pct_zh(total['churn_rate_last_year'])}，"
+        f"同比变化 {pct_zh(total['churn_yoy_change'])}，目标 {pct_zh(churn_goal['target'])}："
         + {True: "达成", False: "未达成", None: "无法比较"}[churn_goal["met"]]
         + "。"
     )
     en.append(
-        f"Churn rate {pct(total['churn_rate'])} ({total['churned']:.0f} of "
+        f"Churn rate {pct_en(total['churn_rate'])} ({total['churned']:.0f} of "
         f"{total['at_start']:.0f} at the start), same period last year "
-        f"{pct(total['churn_rate_last_year'])}, change {pct(total['churn_yoy_change'])} "
-        f"against a target of {pct(churn_goal['target'])}: "
+        f"{pct_en(total['churn_rate_last_year'])}, change {pct_en(total['churn_yoy_change'])} "
+        f"against a target of {pct_en(churn_goal['target'])}: "
         + {True: "met", False: "not met", None: "no comparison"}[churn_goal["met"]]
         + "."
     )
     sat = goals["satisfaction_rate"]
     zh.append(
-        f"满意度 {pct(total['satisfaction_rate'])}（{total['surveys']:.0f} 份问卷），"
-        f"目标 {pct(sat['target'])}。"
+        f"满意度 {pct_zh(total['satisfaction_rate'])}（{total['surveys']:.0f} 份问卷），"
+        f"目标 {pct_zh(sat['target'])}。"
     )
     en.append(
-        f"Satisfaction {pct(total['satisfaction_rate'])} ({total['surveys']:.0f} answers), "
-        f"target {pct(sat['target'])}."
+        f"Satisfaction {pct_en(total['satisfaction_rate'])} ({total['surveys']:.0f} answers), "
+        f"target {pct_en(sat['target'])}."
     )
     if total["tenure_gain_months"] is not None:
         zh.append(
@@ -189,26 +199,26 @@ def _findings(doc: dict[str, Any]) -> dict[str, list[str]]:
             f"{total['tenure_gain_months']:+.1f} on last year (target "
             f"{goals['tenure_gain_months']['target']:+.1f})."
         )
-    roi = "-" if total["roi"] is None else f"{total['roi']:.2f}"
+    roi = None if total["roi"] is None else f"{total['roi']:.2f}"
     zh.append(
         f"挽留成功 {total['saves']:.0f} 户，挽留成本 {total['cost']:.2f} 元，挽回价值 "
-        f"{total['value_saved']:.2f} 元，投入产出比 {roi}。"
+        f"{total['value_saved']:.2f} 元，投入产出比 {roi or '无数据'}。"
     )
     en.append(
         f"{total['saves']:.0f} customers saved, retention cost {total['cost']:.2f}, value "
-        f"saved {total['value_saved']:.2f}, ROI {roi}."
+        f"saved {total['value_saved']:.2f}, ROI {roi or 'n/a'}."
     )
     if total["incremental_saves"] is not None:
         zh.append(
-            f"对照组：挽留客户流失率 {pct(total['treated_churn_rate'])}"
+            f"对照组：挽留客户流失率 {pct_zh(total['treated_churn_rate'])}"
             f"（{total['treated']:.0f} 户），"
-            f"对照组流失率 {pct(total['holdout_churn_rate'])}（{total['holdout']:.0f} 户），"
+            f"对照组流失率 {pct_zh(total['holdout_churn_rate'])}（{total['holdout']:.0f} 户），"
             f"净增挽留 {total['incremental_saves']:.1f} 户。"
         )
         en.append(
-            f"Against the hold-out: treated churn {pct(total['treated_churn_rate'])} "
+            f"Against the hold-out: treated churn {pct_en(total['treated_churn_rate'])} "
             f"({total['treated']:.0f} customers), hold-out churn "
-            f"{pct(total['holdout_churn_rate'])} ({total['holdout']:.0f}): "
+            f"{pct_en(total['holdout_churn_rate'])} ({total['holdout']:.0f}): "
             f"{total['incremental_saves']:.1f} incremental saves."
         )
     for dimension in ("branch", "brand", "value_tier"):
@@ -218,11 +228,11 @@ def _findings(doc: dict[str, Any]) -> dict[str, list[str]]:
         worst = max(rows, key=lambda r: (r["churn_rate"], r["member"]))
         member_zh, member_en = _TIERS.get(worst["member"], (worst["member"], worst["member"]))
         zh.append(
-            f"按{_DIM_ZH[dimension]}，流失率最高的是 {member_zh}（{pct(worst['churn_rate'])}）。"
+            f"按{_DIM_ZH[dimension]}，流失率最高的是 {member_zh}（{pct_zh(worst['churn_rate'])}）。"
         )
         en.append(
             f"By {dimension.replace('_', ' ')}, the highest churn rate is {member_en} "
-            f"({pct(worst['churn_rate'])})."
+            f"({pct_en(worst['churn_rate'])})."
         )
     return {"zh-CN": zh, "en": en}
 

@@ -40,8 +40,9 @@ from weiwan.analytics.period_reports import Period, first_churn
 from weiwan.analytics.segments import load_segment_config
 from weiwan.core.months import month_end
 
-#: the reports' definitions: bump to rebuild every published report once
-VERSION = 1
+#: the reports' definitions: bump to rebuild every published report once (2: unknown figures
+#: read 无数据 / n/a in the findings, not a dash)
+VERSION = 2
 #: stored kinds: a week, a month, a month's churn analysis
 CHURN = "churn"
 _PRIME = 2_147_483_647

@@ -54,3 +54,18 @@ def format_datetime(value: datetime | None, tz: ZoneInfo, form: str = "short") -
         return EMPTY
     local = as_utc(value).astimezone(tz)
     return dates.format_datetime(local, format=form, tzinfo=tz, locale=current_locale())
+
+
+def format_period(kind: str, key: str, start: date | None = None) -> str:
+    """A report period as the locale says it: 2026年第48周 / Week 48, 2026 for ``week``
+    ``2026-W48``; 2026年10月 / October 2026 for ``month`` (from ``start``, its first day);
+    the key itself otherwise."""
+    chinese = current_locale().language == "zh"
+    if kind == "week" and "-W" in key:
+        year, week = key.split("-W", 1)
+        if chinese:
+            return f"{year}年第{int(week)}周"
+        return f"Week {int(week)}, {year}"
+    if kind in ("month", "churn") and start is not None:
+        return dates.format_skeleton("yMMMM", start, locale=current_locale())
+    return key

@@ -49,6 +49,7 @@ def environment() -> Environment:
         percent=formatting.format_percent,
         money=formatting.format_money,
         date=formatting.format_date,
+        period=formatting.format_period,
         chart_json=_tojson_attr,
     )
     env.globals.update(languages=LANGUAGES, language_names=LANGUAGE_NAMES, **template_globals())
