@@ -4,7 +4,6 @@ whatever Spark re-runs), or the rows are streamed through the driver a partition
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -16,7 +15,7 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from weiwan.core.db import make_engine
+from pg_helpers import pg_database
 from weiwan.pipeline.publish.executors import PREFIX, load_from_executors
 from weiwan.pipeline.publish.transport import load_staged
 
@@ -30,19 +29,9 @@ NOTES = ['say "yes", then', "line\nbreak", "挽留，已接受", "", None, "plai
 @pytest.fixture
 def pg(postgres_url: str) -> Iterator[sa.Engine]:
     """A fresh PostgreSQL database with one target table ``things``."""
-    name = f"spark_publish_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(postgres_url).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(postgres_url.rsplit("/", 1)[0] + f"/{name}")
-    _things().create(engine)
-    try:
+    with pg_database(postgres_url, "spark_publish", migrate=False) as engine:
+        _things().create(engine)
         yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _things() -> sa.Table:

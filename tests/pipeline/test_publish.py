@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -23,6 +22,7 @@ import yaml
 
 import weiwan.pipeline.publish.swap as swap
 import weiwan.pipeline.publish.transport as transport
+from pg_helpers import pg_database
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.ingest import ingest
@@ -74,26 +74,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
         yield engine
         engine.dispose()
         return
-    with _pg_database(request.getfixturevalue("postgres_url")) as engine:
+    with pg_database(request.getfixturevalue("postgres_url"), "publish") as engine:
         yield engine
-
-
-@contextmanager
-def _pg_database(server: str) -> Iterator[sa.Engine]:
-    """A migrated PostgreSQL database of its own on ``server``, dropped after."""
-    name = f"publish_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(server).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(server.rsplit("/", 1)[0] + f"/{name}")
-    upgrade(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _frame(engine: sa.Engine, sql: str) -> pd.DataFrame:
@@ -402,7 +384,7 @@ def test_the_swapped_in_customer_view_keeps_its_keys_indexes_and_grants(
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE ROLE "{reader}"'))
     try:
-        with _pg_database(postgres_url) as engine:
+        with pg_database(postgres_url, "publish") as engine:
             with engine.begin() as conn:
                 conn.execute(
                     sa.text("CREATE INDEX ix_dba_status ON customer_view (status, region)")
@@ -434,7 +416,7 @@ def test_the_swap_waits_for_open_reads_in_short_attempts(
     after LOCK_ATTEMPTS and the published view stays as it was."""
     monkeypatch.setattr(swap, "LOCK_WAIT", "200ms")
     monkeypatch.setattr(swap, "LOCK_ATTEMPTS", 3)
-    with _pg_database(postgres_url) as engine:
+    with pg_database(postgres_url, "publish") as engine:
         publish(wh, engine, DAY, kinds=["customer_view"])
         view = _view(engine)
         with engine.connect() as reading:

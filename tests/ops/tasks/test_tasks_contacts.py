@@ -23,6 +23,13 @@ from weiwan.ops.tasks.service import TaskSpec, assign_customers, create_tasks, t
 
 TZ = ZoneInfo("Asia/Shanghai")
 MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=TZ).isoformat()
+#: an outbound call to S00002 in the morning that nobody answered: the day's cap is then used
+UNANSWERED = {
+    "subscriber_id": "S00002",
+    "channel": "outbound_call",
+    "outcomes": [{"outcome": "not_reached"}],
+    "at": MORNING,
+}
 RULES = {
     "channels": {
         "outbound_call": {
@@ -312,12 +319,7 @@ def test_a_call_over_a_contact_rule_is_recorded_flagged_and_audited(
     """The rules govern the outreach: a call that took place is recorded with its outcomes
     (nothing the agent typed is lost), the rule it went over kept and audited."""
     agent = login(app, "agent")
-    first = {
-        "subscriber_id": "S00002",
-        "channel": "outbound_call",
-        "outcomes": [{"outcome": "not_reached"}],
-        "at": MORNING,
-    }
+    first = UNANSWERED
     assert agent.post("/api/v1/contacts", json=first).status_code == 201
     answered = {**first, "outcomes": [{"outcome": "connected"}], "note": "客户回电，已沟通"}
     second = agent.post("/api/v1/contacts", json=answered)
@@ -352,12 +354,7 @@ def test_the_contact_state_says_before_the_call_whether_and_when(
 ) -> None:
     """今日已接触 1/1，下次 11/25 09:00: the standing the card shows before anyone calls."""
     agent = login(app, "agent")
-    first = {
-        "subscriber_id": "S00002",
-        "channel": "outbound_call",
-        "outcomes": [{"outcome": "not_reached"}],
-        "at": MORNING,
-    }
+    first = UNANSWERED
     assert agent.post("/api/v1/contacts", json=first).status_code == 201
     noon = datetime(2026, 11, 24, 12, 0, tzinfo=TZ)
     with session_scope(engine) as session:
