@@ -512,8 +512,9 @@ RISK_TRIGGER_NAMES = ("流失风险", "churn risk")
 
 def _named(codes: pd.Series, names: dict[str, tuple[str, str]], lang: int) -> pd.Series:
     """Each code's name in ``lang`` (0 Chinese, 1 English); a code without one stays."""
-    named = codes.map({k: v[lang] for k, v in names.items()})
-    return named.fillna(codes.astype(object)).fillna("")
+    named = codes.astype(object).map({k: v[lang] for k, v in names.items()})
+    # object throughout: an empty or all-blank column stays text, never float
+    return named.fillna(codes.astype(object)).fillna("").astype(object)
 
 
 def _explain(out: pd.DataFrame, names: Names | None = None) -> tuple[pd.Series, pd.Series]:
