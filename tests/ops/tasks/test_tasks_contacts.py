@@ -15,6 +15,7 @@ from weiwan.core.db import session_scope
 from weiwan.ops.appraisal.board import team_board
 from weiwan.ops.contacts.models import Acceptance, Contact
 from weiwan.ops.contacts.state import contact_state
+from weiwan.ops.customers.service import find_customer
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import AuditEvent, User
 from weiwan.ops.tasks.listing import TaskFilters, count_tasks
@@ -362,10 +363,15 @@ def test_the_contact_state_says_before_the_call_whether_and_when(
         states = {
             s.channel: s
             for s in contact_state(
-                session, actor, "S00002", ["outbound_call", "sms"], tz=TZ, now=noon
+                session,
+                find_customer(session, actor, "S00002"),
+                ["outbound_call", "sms"],
+                tz=TZ,
+                now=noon,
             )
         }
-        other = contact_state(session, actor, "S00003", ["outbound_call"], tz=TZ, now=noon)
+        customer = find_customer(session, actor, "S00003")
+        other = contact_state(session, customer, ["outbound_call"], tz=TZ, now=noon)
     call = states["outbound_call"]
     assert (call.used["day"], call.caps["day"], call.used["week"], call.caps["week"]) == (
         1,

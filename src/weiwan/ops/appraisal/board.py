@@ -25,7 +25,7 @@ from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import User
 from weiwan.ops.org.roles import Role
 from weiwan.ops.scope import task_scope_clause, user_scope_clause
-from weiwan.ops.tasks.due import day_bounds, due_today_clause, overdue_clause
+from weiwan.ops.tasks.due import OPEN, day_bounds, due_today_clause, overdue_clause
 from weiwan.ops.tasks.models import Task
 
 #: who reads the team board and inspects quality
@@ -38,7 +38,6 @@ DAILY_CONTACT_STANDARD = DEFAULT_STANDARD
 #: outcomes that mean the customer was reached (接通): the rest are not_reached, wrong_number
 REACHED_OUTCOMES = ("connected", "refused", "accepted", "call_back")
 SENT = "sent"
-OPEN = "open"
 DONE = "done"
 #: most contacts per agent a sample is drawn from (the newest first)
 SAMPLE_POOL = 2_000

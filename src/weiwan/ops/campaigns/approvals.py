@@ -30,13 +30,13 @@ from weiwan.ops.campaigns.service import (
     require,
     schedule,
     sees_branch,
-    today_in,
     transition,
 )
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch
 from weiwan.ops.org.roles import Role, permissions
 from weiwan.ops.org.service import AuditAction, audit
+from weiwan.ops.tasks.due import local_today
 
 # ----------------------------------------------------------------------------- chains
 
@@ -107,7 +107,7 @@ def submit(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> Ca
     require(actor, SUBMITTERS, campaign.branch_id)
     expect(campaign, (REHEARSED,), "submit")
     _, end = schedule(campaign)
-    if end < today_in(tz):
+    if end < local_today(tz):
         raise InvalidRequestError("the schedule has already ended", field="end_date")
     plan_policies(session, campaign)
     roles, _, _ = resolve_chain(session, campaign.branch_id)

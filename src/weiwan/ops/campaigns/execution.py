@@ -30,12 +30,11 @@ from weiwan.ops.campaigns.service import (
     loads,
     require,
     schedule,
-    today_in,
     transition,
 )
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.access import Actor
-from weiwan.ops.tasks.due import end_of_day
+from weiwan.ops.tasks.due import end_of_day, local_today
 from weiwan.ops.tasks.models import Task
 from weiwan.ops.tasks.service import STAFFED_CHANNELS, TaskSpec, create_tasks
 
@@ -57,7 +56,7 @@ def start(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> Cam
     require(actor, RUNNERS, campaign.branch_id)
     expect(campaign, (APPROVED,), "start")
     first, last = schedule(campaign)
-    today = today_in(tz)
+    today = local_today(tz)
     if today < first:
         raise localisable(
             ConflictError(f"the campaign is scheduled to start on {first.isoformat()}"),

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, select, true
 from sqlalchemy.orm import Session
@@ -64,11 +63,6 @@ def dump(value: Any) -> str:
 def loads(text: str | None) -> Any:
     """A JSON column's value (``None`` stays ``None``)."""
     return None if text is None else json.loads(text)
-
-
-def today_in(tz: ZoneInfo) -> date:
-    """Today's date in ``tz``."""
-    return datetime.now(tz).date()
 
 
 def ancestor_branch_ids(session: Session, branch_id: int) -> list[int]:

@@ -120,7 +120,7 @@ def get_contact_state(
             reason=s.verdict.reason,
             next_allowed_at=s.next_allowed_at,
         )
-        for s in contact_state(db, actor, subscriber_id, tz=tz)
+        for s in contact_state(db, find_customer(db, actor, subscriber_id), tz=tz)
     ]
 
 

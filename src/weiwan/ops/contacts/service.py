@@ -238,8 +238,7 @@ def record_system_contact(
     )
     session.add(contact)
     session.flush()
-    if contact.over_rule is not None:
-        audit_over_rule(session, user_id, contact)
+    audit_over_rule(session, user_id, contact)
     return contact, verdict
 
 

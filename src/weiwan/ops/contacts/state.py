@@ -28,8 +28,7 @@ from weiwan.ops.contacts.policy_check import (
     window_of,
 )
 from weiwan.ops.contacts.rules import current_rules
-from weiwan.ops.customers.service import find_customer
-from weiwan.ops.org.access import Actor
+from weiwan.ops.customers.models import CustomerView
 
 #: how many days ahead the next allowed moment is looked for (a month cap's window, and more)
 LOOK_AHEAD_DAYS = 40
@@ -51,16 +50,16 @@ class ChannelState:
 
 def contact_state(
     session: Session,
-    actor: Actor,
-    subscriber_id: str,
+    customer: CustomerView,
     channels: Sequence[str] = CHANNELS,
     *,
     tz: ZoneInfo,
     rules: ContactRules | None = None,
     now: datetime | None = None,
 ) -> list[ChannelState]:
-    """The standing of the customer (in the actor's scope) on each of ``channels`` at ``now``."""
-    find_customer(session, actor, subscriber_id)
+    """The standing of ``customer`` (found in the reader's scope by the caller) on each of
+    ``channels`` at ``now``."""
+    subscriber_id = customer.subscriber_id
     rules = rules or current_rules(session)
     now = now or utcnow()
     known = [c for c in channels if c in CHANNELS]

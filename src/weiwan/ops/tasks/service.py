@@ -33,7 +33,7 @@ from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, User
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.scope import task_scope_clause, user_scope_clause
-from weiwan.ops.tasks.due import deadline_in
+from weiwan.ops.tasks.due import OPEN, deadline_in
 from weiwan.ops.tasks.models import CustomerAssignment, Task, TaskTransfer
 
 #: value tiers whose tasks go to the account manager (大客户经理)
@@ -44,7 +44,6 @@ ARRIVAL_STAGE = "onboarding"
 STAFFED_CHANNELS = ("outbound_call", "account_manager_call", "store", "hotline")
 #: days until a task created from the day's decisions is due, per channel
 DUE_DAYS = {"outbound_call": 3, "account_manager_call": 5, "store": 30, "hotline": 30}
-OPEN = "open"
 MANAGER_ROLES = (Role.AGENT,)
 
 
@@ -95,11 +94,11 @@ def _route(
     spec: TaskSpec,
     tier: str | None,
     managers: dict[tuple[str, str], int],
-    holders: dict[tuple[str, str], int] | None = None,
+    holders: dict[tuple[str, str], int],
 ) -> int | None:
     if spec.assignee_id is not None:
         return spec.assignee_id
-    holder = (holders or {}).get((spec.subscriber_id, spec.channel))
+    holder = holders.get((spec.subscriber_id, spec.channel))
     if holder is not None:
         return holder
     account_manager = managers.get((spec.subscriber_id, "account_manager"))

@@ -170,7 +170,7 @@ def card_context(
     if page.may_work:
         wanted = {t["channel"] for t in context["tasks"]} | {context["default_channel"]}
         channels = [c for c in CHANNELS if c in wanted]
-        for state in contact_state(session, actor, customer.subscriber_id, channels, tz=tz):
+        for state in contact_state(session, customer, channels, tz=tz):
             states[state.channel] = {
                 "allowed": state.verdict.allowed,
                 "text": contact_state_text(state, tz),
