@@ -28,8 +28,11 @@ browser:
 	(command -v chromium && fc-list | grep -qi wqy) >/dev/null 2>&1 || \
 		(apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null)
 
+# Two workers by default (CI has two cores); each test module runs whole on one worker and the
+# browser tests together (one demo site): tests/conftest.py groups them.
+TEST_WORKERS ?= 2
 test: lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_simulate.py

@@ -24,6 +24,21 @@ from weiwan.ops.migrate import upgrade
 pytest_plugins = ["spark_fixtures"]
 
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
+TESTS = Path(__file__).resolve().parent
+#: directories whose tests share one expensive session fixture (the served demo): one group
+SHARED_SESSION_DIRS = frozenset({"browser"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests for ``pytest -n N --dist loadgroup`` (``make test``): a module runs whole
+    on one worker (its module fixtures are built once), and the browser tests all on one
+    worker (the demo site is built once)."""
+    for item in items:
+        relative = item.path.relative_to(TESTS)
+        shared = relative.parts[0] in SHARED_SESSION_DIRS
+        item.add_marker(pytest.mark.xdist_group(relative.parts[0] if shared else str(relative)))
+
+
 PG_USER = "nobody"
 
 

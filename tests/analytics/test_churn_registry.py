@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 import factories as f
+from feature_names import documented_features
 from weiwan.analytics.churn.labels import horizon_end, labelled_snapshots, labels
 from weiwan.analytics.churn.reasons import sentences, top_reasons
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry, WeakModelError
@@ -103,6 +105,17 @@ def test_reason_sentences_carry_the_evidence() -> None:
     assert (zh[0], en[0]) == ("当前状态：预拆机", "status: pre-disconnect")
     zh, en = sentences("star_level", pd.Series([5]))  # an operator's own column: generic text
     assert en[0] == "star_level: 5"
+
+
+def test_every_documented_feature_gives_a_sentence_in_words_not_its_column_name() -> None:
+    for feature in documented_features():
+        value = pd.Series(["active" if feature == "status" else 1])
+        zh, en = sentences(feature, value)
+        named = re.compile(rf"\b{feature}\b")  # English may use a one-word name ("gender")
+        assert not named.search(zh[0]), (feature, zh[0])
+        assert "_" not in feature or not named.search(en[0]), (feature, en[0])
+    zh, en = sentences("join_channel", pd.Series(["agent_outlet"]))
+    assert (zh[0], en[0]) == ("入网渠道：代理网点", "joined through: an agent outlet")
 
 
 def test_top_reasons_take_the_largest_positive_contributions() -> None:

@@ -94,6 +94,24 @@ def test_filters_narrow_the_list_and_the_counts(app: FastAPI, pool: dict[str, in
     assert _row_ids(html) == {pool["own"]}
     bad = lead.get("/anomalies", params={"detected_from": "yesterday"})
     assert bad.status_code == 422
+    html = lead.get("/anomalies", params={"subscriber_id": "S00002"}).text
+    assert _row_ids(html) == {pool["other"]}
+
+
+def test_a_subscriber_without_a_card_is_not_a_dead_link(
+    app: FastAPI, engine: Engine, branches: dict[str, int], pool: dict[str, int]
+) -> None:
+    with session_scope(engine) as session:  # left the network: an anomaly, but no card
+        gone = pool_entry("S09999", branches["city"], rule_id="arrears_after_suspension")
+        session.add(gone)
+        session.flush()
+        gone_id = gone.id
+    director = page_login(app, "director")
+    html = director.get("/anomalies").text
+    assert _row_ids(html) >= {pool["own"], gone_id}
+    assert 'href="/customers/S00001"' in html and 'href="/customers/S09999"' not in html
+    assert "今日无客户视图" in html
+    assert director.get("/customers/S00001").status_code == 200
 
 
 def test_assign_handle_dismiss_by_htmx(

@@ -336,7 +336,7 @@ def test_lists_texts_exports_and_roles(
     assert [int(r["id"]) for r in rows] == [second, first]
     assert {r["status"] for r in rows} == {"Draft"}
     book = workbook_rows(head_en.get("/campaigns?export=xlsx").content)
-    assert book[0][:3] == ["No.", "Name", "State"]
+    assert book[0][:3] == ["No.", "Plan name", "State"]
     assert [[r[0], r[1], r[2]] for r in book[1:]] == [
         [int(r["id"]), r["name"], r["status"]] for r in rows
     ]

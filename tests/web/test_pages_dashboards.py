@@ -130,7 +130,8 @@ def test_churn_and_model_pages(seeded: Engine, app: FastAPI) -> None:
     export = client.get("/dashboards/churn", params={"export": "xlsx", "table": "churn-cost"})
     assert _sheet(export.content)[1][:2] == ["Direct: monthly revenue lost", 1200]
     models = client.get("/dashboards/models").text
-    assert "AUC over time" in models and "arpu_1m" in models
+    assert "AUC over time" in models and "ARPU last month" in models  # features by name
+    assert "arpu_1m" not in models
 
 
 def test_pages_in_chinese(seeded: Engine, app: FastAPI) -> None:

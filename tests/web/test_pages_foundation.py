@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from web.i18n_catalog import missing_chinese
+from feature_names import documented_features
+from web.i18n_catalog import conflicting_chinese, missing_chinese
 from web.page_helpers import page_login, post_login
 from weiwan.core.db import make_engine
 from weiwan.core.errors import (
@@ -28,6 +29,7 @@ from weiwan.ops.org.roles import Role
 from weiwan.web import formatting
 from weiwan.web.app import serve_app
 from weiwan.web.errors import error_text
+from weiwan.web.feature_labels import feature_label
 from weiwan.web.i18n import use_locale
 from weiwan.web.nav import home_for, menu_for
 from weiwan.web.pages.auth import safe_next
@@ -219,6 +221,22 @@ def test_every_page_text_has_a_chinese_translation() -> None:
     missing = missing_chinese()
     assert not missing, "translate in web/i18n/zh_CN/*.po: " + "; ".join(
         f"{msgid!r} ({where[0]})" for msgid, where in sorted(missing.items())
+    )
+
+
+def test_every_model_feature_has_a_name_in_both_languages() -> None:
+    for feature in documented_features():
+        with use_locale("zh-CN"):
+            assert re.search(r"[\u4e00-\u9fff]", feature_label(feature)), feature
+        with use_locale("en"):
+            assert feature_label(feature) != feature
+    assert feature_label("operators_own_column") == "operators_own_column"
+
+
+def test_one_message_has_one_chinese_text() -> None:
+    conflicts = conflicting_chinese()
+    assert not conflicts, "give each meaning its own msgid: " + "; ".join(
+        f"{msgid!r}: {sorted(texts)}" for msgid, texts in sorted(conflicts.items())
     )
 
 

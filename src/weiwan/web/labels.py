@@ -33,6 +33,13 @@ CHANNELS: dict[str, Any] = {
     "self_service": _l("Self-service"),
     "all": _l("All channels"),
 }
+OFFER_TYPES: dict[str, Any] = {
+    "discount": _l("Discount"),
+    "bonus_data": _l("Bonus data"),
+    "device_subsidy": _l("Device subsidy"),
+    "prepay_and_get": _l("Prepay and get"),
+    "care_call": _l("Care call"),
+}
 OUTCOMES: dict[str, Any] = {
     "connected": _l("Connected"),
     "not_reached": _l("Not reached"),

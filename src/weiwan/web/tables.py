@@ -20,9 +20,10 @@ from fastapi.responses import Response
 from weiwan.core.tabular_export import XLSX_MEDIA_TYPE, Sheet, xlsx_bytes
 from weiwan.ops.base import as_utc
 
-#: ``id``: a number that names something (a task number), shown without thousands separators
+#: ``id``: a number that names something (a task number), shown without thousands separators;
+#: ``code``: a configuration key (a rule or policy id) that its editors type, shown as code
 ColumnKind = Literal[
-    "text", "id", "int", "number", "percent", "money", "date", "datetime", "link"
+    "text", "id", "code", "int", "number", "percent", "money", "date", "datetime", "link"
 ]
 
 _NUMBER_FORMATS: dict[str, str] = {

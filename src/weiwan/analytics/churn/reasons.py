@@ -111,6 +111,22 @@ TEMPLATES: dict[str, tuple[Text, Text]] = {
     "arpu_1m": _count("上月话费{n}元", "last bill {n} CNY"),
     "bill_mean_3m": _count("近3个月月均话费{n}元", "average bill {n} CNY over 3 months"),
     "age": _count("年龄{n}岁", "aged {n}"),
+    "plan_monthly_fee": _count("套餐月费{n}元", "plan fee {n} CNY a month"),
+    "bill_mean_6m": _count("近6个月月均话费{n}元", "average bill {n} CNY over 6 months"),
+    "voice_1m": _count("上月通话{n}分钟", "{n} voice minutes last month"),
+    "voice_mean_3m": _count("近3个月月均通话{n}分钟", "{n} voice minutes a month over 3 months"),
+    "voice_mean_6m": _count("近6个月月均通话{n}分钟", "{n} voice minutes a month over 6 months"),
+    "data_mb_1m": _count("上月流量{n}MB", "{n} MB of data last month"),
+    "data_mean_3m": _count("近3个月月均流量{n}MB", "{n} MB of data a month over 3 months"),
+    "data_mean_6m": _count("近6个月月均流量{n}MB", "{n} MB of data a month over 6 months"),
+    "sms_1m": _count("上月短信{n}条", "{n} SMS last month"),
+    "sms_mean_3m": _count("近3个月月均短信{n}条", "{n} SMS a month over 3 months"),
+    "sms_mean_6m": _count("近6个月月均短信{n}条", "{n} SMS a month over 6 months"),
+    "recharge_1m": _count("上月充值{n}元", "recharged {n} CNY last month"),
+    "recharge_mean_3m": _count("近3个月月均充值{n}元", "recharged {n} CNY a month over 3 months"),
+    "vas_mean_3m": _count("近3个月月均增值业务{n}元", "{n} CNY a month of value-added services"),
+    "roaming_mean_3m": _count("近3个月月均漫游{n}分钟", "{n} roaming minutes a month"),
+    "contacts_1m": _count("上月交往圈{n}人", "{n} distinct contacts last month"),
 }
 _FLAGS: dict[str, tuple[str, str, str, str]] = {  # feature -> zh/en when true, zh/en when false
     "call_forwarding_active": (
@@ -139,6 +155,45 @@ _STATUS = {  # status at the snapshot -> (zh, en)
 }
 
 
+#: categorical features -> (zh name, en name, {code: (zh, en)} for values that are codes)
+_CATEGORIES: dict[str, tuple[str, str, dict[str, tuple[str, str]]]] = {
+    "branch": ("所属分公司", "branch", {}),
+    "region": ("地区", "region", {}),
+    "brand": ("品牌", "brand", {}),
+    "plan_id": ("套餐", "plan", {}),
+    "device_model": ("终端", "device", {}),
+    "gender": (
+        "性别",
+        "gender",
+        {"M": ("男", "male"), "F": ("女", "female"), "U": ("未知", "unknown")},
+    ),
+    "payment_type": (
+        "付费方式",
+        "payment",
+        {"prepaid": ("预付费", "prepaid"), "postpaid": ("后付费", "postpaid")},
+    ),
+    "join_channel": (
+        "入网渠道",
+        "joined through",
+        {
+            "store": ("营业厅", "a store"),
+            "online": ("网上营业厅", "the online shop"),
+            "agent_outlet": ("代理网点", "an agent outlet"),
+            "hotline": ("客服热线", "the hotline"),
+            "direct_sales": ("直销渠道", "direct sales"),
+            "other": ("其他渠道", "another channel"),
+        },
+    ),
+}
+
+
+def _category(feature: str, values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    zh_name, en_name, words = _CATEGORIES[feature]
+    text = values.astype(str)
+    zh = text.map(lambda v: zh_name + "：" + words.get(v, (v, v))[0])
+    return zh, text.map(lambda v: en_name + ": " + words.get(v, (v, v))[1])
+
+
 def sentences(feature: str, values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(Chinese, English) reason sentences for ``feature`` with each row's evidence value."""
     if feature == "status":
@@ -157,7 +212,9 @@ def sentences(feature: str, values: pd.Series) -> tuple[pd.Series, pd.Series]:
     if feature in TEMPLATES:
         zh_text, en_text = TEMPLATES[feature]
         return zh_text(values), en_text(values)
-    text = values.astype(str)
+    if feature in _CATEGORIES:
+        return _category(feature, values)
+    text = values.astype(str)  # an operator's own column: its name is the operator's word
     return feature + "：" + text, feature + ": " + text
 
 

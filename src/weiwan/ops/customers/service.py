@@ -30,6 +30,21 @@ def find_customer(session: Session, actor: Actor, subscriber_id: str) -> Custome
     return row
 
 
+def with_cards(session: Session, actor: Actor, subscriber_ids: Sequence[str]) -> set[str]:
+    """Which of ``subscriber_ids`` have a card the actor may open (published in the customer
+    view today, in scope): a subscriber who left or was suspended has an anomaly but no card."""
+    wanted = sorted(set(subscriber_ids))
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(CustomerView.subscriber_id).where(
+                CustomerView.subscriber_id.in_(wanted), customer_scope_clause(actor)
+            )
+        )
+    )
+
+
 def find_by_phone(session: Session, actor: Actor, msisdn: str) -> CustomerView:
     """The customer with phone number ``msisdn`` in scope (screen-pop; 404 otherwise)."""
     row = session.scalar(

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from weiwan.ops.org import admin
 from weiwan.ops.org.service import AuditAction
+from weiwan.web.audit_labels import detail_text, target_text
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import label
@@ -29,6 +30,7 @@ ACTIONS: dict[str, Any] = {
     "approval": _l("Approval decision"),
     "config_change": _l("Configuration change"),
     "lookup_limit": _l("Lookup limit reached"),
+    "contact_over_rule": _l("Contact recorded beyond the contact rules"),
 }
 #: newest events shown (and exported) per filter; narrower filters reach older events
 PAGE_SIZE = 500
@@ -62,8 +64,8 @@ def audit_log(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Respon
             "at": e.at,
             "user": names.get(e.user_id, _("system")) if e.user_id else _("system"),
             "action": label(ACTIONS, e.action),
-            "target": " ".join(filter(None, (e.target_type, e.target_id))) or "—",
-            "detail": e.detail or "",
+            "target": target_text(e.target_type, e.target_id),
+            "detail": detail_text(e.detail),
             "ip": e.ip,
         }
         for e in log.events

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.anomalies import service
 from weiwan.ops.anomalies.models import CATEGORIES, STATUSES, Anomaly
+from weiwan.ops.customers.service import with_cards
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.directory import branch_codes, display_names
 from weiwan.web.i18n import current_language
@@ -95,18 +96,21 @@ def _filters(request: Request) -> service.Filters:
         branch_id=_number(q.get("branch_id"), "branch_id"),
         value_tier=q.get("value_tier") or None,
         account_manager=(q.get("account_manager") or "").strip() or None,
+        subscriber_id=(q.get("subscriber_id") or "").strip()[:32] or None,
         detected_from=_day(q.get("detected_from"), "detected_from"),
         detected_to=_day(q.get("detected_to"), "detected_to"),
     )
 
 
-def row_of(entry: Anomaly, names: dict[int, str]) -> dict[str, Any]:
-    """One table row of an entry, in the reader's language."""
+def row_of(entry: Anomaly, names: dict[int, str], cards: set[str]) -> dict[str, Any]:
+    """One table row of an entry, in the reader's language; ``cards``: the subscribers with
+    a card to link to (one who left or was suspended has none)."""
     english = current_language().startswith("en")
     return {
         "id": entry.id,
         "detected_on": entry.detected_on,
         "subscriber_id": entry.subscriber_id,
+        "has_card": entry.subscriber_id in cards,
         "type": entry.name_en if english else entry.name_zh,
         "category": label(CATEGORY_LABELS, entry.category),
         "severity": label(SEVERITY_LABELS, entry.severity),
@@ -123,9 +127,10 @@ def row_of(entry: Anomaly, names: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def _rows(db: Any, entries: Any) -> list[dict[str, Any]]:
+def _rows(db: Any, actor: Actor, entries: Any) -> list[dict[str, Any]]:
     names = display_names(db, {e.assignee_id for e in entries if e.assignee_id})
-    return [row_of(e, names) for e in entries]
+    cards = with_cards(db, actor, [e.subscriber_id for e in entries])
+    return [row_of(e, names, cards) for e in entries]
 
 
 @router.get("/anomalies", response_class=HTMLResponse)
@@ -135,7 +140,7 @@ def anomalies(request: Request, actor: PageActor, db: Db, tz: LocalTz, page: int
     if wants_export(request):
         actor.require_export()
         _total, everything = service.list_anomalies(db, actor, filters, limit=service.MAX_EXPORT)
-        table = Table("anomalies", COLUMNS, _rows(db, everything), title=_("Anomaly pool"))
+        table = Table("anomalies", COLUMNS, _rows(db, actor, everything), title=_("Anomaly pool"))
         return export_tables(request, actor, db, [table], "anomalies", tz)
     page = max(1, page)
     total, entries = service.list_anomalies(
@@ -148,7 +153,7 @@ def anomalies(request: Request, actor: PageActor, db: Db, tz: LocalTz, page: int
     table = Table(
         "anomalies",
         COLUMNS,
-        _rows(db, entries),
+        _rows(db, actor, entries),
         title=_("Entries"),
         empty=_("No anomalies match."),
     )
@@ -181,7 +186,7 @@ def _after(request: Request, form: Any, db: Any, actor: Actor, entry: Anomaly) -
             request,
             "anomalies/_row.html",
             {
-                "row": row_of(entry, names),
+                "row": row_of(entry, names, with_cards(db, actor, [entry.subscriber_id])),
                 "assignees": service.assignable_users(db, actor),
             },
         )

@@ -16,16 +16,9 @@ from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import CHANNELS as CHANNEL_LABELS
-from weiwan.web.labels import OUTCOMES, label
+from weiwan.web.labels import OFFER_TYPES, OUTCOMES, label
 from weiwan.web.tables import Column, Table
 
-OFFER_TYPES: dict[str, Any] = {
-    "discount": _l("Discount"),
-    "bonus_data": _l("Bonus data"),
-    "device_subsidy": _l("Device subsidy"),
-    "prepay_and_get": _l("Prepay and get"),
-    "care_call": _l("Care call"),
-}
 APPROVALS: dict[str, Any] = {
     "draft": _l("Draft"),
     "submitted": _l("Submitted"),
@@ -51,6 +44,7 @@ TRIGGERS: dict[str, Any] = {
 ACTION_HINTS: dict[str, Any] = {
     **CHANNEL_LABELS,
     "sms_care": _l("Care SMS"),
+    "store_callback": _l("Store call-back"),
 }
 
 
@@ -94,8 +88,8 @@ def policy_table(
         for p in policies
     ]
     columns = [
-        Column("policy_id", _("Policy id")),
-        Column("name", _("Name")),
+        Column("policy_id", _("Policy id"), "code"),
+        Column("name", _("Policy name")),
         Column("offer_type", _("Offer type")),
         Column("valid_from", _("Valid from"), "date"),
         Column("valid_to", _("Valid to"), "date"),
@@ -158,8 +152,7 @@ def rule_table(rules: Sequence[Mapping[str, Any]]) -> Table:
     rows = [
         {
             "id": r.get("id"),
-            "name_zh": r.get("name_zh"),
-            "name_en": r.get("name_en"),
+            "name": r.get("name_zh") if _chinese() else r.get("name_en"),
             "kind": label(RULE_KINDS, r.get("kind")),
             "severity": label(SEVERITIES, r.get("severity")),
             "period": label(PERIODS, r.get("period")),
@@ -170,9 +163,8 @@ def rule_table(rules: Sequence[Mapping[str, Any]]) -> Table:
         for r in rules
     ]
     columns = [
-        Column("id", _("Rule id")),
-        Column("name_zh", _("Chinese name")),
-        Column("name_en", _("English name")),
+        Column("id", _("Rule id"), "code"),
+        Column("name", _("Rule name")),
         Column("kind", _("Kind")),
         Column("severity", _("Severity")),
         Column("period", _("Period")),

@@ -19,7 +19,7 @@ from weiwan.ops.surveys.library import list_questionnaires
 from weiwan.ops.surveys.models import Questionnaire
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import lazy_gettext as _l
-from weiwan.web.labels import template_globals
+from weiwan.web.labels import OFFER_TYPES, label, template_globals
 from weiwan.web.pages.campaign_forms import (
     FIELD_LABELS,
     FILTER_FIELDS,
@@ -64,7 +64,7 @@ def campaign_table(
         table_id,
         (
             Column("id", _l("No."), "link", href=_href),
-            Column("name", _l("Name"), "link", href=_href),
+            Column("name", _l("Plan name"), "link", href=_href),
             Column("status", _l("State")),
             Column("branch", _l("Branch")),
             Column("channels", _l("Channels")),
@@ -100,7 +100,7 @@ def library_table(campaigns: Sequence[Campaign], names: dict[int, str]) -> Table
         "plan-library",
         (
             Column("id", _l("No."), "link", href=_href),
-            Column("name", _l("Name"), "link", href=_href),
+            Column("name", _l("Plan name"), "link", href=_href),
             Column("status", _l("State")),
             Column("branch", _l("Branch")),
             Column("start_date", _l("Start"), "date"),
@@ -140,7 +140,7 @@ def form_choices(session: Session, actor: Actor) -> dict[str, Any]:
             if service.sees_branch(actor, b.id)
         ],
         "policies": [
-            (p.policy_id, p.name_en if english else p.name_zh, p.offer_type)
+            (p.policy_id, p.name_en if english else p.name_zh, label(OFFER_TYPES, p.offer_type))
             for p in list_policies(session)
         ],
         "all_channels": CHANNELS,

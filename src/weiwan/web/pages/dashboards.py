@@ -20,6 +20,7 @@ from weiwan.ops.reports import common as reports_common
 from weiwan.ops.reports import published as reports_published
 from weiwan.ops.reports import service
 from weiwan.ops.reports.schemas import BranchFigure, Figure, LeagueRow
+from weiwan.web.feature_labels import feature_label
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
@@ -523,7 +524,7 @@ def models_page(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Resp
         ),
         [
             {
-                "feature": f.member,
+                "feature": feature_label(f.member),
                 "value": f.value,
                 "warning": _("Yes") if (f.value or 0) > PSI_WARNING else "",
             }
