@@ -164,6 +164,10 @@ def test_plan_rehearse_submit_and_approve_from_the_queue(
             rehearsal["expected"]["cost"]
         )
     assert rehearsal["target_count"] == api.json()["count"]
+    history = page.text[page.text.index('id="campaign-history"') :]  # the system's note in words
+    with use_locale("en"):
+        count = formatting.format_number(rehearsal["target_count"])
+    assert f"{count} target customers" in history
     load = table_rows(page.text, "rehearsal-load")
     assert len(load) == len(rehearsal["load"])
     assert 'hx-indicator="#progress"' in page.text and "hx-disabled-elt" in page.text
@@ -289,9 +293,11 @@ def test_run_evaluate_library_and_clone(
         assert _kpi(page.text, "participation_rate") == formatting.format_percent(4 / len(treated))
     # the bars are labelled as percentages, never a raw share like 0.9243951612903226
     treated_rate = figures["arms"]["treated"]["retention_rate"]
-    assert f'"formatter": "{formatting.format_percent(treated_rate)}"' in page.text.replace(
-        "&#34;", '"'
-    ) or f'"formatter":"{formatting.format_percent(treated_rate)}"' in page.text
+    assert (
+        f'"formatter": "{formatting.format_percent(treated_rate)}"'
+        in page.text.replace("&#34;", '"')
+        or f'"formatter":"{formatting.format_percent(treated_rate)}"' in page.text
+    )
     assert repr(treated_rate) not in page.text or treated_rate in (0.0, 1.0)
     arms = table_rows(page.text, "evaluation-arms")
     assert [int(r["members"]) for r in arms] == [len(treated), len(holdout)]
@@ -373,6 +379,8 @@ def test_lists_texts_exports_and_roles(
             "draft",
             None,
         )
+    history = head_en.get(f"/campaigns/{first}").text.split('id="campaign-history"')[1]
+    assert "Edited; back to draft" in history
 
 
 def test_two_level_chain_shows_where_it_stands(

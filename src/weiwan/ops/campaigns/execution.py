@@ -152,7 +152,12 @@ def start(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> Cam
         campaign,
         actor,
         RUNNING,
-        comment=f"{counts[TREATED]} treated, {counts[HOLDOUT]} hold-out, {skipped} skipped",
+        note={
+            "kind": "started",
+            "treated": counts[TREATED],
+            "holdout": counts[HOLDOUT],
+            "skipped": skipped,
+        },
     )
     return campaign
 
@@ -182,5 +187,5 @@ def complete(session: Session, actor: Actor, campaign_id: int) -> Campaign:
     )
     expired = int(result.rowcount or 0)  # type: ignore[attr-defined]
     campaign.completed_at = now
-    transition(session, campaign, actor, COMPLETED, comment=f"{expired} open task(s) expired")
+    transition(session, campaign, actor, COMPLETED, note={"kind": "completed", "expired": expired})
     return campaign

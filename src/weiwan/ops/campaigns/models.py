@@ -93,6 +93,9 @@ class CampaignTransition(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     level: Mapped[int | None] = mapped_column(Integer)
     comment: Mapped[str | None] = mapped_column(Text)
+    #: what the system says, as data (``{"kind": "rehearsed", "targets": 199}``, JSON): the
+    #: pages put it into the reader's words; ``comment`` is what a person wrote
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class ApprovalStep(Base):

@@ -268,5 +268,5 @@ def rehearse(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> 
             "warnings": warnings,
         }
     )
-    transition(session, campaign, actor, REHEARSED, comment=f"{count} targets")
+    transition(session, campaign, actor, REHEARSED, note={"kind": "rehearsed", "targets": count})
     return campaign

@@ -101,6 +101,8 @@ class TransitionOut(BaseModel):
     to_status: str
     level: int | None
     comment: str | None
+    #: the system's note as data (JSON text: ``{"kind": "rehearsed", "targets": 199}``)
+    note: str | None = None
 
 
 class CampaignOut(BaseModel):

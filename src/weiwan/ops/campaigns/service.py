@@ -157,8 +157,10 @@ def transition(
     *,
     comment: str | None = None,
     level: int | None = None,
+    note: dict[str, Any] | None = None,
 ) -> None:
-    """Move ``campaign`` to ``to_status`` and record the transition. A stored campaign moves
+    """Move ``campaign`` to ``to_status`` and record the transition (``comment``: a person's
+    words; ``note``: the system's, as data with a ``kind``). A stored campaign moves
     by conditional update on the status it was read with (``FOR UPDATE`` is a no-op on
     SQLite): a :class:`ConflictError` when another request moved it first."""
     now = utcnow()
@@ -176,6 +178,7 @@ def transition(
             to_status=to_status,
             level=level,
             comment=comment,
+            note=json.dumps(note, sort_keys=True) if note else None,
         )
     )
     campaign.status = to_status
@@ -306,7 +309,7 @@ def update_campaign(
     campaign.approval_level = None
     campaign.approval_chain = None
     if campaign.status != DRAFT:
-        transition(session, campaign, actor, DRAFT, comment="edited")
+        transition(session, campaign, actor, DRAFT, note={"kind": "edited"})
     else:
         campaign.updated_at = utcnow()
         session.flush()
@@ -345,7 +348,7 @@ def clone_campaign(session: Session, actor: Actor, campaign_id: int) -> Campaign
             at=now,
             user_id=actor.user_id,
             to_status=DRAFT,
-            comment=f"cloned from campaign {source.id}",
+            note=json.dumps({"kind": "cloned", "source": source.id}),
         )
     )
     session.flush()

@@ -132,6 +132,31 @@ def approval_steps(campaign: Campaign, history: list[Any]) -> list[dict[str, Any
     return steps
 
 
+def note_text(note: str | None) -> str:
+    """The system's note on a transition (stored as data) in the reader's words."""
+    figures = service.loads(note) if note else None
+    if not isinstance(figures, dict):
+        return ""
+    number = formatting.format_number
+    kind = figures.get("kind")
+    if kind == "rehearsed":
+        return _("%(targets)s target customers", targets=number(figures.get("targets")))
+    if kind == "started":
+        return _(
+            "%(treated)s to treat, %(holdout)s in the hold-out, %(skipped)s skipped",
+            treated=number(figures.get("treated")),
+            holdout=number(figures.get("holdout")),
+            skipped=number(figures.get("skipped")),
+        )
+    if kind == "completed":
+        return _("%(expired)s open tasks expired", expired=number(figures.get("expired")))
+    if kind == "edited":
+        return _("Edited; back to draft")
+    if kind == "cloned":
+        return _("Copied from plan no. %(source)s", source=figures.get("source"))
+    return ""
+
+
 def rehearsal_view(rehearsal: dict[str, Any]) -> dict[str, Any]:
     """Tables and the load chart of a stored rehearsal result."""
     labels = template_globals()

@@ -277,6 +277,7 @@ def campaign_detail(
             "branch_name": branch_names(db).get(campaign.branch_id, str(campaign.branch_id)),
             "questionnaire": questionnaire_title(db, campaign.questionnaire_id),
             "history": history,
+            "notes": {t.id: views.note_text(t.note) for t in history},
             "users": display_names(db, {t.user_id for t in history}),
             "actions": views.allowed_actions(actor, campaign),
             "unavailable": views.unavailable_actions(campaign, datetime.now(tz).date()),

@@ -1,4 +1,5 @@
-"""The audit log reads in the reader's language: kinds, settings documents and details."""
+"""What the system records reads in the reader's language: the audit log's kinds, settings
+documents and details; a plan's history notes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 
 from weiwan.web.audit_labels import detail_text, target_text
 from weiwan.web.i18n import use_locale
+from weiwan.web.pages.campaign_views import note_text
 
 
 def test_a_settings_document_is_named_in_words() -> None:
@@ -32,3 +34,12 @@ def test_a_detail_reads_as_fields_and_values_with_codes_in_words() -> None:
             "Roles: Director, Analyst"
         )
     assert detail_text("not json") == "not json" and detail_text(None) == ""
+
+
+def test_the_systems_notes_on_a_plan_read_in_the_readers_words() -> None:
+    with use_locale("zh-CN"):
+        assert note_text('{"kind": "rehearsed", "targets": 1990}') == "目标客户 1,990 人"
+        started = '{"kind": "started", "treated": 90, "holdout": 10, "skipped": 3}'
+        assert note_text(started) == "执行 90 人，对照组 10 人，跳过 3 人"
+        assert note_text('{"kind": "cloned", "source": 12}') == "复制自方案 12"
+    assert note_text(None) == "" and note_text('{"kind": "unknown"}') == ""
