@@ -83,6 +83,21 @@ def test_workbench_lists_exactly_the_agents_tasks_in_priority_order(
     assert task_ids_in(store_only.text) == [tasks[("S00001", "store")]]
 
 
+def test_an_anomaly_task_of_a_subscriber_without_a_card_leads_to_the_pool(
+    app: FastAPI, engine: Engine, world: dict[str, Any], people: dict[str, int]
+) -> None:
+    spec = TaskSpec(  # S09999 left: no card, but the pool handed the agent a task about them
+        "S09999", "manual", "anomaly:7", "outbound_call", title_zh="异常库：核查",
+        assignee_id=people["agent"],
+    )  # fmt: skip
+    with session_scope(engine) as session:
+        assert create_tasks(session, [spec]) == 1
+    page = page_login(app, "agent", "en").get("/workbench").text
+    assert 'href="/anomalies?subscriber_id=S09999"' in page
+    assert 'href="/customers/S09999' not in page
+    assert 'href="/customers/S00003?task=' in page  # customers with a card: the card
+
+
 @pytest.mark.parametrize("view", ["mine", "queue", "all"])
 def test_the_api_and_the_workbench_list_the_same_tasks_in_the_same_order(
     app: FastAPI, world: dict[str, Any], view: str

@@ -49,6 +49,7 @@ from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.service import AuditAction, audit
 from weiwan.ops.scope import subscriber_scope_clause, user_scope_clause
 from weiwan.ops.tasks.due import deadline_in
+from weiwan.ops.tasks.listing import ANOMALY_ORIGIN
 from weiwan.ops.tasks.models import CustomerAssignment, Task
 from weiwan.ops.tasks.service import DUE_DAYS, TaskSpec, create_tasks
 
@@ -311,7 +312,7 @@ def assign(
             f"anomaly {anomaly_id} is {entry.status}; only new entries are assigned"
         )
     user = _assignee(session, actor, assignee_id)
-    origin = f"anomaly:{entry.id}"
+    origin = f"{ANOMALY_ORIGIN}{entry.id}"
     due = deadline_in(DUE_DAYS.get(channel, 3), tz)
     create_tasks(
         session,

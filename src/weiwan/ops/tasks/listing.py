@@ -223,6 +223,10 @@ def _page_ids(actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime) -
     )
 
 
+#: the origin prefix of the tasks the anomaly pool hands out (``anomaly:<id>``)
+ANOMALY_ORIGIN = "anomaly:"
+
+
 def _listed(ids: list[int]) -> Select[*tuple[Any, ...]]:
     return (
         select(
@@ -238,6 +242,8 @@ def _listed(ids: list[int]) -> Select[*tuple[Any, ...]]:
             Task.due_at,
             Task.title_zh,
             Task.title_en,
+            Task.origin,
+            CustomerView.subscriber_id.label("in_view"),
             CustomerView.name,
             CustomerView.value_tier,
             CustomerView.risk_band,
@@ -282,6 +288,9 @@ def task_page(
             "churn_probability": r.churn_probability,
             "future_value": r.future_value,
             "title": (r.title_zh if language.startswith("zh") else r.title_en) or r.title_zh,
+            #: the customer is in today's view (one who left has tasks but no card)
+            "has_card": r.in_view is not None,
+            "anomaly": r.origin.startswith(ANOMALY_ORIGIN),
         }
         for r in (found[i] for i in ids if i in found)
     ]

@@ -4,6 +4,7 @@ task) answered as htmx fragments of the card."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +49,14 @@ def _today(tz: Any) -> Any:
 # --- My tasks ------------------------------------------------------------------------------
 
 
+def task_link(row: Mapping[str, Any]) -> str:
+    """Where a task row leads: the customer's card, or, for an anomaly-pool task of a
+    subscriber without a card today (left or suspended), the pool's entries for them."""
+    if row.get("anomaly") and not row.get("has_card", True):
+        return f"/anomalies?subscriber_id={row['subscriber_id']}"
+    return f"/customers/{row['subscriber_id']}?task={row['task_id']}"
+
+
 def task_table(
     page: TaskPage, filters: TaskFilters, policy_names: dict[str, str] | None = None
 ) -> Table:
@@ -75,7 +84,7 @@ def task_table(
                 "subscriber_id",
                 _l("Customer"),
                 "link",
-                href=lambda r: f"/customers/{r['subscriber_id']}?task={r['task_id']}",
+                href=task_link,
             ),
             Column("name", _l("Customer name")),
             Column("tier_word", _l("Value tier")),
