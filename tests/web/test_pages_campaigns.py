@@ -4,7 +4,7 @@ queue, start, complete, evaluate, plan library and clone; roles; zh/en; exports.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -299,6 +299,16 @@ def test_run_evaluate_library_and_clone(
         or f'"formatter":"{formatting.format_percent(treated_rate)}"' in page.text
     )
     assert repr(treated_rate) not in page.text or treated_rate in (0.0, 1.0)
+    # the data date as the locale writes it; data from before the start says it cannot tell yet
+    day = date.fromisoformat(figures["snapshot_date"])
+    with use_locale("en"):
+        assert f"data of {formatting.format_date(day)}" in page.text
+    with session_scope(engine) as session:
+        started = session.get(Campaign, campaign_id).started_at  # type: ignore[union-attr]
+    assert started is not None
+    early = 'id="evaluation-too-early"' in page.text
+    if abs((started.date() - day).days) > 1:  # a day apart: the centre's zone may decide
+        assert early == (day < started.date())
     arms = table_rows(page.text, "evaluation-arms")
     assert [int(r["members"]) for r in arms] == [len(treated), len(holdout)]
     assert [int(r["retained"]) for r in arms] == [

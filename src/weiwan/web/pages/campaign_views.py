@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from weiwan.ops.base import as_utc
 from weiwan.ops.campaigns import service
 from weiwan.ops.campaigns.models import (
     APPROVED,
@@ -265,6 +266,19 @@ def evaluation_view(figures: dict[str, Any]) -> dict[str, Any]:
         "series": [{"name": _("Retention rate"), "type": "bar", "data": bars}],
     }
     return {"table": table, "option": option}
+
+
+def evaluation_data_day(figures: dict[str, Any], started_at: Any, tz: Any) -> dict[str, Any]:
+    """The data date the evaluation measured on, and whether it comes before the campaign's
+    start (then the retention it shows cannot be the campaign's effect yet)."""
+    stored = figures.get("snapshot_date")
+    day = date.fromisoformat(stored) if stored else None
+    started = as_utc(started_at).astimezone(tz).date() if started_at else None
+    return {
+        "day": day,
+        "started_on": started,
+        "before_start": day is not None and started is not None and day < started,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -289,6 +289,9 @@ def campaign_detail(
             "rehearsal": stored_rehearsal,
             "rehearsal_view": rehearsal_view,
             "evaluation": figures,
+            "evaluated_on": views.evaluation_data_day(figures, campaign.started_at, tz)
+            if figures
+            else None,
             "evaluation_view": evaluation_view,
             "monitor": monitor,
         },
