@@ -3,6 +3,7 @@ and submits it; the director approves it from the approval queue."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -33,7 +34,8 @@ def test_head_plans_rehearses_submits_and_director_approves(
     head.select_option("#filter-op-1", "in")
     head.fill("#filter-value-1", "high")
     head.locator("#filter-value-1").dispatch_event("change")
-    head.wait_for_load_state("networkidle")
+    # the count arrives when htmx's request answers (it may start after the page looks idle)
+    expect(everyone).to_have_text(re.compile(r"\d"), timeout=30_000)
     high_risk = _live_count(head)
     assert high_risk > 0, head.locator("#live-count").inner_text()
     head.locator("input[name='channels']").first.check()

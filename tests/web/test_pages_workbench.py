@@ -58,7 +58,7 @@ def test_workbench_lists_exactly_the_agents_tasks_in_priority_order(
     page = page_login(app, "agent", "en").get("/workbench")
     assert page.status_code == 200
     shown = task_ids_in(page.text)
-    # due first; at the same due time the task worth more (the diamond customer's) first
+    # the most worth acting on first (the diamond customer's), then the due time
     assert shown == [
         tasks[("S00003", "outbound_call")],
         tasks[("S00002", "outbound_call")],
@@ -81,6 +81,49 @@ def test_workbench_lists_exactly_the_agents_tasks_in_priority_order(
     assert set(queue) == {tasks[("S00001", "store")], tasks[("S00001", "hotline")]}
     store_only = page_login(app, "agent").get("/workbench?view=all&channel=store")
     assert task_ids_in(store_only.text) == [tasks[("S00001", "store")]]
+
+
+def test_the_list_sorts_by_any_heading_and_marks_who_was_contacted_today(
+    app: FastAPI, engine: Engine, world: dict[str, Any]
+) -> None:
+    tasks = world["tasks"]
+    mine = [tasks[(sid, "outbound_call")] for sid in ("S00001", "S00002", "S00003")]
+    with session_scope(engine) as session:  # S00002 was called an hour ago
+        session.add(
+            Contact(
+                subscriber_id="S00002",
+                at=datetime.now(UTC) - timedelta(hours=1),
+                channel="outbound_call",
+                status="sent",
+            )
+        )
+    agent = page_login(app, "agent", "en")
+    by_customer = agent.get("/workbench?sort=customer").text
+    assert task_ids_in(by_customer) == mine
+    assert re.search(r'data-sort="customer" aria-sort="ascending"', by_customer)
+    # the heading of the sorted column links to the other order, the others to their own
+    assert (
+        "sort=customer&amp;order=desc" in by_customer and "sort=value&amp;order=desc" in by_customer
+    )
+    assert task_ids_in(agent.get("/workbench?sort=customer&order=desc").text) == mine[::-1]
+    assert task_ids_in(agent.get("/workbench?sort=value&order=asc").text) == mine
+    default = agent.get("/workbench").text
+    assert task_ids_in(default) == mine[::-1]  # expected value, most first
+    assert "CN¥480" in default  # the value on the row
+    rows = re.findall(r"<tr>(.*?)</tr>", default, re.S)
+    marked = [r for r in rows if "Contacted today" in r]
+    assert len(marked) == 1 and "S00002" in marked[0]
+    assert "今日已接触" in page_login(app, "agent").get("/workbench").text
+    bad = agent.get("/workbench?sort=password")
+    assert bad.status_code == 422 and "sort" in bad.text
+    export = page_login(app, "director", "en").get("/workbench?view=all&sort=customer&export=xlsx")
+    sheet = load_workbook(io.BytesIO(export.content)).active
+    assert sheet is not None
+    header = [c.value for c in sheet[1]]
+    customers = [
+        row[header.index("Customer")] for row in sheet.iter_rows(min_row=2, values_only=True)
+    ]
+    assert customers == sorted(customers)
 
 
 def test_an_anomaly_task_of_a_subscriber_without_a_card_leads_to_the_pool(
@@ -156,7 +199,7 @@ def test_workbench_export_equals_its_rows_and_needs_the_permission(
     sheet = load_workbook(io.BytesIO(export.content)).active
     assert sheet is not None
     header = [c.value for c in sheet[1]]
-    assert header[0] == "Due" and "Customer" in header
+    assert header[:2] == ["Expected value", "Due"] and "Customer" in header
     column = header.index("Task")
     exported = [row[column] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert exported == shown
@@ -324,10 +367,14 @@ def test_incomplete_outcomes_are_explained_in_the_form(
 ) -> None:
     task_id = world["tasks"][("S00002", "outbound_call")]
     agent = page_login(app, "agent", "en")
-    refused = agent.post(
-        "/customers/S00002/contacts", data={"task_id": task_id, "outcome": "refused"}, headers=HX
-    )
+    typed = {"task_id": task_id, "outcome": "refused", "note": "客户说下月再考虑 <b>"}
+    refused = agent.post("/customers/S00002/contacts", data=typed, headers=HX)
     assert "Choose why the customer refused" in refused.text
+    # the refusal sits in the form it is about, with what the agent typed and chose kept
+    form = refused.text.split(f'id="record-outcome-{task_id}"')[1].split("</form>")[0]
+    assert 'id="form-message"' in form
+    assert ">客户说下月再考虑 &lt;b&gt;</textarea>" in form
+    assert re.search(rf'id="o-{task_id}-refused" autocomplete="off" checked', form)
     zh = page_login(app, "agent").post(
         "/customers/S00002/contacts", data={"task_id": task_id}, headers=HX
     )
@@ -370,6 +417,15 @@ def test_transfer_claim_and_sms_from_the_card(
     agent = page_login(app, "agent", "en")
     sent = agent.post("/customers/S00002/sms", data={"body": "Hello from your centre"}, headers=HX)
     assert sent.status_code == 200 and "queued" in sent.text
+    sms_form = sent.text.split('id="send-sms"')[1].split("</form>")[0]
+    assert 'id="form-message"' in sms_form  # the result next to the form it is about
+    assert re.search(r'id="sms-body"[^>]*></textarea>', sms_form)  # sent: the text is cleared
+    refused = agent.post(  # a variable without a template: nothing to send; the input stays
+        "/customers/S00002/sms", data={"var_name": "amount", "var_value": "100"}, headers=HX
+    )
+    sms_form = refused.text.split('id="send-sms"')[1].split("</form>")[0]
+    assert "Choose a template or write a text" in sms_form
+    assert 'value="amount"' in sms_form and 'value="100"' in sms_form
     moved = agent.post(
         f"/customers/S00002/tasks/{task_id}/transfer",
         data={"to_channel": "store", "to_branch_id": branches["rural_a"], "reason": "walk-in"},
@@ -394,6 +450,44 @@ def test_transfer_claim_and_sms_from_the_card(
 
 
 @SQLITE
+def test_an_agent_hands_a_task_to_a_teammate_by_name_and_to_no_one_outside(
+    app: FastAPI, engine: Engine, people: dict[str, int], world: dict[str, Any]
+) -> None:
+    task_id = world["tasks"][("S00002", "outbound_call")]
+    agent = page_login(app, "agent", "en")
+    card = agent.get(f"/customers/S00002?task={task_id}").text
+    choices = card.split(f'id="tu-{task_id}"')[1].split("</select>")[0]
+    assert f'value="{people["agent2"]}"' in choices and f'value="{people["lead"]}"' in choices
+    for other in ("outsider", "analyst", "agent"):  # another branch, no tasks, oneself
+        assert f'value="{people[other]}"' not in choices
+    refused = agent.post(
+        f"/customers/S00002/tasks/{task_id}/transfer",
+        data={"to_user_id": people["outsider"]},
+        headers=HX,
+    )
+    assert "cannot take this task" in refused.text
+    assert _assignee(engine, task_id) == people["agent"]
+    handed = agent.post(
+        f"/customers/S00002/tasks/{task_id}/transfer",
+        data={"to_user_id": people["agent2"], "reason": "knows the customer"},
+        headers=HX,
+    )
+    assert "The task was transferred" in handed.text
+    assert _assignee(engine, task_id) == people["agent2"]
+    assert task_id in task_ids_in(page_login(app, "agent2").get("/workbench").text)
+    with session_scope(engine) as session:
+        step = session.scalars(select(TaskTransfer).where(TaskTransfer.task_id == task_id)).one()
+        assert (step.to_user_id, step.reason) == (people["agent2"], "knows the customer")
+
+
+def _assignee(engine: Engine, task_id: int) -> int | None:
+    with session_scope(engine) as session:
+        task = session.get(Task, task_id)
+        assert task is not None
+        return task.assignee_id
+
+
+@SQLITE
 def test_workbench_filters_due_today_and_overdue(
     app: FastAPI, engine: Engine, world: dict[str, Any]
 ) -> None:
@@ -409,7 +503,9 @@ def test_workbench_filters_due_today_and_overdue(
     client = page_login(app, "agent")
     page = client.get("/workbench")
     assert 'id="count-overdue" data-value="1"' in page.text
-    assert task_ids_in(page.text)[0] == task_id  # overdue first
+    by_due = client.get("/workbench?sort=due").text
+    assert task_ids_in(by_due)[0] == task_id  # sorted by due time: the overdue one first
+    assert 'aria-sort="ascending"' in by_due
     assert task_ids_in(client.get("/workbench?due=overdue").text) == [task_id]
     assert task_id not in task_ids_in(client.get("/workbench?due=today").text)
 

@@ -3,7 +3,7 @@ the pages use, so the workbench, team board and dashboards show a day in progres
 
 Outcomes are drawn from a seeded random generator (not from the simulator's ground truth, which
 product code never reads): this is a stand-in for people, used only by ``weiwan demo``. Agents
-work their tasks in the order of My tasks (due first, then priority), so new subscribers'
+work their tasks due first (then by priority), so new subscribers'
 return visits are worked like the rest, and a reached visit gets the return-visit
 questionnaire's answers (an option of every choice question) as an agent would record them.
 """

@@ -40,6 +40,19 @@ def user_scope_clause(
     return user_id_column.in_(branch_users) if actor.branch_ids else false()
 
 
+def colleague_clause(
+    actor: Actor, user_id_column: SQLColumnExpression[Any]
+) -> ColumnElement[bool]:
+    """Users the actor may hand a task to by name: whose work the actor sees, and, for an
+    agent who sees only their own work, the colleagues of their team (their branch when they
+    are in no team) — an agent passes a customer to the teammate who knows them."""
+    if actor.scope is not Scope.OWN:
+        return user_scope_clause(actor, user_id_column)
+    if actor.team_id is not None:
+        return user_id_column.in_(select(User.id).where(User.team_id == actor.team_id))
+    return user_id_column.in_(select(User.id).where(User.branch_id == actor.branch_id))
+
+
 def task_scope_clause(actor: Actor) -> ColumnElement[bool]:
     """Tasks the actor may see: assigned within their user scope, or waiting in the queue of a
     branch they belong to (agents and shift leads) or see (branch roles)."""

@@ -41,13 +41,39 @@ _NUMBER_FORMATS: dict[str, str] = {
 class Column:
     """One column: the row key, its heading (already translated or lazy) and how to show it.
 
-    ``link`` columns take their text from ``key`` and their address from ``href(row)``.
+    ``link`` columns take their text from ``key`` and their address from ``href(row)``;
+    ``sort``: the key the list sorts by when the heading is clicked (see :class:`Sorting`).
     """
 
     key: str
     label: Any
     kind: ColumnKind = "text"
     href: Callable[[Mapping[str, Any]], str] | None = None
+    sort: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sorting:
+    """How a table is sorted (``key``, ``order`` asc/desc) and the address of the list sorted
+    by another key, ``href(key, order)``; a heading shows the order and links to its own."""
+
+    key: str
+    order: str
+    href: Callable[[str, str], str]
+    natural: Mapping[str, str] = field(default_factory=dict)
+
+    def link(self, key: str) -> str:
+        """The address a heading links to: the other order of the current key, else the
+        key's natural order."""
+        if key == self.key:
+            return self.href(key, "desc" if self.order == "asc" else "asc")
+        return self.href(key, self.natural.get(key, "asc"))
+
+    def aria(self, key: str) -> str | None:
+        """The heading's ``aria-sort``: ascending/descending on the sorted column."""
+        if key != self.key:
+            return None
+        return "ascending" if self.order == "asc" else "descending"
 
 
 @dataclass(slots=True)

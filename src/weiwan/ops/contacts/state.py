@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS, DND_ALL, ContactRules
 from weiwan.ops.base import as_utc, utcnow
-from weiwan.ops.contacts.models import DoNotDisturb
+from weiwan.ops.contacts.models import Contact, DoNotDisturb
 from weiwan.ops.contacts.policy_check import (
+    SENT,
     HistoryRow,
     Verdict,
     read_history,
@@ -46,6 +47,28 @@ class ChannelState:
     caps: dict[str, int | None] = field(default_factory=dict)
     verdict: Verdict = field(default_factory=lambda: Verdict(True))
     next_allowed_at: datetime | None = None
+
+
+def contacted_between(
+    session: Session, subscriber_ids: Sequence[str], since: datetime, until: datetime
+) -> set[str]:
+    """Which of ``subscriber_ids`` were contacted (a contact that took place) in
+    [``since``, ``until``): the task list's 今日已接触 mark, one query for a page."""
+    wanted = sorted(set(subscriber_ids))
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(Contact.subscriber_id)
+            .where(
+                Contact.subscriber_id.in_(wanted),
+                Contact.status == SENT,
+                Contact.at >= since,
+                Contact.at < until,
+            )
+            .distinct()
+        )
+    )
 
 
 def contact_state(

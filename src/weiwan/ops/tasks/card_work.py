@@ -3,7 +3,7 @@ card's open tasks the reader may work and who holds them, the transfer history, 
 closed tasks and the colleagues and branches a task may be handed to.
 
 Every read stays inside the reader's scope: tasks by ``task_scope_clause``, users by
-``user_scope_clause``.
+``user_scope_clause`` (the colleagues a task may be handed to: ``colleague_clause``).
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from sqlalchemy.orm import Session
 
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, User
-from weiwan.ops.org.roles import Role
-from weiwan.ops.scope import task_scope_clause, user_scope_clause
+from weiwan.ops.scope import colleague_clause, task_scope_clause
 from weiwan.ops.tasks.models import Task, TaskTransfer
+from weiwan.ops.tasks.service import TRANSFER_TARGET_ROLES
 
 CLOSED_SHOWN = 10
 TRANSFERS_SHOWN = 30
-TRANSFER_TARGET_ROLES = (Role.AGENT, Role.STORE_CLERK, Role.HOTLINE_AGENT, Role.SHIFT_LEAD)
 
 
 @dataclass(slots=True)
@@ -129,7 +128,7 @@ def transfer_targets(session: Session, actor: Actor) -> tuple[list[Any], list[An
             User.active.is_(True),
             User.id != actor.user_id,
             User.role.in_([r.value for r in TRANSFER_TARGET_ROLES]),
-            user_scope_clause(actor, User.id),
+            colleague_clause(actor, User.id),
         )
         .order_by(User.display_name)
         .limit(500)

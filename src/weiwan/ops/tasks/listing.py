@@ -2,9 +2,10 @@
 (:func:`task_page`: filters, counts and one page of rows) — within the actor's task scope
 (``scope.task_scope_clause``), built from the same filters and order.
 
-Order: due time first, then the task's priority — the expected value of acting that the next
-best action (or the campaign) gave it: churn risk × the offer's uplift × the customer's
-lifetime value, less the cost — so the most urgent and most worth-saving customer is on top.
+Order: the task's priority first — the expected value of acting that the next best action (or
+the campaign) gave it: churn risk × the offer's uplift × the customer's lifetime value, less the
+cost — then the due time, so the customer most worth saving is on top; the workbench sorts by
+any of :data:`SORTS` instead (its headings), the Excel export in the same order.
 
 With 1 M customers an agent may hold tens of thousands of open tasks: the order and the page
 are taken from the tasks alone (index on assignee and status), and only the page's rows are
@@ -40,6 +41,24 @@ from weiwan.ops.tasks.models import TASK_SOURCES, TASK_STATUSES, Task
 
 VIEWS = ("mine", "queue", "all")
 DUE_FILTERS = ("today", "overdue")
+#: the task sources whose priority is an expected value in yuan
+VALUED_SOURCES = ("decision", "campaign")
+#: the expected value of acting on a task (empty for the tasks that have none: an anomaly to
+#: check, a new subscriber's welcome — they follow the valued ones, by due time)
+EXPECTED_VALUE = case((Task.source.in_(VALUED_SOURCES), Task.priority), else_=None)
+#: what the list may be sorted by (the key in the URL) → the column and its natural direction;
+#: the default is the expected value of acting on the task (the decision's risk × uplift ×
+#: value, a campaign's risk × value), most first
+SORTS: dict[str, tuple[Any, str]] = {
+    "value": (EXPECTED_VALUE, "desc"),
+    "due": (Task.due_at, "asc"),
+    "risk": (CustomerView.churn_probability, "desc"),
+    "customer": (Task.subscriber_id, "asc"),
+    "channel": (Task.channel, "asc"),
+    "status": (Task.status, "asc"),
+}
+DEFAULT_SORT = "value"
+DIRECTIONS = ("asc", "desc")
 PAGE_SIZES = (50, 100, 500)
 FINISHED = ("done", "closed")
 
@@ -55,6 +74,8 @@ class TaskFilters:
     due: str | None = None
     page: int = 1
     size: int = PAGE_SIZES[0]
+    sort: str = DEFAULT_SORT
+    order: str = SORTS[DEFAULT_SORT][1]
 
     @classmethod
     def from_query(cls, params: Any, actor: Actor) -> TaskFilters:
@@ -66,6 +87,12 @@ class TaskFilters:
         channel = params.get("channel") or None
         source = params.get("source") or None
         due = params.get("due") or None
+        sort = params.get("sort") or DEFAULT_SORT
+        if sort not in SORTS:
+            raise InvalidRequestError(f"sort by one of {', '.join(SORTS)}", field="sort")
+        order = params.get("order") or SORTS[sort][1]
+        if order not in DIRECTIONS:
+            raise InvalidRequestError("order is asc or desc", field="order")
         return cls(
             view=view if view in VIEWS else default_view,
             status=None if status == "any" else status if status in TASK_STATUSES else "open",
@@ -76,6 +103,8 @@ class TaskFilters:
             size=_int(params.get("size"), PAGE_SIZES[0])
             if _int(params.get("size"), 0) in PAGE_SIZES
             else PAGE_SIZES[0],
+            sort=sort,
+            order=order,
         )
 
     def query_string(self, **changes: Any) -> str:
@@ -88,6 +117,8 @@ class TaskFilters:
             "due": self.due,
             "page": self.page,
             "size": self.size,
+            "sort": self.sort,
+            "order": self.order,
         }
         values.update(changes)
         return "&".join(f"{k}={v}" for k, v in values.items() if v not in (None, ""))
@@ -147,8 +178,16 @@ def _base(
     return where
 
 
-#: most urgent first: due time, then the task's priority
-ORDER = (Task.due_at.asc().nulls_last(), Task.priority.desc(), Task.id)
+#: the default order: the expected value of acting (``priority``) first, then the due time
+ORDER = (EXPECTED_VALUE.desc().nulls_last(), Task.due_at.asc().nulls_last(), Task.id)
+
+
+def sort_order(sort: str = DEFAULT_SORT, order: str | None = None) -> tuple[Any, ...]:
+    """The ORDER BY of a sorted list: the chosen column (empty values last), then the default
+    order as the tie-break."""
+    column, natural = SORTS[sort]
+    chosen = column.asc() if (order or natural) == "asc" else column.desc()
+    return (chosen.nulls_last(), *ORDER)
 
 
 def list_tasks(
@@ -162,8 +201,8 @@ def list_tasks(
     limit: int = 100,
     offset: int = 0,
 ) -> Sequence[Task]:
-    """Tasks in scope, most urgent first (due date, then priority); ``view`` as in
-    :func:`_view_clause`."""
+    """Tasks in scope, the most worth acting on first (expected value, then due time);
+    ``view`` as in :func:`_view_clause`."""
     where = _base(actor, view, channel)
     if status is not None:
         where.append(Task.status == status)
@@ -210,14 +249,17 @@ def count_tasks(
 
 
 def _page_ids(actor: Actor, filters: TaskFilters, tz: ZoneInfo, now: datetime) -> Any:
-    """The ids of the page's tasks in list order, from the tasks alone."""
+    """The ids of the page's tasks in list order (the customer view joined only to sort by
+    risk)."""
+    query = select(Task.id)
+    if filters.sort == "risk":
+        query = query.outerjoin(CustomerView, CustomerView.subscriber_id == Task.subscriber_id)
     return (
-        select(Task.id)
-        .where(
+        query.where(
             *_base(actor, filters.view, filters.channel, filters.source),
             *_list_filters(filters, tz, now),
         )
-        .order_by(*ORDER)
+        .order_by(*sort_order(filters.sort, filters.order))
         .limit(filters.size)
         .offset((filters.page - 1) * filters.size)
     )
@@ -287,6 +329,9 @@ def task_page(
             "risk_band": r.risk_band,
             "churn_probability": r.churn_probability,
             "future_value": r.future_value,
+            #: the expected value of acting (what the default order sorts by), for the tasks
+            #: whose priority is one: the daily decisions' and the campaigns'
+            "expected_value": r.priority if r.source in VALUED_SOURCES else None,
             "title": (r.title_zh if language.startswith("zh") else r.title_en) or r.title_zh,
             #: the customer is in today's view (one who left has tasks but no card)
             "has_card": r.in_view is not None,

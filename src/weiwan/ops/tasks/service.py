@@ -32,7 +32,7 @@ from weiwan.ops.guard import transition
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import Branch, User
 from weiwan.ops.org.roles import Role, Scope
-from weiwan.ops.scope import task_scope_clause, user_scope_clause
+from weiwan.ops.scope import colleague_clause, task_scope_clause
 from weiwan.ops.tasks.due import OPEN, deadline_in
 from weiwan.ops.tasks.models import CustomerAssignment, Task, TaskTransfer
 
@@ -42,6 +42,8 @@ HIGH_VALUE_TIERS = frozenset({"diamond", "gold"})
 ARRIVAL_STAGE = "onboarding"
 #: channels whose decisions become tasks for people (SMS and self-service need no person)
 STAFFED_CHANNELS = ("outbound_call", "account_manager_call", "store", "hotline")
+#: the roles a task may be handed to by name (they work tasks)
+TRANSFER_TARGET_ROLES = (Role.AGENT, Role.STORE_CLERK, Role.HOTLINE_AGENT, Role.SHIFT_LEAD)
 #: days until a task created from the day's decisions is due, per channel
 DUE_DAYS = {"outbound_call": 3, "account_manager_call": 5, "store": 30, "hotline": 30}
 MANAGER_ROLES = (Role.AGENT,)
@@ -376,12 +378,13 @@ def transfer_task(
         user = session.get(User, to_user_id)
         visible = (
             session.scalar(
-                select(User.id).where(User.id == to_user_id, user_scope_clause(actor, User.id))
+                select(User.id).where(User.id == to_user_id, colleague_clause(actor, User.id))
             )
             if actor.scope is not Scope.ALL
             else to_user_id
         )
-        if user is None or not user.active or visible is None:
+        works_tasks = user is not None and user.role in {r.value for r in TRANSFER_TARGET_ROLES}
+        if user is None or not user.active or visible is None or not works_tasks:
             raise InvalidRequestError(
                 f"user {to_user_id} cannot take this task", field="to_user_id"
             )

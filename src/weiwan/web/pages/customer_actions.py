@@ -67,6 +67,27 @@ class FormMessage:
     form: str = "outcome"
     next_allowed_at: datetime | None = None
     closed_task_ids: list[int] = field(default_factory=list)
+    #: what was typed and chosen, put back into the form when it was refused
+    kept: dict[str, Any] = field(default_factory=dict)
+
+
+#: the fields each form puts back after a refusal (lists: several values of one name)
+_OUTCOME_FIELDS = ("channel", "refusal_reason", "policy_id", "call_back_at", "note", "dq_field",
+                   "dq_value", "dq_note")  # fmt: skip
+_SMS_FIELDS = ("template_id", "language", "body", "acceptance_id")
+_LISTS = ("outcome", "var_name", "var_value")
+
+
+def kept_input(form: FormData, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The form's typed values of ``fields`` (and its multi-valued fields), to show again."""
+    kept: dict[str, Any] = {
+        name: str(form.get(name) or "")[:2000] for name in fields if form.get(name)
+    }
+    for name in _LISTS:
+        values = [str(v)[:200] for v in form.getlist(name) if isinstance(v, str)]
+        if values:
+            kept[name] = values
+    return kept
 
 
 class FormError(Exception):
@@ -246,10 +267,13 @@ def record_outcome(
         return FormMessage("success", text, task_id=task_id, closed_task_ids=record.closed_task_ids)
     except FormError as exc:
         session.rollback()
-        return FormMessage("danger", str(exc), task_id=task_id)
+        return FormMessage(
+            "danger", str(exc), task_id=task_id, kept=kept_input(form, _OUTCOME_FIELDS)
+        )
     except (InvalidRequestError, ConflictError) as exc:
         session.rollback()
-        return FormMessage("danger", _("Not possible now: %(why)s", why=str(exc)), task_id=task_id)
+        why = _("Not possible now: %(why)s", why=str(exc))
+        return FormMessage("danger", why, task_id=task_id, kept=kept_input(form, _OUTCOME_FIELDS))
 
 
 def _file_with_contact(session: Session, actor: Actor, report: ReportIn, contact_id: int) -> str:
@@ -305,13 +329,15 @@ def send_sms(
         )
     except FormError as exc:
         session.rollback()
-        return FormMessage("danger", str(exc), form="sms")
+        return FormMessage("danger", str(exc), form="sms", kept=kept_input(form, _SMS_FIELDS))
     except (InvalidRequestError, ConflictError) as exc:
         session.rollback()
-        return FormMessage("danger", _("Not possible now: %(why)s", why=str(exc)), form="sms")
+        why = _("Not possible now: %(why)s", why=str(exc))
+        return FormMessage("danger", why, form="sms", kept=kept_input(form, _SMS_FIELDS))
     if message.status == "blocked":
         verdict = Verdict(False, message.blocked_reason)
-        return FormMessage("warning", _("Not sent.") + " " + blocked_text(verdict, tz), form="sms")
+        text = _("Not sent.") + " " + blocked_text(verdict, tz)
+        return FormMessage("warning", text, form="sms", kept=kept_input(form, _SMS_FIELDS))
     if message.status == "scheduled" and message.scheduled_at is not None:
         when = formatting.format_datetime(message.scheduled_at, tz)
         return FormMessage(

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from weiwan.core.errors import NotFoundError
+from weiwan.ops.contacts.state import contacted_between
 from weiwan.ops.customers.limits import lookup_budget, too_many
 from weiwan.ops.customers.lookups import LookupLimitError, audit_miss, check_lookup_rate
 from weiwan.ops.customers.service import find_customer
@@ -20,9 +21,11 @@ from weiwan.ops.deps import Db, LocalTz
 from weiwan.ops.offers.service import policy_names
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
-from weiwan.ops.tasks.listing import PAGE_SIZES, TaskFilters, TaskPage, task_page
+from weiwan.ops.tasks.due import day_bounds, local_today
+from weiwan.ops.tasks.listing import PAGE_SIZES, SORTS, TaskFilters, TaskPage, task_page
 from weiwan.ops.types import IdPath
 from weiwan.web.i18n import current_language
+from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import CHANNELS as CHANNEL_WORDS
 from weiwan.web.labels import RISK_BANDS, TASK_SOURCES, TASK_STATUSES, VALUE_TIERS, label
@@ -30,7 +33,7 @@ from weiwan.web.pages import customer_actions
 from weiwan.web.pages.customer_actions import FormMessage
 from weiwan.web.pages.customer_view import card_context, too_many_text
 from weiwan.web.pages.deps import PageActor, PageForm, export_tables
-from weiwan.web.tables import Column, Table, wants_export
+from weiwan.web.tables import Column, Sorting, Table, wants_export
 from weiwan.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -58,10 +61,16 @@ def task_link(row: Mapping[str, Any]) -> str:
 
 
 def task_table(
-    page: TaskPage, filters: TaskFilters, policy_names: dict[str, str] | None = None
+    page: TaskPage,
+    filters: TaskFilters,
+    policy_names: dict[str, str] | None = None,
+    contacted_today: set[str] | None = None,
 ) -> Table:
-    """The page's rows as a table (the Excel export writes the same rows); offers by name."""
+    """The page's rows as a table (the Excel export writes the same rows, in the same order):
+    offers by name, the expected value, 今日已接触 for customers contacted today; the headings
+    with a sort key re-sort the list."""
     names = policy_names or {}
+    contacted = contacted_today or set()
     rows = [
         {
             **row,
@@ -73,44 +82,52 @@ def task_table(
             "status_word": label(TASK_STATUSES, row["status"]),
             "tier_word": label(VALUE_TIERS, row["value_tier"]),
             "risk_word": label(RISK_BANDS, row["risk_band"]),
+            "contacted_word": _("Contacted today") if row["subscriber_id"] in contacted else "",
         }
         for row in page.rows
     ]
+    sorting = Sorting(
+        filters.sort,
+        filters.order,
+        lambda key, order: "/workbench?" + filters.query_string(sort=key, order=order, page=1),
+        {key: natural for key, (_column, natural) in SORTS.items()},
+    )
     return Table(
         "tasks",
         [
-            Column("due_at", _l("Due"), "datetime"),
-            Column(
-                "subscriber_id",
-                _l("Customer"),
-                "link",
-                href=task_link,
-            ),
+            Column("expected_value", _l("Expected value"), "money", sort="value"),
+            Column("due_at", _l("Due"), "datetime", sort="due"),
+            Column("subscriber_id", _l("Customer"), "link", href=task_link, sort="customer"),
             Column("name", _l("Customer name")),
+            Column("contacted_word", _l("Today")),
             Column("tier_word", _l("Value tier")),
             Column("risk_word", _l("Risk")),
-            Column("churn_probability", _l("Churn probability"), "percent"),
-            Column("channel_word", _l("Channel")),
-            Column("source_word", _l("Source")),
+            Column("churn_probability", _l("Churn probability"), "percent", sort="risk"),
             Column("policy_word", _l("Offer")),
+            Column("channel_word", _l("Channel"), sort="channel"),
+            Column("source_word", _l("Source")),
             Column("title", _l("Why")),
-            Column("status_word", _l("Status")),
+            Column("status_word", _l("Status"), sort="status"),
             Column("task_id", _l("Task"), "id"),
         ],
         rows,
         title=_l("My tasks"),
         empty=_l("No tasks match the filters."),
+        extra={"sorting": sorting},
     )
 
 
 @router.get("/workbench", response_class=HTMLResponse)
 def workbench(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Response:
-    """Open tasks in the actor's scope, most urgent first, with filters, counts and paging;
+    """Open tasks in the actor's scope, the most worth acting on first (sortable by the
+    headings), with filters, counts and paging;
     ``?export=xlsx`` writes the page's rows (roles that may export)."""
     actor.require(*WORKBENCH_ROLES)
     filters = TaskFilters.from_query(request.query_params, actor)
     page = task_page(db, actor, filters, tz, language=current_language())
-    table = task_table(page, filters, policy_names(db, current_language()))
+    since, until = day_bounds(local_today(tz), tz)
+    contacted = contacted_between(db, [r["subscriber_id"] for r in page.rows], since, until)
+    table = task_table(page, filters, policy_names(db, current_language()), contacted)
     if wants_export(request):
         return export_tables(request, actor, db, [table], "tasks", tz)
     return render(
