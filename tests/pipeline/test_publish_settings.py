@@ -24,9 +24,10 @@ from ops_fixtures import (  # noqa: F401
 from weiwan.analytics.alerts import load_rules
 from weiwan.analytics.policies import load_policies
 from weiwan.core.db import session_scope
+from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.customers.models import Publication
 from weiwan.ops.org.access import actor_for
-from weiwan.ops.org.config import RULE_DOCUMENT_KINDS, save_pending
+from weiwan.ops.org.config import RULE_DOCUMENT_KINDS, save_pending, text_digest
 from weiwan.ops.org.models import AuditEvent, ConfigDocument, User
 from weiwan.pipeline.publish.rule_documents import publish_rule_documents, rule_document_paths
 
@@ -84,7 +85,11 @@ def test_refused_policy_edit_is_published_back_and_the_library_stays(
 ) -> None:
     publish_rule_documents(engine, DAY, home=tmp_path)
     policy_id, text = _policies_edit(lambda p: p.pop("min_spend"))
-    _save(engine, people["admin"], "policies", text)
+    with pytest.raises(InvalidRequestError):  # the editor refuses it at once …
+        _save(engine, people["admin"], "policies", text)
+    with session_scope(engine) as session:  # … the run is the last guard for one stored past it
+        pending = {"text": text, "by": people["admin"], "sha256": text_digest(text)}
+        session.add(ConfigDocument(name="pending:policies", content=json.dumps(pending)))
 
     publish_rule_documents(engine, NEXT, home=tmp_path)
 
@@ -94,6 +99,7 @@ def test_refused_policy_edit_is_published_back_and_the_library_stays(
     assert verdict["status"] == "refused"
     assert {"item": policy_id, "field": "min_spend"}.items() <= verdict["errors"][0].items()
     assert "min_spend" in verdict["errors"][0]["message"]
+    assert verdict["errors"][0]["code"] == "missing"  # the page says it in the reader's words
     in_effect = _document(engine, "yaml:policies")
     assert in_effect is not None and in_effect["text"] == _shipped("policies.yaml")
     assert rule_document_paths(tmp_path).policies is None  # nothing applied

@@ -24,6 +24,7 @@ from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.policies import load_policies
 from weiwan.core.db import session_scope
 from weiwan.ops.offers.models import PublishedPolicy
+from weiwan.ops.org.config import text_digest
 from weiwan.ops.org.models import AuditEvent, ConfigDocument
 from weiwan.ops.surveys.answers import record_answers
 from weiwan.ops.surveys.library import questions_of
@@ -100,25 +101,48 @@ def test_roles_outside_the_settings_are_refused(app: FastAPI, published: Engine)
         assert session.get(ConfigDocument, "pending:policies") is None
 
 
-def test_refused_edit_is_shown_with_policy_and_field(
+def test_a_policy_edit_the_rules_refuse_is_refused_at_once_naming_policy_and_field(
+    app: FastAPI, published: Engine
+) -> None:
+    raw = _shipped_policies()
+    first, second = raw["policies"][0], raw["policies"][1]
+    first.pop("min_spend")
+    second["cost"]["amount"] = -5
+    second["channels"] = ["carrier_pigeon"]
+    text = yaml.safe_dump(raw, allow_unicode=True)
+    for language, words in (
+        ("en", ("Minimum spend (yuan/month)", "Required.", "Must be 0 or more.", "carrier_pigeon")),
+        ("zh-CN", ("最低消费", "必填。", "不能小于 0。", "不认识的渠道：carrier_pigeon")),
+    ):
+        answer = page_login(app, "admin", language=language).post(
+            "/settings/policies/pending", data={"text": text}
+        )
+        assert answer.status_code == 422
+        problems = answer.text.split('id="problems-policies"', 1)[1].split("</ul>", 1)[0]
+        assert first["id"] in problems and second["id"] in problems
+        for word in words:
+            assert word in problems, (language, word)
+        assert "carrier_pigeon" in answer.text.split("<textarea", 1)[1]  # the text is kept
+    with session_scope(published) as session:  # nothing stored, nothing audited
+        assert session.get(ConfigDocument, "pending:policies") is None
+    assert _config_changes(published, "pending:policies") == 0
+
+
+def test_a_pending_edit_the_run_refuses_is_shown_with_policy_and_field(
     app: FastAPI, published: Engine, home: Path
 ) -> None:
+    """The nightly run stays the last guard: an edit stored pending (here written past the
+    editor, as an older version could have) that its rules refuse is refused there."""
     raw = _shipped_policies()
     victim = raw["policies"][0]
     victim.pop("min_spend")
+    text = yaml.safe_dump(raw, allow_unicode=True)
+    with session_scope(published) as session:
+        content = {"text": text, "by": None, "username": "admin", "at": "2026-11-01T00:00:00",
+                   "sha256": text_digest(text)}  # fmt: skip
+        session.add(ConfigDocument(name="pending:policies", content=json.dumps(content)))
     admin = page_login(app, "admin", language="en")
-    saved = admin.post(
-        "/settings/policies/pending", data={"text": yaml.safe_dump(raw, allow_unicode=True)}
-    )
-    assert saved.status_code == 303
-    assert _config_changes(published, "pending:policies") == 1
-    waiting = admin.get(saved.headers["location"])
-    assert (
-        'id="pending-policies"' in waiting.text and "waiting for the next daily run" in waiting.text
-    )
-
     publish_rule_documents(published, NEXT, home=home)  # the next run refuses it
-
     page = admin.get("/settings/policies")
     assert "refused by the last run" in page.text
     refusal = page.text.split('id="pending-policies"', 1)[1].split("</div>", 1)[0]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from weiwan.core.policy_rules import OFFER_TYPES as POLICY_OFFER_TYPES
+
 
 class ColumnType(StrEnum):
     """Logical column types; each maps to one warehouse (DuckDB/Ibis) type."""
@@ -116,8 +118,9 @@ COMPLAINT_CATEGORIES = ("network", "billing", "service", "product", "other")
 SEVERITIES = ("low", "medium", "high")
 TOUCHPOINTS = ("store", "hotline", "network", "billing")
 CHURN_TYPES = ("voluntary", "involuntary", "port_out")
-#: kinds of retention offer (维系政策类型); the simulator's ground truth knows each one's effect
-OFFER_TYPES = ("discount", "bonus_data", "device_subsidy", "prepay_and_get", "care_call")
+#: kinds of retention offer (维系政策类型, defined with the policy rules); the simulator's ground
+#: truth knows each one's effect
+OFFER_TYPES = POLICY_OFFER_TYPES
 CHURN_REASONS = (
     "price",
     "network_quality",

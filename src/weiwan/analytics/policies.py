@@ -25,13 +25,7 @@ import pyarrow as pa
 from pydantic import ValidationError
 
 from weiwan.analytics.config_files import read_yaml
-from weiwan.analytics.policy_models import (
-    _EPSILON,
-    _REQUIRED,
-    SPEND_COLUMN,
-    Policy,
-    ValueCaps,
-)
+from weiwan.analytics.policy_models import SPEND_COLUMN, Policy, ValueCaps
 from weiwan.analytics.targets import (
     FilterError,
     TargetFilter,
@@ -41,20 +35,14 @@ from weiwan.analytics.targets import (
 )
 from weiwan.core.errors import ConfigError
 from weiwan.core.months import add_months
+from weiwan.core.policy_rules import (
+    PolicyIssue,
+    PolicyRule,
+    check_entries,
+    generosity_warnings,
+)
 
-
-@dataclass(frozen=True)
-class PolicyIssue:
-    """One refusal or warning: the file, the policy, the field and what is wrong."""
-
-    source: str
-    policy_id: str
-    field: str
-    message: str
-    overlap: int | None = None  # subscribers in both targets (generosity warnings)
-
-    def __str__(self) -> str:
-        return f"{self.source}: policy {self.policy_id}: {self.field}: {self.message}"
+__all__ = ["PolicyIssue"]
 
 
 @dataclass(frozen=True)
@@ -90,20 +78,6 @@ class PolicyLibrary:
         raise KeyError(policy_id)
 
 
-def _messages(exc: ValidationError) -> list[tuple[str, str]]:
-    """(field, message) for each pydantic error, with the refusal wording for missing fields."""
-    out: list[tuple[str, str]] = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "missing" and loc in _REQUIRED:
-            message = _REQUIRED[loc]
-        if not loc and ": " in message:  # model-level check naming its field first
-            loc, message = message.split(": ", 1)
-        out.append((loc or "(policy)", message))
-    return out
-
-
 def _overlap(
     a: TargetFilter, b: TargetFilter, a_group: str | None, b_group: str | None, profile: Any
 ) -> tuple[bool, int | None, str]:
@@ -130,106 +104,39 @@ def validate_library(
 
     Refuses (one error per problem, naming ``source``, policy id and field): missing target,
     validity, minimum spend, entry limit, cost or channels; valid_to before valid_from; unknown
-    target_group or exclusive_with ids; duplicate ids; a target that does not fit ``profile``.
+    target_group or exclusive_with ids; duplicate ids (the shared rules,
+    :func:`weiwan.core.policy_rules.check_entries`); a target that does not fit ``profile``.
     Warns when a policy is more generous (:meth:`Policy.generosity`) than an approved policy
     of the same offer type whose validity overlaps and whose group overlaps: on ``profile``
     when given (subscribers matching both > 0), else the same group id or an identical filter.
     """
-    errors: list[PolicyIssue] = []
-    parsed: list[Policy] = []
-    raw_ids: list[str] = []
-    for i, entry in enumerate(policies):
-        if isinstance(entry, Policy):
-            raw_ids.append(entry.id)
-            parsed.append(entry)
-            continue
-        name = entry.get("id") if isinstance(entry, Mapping) else None
-        name = name if isinstance(name, str) and name else f"#{i + 1}"
-        raw_ids.append(name)
-        if not isinstance(entry, Mapping):
-            errors.append(PolicyIssue(source, name, "(policy)", "expected a mapping of fields"))
-            continue
-        try:
-            parsed.append(Policy.model_validate(dict(entry)))
-        except ValidationError as exc:
-            errors.extend(PolicyIssue(source, name, f, m) for f, m in _messages(exc))
-
     groups = {g.id: g for g in target_groups}
-    known = set(raw_ids)
-    duplicates = {pid for pid in known if raw_ids.count(pid) > 1}
+    checked = check_entries(policies, set(groups), source=source, model=Policy)
+    errors = list(checked.errors)
     valid: list[Policy] = []
-    for policy in parsed:
+    for policy in checked.valid:
         problems: list[tuple[str, str]] = []
-        if policy.id in duplicates:
-            problems.append(("id", f"refused: duplicate id (listed {raw_ids.count(policy.id)}×)"))
-        if policy.target_group is not None and policy.target_group not in groups:
-            problems.append(
-                (
-                    "target_group",
-                    f"unknown target group {policy.target_group!r}; known: "
-                    f"{', '.join(sorted(groups)) or '(none)'}",
-                )
-            )
-        unknown = [p for p in policy.exclusive_with if p not in known]
-        if unknown:
-            problems.append(("exclusive_with", f"unknown policy ids {unknown}"))
-        if profile is not None and not problems:
+        if profile is not None:
             try:
                 compile_filter(policy.resolve_target(groups), profile)
                 if policy.min_spend > 0 and SPEND_COLUMN not in profile.columns:
                     problems.append(("min_spend", f"the profile has no {SPEND_COLUMN} column"))
             except FilterError as exc:
                 problems.append(("target_group" if policy.target_group else "target", str(exc)))
-        errors.extend(PolicyIssue(source, policy.id, f, m) for f, m in problems)
+        errors.extend(
+            PolicyIssue(source, policy.id, f, m, code="profile_mismatch") for f, m in problems
+        )
         if not problems:
             valid.append(policy)
-    return ValidationReport(
-        tuple(errors), tuple(_generosity_warnings(valid, groups, profile, source)), tuple(valid)
-    )
 
+    def overlap(a: PolicyRule, b: PolicyRule) -> tuple[bool, int | None, str]:
+        return _overlap(
+            a.resolve_target(groups), b.resolve_target(groups), a.target_group, b.target_group,
+            profile,
+        )  # fmt: skip
 
-def _generosity_warnings(
-    policies: Sequence[Policy],
-    groups: Mapping[str, TargetGroup],
-    profile: ir.Table | None,
-    source: str,
-) -> list[PolicyIssue]:
-    warnings: list[PolicyIssue] = []
-    for policy in policies:
-        if policy.approval in ("rejected", "retired"):
-            continue
-        for other in policies:
-            if (
-                other is policy
-                or other.id == policy.id
-                or other.approval != "approved"
-                or other.offer_type != policy.offer_type
-                or not policy.overlaps_in_time(other)
-                or policy.generosity() <= other.generosity() + _EPSILON
-            ):
-                continue
-            overlaps, count, how = _overlap(
-                policy.resolve_target(groups),
-                other.resolve_target(groups),
-                policy.target_group,
-                other.target_group,
-                profile,
-            )
-            if not overlaps:
-                continue
-            warnings.append(
-                PolicyIssue(
-                    source,
-                    policy.id,
-                    "benefit_value",
-                    f"more generous than approved policy {other.id} "
-                    f"({policy.generosity():.2f} vs {other.generosity():.2f} yuan of benefit per "
-                    f"yuan committed) for an overlapping group ({how}): it invites customers to "
-                    "switch to it, or to leave and rejoin to get it",
-                    count,
-                )
-            )
-    return warnings
+    warnings = generosity_warnings(valid, overlap, source)
+    return ValidationReport(tuple(errors), tuple(warnings), tuple(valid))
 
 
 def _value_caps(raw: Any, source: str) -> ValueCaps:

@@ -12,9 +12,10 @@ back, per kind:
 * ``pending:<kind>``: the edit waiting for the next run, ``{"text", "by", "username", "at",
   "sha256"}`` (the run removes it once applied; a refused edit stays, with its messages).
 
-Every save is audited as ``config_change``. The contact policy is also checked here at once
-with the shared model (:mod:`weiwan.core.contact_rules`); the other kinds get a YAML syntax and
-shape check now and their full validation at the run.
+Every save is audited as ``config_change``. The contact policy and the policy library are also
+checked here at once with the shared rules (:mod:`weiwan.core.contact_rules`,
+:mod:`weiwan.core.policy_rules`); the other kinds get a YAML syntax and shape check now and
+their full validation at the run.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from weiwan.core.yaml_safe import AnchorNotAllowedError, load_yaml
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import ConfigDocument
+from weiwan.ops.org.policy_check import check_library
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit
 
@@ -168,9 +170,13 @@ def check_text(kind: str, text: str) -> Any:
 
 
 def save_pending(session: Session, actor: Actor, kind: str, text: str) -> dict[str, Any]:
-    """Save an edit of ``kind`` for the next run (roles that may configure); audited."""
+    """Save an edit of ``kind`` for the next run (roles that may configure); audited. The
+    policy library is checked with the run's rules first (``policy_check``: refused with
+    every problem by policy and field)."""
     actor.require_configure()
-    check_text(kind, text)
+    raw = check_text(kind, text)
+    if kind == "policies":
+        check_library(session, raw)
     now = utcnow()
     content = {
         "text": text,

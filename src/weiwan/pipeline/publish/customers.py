@@ -27,6 +27,7 @@ from weiwan.ops.base import utcnow
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.tags import TAG_LABELS_DOCUMENT, forget_tag_labels
 from weiwan.ops.org.models import ConfigDocument
+from weiwan.ops.org.policy_check import TARGET_GROUPS_DOCUMENT
 from weiwan.pipeline.publish.bookkeeping import record_publication
 from weiwan.pipeline.publish.branches import ensure_branches
 from weiwan.pipeline.publish.columns import null_of, typed
@@ -77,7 +78,7 @@ def publish_customer_view(
         else:
             conn.execute(sa.delete(table))
             loaded = load_staged(warehouse, conn, table, rows, KIND)
-        _publish_tag_labels(conn)
+        _publish_labels(conn, library)
         record_publication(conn, KIND, snapshot, loaded)
     forget_tag_labels()
     return loaded, created
@@ -95,15 +96,19 @@ def tag_labels() -> dict[str, list[str]]:
     return labels
 
 
-def _publish_tag_labels(conn: sa.Connection) -> None:
+def _publish_labels(conn: sa.Connection, library: PolicyLibrary) -> None:
     """The tags' names beside the view (config document ``labels:tags``), so every channel
-    shows 入网不足6个月 rather than ``tenure_under_6m``."""
-    values = {
-        "name": TAG_LABELS_DOCUMENT,
-        "content": json.dumps(tag_labels(), ensure_ascii=False, sort_keys=True),
-        "updated_at": utcnow(),
-    }
-    upsert(conn, table_of(ConfigDocument), values, keys=("name",), updated_by=None)
+    shows 入网不足6个月 rather than ``tenure_under_6m``; and the target groups' ids and names
+    (``labels:target_groups``), so the policy editors check and offer them."""
+    groups = [
+        {"id": g.id, "name_zh": g.name_zh, "name_en": g.name_en} for g in library.target_groups
+    ]
+    for name, content in (
+        (TAG_LABELS_DOCUMENT, json.dumps(tag_labels(), ensure_ascii=False, sort_keys=True)),
+        (TARGET_GROUPS_DOCUMENT, json.dumps(groups, ensure_ascii=False)),
+    ):
+        values = {"name": name, "content": content, "updated_at": utcnow()}
+        upsert(conn, table_of(ConfigDocument), values, keys=("name",), updated_by=None)
 
 
 # ----------------------------------------------------------------------------- row sources

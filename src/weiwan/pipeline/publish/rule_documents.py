@@ -131,7 +131,12 @@ def _message(item: str, field: str, message: str, count: int | None = None) -> M
 
 
 def _issue(issue: PolicyIssue) -> Message:
-    return _message(issue.policy_id, issue.field, issue.message, issue.overlap)
+    """A policy's refusal or warning, with its code and figures (the page says it in the
+    reader's language)."""
+    out = _message(issue.policy_id, issue.field, issue.message, issue.overlap)
+    if issue.code:
+        out["code"], out["params"] = issue.code, dict(issue.params)
+    return out
 
 
 def _split(problem: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.offers.service import list_policies
 from weiwan.ops.org import config
 from weiwan.ops.org.access import Actor
+from weiwan.ops.org.policy_check import PolicyLibraryRefusedError
 from weiwan.web.errors import error_text
 from weiwan.web.i18n import gettext as _
 from weiwan.web.pages.business_rules_tables import (
@@ -29,6 +30,7 @@ from weiwan.web.pages.business_rules_tables import (
     rules_of,
 )
 from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
+from weiwan.web.policy_words import issue_row
 from weiwan.web.tables import Table, wants_export
 from weiwan.web.templating import render
 
@@ -100,7 +102,9 @@ def _policies_page(
     validation = view.validation
     tables = [
         policy_table(list_policies(db), validation),
-        message_table("policy_messages", validation, _("Validation messages"), _("Policy")),
+        message_table(
+            "policy_messages", validation, _("Validation messages"), _("Policy"), issue_row
+        ),
     ]
     context = {"tables": tables, "editors": [_editor(view, draft)], **extra}
     return _page(
@@ -224,6 +228,13 @@ def save_pending(
     actor.require_configure()
     try:
         config.save_pending(db, actor, kind, text.replace("\r\n", "\n"))
+    except PolicyLibraryRefusedError as exc:
+        db.rollback()
+        problems = [issue_row(issue) for issue in exc.issues]
+        return _policies_page(
+            request, actor, db, tz, draft=text, error=_("The rules refuse this edit."),
+            error_kind=kind, problems=problems,
+        )  # fmt: skip
     except InvalidRequestError as exc:
         db.rollback()
         return _rerender(request, actor, db, tz, kind, text, error_text(exc))

@@ -3,7 +3,7 @@ and the validation messages the daily run published."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -112,16 +112,27 @@ def policy_table(
 
 
 def message_table(
-    table_id: str, messages: Mapping[str, Any] | None, title: Any, item_label: Any
+    table_id: str,
+    messages: Mapping[str, Any] | None,
+    title: Any,
+    item_label: Any,
+    words: Callable[[Any], dict[str, str]] | None = None,
 ) -> Table:
-    """Refusals and warnings (``{"errors": [...], "warnings": [...]}``) as one table."""
+    """Refusals and warnings (``{"errors": [...], "warnings": [...]}``) as one table;
+    ``words``: what puts a message into the reader's language (item, field, message)."""
     found = messages or {}
     rows = [
         {
             "severity": _("Refused") if kind == "errors" else _("Warning"),
-            "item": m.get("item"),
-            "field": m.get("field") or "—",
-            "message": m.get("message"),
+            **(
+                words(m)
+                if words
+                else {
+                    "item": m.get("item"),
+                    "field": m.get("field") or "—",
+                    "message": m.get("message"),
+                }
+            ),
         }
         for kind in ("errors", "warnings")
         for m in found.get(kind) or []

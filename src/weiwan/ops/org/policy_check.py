@@ -1,0 +1,74 @@
+"""The policy library checked when an edit is saved, with the rules the nightly run applies
+(:mod:`weiwan.core.policy_rules`): a negative cost, an unknown channel, an end before the start,
+a duplicate id or an unknown target group is refused at once, naming the policy and the field.
+
+The target groups known here are those the last run published (``labels:target_groups``); before
+any run published them, a reference is left for the run to check.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from weiwan.core.errors import InvalidRequestError
+from weiwan.core.policy_rules import (
+    PolicyIssue,
+    ValueCapsRule,
+    check_entries,
+    entry_issues,
+    generosity_warnings,
+)
+from weiwan.ops.org.models import ConfigDocument
+
+#: the config document holding [{"id", "name_zh", "name_en"}] of the target groups in effect
+TARGET_GROUPS_DOCUMENT = "labels:target_groups"
+
+
+class PolicyLibraryRefusedError(InvalidRequestError):
+    """An edit of the policy library the rules refuse: every problem, by policy and field."""
+
+    def __init__(self, issues: Sequence[PolicyIssue]) -> None:
+        self.issues = list(issues)
+        first = self.issues[0]
+        super().__init__(
+            f"policy {first.policy_id}: {first.field}: {first.message}"
+            + (f" (and {len(self.issues) - 1} more)" if len(self.issues) > 1 else ""),
+            field=first.field,
+        )
+
+
+def target_groups(session: Session) -> list[dict[str, str]]:
+    """The target groups the last run published: [{"id", "name_zh", "name_en"}]."""
+    content = session.scalar(
+        select(ConfigDocument.content).where(ConfigDocument.name == TARGET_GROUPS_DOCUMENT)
+    )
+    try:
+        raw = json.loads(content) if content else []
+    except ValueError:
+        raw = []
+    return [g for g in raw if isinstance(g, dict) and isinstance(g.get("id"), str)]
+
+
+def check_library(session: Session, raw: dict[str, Any]) -> list[PolicyIssue]:
+    """The library's refusals (raises :class:`PolicyLibraryRefusedError`) and its warnings."""
+    groups = target_groups(session)
+    group_ids = {g["id"] for g in groups} if groups else None
+    entries = raw.get("policies") or []
+    checked = check_entries(entries, group_ids, source="(edit)")
+    errors = list(checked.errors)
+    try:
+        ValueCapsRule.model_validate(raw.get("value_caps"))
+    except ValidationError as exc:
+        errors += [
+            PolicyIssue("(edit)", "value_caps", f, m, code=c, params=p)
+            for f, m, c, p in entry_issues(exc)
+        ]
+    if errors:
+        raise PolicyLibraryRefusedError(errors)
+    return generosity_warnings(checked.valid, source="(edit)")
