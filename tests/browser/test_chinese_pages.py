@@ -38,6 +38,8 @@ LATIN_TERMS = frozenset(_TERMS.split())
 _SKIPPED_TAGS = frozenset({"script", "style", "noscript", "svg", "textarea", "code"})
 _READ_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*(?:[-'][A-Za-z]+)*")
+#: a content fingerprint (hex digest) is data, not a word
+_FINGERPRINT = re.compile(r"(?=[0-9a-f]*\d)[0-9a-f]{8,}")
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 #: pages of one kind differ in their numbers: /customers/123 and /customers/456 are one kind
 _KIND = re.compile(r"\d+|\d{4}-\d{2}-\d{2}")
@@ -104,7 +106,7 @@ def foreign_words(
     users' login names) are data, not words."""
     found = [code for code in _SNAKE.findall(text) if code not in names]
     for word in _WORD.findall(text):
-        if word in LATIN_TERMS or word in names or word in found:
+        if word in LATIN_TERMS or word in names or word in found or _FINGERPRINT.fullmatch(word):
             continue
         if word in codes or (len(word) > 1 and not word.isupper()):
             found.append(word)

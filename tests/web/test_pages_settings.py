@@ -22,6 +22,7 @@ from web.page_helpers import page_login
 from weiwan.analytics.alerts import load_rules
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.policies import load_policies
+from weiwan.analytics.targets import load_target_groups
 from weiwan.core.db import session_scope
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.config import text_digest
@@ -375,3 +376,92 @@ def test_questionnaire_export_with_sheet_title_characters_in_the_questions(
     for name in names:
         assert 0 < len(name) <= 31 and not set(name) & set("\\/?*[]:")
     assert names[0].startswith("1. 满意吗_为什么_ _")
+
+
+def _with_target_groups(engine: Engine) -> None:
+    """The target groups' names as the run publishes them beside the customer view."""
+    groups = [
+        {"id": g.id, "name_zh": g.name_zh, "name_en": g.name_en} for g in load_target_groups()
+    ]
+    with session_scope(engine) as session:
+        session.add(ConfigDocument(name="labels:target_groups", content=json.dumps(groups)))
+
+
+def _pending_library(engine: Engine, tmp_path: Path) -> Any:
+    """The pending edit, loaded by the run's own loader."""
+    with session_scope(engine) as session:
+        document = session.get(ConfigDocument, "pending:policies")
+        assert document is not None
+        text = json.loads(document.content)["text"]
+    path = tmp_path / "pending.yaml"
+    path.write_text(text, "utf-8")
+    return load_policies(path)
+
+
+NEW_POLICY = {
+    "id": "winback_sms_30", "name_zh": "回馈短信30元", "name_en": "Win-back SMS 30",
+    "offer_type": "discount", "target_group": "contract_expiring", "approval": "draft",
+    "valid_from": "2026-11-01", "valid_to": "2027-03-31", "min_spend": "58",
+    "limit_times": "1", "limit_per_months": "12", "cost_kind": "one_off", "cost_amount": "30",
+    "channels": ["sms", "outbound_call"], "script_zh": "感谢您一直以来的支持。",
+}  # fmt: skip
+
+
+def test_an_administrator_adds_a_policy_through_the_form_checked_by_the_runs_rules(
+    app: FastAPI, published: Engine, tmp_path: Path
+) -> None:
+    _with_target_groups(published)
+    admin = page_login(app, "admin")
+    form = admin.get("/settings/policies/new")
+    assert form.status_code == 200 and "最低消费" in form.text and "高价值异网倾向客户" in form.text
+    assert page_login(app, "analyst").get("/settings/policies/new").status_code == 403
+    bad = {**NEW_POLICY, "cost_amount": "-30", "valid_to": "2026-10-01"}
+    refused = admin.post("/settings/policies/form", data=bad)
+    assert refused.status_code == 422
+    amount = refused.text.split('id="p-cost_amount"', 1)[1].split("</div>", 1)[0]
+    assert "不能小于 0。" in amount and 'value="-30"' in refused.text  # under its field, kept
+    assert "早于开始日期" in refused.text.split('id="p-valid_to"', 1)[1].split("</div>", 2)[1]
+    assert "回馈短信30元" in refused.text
+    with session_scope(published) as session:
+        assert session.get(ConfigDocument, "pending:policies") is None
+    saved = admin.post("/settings/policies/form", data=NEW_POLICY)
+    assert saved.status_code == 303, saved.text[:2000]
+    library = _pending_library(published, tmp_path)
+    added = library.get("winback_sms_30")
+    assert (added.cost.amount, added.channels, added.target_group) == (
+        30.0, ("sms", "outbound_call"), "contract_expiring",
+    )  # fmt: skip
+    assert not [e for e in library.errors if e.policy_id == "winback_sms_30"]
+    assert len(library.policies) == len(load_policies().policies) + 1  # the others untouched
+    assert _config_changes(published, "pending:policies") == 1
+
+
+def test_a_policy_is_edited_and_retired_through_the_form(
+    app: FastAPI, published: Engine, tmp_path: Path
+) -> None:
+    _with_target_groups(published)
+    first = load_policies().policies[0]
+    admin = page_login(app, "admin", language="en")
+    form = admin.get(f"/settings/policies/{first.id}/edit")
+    assert form.status_code == 200 and f'value="{first.name_zh}"' in form.text
+    assert admin.get("/settings/policies/no_such_policy/edit").status_code == 404
+    values = dict(
+        re.findall(
+            r'<input class="form-control[^"]*"[^>]*name="(\w+)"[^>]*value="([^"]*)"', form.text
+        )
+    )
+    values |= {"editing": first.id, "name_en": "Renamed in the form", "cost_kind": first.cost.kind}
+    values |= {"offer_type": first.offer_type, "approval": first.approval}
+    values |= {"target_group": first.target_group or ""}
+    data: dict[str, Any] = {**values, "channels": list(first.channels)}
+    if first.valid_to is None:
+        data["open_ended"] = "1"
+    saved = admin.post("/settings/policies/form", data=data)
+    assert saved.status_code == 303, saved.text[:3000]
+    library = _pending_library(published, tmp_path)
+    edited = library.get(first.id)
+    assert edited.name_en == "Renamed in the form" and edited.cost == first.cost
+    assert edited.valid_from == first.valid_from and edited.min_spend == first.min_spend
+    retired = admin.post(f"/settings/policies/{first.id}/retire")
+    assert retired.status_code == 303
+    assert _pending_library(published, tmp_path).get(first.id).approval == "retired"

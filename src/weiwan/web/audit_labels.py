@@ -137,6 +137,8 @@ def _value(key: str, value: Any) -> str:
         return "—"
     if key == "by":
         return label(_ACTORS, str(value))
+    if key == "kind":
+        return label(DOCUMENTS, str(value))
     return label(_CODED[key], str(value)) if key in _CODED else str(value)
 
 

@@ -29,6 +29,7 @@ from weiwan.web.pages import (
     channels,
     dashboards,
     dataquality,
+    policy_editor,
     questionnaires,
     reports,
     team,
@@ -64,6 +65,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     appraisal.router,
     dataquality.router,
     questionnaires.router,
+    policy_editor.router,
     business_rules.router,
     admin.router,
 )
