@@ -31,8 +31,11 @@ def test_head_plans_rehearses_submits_and_director_approves(
     expect(everyone).not_to_have_text("…")
     head.fill("#plan-name", "高危客户关怀外呼 浏览器测试")
     head.select_option("#filter-field-1", "risk_band")
+    # the value picker offers the risk bands by name; the builder takes the name
+    expect(head.locator("#filter-value-1")).to_have_attribute("list", "choices-risk_band")
+    expect(head.locator("#choices-risk_band option[value='高']")).to_have_count(1)
     head.select_option("#filter-op-1", "in")
-    head.fill("#filter-value-1", "high")
+    head.fill("#filter-value-1", "高")
     head.locator("#filter-value-1").dispatch_event("change")
     # the count arrives when htmx's request answers (it may start after the page looks idle)
     expect(everyone).to_have_text(re.compile(r"\d"), timeout=30_000)

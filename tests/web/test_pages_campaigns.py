@@ -3,6 +3,7 @@ queue, start, complete, evaluate, plan library and clone; roles; zh/en; exports.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -22,6 +23,8 @@ from weiwan.ops.campaigns.evaluation import evaluation_figures
 from weiwan.ops.campaigns.models import Campaign, CampaignMember, CampaignTransition
 from weiwan.ops.contacts.models import Acceptance, Contact
 from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.tags import TAG_LABELS_DOCUMENT, forget_tag_labels
+from weiwan.ops.org.models import ConfigDocument
 from weiwan.web import formatting
 from weiwan.web.i18n import use_locale
 
@@ -125,6 +128,27 @@ def test_plan_rehearse_submit_and_approve_from_the_queue(
         )
         found = re.search(r'data-count="(\d+)"', named.text)
         assert found and int(found.group(1)) == int(shown.group(1)), values
+    # value pickers: each coded field offers its choices by name; tags by their names too
+    zh_form = page_login(app, "head").get("/campaigns/new").text
+    risk = zh_form.split('<datalist id="choices-risk_band">', 1)[1].split("</datalist>", 1)[0]
+    assert '<option value="高">' in risk and "high" not in risk
+    with session_scope(engine) as session:
+        session.add(
+            ConfigDocument(
+                name=TAG_LABELS_DOCUMENT,
+                content=json.dumps({"usage_drop": ["用量下滑", "Usage drop"]}),
+            )
+        )
+    forget_tag_labels()
+    named_tag = page_login(app, "head").post(
+        "/campaigns/preview-count",
+        data={**FILTER_FORM, "filter_value": ["high, medium", "用量下滑"],
+              "branch_id": str(branches["city"])},
+    )  # fmt: skip
+    by_name = re.search(r'data-count="(\d+)"', named_tag.text)
+    assert by_name and int(by_name.group(1)) == int(shown.group(1))
+    tags = page_login(app, "head").get("/campaigns/new").text
+    assert '<datalist id="choices-tag"><option value="用量下滑">' in tags
     unknown = page_login(app, "head").post(
         "/campaigns/preview-count",
         data={**FILTER_FORM, "filter_value": ["特高", "usage_drop"]},

@@ -4,6 +4,7 @@ value compiled to the filter language of ``core.filters``) and the form → serv
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -14,9 +15,9 @@ from starlette.datastructures import FormData
 from weiwan.core.errors import InvalidRequestError
 from weiwan.core.filters import OPS
 from weiwan.ops.campaigns.targeting import FIELDS
+from weiwan.web.i18n import current_language, use_locale
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
-from weiwan.web.i18n import use_locale
 from weiwan.web.labels import LIFECYCLE, PAYMENT_TYPES, RISK_BANDS, VALUE_TIERS, label
 from weiwan.web.strict_json import loads_strict
 
@@ -157,10 +158,32 @@ def _scalar(raw: str, kind: str, field_name: str = "") -> Any:
     return text
 
 
-def row_condition(row: FilterRow) -> dict[str, Any]:
-    """One builder row as a leaf of the filter language."""
+def value_choices(tag_names: Mapping[str, tuple[str, str]] | None = None) -> dict[str, list[str]]:
+    """The value picker of each coded field: its choices by name in the reader's language (the
+    builder takes a name or a code); the tags by name when their names are published."""
+    choices = {name: [str(word) for word in words.values()] for name, words in CODED_FIELDS.items()}
+    if tag_names:
+        english = current_language() == "en"
+        choices[TAG] = sorted(en if english else zh for zh, en in tag_names.values())
+    return choices
+
+
+def tag_code(raw: str, tag_names: Mapping[str, tuple[str, str]] | None) -> str:
+    """The tag a builder value names: its id, or its name in Chinese or English."""
+    text = raw.strip()
+    wanted = text.casefold()
+    for tag_id, names in (tag_names or {}).items():
+        if wanted == tag_id.casefold() or wanted in {n.strip().casefold() for n in names}:
+            return tag_id
+    return text
+
+
+def row_condition(
+    row: FilterRow, tag_names: Mapping[str, tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """One builder row as a leaf of the filter language (a tag by its id or its name)."""
     if row.field == TAG:
-        return {"tag": row.value.strip()}
+        return {"tag": tag_code(row.value, tag_names)}
     kind = FIELDS[row.field][1] if row.field in FIELDS else "string"
     if row.op in NO_VALUE_OPS:
         return {"field": row.field, "op": row.op}
@@ -171,7 +194,12 @@ def row_condition(row: FilterRow) -> dict[str, Any]:
     return {"field": row.field, "op": row.op, "value": _scalar(row.value, kind, row.field)}
 
 
-def build_filter(combine: str, rows: list[FilterRow], filter_json: str = "") -> dict[str, Any]:
+def build_filter(
+    combine: str,
+    rows: list[FilterRow],
+    filter_json: str = "",
+    tag_names: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, Any]:
     """The filter of the builder rows joined by ``all`` / ``any``; the advanced JSON when no
     row is filled in."""
     filled = [r for r in rows if r.field and (r.value.strip() or r.op in NO_VALUE_OPS)]
@@ -186,19 +214,24 @@ def build_filter(combine: str, rows: list[FilterRow], filter_json: str = "") -> 
             raise InvalidRequestError(_("The filter is not valid JSON."), field="target_filter")
         return parsed
     key = "any" if combine == "any" else "all"
-    return {key: [row_condition(r) for r in filled]}
+    return {key: [row_condition(r, tag_names) for r in filled]}
 
 
-def rows_of_filter(raw: dict[str, Any]) -> tuple[str, list[FilterRow], str]:
-    """Builder rows of a stored filter when it is a flat all/any of leaves; otherwise no rows
-    and the filter as JSON for the advanced field."""
+def rows_of_filter(
+    raw: dict[str, Any], tag_names: Mapping[str, tuple[str, str]] | None = None
+) -> tuple[str, list[FilterRow], str]:
+    """Builder rows of a stored filter when it is a flat all/any of leaves (tags by name);
+    otherwise no rows and the filter as JSON for the advanced field."""
+    english = current_language() == "en"
     for key in ("all", "any"):
         children = raw.get(key) if len(raw) == 1 else None
         if isinstance(children, list) and all(isinstance(c, dict) for c in children):
             rows: list[FilterRow] = []
             for child in children:
                 if set(child) == {"tag"}:
-                    rows.append(FilterRow(TAG, "=", str(child["tag"])))
+                    names = (tag_names or {}).get(str(child["tag"]))
+                    shown = (names[1] if english else names[0]) if names else str(child["tag"])
+                    rows.append(FilterRow(TAG, "=", shown))
                 elif "field" in child and "op" in child:
                     value = child.get("value")
                     name = str(child["field"])
@@ -279,13 +312,16 @@ def plan_form_of(form: FormData) -> PlanForm:
     )
 
 
-def service_fields(plan: PlanForm) -> dict[str, Any]:
-    """The plan as the fields of ``CampaignCreate`` / ``CampaignUpdate``."""
+def service_fields(
+    plan: PlanForm, tag_names: Mapping[str, tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """The plan as the fields of ``CampaignCreate`` / ``CampaignUpdate`` (tags named in the
+    builder by their names as well as their ids)."""
     return {
         "name": plan.name,
         "description": plan.description,
         "branch_id": plan.branch_id,
-        "target_filter": build_filter(plan.combine, plan.rows, plan.filter_json),
+        "target_filter": build_filter(plan.combine, plan.rows, plan.filter_json, tag_names),
         "policy_ids": plan.policy_ids,
         "channels": plan.channels,
         "script_zh": plan.script_zh,
@@ -304,10 +340,12 @@ def validation_message(exc: ValidationError) -> tuple[str, str]:
     return where, str(first.get("msg", ""))
 
 
-def describe_filter(raw: dict[str, Any]) -> list[str] | None:
+def describe_filter(
+    raw: dict[str, Any], tag_names: Mapping[str, tuple[str, str]] | None = None
+) -> list[str] | None:
     """A flat all/any filter as readable conditions ("Risk band is one of high, medium"); None
     when the filter nests (shown as JSON)."""
-    combine, rows, filter_json = rows_of_filter(raw)
+    combine, rows, filter_json = rows_of_filter(raw, tag_names)
     if filter_json:
         return None
     found: list[str] = []

@@ -12,6 +12,7 @@ from weiwan.core.contact_rules import CHANNELS
 from weiwan.core.filters import OPS
 from weiwan.ops.campaigns import service
 from weiwan.ops.campaigns.models import Campaign
+from weiwan.ops.customers.tags import tag_labels
 from weiwan.ops.offers.service import list_policies
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.admin import list_branches
@@ -25,6 +26,7 @@ from weiwan.web.pages.campaign_forms import (
     FILTER_FIELDS,
     INTERNAL_FIELDS,
     OP_LABELS,
+    value_choices,
 )
 from weiwan.web.tables import Column, Table
 
@@ -153,4 +155,5 @@ def form_choices(session: Session, actor: Actor) -> dict[str, Any]:
         ],
         "internal_fields": {f: str(FIELD_LABELS.get(f, f)) for f in INTERNAL_FIELDS},
         "filter_ops": [(op, str(OP_LABELS.get(op, op))) for op in OPS],
+        "value_choices": value_choices(tag_labels(session)),
     }

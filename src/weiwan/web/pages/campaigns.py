@@ -16,6 +16,7 @@ from weiwan.core.errors import ConflictError, InvalidRequestError
 from weiwan.ops.campaigns import approvals, evaluation, execution, rehearsal, service
 from weiwan.ops.campaigns.models import STATUSES, SUBMITTED, Campaign
 from weiwan.ops.campaigns.schemas import CampaignCreate, CampaignUpdate
+from weiwan.ops.customers.tags import tag_labels
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.directory import display_names
 from weiwan.web.errors import error_text
@@ -160,7 +161,7 @@ def create_plan(request: Request, actor: PageActor, db: Db, form: PageForm) -> R
     actor.require(*service.PLANNERS)
     plan = forms.plan_form_of(form)
     try:
-        body = CampaignCreate(**forms.service_fields(plan))
+        body = CampaignCreate(**forms.service_fields(plan, tag_labels(db)))
         campaign = service.create_campaign(db, actor, body)
     except ValidationError as exc:
         where, message = forms.validation_message(exc)
@@ -176,7 +177,7 @@ def preview_count(request: Request, actor: PageActor, db: Db, form: PageForm) ->
     ``POST /campaigns/preview-count``): an htmx fragment."""
     try:
         combine, rows, filter_json = forms.filter_rows_of_form(form)
-        raw = forms.build_filter(combine, rows, filter_json)
+        raw = forms.build_filter(combine, rows, filter_json, tag_labels(db))
         if not any(raw.values()) and len(raw) == 1:
             return render(
                 request,
@@ -197,7 +198,9 @@ def edit_plan(request: Request, campaign_id: int, actor: PageActor, db: Db) -> R
     campaign = service.get_campaign(db, actor, campaign_id)
     service.require(actor, service.PLANNERS, campaign.branch_id)
     service.expect(campaign, service.EDITABLE, "edit")
-    combine, rows, filter_json = forms.rows_of_filter(service.loads(campaign.target_filter))
+    combine, rows, filter_json = forms.rows_of_filter(
+        service.loads(campaign.target_filter), tag_labels(db)
+    )
     plan = forms.PlanForm(
         name=campaign.name,
         description=campaign.description,
@@ -225,7 +228,7 @@ def update_plan(
     campaign = service.get_campaign(db, actor, campaign_id)
     plan = forms.plan_form_of(form)
     try:
-        body = CampaignUpdate(**forms.service_fields(plan))
+        body = CampaignUpdate(**forms.service_fields(plan, tag_labels(db)))
         service.update_campaign(db, actor, campaign_id, body)
     except ValidationError as exc:
         where, message = forms.validation_message(exc)
@@ -271,7 +274,9 @@ def campaign_detail(
         {
             "campaign": campaign,
             "target_filter": service.loads(campaign.target_filter),
-            "filter_text": forms.describe_filter(service.loads(campaign.target_filter)),
+            "filter_text": forms.describe_filter(
+                service.loads(campaign.target_filter), tag_labels(db)
+            ),
             "policy_ids": service.loads(campaign.policy_ids),
             "channels": service.loads(campaign.channels),
             "branch_name": branch_names(db).get(campaign.branch_id, str(campaign.branch_id)),

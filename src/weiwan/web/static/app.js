@@ -65,6 +65,19 @@
     }
   });
 
+  // the target builder: a coded field's value input offers its labelled choices
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!(select instanceof HTMLSelectElement) || select.name !== "filter_field") { return; }
+    var value = select.closest(".filter-row").querySelector("[name=filter_value]");
+    if (!value) { return; }
+    if (document.getElementById("choices-" + select.value)) {
+      value.setAttribute("list", "choices-" + select.value);
+    } else {
+      value.removeAttribute("list");
+    }
+  });
+
   // recording an outcome: "wrong number" opens the data-quality report on the number
   document.addEventListener("change", function (event) {
     var input = event.target;
