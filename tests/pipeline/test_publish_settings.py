@@ -23,6 +23,7 @@ from ops_fixtures import (  # noqa: F401
 )
 from weiwan.analytics.alerts import load_rules
 from weiwan.analytics.policies import load_policies
+from weiwan.analytics.targets import load_target_groups
 from weiwan.core.db import session_scope
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.customers.models import Publication
@@ -160,3 +161,29 @@ def test_contact_policy_edit_applies(
     publish_rule_documents(engine, DAY, home=tmp_path)
     path = rule_document_paths(tmp_path).contact_policy
     assert path is not None and yaml.safe_load(path.read_text("utf-8"))["cool_off_days"] == 9
+
+
+def test_an_edited_target_group_is_applied_and_used_by_the_run(
+    engine: Engine, people: dict[str, int], tmp_path: Path
+) -> None:
+    raw = yaml.safe_load(_shipped("target_groups.yaml"))
+    raw["groups"].append(
+        {"id": "silver_new", "name_zh": "新银卡", "name_en": "New silver",
+         "filter": {"all": [{"field": "value_tier", "op": "=", "value": "silver"},
+                            {"field": "tenure_months", "op": "<", "value": 6}]}}
+    )  # fmt: skip
+    _save(engine, people["analyst"], "target_groups", yaml.safe_dump(raw, allow_unicode=True))
+    publish_rule_documents(engine, DAY, home=tmp_path)
+    path = rule_document_paths(tmp_path).target_groups
+    assert path is not None and "silver_new" in {g.id for g in load_target_groups(path)}
+    assert _document(engine, "pending:target_groups") is None
+    # a policy may now aim at the new group: the run's check knows it
+    policy_id, text = _policies_edit(
+        lambda p: (p.pop("target", None), p.update(target_group="silver_new"))
+    )
+    _save(engine, people["admin"], "policies", text)
+    publish_rule_documents(engine, NEXT, home=tmp_path)
+    library = load_policies(
+        rule_document_paths(tmp_path).policies, target_groups=load_target_groups(path)
+    )
+    assert library.get(policy_id).target_group == "silver_new"

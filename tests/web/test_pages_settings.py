@@ -465,3 +465,42 @@ def test_a_policy_is_edited_and_retired_through_the_form(
     retired = admin.post(f"/settings/policies/{first.id}/retire")
     assert retired.status_code == 303
     assert _pending_library(published, tmp_path).get(first.id).approval == "retired"
+
+
+def test_an_analyst_defines_a_target_group_with_the_builder(
+    app: FastAPI, published: Engine, tmp_path: Path
+) -> None:
+    analyst = page_login(app, "analyst")
+    page = analyst.get("/settings/target-groups")
+    assert (
+        page.status_code == 200
+        and "高价值异网倾向客户" in page.text
+        and 'id="new-group"' in page.text
+    )
+    form = analyst.get("/settings/target-groups/new")
+    assert form.status_code == 200 and '<datalist id="choices-risk_band">' in form.text
+    bad = {"id": "Bad Id", "name_zh": "", "name_en": "x", "filter_field": "risk_band",
+           "filter_op": "=", "filter_value": "高"}  # fmt: skip
+    refused = analyst.post("/settings/target-groups/form", data=bad)
+    assert refused.status_code == 422
+    problems = refused.text.split('id="group-problems"', 1)[1].split("</ul>", 1)[0]
+    assert "客户群编号" in problems or "编号" in problems
+    assert "不能为空" in problems
+    with session_scope(published) as session:
+        assert session.get(ConfigDocument, "pending:target_groups") is None
+    good = {**bad, "id": "high_risk_now", "name_zh": "当前高风险", "name_en": "High risk now"}
+    saved = analyst.post("/settings/target-groups/form", data=good)
+    assert saved.status_code == 303, saved.text[:2000]
+    with session_scope(published) as session:
+        document = session.get(ConfigDocument, "pending:target_groups")
+        assert document is not None
+        text = json.loads(document.content)["text"]
+    path = tmp_path / "groups.yaml"
+    path.write_text(text, "utf-8")
+    groups = {g.id: g for g in load_target_groups(path)}
+    added = groups["high_risk_now"].filter.model_dump(mode="json", exclude_none=True)
+    assert "high" in json.dumps(added) and len(groups) == len(load_target_groups()) + 1
+    director = page_login(app, "director")
+    assert director.get("/settings/target-groups").status_code == 200
+    assert director.post("/settings/target-groups/form", data=good).status_code == 403
+    assert page_login(app, "agent").get("/settings/target-groups").status_code == 403

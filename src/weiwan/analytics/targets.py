@@ -20,7 +20,7 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dtypes
 import ibis.expr.types as ir
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict
 
 from weiwan.analytics.config_files import read_yaml
 from weiwan.analytics.warehouse import empty_table
@@ -40,6 +40,7 @@ from weiwan.core.filters import (
     TargetFilter,
     join_path,
 )
+from weiwan.core.target_groups import TargetGroup, check_groups
 
 _ORDERED = ORDERED_OPS
 _join = join_path
@@ -184,47 +185,26 @@ def preview(
     return count, rows
 
 
-class TargetGroup(BaseModel):
-    """A saved target group (固定场景): a named filter refreshed on every run."""
-
-    model_config = _STRICT
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    name_zh: str
-    name_en: str
-    description: str = ""
-    filter: TargetFilter
-
-    @field_validator("filter", mode="before")
-    @classmethod
-    def _parse_filter(cls, raw: Any) -> TargetFilter:
-        try:
-            return TargetFilter.parse(raw)
-        except FilterError as exc:
-            raise ValueError(str(exc)) from exc
-
-
 def load_target_groups(path: Path | None = None) -> list[TargetGroup]:
-    """Read and validate a target-group file; ``None`` gives the shipped default groups."""
+    """Read and validate a target-group file; ``None`` gives the shipped default groups. The
+    checks are the shared ones (:func:`weiwan.core.target_groups.check_groups`); any problem
+    is a ConfigError naming the file, the group and the field."""
     source, raw = read_yaml(path, "target_groups.yaml", "target-group file")
     entries = raw.get("groups") if isinstance(raw, dict) else None
     if not isinstance(entries, list):
         raise ConfigError(f"{source}: expected a top-level 'groups' list")
-    groups: list[TargetGroup] = []
-    for i, entry in enumerate(entries):
-        name = entry.get("id", f"#{i}") if isinstance(entry, dict) else f"#{i}"
-        try:
-            groups.append(TargetGroup.model_validate(entry))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(entry)'}: "
-                f"{str(err['msg']).removeprefix('Value error, ')}"
-                for err in exc.errors()
-            )
-            raise ConfigError(f"{source}: group {name}: {problems}") from exc
-    ids = [g.id for g in groups]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    problems, groups = check_groups(entries, source=source)
+    duplicates = sorted({p.policy_id for p in problems if p.code == "duplicate_id"})
     if duplicates:
         raise ConfigError(f"{source}: duplicate group ids {duplicates}")
+    if problems:
+        first = problems[0].policy_id
+        described = "; ".join(
+            f"{p.field if p.field != '(policy)' else '(entry)'}: {p.message}"
+            for p in problems
+            if p.policy_id == first
+        )
+        raise ConfigError(f"{source}: group {first}: {described}")
     return groups
 
 

@@ -22,6 +22,7 @@ from weiwan.analytics.decide.config import DecideConfig, load_decide_config
 from weiwan.analytics.decide.day import DECISION_SCHEMA, DayInputs, StageTimer, decide_day_parts
 from weiwan.analytics.policies import PolicyLibrary, load_policies
 from weiwan.analytics.profile import load_profile, snapshot_rows
+from weiwan.analytics.targets import load_target_groups
 from weiwan.analytics.uplift import learn_uplift
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
@@ -120,8 +121,11 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
             f"no decisions for {snapshot}: no subscriber has a churn score (no model)",
         )
         return None
+    paths = ctx.rule_documents
     library = load_policies(
-        ctx.rule_documents.policies if ctx.rule_documents else None, profile=profile
+        paths.policies if paths else None,
+        profile=profile,
+        target_groups=load_target_groups(paths.target_groups if paths else None),
     )
     for issue in library.errors:
         log.warning("policies.refused", problem=str(issue))

@@ -118,7 +118,8 @@ def profile_step(ctx: RunContext) -> list[ir.Table]:
 
 def target_groups_step(ctx: RunContext) -> ir.Table:
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
-    members = evaluate_groups(load_profile(warehouse, snapshot), load_target_groups())
+    edited = ctx.rule_documents.target_groups if ctx.rule_documents else None
+    members = evaluate_groups(load_profile(warehouse, snapshot), load_target_groups(edited))
     return members.mutate(snapshot_date=ibis.literal(snapshot))
 
 

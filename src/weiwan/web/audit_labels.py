@@ -102,6 +102,7 @@ DOCUMENTS: dict[str, Any] = {
     "contact_policy": _l("Contact policy"),
     "contact_rules": _l("Contact rules in force"),
     "tags": _l("Tags"),
+    "target_groups": _l("Target groups"),
     "questionnaire:return_visit": _l("Return-visit questionnaire"),
     "appraisal:settings": _l("Appraisal settings"),
 }

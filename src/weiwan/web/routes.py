@@ -32,6 +32,7 @@ from weiwan.web.pages import (
     policy_editor,
     questionnaires,
     reports,
+    target_groups,
     team,
     workbench,
 )
@@ -66,6 +67,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     dataquality.router,
     questionnaires.router,
     policy_editor.router,
+    target_groups.router,
     business_rules.router,
     admin.router,
 )

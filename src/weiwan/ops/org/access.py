@@ -56,6 +56,11 @@ class Actor:
         if not self.permissions.may_approve:
             raise PermissionDeniedError(f"role {self.role.value} may not approve")
 
+    def require_define_targets(self) -> None:
+        """Raise unless the role may define the saved target groups."""
+        if not self.permissions.may_define_targets:
+            raise PermissionDeniedError(f"role {self.role.value} may not define target groups")
+
     def require_configure(self) -> None:
         """Raise unless the role may change configuration."""
         if not self.permissions.may_configure:

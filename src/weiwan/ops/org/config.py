@@ -37,13 +37,22 @@ from weiwan.core.yaml_safe import AnchorNotAllowedError, load_yaml
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import ConfigDocument
-from weiwan.ops.org.policy_check import check_library
+from weiwan.ops.org.policy_check import check_group_file, check_library
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit
 
 #: the kinds of rule documents (business rules edited on the /settings/ pages), in the order
 #: the pages list them
-RULE_DOCUMENT_KINDS: tuple[str, ...] = ("policies", "alerts", "care", "contact_policy", "anomalies")
+RULE_DOCUMENT_KINDS: tuple[str, ...] = (
+    "policies",
+    "alerts",
+    "care",
+    "contact_policy",
+    "anomalies",
+    "target_groups",
+)
+#: the kinds analysts edit too (``may_define_targets``); the others need ``may_configure``
+TARGET_KINDS = frozenset({"target_groups"})
 #: the top-level list each kind's YAML must have (the contact policy is a mapping of sections)
 _TOP_LIST: dict[str, str | None] = {
     "policies": "policies",
@@ -51,6 +60,7 @@ _TOP_LIST: dict[str, str | None] = {
     "care": "rules",
     "contact_policy": None,
     "anomalies": "rules",
+    "target_groups": "groups",
 }
 #: roles that may read the rule-document pages (only roles with ``may_configure`` may save)
 RULE_DOCUMENT_READERS = (Role.ADMIN, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST)
@@ -169,14 +179,32 @@ def check_text(kind: str, text: str) -> Any:
     return raw
 
 
+def entries_key(kind: str) -> str:
+    """The top-level list of a document of ``kind`` (``policies``, ``groups`` …)."""
+    key = _TOP_LIST[_known(kind)]
+    if key is None:
+        raise InvalidRequestError(f"{kind} has no list of entries", field="kind")
+    return key
+
+
+def require_edit(actor: Actor, kind: str) -> None:
+    """Raise unless the actor may edit documents of ``kind``."""
+    if kind in TARGET_KINDS:
+        actor.require_define_targets()
+    else:
+        actor.require_configure()
+
+
 def save_pending(session: Session, actor: Actor, kind: str, text: str) -> dict[str, Any]:
     """Save an edit of ``kind`` for the next run (roles that may configure); audited. The
     policy library is checked with the run's rules first (``policy_check``: refused with
     every problem by policy and field)."""
-    actor.require_configure()
+    require_edit(actor, kind)
     raw = check_text(kind, text)
     if kind == "policies":
         check_library(session, raw)
+    if kind == "target_groups":
+        check_group_file(raw)
     now = utcnow()
     content = {
         "text": text,
@@ -209,7 +237,7 @@ def save_pending(session: Session, actor: Actor, kind: str, text: str) -> dict[s
 def discard_pending(session: Session, actor: Actor, kind: str) -> bool:
     """Withdraw the pending edit of ``kind`` (roles that may configure); audited. False when
     there was none."""
-    actor.require_configure()
+    require_edit(actor, kind)
     name = pending_name(kind)
     document = session.get(ConfigDocument, name)
     if document is not None:

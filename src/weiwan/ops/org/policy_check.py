@@ -24,14 +24,16 @@ from weiwan.core.policy_rules import (
     entry_issues,
     generosity_warnings,
 )
+from weiwan.core.target_groups import TargetGroup, check_groups
 from weiwan.ops.org.models import ConfigDocument
 
 #: the config document holding [{"id", "name_zh", "name_en"}] of the target groups in effect
 TARGET_GROUPS_DOCUMENT = "labels:target_groups"
 
 
-class PolicyLibraryRefusedError(InvalidRequestError):
-    """An edit of the policy library the rules refuse: every problem, by policy and field."""
+class EditRefusedError(InvalidRequestError):
+    """An edit the rules refuse (the policy library, the target groups): every problem, by
+    entry and field."""
 
     def __init__(self, issues: Sequence[PolicyIssue]) -> None:
         self.issues = list(issues)
@@ -56,7 +58,7 @@ def target_groups(session: Session) -> list[dict[str, str]]:
 
 
 def check_library(session: Session, raw: dict[str, Any]) -> list[PolicyIssue]:
-    """The library's refusals (raises :class:`PolicyLibraryRefusedError`) and its warnings."""
+    """The library's refusals (raises :class:`EditRefusedError`) and its warnings."""
     groups = target_groups(session)
     group_ids = {g["id"] for g in groups} if groups else None
     entries = raw.get("policies") or []
@@ -70,5 +72,14 @@ def check_library(session: Session, raw: dict[str, Any]) -> list[PolicyIssue]:
             for f, m, c, p in entry_issues(exc)
         ]
     if errors:
-        raise PolicyLibraryRefusedError(errors)
+        raise EditRefusedError(errors)
     return generosity_warnings(checked.valid, source="(edit)")
+
+
+def check_group_file(raw: dict[str, Any]) -> list[TargetGroup]:
+    """The target groups of an edit checked with the run's rules (each group's fields and
+    filter, duplicate ids): raises :class:`EditRefusedError` with every problem."""
+    problems, groups = check_groups(raw.get("groups") or [], source="(edit)")
+    if problems:
+        raise EditRefusedError(problems)
+    return groups

@@ -41,6 +41,8 @@ class Permissions:
     #: full resident ID numbers: only the managers who handle complaints and audits; a store
     #: clerk checks the card the customer shows against the masked number (its last 4)
     may_see_full_id_numbers: bool = False
+    #: define the saved target groups (analysts build them; administrators too)
+    may_define_targets: bool = False
 
 
 _P = Permissions
@@ -50,12 +52,12 @@ _P = Permissions
 #: the hotline: the customer's own card is in front of them).
 PERMISSIONS: MappingProxyType[Role, Permissions] = MappingProxyType(
     {
-        Role.ADMIN: _P(Scope.ALL, False, False, False, True),
+        Role.ADMIN: _P(Scope.ALL, False, False, False, True, may_define_targets=True),
         Role.DIRECTOR: _P(Scope.ALL, True, True, True, False, True),
         Role.CENTRE_HEAD: _P(Scope.BRANCH, True, True, True, False, True),
         Role.SHIFT_LEAD: _P(Scope.TEAM, False, False, True, False),
         Role.AGENT: _P(Scope.OWN, False, False, False, False),
-        Role.ANALYST: _P(Scope.ALL, False, True, False, False),
+        Role.ANALYST: _P(Scope.ALL, False, True, False, False, may_define_targets=True),
         Role.STORE_CLERK: _P(Scope.BRANCH, True, False, False, False),
         Role.HOTLINE_AGENT: _P(Scope.BRANCH, False, False, False, False),  # any caller
     }

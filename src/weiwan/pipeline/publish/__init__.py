@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from weiwan.analytics.policies import load_policies
 from weiwan.analytics.profile import load_profile
+from weiwan.analytics.targets import load_target_groups
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
@@ -105,7 +106,8 @@ def publish(
     home = home if home is not None else get_settings().home
     verdicts = apply_pending(engine, home, profile) if RULE_DOCUMENTS in kinds else {}
     paths = rule_document_paths(home)
-    library = load_policies(paths.policies, profile=profile)
+    groups = load_target_groups(paths.target_groups)
+    library = load_policies(paths.policies, profile=profile, target_groups=groups)
     result = PublishResult(snapshot)
 
     def customer_view() -> int:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from weiwan.analytics.alerts import DEFAULT_ANOMALY_FILES, DEFAULT_RULE_FILES, load_rules
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.policies import PolicyIssue, load_policies
+from weiwan.analytics.targets import load_target_groups
 from weiwan.core.errors import ConfigError
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
@@ -60,6 +61,7 @@ FILES: dict[str, str] = {
     "care": "care.yaml",
     "contact_policy": "contact_policy.yaml",
     "anomalies": "anomalies.yaml",
+    "target_groups": "target_groups.yaml",
 }
 _SHIPPED_RULES = {
     "alerts": DEFAULT_RULE_FILES[0],
@@ -79,6 +81,8 @@ class RuleDocumentPaths:
     rule_files: tuple[Path, Path]
     #: the anomaly pool's rules (loaded only by the anomaly step)
     anomaly_rules: Path = DEFAULT_ANOMALY_FILES[0]
+    #: the saved target groups (None: the shipped ``target_groups.yaml``)
+    target_groups: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,7 @@ def rule_document_paths(home: Path) -> RuleDocumentPaths:
         contact_policy=edited_path(home, "contact_policy"),
         rule_files=(alerts, care),
         anomaly_rules=edited_path(home, "anomalies") or _SHIPPED_RULES["anomalies"],
+        target_groups=edited_path(home, "target_groups"),
     )
 
 
@@ -160,9 +165,16 @@ def check(kind: str, path: Path | None, home: Path, profile: ir.Table | None = N
     """Validate the file of ``kind`` at ``path`` (None: the shipped one) with the analytics
     validators, the rules together with the other rule file in effect (ids are unique across
     both)."""
+    if kind == "target_groups":
+        try:
+            load_target_groups(path)
+        except ConfigError as exc:
+            return Checked(_file_problems(exc, path), [])
+        return Checked([], [])
     if kind == "policies":
         try:
-            library = load_policies(path, profile=profile)
+            groups = load_target_groups(rule_document_paths(home).target_groups)
+            library = load_policies(path, profile=profile, target_groups=groups)
         except ConfigError as exc:
             return Checked(_file_problems(exc, path), [])
         return Checked([_issue(i) for i in library.errors], [_issue(i) for i in library.warnings])

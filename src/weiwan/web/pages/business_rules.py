@@ -18,11 +18,13 @@ from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.offers.service import list_policies
 from weiwan.ops.org import config
 from weiwan.ops.org.access import Actor
-from weiwan.ops.org.policy_check import PolicyLibraryRefusedError
+from weiwan.ops.org.policy_check import EditRefusedError
 from weiwan.web.errors import error_text
 from weiwan.web.i18n import gettext as _
+from weiwan.web.pages import target_groups
 from weiwan.web.pages.business_rules_tables import (
     channel_table,
+    editor_context,
     general_table,
     message_table,
     policy_table,
@@ -43,27 +45,9 @@ PAGES: dict[str, str] = {
     "care": "/settings/rules",
     "anomalies": "/settings/rules",
     "contact_policy": "/settings/contact-policy",
+    "target_groups": "/settings/target-groups",
 }
 MAX_FORM_TEXT = config.MAX_TEXT + 1
-
-
-def _editor(view: config.RuleDocumentView, draft: str | None = None) -> dict[str, Any]:
-    """What the editor of one kind shows: the text to edit, the pending edit and its
-    verdict."""
-    pending = view.pending
-    text = draft
-    if text is None:
-        text = (pending or {}).get("text") or (view.in_effect or {}).get("text") or ""
-    return {
-        "kind": view.kind,
-        "text": text,
-        "pending": pending,
-        "checked": view.pending_checked,
-        "in_effect": view.in_effect,
-        "in_effect_at": view.in_effect_at,
-        "validation": view.validation,
-        "last_verdict": (view.validation or {}).get("pending"),
-    }
 
 
 def _flash(request: Request) -> dict[str, Any]:
@@ -106,7 +90,7 @@ def _policies_page(
             "policy_messages", validation, _("Validation messages"), _("Policy"), issue_row
         ),
     ]
-    context = {"tables": tables, "editors": [_editor(view, draft)], **extra}
+    context = {"tables": tables, "editors": [editor_context(view, draft)], **extra}
     return _page(
         request,
         actor,
@@ -147,7 +131,7 @@ def _rules_page(
         rule_table(rules),
         message_table("rule_messages", messages, _("Validation messages"), _("Rule")),
     ]
-    editors = [_editor(view, (drafts or {}).get(view.kind)) for view in views]
+    editors = [editor_context(view, (drafts or {}).get(view.kind)) for view in views]
     return _page(
         request,
         actor,
@@ -188,7 +172,7 @@ def _contact_page(
         template="business_rules/contact_policy.html",
         tables=tables,
         filename="contact_policy",
-        context={"tables": tables, "editors": [_editor(view, draft)], **extra},
+        context={"tables": tables, "editors": [editor_context(view, draft)], **extra},
         status_code=422 if extra.get("error") else 200,
     )
 
@@ -209,6 +193,10 @@ def _rerender(
         return _policies_page(request, actor, db, tz, draft=text, error=error, error_kind=kind)
     if kind == "contact_policy":
         return _contact_page(request, actor, db, tz, draft=text, error=error, error_kind=kind)
+    if kind == "target_groups":
+        return target_groups.render_page(
+            request, actor, db, draft=text, error=error, error_kind=kind, status_code=422
+        )
     return _rules_page(request, actor, db, tz, drafts={kind: text}, error=error, error_kind=kind)
 
 
@@ -225,12 +213,17 @@ def save_pending(
     or a contact policy with a bad value, is refused at once with the form kept."""
     if kind not in PAGES:
         raise InvalidRequestError(f"unknown settings kind {kind!r}", field="kind")
-    actor.require_configure()
+    config.require_edit(actor, kind)
     try:
         config.save_pending(db, actor, kind, text.replace("\r\n", "\n"))
-    except PolicyLibraryRefusedError as exc:
+    except EditRefusedError as exc:
         db.rollback()
         problems = [issue_row(issue) for issue in exc.issues]
+        if kind == "target_groups":
+            return target_groups.render_page(
+                request, actor, db, draft=text, error=_("The rules refuse this edit."),
+                error_kind=kind, problems=problems, status_code=422,
+            )  # fmt: skip
         return _policies_page(
             request, actor, db, tz, draft=text, error=_("The rules refuse this edit."),
             error_kind=kind, problems=problems,

@@ -12,6 +12,7 @@ from weiwan.core.contact_rules import CHANNELS, ChannelRule, ContactRules
 from weiwan.core.months import shown_end
 from weiwan.core.yaml_safe import load_yaml
 from weiwan.ops.offers.models import PublishedPolicy
+from weiwan.ops.org import config
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
@@ -278,3 +279,22 @@ def general_table(rules: ContactRules) -> Table:
     ]
     columns = [Column("setting", _("Setting")), Column("value", _("Value"))]
     return Table("general", columns, rows, title=_("Rules across channels"))
+
+
+def editor_context(view: config.RuleDocumentView, draft: str | None = None) -> dict[str, Any]:
+    """What the editor of one kind shows: the text to edit, the pending edit and its
+    verdict."""
+    pending = view.pending
+    text = draft
+    if text is None:
+        text = (pending or {}).get("text") or (view.in_effect or {}).get("text") or ""
+    return {
+        "kind": view.kind,
+        "text": text,
+        "pending": pending,
+        "checked": view.pending_checked,
+        "in_effect": view.in_effect,
+        "in_effect_at": view.in_effect_at,
+        "validation": view.validation,
+        "last_verdict": (view.validation or {}).get("pending"),
+    }

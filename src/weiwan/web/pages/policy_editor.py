@@ -15,9 +15,9 @@ from starlette.datastructures import FormData
 from weiwan.core.contact_rules import CHANNELS
 from weiwan.core.errors import InvalidRequestError
 from weiwan.core.policy_rules import APPROVALS, COST_KINDS, OFFER_TYPES, OPEN
-from weiwan.ops.org import policy_edit
+from weiwan.ops.org import entry_edit
 from weiwan.ops.org.access import Actor
-from weiwan.ops.org.policy_check import PolicyLibraryRefusedError, target_groups
+from weiwan.ops.org.policy_check import EditRefusedError, target_groups
 from weiwan.web.errors import error_text
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
@@ -159,7 +159,7 @@ def _form_page(
     try:
         others = [
             (str(e["id"]), str(e.get("name_en" if english else "name_zh") or e["id"]))
-            for e in policy_edit.library_entries(db, actor)
+            for e in entry_edit.library_entries(db, actor)
             if isinstance(e, dict) and e.get("id") and e.get("id") != editing
         ]
     except InvalidRequestError:
@@ -216,7 +216,7 @@ def new_policy(request: Request, actor: PageActor, db: Db) -> Response:
 def edit_policy(request: Request, policy_id: str, actor: PageActor, db: Db) -> Response:
     """The form of one policy of the library (the pending edit's, else the one in effect)."""
     actor.require_configure()
-    entry = policy_edit.policy_entry(db, actor, policy_id)
+    entry = entry_edit.policy_entry(db, actor, policy_id)
     return _form_page(request, actor, db, entry=entry, editing=policy_id)
 
 
@@ -226,11 +226,11 @@ def save_policy_form(request: Request, actor: PageActor, db: Db, form: PageForm)
     form again with each problem under its field (422) when the rules say no."""
     actor.require_configure()
     editing = str(form.get("editing") or "") or None
-    base = policy_edit.policy_entry(db, actor, editing) if editing else None
+    base = entry_edit.policy_entry(db, actor, editing) if editing else None
     entry = entry_from_form(form, base)
     try:
-        policy_edit.save_policy(db, actor, entry, replaces=editing)
-    except PolicyLibraryRefusedError as exc:
+        entry_edit.save_policy(db, actor, entry, replaces=editing)
+    except EditRefusedError as exc:
         db.rollback()
         own = entry.get("id") or editing
         problems = [_problem(i) for i in exc.issues if i.policy_id in (own, "#0", None)]
@@ -256,5 +256,5 @@ def save_policy_form(request: Request, actor: PageActor, db: Db, form: PageForm)
 def retire_policy(request: Request, policy_id: str, actor: PageActor, db: Db) -> Response:
     """Retire a policy (kept in the library, no longer offered) from the next run on."""
     actor.require_configure()
-    policy_edit.retire_policy(db, actor, policy_id)
+    entry_edit.retire_policy(db, actor, policy_id)
     return RedirectResponse("/settings/policies?saved=policies#editor-policies", status_code=303)

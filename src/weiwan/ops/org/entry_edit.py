@@ -1,0 +1,104 @@
+"""One entry of a rule document (a policy of the library, a saved target group) edited through
+a form: the document text it starts from (the pending edit, else the text in effect), the entry
+put in, retired or removed, and the whole document saved as the pending edit with the run's
+rules (``config.save_pending``).
+
+YAML stays the import/export format; a form edit writes the library back with PyYAML, which
+keeps the policies and their keys in order but not the comments of a hand-written file (the
+page says so; the raw YAML editor keeps them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from weiwan.core.errors import InvalidRequestError, NotFoundError
+from weiwan.core.yaml_safe import load_yaml
+from weiwan.ops.org import config
+from weiwan.ops.org.access import Actor
+
+KIND = "policies"
+
+
+def library_text(session: Session, actor: Actor, kind: str = KIND) -> str:
+    """The document a form edit starts from: the pending edit, else the text in effect."""
+    view = config.rule_document_view(session, actor, kind)
+    text = (view.pending or {}).get("text") or (view.in_effect or {}).get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidRequestError(
+            f"the {kind} document is not published yet: the next daily run publishes it"
+        )
+    return text
+
+
+def _document(text: str, kind: str) -> dict[str, Any]:
+    raw = load_yaml(text)
+    key = config.entries_key(kind)
+    if not isinstance(raw, dict) or not isinstance(raw.get(key), list):
+        raise InvalidRequestError(f"the document has no list of {key}", field=key)
+    return raw
+
+
+def library_entries(session: Session, actor: Actor, kind: str = KIND) -> list[Any]:
+    """The document's entries (the pending edit's, else those in effect)."""
+    entries: list[Any] = _document(library_text(session, actor, kind), kind)[
+        config.entries_key(kind)
+    ]
+    return entries
+
+
+def policy_entry(
+    session: Session, actor: Actor, policy_id: str, kind: str = KIND
+) -> dict[str, Any]:
+    """One entry as the document holds it, by id (404 when there is none)."""
+    for entry in library_entries(session, actor, kind):
+        if isinstance(entry, dict) and entry.get("id") == policy_id:
+            return entry
+    raise NotFoundError(f"{policy_id} not found")
+
+
+def _dump(raw: dict[str, Any]) -> str:
+    return yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=100)
+
+
+def save_policy(
+    session: Session,
+    actor: Actor,
+    entry: dict[str, Any] | None,
+    *,
+    replaces: str | None = None,
+    kind: str = KIND,
+) -> dict[str, Any]:
+    """Put ``entry`` into the document (in place of ``replaces``, else appended; ``None``
+    removes ``replaces``) and save it as the pending edit: refused with every problem
+    (``EditRefusedError``) when the rules say no; audited as a configuration change."""
+    config.require_edit(actor, kind)
+    raw = _document(library_text(session, actor, kind), kind)
+    policies: list[Any] = raw[config.entries_key(kind)]
+    if replaces is None:
+        if entry is None:
+            raise InvalidRequestError("nothing to save", field="id")
+        policies.append(entry)
+    else:
+        at = next(
+            (i for i, e in enumerate(policies) if isinstance(e, dict) and e.get("id") == replaces),
+            None,
+        )
+        if at is None:
+            raise NotFoundError(f"{replaces} not found")
+        if entry is None:
+            del policies[at]
+        else:
+            policies[at] = entry
+    return config.save_pending(session, actor, kind, _dump(raw))
+
+
+def retire_policy(session: Session, actor: Actor, policy_id: str) -> dict[str, Any]:
+    """Mark a policy retired (it stays in the library, no longer offered) and save the library
+    as the pending edit."""
+    entry = dict(policy_entry(session, actor, policy_id))
+    entry["approval"] = "retired"
+    return save_policy(session, actor, entry, replaces=policy_id)
