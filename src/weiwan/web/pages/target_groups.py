@@ -106,7 +106,9 @@ def _form(
     **extra: Any,
 ) -> Response:
     raw = entry.get("filter") or {}
-    combine, rows, filter_json = forms.rows_of_filter(raw, tag_labels(db))
+    combine, rows, filter_json = (
+        forms.rows_of_filter(raw, tag_labels(db)) if raw else ("all", [forms.FilterRow()], "")
+    )
     if any(r.field and r.field not in forms.FILTER_FIELDS for r in rows):
         # a condition on a profile column the builder does not offer: edited as JSON
         rows, filter_json = [forms.FilterRow()], json.dumps(raw, ensure_ascii=False, indent=1)
