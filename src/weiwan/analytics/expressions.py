@@ -24,95 +24,29 @@ from __future__ import annotations
 import ast
 import difflib
 import functools
-import io
-import keyword
 import operator
-import tokenize
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
-from weiwan.core.errors import MAX_NESTING, WeiwanError
+from weiwan.core.expressions import (
+    ARITHMETIC,
+    COMPARE,
+    KIND_WORDS,
+    MAX_LENGTH,
+    ExpressionError,
+    callee,
+    parse_expression,
+)
 
-MAX_LENGTH = 2000
-_BETWEEN = "__between__"
-_FUNCTIONS: dict[str, tuple[int, int]] = {  # name -> (min, max) number of arguments
-    "isnull": (1, 1), "notnull": (1, 1), "coalesce": (2, 99), "abs": (1, 1),
-    "least": (2, 99), "greatest": (2, 99), "lower": (1, 1), "between": (3, 3),
-}  # fmt: skip
-_ARITHMETIC = {ast.Add: ("+", operator.add), ast.Sub: ("-", operator.sub),
-               ast.Mult: ("*", operator.mul), ast.Div: ("/", operator.truediv)}  # fmt: skip
-_COMPARE = {ast.Eq: ("==", operator.eq), ast.NotEq: ("!=", operator.ne),
-            ast.Lt: ("<", operator.lt), ast.LtE: ("<=", operator.le),
-            ast.Gt: (">", operator.gt), ast.GtE: (">=", operator.ge)}  # fmt: skip
-_ALLOWED = (
-    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
-    ast.BinOp, ast.Compare, ast.In, ast.NotIn, ast.Is, ast.IsNot, ast.Name, ast.Load,
-    ast.Constant, ast.Call, ast.Tuple, ast.List, *_ARITHMETIC, *_COMPARE,
-)  # fmt: skip
-_CONSTRUCTS = {
-    "Attribute": "attribute access (a.b)", "Subscript": "subscript (x[i])", "Lambda": "lambda",
-    "IfExp": "conditional expression (a if c else b)", "NamedExpr": "assignment (:=)",
-    "Dict": "dict literal", "Set": "set literal (use a tuple)", "JoinedStr": "f-string",
-    "Starred": "star argument", "keyword": "keyword argument (f(x=1))",
-    "ListComp": "comprehension", "SetComp": "comprehension", "DictComp": "comprehension",
-    "GeneratorExp": "comprehension", "Mod": "operator %", "Pow": "operator **",
-    "FloorDiv": "operator //", "MatMult": "operator @", "BitAnd": "operator & (use and)",
-    "BitOr": "operator | (use or)", "BitXor": "operator ^", "Invert": "operator ~ (use not)",
-    "LShift": "operator <<", "RShift": "operator >>",
-}  # fmt: skip
-_KIND_WORDS = {"numeric": "numbers", "string": "text", "boolean": "true/false", "null": "NULL"}
-
-
-class ExpressionError(WeiwanError):
-    """An expression that cannot be parsed or compiled; the message says what and why."""
-
-
-def parse_expression(text: str) -> ast.Expression:
-    """Parse ``text`` and reject every construct outside the language (no table needed)."""
-    if not isinstance(text, str) or not text.strip():
-        raise ExpressionError("expression is empty")
-    if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters")
-    try:
-        tree = ast.parse(_rewrite_between(text.strip()), mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(f"syntax error in {text!r}: {exc.msg}") from None
-    except (RecursionError, MemoryError, ValueError):
-        raise ExpressionError(f"expression {text!r} is too deeply nested") from None
-    _check_depth(tree)
-    nodes = list(ast.walk(tree))
-    for node in nodes:
-        if not isinstance(node, _ALLOWED):
-            name = type(node).__name__
-            raise ExpressionError(f"{_CONSTRUCTS.get(name, name)} is not allowed in {text!r}")
-    for node in nodes:
-        if isinstance(node, ast.Call):
-            _check_call(node)
-        elif isinstance(node, ast.Name) and node.id.startswith("_") and node.id != _BETWEEN:
-            raise ExpressionError(f"name {node.id!r} is not allowed (leading underscore)")
-        elif isinstance(node, ast.Compare) and any(
-            isinstance(op, ast.Is | ast.IsNot) and _callee(right) != _BETWEEN
-            for op, right in zip(node.ops, node.comparators, strict=True)
-        ):
-            raise ExpressionError("'is' is not supported; use == or isnull(x)")
-    return tree
-
-
-def _check_depth(tree: ast.Expression, limit: int = MAX_NESTING) -> None:
-    """ExpressionError when operators, ``not`` and calls nest more than ``limit`` deep (the
-    compiler and Ibis recurse once or more per level); walked without recursion."""
-    stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            raise ExpressionError(
-                f"expression is nested more than {limit} levels deep (not, operators, calls); "
-                "split it into simpler tags"
-            )
-        children = ast.iter_child_nodes(node)
-        stack.extend((child, depth + 1) for child in children if isinstance(child, ast.expr))
+__all__ = [
+    "MAX_LENGTH",
+    "ExpressionError",
+    "compile_expression",
+    "compile_flag",
+    "parse_expression",
+]
 
 
 def compile_expression(text: str, table: ir.Table) -> ir.Value:
@@ -127,68 +61,6 @@ def compile_flag(text: str, table: ir.Table) -> ir.BooleanValue:
         raise ExpressionError(f"expression gives {value.type()}, a condition must be true/false")
     result: ir.BooleanValue = value.fill_null(False)
     return result
-
-
-def _callee(node: ast.expr) -> str | None:
-    return node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else None
-
-
-def _check_call(node: ast.Call) -> None:
-    name = _callee(node)
-    if name is None:
-        raise ExpressionError("calling a computed function is not allowed")
-    if name not in _FUNCTIONS and name != _BETWEEN:
-        raise ExpressionError(
-            f"call to {name!r} is not allowed; functions: {', '.join(_FUNCTIONS)}"
-        )
-    low, high = _FUNCTIONS.get(name, (2, 2))
-    if not low <= len(node.args) <= high:
-        want = str(low) if low == high else f"at least {low}"
-        raise ExpressionError(f"{name}() takes {want} argument(s), got {len(node.args)}")
-
-
-def _rewrite_between(text: str) -> str:
-    """``x [not] between a and b`` → ``x is [not] __between__(a, b)``."""
-    try:
-        tokens = [(t.type, t.string) for t in tokenize.generate_tokens(io.StringIO(text).readline)]
-    except (tokenize.TokenError, SyntaxError):
-        return text  # ast.parse reports the error
-    infix = {
-        i for i, t in enumerate(tokens) if t == (tokenize.NAME, "between") and _infix(tokens, i)
-    }
-    if not infix:
-        return text
-    out: list[tuple[int, str]] = []
-    pending: list[tuple[int, str]] = []  # (bracket depth, "low" | "high") of open clauses
-    depth = 0
-    for i, (kind, string) in enumerate(tokens):
-        if string in ("and", "or", ")", "]", ",") or kind in (tokenize.NEWLINE, tokenize.ENDMARKER):
-            while pending and pending[-1] == (depth, "high"):
-                pending.pop()
-                out.append((tokenize.OP, ")"))
-        depth += (string in ("(", "[")) - (string in (")", "]"))
-        if i in infix:
-            negated = bool(out) and out[-1][1] == "not"
-            out[len(out) - negated :] = [(tokenize.NAME, "is not" if negated else "is")]
-            out += [(tokenize.NAME, _BETWEEN), (tokenize.OP, "(")]
-            pending.append((depth, "low"))
-        elif string == "and" and pending and pending[-1] == (depth, "low"):
-            pending[-1] = (depth, "high")
-            out.append((tokenize.OP, ","))
-        else:
-            out.append((kind, string))
-    if pending:
-        raise ExpressionError(f"'between' needs 'x between LOW and HIGH' in {text!r}")
-    return tokenize.untokenize(out).strip()
-
-
-def _infix(tokens: list[tuple[int, str]], i: int) -> bool:
-    """Whether ``between`` at ``i`` follows an operand (else it is the function form)."""
-    i -= tokens[i - 1][1] == "not" if i else 0
-    kind, string = tokens[i - 1] if i else (tokenize.OP, "")
-    if kind == tokenize.NAME:
-        return not keyword.iskeyword(string)
-    return kind in (tokenize.NUMBER, tokenize.STRING) or string in (")", "]")
 
 
 def _kind(value: ir.Value) -> str:
@@ -239,7 +111,7 @@ class _Compiler:
         return -operand if isinstance(node.op, ast.USub) else operand
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:  # noqa: N802
-        symbol, op = _ARITHMETIC[type(node.op)]
+        symbol, op = ARITHMETIC[type(node.op)]
         left = self.typed(node.left, ("numeric",), symbol)
         return op(left, self.typed(node.right, ("numeric",), symbol))
 
@@ -259,7 +131,7 @@ class _Compiler:
         return functools.reduce(operator.and_, parts)
 
     def comparison(self, left: Any, op: ast.cmpop, right: Any) -> Any:
-        symbol, compare = _COMPARE[type(op)]
+        symbol, compare = COMPARE[type(op)]
         kinds = (_kind(left), _kind(right))
         if symbol in ("==", "!=") and "null" in kinds:
             other = right if kinds[0] == "null" else left
@@ -285,7 +157,7 @@ class _Compiler:
         return x.between(low, high)
 
     def visit_Call(self, node: ast.Call) -> Any:  # noqa: N802
-        name = _callee(node)
+        name = callee(node)
         if name == "between":
             return self.between(self.visit(node.args[0]), *node.args[1:])
         if name == "abs":
@@ -303,14 +175,14 @@ class _Compiler:
     def typed(self, node: ast.expr, kinds: tuple[str, ...], word: str) -> Any:
         value = self.visit(node)
         if _kind(value) not in kinds:
-            got = f"{_KIND_WORDS.get(_kind(value), _kind(value))} ({ast.unparse(node)})"
-            raise ExpressionError(f"{word} needs {_KIND_WORDS[kinds[0]]}, got {got}")
+            got = f"{KIND_WORDS.get(_kind(value), _kind(value))} ({ast.unparse(node)})"
+            raise ExpressionError(f"{word} needs {KIND_WORDS[kinds[0]]}, got {got}")
         return value
 
 
 def _same_kind(word: str, *values: Any) -> None:
     kinds = {_kind(v) for v in values} - {"null"}
     if len(kinds) > 1:
-        mixed = " and ".join(_KIND_WORDS.get(k, k) for k in sorted(kinds))
+        mixed = " and ".join(KIND_WORDS.get(k, k) for k in sorted(kinds))
         hint = '; put text in quotes, e.g. "prepaid"' if "string" in kinds else ""
         raise ExpressionError(f"cannot mix {mixed} in {word}{hint}")
