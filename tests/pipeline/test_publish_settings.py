@@ -23,6 +23,7 @@ from ops_fixtures import (  # noqa: F401
 )
 from weiwan.analytics.alerts import load_rules
 from weiwan.analytics.policies import load_policies
+from weiwan.analytics.tags import load_tag_library
 from weiwan.analytics.targets import load_target_groups
 from weiwan.core.db import session_scope
 from weiwan.core.errors import InvalidRequestError
@@ -187,3 +188,20 @@ def test_an_edited_target_group_is_applied_and_used_by_the_run(
         rule_document_paths(tmp_path).policies, target_groups=load_target_groups(path)
     )
     assert library.get(policy_id).target_group == "silver_new"
+
+
+def test_an_edited_tag_is_applied_over_the_shipped_library(
+    engine: Engine, people: dict[str, int], tmp_path: Path
+) -> None:
+    text = yaml.safe_dump(
+        {"tags": [{"id": "big_spender", "name_zh": "高消费", "name_en": "Big spender",
+                   "category": "value", "version": 1, "expression": "arpu_1m >= 200"}]},
+        allow_unicode=True,
+    )  # fmt: skip
+    _save(engine, people["analyst"], "tags", text)
+    publish_rule_documents(engine, DAY, home=tmp_path)
+    path = rule_document_paths(tmp_path).tags
+    assert path is not None
+    library = load_tag_library(edited=path)
+    assert "big_spender" in {t.id for t in library.tags} and not library.errors
+    assert rule_document_paths(tmp_path / "elsewhere").tags is None  # no edit: shipped only

@@ -22,6 +22,7 @@ from web.page_helpers import page_login
 from weiwan.analytics.alerts import load_rules
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.policies import load_policies
+from weiwan.analytics.tags import load_tag_library
 from weiwan.analytics.targets import load_target_groups
 from weiwan.core.db import session_scope
 from weiwan.ops.offers.models import PublishedPolicy
@@ -504,3 +505,57 @@ def test_an_analyst_defines_a_target_group_with_the_builder(
     assert director.get("/settings/target-groups").status_code == 200
     assert director.post("/settings/target-groups/form", data=good).status_code == 403
     assert page_login(app, "agent").get("/settings/target-groups").status_code == 403
+
+
+def _publish_tag_library(engine: Engine) -> None:
+    library = load_tag_library()
+    tags = [
+        {"id": t.id, "name_zh": t.name_zh, "name_en": t.name_en, "category": t.category,
+         "expression": t.expression, "band": t.band is not None, "edited": False}
+        for t in library.tags
+    ]  # fmt: skip
+    with session_scope(engine) as session:
+        session.add(ConfigDocument(name="library:tags", content=json.dumps(tags)))
+
+
+def test_an_analyst_adds_and_changes_tags_checked_by_the_runs_rules(
+    app: FastAPI, published: Engine, tmp_path: Path
+) -> None:
+    _publish_tag_library(published)
+    analyst = page_login(app, "analyst")
+    page = analyst.get("/settings/tags")
+    assert page.status_code == 200 and "呼叫异网客服" in page.text and "系统自带" in page.text
+    bad = {"id": "big_spender", "name_zh": "高消费", "name_en": "Big spender",
+           "category": "value", "expression": "arpu_1m >>= 200"}  # fmt: skip
+    refused = analyst.post("/settings/tags/form", data=bad)
+    assert refused.status_code == 422
+    problems = refused.text.split('id="tag-problems"', 1)[1].split("</ul>", 1)[0]
+    assert "条件：条件表达式无法识别。" in problems
+    assert 'value="big_spender"' in refused.text  # the input is kept
+    with session_scope(published) as session:
+        assert session.get(ConfigDocument, "pending:tags") is None
+    assert (
+        analyst.post(
+            "/settings/tags/form", data={**bad, "expression": "arpu_1m >= 200"}
+        ).status_code
+        == 303
+    )
+    shipped = next(t for t in load_tag_library().tags if t.expression)
+    changed = analyst.get(f"/settings/tags/new?id={shipped.id}")
+    assert changed.status_code == 200 and shipped.name_zh in changed.text
+    stricter = {"id": shipped.id, "name_zh": shipped.name_zh, "name_en": shipped.name_en,
+                "category": shipped.category, "expression": "competitor_calls_3m >= 2"}  # fmt: skip
+    assert analyst.post("/settings/tags/form", data=stricter).status_code == 303
+    with session_scope(published) as session:
+        document = session.get(ConfigDocument, "pending:tags")
+        assert document is not None
+        text = json.loads(document.content)["text"]
+    path = tmp_path / "tags.yaml"
+    path.write_text(text, "utf-8")
+    library = load_tag_library(edited=path)
+    assert not library.errors
+    by_id = {t.id: t for t in library.tags}
+    assert by_id["big_spender"].expression == "arpu_1m >= 200"
+    assert by_id[shipped.id].expression == "competitor_calls_3m >= 2"  # replaced, not doubled
+    assert len(library.tags) == len(load_tag_library().tags) + 1
+    assert page_login(app, "director").post("/settings/tags/form", data=bad).status_code == 403

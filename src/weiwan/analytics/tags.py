@@ -79,14 +79,29 @@ class TagResult:
     errors: list[TagError]
 
 
-def load_tag_library(paths: Sequence[Path] | None = None) -> TagLibrary:
-    """Load every ``*.yaml`` in ``paths`` (files or directories; None = the shipped library)."""
+def load_tag_library(
+    paths: Sequence[Path] | None = None, edited: Path | None = None
+) -> TagLibrary:
+    """Load every ``*.yaml`` in ``paths`` (files or directories; None = the shipped library),
+    then the ``edited`` file of the tag editor: its tags replace those of the same id and
+    add the others (an edited tag is not a duplicate of the one it changes)."""
     files: list[Path] = []
     for path in [DEFAULT_LIBRARY] if paths is None else [Path(p) for p in paths]:
         files += sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
     library = TagLibrary()
     for file in files:
         _load_file(file, library)
+    if edited is not None:
+        changes = TagLibrary()
+        _load_file(edited, changes)
+        library.errors += changes.errors
+        at = {tag.id: i for i, tag in enumerate(library.tags)}
+        for tag in changes.tags:
+            if tag.id in at:
+                library.tags[at[tag.id]] = tag
+            else:
+                library.tags.append(tag)
+            library.files[tag.id] = edited
     return library
 
 

@@ -9,9 +9,10 @@ import itertools
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from weiwan.core.expressions import ExpressionError, parse_expression
+from weiwan.core.policy_rules import PolicyIssue, entry_issues, refusal
 
 #: the key columns of the tags table (no tag may take their names)
 KEY_COLUMNS = ("subscriber_id", "snapshot_date")
@@ -34,7 +35,9 @@ class Band(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> Band:
         if self.min is not None and self.max is not None and self.min >= self.max:
-            raise ValueError(f"band {self.id!r}: min {self.min} must be below max {self.max}")
+            raise refusal(
+                "band_order", f"band {self.id!r}: min {self.min} must be below max {self.max}"
+            )
         return self
 
 
@@ -57,7 +60,7 @@ class BandSpec(BaseModel):
         for low, high in itertools.pairwise(ordered):
             top = math.inf if low.max is None else low.max
             if high.min is None or top > high.min:
-                raise ValueError(f"bands {low.id!r} and {high.id!r} overlap")
+                raise refusal("bands_overlap", f"bands {low.id!r} and {high.id!r} overlap")
         return self
 
 
@@ -78,16 +81,44 @@ class TagDefinition(BaseModel):
     @model_validator(mode="after")
     def _one_kind(self) -> TagDefinition:
         if (self.expression is None) == (self.band is None):
-            raise ValueError("give exactly one of 'expression' (a flag) or 'band'")
+            raise refusal("tag_kind", "give exactly one of 'expression' (a flag) or 'band'")
         if self.id in KEY_COLUMNS:
-            raise ValueError(f"id {self.id!r} is reserved for the key column")
+            raise refusal("reserved_id", f"id: id {self.id!r} is reserved for the key column")
         if self.expression is not None:
             try:
                 parse_expression(self.expression)
             except ExpressionError as exc:
-                raise ValueError(f"expression: {exc}") from None
+                raise refusal("expression_invalid", f"expression: {exc}") from None
         return self
 
     @property
     def kind(self) -> Literal["flag", "band"]:
         return "flag" if self.band is None else "band"
+
+
+def check_tag_file(entries: list[object], *, source: str = "(tags)") -> list[PolicyIssue]:
+    """The tag editor's tags checked with the run's rules: each tag on its own (names,
+    category, a flag's expression or a band's ranges) and the ids within the file."""
+    problems: list[PolicyIssue] = []
+    ids: list[str] = []
+    for i, entry in enumerate(entries):
+        name = entry.get("id") if isinstance(entry, dict) else None
+        name = name if isinstance(name, str) and name else f"#{i + 1}"
+        ids.append(name)
+        if not isinstance(entry, dict):
+            problems.append(PolicyIssue(source, name, "(tag)", "expected a mapping", code="shape"))
+            continue
+        try:
+            TagDefinition.model_validate(entry)
+        except ValidationError as exc:
+            problems += [
+                PolicyIssue(source, name, f, m, code=c, params=p)
+                for f, m, c, p in entry_issues(exc)
+            ]
+    for name in sorted({n for n in ids if ids.count(n) > 1}):
+        message = f"duplicate tag id (listed {ids.count(name)}×)"
+        figures = {"times": ids.count(name)}
+        problems.append(
+            PolicyIssue(source, name, "id", message, code="duplicate_id", params=figures)
+        )
+    return problems

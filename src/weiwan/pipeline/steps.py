@@ -75,7 +75,7 @@ def features_step(ctx: RunContext) -> list[ir.Table]:
 
 def tags_step(ctx: RunContext) -> ir.Table:
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
-    library = load_tag_library()
+    library = load_tag_library(edited=ctx.rule_documents.tags if ctx.rule_documents else None)
     result = compute_tags(snapshot_rows(warehouse, "features", snapshot), library)
     for error in [*library.errors, *result.errors]:
         log.warning("tags.skipped", problem=str(error))

@@ -103,6 +103,7 @@ DOCUMENTS: dict[str, Any] = {
     "contact_rules": _l("Contact rules in force"),
     "tags": _l("Tags"),
     "target_groups": _l("Target groups"),
+    "library": _l("Library"),
     "questionnaire:return_visit": _l("Return-visit questionnaire"),
     "appraisal:settings": _l("Appraisal settings"),
 }

@@ -71,6 +71,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/data-quality", _l("Data-quality reports"), _MANAGE, DATA_QUALITY_READERS),
     NavItem("/settings/policies", _l("Policy library"), _SETTINGS, PLANNERS | {R.ADMIN}),
     NavItem("/settings/target-groups", _l("Target groups"), _SETTINGS, PLANNERS | {R.ADMIN}),
+    NavItem("/settings/tags", _l("Tag library"), _SETTINGS, PLANNERS | {R.ADMIN}),
     NavItem("/settings/rules", _l("Alert and care rules"), _SETTINGS, PLANNERS | {R.ADMIN}),
     NavItem("/settings/contact-policy", _l("Contact policy"), _SETTINGS, PLANNERS | {R.ADMIN}),
     NavItem("/surveys", _l("Questionnaires"), _SETTINGS, PLANNERS | {R.SHIFT_LEAD, R.ADMIN}),

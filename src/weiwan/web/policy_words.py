@@ -47,6 +47,11 @@ FIELDS: dict[str, Any] = {
     "per_months": _l("Cap period (months)"),
     "unknown_tier": _l("Cap without a tier"),
     "clv_share": _l("Cap as a share of CLV"),
+    "category": _l("Category"),
+    "expression": _l("Condition"),
+    "band": _l("Bands"),
+    "version": _l("Version"),
+    "filter": _l("Target filter"),
     "(policy)": _l("The policy"),
     "(file)": _l("The document"),
 }
@@ -91,6 +96,11 @@ MESSAGES: dict[str, Any] = {
     "tiers_incomplete": _l("Give a cap for every value tier."),
     "caps_negative": _l("Caps must be 0 or more."),
     "profile_mismatch": _l("Does not fit the customer profile."),
+    "expression_invalid": _l("The condition cannot be read."),
+    "tag_kind": _l("Give a condition (bands are set in the YAML)."),
+    "reserved_id": _l("This id is reserved."),
+    "band_order": _l("A band's lower bound must be below its upper bound."),
+    "bands_overlap": _l("Two bands overlap."),
 }
 
 

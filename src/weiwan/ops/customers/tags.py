@@ -13,6 +13,9 @@ from weiwan.ops.org.models import ConfigDocument
 
 #: the config document holding {tag id: [name_zh, name_en]}
 TAG_LABELS_DOCUMENT = "labels:tags"
+#: the config document holding the tag library in effect, one mapping per tag: id, names,
+#: category, expression (flags), band (true for band tags), edited (from the tag editor)
+TAG_LIBRARY_DOCUMENT = "library:tags"
 #: seconds a process keeps the names before reading them again (they change once a day)
 CACHE_SECONDS = 60.0
 
@@ -52,3 +55,15 @@ def tag_names(session: Session, tag_ids: Sequence[str], language: str) -> list[s
     labels = tag_labels(session)
     index = 0 if language.startswith("zh") else 1
     return [labels[t][index] if t in labels else t for t in tag_ids]
+
+
+def tag_library(session: Session) -> list[dict[str, object]]:
+    """The tag library the last run used (:data:`TAG_LIBRARY_DOCUMENT`): one mapping a tag."""
+    content = session.scalar(
+        select(ConfigDocument.content).where(ConfigDocument.name == TAG_LIBRARY_DOCUMENT)
+    )
+    try:
+        raw = json.loads(content) if content else []
+    except ValueError:
+        raw = []
+    return [t for t in raw if isinstance(t, dict) and isinstance(t.get("id"), str)]

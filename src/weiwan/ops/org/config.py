@@ -33,11 +33,12 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import ContactRules
 from weiwan.core.errors import InvalidRequestError, localisable
+from weiwan.core.tag_rules import check_tag_file
 from weiwan.core.yaml_safe import AnchorNotAllowedError, load_yaml
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import ConfigDocument
-from weiwan.ops.org.policy_check import check_group_file, check_library
+from weiwan.ops.org.policy_check import EditRefusedError, check_group_file, check_library
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit
 
@@ -50,9 +51,10 @@ RULE_DOCUMENT_KINDS: tuple[str, ...] = (
     "contact_policy",
     "anomalies",
     "target_groups",
+    "tags",
 )
 #: the kinds analysts edit too (``may_define_targets``); the others need ``may_configure``
-TARGET_KINDS = frozenset({"target_groups"})
+TARGET_KINDS = frozenset({"target_groups", "tags"})
 #: the top-level list each kind's YAML must have (the contact policy is a mapping of sections)
 _TOP_LIST: dict[str, str | None] = {
     "policies": "policies",
@@ -61,6 +63,7 @@ _TOP_LIST: dict[str, str | None] = {
     "contact_policy": None,
     "anomalies": "rules",
     "target_groups": "groups",
+    "tags": "tags",
 }
 #: roles that may read the rule-document pages (only roles with ``may_configure`` may save)
 RULE_DOCUMENT_READERS = (Role.ADMIN, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST)
@@ -205,6 +208,10 @@ def save_pending(session: Session, actor: Actor, kind: str, text: str) -> dict[s
         check_library(session, raw)
     if kind == "target_groups":
         check_group_file(raw)
+    if kind == "tags":
+        problems = check_tag_file(raw.get("tags") or [], source="(edit)")
+        if problems:
+            raise EditRefusedError(problems)
     now = utcnow()
     content = {
         "text": text,

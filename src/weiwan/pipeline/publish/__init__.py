@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from weiwan.analytics.policies import load_policies
 from weiwan.analytics.profile import load_profile
+from weiwan.analytics.tags import load_tag_library
 from weiwan.analytics.targets import load_target_groups
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.logging import get_logger
@@ -112,7 +113,7 @@ def publish(
 
     def customer_view() -> int:
         loaded, result.branches_created = publish_customer_view(
-            warehouse, engine, snapshot, profile, library
+            warehouse, engine, snapshot, profile, library, load_tag_library(edited=paths.tags)
         )
         return loaded
 

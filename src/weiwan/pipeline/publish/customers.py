@@ -21,11 +21,15 @@ import sqlalchemy as sa
 
 from weiwan.analytics.features import as_of_rows
 from weiwan.analytics.policies import PolicyLibrary, eligibility
-from weiwan.analytics.tags import load_tag_library
+from weiwan.analytics.tags import DEFAULT_LIBRARY, TagLibrary, load_tag_library
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.ops.base import utcnow
 from weiwan.ops.customers.models import CustomerView
-from weiwan.ops.customers.tags import TAG_LABELS_DOCUMENT, forget_tag_labels
+from weiwan.ops.customers.tags import (
+    TAG_LABELS_DOCUMENT,
+    TAG_LIBRARY_DOCUMENT,
+    forget_tag_labels,
+)
 from weiwan.ops.org.models import ConfigDocument
 from weiwan.ops.org.policy_check import TARGET_GROUPS_DOCUMENT
 from weiwan.pipeline.publish.bookkeeping import record_publication
@@ -59,13 +63,14 @@ def publish_customer_view(
     snapshot: date,
     profile: ir.Table,
     library: PolicyLibrary,
+    tags: TagLibrary | None = None,
 ) -> tuple[int, int]:
     """Replace the customer view with ``snapshot``'s; returns (rows loaded, branches created).
 
     Refuses (``LookupError``) a snapshot without profile rows rather than empty the view."""
     if not int(profile.count().execute()):  # never swap the published view for nothing
         raise LookupError(f"no profile rows for {snapshot}: run `weiwan pipeline run` first")
-    source = customer_rows(warehouse, profile, library, snapshot)
+    source = customer_rows(warehouse, profile, library, snapshot, tags)
     pairs = source.select("branch_code", "region").distinct().to_pyarrow().to_pylist()
     table = table_of(CustomerView)
     with engine.begin() as conn:
@@ -78,17 +83,17 @@ def publish_customer_view(
         else:
             conn.execute(sa.delete(table))
             loaded = load_staged(warehouse, conn, table, rows, KIND)
-        _publish_labels(conn, library)
+        _publish_labels(conn, library, tags)
         record_publication(conn, KIND, snapshot, loaded)
     forget_tag_labels()
     return loaded, created
 
 
-def tag_labels() -> dict[str, list[str]]:
+def tag_labels(tags: TagLibrary | None = None) -> dict[str, list[str]]:
     """[zh, en] name of every tag id the customer view's ``tags`` may hold: flag tags and the
-    bands of band tags, from the tag library."""
+    bands of band tags, from the tag library (``tags``: the one in effect; None: shipped)."""
     labels: dict[str, list[str]] = {}
-    for tag in load_tag_library().tags:
+    for tag in (tags or load_tag_library()).tags:
         if tag.band is not None:
             labels.update({b.id: [b.name_zh, b.name_en] for b in tag.band.bands})
         else:
@@ -96,16 +101,29 @@ def tag_labels() -> dict[str, list[str]]:
     return labels
 
 
-def _publish_labels(conn: sa.Connection, library: PolicyLibrary) -> None:
+def _publish_labels(
+    conn: sa.Connection, library: PolicyLibrary, tags: TagLibrary | None = None
+) -> None:
     """The tags' names beside the view (config document ``labels:tags``), so every channel
     shows 入网不足6个月 rather than ``tenure_under_6m``; and the target groups' ids and names
     (``labels:target_groups``), so the policy editors check and offer them."""
     groups = [
         {"id": g.id, "name_zh": g.name_zh, "name_en": g.name_en} for g in library.target_groups
     ]
+    in_effect = tags or load_tag_library()
+    definitions = [
+        {
+            "id": t.id, "name_zh": t.name_zh, "name_en": t.name_en, "category": t.category,
+            "expression": t.expression, "band": t.band is not None,
+            "edited": in_effect.files.get(t.id) is not None
+            and in_effect.files[t.id].parent != DEFAULT_LIBRARY,
+        }
+        for t in in_effect.tags
+    ]  # fmt: skip
     for name, content in (
-        (TAG_LABELS_DOCUMENT, json.dumps(tag_labels(), ensure_ascii=False, sort_keys=True)),
+        (TAG_LABELS_DOCUMENT, json.dumps(tag_labels(tags), ensure_ascii=False, sort_keys=True)),
         (TARGET_GROUPS_DOCUMENT, json.dumps(groups, ensure_ascii=False)),
+        (TAG_LIBRARY_DOCUMENT, json.dumps(definitions, ensure_ascii=False)),
     ):
         values = {"name": name, "content": content, "updated_at": utcnow()}
         upsert(conn, table_of(ConfigDocument), values, keys=("name",), updated_by=None)
@@ -122,10 +140,10 @@ def _spaced(pieces: Sequence[ir.StringValue]) -> ir.StringValue:
     return ibis.literal(" ") + joined + ibis.literal(" ")
 
 
-def _tags(profile: ir.Table) -> ir.StringValue:
+def _tags(profile: ir.Table, tags: TagLibrary | None = None) -> ir.StringValue:
     """The true flag tags' ids and the band ids of band tags, in tag-library order."""
     pieces: list[ir.StringValue] = []
-    for tag in load_tag_library().tags:
+    for tag in (tags or load_tag_library()).tags:
         if tag.id not in profile.columns:
             continue
         value = profile[tag.id]
@@ -177,7 +195,11 @@ def _eligible(profile: ir.Table, library: PolicyLibrary, snapshot: date) -> ir.T
 
 
 def customer_rows(
-    warehouse: Warehouse, profile: ir.Table, library: PolicyLibrary, snapshot: date
+    warehouse: Warehouse,
+    profile: ir.Table,
+    library: PolicyLibrary,
+    snapshot: date,
+    tags: TagLibrary | None = None,
 ) -> ir.Table:
     """The customer view of ``snapshot`` without ``branch_id``: one row per profile subscriber,
     model columns and types. Personal data comes from the warehouse ``subscribers`` as of the
@@ -203,7 +225,7 @@ def customer_rows(
         elif name == "reasons":
             value = _reasons(joined)
         elif name == "tags":
-            value = _tags(joined)
+            value = _tags(joined, tags)
         elif name == "eligible_policies":
             value = joined.e_policies
         elif name in PII_COLUMNS or name in _SUBSCRIBER_SOURCE:

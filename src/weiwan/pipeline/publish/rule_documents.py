@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from weiwan.analytics.alerts import DEFAULT_ANOMALY_FILES, DEFAULT_RULE_FILES, load_rules
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.policies import PolicyIssue, load_policies
+from weiwan.analytics.tags import load_tag_library
 from weiwan.analytics.targets import load_target_groups
 from weiwan.core.errors import ConfigError
 from weiwan.core.logging import get_logger
@@ -62,7 +63,13 @@ FILES: dict[str, str] = {
     "contact_policy": "contact_policy.yaml",
     "anomalies": "anomalies.yaml",
     "target_groups": "target_groups.yaml",
+    "tags": "tags.yaml",
 }
+#: the tag editor's document before any edit: the shipped library stays as it is
+EMPTY_TAGS = (
+    "# Tags added here, or changed by giving a shipped tag's id, on top of the shipped library\n"
+    "tags: []\n"
+)
 _SHIPPED_RULES = {
     "alerts": DEFAULT_RULE_FILES[0],
     "care": DEFAULT_RULE_FILES[1],
@@ -83,6 +90,8 @@ class RuleDocumentPaths:
     anomaly_rules: Path = DEFAULT_ANOMALY_FILES[0]
     #: the saved target groups (None: the shipped ``target_groups.yaml``)
     target_groups: Path | None = None
+    #: the tag editor's tags, over the shipped library (None: no edit)
+    tags: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +128,13 @@ def rule_document_paths(home: Path) -> RuleDocumentPaths:
         rule_files=(alerts, care),
         anomaly_rules=edited_path(home, "anomalies") or _SHIPPED_RULES["anomalies"],
         target_groups=edited_path(home, "target_groups"),
+        tags=edited_path(home, "tags"),
     )
 
 
 def _shipped_text(kind: str) -> str:
+    if kind == "tags":
+        return EMPTY_TAGS
     if kind in _SHIPPED_RULES:
         return _SHIPPED_RULES[kind].read_text("utf-8")
     return resources.files("weiwan.analytics").joinpath(FILES[kind]).read_text("utf-8")
@@ -165,6 +177,9 @@ def check(kind: str, path: Path | None, home: Path, profile: ir.Table | None = N
     """Validate the file of ``kind`` at ``path`` (None: the shipped one) with the analytics
     validators, the rules together with the other rule file in effect (ids are unique across
     both)."""
+    if kind == "tags":
+        problems = load_tag_library(edited=path).errors if path else []
+        return Checked([_message(e.tag_id or "(file)", "", e.problem) for e in problems], [])
     if kind == "target_groups":
         try:
             load_target_groups(path)

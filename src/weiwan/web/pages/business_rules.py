@@ -21,7 +21,7 @@ from weiwan.ops.org.access import Actor
 from weiwan.ops.org.policy_check import EditRefusedError
 from weiwan.web.errors import error_text
 from weiwan.web.i18n import gettext as _
-from weiwan.web.pages import target_groups
+from weiwan.web.pages import tags, target_groups
 from weiwan.web.pages.business_rules_tables import (
     channel_table,
     editor_context,
@@ -46,6 +46,7 @@ PAGES: dict[str, str] = {
     "anomalies": "/settings/rules",
     "contact_policy": "/settings/contact-policy",
     "target_groups": "/settings/target-groups",
+    "tags": "/settings/tags",
 }
 MAX_FORM_TEXT = config.MAX_TEXT + 1
 
@@ -197,6 +198,10 @@ def _rerender(
         return target_groups.render_page(
             request, actor, db, draft=text, error=error, error_kind=kind, status_code=422
         )
+    if kind == "tags":
+        return tags.render_page(
+            request, actor, db, draft=text, error=error, error_kind=kind, status_code=422
+        )
     return _rules_page(request, actor, db, tz, drafts={kind: text}, error=error, error_kind=kind)
 
 
@@ -219,8 +224,11 @@ def save_pending(
     except EditRefusedError as exc:
         db.rollback()
         problems = [issue_row(issue) for issue in exc.issues]
-        if kind == "target_groups":
-            return target_groups.render_page(
+        if kind in ("target_groups", "tags"):
+            render_page = (
+                target_groups.render_page if kind == "target_groups" else tags.render_page
+            )
+            return render_page(
                 request, actor, db, draft=text, error=_("The rules refuse this edit."),
                 error_kind=kind, problems=problems, status_code=422,
             )  # fmt: skip
