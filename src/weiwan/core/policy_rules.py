@@ -388,6 +388,52 @@ class CheckedEntries:
     ids: list[str]
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_each(
+    entries: Sequence[Any], model: type[M], *, source: str, what: str
+) -> tuple[list[PolicyIssue], list[M], list[str]]:
+    """Each entry of a rule document (a mapping, or an already parsed ``model``) validated on
+    its own: (problems by entry id — ``#n`` without one — and field, the entries that passed,
+    every entry's id in order). ``what`` names an entry that is not a mapping."""
+    problems: list[PolicyIssue] = []
+    parsed: list[M] = []
+    ids: list[str] = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, model):
+            ids.append(str(getattr(entry, "id", f"#{i + 1}")))
+            parsed.append(entry)
+            continue
+        name = entry.get("id") if isinstance(entry, Mapping) else None
+        name = name if isinstance(name, str) and name else f"#{i + 1}"
+        ids.append(name)
+        if not isinstance(entry, Mapping):
+            message = "expected a mapping of fields"
+            problems.append(PolicyIssue(source, name, what, message, code="shape"))
+            continue
+        try:
+            parsed.append(model.model_validate(dict(entry)))
+        except ValidationError as exc:
+            problems += [
+                PolicyIssue(source, name, f, m, code=c, params=p)
+                for f, m, c, p in entry_issues(exc)
+            ]
+    return problems, parsed, ids
+
+
+def duplicate_issues(ids: list[str], *, source: str, what: str) -> list[PolicyIssue]:
+    """A refusal for each id listed more than once (``what``: the kind of entry, in English)."""
+    issues = []
+    for name in sorted({n for n in ids if ids.count(n) > 1}):
+        times = ids.count(name)
+        message = f"duplicate {what} id (listed {times}×)"
+        issues.append(
+            PolicyIssue(source, name, "id", message, code="duplicate_id", params={"times": times})
+        )
+    return issues
+
+
 def check_entries(
     entries: Sequence[Any],
     group_ids: set[str] | None,
@@ -398,29 +444,7 @@ def check_entries(
     """Check raw entries (mappings, as in the YAML file) or parsed policies: each entry on its
     own, then across the library: duplicate ids, unknown ``exclusive_with`` ids and, when
     ``group_ids`` is known, unknown target groups. ``model``: the class entries parse into."""
-    errors: list[PolicyIssue] = []
-    parsed: list[PolicyRule] = []
-    ids: list[str] = []
-    for i, entry in enumerate(entries):
-        if isinstance(entry, PolicyRule):
-            ids.append(entry.id)
-            parsed.append(entry)
-            continue
-        name = entry.get("id") if isinstance(entry, Mapping) else None
-        name = name if isinstance(name, str) and name else f"#{i + 1}"
-        ids.append(name)
-        if not isinstance(entry, Mapping):
-            errors.append(
-                PolicyIssue(source, name, "(policy)", "expected a mapping of fields", code="shape")
-            )
-            continue
-        try:
-            parsed.append(model.model_validate(dict(entry)))
-        except ValidationError as exc:
-            errors.extend(
-                PolicyIssue(source, name, f, m, code=c, params=p)
-                for f, m, c, p in entry_issues(exc)
-            )
+    errors, parsed, ids = validate_each(entries, model, source=source, what="(policy)")
     known = set(ids)
     valid: list[Any] = []
     for policy in parsed:

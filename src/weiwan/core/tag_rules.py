@@ -9,10 +9,10 @@ import itertools
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from weiwan.core.expressions import ExpressionError, parse_expression
-from weiwan.core.policy_rules import PolicyIssue, entry_issues, refusal
+from weiwan.core.policy_rules import PolicyIssue, duplicate_issues, refusal, validate_each
 
 #: the key columns of the tags table (no tag may take their names)
 KEY_COLUMNS = ("subscriber_id", "snapshot_date")
@@ -99,26 +99,5 @@ class TagDefinition(BaseModel):
 def check_tag_file(entries: list[object], *, source: str = "(tags)") -> list[PolicyIssue]:
     """The tag editor's tags checked with the run's rules: each tag on its own (names,
     category, a flag's expression or a band's ranges) and the ids within the file."""
-    problems: list[PolicyIssue] = []
-    ids: list[str] = []
-    for i, entry in enumerate(entries):
-        name = entry.get("id") if isinstance(entry, dict) else None
-        name = name if isinstance(name, str) and name else f"#{i + 1}"
-        ids.append(name)
-        if not isinstance(entry, dict):
-            problems.append(PolicyIssue(source, name, "(tag)", "expected a mapping", code="shape"))
-            continue
-        try:
-            TagDefinition.model_validate(entry)
-        except ValidationError as exc:
-            problems += [
-                PolicyIssue(source, name, f, m, code=c, params=p)
-                for f, m, c, p in entry_issues(exc)
-            ]
-    for name in sorted({n for n in ids if ids.count(n) > 1}):
-        message = f"duplicate tag id (listed {ids.count(name)}×)"
-        figures = {"times": ids.count(name)}
-        problems.append(
-            PolicyIssue(source, name, "id", message, code="duplicate_id", params=figures)
-        )
-    return problems
+    problems, _tags, ids = validate_each(entries, TagDefinition, source=source, what="(tag)")
+    return problems + duplicate_issues(ids, source=source, what="tag")

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from weiwan.core.filters import FilterError, TargetFilter
-from weiwan.core.policy_rules import PolicyIssue, entry_issues, refusal
+from weiwan.core.policy_rules import PolicyIssue, duplicate_issues, refusal, validate_each
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -46,32 +46,6 @@ def check_groups(
 ) -> tuple[list[PolicyIssue], list[TargetGroup]]:
     """Each entry checked on its own, then the ids across the file: (problems by group and
     field, the groups that passed)."""
-    problems: list[PolicyIssue] = []
-    groups: list[TargetGroup] = []
-    ids: list[str] = []
-    for i, entry in enumerate(entries):
-        name = entry.get("id") if isinstance(entry, dict) else None
-        name = name if isinstance(name, str) and name else f"#{i + 1}"
-        ids.append(name)
-        if not isinstance(entry, dict):
-            problems.append(
-                PolicyIssue(source, name, "(group)", "expected a mapping", code="shape")
-            )
-            continue
-        try:
-            groups.append(TargetGroup.model_validate(entry))
-        except ValidationError as exc:
-            problems += [
-                PolicyIssue(source, name, f, m, code=c, params=p)
-                for f, m, c, p in entry_issues(exc)
-            ]
-    for group in groups:
-        times = ids.count(group.id)
-        if times > 1:
-            message = f"duplicate group id (listed {times}×)"
-            problems.append(
-                PolicyIssue(
-                    source, group.id, "id", message, code="duplicate_id", params={"times": times}
-                )
-            )
+    problems, groups, ids = validate_each(entries, TargetGroup, source=source, what="(group)")
+    problems += duplicate_issues(ids, source=source, what="group")
     return problems, [g for g in groups if ids.count(g.id) == 1]

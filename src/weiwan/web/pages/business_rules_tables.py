@@ -298,3 +298,11 @@ def editor_context(view: config.RuleDocumentView, draft: str | None = None) -> d
         "validation": view.validation,
         "last_verdict": (view.validation or {}).get("pending"),
     }
+
+
+def saved_flash(request: Any) -> dict[str, Any]:
+    """The "saved, takes effect at the next run" notice after a form saved an edit
+    (``?saved=`` in the address), else nothing."""
+    if not request.query_params.get("saved"):
+        return {}
+    return {"flash": _("Saved. The edit takes effect at the next daily run, after validation.")}

@@ -22,7 +22,7 @@ from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import label
-from weiwan.web.pages.business_rules_tables import editor_context
+from weiwan.web.pages.business_rules_tables import editor_context, saved_flash
 from weiwan.web.pages.deps import Db, PageActor, PageForm
 from weiwan.web.policy_words import issue_row
 from weiwan.web.tables import Column, Table
@@ -80,12 +80,9 @@ def render_page(
         "tags": [t for t in tags if not t.get("band")],
         "editors": [editor_context(view, draft)],
         "may_edit": actor.permissions.may_define_targets,
+        **saved_flash(request),
         **extra,
     }
-    if request.query_params.get("saved"):
-        context["flash"] = _(
-            "Saved. The edit takes effect at the next daily run, after validation."
-        )
     return render(request, "business_rules/tags.html", context, status_code=status)
 
 

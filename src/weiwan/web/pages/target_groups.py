@@ -24,7 +24,7 @@ from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.pages import campaign_forms as forms
-from weiwan.web.pages.business_rules_tables import editor_context
+from weiwan.web.pages.business_rules_tables import editor_context, saved_flash
 from weiwan.web.pages.campaign_lists import form_choices
 from weiwan.web.pages.deps import Db, PageActor, PageForm
 from weiwan.web.policy_words import issue_row
@@ -88,12 +88,9 @@ def render_page(
         "groups": groups,
         "editors": [editor_context(view, draft)],
         "may_edit": actor.permissions.may_define_targets,
+        **saved_flash(request),
         **extra,
     }
-    if request.query_params.get("saved"):
-        context["flash"] = _(
-            "Saved. The edit takes effect at the next daily run, after validation."
-        )
     return render(request, "business_rules/target_groups.html", context, status_code=status)
 
 
