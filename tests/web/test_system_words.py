@@ -33,6 +33,8 @@ def test_a_detail_reads_as_fields_and_values_with_codes_in_words() -> None:
         assert detail_text(json.dumps({"roles": ["director", "analyst"]})) == (
             "Roles: Director, Analyst"
         )
+    with use_locale("zh-CN"):  # a card viewed from the work list
+        assert detail_text(json.dumps({"channel": "workbench"})) == "渠道: 工作台"
     assert detail_text("not json") == "not json" and detail_text(None) == ""
 
 

@@ -79,7 +79,9 @@ DETAIL_KEYS: dict[str, Any] = {
     "withheld": _l("Withheld"),
 }
 #: values that are codes of the vocabulary, by the detail field holding them
-_CODED: dict[str, dict[str, Any]] = {"channel": CHANNELS, "role": ROLES, "roles": ROLES}
+#: (a card viewed from the work list is audited with the channel ``workbench``)
+_VIEW_CHANNELS: dict[str, Any] = {**CHANNELS, "workbench": _l("Work list")}
+_CODED: dict[str, dict[str, Any]] = {"channel": _VIEW_CHANNELS, "role": ROLES, "roles": ROLES}
 #: who acted when no user did (the ``by`` of the daily run's events)
 _ACTORS: dict[str, Any] = {
     "pipeline": _l("Daily run"),
