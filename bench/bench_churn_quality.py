@@ -1,0 +1,127 @@
+"""Benchmark: how close the churn model comes to the simulator's true churn probability, on a
+grid of simulated operators the model was not tuned on (issue: decision quality, part 1).
+
+For each seed × size: simulate 12 months (cached under var/bench/quality/), ingest up to
+2026-10-31, train as ``weiwan model train`` does (without the final refit: the figures are the
+hold-out model's), then on the hold-out month end and on the 15th of that month:
+
+* the model's ROC AUC against who actually left in the following month, and
+* the AUC of the truth (``truth/monthly_truth.parquet``, ``p_churn_next``) on the same people
+  and labels — the best any model could do. A mid-month label window spans two simulated
+  months, so the truth's probability there is the hazard of both halves:
+  ``1 - sqrt(1 - p(this month)) * sqrt(1 - p(next month))`` (a subscriber who left before the
+  month's end has no next-month state: the first half's probability stands for both).
+
+Prints one line per case (AUC, truth AUC, ratio) and the minimum and mean ratio; the targets
+(minimum >= 0.97, mean >= 0.98) are reported PASS/FAIL. The truth is read here only: product
+code never reads it. Seed 7 is the CI quality test's; the default seeds are others.
+
+    python bench/bench_churn_quality.py [--seeds 11,23,37,53,71] [--sizes 20000,100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from sklearn.metrics import roc_auc_score
+
+from weiwan.analytics.churn.registry import ModelMeta
+from weiwan.analytics.churn.training import (
+    TrainingConfig,
+    score_frame,
+    snapshot_frame,
+    train_on_warehouse,
+)
+from weiwan.analytics.ingest import ingest
+from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.months import add_months
+from weiwan.sim import simulate
+
+ROOT = Path(__file__).resolve().parents[1] / "var" / "bench" / "quality"
+END = date(2026, 10, 31)
+MIN_RATIO, MEAN_RATIO = 0.97, 0.98
+
+
+def _operator(seed: int, size: int) -> tuple[Path, Warehouse]:
+    """The simulated operator of ``seed`` and ``size``, ingested once (cached)."""
+    home = ROOT / f"op-{size}-{seed}"
+    sim = home / "sim"
+    if not (sim / "truth" / "monthly_truth.parquet").exists():
+        simulate(subscribers=size, months=12, seed=seed, out=sim, end_month=f"{END:%Y-%m}")
+    fresh = not (home / "wh.duckdb").exists()
+    warehouse = Warehouse(home / "wh.duckdb", threads=2, memory_limit="2GB")
+    if fresh:
+        ingest(sim, snapshot=END, warehouse=warehouse)
+    return sim, warehouse
+
+
+def _truth(sim: Path, day: date) -> pd.Series:
+    """The true probability of leaving in (day, day + 1 month], per subscriber."""
+    truth = pq.read_table(sim / "truth" / "monthly_truth.parquet").to_pandas()
+    by_month = truth.pivot_table(index="subscriber_id", columns="month", values="p_churn_next")
+    this = by_month[f"{add_months(day, -1):%Y-%m}"]  # leaves during day's month
+    nxt: pd.Series = by_month[f"{day:%Y-%m}"]
+    if day.day >= 28:  # a month end: the next month exactly
+        return nxt
+    # who left before the month's end has no state there: the first half's hazard is theirs
+    nxt = nxt.reindex(this.index).fillna(this)
+    both: pd.Series = 1 - np.sqrt((1 - this).clip(0, 1)) * np.sqrt((1 - nxt).clip(0, 1))
+    return both
+
+
+def _case(
+    warehouse: Warehouse, sim: Path, model: Any, meta: ModelMeta, day: date
+) -> tuple[float, float, int, int]:
+    frame = snapshot_frame(warehouse, day, TrainingConfig())
+    labels = frame["churned"].to_numpy(bool)
+    ours = roc_auc_score(labels, score_frame(model, meta, frame)["churn_probability"])
+    truth = _truth(sim, day).reindex(frame["subscriber_id"]).fillna(0).to_numpy()
+    best = roc_auc_score(labels, truth)
+    return float(ours), float(best), int(labels.sum()), len(labels)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", default="11,23,37,53,71")
+    parser.add_argument("--sizes", default="20000,100000")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    ratios: list[float] = []
+    print(f"{'case':<28}{'AUC':>8}{'truth':>8}{'ratio':>8}{'churners':>10}{'rows':>9}{'s':>7}")
+    for size in sizes:
+        for seed in seeds:
+            started = time.perf_counter()
+            sim, warehouse = _operator(seed, size)
+            result = train_on_warehouse(warehouse, TrainingConfig(refit=False))
+            month_end = date.fromisoformat(str(result.meta.holdout_snapshot))
+            for name, day in (("month-end", month_end), ("mid-month", month_end.replace(day=15))):
+                ours, best, churners, rows = _case(
+                    warehouse, sim, result.holdout_model, result.meta, day
+                )
+                ratios.append(ours / best)
+                seconds = time.perf_counter() - started
+                case = f"{size // 1000}k seed {seed} {name}"
+                print(
+                    f"{case:<28}{ours:8.4f}{best:8.4f}{ours / best:8.4f}{churners:10d}"
+                    f"{rows:9d}{seconds:7.0f}",
+                    flush=True,
+                )
+            warehouse.close()
+    low, mean = min(ratios), statistics.fmean(ratios)
+    verdict = {True: "PASS", False: "FAIL"}
+    print(f"minimum ratio {low:.4f} (target >= {MIN_RATIO}): {verdict[low >= MIN_RATIO]}")
+    print(f"mean ratio {mean:.4f} (target >= {MEAN_RATIO}): {verdict[mean >= MEAN_RATIO]}")
+    return 0 if low >= MIN_RATIO and mean >= MEAN_RATIO else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
