@@ -489,7 +489,8 @@ def test_an_analyst_defines_a_target_group_with_the_builder(
     assert "不能为空" in problems
     with session_scope(published) as session:
         assert session.get(ConfigDocument, "pending:target_groups") is None
-    good = {**bad, "id": "high_risk_now", "name_zh": "当前高风险", "name_en": "High risk now"}
+    good = {**bad, "id": "high_risk_now", "name_zh": "当前高风险", "name_en": "High risk now",
+            "description_zh": "今天的高风险客户"}  # fmt: skip
     saved = analyst.post("/settings/target-groups/form", data=good)
     assert saved.status_code == 303, saved.text[:2000]
     with session_scope(published) as session:
@@ -501,6 +502,7 @@ def test_an_analyst_defines_a_target_group_with_the_builder(
     groups = {g.id: g for g in load_target_groups(path)}
     added = groups["high_risk_now"].filter.model_dump(mode="json", exclude_none=True)
     assert "high" in json.dumps(added) and len(groups) == len(load_target_groups()) + 1
+    assert groups["high_risk_now"].description_zh == "今天的高风险客户"  # the form's field kept
     director = page_login(app, "director")
     assert director.get("/settings/target-groups").status_code == 200
     assert director.post("/settings/target-groups/form", data=good).status_code == 403

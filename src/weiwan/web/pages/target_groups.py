@@ -142,7 +142,8 @@ def save_group(request: Request, actor: PageActor, db: Db, form: PageForm) -> Re
     actor.require_define_targets()
     editing = str(form.get("editing") or "") or None
     entry: dict[str, Any] = {
-        key: str(form.get(key) or "").strip() for key in ("id", "name_zh", "name_en", "description")
+        key: str(form.get(key) or "").strip()
+        for key in ("id", "name_zh", "name_en", "description", "description_zh")
     }
     if editing:
         entry["id"] = editing
