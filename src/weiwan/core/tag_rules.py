@@ -96,7 +96,7 @@ class TagDefinition(BaseModel):
         return "flag" if self.band is None else "band"
 
 
-def check_tag_file(entries: list[object], *, source: str = "(tags)") -> list[PolicyIssue]:
+def check_tags(entries: list[object], *, source: str = "(tags)") -> list[PolicyIssue]:
     """The tag editor's tags checked with the run's rules: each tag on its own (names,
     category, a flag's expression or a band's ranges) and the ids within the file."""
     problems, _tags, ids = validate_each(entries, TagDefinition, source=source, what="(tag)")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from weiwan.core.ttl_cache import TTLCache
 from weiwan.ops.org.models import ConfigDocument
+from weiwan.ops.org.published import read_entries
 
 #: the config document holding {tag id: [name_zh, name_en]}
 TAG_LABELS_DOCUMENT = "labels:tags"
@@ -57,13 +59,6 @@ def tag_names(session: Session, tag_ids: Sequence[str], language: str) -> list[s
     return [labels[t][index] if t in labels else t for t in tag_ids]
 
 
-def tag_library(session: Session) -> list[dict[str, object]]:
+def tag_library(session: Session) -> list[dict[str, Any]]:
     """The tag library the last run used (:data:`TAG_LIBRARY_DOCUMENT`): one mapping a tag."""
-    content = session.scalar(
-        select(ConfigDocument.content).where(ConfigDocument.name == TAG_LIBRARY_DOCUMENT)
-    )
-    try:
-        raw = json.loads(content) if content else []
-    except ValueError:
-        raw = []
-    return [t for t in raw if isinstance(t, dict) and isinstance(t.get("id"), str)]
+    return read_entries(session, TAG_LIBRARY_DOCUMENT)

@@ -12,10 +12,10 @@ back, per kind:
 * ``pending:<kind>``: the edit waiting for the next run, ``{"text", "by", "username", "at",
   "sha256"}`` (the run removes it once applied; a refused edit stays, with its messages).
 
-Every save is audited as ``config_change``. The contact policy and the policy library are also
-checked here at once with the shared rules (:mod:`weiwan.core.contact_rules`,
-:mod:`weiwan.core.policy_rules`); the other kinds get a YAML syntax and shape check now and
-their full validation at the run.
+Every save is audited as ``config_change``. The contact policy, the policy library, the target
+groups and the tags are also checked here at once with the shared rules
+(:mod:`weiwan.core.contact_rules`, :mod:`weiwan.ops.org.policy_check`); the other kinds get a
+YAML syntax and shape check now and their full validation at the run.
 """
 
 from __future__ import annotations
@@ -33,12 +33,11 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import ContactRules
 from weiwan.core.errors import InvalidRequestError, localisable
-from weiwan.core.tag_rules import check_tag_file
 from weiwan.core.yaml_safe import AnchorNotAllowedError, load_yaml
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.models import ConfigDocument
-from weiwan.ops.org.policy_check import EditRefusedError, check_group_file, check_library
+from weiwan.ops.org.policy_check import check_document
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit
 
@@ -200,18 +199,10 @@ def require_edit(actor: Actor, kind: str) -> None:
 
 def save_pending(session: Session, actor: Actor, kind: str, text: str) -> dict[str, Any]:
     """Save an edit of ``kind`` for the next run (roles that may configure); audited. The
-    policy library is checked with the run's rules first (``policy_check``: refused with
-    every problem by policy and field)."""
+    policy library, the target groups and the tags are checked with the run's rules first
+    (``policy_check``: refused with every problem by entry and field)."""
     require_edit(actor, kind)
-    raw = check_text(kind, text)
-    if kind == "policies":
-        check_library(session, raw)
-    if kind == "target_groups":
-        check_group_file(raw)
-    if kind == "tags":
-        problems = check_tag_file(raw.get("tags") or [], source="(edit)")
-        if problems:
-            raise EditRefusedError(problems)
+    check_document(session, kind, check_text(kind, text))
     now = utcnow()
     content = {
         "text": text,

@@ -23,7 +23,7 @@ from weiwan.ops.org.access import Actor
 KIND = "policies"
 
 
-def library_text(session: Session, actor: Actor, kind: str = KIND) -> str:
+def document_text(session: Session, actor: Actor, kind: str = KIND) -> str:
     """The document a form edit starts from: the pending edit, else the text in effect."""
     view = config.rule_document_view(session, actor, kind)
     text = (view.pending or {}).get("text") or (view.in_effect or {}).get("text")
@@ -42,63 +42,68 @@ def _document(text: str, kind: str) -> dict[str, Any]:
     return raw
 
 
-def library_entries(session: Session, actor: Actor, kind: str = KIND) -> list[Any]:
+def document_entries(session: Session, actor: Actor, kind: str = KIND) -> list[Any]:
     """The document's entries (the pending edit's, else those in effect)."""
-    entries: list[Any] = _document(library_text(session, actor, kind), kind)[
+    entries: list[Any] = _document(document_text(session, actor, kind), kind)[
         config.entries_key(kind)
     ]
     return entries
 
 
-def policy_entry(
-    session: Session, actor: Actor, policy_id: str, kind: str = KIND
-) -> dict[str, Any]:
+def _position(entries: list[Any], entry_id: str) -> int | None:
+    return next(
+        (i for i, e in enumerate(entries) if isinstance(e, dict) and e.get("id") == entry_id),
+        None,
+    )
+
+
+def entry_of(session: Session, actor: Actor, entry_id: str, kind: str = KIND) -> dict[str, Any]:
     """One entry as the document holds it, by id (404 when there is none)."""
-    for entry in library_entries(session, actor, kind):
-        if isinstance(entry, dict) and entry.get("id") == policy_id:
-            return entry
-    raise NotFoundError(f"{policy_id} not found")
+    entries = document_entries(session, actor, kind)
+    at = _position(entries, entry_id)
+    if at is None:
+        raise NotFoundError(f"{entry_id} not found")
+    found: dict[str, Any] = entries[at]
+    return found
 
 
 def _dump(raw: dict[str, Any]) -> str:
     return yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=100)
 
 
-def save_policy(
+def save_entry(
     session: Session,
     actor: Actor,
     entry: dict[str, Any] | None,
     *,
     replaces: str | None = None,
     kind: str = KIND,
+    add_if_missing: bool = False,
 ) -> dict[str, Any]:
     """Put ``entry`` into the document (in place of ``replaces``, else appended; ``None``
-    removes ``replaces``) and save it as the pending edit: refused with every problem
-    (``EditRefusedError``) when the rules say no; audited as a configuration change."""
+    removes ``replaces``; ``add_if_missing``: appended when ``replaces`` is not there) and
+    save it as the pending edit: refused with every problem (``EditRefusedError``) when the
+    rules say no; audited as a configuration change."""
     config.require_edit(actor, kind)
-    raw = _document(library_text(session, actor, kind), kind)
-    policies: list[Any] = raw[config.entries_key(kind)]
-    if replaces is None:
-        if entry is None:
-            raise InvalidRequestError("nothing to save", field="id")
-        policies.append(entry)
-    else:
-        at = next(
-            (i for i, e in enumerate(policies) if isinstance(e, dict) and e.get("id") == replaces),
-            None,
-        )
+    raw = _document(document_text(session, actor, kind), kind)
+    entries: list[Any] = raw[config.entries_key(kind)]
+    at = None if replaces is None else _position(entries, replaces)
+    if replaces is not None and at is None and not add_if_missing:
+        raise NotFoundError(f"{replaces} not found")
+    if entry is None:
         if at is None:
-            raise NotFoundError(f"{replaces} not found")
-        if entry is None:
-            del policies[at]
-        else:
-            policies[at] = entry
+            raise InvalidRequestError("nothing to save", field="id")
+        del entries[at]
+    elif at is None:
+        entries.append(entry)
+    else:
+        entries[at] = entry
     return config.save_pending(session, actor, kind, _dump(raw))
 
 
 def retire_policy(session: Session, actor: Actor, policy_id: str) -> dict[str, Any]:
     """Mark a policy retired (it stays in the library, no longer offered) and save the library
     as the pending edit."""
-    entry = dict(policy_entry(session, actor, policy_id))
+    entry = dict(entry_of(session, actor, policy_id))
     entry["approval"] = "retired"
-    return save_policy(session, actor, entry, replaces=policy_id)
+    return save_entry(session, actor, entry, replaces=policy_id)

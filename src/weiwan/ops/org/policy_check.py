@@ -1,6 +1,7 @@
-"""The policy library checked when an edit is saved, with the rules the nightly run applies
-(:mod:`weiwan.core.policy_rules`): a negative cost, an unknown channel, an end before the start,
-a duplicate id or an unknown target group is refused at once, naming the policy and the field.
+"""The policy library, the target groups and the tags checked when an edit is saved, with the
+rules the nightly run applies (:mod:`weiwan.core.policy_rules`, ``core.target_groups``,
+``core.tag_rules``): a negative cost, an unknown channel, an end before the start, a duplicate
+id or an unknown target group is refused at once, naming the entry and the field.
 
 The target groups known here are those the last run published (``labels:target_groups``); before
 any run published them, a reference is left for the run to check.
@@ -8,12 +9,10 @@ any run published them, a reference is left for the run to check.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import InvalidRequestError
@@ -24,8 +23,9 @@ from weiwan.core.policy_rules import (
     entry_issues,
     generosity_warnings,
 )
+from weiwan.core.tag_rules import check_tags
 from weiwan.core.target_groups import TargetGroup, check_groups
-from weiwan.ops.org.models import ConfigDocument
+from weiwan.ops.org.published import read_entries
 
 #: the config document holding [{"id", "name_zh", "name_en"}] of the target groups in effect
 TARGET_GROUPS_DOCUMENT = "labels:target_groups"
@@ -45,16 +45,9 @@ class EditRefusedError(InvalidRequestError):
         )
 
 
-def target_groups(session: Session) -> list[dict[str, str]]:
+def target_groups(session: Session) -> list[dict[str, Any]]:
     """The target groups the last run published: [{"id", "name_zh", "name_en"}]."""
-    content = session.scalar(
-        select(ConfigDocument.content).where(ConfigDocument.name == TARGET_GROUPS_DOCUMENT)
-    )
-    try:
-        raw = json.loads(content) if content else []
-    except ValueError:
-        raw = []
-    return [g for g in raw if isinstance(g, dict) and isinstance(g.get("id"), str)]
+    return read_entries(session, TARGET_GROUPS_DOCUMENT)
 
 
 def check_library(session: Session, raw: dict[str, Any]) -> list[PolicyIssue]:
@@ -74,6 +67,25 @@ def check_library(session: Session, raw: dict[str, Any]) -> list[PolicyIssue]:
     if errors:
         raise EditRefusedError(errors)
     return generosity_warnings(checked.valid, source="(edit)")
+
+
+def check_tag_file(raw: dict[str, Any]) -> None:
+    """The tag editor's tags checked with the run's rules: raises :class:`EditRefusedError`
+    with every problem."""
+    problems = check_tags(raw.get("tags") or [], source="(edit)")
+    if problems:
+        raise EditRefusedError(problems)
+
+
+def check_document(session: Session, kind: str, raw: dict[str, Any]) -> None:
+    """An edit of ``kind`` checked with the run's rules where there are shared ones (the
+    policy library, the target groups, the tags); raises :class:`EditRefusedError`."""
+    if kind == "policies":
+        check_library(session, raw)
+    elif kind == "target_groups":
+        check_group_file(raw)
+    elif kind == "tags":
+        check_tag_file(raw)
 
 
 def check_group_file(raw: dict[str, Any]) -> list[TargetGroup]:

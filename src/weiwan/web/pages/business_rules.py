@@ -8,6 +8,7 @@ and takes effect at the next daily run, which validates it and publishes the mes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -47,6 +48,11 @@ PAGES: dict[str, str] = {
     "contact_policy": "/settings/contact-policy",
     "target_groups": "/settings/target-groups",
     "tags": "/settings/tags",
+}
+#: the kinds whose page lives with its form editor (analysts' documents)
+EDITOR_PAGES: dict[str, Callable[..., Response]] = {
+    "target_groups": target_groups.render_page,
+    "tags": tags.render_page,
 }
 MAX_FORM_TEXT = config.MAX_TEXT + 1
 
@@ -188,20 +194,26 @@ def contact_policy(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> R
 
 
 def _rerender(
-    request: Request, actor: Actor, db: Any, tz: Any, kind: str, text: str, error: str
+    request: Request,
+    actor: Actor,
+    db: Any,
+    tz: Any,
+    kind: str,
+    text: str,
+    error: str,
+    problems: list[dict[str, str]] | None = None,
 ) -> Response:
+    """The page of ``kind`` again with the refused text and why (``problems``: by entry and
+    field, for the kinds the run's rules check on save)."""
+    shown: dict[str, Any] = {"draft": text, "error": error, "error_kind": kind}
+    if problems is not None:
+        shown["problems"] = problems
     if kind == "policies":
-        return _policies_page(request, actor, db, tz, draft=text, error=error, error_kind=kind)
+        return _policies_page(request, actor, db, tz, **shown)
     if kind == "contact_policy":
-        return _contact_page(request, actor, db, tz, draft=text, error=error, error_kind=kind)
-    if kind == "target_groups":
-        return target_groups.render_page(
-            request, actor, db, draft=text, error=error, error_kind=kind, status_code=422
-        )
-    if kind == "tags":
-        return tags.render_page(
-            request, actor, db, draft=text, error=error, error_kind=kind, status_code=422
-        )
+        return _contact_page(request, actor, db, tz, **shown)
+    if kind in EDITOR_PAGES:
+        return EDITOR_PAGES[kind](request, actor, db, status_code=422, **shown)
     return _rules_page(request, actor, db, tz, drafts={kind: text}, error=error, error_kind=kind)
 
 
@@ -224,18 +236,8 @@ def save_pending(
     except EditRefusedError as exc:
         db.rollback()
         problems = [issue_row(issue) for issue in exc.issues]
-        if kind in ("target_groups", "tags"):
-            render_page = (
-                target_groups.render_page if kind == "target_groups" else tags.render_page
-            )
-            return render_page(
-                request, actor, db, draft=text, error=_("The rules refuse this edit."),
-                error_kind=kind, problems=problems, status_code=422,
-            )  # fmt: skip
-        return _policies_page(
-            request, actor, db, tz, draft=text, error=_("The rules refuse this edit."),
-            error_kind=kind, problems=problems,
-        )  # fmt: skip
+        refused = _("The rules refuse this edit.")
+        return _rerender(request, actor, db, tz, kind, text, refused, problems)
     except InvalidRequestError as exc:
         db.rollback()
         return _rerender(request, actor, db, tz, kind, text, error_text(exc))

@@ -147,15 +147,16 @@ def message_table(
     return Table(table_id, columns, rows, title=title, empty=_("No messages."))
 
 
-def rules_of(document: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The rules listed in a published rule file's text (none when unreadable)."""
+def rules_of(document: Mapping[str, Any] | None, key: str = "rules") -> list[dict[str, Any]]:
+    """The entries listed under ``key`` in a published rule document's text (the rules of a
+    rule file, the groups of the target groups …); none when unreadable."""
     if not document or not isinstance(document.get("text"), str):
         return []
     try:
         raw = load_yaml(document["text"])
     except yaml.YAMLError:
         return []
-    entries = raw.get("rules") if isinstance(raw, dict) else None
+    entries = raw.get(key) if isinstance(raw, dict) else None
     return [e for e in entries or [] if isinstance(e, dict)]
 
 

@@ -159,7 +159,7 @@ def _form_page(
     try:
         others = [
             (str(e["id"]), str(e.get("name_en" if english else "name_zh") or e["id"]))
-            for e in entry_edit.library_entries(db, actor)
+            for e in entry_edit.document_entries(db, actor)
             if isinstance(e, dict) and e.get("id") and e.get("id") != editing
         ]
     except InvalidRequestError:
@@ -216,7 +216,7 @@ def new_policy(request: Request, actor: PageActor, db: Db) -> Response:
 def edit_policy(request: Request, policy_id: str, actor: PageActor, db: Db) -> Response:
     """The form of one policy of the library (the pending edit's, else the one in effect)."""
     actor.require_configure()
-    entry = entry_edit.policy_entry(db, actor, policy_id)
+    entry = entry_edit.entry_of(db, actor, policy_id)
     return _form_page(request, actor, db, entry=entry, editing=policy_id)
 
 
@@ -226,18 +226,22 @@ def save_policy_form(request: Request, actor: PageActor, db: Db, form: PageForm)
     form again with each problem under its field (422) when the rules say no."""
     actor.require_configure()
     editing = str(form.get("editing") or "") or None
-    base = entry_edit.policy_entry(db, actor, editing) if editing else None
+    base = entry_edit.entry_of(db, actor, editing) if editing else None
     entry = entry_from_form(form, base)
     try:
-        entry_edit.save_policy(db, actor, entry, replaces=editing)
+        entry_edit.save_entry(db, actor, entry, replaces=editing)
     except EditRefusedError as exc:
         db.rollback()
         own = entry.get("id") or editing
         problems = [_problem(i) for i in exc.issues if i.policy_id in (own, "#0", None)]
         others = [issue_row(i) for i in exc.issues if i.policy_id not in (own, "#0", None)]
-        error = _("The rules refuse this policy.") if problems else _(
-            "The rules refuse the library with this policy: %(what)s",
-            what="; ".join(f"{o['item']} · {o['field']}: {o['message']}" for o in others[:3]),
+        error = (
+            _("The rules refuse this policy.")
+            if problems
+            else _(
+                "The rules refuse the library with this policy: %(what)s",
+                what="; ".join(f"{o['item']} · {o['field']}: {o['message']}" for o in others[:3]),
+            )
         )
         return _form_page(
             request, actor, db, entry=entry, editing=editing, problems=problems, error=error,

@@ -128,11 +128,7 @@ def save_tag(request: Request, actor: PageActor, db: Db, form: PageForm) -> Resp
         tag.pop("description")
     tag["version"] = 1
     try:
-        edited = {
-            e.get("id") for e in entry_edit.library_entries(db, actor, KIND) if isinstance(e, dict)
-        }
-        replaces = tag["id"] if tag["id"] in edited else None
-        entry_edit.save_policy(db, actor, tag, replaces=replaces, kind=KIND)
+        entry_edit.save_entry(db, actor, tag, replaces=tag["id"], kind=KIND, add_if_missing=True)
     except EditRefusedError as exc:
         db.rollback()
         problems = [issue_row(i) for i in exc.issues]

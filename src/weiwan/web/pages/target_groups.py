@@ -9,12 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from weiwan.core.errors import InvalidRequestError
-from weiwan.core.yaml_safe import load_yaml
 from weiwan.ops.customers.tags import tag_labels
 from weiwan.ops.org import config, entry_edit
 from weiwan.ops.org.access import Actor
@@ -24,7 +22,7 @@ from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.pages import campaign_forms as forms
-from weiwan.web.pages.business_rules_tables import editor_context, saved_flash
+from weiwan.web.pages.business_rules_tables import editor_context, rules_of, saved_flash
 from weiwan.web.pages.campaign_lists import form_choices
 from weiwan.web.pages.deps import Db, PageActor, PageForm
 from weiwan.web.policy_words import issue_row
@@ -33,17 +31,6 @@ from weiwan.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 KIND = "target_groups"
-
-
-def groups_in_effect(view: config.RuleDocumentView) -> list[dict[str, Any]]:
-    """The groups of the text in effect (none when unreadable)."""
-    text = (view.in_effect or {}).get("text")
-    try:
-        raw = load_yaml(text) if isinstance(text, str) else None
-    except yaml.YAMLError:
-        return []
-    entries = raw.get("groups") if isinstance(raw, dict) else None
-    return [g for g in entries or [] if isinstance(g, dict) and g.get("id")]
 
 
 def _group_table(groups: list[dict[str, Any]]) -> Table:
@@ -82,7 +69,7 @@ def render_page(
     """The target-groups page (also after a refused YAML edit: ``draft``, ``problems``)."""
     status = int(extra.pop("status_code", 200))
     view = config.rule_document_view(db, actor, KIND)
-    groups = groups_in_effect(view)
+    groups = [g for g in rules_of(view.in_effect, "groups") if g.get("id")]
     context = {
         "table": _group_table(groups),
         "groups": groups,
@@ -132,7 +119,7 @@ def new_group(request: Request, actor: PageActor, db: Db) -> Response:
 def edit_group(request: Request, group_id: str, actor: PageActor, db: Db) -> Response:
     """The form of one saved group."""
     actor.require_define_targets()
-    return _form(request, actor, db, entry_edit.policy_entry(db, actor, group_id, KIND), group_id)
+    return _form(request, actor, db, entry_edit.entry_of(db, actor, group_id, KIND), group_id)
 
 
 @router.post("/settings/target-groups/form", response_class=HTMLResponse)
@@ -150,7 +137,7 @@ def save_group(request: Request, actor: PageActor, db: Db, form: PageForm) -> Re
     try:
         combine, rows, filter_json = forms.filter_rows_of_form(form)
         entry["filter"] = forms.build_filter(combine, rows, filter_json, tag_labels(db))
-        entry_edit.save_policy(db, actor, entry, replaces=editing, kind=KIND)
+        entry_edit.save_entry(db, actor, entry, replaces=editing, kind=KIND)
     except EditRefusedError as exc:
         db.rollback()
         problems = [issue_row(i) for i in exc.issues]
@@ -167,7 +154,7 @@ def delete_group(request: Request, group_id: str, actor: PageActor, db: Db) -> R
     """Remove a saved group from the next run on (a policy still naming it is refused)."""
     actor.require_define_targets()
     try:
-        entry_edit.save_policy(db, actor, None, replaces=group_id, kind=KIND)
+        entry_edit.save_entry(db, actor, None, replaces=group_id, kind=KIND)
     except EditRefusedError as exc:
         db.rollback()
         problems = [issue_row(i) for i in exc.issues]
