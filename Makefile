@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-daily bench-quality lock clean browser
+.PHONY: demo test lint bench bench-daily bench-quality bench-byo lock clean browser
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ QUALITY_SEEDS ?= 11,23,37,53,71
 QUALITY_SIZES ?= 20000,100000
 bench-quality: $(STAMP)
 	$(BIN)/python bench/bench_churn_quality.py --seeds $(QUALITY_SEEDS) --sizes $(QUALITY_SIZES)
+
+# Brought tables (not shipped): BYO_TABLES="path.csv:Label[:IdColumn] ..."
+bench-byo: $(STAMP)
+	$(BIN)/python bench/bench_byo_models.py $(BYO_TABLES)
 
 # Refresh the lock after changing pyproject.toml dependencies.
 lock: $(STAMP)

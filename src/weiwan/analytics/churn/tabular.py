@@ -3,9 +3,12 @@
 Operators and analysts export one row per customer with whatever columns they have: numbers
 stored as text ("1,234", " 12.5 "), blanks, yes/no flags, codes, an id column or none. This
 module reads such a CSV (UTF-8 or GBK), decides per column whether it is a number or a category,
-drops columns that identify a row rather than describe it, evaluates the default model and the
-two baselines by repeated stratified 5-fold cross-validation, and stores the model with the
-column schema so :func:`score_table` prepares a new table the same way.
+drops columns that identify a row rather than describe it, evaluates by repeated stratified
+5-fold cross-validation the selected model (LightGBM, CatBoost, logistic regression or the mean
+of the two boosted ones, chosen on each training fold by inner cross-validation:
+:mod:`weiwan.analytics.churn.selection`), every candidate and naive Bayes side by side on the
+same folds, and stores the model with the column schema so :func:`score_table` prepares a new
+table the same way.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold
 
 from weiwan.analytics.churn.metrics import evaluate, expected_maximum_profit
-from weiwan.analytics.churn.models import baseline_models, default_model, prepare_features
+from weiwan.analytics.churn.models import NaiveBayesChurnModel, prepare_features
+from weiwan.analytics.churn.selection import CANDIDATES, SelectedChurnModel
 from weiwan.analytics.exports import write_table
 from weiwan.core.errors import ContractError
 
@@ -189,28 +193,37 @@ def cross_validate(
     repeats: int = 3,
     seed: int = 0,
     progress: Progress | None = None,
-) -> dict[str, dict[str, float]]:
-    """Mean metrics over repeated stratified folds for the default and the two baselines."""
+) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """Mean metrics over repeated stratified folds for the selected model, every candidate it
+    chose among and the naive Bayes baseline, all on the same folds; and how often each
+    candidate was chosen (by inner cross-validation on the training folds only)."""
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
     scores: dict[str, list[dict[str, float]]] = {}
+    chosen: dict[str, int] = {}
     total = folds * repeats
     for done, (train, test) in enumerate(splitter.split(features, label)):
         if progress:
             progress("cross-validation", done, total)
         x_train, categories = prepare_features(features.iloc[train])
         x_test, _ = prepare_features(features.iloc[test], categories=categories)
-        candidates = {"default": default_model(seed), **baseline_models(seed)}
-        for name, model in candidates.items():
-            model.fit(x_train, label[train])
-            p = model.predict_proba(x_test)[:, 1]
+        selected = SelectedChurnModel(random_state=seed).fit(x_train, label[train])
+        chosen[selected.chosen_] = chosen.get(selected.chosen_, 0) + 1
+        naive = NaiveBayesChurnModel().fit(x_train, label[train])
+        probabilities = {
+            "selected": selected.predict_proba(x_test)[:, 1],
+            **{name: selected.proba_of(name, x_test) for name in CANDIDATES},
+            "naive_bayes": naive.predict_proba(x_test)[:, 1],
+        }
+        for name, p in probabilities.items():
             scores.setdefault(name, []).append(_score(label[test], p))
     if progress:
         progress("cross-validation", total, total)
-    return {
+    means = {
         name: {key: float(np.nanmean([r[key] for r in runs])) for key in runs[0]}
         | {"roc_auc_std": float(np.nanstd([r["roc_auc"] for r in runs]))}
         for name, runs in scores.items()
     }
+    return means, chosen
 
 
 def train_table(
@@ -224,7 +237,7 @@ def train_table(
     seed: int = 0,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Cross-validate on the table, then fit the default on every row and save it."""
+    """Cross-validate on the table, then select and fit the model on every row and save it."""
     file = str(path)
     frame = read_table(path)
     for column in (label, id_column):
@@ -245,16 +258,22 @@ def train_table(
     y = y[labelled]
     candidates = rows.drop(columns=[c for c in (label, id_column) if c is not None])
     features, schema, dropped = clean_columns(candidates, file=file)
-    results = cross_validate(
+    results, chosen = cross_validate(
         features, y, folds=folds, repeats=repeats, seed=seed, progress=progress
     )
     if progress:
         progress("fitting the model on every row", 0, 1)
     x_all, categories = prepare_features(features)
-    model = default_model(seed).fit(x_all, y)
+    model = SelectedChurnModel(random_state=seed).fit(x_all, y).prune()
     found_id = id_column or next((c for c, why in dropped.items() if "identifier" in why), None)
     summary: dict[str, Any] = {
-        **{k: _json_number(v) for k, v in results["default"].items()},
+        **{k: _json_number(v) for k, v in results["selected"].items()},
+        "model_kind": model.chosen_,
+        "inner_roc_auc": {k: _json_number(v) for k, v in model.inner_auc_.items()},
+        "chosen_in_folds": chosen,
+        "candidates": {
+            name: {k: _json_number(v) for k, v in results[name].items()} for name in CANDIDATES
+        },
         "baselines": {
             name: {k: _json_number(v) for k, v in results[name].items()}
             for name in ("naive_bayes", "logistic_regression")

@@ -1,0 +1,75 @@
+"""The model chosen for a brought table: the learner the table suits, chosen on training rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from weiwan.analytics.churn.selection import (
+    BLEND,
+    CANDIDATES,
+    CATBOOST,
+    LIGHTGBM,
+    LOGISTIC,
+    CatBoostChurnModel,
+    SelectedChurnModel,
+)
+
+
+def _table(n: int, seed: int, *, interaction: bool) -> tuple[pd.DataFrame, np.ndarray]:
+    """Twenty weak additive signals (a linear model's table), or churn decided by the
+    interaction of two features and a category (a tree's table)."""
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame(rng.normal(size=(n, 20)), columns=[f"f{i}" for i in range(20)])
+    x["plan"] = rng.choice(["a", "b", "c"], n)
+    if interaction:
+        logit = 2.5 * np.sign(x["f0"] * x["f1"]) + np.where(x["plan"] == "b", 1.5, -1.0) - 1.5
+    else:
+        logit = 0.35 * x.iloc[:, :20].to_numpy().sum(axis=1) - 1.5
+    churned = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return x, churned
+
+
+def test_a_table_of_interactions_gets_a_boosted_model() -> None:
+    x, y = _table(1500, 1, interaction=True)
+    x_test, y_test = _table(3000, 2, interaction=True)
+    model = SelectedChurnModel().fit(x, y)
+    assert model.chosen_ in {LIGHTGBM, CATBOOST, BLEND}
+    assert set(model.inner_auc_) == set(CANDIDATES)
+    chosen = roc_auc_score(y_test, model.predict_proba(x_test)[:, 1])
+    linear = roc_auc_score(y_test, model.proba_of(LOGISTIC, x_test))
+    assert chosen > linear + 0.1  # the linear model cannot see the interaction
+
+
+def test_an_additive_table_gets_logistic_regression_and_pruning_keeps_it() -> None:
+    x, y = _table(1200, 3, interaction=False)
+    x_test, y_test = _table(3000, 4, interaction=False)
+    model = SelectedChurnModel().fit(x, y)
+    assert model.chosen_ == LOGISTIC
+    before = model.predict_proba(x_test)[:, 1]
+    best_boosted = max(
+        roc_auc_score(y_test, model.proba_of(name, x_test)) for name in (LIGHTGBM, CATBOOST)
+    )
+    assert roc_auc_score(y_test, before) > best_boosted
+    model.prune()
+    assert set(model.models_) == {LOGISTIC}
+    assert np.array_equal(model.predict_proba(x_test)[:, 1], before)
+
+
+def test_too_few_churners_to_choose_takes_lightgbm() -> None:
+    x, _ = _table(300, 5, interaction=True)
+    y = np.zeros(300, dtype=bool)
+    y[:8] = True
+    model = SelectedChurnModel().fit(x, y)
+    assert model.chosen_ == LIGHTGBM and model.inner_auc_ == {}
+
+
+def test_catboost_handles_blanks_and_unseen_categories() -> None:
+    x, y = _table(600, 6, interaction=True)
+    x.loc[x.index[:50], "plan"] = None
+    model = CatBoostChurnModel(iterations=50).fit(x, y)
+    new = x.head(3).copy()
+    new["plan"] = ["zzz", None, "a"]
+    p = model.predict_proba(new)
+    assert p.shape == (3, 2) and np.all((p >= 0) & (p <= 1))
