@@ -2,8 +2,11 @@
 grid of simulated operators the model was not tuned on (issue: decision quality, part 1).
 
 For each seed × size: simulate 12 months (cached under var/bench/quality/), ingest up to
-2026-10-31, train as ``weiwan model train`` does (without the final refit: the figures are the
-hold-out model's), then on the hold-out month end and on the 15th of that month:
+2026-10-31 and take two days, the month end of the last month with a full label month after it
+(2026-09-30) and the 15th of that month. On each day, the model is the one the product would
+have had then: trained as ``weiwan model train`` does with only the labels known that day
+(``TrainingConfig.known_until``; the 15th's model must not learn from churn after the 15th,
+which the month-end's training window would reach). Then, per day:
 
 * the model's ROC AUC against who actually left in the following month, and
 * the AUC of the truth (``truth/monthly_truth.parquet``, ``p_churn_next``) on the same people
@@ -47,6 +50,7 @@ from weiwan.sim import simulate
 
 ROOT = Path(__file__).resolve().parents[1] / "var" / "bench" / "quality"
 END = date(2026, 10, 31)
+SCORED = date(2026, 9, 30)  # the last month end whose next month is delivered
 MIN_RATIO, MEAN_RATIO = 0.97, 0.98
 
 
@@ -101,12 +105,10 @@ def main() -> int:
         for seed in seeds:
             started = time.perf_counter()
             sim, warehouse = _operator(seed, size)
-            result = train_on_warehouse(warehouse, TrainingConfig(refit=False))
-            month_end = date.fromisoformat(str(result.meta.holdout_snapshot))
+            month_end = SCORED
             for name, day in (("month-end", month_end), ("mid-month", month_end.replace(day=15))):
-                ours, best, churners, rows = _case(
-                    warehouse, sim, result.holdout_model, result.meta, day
-                )
+                result = train_on_warehouse(warehouse, TrainingConfig(known_until=day))
+                ours, best, churners, rows = _case(warehouse, sim, result.model, result.meta, day)
                 ratios.append(ours / best)
                 seconds = time.perf_counter() - started
                 case = f"{size // 1000}k seed {seed} {name}"

@@ -177,6 +177,16 @@ def test_training_labels_never_reach_into_the_holdout(trained: TrainingResult) -
         assert horizon_end(date.fromisoformat(text), trained.meta.horizon_months) <= holdout
 
 
+def test_a_backtest_uses_only_labels_known_on_its_day(operator: tuple[Path, Warehouse]) -> None:
+    """Trained as on the 15th: every label window, the hold-out's too, closed by that day."""
+    day = date(2026, 9, 15)
+    config = TrainingConfig(snapshots=3, known_until=day, refit=False)
+    result = train_on_warehouse(operator[1], config)
+    assert result.meta.holdout_snapshot == "2026-07-31"  # 31 Aug: its window ends 30 Sep
+    for text in [*result.meta.training_snapshots, result.meta.holdout_snapshot]:
+        assert horizon_end(date.fromisoformat(text), 1) <= day
+
+
 def test_training_rows_use_nothing_after_their_label_window(tmp_path: Path) -> None:
     """A training frame (features and labels) is the same whether or not the warehouse holds
     data from after the snapshot's label window; labels are the churn records in the window."""

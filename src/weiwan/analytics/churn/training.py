@@ -109,6 +109,9 @@ class TrainingConfig:
     #: labelled subscribers sampled at each month end, stratified by the label, before any
     #: feature is computed (0: everyone; see stratified_sample)
     sample_subscribers: int = field(default_factory=lambda: get_settings().train_sample_subscribers)
+    #: train as on this day: only snapshots whose label window has closed by it (a backtest of
+    #: what the product would have had that day); None: the latest delivery
+    known_until: date | None = None
 
 
 @dataclass
@@ -145,8 +148,11 @@ def _training_snapshots(warehouse: Store, config: TrainingConfig) -> list[date]:
     """The labelled month ends to use. Those with fewer than ``HISTORY_MONTHS`` of usage
     before them are left out while two or more remain (their 3-month features would be cut
     short); a short history keeps the latest two that have any usage, with a warning."""
+    known = last_data_day(warehouse)
+    if config.known_until is not None:
+        known = min(known, config.known_until)
     candidates = labelled_snapshots(
-        last_data_day(warehouse), horizon_months=config.horizon_months, count=config.snapshots
+        known, horizon_months=config.horizon_months, count=config.snapshots
     )
     first = _day(warehouse.table("monthly_usage").bill_month.min().execute())
     if first is None:
