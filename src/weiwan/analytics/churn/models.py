@@ -118,6 +118,15 @@ def prepare_features(
     return prepared, learned
 
 
+def blanks_as_level(prepared: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
+    """A copy whose categorical columns are plain text with a blank as the ``MISSING`` level
+    (for learners that take categories as strings, not pandas categoricals)."""
+    frame = prepared.copy()
+    for name in categories:
+        frame[name] = frame[name].astype(object).where(frame[name].notna(), MISSING)
+    return frame
+
+
 def _binary(y: Any) -> npt.NDArray[np.int64]:
     labels = np.asarray(y)
     if labels.dtype == object:
@@ -404,10 +413,7 @@ class LogisticChurnModel(_ChurnEstimator):
         self.random_state = random_state
 
     def _inputs(self, prepared: pd.DataFrame) -> pd.DataFrame:
-        frame = prepared.copy()
-        for name in self.categories_:
-            frame[name] = frame[name].astype(object).where(frame[name].notna(), MISSING)
-        return frame
+        return blanks_as_level(prepared, self.categories_)
 
     def fit(self, X: pd.DataFrame, y: Any) -> Self:  # noqa: N803
         prepared, labels = self._prepare_fit(X, y)

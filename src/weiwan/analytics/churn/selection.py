@@ -22,11 +22,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from weiwan.analytics.churn.models import (
-    MISSING,
     FloatArray,
     LogisticChurnModel,
     _ChurnEstimator,
     _two_columns,
+    blanks_as_level,
     default_model,
 )
 
@@ -46,9 +46,9 @@ class CatBoostChurnModel(_ChurnEstimator):
         self.iterations = iterations
 
     def _inputs(self, prepared: pd.DataFrame) -> pd.DataFrame:
-        frame = prepared.copy()
+        frame = blanks_as_level(prepared, self.categories_)
         for name in self.categories_:
-            frame[name] = frame[name].astype(object).where(frame[name].notna(), MISSING).astype(str)
+            frame[name] = frame[name].astype(str)
         return frame
 
     def fit(self, X: pd.DataFrame, y: Any) -> Self:  # noqa: N803
