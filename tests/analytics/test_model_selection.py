@@ -42,7 +42,7 @@ def test_a_table_of_interactions_gets_a_boosted_model() -> None:
     assert chosen > linear + 0.1  # the linear model cannot see the interaction
 
 
-def test_an_additive_table_gets_logistic_regression_and_pruning_keeps_it() -> None:
+def test_an_additive_table_gets_logistic_regression_and_a_saved_model_keeps_only_it() -> None:
     x, y = _table(1200, 3, interaction=False)
     x_test, y_test = _table(3000, 4, interaction=False)
     model = SelectedChurnModel().fit(x, y)
@@ -52,9 +52,9 @@ def test_an_additive_table_gets_logistic_regression_and_pruning_keeps_it() -> No
         roc_auc_score(y_test, model.proba_of(name, x_test)) for name in (LIGHTGBM, CATBOOST)
     )
     assert roc_auc_score(y_test, before) > best_boosted
-    model.prune()
-    assert set(model.models_) == {LOGISTIC}
-    assert np.array_equal(model.predict_proba(x_test)[:, 1], before)
+    saved = SelectedChurnModel(keep_candidates=False).fit(x, y)
+    assert set(saved.models_) == {LOGISTIC}
+    assert np.array_equal(saved.predict_proba(x_test)[:, 1], before)
 
 
 def test_too_few_churners_to_choose_takes_lightgbm() -> None:

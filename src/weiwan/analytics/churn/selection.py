@@ -32,6 +32,8 @@ from weiwan.analytics.churn.models import (
 
 LIGHTGBM, CATBOOST, LOGISTIC = "lightgbm", "catboost", "logistic_regression"
 BLEND = "lightgbm+catboost"
+#: the learners fitted (the blend is the mean of the first two)
+LEARNERS = (LIGHTGBM, CATBOOST, LOGISTIC)
 #: what the selection chooses among, in the order that wins a tie
 CANDIDATES = (LIGHTGBM, CATBOOST, LOGISTIC, BLEND)
 
@@ -83,8 +85,8 @@ class SelectedChurnModel(_ChurnEstimator):
 
     ``fit`` runs ``inner_folds`` stratified folds on those rows only (an outer evaluation's test
     fold never takes part), scores every candidate out of fold, picks the best (``chosen_``,
-    ``inner_auc_``), then refits every learner on all rows: :meth:`proba_of` gives any
-    candidate's probabilities, :meth:`prune` drops the ones not chosen before the model is saved.
+    ``inner_auc_``), then refits on all rows every learner (``keep_candidates``: an evaluation
+    reports each through :meth:`proba_of`) or only those the choice needs (a model to save).
     With fewer than ``5 * inner_folds`` rows of a class there is nothing to choose on and
     LightGBM is taken.
 
@@ -94,11 +96,17 @@ class SelectedChurnModel(_ChurnEstimator):
     """
 
     def __init__(
-        self, *, random_state: int = 0, inner_folds: int = 3, inner_rounds: int = 300
+        self,
+        *,
+        random_state: int = 0,
+        inner_folds: int = 3,
+        inner_rounds: int = 300,
+        keep_candidates: bool = True,
     ) -> None:
         self.random_state = random_state
         self.inner_folds = inner_folds
         self.inner_rounds = inner_rounds
+        self.keep_candidates = keep_candidates
 
     def fit(self, X: pd.DataFrame, y: Any) -> Self:  # noqa: N803
         prepared, labels = self._prepare_fit(X, y)
@@ -109,15 +117,17 @@ class SelectedChurnModel(_ChurnEstimator):
             self.chosen_ = max(CANDIDATES, key=lambda name: self.inner_auc_[name])
         else:
             self.chosen_ = LIGHTGBM
+        needed = {LIGHTGBM, CATBOOST} if self.chosen_ == BLEND else {self.chosen_}
         self.models_: dict[str, Any] = {
             name: model.fit(prepared, labels)
             for name, model in candidate_models(self.random_state).items()
+            if self.keep_candidates or name in needed
         }
         return self
 
     def _inner_scores(self, prepared: pd.DataFrame, labels: Any) -> dict[str, float]:
         folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state)
-        oof = {name: np.zeros(len(labels)) for name in candidate_models()}
+        oof = {name: np.zeros(len(labels)) for name in LEARNERS}
         for fit_idx, val_idx in folds.split(prepared, labels):
             for name, model in candidate_models(self.random_state, self.inner_rounds).items():
                 model.fit(prepared.iloc[fit_idx], labels[fit_idx])
@@ -130,15 +140,9 @@ class SelectedChurnModel(_ChurnEstimator):
         if name == BLEND:
             return (self.proba_of(LIGHTGBM, X) + self.proba_of(CATBOOST, X)) / 2
         if name not in self.models_:
-            raise KeyError(f"{name} was pruned: only {self.chosen_} is kept")
+            raise KeyError(f"{name} was not kept: only {self.chosen_} was fitted on all rows")
         p: FloatArray = self.models_[name].predict_proba(X)[:, 1]
         return p
 
     def predict_proba(self, X: pd.DataFrame) -> FloatArray:  # noqa: N803
         return _two_columns(self.proba_of(self.chosen_, X))
-
-    def prune(self) -> Self:
-        """Keep only the learners the chosen candidate needs (for a smaller saved file)."""
-        needed = {LIGHTGBM, CATBOOST} if self.chosen_ == BLEND else {self.chosen_}
-        self.models_ = {name: m for name, m in self.models_.items() if name in needed}
-        return self

@@ -264,7 +264,7 @@ def train_table(
     if progress:
         progress("fitting the model on every row", 0, 1)
     x_all, categories = prepare_features(features)
-    model = SelectedChurnModel(random_state=seed).fit(x_all, y).prune()
+    model = SelectedChurnModel(random_state=seed, keep_candidates=False).fit(x_all, y)
     found_id = id_column or next((c for c, why in dropped.items() if "identifier" in why), None)
     summary: dict[str, Any] = {
         **{k: _json_number(v) for k, v in results["selected"].items()},
