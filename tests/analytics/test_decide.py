@@ -47,8 +47,13 @@ def test_driver_and_uplift_follow_the_config() -> None:
     assert call[0] > call[1]  # a care call answers a service problem better than a discount
     sms = uplift(offer, driver, pd.Series(["sms"] * 2), CONFIG)
     assert (sms < call).all()
-    learned = uplift(offer, driver, pd.Series(["outbound_call"] * 2), CONFIG, {"care_call": 0.5})
-    assert learned[0] == pytest.approx(0.5)
+    # a customer's learned uplift replaces the prior × match; none learned keeps it; a
+    # learned harm stays negative
+    mine = pd.Series([0.5, np.nan])
+    learned = uplift(offer, driver, pd.Series(["outbound_call"] * 2), CONFIG, mine)
+    assert learned[0] == pytest.approx(0.5) and learned[1] == pytest.approx(call[1])
+    harm = uplift(offer, driver, pd.Series(["outbound_call"] * 2), CONFIG, pd.Series([-0.2, 0.1]))
+    assert harm.tolist() == pytest.approx([-0.2, 0.1])
     # a channel the subscriber prefers (online joiners: self-service) works better
     channels = pd.Series(["self_service", "self_service"])
     same = pd.Series(["discount", "discount"])

@@ -391,6 +391,26 @@ CHURN_RECORDS = Table(
     ),
 )
 
+RETENTION_CONTACTS = Table(
+    name="retention_contacts",
+    label_zh="挽留营销记录",
+    label_en="Retention contacts",
+    grain=(
+        "one row per subscriber offered a retention offer by an earlier campaign, or held out "
+        "of it as its control group (before or beside weiwan); optional"
+    ),
+    key=("contact_id",),
+    event_time="contact_date",
+    columns=(
+        Column("contact_id", S, "接触编号", "Contact ID"),
+        _SUB_ID,
+        Column("contact_date", DT, "接触日期", "Contact date"),
+        Column("offer_type", S, "优惠类型", "Offer type", allowed=OFFER_TYPES),
+        Column("holdout", B, "是否对照组", "Held out (control, not contacted)"),
+        Column("campaign", S, "营销活动", "Campaign", required=False),
+    ),
+)
+
 #: The warehouse's ``quarantine`` table, where ingest puts every failing check of a delivered
 #: row: (column, DuckDB type, meaning). docs/data-contract.md lists it; a test compares the two.
 QUARANTINE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -426,6 +446,7 @@ TABLES: tuple[Table, ...] = (
     COMPLAINTS,
     SURVEYS,
     CHURN_RECORDS,
+    RETENTION_CONTACTS,
 )
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 

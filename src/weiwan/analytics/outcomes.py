@@ -20,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 
 from weiwan.analytics.features import as_of_rows
-from weiwan.analytics.warehouse import TableSource
+from weiwan.analytics.warehouse import Store, TableSource
 from weiwan.core.months import add_months
 
 OUTCOME_COLUMNS = ("subscriber_id", "snapshot_date", "offer_type", "treated", "churned")
@@ -72,6 +72,44 @@ def retention_outcomes(
             reached.subscriber_id == churn.k_subscriber,
             churn.k_date > reached.snapshot_date,
             churn.k_date <= reached.snapshot_date + window,
+        ],
+    )
+    grouped = left.group_by(["subscriber_id", "snapshot_date", "offer_type", "holdout"])
+    result = grouped.aggregate(churned=left.k_subscriber.notnull().any())
+    return result.select(
+        "subscriber_id",
+        "snapshot_date",
+        "offer_type",
+        treated=~result.holdout,
+        churned=result.churned,
+    )
+
+
+def campaign_outcomes(
+    wh: Store, snapshot: date, *, horizon_months: int = HORIZON_MONTHS
+) -> ir.Table | None:
+    """Outcomes of the delivered earlier campaigns (contract ``retention_contacts``) whose
+    window closed by the snapshot, in :data:`OUTCOME_COLUMNS`: ``treated`` is a contacted
+    row, a held-out row is the campaign's control; ``churned`` a churn record in (contact date,
+    + ``horizon_months``]. None when the operator delivers no such records."""
+    if not wh.has_table("retention_contacts"):
+        return None
+    contacts = as_of_rows(wh, "retention_contacts", snapshot)
+    closed_by = add_months(snapshot, -horizon_months)
+    contacts = contacts.filter(contacts.contact_date <= closed_by).select(
+        "subscriber_id",
+        snapshot_date=contacts.contact_date,
+        offer_type=contacts.offer_type,
+        holdout=contacts.holdout,
+    )
+    churn = as_of_rows(wh, "churn_records", snapshot)
+    churn = churn.select(k_subscriber=churn.subscriber_id, k_date=churn.churn_date)
+    left = contacts.left_join(
+        churn,
+        [
+            contacts.subscriber_id == churn.k_subscriber,
+            churn.k_date > contacts.snapshot_date,
+            churn.k_date <= contacts.snapshot_date + ibis.interval(months=horizon_months),
         ],
     )
     grouped = left.group_by(["subscriber_id", "snapshot_date", "offer_type", "holdout"])

@@ -1,70 +1,379 @@
-"""Uplift learned from recorded outcomes: what an offer really changes, treated vs hold-out.
+"""Per-customer uplift learned from recorded outcomes: what each offer changes for whom.
 
-Two-model (T-learner) estimator per offer type: one churn model on the treated, one on the
-held-out customers of the same decisions; the relative uplift is 1 − mean P(churn | treated)
-/ mean P(churn | held out), both predicted for the treated customers (the effect on those the
-offers went to). Offer types with too few customers or churners in either arm keep their
-prior. The inputs are outcomes the operational side records and publishes to the warehouse
-(``retention_outcomes``: subscriber_id, snapshot_date, offer_type, treated, churned) with the
-features of each decision's snapshot.
+The evidence is every closed retention decision or earlier campaign in an arm: offered
+(``treated``) or held out as the control, with whether the customer churned over the outcome
+window (``analytics.outcomes``) and the customer's features and churn score on that day.
+
+The learner is a two-model (T-) learner built for thin evidence:
+
+- **control arm**: what the held-out customers would do untreated is the churn model's score,
+  recalibrated on the controls to the outcome window (a logistic fit of their churn on the
+  score's log-odds): the churn model has seen every customer, the controls are a few thousand;
+- **treated arm, per offer type**: a LightGBM model of churn among the customers offered it,
+  boosted *from* the prior (its start is the calibrated control risk cut by the offer type's
+  prior uplift), with the number of trees chosen by 5-fold cross-validation, none when no tree
+  beats the start. While evidence is thin the estimate stays at the prior and moves toward what
+  the customers show as it grows: a shrinkage, not a switch at a threshold.
+
+The relative uplift of a customer is 1 − P(churn | offered) ÷ P(churn | not offered), which may
+be negative (customers a contact annoys). Offer types without enough evidence keep the prior ×
+driver match of the decide configuration.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
 
-from weiwan.analytics.churn.models import LogisticChurnModel
+from weiwan.analytics.churn.models import prepare_features
 
 MIN_ARM = 200  # customers per arm
 MIN_CHURNERS = 10  # churners per arm
 MAX_UPLIFT = 0.9
+MIN_UPLIFT = -1.0
+#: evidence kept per arm (the most recent first): bounds the daily run's cost at any size
+MAX_ROWS_PER_ARM = 200_000
+FOLDS = 5
+#: the blends of prior and learned uplift the evidence chooses between
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: the range the evidence may rescale a prior in (negative: the offer does harm)
+MIN_SCALE, MAX_SCALE = -2.0, 3.0
+MAX_TREES = 200
+_EPS = 1e-6
+#: small, strongly regularised trees: a few thousand treated customers carry the effect
+TREE_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.1,
+    "num_leaves": 7,
+    "min_data_in_leaf": 80,
+    "lambda_l2": 10.0,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "verbose": -1,
+    "num_threads": 2,
+    "deterministic": True,
+    "seed": 7,
+}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, _EPS, 1 - _EPS)
+    return np.asarray(np.log(q / (1 - q)))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
+
+
+OFFER_COLUMN = "_offer"  # the evidence's arm as a feature: an offer type or NO_OFFER
+NO_OFFER = "none"
 
 
 @dataclass(frozen=True)
-class LearnedUplift:
-    """One offer type's learned effect and the evidence behind it."""
+class OfferEvidence:
+    """One offer type's evidence and what was learned from it."""
 
     offer_type: str
-    uplift: float
     treated: int
-    held_out: int
-    churn_treated: float
-    churn_held_out: float
+    churners: int
+    prior: float  # mean prior relative uplift of its treated customers, where trees start
+    scale: float  # the prior's level the evidence supports (1: the prior as configured)
+    weight: float  # how far the evidence moved the estimate from the scaled prior to the trees
+    mean_uplift: float  # mean learned relative uplift over its treated customers
+
+
+@dataclass
+class UpliftModel:
+    """Per-customer relative uplift per offer type (see the module doc)."""
+
+    features: list[str]
+    categories: dict[str, list[str]]  # of the categorical features, as the churn model has them
+    intercept: float  # control calibration: logit P(churn over the window | not offered)
+    slope: float  # … = intercept + slope × logit(churn score)
+    arms: list[str]  # NO_OFFER and the offer types in the evidence, the arm feature's levels
+    controls: int
+    control_churners: int
+    offers: dict[str, OfferEvidence] = field(default_factory=dict)
+    booster: lgb.Booster | None = field(default=None, repr=False)
+
+    @property
+    def trees(self) -> int:
+        """Trees the evidence earned (0: every estimate is still the prior's)."""
+        return self.booster.current_iteration() if self.booster is not None else 0
+
+    def control_risk(self, score: np.ndarray) -> np.ndarray:
+        """The calibrated churn model: P(churn over the outcome window | not offered)."""
+        return _sigmoid(self.intercept + self.slope * _logit(np.asarray(score, float)))
+
+    def log_odds(
+        self, x: pd.DataFrame, arm: str, control: np.ndarray, prior: np.ndarray | float = 0.0
+    ) -> np.ndarray:
+        """Log-odds of churn over the window of customers ``x`` (model-ready) in ``arm`` (an
+        offer type or :data:`NO_OFFER`), whose calibrated control risk is ``control`` and prior
+        relative uplift in that arm ``prior``."""
+        start = _logit(control * (1.0 - prior))
+        if self.booster is None:
+            return start
+        arms = pd.Categorical([arm] * len(x), categories=self.arms)
+        return np.asarray(
+            start + self.booster.predict(x.assign(**{OFFER_COLUMN: arms}), raw_score=True)
+        )
+
+    def relative_uplift(
+        self, features: pd.DataFrame, offer_type: pd.Series, score: pd.Series, prior: pd.Series
+    ) -> pd.Series:
+        """Relative uplift of each row (a customer's ``features`` offered ``offer_type``, with
+        churn score ``score`` and ``prior`` relative uplift of that offer); NaN for offer types
+        nothing was learned for."""
+        out = pd.Series(np.nan, index=offer_type.index, dtype=float)
+        if not len(out):
+            return out
+        x, _ = prepare_features(features[self.features], categories=self.categories)
+        control = self.control_risk(score.to_numpy(float))
+        untreated = _sigmoid(self.log_odds(x, NO_OFFER, control))
+        for name in self.offers:
+            rows = (offer_type == name).to_numpy()
+            if not rows.any():
+                continue
+            before = prior.to_numpy(float)[rows]
+            treated = _sigmoid(self.log_odds(x.loc[rows], name, control[rows], before))
+            learned = 1.0 - treated / np.maximum(untreated[rows], _EPS)
+            chosen = self.offers[name]
+            uplift = (1 - chosen.weight) * chosen.scale * before + chosen.weight * learned
+            out[rows] = np.clip(uplift, MIN_UPLIFT, MAX_UPLIFT)
+        return out
+
+    def summary(self) -> list[dict[str, Any]]:
+        """What was learned, per offer type (for the log and the model report)."""
+        return [
+            {
+                "offer_type": e.offer_type,
+                "treated": e.treated,
+                "churners": e.churners,
+                "controls": self.controls,
+                "control_churners": self.control_churners,
+                "prior": round(e.prior, 4),
+                "trees": self.trees,
+                "scale": round(e.scale, 3),
+                "weight": e.weight,
+                "mean_uplift": round(e.mean_uplift, 4),
+            }
+            for e in self.offers.values()
+        ]
 
 
 def learn_uplift(
-    outcomes: pd.DataFrame,
-    features: list[str],
+    evidence: pd.DataFrame,
+    features: pd.DataFrame,
     *,
+    categories: dict[str, list[str]] | None = None,
     min_arm: int = MIN_ARM,
     min_churners: int = MIN_CHURNERS,
-) -> dict[str, LearnedUplift]:
-    """Per offer type with enough evidence, its relative uplift (0 … ``MAX_UPLIFT``)."""
-    learned: dict[str, LearnedUplift] = {}
-    for offer_type, rows in outcomes.groupby("offer_type"):
-        treated = rows[rows["treated"].astype(bool)]
-        held = rows[~rows["treated"].astype(bool)]
-        arms = (treated, held)
-        if min(len(a) for a in arms) < min_arm:
+) -> UpliftModel | None:
+    """The uplift model from ``evidence`` (offer_type: the offer made or, for a held-out row,
+    the one it would have had; treated, churned; score: the churn model's probability that
+    day; prior: the offer's relative uplift expected before any outcome) and its rows'
+    ``features`` (same order); ``categories``: the churn model's categories (learned from
+    ``features`` when None). None without enough controls."""
+    treated = evidence["treated"].astype(bool).to_numpy()
+    churned = evidence["churned"].astype(bool).to_numpy()
+    score = evidence["score"].astype(float).to_numpy()
+    offer_type = evidence["offer_type"].astype(str).to_numpy()
+    offer = np.where(treated, offer_type, NO_OFFER)
+    controls = ~treated
+    if controls.sum() < min_arm or churned[controls].sum() < min_churners:
+        return None
+    calibration = LogisticRegression(C=1e4).fit(
+        _logit(score[controls]).reshape(-1, 1), churned[controls]
+    )
+    x, learned_categories = prepare_features(features, categories=categories)
+    x = x.reset_index(drop=True)
+    model = UpliftModel(
+        features=list(features.columns),
+        categories=categories if categories is not None else learned_categories,
+        intercept=float(calibration.intercept_[0]),
+        slope=float(calibration.coef_[0, 0]),
+        arms=[NO_OFFER, *sorted(set(offer[treated]))],
+        controls=int(controls.sum()),
+        control_churners=int(churned[controls].sum()),
+    )
+    control = model.control_risk(score)
+    prior = evidence["prior"].astype(float).fillna(0.0).to_numpy()
+    start = _logit(control * (1.0 - np.where(treated, prior, 0.0)))
+    arms = x.assign(**{OFFER_COLUMN: pd.Categorical(offer, categories=model.arms)})
+    model.booster = _boost(arms, churned, start)
+    fold = np.random.default_rng(7).integers(0, FOLDS, len(x))
+    learned_shift = _out_of_fold_shift(
+        model, x, arms, churned, start, control, prior, offer_type, fold
+    )
+    prior_shift = -control * prior  # P(churn | offered) − P(churn | not offered), by the prior
+    level = _pooled_scale(treated, churned, prior_shift, fold)
+    for name in model.arms[1:]:
+        rows = treated & (offer_type == name)
+        if rows.sum() < min_arm or churned[rows].sum() < min_churners:
             continue
-        if min(int(a["churned"].sum()) for a in arms) < min_churners:
-            continue
-        p_t = _fit(treated, features).predict_proba(treated[features])[:, 1]
-        p_c = _fit(held, features).predict_proba(treated[features])[:, 1]
-        effect = 1.0 - float(np.mean(p_t)) / max(float(np.mean(p_c)), 1e-9)
-        learned[str(offer_type)] = LearnedUplift(
-            offer_type=str(offer_type),
-            uplift=float(np.clip(effect, 0.0, MAX_UPLIFT)),
-            treated=len(treated),
-            held_out=len(held),
-            churn_treated=float(treated["churned"].mean()),
-            churn_held_out=float(held["churned"].mean()),
+        pair = offer_type == name  # offered it, or held out of it: a randomised comparison
+        scale, weight = _evidence_blend(
+            treated[pair], churned[pair], prior_shift[pair], learned_shift[pair], fold[pair], level
         )
-    return learned
+        c = control[rows]
+        untreated = _sigmoid(model.log_odds(x.loc[rows], NO_OFFER, c))
+        offered = _sigmoid(model.log_odds(x.loc[rows], name, c, prior[rows]))
+        learned = 1.0 - offered / np.maximum(untreated, _EPS)
+        model.offers[name] = OfferEvidence(
+            offer_type=name,
+            treated=int(rows.sum()),
+            churners=int(churned[rows].sum()),
+            prior=float(np.mean(prior[rows])),
+            scale=scale,
+            weight=weight,
+            mean_uplift=float(np.mean((1 - weight) * scale * prior[rows] + weight * learned)),
+        )
+    return model
 
 
-def _fit(rows: pd.DataFrame, features: list[str]) -> LogisticChurnModel:
-    return LogisticChurnModel(C=0.5).fit(rows[features], rows["churned"].astype(bool))
+def _out_of_fold_shift(
+    model: UpliftModel,
+    x: pd.DataFrame,
+    arms: pd.DataFrame,
+    churned: np.ndarray,
+    start: np.ndarray,
+    control: np.ndarray,
+    prior: np.ndarray,
+    offer_type: np.ndarray,
+    fold: np.ndarray,
+) -> np.ndarray:
+    """Per evidence row, P(churn | offered its offer) − P(churn | not offered) predicted by
+    trees fitted without the row's ``fold`` (of :data:`FOLDS`; the model's tree count)."""
+    shift = np.asarray(-control * prior)
+    if model.booster is None:
+        return shift
+    trees = model.booster.current_iteration()
+    for k in range(FOLDS):
+        fit, held = fold != k, fold == k
+        data = lgb.Dataset(arms.loc[fit], label=churned[fit].astype(float), init_score=start[fit])
+        booster = lgb.train(TREE_PARAMS, data, num_boost_round=trees)
+        part = replace(model, booster=booster)
+        untreated = _sigmoid(part.log_odds(x.loc[held], NO_OFFER, control[held]))
+        offered = untreated * (1 - prior[held])  # an offer no one was given: the prior's
+        for name in set(offer_type[held]) & set(model.arms):
+            mine = held & (offer_type == name)
+            at = mine[held]
+            offered[at] = _sigmoid(
+                part.log_odds(x.loc[mine], str(name), control[mine], prior[mine])
+            )
+        shift[held] = offered - untreated
+    return shift
+
+
+def _transformed_outcome(treated: np.ndarray, churned: np.ndarray) -> np.ndarray:
+    """y × (T / e − (1 − T) / (1 − e)) of a randomised comparison (e: the offered share):
+    its mean given the customer is the true effect on the churn probability (Athey & Imbens
+    2016), so the estimate that predicts it best out of fold is the best estimate of it."""
+    share = float(treated.mean())
+    return np.asarray(churned * (treated / share - (~treated) / (1 - share)))
+
+
+def _simplest(target: np.ndarray, candidates: list[np.ndarray]) -> int:
+    """The first (simplest) of ``candidates`` (out-of-fold effects) no worse at predicting
+    ``target`` than the best of them beyond one standard error (the one-standard-error rule)."""
+    losses = np.array([(target - c) ** 2 for c in candidates])
+    best = int(np.argmin(losses.mean(axis=1)))
+    for i in range(len(candidates)):
+        gap = losses[i] - losses[best]
+        if gap.mean() <= gap.std() / np.sqrt(len(gap)):
+            return i
+    return best
+
+
+def _cross_fitted(
+    treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray, fold: np.ndarray
+) -> np.ndarray:
+    """The prior's effects rescaled as the evidence shows, each fold by the other folds."""
+    scaled = prior_shift.copy()
+    for k in range(FOLDS):
+        held = fold == k
+        scaled[held] *= _scale(treated[~held], churned[~held], prior_shift[~held])
+    return scaled
+
+
+def _pooled_scale(
+    treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray, fold: np.ndarray
+) -> float:
+    """The level of every prior at once: 1 (as configured) unless the evidence of all offer
+    types together shows another beyond noise (e.g. the outcome window dilutes a one-month
+    effect); the per-offer evidence is thin long after the pooled evidence is not."""
+    if treated.all() or not treated.any():
+        return 1.0
+    target = _transformed_outcome(treated, churned)
+    scaled = _cross_fitted(treated, churned, prior_shift, fold)
+    if _simplest(target, [prior_shift, scaled]) == 0:
+        return 1.0
+    return _scale(treated, churned, prior_shift)
+
+
+def _evidence_blend(
+    treated: np.ndarray,
+    churned: np.ndarray,
+    prior_shift: np.ndarray,
+    learned_shift: np.ndarray,
+    fold: np.ndarray,
+    level: float,
+) -> tuple[float, float]:
+    """How far to trust one offer type's evidence over the prior: (scale, weight) of the
+    estimate (1 − weight) × scale × prior + weight × trees. The simplest first: the prior at
+    the pooled ``level``, then rescaled by the offer's own comparison (evidence fixes an
+    offer's level long before it shows whom the offer suits), then more and more of the trees;
+    judged out of fold on the transformed outcome (:func:`_transformed_outcome`)."""
+    if treated.all() or not treated.any():
+        return level, 0.0
+    target = _transformed_outcome(treated, churned)
+    base = prior_shift * level
+    own = _cross_fitted(treated, churned, prior_shift, fold)
+    options: list[tuple[bool, float]] = [(False, 0.0), (True, 0.0)]
+    options += [(mine, w) for w in BLEND_WEIGHTS[1:] for mine in (True, False)]
+    shifts = [(1 - w) * (own if mine else base) + w * learned_shift for mine, w in options]
+    mine, weight = options[_simplest(target, shifts)]
+    return (_scale(treated, churned, prior_shift) if mine else level), weight
+
+
+def _scale(treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray) -> float:
+    """The prior's scale the randomised comparison shows: the difference in churn rates of
+    the offered and the held out over the difference the prior predicts."""
+    if treated.all() or not treated.any():
+        return 1.0
+    level = float(np.mean(prior_shift))
+    shown = float(churned[treated].mean() - churned[~treated].mean())
+    found = shown / level if abs(level) > _EPS else 1.0
+    return float(np.clip(found, MIN_SCALE, MAX_SCALE))
+
+
+def _boost(x: pd.DataFrame, y: np.ndarray, start: np.ndarray) -> lgb.Booster | None:
+    """Trees boosted from ``start`` (log-odds), as many as 5-fold cross-validation finds
+    useful; None when none beats the start itself."""
+    data = lgb.Dataset(x, label=y.astype(float), init_score=start, free_raw_data=False)
+    folds = min(FOLDS, int(y.sum()), int((~y.astype(bool)).sum()))
+    if folds < 2:
+        return None
+    cv = lgb.cv(
+        TREE_PARAMS,
+        data,
+        num_boost_round=MAX_TREES,
+        nfold=folds,
+        stratified=True,
+        seed=7,
+        callbacks=[lgb.early_stopping(10, verbose=False)],
+    )
+    losses = np.asarray(cv["valid binary_logloss-mean"])
+    p0 = _sigmoid(start)
+    at_start = float(-np.mean(y * np.log(p0) + (1 - y) * np.log(1 - p0)))
+    if losses.min() >= at_start:
+        return None
+    trees = int(np.argmin(losses)) + 1
+    return lgb.train(TREE_PARAMS, data, num_boost_round=trees)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
@@ -20,10 +20,12 @@ from weiwan.analytics.alerts import alert_context, evaluate_rules, fired_once, l
 from weiwan.analytics.contact_policy import ContactPolicy, load_contact_policy
 from weiwan.analytics.decide.config import DecideConfig, load_decide_config
 from weiwan.analytics.decide.day import DECISION_SCHEMA, DayInputs, StageTimer, decide_day_parts
+from weiwan.analytics.decide.valuation import driver_of, prior_uplift
 from weiwan.analytics.policies import PolicyLibrary, load_policies
 from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.targets import load_target_groups
-from weiwan.analytics.uplift import learn_uplift
+from weiwan.analytics.uplift import UpliftModel, learn_uplift
+from weiwan.analytics.uplift_evidence import uplift_evidence
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
 from weiwan.pipeline.steps import RunContext
@@ -61,20 +63,26 @@ def _earlier_actions(ctx: RunContext) -> ir.Table | None:
     return stored.filter((stored.snapshot_date < ctx.snapshot) & stored.action)
 
 
-def _learned_uplift(ctx: RunContext) -> dict[str, float] | None:
-    """Uplift per offer type learned from recorded outcomes before the snapshot, if any."""
-    warehouse = ctx.warehouse
-    if not warehouse.has_table("retention_outcomes"):
+def _learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
+    """Each customer's uplift per offer type, learned from the outcomes closed before the
+    snapshot (weiwan's own decisions and the delivered earlier campaigns), if any."""
+    registry = ctx.registry
+    if registry is None or registry.promoted() is None:
         return None
-    outcomes = warehouse.table("retention_outcomes")
-    outcomes = outcomes.filter(outcomes.snapshot_date < ctx.snapshot)
-    features = warehouse.table("features")
-    joined = outcomes.join(features, ["subscriber_id", "snapshot_date"]).to_pandas()
-    names = [c for c in features.columns if c not in ("subscriber_id", "snapshot_date")]
-    learned = learn_uplift(joined, names)
-    for item in learned.values():
-        log.info("uplift.learned", **asdict(item))
-    return {k: v.uplift for k, v in learned.items()} or None
+    model, meta = registry.load()
+    built = uplift_evidence(ctx.warehouse, ctx.snapshot, model, meta)
+    if built is None:
+        return None
+    evidence, features = built
+    driver = driver_of(evidence["reason_feature"], config)
+    evidence["prior"] = prior_uplift(evidence["offer_type"], driver, config)
+    learned = learn_uplift(evidence, features, categories=model.categories_)
+    if learned is None:
+        log.info("uplift.too_few_controls", rows=len(evidence))
+        return None
+    for item in learned.summary():
+        log.info("uplift.learned", **item)
+    return learned
 
 
 def _check_policies(ctx: RunContext, library: PolicyLibrary) -> None:
@@ -105,7 +113,7 @@ class DecisionInputs:
     library: PolicyLibrary
     contact_policy: ContactPolicy
     config: DecideConfig
-    learned: dict[str, float] | None
+    learned: UpliftModel | None
 
 
 def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
@@ -155,14 +163,15 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
         dnd=dnd,
         trigger_names={r.id: (r.name_zh, r.name_en) for r in rules.rules},
     )
+    config = load_decide_config()
     return DecisionInputs(
         day=day,
         library=library,
         contact_policy=load_contact_policy(
             ctx.rule_documents.contact_policy if ctx.rule_documents else None
         ),
-        config=load_decide_config(),
-        learned=_learned_uplift(ctx),
+        config=config,
+        learned=_learned_uplift(ctx, config),
     )
 
 

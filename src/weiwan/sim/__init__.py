@@ -50,8 +50,11 @@ def simulate(
     fmt: Literal["parquet", "csv"] = "parquet",
     chunk_size: int = 500_000,
     progress: Progress | None = None,
+    campaigns: bool = True,
 ) -> SimulationSummary:
-    """Simulate ``subscribers`` lines over ``months`` months ending ``end_month`` into ``out``."""
+    """Simulate ``subscribers`` lines over ``months`` months ending ``end_month`` into ``out``;
+    ``campaigns``: the operator's earlier retention campaigns with their hold-outs (extract
+    ``retention_contacts``, see :mod:`weiwan.sim.campaigns`), else that extract stays empty."""
     if subscribers < 1 or chunk_size < 1:
         raise ValueError("subscribers and chunk_size must be positive")
     if fmt not in ("parquet", "csv"):
@@ -77,7 +80,14 @@ def simulate(
             start = c * chunk_size
             size = min(chunk_size, subscribers - start)
             res = run_chunk(
-                window=window, seed=seed, chunk=c, start=start, size=size, sinks=sinks, tick=tick
+                window=window,
+                seed=seed,
+                chunk=c,
+                start=start,
+                size=size,
+                sinks=sinks,
+                tick=tick,
+                campaigns=campaigns,
             )
             churned += res.churned
             at_risk += res.at_risk

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from weiwan.sim.calendar import Window
+from weiwan.sim.campaigns import run_campaign
 from weiwan.sim.context import make_context
 from weiwan.sim.dynamics import init_state, step_month
 from weiwan.sim.events import complaints, status_events, surveys
@@ -48,9 +49,13 @@ def run_chunk(
     size: int,
     sinks: Sinks,
     tick: Callable[[], None],
+    campaigns: bool = True,
 ) -> ChunkResult:
-    """Simulate lines ``start … start+size-1`` and append their rows to ``sinks``."""
+    """Simulate lines ``start … start+size-1`` and append their rows to ``sinks``; with
+    ``campaigns``, the operator's earlier retention campaigns run at every month end but the
+    last (drawn from their own random stream)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, chunk]))
+    campaign_rng = np.random.default_rng(np.random.SeedSequence([seed, chunk, 0xCA4]))
     profile = draw_profile(rng, np.arange(start, start + size, dtype=np.int64), window)
     ctx = make_context(window, profile, draw_traits(rng, profile), seed)
     ids = padded_ids("U", profile.global_index)
@@ -67,6 +72,8 @@ def run_chunk(
         sinks.extract("complaints", complaints(ctx, month, ids, rng))
         sinks.extract("surveys", surveys(ctx, state, month, ids, rng))
         sinks.truth("monthly_truth", monthly_truth(state, ids, label))
+        if campaigns and m < window.months - 1:
+            sinks.extract("retention_contacts", run_campaign(ctx, state, ids, m, campaign_rng))
         tick()
     sinks.extract("subscribers", subscribers_table(ctx, state, ids, seed, rng))
     sinks.extract("churn_records", churn_table(ctx, state, ids, rng))

@@ -50,17 +50,27 @@ def monthly_truth(state: State, ids: pa.Array, label: str) -> pa.Table:
     )
 
 
+def treated_p_vol(
+    ctx: Context, state: State, idx: np.ndarray, offers: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Voluntary churn probability next month of lines ``idx`` if offered ``offers`` (offer
+    type codes, the same shape as ``idx``): cut by how well the offer meets the line's latent
+    reason and how receptive the line is to it; raised for the sleeping dogs a contact annoys."""
+    reason = state.reason[idx].astype(np.int64)
+    effect = MAX_EFFECT * OFFER_MATCH[reason, offers] * ctx.traits.responsiveness[idx, offers]
+    base = state.p_vol[idx]
+    annoyed = base * (1.0 + rng.uniform(0.3, 1.0, idx.shape))
+    treated = np.where(ctx.traits.sleeping_dog[idx], annoyed, base * (1.0 - effect))
+    return np.asarray(np.clip(treated, 0, 1))
+
+
 def offer_effects(ctx: Context, state: State, ids: pa.Array, rng: np.random.Generator) -> pa.Table:
     """Per line in service at the window end and offer: next-month p if treated."""
     idx = np.flatnonzero(state.alive)
     k, o = len(idx), len(OFFER_TYPES)
-    reason = state.reason[idx].astype(np.int64)
-    effect = MAX_EFFECT * OFFER_MATCH[reason] * ctx.traits.responsiveness[idx]
-    p_vol = state.p_vol[idx][:, None] * (1.0 - effect)
-    dogs = ctx.traits.sleeping_dog[idx]
-    annoyed = state.p_vol[idx][:, None] * (1.0 + rng.uniform(0.3, 1.0, (k, o)))
-    p_vol = np.where(dogs[:, None], annoyed, p_vol)
-    treated = 1.0 - (1.0 - np.clip(p_vol, 0, 1)) * (1.0 - state.p_invol[idx][:, None])
+    lines, offers = np.meshgrid(idx, np.arange(o), indexing="ij")
+    p_vol = treated_p_vol(ctx, state, lines, offers, rng)
+    treated = 1.0 - (1.0 - p_vol) * (1.0 - state.p_invol[idx][:, None])
     rows = np.repeat(idx, o)
     return pa.table(
         {

@@ -19,8 +19,9 @@ import pandas as pd
 from weiwan.analytics.contact_policy import CHANNELS, ContactPolicy
 from weiwan.analytics.decide.arbitration import arbitrate, decision_rows, prejudged
 from weiwan.analytics.decide.config import DecideConfig, in_holdout
-from weiwan.analytics.decide.valuation import score_candidates
+from weiwan.analytics.decide.valuation import driver_of, prior_uplift, score_candidates
 from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
+from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import EVERYONE, SubscriberRange, empty_table, id_ranges
 
 CARE_CHANNELS = {
@@ -231,14 +232,15 @@ def decide_day(
     config: DecideConfig,
     day: date,
     *,
-    learned: dict[str, float] | None = None,
+    learned: UpliftModel | None = None,
     stage: StageTimer = _no_timer,
     chunk_subscribers: int = CHUNK_SUBSCRIBERS,
 ) -> pd.DataFrame:
     """The day's decisions: one row per subscriber with a retention or care trigger
     (:data:`DECISION_COLUMNS`). ``action`` marks what is to be done today; hold-out rows keep
     the offer they would have had (``action`` False, ``outcome`` "holdout"). ``learned``
-    replaces the prior uplift of the offer types it names (see analytics.uplift). ``stage``
+    gives each customer's uplift of the offer types it learned (see analytics.uplift) in place
+    of their prior. ``stage``
     wraps each of :data:`DAY_STAGES` (e.g. a benchmark's timer); by default it does nothing.
     All rows in one frame: :func:`decide_day_parts` gives them in bounded parts."""
     parts = list(
@@ -277,7 +279,7 @@ def decide_day_parts(
     config: DecideConfig,
     day: date,
     *,
-    learned: dict[str, float] | None = None,
+    learned: UpliftModel | None = None,
     stage: StageTimer = _no_timer,
     chunk_subscribers: int = CHUNK_SUBSCRIBERS,
 ) -> Iterator[pd.DataFrame]:
@@ -374,7 +376,7 @@ def _first_pass(
     contact: ContactPolicy,
     config: DecideConfig,
     day: date,
-    learned: dict[str, float] | None,
+    learned: UpliftModel | None,
     stage: StageTimer,
 ) -> tuple[_Chunk, pd.DataFrame, pd.DataFrame]:
     """One chunk's triggers, hold-out, candidates and their values; (what the last pass needs,
@@ -391,7 +393,11 @@ def _first_pass(
             else pd.DataFrame()
         )
     with stage("scoring"):
-        scored = score_candidates(candidates, config, learned) if len(candidates) else candidates
+        if learned is not None and len(candidates):
+            candidates["learned_uplift"] = _learned_uplift(
+                candidates, inputs.profile, learned, config
+            )
+        scored = score_candidates(candidates, config) if len(candidates) else candidates
     if not len(scored):
         return _Chunk(retention, scored, scored=False), scored, care
     with stage("budgets_and_value_room"):
@@ -406,6 +412,27 @@ def _first_pass(
         scored["why_not"] = why_not
         weighed = ~held & scored["why_not"].isna()
     return _Chunk(retention, scored[~weighed], scored=True), scored[weighed], care
+
+
+def _learned_uplift(
+    candidates: pd.DataFrame, profile: ir.Table, learned: UpliftModel, config: DecideConfig
+) -> pd.Series:
+    """Each candidate's learned relative uplift (NaN for offer types nothing was learned
+    for), from its subscriber's features in the day's profile."""
+    wanted = ibis.memtable(candidates[["subscriber_id"]].drop_duplicates())
+    rows = profile.mutate(subscriber_id=profile.subscriber_id.cast("string"))
+    present = [name for name in learned.features if name in profile.columns]
+    features = rows.semi_join(wanted, "subscriber_id").select("subscriber_id", *present)
+    frame = features.to_pandas().set_index("subscriber_id")
+    for name in set(learned.features) - set(present):
+        frame[name] = np.nan  # a feature the profile lacks is unknown, as in training
+    per_row = frame.reindex(candidates["subscriber_id"])
+    per_row.index = candidates.index
+    offer = candidates["offer_type"]
+    prior = prior_uplift(offer, driver_of(candidates["reason_feature"], config), config)
+    return learned.relative_uplift(
+        per_row, offer, candidates["churn_probability"].astype(float), prior
+    )
 
 
 def _arbitrate(

@@ -29,13 +29,27 @@ def uplift(
     driver: pd.Series,
     channel: pd.Series,
     config: DecideConfig,
-    learned: dict[str, float] | None = None,
+    learned: pd.Series | None = None,
     preferred: pd.Series | None = None,
 ) -> pd.Series:
-    """Relative cut in the churn probability for each (offer, driver, channel) row; a channel
-    the subscriber prefers (``preferred``) works ``preference_boost`` times better."""
-    base = {**config.uplift_priors, **(learned or {})}
-    prior = offer_type.map(base).astype(float).fillna(0.0)
+    """Relative cut in the churn probability for each (offer, driver, channel) row: the
+    customer's ``learned`` uplift where there is one (see analytics.uplift; negative when a
+    contact does harm), else the offer type's prior × its match with the churn driver; times
+    the channel's effect, and a channel the subscriber prefers (``preferred``) works
+    ``preference_boost`` times better."""
+    relative = prior_uplift(offer_type, driver, config)
+    if learned is not None:
+        relative = learned.astype(float).where(learned.notna(), relative)
+    effect = channel.map(config.channel_effect).astype(float).fillna(0.5)
+    if preferred is not None:
+        effect = effect.where(preferred != channel, effect * config.preference_boost)
+    return (relative * effect).clip(-1.0, 1.0)
+
+
+def prior_uplift(offer_type: pd.Series, driver: pd.Series, config: DecideConfig) -> pd.Series:
+    """The relative uplift expected of each (offer type, churn driver) row before any outcome:
+    the offer type's prior × how well it meets the driver."""
+    prior = offer_type.map(config.uplift_priors).astype(float).fillna(0.0)
     # the driver × offer match looked up in a small table by the pair's codes (a tuple per row
     # cost seconds per million candidates); a pair not in the config matches 0.5
     d_codes, d_names = pd.factorize(driver)
@@ -45,20 +59,16 @@ def uplift(
         for j, o in enumerate(o_names):
             table[i, j] = config.driver_match.get(d, {}).get(o, 0.5)
     match = pd.Series(table[d_codes, o_codes], index=offer_type.index)
-    effect = channel.map(config.channel_effect).astype(float).fillna(0.5)
-    if preferred is not None:
-        effect = effect.where(preferred != channel, effect * config.preference_boost)
-    return (prior * match * effect).clip(0.0, 1.0)
+    return prior * match
 
 
-def score_candidates(
-    candidates: pd.DataFrame, config: DecideConfig, learned: dict[str, float] | None = None
-) -> pd.DataFrame:
+def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataFrame:
     """Adds driver, uplift, cost and expected_value to candidate rows.
 
     ``candidates``: subscriber_id, policy_id, offer_type, offer_cost, channel,
     churn_probability (next month), value (CLV future value or NaN), arpu, reason_feature, and
-    optionally commitment_months. An offer holds the subscriber for its commitment, so the
+    optionally commitment_months and learned_uplift (the customer's, NaN where none).
+    An offer holds the subscriber for its commitment, so the
     risk it works on is that of leaving within those months (at most ``max_risk_months``),
     from the monthly probability taken as constant: 1 − (1 − p)^months.
     """
@@ -75,7 +85,12 @@ def score_candidates(
         frame["join_channel"].map(config.preferred_channels) if "join_channel" in frame else None
     )
     frame["uplift"] = uplift(
-        frame["offer_type"], frame["driver"], frame["channel"], config, learned, preferred
+        frame["offer_type"],
+        frame["driver"],
+        frame["channel"],
+        config,
+        frame.get("learned_uplift"),
+        preferred,
     )
     fallback = frame["arpu"].astype(float).fillna(0.0) * config.fallback_value_months
     frame["value_saved"] = frame["value"].astype(float).fillna(fallback)
