@@ -27,7 +27,7 @@ _INT = [
     "call_forwarding_days_3m", "zero_usage_days_1m", "zero_usage_days_3m", "recharge_months_6m",
     "usage_months", "suspensions_90d", "days_since_suspension", "plan_changes_180d",
     "complaints_90d", "complaints_high_90d", "complaints_total", "complaints_unresolved",
-    "last_survey_score", "low_scores_180d",
+    "last_survey_score", "low_scores_180d", "retention_offers_180d", "days_since_retention_offer",
 ]  # fmt: skip
 _FLOAT = [
     "plan_monthly_fee", "arpu_1m", "bill_mean_3m", "bill_mean_6m", "bill_trend_3m",

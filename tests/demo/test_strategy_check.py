@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from weiwan.cli import app
 from weiwan.core.settings import get_settings
+from weiwan.sim.strategy_value import qini
 
 
 def test_strategy_check_prints_all_four_at_the_same_budget(
@@ -34,3 +36,18 @@ def test_strategy_check_prints_all_four_at_the_same_budget(
         assert figures["spent"][name] <= figures["budget"] + 1e-6
     assert figures["oracle"] >= max(figures["nba"], figures["top_risk"], figures["random"])
     assert figures["nba"] > figures["random"]
+    for name, spent in figures["spent"].items():
+        assert figures["saved_per_yuan"][name] == pytest.approx(figures[name] / spent)
+    # the uplift the decisions used orders (subscriber, offer) pairs far better than chance
+    assert 0.1 < figures["uplift_qini"] <= 1.0
+    assert figures["uplift_learned"] in (True, False)
+
+
+def test_qini_is_one_for_the_true_order_and_zero_for_none() -> None:
+    rng = np.random.default_rng(0)
+    true = rng.gamma(0.5, 0.02, 5000) - 0.002
+    assert qini(true, true) == pytest.approx(1.0)
+    assert qini(-true, true) < -0.5
+    assert abs(qini(rng.random(5000), true)) < 0.1
+    assert 0.2 < qini(true + rng.normal(0, 0.02, 5000), true) < 0.95
+    assert qini(np.zeros(0), np.zeros(0)) == 0.0

@@ -223,6 +223,22 @@ def _events(wh: TableSource, snapshot: date) -> ir.Table:
     ).drop("_last_suspension", "_last_forwarding", "_last_status_event")
 
 
+def _retention(wh: TableSource, snapshot: date) -> ir.Table:
+    """Retention offers the subscriber received (the delivered ``retention_contacts``, hold-out
+    rows left out): an offer just made changes the next months' risk."""
+    contacts = as_of_rows(wh, "retention_contacts", snapshot)
+    day = contacts.contact_date
+    offered = contacts.filter((day <= snapshot) & ~contacts.holdout)
+    recent = offered.contact_date > ibis.literal(snapshot - timedelta(days=180))
+    agg = offered.group_by("subscriber_id").aggregate(
+        retention_offers_180d=recent.sum(), _last_offer=offered.contact_date.max()
+    )
+    end_days = ibis.literal(snapshot).epoch_days()
+    return agg.mutate(days_since_retention_offer=end_days - agg._last_offer.epoch_days()).drop(
+        "_last_offer"
+    )
+
+
 def _care(wh: TableSource, snapshot: date) -> tuple[ir.Table, ir.Table]:
     end = datetime.combine(snapshot + timedelta(days=1), time())
     end_lit = ibis.literal(end)
@@ -267,6 +283,7 @@ _ZERO_WHEN_ABSENT = (
     "complaints_total",
     "complaints_unresolved",
     "low_scores_180d",
+    "retention_offers_180d",
 )
 
 
@@ -334,7 +351,8 @@ def compute_features(
     base = _base(source, snapshot)
     complaints, surveys = _care(source, snapshot)
     joined = base
-    for part in (_usage(source, snapshot), _events(source, snapshot), complaints, surveys):
+    parts = (_usage(source, snapshot), _events(source, snapshot), complaints, surveys)
+    for part in (*parts, _retention(source, snapshot)):
         joined = joined.left_join(part, "subscriber_id").drop("subscriber_id_right")
     filled = {c: joined[c].fill_null(0) for c in _ZERO_WHEN_ABSENT}
     table = joined.mutate(

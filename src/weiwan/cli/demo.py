@@ -41,7 +41,7 @@ def strategy_check(
             )
         # only this evaluation reads the simulator's ground truth, never the decisions
         prices = TruthPrices(root / "sim" / "truth", f"{plan.snapshot:%Y-%m}")
-        result = summarise(plan, subscribers, prices.saved, prices.oracle)
+        result = summarise(plan, subscribers, prices.saved, prices.oracle, prices.uplift_qini)
     if as_json:
         out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
         return
@@ -53,8 +53,10 @@ def strategy_check(
         value = getattr(result, name)
         out.print(
             f"  {name:<9} {value:>12,.0f}  treated {result.treated[name]:>7,}  "
-            f"spent {result.spent[name]:>10,.0f}"
+            f"spent {result.spent[name]:>10,.0f}  per yuan {result.saved_per_yuan[name]:>6.2f}"
         )
+    source = "learned from outcomes" if result.uplift_learned else "the prior"
+    out.print(f"uplift ({source}) against the true effects: Qini {result.uplift_qini:.3f}")
 
 
 def demo(

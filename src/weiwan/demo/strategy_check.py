@@ -10,6 +10,9 @@ spent), the revenue each strategy is expected to save:
 - ``oracle``: the best achievable: knowing each subscriber's true effect of each offer, the
   most saved revenue per yuan first (greedy, one offer per subscriber).
 
+It also reports how well the uplift the decisions used (learned from outcomes, else the prior)
+ranks every (subscriber, eligible offer type) against the true effects: the Qini coefficient.
+
 This module never reads the ground truth: it plans what each strategy treats; the pricing (and
 the oracle, which needs the true effects) is ``weiwan.sim.strategy_value``. The baselines draw
 from the same pool as next best action (subscribers with an eligible offer, hold-outs left
@@ -28,12 +31,16 @@ import pandas as pd
 
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.decide.config import load_decide_config
+from weiwan.analytics.decide.day import customer_uplift
+from weiwan.analytics.decide.valuation import driver_of, prior_uplift
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import eligibility, load_policies
 from weiwan.analytics.profile import load_profile
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import month_end
+from weiwan.pipeline.decision_steps import learned_uplift
 from weiwan.pipeline.run import Progress, run_pipeline
+from weiwan.pipeline.steps import RunContext
 from weiwan.sim import simulate
 
 BASELINE_CHANNEL = "outbound_call"
@@ -52,6 +59,11 @@ class StrategyCheck:
     subscribers: int
     treated: dict[str, int] = field(default_factory=dict)
     spent: dict[str, float] = field(default_factory=dict)
+    #: true revenue saved per yuan spent, per strategy
+    saved_per_yuan: dict[str, float] = field(default_factory=dict)
+    #: Qini coefficient of the predicted uplift against the true one (1: perfect order, 0: random)
+    uplift_qini: float = 0.0
+    uplift_learned: bool = False  # whether any offer type's uplift was learned from outcomes
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -68,9 +80,10 @@ class StrategyPlan:
     eligible offers the oracle may draw from, and the budget; no ground truth involved."""
 
     treatments: dict[str, pd.DataFrame]
-    pool: pd.DataFrame
+    pool: pd.DataFrame  # with predicted_uplift: churn score × the relative uplift decided with
     budget: float
     snapshot: date
+    uplift_learned: bool = False
 
 
 def plan_strategies(
@@ -90,13 +103,16 @@ def plan_strategies(
     day = month_end(date.fromisoformat(f"{end_month}-01"))
     with Warehouse(root / "warehouse.duckdb", threads=2, memory_limit="2GB") as wh:
         ingest(root / "sim", snapshot=day, warehouse=wh)
-        run_pipeline(wh, day, progress, registry=ModelRegistry(root / "models"))
-        return _plan(wh, day, seed)
+        registry = ModelRegistry(root / "models")
+        run_pipeline(wh, day, progress, registry=registry)
+        return _plan(wh, day, seed, registry)
 
 
-def _plan(wh: Warehouse, day: date, seed: int) -> StrategyPlan:
+def _plan(wh: Warehouse, day: date, seed: int, registry: ModelRegistry) -> StrategyPlan:
     profile = load_profile(wh, day)
-    facts = profile.select("subscriber_id", "churn_probability", "arpu_1m").to_pandas()
+    facts = profile.select(
+        "subscriber_id", "churn_probability", "arpu_1m", reason_feature="reason_1_feature"
+    ).to_pandas()
     decisions = wh.table("decisions").filter(lambda t: t.snapshot_date == day).to_pandas()
     library = load_policies()
     config = load_decide_config()
@@ -109,6 +125,12 @@ def _plan(wh: Warehouse, day: date, seed: int) -> StrategyPlan:
     held = set(decisions.loc[decisions["holdout"], "subscriber_id"])
     pool = pool[~pool["subscriber_id"].isin(held)].copy()
     pool["cost"] = pool["offer_cost"] + config.contact_cost.get(BASELINE_CHANNEL, 0.0)
+    learned = learned_uplift(RunContext(wh, day, registry), config)
+    relative = prior_uplift(pool["offer_type"], driver_of(pool["reason_feature"], config), config)
+    if learned is not None:
+        mine = customer_uplift(pool, profile, learned, config)
+        relative = mine.where(mine.notna(), relative)
+    pool["predicted_uplift"] = pool["churn_probability"].astype(float) * relative
 
     acted = decisions[decisions["action"] & decisions["policy_id"].notna()]
     nba = acted.merge(facts[["subscriber_id", "arpu_1m"]], on="subscriber_id")
@@ -117,7 +139,8 @@ def _plan(wh: Warehouse, day: date, seed: int) -> StrategyPlan:
     top = _within_budget(cheapest.sort_values("churn_probability", ascending=False), budget)
     order = np.random.default_rng(seed).permutation(len(cheapest))
     rand = _within_budget(cheapest.iloc[order], budget)
-    return StrategyPlan({"nba": nba, "top_risk": top, "random": rand}, pool, budget, day)
+    treatments = {"nba": nba, "top_risk": top, "random": rand}
+    return StrategyPlan(treatments, pool, budget, day, uplift_learned=learned is not None)
 
 
 def summarise(
@@ -125,12 +148,15 @@ def summarise(
     subscribers: int,
     saved: Callable[[pd.DataFrame], pd.Series],
     oracle: Callable[[pd.DataFrame, float], pd.DataFrame],
+    uplift_qini: Callable[[pd.DataFrame], float],
 ) -> StrategyCheck:
     """The four strategies priced by ``saved`` (revenue kept per treated row), the oracle's
-    treatment chosen by ``oracle`` from the plan's pool within its budget."""
+    treatment chosen by ``oracle`` from the plan's pool within its budget, and the pool's
+    predicted uplift judged by ``uplift_qini``."""
     chosen = {name: rows.assign(saved=saved(rows)) for name, rows in plan.treatments.items()}
     chosen["oracle"] = oracle(plan.pool, plan.budget)
     totals = {name: float(rows["saved"].sum()) for name, rows in chosen.items()}
+    spent = {name: float(rows["cost"].sum()) for name, rows in chosen.items()}
     return StrategyCheck(
         nba=totals["nba"],
         top_risk=totals["top_risk"],
@@ -140,5 +166,8 @@ def summarise(
         snapshot=plan.snapshot.isoformat(),
         subscribers=subscribers,
         treated={name: len(rows) for name, rows in chosen.items()},
-        spent={name: float(rows["cost"].sum()) for name, rows in chosen.items()},
+        spent=spent,
+        saved_per_yuan={name: totals[name] / spent[name] if spent[name] else 0.0 for name in spent},
+        uplift_qini=uplift_qini(plan.pool),
+        uplift_learned=plan.uplift_learned,
     )

@@ -63,7 +63,7 @@ def _earlier_actions(ctx: RunContext) -> ir.Table | None:
     return stored.filter((stored.snapshot_date < ctx.snapshot) & stored.action)
 
 
-def _learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
+def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
     """Each customer's uplift per offer type, learned from the outcomes closed before the
     snapshot (weiwan's own decisions and the delivered earlier campaigns), if any."""
     registry = ctx.registry
@@ -171,7 +171,7 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
             ctx.rule_documents.contact_policy if ctx.rule_documents else None
         ),
         config=config,
-        learned=_learned_uplift(ctx, config),
+        learned=learned_uplift(ctx, config),
     )
 
 

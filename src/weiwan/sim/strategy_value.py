@@ -27,11 +27,19 @@ class TruthPrices:
 
     def saved(self, rows: pd.DataFrame) -> pd.Series:
         """Per row (subscriber_id, offer_type, arpu_1m): expected revenue kept, yuan."""
+        revenue = rows["arpu_1m"].astype(float).fillna(0.0).to_numpy() * REVENUE_MONTHS
+        return pd.Series(self.true_uplift(rows) * revenue, index=rows.index)
+
+    def true_uplift(self, rows: pd.DataFrame) -> np.ndarray:
+        """Per row (subscriber_id, offer_type): true P(churn next month) − P(churn if treated)."""
         keys = pd.MultiIndex.from_arrays([rows["subscriber_id"], rows["offer_type"]])
         after = self.treated.reindex(keys).to_numpy()
         before = self.base.reindex(rows["subscriber_id"]).to_numpy()
-        revenue = rows["arpu_1m"].astype(float).fillna(0.0).to_numpy() * REVENUE_MONTHS
-        return pd.Series(np.nan_to_num(before - after) * revenue, index=rows.index)
+        return np.asarray(np.nan_to_num(before - after))
+
+    def uplift_qini(self, pool: pd.DataFrame) -> float:
+        """Qini coefficient of ``pool``'s ``predicted_uplift`` against the true uplift."""
+        return qini(pool["predicted_uplift"].to_numpy(float), self.true_uplift(pool))
 
     def oracle(self, pool: pd.DataFrame, budget: float) -> pd.DataFrame:
         """The best achievable treatment of ``pool`` (one row per eligible offer, with cost)
@@ -41,3 +49,18 @@ class TruthPrices:
         worth["ratio"] = worth["saved"] / worth["cost"].clip(lower=1e-6)
         best = worth.sort_values("ratio", ascending=False).drop_duplicates("subscriber_id")
         return best[best["cost"].cumsum() <= budget + 1e-9]
+
+
+def qini(predicted: np.ndarray, true: np.ndarray) -> float:
+    """Qini coefficient of ``predicted`` uplift against the ``true`` uplift of the same rows:
+    the area between the cumulative true uplift taken in the predicted order and the random
+    order's straight line, over the same area for the true order (1: perfect, 0: no better
+    than random, negative: worse). Ties in the prediction are taken in row order."""
+    if len(true) == 0:
+        return 0.0
+    order = np.argsort(-predicted, kind="mergesort")
+    gained = np.cumsum(true[order])
+    line = true.sum() * np.arange(1, len(true) + 1) / len(true)
+    best = np.cumsum(np.sort(true)[::-1])
+    room = float((best - line).sum())
+    return float((gained - line).sum() / room) if room > 0 else 0.0

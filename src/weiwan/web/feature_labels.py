@@ -65,6 +65,8 @@ FEATURES: dict[str, Any] = {
     "suspensions_90d": _l("Suspensions, 90 days"),
     "days_since_suspension": _l("Days since the last suspension"),
     "plan_changes_180d": _l("Plan changes, 180 days"),
+    "retention_offers_180d": _l("Retention offers received, 180 days"),
+    "days_since_retention_offer": _l("Days since the last retention offer"),
     "complaints_90d": _l("Complaints, 90 days"),
     "complaints_high_90d": _l("Serious complaints, 90 days"),
     "complaints_total": _l("Complaints in all"),

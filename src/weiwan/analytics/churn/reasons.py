@@ -106,6 +106,10 @@ TEMPLATES: dict[str, tuple[Text, Text]] = {
     "recharge_months_6m": _count("近6个月有{n}个月充值", "recharged in {n} of the last 6 months"),
     "usage_months": _count("近6个月有{n}个月有账单", "billed in {n} of the last 6 months"),
     "plan_changes_180d": _count("近半年变更套餐{n}次", "changed plan {n} times in 6 months"),
+    "retention_offers_180d": _count("近半年获得挽留优惠{n}次", "{n} retention offers in 6 months"),
+    "days_since_retention_offer": _count(
+        "{n}天前获得挽留优惠", "last retention offer {n} days ago"
+    ),
     "arrears_1m": _count("欠费{n}元", "arrears of {n} CNY"),
     "balance_1m": _count("月末余额{n}元", "month-end balance {n} CNY"),
     "arpu_1m": _count("上月话费{n}元", "last bill {n} CNY"),

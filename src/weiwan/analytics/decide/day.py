@@ -394,7 +394,7 @@ def _first_pass(
         )
     with stage("scoring"):
         if learned is not None and len(candidates):
-            candidates["learned_uplift"] = _learned_uplift(
+            candidates["learned_uplift"] = customer_uplift(
                 candidates, inputs.profile, learned, config
             )
         scored = score_candidates(candidates, config) if len(candidates) else candidates
@@ -414,11 +414,12 @@ def _first_pass(
     return _Chunk(retention, scored[~weighed], scored=True), scored[weighed], care
 
 
-def _learned_uplift(
+def customer_uplift(
     candidates: pd.DataFrame, profile: ir.Table, learned: UpliftModel, config: DecideConfig
 ) -> pd.Series:
-    """Each candidate's learned relative uplift (NaN for offer types nothing was learned
-    for), from its subscriber's features in the day's profile."""
+    """Each candidate's (subscriber_id, offer_type, churn_probability, reason_feature) learned
+    relative uplift (NaN for offer types nothing was learned for), from its subscriber's
+    features in the day's profile."""
     wanted = ibis.memtable(candidates[["subscriber_id"]].drop_duplicates())
     rows = profile.mutate(subscriber_id=profile.subscriber_id.cast("string"))
     present = [name for name in learned.features if name in profile.columns]
