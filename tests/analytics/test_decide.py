@@ -13,6 +13,7 @@ from weiwan.analytics.decide.arbitration import arbitrate, decision_rows
 from weiwan.analytics.decide.config import holdout_bucket, in_holdout, load_decide_config
 from weiwan.analytics.decide.valuation import driver_of, score_candidates, uplift
 from weiwan.core.errors import ConfigError
+from weiwan.core.settings import get_settings
 
 CONFIG = load_decide_config()
 
@@ -166,3 +167,26 @@ def test_bad_config_names_the_field(tmp_path: Path) -> None:
     path.write_text("uplift_priors: {discount: high}\n", "utf-8")
     with pytest.raises(ConfigError, match=r"uplift_priors\.discount"):
         load_decide_config(path)
+
+
+def test_weiwan_decide_config_points_at_the_operators_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = (Path(__file__).resolve().parents[2] / "src/weiwan/analytics/decide.yaml").read_text(
+        "utf-8"
+    )
+    copy = tmp_path / "decide.yaml"
+    copy.write_text(shipped.replace("max_risk_months: 12", "max_risk_months: 3"), "utf-8")
+    monkeypatch.setenv("WEIWAN_DECIDE_CONFIG", str(copy))
+    get_settings.cache_clear()
+    try:
+        assert load_decide_config().max_risk_months == 3
+        copy.write_text(
+            shipped.replace("uplift_priors:", "uplift_priors:\n  lottery: 0.5"), "utf-8"
+        )
+        with pytest.raises(ConfigError, match=f"{copy}.*lottery"):
+            load_decide_config()
+    finally:
+        monkeypatch.delenv("WEIWAN_DECIDE_CONFIG")
+        get_settings.cache_clear()
+    assert load_decide_config().max_risk_months == CONFIG.max_risk_months == 12

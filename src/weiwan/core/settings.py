@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         " 1 M x 12 months takes as long at 2GB as unlimited, with 2.2 GiB RSS instead of 5 GiB.",
     )
 
+    decide_config: Path | None = Field(
+        default=None,
+        description="Next best action's configuration (priors, driver match, contact costs, "
+        "hold-out shares); default the shipped decide.yaml.",
+    )
     reasons_for: Literal["at_risk", "all", "none"] = Field(
         default="at_risk",
         description="Who gets churn reasons in the daily scores: the high and medium bands "

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from weiwan.analytics.config_files import problems, read_yaml
 from weiwan.analytics.contract import OFFER_TYPES
 from weiwan.core.errors import ConfigError
+from weiwan.core.settings import get_settings
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -61,8 +62,9 @@ class DecideConfig(BaseModel):
 
 
 def load_decide_config(path: Path | None = None) -> DecideConfig:
-    """Read decide.yaml (``None``: the shipped one); errors name the file and field."""
-    source, raw = read_yaml(path, "decide.yaml")
+    """Read decide.yaml (``None``: ``WEIWAN_DECIDE_CONFIG``, else the shipped one); errors
+    name the file and field."""
+    source, raw = read_yaml(path or get_settings().decide_config, "decide.yaml")
     try:
         config = DecideConfig.model_validate(raw)
     except ValidationError as exc:
