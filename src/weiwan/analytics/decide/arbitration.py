@@ -12,20 +12,28 @@ def arbitrate(
     budgets: pd.DataFrame,
     capacity: dict[str, int | None],
     value_room: pd.Series | None = None,
+    order: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Grant the best candidates: one per subscriber, within budgets, capacity and value caps.
 
     ``scored``: rows of :func:`score_candidates`; ``budgets``: policy_id → remaining count and
     money (NaN = unlimited); ``capacity``: channel → actions left today (None = unlimited);
     ``value_room``: subscriber_id → yuan of retention spend the value cap still allows.
-    Returns ``scored`` with ``granted`` (bool) and ``why_not`` (a key of ``day.WHY_NOT_NAMES`` for
-    rows not granted).
+    ``order`` (same index as ``scored``): the precedence of the candidates, highest first, before
+    their expected value (e.g. their share in the optimal allocation); by default the expected
+    value alone. Returns ``scored`` with ``granted`` (bool) and ``why_not`` (a key of
+    ``day.WHY_NOT_NAMES`` for rows not granted).
     """
-    frame = scored.sort_values(
-        ["expected_value", "subscriber_id", "policy_id", "channel"],
-        ascending=[False, True, True, True],
-        kind="mergesort",
-    ).reset_index(drop=True)
+    ranked = scored.assign(_order=0.0 if order is None else order.reindex(scored.index).fillna(0.0))
+    frame = (
+        ranked.sort_values(
+            ["_order", "expected_value", "subscriber_id", "policy_id", "channel"],
+            ascending=[False, False, True, True, True],
+            kind="mergesort",
+        )
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
     frame["granted"] = False
     frame["why_not"] = prejudged(frame, value_room)
     count = budgets.set_index("policy_id")["count"].astype(float).to_dict()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -55,6 +56,9 @@ class DecideConfig(BaseModel):
         }
     )
     preference_boost: float = 1.2
+    #: how the day's candidates are granted under the budgets and capacities: "optimal" (the
+    #: linear programme of decide/allocation.py, greedy where it cannot answer) or "greedy"
+    allocation: Literal["optimal", "greedy"] = "optimal"
 
     def holdout_share(self, group: str) -> float:
         """The hold-out share of a trigger (rule id or "risk"), else the default."""

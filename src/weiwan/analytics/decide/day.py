@@ -17,12 +17,16 @@ import numpy as np
 import pandas as pd
 
 from weiwan.analytics.contact_policy import CHANNELS, ContactPolicy
+from weiwan.analytics.decide.allocation import solve_allocation
 from weiwan.analytics.decide.arbitration import arbitrate, decision_rows, prejudged
 from weiwan.analytics.decide.config import DecideConfig, in_holdout
 from weiwan.analytics.decide.valuation import driver_of, prior_uplift, score_candidates
 from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
 from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import EVERYONE, SubscriberRange, empty_table, id_ranges
+from weiwan.core.logging import get_logger
+
+log = get_logger(__name__)
 
 CARE_CHANNELS = {
     "sms_care": "sms",
@@ -318,7 +322,7 @@ def decide_day_parts(
         arbitrated = pd.DataFrame()
         if any(isinstance(k, Path) or k.scored for k in kept):
             with stage("arbitration"):
-                arbitrated = _arbitrate(live, inputs, library, left, day)
+                arbitrated = _arbitrate(live, inputs, library, left, day, config)
         granted = arbitrated[arbitrated["granted"]] if len(arbitrated) else arbitrated
         if len(granted):
             for channel, used in granted.groupby("channel").size().items():
@@ -442,14 +446,29 @@ def _arbitrate(
     library: PolicyLibrary,
     left: dict[str, int | None],
     day: date,
+    config: DecideConfig,
 ) -> pd.DataFrame:
-    """The arbitration across every chunk's candidates that could be granted."""
+    """The arbitration across every chunk's candidates that could be granted: in the order of
+    the optimal allocation (``config.allocation``), else of their expected value."""
     weighed = [frame for frame in live if len(frame)]
     if not weighed:
         return pd.DataFrame()
     budgets = remaining_budgets(library.policies, inputs.granted, day).to_pandas()
     budgets = budgets.rename(columns={"remaining_count": "count", "remaining_money": "money"})
-    return arbitrate(pd.concat(weighed, ignore_index=True), budgets, left)
+    # one order whatever the engine or the chunks gave: the solver's choice among equal optima
+    # depends on it
+    candidates = pd.concat(weighed, ignore_index=True).sort_values(
+        ["subscriber_id", "policy_id", "channel"], kind="mergesort", ignore_index=True
+    )
+    order = None
+    if config.allocation == "optimal":
+        capacity = {c: np.inf if n is None else float(n) for c, n in left.items()}
+        solved = solve_allocation(candidates, budgets.fillna(np.inf), capacity)
+        if solved is not None:
+            order = solved.share
+            for (kind, name), price in solved.shadow_prices.items():
+                log.info("allocation.shadow_price", limit=kind, name=name, yuan=round(price, 2))
+    return arbitrate(candidates, budgets, left, order=order)
 
 
 def _last_pass(
