@@ -63,26 +63,7 @@ def retention_outcomes(
         .aggregate(reached=joined.c_subscriber.notnull().any())
         .filter(lambda t: t.holdout | t.reached)
     )
-    churn = as_of_rows(wh, "churn_records", snapshot)
-    churn = churn.select(k_subscriber=churn.subscriber_id, k_date=churn.churn_date)
-    window = ibis.interval(months=horizon_months)
-    left = reached.left_join(
-        churn,
-        [
-            reached.subscriber_id == churn.k_subscriber,
-            churn.k_date > reached.snapshot_date,
-            churn.k_date <= reached.snapshot_date + window,
-        ],
-    )
-    grouped = left.group_by(["subscriber_id", "snapshot_date", "offer_type", "holdout"])
-    result = grouped.aggregate(churned=left.k_subscriber.notnull().any())
-    return result.select(
-        "subscriber_id",
-        "snapshot_date",
-        "offer_type",
-        treated=~result.holdout,
-        churned=result.churned,
-    )
+    return with_churn(wh, snapshot, reached, horizon_months)
 
 
 def campaign_outcomes(
@@ -102,14 +83,21 @@ def campaign_outcomes(
         offer_type=contacts.offer_type,
         holdout=contacts.holdout,
     )
+    return with_churn(wh, snapshot, contacts, horizon_months)
+
+
+def with_churn(wh: TableSource, snapshot: date, arms: ir.Table, horizon_months: int) -> ir.Table:
+    """``arms`` (subscriber_id, snapshot_date, offer_type, holdout) in
+    :data:`OUTCOME_COLUMNS`: ``churned`` when a churn record, as delivered by the snapshot,
+    falls in (snapshot_date, + ``horizon_months``]."""
     churn = as_of_rows(wh, "churn_records", snapshot)
     churn = churn.select(k_subscriber=churn.subscriber_id, k_date=churn.churn_date)
-    left = contacts.left_join(
+    left = arms.left_join(
         churn,
         [
-            contacts.subscriber_id == churn.k_subscriber,
-            churn.k_date > contacts.snapshot_date,
-            churn.k_date <= contacts.snapshot_date + ibis.interval(months=horizon_months),
+            arms.subscriber_id == churn.k_subscriber,
+            churn.k_date > arms.snapshot_date,
+            churn.k_date <= arms.snapshot_date + ibis.interval(months=horizon_months),
         ],
     )
     grouped = left.group_by(["subscriber_id", "snapshot_date", "offer_type", "holdout"])
