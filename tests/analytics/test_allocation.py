@@ -64,6 +64,13 @@ def test_a_full_channel_goes_to_whom_it_is_worth_most_against_the_next_channel()
     assert prices == {("channel", "outbound_call"): pytest.approx(5.0)}
 
 
+def test_a_value_that_could_not_be_estimated_does_not_stop_the_solver() -> None:
+    live = _candidates([("a", "p", "sms", 1.0, float("nan")), ("b", "p", "sms", 1.0, 4.0)])
+    greedy, optimal, _ = _both(live, _budgets(p=1.0), {"sms": np.inf})
+    assert optimal.loc[optimal["granted"], "subscriber_id"].tolist() == ["b"]
+    assert _granted_value(greedy) == 4.0
+
+
 def test_nothing_binding_grants_what_greedy_grants() -> None:
     live = _candidates([("a", "p", "sms", 1, 9), ("a", "q", "sms", 1, 12), ("b", "q", "sms", 2, 3)])
     greedy, optimal, prices = _both(live, _budgets(p=100, q=100), {"sms": np.inf})

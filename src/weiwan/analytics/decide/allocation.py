@@ -109,7 +109,9 @@ class _Problem:
         for channel, bound in capacity.items():
             side((live["channel"] == channel).to_numpy(), np.ones(n), bound, ("channel", channel))
         return cls(
-            value=live["expected_value"].to_numpy(float),
+            # a value that could not be estimated (NaN) weighs nothing: the LP leaves it to
+            # the greedy pass, which ranks it last
+            value=np.nan_to_num(live["expected_value"].to_numpy(float), nan=0.0, posinf=0.0),
             matrix=vstack(blocks, format="csr"),
             bounds=np.concatenate(bounds),
             first_side=people,
