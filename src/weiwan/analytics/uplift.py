@@ -43,6 +43,8 @@ FOLDS = 5
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: the range the evidence may rescale a prior in (negative: the offer does harm)
 MIN_SCALE, MAX_SCALE = -2.0, 3.0
+#: standard errors by which the measured effect must differ from the prior's to rescale it
+LEVEL_Z = 2.0
 MAX_TREES = 200
 _EPS = 1e-6
 #: small, strongly regularised trees: a few thousand treated customers carry the effect
@@ -84,7 +86,8 @@ class OfferEvidence:
     churners: int
     prior: float  # mean prior relative uplift of its treated customers, where trees start
     scale: float  # the prior's level the evidence supports (1: the prior as configured)
-    weight: float  # how far the evidence moved the estimate from the scaled prior to the trees
+    weight: float  # how far the evidence moved the estimate from the scaled prior to the trees,
+    # which start from the scaled prior
     mean_uplift: float  # mean learned relative uplift over its treated customers
 
 
@@ -141,11 +144,11 @@ class UpliftModel:
             rows = (offer_type == name).to_numpy()
             if not rows.any():
                 continue
-            before = prior.to_numpy(float)[rows]
+            chosen = self.offers[name]
+            before = chosen.scale * prior.to_numpy(float)[rows]
             treated = _sigmoid(self.log_odds(x.loc[rows], name, control[rows], before))
             learned = 1.0 - treated / np.maximum(untreated[rows], _EPS)
-            chosen = self.offers[name]
-            uplift = (1 - chosen.weight) * chosen.scale * before + chosen.weight * learned
+            uplift = (1 - chosen.weight) * before + chosen.weight * learned
             out[rows] = np.clip(uplift, MIN_UPLIFT, MAX_UPLIFT)
         return out
 
@@ -205,35 +208,43 @@ def learn_uplift(
     )
     control = model.control_risk(score)
     prior = evidence["prior"].astype(float).fillna(0.0).to_numpy()
-    start = _logit(control * (1.0 - np.where(treated, prior, 0.0)))
+    fold = np.random.default_rng(7).integers(0, FOLDS, len(x))
+    # first the level of each offer's prior (what evidence fixes first), then the trees learn
+    # who responds more or less than that level says
+    prior_shift = -control * prior  # P(churn | offered) − P(churn | not offered), by the prior
+    level = _pooled_scale(treated, churned, prior_shift)
+    scale = {
+        name: _offer_scale(treated[pair], churned[pair], prior_shift[pair], level)
+        for name in model.arms[1:]
+        for pair in [offer_type == name]  # offered it, or held out of it: randomised
+    }
+    scaled = prior * np.array([scale.get(name, level) for name in offer_type])
+    start = _logit(control * (1.0 - np.where(treated, scaled, 0.0)))
     arms = x.assign(**{OFFER_COLUMN: pd.Categorical(offer, categories=model.arms)})
     model.booster = _boost(arms, churned, start)
-    fold = np.random.default_rng(7).integers(0, FOLDS, len(x))
     learned_shift = _out_of_fold_shift(
-        model, x, arms, churned, start, control, prior, offer_type, fold
+        model, x, arms, churned, start, control, scaled, offer_type, fold
     )
-    prior_shift = -control * prior  # P(churn | offered) − P(churn | not offered), by the prior
-    level = _pooled_scale(treated, churned, prior_shift, fold)
     for name in model.arms[1:]:
         rows = treated & (offer_type == name)
         if rows.sum() < min_arm or churned[rows].sum() < min_churners:
             continue
-        pair = offer_type == name  # offered it, or held out of it: a randomised comparison
-        scale, weight = _evidence_blend(
-            treated[pair], churned[pair], prior_shift[pair], learned_shift[pair], fold[pair], level
+        pair = offer_type == name
+        weight = _tree_weight(
+            treated[pair], churned[pair], -control[pair] * scaled[pair], learned_shift[pair]
         )
         c = control[rows]
         untreated = _sigmoid(model.log_odds(x.loc[rows], NO_OFFER, c))
-        offered = _sigmoid(model.log_odds(x.loc[rows], name, c, prior[rows]))
+        offered = _sigmoid(model.log_odds(x.loc[rows], name, c, scaled[rows]))
         learned = 1.0 - offered / np.maximum(untreated, _EPS)
         model.offers[name] = OfferEvidence(
             offer_type=name,
             treated=int(rows.sum()),
             churners=int(churned[rows].sum()),
             prior=float(np.mean(prior[rows])),
-            scale=scale,
+            scale=scale[name],
             weight=weight,
-            mean_uplift=float(np.mean((1 - weight) * scale * prior[rows] + weight * learned)),
+            mean_uplift=float(np.mean((1 - weight) * scaled[rows] + weight * learned)),
         )
     return model
 
@@ -292,55 +303,50 @@ def _simplest(target: np.ndarray, candidates: list[np.ndarray]) -> int:
     return best
 
 
-def _cross_fitted(
-    treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray, fold: np.ndarray
-) -> np.ndarray:
-    """The prior's effects rescaled as the evidence shows, each fold by the other folds."""
-    scaled = prior_shift.copy()
-    for k in range(FOLDS):
-        held = fold == k
-        scaled[held] *= _scale(treated[~held], churned[~held], prior_shift[~held])
-    return scaled
-
-
-def _pooled_scale(
-    treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray, fold: np.ndarray
-) -> float:
-    """The level of every prior at once: 1 (as configured) unless the evidence of all offer
-    types together shows another beyond noise (e.g. the outcome window dilutes a one-month
-    effect); the per-offer evidence is thin long after the pooled evidence is not."""
+def _level_differs(treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray) -> bool:
+    """Whether the randomised comparison's effect (difference in churn rates, offered − held
+    out) differs from the one ``prior_shift`` predicts by more than :data:`LEVEL_Z` standard
+    errors: a direct test, far more powerful for a level than any per-customer loss."""
     if treated.all() or not treated.any():
-        return 1.0
-    target = _transformed_outcome(treated, churned)
-    scaled = _cross_fitted(treated, churned, prior_shift, fold)
-    if _simplest(target, [prior_shift, scaled]) == 0:
+        return False
+    rate_t, rate_c = float(churned[treated].mean()), float(churned[~treated].mean())
+    error = np.sqrt(
+        rate_t * (1 - rate_t) / treated.sum() + rate_c * (1 - rate_c) / (~treated).sum()
+    )
+    predicted = float(np.mean(prior_shift[treated]))
+    return bool(abs((rate_t - rate_c) - predicted) > LEVEL_Z * max(float(error), _EPS))
+
+
+def _pooled_scale(treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray) -> float:
+    """The level of every prior at once: 1 (as configured) unless the evidence of all offer
+    types together shows another (e.g. the outcome window dilutes a one-month effect); the
+    per-offer evidence is thin long after the pooled evidence is not."""
+    if not _level_differs(treated, churned, prior_shift):
         return 1.0
     return _scale(treated, churned, prior_shift)
 
 
-def _evidence_blend(
-    treated: np.ndarray,
-    churned: np.ndarray,
-    prior_shift: np.ndarray,
-    learned_shift: np.ndarray,
-    fold: np.ndarray,
-    level: float,
-) -> tuple[float, float]:
-    """How far to trust one offer type's evidence over the prior: (scale, weight) of the
-    estimate (1 − weight) × scale × prior + weight × trees. The simplest first: the prior at
-    the pooled ``level``, then rescaled by the offer's own comparison (evidence fixes an
-    offer's level long before it shows whom the offer suits), then more and more of the trees;
-    judged out of fold on the transformed outcome (:func:`_transformed_outcome`)."""
+def _offer_scale(
+    treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray, level: float
+) -> float:
+    """One offer type's level: the pooled ``level`` unless its own randomised comparison
+    shows another."""
+    if not _level_differs(treated, churned, prior_shift * level):
+        return level
+    return _scale(treated, churned, prior_shift)
+
+
+def _tree_weight(
+    treated: np.ndarray, churned: np.ndarray, scaled_shift: np.ndarray, learned_shift: np.ndarray
+) -> float:
+    """How far to move one offer type's estimate from its scaled prior toward the trees (0 …
+    1): the smallest weight whose out-of-fold effects predict the transformed outcome no worse
+    than the best beyond one standard error; thin evidence of who responds keeps the prior."""
     if treated.all() or not treated.any():
-        return level, 0.0
+        return 0.0
     target = _transformed_outcome(treated, churned)
-    base = prior_shift * level
-    own = _cross_fitted(treated, churned, prior_shift, fold)
-    options: list[tuple[bool, float]] = [(False, 0.0), (True, 0.0)]
-    options += [(mine, w) for w in BLEND_WEIGHTS[1:] for mine in (True, False)]
-    shifts = [(1 - w) * (own if mine else base) + w * learned_shift for mine, w in options]
-    mine, weight = options[_simplest(target, shifts)]
-    return (_scale(treated, churned, prior_shift) if mine else level), weight
+    blends = [(1 - w) * scaled_shift + w * learned_shift for w in BLEND_WEIGHTS]
+    return float(BLEND_WEIGHTS[_simplest(target, blends)])
 
 
 def _scale(treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray) -> float:
