@@ -4,16 +4,20 @@ The evidence is every closed retention decision or earlier campaign in an arm: o
 (``treated``) or held out as the control, with whether the customer churned over the outcome
 window (``analytics.outcomes``) and the customer's features and churn score on that day.
 
-The learner is a two-model (T-) learner built for thin evidence:
+The learner, built for thin evidence (docs/next-best-action.md):
 
 - **control arm**: what the held-out customers would do untreated is the churn model's score,
   recalibrated on the controls to the outcome window (a logistic fit of their churn on the
   score's log-odds): the churn model has seen every customer, the controls are a few thousand;
-- **treated arm, per offer type**: a LightGBM model of churn among the customers offered it,
-  boosted *from* the prior (its start is the calibrated control risk cut by the offer type's
-  prior uplift), with the number of trees chosen by 5-fold cross-validation, none when no tree
-  beats the start. While evidence is thin the estimate stays at the prior and moves toward what
-  the customers show as it grows: a shrinkage, not a switch at a threshold.
+- **level**: each offer type's prior (× driver match) is rescaled when the randomised
+  comparison — all offer types together, then each — differs from what it predicts by more
+  than two standard errors;
+- **who responds**: one LightGBM model over both arms, the arm a feature, boosted *from* the
+  rescaled prior (trees chosen by 5-fold cross-validation, none when no tree beats the start),
+  blended with the rescaled prior by the weight whose out-of-fold effects predict the
+  transformed outcome best within one standard error. While evidence is thin the estimate
+  stays at the prior and moves toward what the customers show as it grows: a shrinkage, not a
+  switch at a threshold.
 
 The relative uplift of a customer is 1 − P(churn | offered) ÷ P(churn | not offered), which may
 be negative (customers a contact annoys). Offer types without enough evidence keep the prior ×
@@ -212,9 +216,11 @@ def learn_uplift(
     # first the level of each offer's prior (what evidence fixes first), then the trees learn
     # who responds more or less than that level says
     prior_shift = -control * prior  # P(churn | offered) − P(churn | not offered), by the prior
-    level = _pooled_scale(treated, churned, prior_shift)
+    # all offer types together first: the per-offer evidence is thin long after the pooled
+    # evidence is not (e.g. an outcome window that dilutes a one-month effect shows at once)
+    level = _level(treated, churned, prior_shift)
     scale = {
-        name: _offer_scale(treated[pair], churned[pair], prior_shift[pair], level)
+        name: _level(treated[pair], churned[pair], prior_shift[pair], level)
         for name in model.arms[1:]
         for pair in [offer_type == name]  # offered it, or held out of it: randomised
     }
@@ -303,37 +309,27 @@ def _simplest(target: np.ndarray, candidates: list[np.ndarray]) -> int:
     return best
 
 
-def _level_differs(treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray) -> bool:
-    """Whether the randomised comparison's effect (difference in churn rates, offered − held
-    out) differs from the one ``prior_shift`` predicts by more than :data:`LEVEL_Z` standard
-    errors: a direct test, far more powerful for a level than any per-customer loss."""
+def _level(
+    treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray, current: float = 1.0
+) -> float:
+    """The level of a prior: ``current`` unless the randomised comparison's effect (difference
+    in churn rates, offered − held out) differs from the one ``prior_shift`` × ``current``
+    predicts by more than :data:`LEVEL_Z` standard errors — a direct test, far more powerful
+    for a level than any per-customer loss —, and then the level it shows (that difference
+    over the one ``prior_shift`` predicts, within :data:`MIN_SCALE` … :data:`MAX_SCALE`)."""
     if treated.all() or not treated.any():
-        return False
+        return current
     rate_t, rate_c = float(churned[treated].mean()), float(churned[~treated].mean())
+    shown = rate_t - rate_c
     error = np.sqrt(
         rate_t * (1 - rate_t) / treated.sum() + rate_c * (1 - rate_c) / (~treated).sum()
     )
-    predicted = float(np.mean(prior_shift[treated]))
-    return bool(abs((rate_t - rate_c) - predicted) > LEVEL_Z * max(float(error), _EPS))
-
-
-def _pooled_scale(treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray) -> float:
-    """The level of every prior at once: 1 (as configured) unless the evidence of all offer
-    types together shows another (e.g. the outcome window dilutes a one-month effect); the
-    per-offer evidence is thin long after the pooled evidence is not."""
-    if not _level_differs(treated, churned, prior_shift):
-        return 1.0
-    return _scale(treated, churned, prior_shift)
-
-
-def _offer_scale(
-    treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray, level: float
-) -> float:
-    """One offer type's level: the pooled ``level`` unless its own randomised comparison
-    shows another."""
-    if not _level_differs(treated, churned, prior_shift * level):
-        return level
-    return _scale(treated, churned, prior_shift)
+    expected = current * float(np.mean(prior_shift[treated]))
+    if abs(shown - expected) <= LEVEL_Z * max(float(error), _EPS):
+        return current
+    predicted = float(np.mean(prior_shift))
+    found = shown / predicted if abs(predicted) > _EPS else 1.0
+    return float(np.clip(found, MIN_SCALE, MAX_SCALE))
 
 
 def _tree_weight(
@@ -347,17 +343,6 @@ def _tree_weight(
     target = _transformed_outcome(treated, churned)
     blends = [(1 - w) * scaled_shift + w * learned_shift for w in BLEND_WEIGHTS]
     return float(BLEND_WEIGHTS[_simplest(target, blends)])
-
-
-def _scale(treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray) -> float:
-    """The prior's scale the randomised comparison shows: the difference in churn rates of
-    the offered and the held out over the difference the prior predicts."""
-    if treated.all() or not treated.any():
-        return 1.0
-    level = float(np.mean(prior_shift))
-    shown = float(churned[treated].mean() - churned[~treated].mean())
-    found = shown / level if abs(level) > _EPS else 1.0
-    return float(np.clip(found, MIN_SCALE, MAX_SCALE))
 
 
 def _boost(x: pd.DataFrame, y: np.ndarray, start: np.ndarray) -> lgb.Booster | None:

@@ -32,7 +32,7 @@ import pandas as pd
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.decide.config import load_decide_config
 from weiwan.analytics.decide.day import customer_uplift
-from weiwan.analytics.decide.valuation import driver_of, prior_uplift
+from weiwan.analytics.decide.valuation import driver_of, uplift
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import eligibility, load_policies
 from weiwan.analytics.profile import load_profile
@@ -126,10 +126,10 @@ def _plan(wh: Warehouse, day: date, seed: int, registry: ModelRegistry) -> Strat
     pool = pool[~pool["subscriber_id"].isin(held)].copy()
     pool["cost"] = pool["offer_cost"] + config.contact_cost.get(BASELINE_CHANNEL, 0.0)
     learned = learned_uplift(RunContext(wh, day, registry), config)
-    relative = prior_uplift(pool["offer_type"], driver_of(pool["reason_feature"], config), config)
-    if learned is not None:
-        mine = customer_uplift(pool, profile, learned, config)
-        relative = mine.where(mine.notna(), relative)
+    mine = customer_uplift(pool, profile, learned, config) if learned is not None else None
+    driver = driver_of(pool["reason_feature"], config)
+    channel = pd.Series(BASELINE_CHANNEL, index=pool.index)
+    relative = uplift(pool["offer_type"], driver, channel, config, mine)  # as the decisions do
     pool["predicted_uplift"] = pool["churn_probability"].astype(float) * relative
 
     acted = decisions[decisions["action"] & decisions["policy_id"].notna()]

@@ -5,10 +5,10 @@ as a linear programme (HiGHS through ``scipy.optimize.linprog``).
 The relaxation's optimum has at most as many fractional subscribers as there are binding side
 constraints (a vertex of the assignment polytope cut by k constraints), so granting in the order
 of the solution's values — what the greedy arbitration does with that order instead of the
-expected value — loses at most k grants against the integer optimum. The constraints' dual
-values are the shadow prices the rehearsal shows: what one more unit of a budget or a channel's
-capacity would add to the day's expected value. When the solver cannot answer (or the problem
-is too large for it) the greedy order stands.
+expected value — loses at most k grants against the integer optimum. The shadow price of a
+binding limit is what one more unit of it (an action, a yuan) would add to the day's expected
+value, found by solving once more with that unit (logged by the daily run). When the solver
+cannot answer (or the problem is too large for it) the greedy order stands.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ class Allocation:
 
     #: per candidate row (same index as the input), its value in the relaxation's optimum
     share: pd.Series
-    objective: float  # the relaxation's expected value: an upper bound of any allocation's
     #: shadow price (yuan of expected value) of one more unit of each binding limit:
     #: ("policy_count", id), ("policy_money", id) or ("channel", name)
     shadow_prices: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -49,7 +48,7 @@ def solve_allocation(
     offer_cost, expected_value > 0); ``budgets``: policy_id → count, money left (NaN or inf:
     no limit); ``capacity``: channel → actions left (inf: none). None when the solver fails."""
     if len(live) == 0:
-        return Allocation(pd.Series(dtype=float), 0.0)
+        return Allocation(pd.Series(dtype=float))
     problem = _Problem.of(live, budgets, capacity)
     solved = problem.solve(problem.bounds)
     if solved is None:
@@ -67,7 +66,7 @@ def solve_allocation(
         again = problem.solve(wider)
         if again is not None and again[1] - objective > 1e-9:
             prices[name] = again[1] - objective
-    return Allocation(pd.Series(share, index=live.index), objective, prices)
+    return Allocation(pd.Series(share, index=live.index), prices)
 
 
 @dataclass

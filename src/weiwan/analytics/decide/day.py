@@ -463,7 +463,7 @@ def _arbitrate(
     order = None
     if config.allocation == "optimal":
         capacity = {c: np.inf if n is None else float(n) for c, n in left.items()}
-        solved = solve_allocation(candidates, budgets.fillna(np.inf), capacity)
+        solved = solve_allocation(candidates, budgets, capacity)
         if solved is not None:
             order = solved.share
             for (kind, name), price in solved.shadow_prices.items():
