@@ -99,7 +99,13 @@ class _Problem:
             names.append(name)
 
         cost = live["offer_cost"].to_numpy(float)
-        for policy, count, money in budgets[["policy_id", "count", "money"]].itertuples(
+        # budgets come with None where a policy has no limit (an object column): as numbers,
+        # a missing limit is NaN, which ``side`` reads as no limit
+        limits = budgets.assign(
+            count=pd.to_numeric(budgets["count"], errors="coerce"),
+            money=pd.to_numeric(budgets["money"], errors="coerce"),
+        )
+        for policy, count, money in limits[["policy_id", "count", "money"]].itertuples(
             index=False
         ):
             mine = (live["policy_id"] == policy).to_numpy()
