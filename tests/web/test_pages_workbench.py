@@ -88,11 +88,15 @@ def test_the_list_sorts_by_any_heading_and_marks_who_was_contacted_today(
 ) -> None:
     tasks = world["tasks"]
     mine = [tasks[(sid, "outbound_call")] for sid in ("S00001", "S00002", "S00003")]
-    with session_scope(engine) as session:  # S00002 was called an hour ago
+    # S00002 was called earlier today in the centre's time zone (halfway since its midnight:
+    # "an hour ago" is yesterday there during the first hour of its day)
+    now = datetime.now(ZoneInfo(app.state.settings.timezone))
+    earlier_today = now - (now - now.replace(hour=0, minute=0, second=0, microsecond=0)) / 2
+    with session_scope(engine) as session:
         session.add(
             Contact(
                 subscriber_id="S00002",
-                at=datetime.now(UTC) - timedelta(hours=1),
+                at=earlier_today.astimezone(UTC),
                 channel="outbound_call",
                 status="sent",
             )

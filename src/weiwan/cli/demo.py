@@ -40,7 +40,7 @@ def strategy_check(
                 progress=update,
             )
         # only this evaluation reads the simulator's ground truth, never the decisions
-        prices = TruthPrices(root / "sim" / "truth", f"{plan.snapshot:%Y-%m}")
+        prices = TruthPrices.from_truth(root / "sim" / "truth", f"{plan.snapshot:%Y-%m}")
         result = summarise(plan, subscribers, prices.saved, prices.oracle, prices.uplift_qini)
     if as_json:
         out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
@@ -57,6 +57,63 @@ def strategy_check(
         )
     source = "learned from outcomes" if result.uplift_learned else "the prior"
     out.print(f"uplift ({source}) against the true effects: Qini {result.uplift_qini:.3f}")
+
+
+@simulate_app.command("loop")
+def loop(
+    subscribers: Annotated[int, typer.Option(min=1000, help="Subscribers to simulate.")] = 20_000,
+    months: Annotated[int, typer.Option(min=1, max=24, help="Month ends to decide at.")] = 6,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    history: Annotated[int, typer.Option(min=6, max=60, help="Months of history first.")] = 12,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Keep the deliveries, warehouse and databases here."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Run a simulated operator month by month through the whole product (pipeline, publish,
+    tasks worked, outcomes learned): next best action vs top-risk-first at equal spend, and the
+    oracle, priced by the simulator's truth. The last month decided is the last complete one."""
+    import tempfile
+    from contextlib import nullcontext
+
+    from weiwan.demo.loop import first_month, run_loop
+
+    holder = (
+        nullcontext(str(out_dir)) if out_dir else tempfile.TemporaryDirectory(prefix="weiwan-loop-")
+    )
+    with holder as tmp:
+        root = Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        with progress_bar(not as_json) as update:
+            result = run_loop(
+                root,
+                subscribers=subscribers,
+                months=months,
+                seed=seed,
+                end_month=first_month(last_complete_month(), months),
+                history_months=history,
+                progress=update,
+            )
+    if as_json:
+        out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
+        return
+    out.print("true revenue saved per month (next 12 months' revenue, yuan):")
+    out.print(
+        f"  {'month':<8} {'nba':>10} {'top_risk':>10} {'oracle':>10} {'nba/oracle':>10} "
+        f"{'nba/top':>8} {'nba per yuan':>12} {'uplift Qini':>11}"
+    )
+    for row in result.rows():
+        out.print(
+            f"  {row['month']:<8} {row['nba']:>10,.0f} {row['top_risk']:>10,.0f} "
+            f"{row['oracle']:>10,.0f} {_share(row['nba_vs_oracle']):>10} "
+            f"{_share(row['nba_vs_top_risk']):>8} {_share(row['nba_per_yuan']):>12} "
+            f"{_share(row['uplift_qini']):>11}"
+        )
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
 
 
 def demo(

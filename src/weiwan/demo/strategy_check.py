@@ -108,12 +108,17 @@ def plan_strategies(
         return _plan(wh, day, seed, registry)
 
 
-def _plan(wh: Warehouse, day: date, seed: int, registry: ModelRegistry) -> StrategyPlan:
+def eligible_pool(
+    wh: Warehouse, day: date, registry: ModelRegistry, held: set[str]
+) -> tuple[pd.DataFrame, bool]:
+    """Every eligible (subscriber, policy) of ``day`` but the subscribers ``held`` out, with its
+    cost through the baseline channel, churn score, ARPU and the uplift the decisions would
+    predict (``predicted_uplift``: churn score × relative uplift, learned from outcomes where
+    the evidence allows, else the prior); and whether any was learned."""
     profile = load_profile(wh, day)
     facts = profile.select(
         "subscriber_id", "churn_probability", "arpu_1m", reason_feature="reason_1_feature"
     ).to_pandas()
-    decisions = wh.table("decisions").filter(lambda t: t.snapshot_date == day).to_pandas()
     library = load_policies()
     config = load_decide_config()
     policies = pd.DataFrame(
@@ -122,7 +127,6 @@ def _plan(wh: Warehouse, day: date, seed: int, registry: ModelRegistry) -> Strat
     )
     pairs = eligibility(profile, library.policies, day, target_groups=library.target_groups)
     pool = pairs.to_pandas().merge(policies, on="policy_id").merge(facts, on="subscriber_id")
-    held = set(decisions.loc[decisions["holdout"], "subscriber_id"])
     pool = pool[~pool["subscriber_id"].isin(held)].copy()
     pool["cost"] = pool["offer_cost"] + config.contact_cost.get(BASELINE_CHANNEL, 0.0)
     learned = learned_uplift(RunContext(wh, day, registry), config)
@@ -131,16 +135,30 @@ def _plan(wh: Warehouse, day: date, seed: int, registry: ModelRegistry) -> Strat
     channel = pd.Series(BASELINE_CHANNEL, index=pool.index)
     relative = uplift(pool["offer_type"], driver, channel, config, mine)  # as the decisions do
     pool["predicted_uplift"] = pool["churn_probability"].astype(float) * relative
+    return pool, learned is not None
 
-    acted = decisions[decisions["action"] & decisions["policy_id"].notna()]
-    nba = acted.merge(facts[["subscriber_id", "arpu_1m"]], on="subscriber_id")
-    budget = float(nba["cost"].sum())
+
+def top_risk_first(pool: pd.DataFrame, budget: float) -> pd.DataFrame:
+    """The baseline: highest churn score first, each with its cheapest eligible offer, while
+    the budget lasts."""
     cheapest = pool.sort_values(["subscriber_id", "cost"]).drop_duplicates("subscriber_id")
-    top = _within_budget(cheapest.sort_values("churn_probability", ascending=False), budget)
+    return _within_budget(cheapest.sort_values("churn_probability", ascending=False), budget)
+
+
+def _plan(wh: Warehouse, day: date, seed: int, registry: ModelRegistry) -> StrategyPlan:
+    decisions = wh.table("decisions").filter(lambda t: t.snapshot_date == day).to_pandas()
+    held = set(decisions.loc[decisions["holdout"], "subscriber_id"])
+    pool, learned = eligible_pool(wh, day, registry, held)
+    facts = load_profile(wh, day).select("subscriber_id", "arpu_1m").to_pandas()
+    acted = decisions[decisions["action"] & decisions["policy_id"].notna()]
+    nba = acted.merge(facts, on="subscriber_id")
+    budget = float(nba["cost"].sum())
+    top = top_risk_first(pool, budget)
+    cheapest = pool.sort_values(["subscriber_id", "cost"]).drop_duplicates("subscriber_id")
     order = np.random.default_rng(seed).permutation(len(cheapest))
     rand = _within_budget(cheapest.iloc[order], budget)
     treatments = {"nba": nba, "top_risk": top, "random": rand}
-    return StrategyPlan(treatments, pool, budget, day, uplift_learned=learned is not None)
+    return StrategyPlan(treatments, pool, budget, day, uplift_learned=learned)
 
 
 def summarise(

@@ -40,6 +40,39 @@ def _usage_table(
     return pa.table(arrays)
 
 
+class ChunkRun:
+    """One chunk of lines stepped month by month: its random streams, latent context and
+    state (the whole-window run is :func:`run_chunk`; the closed loop steps it one month at a
+    time between its decisions)."""
+
+    def __init__(self, *, window: Window, seed: int, chunk: int, start: int, size: int) -> None:
+        self.window, self.seed, self.chunk = window, seed, chunk
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, chunk]))
+        self.campaign_rng = np.random.default_rng(np.random.SeedSequence([seed, chunk, 0xCA4]))
+        profile = draw_profile(self.rng, np.arange(start, start + size, dtype=np.int64), window)
+        self.ctx = make_context(window, profile, draw_traits(self.rng, profile), seed)
+        self.ids = padded_ids("U", profile.global_index)
+        self.state = init_state(self.ctx, self.rng)
+
+    def month(self, m: int, sinks: Sinks, *, campaign: bool) -> tuple[int, int]:
+        """Step window month ``m`` and append its rows; with ``campaign`` the operator's former
+        retention campaign runs at its last day. (lines in service at its start, churned)."""
+        ctx, state, rng, ids = self.ctx, self.state, self.rng, self.ids
+        label = self.window.labels[m]
+        at_risk = int(state.alive.sum())
+        month = step_month(ctx, state, rng, m)
+        idx, cols = usage_month(ctx, state, month, rng)
+        sinks.extract("monthly_usage", _usage_table(idx, cols, ids, label))
+        sinks.extract("status_events", status_events(ctx, month, ids, rng))
+        sinks.extract("complaints", complaints(ctx, month, ids, rng))
+        sinks.extract("surveys", surveys(ctx, state, month, ids, rng))
+        sinks.truth("monthly_truth", monthly_truth(state, ids, label))
+        if campaign:
+            contacts = run_campaign(ctx, state, ids, m, self.campaign_rng)
+            sinks.extract("retention_contacts", contacts)
+        return at_risk, int(month.churned.sum())
+
+
 def run_chunk(
     *,
     window: Window,
@@ -54,27 +87,13 @@ def run_chunk(
     """Simulate lines ``start … start+size-1`` and append their rows to ``sinks``; with
     ``campaigns``, the operator's earlier retention campaigns run at every month end but the
     last (drawn from their own random stream)."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, chunk]))
-    campaign_rng = np.random.default_rng(np.random.SeedSequence([seed, chunk, 0xCA4]))
-    profile = draw_profile(rng, np.arange(start, start + size, dtype=np.int64), window)
-    ctx = make_context(window, profile, draw_traits(rng, profile), seed)
-    ids = padded_ids("U", profile.global_index)
-    state = init_state(ctx, rng)
+    run = ChunkRun(window=window, seed=seed, chunk=chunk, start=start, size=size)
     churned = np.zeros(window.months, dtype=np.int64)
     at_risk = np.zeros(window.months, dtype=np.int64)
-    for m, label in enumerate(window.labels):
-        at_risk[m] = int(state.alive.sum())
-        month = step_month(ctx, state, rng, m)
-        churned[m] = int(month.churned.sum())
-        idx, cols = usage_month(ctx, state, month, rng)
-        sinks.extract("monthly_usage", _usage_table(idx, cols, ids, label))
-        sinks.extract("status_events", status_events(ctx, month, ids, rng))
-        sinks.extract("complaints", complaints(ctx, month, ids, rng))
-        sinks.extract("surveys", surveys(ctx, state, month, ids, rng))
-        sinks.truth("monthly_truth", monthly_truth(state, ids, label))
-        if campaigns and m < window.months - 1:
-            sinks.extract("retention_contacts", run_campaign(ctx, state, ids, m, campaign_rng))
+    for m in range(window.months):
+        at_risk[m], churned[m] = run.month(m, sinks, campaign=campaigns and m < window.months - 1)
         tick()
+    ctx, state, rng, ids = run.ctx, run.state, run.rng, run.ids
     sinks.extract("subscribers", subscribers_table(ctx, state, ids, seed, rng))
     sinks.extract("churn_records", churn_table(ctx, state, ids, rng))
     sinks.truth("offer_effects", offer_effects(ctx, state, ids, rng))

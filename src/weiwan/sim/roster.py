@@ -125,9 +125,17 @@ def subscribers_table(
     return pa.table(cols)
 
 
-def churn_table(ctx: Context, state: State, ids: pa.Array, rng: np.random.Generator) -> pa.Table:
-    """One row per line that left in the window; the recorded reason is the latent one, noisy."""
-    idx = np.flatnonzero(state.churn_type >= 0)
+def churn_table(
+    ctx: Context,
+    state: State,
+    ids: pa.Array,
+    rng: np.random.Generator,
+    month: int | None = None,
+) -> pa.Table:
+    """One row per line that left in the window (or in window month ``month`` only); the
+    recorded reason is the latent one, noisy."""
+    left = state.churn_type >= 0
+    idx = np.flatnonzero(left if month is None else left & (state.churn_month == month))
     k = len(idx)
     true = state.churn_reason[idx].astype(np.int64)
     u = rng.random(k)

@@ -19,11 +19,18 @@ REVENUE_MONTHS = 12
 class TruthPrices:
     """Saved revenue of (subscriber, offer type) rows, from a simulation's truth folder."""
 
-    def __init__(self, truth_dir: Path, month: str):
+    def __init__(self, base: pd.Series, treated: pd.Series):
+        #: true P(churn next month) by subscriber_id; if treated, by (subscriber_id, offer_type)
+        self.base, self.treated = base, treated
+
+    @classmethod
+    def from_truth(cls, truth_dir: Path, month: str) -> TruthPrices:
+        """The prices of a simulation's truth folder at the end of ``month`` (``YYYY-MM``)."""
         truth = pq.read_table(truth_dir / "monthly_truth.parquet").to_pandas()
-        self.base = truth[truth["month"] == month].set_index("subscriber_id")["p_churn_next"]
+        base = truth[truth["month"] == month].set_index("subscriber_id")["p_churn_next"]
         effects = pq.read_table(truth_dir / "offer_effects.parquet").to_pandas()
-        self.treated = effects.set_index(["subscriber_id", "offer_type"])["p_churn_next_if_treated"]
+        treated = effects.set_index(["subscriber_id", "offer_type"])["p_churn_next_if_treated"]
+        return cls(base, treated)
 
     def saved(self, rows: pd.DataFrame) -> pd.Series:
         """Per row (subscriber_id, offer_type, arpu_1m): expected revenue kept, yuan."""
