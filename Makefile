@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-daily bench-quality bench-byo lock clean browser
+.PHONY: demo test lint bench bench-daily bench-quality bench-loop bench-byo lock clean browser
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,15 @@ QUALITY_SEEDS ?= 11,23,37,53,71
 QUALITY_SIZES ?= 20000,100000
 bench-quality: $(STAMP)
 	$(BIN)/python bench/bench_churn_quality.py --seeds $(QUALITY_SEEDS) --sizes $(QUALITY_SIZES)
+
+# The closed loop run for months (issue: decision quality, part 3): LOOP_SUBSCRIBERS x LOOP_MONTHS
+# month ends on LOOP_SEED, the curves to docs/img/loop.png (~1 h at 100 k on 2 cores).
+LOOP_SUBSCRIBERS ?= 100000
+LOOP_MONTHS ?= 6
+LOOP_SEED ?= 21
+bench-loop: $(STAMP)
+	$(BIN)/python bench/bench_loop.py --subscribers $(LOOP_SUBSCRIBERS) --months $(LOOP_MONTHS) \
+		--seed $(LOOP_SEED) --json var/bench/loop.json --plot docs/img/loop.png
 
 # Brought tables (not shipped): BYO_TABLES="path.csv:Label[:IdColumn] ..."
 bench-byo: $(STAMP)

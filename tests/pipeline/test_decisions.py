@@ -300,3 +300,25 @@ def test_a_day_decided_in_chunks_is_the_day_decided_at_once(
         whole.sort_values(keys).reset_index(drop=True),
         check_dtype=False,
     )
+
+
+def test_the_limits_that_bound_a_day_carry_their_shadow_price(run: Warehouse) -> None:
+    """The optimal allocation's shadow prices are stored with the day: only limits that bound
+    (a channel's capacity used to the last contact), each worth more than nothing."""
+    prices = run.table("limit_prices").to_pandas()
+    prices["snapshot_date"] = pd.to_datetime(prices["snapshot_date"]).dt.date
+    assert set(prices["snapshot_date"]) <= set(DAYS) and len(prices) > 0
+    assert (prices["yuan"] > 0).all()
+    assert set(prices["limit_kind"]) <= {"policy_count", "policy_money", "channel"}
+    contact = load_contact_policy()
+    for day, channel in prices.loc[
+        prices["limit_kind"] == "channel", ["snapshot_date", "limit_name"]
+    ].itertuples(index=False):
+        frame = _decisions(run, day)
+        granted = frame[
+            frame["action"] & (frame["channel"] == channel) & frame["policy_id"].notna()
+        ]
+        capacity = contact.capacity(channel, day)
+        assert capacity is not None and len(granted) <= capacity  # a limit that exists
+    policies = {p.id for p in load_policies().policies}
+    assert set(prices.loc[prices["limit_kind"] != "channel", "limit_name"]) <= policies

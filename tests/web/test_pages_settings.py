@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import ibis
+import pyarrow as pa
 import pytest
 import yaml
 from fastapi import FastAPI
@@ -21,9 +23,11 @@ from sms_fixtures import actor, add_contact, add_customers, assign
 from web.page_helpers import page_login
 from weiwan.analytics.alerts import load_rules
 from weiwan.analytics.contact_policy import load_contact_policy
+from weiwan.analytics.decide.allocation import LIMIT_PRICES
 from weiwan.analytics.policies import load_policies
 from weiwan.analytics.tags import load_tag_library
 from weiwan.analytics.targets import load_target_groups
+from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import session_scope
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.org.config import text_digest
@@ -34,6 +38,7 @@ from weiwan.ops.surveys.models import Question, Questionnaire
 from weiwan.ops.surveys.results import results
 from weiwan.ops.surveys.schemas import AnswerIn
 from weiwan.pipeline.publish.contact_rules import publish_contact_rules
+from weiwan.pipeline.publish.decisions import publish_decisions
 from weiwan.pipeline.publish.policies import publish_policies
 from weiwan.pipeline.publish.rule_documents import publish_rule_documents
 
@@ -561,3 +566,39 @@ def test_an_analyst_adds_and_changes_tags_checked_by_the_runs_rules(
     assert by_id[shipped.id].expression == "competitor_calls_3m >= 2"  # replaced, not doubled
     assert len(library.tags) == len(load_tag_library().tags) + 1
     assert page_login(app, "director").post("/settings/tags/form", data=bad).status_code == 403
+
+
+def _cell(page: str, row_text: str, key: str) -> str:
+    row = page.split(row_text, 1)[1].split("</tr>", 1)[0]
+    return row.split(f'data-key="{key}"', 1)[1].split("</td>", 1)[0]
+
+
+def test_the_limits_that_bound_the_last_day_show_their_shadow_price(
+    app: FastAPI, published: Engine, tmp_path: Path
+) -> None:
+    first, second = load_policies().policies[:2]
+    prices = pa.table(
+        {
+            "limit_kind": ["policy_money", "channel"],
+            "limit_name": [first.id, "outbound_call"],
+            "yuan": [0.75, 12.5],
+            "snapshot_date": pa.array([DAY, DAY], pa.date32()),
+        }
+    )
+    with Warehouse(tmp_path / "wh.duckdb") as wh:
+        wh.replace_snapshot(LIMIT_PRICES, ibis.memtable(prices), DAY)
+        publish_decisions(wh, published, DAY)
+        director = page_login(app, "director", language="en")
+        policies = director.get("/settings/policies").text
+        assert "0.75" in _cell(policies, f">{first.id}<", "money_price")
+        assert _cell(policies, f">{first.id}<", "count_price").strip(" >") in ("", "—")
+        assert _cell(policies, f">{second.id}<", "money_price").strip(" >") in ("", "—")
+        assert 'id="limit-prices-note"' in policies
+        channels = director.get("/settings/contact-policy").text
+        assert "12.50" in _cell(channels, "Outbound call", "capacity_price")
+        assert "影子价格" in page_login(app, "head").get("/settings/contact-policy").text
+        # the next decided day, on which nothing bound: no price is shown, none stale
+        publish_decisions(wh, published, NEXT)
+        later = director.get("/settings/policies").text
+        assert 'id="limit-prices-note"' not in later
+        assert _cell(later, f">{first.id}<", "money_price").strip(" >") in ("", "—")

@@ -227,4 +227,25 @@ def decisions_step(ctx: RunContext) -> ir.Table | None:
         pa.RecordBatch.from_pandas(part, schema=DECISIONS_ARROW, preserve_index=False)
         for part in decide_parts(ctx, inputs)
     )
-    return ctx.warehouse.from_batches(batches, DECISIONS_ARROW)
+    decided = ctx.warehouse.from_batches(batches, DECISIONS_ARROW)
+    ctx.shadow_prices = inputs.day.shadow_prices  # filled: the batches were consumed
+    return decided
+
+
+def limit_prices_step(ctx: RunContext) -> ir.Table | None:
+    """The decisions' shadow prices (``limit_prices``, one row per binding limit; limit_kind:
+    policy_count, policy_money or channel; limit_name: the policy id or channel; yuan: the
+    expected value one more grant, yuan of budget or contact that day would add); None when
+    no limit bound."""
+    if not ctx.shadow_prices:
+        return None
+    ordered = sorted(ctx.shadow_prices.items())
+    rows = pa.table(
+        {
+            "limit_kind": pa.array([kind for (kind, _), _ in ordered], pa.string()),
+            "limit_name": pa.array([name for (_, name), _ in ordered], pa.string()),
+            "yuan": pa.array([round(price, 2) for _, price in ordered], pa.float64()),
+            "snapshot_date": pa.array([ctx.snapshot] * len(ordered), pa.date32()),
+        }
+    )
+    return ibis.memtable(rows)

@@ -3,7 +3,7 @@
 (collect the operational contacts → outcomes of closed decisions →)
 
 features → tags → segments → CLV → scores → drift → profile → saved target groups → alerts
-→ next best actions (decisions).
+→ next best actions (decisions) → the shadow prices of the limits that bound them.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ import pyarrow as pa
 from sqlalchemy import Engine
 
 from weiwan.analytics.churn.registry import ModelRegistry
+from weiwan.analytics.decide.allocation import LIMIT_PRICES
 from weiwan.analytics.outcomes import retention_outcomes
 from weiwan.analytics.warehouse import RUN_WARNINGS, Store, has_rows
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
 from weiwan.pipeline.anomaly_steps import anomalies_step
 from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb
-from weiwan.pipeline.decision_steps import alerts_step, decisions_step
+from weiwan.pipeline.decision_steps import alerts_step, decisions_step, limit_prices_step
 from weiwan.pipeline.publish.rule_documents import rule_document_paths
 from weiwan.pipeline.steps import (
     RunContext,
@@ -60,6 +61,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("alerts", alerts_step),
     ("anomalies", anomalies_step),
     ("decisions", decisions_step),
+    (LIMIT_PRICES, limit_prices_step),
 )
 
 

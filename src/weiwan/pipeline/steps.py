@@ -47,6 +47,9 @@ class RunContext:
     #: what the operator should know about this run, (event, message): logged, shown in the
     #: run's summary and stored in the warehouse table ``run_warnings``
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    #: the decisions' shadow prices of the limits that bound them, (kind, name) → yuan; stored
+    #: by the step after the decisions (``limit_prices``)
+    shadow_prices: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @cached_property
     def subscriber_ranges(self) -> list[SubscriberRange]:

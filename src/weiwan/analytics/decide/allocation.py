@@ -28,6 +28,10 @@ log = get_logger(__name__)
 TIME_LIMIT = 60.0
 
 
+#: the warehouse table of each day's shadow prices of the binding limits
+LIMIT_PRICES = "limit_prices"
+
+
 @dataclass
 class Allocation:
     """The solver's order of the candidates and what each constraint is worth."""

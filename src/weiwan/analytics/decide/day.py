@@ -98,6 +98,9 @@ class DayInputs:
     dnd: ir.Table | None = None  # subscriber_id, channel
     #: rule id -> (Chinese, English) name of the alert and care rules, for the explanations
     trigger_names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: filled by the arbitration: the shadow price (yuan of expected value) of one more unit of
+    #: each binding limit, ("policy_count" | "policy_money" | "channel", policy id or channel)
+    shadow_prices: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def _triggers(inputs: DayInputs, config: DecideConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -466,6 +469,7 @@ def _arbitrate(
         solved = solve_allocation(candidates, budgets, capacity)
         if solved is not None:
             order = solved.share
+            inputs.shadow_prices.update(solved.shadow_prices)
             for (kind, name), price in solved.shadow_prices.items():
                 log.info("allocation.shadow_price", limit=kind, name=name, yuan=round(price, 2))
     return arbitrate(candidates, budgets, left, order=order)

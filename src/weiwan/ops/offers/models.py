@@ -32,3 +32,18 @@ class PublishedPolicy(Base):
     approval: Mapped[str] = mapped_column(String(16))
     budget_count: Mapped[int | None] = mapped_column(Integer)
     budget_money: Mapped[float | None] = mapped_column(Float)
+
+
+class PublishedLimitPrice(Base):
+    """The shadow price of a limit that bound the day's decisions (影子价格): the expected value
+    one more grant or yuan of a policy's budget, or one more contact of a channel's capacity
+    that day, would have added; published with the day's decisions."""
+
+    __tablename__ = "limit_prices"
+
+    snapshot_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    #: policy_count, policy_money or channel
+    limit_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: the policy id or the channel
+    limit_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    yuan: Mapped[float] = mapped_column(Float)

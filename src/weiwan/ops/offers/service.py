@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.models import CustomerView, Publication
 from weiwan.ops.customers.service import spaced_ids
-from weiwan.ops.offers.models import PublishedPolicy
+from weiwan.ops.offers.models import PublishedLimitPrice, PublishedPolicy
 
 SELF_SERVICE = "self_service"
 
@@ -23,6 +24,34 @@ def list_policies(session: Session, *, valid_on: date | None = None) -> Sequence
             PublishedPolicy.valid_from <= valid_on, PublishedPolicy.valid_to >= valid_on
         )
     return session.scalars(query).all()
+
+
+@dataclass(frozen=True)
+class LimitPrices:
+    """The shadow prices of the limits that bound the latest decided day (``day``; None and
+    no prices when none was published): by (limit kind, limit name), yuan."""
+
+    day: date | None
+    yuan: dict[tuple[str, str], float]
+
+    def of(self, kind: str, name: str) -> float | None:
+        """The price of one more unit of a limit, None when it did not bind."""
+        return self.yuan.get((kind, name))
+
+
+def latest_limit_prices(session: Session) -> LimitPrices:
+    """The shadow prices published with the latest decided day (none bound: no prices)."""
+    day = session.scalar(
+        select(func.max(Publication.snapshot_date)).where(Publication.kind == "decisions")
+    )
+    if day is None:
+        return LimitPrices(None, {})
+    rows = session.execute(
+        select(
+            PublishedLimitPrice.limit_kind, PublishedLimitPrice.limit_name, PublishedLimitPrice.yuan
+        ).where(PublishedLimitPrice.snapshot_date == day)
+    )
+    return LimitPrices(day, {(kind, name): float(yuan) for kind, name, yuan in rows})
 
 
 def policy_names(session: Session, language: str) -> dict[str, str]:

@@ -8,12 +8,14 @@ from datetime import date
 import ibis.expr.types as ir
 import sqlalchemy as sa
 
+from weiwan.analytics.decide.allocation import LIMIT_PRICES
 from weiwan.analytics.profile import snapshot_rows
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.ops.customers.models import PublishedDecision
+from weiwan.ops.offers.models import PublishedLimitPrice
 from weiwan.pipeline.publish.bookkeeping import record_publication
 from weiwan.pipeline.publish.columns import null_of, typed
-from weiwan.pipeline.publish.transport import load_staged, table_of
+from weiwan.pipeline.publish.transport import insert_rows, load_staged, table_of
 
 KIND = "decisions"
 
@@ -31,13 +33,26 @@ def decision_rows(warehouse: Warehouse, snapshot: date) -> ir.Table:
 
 
 def publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> int:
-    """Replace ``snapshot``'s published decisions; returns the rows loaded."""
+    """Replace ``snapshot``'s published decisions and the shadow prices of the limits that
+    bound them; returns the decisions loaded."""
     table = table_of(PublishedDecision)
+    prices = table_of(PublishedLimitPrice)
     rows = None
     if warehouse.has_table("decisions"):
         rows = decision_rows(warehouse, snapshot)
     with engine.begin() as conn:
         conn.execute(sa.delete(table).where(table.c.snapshot_date == snapshot))
+        conn.execute(sa.delete(prices).where(prices.c.snapshot_date == snapshot))
         loaded = 0 if rows is None else load_staged(warehouse, conn, table, rows, KIND)
+        insert_rows(conn, prices, _limit_prices(warehouse, snapshot))
         record_publication(conn, KIND, snapshot, loaded)
     return loaded
+
+
+def _limit_prices(warehouse: Warehouse, snapshot: date) -> list[dict[str, object]]:
+    """The day's shadow prices as rows of ``limit_prices`` (a handful: one per binding limit)."""
+    if not warehouse.has_table(LIMIT_PRICES):
+        return []
+    stored = snapshot_rows(warehouse, LIMIT_PRICES, snapshot)
+    frame = stored.select("limit_kind", "limit_name", "yuan").to_pyarrow().to_pylist()
+    return [{**row, "snapshot_date": snapshot} for row in frame]

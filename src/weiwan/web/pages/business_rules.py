@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.contacts.rules import current_rules
-from weiwan.ops.offers.service import list_policies
+from weiwan.ops.offers.service import latest_limit_prices, list_policies
 from weiwan.ops.org import config
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.policy_check import EditRefusedError
@@ -91,13 +91,19 @@ def _policies_page(
 ) -> Response:
     view = config.rule_document_view(db, actor, "policies")
     validation = view.validation
+    prices = latest_limit_prices(db)
     tables = [
-        policy_table(list_policies(db), validation),
+        policy_table(list_policies(db), validation, prices),
         message_table(
             "policy_messages", validation, _("Validation messages"), _("Policy"), issue_row
         ),
     ]
-    context = {"tables": tables, "editors": [editor_context(view, draft)], **extra}
+    context = {
+        "tables": tables,
+        "editors": [editor_context(view, draft)],
+        "limit_day": prices.day if prices.yuan else None,
+        **extra,
+    }
     return _page(
         request,
         actor,
@@ -166,8 +172,9 @@ def _contact_page(
 ) -> Response:
     view = config.rule_document_view(db, actor, "contact_policy")
     rules_in_force = current_rules(db)
+    prices = latest_limit_prices(db)
     tables = [
-        channel_table(rules_in_force),
+        channel_table(rules_in_force, prices),
         general_table(rules_in_force),
         message_table("contact_messages", view.validation, _("Validation messages"), _("Item")),
     ]
@@ -179,7 +186,12 @@ def _contact_page(
         template="business_rules/contact_policy.html",
         tables=tables,
         filename="contact_policy",
-        context={"tables": tables, "editors": [editor_context(view, draft)], **extra},
+        context={
+            "tables": tables,
+            "editors": [editor_context(view, draft)],
+            "limit_day": prices.day if prices.yuan else None,
+            **extra,
+        },
         status_code=422 if extra.get("error") else 200,
     )
 

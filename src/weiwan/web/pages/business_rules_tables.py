@@ -12,6 +12,7 @@ from weiwan.core.contact_rules import CHANNELS, ChannelRule, ContactRules
 from weiwan.core.months import shown_end
 from weiwan.core.yaml_safe import load_yaml
 from weiwan.ops.offers.models import PublishedPolicy
+from weiwan.ops.offers.service import LimitPrices
 from weiwan.ops.org import config
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
@@ -66,10 +67,14 @@ def _messages_by_item(validation: Mapping[str, Any] | None) -> dict[str, int]:
 
 
 def policy_table(
-    policies: Sequence[PublishedPolicy], validation: Mapping[str, Any] | None
+    policies: Sequence[PublishedPolicy],
+    validation: Mapping[str, Any] | None,
+    prices: LimitPrices | None = None,
 ) -> Table:
-    """The published policy library, one row per policy, with its count of messages."""
+    """The published policy library, one row per policy, with its count of messages and the
+    shadow prices of its budget on the latest decided day (blank: the budget did not bind)."""
     counts = _messages_by_item(validation)
+    prices = prices or LimitPrices(None, {})
     rows = [
         {
             "policy_id": p.policy_id,
@@ -83,6 +88,8 @@ def policy_table(
             "channels": _channels(p.channels.split()),
             "budget_count": p.budget_count,
             "budget_money": p.budget_money,
+            "count_price": prices.of("policy_count", p.policy_id),
+            "money_price": prices.of("policy_money", p.policy_id),
             "approval": label(APPROVALS, p.approval),
             "messages": counts.get(p.policy_id, 0),
         }
@@ -100,6 +107,8 @@ def policy_table(
         Column("channels", _("Channels")),
         Column("budget_count", _("Budget (grants)"), "int"),
         Column("budget_money", _("Budget (yuan)"), "money"),
+        Column("count_price", _("One more grant would add (yuan)"), "number"),
+        Column("money_price", _("One more yuan of budget would add (yuan)"), "number"),
         Column("approval", _("Approval")),
         Column("messages", _("Messages"), "int"),
     ]
@@ -216,8 +225,10 @@ def _capacity(rule: ChannelRule) -> str:
     return text
 
 
-def channel_table(rules: ContactRules) -> Table:
-    """The contact policy per channel: caps, quiet hours, cool-off and capacity."""
+def channel_table(rules: ContactRules, prices: LimitPrices | None = None) -> Table:
+    """The contact policy per channel: caps, quiet hours, cool-off and capacity, with the
+    shadow price of the capacity on the latest decided day (blank: it did not bind)."""
+    prices = prices or LimitPrices(None, {})
     rows = []
     for channel in CHANNELS:
         rule = rules.rule(channel)
@@ -231,6 +242,7 @@ def channel_table(rules: ContactRules) -> Table:
                 "quiet_hours": _quiet(rule),
                 "cool_off_days": rule.cool_off_days,
                 "capacity": _capacity(rule),
+                "capacity_price": prices.of("channel", channel),
             }
         )
     columns = [
@@ -242,6 +254,7 @@ def channel_table(rules: ContactRules) -> Table:
         Column("quiet_hours", _("Quiet hours")),
         Column("cool_off_days", _("Cool-off after a refusal (days)"), "int"),
         Column("capacity", _("Daily capacity")),
+        Column("capacity_price", _("One more contact that day would add (yuan)"), "number"),
     ]
     return Table("channels", columns, rows, title=_("Rules per channel"))
 
