@@ -77,3 +77,41 @@ def test_evidence_carries_features_score_and_reason_of_its_day(
     assert evidence["score"].between(0, 1).all() and evidence["score"].nunique() > 10
     assert evidence["reason_feature"].isin(meta.features).mean() > 0.5
     assert evidence["treated"].any() and not evidence["treated"].all()
+
+
+def test_a_campaign_without_a_control_group_is_no_evidence(delivered: Warehouse) -> None:
+    """Whom a campaign without hold-outs contacted was chosen, not drawn: it is left out; a
+    campaign with one stays, named or (no name) by its contact date."""
+    before = campaign_outcomes(delivered, SNAPSHOT)
+    assert before is not None
+    counted = len(before.to_pandas())
+    subscribers = delivered.table("subscribers").to_pandas()["subscriber_id"].head(40).tolist()
+    day = date(2026, 5, 20)
+    rows = [
+        (f"NOHOLD-{i}", sid, day, "discount", False, "no-control", SNAPSHOT, 0)
+        for i, sid in enumerate(subscribers[:20])
+    ] + [
+        (f"UNNAMED-{i}", sid, day, "discount", i % 4 == 0, None, SNAPSHOT, 0)
+        for i, sid in enumerate(subscribers[20:])
+    ]
+    columns = (
+        "contact_id, subscriber_id, contact_date, offer_type, holdout, campaign, _snapshot, _line"
+    )
+    try:
+        for row in rows:
+            delivered.execute(
+                f"INSERT INTO retention_contacts ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                list(row),
+            )
+        after = campaign_outcomes(delivered, SNAPSHOT)
+        assert after is not None
+        kept = after.to_pandas()
+        assert len(kept) == counted + 20  # the unnamed campaign with hold-outs counts
+        added = kept[pd.to_datetime(kept["snapshot_date"]).dt.date == day]
+        assert set(added["subscriber_id"]) == set(subscribers[20:])
+        assert added["treated"].sum() == 15
+    finally:
+        delivered.execute(
+            "DELETE FROM retention_contacts "
+            "WHERE contact_id LIKE 'NOHOLD-%' OR contact_id LIKE 'UNNAMED-%'"
+        )

@@ -72,12 +72,23 @@ def campaign_outcomes(
     """Outcomes of the delivered earlier campaigns (contract ``retention_contacts``) whose
     window closed by the snapshot, in :data:`OUTCOME_COLUMNS`: ``treated`` is a contacted
     row, a held-out row is the campaign's control; ``churned`` a churn record in (contact date,
-    + ``horizon_months``]. None when the operator delivers no such records."""
+    + ``horizon_months``]. None when the operator delivers no such records.
+
+    Only campaigns with a control group count (a campaign: its ``campaign`` name, else its
+    contact date): whom a campaign without hold-outs contacted was chosen, not drawn — its
+    highest-risk targets would teach that contacts make people leave."""
     if not wh.has_table("retention_contacts"):
         return None
     contacts = as_of_rows(wh, "retention_contacts", snapshot)
     closed_by = add_months(snapshot, -horizon_months)
-    contacts = contacts.filter(contacts.contact_date <= closed_by).select(
+    contacts = contacts.filter(contacts.contact_date <= closed_by)
+    name = contacts.contact_date.cast("string")
+    if "campaign" in contacts.columns:
+        name = contacts.campaign.fill_null(name)
+    held = contacts.holdout.cast("int64").sum().over(group_by=name)
+    rows = contacts.holdout.count().over(group_by=name)
+    contacts = contacts.filter((held > 0) & (held < rows))
+    contacts = contacts.select(
         "subscriber_id",
         snapshot_date=contacts.contact_date,
         offer_type=contacts.offer_type,
