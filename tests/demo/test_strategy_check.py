@@ -41,6 +41,19 @@ def test_strategy_check_prints_all_four_at_the_same_budget(
     # the uplift the decisions used orders (subscriber, offer) pairs far better than chance
     assert 0.1 < figures["uplift_qini"] <= 1.0
     assert figures["uplift_learned"] in (True, False)
+    # optimal vs greedy allocation of the same day, with the budgets as configured and halved
+    configured, halved = (
+        figures["allocation"]["configured"],
+        figures["allocation"]["budgets_halved"],
+    )
+    assert configured["optimal"]["saved"] == pytest.approx(figures["nba"])  # the same decisions
+    assert configured["optimal"]["spent"] == pytest.approx(figures["budget"])
+    for plans in (configured, halved):
+        optimal, greedy = plans["optimal"], plans["greedy"]
+        assert optimal["expected_value"] >= greedy["expected_value"] - 1e-6
+    # halved budgets bind: less is spent and fewer are treated than as configured
+    assert halved["optimal"]["spent"] <= configured["optimal"]["spent"] / 2 + 1e-6
+    assert 0 < halved["optimal"]["treated"] < configured["optimal"]["treated"]
 
 
 def test_qini_is_one_for_the_true_order_and_zero_for_none() -> None:

@@ -57,6 +57,14 @@ def strategy_check(
         )
     source = "learned from outcomes" if result.uplift_learned else "the prior"
     out.print(f"uplift ({source}) against the true effects: Qini {result.uplift_qini:.3f}")
+    for variant, plans in result.allocation.items():
+        out.print(f"allocation, budgets {variant.replace('_', ' ')}:")
+        for name, figures in plans.items():
+            out.print(
+                f"  {name:<8} expected value {figures['expected_value']:>10,.0f}  "
+                f"spent {figures['spent']:>10,.0f}  true saving {figures['saved']:>10,.0f}  "
+                f"treated {figures['treated']:>7,.0f}"
+            )
 
 
 @simulate_app.command("loop")

@@ -22,7 +22,7 @@ out).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -34,11 +34,12 @@ from weiwan.analytics.decide.config import load_decide_config
 from weiwan.analytics.decide.day import customer_uplift
 from weiwan.analytics.decide.valuation import driver_of, uplift
 from weiwan.analytics.ingest import ingest
-from weiwan.analytics.policies import eligibility, load_policies
+from weiwan.analytics.policies import PolicyLibrary, eligibility, load_policies
+from weiwan.analytics.policy_models import Policy
 from weiwan.analytics.profile import load_profile
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import month_end
-from weiwan.pipeline.decision_steps import learned_uplift
+from weiwan.pipeline.decision_steps import decide, decision_inputs, learned_uplift
 from weiwan.pipeline.run import Progress, run_pipeline
 from weiwan.pipeline.steps import RunContext
 from weiwan.sim import simulate
@@ -64,6 +65,9 @@ class StrategyCheck:
     #: Qini coefficient of the predicted uplift against the true one (1: perfect order, 0: random)
     uplift_qini: float = 0.0
     uplift_learned: bool = False  # whether any offer type's uplift was learned from outcomes
+    #: optimal vs greedy allocation on the same day, with the policies' budgets as configured
+    #: and halved: per variant and allocation, expected value, spent, true saving, treated
+    allocation: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -84,6 +88,9 @@ class StrategyPlan:
     budget: float
     snapshot: date
     uplift_learned: bool = False
+    #: variant ("configured", "budgets_halved") → allocation ("optimal", "greedy") → the day's
+    #: granted offers (subscriber_id, offer_type, cost, expected_value, arpu_1m)
+    allocations: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
 
 
 def plan_strategies(
@@ -105,7 +112,54 @@ def plan_strategies(
         ingest(root / "sim", snapshot=day, warehouse=wh)
         registry = ModelRegistry(root / "models")
         run_pipeline(wh, day, progress, registry=registry)
-        return _plan(wh, day, seed, registry)
+        plan = _plan(wh, day, seed, registry)
+        plan.allocations = plan_allocations(wh, day, registry)
+        return plan
+
+
+def plan_allocations(
+    wh: Warehouse, day: date, registry: ModelRegistry
+) -> dict[str, dict[str, pd.DataFrame]]:
+    """The day decided again with the optimal and the greedy allocation, with the policies'
+    budgets as configured and halved (each policy's count and money cut to half of what the
+    optimal allocation granted it, so that they bind): per variant and allocation, the
+    granted offers."""
+    context = RunContext(wh, day, registry)
+    inputs = decision_inputs(context)
+    if inputs is None:
+        return {}
+    facts = load_profile(wh, day).select("subscriber_id", "arpu_1m").to_pandas()
+
+    def granted(library: PolicyLibrary, allocation: str) -> pd.DataFrame:
+        config = inputs.config.model_copy(update={"allocation": allocation})
+        frame = decide(context, replace(inputs, library=library, config=config))
+        acted = frame[frame["action"] & frame["policy_id"].notna()]
+        return acted.merge(facts, on="subscriber_id")
+
+    plans: dict[str, dict[str, pd.DataFrame]] = {"configured": {}, "budgets_halved": {}}
+    for allocation in ("optimal", "greedy"):
+        plans["configured"][allocation] = granted(inputs.library, allocation)
+    optimal = plans["configured"]["optimal"]
+    used = {
+        str(pid): (len(rows), float(rows["cost"].sum()))
+        for pid, rows in optimal.groupby("policy_id")
+    }
+    halved = replace(
+        inputs.library,
+        policies=tuple(_halved(policy, used) for policy in inputs.library.policies),
+    )
+    for allocation in ("optimal", "greedy"):
+        plans["budgets_halved"][allocation] = granted(halved, allocation)
+    return plans
+
+
+def _halved(policy: Policy, used: dict[str, tuple[int, float]]) -> Policy:
+    """``policy`` with count and money budgets of half what it was granted (unused: as is)."""
+    if policy.id not in used:
+        return policy
+    count, money = used[policy.id]
+    budget = policy.budget.model_copy(update={"count": count // 2, "money": money / 2})
+    return policy.model_copy(update={"budget": budget})
 
 
 def eligible_pool(
@@ -175,6 +229,18 @@ def summarise(
     chosen["oracle"] = oracle(plan.pool, plan.budget)
     totals = {name: float(rows["saved"].sum()) for name, rows in chosen.items()}
     spent = {name: float(rows["cost"].sum()) for name, rows in chosen.items()}
+    allocation = {
+        variant: {
+            name: {
+                "expected_value": float(rows["expected_value"].sum()),
+                "spent": float(rows["cost"].sum()),
+                "saved": float(saved(rows).sum()) if len(rows) else 0.0,
+                "treated": float(len(rows)),
+            }
+            for name, rows in plans.items()
+        }
+        for variant, plans in plan.allocations.items()
+    }
     return StrategyCheck(
         nba=totals["nba"],
         top_risk=totals["top_risk"],
@@ -188,4 +254,5 @@ def summarise(
         saved_per_yuan={name: totals[name] / spent[name] if spent[name] else 0.0 for name in spent},
         uplift_qini=uplift_qini(plan.pool),
         uplift_learned=plan.uplift_learned,
+        allocation=allocation,
     )
