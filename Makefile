@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_targets.py
 	$(BIN)/python bench/bench_churn.py
 	$(BIN)/python bench/bench_decisions.py
+	$(BIN)/python bench/bench_allocation.py
 	$(BIN)/python bench/bench_publish.py
 	$(BIN)/python bench/bench_ops_api.py
 	$(BIN)/python bench/bench_pages.py

@@ -33,7 +33,12 @@ class Tables:
 
 
 def _decision(
-    sid: str, day: date = D0, *, holdout: bool = False, channel: str = "outbound_call"
+    sid: str,
+    day: date = D0,
+    *,
+    holdout: bool = False,
+    channel: str = "outbound_call",
+    expected_value: float = 40.0,
 ) -> dict[str, Any]:
     return {
         "subscriber_id": sid,
@@ -42,6 +47,7 @@ def _decision(
         "action": not holdout,
         "offer_type": "discount",
         "channel": channel,
+        "expected_value": expected_value,
     }
 
 
@@ -68,6 +74,9 @@ def test_arms_reach_and_churn_window() -> None:
             _decision("s6", date(2026, 8, 31)),  # window still open at the snapshot
             _decision("s7"),  # reached too late (36 days)
             _decision("s8", holdout=True),  # held out, churns inside the window
+            # held out of a decision that would not have acted (not worth it): unlike the
+            # treated, who were all worth acting on → neither arm
+            _decision("s9", holdout=True, expected_value=-25.0),
         ]
     )
     contacts = pd.DataFrame(
@@ -81,10 +90,15 @@ def test_arms_reach_and_churn_window() -> None:
     )
     churn = pd.DataFrame(
         {
-            "subscriber_id": ["s1", "s3", "s8"],
-            "churn_date": [date(2026, 8, 15), date(2026, 10, 15), date(2026, 9, 30)],
-            "churn_type": ["port_out"] * 3,
-            "_snapshot": [SNAPSHOT] * 3,  # delivery date
+            "subscriber_id": ["s1", "s3", "s8", "s9"],
+            "churn_date": [
+                date(2026, 8, 15),
+                date(2026, 10, 15),
+                date(2026, 9, 30),
+                date(2026, 8, 1),
+            ],
+            "churn_type": ["port_out"] * 4,
+            "_snapshot": [SNAPSHOT] * 4,  # delivery date
         }
     )
     wh = Tables(decisions=decisions, ops_contacts=contacts, churn_records=churn)

@@ -6,7 +6,8 @@ months ≤ snapshot) and every retention decision of that day:
 - ``treated`` True: the action was taken and a contact in the decided channel was *sent*
   within ``contact_days`` after D (the operational side's contacts, collected into the
   warehouse table ``ops_contacts``) — the offer reached the customer;
-- ``treated`` False: the customer was in the hold-out (no contact by design);
+- ``treated`` False: the customer was in the hold-out (no contact by design) and the decision
+  they would have had was worth acting on (positive expected value), as the treated ones were;
 - decisions that acted but never reached the customer belong to neither arm and are left out
   (per-protocol on the treated side; intention-to-treat would keep them as treated);
 - ``churned``: a churn record in (D, D + ``horizon`` months], as delivered by the snapshot.
@@ -38,10 +39,12 @@ def retention_outcomes(
     """One row per closed retention decision in an arm (see the module doc)."""
     decisions = wh.table("decisions")
     closed_by = add_months(snapshot, -horizon_months)
+    # a held-out subscriber is the control of the decisions that acted: only those whose
+    # decision would have acted (a positive expected value) are like them
     retention = decisions.filter(
         (decisions.snapshot_date <= closed_by)
         & decisions.offer_type.notnull()
-        & (decisions.holdout | decisions.action)
+        & ((decisions.holdout & (decisions.expected_value > 0)) | decisions.action)
     )
     contacts = wh.table("ops_contacts")
     sent = contacts.filter(contacts.status == "sent").select(

@@ -42,6 +42,10 @@ MAX_UPLIFT = 0.9
 MIN_UPLIFT = -1.0
 #: evidence kept per arm (the most recent first): bounds the daily run's cost at any size
 MAX_ROWS_PER_ARM = 200_000
+#: the evidence's column naming the randomised comparison a row belongs to (its source and
+#: day: a day's decisions, a campaign's contacts of one day); offered and held out are alike
+#: only within one
+EXPERIMENT = "experiment"
 FOLDS = 5
 #: the blends of prior and learned uplift the evidence chooses between
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -218,9 +222,16 @@ def learn_uplift(
     prior_shift = -control * prior  # P(churn | offered) − P(churn | not offered), by the prior
     # all offer types together first: the per-offer evidence is thin long after the pooled
     # evidence is not (e.g. an outcome window that dilutes a one-month effect shows at once)
-    level = _level(treated, churned, prior_shift)
+    strata = evidence[EXPERIMENT].to_numpy() if EXPERIMENT in evidence else None
+    level = _level(treated, churned, prior_shift, strata=strata)
     scale = {
-        name: _level(treated[pair], churned[pair], prior_shift[pair], level)
+        name: _level(
+            treated[pair],
+            churned[pair],
+            prior_shift[pair],
+            level,
+            None if strata is None else strata[pair],
+        )
         for name in model.arms[1:]
         for pair in [offer_type == name]  # offered it, or held out of it: randomised
     }
@@ -310,24 +321,45 @@ def _simplest(target: np.ndarray, candidates: list[np.ndarray]) -> int:
 
 
 def _level(
-    treated: np.ndarray, churned: np.ndarray, prior_shift: np.ndarray, current: float = 1.0
+    treated: np.ndarray,
+    churned: np.ndarray,
+    prior_shift: np.ndarray,
+    current: float = 1.0,
+    strata: np.ndarray | None = None,
 ) -> float:
     """The level of a prior: ``current`` unless the randomised comparison's effect (difference
     in churn rates, offered − held out) differs from the one ``prior_shift`` × ``current``
     predicts by more than :data:`LEVEL_Z` standard errors — a direct test, far more powerful
     for a level than any per-customer loss —, and then the level it shows (that difference
-    over the one ``prior_shift`` predicts, within :data:`MIN_SCALE` … :data:`MAX_SCALE`)."""
-    if treated.all() or not treated.any():
-        return current
-    rate_t, rate_c = float(churned[treated].mean()), float(churned[~treated].mean())
-    shown = rate_t - rate_c
-    error = np.sqrt(
-        rate_t * (1 - rate_t) / treated.sum() + rate_c * (1 - rate_c) / (~treated).sum()
+    over the one ``prior_shift`` predicts, within :data:`MIN_SCALE` … :data:`MAX_SCALE`).
+
+    The comparison is made within each of ``strata`` (the randomised comparisons: a day's
+    decisions, a campaign) and the differences pooled with the weights n₁n₀/(n₁+n₀): offered
+    and held out are alike only within one — a campaign that targeted the riskiest and the
+    hold-outs of another day's decisions are not."""
+    groups = np.zeros(len(treated), int) if strata is None else pd.factorize(strata)[0]
+    frame = pd.DataFrame(
+        {"group": groups, "treated": treated, "churned": churned, "shift": prior_shift}
     )
-    expected = current * float(np.mean(prior_shift[treated]))
-    if abs(shown - expected) <= LEVEL_Z * max(float(error), _EPS):
+    arms = frame.groupby(["group", "treated"]).agg(
+        n=("churned", "size"), rate=("churned", "mean"), shift=("shift", "mean")
+    )
+    both = arms.unstack("treated").dropna()
+    if both.empty:
         return current
-    predicted = float(np.mean(prior_shift))
+    n_t, n_c = both[("n", True)], both[("n", False)]
+    rate_t, rate_c = both[("rate", True)], both[("rate", False)]
+    weight = n_t * n_c / (n_t + n_c)
+    total = float(weight.sum())
+    shown = float((weight * (rate_t - rate_c)).sum()) / total
+    variance = rate_t * (1 - rate_t) / n_t + rate_c * (1 - rate_c) / n_c
+    error = float(np.sqrt((weight**2 * variance).sum())) / total
+    expected = current * float((weight * both[("shift", True)]).sum()) / total
+    if abs(shown - expected) <= LEVEL_Z * max(error, _EPS):
+        return current
+    # the prediction over each comparison's offered and held out alike, as the rates are
+    mean_shift = (both[("shift", True)] * n_t + both[("shift", False)] * n_c) / (n_t + n_c)
+    predicted = float((weight * mean_shift).sum()) / total
     found = shown / predicted if abs(predicted) > _EPS else 1.0
     return float(np.clip(found, MIN_SCALE, MAX_SCALE))
 

@@ -16,24 +16,26 @@ from weiwan.analytics.churn.registry import ModelMeta
 from weiwan.analytics.churn.training import chosen_source
 from weiwan.analytics.features import compute_features
 from weiwan.analytics.outcomes import OUTCOME_COLUMNS, campaign_outcomes
-from weiwan.analytics.uplift import MAX_ROWS_PER_ARM
+from weiwan.analytics.uplift import EXPERIMENT, MAX_ROWS_PER_ARM
 from weiwan.analytics.warehouse import Store
 
 
 def closed_outcomes(wh: Store, snapshot: date) -> pd.DataFrame:
-    """Every closed outcome before ``snapshot`` in :data:`OUTCOME_COLUMNS`: weiwan's own
-    decisions (``retention_outcomes``) and the delivered earlier campaigns; per arm (offered /
-    held out) the :data:`MAX_ROWS_PER_ARM` most recent."""
+    """Every closed outcome before ``snapshot`` in :data:`OUTCOME_COLUMNS` and its
+    :data:`EXPERIMENT`: weiwan's own decisions (``retention_outcomes``) and the delivered
+    earlier campaigns; per arm (offered / held out) the :data:`MAX_ROWS_PER_ARM` most recent."""
     parts: list[pd.DataFrame] = []
     if wh.has_table("retention_outcomes"):
         own = wh.table("retention_outcomes")
-        parts.append(own.filter(own.snapshot_date < snapshot).select(*OUTCOME_COLUMNS).to_pandas())
+        rows = own.filter(own.snapshot_date < snapshot).select(*OUTCOME_COLUMNS).to_pandas()
+        parts.append(rows.assign(**{EXPERIMENT: "decisions:" + rows["snapshot_date"].astype(str)}))
     delivered = campaign_outcomes(wh, snapshot)
     if delivered is not None:
-        parts.append(delivered.to_pandas())
+        rows = delivered.to_pandas()
+        parts.append(rows.assign(**{EXPERIMENT: "campaign:" + rows["snapshot_date"].astype(str)}))
     parts = [p for p in parts if len(p)]
     if not parts:
-        return pd.DataFrame(columns=list(OUTCOME_COLUMNS))
+        return pd.DataFrame(columns=[*OUTCOME_COLUMNS, EXPERIMENT])
     rows = pd.concat(parts, ignore_index=True)
     rows["snapshot_date"] = pd.to_datetime(rows["snapshot_date"]).dt.date
     rows = rows.sort_values(["snapshot_date", "subscriber_id"], ascending=[False, True])
@@ -66,7 +68,7 @@ def uplift_evidence(
         joined = group.merge(frame, on="subscriber_id", how="inner")
         if joined.empty:
             continue
-        evidence.append(joined[list(OUTCOME_COLUMNS)])
+        evidence.append(joined[[*OUTCOME_COLUMNS, EXPERIMENT]])
         features.append(joined[meta.features])
     if not evidence:
         return None
