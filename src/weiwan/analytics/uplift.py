@@ -330,8 +330,9 @@ def _level(
     """The level of a prior: ``current`` unless the randomised comparison's effect (difference
     in churn rates, offered − held out) differs from the one ``prior_shift`` × ``current``
     predicts by more than :data:`LEVEL_Z` standard errors — a direct test, far more powerful
-    for a level than any per-customer loss —, and then the level it shows (that difference
-    over the one ``prior_shift`` predicts, within :data:`MIN_SCALE` … :data:`MAX_SCALE`).
+    for a level than any per-customer loss —, and then the level nearest to it the evidence
+    allows (whose predicted difference lies on that many standard errors' edge; within
+    :data:`MIN_SCALE` … :data:`MAX_SCALE`).
 
     The comparison is made within each of ``strata`` (the randomised comparisons: a day's
     decisions, a campaign) and the differences pooled with the weights n₁n₀/(n₁+n₀): offered
@@ -354,13 +355,15 @@ def _level(
     shown = float((weight * (rate_t - rate_c)).sum()) / total
     variance = rate_t * (1 - rate_t) / n_t + rate_c * (1 - rate_c) / n_c
     error = float(np.sqrt((weight**2 * variance).sum())) / total
-    expected = current * float((weight * both[("shift", True)]).sum()) / total
+    per_level = float((weight * both[("shift", True)]).sum()) / total  # predicted at level 1
+    expected = current * per_level
     if abs(shown - expected) <= LEVEL_Z * max(error, _EPS):
         return current
-    # the prediction over each comparison's offered and held out alike, as the rates are
-    mean_shift = (both[("shift", True)] * n_t + both[("shift", False)] * n_c) / (n_t + n_c)
-    predicted = float((weight * mean_shift).sum()) / total
-    found = shown / predicted if abs(predicted) > _EPS else 1.0
+    # the least change the evidence demands: the level whose predicted effect lies on the
+    # edge of the comparison's confidence interval nearest to the prior's (a noisy comparison
+    # must not turn a prior into its opposite; a clear one moves it most of the way)
+    edge = shown + LEVEL_Z * error * float(np.sign(expected - shown))
+    found = edge / per_level if abs(per_level) > _EPS else current
     return float(np.clip(found, MIN_SCALE, MAX_SCALE))
 
 
