@@ -41,6 +41,7 @@ from weiwan.analytics.decide.config import holdout_bucket
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine, session_scope
+from weiwan.core.errors import ConflictError
 from weiwan.demo.people import ensure_demo_people
 from weiwan.demo.strategy_check import BASELINE_CHANNEL, eligible_pool, top_risk_first
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
@@ -234,7 +235,13 @@ def _work_the_month(
     ids = nba["subscriber_id"].astype(str).tolist()
     reached_by = dict(zip(ids, answer.reached.tolist(), strict=True))
     accepted_by = dict(zip(ids, answer.accepted.tolist(), strict=True))
-    counts = {"tasks": 0, "reached": int(answer.reached.sum()), "accepted": 0, "sms": 0}
+    counts = {
+        "tasks": 0,
+        "reached": int(answer.reached.sum()),
+        "accepted": 0,
+        "sms": 0,
+        "refused_by_service": 0,
+    }
     origin = f"decision:{(start.date() - timedelta(days=1)).isoformat()}"
     with session_scope(engine) as session:
         director = session.scalar(select(User).where(User.username == "director"))
@@ -261,7 +268,15 @@ def _work_the_month(
                 ),
                 at=at,
             )
-            record = record_call(session, actor, body, tz=TIMEZONE)
+            try:
+                with session.begin_nested():
+                    record = record_call(session, actor, body, tz=TIMEZONE)
+            except ConflictError:
+                # the service refuses the acceptance (e.g. the customer has the offer already,
+                # by the service's reckoning of its entry limit): the agent records the call
+                counts["refused_by_service"] += 1
+                body = body.model_copy(update={"outcomes": [OutcomeIn(outcome="connected")]})
+                record = record_call(session, actor, body, tz=TIMEZONE)
             counts["tasks"] += 1
             counts["accepted"] += int(record.acceptance is not None)
         texts = nba.loc[nba["channel"] == "sms", "subscriber_id"].tolist()
