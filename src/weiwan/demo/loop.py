@@ -55,7 +55,7 @@ from weiwan.ops.sms.service import create_template, send_bulk
 from weiwan.ops.tasks.models import Task
 from weiwan.pipeline.publish import publish
 from weiwan.pipeline.run import run_pipeline
-from weiwan.sim.response import Response, strength
+from weiwan.sim.response import strength
 from weiwan.sim.strategy_value import TruthPrices
 from weiwan.sim.twin import OperatorTwin
 
@@ -201,7 +201,7 @@ def _month(
     budget = float(nba["cost"].sum())
     top = top_risk_first(pool[arms == "top_risk"], budget).assign(channel=BASELINE_CHANNEL)
     operations = _work_the_month(engine, twin, nba, start)
-    answer = twin.treat(top["subscriber_id"], top["offer_type"], top["channel"])
+    twin.treat(top["subscriber_id"], top["offer_type"], top["channel"])
     result.months.append(f"{day:%Y-%m}")
     for figures, rows in ((result.nba, nba), (result.top_risk, top)):
         figures.spent.append(round(float(rows["cost"].sum()), 2))
@@ -213,7 +213,7 @@ def _month(
     result.oracle.append(round(float(oracle["saved"].sum()) * scale, 2))
     result.uplift_qini.append(round(prices.uplift_qini(mine), 4) if learned else None)
     result.operations.append(operations)
-    return _baseline_records(top, answer, day)
+    return _baseline_records(top, day)
 
 
 def _saved(prices: TruthPrices, rows: pd.DataFrame) -> float:
@@ -310,7 +310,7 @@ def _outcomes(reached: bool, accepted: bool, policy: str | None) -> list[Outcome
     return [OutcomeIn(outcome="connected"), OutcomeIn(outcome="refused", refusal_reason=_REFUSAL)]
 
 
-def _baseline_records(top: pd.DataFrame, answer: Response, day: date) -> pa.Table:
+def _baseline_records(top: pd.DataFrame, day: date) -> pa.Table:
     """The top-risk arm's contacts as the operator's campaign records (contract
     ``retention_contacts``): every contact made, none held out."""
     ids = top["subscriber_id"].astype(str).tolist()
