@@ -31,9 +31,14 @@ MAX_EFFECT = 0.7
 _REASONS = pa.array(CHURN_REASONS)
 
 
+def churn_either(p_vol: np.ndarray, p_invol: np.ndarray) -> np.ndarray:
+    """Probability of leaving voluntarily or not, the two drawn independently."""
+    return np.asarray(1.0 - (1.0 - p_vol) * (1.0 - p_invol))
+
+
 def p_churn_next(state: State) -> np.ndarray:
     """True probability of leaving during the next month (voluntary or not)."""
-    return 1.0 - (1.0 - state.p_vol) * (1.0 - state.p_invol)
+    return churn_either(state.p_vol, state.p_invol)
 
 
 def monthly_truth(state: State, ids: pa.Array, label: str) -> pa.Table:
@@ -67,16 +72,22 @@ def treated_p_vol(
 def offer_effects(ctx: Context, state: State, ids: pa.Array, rng: np.random.Generator) -> pa.Table:
     """Per line in service at the window end and offer: next-month p if treated."""
     idx = np.flatnonzero(state.alive)
-    k, o = len(idx), len(OFFER_TYPES)
-    lines, offers = np.meshgrid(idx, np.arange(o), indexing="ij")
-    p_vol = treated_p_vol(ctx, state, lines, offers, rng)
-    treated = 1.0 - (1.0 - p_vol) * (1.0 - state.p_invol[idx][:, None])
-    rows = np.repeat(idx, o)
+    lines, offers = np.meshgrid(idx, np.arange(len(OFFER_TYPES)), indexing="ij")
+    return effects_table(ids, idx, treated_p_vol(ctx, state, lines, offers, rng), state.p_invol)
+
+
+def effects_table(
+    ids: pa.Array, lines: np.ndarray, treated: np.ndarray, p_invol: np.ndarray
+) -> pa.Table:
+    """The truth ``offer_effects`` of ``lines`` (row numbers) from their voluntary churn
+    probability if treated (``treated``: lines × offer types) and their ``p_invol`` (all rows)."""
+    k, o = len(lines), len(OFFER_TYPES)
+    churn = churn_either(treated, p_invol[lines][:, None])
     return pa.table(
         {
-            "subscriber_id": ids.take(pa.array(rows)),
+            "subscriber_id": ids.take(pa.array(np.repeat(lines, o))),
             "offer_type": pa.array(OFFER_TYPES).take(pa.array(np.tile(np.arange(o), k))),
-            "p_churn_next_if_treated": pa.array(treated.reshape(-1)),
+            "p_churn_next_if_treated": pa.array(churn.reshape(-1)),
         }
     )
 

@@ -28,7 +28,7 @@ from weiwan.sim.engine import ChunkRun
 from weiwan.sim.response import Response, respond
 from weiwan.sim.roster import EXTRA_SUBSCRIBER_COLUMNS, churn_table, subscribers_table
 from weiwan.sim.strategy_value import TruthPrices
-from weiwan.sim.truth import traits_table, treated_p_vol
+from weiwan.sim.truth import churn_either, effects_table, traits_table, treated_p_vol
 from weiwan.sim.writer import Sinks
 
 _EPOCH = date(1970, 1, 1)
@@ -128,8 +128,8 @@ class OperatorTwin:
             alive = np.flatnonzero(run.state.alive)
             ids = run.ids.take(pa.array(alive)).to_pylist()
             invol = run.state.p_invol[alive]
-            base.append(pd.Series(1.0 - (1.0 - run.state.p_vol[alive]) * (1.0 - invol), ids))
-            p = 1.0 - (1.0 - effects[alive]) * (1.0 - invol[:, None])
+            base.append(pd.Series(churn_either(run.state.p_vol[alive], invol), ids))
+            p = churn_either(effects[alive], invol[:, None])
             keys = pd.MultiIndex.from_product([ids, list(OFFER_TYPES)])
             treated.append(pd.Series(p.reshape(-1), index=keys))
         return TruthPrices(pd.concat(base), pd.concat(treated))
@@ -180,7 +180,7 @@ class OperatorTwin:
     def _month_end(self, sinks: Sinks, *, first: bool) -> None:
         """The roster as of the month end, the lines that left (all so far on the first
         delivery), and the truth of the month end."""
-        last_day = int(self.window.start_days[self.m] + self.window.lengths[self.m] - 1)
+        last_day = (self.snapshot - _EPOCH).days
         self._effects = []
         for run in self.runs:
             # the roster's stable columns (names, managers, ...) drawn alike in every delivery
@@ -193,21 +193,8 @@ class OperatorTwin:
             lines = np.arange(len(run.ids))
             grid, offers = np.meshgrid(lines, np.arange(len(OFFER_TYPES)), indexing="ij")
             self._effects.append(treated_p_vol(run.ctx, run.state, grid, offers, run.rng))
-            sinks.truth("offer_effects", _effects_table(run, self._effects[-1]))
+            alive = np.flatnonzero(run.state.alive)
+            table = effects_table(run.ids, alive, self._effects[-1][alive], run.state.p_invol)
+            sinks.truth("offer_effects", table)
             if first:
                 sinks.truth("traits", traits_table(run.ctx, run.ids))
-
-
-def _effects_table(run: ChunkRun, effects: np.ndarray) -> pa.Table:
-    """The truth file ``offer_effects`` of the lines in service, from their treated p_vol."""
-    alive = np.flatnonzero(run.state.alive)
-    invol = run.state.p_invol[alive][:, None]
-    treated = 1.0 - (1.0 - effects[alive]) * (1.0 - invol)
-    o = len(OFFER_TYPES)
-    return pa.table(
-        {
-            "subscriber_id": run.ids.take(pa.array(np.repeat(alive, o))),
-            "offer_type": pa.array(OFFER_TYPES).take(pa.array(np.tile(np.arange(o), len(alive)))),
-            "p_churn_next_if_treated": pa.array(treated.reshape(-1)),
-        }
-    )
