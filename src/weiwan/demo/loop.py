@@ -37,7 +37,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, select
 
 from weiwan.analytics.churn.registry import ModelRegistry
-from weiwan.analytics.decide.config import holdout_bucket
+from weiwan.analytics.decide.config import holdout_bucket, load_decide_config
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine, session_scope
@@ -53,8 +53,10 @@ from weiwan.ops.org.models import User
 from weiwan.ops.sms.schemas import TemplateIn
 from weiwan.ops.sms.service import create_template, send_bulk
 from weiwan.ops.tasks.models import Task
+from weiwan.pipeline.decision_steps import learned_uplift
 from weiwan.pipeline.publish import publish
 from weiwan.pipeline.run import run_pipeline
+from weiwan.pipeline.steps import RunContext
 from weiwan.sim.response import strength
 from weiwan.sim.strategy_value import TruthPrices
 from weiwan.sim.twin import OperatorTwin
@@ -191,7 +193,8 @@ def _month(
     decisions = wh.table("decisions").filter(lambda t: t.snapshot_date == day).to_pandas()
     # hold-outs stay out of both arms: the product's control group is left untouched
     held = set(decisions.loc[decisions["holdout"], "subscriber_id"])
-    pool, learned = eligible_pool(wh, day, registry, held)
+    learned = learned_uplift(RunContext(wh, day, registry), load_decide_config())
+    pool = eligible_pool(wh, day, learned, held)
     arms = arm_of(pool["subscriber_id"])
     arpu = pool.drop_duplicates("subscriber_id").set_index("subscriber_id")["arpu_1m"]
     acted = decisions[decisions["action"] & decisions["policy_id"].notna()]
@@ -211,7 +214,7 @@ def _month(
     oracle = prices.oracle(mine, budget)  # by outbound call, the channel its costs assume
     scale = float(strength(np.array([BASELINE_CHANNEL]))[0])
     result.oracle.append(round(float(oracle["saved"].sum()) * scale, 2))
-    result.uplift_qini.append(round(prices.uplift_qini(mine), 4) if learned else None)
+    result.uplift_qini.append(round(prices.uplift_qini(mine), 4) if learned is not None else None)
     result.operations.append(operations)
     return _baseline_records(top, day)
 
@@ -249,9 +252,13 @@ def _work_the_month(
             raise RuntimeError("the loop's director was not created")
         lead = actor_for(session, director)
         actors = {director.id: lead}
-        tasks = session.scalars(
-            select(Task).where(Task.origin == origin, Task.subscriber_id.in_(ids)).order_by(Task.id)
-        ).all()
+        # the day's tasks of the nba arm (selected here: an IN list of a whole arm's ids would
+        # exceed the databases' limits on bound parameters)
+        tasks = [
+            task
+            for task in session.scalars(select(Task).where(Task.origin == origin).order_by(Task.id))
+            if task.subscriber_id in reached_by
+        ]
         span = WORK_DAYS * 8 * 3600 / max(len(tasks), 1)
         for i, task in enumerate(tasks):
             at = _office_time(start, i * span)

@@ -37,9 +37,10 @@ from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import PolicyLibrary, eligibility, load_policies
 from weiwan.analytics.policy_models import Policy
 from weiwan.analytics.profile import load_profile
+from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import month_end
-from weiwan.pipeline.decision_steps import decide, decision_inputs, learned_uplift
+from weiwan.pipeline.decision_steps import DecisionInputs, decide, decision_inputs
 from weiwan.pipeline.run import Progress, run_pipeline
 from weiwan.pipeline.steps import RunContext
 from weiwan.sim import simulate
@@ -112,23 +113,23 @@ def plan_strategies(
         ingest(root / "sim", snapshot=day, warehouse=wh)
         registry = ModelRegistry(root / "models")
         run_pipeline(wh, day, progress, registry=registry)
-        plan = _plan(wh, day, seed, registry)
-        plan.allocations = plan_allocations(wh, day, registry)
+        # the day's decision inputs once: the uplift they learn serves every plan below
+        context = RunContext(wh, day, registry)
+        inputs = decision_inputs(context)
+        facts = load_profile(wh, day).select("subscriber_id", "arpu_1m").to_pandas()
+        plan = _plan(wh, day, seed, inputs.learned if inputs else None, facts)
+        if inputs is not None:
+            plan.allocations = plan_allocations(context, inputs, facts)
         return plan
 
 
 def plan_allocations(
-    wh: Warehouse, day: date, registry: ModelRegistry
+    context: RunContext, inputs: DecisionInputs, facts: pd.DataFrame
 ) -> dict[str, dict[str, pd.DataFrame]]:
     """The day decided again with the optimal and the greedy allocation, with the policies'
     budgets as configured and halved (each policy's count and money cut to half of what the
     optimal allocation granted it, so that they bind): per variant and allocation, the
-    granted offers."""
-    context = RunContext(wh, day, registry)
-    inputs = decision_inputs(context)
-    if inputs is None:
-        return {}
-    facts = load_profile(wh, day).select("subscriber_id", "arpu_1m").to_pandas()
+    granted offers with their ``facts`` (subscriber_id, arpu_1m)."""
 
     def granted(library: PolicyLibrary, allocation: str) -> pd.DataFrame:
         config = inputs.config.model_copy(update={"allocation": allocation})
@@ -163,12 +164,12 @@ def _halved(policy: Policy, used: dict[str, tuple[int, float]]) -> Policy:
 
 
 def eligible_pool(
-    wh: Warehouse, day: date, registry: ModelRegistry, held: set[str]
-) -> tuple[pd.DataFrame, bool]:
+    wh: Warehouse, day: date, learned: UpliftModel | None, held: set[str]
+) -> pd.DataFrame:
     """Every eligible (subscriber, policy) of ``day`` but the subscribers ``held`` out, with its
     cost through the baseline channel, churn score, ARPU and the uplift the decisions would
-    predict (``predicted_uplift``: churn score × relative uplift, learned from outcomes where
-    the evidence allows, else the prior); and whether any was learned."""
+    predict (``predicted_uplift``: churn score × relative uplift, ``learned`` from outcomes
+    where the evidence allowed, else the prior)."""
     profile = load_profile(wh, day)
     facts = profile.select(
         "subscriber_id", "churn_probability", "arpu_1m", reason_feature="reason_1_feature"
@@ -180,39 +181,48 @@ def eligible_pool(
         columns=["policy_id", "offer_type", "offer_cost"],
     )
     pairs = eligibility(profile, library.policies, day, target_groups=library.target_groups)
-    pool = pairs.to_pandas().merge(policies, on="policy_id").merge(facts, on="subscriber_id")
+    pool: pd.DataFrame = (
+        pairs.to_pandas().merge(policies, on="policy_id").merge(facts, on="subscriber_id")
+    )
     pool = pool[~pool["subscriber_id"].isin(held)].copy()
     pool["cost"] = pool["offer_cost"] + config.contact_cost.get(BASELINE_CHANNEL, 0.0)
-    learned = learned_uplift(RunContext(wh, day, registry), config)
     mine = customer_uplift(pool, profile, learned, config) if learned is not None else None
     driver = driver_of(pool["reason_feature"], config)
     channel = pd.Series(BASELINE_CHANNEL, index=pool.index)
     relative = uplift(pool["offer_type"], driver, channel, config, mine)  # as the decisions do
     pool["predicted_uplift"] = pool["churn_probability"].astype(float) * relative
-    return pool, learned is not None
+    return pool
+
+
+def _cheapest(pool: pd.DataFrame) -> pd.DataFrame:
+    """Each subscriber's cheapest eligible offer."""
+    cheapest: pd.DataFrame = pool.sort_values(["subscriber_id", "cost"]).drop_duplicates(
+        "subscriber_id"
+    )
+    return cheapest
 
 
 def top_risk_first(pool: pd.DataFrame, budget: float) -> pd.DataFrame:
     """The baseline: highest churn score first, each with its cheapest eligible offer, while
     the budget lasts."""
-    cheapest = pool.sort_values(["subscriber_id", "cost"]).drop_duplicates("subscriber_id")
-    return _within_budget(cheapest.sort_values("churn_probability", ascending=False), budget)
+    return _within_budget(_cheapest(pool).sort_values("churn_probability", ascending=False), budget)
 
 
-def _plan(wh: Warehouse, day: date, seed: int, registry: ModelRegistry) -> StrategyPlan:
+def _plan(
+    wh: Warehouse, day: date, seed: int, learned: UpliftModel | None, facts: pd.DataFrame
+) -> StrategyPlan:
     decisions = wh.table("decisions").filter(lambda t: t.snapshot_date == day).to_pandas()
     held = set(decisions.loc[decisions["holdout"], "subscriber_id"])
-    pool, learned = eligible_pool(wh, day, registry, held)
-    facts = load_profile(wh, day).select("subscriber_id", "arpu_1m").to_pandas()
+    pool = eligible_pool(wh, day, learned, held)
     acted = decisions[decisions["action"] & decisions["policy_id"].notna()]
     nba = acted.merge(facts, on="subscriber_id")
     budget = float(nba["cost"].sum())
     top = top_risk_first(pool, budget)
-    cheapest = pool.sort_values(["subscriber_id", "cost"]).drop_duplicates("subscriber_id")
+    cheapest = _cheapest(pool)
     order = np.random.default_rng(seed).permutation(len(cheapest))
     rand = _within_budget(cheapest.iloc[order], budget)
     treatments = {"nba": nba, "top_risk": top, "random": rand}
-    return StrategyPlan(treatments, pool, budget, day, uplift_learned=learned)
+    return StrategyPlan(treatments, pool, budget, day, uplift_learned=learned is not None)
 
 
 def summarise(
