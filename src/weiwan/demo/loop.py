@@ -42,6 +42,7 @@ from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine, session_scope
 from weiwan.core.errors import ConflictError
+from weiwan.core.months import add_months
 from weiwan.demo.people import ensure_demo_people
 from weiwan.demo.strategy_check import BASELINE_CHANNEL, eligible_pool, top_risk_first
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
@@ -124,8 +125,7 @@ def _ratio(numerator: float, denominator: float) -> float | None:
 
 def first_month(last: str, months: int) -> str:
     """The first of ``months`` months ending with ``last`` (``YYYY-MM``)."""
-    year, month = divmod(int(last[:4]) * 12 + int(last[5:7]) - 1 - (months - 1), 12)
-    return f"{year:04d}-{month + 1:02d}"
+    return f"{add_months(date.fromisoformat(f'{last}-01'), 1 - months):%Y-%m}"
 
 
 def arm_of(subscriber_ids: pd.Series) -> pd.Series:

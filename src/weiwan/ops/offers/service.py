@@ -34,6 +34,11 @@ class LimitPrices:
     day: date | None
     yuan: dict[tuple[str, str], float]
 
+    @property
+    def bound_on(self) -> date | None:
+        """The decided day when any limit bound that day, else None."""
+        return self.day if self.yuan else None
+
     def of(self, kind: str, name: str) -> float | None:
         """The price of one more unit of a limit, None when it did not bind."""
         return self.yuan.get((kind, name))

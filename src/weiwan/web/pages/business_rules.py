@@ -101,7 +101,7 @@ def _policies_page(
     context = {
         "tables": tables,
         "editors": [editor_context(view, draft)],
-        "limit_day": prices.day if prices.yuan else None,
+        "limit_day": prices.bound_on,
         **extra,
     }
     return _page(
@@ -189,7 +189,7 @@ def _contact_page(
         context={
             "tables": tables,
             "editors": [editor_context(view, draft)],
-            "limit_day": prices.day if prices.yuan else None,
+            "limit_day": prices.bound_on,
             **extra,
         },
         status_code=422 if extra.get("error") else 200,
