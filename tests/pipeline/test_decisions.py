@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+from importlib import resources
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
@@ -26,9 +27,10 @@ from weiwan.analytics.churn.training import TrainingConfig
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.decide.config import holdout_bucket, load_decide_config
 from weiwan.analytics.decide.day import DAY_STAGES, DECISION_SCHEMA, decide_day, decide_day_parts
+from weiwan.analytics.decide.strategies import arm_of
 from weiwan.analytics.exports import DECISION_EXPORT, export_decisions
 from weiwan.analytics.ingest import ingest
-from weiwan.analytics.policies import load_policies
+from weiwan.analytics.policies import load_policies, remaining_budgets
 from weiwan.analytics.profile import load_profile
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
@@ -322,3 +324,65 @@ def test_the_limits_that_bound_a_day_carry_their_shadow_price(run: Warehouse) ->
         assert capacity is not None and len(granted) <= capacity  # a limit that exists
     policies = {p.id for p in load_policies().policies}
     assert set(prices.loc[prices["limit_kind"] != "channel", "limit_name"]) <= policies
+
+
+def test_strategy_arms_decide_with_their_own_settings_within_their_share(
+    run: Warehouse, tmp_path: Path
+) -> None:
+    """Champion–challenger: each triggered subscriber is decided by the arm the stable draw
+    gives it; a challenger restricted to two policies and the prior offers only those, and each
+    arm grants within its share of every budget and channel capacity (together never more than
+    the whole)."""
+    day = DAYS[-1]
+    shipped = resources.files("weiwan.analytics").joinpath("decide.yaml").read_text("utf-8")
+    narrow = ["prepay_100_get_200", "bonus_data_heavy_users"]
+    path = tmp_path / "decide.yaml"
+    path.write_text(
+        shipped
+        + "\nstrategies:\n  experiment: test-arms\n  champion: default\n  arms:\n"
+        + "    default: {}\n"
+        + f"    narrow: {{share: 0.4, uplift: prior, allocation: greedy, policies: {narrow}}}\n"
+    )
+    config = load_decide_config(path)
+    ctx = RunContext(run, day, run.registry)  # type: ignore[attr-defined]
+    inputs = decision_inputs(ctx)
+    assert inputs is not None
+    frame = decide_day(
+        inputs.day, inputs.library, inputs.contact_policy, config, day, learned=inputs.learned
+    )
+    drawn = frame["subscriber_id"].map(lambda s: arm_of(s, config.strategies))
+    assert (frame["strategy"] == drawn).all()
+    share = (frame.drop_duplicates("subscriber_id")["strategy"] == "narrow").mean()
+    assert share == pytest.approx(0.4, abs=0.05)
+    offered = frame[frame["strategy"] == "narrow"]["policy_id"].dropna()
+    assert len(offered) > 0 and set(offered) <= set(narrow)
+    champion_offers = frame[frame["strategy"] == "default"]["policy_id"].dropna()
+    assert set(champion_offers) - set(narrow)  # the champion still uses the whole library
+    acted = frame[frame["action"] & frame["policy_id"].notna()]
+    budgets = remaining_budgets(inputs.library.policies, inputs.day.granted, day).to_pandas()
+    for row in budgets.itertuples():
+        if pd.isna(row.remaining_count):
+            continue
+        used = acted[acted["policy_id"] == row.policy_id].groupby("strategy").size()
+        assert used.get("narrow", 0) <= np.floor(row.remaining_count * 0.4)
+        assert used.sum() <= row.remaining_count
+    contact = inputs.contact_policy
+    for channel, rows in acted.groupby("channel"):
+        capacity = contact.capacity(str(channel), day)
+        if capacity is not None:
+            assert (rows["strategy"] == "narrow").sum() <= np.floor(capacity * 0.4)
+            assert len(rows) <= capacity
+    # the challenger's uplift is the prior's: a handful of distinct values (offer × driver ×
+    # channel), where a learned uplift would differ customer by customer
+    narrow_uplift = frame.loc[frame["strategy"] == "narrow", "uplift"].dropna().round(9)
+    assert 0 < narrow_uplift.nunique() <= 60
+    # one arm: every row the champion's, and the day as it was without strategies
+    alone = decide_day(
+        inputs.day,
+        inputs.library,
+        inputs.contact_policy,
+        inputs.config,
+        day,
+        learned=inputs.learned,
+    )
+    assert (alone["strategy"] == "default").all()

@@ -1,15 +1,16 @@
-"""decide.yaml: priors, driver matching, channel costs and effects, hold-out shares; and the
-stable hold-out draw those shares are applied with."""
+"""decide.yaml: priors, driver matching, channel costs and effects, hold-out shares, strategy
+arms (champion and challengers); and the stable draw those shares are applied with."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from weiwan.analytics.config_files import problems, read_yaml
 from weiwan.analytics.contract import OFFER_TYPES
@@ -17,6 +18,64 @@ from weiwan.core.errors import ConfigError
 from weiwan.core.settings import get_settings
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+_ARM_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class StrategyArm(BaseModel):
+    """One strategy of a champion–challenger test: how its subscribers' offers are valued and
+    granted, as changes to the settings of decide.yaml (what it does not set is as there)."""
+
+    model_config = _STRICT
+    #: a challenger's share of the triggered subscribers (the champion takes what is left)
+    share: float = Field(0.0, ge=0.0, le=1.0)
+    description: str = ""
+    #: "learned": each customer's uplift learned from outcomes where there is one (else the
+    #: prior); "prior": the prior × driver match only
+    uplift: Literal["learned", "prior"] = "learned"
+    allocation: Literal["optimal", "greedy"] | None = None
+    #: the policy ids this strategy may offer (None: the whole library)
+    policies: list[str] | None = None
+    uplift_priors: dict[str, float] = Field(default_factory=dict)
+    driver_match: dict[str, dict[str, float]] = Field(default_factory=dict)
+    channel_effect: dict[str, float] = Field(default_factory=dict)
+    contact_cost: dict[str, float] = Field(default_factory=dict)
+    min_value_for_call: float | None = None
+
+
+class Strategies(BaseModel):
+    """The strategy arms: the ``champion`` in effect and challengers with their shares, drawn by
+    a stable hash of (``experiment``, subscriber) like the hold-outs."""
+
+    model_config = _STRICT
+    #: names the draw: a new experiment name draws the shares afresh
+    experiment: str = Field("strategy", min_length=1, max_length=64)
+    champion: str = "default"
+    arms: dict[str, StrategyArm] = Field(default_factory=lambda: {"default": StrategyArm()})
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Strategies:
+        odd = [name for name in self.arms if not _ARM_ID.match(name)]
+        if odd:
+            raise ValueError(f"arm ids are 1–32 lower-case letters, digits, '_' or '-', not {odd}")
+        if self.champion not in self.arms:
+            raise ValueError(f"the champion {self.champion!r} is not one of the arms")
+        if self.arms[self.champion].share:
+            raise ValueError(
+                f"the champion {self.champion!r} takes the share the challengers leave: "
+                "give it no share"
+            )
+        if sum(self.challenger_shares().values()) > 1.0 + 1e-9:
+            raise ValueError("the challengers' shares add up to more than 1")
+        return self
+
+    def challenger_shares(self) -> dict[str, float]:
+        """Each challenger's share, in the file's order (share 0: retired, draws no one)."""
+        return {k: a.share for k, a in self.arms.items() if k != self.champion}
+
+    def shares(self) -> dict[str, float]:
+        """Every arm's share of the subscribers, the champion's being what is left."""
+        challengers = self.challenger_shares()
+        return {self.champion: max(0.0, 1.0 - sum(challengers.values())), **challengers}
 
 
 class DecideConfig(BaseModel):
@@ -59,6 +118,27 @@ class DecideConfig(BaseModel):
     #: how the day's candidates are granted under the budgets and capacities: "optimal" (the
     #: linear programme of decide/allocation.py, greedy where it cannot answer) or "greedy"
     allocation: Literal["optimal", "greedy"] = "optimal"
+    #: champion–challenger: the strategy arms (by default one, "default", with these settings)
+    strategies: Strategies = Field(default_factory=Strategies)
+
+    def for_arm(self, arm: str) -> DecideConfig:
+        """These settings as strategy ``arm`` changes them (itself when it changes nothing)."""
+        spec = self.strategies.arms[arm]
+        update: dict[str, object] = {}
+        for name in ("uplift_priors", "channel_effect", "contact_cost"):
+            changes = getattr(spec, name)
+            if changes:
+                update[name] = {**getattr(self, name), **changes}
+        if spec.driver_match:
+            update["driver_match"] = {
+                driver: {**self.driver_match.get(driver, {}), **spec.driver_match.get(driver, {})}
+                for driver in {**self.driver_match, **spec.driver_match}
+            }
+        if spec.allocation is not None:
+            update["allocation"] = spec.allocation
+        if spec.min_value_for_call is not None:
+            update["min_value_for_call"] = spec.min_value_for_call
+        return self.model_copy(update=update) if update else self
 
     def holdout_share(self, group: str) -> float:
         """The hold-out share of a trigger (rule id or "risk"), else the default."""
@@ -73,14 +153,23 @@ def load_decide_config(path: Path | None = None) -> DecideConfig:
         config = DecideConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {problems(exc)}") from exc
-    unknown = sorted(set(config.uplift_priors) - set(OFFER_TYPES))
+    _check_offer_types(source, "", config.uplift_priors, config.driver_match)
+    for name, arm in config.strategies.arms.items():
+        where = f"strategies.arms.{name}."
+        _check_offer_types(source, where, arm.uplift_priors, arm.driver_match)
+    return config
+
+
+def _check_offer_types(
+    source: str, where: str, priors: dict[str, float], match: dict[str, dict[str, float]]
+) -> None:
+    unknown = sorted(set(priors) - set(OFFER_TYPES))
     if unknown:
-        raise ConfigError(f"{source}: uplift_priors: unknown offer types {unknown}")
-    for driver, row in config.driver_match.items():
+        raise ConfigError(f"{source}: {where}uplift_priors: unknown offer types {unknown}")
+    for driver, row in match.items():
         odd = sorted(set(row) - set(OFFER_TYPES))
         if odd:
-            raise ConfigError(f"{source}: driver_match.{driver}: unknown offer types {odd}")
-    return config
+            raise ConfigError(f"{source}: {where}driver_match.{driver}: unknown offer types {odd}")
 
 
 def in_holdout(subscriber_id: ir.StringValue, group: str, share: float) -> ir.BooleanValue:

@@ -20,6 +20,7 @@ from weiwan.analytics.contact_policy import CHANNELS, ContactPolicy
 from weiwan.analytics.decide.allocation import solve_allocation
 from weiwan.analytics.decide.arbitration import arbitrate, decision_rows, prejudged
 from weiwan.analytics.decide.config import DecideConfig, in_holdout
+from weiwan.analytics.decide.strategies import arm_budgets, arm_capacity, draw_arms
 from weiwan.analytics.decide.valuation import driver_of, prior_uplift, score_candidates
 from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
 from weiwan.analytics.uplift import UpliftModel
@@ -61,6 +62,8 @@ DECISION_SCHEMA: dict[str, str] = {
     "alt_2_why_not": "string",
     "why_zh": "string",
     "why_en": "string",
+    #: the strategy arm (champion–challenger) that decided for the subscriber
+    "strategy": "string",
 }
 DRIVER_NAMES = {
     "price": ("资费", "price"),
@@ -393,6 +396,8 @@ def _first_pass(
     with stage("holdout"):
         retention["holdout"] = _held_out(retention, config).to_numpy()
         care["holdout"] = _held_out(care, config).to_numpy()
+        retention["strategy"] = draw_arms(retention["subscriber_id"], config.strategies)
+        care["strategy"] = draw_arms(care["subscriber_id"], config.strategies)
     with stage("candidates"):
         candidates = (
             _candidates(retention, inputs, library, contact, config, day)
@@ -400,18 +405,11 @@ def _first_pass(
             else pd.DataFrame()
         )
     with stage("scoring"):
-        if learned is not None and len(candidates):
-            candidates["learned_uplift"] = customer_uplift(
-                candidates, inputs.profile, learned, config
-            )
-        scored = score_candidates(candidates, config) if len(candidates) else candidates
+        scored = _score_by_arm(candidates, retention, inputs.profile, learned, config)
     if not len(scored):
         return _Chunk(retention, scored, scored=False), scored, care
     with stage("budgets_and_value_room"):
-        small_call = scored["channel"].isin(CALLS) & (
-            scored["expected_value"] < config.min_value_for_call
-        )
-        scored = scored[~small_call].assign(granted=False)
+        scored = scored.assign(granted=False)
         held_out = set(retention.loc[retention["holdout"], "subscriber_id"])
         held = scored["subscriber_id"].isin(held_out)
         why_not = prejudged(scored, _value_room(inputs, library))
@@ -419,6 +417,41 @@ def _first_pass(
         scored["why_not"] = why_not
         weighed = ~held & scored["why_not"].isna()
     return _Chunk(retention, scored[~weighed], scored=True), scored[weighed], care
+
+
+def _score_by_arm(
+    candidates: pd.DataFrame,
+    retention: pd.DataFrame,
+    profile: ir.Table,
+    learned: UpliftModel | None,
+    config: DecideConfig,
+) -> pd.DataFrame:
+    """The candidates valued by their subscriber's strategy arm (its settings, its policies,
+    its uplift), calls worth less than the arm's ``min_value_for_call`` left out; in the
+    candidates' order."""
+    if not len(candidates):
+        return candidates
+    arms = retention.set_index("subscriber_id")["strategy"]
+    candidates = candidates.assign(strategy=candidates["subscriber_id"].map(arms))
+    parts = []
+    for arm in config.strategies.arms:
+        rows = candidates[candidates["strategy"] == arm]
+        spec = config.strategies.arms[arm]
+        if spec.policies is not None:
+            rows = rows[rows["policy_id"].isin(spec.policies)]
+        if not len(rows):
+            continue
+        settings = config.for_arm(arm)
+        if learned is not None and spec.uplift == "learned":
+            rows = rows.assign(learned_uplift=customer_uplift(rows, profile, learned, settings))
+        scored = score_candidates(rows, settings)
+        small_call = scored["channel"].isin(CALLS) & (
+            scored["expected_value"] < settings.min_value_for_call
+        )
+        parts.append(scored[~small_call])
+    if not parts:
+        return candidates.iloc[0:0]
+    return pd.concat(parts).sort_index() if len(parts) > 1 else parts[0]
 
 
 def customer_uplift(
@@ -463,15 +496,50 @@ def _arbitrate(
     candidates = pd.concat(weighed, ignore_index=True).sort_values(
         ["subscriber_id", "policy_id", "channel"], kind="mergesort", ignore_index=True
     )
+    shares = config.strategies.shares()
+    if len(shares) == 1:
+        return _arbitrate_arm(candidates, budgets, left, day, config, inputs)
+    parts = []
+    by_arm_budgets = arm_budgets(budgets, config.strategies)
+    by_arm_capacity = arm_capacity(left, config.strategies)
+    champion = config.strategies.champion
+    for arm in shares:
+        rows = candidates[candidates["strategy"] == arm].reset_index(drop=True)
+        if len(rows):
+            prices = inputs if arm == champion else None  # the champion's prices are shown
+            parts.append(
+                _arbitrate_arm(
+                    rows,
+                    by_arm_budgets[arm],
+                    by_arm_capacity[arm],
+                    day,
+                    config.for_arm(arm),
+                    prices,
+                )
+            )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _arbitrate_arm(
+    candidates: pd.DataFrame,
+    budgets: pd.DataFrame,
+    left: dict[str, int | None],
+    day: date,
+    config: DecideConfig,
+    prices: DayInputs | None,
+) -> pd.DataFrame:
+    """One strategy arm's grants within its budgets and capacity; its shadow prices go to
+    ``prices`` (when given)."""
     order = None
     if config.allocation == "optimal":
         capacity = {c: np.inf if n is None else float(n) for c, n in left.items()}
         solved = solve_allocation(candidates, budgets, capacity)
         if solved is not None:
             order = solved.share
-            inputs.shadow_prices.update(solved.shadow_prices)
-            for (kind, name), price in solved.shadow_prices.items():
-                log.info("allocation.shadow_price", limit=kind, name=name, yuan=round(price, 2))
+            if prices is not None:
+                prices.shadow_prices.update(solved.shadow_prices)
+                for (kind, name), price in solved.shadow_prices.items():
+                    log.info("allocation.shadow_price", limit=kind, name=name, yuan=round(price, 2))
     return arbitrate(candidates, budgets, left, order=order)
 
 
@@ -522,7 +590,7 @@ def _retention_outcomes(retention: pd.DataFrame, rows: list[pd.DataFrame]) -> pd
     decided = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame({"subscriber_id": []})
     decided["subscriber_id"] = decided["subscriber_id"].astype(retention["subscriber_id"].dtype)
     out = retention.merge(
-        decided.drop(columns=["trigger", "trigger_kind", "holdout"], errors="ignore"),
+        decided.drop(columns=["trigger", "trigger_kind", "holdout", "strategy"], errors="ignore"),
         on="subscriber_id",
         how="left",
     )
