@@ -60,6 +60,7 @@ KEYS = {
     "alerts": ["subscriber_id", "rule_id", "period_key"],
     "anomalies": ["subscriber_id", "rule_id", "period_key"],
     LIMIT_PRICES: ["limit_kind", "limit_name"],
+    "strategy_arms": ["arm"],
 }
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import itertools
 import tempfile
-from importlib import resources
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
+from importlib import resources
 from pathlib import Path
 
 import ibis
@@ -27,7 +27,6 @@ from weiwan.analytics.churn.training import TrainingConfig
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.decide.config import holdout_bucket, load_decide_config
 from weiwan.analytics.decide.day import DAY_STAGES, DECISION_SCHEMA, decide_day, decide_day_parts
-from weiwan.analytics.decide.strategies import arm_of
 from weiwan.analytics.exports import DECISION_EXPORT, export_decisions
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import load_policies, remaining_budgets
@@ -35,6 +34,7 @@ from weiwan.analytics.profile import load_profile
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.errors import WeiwanError
 from weiwan.core.settings import get_settings
+from weiwan.core.strategy_rules import arm_of
 from weiwan.pipeline.decision_steps import (
     decide,
     decision_inputs,

@@ -14,6 +14,7 @@ import weiwan.ops.offers.models
 import weiwan.ops.org.models
 import weiwan.ops.reports.models
 import weiwan.ops.sms.models
+import weiwan.ops.strategies.models
 import weiwan.ops.surveys.models
 import weiwan.ops.tasks.models  # noqa: F401  (importing registers the tables)
 from weiwan.ops.base import Base

@@ -23,6 +23,7 @@ from weiwan.analytics.decide.day import DECISION_SCHEMA, DayInputs, StageTimer, 
 from weiwan.analytics.decide.valuation import driver_of, prior_uplift
 from weiwan.analytics.policies import PolicyLibrary, load_policies
 from weiwan.analytics.profile import load_profile, snapshot_rows
+from weiwan.analytics.strategy_evaluation import ARM_COLUMNS, strategy_evaluation
 from weiwan.analytics.targets import load_target_groups
 from weiwan.analytics.uplift import UpliftModel, learn_uplift
 from weiwan.analytics.uplift_evidence import uplift_evidence
@@ -163,7 +164,7 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
         dnd=dnd,
         trigger_names={r.id: (r.name_zh, r.name_en) for r in rules.rules},
     )
-    config = load_decide_config()
+    config = load_decide_config(paths.decide if paths else None)
     return DecisionInputs(
         day=day,
         library=library,
@@ -249,3 +250,34 @@ def limit_prices_step(ctx: RunContext) -> ir.Table | None:
         }
     )
     return ibis.memtable(rows)
+
+
+#: the champion–challenger evaluation, as stored (``strategy_arms``)
+STRATEGY_ARMS_ARROW = pa.schema(
+    [
+        pa.field(
+            name,
+            {
+                "bool": pa.bool_(),
+                "float64": pa.float64(),
+                "int64": pa.int64(),
+                "date": pa.date32(),
+            }.get(kind, pa.string()),
+        )
+        for name, kind in ARM_COLUMNS.items()
+    ]
+    + [pa.field("snapshot_date", pa.date32())]
+)
+
+
+def strategy_arms_step(ctx: RunContext) -> ir.Table | None:
+    """Each strategy arm's churn against its hold-out and the champion, on the decisions whose
+    outcome window has closed (see analytics.strategy_evaluation); None before any decision
+    recorded an arm."""
+    paths = ctx.rule_documents
+    config = load_decide_config(paths.decide if paths else None)
+    frame = strategy_evaluation(ctx.warehouse, ctx.snapshot, config.strategies)
+    if frame is None:
+        return None
+    frame["snapshot_date"] = ctx.snapshot
+    return ibis.memtable(pa.Table.from_pandas(frame, STRATEGY_ARMS_ARROW, preserve_index=False))

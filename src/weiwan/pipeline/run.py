@@ -3,7 +3,8 @@
 (collect the operational contacts → outcomes of closed decisions →)
 
 features → tags → segments → CLV → scores → drift → profile → saved target groups → alerts
-→ next best actions (decisions) → the shadow prices of the limits that bound them.
+→ next best actions (decisions) → the shadow prices of the limits that bound them → the
+strategy arms' evaluation (champion–challenger).
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
 from weiwan.pipeline.anomaly_steps import anomalies_step
 from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb
-from weiwan.pipeline.decision_steps import alerts_step, decisions_step, limit_prices_step
+from weiwan.pipeline.decision_steps import (
+    alerts_step,
+    decisions_step,
+    limit_prices_step,
+    strategy_arms_step,
+)
 from weiwan.pipeline.publish.rule_documents import rule_document_paths
 from weiwan.pipeline.steps import (
     RunContext,
@@ -62,6 +68,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("anomalies", anomalies_step),
     ("decisions", decisions_step),
     (LIMIT_PRICES, limit_prices_step),
+    ("strategy_arms", strategy_arms_step),
 )
 
 

@@ -74,6 +74,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/settings/tags", _l("Tag library"), _SETTINGS, PLANNERS | {R.ADMIN}),
     NavItem("/settings/rules", _l("Alert and care rules"), _SETTINGS, PLANNERS | {R.ADMIN}),
     NavItem("/settings/contact-policy", _l("Contact policy"), _SETTINGS, PLANNERS | {R.ADMIN}),
+    NavItem("/settings/strategies", _l("Strategy comparison"), _SETTINGS, PLANNERS | {R.ADMIN}),
     NavItem("/surveys", _l("Questionnaires"), _SETTINGS, PLANNERS | {R.SHIFT_LEAD, R.ADMIN}),
     NavItem("/admin/users", _l("Users and branches"), _SETTINGS, ORG_READERS),
     NavItem("/admin/audit", _l("Audit log"), _SETTINGS, frozenset({R.ADMIN, R.DIRECTOR})),

@@ -17,6 +17,7 @@ from weiwan.ops.org.api import router as org_router
 from weiwan.ops.reports.api import router as reports_router
 from weiwan.ops.reports.period_api import router as period_reports_router
 from weiwan.ops.sms.api import router as sms_router
+from weiwan.ops.strategies.api import router as strategies_router
 from weiwan.ops.surveys.api import router as surveys_router
 from weiwan.ops.tasks.api import router as tasks_router
 from weiwan.web.pages import (
@@ -32,6 +33,7 @@ from weiwan.web.pages import (
     policy_editor,
     questionnaires,
     reports,
+    strategies,
     tags,
     target_groups,
     team,
@@ -51,6 +53,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     reports_router,
     period_reports_router,
     anomalies_router,
+    strategies_router,
     appraisal_router,
     dataquality_router,
 )
@@ -71,5 +74,6 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     tags.router,
     target_groups.router,
     business_rules.router,
+    strategies.router,
     admin.router,
 )

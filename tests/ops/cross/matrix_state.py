@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from anomaly_fixtures import pool_entry
 from api_helpers import PASSWORD, PEOPLE, login
 from customer_fixtures import customer, policy
+from strategy_fixtures import seed_strategies
 from weiwan.core.db import session_scope
 from weiwan.ops.campaigns.schemas import CampaignCreate
 from weiwan.ops.contacts.models import Contact
@@ -363,4 +364,5 @@ def seed(engine: Engine, app: FastAPI) -> Seeded:
     seeded = _seed_core(engine, app)
     for part in (_seed_data_quality, _seed_anomalies, _seed_appraisal, _seed_period_reports):
         part(engine, app, seeded)
+    seed_strategies(engine)  # champion–challenger (issue 19)
     return seeded

@@ -619,6 +619,19 @@ ROUTES: tuple[Route, ...] = (
         WORKERS,
         lambda s: Req(path={"anomaly_id": 1}, json={"note": "测试号码"}),
     ),
+    # --- champion–challenger (issue 19): the evaluation is read by the centre's managers,
+    # analysts and the administrator; promoting a challenger changes configuration (the
+    # administrator). The seeded challenger ``bold`` is significantly better
+    # (strategy_fixtures).
+    Route(
+        "GET", "/strategies", frozenset({Role.ADMIN, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST})
+    ),
+    Route(
+        "POST",
+        "/strategies/{arm}/promote",
+        ADMIN,
+        lambda s: Req(path={"arm": "bold"}, json={"reason": "秋季实验显著更优"}),
+    ),
     # --- targets and appraisal (issue 9)
     # Settings: read by managers and the admin, changed by the admin, director and centre head
     # (a target of the city agent: inside the head's branches). Plans and checks: the seeded

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import ContactRules
 from weiwan.core.errors import InvalidRequestError, localisable
+from weiwan.core.strategy_rules import Strategies
 from weiwan.core.yaml_safe import AnchorNotAllowedError, load_yaml
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.access import Actor
@@ -51,6 +52,7 @@ RULE_DOCUMENT_KINDS: tuple[str, ...] = (
     "anomalies",
     "target_groups",
     "tags",
+    "decide",
 )
 #: the kinds analysts edit too (``may_define_targets``); the others need ``may_configure``
 TARGET_KINDS = frozenset({"target_groups", "tags"})
@@ -63,6 +65,7 @@ _TOP_LIST: dict[str, str | None] = {
     "anomalies": "rules",
     "target_groups": "groups",
     "tags": "tags",
+    "decide": None,
 }
 #: roles that may read the rule-document pages (only roles with ``may_configure`` may save)
 RULE_DOCUMENT_READERS = (Role.ADMIN, Role.CENTRE_HEAD, Role.DIRECTOR, Role.ANALYST)
@@ -178,6 +181,12 @@ def check_text(kind: str, text: str) -> Any:
         except ValidationError as exc:
             field, message = _pydantic_problem(exc)
             raise InvalidRequestError(message, field=field) from None
+    if kind == "decide" and raw.get("strategies") is not None:
+        try:
+            Strategies.model_validate(raw["strategies"])
+        except ValidationError as exc:
+            field, message = _pydantic_problem(exc)
+            raise InvalidRequestError(message, field=f"strategies.{field}") from None
     return raw
 
 

@@ -50,6 +50,7 @@ class AuditAction(StrEnum):
     CONFIG_CHANGE = "config_change"
     LOOKUP_LIMIT = "lookup_limit"
     CONTACT_OVER_RULE = "contact_over_rule"
+    STRATEGY_PROMOTE = "strategy_promote"
 
 
 class OrgError(WeiwanError):

@@ -1,8 +1,10 @@
 """Publish the day's decisions (kind ``decisions``): that snapshot date's rows are deleted,
-then loaded (other dates stay), in one transaction with the ``publications`` row."""
+then loaded (other dates stay), in one transaction with the ``publications`` row; with them
+the shadow prices of the limits that bound them and the strategy arms' evaluation."""
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import ibis.expr.types as ir
@@ -13,6 +15,7 @@ from weiwan.analytics.profile import snapshot_rows
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.ops.customers.models import PublishedDecision
 from weiwan.ops.offers.models import PublishedLimitPrice
+from weiwan.ops.strategies.models import PublishedStrategyArm
 from weiwan.pipeline.publish.bookkeeping import record_publication
 from weiwan.pipeline.publish.columns import null_of, typed
 from weiwan.pipeline.publish.transport import insert_rows, load_staged, table_of
@@ -33,18 +36,21 @@ def decision_rows(warehouse: Warehouse, snapshot: date) -> ir.Table:
 
 
 def publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> int:
-    """Replace ``snapshot``'s published decisions and the shadow prices of the limits that
-    bound them; returns the decisions loaded."""
+    """Replace ``snapshot``'s published decisions, the shadow prices of the limits that
+    bound them and the strategy arms' evaluation; returns the decisions loaded."""
     table = table_of(PublishedDecision)
     prices = table_of(PublishedLimitPrice)
+    arms = table_of(PublishedStrategyArm)
     rows = None
     if warehouse.has_table("decisions"):
         rows = decision_rows(warehouse, snapshot)
     with engine.begin() as conn:
         conn.execute(sa.delete(table).where(table.c.snapshot_date == snapshot))
         conn.execute(sa.delete(prices).where(prices.c.snapshot_date == snapshot))
+        conn.execute(sa.delete(arms).where(arms.c.snapshot_date == snapshot))
         loaded = 0 if rows is None else load_staged(warehouse, conn, table, rows, KIND)
         insert_rows(conn, prices, _limit_prices(warehouse, snapshot))
+        insert_rows(conn, arms, _strategy_arms(warehouse, snapshot))
         record_publication(conn, KIND, snapshot, loaded)
     return loaded
 
@@ -56,3 +62,14 @@ def _limit_prices(warehouse: Warehouse, snapshot: date) -> list[dict[str, object
     stored = snapshot_rows(warehouse, LIMIT_PRICES, snapshot)
     frame = stored.select("limit_kind", "limit_name", "yuan").to_pyarrow().to_pylist()
     return [{**row, "snapshot_date": snapshot} for row in frame]
+
+
+def _strategy_arms(warehouse: Warehouse, snapshot: date) -> list[dict[str, object]]:
+    """The day's evaluation of the strategy arms as rows of ``strategy_arms`` (NaN: NULL)."""
+    if not warehouse.has_table("strategy_arms"):
+        return []
+    stored = snapshot_rows(warehouse, "strategy_arms", snapshot).to_pyarrow().to_pylist()
+    return [
+        {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+        for row in stored
+    ]

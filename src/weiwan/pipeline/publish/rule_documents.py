@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.analytics.alerts import DEFAULT_ANOMALY_FILES, DEFAULT_RULE_FILES, load_rules
 from weiwan.analytics.contact_policy import load_contact_policy
+from weiwan.analytics.decide.config import load_decide_config
 from weiwan.analytics.policies import PolicyIssue, load_policies
 from weiwan.analytics.tags import load_tag_library
 from weiwan.analytics.targets import load_target_groups
@@ -64,6 +65,7 @@ FILES: dict[str, str] = {
     "anomalies": "anomalies.yaml",
     "target_groups": "target_groups.yaml",
     "tags": "tags.yaml",
+    "decide": "decide.yaml",
 }
 #: the tag editor's document before any edit: the shipped library stays as it is
 EMPTY_TAGS = (
@@ -92,6 +94,9 @@ class RuleDocumentPaths:
     target_groups: Path | None = None
     #: the tag editor's tags, over the shipped library (None: no edit)
     tags: Path | None = None
+    #: next best action's settings and strategy arms (None: ``WEIWAN_DECIDE_CONFIG`` or the
+    #: shipped decide.yaml)
+    decide: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +134,16 @@ def rule_document_paths(home: Path) -> RuleDocumentPaths:
         anomaly_rules=edited_path(home, "anomalies") or _SHIPPED_RULES["anomalies"],
         target_groups=edited_path(home, "target_groups"),
         tags=edited_path(home, "tags"),
+        decide=edited_path(home, "decide"),
     )
 
 
 def _shipped_text(kind: str) -> str:
     if kind == "tags":
         return EMPTY_TAGS
+    own = get_settings().decide_config if kind == "decide" else None
+    if own is not None:
+        return own.read_text("utf-8")  # the installation's own decide.yaml
     if kind in _SHIPPED_RULES:
         return _SHIPPED_RULES[kind].read_text("utf-8")
     return resources.files("weiwan.analytics").joinpath(FILES[kind]).read_text("utf-8")
@@ -199,6 +208,8 @@ def check(kind: str, path: Path | None, home: Path, profile: ir.Table | None = N
         except ConfigError as exc:
             return Checked(_file_problems(exc, path), [])
         return Checked([], [])
+    if kind == "decide":
+        return _check_decide(path, home)
     own = path or _SHIPPED_RULES[kind]
     alerts, care = rule_document_paths(home).rule_files
     files = [care if kind == "alerts" else alerts, own]  # duplicates are blamed on ``own``
@@ -212,6 +223,26 @@ def check(kind: str, path: Path | None, home: Path, profile: ir.Table | None = N
         if e.file in names
     ]
     return Checked(errors, [])
+
+
+def _check_decide(path: Path | None, home: Path) -> Checked:
+    """decide.yaml: refused when it does not load; a strategy arm naming a policy the library
+    in effect does not have is a warning (that arm can never offer it)."""
+    try:
+        config = load_decide_config(path)
+    except ConfigError as exc:
+        return Checked(_file_problems(exc, path), [])
+    paths = rule_document_paths(home)
+    try:
+        known = {p.id for p in load_policies(paths.policies).policies}
+    except ConfigError:
+        return Checked([], [])  # the policy library's own page reports it
+    warnings = [
+        _message(name, "policies", f"unknown policy ids {sorted(set(arm.policies) - known)}")
+        for name, arm in config.strategies.arms.items()
+        if arm.policies is not None and set(arm.policies) - known
+    ]
+    return Checked([], warnings)
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -31,6 +31,7 @@ ACTIONS: dict[str, Any] = {
     "config_change": _l("Configuration change"),
     "lookup_limit": _l("Lookup limit reached"),
     "contact_over_rule": _l("Contact recorded beyond the contact rules"),
+    "strategy_promote": _l("Challenger promoted to champion"),
 }
 #: newest events shown (and exported) per filter; narrower filters reach older events
 PAGE_SIZE = 500

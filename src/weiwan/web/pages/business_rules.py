@@ -22,7 +22,7 @@ from weiwan.ops.org.access import Actor
 from weiwan.ops.org.policy_check import EditRefusedError
 from weiwan.web.errors import error_text
 from weiwan.web.i18n import gettext as _
-from weiwan.web.pages import tags, target_groups
+from weiwan.web.pages import strategies, tags, target_groups
 from weiwan.web.pages.business_rules_tables import (
     channel_table,
     editor_context,
@@ -48,11 +48,13 @@ PAGES: dict[str, str] = {
     "contact_policy": "/settings/contact-policy",
     "target_groups": "/settings/target-groups",
     "tags": "/settings/tags",
+    "decide": strategies.PATH,
 }
 #: the kinds whose page lives with its form editor (analysts' documents)
 EDITOR_PAGES: dict[str, Callable[..., Response]] = {
     "target_groups": target_groups.render_page,
     "tags": tags.render_page,
+    "decide": strategies.render_page,
 }
 MAX_FORM_TEXT = config.MAX_TEXT + 1
 

@@ -1,0 +1,67 @@
+"""API shapes of the champion–challenger evaluation and of a promotion."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StrategyArmOut(BaseModel):
+    """One arm's figures (rates as fractions; ``gain``: champion churn − arm churn)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    arm: str
+    champion: bool
+    share: float | None
+    first_day: date | None
+    last_day: date | None
+    subscribers: int
+    churned: int
+    churn_rate: float | None
+    churn_low: float | None
+    churn_high: float | None
+    holdout_subscribers: int
+    holdout_churned: int
+    holdout_churn_rate: float | None
+    uplift: float | None
+    uplift_low: float | None
+    uplift_high: float | None
+    uplift_significant: bool
+    saves: float | None
+    acted: int
+    spend: float
+    cost_per_save: float | None
+    gain: float | None
+    gain_low: float | None
+    gain_high: float | None
+    p_value: float | None
+    significant: bool
+    pending: int
+
+
+class StrategyEvaluationOut(BaseModel):
+    """The latest published evaluation (``snapshot_date`` None: none yet), champion first."""
+
+    snapshot_date: date | None
+    arms: list[StrategyArmOut]
+
+
+class PromoteIn(BaseModel):
+    """Why the challenger is promoted; ``override`` promotes one not found significantly
+    better."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+    override: bool = False
+
+
+class PromotionOut(BaseModel):
+    """The promotion saved: in effect from the next daily run."""
+
+    arm: str
+    previous_champion: str
+    pending_sha256: str
+    significant: bool
