@@ -17,6 +17,7 @@ DECISION_EXPORT = [
     "trigger",
     "trigger_kind",
     "holdout",
+    "strategy",
     "action",
     "outcome",
     "policy_id",
@@ -79,4 +80,5 @@ def export_decisions(
     frame = frame.sort_values(
         ["action", "expected_value", "subscriber_id"], ascending=[False, False, True]
     )
-    return write_table(frame[DECISION_EXPORT], out, f"decisions {snapshot}")
+    # decisions stored before strategy arms existed have no ``strategy``: exported blank
+    return write_table(frame.reindex(columns=DECISION_EXPORT), out, f"decisions {snapshot}")
