@@ -104,9 +104,11 @@ def p_value(events_a: int, trials_a: int, events_b: int, trials_b: int) -> float
     return float(stats.chi2_contingency(table, correction=False).pvalue)
 
 
-def _first_decisions(wh: Store, snapshot: date, horizon_months: int) -> pd.DataFrame:
-    """Per subscriber with a retention decision on an experiment day: arm, hold-out, first day,
-    whether the window closed, churned within it, acted, spend."""
+def _groups(wh: Store, snapshot: date, horizon_months: int) -> pd.DataFrame:
+    """The subscribers with a retention decision on an experiment day, counted per (arm,
+    held, closed): ``subscribers``, ``churned`` within the window, ``acted``, ``spend``,
+    ``first_day`` and ``last_day`` of their first decisions (a few rows, computed by the
+    engine however many subscribers there are)."""
     decisions = wh.table("decisions")
     retention = decisions.filter(
         decisions.strategy.notnull()
@@ -117,21 +119,16 @@ def _first_decisions(wh: Store, snapshot: date, horizon_months: int) -> pd.DataF
     several = arms_per_day.filter(arms_per_day.arms > 1).select("snapshot_date")
     days = several if several.count().execute() > 0 else arms_per_day.select("snapshot_date")
     rows = retention.semi_join(days, "snapshot_date")
-    window = ibis.window(group_by=rows.subscriber_id, order_by=rows.snapshot_date)
-    first = rows.mutate(order_n=ibis.row_number().over(window))
-    first = first.filter(first.order_n == 0)
-    spend = rows.group_by("subscriber_id").aggregate(
+    # one aggregation (no window over the whole history): the arm and hold-out of the first day
+    first = rows.group_by("subscriber_id").aggregate(
+        arm=rows.strategy.argmin(rows.snapshot_date),
+        held=rows.holdout.argmin(rows.snapshot_date),
+        day=rows.snapshot_date.min(),
         acted=rows.action.any(),
-        spend=(rows.action.ifelse(rows.cost.fill_null(0.0), 0.0)).sum(),
+        spend=rows.action.ifelse(rows.cost.fill_null(0.0), 0.0).sum(),
     )
     closed_by = add_months(snapshot, -horizon_months)
-    base = first.select(
-        "subscriber_id",
-        arm=first.strategy,
-        held=first.holdout,
-        day=first.snapshot_date,
-        closed=first.snapshot_date <= closed_by,
-    ).join(spend, "subscriber_id")
+    base = first.mutate(closed=first.day <= closed_by)
     churn = wh.table("churn_records")
     churn = churn.filter(churn.churn_date <= snapshot).select(
         k_subscriber=churn.subscriber_id, k_date=churn.churn_date
@@ -144,8 +141,19 @@ def _first_decisions(wh: Store, snapshot: date, horizon_months: int) -> pd.DataF
             churn.k_date <= base.day + ibis.interval(months=horizon_months),
         ],
     )
-    out = joined.group_by(["subscriber_id", "arm", "held", "day", "closed", "acted", "spend"])
-    frame: pd.DataFrame = out.aggregate(churned=joined.k_subscriber.notnull().any()).to_pandas()
+    per_subscriber = joined.group_by(
+        ["subscriber_id", "arm", "held", "day", "closed", "acted", "spend"]
+    ).aggregate(churned=joined.k_subscriber.notnull().any())
+    t = per_subscriber
+    groups = t.group_by(["arm", "held", "closed"]).aggregate(
+        subscribers=t.count(),
+        churned=t.churned.cast("int64").sum(),
+        acted=t.acted.cast("int64").sum(),
+        spend=t.spend.sum(),
+        first_day=t.day.min(),
+        last_day=t.day.max(),
+    )
+    frame: pd.DataFrame = groups.to_pandas()
     return frame
 
 
@@ -160,26 +168,29 @@ def strategy_evaluation(
     recorded an arm."""
     if not wh.has_table("decisions") or "strategy" not in wh.table("decisions").columns:
         return None
-    people = _first_decisions(wh, snapshot, horizon_months)
-    if people.empty:
+    groups = _groups(wh, snapshot, horizon_months)
+    if groups.empty:
         return None
     shares = strategies.shares()
     champion = strategies.champion
-    if champion not in set(people["arm"]):  # evaluated history of an earlier champion
-        champion = str(people["arm"].value_counts().index[0])
-    closed = people[people["closed"]]
+    sizes = groups.groupby("arm")["subscribers"].sum()
+    if champion not in sizes.index:  # evaluated history of an earlier champion
+        champion = str(sizes.idxmax())
+
+    def total(arm: str, held: bool, column: str) -> int:
+        rows = groups[(groups["arm"] == arm) & (groups["held"] == held) & groups["closed"]]
+        return int(rows[column].sum())
+
+    base_n, base_k = total(champion, False, "subscribers"), total(champion, False, "churned")
     rows = []
-    base = closed[(closed["arm"] == champion) & ~closed["held"]]
-    base_n, base_k = len(base), int(base["churned"].sum())
-    for arm in [champion, *sorted(set(people["arm"]) - {champion})]:
-        mine = people[people["arm"] == arm]
-        done = closed[closed["arm"] == arm]
-        treated, held = done[~done["held"]], done[done["held"]]
-        n, k = len(treated), int(treated["churned"].sum())
-        hn, hk = len(held), int(held["churned"].sum())
+    for arm in [champion, *sorted(set(sizes.index) - {champion})]:
+        mine = groups[groups["arm"] == arm]
+        n, k = total(arm, False, "subscribers"), total(arm, False, "churned")
+        hn, hk = total(arm, True, "subscribers"), total(arm, True, "churned")
         low, high = wilson(k, n)
         uplift, uplift_low, uplift_high = rate_difference(hk, hn, k, n)
         saves = uplift * n if n else math.nan
+        treated = mine[~mine["held"].astype(bool) & mine["closed"].astype(bool)]
         spend = float(treated["spend"].sum())
         gain = gain_low = gain_high = p = math.nan
         if arm != champion:
@@ -190,8 +201,8 @@ def strategy_evaluation(
                 "arm": arm,
                 "champion": arm == champion,
                 "share": shares.get(arm, math.nan),
-                "first_day": mine["day"].min(),
-                "last_day": mine["day"].max(),
+                "first_day": mine["first_day"].min(),
+                "last_day": mine["last_day"].max(),
                 "subscribers": n,
                 "churned": k,
                 "churn_rate": k / n if n else math.nan,
@@ -213,7 +224,7 @@ def strategy_evaluation(
                 "gain_high": gain_high,
                 "p_value": p,
                 "significant": bool(gain_low > 0 or gain_high < 0),
-                "pending": int((~mine["closed"]).sum()),
+                "pending": int(mine.loc[~mine["closed"].astype(bool), "subscribers"].sum()),
             }
         )
     frame = pd.DataFrame(rows, columns=list(ARM_COLUMNS))

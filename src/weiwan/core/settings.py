@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     sms_http_token: str | None = Field(
         default=None, description="Bearer token sent to the HTTP SMS gateway."
     )
+    events_max_backlog: int = Field(
+        default=100_000,
+        ge=1,
+        description="Events received and not yet processed beyond which event intake answers "
+        "429 with Retry-After.",
+    )
     sms_callback_token: str | None = Field(
         default=None,
         description="Token the gateway must send (X-SMS-Callback-Token) with delivery "

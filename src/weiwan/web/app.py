@@ -33,6 +33,7 @@ from weiwan.core.errors import (
 from weiwan.core.settings import Settings, get_settings
 from weiwan.ops.base import utcnow
 from weiwan.ops.deps import Db, has_session_cookie, require_session, resolve_actor, session_user
+from weiwan.ops.events.api import take_in as events_endpoint
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.api import login as login_endpoint
 from weiwan.ops.org.sessions import SESSION_KEY
@@ -179,9 +180,12 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     return _error_page(request, 422, join_problems(fields, more=gettext(MORE_PROBLEMS)))
 
 
-#: The API's routes that need no session: logging in, and the SMS gateway's delivery receipts
-#: (their own token). Every other route, present or future, needs one (deny by default).
-PUBLIC_API_ENDPOINTS: frozenset[Callable[..., Any]] = frozenset({login_endpoint, receipts_endpoint})
+#: The API's routes that need no session: logging in, the SMS gateway's delivery receipts and
+#: event intake (their own tokens). Every other route, present or future, needs one (deny by
+#: default).
+PUBLIC_API_ENDPOINTS: frozenset[Callable[..., Any]] = frozenset(
+    {login_endpoint, receipts_endpoint, events_endpoint}
+)
 
 
 async def _api_session(request: Request) -> None:

@@ -12,6 +12,7 @@ from weiwan.ops.card.api import router as card_router
 from weiwan.ops.contacts.api import router as contacts_router
 from weiwan.ops.customers.api import router as customers_router
 from weiwan.ops.dataquality.api import router as dataquality_router
+from weiwan.ops.events.api import router as events_router
 from weiwan.ops.offers.api import router as offers_router
 from weiwan.ops.org.api import router as org_router
 from weiwan.ops.reports.api import router as reports_router
@@ -54,6 +55,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     period_reports_router,
     anomalies_router,
     strategies_router,
+    events_router,
     appraisal_router,
     dataquality_router,
 )

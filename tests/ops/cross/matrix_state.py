@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from anomaly_fixtures import pool_entry
 from api_helpers import PASSWORD, PEOPLE, login
 from customer_fixtures import customer, policy
+from event_fixtures import seed_event, seed_event_token
 from strategy_fixtures import seed_strategies
 from weiwan.core.db import session_scope
 from weiwan.ops.campaigns.schemas import CampaignCreate
@@ -365,4 +366,6 @@ def seed(engine: Engine, app: FastAPI) -> Seeded:
     for part in (_seed_data_quality, _seed_anomalies, _seed_appraisal, _seed_period_reports):
         part(engine, app, seeded)
     seed_strategies(engine)  # champion–challenger (issue 19)
+    seed_event_token(engine)  # real-time events (issue 20): a source and one event of S00001
+    seed_event(engine, "seeded-1", "S00001")
     return seeded

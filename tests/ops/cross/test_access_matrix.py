@@ -38,6 +38,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import sessionmaker
 
 from api_helpers import PASSWORD, PEOPLE, login
+from event_fixtures import bearer, event
 from weiwan.core.db import make_engine, session_scope
 from weiwan.core.settings import Settings
 from weiwan.ops.campaigns.models import Campaign
@@ -472,6 +473,22 @@ ROUTES: tuple[Route, ...] = (
         frozenset(),
         lambda s: Req(json={"receipts": [{"message_id": "gw-unknown", "status": "delivered"}]}),
         auth="token",
+    ),
+    # --- real-time events (issue 20): intake takes a source's bearer token, never a session
+    # (test_event_intake_takes_its_token_not_a_session); one event's status is read by the
+    # centre's managers and analysts (the seeded event is S00001's, in the city branch)
+    Route(
+        "POST",
+        "/events",
+        frozenset(),
+        lambda s: Req(json={"events": [event("matrix-1")]}),
+        auth="token",
+    ),
+    Route(
+        "GET",
+        "/events/{event_id}",
+        frozenset({Role.DIRECTOR, Role.CENTRE_HEAD, Role.ANALYST}),
+        lambda s: Req(path={"event_id": "seeded-1"}),
     ),
     # --- campaigns --------------------------------------------------------------------------
     Route("GET", "/campaigns", ALL),  # everyone: the list is cut to what the role may read
@@ -956,9 +973,20 @@ def test_unsafe_request_without_csrf_token_is_403(isolated: Matrix, route: Route
     assert "CSRF" in response.json()["detail"]
 
 
+def test_event_intake_takes_its_token_not_a_session(isolated: Matrix) -> None:
+    """A source system's route needs no session and no CSRF token, only its bearer token."""
+    (route,) = [r for r in ROUTES if r.path == "/events" and r.method == "POST"]
+    req = route.request(isolated.seeded)
+    accepted = _send(_client(isolated, None), route, Req(json=req.json, headers=bearer()))
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    wrong = _send(_client(isolated, None), route, Req(json=req.json, headers=bearer("wwe_x")))
+    assert wrong.status_code == 401
+
+
 def test_delivery_receipts_take_the_token_not_a_session(isolated: Matrix) -> None:
     """The gateway's route needs no session and no CSRF token, only its own token."""
-    (route,) = [r for r in ROUTES if r.auth == "token"]
+    (route,) = [r for r in ROUTES if r.path == "/sms/delivery-receipts"]
     req = route.request(isolated.seeded)
     accepted = _send(_client(isolated, None), route, req, token=True)
     assert accepted.status_code == 200, accepted.text

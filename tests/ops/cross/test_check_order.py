@@ -14,8 +14,13 @@ from api_helpers import login
 from weiwan.ops.org.sessions import CSRF_HEADER
 from weiwan.web.app import PUBLIC_API_ENDPOINTS
 
-#: the only operations that need no session (the SMS receipts take the gateway's token)
-PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/sms/delivery-receipts")}
+#: the only operations that need no session (the SMS receipts take the gateway's token, event
+#: intake a source's bearer token)
+PUBLIC = {
+    ("POST", "/api/v1/auth/login"),
+    ("POST", "/api/v1/sms/delivery-receipts"),
+    ("POST", "/api/v1/events"),
+}
 
 
 def _operations(app: FastAPI) -> list[tuple[str, str]]:
@@ -31,8 +36,8 @@ def _bad_path(path: str) -> str:
     return re.sub(r"{\w+}", "not-a-valid-value-%E2%9C%93", path)
 
 
-def test_only_login_and_the_receipts_are_public(app: FastAPI) -> None:
-    """Every operation but these two answers an anonymous caller "not logged in"."""
+def test_only_login_and_the_token_routes_are_public(app: FastAPI) -> None:
+    """Every operation but these three answers an anonymous caller "not logged in"."""
     client = TestClient(app)
     public = set()
     for method, path in _operations(app):
@@ -43,6 +48,7 @@ def test_only_login_and_the_receipts_are_public(app: FastAPI) -> None:
     assert {endpoint.__name__ for endpoint in PUBLIC_API_ENDPOINTS} == {
         "login",
         "delivery_receipts",
+        "take_in",
     }
 
 

@@ -51,6 +51,7 @@ class AuditAction(StrEnum):
     LOOKUP_LIMIT = "lookup_limit"
     CONTACT_OVER_RULE = "contact_over_rule"
     STRATEGY_PROMOTE = "strategy_promote"
+    SERVICE_TOKEN = "service_token"
 
 
 class OrgError(WeiwanError):

@@ -1,0 +1,83 @@
+"""``weiwan events``: real-time event intake's service tokens."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from weiwan.cli.base import fail, ops_engine, out
+from weiwan.core.errors import WeiwanError
+
+events_app = typer.Typer(help="Real-time events (实时事件).", no_args_is_help=True)
+token_app = typer.Typer(help="Service tokens of the event sources.", no_args_is_help=True)
+events_app.add_typer(token_app, name="token")
+
+NameOption = Annotated[str, typer.Option(help="The source system (the events' source).")]
+
+
+@token_app.command("create")
+def token_create(name: NameOption) -> None:
+    """Create a source's token for `POST /api/v1/events` and print it (shown once; stored
+    only as its hash; audited)."""
+    from weiwan.core.db import session_scope
+    from weiwan.ops.events.tokens import create_token
+
+    engine = ops_engine()
+    try:
+        with session_scope(engine) as session:
+            token = create_token(session, name)
+        out.print(token, soft_wrap=True)
+    except WeiwanError as exc:
+        raise fail(exc) from exc
+    finally:
+        engine.dispose()
+
+
+@token_app.command("revoke")
+def token_revoke(name: NameOption) -> None:
+    """Revoke a source's token (audited); its events stay."""
+    from weiwan.core.db import session_scope
+    from weiwan.ops.events.tokens import revoke_token
+
+    engine = ops_engine()
+    try:
+        with session_scope(engine) as session:
+            revoke_token(session, name)
+        out.print(f"revoked the token of {name}")
+    except WeiwanError as exc:
+        raise fail(exc) from exc
+    finally:
+        engine.dispose()
+
+
+@token_app.command("list")
+def token_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The sources' tokens (never the tokens themselves): created, last used, revoked."""
+    from weiwan.core.db import session_scope
+    from weiwan.ops.events.tokens import list_tokens
+
+    engine = ops_engine()
+    try:
+        with session_scope(engine) as session:
+            rows = [
+                {
+                    "name": t.name,
+                    "scope": t.scope,
+                    "created_at": t.created_at.isoformat(),
+                    "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                    "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+                }
+                for t in list_tokens(session)
+            ]
+    finally:
+        engine.dispose()
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    for row in rows:
+        state = "revoked " + str(row["revoked_at"]) if row["revoked_at"] else "active"
+        out.print(f"{row['name']:<32} {state:<40} last used {row['last_used_at'] or '-'}")
