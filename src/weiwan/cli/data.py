@@ -33,7 +33,8 @@ pipeline_app = typer.Typer(help="The daily pipeline.", no_args_is_help=True)
 
 
 simulate_app = typer.Typer(
-    help="Simulate an operator: extracts in OUT/extracts, ground truth in OUT/truth.",
+    help="Simulate an operator: extracts in OUT/extracts, ground truth in OUT/truth, the "
+    "real-time events in OUT/events.",
     invoke_without_command=True,
 )
 
@@ -51,8 +52,16 @@ def simulate(
     fmt: Annotated[
         Literal["parquet", "csv"], typer.Option("--format", help="Extract file format.")
     ] = "parquet",
+    events: Annotated[
+        bool,
+        typer.Option(
+            "--events/--no-events",
+            help="Also write the real-time event stream (OUT/events/events.parquet).",
+        ),
+    ] = True,
 ) -> None:
-    """Simulate an operator: extracts in OUT/extracts, ground truth in OUT/truth."""
+    """Simulate an operator: extracts in OUT/extracts, ground truth in OUT/truth, the real-time
+    event stream in OUT/events."""
     if ctx.invoked_subcommand is not None:
         return
     from weiwan.sim import simulate as run_simulation
@@ -66,12 +75,59 @@ def simulate(
             end_month=end_month or last_complete_month(),
             fmt=fmt,
             progress=update,
+            events=events,
         )
     out.print(
         f"simulated {summary.subscribers:,} subscribers x {summary.months} months -> {out_dir}"
     )
     for name, rows in summary.rows.items():
         out.print(f"  {name:<16} {rows:>12,} rows")
+    if events:
+        out.print(f"  {'events':<16} {summary.events:>12,} rows (events/events.parquet)")
+
+
+@simulate_app.command("replay-events")
+def replay_events(
+    directory: Annotated[Path, typer.Argument(help="A simulation folder (or its events.parquet).")],
+    url: Annotated[str, typer.Option(help="The intake, e.g. http://127.0.0.1:8000/api/v1/events.")],
+    token: Annotated[str, typer.Option(help="A source's token (weiwan events token create).")],
+    rate: Annotated[float, typer.Option(min=0.001, help="Events a second.")] = 100.0,
+    batch: Annotated[int, typer.Option(min=1, max=1000, help="Events a request.")] = 100,
+    since: Annotated[
+        str | None, typer.Option(help="Only events at or after this time (ISO 8601).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Only events before this time.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Post a simulated operator's events to a running weiwan in time order, at RATE a second."""
+    import json
+    from dataclasses import asdict
+    from datetime import datetime
+
+    from weiwan.demo.replay import replay, window
+    from weiwan.sim.event_stream import load_events
+
+    def moment(text: str | None) -> datetime | None:
+        if text is None:
+            return None
+        value = datetime.fromisoformat(text)
+        if value.tzinfo is None:
+            raise fail(WeiwanError(f"{text}: give the time with its UTC offset (+08:00)"))
+        return value
+
+    try:
+        events = window(load_events(directory), moment(since), moment(until))
+        result = replay(events, url, token, rate=rate, batch=batch)
+    except (OSError, WeiwanError) as exc:
+        raise fail(exc if isinstance(exc, WeiwanError) else WeiwanError(str(exc))) from exc
+    if as_json:
+        out.print_json(json.dumps(asdict(result), ensure_ascii=False))
+        return
+    out.print(
+        f"sent {result.sent:,} events in {result.seconds:,.1f} s: accepted {result.accepted:,}, "
+        f"duplicates {result.duplicates:,}, rejected {len(result.rejected):,}, "
+        f"throttled {result.throttled:,}"
+    )
 
 
 #: ``weiwan ingest`` exit code: loaded, but a table's quarantined share is above the limit

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from weiwan.sim.calendar import make_window
 from weiwan.sim.engine import run_chunk
+from weiwan.sim.event_stream import write_event_stream
 from weiwan.sim.roster import EXTRA_SUBSCRIBER_COLUMNS
 from weiwan.sim.writer import Sinks
 
@@ -38,6 +39,7 @@ class SimulationSummary:
     churn_rate: dict[str, float]  # churned ÷ lines in service at the month's start
     monthly_churn_rate: float  # all churn ÷ all line-months at risk
     paths: dict[str, Path] = field(default_factory=dict)  # extract name / "truth/<name>"
+    events: int = 0  # real-time events written (events/events.parquet), when asked for
 
 
 def simulate(
@@ -51,10 +53,12 @@ def simulate(
     chunk_size: int = 500_000,
     progress: Progress | None = None,
     campaigns: bool = True,
+    events: bool = False,
 ) -> SimulationSummary:
     """Simulate ``subscribers`` lines over ``months`` months ending ``end_month`` into ``out``;
     ``campaigns``: the operator's earlier retention campaigns with their hold-outs (extract
-    ``retention_contacts``, see :mod:`weiwan.sim.campaigns`), else that extract stays empty."""
+    ``retention_contacts``, see :mod:`weiwan.sim.campaigns`), else that extract stays empty;
+    ``events``: also the real-time event stream (:mod:`weiwan.sim.event_stream`)."""
     if subscribers < 1 or chunk_size < 1:
         raise ValueError("subscribers and chunk_size must be positive")
     if fmt not in ("parquet", "csv"):
@@ -93,7 +97,8 @@ def simulate(
             at_risk += res.at_risk
     finally:
         sinks.close()
-    return _summary(
+    written = write_event_stream(Path(out), seed) if events else 0
+    summary = _summary(
         sinks,
         window.labels,
         churned,
@@ -104,6 +109,7 @@ def simulate(
         seed=seed,
         fmt=fmt,
     )
+    return replace(summary, events=written)
 
 
 def _summary(
