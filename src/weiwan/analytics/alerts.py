@@ -37,6 +37,7 @@ from weiwan.analytics.features import as_of_rows
 from weiwan.analytics.profile import load_profile
 from weiwan.analytics.targets import OPS, FilterError, TargetFilter, compile_filter
 from weiwan.analytics.warehouse import Store, empty_table
+from weiwan.core.event_rules import EventRule
 from weiwan.core.yaml_safe import load_yaml
 
 DEFAULT_RULES_DIR = Path(__file__).parent / "alert_rules"
@@ -162,6 +163,9 @@ class RuleSet:
     rules: list[AlertRule] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
+    #: the rules with ``trigger: event`` (fired by the operational side as events arrive; the
+    #: daily run only checks them)
+    event_rules: list[EventRule] = field(default_factory=list)
 
     def get(self, rule_id: str) -> AlertRule:
         """The loaded rule ``rule_id``; KeyError when it is not loaded (or failed to load)."""
@@ -196,6 +200,12 @@ def load_rules(
     ruleset = RuleSet()
     for file in files:
         _load_file(file, ruleset)
+    if kinds is not None and "alert" not in kinds:
+        for event_rule in ruleset.event_rules:
+            problem = "trigger: event rules belong with the alert rules"
+            where = ruleset.files.pop(event_rule.id)
+            ruleset.errors.append(RuleError(where, event_rule.id, problem))
+        ruleset.event_rules = []
     if kinds is not None:
         wrong = [r for r in ruleset.rules if r.kind not in kinds]
         for rule in wrong:
@@ -220,6 +230,9 @@ def _load_file(path: Path, ruleset: RuleSet) -> None:
     for number, entry in enumerate(entries, start=1):
         rule_id = entry.get("id") if isinstance(entry, dict) else None
         name = rule_id if isinstance(rule_id, str) and rule_id else f"#{number}"
+        if isinstance(entry, dict) and entry.get("trigger") == "event":
+            _load_event_rule(entry, name, file, ruleset)
+            continue
         try:
             rule = AlertRule.model_validate(entry)
         except ValidationError as exc:
@@ -232,6 +245,22 @@ def _load_file(path: Path, ruleset: RuleSet) -> None:
             continue
         ruleset.rules.append(rule)
         ruleset.files[rule.id] = file
+
+
+def _load_event_rule(entry: dict[str, Any], name: str, file: str, ruleset: RuleSet) -> None:
+    """A ``trigger: event`` rule, checked with the operational side's shape."""
+    try:
+        rule = EventRule.model_validate(entry)
+    except ValidationError as exc:
+        problem = "; ".join(_describe(err) for err in exc.errors())
+        ruleset.errors.append(RuleError(file, name, problem))
+        return
+    if rule.id in ruleset.files:
+        problem = f"id: duplicate id, already defined in {ruleset.files[rule.id]}"
+        ruleset.errors.append(RuleError(file, rule.id, problem))
+        return
+    ruleset.event_rules.append(rule)
+    ruleset.files[rule.id] = file
 
 
 def _describe(err: Any) -> str:

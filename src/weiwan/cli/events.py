@@ -81,3 +81,32 @@ def token_list(
     for row in rows:
         state = "revoked " + str(row["revoked_at"]) if row["revoked_at"] else "active"
         out.print(f"{row['name']:<32} {state:<40} last used {row['last_used_at'] or '-'}")
+
+
+@events_app.command("process")
+def process(
+    limit: Annotated[int, typer.Option(min=1, help="Events at most.")] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Process the oldest received events with the event rules in effect (those intake did not
+    process: turned off, or failed)."""
+    from weiwan.core.db import session_scope
+    from weiwan.ops.base import utcnow
+    from weiwan.ops.events.processing import process_backlog
+
+    engine = ops_engine()
+    try:
+        with session_scope(engine) as session:
+            done = process_backlog(session, utcnow(), limit)
+    finally:
+        engine.dispose()
+    figures = {
+        "processed": done.processed,
+        "ignored": done.ignored,
+        "failed": done.failed,
+        "tasks": len(done.tasks),
+    }
+    if as_json:
+        out.print_json(json.dumps(figures))
+        return
+    out.print(", ".join(f"{k} {v}" for k, v in figures.items()))

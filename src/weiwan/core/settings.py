@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         description="Events received and not yet processed beyond which event intake answers "
         "429 with Retry-After.",
     )
+    events_process_at_intake: bool = Field(
+        default=True,
+        description="Process each batch of events with the event rules in the intake's own "
+        "transaction (off: `weiwan events process` or a consumer does it).",
+    )
     sms_callback_token: str | None = Field(
         default=None,
         description="Token the gateway must send (X-SMS-Callback-Token) with delivery "

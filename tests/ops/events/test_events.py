@@ -81,10 +81,9 @@ def test_a_batch_is_taken_in_once_and_bad_events_are_refused_one_by_one(
         {"index": 8, "reason": "(event): expected an object"},
     ]
     stored = _stored(source)
-    assert [(e.event_id, e.source, e.status) for e in stored] == [
-        ("e-1", SOURCE, "received"),
-        ("e-2", SOURCE, "received"),
-        ("e-4", SOURCE, "received"),
+    # processed at once (test_processing.py): here no customer is published
+    assert [(e.event_id, e.source, e.status, e.note) for e in stored] == [
+        (i, SOURCE, "ignored", "unknown subscriber") for i in ("e-1", "e-2", "e-4")
     ]
     assert json.loads(stored[1].attributes) == {"target_network": "china_unicom"}
     # the same batch again (a retry after a lost answer): nothing new, nothing twice
@@ -143,7 +142,13 @@ def test_a_full_backlog_answers_429_with_retry_after(
 ) -> None:
     seed_event_token(engine)
     app = create_app(
-        Settings(home=tmp_path, secret_key="test-secret", events_max_backlog=2), engine
+        Settings(
+            home=tmp_path,
+            secret_key="test-secret",
+            events_max_backlog=2,
+            events_process_at_intake=False,  # a consumer's work: here nobody does it
+        ),
+        engine,
     )
     assert _post(app, [event("b-1"), event("b-2")])[0] == 202
     answer = TestClient(app).post(API, json={"events": [event("b-3")]}, headers=bearer())

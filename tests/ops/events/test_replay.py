@@ -61,7 +61,13 @@ def test_a_full_backlog_is_waited_out_then_reported(
 ) -> None:
     seed_event_token(engine)
     app = create_app(
-        Settings(home=tmp_path, secret_key="test-secret", events_max_backlog=20), engine
+        Settings(
+            home=tmp_path,
+            secret_key="test-secret",
+            events_max_backlog=20,
+            events_process_at_intake=False,
+        ),
+        engine,
     )
     waits: list[float] = []
     with pytest.raises(WeiwanError, match="still refused"):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from weiwan.ops.deps import CurrentActor, Db, request_now
 from weiwan.ops.events import intake
 from weiwan.ops.events.models import ServiceToken
+from weiwan.ops.events.processing import new_records, process_events
 from weiwan.ops.events.schemas import EventBatchIn, EventOut, IntakeOut, RejectedOut
 from weiwan.ops.events.service import event_status
 from weiwan.ops.events.tokens import authenticate
@@ -28,8 +29,9 @@ def service_token(
 ) -> ServiceToken:
     """401 unless ``Authorization: Bearer <token>`` names a live event-intake token."""
     scheme, _, token = (authorization or "").partition(" ")
-    found = authenticate(db, token.strip() if scheme.lower() == "bearer" else None,
-                         request_now(request))  # fmt: skip
+    found = authenticate(
+        db, token.strip() if scheme.lower() == "bearer" else None, request_now(request)
+    )
     if found is None or found.scope != "events":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -56,15 +58,19 @@ def _backlog_full(request: Request, db: Session) -> bool:
 def take_in(request: Request, source: SourceToken, body: EventBatchIn, db: Db) -> JSONResponse:
     """Take a batch of events in from a source system (its service token, no user session):
     each new (source, event id) stored once, a repeat counted as a duplicate, a bad event
-    refused with its index and reason (and kept as a dead letter); 429 with Retry-After when
-    the backlog of unprocessed events is full."""
+    refused with its index and reason (and kept as a dead letter); the new events processed
+    with the event rules in the same transaction (``WEIWAN_EVENTS_PROCESS_AT_INTAKE``); 429
+    with Retry-After when the backlog of unprocessed events is full."""
     if _backlog_full(request, db):
         return JSONResponse(
             {"detail": "the event backlog is full: retry later"},
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
             headers={"Retry-After": str(RETRY_AFTER)},
         )
-    result = intake.take_in(db, source.name, body.events, request_now(request))
+    now = request_now(request)
+    result = intake.take_in(db, source.name, body.events, now)
+    if result.new_ids and request.app.state.settings.events_process_at_intake:
+        process_events(db, new_records(db, source.name, result.new_ids), now)
     answer = IntakeOut(
         accepted=result.accepted,
         duplicates=result.duplicates,

@@ -29,6 +29,8 @@ class IntakeResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    #: the event ids stored by this batch
+    new_ids: set[str] = field(default_factory=set)
 
 
 def backlog(session: Session) -> int:
@@ -100,6 +102,7 @@ def take_in(session: Session, source: str, events: list[Any], now: datetime) -> 
             continue
         fresh[event.event_id] = _row(source, event, now)
     inserted = _insert_new(session, list(fresh.values()))
+    result.new_ids = inserted
     result.accepted = len(inserted)
     result.duplicates += len(fresh) - len(inserted)
     session.flush()

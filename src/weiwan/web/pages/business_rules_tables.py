@@ -35,7 +35,11 @@ SEVERITIES: dict[str, Any] = {
     "high": _l("High"),
     "critical": _l("Critical"),
 }
-PERIODS: dict[str, Any] = {"daily": _l("Daily"), "monthly": _l("Monthly")}
+PERIODS: dict[str, Any] = {
+    "daily": _l("Daily"),
+    "monthly": _l("Monthly"),
+    "event": _l("As each event arrives"),
+}
 RULE_KINDS: dict[str, Any] = {"alert": _l("Alert"), "care": _l("Care"), "anomaly": _l("Anomaly")}
 TRIGGERS: dict[str, Any] = {
     "risk": _l("Churn risk"),
@@ -169,6 +173,14 @@ def rules_of(document: Mapping[str, Any] | None, key: str = "rules") -> list[dic
     return [e for e in entries or [] if isinstance(e, dict)]
 
 
+def _sla_action(rule: Mapping[str, Any]) -> str | None:
+    """An event rule's default action (its SLA for customers of no listed tier)."""
+    sla = rule.get("sla")
+    step = sla.get("default") if isinstance(sla, dict) else None
+    action = step.get("action") if isinstance(step, dict) else None
+    return str(action) if action else None
+
+
 def rule_table(rules: Sequence[Mapping[str, Any]]) -> Table:
     """Alert and care rules as published."""
     rows = [
@@ -177,8 +189,8 @@ def rule_table(rules: Sequence[Mapping[str, Any]]) -> Table:
             "name": r.get("name_zh") if _chinese() else r.get("name_en"),
             "kind": label(RULE_KINDS, r.get("kind")),
             "severity": label(SEVERITIES, r.get("severity")),
-            "period": label(PERIODS, r.get("period")),
-            "action_hint": label(ACTION_HINTS, r.get("action_hint")),
+            "period": label(PERIODS, "event" if r.get("trigger") == "event" else r.get("period")),
+            "action_hint": label(ACTION_HINTS, r.get("action_hint") or _sla_action(r)),
             "enabled": _("yes") if r.get("enabled", True) else _("no"),
             "description": r.get("description_zh") if _chinese() else r.get("description_en"),
         }
