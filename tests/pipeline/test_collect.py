@@ -11,9 +11,10 @@ from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine, session_scope
 from weiwan.ops.contacts.models import DoNotDisturb
 from weiwan.ops.contacts.service import record_system_contact
+from weiwan.ops.events.models import EventRecord
 from weiwan.ops.migrate import upgrade
 from weiwan.ops.org.models import Branch
-from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb
+from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb, collect_events
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -62,4 +63,45 @@ def test_do_not_disturb_wishes_reach_the_warehouse(tmp_path: Path) -> None:
         assert collect_do_not_disturb(engine, wh) == 2
         rows = wh.execute("SELECT subscriber_id, channel FROM do_not_disturb ORDER BY 1")
         assert rows == [("S00001", "all"), ("S00002", "sms")]
+    engine.dispose()
+
+
+def test_real_time_events_land_in_the_warehouse_by_local_day(tmp_path: Path) -> None:
+    """Events of the window, with what processing made of them and no phone number; collected
+    again, the window is replaced, not doubled."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ops.db'}")
+    upgrade(engine)
+
+    def arrived(event_id: str, at: datetime, subscriber: str | None, msisdn: str | None) -> None:
+        with session_scope(engine) as session:
+            session.add(
+                EventRecord(
+                    source="crm",
+                    event_id=event_id,
+                    subscriber_id=subscriber,
+                    msisdn=msisdn,
+                    type="port_out_code_request",
+                    occurred_at=at,
+                    attributes='{"channel": "sms"}',
+                    status="processed",
+                    rule_id="port_out_code_request",
+                )
+            )
+
+    arrived("e1", datetime(2026, 10, 31, 23, 30, tzinfo=TZ), "S00001", None)  # local 31 Oct
+    arrived("e2", datetime(2026, 11, 1, 0, 30, tzinfo=TZ), "S00002", None)  # after the day
+    arrived("e3", datetime(2026, 10, 30, 9, 0, tzinfo=TZ), None, "13800000009")  # not resolved
+    day = date(2026, 10, 31)
+    with Warehouse(tmp_path / "wh.duckdb") as wh:
+        assert collect_events(engine, wh, day, tz=TZ) == 2
+        assert collect_events(engine, wh, day, tz=TZ) == 2
+        rows = wh.execute(
+            "SELECT event_id, subscriber_id, event_date, rule_id FROM ops_events ORDER BY 1"
+        )
+        assert rows == [
+            ("e1", "S00001", day, "port_out_code_request"),
+            ("e3", None, date(2026, 10, 30), "port_out_code_request"),
+        ]
+        columns = [c[0] for c in wh.execute("DESCRIBE ops_events")]
+        assert "msisdn" not in columns
     engine.dispose()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal, get_args, get_origin
+
 from weiwan.analytics.contract import QUARANTINE_COLUMNS, TABLES, Column, Table
+from weiwan.core.event_contract import ATTRIBUTES
 
 _INTRO = """# Data contract / 数据接口规范
 
@@ -154,7 +157,44 @@ def _table_section(table: Table) -> str:
     return "\n".join(lines)
 
 
+def _field_type(info: Any) -> str:
+    """A pydantic field's type in words (``Literal`` as its values)."""
+    annotation = info.annotation
+    values = get_args(annotation)
+    if get_origin(annotation) is Literal:
+        return " / ".join(f"`{v}`" for v in values)
+    inner = [a for a in values if a is not type(None)] or [annotation]
+    if inner and get_origin(inner[0]) is Literal:
+        return " / ".join(f"`{v}`" for v in get_args(inner[0]))
+    name = getattr(inner[0], "__name__", str(inner[0]))
+    return {"str": "text", "int": "integer", "float": "number"}.get(name, name)
+
+
+def _events_section() -> str:
+    """The real-time event contract (``core.event_contract``), attributes per type."""
+    lines = [
+        "## Real-time events (`POST /api/v1/events`)",
+        "",
+        "Sent one by one or in batches by the operator's systems as they happen "
+        "(docs/realtime.md), not delivered as files. Fields: `event_id` (unique per source), "
+        "`subscriber_id` or `msisdn` (at least one), `type`, `time` (ISO 8601 with its UTC "
+        "offset), `attributes` (below; unknown ones are refused).",
+        "",
+        "| type | attribute | type | required |",
+        "|---|---|---|---|",
+    ]
+    for kind, model in ATTRIBUTES.items():
+        fields = model.model_fields
+        if not fields:
+            lines.append(f"| `{kind}` | | | |")
+        for name, info in fields.items():
+            required = "yes" if info.is_required() else ""
+            lines.append(f"| `{kind}` | `{name}` | {_field_type(info)} | {required} |")
+    return "\n".join(lines)
+
+
 def render_markdown() -> str:
     """The whole contract document."""
     intro = _INTRO.replace("{quarantine}", _quarantine_section())
-    return intro + "\n" + "\n\n".join(_table_section(t) for t in TABLES) + "\n"
+    tables = "\n\n".join(_table_section(t) for t in TABLES)
+    return intro + "\n" + tables + "\n\n" + _events_section() + "\n"

@@ -27,7 +27,7 @@ from weiwan.analytics.warehouse import RUN_WARNINGS, Store, has_rows
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
 from weiwan.pipeline.anomaly_steps import anomalies_step
-from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb
+from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb, collect_events
 from weiwan.pipeline.decision_steps import (
     alerts_step,
     decisions_step,
@@ -94,8 +94,9 @@ def run_pipeline(
 ) -> PipelineResult:
     """Run every step for ``snapshot``; re-running replaces that snapshot's results.
 
-    With ``ops_engine`` the operational side's contacts are collected first and the outcomes of
-    closed decisions refreshed (``retention_outcomes``), so the day's decisions learn from them.
+    With ``ops_engine`` the operational side's contacts and real-time events are collected
+    first and the outcomes of closed decisions refreshed (``retention_outcomes``), so the day's
+    decisions learn from them.
     With ``config_home`` the alert and care rules, policies and contact policy are those in
     effect under ``<config_home>/config`` (edited in the web, applied by publish), else the
     shipped files.
@@ -111,6 +112,9 @@ def run_pipeline(
             ops_engine, warehouse, snapshot, tz=tz or ZoneInfo("Asia/Shanghai")
         )
         result.rows["do_not_disturb"] = collect_do_not_disturb(ops_engine, warehouse)
+        result.rows["ops_events"] = collect_events(
+            ops_engine, warehouse, snapshot, tz=tz or ZoneInfo("Asia/Shanghai")
+        )
     if warehouse.has_table("ops_contacts") and warehouse.has_table("decisions"):
         result.rows["retention_outcomes"] = warehouse.replace_table(
             "retention_outcomes", retention_outcomes(warehouse, snapshot)
