@@ -9,7 +9,7 @@ from typing import Any
 from weiwan.web.formatting import format_number
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
-from weiwan.web.labels import CHANNELS, ROLES, label
+from weiwan.web.labels import CAMPAIGN_STATES, CHANNELS, ROLES, label
 
 TARGET_TYPES: dict[str, Any] = {
     "anomalies": _l("Anomaly pool"),
@@ -89,7 +89,12 @@ DETAIL_KEYS: dict[str, Any] = {
 #: values that are codes of the vocabulary, by the detail field holding them
 #: (a card viewed from the work list is audited with the channel ``workbench``)
 _VIEW_CHANNELS: dict[str, Any] = {**CHANNELS, "workbench": _l("Work list")}
-_CODED: dict[str, dict[str, Any]] = {"channel": _VIEW_CHANNELS, "role": ROLES, "roles": ROLES}
+_CODED: dict[str, dict[str, Any]] = {
+    "channel": _VIEW_CHANNELS,
+    "role": ROLES,
+    "roles": ROLES,
+    "decision": CAMPAIGN_STATES,  # an approval's decision: approved / rejected
+}
 #: who acted when no user did (the ``by`` of the daily run's events)
 _ACTORS: dict[str, Any] = {
     "pipeline": _l("Daily run"),

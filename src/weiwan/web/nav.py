@@ -63,6 +63,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/dashboards/models", _l("Model monitor"), _FIGURES, PLANNERS),
     NavItem("/reports", _l("Weekly and monthly reports"), _FIGURES, REPORT_READERS),
     NavItem("/reports/churn", _l("Churn analysis report"), _FIGURES, REPORT_READERS),
+    NavItem("/events", _l("Real-time events"), _FIGURES, REPORT_READERS),
     NavItem("/anomalies", _l("Anomaly pool"), _MANAGE, WORKERS | {R.ANALYST}),
     NavItem("/appraisal/scorecards", _l("Scorecards"), _MANAGE, WORKERS | {R.ANALYST}),
     NavItem("/appraisal/weekly-plans", _l("Weekly plans"), _MANAGE, WORKERS),

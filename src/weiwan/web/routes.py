@@ -13,6 +13,7 @@ from weiwan.ops.contacts.api import router as contacts_router
 from weiwan.ops.customers.api import router as customers_router
 from weiwan.ops.dataquality.api import router as dataquality_router
 from weiwan.ops.events.api import router as events_router
+from weiwan.ops.events.api import summary_router as event_summary_router
 from weiwan.ops.offers.api import router as offers_router
 from weiwan.ops.org.api import router as org_router
 from weiwan.ops.reports.api import router as reports_router
@@ -31,6 +32,7 @@ from weiwan.web.pages import (
     channels,
     dashboards,
     dataquality,
+    events,
     policy_editor,
     questionnaires,
     reports,
@@ -56,6 +58,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     anomalies_router,
     strategies_router,
     events_router,
+    event_summary_router,
     appraisal_router,
     dataquality_router,
 )
@@ -71,6 +74,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     anomalies.router,
     appraisal.router,
     dataquality.router,
+    events.router,
     questionnaires.router,
     policy_editor.router,
     tags.router,

@@ -484,6 +484,7 @@ ROUTES: tuple[Route, ...] = (
         lambda s: Req(json={"events": [event("matrix-1")]}),
         auth="token",
     ),
+    Route("GET", "/event-summary", frozenset({Role.DIRECTOR, Role.CENTRE_HEAD, Role.ANALYST})),
     Route(
         "GET",
         "/events/{event_id}",

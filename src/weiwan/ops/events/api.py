@@ -13,11 +13,22 @@ from weiwan.ops.deps import CurrentActor, Db, request_now
 from weiwan.ops.events import intake
 from weiwan.ops.events.models import ServiceToken
 from weiwan.ops.events.processing import new_records, process_events
-from weiwan.ops.events.schemas import EventBatchIn, EventOut, IntakeOut, RejectedOut
+from weiwan.ops.events.schemas import (
+    EventBatchIn,
+    EventOut,
+    EventSummaryOut,
+    HourOut,
+    IntakeOut,
+    LatencyOut,
+    RejectedOut,
+    RuleFiguresOut,
+)
 from weiwan.ops.events.service import event_status
+from weiwan.ops.events.summary import event_summary
 from weiwan.ops.events.tokens import authenticate
 
 router = APIRouter(prefix="/events", tags=["events"])
+summary_router = APIRouter(prefix="/event-summary", tags=["events"])
 #: seconds a client is asked to wait when the backlog is full
 RETRY_AFTER = 5
 
@@ -107,4 +118,34 @@ def one_event(
         message_id=r.message_id,
         processed_at=r.processed_at,
         note=r.note,
+    )
+
+
+@summary_router.get("", response_model=EventSummaryOut)
+def summary(
+    request: Request,
+    actor: CurrentActor,
+    db: Db,
+    hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
+) -> EventSummaryOut:
+    """The events of the last ``hours``: by status and type, per hour, the latency percentiles
+    and per event rule its actions against its hold-out (director, centre head in scope,
+    analyst)."""
+    found = event_summary(db, actor, request_now(request), hours)
+    return EventSummaryOut(
+        since=found.since,
+        until=found.until,
+        received=found.received,
+        by_status=found.by_status,
+        by_type=found.by_type,
+        rejected=found.rejected,
+        backlog=found.backlog,
+        per_hour=[HourOut(hour=h, events=n) for h, n in found.per_hour],
+        latency={k: LatencyOut(**v) for k, v in found.latency.items()},
+        rules=[
+            RuleFiguresOut(
+                **{k: getattr(r, k) for k in RuleFiguresOut.model_fields if hasattr(r, k)}
+            )
+            for r in found.rules
+        ],
     )

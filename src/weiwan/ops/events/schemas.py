@@ -50,3 +50,50 @@ class EventOut(BaseModel):
     message_id: int | None
     processed_at: datetime | None
     note: str | None
+
+
+class LatencyOut(BaseModel):
+    """Percentiles in seconds (None: nothing processed in the window)."""
+
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+class RuleFiguresOut(BaseModel):
+    """One event rule over the window (left rates: share of the customers who have left)."""
+
+    rule_id: str
+    fired: int
+    acted: int
+    held_out: int
+    tasks: int
+    contacted: int
+    accepted: int
+    left_acted: int
+    left_held_out: int
+    left_rate_acted: float | None
+    left_rate_held_out: float | None
+
+
+class HourOut(BaseModel):
+    """Events received in one hour."""
+
+    hour: datetime
+    events: int
+
+
+class EventSummaryOut(BaseModel):
+    """The events of the window: by status and type, per hour, latency, per rule."""
+
+    since: datetime
+    until: datetime
+    received: int
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+    rejected: int
+    backlog: int
+    per_hour: list[HourOut]
+    latency: dict[str, LatencyOut]
+    rules: list[RuleFiguresOut]

@@ -17,9 +17,11 @@ from weiwan.ops.campaigns import approvals, evaluation, execution, rehearsal, se
 from weiwan.ops.campaigns.models import STATUSES, SUBMITTED, Campaign
 from weiwan.ops.campaigns.schemas import CampaignCreate, CampaignUpdate
 from weiwan.ops.customers.tags import tag_labels
+from weiwan.ops.offers.service import policy_names
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.directory import display_names
 from weiwan.web.errors import error_text
+from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.pages import campaign_forms as forms
 from weiwan.web.pages import campaign_views as views
@@ -278,6 +280,7 @@ def campaign_detail(
                 service.loads(campaign.target_filter), tag_labels(db)
             ),
             "policy_ids": service.loads(campaign.policy_ids),
+            "policy_words": policy_names(db, current_language()),
             "channels": service.loads(campaign.channels),
             "branch_name": branch_names(db).get(campaign.branch_id, str(campaign.branch_id)),
             "questionnaire": questionnaire_title(db, campaign.questionnaire_id),

@@ -17,10 +17,11 @@ from weiwan.ops.contacts.state import contacted_between
 from weiwan.ops.customers.limits import lookup_budget, too_many
 from weiwan.ops.customers.lookups import LookupLimitError, audit_miss, check_lookup_rate
 from weiwan.ops.customers.service import find_customer
-from weiwan.ops.deps import Db, LocalTz
+from weiwan.ops.deps import Db, LocalTz, request_now
 from weiwan.ops.offers.service import policy_names
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
+from weiwan.ops.tasks.arrivals import arrived_since
 from weiwan.ops.tasks.due import day_bounds, local_today
 from weiwan.ops.tasks.listing import PAGE_SIZES, SORTS, TaskFilters, TaskPage, task_page
 from weiwan.ops.types import IdPath
@@ -117,6 +118,21 @@ def task_table(
     )
 
 
+@router.get("/workbench/arrivals", response_class=HTMLResponse)
+def arrivals(request: Request, actor: PageActor, db: Db, since: str = "") -> Response:
+    """The badge the work list polls: open tasks that arrived after ``since`` (the moment the
+    list was shown), with the newest one's title and a link; empty when none."""
+    actor.require(*WORKBENCH_ROLES)
+    try:
+        moment = datetime.fromisoformat(since[:40])
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        return HTMLResponse("")
+    found = arrived_since(db, actor, moment)
+    return render(request, "workbench/_arrivals.html", {"arrivals": found})
+
+
 @router.get("/workbench", response_class=HTMLResponse)
 def workbench(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Response:
     """Open tasks in the actor's scope, the most worth acting on first (sortable by the
@@ -142,6 +158,7 @@ def workbench(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Respon
             "channel_words": CHANNEL_WORDS,
             "source_words": TASK_SOURCES,
             "status_words": TASK_STATUSES,
+            "shown_at": request_now(request).isoformat(),
         },
     )
 
