@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from weiwan.cli.base import fail, last_complete_month, out, progress_bar
+from weiwan.cli.base import fail, last_complete_month, ops_engine, out, progress_bar
 from weiwan.cli.data import simulate_app
 from weiwan.cli.ops import run_server
 from weiwan.core.errors import WeiwanError
@@ -161,4 +161,58 @@ def demo(
         address = settings.host
         chosen = settings.port if port is None else port
         out.print(f"weiwan demo on http://{address}:{chosen}  (log in as one of the users above)")
+        if run.sim_dir is not None:
+            _replay_a_morning(run.sim_dir, f"http://{address}:{chosen}")
         run_server(address, chosen, workers=1)
+
+
+#: events a second the demo's morning arrives at (a live feel, not a load test)
+DEMO_EVENT_RATE = 2.0
+
+
+def _replay_a_morning(sim_dir: Path, base: str) -> None:
+    """Create a source token and, once the server answers, post the simulated operator's last
+    morning of events as if happening now, a few a second, from a background thread: the pages
+    show real-time alerts' tasks arriving."""
+    import logging
+    import threading
+    import time
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from weiwan.core.db import session_scope
+    from weiwan.demo.replay import last_morning, replay
+    from weiwan.ops.events.tokens import create_token
+    from weiwan.sim.event_stream import load_events
+
+    events = last_morning(load_events(sim_dir))
+    if not events:
+        return
+    engine = ops_engine()
+    try:
+        with session_scope(engine) as session:
+            token = create_token(session, f"demo-{datetime.now(UTC):%Y%m%d%H%M%S}")
+    finally:
+        engine.dispose()
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a log line per event
+
+    def run() -> None:
+        for _ in range(120):  # wait for the server
+            try:
+                httpx.get(f"{base}/login", timeout=2.0)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        try:
+            url = f"{base}/api/v1/events"
+            replay(events, url, token, rate=DEMO_EVENT_RATE, batch=1, as_now=True)
+        except WeiwanError as exc:  # the demo goes on without its live events
+            out.print(f"demo events stopped: {exc}")
+
+    threading.Thread(target=run, name="demo-events", daemon=True).start()
+    out.print(
+        f"demo events: {len(events):,} events of a simulated morning arrive over "
+        f"{len(events) / DEMO_EVENT_RATE / 60:,.0f} minutes (real-time alerts, /events)"
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 
@@ -81,9 +81,11 @@ def replay(
     batch: int = 100,
     sleep: Callable[[float], None] = time.sleep,
     client: httpx.Client | None = None,
+    as_now: bool = False,
 ) -> ReplayResult:
     """Post ``events`` to ``url`` (the intake, ``…/api/v1/events``) with ``token``, ``rate``
-    events a second in batches of ``batch``."""
+    events a second in batches of ``batch``; ``as_now``: each event happens when it is sent
+    (the demo's live morning), not at its recorded time."""
     if rate <= 0 or batch < 1:
         raise WeiwanError("rate must be positive and batch at least 1")
     result = ReplayResult()
@@ -98,6 +100,9 @@ def replay(
             pause = due - time.monotonic()
             if pause > 0:
                 sleep(pause)
+            if as_now:
+                moment = datetime.now(UTC).isoformat(timespec="seconds")
+                chunk = [{**event, "time": moment} for event in chunk]
             body, throttled = _post(http, url, chunk, sleep)
             result.sent += len(chunk)
             result.accepted += int(str(body.get("accepted", 0)))
@@ -111,3 +116,11 @@ def replay(
             http.close()
     result.seconds = time.monotonic() - started
     return result
+
+
+def last_morning(events: Sequence[dict[str, object]]) -> list[dict[str, object]]:
+    """The events of the stream's last day between 08:00 and 12:00 (the events' own offset)."""
+    if not events:
+        return []
+    day = time_of(events[-1]).normalize().to_pydatetime()
+    return window(events, day.replace(hour=8), day.replace(hour=12))

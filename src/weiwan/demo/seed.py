@@ -29,6 +29,7 @@ from weiwan.ops.migrate import upgrade
 from weiwan.pipeline.publish import publish
 from weiwan.pipeline.run import run_pipeline
 from weiwan.sim import simulate
+from weiwan.sim.event_stream import write_event_stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,8 @@ class DemoRun:
     ingest: IngestResult
     snapshot: date
     logins: list[DemoLogin]
+    #: the simulation folder (its real-time events: ``events/events.parquet``)
+    sim_dir: Path | None = None
 
 
 ProgressFactory = Callable[[], AbstractContextManager[Callable[[str, int, int], None]]]
@@ -63,8 +66,11 @@ def _simulated_operator(
                 out=out,
                 end_month=end_month,
                 progress=update,
+                events=True,
             )
         done.write_text(json.dumps({"subscribers": subscribers, "months": months, "seed": seed}))
+    elif not (out / "events" / "events.parquet").exists():  # simulated before events existed
+        write_event_stream(out, seed)
     return out
 
 
@@ -238,4 +244,4 @@ def run_demo(
     finally:
         warehouse.close()
     console.print(f"warehouse: {settings.warehouse_file}")
-    return DemoRun(result, snapshot, logins)
+    return DemoRun(result, snapshot, logins, sim_dir)

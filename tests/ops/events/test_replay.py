@@ -4,6 +4,7 @@ out as Retry-After says."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from event_fixtures import EVENT_TOKEN, seed_event_token
 from weiwan.core.db import session_scope
 from weiwan.core.errors import WeiwanError
 from weiwan.core.settings import Settings
-from weiwan.demo.replay import replay, window
+from weiwan.demo.replay import last_morning, replay, window
+from weiwan.ops.base import as_utc
 from weiwan.ops.events.models import EventRecord
 from weiwan.sim import simulate
 from weiwan.sim.event_stream import load_events, time_of
@@ -43,8 +45,9 @@ def test_a_morning_replayed_twice_is_taken_in_once(
 ) -> None:
     seed_event_token(engine)
     last_day = time_of(stream[-1]).normalize().to_pydatetime()
-    morning = window(stream, last_day.replace(hour=8), last_day.replace(hour=12))
+    morning = last_morning(stream)
     assert 0 < len(morning) < len(stream)
+    assert morning == window(stream, last_day.replace(hour=8), last_day.replace(hour=12))
     waits: list[float] = []
     client = TestClient(app)
     done = replay(morning, URL, EVENT_TOKEN, rate=1e6, batch=50, sleep=waits.append, client=client)
@@ -75,3 +78,18 @@ def test_a_full_backlog_is_waited_out_then_reported(
         replay(stream[:60], URL, EVENT_TOKEN, rate=1e6, batch=20, sleep=waits.append, client=client)
     assert _stored(engine) == 20  # the first batch; nothing after the backlog filled
     assert waits.count(5.0) == 6  # every 429's Retry-After waited out, then given up
+
+
+def test_the_demos_morning_happens_now(
+    app: FastAPI, engine: Engine, people: dict[str, int], stream: list[dict[str, object]]
+) -> None:
+    """``as_now``: each event is stamped with the moment it is sent (the demo's live morning),
+    so its task is due from now, not from the simulated past."""
+    seed_event_token(engine)
+    morning = stream[:5]
+    before = datetime.now(UTC)
+    done = replay(morning, URL, EVENT_TOKEN, rate=1e6, batch=1, client=TestClient(app), as_now=True)
+    assert done.accepted == 5
+    with session_scope(engine) as session:
+        times = session.scalars(select(EventRecord.occurred_at)).all()
+    assert all(before - timedelta(seconds=1) <= as_utc(t) <= datetime.now(UTC) for t in times)
