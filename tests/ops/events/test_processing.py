@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -184,3 +185,32 @@ def test_events_left_by_intake_are_processed_by_the_backlog_pass(
     assert {_event(city, e).status for e in ("later-1", "later-2")} == {"processed"}
     with session_scope(city) as session:
         assert process_backlog(session, utcnow()).processed == 0  # nothing left
+
+
+def test_one_batch_with_the_same_customer_twice_makes_one_task(app: FastAPI, city: Engine) -> None:
+    publish_alert_rules(city)
+    _post(app, event("dup-1", REACHED[0]), event("dup-2", REACHED[0]), event("dup-3", REACHED[1]))
+    first, second = _event(city, "dup-1"), _event(city, "dup-2")
+    assert first.task_id is not None and second.task_id == first.task_id
+    assert {first.note, second.note} == {None, "task already open"}
+    assert sorted(t.subscriber_id for t in _tasks(city)) == sorted(REACHED[:2])
+
+
+def test_a_batch_that_fails_is_processed_event_by_event(
+    app: FastAPI, city: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault with one event (here: creating tasks for two at once fails) does not lose the
+    batch: each event is processed on its own, in its own savepoint."""
+    import weiwan.ops.events.processing as processing
+    from weiwan.ops.tasks.service import create_tasks as real
+
+    def fussy(session: Any, specs: list[Any]) -> int:
+        if len(specs) > 1:
+            raise RuntimeError("simulated fault")
+        return real(session, specs)
+
+    monkeypatch.setattr(processing, "create_tasks", fussy)
+    publish_alert_rules(city)
+    _post(app, event("f-1", REACHED[0]), event("f-2", REACHED[1]))
+    assert {_event(city, e).status for e in ("f-1", "f-2")} == {"processed"}
+    assert len(_tasks(city)) == 2

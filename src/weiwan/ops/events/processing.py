@@ -24,6 +24,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -61,23 +62,34 @@ def rules_in_effect(session: Session) -> list[EventRule]:
     """The enabled event rules of the published alert rules (none before the first run)."""
     document = read_document(session, yaml_name("alerts"))
     text = (document or {}).get("text")
-    if not isinstance(text, str):
-        return []
+    return list(_parsed_rules(text)) if isinstance(text, str) else []
+
+
+@lru_cache(maxsize=8)
+def _parsed_rules(text: str) -> tuple[EventRule, ...]:
+    """The enabled event rules of one document text (parsed once per text, not per batch)."""
     rules, problems = event_rules_of(load_yaml(text))
     for problem in problems:
         log.warning("events.rule_refused", problem=problem)
-    return [r for r in rules if r.enabled]
+    return tuple(r for r in rules if r.enabled)
 
 
-def _customer(session: Session, record: EventRecord) -> CustomerView | None:
-    if record.subscriber_id:
-        return session.scalar(
-            select(CustomerView).where(CustomerView.subscriber_id == record.subscriber_id)
-        )
-    if record.msisdn:
-        number = record.msisdn.removeprefix("+86").removeprefix("+")
-        return session.scalar(select(CustomerView).where(CustomerView.msisdn == number).limit(1))
-    return None
+def _number(msisdn: str) -> str:
+    return msisdn.removeprefix("+86").removeprefix("+")
+
+
+def _customers(session: Session, records: Sequence[EventRecord]) -> dict[str, CustomerView]:
+    """The records' customers, by subscriber id and by number (two queries for a batch)."""
+    ids = {r.subscriber_id for r in records if r.subscriber_id}
+    numbers = {_number(r.msisdn) for r in records if not r.subscriber_id and r.msisdn}
+    found: dict[str, CustomerView] = {}
+    if ids:
+        query = select(CustomerView).where(CustomerView.subscriber_id.in_(sorted(ids)))
+        found.update({c.subscriber_id: c for c in session.scalars(query)})
+    if numbers:
+        query = select(CustomerView).where(CustomerView.msisdn.in_(sorted(numbers)))
+        found.update({f"#{c.msisdn}": c for c in session.scalars(query)})
+    return found
 
 
 def _values(record: EventRecord, customer: CustomerView) -> dict[str, Any]:
@@ -107,28 +119,21 @@ def _finish(
         record.decision = json.dumps(decision, ensure_ascii=False, default=str)
 
 
-def _open_task(session: Session, rule: EventRule, subscriber_id: str) -> int | None:
-    found = session.scalar(
-        select(Task.id).where(
-            Task.subscriber_id == subscriber_id,
-            Task.status == "open",
-            Task.origin.like(f"event:{rule.id}:%"),
-        )
-    )
-    return int(found) if found is not None else None
+@dataclass
+class _Plan:
+    """An event whose rule acts: the task it needs."""
+
+    record: EventRecord
+    subscriber_id: str
+    rule: EventRule
+    decision: dict[str, Any]
+    spec: TaskSpec
 
 
-def _act(
-    session: Session,
-    record: EventRecord,
-    customer: CustomerView,
-    fired: list[EventRule],
-    now: datetime,
-) -> None:
+def _plan(record: EventRecord, customer: CustomerView, fired: list[EventRule]) -> _Plan:
     rule = fired[0]
     step = rule.step_for(customer.value_tier)
     due = as_utc(record.occurred_at) + timedelta(minutes=step.within_minutes)
-    record.rule_id = rule.id
     decision: dict[str, Any] = {
         "rule": rule.id,
         "severity": rule.severity,
@@ -140,34 +145,91 @@ def _act(
         "reasons_zh": [rule.name_zh, *([rule.description_zh] if rule.description_zh else [])],
         "reasons_en": [rule.name_en, *([rule.description_en] if rule.description_en else [])],
     }
-    if rule.holds_out(customer.subscriber_id):
-        _finish(record, "processed", now, "holdout", **decision, holdout=True)
-        return
-    existing = _open_task(session, rule, customer.subscriber_id)
-    if existing is not None:
-        record.task_id = existing
-        _finish(record, "processed", now, "task already open", **decision, holdout=False)
-        return
-    origin = f"event:{rule.id}:{record.id}"
-    create_tasks(
-        session,
-        [
-            TaskSpec(
-                subscriber_id=customer.subscriber_id,
-                source="alert",
-                origin=origin,
-                channel=step.action,
-                priority=1000.0 - 100 * SEVERITY_RANK[rule.severity],
-                due_at=due,
-                title_zh=f"实时预警：{rule.name_zh}"[:200],
-                title_en=f"Real-time alert: {rule.name_en}"[:200],
+    spec = TaskSpec(
+        subscriber_id=customer.subscriber_id,
+        source="alert",
+        origin=f"event:{rule.id}:{record.id}",
+        channel=step.action,
+        priority=1000.0 - 100 * SEVERITY_RANK[rule.severity],
+        due_at=due,
+        title_zh=f"实时预警：{rule.name_zh}"[:200],
+        title_en=f"Real-time alert: {rule.name_en}"[:200],
+    )
+    return _Plan(record, customer.subscriber_id, rule, decision, spec)
+
+
+def _open_tasks(session: Session, subscribers: set[str]) -> dict[tuple[str, str], int]:
+    """(subscriber, rule id) → an open task an event rule created for them."""
+    if not subscribers:
+        return {}
+    rows = session.execute(
+        select(Task.id, Task.subscriber_id, Task.origin).where(
+            Task.subscriber_id.in_(sorted(subscribers)),
+            Task.status == "open",
+            Task.origin.like("event:%"),
+        )
+    )
+    found: dict[tuple[str, str], int] = {}
+    for task_id, subscriber, origin in rows:
+        found.setdefault((subscriber, origin.split(":")[1]), int(task_id))
+    return found
+
+
+def _batch(
+    session: Session, records: Sequence[EventRecord], now: datetime, rules: Sequence[EventRule]
+) -> Processed:
+    """Process ``records`` together: a few queries per batch, not per event."""
+    done = Processed()
+    customers = _customers(session, records)
+    plans: list[_Plan] = []
+    for record in records:
+        lookup = record.subscriber_id or f"#{_number(record.msisdn or '')}"
+        customer = customers.get(lookup)
+        if customer is None:
+            _finish(record, "ignored", now, "unknown subscriber")
+            done.ignored += 1
+            continue
+        record.subscriber_id = customer.subscriber_id
+        fired = _fired(rules, record, customer)
+        if not fired:
+            _finish(
+                record, "ignored", now, "no rule fired" if rules else "no event rules in effect yet"
             )
-        ],
-    )
-    record.task_id = session.scalar(
-        select(Task.id).where(Task.origin == origin, Task.subscriber_id == customer.subscriber_id)
-    )
-    _finish(record, "processed", now, None, **decision, holdout=False)
+            done.ignored += 1
+            continue
+        plan = _plan(record, customer, fired)
+        record.rule_id = plan.rule.id
+        done.processed += 1
+        if plan.rule.holds_out(customer.subscriber_id):
+            _finish(record, "processed", now, "holdout", **plan.decision, holdout=True)
+        else:
+            plans.append(plan)
+    open_tasks = _open_tasks(session, {p.subscriber_id for p in plans})
+    first: dict[tuple[str, str], str] = {}  # the origin of the batch's first task per key
+    new: list[_Plan] = []
+    for plan in plans:
+        key = (plan.subscriber_id, plan.rule.id)
+        if key not in open_tasks and key not in first:
+            first[key] = plan.spec.origin
+            new.append(plan)
+    create_tasks(session, [p.spec for p in new])
+    created: dict[str, int] = {}
+    if first:
+        query = select(Task.origin, Task.id).where(Task.origin.in_(sorted(first.values())))
+        created = {str(origin): int(task_id) for origin, task_id in session.execute(query)}
+    for plan in plans:
+        key = (plan.subscriber_id, plan.rule.id)
+        mine = plan.spec.origin == first.get(key)
+        plan.record.task_id = (
+            created.get(plan.spec.origin)
+            if mine
+            else (open_tasks.get(key) or created.get(first.get(key, "")))
+        )
+        note = None if mine else "task already open"
+        _finish(plan.record, "processed", now, note, **plan.decision, holdout=False)
+        if mine and plan.record.task_id is not None:
+            done.tasks.append(plan.record.task_id)
+    return done
 
 
 def process_events(
@@ -176,32 +238,27 @@ def process_events(
     now: datetime,
     rules: Sequence[EventRule] | None = None,
 ) -> Processed:
-    """Process ``records`` (received events) with ``rules`` (default: those in effect)."""
+    """Process ``records`` (received events) with ``rules`` (default: those in effect): the
+    batch together; should that fail, event by event, each in its own savepoint (one that fails
+    stays received for the next pass)."""
     rules = rules_in_effect(session) if rules is None else rules
+    try:
+        with session.begin_nested():
+            return _batch(session, records, now, rules)
+    except Exception:
+        log.exception("events.batch_failed", events=len(records))
     done = Processed()
     for record in records:
         try:
             with session.begin_nested():
-                customer = _customer(session, record)
-                if customer is None:
-                    _finish(record, "ignored", now, "unknown subscriber")
-                elif not (fired := _fired(rules, record, customer)):
-                    record.subscriber_id = customer.subscriber_id
-                    note = "no rule fired" if rules else "no event rules in effect yet"
-                    _finish(record, "ignored", now, note)
-                else:
-                    record.subscriber_id = customer.subscriber_id
-                    _act(session, record, customer, fired, now)
-        except Exception:  # one bad event must not stop the others; it stays received
+                part = _batch(session, [record], now, rules)
+        except Exception:  # one bad event must not stop the others
             log.exception("events.process_failed", event_id=record.event_id)
             done.failed += 1
             continue
-        if record.status == "ignored":
-            done.ignored += 1
-        else:
-            done.processed += 1
-            if record.task_id is not None:
-                done.tasks.append(record.task_id)
+        done.processed += part.processed
+        done.ignored += part.ignored
+        done.tasks += part.tasks
     return done
 
 

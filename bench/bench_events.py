@@ -1,0 +1,212 @@
+"""Benchmark: real-time event intake on PostgreSQL with published customers, 2 cores.
+
+Targets (issue 20): sustained ≥ 1,000 events/s in batches with event → task committed p99 ≤ 1 s;
+single-event posts at 200/s with p99 ≤ 50 ms; the backlog and the CPU split reported.
+
+The data is bench_ops_api.py's (customers, branches, tasks … generated in SQL), plus the shipped
+alert rules published as the daily run would (``yaml:alerts``) and a source's token. The real
+app (bench/ops_app.py) is served by uvicorn in a child process; events are processed in the
+intake's transaction (the default), so a 202 means the event's task is committed: a batch's
+answer time *is* its events' event → task time.
+
+1. batches: ``--senders`` threads post batches of ``--batch`` port-out code requests (random
+   customers, unique ids) back to back for ``--seconds``; events/s taken in, per-batch answer
+   time percentiles, tasks created, CPU seconds per second of the app and of PostgreSQL;
+2. single events paced at ``--rate`` a second from ``--senders`` threads; answer time
+   percentiles against the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_ops_api import CpuMeter, load, serve, subscriber_id
+from pg_server import pg_server
+from weiwan.core.db import make_engine, session_scope
+from weiwan.ops.base import utcnow
+from weiwan.ops.events.models import EventRecord
+from weiwan.ops.events.tokens import create_token
+from weiwan.ops.org.config import text_digest, yaml_name
+from weiwan.ops.org.models import ConfigDocument
+
+
+def publish_rules(engine: sa.Engine) -> None:
+    """The shipped alert rules (with the event rules) as the daily run publishes them."""
+    text = resources.files("weiwan.analytics").joinpath("alert_rules/alerts.yaml").read_text()
+    content = {"text": text, "source": "alerts.yaml", "edited": False, "sha256": text_digest(text)}
+    with session_scope(engine) as session:
+        session.merge(
+            ConfigDocument(
+                name=yaml_name("alerts"), content=json.dumps(content), updated_at=utcnow()
+            )
+        )
+
+
+class Ids:
+    """Unique event ids across threads."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix, self.n, self.lock = prefix, 0, threading.Lock()
+
+    def take(self, count: int) -> list[str]:
+        with self.lock:
+            first, self.n = self.n, self.n + count
+        return [f"{self.prefix}-{i}" for i in range(first, first + count)]
+
+
+def _events(ids: list[str], customers: int, rng: random.Random) -> list[dict[str, Any]]:
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return [
+        {
+            "event_id": i,
+            "subscriber_id": subscriber_id(rng.randint(1, customers)),
+            "type": "port_out_code_request",
+            "time": now,
+            "attributes": {"channel": "sms"},
+        }
+        for i in ids
+    ]
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def run_senders(
+    senders: int, seconds: float, send: Callable[[httpx.Client, random.Random], int]
+) -> tuple[list[float], int, int, float]:
+    """``senders`` threads calling ``send`` until ``seconds`` pass: answer times, events taken
+    in, errors, elapsed."""
+    times: list[float] = []
+    taken = errors = 0
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker(k: int) -> None:
+        nonlocal taken, errors
+        rng = random.Random(k)
+        with httpx.Client(timeout=30) as client:
+            while time.monotonic() < stop:
+                started = time.perf_counter()
+                try:
+                    n = send(client, rng)
+                except httpx.HTTPError:
+                    n = -1
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if n < 0:
+                        errors += 1
+                    else:
+                        times.append(elapsed)
+                        taken += n
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times, taken, errors, time.monotonic() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=200, help="single events a second")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    opts = parser.parse_args()
+    print(f"event intake on PostgreSQL 15, {opts.customers:,} customers, {psutil.cpu_count()} CPUs")
+    settings = ("fsync=on", "shared_buffers=512MB", "max_connections=200")
+    with pg_server(*settings) as url, tempfile.TemporaryDirectory(prefix="weiwan-ev-") as tmp:
+        home = Path(tmp)
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            backend = int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+        postmaster = psutil.Process(backend).parent()
+        assert postmaster is not None
+        load(engine, opts.customers)
+        publish_rules(engine)
+        with session_scope(engine) as session:
+            token = create_token(session, "bench")
+        headers = {"Authorization": f"Bearer {token}"}
+        with serve(url, home, opts.workers) as server:
+            intake = f"{server.base}/api/v1/events"
+            meter = CpuMeter(server, postmaster)
+            ids = Ids("batch")
+
+            def batch(client: httpx.Client, rng: random.Random) -> int:
+                body = {"events": _events(ids.take(opts.batch), opts.customers, rng)}
+                answer = client.post(intake, json=body, headers=headers)
+                if answer.status_code != 202:
+                    return -1
+                return int(answer.json()["accepted"])
+
+            t0, app0, pg0, _ = meter.sample()
+            times, taken, errors, elapsed = run_senders(opts.senders, opts.seconds, batch)
+            t1, app1, pg1, _ = meter.sample()
+            rate = taken / elapsed
+            print(
+                f"\n1. batches of {opts.batch} from {opts.senders} senders for {elapsed:.0f} s: "
+                f"{rate:,.0f} events/s taken in ({taken:,} events, {errors} errors); "
+                f"batch answer (= event → task committed) p50 {_pct(times, 0.5):,.0f} ms, "
+                f"p99 {_pct(times, 0.99):,.0f} ms; CPU s/s app {(app1 - app0) / (t1 - t0):.2f}, "
+                f"PostgreSQL {(pg1 - pg0) / (t1 - t0):.2f}"
+            )
+            met = rate >= 1000 and _pct(times, 0.99) <= 1000 and not errors
+            print(f"   target ≥ 1,000 events/s with p99 ≤ 1 s: {'met' if met else 'NOT met'}")
+            singles = Ids("single")
+            interval = opts.senders / opts.rate
+
+            def single(client: httpx.Client, rng: random.Random) -> int:
+                due = time.monotonic() + interval
+                body = {"events": _events(singles.take(1), opts.customers, rng)}
+                answer = client.post(intake, json=body, headers=headers)
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)  # paced after the answer: the time measured excludes it
+                return int(answer.json()["accepted"]) if answer.status_code == 202 else -1
+
+            times, taken, errors, elapsed = run_senders(opts.senders, opts.seconds, single)
+            p99 = _pct([t for t in times], 0.99)
+            print(
+                f"2. single events at {taken / elapsed:,.0f}/s (asked {opts.rate:,.0f}/s): "
+                f"p50 {_pct(times, 0.5):,.1f} ms, p99 {p99:,.1f} ms, mean "
+                f"{statistics.mean(times) * 1000 if times else float('nan'):,.1f} ms, "
+                f"{errors} errors; target p99 ≤ 50 ms: "
+                f"{'met' if p99 <= 50 and not errors else 'NOT met'}"
+            )
+        with session_scope(engine) as session:
+            statuses = dict(
+                session.execute(
+                    sa.select(EventRecord.status, sa.func.count()).group_by(EventRecord.status)
+                ).all()
+            )
+        print(f"3. events by status after the run (backlog = received): {statuses}")
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
