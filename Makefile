@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-daily bench-quality bench-loop bench-byo lock clean browser
+.PHONY: demo test lint bench bench-daily bench-quality bench-loop bench-byo bench-events lock clean browser
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_publish.py
 	$(BIN)/python bench/bench_ops_api.py
 	$(BIN)/python bench/bench_pages.py
+
+# Real-time event intake on PostgreSQL (issue 20): batches and single events against the app;
+# EVENT_CUSTOMERS=200000 make bench-events for a quicker run.
+EVENT_CUSTOMERS ?= 1000000
+bench-events: $(STAMP)
+	$(BIN)/python bench/bench_events.py --customers $(EVENT_CUSTOMERS)
 
 # The whole daily run (train once, then a first and a steady-state day with the publish); not in
 # `bench`: at 1 M it takes ~15 minutes. DAILY_SUBSCRIBERS=200000 make bench-daily for less;

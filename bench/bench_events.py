@@ -12,7 +12,7 @@ answer time *is* its events' event → task time.
 1. batches: ``--senders`` threads post batches of ``--batch`` port-out code requests (random
    customers, unique ids) back to back for ``--seconds``; events/s taken in, per-batch answer
    time percentiles, tasks created, CPU seconds per second of the app and of PostgreSQL;
-2. single events paced at ``--rate`` a second from ``--senders`` threads; answer time
+2. single events paced at ``--rate`` a second from ``--single-senders`` threads; answer time
    percentiles against the target.
 """
 
@@ -133,8 +133,9 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--batch", type=int, default=200)
-    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--senders", type=int, default=2, help="senders of batches")
     parser.add_argument("--rate", type=float, default=200, help="single events a second")
+    parser.add_argument("--single-senders", type=int, default=8, help="senders of single events")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     opts = parser.parse_args()
     print(f"event intake on PostgreSQL 15, {opts.customers:,} customers, {psutil.cpu_count()} CPUs")
@@ -177,7 +178,7 @@ def main() -> int:
             met = rate >= 1000 and _pct(times, 0.99) <= 1000 and not errors
             print(f"   target ≥ 1,000 events/s with p99 ≤ 1 s: {'met' if met else 'NOT met'}")
             singles = Ids("single")
-            interval = opts.senders / opts.rate
+            interval = opts.single_senders / opts.rate
 
             def single(client: httpx.Client, rng: random.Random) -> int:
                 due = time.monotonic() + interval
@@ -188,7 +189,7 @@ def main() -> int:
                     time.sleep(pause)  # paced after the answer: the time measured excludes it
                 return int(answer.json()["accepted"]) if answer.status_code == 202 else -1
 
-            times, taken, errors, elapsed = run_senders(opts.senders, opts.seconds, single)
+            times, taken, errors, elapsed = run_senders(opts.single_senders, opts.seconds, single)
             p99 = _pct([t for t in times], 0.99)
             print(
                 f"2. single events at {taken / elapsed:,.0f}/s (asked {opts.rate:,.0f}/s): "
