@@ -48,15 +48,33 @@ def collect_contacts(engine: Engine, warehouse: Store, snapshot: date, *, tz: Zo
     with session_scope(engine) as session:
         rows = contact_feed(session, since, until)
     frame = pd.DataFrame(rows, columns=list(FEED_COLUMNS))
-    local = pd.to_datetime(frame["at"], utc=True).dt.tz_convert(tz)
-    frame["at"] = local.dt.tz_localize(None)
-    frame["contact_date"] = local.dt.date
-    table = ibis.memtable(frame, schema=ibis.schema(_SCHEMA)).select(*_SCHEMA)
-    if warehouse.has_table(TABLE):  # the window's rows are replaced, earlier ones kept
-        stored = warehouse.table(TABLE)
-        kept = stored.filter(~stored.contact_date.between(first, snapshot))
-        table = kept.select(*_SCHEMA).cast(_SCHEMA).union(table)
-    warehouse.replace_table(TABLE, table)
+    return _store_window(
+        warehouse, TABLE, _SCHEMA, frame, ("at", "contact_date"), first, snapshot, tz
+    )
+
+
+def _store_window(
+    warehouse: Store,
+    name: str,
+    schema: dict[str, str],
+    frame: pd.DataFrame,
+    columns: tuple[str, str],
+    first: date,
+    snapshot: date,
+    tz: ZoneInfo,
+) -> int:
+    """``frame`` as the window's rows of table ``name`` (earlier rows kept): its UTC time column
+    ``columns[0]`` made local and its local day written to ``columns[1]``; the rows stored."""
+    moment, day = columns
+    local = pd.to_datetime(frame[moment], utc=True).dt.tz_convert(tz)
+    frame[moment] = local.dt.tz_localize(None)
+    frame[day] = local.dt.date
+    table = ibis.memtable(frame, schema=ibis.schema(schema)).select(*schema)
+    if warehouse.has_table(name):  # the window's rows are replaced, earlier ones kept
+        stored = warehouse.table(name)
+        kept = stored.filter(~stored[day].between(first, snapshot))
+        table = kept.select(*schema).cast(schema).union(table)
+    warehouse.replace_table(name, table)
     return len(frame)
 
 
@@ -88,17 +106,10 @@ def collect_events(engine: Engine, warehouse: Store, snapshot: date, *, tz: Zone
     with session_scope(engine) as session:
         rows = event_feed(session, since, until)
     frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
-    local = pd.to_datetime(frame["occurred_at"], utc=True).dt.tz_convert(tz)
-    frame["occurred_at"] = local.dt.tz_localize(None)
-    frame["event_date"] = local.dt.date
-    schema = ibis.schema(_EVENT_SCHEMA)
-    table = ibis.memtable(frame, schema=schema).select(*_EVENT_SCHEMA)
-    if warehouse.has_table(EVENTS_TABLE):  # the window's rows are replaced, earlier ones kept
-        stored = warehouse.table(EVENTS_TABLE)
-        kept = stored.filter(~stored.event_date.between(first, snapshot))
-        table = kept.select(*_EVENT_SCHEMA).cast(_EVENT_SCHEMA).union(table)
-    warehouse.replace_table(EVENTS_TABLE, table)
-    return len(frame)
+    columns = ("occurred_at", "event_date")
+    return _store_window(
+        warehouse, EVENTS_TABLE, _EVENT_SCHEMA, frame, columns, first, snapshot, tz
+    )
 
 
 def collect_do_not_disturb(engine: Engine, warehouse: Store) -> int:
