@@ -62,11 +62,16 @@ def test_anchors_and_aliases_are_refused_naming_the_line(text: str, line: int, c
     assert refused.value.problem_mark.line + 1 == line
 
 
+#: an expanded "billion laughs" takes minutes and gigabytes; a refusal takes milliseconds. The
+#: bound only tells the two apart: it is generous so a loaded CI machine never trips it.
+NOT_EXPANDED_SECONDS = 10.0
+
+
 def _refused_quickly(load: Callable[[], Any]) -> str:
     started = time.perf_counter()
     with pytest.raises((ConfigError, InvalidRequestError, yaml.YAMLError)) as refused:
         load()
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < NOT_EXPANDED_SECONDS
     message = str(refused.value)
     assert len(message) < 10_000
     assert "anchors (&) and aliases (*) are not allowed" in message
@@ -89,7 +94,7 @@ def test_billion_laughs_refused_by_every_loader(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["targets", "preview", "--snapshot", "2026-01-31", "--filter", f"@{file}"]
     )
-    assert result.exit_code != 0 and time.perf_counter() - started < 1.0
+    assert result.exit_code != 0 and time.perf_counter() - started < NOT_EXPANDED_SECONDS
     assert "not allowed" in result.output and len(result.output) < 10_000
 
 

@@ -37,7 +37,7 @@ def test_billion_laughs_on_the_settings_pages(
     admin = page_login(app, "admin")  # zh-CN, the default language
     started = time.perf_counter()
     answer = admin.post(f"/settings/{kind}/pending", data={"text": LAUGHS})
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 10.0  # not expanded (that takes minutes)
     assert answer.status_code == 422
     assert f"第 1 行第 4 列：{ANCHOR_ZH}" in answer.text
     assert len(answer.content) < 200_000  # the page with its editors, not an expansion
