@@ -214,3 +214,20 @@ def test_a_batch_that_fails_is_processed_event_by_event(
     _post(app, event("f-1", REACHED[0]), event("f-2", REACHED[1]))
     assert {_event(city, e).status for e in ("f-1", "f-2")} == {"processed"}
     assert len(_tasks(city)) == 2
+
+
+def test_the_card_shows_the_live_alert_but_not_to_a_held_out_customer(
+    app: FastAPI, city: Engine
+) -> None:
+    """The screen-pop and the card say why to act now; a held-out customer's card stays quiet
+    (showing it would have them contacted)."""
+    from web.page_helpers import page_login
+
+    publish_alert_rules(city)
+    _post(app, event("card-1", REACHED[0]), event("card-2", HELD))
+    director = page_login(app, "director")
+    card = director.get(f"/customers/{REACHED[0]}").text
+    assert 'id="customer-live-alerts"' in card and "携号转网授权码申请" in card
+    assert 'id="customer-live-alerts"' not in director.get(f"/customers/{HELD}").text
+    english = page_login(app, "director", language="en").get(f"/customers/{REACHED[0]}").text
+    assert "Port-out code requested" in english

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, NotFoundError
@@ -55,3 +56,52 @@ def event_status(
         attributes=json.loads(record.attributes or "{}"),
         decision=json.loads(record.decision) if record.decision else None,
     )
+
+
+@dataclass(frozen=True)
+class LiveAlert:
+    """An event rule that fired for a customer recently (for the card and the screen-pop)."""
+
+    rule_id: str
+    name_zh: str
+    name_en: str
+    severity: str
+    occurred_at: datetime
+    task_id: int | None
+
+
+def live_alerts(session: Session, subscriber_id: str, since: datetime) -> list[LiveAlert]:
+    """The customer's events since ``since`` that an event rule acted on (not those held out:
+    their customers are left alone, and a card showing the alert would have them contacted),
+    newest first; the caller has checked the customer is in the reader's scope."""
+    from weiwan.ops.events.processing import rules_in_effect
+
+    rows = session.execute(
+        select(EventRecord.rule_id, EventRecord.occurred_at, EventRecord.task_id)
+        .where(
+            EventRecord.subscriber_id == subscriber_id,
+            EventRecord.occurred_at >= since,
+            EventRecord.rule_id.is_not(None),
+            EventRecord.status == "processed",
+            func.coalesce(EventRecord.note, "") != "holdout",
+        )
+        .order_by(EventRecord.occurred_at.desc())
+        .limit(20)
+    ).all()
+    if not rows:
+        return []
+    rules = {r.id: r for r in rules_in_effect(session)}
+    out = []
+    for rule_id, occurred_at, task_id in rows:
+        rule = rules.get(str(rule_id))
+        out.append(
+            LiveAlert(
+                rule_id=str(rule_id),
+                name_zh=rule.name_zh if rule else str(rule_id),
+                name_en=rule.name_en if rule else str(rule_id),
+                severity=rule.severity if rule else "high",
+                occurred_at=occurred_at,
+                task_id=task_id,
+            )
+        )
+    return out

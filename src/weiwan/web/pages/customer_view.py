@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ from weiwan.ops.card.page import CardPage, card_page
 from weiwan.ops.contacts.state import ChannelState, contact_state
 from weiwan.ops.customers.lookups import LookupLimitError
 from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.events.service import live_alerts
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
 from weiwan.ops.surveys.models import Question
@@ -31,6 +32,8 @@ from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import OUTCOMES, PAYMENT_TYPES
 
+#: how many days back the card shows the real-time alerts acted on
+LIVE_ALERT_DAYS = 7
 #: the contact rule that stops a contact now, in a few words
 CONTACT_RULES: dict[str, Any] = {
     "quiet_hours": _l("quiet hours"),
@@ -176,6 +179,9 @@ def card_context(
                 "text": contact_state_text(state, tz),
             }
     context["contact_states"] = states
+    # real-time alerts of the last week (the screen-pop's live alert: why to act now)
+    since = datetime.now(tz) - timedelta(days=LIVE_ALERT_DAYS)
+    context["live_alerts"] = live_alerts(session, customer.subscriber_id, since)
     return context
 
 
