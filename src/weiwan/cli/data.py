@@ -126,7 +126,7 @@ def replay_events(
     out.print(
         f"sent {result.sent:,} events in {result.seconds:,.1f} s: accepted {result.accepted:,}, "
         f"duplicates {result.duplicates:,}, rejected {len(result.rejected):,}, "
-        f"throttled {result.throttled:,}"
+        f"throttled {result.throttled:,}, retried {result.retried:,}"
     )
 
 

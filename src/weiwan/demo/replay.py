@@ -31,6 +31,7 @@ class ReplayResult:
     duplicates: int = 0
     rejected: list[dict[str, object]] = field(default_factory=list)
     throttled: int = 0  # 429 answers waited out
+    retried: int = 0  # requests sent again after a network error or a 5xx
     seconds: float = 0.0
 
 
@@ -47,15 +48,17 @@ def window(
 
 def _post(
     client: httpx.Client, url: str, batch: list[dict[str, object]], sleep: Callable[[float], None]
-) -> tuple[dict[str, object], int]:
-    """The answer to one batch (after waiting out 429s and retrying errors), and the 429s."""
-    throttled = 0
+) -> tuple[dict[str, object], int, int]:
+    """The answer to one batch (after waiting out 429s and retrying errors), the 429s and the
+    retries."""
+    throttled = retried = 0
     for attempt in range(RETRIES + 1):
         try:
             answer = client.post(url, json={"events": batch})
         except httpx.TransportError as exc:
             if attempt == RETRIES:
                 raise WeiwanError(f"{url}: {exc}") from exc
+            retried += 1
             sleep(2.0**attempt)
             continue
         if answer.status_code == 429:
@@ -63,12 +66,13 @@ def _post(
             sleep(float(answer.headers.get("Retry-After", "5")))
             continue
         if answer.status_code >= 500 and attempt < RETRIES:
+            retried += 1
             sleep(2.0**attempt)
             continue
         if answer.status_code != 202:
             raise WeiwanError(f"{url}: {answer.status_code} {answer.text[:300]}")
         body: dict[str, object] = answer.json()
-        return body, throttled
+        return body, throttled, retried
     raise WeiwanError(f"{url}: still refused after {RETRIES} retries")
 
 
@@ -103,7 +107,7 @@ def replay(
             if as_now:
                 moment = datetime.now(UTC).isoformat(timespec="seconds")
                 chunk = [{**event, "time": moment} for event in chunk]
-            body, throttled = _post(http, url, chunk, sleep)
+            body, throttled, retried = _post(http, url, chunk, sleep)
             result.sent += len(chunk)
             result.accepted += int(str(body.get("accepted", 0)))
             result.duplicates += int(str(body.get("duplicates", 0)))
@@ -111,6 +115,7 @@ def replay(
             for item in rejected if isinstance(rejected, list) else []:
                 result.rejected.append({**item, "index": start + int(item["index"])})
             result.throttled += throttled
+            result.retried += retried
     finally:
         if own:
             http.close()
