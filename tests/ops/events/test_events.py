@@ -169,6 +169,11 @@ def test_one_events_status_in_the_readers_scope(
     assert body["msisdn"] == "13800000001" and body["attributes"] == {"channel": "sms"}
     analyst = login(app, "analyst").get(f"{API}/city-1").json()
     assert analyst["msisdn"] != "13800000001" and analyst["msisdn"].endswith("0001")
+    with session_scope(source) as session:  # the full number the director saw is audited
+        views = session.scalars(
+            select(AuditEvent.target_id).where(AuditEvent.action == "pii_view")
+        ).all()
+        assert list(views) == [f"{SOURCE}:city-1"]
     head = login(app, "head")
     assert head.get(f"{API}/city-1").status_code == 200
     assert head.get(f"{API}/far-1").status_code == 404  # outside the branch: as if absent

@@ -15,7 +15,7 @@ from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.events.models import EventRecord
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role, Scope
-from weiwan.ops.org.service import mask_phone
+from weiwan.ops.org.service import AuditAction, audit, mask_phone
 from weiwan.ops.scope import customer_scope_clause
 
 #: who may look an event up: the centre's managers and analysts
@@ -50,9 +50,19 @@ def event_status(
     if len(found) > 1:
         raise ConflictError(f"several sources sent event {event_id!r}: name the source")
     record = found[0]
+    shown = mask_phone(record.msisdn, actor.role) if record.msisdn else None
+    if shown is not None and shown == record.msisdn:  # a full number was shown: audited
+        audit(
+            session,
+            actor.user_id,
+            AuditAction.PII_VIEW,
+            "event",
+            f"{record.source}:{record.event_id}"[:128],
+            {"fields": ["msisdn"], "subscriber_id": record.subscriber_id},
+        )
     return EventView(
         record=record,
-        msisdn=mask_phone(record.msisdn, actor.role) if record.msisdn else None,
+        msisdn=shown,
         attributes=json.loads(record.attributes or "{}"),
         decision=json.loads(record.decision) if record.decision else None,
     )
