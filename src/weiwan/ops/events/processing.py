@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from weiwan.core.event_rules import SEVERITY_RANK, EventRule, event_rules_of
@@ -158,10 +158,23 @@ def _plan(record: EventRecord, customer: CustomerView, fired: list[EventRule]) -
     return _Plan(record, customer.subscriber_id, rule, decision, spec)
 
 
+def _lock_customers(session: Session, subscribers: set[str]) -> None:
+    """On PostgreSQL, hold a transaction lock per customer (in one order: no deadlock), so two
+    requests with events for the same customer decide one after the other: the second then
+    sees the first's task. (SQLite serialises writing transactions itself.)"""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for subscriber in sorted(subscribers):
+        session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtext(f"weiwan-event-task:{subscriber}")))
+        )
+
+
 def _open_tasks(session: Session, subscribers: set[str]) -> dict[tuple[str, str], int]:
     """(subscriber, rule id) → an open task an event rule created for them."""
     if not subscribers:
         return {}
+    _lock_customers(session, subscribers)
     rows = session.execute(
         select(Task.id, Task.subscriber_id, Task.origin).where(
             Task.subscriber_id.in_(sorted(subscribers)),
