@@ -32,7 +32,6 @@ and one event needs no query engine.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -49,6 +48,7 @@ from weiwan.core.filters import (
     TargetFilter,
     parse_date,
 )
+from weiwan.core.stable_draw import draw, holdout_bound
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
@@ -108,9 +108,7 @@ class EventRule(BaseModel):
         the same customers whatever the day."""
         if self.holdout <= 0:
             return False
-        key = f"event:{self.id}:{subscriber_id}".encode()
-        value = int(hashlib.md5(key, usedforsecurity=False).hexdigest()[:8], 16)
-        return value < min(int(self.holdout * 16**8), 16**8 - 1)
+        return draw(f"event:{self.id}", subscriber_id) < holdout_bound(self.holdout)
 
 
 def event_rules_of(document: Any) -> tuple[list[EventRule], list[str]]:

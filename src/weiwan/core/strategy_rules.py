@@ -3,19 +3,20 @@ subscriber's arm. In core because both sides need them: the daily decisions (ana
 and value by arm, the operational side checks an edit and promotes a challenger (and decides
 online with the same draw).
 
-A subscriber's arm: the first 8 hex digits of md5("<experiment>:<subscriber>") as an integer
+A subscriber's arm: its stable draw (:mod:`weiwan.core.stable_draw`, group ``<experiment>``)
 against the challengers' cumulative shares (× 16⁸, rounded down) in the file's order; the
 champion takes the rest. Stable across days and runs, independent of the hold-out draw (another
-key); new subscribers never move the others.
+group); new subscribers never move the others.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from weiwan.core.stable_draw import SPAN, draw
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 _ARM_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -86,12 +87,9 @@ class Strategies(BaseModel):
             if share <= 0:
                 continue
             upper += share
-            bounds.append((arm, min(int(upper * DRAW_SPAN), DRAW_SPAN)))
+            bounds.append((arm, min(int(upper * SPAN), SPAN)))
         return bounds
 
-
-#: the draw's range: 8 hex digits
-DRAW_SPAN = 16**8
 
 
 def arm_of(subscriber_id: str, strategies: Strategies) -> str:
@@ -99,6 +97,5 @@ def arm_of(subscriber_id: str, strategies: Strategies) -> str:
     bounds = strategies.draw_bounds()
     if not bounds:
         return strategies.champion
-    key = f"{strategies.experiment}:{subscriber_id}".encode()
-    value = int(hashlib.md5(key, usedforsecurity=False).hexdigest()[:8], 16)
+    value = draw(strategies.experiment, subscriber_id)
     return next((arm for arm, bound in bounds if value < bound), strategies.champion)

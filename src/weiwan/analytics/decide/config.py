@@ -3,7 +3,6 @@ arms (champion and challengers); and the stable draw those shares are applied wi
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +14,7 @@ from weiwan.analytics.config_files import problems, read_yaml
 from weiwan.analytics.contract import OFFER_TYPES
 from weiwan.core.errors import ConfigError
 from weiwan.core.settings import get_settings
+from weiwan.core.stable_draw import SPAN, draw, holdout_bound
 from weiwan.core.strategy_rules import Strategies
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -121,12 +121,11 @@ def in_holdout(subscriber_id: ir.StringValue, group: str, share: float) -> ir.Bo
     the same on DuckDB and Spark."""
     if share <= 0:
         return ibis.literal(False)
-    threshold = f"{min(int(share * 16**8), 16**8 - 1):08x}"
+    threshold = f"{holdout_bound(share):08x}"
     digest = (ibis.literal(f"{group}:") + subscriber_id).hexdigest("md5").substr(0, 8)
     return digest < threshold
 
 
 def holdout_bucket(subscriber_id: str, group: str) -> float:
     """The same draw in Python, in [0, 1) (for checks and the operational side)."""
-    digest = hashlib.md5(f"{group}:{subscriber_id}".encode(), usedforsecurity=False)
-    return int(digest.hexdigest()[:8], 16) / 16**8
+    return draw(group, subscriber_id) / SPAN

@@ -13,7 +13,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from weiwan.core.strategy_rules import DRAW_SPAN, Strategies
+from weiwan.core.stable_draw import SPAN
+from weiwan.core.strategy_rules import Strategies
 
 
 def arm_expression(subscriber_id: ir.StringValue, strategies: Strategies) -> ir.StringValue:
@@ -24,7 +25,7 @@ def arm_expression(subscriber_id: ir.StringValue, strategies: Strategies) -> ir.
     digest = (ibis.literal(f"{strategies.experiment}:") + subscriber_id).hexdigest("md5")
     head = digest.substr(0, 8)
     # fixed-width hex compares like the number it encodes; a bound of 16⁸ takes every digest
-    cases = [(head < f"{bound:08x}" if bound < DRAW_SPAN else ibis.literal(True), arm)
+    cases = [(head < f"{bound:08x}" if bound < SPAN else ibis.literal(True), arm)
              for arm, bound in bounds]  # fmt: skip
     return ibis.cases(*cases, else_=strategies.champion)
 
