@@ -230,11 +230,11 @@ def _load_file(path: Path, ruleset: RuleSet) -> None:
     for number, entry in enumerate(entries, start=1):
         rule_id = entry.get("id") if isinstance(entry, dict) else None
         name = rule_id if isinstance(rule_id, str) and rule_id else f"#{number}"
-        if isinstance(entry, dict) and entry.get("trigger") == "event":
-            _load_event_rule(entry, name, file, ruleset)
-            continue
+        # a ``trigger: event`` rule is checked with the operational side's shape and kept apart
+        event = isinstance(entry, dict) and entry.get("trigger") == "event"
+        model: type[AlertRule] | type[EventRule] = EventRule if event else AlertRule
         try:
-            rule = AlertRule.model_validate(entry)
+            rule = model.model_validate(entry)
         except ValidationError as exc:
             problem = "; ".join(_describe(err) for err in exc.errors())
             ruleset.errors.append(RuleError(file, name, problem))
@@ -243,24 +243,11 @@ def _load_file(path: Path, ruleset: RuleSet) -> None:
             problem = f"id: duplicate id, already defined in {ruleset.files[rule.id]}"
             ruleset.errors.append(RuleError(file, rule.id, problem))
             continue
-        ruleset.rules.append(rule)
+        if isinstance(rule, EventRule):
+            ruleset.event_rules.append(rule)
+        else:
+            ruleset.rules.append(rule)
         ruleset.files[rule.id] = file
-
-
-def _load_event_rule(entry: dict[str, Any], name: str, file: str, ruleset: RuleSet) -> None:
-    """A ``trigger: event`` rule, checked with the operational side's shape."""
-    try:
-        rule = EventRule.model_validate(entry)
-    except ValidationError as exc:
-        problem = "; ".join(_describe(err) for err in exc.errors())
-        ruleset.errors.append(RuleError(file, name, problem))
-        return
-    if rule.id in ruleset.files:
-        problem = f"id: duplicate id, already defined in {ruleset.files[rule.id]}"
-        ruleset.errors.append(RuleError(file, rule.id, problem))
-        return
-    ruleset.event_rules.append(rule)
-    ruleset.files[rule.id] = file
 
 
 def _describe(err: Any) -> str:

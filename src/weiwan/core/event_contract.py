@@ -149,10 +149,12 @@ def check_event(raw: Any, now: datetime) -> tuple[Event | None, str | None]:
         return None, "(event): expected an object"
     try:
         event = Event.model_validate(raw)
+    except ValidationError as exc:
+        return None, _problem(exc)
+    try:
         ATTRIBUTES[event.type].model_validate(event.attributes)
     except ValidationError as exc:
-        prefix = "attributes." if exc.title in {m.__name__ for m in ATTRIBUTES.values()} else ""
-        return None, _problem(exc, prefix)
+        return None, _problem(exc, "attributes.")
     if event.time > now + MAX_FUTURE:
         return None, f"time: more than {int(MAX_FUTURE.total_seconds() // 60)} minutes ahead"
     return event, None

@@ -496,14 +496,11 @@ def _arbitrate(
     candidates = pd.concat(weighed, ignore_index=True).sort_values(
         ["subscriber_id", "policy_id", "channel"], kind="mergesort", ignore_index=True
     )
-    shares = config.strategies.shares()
-    if len(shares) == 1:
-        return _arbitrate_arm(candidates, budgets, left, day, config, inputs)
     parts = []
     by_arm_budgets = arm_budgets(budgets, config.strategies)
     by_arm_capacity = arm_capacity(left, config.strategies)
     champion = config.strategies.champion
-    for arm in shares:
+    for arm in config.strategies.shares():
         rows = candidates[candidates["strategy"] == arm].reset_index(drop=True)
         if len(rows):
             prices = inputs if arm == champion else None  # the champion's prices are shown

@@ -174,7 +174,6 @@ def _open_tasks(session: Session, subscribers: set[str]) -> dict[tuple[str, str]
     """(subscriber, rule id) → an open task an event rule created for them."""
     if not subscribers:
         return {}
-    _lock_customers(session, subscribers)
     rows = session.execute(
         select(Task.id, Task.subscriber_id, Task.origin).where(
             Task.subscriber_id.in_(sorted(subscribers)),
@@ -217,7 +216,9 @@ def _batch(
             _finish(record, "processed", now, "holdout", **plan.decision, holdout=True)
         else:
             plans.append(plan)
-    open_tasks = _open_tasks(session, {p.subscriber_id for p in plans})
+    acting_for = {p.subscriber_id for p in plans}
+    _lock_customers(session, acting_for)  # before the check: a concurrent request waits here
+    open_tasks = _open_tasks(session, acting_for)
     first: dict[tuple[str, str], str] = {}  # the origin of the batch's first task per key
     new: list[_Plan] = []
     for plan in plans:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from weiwan.core.errors import ConflictError, NotFoundError
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.events.models import EventRecord
+from weiwan.ops.events.processing import rules_in_effect
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.service import AuditAction, audit, mask_phone
@@ -84,8 +85,6 @@ def live_alerts(session: Session, subscriber_id: str, since: datetime) -> list[L
     """The customer's events since ``since`` that an event rule acted on (not those held out:
     their customers are left alone, and a card showing the alert would have them contacted),
     newest first; the caller has checked the customer is in the reader's scope."""
-    from weiwan.ops.events.processing import rules_in_effect
-
     rows = session.execute(
         select(EventRecord.rule_id, EventRecord.occurred_at, EventRecord.task_id)
         .where(
