@@ -11,8 +11,8 @@ import pytest
 
 from weiwan.analytics.decide.arbitration import arbitrate, decision_rows
 from weiwan.analytics.decide.config import holdout_bucket, in_holdout, load_decide_config
-from weiwan.analytics.decide.valuation import driver_of, score_candidates, uplift
 from weiwan.core.errors import ConfigError
+from weiwan.core.offer_valuation import driver_of, score_candidates, uplift
 from weiwan.core.settings import get_settings
 
 CONFIG = load_decide_config()

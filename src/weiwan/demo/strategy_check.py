@@ -32,7 +32,6 @@ import pandas as pd
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.decide.config import load_decide_config
 from weiwan.analytics.decide.day import customer_uplift
-from weiwan.analytics.decide.valuation import driver_of, uplift
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import PolicyLibrary, eligibility, load_policies
 from weiwan.analytics.policy_models import Policy
@@ -40,6 +39,7 @@ from weiwan.analytics.profile import load_profile
 from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import month_end
+from weiwan.core.offer_valuation import driver_of, uplift
 from weiwan.pipeline.decision_steps import DecisionInputs, decide, decision_inputs
 from weiwan.pipeline.run import Progress, run_pipeline
 from weiwan.pipeline.steps import RunContext

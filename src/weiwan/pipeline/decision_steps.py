@@ -18,16 +18,17 @@ import pyarrow as pa
 
 from weiwan.analytics.alerts import alert_context, evaluate_rules, fired_once, load_rules
 from weiwan.analytics.contact_policy import ContactPolicy, load_contact_policy
-from weiwan.analytics.decide.config import DecideConfig, load_decide_config
+from weiwan.analytics.decide.config import load_decide_config
 from weiwan.analytics.decide.day import DECISION_SCHEMA, DayInputs, StageTimer, decide_day_parts
-from weiwan.analytics.decide.valuation import driver_of, prior_uplift
 from weiwan.analytics.policies import PolicyLibrary, load_policies
 from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.strategy_evaluation import ARM_COLUMNS, strategy_evaluation
 from weiwan.analytics.targets import load_target_groups
 from weiwan.analytics.uplift import UpliftModel, learn_uplift
 from weiwan.analytics.uplift_evidence import uplift_evidence
+from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.logging import get_logger
+from weiwan.core.offer_valuation import driver_of, prior_uplift
 from weiwan.core.settings import get_settings
 from weiwan.pipeline.steps import RunContext
 

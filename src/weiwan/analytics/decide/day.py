@@ -19,13 +19,14 @@ import pandas as pd
 from weiwan.analytics.contact_policy import CHANNELS, ContactPolicy
 from weiwan.analytics.decide.allocation import solve_allocation
 from weiwan.analytics.decide.arbitration import arbitrate, decision_rows, prejudged
-from weiwan.analytics.decide.config import DecideConfig, in_holdout
+from weiwan.analytics.decide.config import in_holdout
 from weiwan.analytics.decide.strategies import arm_budgets, arm_capacity, draw_arms
-from weiwan.analytics.decide.valuation import driver_of, prior_uplift, score_candidates
 from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
 from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import EVERYONE, SubscriberRange, empty_table, id_ranges
+from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.logging import get_logger
+from weiwan.core.offer_valuation import driver_of, prior_uplift, score_candidates
 
 log = get_logger(__name__)
 

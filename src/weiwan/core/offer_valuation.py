@@ -1,12 +1,15 @@
-"""Valuation: each candidate's churn driver, uplift, cost and expected value
-(``EV = P(churn over the commitment) × uplift × value saved − (offer cost + contact cost)``)."""
+"""Offer valuation, one implementation for the daily decisions (a day's candidates) and the
+real-time offer decision (one event's): each candidate's churn driver, uplift, cost and
+expected value (``EV = P(churn over the commitment) × uplift × value saved − (offer cost +
+contact cost)``). Over pandas frames, so a day's million candidates and an event's handful
+go through the same arithmetic."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from weiwan.analytics.decide.config import DecideConfig
+from weiwan.core.decide_rules import DecideConfig
 
 
 def driver_of(feature: pd.Series, config: DecideConfig) -> pd.Series:

@@ -1,0 +1,81 @@
+"""decide.yaml's settings (priors, driver matching, channel costs and effects, hold-out shares,
+strategy arms): in core because the daily decisions and the real-time offer decision value
+offers with the same settings (``core.offer_valuation``); reading the file stays in
+``analytics.decide.config``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from weiwan.core.strategy_rules import Strategies
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class DecideConfig(BaseModel):
+    """decide.yaml: priors, driver matching, channel costs and effects, hold-out shares."""
+
+    model_config = _STRICT
+    holdout: dict[str, float] = Field(default_factory=lambda: {"default": 0.1})
+    risk_bands: list[str] = ["high", "medium"]
+    retention_alert_severities: list[str] = ["medium", "high", "critical"]
+    uplift_priors: dict[str, float]
+    driver_match: dict[str, dict[str, float]]
+    drivers: dict[str, list[str]]
+    fallback_value_months: float = 12
+    contact_cost: dict[str, float]
+    channel_effect: dict[str, float] = Field(
+        default_factory=lambda: {
+            "account_manager_call": 1.1,
+            "outbound_call": 1.0,
+            "store": 0.8,
+            "hotline": 0.8,
+            "sms": 0.35,
+            "self_service": 0.25,
+        }
+    )
+    account_manager_tiers: list[str] = ["diamond", "gold"]
+    channel_order: list[str] = ["outbound_call", "sms", "self_service", "store", "hotline"]
+    min_value_for_call: float = 20.0
+    max_risk_months: float = 12.0
+    #: the channel each join channel suggests the subscriber prefers, and the effect boost
+    preferred_channels: dict[str, str] = Field(
+        default_factory=lambda: {
+            "store": "store",
+            "agent_outlet": "store",
+            "online": "self_service",
+            "hotline": "hotline",
+            "direct_sales": "outbound_call",
+        }
+    )
+    preference_boost: float = 1.2
+    #: how the day's candidates are granted under the budgets and capacities: "optimal" (the
+    #: linear programme of decide/allocation.py, greedy where it cannot answer) or "greedy"
+    allocation: Literal["optimal", "greedy"] = "optimal"
+    #: champion–challenger: the strategy arms (by default one, "default", with these settings)
+    strategies: Strategies = Field(default_factory=Strategies)
+
+    def for_arm(self, arm: str) -> DecideConfig:
+        """These settings as strategy ``arm`` changes them (itself when it changes nothing)."""
+        spec = self.strategies.arms[arm]
+        update: dict[str, object] = {}
+        for name in ("uplift_priors", "channel_effect", "contact_cost"):
+            changes = getattr(spec, name)
+            if changes:
+                update[name] = {**getattr(self, name), **changes}
+        if spec.driver_match:
+            update["driver_match"] = {
+                driver: {**self.driver_match.get(driver, {}), **spec.driver_match.get(driver, {})}
+                for driver in {**self.driver_match, **spec.driver_match}
+            }
+        if spec.allocation is not None:
+            update["allocation"] = spec.allocation
+        if spec.min_value_for_call is not None:
+            update["min_value_for_call"] = spec.min_value_for_call
+        return self.model_copy(update=update) if update else self
+
+    def holdout_share(self, group: str) -> float:
+        """The hold-out share of a trigger (rule id or "risk"), else the default."""
+        return float(self.holdout.get(group, self.holdout.get("default", 0.0)))
