@@ -408,6 +408,11 @@ def test_value_cap_is_tier_cap_or_clv_share(profile: ir.Table) -> None:
         "s5": 3000.0,  # diamond 3000 < 6000
         "s6": 30.0,  # no tier: the lowest cap (200), 30% of 100
     }
+    # one subscriber's form (the real-time ledger's) gives each the same cap
+    facts = profile.select("subscriber_id", "value_tier", "future_value").to_pyarrow().to_pylist()
+    assert {
+        r["subscriber_id"]: caps.cap_for(r["value_tier"], r["future_value"]) for r in facts
+    } == got
     plain = ValueCaps.model_validate({**CAPS, "unknown_tier": 50})
     rows = profile.select("subscriber_id", cap=plain.cap_expression(profile)).to_pyarrow()
     assert dict(zip(rows["subscriber_id"].to_pylist(), rows["cap"].to_pylist(), strict=True)) == {

@@ -7,14 +7,23 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from customer_fixtures import publish_customers
+from weiwan.analytics.policies import load_policies, remaining_budgets
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine, session_scope
 from weiwan.ops.contacts.models import DoNotDisturb
 from weiwan.ops.contacts.service import record_system_contact
 from weiwan.ops.events.models import EventRecord
+from weiwan.ops.ledger.models import OnlineGrant
 from weiwan.ops.migrate import upgrade
 from weiwan.ops.org.models import Branch
-from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb, collect_events
+from weiwan.pipeline.collect import (
+    collect_contacts,
+    collect_do_not_disturb,
+    collect_events,
+    collect_online_grants,
+)
+from weiwan.pipeline.decision_steps import with_online_grants
+from weiwan.pipeline.steps import RunContext
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -104,4 +113,46 @@ def test_real_time_events_land_in_the_warehouse_by_local_day(tmp_path: Path) -> 
         ]
         columns = [c[0] for c in wh.execute("DESCRIBE ops_events")]
         assert "msisdn" not in columns
+    engine.dispose()
+
+
+def test_offers_granted_for_events_count_against_the_days_budgets(tmp_path: Path) -> None:
+    """Online grants of the window land by local day; the day's decisions count those up to
+    the snapshot against the budgets like their own earlier grants."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'ops.db'}")
+    upgrade(engine)
+    policy = "prepay_100_get_200"
+    with session_scope(engine) as session:
+        for n, at in enumerate(
+            [
+                datetime(2026, 10, 31, 23, 30, tzinfo=TZ),  # local 31 Oct: counted
+                datetime(2026, 10, 20, 9, 0, tzinfo=TZ),  # counted
+                datetime(2026, 11, 1, 0, 30, tzinfo=TZ),  # after the snapshot day
+            ]
+        ):
+            session.add(
+                OnlineGrant(
+                    event_record_id=n + 1,
+                    subscriber_id=f"S0000{n + 1}",
+                    policy_id=policy,
+                    channel="outbound_call",
+                    cost=200.0,
+                    expected_value=50.0,
+                    granted_on=at.date(),
+                    created_at=at,
+                )
+            )
+    day = date(2026, 10, 31)
+    with Warehouse(tmp_path / "wh.duckdb") as wh:
+        assert collect_online_grants(engine, wh, day, tz=TZ) == 2
+        assert collect_online_grants(engine, wh, day, tz=TZ) == 2
+        rows = wh.execute("SELECT subscriber_id, granted_on FROM ops_online_grants ORDER BY 1")
+        assert rows == [("S00001", day), ("S00002", date(2026, 10, 20))]
+        granted = with_online_grants(RunContext(wh, day), None)
+        library = load_policies()
+        budgets = remaining_budgets(library.policies, granted, day).to_pandas()
+        row = budgets.set_index("policy_id").loc[policy]
+        budget = next(p for p in library.policies if p.id == policy).budget
+        assert (row["used_count"], row["used_money"]) == (2, 400.0)
+        assert row["remaining_count"] == (budget.count or 0) - 2
     engine.dispose()

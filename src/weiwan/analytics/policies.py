@@ -316,17 +316,6 @@ def policy_table(policies: Sequence[Policy]) -> ir.Table:
     )
 
 
-def _budget_window(policy: Policy, day: dt.date | None) -> tuple[dt.date, dt.date]:
-    """First and last day whose grants count against the budget: the validity period, or the
-    ``budget.per_months`` months up to ``day`` within it."""
-    start, end = policy.valid_from, policy.valid_until
-    months = policy.budget.per_months
-    if months is not None and day is not None:
-        start = max(start, add_months(day, -months) + dt.timedelta(days=1))
-        end = min(end, day)
-    return start, end
-
-
 def remaining_budgets(
     policies: Sequence[Policy], granted: ir.Table | None, day: dt.date | None = None
 ) -> ir.Table:
@@ -338,7 +327,7 @@ def remaining_budgets(
     validity period). Money used is the sum of ``granted.cost`` when that column exists, else
     grants × :meth:`Policy.total_cost`.
     """
-    windows = [_budget_window(p, day) for p in policies]
+    windows = [p.budget_window(day) for p in policies]
     params = ibis.memtable(
         pa.table(
             {

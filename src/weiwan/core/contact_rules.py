@@ -8,6 +8,7 @@ contact as it is recorded) read one definition. Format: docs/policies.md.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -123,6 +124,8 @@ class ChannelRule(BaseModel):
     quiet_hours: QuietHours | None = None
     cool_off_days: int = Field(default=0, ge=0, le=366)
     capacity: Capacity | None = None
+    #: share of the day's capacity the daily decisions leave for real-time events
+    reserve_for_events: float = Field(default=0.0, ge=0.0, le=0.9)
 
 
 class ContactRules(BaseModel):
@@ -177,6 +180,21 @@ class ContactRules(BaseModel):
         """Contacts the channel can make on ``day``; None = not limited."""
         capacity = self.rule(channel).capacity
         return None if capacity is None else capacity.on(day)
+
+    def batch_capacity(self, channel: str, day: dt.date) -> int | None:
+        """What the daily decisions may plan of ``day``'s capacity: all of it but the
+        ``reserve_for_events`` share kept for real-time events (which may use all of it)."""
+        full = self.capacity(channel, day)
+        if full is None:
+            return None
+        return full - math.ceil(full * self.rule(channel).reserve_for_events)
+
+    def event_capacity(self, channel: str, day: dt.date) -> int | None:
+        """What real-time events may use of ``day``'s capacity: the ``reserve_for_events``
+        share the daily decisions leave (so the two together never pass the capacity)."""
+        full = self.capacity(channel, day)
+        planned = self.batch_capacity(channel, day)
+        return None if full is None or planned is None else full - planned
 
     # ------------------------------------------------------------------ priorities
     def priority_rank(self, kind: str) -> int:

@@ -10,7 +10,9 @@ A rule: ``id``, names, ``event_type``, ``severity``, an optional ``condition`` i
 filter language over the event (``event.<attribute>``, ``event.type``) and the customer's
 published view (``value_tier``, ``risk_band``, ``churn_probability``, ``plan_id`` …, tags as
 ``{tag: …}``), the share ``holdout`` held out (so real-time triggers are measured too), and the
-SLA per value tier — which staffed channel acts and within how many minutes::
+SLA per value tier — which staffed channel acts and within how many minutes — and the churn
+risk the event implies (``event_risk``), with which the offer the contact carries is valued
+(``ops.events.offers``)::
 
     - id: port_out_code
       trigger: event
@@ -18,6 +20,7 @@ SLA per value tier — which staffed channel acts and within how many minutes::
       name_zh: 携号转网授权码申请
       name_en: Port-out code requested
       severity: critical
+      event_risk: 0.6            # the churn risk the event implies (offer valuation)
       sla:
         diamond: {action: account_manager_call, within_minutes: 120}
         gold: {action: account_manager_call, within_minutes: 120}
@@ -78,6 +81,12 @@ class EventRule(BaseModel):
     condition: TargetFilter | None = None
     holdout: float = Field(0.1, ge=0.0, le=0.5)
     sla: dict[str, SlaStep]
+    #: the monthly churn probability the event implies: an offer is valued at the larger of
+    #: this and the customer's published score (omitted: the score alone)
+    event_risk: float | None = Field(None, gt=0.0, le=1.0)
+    #: whether the contact carries an offer chosen at once by expected value (false: the
+    #: contact only, the person offers from the customer's eligible policies)
+    offer: bool = True
     enabled: bool = True
     description_zh: str = ""
     description_en: str = ""

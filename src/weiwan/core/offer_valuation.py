@@ -103,3 +103,15 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
         frame["risk_over_commitment"] * frame["uplift"] * frame["value_saved"] - frame["cost"]
     )
     return frame
+
+
+#: the channels where a person calls (the ones ``min_value_for_call`` applies to)
+CALLS = ("outbound_call", "account_manager_call")
+
+
+def small_calls(scored: pd.DataFrame, config: DecideConfig) -> pd.Series:
+    """Scored candidates that are calls worth less than ``min_value_for_call``: left out by the
+    daily decisions and by the real-time offer alike (a person's call costs more than it
+    shows)."""
+    is_call: pd.Series = scored["channel"].isin(CALLS)
+    return is_call & (scored["expected_value"] < config.min_value_for_call)

@@ -32,7 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from weiwan.core.contact_rules import CHANNELS
 from weiwan.core.filters import FilterError, TargetFilter
-from weiwan.core.months import OPEN_END
+from weiwan.core.months import OPEN_END, add_months
 
 #: what a policy offers (the data contract's offer types)
 OFFER_TYPES = ("discount", "bonus_data", "device_subsidy", "prepay_and_get", "care_call")
@@ -283,6 +283,43 @@ class PolicyRule(BaseModel):
         """``day`` is within the validity period (both ends included)."""
         return self.valid_from <= day <= self.valid_until
 
+    def budget_window(self, day: dt.date | None) -> tuple[dt.date, dt.date]:
+        """First and last day whose grants count against the budget: the validity period, or
+        the ``budget.per_months`` months up to ``day`` within it (the daily decisions and the
+        real-time ledger count alike)."""
+        start, end = self.valid_from, self.valid_until
+        months = self.budget.per_months
+        if months is not None and day is not None:
+            start = max(start, add_months(day, -months) + dt.timedelta(days=1))
+            end = min(end, day)
+        return start, end
+
+    def blocked_by_grants(
+        self,
+        grants: Sequence[tuple[str, dt.date]],
+        day: dt.date,
+        library: Mapping[str, PolicyRule],
+    ) -> bool:
+        """Whether one subscriber's earlier ``grants`` ((policy id, day) pairs) bar this policy
+        on ``day``: its entry limit is used up, or an exclusive policy was granted within the
+        longer of the two entry-limit windows — one subscriber's form of the daily run's
+        ``analytics.policies`` check."""
+        since = add_months(day, -self.limit.per_months)
+        own = sum(1 for policy, when in grants if policy == self.id and since < when <= day)
+        if own >= self.limit.times:
+            return True
+        for policy, when in grants:
+            other = library.get(policy)
+            excludes = policy in self.exclusive_with or (
+                other is not None and self.id in other.exclusive_with
+            )
+            if not excludes or policy == self.id:
+                continue
+            months = max(self.limit.per_months, other.limit.per_months if other else 0)
+            if add_months(day, -months) < when <= day:
+                return True
+        return False
+
     def review_overdue(self, day: dt.date) -> bool:
         """``day`` is after the policy's ``review_by`` date (a warning, never a refusal)."""
         return self.review_by is not None and day > self.review_by
@@ -336,6 +373,15 @@ class ValueCapsRule(BaseModel):
     def fallback(self) -> float:
         """Cap for a subscriber with no (or an unknown) tier: ``unknown_tier``, else the lowest."""
         return self.unknown_tier if self.unknown_tier is not None else min(self.tiers.values())
+
+    def cap_for(self, value_tier: str | None, future_value: float | None) -> float:
+        """Yuan one subscriber may receive per window: the tier's cap, or ``clv_share`` ×
+        future value when smaller (no future value: the tier's cap) — one subscriber's form of
+        the daily run's ``cap_expression``."""
+        cap = self.tiers.get(value_tier or "", self.fallback())
+        if self.clv_share is None or future_value is None:
+            return float(cap)
+        return float(min(cap, max(future_value, 0.0) * self.clv_share))
 
 
 # ----------------------------------------------------------------------------- the library

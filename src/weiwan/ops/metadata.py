@@ -11,6 +11,7 @@ import weiwan.ops.contacts.models
 import weiwan.ops.customers.models
 import weiwan.ops.dataquality.models
 import weiwan.ops.events.models
+import weiwan.ops.ledger.models
 import weiwan.ops.offers.models
 import weiwan.ops.org.models
 import weiwan.ops.reports.models

@@ -1,5 +1,6 @@
 """Collect the operational side's contacts (``ops_contacts``), do-not-disturb wishes
-(``do_not_disturb``) and real-time events (``ops_events``) into the warehouse.
+(``do_not_disturb``), real-time events (``ops_events``) and the offers granted for them
+(``ops_online_grants``) into the warehouse.
 
 Runs before the day's steps so the outcomes of closed decisions (``analytics.outcomes``) and
 the learned uplift see what agents, stores and SMS actually did. The window is the
@@ -21,10 +22,12 @@ from weiwan.core.db import session_scope
 from weiwan.ops.contacts.feed import FEED_COLUMNS, contact_feed, do_not_disturb_feed
 from weiwan.ops.events.feed import FEED_COLUMNS as EVENT_COLUMNS
 from weiwan.ops.events.feed import event_feed
+from weiwan.ops.ledger.service import GRANT_COLUMNS, grant_feed
 
 TABLE = "ops_contacts"
 DND_TABLE = "do_not_disturb"
 EVENTS_TABLE = "ops_events"
+GRANTS_TABLE = "ops_online_grants"
 LOOKBACK_DAYS = 40
 _SCHEMA = {
     "contact_id": "int64",
@@ -109,6 +112,31 @@ def collect_events(engine: Engine, warehouse: Store, snapshot: date, *, tz: Zone
     columns = ("occurred_at", "event_date")
     return _store_window(
         warehouse, EVENTS_TABLE, _EVENT_SCHEMA, frame, columns, first, snapshot, tz
+    )
+
+
+_GRANT_SCHEMA = {
+    "subscriber_id": "string",
+    "policy_id": "string",
+    "channel": "string",
+    "cost": "float64",
+    "expected_value": "float64",
+    "granted_at": "timestamp",
+    "granted_on": "date",
+}
+
+
+def collect_online_grants(engine: Engine, warehouse: Store, snapshot: date, *, tz: ZoneInfo) -> int:
+    """Copy the window's offers granted for real-time events into ``ops_online_grants`` (local
+    times, ``granted_on``): the day's decisions count them against the budgets, value caps and
+    entry limits like their own earlier grants; the rows copied."""
+    first, since, until = _window(snapshot, tz)
+    with session_scope(engine) as session:
+        rows = grant_feed(session, since, until)
+    frame = pd.DataFrame(rows, columns=list(GRANT_COLUMNS))
+    columns = ("granted_at", "granted_on")
+    return _store_window(
+        warehouse, GRANTS_TABLE, _GRANT_SCHEMA, frame, columns, first, snapshot, tz
     )
 
 

@@ -30,6 +30,7 @@ from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import driver_of, prior_uplift
 from weiwan.core.settings import get_settings
+from weiwan.pipeline.collect import GRANTS_TABLE
 from weiwan.pipeline.steps import RunContext
 
 log = get_logger(__name__)
@@ -63,6 +64,30 @@ def _earlier_actions(ctx: RunContext) -> ir.Table | None:
         return None
     stored = ctx.warehouse.table("decisions")
     return stored.filter((stored.snapshot_date < ctx.snapshot) & stored.action)
+
+
+def with_online_grants(ctx: RunContext, granted: ir.Table | None) -> ir.Table | None:
+    """The earlier grants with the offers granted at once for real-time events up to the
+    snapshot (``ops_online_grants``, collected): they count against the budgets, value caps
+    and entry limits like the daily ones."""
+    if not ctx.warehouse.has_table(GRANTS_TABLE):
+        return granted
+    online = ctx.warehouse.table(GRANTS_TABLE)
+    online = online.filter(online.granted_on <= ctx.snapshot).select(
+        subscriber_id=online.subscriber_id.cast("string"),
+        policy_id=online.policy_id.cast("string"),
+        granted_on=online.granted_on.cast("date"),
+        cost=online.cost.cast("float64"),
+    )
+    if granted is None:
+        return online
+    daily = granted.select(
+        subscriber_id=granted.subscriber_id.cast("string"),
+        policy_id=granted.policy_id.cast("string"),
+        granted_on=granted.granted_on.cast("date"),
+        cost=granted.cost.cast("float64"),
+    )
+    return daily.union(online, distinct=False)
 
 
 def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
@@ -149,6 +174,8 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
         granted = offers.select(
             "subscriber_id", "policy_id", granted_on=offers.snapshot_date, cost=offers.cost
         )
+    granted = with_online_grants(ctx, granted)
+    if actions is not None:
         history = actions.select(
             "subscriber_id",
             "channel",

@@ -27,7 +27,12 @@ from weiwan.analytics.warehouse import RUN_WARNINGS, Store, has_rows
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
 from weiwan.pipeline.anomaly_steps import anomalies_step
-from weiwan.pipeline.collect import collect_contacts, collect_do_not_disturb, collect_events
+from weiwan.pipeline.collect import (
+    collect_contacts,
+    collect_do_not_disturb,
+    collect_events,
+    collect_online_grants,
+)
 from weiwan.pipeline.decision_steps import (
     alerts_step,
     decisions_step,
@@ -113,6 +118,9 @@ def run_pipeline(
         )
         result.rows["do_not_disturb"] = collect_do_not_disturb(ops_engine, warehouse)
         result.rows["ops_events"] = collect_events(
+            ops_engine, warehouse, snapshot, tz=tz or ZoneInfo("Asia/Shanghai")
+        )
+        result.rows["ops_online_grants"] = collect_online_grants(
             ops_engine, warehouse, snapshot, tz=tz or ZoneInfo("Asia/Shanghai")
         )
     if warehouse.has_table("ops_contacts") and warehouse.has_table("decisions"):

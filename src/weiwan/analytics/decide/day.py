@@ -26,7 +26,12 @@ from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import EVERYONE, SubscriberRange, empty_table, id_ranges
 from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.logging import get_logger
-from weiwan.core.offer_valuation import driver_of, prior_uplift, score_candidates
+from weiwan.core.offer_valuation import (
+    driver_of,
+    prior_uplift,
+    score_candidates,
+    small_calls,
+)
 
 log = get_logger(__name__)
 
@@ -36,7 +41,6 @@ CARE_CHANNELS = {
     "account_manager_call": "account_manager_call",
     "store_callback": "store",
 }
-CALLS = ("outbound_call", "account_manager_call")
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 #: the decisions table, column → type (pandas dtype)
 DECISION_SCHEMA: dict[str, str] = {
@@ -306,7 +310,7 @@ def decide_day_parts(
     temporary directory) when there are several chunks, and the last pass finishes each chunk.
     """
     chunks = _chunks(inputs, config, chunk_subscribers)
-    left: dict[str, int | None] = {c: contact.capacity(c, day) for c in CHANNELS}
+    left: dict[str, int | None] = {c: contact.batch_capacity(c, day) for c in CHANNELS}
     with ExitStack() as cleanup:
         spill = Path(cleanup.enter_context(TemporaryDirectory(prefix="weiwan-decide-")))
         kept: list[_Chunk | Path] = []
@@ -446,10 +450,7 @@ def _score_by_arm(
         if learned is not None and spec.uplift == "learned":
             rows = rows.assign(learned_uplift=customer_uplift(rows, profile, learned, settings))
         scored = score_candidates(rows, settings)
-        small_call = scored["channel"].isin(CALLS) & (
-            scored["expected_value"] < settings.min_value_for_call
-        )
-        parts.append(scored[~small_call])
+        parts.append(scored[~small_calls(scored, settings)])
     if not parts:
         return candidates.iloc[0:0]
     return pd.concat(parts).sort_index() if len(parts) > 1 else parts[0]

@@ -74,7 +74,11 @@ class PublishedDecision(Base):
     """One next-best-action row of a snapshot (see ``analytics.decide``), as published."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_day_subscriber", "snapshot_date", "subscriber_id"),)
+    __table_args__ = (
+        Index("ix_decisions_day_subscriber", "snapshot_date", "subscriber_id"),
+        # a customer's grants over a value-cap window (the real-time ledger)
+        Index("ix_decisions_subscriber_day", "subscriber_id", "snapshot_date"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     snapshot_date: Mapped[date] = mapped_column(Date)

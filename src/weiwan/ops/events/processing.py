@@ -22,20 +22,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from weiwan.core.event_rules import SEVERITY_RANK, EventRule, event_rules_of
 from weiwan.core.logging import get_logger
+from weiwan.core.settings import get_settings
 from weiwan.core.yaml_safe import load_yaml
+from weiwan.ops import locks
 from weiwan.ops.base import as_utc
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import spaced_ids
+from weiwan.ops.events import offers
 from weiwan.ops.events.models import EventRecord
 from weiwan.ops.org.config import read_document, yaml_name
 from weiwan.ops.tasks.models import Task
@@ -124,10 +128,15 @@ class _Plan:
     """An event whose rule acts: the task it needs."""
 
     record: EventRecord
-    subscriber_id: str
+    customer: CustomerView
     rule: EventRule
     decision: dict[str, Any]
     spec: TaskSpec
+
+    @property
+    def subscriber_id(self) -> str:
+        """The customer acted for."""
+        return self.customer.subscriber_id
 
 
 def _plan(record: EventRecord, customer: CustomerView, fired: list[EventRule]) -> _Plan:
@@ -155,19 +164,7 @@ def _plan(record: EventRecord, customer: CustomerView, fired: list[EventRule]) -
         title_zh=f"实时预警：{rule.name_zh}"[:200],
         title_en=f"Real-time alert: {rule.name_en}"[:200],
     )
-    return _Plan(record, customer.subscriber_id, rule, decision, spec)
-
-
-def _lock_customers(session: Session, subscribers: set[str]) -> None:
-    """On PostgreSQL, hold a transaction lock per customer (in one order: no deadlock), so two
-    requests with events for the same customer decide one after the other: the second then
-    sees the first's task. (SQLite serialises writing transactions itself.)"""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for subscriber in sorted(subscribers):
-        session.execute(
-            select(func.pg_advisory_xact_lock(func.hashtext(f"weiwan-event-task:{subscriber}")))
-        )
+    return _Plan(record, customer, rule, decision, spec)
 
 
 def _open_tasks(session: Session, subscribers: set[str]) -> dict[tuple[str, str], int]:
@@ -217,7 +214,8 @@ def _batch(
         else:
             plans.append(plan)
     acting_for = {p.subscriber_id for p in plans}
-    _lock_customers(session, acting_for)  # before the check: a concurrent request waits here
+    # before the check: a concurrent request for the same customer waits here
+    locks.hold(session, locks.CUSTOMER, acting_for)
     open_tasks = _open_tasks(session, acting_for)
     first: dict[tuple[str, str], str] = {}  # the origin of the batch's first task per key
     new: list[_Plan] = []
@@ -226,6 +224,8 @@ def _batch(
         if key not in open_tasks and key not in first:
             first[key] = plan.spec.origin
             new.append(plan)
+    blocked = _decide_at_once(session, new, now)
+    new = [p for p in new if (p.subscriber_id, p.rule.id) not in blocked]
     create_tasks(session, [p.spec for p in new])
     created: dict[str, int] = {}
     if first:
@@ -233,6 +233,9 @@ def _batch(
         created = {str(origin): int(task_id) for origin, task_id in session.execute(query)}
     for plan in plans:
         key = (plan.subscriber_id, plan.rule.id)
+        if key in blocked:
+            _finish(plan.record, "processed", now, blocked[key], **plan.decision, holdout=False)
+            continue
         mine = plan.spec.origin == first.get(key)
         plan.record.task_id = (
             created.get(plan.spec.origin)
@@ -244,6 +247,47 @@ def _batch(
         if mine and plan.record.task_id is not None:
             done.tasks.append(plan.record.task_id)
     return done
+
+
+def _decide_at_once(
+    session: Session, plans: Sequence[_Plan], now: datetime
+) -> dict[tuple[str, str], str]:
+    """The contact and the offer of each plan that creates a task (``ops.events.offers``):
+    the channel (the SLA's default when the tier's is full) and the offer go into its task
+    and decision; the plans that make no contact are returned, (customer, rule) → the note."""
+    if not plans:
+        return {}
+    requests = [
+        offers.Request(
+            record_id=p.record.id,
+            customer=p.customer,
+            rule=p.rule,
+            channel=p.spec.channel,
+            fallback=p.rule.step_for(None).action,
+            at=now,
+        )
+        for p in plans
+    ]
+    blocked: dict[tuple[str, str], str] = {}
+    for plan, answer in zip(plans, offers.decide(session, requests, now, _timezone()), strict=True):
+        decision = plan.decision
+        decision["reasons_zh"] = [*decision["reasons_zh"], *answer.reasons_zh]
+        decision["reasons_en"] = [*decision["reasons_en"], *answer.reasons_en]
+        if answer.channel is None:
+            decision["blocked"] = answer.blocked
+            blocked[(plan.subscriber_id, plan.rule.id)] = f"no contact: {answer.blocked}"
+            continue
+        decision["action"] = answer.channel
+        decision["offer"] = answer.offer
+        if answer.offer is None:
+            decision["offer_why_not"] = answer.why_not
+        policy = answer.offer["policy_id"] if answer.offer else None
+        plan.spec = replace(plan.spec, channel=answer.channel, policy_id=policy)
+    return blocked
+
+
+def _timezone() -> ZoneInfo:
+    return ZoneInfo(get_settings().timezone)
 
 
 def process_events(

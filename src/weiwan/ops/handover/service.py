@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 
 from weiwan.core.db import session_scope
 from weiwan.core.settings import Settings
+from weiwan.ops.base import utcnow
+from weiwan.ops.ledger.service import withdraw_over_limits
 from weiwan.ops.surveys.arrivals import visit_tasks_for_arrivals
 from weiwan.ops.tasks.service import assign_customers, tasks_from_decisions
 
@@ -36,9 +38,11 @@ def hand_over(
     """Give new customers their managers and their return-visit call (due ``visit_due_days``
     after joining, setting ``arrival_visit_due_days``; for those who joined within
     ``visit_window_days``, setting ``arrival_visit_window_days``), then create the tasks of
-    ``snapshot``'s decisions (all idempotent: running the day again adds nothing); deadlines
-    end a local day of ``tz`` (the setting ``timezone``) counted from ``now``'s (default: now).
-    Counts of what was new."""
+    ``snapshot``'s decisions, once they are checked against the live ledger with the grants
+    real-time events made since the daily run read its inputs (grants that no longer fit a
+    budget or value cap are withdrawn: ``ledger.service``). All idempotent: running the day
+    again adds nothing. Deadlines end a local day of ``tz`` (the setting ``timezone``) counted
+    from ``now``'s (default: now). Counts of what was new."""
     tz = tz or ZoneInfo(TIMEZONE)
     with session_scope(engine) as session:
         counts = assign_customers(session)
@@ -50,5 +54,7 @@ def hand_over(
             window_days=visit_window_days,
             now=now,
         )
+        today = (now or utcnow()).astimezone(tz).date()
+        counts.update(withdraw_over_limits(session, snapshot, today))
         counts["tasks"] = tasks_from_decisions(session, snapshot, tz, now)
     return counts

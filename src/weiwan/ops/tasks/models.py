@@ -51,6 +51,8 @@ class Task(Base):
         Index("ix_tasks_assignee_status", "assignee_id", "status"),
         Index("ix_tasks_queue", "branch_id", "channel", "status"),
         Index("ix_tasks_subscriber_status", "subscriber_id", "status"),
+        # a channel's tasks of one day (the real-time share of its capacity)
+        Index("ix_tasks_channel_created", "channel", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -14,6 +14,7 @@ from weiwan.analytics.decide.allocation import LIMIT_PRICES
 from weiwan.analytics.profile import snapshot_rows
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.ops.customers.models import PublishedDecision
+from weiwan.ops.ledger.service import record_batch_usage
 from weiwan.ops.offers.models import PublishedLimitPrice
 from weiwan.ops.strategies.models import PublishedStrategyArm
 from weiwan.pipeline.publish.bookkeeping import record_publication
@@ -36,8 +37,9 @@ def decision_rows(warehouse: Warehouse, snapshot: date) -> ir.Table:
 
 
 def publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> int:
-    """Replace ``snapshot``'s published decisions, the shadow prices of the limits that
-    bound them and the strategy arms' evaluation; returns the decisions loaded."""
+    """Replace ``snapshot``'s published decisions (and their count in the live ledger), the
+    shadow prices of the limits that bound them and the strategy arms' evaluation; returns the
+    decisions loaded."""
     table = table_of(PublishedDecision)
     prices = table_of(PublishedLimitPrice)
     arms = table_of(PublishedStrategyArm)
@@ -49,6 +51,7 @@ def publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -
         conn.execute(sa.delete(prices).where(prices.c.snapshot_date == snapshot))
         conn.execute(sa.delete(arms).where(arms.c.snapshot_date == snapshot))
         loaded = 0 if rows is None else load_staged(warehouse, conn, table, rows, KIND)
+        record_batch_usage(conn, snapshot)  # the live ledger's count of the day's grants
         insert_rows(conn, prices, _limit_prices(warehouse, snapshot))
         insert_rows(conn, arms, _strategy_arms(warehouse, snapshot))
         record_publication(conn, KIND, snapshot, loaded)

@@ -1,0 +1,313 @@
+"""The decision at once for the events whose rule acts: may the contact be made (the contact
+policy, the real-time share of the channel's capacity), and which offer it carries.
+
+The offer is valued with the daily decisions' own implementation (``core.offer_valuation``,
+the settings of the published decide.yaml) over the customer's published view — the churn
+probability raised to the risk the event implies (the rule's ``event_risk``) — among the
+policies the daily run found the customer eligible for that may be offered on the contact's
+channel; the most valuable one that fits the live ledger is granted (budget, value cap, entry
+limit and exclusions, all read under their locks), and recorded as an online grant.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from weiwan.core.event_rules import EventRule
+from weiwan.core.months import add_months
+from weiwan.core.offer_valuation import score_candidates, small_calls
+from weiwan.core.policy_rules import PolicyRule
+from weiwan.ops import locks
+from weiwan.ops.base import as_utc
+from weiwan.ops.contacts.policy_check import check_contact
+from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.service import spaced_ids
+from weiwan.ops.ledger.models import OnlineGrant
+from weiwan.ops.ledger.rules import LedgerRules, ledger_rules
+from weiwan.ops.ledger.service import (
+    MAX_MONTHS,
+    Grant,
+    Usage,
+    budget_usage,
+    customer_grants,
+    event_load,
+    local_day,
+    value_spent,
+)
+
+#: why an offer was not made, in Chinese and English (the codes of the daily decisions)
+WHY_NOT = {
+    "no_eligible_policy": ("无可用政策", "no eligible policy"),
+    "not_worth_it": ("预期价值不足", "not worth its cost"),
+    "budget": ("预算用尽", "budget used up"),
+    "value_cap": ("超出客户价值上限", "over the value cap"),
+    "entry_limit": ("参与次数已满或政策互斥", "entry limit reached or an exclusive policy held"),
+    "no_valuation": ("尚无生效的价值设置", "no valuation settings in effect yet"),
+}
+
+
+@dataclass
+class Request:
+    """One event whose rule acts for its customer."""
+
+    record_id: int
+    customer: CustomerView
+    rule: EventRule
+    channel: str
+    #: the SLA's default action, tried when ``channel`` has no real-time capacity left
+    fallback: str
+    at: datetime
+
+
+@dataclass
+class Answer:
+    """What to do: the channel (None: no contact, ``blocked`` says why) and the offer."""
+
+    channel: str | None = None
+    blocked: str | None = None
+    offer: dict[str, Any] | None = None
+    why_not: str | None = None
+    reasons_zh: list[str] = field(default_factory=list)
+    reasons_en: list[str] = field(default_factory=list)
+
+
+def decide(
+    session: Session, requests: Sequence[Request], now: datetime, tz: ZoneInfo
+) -> list[Answer]:
+    """The answers for ``requests`` (in their order; the customers' locks already held)."""
+    rules = ledger_rules(session)
+    answers = [Answer() for _ in requests]
+    _contact(session, rules, requests, answers, tz)
+    _capacity(session, rules, requests, answers, now, tz)
+    offering = [i for i, a in enumerate(answers) if a.channel and requests[i].rule.offer]
+    if offering:
+        chosen = [answers[i] for i in offering]
+        _offers(session, rules, [requests[i] for i in offering], chosen, now, tz)
+        for answer in chosen:
+            if answer.offer is None:
+                zh, en = WHY_NOT[answer.why_not or "no_eligible_policy"]
+                answer.reasons_zh.append(f"未附优惠：{zh}")
+                answer.reasons_en.append(f"No offer: {en}")
+    return answers
+
+
+def _contact(
+    session: Session,
+    rules: LedgerRules,
+    requests: Sequence[Request],
+    answers: list[Answer],
+    tz: ZoneInfo,
+) -> None:
+    """The contact policy for each request's channel at the first allowed time (quiet hours
+    delay the contact, they do not block it): caps, do-not-disturb and cool-off block it."""
+    for request, answer in zip(requests, answers, strict=True):
+        verdict = check_contact(
+            session, rules.contact, request.customer.subscriber_id, request.channel, request.at, tz
+        )
+        if not verdict.allowed and verdict.reason == "quiet_hours" and verdict.next_allowed_at:
+            verdict = check_contact(
+                session,
+                rules.contact,
+                request.customer.subscriber_id,
+                request.channel,
+                verdict.next_allowed_at,
+                tz,
+            )
+        if verdict.allowed:
+            answer.channel = request.channel
+        else:
+            answer.blocked = verdict.reason or "contact_policy"
+
+
+def _capacity(
+    session: Session,
+    rules: LedgerRules,
+    requests: Sequence[Request],
+    answers: list[Answer],
+    now: datetime,
+    tz: ZoneInfo,
+) -> None:
+    """The real-time share of each channel's capacity today, counted under the channels'
+    locks: a request whose channel is full falls back to the SLA's default action, else it
+    makes no contact (``capacity``)."""
+    today, start, end = local_day(as_utc(now), tz)
+    wanted = {c for r in requests for c in (r.channel, r.fallback)}
+    limits = {c: rules.contact.event_capacity(c, today) for c in sorted(wanted)}
+    limited = {c for c, n in limits.items() if n is not None}
+    if not limited:
+        return
+    locks.hold(session, locks.CHANNEL, limited)
+    load = event_load(session, limited, start, end)
+    for request, answer in zip(requests, answers, strict=True):
+        if answer.channel is None:
+            continue
+        answer.channel = None
+        for channel in dict.fromkeys((request.channel, request.fallback)):
+            limit = limits.get(channel)
+            if limit is None or load[channel] < limit:
+                answer.channel = channel
+                if limit is not None:
+                    load[channel] += 1
+                break
+        if answer.channel is None:
+            answer.blocked = "capacity"
+
+
+def _reason_feature(customer: CustomerView) -> str | None:
+    try:
+        reasons = json.loads(customer.reasons or "[]")
+    except ValueError:
+        return None
+    first = reasons[0] if isinstance(reasons, list) and reasons else {}
+    feature = first.get("feature") if isinstance(first, dict) else None
+    return str(feature) if feature else None
+
+
+def _candidates(
+    requests: Sequence[Request], answers: Sequence[Answer], rules: LedgerRules, today: date
+) -> pd.DataFrame:
+    """One row per (request, eligible policy offered on the request's channel)."""
+    rows = []
+    for index, (request, answer) in enumerate(zip(requests, answers, strict=True)):
+        customer = request.customer
+        risk = max(float(customer.churn_probability or 0.0), request.rule.event_risk or 0.0)
+        for pid in spaced_ids(customer.eligible_policies):
+            policy = rules.library.policies.get(pid)
+            if (
+                policy is None
+                or not policy.is_active(today)
+                or answer.channel not in policy.channels
+            ):
+                continue
+            rows.append(
+                {
+                    "request": index,
+                    "subscriber_id": customer.subscriber_id,
+                    "policy_id": pid,
+                    "offer_type": policy.offer_type,
+                    "offer_cost": policy.total_cost(),
+                    "commitment_months": policy.commitment_months,
+                    "channel": answer.channel,
+                    "churn_probability": risk,
+                    "value": customer.future_value,
+                    "arpu": customer.arpu_1m,
+                    "reason_feature": _reason_feature(customer),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _offers(
+    session: Session,
+    rules: LedgerRules,
+    requests: Sequence[Request],
+    answers: Sequence[Answer],
+    now: datetime,
+    tz: ZoneInfo,
+) -> None:
+    """Each request's offer: its candidates valued, the best that fits the ledger granted."""
+    config = rules.decide
+    if config is None:
+        for answer in answers:
+            answer.why_not = "no_valuation"
+        return
+    today = local_day(as_utc(now), tz)[0]
+    frame = _candidates(requests, answers, rules, today)
+    if frame.empty:
+        for answer in answers:
+            answer.why_not = "no_eligible_policy"
+        return
+    scored = score_candidates(frame, config)
+    scored = scored.assign(small=small_calls(scored, config))
+    scored = scored.sort_values(
+        ["request", "expected_value"], ascending=[True, False], kind="mergesort"
+    )
+    policies = rules.library.policies
+    chosen = {pid: policies[pid] for pid in set(scored["policy_id"])}
+    limited = {pid: p for pid, p in chosen.items() if p.budget.limited()}
+    locks.hold(session, locks.POLICY, limited)  # after the customers' and channels' locks
+    usage = budget_usage(session, limited, today)
+    subscribers = {r.customer.subscriber_id for r in requests}
+    grants = customer_grants(session, subscribers, add_months(today, -MAX_MONTHS))
+    by_request = {int(cast(int, k)): g for k, g in scored.groupby("request", sort=False)}
+    for index, (request, answer) in enumerate(zip(requests, answers, strict=True)):
+        rows = by_request.get(index)
+        if rows is None:
+            answer.why_not = "no_eligible_policy"
+            continue
+        sid = request.customer.subscriber_id
+        mine = grants.setdefault(sid, [])
+        for row in cast(Any, rows).itertuples(index=False):
+            why = _why_not(row, policies, usage, mine, request.customer, rules, today)
+            if why is None:
+                _grant(session, request, answer, row, policies[str(row.policy_id)], today)
+                mine.append(Grant(str(row.policy_id), today, float(row.cost), True))
+                if row.policy_id in usage:
+                    usage[str(row.policy_id)].count += 1
+                    usage[str(row.policy_id)].money += float(row.cost)
+                break
+            answer.why_not = answer.why_not or why  # the best candidate's reason
+
+
+def _why_not(
+    row: Any,
+    policies: Mapping[str, PolicyRule],
+    usage: Mapping[str, Usage],
+    grants: list[Grant],
+    customer: CustomerView,
+    rules: LedgerRules,
+    today: date,
+) -> str | None:
+    """Why this candidate cannot be granted now (None: it can)."""
+    if row.expected_value <= 0 or row.small:
+        return "not_worth_it"
+    policy = policies[str(row.policy_id)]
+    if policy.blocked_by_grants([(g.policy_id, g.day) for g in grants], today, policies):
+        return "entry_limit"
+    used = usage.get(str(row.policy_id))
+    if used is not None and not used.fits(policy, float(row.cost)):
+        return "budget"
+    caps = rules.library.caps
+    if caps is not None:
+        cap = caps.cap_for(customer.value_tier, customer.future_value)
+        if value_spent(grants, today, caps.per_months) + float(row.cost) > cap + 1e-9:
+            return "value_cap"
+    return None
+
+
+def _grant(
+    session: Session, request: Request, answer: Answer, row: Any, policy: PolicyRule, today: date
+) -> None:
+    """Record the grant and describe it."""
+    session.add(
+        OnlineGrant(
+            event_record_id=request.record_id,
+            subscriber_id=request.customer.subscriber_id,
+            policy_id=policy.id,
+            channel=str(row.channel),
+            cost=float(row.cost),
+            expected_value=float(row.expected_value),
+            granted_on=today,
+        )
+    )
+    answer.why_not = None
+    answer.offer = {
+        "policy_id": policy.id,
+        "offer_type": policy.offer_type,
+        "channel": str(row.channel),
+        "churn_probability": round(float(row.churn_probability), 4),
+        "uplift": round(float(row.uplift), 4),
+        "value_saved": round(float(row.value_saved), 2),
+        "cost": round(float(row.cost), 2),
+        "expected_value": round(float(row.expected_value), 2),
+    }
+    answer.reasons_zh.append(f"优惠：{policy.name_zh}（预期价值 ¥{row.expected_value:,.0f}）")
+    answer.reasons_en.append(f"Offer: {policy.name_en} (expected value ¥{row.expected_value:,.0f})")

@@ -1,0 +1,232 @@
+"""The offer decided at once for an event, on the live ledger the daily decisions share: the
+most valuable eligible offer (valued as the daily run values it, at the risk the event
+implies) that fits the policy's budget, the customer's value cap and entry limits; the contact
+policy and the real-time share of the channel's capacity decide whether a contact is made; the
+hand-over of a published day withdraws the grants the events have since made room short for."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from customer_fixtures import customer, decision, publish_rules
+from event_fixtures import bearer, event, seed_event_token
+from ledger_fixtures import caps, library_policy, publish_library
+from weiwan.core.db import session_scope
+from weiwan.core.settings import get_settings
+from weiwan.ops.contacts.models import DoNotDisturb
+from weiwan.ops.customers.models import CustomerView, PublishedDecision
+from weiwan.ops.events.models import EventRecord
+from weiwan.ops.handover.service import hand_over
+from weiwan.ops.ledger.models import BatchUsage, OnlineGrant
+from weiwan.ops.ledger.service import record_batch_usage
+from weiwan.ops.tasks.models import Task
+
+from ..events.test_processing import PORT_OUT, publish_alert_rules
+
+#: customers of the city branch outside the port-out rule's hold-out
+ACTED = [f"S{n:05d}" for n in range(1, 60) if not PORT_OUT.holds_out(f"S{n:05d}")][:6]
+TZ = ZoneInfo(get_settings().timezone)
+
+
+def _today() -> datetime:
+    return datetime.now(TZ)
+
+
+@pytest.fixture
+def city(engine: Engine, branches: dict[str, int]) -> Engine:
+    """Six ordinary customers (score 0.2, future value 1 200) eligible for ``disc`` (a 30-yuan
+    discount) and ``care`` (a free care call); the shipped rules and decide.yaml in effect."""
+    seed_event_token(engine)
+    with session_scope(engine) as session:
+        for sid in ACTED:
+            session.add(customer(sid, branches["city"], eligible_policies=" care disc "))
+    publish_alert_rules(engine)
+    return engine
+
+
+def _library(engine: Engine, **disc: object) -> None:
+    publish_library(
+        engine,
+        [
+            library_policy("disc", "discount", 30.0, **disc),
+            library_policy("care", "care_call", 0.0),
+        ],
+    )
+
+
+def _post(app: FastAPI, *events: dict[str, object]) -> None:
+    answer = TestClient(app).post("/api/v1/events", json={"events": list(events)}, headers=bearer())
+    assert answer.status_code == 202, answer.text
+
+
+def _decision(engine: Engine, event_id: str) -> tuple[EventRecord, dict[str, object]]:
+    with session_scope(engine) as session:
+        record = session.scalar(select(EventRecord).where(EventRecord.event_id == event_id))
+        assert record is not None
+        session.expunge(record)
+    return record, json.loads(record.decision or "{}")
+
+
+def _task_policies(engine: Engine) -> dict[str, str | None]:
+    with session_scope(engine) as session:
+        return {s: p for s, p in session.execute(select(Task.subscriber_id, Task.policy_id))}
+
+
+def test_the_contact_carries_the_most_valuable_offer_at_the_risk_the_event_implies(
+    app: FastAPI, city: Engine
+) -> None:
+    _library(city)
+    _post(app, event("po-1", ACTED[0]))
+    record, made = _decision(city, "po-1")
+    offer = made["offer"]
+    assert isinstance(offer, dict), json.dumps(made)
+    assert offer["policy_id"] == "disc"
+    # valued as the daily run values it: P(churn within 12 months) at the event's risk 0.6
+    # (above the score 0.2) × prior 0.3 × match 0.5 (driver "other") × outbound effect 1.0 ×
+    # future value 1 200 − (30 offer + 3 call)
+    expected = (1 - (1 - 0.6) ** 12) * 0.3 * 0.5 * 1200 - 33
+    assert offer["expected_value"] == pytest.approx(expected, abs=0.01)
+    assert offer["churn_probability"] == 0.6
+    assert any("Policy disc" in r for r in made["reasons_en"])  # type: ignore[union-attr]
+    assert _task_policies(city) == {ACTED[0]: "disc"}
+    with session_scope(city) as session:
+        (grant,) = session.scalars(select(OnlineGrant)).all()
+        assert (grant.event_record_id, grant.policy_id) == (record.id, "disc")
+        assert grant.cost == pytest.approx(33.0) and grant.granted_on == _today().date()
+
+
+def test_without_valuation_settings_the_contact_goes_without_an_offer(
+    app: FastAPI, city: Engine
+) -> None:
+    _post(app, event("po-1", ACTED[0]))
+    _, made = _decision(city, "po-1")
+    assert made["offer"] is None and made["offer_why_not"] == "no_valuation"
+    assert "No offer: no valuation settings in effect yet" in made["reasons_en"]  # type: ignore[operator]
+    assert _task_policies(city) == {ACTED[0]: None}
+
+
+def test_a_budget_the_day_and_the_events_used_up_moves_to_the_next_offer(
+    app: FastAPI, city: Engine
+) -> None:
+    """disc allows 3 grants a year: the published day used 2, the first event the third; the
+    second event's customer gets the care call instead."""
+    _library(city, budget={"count": 3, "per_months": 12})
+    today = _today().date()
+    with session_scope(city) as session:
+        for sid in ("S09001", "S09002"):
+            session.add(decision(sid, "outbound_call", policy_id="disc", snapshot_date=today))
+        session.flush()
+        record_batch_usage(session, today)
+    _post(app, event("po-1", ACTED[0]), event("po-2", ACTED[1]))
+    assert _task_policies(city) == {ACTED[0]: "disc", ACTED[1]: "care"}
+    _post(app, event("po-3", ACTED[2]))
+    assert _task_policies(city)[ACTED[2]] == "care"
+
+
+def test_value_caps_and_entry_limits_count_the_customers_earlier_grants(
+    app: FastAPI, city: Engine
+) -> None:
+    """A mass customer may receive 20 yuan a year: disc (33) is over the cap. Another had disc
+    two months ago: its entry limit (once a year) is used up. Both get the care call."""
+    publish_library(
+        city,
+        [library_policy("disc", "discount", 30.0), library_policy("care", "care_call", 0.0)],
+        caps(mass=20.0),
+    )
+    with session_scope(city) as session:
+        session.get_one(CustomerView, ACTED[0]).value_tier = "mass"
+        earlier = _today().date() - timedelta(days=60)
+        session.add(decision(ACTED[1], "outbound_call", policy_id="disc", snapshot_date=earlier))
+    _post(app, event("po-1", ACTED[0]), event("po-2", ACTED[1]), event("po-3", ACTED[2]))
+    assert _task_policies(city) == {ACTED[0]: "care", ACTED[1]: "care", ACTED[2]: "disc"}
+
+
+def test_the_contact_policy_and_the_real_time_capacity_decide_whether_to_contact(
+    app: FastAPI, city: Engine
+) -> None:
+    """Outbound calls: 10 a day, 20 % for events (2); a customer on do-not-disturb for calls
+    is not called; the third caller finds the share used."""
+    _library(city)
+    publish_rules(
+        city,
+        {"channels": {"outbound_call": {"capacity": {"per_day": 10}, "reserve_for_events": 0.2}}},
+    )
+    with session_scope(city) as session:
+        session.add(DoNotDisturb(subscriber_id=ACTED[0], channel="outbound_call"))
+    _post(app, *(event(f"po-{i}", sid) for i, sid in enumerate(ACTED[:4])))
+    notes = {sid: _decision(city, f"po-{i}")[0].note for i, sid in enumerate(ACTED[:4])}
+    assert notes == {
+        ACTED[0]: "no contact: dnd",
+        ACTED[1]: None,
+        ACTED[2]: None,
+        ACTED[3]: "no contact: capacity",
+    }
+    assert set(_task_policies(city)) == {ACTED[1], ACTED[2]}
+    record, made = _decision(city, "po-3")
+    assert record.status == "processed" and record.task_id is None
+    assert made["blocked"] == "capacity"
+
+
+def test_the_hand_over_withdraws_the_day_s_least_valuable_grants_events_left_no_room_for(
+    city: Engine, branches: dict[str, int]
+) -> None:
+    """disc allows 3 grants; the published day planned 3 (values 90, 80, 70) when an event
+    had already taken one since the run read its inputs: the 70 is withdrawn at the hand-over,
+    which creates two tasks; handing the day over again changes nothing."""
+    _library(city, budget={"count": 3, "per_months": 12})
+    now = datetime.now(UTC)
+    today = now.astimezone(TZ).date()
+    snapshot = today - timedelta(days=1)
+    day = [("S09001", 90.0), ("S09002", 80.0), ("S09003", 70.0)]
+    with session_scope(city) as session:
+        for sid, value in day:
+            session.add(customer(sid, branches["city"]))
+            session.add(
+                decision(
+                    sid,
+                    "outbound_call",
+                    policy_id="disc",
+                    snapshot_date=snapshot,
+                    expected_value=value,
+                    cost=33.0,
+                )
+            )
+        session.flush()
+        record_batch_usage(session, snapshot)
+        session.add(
+            OnlineGrant(
+                event_record_id=1,
+                subscriber_id=ACTED[0],
+                policy_id="disc",
+                channel="outbound_call",
+                cost=33.0,
+                expected_value=147.0,
+                granted_on=today,
+            )
+        )
+    counts = hand_over(city, snapshot, now=now)
+    assert counts["withdrawn_budget"] == 1 and counts["tasks"] == 2
+    with session_scope(city) as session:
+        rows = session.execute(
+            select(
+                PublishedDecision.subscriber_id, PublishedDecision.action, PublishedDecision.outcome
+            )
+            .where(PublishedDecision.snapshot_date == snapshot)
+            .order_by(PublishedDecision.subscriber_id)
+        ).all()
+        usage = session.get_one(BatchUsage, (snapshot, "disc"))
+        assert (usage.count, usage.money) == (2, pytest.approx(66.0))
+    assert [tuple(r) for r in rows] == [
+        ("S09001", True, "act"),
+        ("S09002", True, "act"),
+        ("S09003", False, "budget"),
+    ]
+    again = hand_over(city, snapshot, now=now)
+    assert again["withdrawn_budget"] == 0 and again["tasks"] == 0
