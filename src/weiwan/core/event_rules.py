@@ -38,7 +38,14 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from weiwan.core.event_contract import EventType
 from weiwan.core.filters import (
@@ -55,16 +62,25 @@ from weiwan.core.stable_draw import draw, holdout_bound
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-#: the channels an event rule may act through (a person acts within the SLA)
-ACTIONS = ("account_manager_call", "outbound_call", "store", "hotline")
+#: the channels an event rule may act through: a person within the SLA, or an SMS at once
+ACTIONS = ("account_manager_call", "outbound_call", "store", "hotline", "sms")
 
 
 class SlaStep(BaseModel):
-    """Who acts and within how many minutes of the event."""
+    """Who acts and within how many minutes of the event; an SMS names its template (by name;
+    it may use the free variable ``offer``, the offer's name) and goes at once, or when the
+    SMS quiet hours end."""
 
     model_config = _STRICT
-    action: Literal["account_manager_call", "outbound_call", "store", "hotline"]
+    action: Literal["account_manager_call", "outbound_call", "store", "hotline", "sms"]
     within_minutes: int = Field(ge=1, le=7 * 24 * 60)
+    template: str | None = Field(None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _template_for_sms(self) -> SlaStep:
+        if (self.action == "sms") != (self.template is not None):
+            raise ValueError("an sms action names its template, and only an sms action does")
+        return self
 
 
 class EventRule(BaseModel):

@@ -40,9 +40,7 @@ def user_scope_clause(
     return user_id_column.in_(branch_users) if actor.branch_ids else false()
 
 
-def colleague_clause(
-    actor: Actor, user_id_column: SQLColumnExpression[Any]
-) -> ColumnElement[bool]:
+def colleague_clause(actor: Actor, user_id_column: SQLColumnExpression[Any]) -> ColumnElement[bool]:
     """Users the actor may hand a task to by name: whose work the actor sees, and, for an
     agent who sees only their own work, the colleagues of their team (their branch when they
     are in no team) — an agent passes a customer to the teammate who knows them."""

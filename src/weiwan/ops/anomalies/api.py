@@ -103,9 +103,7 @@ def anomaly(anomaly_id: IdPath, actor: CurrentActor, db: Db) -> dict[str, Any]:
 
 
 @router.post("/{anomaly_id}/assign", response_model=AnomalyOut)
-def assign(
-    anomaly_id: IdPath, body: AssignIn, actor: CurrentActor, db: Db, tz: LocalTz
-) -> Anomaly:
+def assign(anomaly_id: IdPath, body: AssignIn, actor: CurrentActor, db: Db, tz: LocalTz) -> Anomaly:
     """Give a new entry to an agent: a task is created for them and linked."""
     return service.assign(
         db,

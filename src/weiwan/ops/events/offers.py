@@ -301,6 +301,8 @@ def _grant(
     answer.why_not = None
     answer.offer = {
         "policy_id": policy.id,
+        "name_zh": policy.name_zh,
+        "name_en": policy.name_en,
         "offer_type": policy.offer_type,
         "channel": str(row.channel),
         "churn_probability": round(float(row.churn_probability), 4),

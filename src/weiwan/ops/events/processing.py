@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from weiwan.core.event_rules import SEVERITY_RANK, EventRule, event_rules_of
@@ -37,11 +37,14 @@ from weiwan.core.settings import get_settings
 from weiwan.core.yaml_safe import load_yaml
 from weiwan.ops import locks
 from weiwan.ops.base import as_utc
+from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import spaced_ids
 from weiwan.ops.events import offers
 from weiwan.ops.events.models import EventRecord
+from weiwan.ops.ledger.models import OnlineGrant
 from weiwan.ops.org.config import read_document, yaml_name
+from weiwan.ops.sms.service import send_for_event
 from weiwan.ops.tasks.models import Task
 from weiwan.ops.tasks.service import TaskSpec, create_tasks
 
@@ -226,6 +229,8 @@ def _batch(
             new.append(plan)
     blocked = _decide_at_once(session, new, now)
     new = [p for p in new if (p.subscriber_id, p.rule.id) not in blocked]
+    texts = _send_texts(session, [p for p in new if p.spec.channel == "sms"], now)
+    new = [p for p in new if p.spec.channel != "sms"]
     create_tasks(session, [p.spec for p in new])
     created: dict[str, int] = {}
     if first:
@@ -237,6 +242,11 @@ def _batch(
             _finish(plan.record, "processed", now, blocked[key], **plan.decision, holdout=False)
             continue
         mine = plan.spec.origin == first.get(key)
+        if key in texts:
+            plan.record.message_id, note = texts[key]
+            note = note if mine else "message already sent"
+            _finish(plan.record, "processed", now, note, **plan.decision, holdout=False)
+            continue
         plan.record.task_id = (
             created.get(plan.spec.origin)
             if mine
@@ -284,6 +294,42 @@ def _decide_at_once(
         policy = answer.offer["policy_id"] if answer.offer else None
         plan.spec = replace(plan.spec, channel=answer.channel, policy_id=policy)
     return blocked
+
+
+def _send_texts(
+    session: Session, plans: Sequence[_Plan], now: datetime
+) -> dict[tuple[str, str], tuple[int | None, str | None]]:
+    """The SMS of the plans whose contact is an SMS, through the contact policy (scheduled
+    past its quiet hours): (customer, rule) → (message id, note). One that cannot be sent
+    (no such template …) gives back its offer's grant."""
+    if not plans:
+        return {}
+    rules, tz = current_rules(session), _timezone()
+    out: dict[tuple[str, str], tuple[int | None, str | None]] = {}
+    for plan in plans:
+        tier, default = plan.rule.step_for(plan.customer.value_tier), plan.rule.step_for(None)
+        template = tier.template if tier.action == "sms" else default.template
+        offer = plan.decision.get("offer") or {}
+        sent = send_for_event(
+            session,
+            plan.customer,
+            template or "",
+            origin=f"event:{plan.rule.id}",
+            offer_name=offer.get("name_zh"),
+            rules=rules,
+            tz=tz,
+            now=now,
+        )
+        key = (plan.subscriber_id, plan.rule.id)
+        if isinstance(sent, str):
+            session.execute(
+                delete(OnlineGrant).where(OnlineGrant.event_record_id == plan.record.id)
+            )
+            plan.decision["offer"] = None
+            out[key] = (None, f"no SMS: {sent}"[:200])
+        else:
+            out[key] = (sent.id, None if sent.status == "queued" else f"SMS {sent.status}")
+    return out
 
 
 def _timezone() -> ZoneInfo:

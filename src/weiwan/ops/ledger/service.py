@@ -33,6 +33,7 @@ from weiwan.ops import locks
 from weiwan.ops.customers.models import CustomerView, PublishedDecision
 from weiwan.ops.ledger.models import BatchUsage, OnlineGrant
 from weiwan.ops.ledger.rules import LedgerRules, ledger_rules
+from weiwan.ops.sms.models import SmsMessage
 from weiwan.ops.tasks.models import Task
 
 #: the longest window a value cap or an entry limit looks back (months, as the rules allow)
@@ -154,23 +155,35 @@ def local_day(moment: datetime, tz: ZoneInfo) -> tuple[date, datetime, datetime]
 def event_load(
     session: Session, channels: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, int]:
-    """Tasks real-time events created in each channel between ``start`` and ``end`` (a local
-    day). Hold the channels' locks first."""
+    """Contacts real-time events made in each channel between ``start`` and ``end`` (a local
+    day): their tasks, and for ``sms`` their messages. Hold the channels' locks first."""
     names = sorted(set(channels))
-    if not names:
-        return {}
-    rows = session.execute(
-        select(Task.channel, func.count())
-        .where(
-            Task.channel.in_(names),
-            Task.created_at >= start,
-            Task.created_at < end,
-            Task.origin.like("event:%"),
-        )
-        .group_by(Task.channel)
-    )
     load = dict.fromkeys(names, 0)
-    load.update({str(c): int(n) for c, n in rows})
+    staffed = [c for c in names if c != "sms"]
+    if staffed:
+        rows = session.execute(
+            select(Task.channel, func.count())
+            .where(
+                Task.channel.in_(staffed),
+                Task.created_at >= start,
+                Task.created_at < end,
+                Task.origin.like("event:%"),
+            )
+            .group_by(Task.channel)
+        )
+        load.update({str(c): int(n) for c, n in rows})
+    if "sms" in load:
+        load["sms"] = int(
+            session.scalar(
+                select(func.count()).where(
+                    SmsMessage.alert_rule.like("event:%"),
+                    SmsMessage.status != "blocked",
+                    SmsMessage.created_at >= start,
+                    SmsMessage.created_at < end,
+                )
+            )
+            or 0
+        )
     return load
 
 

@@ -64,8 +64,6 @@ PANORAMA = (
 LEAGUE_LIMIT = 200
 
 
-
-
 def parse_month(value: str | None, tz: ZoneInfo) -> date:
     """``YYYY-MM`` (years 1900–2199) as the month's first day; the centre's current month
     when empty; :class:`InvalidRequestError` otherwise."""
@@ -129,5 +127,3 @@ def metric_scope(actor: Actor) -> ColumnElement[bool]:
     if not actor.branch_ids:
         return false()
     return PublishedMetric.branch_id.in_(actor.branch_ids)
-
-

@@ -410,5 +410,3 @@ def league(
 ) -> list[LeagueRow]:
     """One league table (``agent``, ``team`` or ``branch``), see :func:`leagues`."""
     return leagues(db, actor, start, end, lang=lang)[level]
-
-

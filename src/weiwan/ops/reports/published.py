@@ -139,5 +139,3 @@ def published_month(months: Sequence[date], month: date) -> date | None:
     if eligible:
         return max(eligible)
     return min(months) if months else None
-
-

@@ -256,4 +256,3 @@ def dissatisfied(
     else:
         total = 0
     return DissatisfiedList(total=total, rows=rows)
-

@@ -415,6 +415,55 @@ def send_one(
     return message
 
 
+def send_for_event(
+    session: Session,
+    customer: CustomerView,
+    template_name: str,
+    *,
+    origin: str,
+    offer_name: str | None,
+    rules: ContactRules,
+    tz: ZoneInfo,
+    now: datetime,
+) -> SmsMessage | str:
+    """The SMS an event rule sends the customer (no user: the system acts within the rule):
+    the active template of that name in Chinese, its free variable ``offer`` filled with the
+    offer's name, through the contact policy (``scheduled`` in quiet hours); ``alert_rule``
+    keeps ``origin`` (``event:<rule>``). The reason instead when the template is missing,
+    archived, needs other free values or a field the customer lacks."""
+    template = session.scalar(
+        select(SmsTemplate).where(SmsTemplate.name == template_name, SmsTemplate.active)
+    )
+    if template is None:
+        return f"no active SMS template named {template_name!r}"
+    free = _words(template.free_variables)
+    if set(free) - {"offer"}:
+        return f"SMS template {template_name!r} needs values an event cannot give"
+    variables = {"offer": offer_name or ""} if "offer" in free else {}
+    try:
+        text = _render_for(_prepare(session, template.id, "zh", variables), customer)
+    except (InvalidRequestError, ConflictError) as exc:
+        return str(exc)
+    length = measure(text)
+    row, _contact = _place(
+        session,
+        customer,
+        text,
+        length,
+        user_id=None,
+        rules=rules,
+        tz=tz,
+        now=as_utc(now),
+        language="zh",
+        template_id=template.id,
+        alert_rule=origin,
+    )
+    message = SmsMessage(**row)
+    session.add(message)
+    session.flush()
+    return message
+
+
 @dataclass
 class BulkResult:
     """What :func:`send_bulk` did with the requested subscribers.

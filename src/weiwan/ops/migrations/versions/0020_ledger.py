@@ -1,6 +1,6 @@
 """The live ledger shared by the daily decisions and real-time events: each published day's
 grants per policy (filled from the decisions already published) and the online grants; the
-indexes that read a customer's grants and a channel's tasks of a day.
+indexes that read a customer's grants and a channel's tasks and event SMS of a day.
 
 Revision ID: 0020_ledger
 Revises: 0019_events
@@ -57,10 +57,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_decisions_subscriber_day", "decisions", ["subscriber_id", "snapshot_date"])
     op.create_index("ix_tasks_channel_created", "tasks", ["channel", "created_at"])
+    op.create_index("ix_sms_messages_rule_at", "sms_messages", ["alert_rule", "created_at"])
 
 
 def downgrade() -> None:
     """Drop the tables and indexes."""
+    op.drop_index("ix_sms_messages_rule_at", table_name="sms_messages")
     op.drop_index("ix_tasks_channel_created", table_name="tasks")
     op.drop_index("ix_decisions_subscriber_day", table_name="decisions")
     op.drop_table("online_grants")
