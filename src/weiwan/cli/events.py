@@ -110,3 +110,33 @@ def process(
         out.print_json(json.dumps(figures))
         return
     out.print(", ".join(f"{k} {v}" for k, v in figures.items()))
+
+
+@events_app.command("follow-ups")
+def follow_ups(
+    limit: Annotated[int, typer.Option(min=1, help="Timers at most.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Fire the event rules' follow-up steps that are due (run it every minute from cron or a
+    scheduler; safe to run twice at once: each step fires once)."""
+    from weiwan.core.db import session_scope
+    from weiwan.ops.base import utcnow
+    from weiwan.ops.events.follow_ups import fire_due
+
+    engine = ops_engine()
+    try:
+        with session_scope(engine) as session:
+            fired = fire_due(session, utcnow(), limit=limit)
+    finally:
+        engine.dispose()
+    figures = {
+        "done": fired.done,
+        "blocked": fired.blocked,
+        "accepted": fired.accepted,
+        "lost": fired.lost,
+        "stopped": fired.stopped,
+    }
+    if as_json:
+        out.print_json(json.dumps(figures))
+        return
+    out.print(", ".join(f"{k} {v}" for k, v in figures.items()))

@@ -24,7 +24,9 @@ risk the event implies (``event_risk``), with which the offer the contact carrie
       sla:
         diamond: {action: account_manager_call, within_minutes: 120}
         gold: {action: account_manager_call, within_minutes: 120}
-        default: {action: outbound_call, within_minutes: 30}
+        default: {action: sms, within_minutes: 5, template: 实时挽留}
+      follow_up:                 # ended by an acceptance in any channel, or the port-out
+        - {after_hours: 24, action: outbound_call, within_minutes: 240}
 
 The condition is evaluated here, in Python, over one customer's values: the same two-valued
 semantics as the warehouse's and the SQL compilers of the language (a missing or NULL field
@@ -83,6 +85,31 @@ class SlaStep(BaseModel):
         return self
 
 
+class FollowUp(BaseModel):
+    """A later step of a rule's sequence (跟进): ``after_hours`` after the event, unless the
+    customer has accepted an offer in any channel since (the sequence ends, accepted) or left
+    (published status disconnected or ported out: it ends, lost). Its contact goes through
+    the contact policy and the capacity like the first; it carries the event's offer."""
+
+    model_config = _STRICT
+    after_hours: float = Field(gt=0, le=30 * 24)
+    action: Literal["account_manager_call", "outbound_call", "store", "hotline", "sms"]
+    within_minutes: int = Field(240, ge=1, le=7 * 24 * 60)
+    template: str | None = Field(None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _template_for_sms(self) -> FollowUp:
+        if (self.action == "sms") != (self.template is not None):
+            raise ValueError("an sms action names its template, and only an sms action does")
+        return self
+
+    def step(self) -> SlaStep:
+        """The step as an SLA step (its action, deadline and template)."""
+        return SlaStep(
+            action=self.action, within_minutes=self.within_minutes, template=self.template
+        )
+
+
 class EventRule(BaseModel):
     """One event rule (see the module doc)."""
 
@@ -103,6 +130,8 @@ class EventRule(BaseModel):
     #: whether the contact carries an offer chosen at once by expected value (false: the
     #: contact only, the person offers from the customer's eligible policies)
     offer: bool = True
+    #: later steps, each ``after_hours`` after the event (increasing), ended by acceptance
+    follow_up: tuple[FollowUp, ...] = Field((), max_length=5)
     enabled: bool = True
     description_zh: str = ""
     description_en: str = ""
@@ -117,6 +146,14 @@ class EventRule(BaseModel):
     def _has_default(cls, value: dict[str, SlaStep]) -> dict[str, SlaStep]:
         if "default" not in value:
             raise ValueError("give the SLA of the 'default' value tier")
+        return value
+
+    @field_validator("follow_up")
+    @classmethod
+    def _in_order(cls, value: tuple[FollowUp, ...]) -> tuple[FollowUp, ...]:
+        hours = [f.after_hours for f in value]
+        if hours != sorted(set(hours)):
+            raise ValueError("follow-up steps come in order of after_hours, each later")
         return value
 
     def step_for(self, value_tier: str | None) -> SlaStep:

@@ -93,3 +93,37 @@ class EventDeadLetter(Base):
     payload: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+#: waiting → done (its contact made) / blocked (the contact policy or capacity refused it) /
+#: accepted (the customer accepted an offer since the event: the sequence ends) / lost (the
+#: customer left) / stopped (its rule no longer has the step)
+FOLLOW_UP_STATUSES = ("waiting", "done", "blocked", "accepted", "lost", "stopped")
+
+
+class FollowUpTimer(Base):
+    """A durable timer of an event rule's follow-up step: kept in the database, so a restart
+    loses none; fired by ``weiwan events follow-ups`` (every minute from cron or a
+    scheduler), several at once on PostgreSQL (``SKIP LOCKED``)."""
+
+    __tablename__ = "event_follow_ups"
+    __table_args__ = (
+        CheckConstraint(f"status IN {FOLLOW_UP_STATUSES!r}", name="status"),
+        UniqueConstraint("event_record_id", "step"),
+        Index("ix_event_follow_ups_due", "status", "due_at"),
+        Index("ix_event_follow_ups_subscriber", "subscriber_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_record_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    subscriber_id: Mapped[str] = mapped_column(String(32))
+    rule_id: Mapped[str] = mapped_column(String(64))
+    #: the step's place in the rule's ``follow_up`` (1 = the first)
+    step: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    note: Mapped[str | None] = mapped_column(String(200))
+    task_id: Mapped[int | None] = mapped_column(Integer)
+    message_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

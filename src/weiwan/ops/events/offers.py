@@ -65,6 +65,8 @@ class Request:
     #: the SLA's default action, tried when ``channel`` has no real-time capacity left
     fallback: str
     at: datetime
+    #: whether to choose and grant an offer (a follow-up step carries the event's own)
+    with_offer: bool = True
 
 
 @dataclass
@@ -87,7 +89,11 @@ def decide(
     answers = [Answer() for _ in requests]
     _contact(session, rules, requests, answers, tz)
     _capacity(session, rules, requests, answers, now, tz)
-    offering = [i for i, a in enumerate(answers) if a.channel and requests[i].rule.offer]
+    offering = [
+        i
+        for i, a in enumerate(answers)
+        if a.channel and requests[i].rule.offer and requests[i].with_offer
+    ]
     if offering:
         chosen = [answers[i] for i in offering]
         _offers(session, rules, [requests[i] for i in offering], chosen, now, tz)

@@ -24,26 +24,25 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from weiwan.core.event_rules import SEVERITY_RANK, EventRule, event_rules_of
+from weiwan.core.event_rules import SEVERITY_RANK, EventRule
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
-from weiwan.core.yaml_safe import load_yaml
 from weiwan.ops import locks
 from weiwan.ops.base import as_utc
 from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import spaced_ids
 from weiwan.ops.events import offers
+from weiwan.ops.events.follow_ups import schedule_first
 from weiwan.ops.events.models import EventRecord
+from weiwan.ops.events.rules import rules_in_effect
 from weiwan.ops.ledger.models import OnlineGrant
-from weiwan.ops.org.config import read_document, yaml_name
 from weiwan.ops.sms.service import send_for_event
 from weiwan.ops.tasks.models import Task
 from weiwan.ops.tasks.service import TaskSpec, create_tasks
@@ -63,22 +62,6 @@ class Processed:
     ignored: int = 0
     failed: int = 0
     tasks: list[int] = field(default_factory=list)
-
-
-def rules_in_effect(session: Session) -> list[EventRule]:
-    """The enabled event rules of the published alert rules (none before the first run)."""
-    document = read_document(session, yaml_name("alerts"))
-    text = (document or {}).get("text")
-    return list(_parsed_rules(text)) if isinstance(text, str) else []
-
-
-@lru_cache(maxsize=8)
-def _parsed_rules(text: str) -> tuple[EventRule, ...]:
-    """The enabled event rules of one document text (parsed once per text, not per batch)."""
-    rules, problems = event_rules_of(load_yaml(text))
-    for problem in problems:
-        log.warning("events.rule_refused", problem=problem)
-    return tuple(r for r in rules if r.enabled)
 
 
 def _number(msisdn: str) -> str:
@@ -246,6 +229,8 @@ def _batch(
             plan.record.message_id, note = texts[key]
             note = note if mine else "message already sent"
             _finish(plan.record, "processed", now, note, **plan.decision, holdout=False)
+            if mine and plan.record.message_id is not None:
+                schedule_first(session, plan.record, plan.rule)
             continue
         plan.record.task_id = (
             created.get(plan.spec.origin)
@@ -256,6 +241,7 @@ def _batch(
         _finish(plan.record, "processed", now, note, **plan.decision, holdout=False)
         if mine and plan.record.task_id is not None:
             done.tasks.append(plan.record.task_id)
+            schedule_first(session, plan.record, plan.rule)
     return done
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from weiwan.core.errors import ConflictError, NotFoundError
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.events.models import EventRecord
-from weiwan.ops.events.processing import rules_in_effect
+from weiwan.ops.events.rules import rules_in_effect
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.service import AuditAction, audit, mask_phone

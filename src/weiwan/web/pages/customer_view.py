@@ -23,6 +23,7 @@ from weiwan.ops.card.page import CardPage, card_page
 from weiwan.ops.contacts.state import ChannelState, contact_state
 from weiwan.ops.customers.lookups import LookupLimitError
 from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.events.follow_ups import follow_ups_of
 from weiwan.ops.events.service import live_alerts
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
@@ -182,6 +183,7 @@ def card_context(
     # real-time alerts of the last week (the screen-pop's live alert: why to act now)
     since = datetime.now(tz) - timedelta(days=LIVE_ALERT_DAYS)
     context["live_alerts"] = live_alerts(session, customer.subscriber_id, since)
+    context["follow_ups"] = follow_ups_of(session, customer.subscriber_id, since)
     return context
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from weiwan.ops.deps import request_now
-from weiwan.ops.events.processing import rules_in_effect
+from weiwan.ops.events.rules import rules_in_effect
 from weiwan.ops.events.summary import EventSummary, event_summary
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
