@@ -1,12 +1,12 @@
 # The two commands: `make demo` (simulate an operator, run the daily pipeline, publish, serve the
 # web app on http://127.0.0.1:8000) and `make test` (ruff, mypy,
-# chromium when missing, pytest). Both create .venv from requirements.lock when it is missing.
+# chromium and redis-server when missing, pytest). Both create .venv from requirements.lock when it is missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench bench-daily bench-quality bench-loop bench-byo bench-events lock clean browser
+.PHONY: demo test lint services bench bench-daily bench-quality bench-loop bench-byo bench-events lock clean browser
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,10 +28,16 @@ browser:
 	(command -v chromium && fc-list | grep -qi wqy) >/dev/null 2>&1 || \
 		(apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null)
 
+# Services the tests start themselves (never mocked): Debian's redis-server for the event
+# stream consumer, when missing.
+services:
+	command -v redis-server >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)
+
 # Two workers by default (CI has two cores); each test module runs whole on one worker and the
 # browser tests together (one demo site): tests/conftest.py groups them.
 TEST_WORKERS ?= 2
-test: lint browser
+test: lint browser services
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)

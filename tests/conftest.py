@@ -21,7 +21,7 @@ from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine
 from weiwan.ops.migrate import upgrade
 
-pytest_plugins = ["spark_fixtures"]
+pytest_plugins = ["spark_fixtures", "redis_fixtures"]
 
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin")
 TESTS = Path(__file__).resolve().parent

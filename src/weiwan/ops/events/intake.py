@@ -77,25 +77,50 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     return {str(event_id) for (event_id,) in done}
 
 
-def take_in(session: Session, source: str, events: list[Any], now: datetime) -> IntakeResult:
-    """Check and store a batch from ``source``."""
+def refuse(
+    session: Session,
+    result: IntakeResult,
+    source: str,
+    position: int,
+    raw: Any,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Refuse the event at ``position`` of a batch: counted in ``result`` and kept as a dead
+    letter with the payload as sent and the reason."""
+    result.rejected.append({"index": position, "reason": reason})
+    raw_id = raw.get("event_id") if isinstance(raw, dict) else None
+    payload = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+    session.add(
+        EventDeadLetter(
+            source=source,
+            position=position,
+            event_id=raw_id[:64] if isinstance(raw_id, str) else None,
+            payload=payload[:MAX_PAYLOAD],
+            reason=reason,
+            received_at=now,
+        )
+    )
+
+
+def take_in(
+    session: Session,
+    source: str,
+    events: list[Any],
+    now: datetime,
+    refused: dict[int, str] | None = None,
+) -> IntakeResult:
+    """Check and store a batch from ``source``; ``refused``: positions the caller already
+    found to be no event (position → reason), kept as dead letters."""
     result = IntakeResult()
     fresh: dict[str, dict[str, Any]] = {}
     for position, raw in enumerate(events):
+        if refused and position in refused:
+            refuse(session, result, source, position, raw, refused[position], now)
+            continue
         event, reason = check_event(raw, now)
         if event is None:
-            result.rejected.append({"index": position, "reason": reason})
-            raw_id = raw.get("event_id") if isinstance(raw, dict) else None
-            session.add(
-                EventDeadLetter(
-                    source=source,
-                    position=position,
-                    event_id=raw_id[:64] if isinstance(raw_id, str) else None,
-                    payload=json.dumps(raw, ensure_ascii=False, default=str)[:MAX_PAYLOAD],
-                    reason=str(reason),
-                    received_at=now,
-                )
-            )
+            refuse(session, result, source, position, raw, str(reason), now)
             continue
         if event.event_id in fresh:
             result.duplicates += 1  # twice in one batch
