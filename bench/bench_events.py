@@ -35,11 +35,13 @@ from typing import Any
 import httpx
 import psutil
 import sqlalchemy as sa
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_ops_api import CpuMeter, load, serve, subscriber_id
+from bench_ops_api import POLICIES, CpuMeter, load, serve, subscriber_id
 from pg_server import pg_server
+from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.core.db import make_engine, session_scope
 from weiwan.ops.base import utcnow
 from weiwan.ops.events.models import EventRecord
@@ -49,15 +51,53 @@ from weiwan.ops.org.models import ConfigDocument
 
 
 def publish_rules(engine: sa.Engine) -> None:
-    """The shipped alert rules (with the event rules) as the daily run publishes them."""
-    text = resources.files("weiwan.analytics").joinpath("alert_rules/alerts.yaml").read_text()
-    content = {"text": text, "source": "alerts.yaml", "edited": False, "sha256": text_digest(text)}
+    """As the daily run publishes them: the shipped alert rules (with the event rules), policy
+    library and decide.yaml (so each event's offer is valued and granted on the ledger), and
+    the shipped contact policy without its capacities (every event makes its contact: the
+    figures are those of the full path)."""
+    shipped = resources.files("weiwan.analytics")
+    texts = {
+        "alerts": shipped.joinpath("alert_rules/alerts.yaml").read_text(),
+        "policies": _library(),
+        "decide": shipped.joinpath("decide.yaml").read_text(),
+    }
     with session_scope(engine) as session:
-        session.merge(
-            ConfigDocument(
-                name=yaml_name("alerts"), content=json.dumps(content), updated_at=utcnow()
+        for kind, text in texts.items():
+            name = f"{kind}.yaml"
+            content = {"text": text, "source": name, "edited": False, "sha256": text_digest(text)}
+            session.merge(
+                ConfigDocument(
+                    name=yaml_name(kind), content=json.dumps(content), updated_at=utcnow()
+                )
             )
-        )
+        rules = load_contact_policy().model_dump(mode="json")
+        for channel in rules["channels"].values():
+            channel["capacity"] = None
+        session.merge(ConfigDocument(name="contact_rules", content=json.dumps(rules)))
+
+
+#: the offer type of each of bench_ops_api's policies in the library document
+OFFER_TYPES = {"bench_p1": "prepay_and_get", "bench_p2": "discount", "bench_p3": "bonus_data",
+               "bench_p4": "discount", "bench_p5": "device_subsidy"}  # fmt: skip
+
+
+def _library() -> str:
+    """The policy library behind bench_ops_api's published policies (the customers are
+    eligible for them), with budgets and value caps, as YAML."""
+    caps = yaml.safe_load(resources.files("weiwan.analytics").joinpath("policies.yaml").read_text())
+    entries = [
+        {
+            "id": pid, "name_zh": zh, "name_en": en, "offer_type": OFFER_TYPES[pid],
+            "target": {"field": "plan_id", "op": "not_null"}, "valid_from": "2026-01-01",
+            "valid_to": "open", "review_by": "2099-12-31", "min_spend": 1,
+            "limit": {"times": 1, "per_months": 12}, "cost": {"kind": "one_off", "amount": cost},
+            "budget": {"count": 1_000_000, "per_months": 12},
+            "channels": ["outbound_call", "account_manager_call", "sms", "store", "hotline"],
+            "approval": "approved",
+        }
+        for pid, zh, en, _kind, cost in POLICIES
+    ]  # fmt: skip
+    return str(yaml.safe_dump({"value_caps": caps["value_caps"], "policies": entries}))
 
 
 class Ids:
