@@ -3,25 +3,32 @@
 Targets (issue 20): sustained ≥ 1,000 events/s in batches with event → task committed p99 ≤ 1 s;
 single-event posts at 200/s with p99 ≤ 50 ms; the backlog and the CPU split reported.
 
-The data is bench_ops_api.py's (customers, branches, tasks … generated in SQL), plus the shipped
-alert rules published as the daily run would (``yaml:alerts``) and a source's token. The real
-app (bench/ops_app.py) is served by uvicorn in a child process; events are processed in the
-intake's transaction (the default), so a 202 means the event's task is committed: a batch's
-answer time *is* its events' event → task time.
+The data is bench_ops_api.py's (customers, branches, tasks … generated in SQL), plus what the
+daily run publishes — the shipped alert rules, a policy library behind the customers' eligible
+policies, decide.yaml, the contact policy (capacities off) — and a source's token. The real app
+(bench/ops_app.py) is served by uvicorn in a child process. Each event takes the whole path:
+rules, contact policy, the offer valued and granted on the ledger, the task.
 
-1. batches: ``--senders`` threads post batches of ``--batch`` port-out code requests (random
-   customers, unique ids) back to back for ``--seconds``; events/s taken in, per-batch answer
-   time percentiles, tasks created, CPU seconds per second of the app and of PostgreSQL;
-2. single events paced at ``--rate`` a second from ``--single-senders`` threads; answer time
-   percentiles against the target.
+1. batches, processed in the intake's transaction (the default: a 202 means the events' tasks
+   are committed, so a batch's answer time *is* its events' event → task time):
+   ``--senders`` threads post batches of ``--batch`` port-out code requests (random customers,
+   unique ids) back to back for ``--seconds``; events/s, answer time percentiles, CPU seconds
+   per second of the app and of PostgreSQL;
+2. single events the same way, paced at ``--rate`` a second from ``--single-senders`` threads;
+3. single events with ``WEIWAN_EVENTS_PROCESS_AT_INTAKE=false``: the post is answered once the
+   event is stored and one ``weiwan events process --follow`` worker processes the backlog in
+   batches; answer time and received → processed percentiles, the worker's CPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -98,6 +105,23 @@ def _library() -> str:
         for pid, zh, en, _kind, cost in POLICIES
     ]  # fmt: skip
     return str(yaml.safe_dump({"value_caps": caps["value_caps"], "policies": entries}))
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds of a process so far."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def _lags(engine: sa.Engine, prefix: str) -> list[float]:
+    """Seconds from received to processed of the events whose id starts with ``prefix``."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            sa.select(EventRecord.received_at, EventRecord.processed_at).where(
+                EventRecord.event_id.like(f"{prefix}%"), EventRecord.processed_at.is_not(None)
+            )
+        ).all()
+    return [(done - got).total_seconds() for got, done in rows]
 
 
 class Ids:
@@ -238,13 +262,58 @@ def main() -> int:
                 f"{errors} errors; target p99 ≤ 50 ms: "
                 f"{'met' if p99 <= 50 and not errors else 'NOT met'}"
             )
+        os.environ["WEIWAN_EVENTS_PROCESS_AT_INTAKE"] = "false"
+        worker_env = {**os.environ, "WEIWAN_DATABASE_URL": url, "WEIWAN_HOME": str(home)}
+        with serve(url, home, opts.workers) as server:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "weiwan", "events", "process", "--follow"],
+                env=worker_env,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            try:
+                intake = f"{server.base}/api/v1/events"
+                meter = CpuMeter(server, postmaster)
+                later = Ids("later")
+
+                def stored_only(client: httpx.Client, rng: random.Random) -> int:
+                    due = time.monotonic() + interval
+                    body = {"events": _events(later.take(1), opts.customers, rng)}
+                    answer = client.post(intake, json=body, headers=headers)
+                    pause = due - time.monotonic()
+                    if pause > 0:
+                        time.sleep(pause)
+                    return int(answer.json()["accepted"]) if answer.status_code == 202 else -1
+
+                t0, app0, pg0, _ = meter.sample()
+                cpu0 = _cpu(worker.pid)
+                times, taken, errors, elapsed = run_senders(
+                    opts.single_senders, opts.seconds, stored_only
+                )
+                t1, app1, pg1, _ = meter.sample()
+                cpu1 = _cpu(worker.pid)
+                time.sleep(3)  # the worker finishes the last ones
+            finally:
+                os.killpg(worker.pid, signal.SIGTERM)
+                worker.wait(timeout=30)
+        lags = _lags(engine, "later-")
+        p99 = _pct(times, 0.99)
+        print(
+            f"3. single events, stored at intake and processed by `weiwan events process "
+            f"--follow`: {taken / elapsed:,.0f}/s (asked {opts.rate:,.0f}/s), answer p50 "
+            f"{_pct(times, 0.5):,.1f} ms, p99 {p99:,.1f} ms, {errors} errors; received → "
+            f"processed p50 {_pct(lags, 0.5):,.0f} ms, p99 {_pct(lags, 0.99):,.0f} ms "
+            f"({len(lags):,} events); CPU s/s app {(app1 - app0) / (t1 - t0):.2f}, worker "
+            f"{(cpu1 - cpu0) / (t1 - t0):.2f}, PostgreSQL {(pg1 - pg0) / (t1 - t0):.2f}; "
+            f"target answer p99 ≤ 50 ms: {'met' if p99 <= 50 and not errors else 'NOT met'}"
+        )
         with session_scope(engine) as session:
             statuses = dict(
                 session.execute(
                     sa.select(EventRecord.status, sa.func.count()).group_by(EventRecord.status)
                 ).all()
             )
-        print(f"3. events by status after the run (backlog = received): {statuses}")
+        print(f"4. events by status after the run (backlog = received): {statuses}")
         engine.dispose()
     return 0
 

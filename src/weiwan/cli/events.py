@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated
 
 import typer
@@ -85,26 +86,55 @@ def token_list(
 
 @events_app.command("process")
 def process(
-    limit: Annotated[int, typer.Option(min=1, help="Events at most.")] = 500,
+    limit: Annotated[int, typer.Option(min=1, help="Events at most per pass.")] = 500,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="Keep working: a pass whenever events wait, else a pause (a service; several "
+            "may run at once on PostgreSQL). Stops on SIGTERM or Ctrl-C.",
+        ),
+    ] = False,
+    pause: Annotated[
+        float, typer.Option(min=0.01, max=60, help="Seconds between passes with --follow.")
+    ] = 0.1,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Process the oldest received events with the event rules in effect (those intake did not
-    process: turned off, or failed)."""
+    """Process the oldest received events with the event rules in effect: those intake did not
+    process (WEIWAN_EVENTS_PROCESS_AT_INTAKE=false, where posts are answered as soon as the
+    events are stored and this worker processes them in batches; or after a fault)."""
+    import signal
+
     from weiwan.core.db import session_scope
     from weiwan.ops.base import utcnow
-    from weiwan.ops.events.processing import process_backlog
+    from weiwan.ops.events.processing import Processed, process_backlog
 
+    stopping: list[bool] = []
+    if follow:
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     engine = ops_engine()
+    total = Processed()
     try:
-        with session_scope(engine) as session:
-            done = process_backlog(session, utcnow(), limit)
+        while not stopping:
+            with session_scope(engine) as session:
+                done = process_backlog(session, utcnow(), limit)
+            total.processed += done.processed
+            total.ignored += done.ignored
+            total.failed += done.failed
+            total.tasks += done.tasks
+            if not follow:
+                break
+            if done.processed + done.ignored + done.failed < limit:
+                time.sleep(pause)  # the backlog is worked off: wait for more
+    except KeyboardInterrupt:
+        pass
     finally:
         engine.dispose()
     figures = {
-        "processed": done.processed,
-        "ignored": done.ignored,
-        "failed": done.failed,
-        "tasks": len(done.tasks),
+        "processed": total.processed,
+        "ignored": total.ignored,
+        "failed": total.failed,
+        "tasks": len(total.tasks),
     }
     if as_json:
         out.print_json(json.dumps(figures))

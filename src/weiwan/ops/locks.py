@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 CUSTOMER = "weiwan-event-task:"
@@ -24,5 +24,12 @@ def hold(session: Session, prefix: str, names: Iterable[str]) -> None:
     transaction ends (PostgreSQL; nothing elsewhere)."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    for name in sorted(set(names)):
-        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"{prefix}{name}"))))
+    keys = sorted({f"{prefix}{name}" for name in names})
+    if keys:  # one round trip: the locks are taken in the sorted subquery's order
+        session.execute(_HOLD, {"keys": keys})
+
+
+_HOLD = text(
+    "SELECT count(pg_advisory_xact_lock(hashtext(k))) "
+    "FROM (SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"
+)

@@ -187,6 +187,49 @@ def test_events_left_by_intake_are_processed_by_the_backlog_pass(
         assert process_backlog(session, utcnow()).processed == 0  # nothing left
 
 
+def test_a_following_worker_processes_events_as_they_arrive_and_stops_on_sigterm(
+    city: Engine, tmp_path: Path
+) -> None:
+    """Intake answering as soon as events are stored; `weiwan events process --follow` works
+    them off as they come, until SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    publish_alert_rules(city)
+    app = create_app(Settings(home=tmp_path, secret_key="x", events_process_at_intake=False), city)
+    env = {
+        **os.environ,
+        "WEIWAN_DATABASE_URL": city.url.render_as_string(hide_password=False),
+        "WEIWAN_HOME": str(tmp_path),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "weiwan", "events", "process", "--follow", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _post(app, event("f-1", REACHED[0]), event("f-2", REACHED[1]))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if {_event(city, e).status for e in ("f-1", "f-2")} == {"processed"}:
+                break
+            time.sleep(0.1)
+        assert {_event(city, e).status for e in ("f-1", "f-2")} == {"processed"}
+        _post(app, event("f-3", REACHED[2]))  # a later one too
+        while _event(city, "f-3").status != "processed" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _event(city, "f-3").status == "processed"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0
+    assert json.loads(output) == {"processed": 3, "ignored": 0, "failed": 0, "tasks": 3}
+
+
 def test_one_batch_with_the_same_customer_twice_makes_one_task(app: FastAPI, city: Engine) -> None:
     publish_alert_rules(city)
     _post(app, event("dup-1", REACHED[0]), event("dup-2", REACHED[0]), event("dup-3", REACHED[1]))

@@ -10,6 +10,8 @@ against the live contact table, not a daily batch.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -94,6 +96,44 @@ def check_contact(
     return verdict_of(rules, channel, at, tz, history, wishes)
 
 
+def check_contacts(
+    session: Session,
+    rules: ContactRules,
+    contacts: Sequence[tuple[str, str, datetime]],
+    tz: ZoneInfo,
+) -> list[Verdict]:
+    """:func:`check_contact` for many (subscriber, channel, time) at once — one history and
+    one do-not-disturb query for all of them (the real-time decisions of a batch of events);
+    hold the subscribers' locks first."""
+    known = [(s, c, a) for s, c, a in contacts if c in CHANNELS]
+    if not known:
+        return [Verdict(False, "unknown_channel") for _ in contacts]
+    windows = {(s, c, a): window_of(rules, c, a, tz) for s, c, a in known}
+    ids = sorted({s for s, _, _ in known})
+    params = {
+        "sids": ids,
+        "since": min(w.since for w in windows.values()),
+        "until": max(w.until for w in windows.values()),
+        "refusals": list(rules.refusal_outcomes),
+    }
+    history: dict[str, list[tuple[str, datetime, bool]]] = defaultdict(list)
+    for sid, channel, at, refused in session.execute(_HISTORIES, params):
+        history[str(sid)].append((str(channel), at, bool(refused)))
+    wishes: dict[str, set[str]] = defaultdict(set)
+    for sid, channel in session.execute(_ALL_WISHES, {"sids": ids}):
+        wishes[str(sid)].add(str(channel))
+    out = []
+    for sid, channel, at in contacts:
+        if channel not in CHANNELS:
+            out.append(Verdict(False, "unknown_channel"))
+            continue
+        window = windows[(sid, channel, at)]
+        mine = [h for h in history[sid] if window.since <= as_utc(h[1]) < window.until]
+        found = wishes[sid] & {channel, DND_ALL}
+        out.append(verdict_of(rules, channel, at, tz, mine, found))
+    return out
+
+
 def read_history(
     session: Session, rules: ContactRules, subscriber_id: str, window: Window
 ) -> list[HistoryRow]:
@@ -121,6 +161,15 @@ _HISTORY = select(Contact.channel, Contact.at, _REFUSED).where(
     Contact.status == SENT,
     Contact.at >= bindparam("since"),
     Contact.at < bindparam("until"),
+)
+_HISTORIES = select(Contact.subscriber_id, Contact.channel, Contact.at, _REFUSED).where(
+    Contact.subscriber_id.in_(bindparam("sids", expanding=True)),
+    Contact.status == SENT,
+    Contact.at >= bindparam("since"),
+    Contact.at < bindparam("until"),
+)
+_ALL_WISHES = select(DoNotDisturb.subscriber_id, DoNotDisturb.channel).where(
+    DoNotDisturb.subscriber_id.in_(bindparam("sids", expanding=True))
 )
 _WISHES = select(DoNotDisturb.channel).where(
     DoNotDisturb.subscriber_id == bindparam("sid"),

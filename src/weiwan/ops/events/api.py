@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from weiwan.ops.deps import CurrentActor, Db, request_now
 from weiwan.ops.events import intake
 from weiwan.ops.events.models import ServiceToken
-from weiwan.ops.events.processing import new_records, process_events
+from weiwan.ops.events.processing import process_events
 from weiwan.ops.events.schemas import (
     EventBatchIn,
     EventOut,
@@ -81,7 +81,7 @@ def take_in(request: Request, source: SourceToken, body: EventBatchIn, db: Db) -
     now = request_now(request)
     result = intake.take_in(db, source.name, body.events, now)
     if result.new_ids and request.app.state.settings.events_process_at_intake:
-        process_events(db, new_records(db, source.name, result.new_ids), now)
+        process_events(db, result.records, now)
     answer = IntakeOut(
         accepted=result.accepted,
         duplicates=result.duplicates,

@@ -104,8 +104,9 @@ def fire_due(
     timers = list(session.scalars(query))
     fired = Fired()
     tz = ZoneInfo(get_settings().timezone)
+    # every customer's lock first, sorted (the global order: no deadlock with event batches)
+    locks.hold(session, locks.CUSTOMER, [t.subscriber_id for t in timers])
     for timer in timers:
-        locks.hold(session, locks.CUSTOMER, [timer.subscriber_id])
         record = session.get_one(EventRecord, timer.event_record_id)
         rule = rules.get(timer.rule_id)
         status, note = _settle(session, timer, record, rule)

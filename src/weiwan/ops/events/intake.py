@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -29,8 +29,9 @@ class IntakeResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    #: the event ids stored by this batch
+    #: the event ids stored by this batch, and their rows (in the order they happened)
     new_ids: set[str] = field(default_factory=set)
+    records: list[EventRecord] = field(default_factory=list)
 
 
 def backlog(session: Session) -> int:
@@ -55,26 +56,26 @@ def _row(source: str, event: Event, now: datetime) -> dict[str, Any]:
     }
 
 
-def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> list[EventRecord]:
     """Insert ``rows``, skipping (source, event id) pairs already stored — also one stored by
-    a concurrent request meanwhile; the event ids inserted."""
+    a concurrent request meanwhile; the rows inserted, as the session's objects (one statement:
+    an ORM insert with RETURNING)."""
     if not rows:
-        return set()
+        return []
     dialect = session.get_bind().dialect.name
-    table = cast(Table, EventRecord.__table__)
     statement: Any
     if dialect == "postgresql":
-        statement = postgresql.insert(table).on_conflict_do_nothing(
+        statement = postgresql.insert(EventRecord).on_conflict_do_nothing(
             index_elements=["source", "event_id"]
         )
     elif dialect == "sqlite":
-        statement = sqlite.insert(table).on_conflict_do_nothing(
+        statement = sqlite.insert(EventRecord).on_conflict_do_nothing(
             index_elements=["source", "event_id"]
         )
     else:  # pragma: no cover - the two databases weiwan runs on
-        statement = insert(table)
-    done = session.execute(statement.values(rows).returning(table.c.event_id))
-    return {str(event_id) for (event_id,) in done}
+        statement = insert(EventRecord)
+    inserted = list(session.scalars(statement.returning(EventRecord), rows))
+    return sorted(inserted, key=lambda r: (r.occurred_at, r.id))
 
 
 def refuse(
@@ -90,7 +91,7 @@ def refuse(
     letter with the payload as sent and the reason."""
     result.rejected.append({"index": position, "reason": reason})
     raw_id = raw.get("event_id") if isinstance(raw, dict) else None
-    payload = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
+    payload = json.dumps(raw, ensure_ascii=False, default=str)
     session.add(
         EventDeadLetter(
             source=source,
@@ -127,7 +128,8 @@ def take_in(
             continue
         fresh[event.event_id] = _row(source, event, now)
     inserted = _insert_new(session, list(fresh.values()))
-    result.new_ids = inserted
+    result.records = inserted
+    result.new_ids = {r.event_id for r in inserted}
     result.accepted = len(inserted)
     result.duplicates += len(fresh) - len(inserted)
     session.flush()

@@ -15,7 +15,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, cast
+from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -27,7 +28,7 @@ from weiwan.core.offer_valuation import score_candidates, small_calls
 from weiwan.core.policy_rules import PolicyRule
 from weiwan.ops import locks
 from weiwan.ops.base import as_utc
-from weiwan.ops.contacts.policy_check import check_contact
+from weiwan.ops.contacts.policy_check import check_contacts
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import spaced_ids
 from weiwan.ops.ledger.models import OnlineGrant
@@ -113,20 +114,21 @@ def _contact(
     tz: ZoneInfo,
 ) -> None:
     """The contact policy for each request's channel at the first allowed time (quiet hours
-    delay the contact, they do not block it): caps, do-not-disturb and cool-off block it."""
-    for request, answer in zip(requests, answers, strict=True):
-        verdict = check_contact(
-            session, rules.contact, request.customer.subscriber_id, request.channel, request.at, tz
-        )
-        if not verdict.allowed and verdict.reason == "quiet_hours" and verdict.next_allowed_at:
-            verdict = check_contact(
-                session,
-                rules.contact,
-                request.customer.subscriber_id,
-                request.channel,
-                verdict.next_allowed_at,
-                tz,
-            )
+    delay the contact, they do not block it): caps, do-not-disturb and cool-off block it.
+    Checked for the whole batch at once."""
+    asked = [(r.customer.subscriber_id, r.channel, r.at) for r in requests]
+    verdicts = check_contacts(session, rules.contact, asked, tz)
+    delayed = {
+        i: v.next_allowed_at
+        for i, v in enumerate(verdicts)
+        if not v.allowed and v.reason == "quiet_hours" and v.next_allowed_at is not None
+    }
+    if delayed:
+        later = [(asked[i][0], asked[i][1], at) for i, at in delayed.items()]
+        again = check_contacts(session, rules.contact, later, tz)
+        for i, verdict in zip(delayed, again, strict=True):
+            verdicts[i] = verdict
+    for request, answer, verdict in zip(requests, answers, verdicts, strict=True):
         if verdict.allowed:
             answer.channel = request.channel
         else:
@@ -243,7 +245,11 @@ def _offers(
     usage = budget_usage(session, limited, today)
     subscribers = {r.customer.subscriber_id for r in requests}
     grants = customer_grants(session, subscribers, add_months(today, -MAX_MONTHS))
-    by_request = {int(cast(int, k)): g for k, g in scored.groupby("request", sort=False)}
+    # plain records (pandas' itertuples costs more than the valuation itself at this size)
+    by_request: dict[int, list[SimpleNamespace]] = {}
+    for record in scored.to_dict("records"):
+        row = SimpleNamespace(**{str(k): v for k, v in record.items()})
+        by_request.setdefault(int(row.request), []).append(row)
     for index, (request, answer) in enumerate(zip(requests, answers, strict=True)):
         rows = by_request.get(index)
         if rows is None:
@@ -251,7 +257,7 @@ def _offers(
             continue
         sid = request.customer.subscriber_id
         mine = grants.setdefault(sid, [])
-        for row in cast(Any, rows).itertuples(index=False):
+        for row in rows:
             why = _why_not(row, policies, usage, mine, request.customer, rules, today)
             if why is None:
                 _grant(session, request, answer, row, policies[str(row.policy_id)], today)

@@ -106,6 +106,7 @@ def _finish(
     record.processed_at = now
     record.note = note
     if decision:
+        record.rule_id = decision.get("rule")
         record.decision = json.dumps(decision, ensure_ascii=False, default=str)
 
 
@@ -193,7 +194,6 @@ def _batch(
             done.ignored += 1
             continue
         plan = _plan(record, customer, fired)
-        record.rule_id = plan.rule.id
         done.processed += 1
         if plan.rule.holds_out(customer.subscriber_id):
             _finish(record, "processed", now, "holdout", **plan.decision, holdout=True)
@@ -292,7 +292,7 @@ def _send_texts(
         return {}
     rules, tz = current_rules(session), _timezone()
     out: dict[tuple[str, str], tuple[int | None, str | None]] = {}
-    for plan in plans:
+    for plan in sorted(plans, key=lambda p: p.subscriber_id):  # row locks in one order
         tier, default = plan.rule.step_for(plan.customer.value_tier), plan.rule.step_for(None)
         template = tier.template if tier.action == "sms" else default.template
         offer = plan.decision.get("offer") or {}
@@ -364,14 +364,3 @@ def process_backlog(session: Session, now: datetime, limit: int = BATCH) -> Proc
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return process_events(session, list(session.scalars(query)), now)
-
-
-def new_records(session: Session, source: str, event_ids: set[str]) -> list[EventRecord]:
-    """The events of ``source`` with these ids, in the order they happened."""
-    return list(
-        session.scalars(
-            select(EventRecord)
-            .where(EventRecord.source == source, EventRecord.event_id.in_(sorted(event_ids)))
-            .order_by(EventRecord.occurred_at, EventRecord.id)
-        )
-    )

@@ -29,7 +29,7 @@ from weiwan.core.db import session_scope
 from weiwan.core.logging import get_logger
 from weiwan.ops.base import utcnow
 from weiwan.ops.events import intake
-from weiwan.ops.events.processing import new_records, process_events
+from weiwan.ops.events.processing import process_events
 
 log = get_logger(__name__)
 #: the stream entry's field holding the event
@@ -127,7 +127,7 @@ class StreamConsumer:
         with session_scope(self.engine) as session:
             result = intake.take_in(session, s.source, events, now, refused)
             if result.new_ids and s.process:
-                done = process_events(session, new_records(session, s.source, result.new_ids), now)
+                done = process_events(session, result.records, now)
                 polled.tasks = done.tasks
         # committed: only now may the entries go (a crash before this re-reads them)
         polled.acknowledged = int(self.client.xack(s.stream, s.group, *[i for i, _ in entries]))
