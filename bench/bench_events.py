@@ -121,7 +121,7 @@ def _lags(engine: sa.Engine, prefix: str) -> list[float]:
                 EventRecord.event_id.like(f"{prefix}%"), EventRecord.processed_at.is_not(None)
             )
         ).all()
-    return [(done - got).total_seconds() for got, done in rows]
+    return [(done - got).total_seconds() for got, done in rows if done is not None]
 
 
 class Ids:
@@ -155,8 +155,13 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
 
+#: what one send returns: events taken in (-1: an error) and, when it paces itself after the
+#: answer, the answer's own time in seconds (else the call is timed)
+Sent = tuple[int, float | None]
+
+
 def run_senders(
-    senders: int, seconds: float, send: Callable[[httpx.Client, random.Random], int]
+    senders: int, seconds: float, send: Callable[[httpx.Client, random.Random], Sent]
 ) -> tuple[list[float], int, int, float]:
     """``senders`` threads calling ``send`` until ``seconds`` pass: answer times, events taken
     in, errors, elapsed."""
@@ -171,11 +176,12 @@ def run_senders(
         with httpx.Client(timeout=30) as client:
             while time.monotonic() < stop:
                 started = time.perf_counter()
+                answered: float | None = None
                 try:
-                    n = send(client, rng)
+                    n, answered = send(client, rng)
                 except httpx.HTTPError:
                     n = -1
-                elapsed = time.perf_counter() - started
+                elapsed = answered if answered is not None else time.perf_counter() - started
                 with lock:
                     if n < 0:
                         errors += 1
@@ -221,12 +227,12 @@ def main() -> int:
             meter = CpuMeter(server, postmaster)
             ids = Ids("batch")
 
-            def batch(client: httpx.Client, rng: random.Random) -> int:
+            def batch(client: httpx.Client, rng: random.Random) -> Sent:
                 body = {"events": _events(ids.take(opts.batch), opts.customers, rng)}
                 answer = client.post(intake, json=body, headers=headers)
                 if answer.status_code != 202:
-                    return -1
-                return int(answer.json()["accepted"])
+                    return -1, None
+                return int(answer.json()["accepted"]), None
 
             t0, app0, pg0, _ = meter.sample()
             times, taken, errors, elapsed = run_senders(opts.senders, opts.seconds, batch)
@@ -244,14 +250,20 @@ def main() -> int:
             singles = Ids("single")
             interval = opts.single_senders / opts.rate
 
-            def single(client: httpx.Client, rng: random.Random) -> int:
+            def single(client: httpx.Client, rng: random.Random) -> Sent:
                 due = time.monotonic() + interval
                 body = {"events": _events(singles.take(1), opts.customers, rng)}
+                started = time.perf_counter()
                 answer = client.post(intake, json=body, headers=headers)
+                answered = time.perf_counter() - started
                 pause = due - time.monotonic()
                 if pause > 0:
                     time.sleep(pause)  # paced after the answer: the time measured excludes it
-                return int(answer.json()["accepted"]) if answer.status_code == 202 else -1
+                return (
+                    (int(answer.json()["accepted"]), answered)
+                    if answer.status_code == 202
+                    else (-1, None)
+                )
 
             times, taken, errors, elapsed = run_senders(opts.single_senders, opts.seconds, single)
             p99 = _pct([t for t in times], 0.99)
@@ -276,14 +288,20 @@ def main() -> int:
                 meter = CpuMeter(server, postmaster)
                 later = Ids("later")
 
-                def stored_only(client: httpx.Client, rng: random.Random) -> int:
+                def stored_only(client: httpx.Client, rng: random.Random) -> Sent:
                     due = time.monotonic() + interval
                     body = {"events": _events(later.take(1), opts.customers, rng)}
+                    started = time.perf_counter()
                     answer = client.post(intake, json=body, headers=headers)
+                    answered = time.perf_counter() - started
                     pause = due - time.monotonic()
                     if pause > 0:
                         time.sleep(pause)
-                    return int(answer.json()["accepted"]) if answer.status_code == 202 else -1
+                    return (
+                        (int(answer.json()["accepted"]), answered)
+                        if answer.status_code == 202
+                        else (-1, None)
+                    )
 
                 t0, app0, pg0, _ = meter.sample()
                 cpu0 = _cpu(worker.pid)

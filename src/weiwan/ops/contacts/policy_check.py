@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import CHANNELS, DND_ALL, ContactRules
 from weiwan.core.months import add_months
-from weiwan.ops.base import as_utc
+from weiwan.ops.base import as_utc, one_of
 from weiwan.ops.contacts.models import Contact, ContactOutcome, DoNotDisturb
 
 SENT = "sent"
@@ -111,16 +111,24 @@ def check_contacts(
     windows = {(s, c, a): window_of(rules, c, a, tz) for s, c, a in known}
     ids = sorted({s for s, _, _ in known})
     params = {
-        "sids": ids,
         "since": min(w.since for w in windows.values()),
         "until": max(w.until for w in windows.values()),
         "refusals": list(rules.refusal_outcomes),
     }
+    histories = select(Contact.subscriber_id, Contact.channel, Contact.at, _REFUSED).where(
+        one_of(session, Contact.subscriber_id, ids),
+        Contact.status == SENT,
+        Contact.at >= bindparam("since"),
+        Contact.at < bindparam("until"),
+    )
     history: dict[str, list[tuple[str, datetime, bool]]] = defaultdict(list)
-    for sid, channel, at, refused in session.execute(_HISTORIES, params):
+    for sid, channel, at, refused in session.execute(histories, params):
         history[str(sid)].append((str(channel), at, bool(refused)))
+    all_wishes = select(DoNotDisturb.subscriber_id, DoNotDisturb.channel).where(
+        one_of(session, DoNotDisturb.subscriber_id, ids)
+    )
     wishes: dict[str, set[str]] = defaultdict(set)
-    for sid, channel in session.execute(_ALL_WISHES, {"sids": ids}):
+    for sid, channel in session.execute(all_wishes):
         wishes[str(sid)].add(str(channel))
     out = []
     for sid, channel, at in contacts:
@@ -161,15 +169,6 @@ _HISTORY = select(Contact.channel, Contact.at, _REFUSED).where(
     Contact.status == SENT,
     Contact.at >= bindparam("since"),
     Contact.at < bindparam("until"),
-)
-_HISTORIES = select(Contact.subscriber_id, Contact.channel, Contact.at, _REFUSED).where(
-    Contact.subscriber_id.in_(bindparam("sids", expanding=True)),
-    Contact.status == SENT,
-    Contact.at >= bindparam("since"),
-    Contact.at < bindparam("until"),
-)
-_ALL_WISHES = select(DoNotDisturb.subscriber_id, DoNotDisturb.channel).where(
-    DoNotDisturb.subscriber_id.in_(bindparam("sids", expanding=True))
 )
 _WISHES = select(DoNotDisturb.channel).where(
     DoNotDisturb.subscriber_id == bindparam("sid"),

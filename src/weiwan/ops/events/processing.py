@@ -34,7 +34,7 @@ from weiwan.core.event_rules import SEVERITY_RANK, EventRule
 from weiwan.core.logging import get_logger
 from weiwan.core.settings import get_settings
 from weiwan.ops import locks
-from weiwan.ops.base import as_utc
+from weiwan.ops.base import as_utc, one_of
 from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import spaced_ids
@@ -74,10 +74,10 @@ def _customers(session: Session, records: Sequence[EventRecord]) -> dict[str, Cu
     numbers = {_number(r.msisdn) for r in records if not r.subscriber_id and r.msisdn}
     found: dict[str, CustomerView] = {}
     if ids:
-        query = select(CustomerView).where(CustomerView.subscriber_id.in_(sorted(ids)))
+        query = select(CustomerView).where(one_of(session, CustomerView.subscriber_id, sorted(ids)))
         found.update({c.subscriber_id: c for c in session.scalars(query)})
     if numbers:
-        query = select(CustomerView).where(CustomerView.msisdn.in_(sorted(numbers)))
+        query = select(CustomerView).where(one_of(session, CustomerView.msisdn, sorted(numbers)))
         found.update({f"#{c.msisdn}": c for c in session.scalars(query)})
     return found
 
@@ -160,7 +160,7 @@ def _open_tasks(session: Session, subscribers: set[str]) -> dict[tuple[str, str]
         return {}
     rows = session.execute(
         select(Task.id, Task.subscriber_id, Task.origin).where(
-            Task.subscriber_id.in_(sorted(subscribers)),
+            one_of(session, Task.subscriber_id, sorted(subscribers)),
             Task.status == "open",
             Task.origin.like("event:%"),
         )

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from weiwan.core.months import add_months
 from weiwan.core.policy_rules import PolicyRule
 from weiwan.ops import locks
+from weiwan.ops.base import one_of
 from weiwan.ops.customers.models import CustomerView, PublishedDecision
 from weiwan.ops.ledger.models import BatchUsage, OnlineGrant
 from weiwan.ops.ledger.rules import LedgerRules, ledger_rules
@@ -124,7 +125,7 @@ def customer_grants(
         PublishedDecision.snapshot_date,
         PublishedDecision.cost,
     ).where(
-        PublishedDecision.subscriber_id.in_(ids),
+        one_of(session, PublishedDecision.subscriber_id, ids),
         PublishedDecision.snapshot_date >= since,
         PublishedDecision.action.is_(True),
         PublishedDecision.holdout.is_(False),
@@ -132,7 +133,7 @@ def customer_grants(
     )
     online = select(
         OnlineGrant.subscriber_id, OnlineGrant.policy_id, OnlineGrant.granted_on, OnlineGrant.cost
-    ).where(OnlineGrant.subscriber_id.in_(ids), OnlineGrant.granted_on >= since)
+    ).where(one_of(session, OnlineGrant.subscriber_id, ids), OnlineGrant.granted_on >= since)
     for query, is_online in ((published, False), (online, True)):
         for sid, pid, when, cost in session.execute(query):
             out[str(sid)].append(Grant(str(pid), when, float(cost or 0.0), is_online))

@@ -25,7 +25,7 @@ from weiwan.core.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from weiwan.ops.base import utcnow
+from weiwan.ops.base import one_of, utcnow
 from weiwan.ops.bulk import insert_ignoring_duplicates
 from weiwan.ops.customers.models import CustomerView, PublishedDecision
 from weiwan.ops.guard import transition
@@ -72,7 +72,7 @@ def _managers(session: Session, subscriber_ids: Sequence[str]) -> dict[tuple[str
     rows = session.execute(
         select(
             CustomerAssignment.subscriber_id, CustomerAssignment.kind, CustomerAssignment.user_id
-        ).where(CustomerAssignment.subscriber_id.in_(subscriber_ids))
+        ).where(one_of(session, CustomerAssignment.subscriber_id, subscriber_ids))
     )
     return {(s, k): u for s, k, u in rows}
 
@@ -83,7 +83,7 @@ def _holders(session: Session, subscriber_ids: Sequence[str]) -> dict[tuple[str,
     rows = session.execute(
         select(Task.subscriber_id, Task.channel, Task.assignee_id)
         .where(
-            Task.subscriber_id.in_(subscriber_ids),
+            one_of(session, Task.subscriber_id, subscriber_ids),
             Task.status == OPEN,
             Task.assignee_id.is_not(None),
         )
@@ -137,7 +137,7 @@ def _create_batch(session: Session, specs: list[TaskSpec]) -> int:
         for sid, branch, tier in session.execute(
             select(
                 CustomerView.subscriber_id, CustomerView.branch_id, CustomerView.value_tier
-            ).where(CustomerView.subscriber_id.in_(ids))
+            ).where(one_of(session, CustomerView.subscriber_id, ids))
         )
     }
     managers = _managers(session, ids)
