@@ -107,6 +107,28 @@ def _library() -> str:
     return str(yaml.safe_dump({"value_caps": caps["value_caps"], "policies": entries}))
 
 
+def paced(
+    intake: str, headers: dict[str, str], ids: Ids, interval: float, customers: int
+) -> Callable[[httpx.Client, random.Random], Sent]:
+    """A sender of one event per call, paced to one call per ``interval`` seconds after the
+    answer (the answer's own time is what is measured)."""
+
+    def send(client: httpx.Client, rng: random.Random) -> Sent:
+        due = time.monotonic() + interval
+        body = {"events": _events(ids.take(1), customers, rng)}
+        started = time.perf_counter()
+        answer = client.post(intake, json=body, headers=headers)
+        answered = time.perf_counter() - started
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        if answer.status_code != 202:
+            return -1, None
+        return int(answer.json()["accepted"]), answered
+
+    return send
+
+
 def _cpu(pid: int) -> float:
     """CPU seconds of a process so far."""
     times = psutil.Process(pid).cpu_times()
@@ -247,24 +269,9 @@ def main() -> int:
             )
             met = rate >= 1000 and _pct(times, 0.99) <= 1000 and not errors
             print(f"   target ≥ 1,000 events/s with p99 ≤ 1 s: {'met' if met else 'NOT met'}")
-            singles = Ids("single")
             interval = opts.single_senders / opts.rate
 
-            def single(client: httpx.Client, rng: random.Random) -> Sent:
-                due = time.monotonic() + interval
-                body = {"events": _events(singles.take(1), opts.customers, rng)}
-                started = time.perf_counter()
-                answer = client.post(intake, json=body, headers=headers)
-                answered = time.perf_counter() - started
-                pause = due - time.monotonic()
-                if pause > 0:
-                    time.sleep(pause)  # paced after the answer: the time measured excludes it
-                return (
-                    (int(answer.json()["accepted"]), answered)
-                    if answer.status_code == 202
-                    else (-1, None)
-                )
-
+            single = paced(intake, headers, Ids("single"), interval, opts.customers)
             times, taken, errors, elapsed = run_senders(opts.single_senders, opts.seconds, single)
             p99 = _pct([t for t in times], 0.99)
             print(
@@ -286,22 +293,8 @@ def main() -> int:
             try:
                 intake = f"{server.base}/api/v1/events"
                 meter = CpuMeter(server, postmaster)
-                later = Ids("later")
 
-                def stored_only(client: httpx.Client, rng: random.Random) -> Sent:
-                    due = time.monotonic() + interval
-                    body = {"events": _events(later.take(1), opts.customers, rng)}
-                    started = time.perf_counter()
-                    answer = client.post(intake, json=body, headers=headers)
-                    answered = time.perf_counter() - started
-                    pause = due - time.monotonic()
-                    if pause > 0:
-                        time.sleep(pause)
-                    return (
-                        (int(answer.json()["accepted"]), answered)
-                        if answer.status_code == 202
-                        else (-1, None)
-                    )
+                stored_only = paced(intake, headers, Ids("later"), interval, opts.customers)
 
                 t0, app0, pg0, _ = meter.sample()
                 cpu0 = _cpu(worker.pid)

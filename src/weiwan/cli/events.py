@@ -136,10 +136,7 @@ def process(
         "failed": total.failed,
         "tasks": len(total.tasks),
     }
-    if as_json:
-        out.print_json(json.dumps(figures))
-        return
-    out.print(", ".join(f"{k} {v}" for k, v in figures.items()))
+    _report(figures, as_json)
 
 
 @events_app.command("follow-ups")
@@ -166,10 +163,7 @@ def follow_ups(
         "lost": fired.lost,
         "stopped": fired.stopped,
     }
-    if as_json:
-        out.print_json(json.dumps(figures))
-        return
-    out.print(", ".join(f"{k} {v}" for k, v in figures.items()))
+    _report(figures, as_json)
 
 
 @events_app.command("consume")
@@ -242,6 +236,11 @@ def consume(
         "rejected": total.rejected,
         "tasks": len(total.tasks),
     }
+    _report(figures, as_json)
+
+
+def _report(figures: dict[str, int], as_json: bool) -> None:
+    """A command's counts, as JSON or as one line."""
     if as_json:
         out.print_json(json.dumps(figures))
         return

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from api_helpers import login
 from customer_fixtures import customer, decision, publish_rules
 from event_fixtures import bearer, event, seed_event_token
 from ledger_fixtures import caps, library_policy, publish_library
@@ -40,7 +41,7 @@ def _today() -> datetime:
 
 
 @pytest.fixture
-def city(engine: Engine, branches: dict[str, int]) -> Engine:
+def city(engine: Engine, people: dict[str, int], branches: dict[str, int]) -> Engine:
     """Six ordinary customers (score 0.2, future value 1 200) eligible for ``disc`` (a 30-yuan
     discount) and ``care`` (a free care call); the shipped rules and decide.yaml in effect."""
     seed_event_token(engine)
@@ -172,6 +173,11 @@ def test_the_contact_policy_and_the_real_time_capacity_decide_whether_to_contact
     record, made = _decision(city, "po-3")
     assert record.status == "processed" and record.task_id is None
     assert made["blocked"] == "capacity"
+    # the events page counts them per rule: offers granted and their cost, the uncontacted
+    summary = login(app, "director").get("/api/v1/event-summary").json()
+    (rule,) = summary["rules"]
+    assert (rule["offers"], rule["not_contacted"], rule["tasks"]) == (2, 2, 2)
+    assert rule["offer_cost"] == pytest.approx(66.0)
 
 
 def test_the_hand_over_withdraws_the_day_s_least_valuable_grants_events_left_no_room_for(

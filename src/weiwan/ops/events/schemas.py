@@ -73,6 +73,10 @@ class RuleFiguresOut(BaseModel):
     accepted: int
     left_acted: int
     left_held_out: int
+    messages: int
+    not_contacted: int
+    offers: int
+    offer_cost: float
     left_rate_acted: float | None
     left_rate_held_out: float | None
 

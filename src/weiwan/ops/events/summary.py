@@ -7,7 +7,7 @@ taken over the latest :data:`LATENCY_SAMPLE` processed events of the window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from weiwan.ops.contacts.models import Contact, ContactOutcome
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.events.models import EventDeadLetter, EventRecord
 from weiwan.ops.events.service import READERS
+from weiwan.ops.ledger.models import OnlineGrant
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Scope
 from weiwan.ops.scope import customer_scope_clause
@@ -44,6 +45,10 @@ class RuleFigures:
     accepted: int  # tasks with an acceptance
     left_acted: int
     left_held_out: int
+    messages: int = 0  # SMS sent (or scheduled) at once
+    not_contacted: int = 0  # events the contact policy or the capacity left without contact
+    offers: int = 0  # offers granted at once
+    offer_cost: float = 0.0  # their cost (offer and contact), yuan
 
     @property
     def left_rate_acted(self) -> float | None:
@@ -129,14 +134,24 @@ def _rules(session: Session, window: ColumnElement[bool]) -> list[RuleFigures]:
             func.count(distinct(case((Task.id.in_(accepted), Task.id)))),
             func.count(distinct(case((and_(~held, left), who)))),
             func.count(distinct(case((and_(held, left), who)))),
+            func.count(distinct(EventRecord.message_id)),
+            func.count(case((EventRecord.note.like("no contact:%"), EventRecord.id))),
+            func.count(OnlineGrant.id),
+            func.coalesce(func.sum(OnlineGrant.cost), 0.0),
         )
         .outerjoin(Task, Task.id == EventRecord.task_id)
+        .outerjoin(OnlineGrant, OnlineGrant.event_record_id == EventRecord.id)
         .outerjoin(CustomerView, CustomerView.subscriber_id == EventRecord.subscriber_id)
         .where(window, EventRecord.rule_id.is_not(None))
         .group_by(EventRecord.rule_id)
         .order_by(EventRecord.rule_id)
     ).all()
-    return [RuleFigures(str(r[0]), *(int(v or 0) for v in r[1:])) for r in rows]
+    return [
+        replace(
+            RuleFigures(str(r[0]), *(int(v or 0) for v in r[1:-1])), offer_cost=float(r[-1] or 0)
+        )
+        for r in rows
+    ]
 
 
 def event_summary(session: Session, actor: Actor, until: datetime, hours: int = 24) -> EventSummary:
