@@ -158,3 +158,31 @@ def test_two_passes_at_once_fire_each_step_once(app: FastAPI, following: Engine)
         steps = session.scalar(select(func.count()).where(FollowUpTimer.step == 2))
         assert steps == 3
         assert session.scalar(select(func.count()).select_from(EventRecord)) == 3
+
+
+def test_follow_up_calls_count_against_the_real_time_capacity(
+    app: FastAPI, following: Engine
+) -> None:
+    """Outbound calls for events: 2 a day. The event's call and the first follow-up's take
+    them; the second follow-up, the same day, finds none left."""
+    from customer_fixtures import publish_rules
+
+    rule = {
+        **RULE,
+        "follow_up": [
+            {"after_hours": 1, "action": "outbound_call"},
+            {"after_hours": 1.5, "action": "outbound_call"},
+        ],
+    }
+    publish_text(following, "alerts", yaml.safe_dump({"rules": [rule]}, allow_unicode=True))
+    publish_rules(
+        following,
+        {"channels": {"outbound_call": {"capacity": {"per_day": 20}, "reserve_for_events": 0.1}}},
+    )
+    now = datetime.now(UTC)
+    _post(app, now - timedelta(hours=2), "S00001")
+    assert _fire(following, now).done == 1  # the first step
+    assert _fire(following, now).blocked == 1  # the second: the day's share is used
+    with session_scope(following) as session:
+        note = session.scalar(select(FollowUpTimer.note).where(FollowUpTimer.step == 2))
+    assert note == "no contact: capacity"

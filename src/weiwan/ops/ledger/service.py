@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from weiwan.core.months import add_months
@@ -157,7 +157,8 @@ def event_load(
     session: Session, channels: Iterable[str], start: datetime, end: datetime
 ) -> dict[str, int]:
     """Contacts real-time events made in each channel between ``start`` and ``end`` (a local
-    day): their tasks, and for ``sms`` their messages. Hold the channels' locks first."""
+    day): their tasks and their follow-ups' tasks, and for ``sms`` their messages (follow-up
+    SMS included: they carry ``event:<rule>`` too). Hold the channels' locks first."""
     names = sorted(set(channels))
     load = dict.fromkeys(names, 0)
     staffed = [c for c in names if c != "sms"]
@@ -168,7 +169,7 @@ def event_load(
                 Task.channel.in_(staffed),
                 Task.created_at >= start,
                 Task.created_at < end,
-                Task.origin.like("event:%"),
+                or_(Task.origin.like("event:%"), Task.origin.like("follow_up:%")),
             )
             .group_by(Task.channel)
         )
