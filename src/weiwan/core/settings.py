@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -85,6 +86,11 @@ class Settings(BaseSettings):
     timezone: str = Field(
         default="Asia/Shanghai",
         description="Local time zone of the centre: contact-policy days and quiet hours.",
+    )
+    publication_due: dt.time = Field(
+        default=dt.time(8, 0),
+        description="Local time by which the daily run's publication should be there; after "
+        "it, /readyz answers 503 until the day is published.",
     )
     host: str = Field(default="127.0.0.1", description="Address the web server listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port of the web server.")

@@ -34,6 +34,7 @@ from weiwan.core.settings import Settings, get_settings
 from weiwan.ops.base import utcnow
 from weiwan.ops.deps import Db, has_session_cookie, require_session, resolve_actor, session_user
 from weiwan.ops.events.api import take_in as events_endpoint
+from weiwan.ops.health.api import router as health_router
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.api import login as login_endpoint
 from weiwan.ops.org.sessions import SESSION_KEY
@@ -312,6 +313,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     public_paths.update(app.url_path_for(e.__name__) for e in PUBLIC_API_ENDPOINTS)
     assert all(path.startswith(API_PREFIX) for path in public_paths), public_paths
     app.include_router(_docs_router())
+    app.include_router(health_router)
     for page_router in PAGE_ROUTERS:
         app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=_static_dir()), name="static")
