@@ -93,6 +93,10 @@ def serve(
     address = host or settings.host
     chosen = settings.port if port is None else port
     out.print(f"weiwan on http://{address}:{chosen}  (API: /api/v1/docs)")
+    if workers > 1:  # the workers' request metrics, merged by /metrics
+        from weiwan.web.metrics import prepare_multiprocess
+
+        prepare_multiprocess(settings.home / "var" / "prometheus")
     run_server(address, chosen, workers=workers)
 
 

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         description="Local time by which the daily run's publication should be there; after "
         "it, /readyz answers 503 until the day is published.",
     )
+    metrics_allowed: str = Field(
+        default="127.0.0.1/32,::1/128",
+        description="Comma-separated networks whose addresses may read /metrics (others get "
+        "404); behind a proxy, the forwarded client address counts.",
+    )
     host: str = Field(default="127.0.0.1", description="Address the web server listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port of the web server.")
 

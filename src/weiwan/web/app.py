@@ -41,6 +41,8 @@ from weiwan.ops.org.sessions import SESSION_KEY
 from weiwan.ops.sms.api import delivery_receipts as receipts_endpoint
 from weiwan.web.errors import error_text, in_reader_language, validation_body
 from weiwan.web.i18n import gettext
+from weiwan.web.metrics import MetricsMiddleware
+from weiwan.web.metrics import router as metrics_router
 from weiwan.web.middleware import (
     ClientAddressMiddleware,
     LanguageMiddleware,
@@ -291,6 +293,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(ClientAddressMiddleware)
     app.add_middleware(ServerTimingMiddleware)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret_key(settings),
@@ -314,6 +317,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     assert all(path.startswith(API_PREFIX) for path in public_paths), public_paths
     app.include_router(_docs_router())
     app.include_router(health_router)
+    app.include_router(metrics_router)
     for page_router in PAGE_ROUTERS:
         app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=_static_dir()), name="static")

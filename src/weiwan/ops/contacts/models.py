@@ -38,6 +38,7 @@ class Contact(Base):
         CheckConstraint(f"status IN {CONTACT_STATUSES!r}", name="status"),
         Index("ix_contacts_subscriber_at", "subscriber_id", "at"),
         Index("ix_contacts_user_at", "user_id", "at"),
+        Index("ix_contacts_at", "at"),  # a day's contacts (/metrics)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -76,6 +77,7 @@ class Acceptance(Base):
     __table_args__ = (
         CheckConstraint(f"status IN {ACCEPTANCE_STATUSES!r}", name="status"),
         Index("ix_acceptances_subscriber_at", "subscriber_id", "at"),
+        Index("ix_acceptances_at", "at"),  # a day's acceptances (/metrics)
         Index(
             "uq_acceptances_active",
             "subscriber_id",

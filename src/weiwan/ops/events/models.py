@@ -54,6 +54,7 @@ class EventRecord(Base):
         Index("ix_events_status_received", "status", "received_at"),
         Index("ix_events_event_id", "event_id"),
         Index("ix_events_subscriber", "subscriber_id", "occurred_at"),
+        Index("ix_events_received", "received_at"),  # a day's events (the events page, /metrics)
     )
 
     id: Mapped[int] = mapped_column(

@@ -75,6 +75,7 @@ class SmsMessage(Base):
         Index("ix_sms_messages_subscriber_at", "subscriber_id", "created_at"),
         # the SMS real-time events sent on a day (their share of the channel's capacity)
         Index("ix_sms_messages_rule_at", "alert_rule", "created_at"),
+        Index("ix_sms_messages_created", "created_at"),  # a day's SMS (/metrics)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -53,6 +53,7 @@ class Task(Base):
         Index("ix_tasks_subscriber_status", "subscriber_id", "status"),
         # a channel's tasks of one day (the real-time share of its capacity)
         Index("ix_tasks_channel_created", "channel", "created_at"),
+        Index("ix_tasks_closed", "closed_at"),  # a day's closed tasks (/metrics)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,1 @@
+"""The operational figures monitoring scrapes (``/metrics``): today's work, from the database."""
