@@ -5,7 +5,7 @@ inside their function so that ``weiwan --help`` stays fast. This module is the t
 contents: it registers the groups and commands in the order ``weiwan --help`` lists them.
 """
 
-from weiwan.cli import appraisal, data, demo, events, model, ops, reports, warehouse
+from weiwan.cli import appraisal, backup, data, demo, events, model, ops, reports, warehouse
 from weiwan.cli.base import app
 
 app.add_typer(data.contract_app, name="contract")
@@ -21,6 +21,8 @@ app.command("publish")(data.publish_command)
 app.add_typer(ops.db_app, name="db")
 app.add_typer(ops.users_app, name="users")
 app.command("serve")(ops.serve)
+app.command("backup")(backup.backup)
+app.command("restore")(backup.restore)
 app.add_typer(ops.sms_app, name="sms")
 app.add_typer(events.events_app, name="events")
 app.add_typer(warehouse.decisions_app, name="decisions")
