@@ -28,11 +28,11 @@ browser:
 	(command -v chromium && fc-list | grep -qi wqy) >/dev/null 2>&1 || \
 		(apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null)
 
-# Services the tests start themselves (never mocked): Debian's redis-server for the event
-# stream consumer, when missing.
+# Services the tests start themselves (never mocked), from Debian when missing: redis-server
+# for the event stream consumer, nginx (and openssl) for the TLS reverse proxy's test.
 services:
-	command -v redis-server >/dev/null 2>&1 || \
-		(apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)
+	(command -v redis-server && command -v nginx && command -v openssl) >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq redis-server nginx openssl >/dev/null)
 
 # Two workers by default (CI has two cores); each test module runs whole on one worker and the
 # browser tests together (one demo site): tests/conftest.py groups them.
