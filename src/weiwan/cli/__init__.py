@@ -5,7 +5,18 @@ inside their function so that ``weiwan --help`` stays fast. This module is the t
 contents: it registers the groups and commands in the order ``weiwan --help`` lists them.
 """
 
-from weiwan.cli import appraisal, backup, data, demo, events, model, ops, reports, warehouse
+from weiwan.cli import (
+    appraisal,
+    backup,
+    daily,
+    data,
+    demo,
+    events,
+    model,
+    ops,
+    reports,
+    warehouse,
+)
 from weiwan.cli.base import app
 
 app.add_typer(data.contract_app, name="contract")
@@ -18,6 +29,7 @@ app.add_typer(data.simulate_app, name="simulate")
 app.command()(data.ingest)
 app.command()(demo.demo)
 app.command("publish")(data.publish_command)
+app.command("daily")(daily.daily)
 app.add_typer(ops.db_app, name="db")
 app.add_typer(ops.users_app, name="users")
 app.command("serve")(ops.serve)

@@ -15,6 +15,7 @@ import weiwan.ops.ledger.models
 import weiwan.ops.offers.models
 import weiwan.ops.org.models
 import weiwan.ops.reports.models
+import weiwan.ops.runs.models
 import weiwan.ops.sms.models
 import weiwan.ops.strategies.models
 import weiwan.ops.surveys.models

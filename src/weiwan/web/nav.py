@@ -79,6 +79,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/surveys", _l("Questionnaires"), _SETTINGS, PLANNERS | {R.SHIFT_LEAD, R.ADMIN}),
     NavItem("/admin/users", _l("Users and branches"), _SETTINGS, ORG_READERS),
     NavItem("/admin/audit", _l("Audit log"), _SETTINGS, frozenset({R.ADMIN, R.DIRECTOR})),
+    NavItem("/admin/runs", _l("Daily runs"), _SETTINGS, frozenset({R.ADMIN, R.DIRECTOR})),
 )
 
 

@@ -18,6 +18,7 @@ from weiwan.ops.offers.api import router as offers_router
 from weiwan.ops.org.api import router as org_router
 from weiwan.ops.reports.api import router as reports_router
 from weiwan.ops.reports.period_api import router as period_reports_router
+from weiwan.ops.runs.api import router as runs_router
 from weiwan.ops.sms.api import router as sms_router
 from weiwan.ops.strategies.api import router as strategies_router
 from weiwan.ops.surveys.api import router as surveys_router
@@ -58,6 +59,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     anomalies_router,
     strategies_router,
     events_router,
+    runs_router,
     event_summary_router,
     appraisal_router,
     dataquality_router,

@@ -491,6 +491,8 @@ ROUTES: tuple[Route, ...] = (
         frozenset({Role.DIRECTOR, Role.CENTRE_HEAD, Role.ANALYST}),
         lambda s: Req(path={"event_id": "seeded-1"}),
     ),
+    # --- the daily run's history (issue 22): administrators and directors
+    Route("GET", "/runs", frozenset({Role.ADMIN, Role.DIRECTOR})),
     # --- campaigns --------------------------------------------------------------------------
     Route("GET", "/campaigns", ALL),  # everyone: the list is cut to what the role may read
     Route("POST", "/campaigns", PLANNERS, lambda s: Req(json=_plan_body(s))),

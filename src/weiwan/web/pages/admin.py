@@ -26,12 +26,14 @@ from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
 from weiwan.web.labels import ROLES, label
 from weiwan.web.pages.admin_audit import router as audit_router
+from weiwan.web.pages.admin_runs import router as runs_router
 from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
 from weiwan.web.tables import Column, Table, wants_export
 from weiwan.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 router.include_router(audit_router)
+router.include_router(runs_router)
 
 #: roles that see the users page (the administrator edits; the others read their scope)
 USER_READERS = (Role.ADMIN, Role.DIRECTOR, Role.CENTRE_HEAD)

@@ -1,0 +1,1 @@
+"""The daily run's history (``weiwan daily``): each run, its steps, warnings and error."""
