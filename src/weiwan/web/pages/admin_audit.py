@@ -32,6 +32,7 @@ ACTIONS: dict[str, Any] = {
     "lookup_limit": _l("Lookup limit reached"),
     "contact_over_rule": _l("Contact recorded beyond the contact rules"),
     "strategy_promote": _l("Challenger promoted to champion"),
+    "service_token": _l("Event source token created or revoked"),
 }
 #: newest events shown (and exported) per filter; narrower filters reach older events
 PAGE_SIZE = 500
