@@ -4,6 +4,7 @@ WEIWAN_METRICS_ALLOWED (404)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from customer_fixtures import customer
 from weiwan.core.db import session_scope
 from weiwan.core.settings import Settings
+from weiwan.ops.runs.models import DailyRun, DailyRunStep
 from weiwan.ops.tasks.service import TaskSpec, create_tasks
 from weiwan.web.app import create_app
 from weiwan.web.metrics import allowed
@@ -40,6 +42,13 @@ def test_metrics_count_requests_by_route_template_and_todays_work(
                 )
             ],
         )
+        run = DailyRun(snapshot_date=date(2026, 10, 31), delivery="landing/2026-10-31", host="h")
+        session.add(run)
+        session.flush()
+        session.add(
+            DailyRunStep(run_id=run.id, step="pipeline", status="done", seconds=12.5, rows=106)
+        )
+        run.status, run.finished_at = "succeeded", datetime.now(UTC)
     app = create_app(Settings(home=tmp_path, secret_key="x"), engine)
     local = TestClient(app, client=("127.0.0.1", 50000))
     for task_id in (11, 12, 13):
@@ -57,6 +66,10 @@ def test_metrics_count_requests_by_route_template_and_todays_work(
     assert samples[("weiwan_http_request_duration_seconds_bucket", timed)] >= 1
     assert samples[("weiwan_tasks_created_today", (("channel", "outbound_call"),))] == 1
     assert samples[("weiwan_events_backlog", ())] == 0
+    done = (("status", "done"), ("step", "pipeline"))
+    assert samples[("weiwan_daily_run_step_seconds", done)] == 12.5
+    assert samples[("weiwan_daily_run_step_rows", done)] == 106
+    assert samples[("weiwan_daily_run_succeeded", (("status", "succeeded"),))] == 1
 
 
 def test_metrics_are_not_found_from_other_addresses(engine: Engine, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """Today's work in the operational database, for ``/metrics``: tasks created and closed,
-contacts and acceptances, SMS by status, real-time events by status and the backlog.
+contacts and acceptances, SMS by status, real-time events by status and the backlog; and the
+latest daily run: its end, its outcome, each step's duration and rows.
 
 Read from the database, not counted in the web process: tasks, contacts and SMS are also made
 by the daily hand-over, the dispatcher and the event consumers, which run in other processes;
@@ -20,6 +21,7 @@ from weiwan.core.ttl_cache import TTLCache
 from weiwan.ops.base import as_utc
 from weiwan.ops.contacts.models import Acceptance, Contact
 from weiwan.ops.events.models import EventRecord
+from weiwan.ops.runs.models import DailyRun, DailyRunStep
 from weiwan.ops.sms.models import SmsMessage
 from weiwan.ops.tasks.models import Task
 
@@ -114,4 +116,40 @@ def _figures(session: Session, now: datetime, tz: ZoneInfo) -> list[Figure]:
             float(backlog or 0),
         )
     )
+    out += _last_run(session)
+    return out
+
+
+def _last_run(session: Session) -> list[Figure]:
+    """The latest finished daily run: when it ended, whether it succeeded, and each step's
+    duration and rows (the pipeline's figures, from the run history of `weiwan daily`)."""
+    run = session.scalar(
+        select(DailyRun)
+        .where(DailyRun.finished_at.is_not(None))
+        .order_by(DailyRun.id.desc())
+        .limit(1)
+    )
+    if run is None or run.finished_at is None:
+        return []
+    out = [
+        Figure(
+            "weiwan_daily_run_finished_timestamp_seconds",
+            "When the latest daily run ended (Unix time).",
+            (),
+            as_utc(run.finished_at).timestamp(),
+        ),
+        Figure(
+            "weiwan_daily_run_succeeded",
+            "Whether the latest daily run succeeded (1) or not (0).",
+            (("status", run.status),),
+            1.0 if run.status == "succeeded" else 0.0,
+        ),
+    ]
+    for step in session.scalars(select(DailyRunStep).where(DailyRunStep.run_id == run.id)):
+        labels = (("step", step.step), ("status", step.status))
+        text = "Duration of each step of the latest daily run."
+        out.append(Figure("weiwan_daily_run_step_seconds", text, labels, step.seconds))
+        if step.rows is not None:
+            text = "Rows of each step of the latest daily run."
+            out.append(Figure("weiwan_daily_run_step_rows", text, labels, float(step.rows)))
     return out
