@@ -150,10 +150,10 @@ def _hand_over(day: Day) -> tuple[int, dict[str, Any]]:
 def _close_periods(day: Day) -> tuple[int, dict[str, Any]]:
     """Store last month's scorecards once it has ended (not again when stored)."""
     from weiwan.ops.appraisal.scorecards import close_month, is_closed
+    from weiwan.ops.tasks.due import local_today
 
     tz = ZoneInfo(day.settings.timezone)
-    today = utcnow().astimezone(tz).date()
-    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    last_month = (local_today(tz).replace(day=1) - timedelta(days=1)).replace(day=1)
     with session_scope(day.engine) as session:
         if is_closed(session, last_month):
             return 0, {"month": f"{last_month:%Y-%m}", "already": True}

@@ -27,7 +27,6 @@ from weiwan.core.months import add_months
 from weiwan.core.offer_valuation import score_candidates, small_calls
 from weiwan.core.policy_rules import PolicyRule
 from weiwan.ops import locks
-from weiwan.ops.base import as_utc
 from weiwan.ops.contacts.policy_check import check_contacts
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import spaced_ids
@@ -40,9 +39,9 @@ from weiwan.ops.ledger.service import (
     budget_usage,
     customer_grants,
     event_load,
-    local_day,
     value_spent,
 )
+from weiwan.ops.tasks.due import day_bounds, local_today
 
 #: why an offer was not made, in Chinese and English (the codes of the daily decisions)
 WHY_NOT = {
@@ -87,9 +86,10 @@ def decide(
 ) -> list[Answer]:
     """The answers for ``requests`` (in their order; the customers' locks already held)."""
     rules = ledger_rules(session)
+    today = local_today(tz, now)
     answers = [Answer() for _ in requests]
     _contact(session, rules, requests, answers, tz)
-    _capacity(session, rules, requests, answers, now, tz)
+    _capacity(session, rules, requests, answers, today, tz)
     offering = [
         i
         for i, a in enumerate(answers)
@@ -97,7 +97,7 @@ def decide(
     ]
     if offering:
         chosen = [answers[i] for i in offering]
-        _offers(session, rules, [requests[i] for i in offering], chosen, now, tz)
+        _offers(session, rules, [requests[i] for i in offering], chosen, today)
         for answer in chosen:
             if answer.offer is None:
                 zh, en = WHY_NOT[answer.why_not or "no_eligible_policy"]
@@ -140,13 +140,13 @@ def _capacity(
     rules: LedgerRules,
     requests: Sequence[Request],
     answers: list[Answer],
-    now: datetime,
+    today: date,
     tz: ZoneInfo,
 ) -> None:
     """The real-time share of each channel's capacity today, counted under the channels'
     locks: a request whose channel is full falls back to the SLA's default action, else it
     makes no contact (``capacity``)."""
-    today, start, end = local_day(as_utc(now), tz)
+    start, end = day_bounds(today, tz)
     wanted = {c for r in requests for c in (r.channel, r.fallback)}
     limits = {c: rules.contact.event_capacity(c, today) for c in sorted(wanted)}
     limited = {c for c, n in limits.items() if n is not None}
@@ -218,8 +218,7 @@ def _offers(
     rules: LedgerRules,
     requests: Sequence[Request],
     answers: Sequence[Answer],
-    now: datetime,
-    tz: ZoneInfo,
+    today: date,
 ) -> None:
     """Each request's offer: its candidates valued, the best that fits the ledger granted."""
     config = rules.decide
@@ -227,7 +226,6 @@ def _offers(
         for answer in answers:
             answer.why_not = "no_valuation"
         return
-    today = local_day(as_utc(now), tz)[0]
     frame = _candidates(requests, answers, rules, today)
     if frame.empty:
         for answer in answers:

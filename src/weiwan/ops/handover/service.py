@@ -13,9 +13,9 @@ from sqlalchemy import Engine
 
 from weiwan.core.db import session_scope
 from weiwan.core.settings import Settings
-from weiwan.ops.base import utcnow
 from weiwan.ops.ledger.service import withdraw_over_limits
 from weiwan.ops.surveys.arrivals import visit_tasks_for_arrivals
+from weiwan.ops.tasks.due import local_today
 from weiwan.ops.tasks.service import assign_customers, tasks_from_decisions
 
 #: days after joining a return visit is due when the caller names none (the setting's default)
@@ -54,7 +54,6 @@ def hand_over(
             window_days=visit_window_days,
             now=now,
         )
-        today = (now or utcnow()).astimezone(tz).date()
-        counts.update(withdraw_over_limits(session, snapshot, today))
+        counts.update(withdraw_over_limits(session, snapshot, local_today(tz, now)))
         counts["tasks"] = tasks_from_decisions(session, snapshot, tz, now)
     return counts

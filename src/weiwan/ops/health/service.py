@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from weiwan.ops.base import as_utc
 from weiwan.ops.customers.models import Publication
 from weiwan.ops.migrate import head
+from weiwan.ops.tasks.due import local_today
 
 #: the publication kind that makes a day (the customers' view)
 DAY_KIND = "customers"
@@ -60,12 +61,10 @@ def readiness(session: Session, now: datetime, tz: ZoneInfo, due: time) -> Readi
     latest = session.scalar(
         select(func.max(Publication.published_at)).where(Publication.kind == DAY_KIND)
     )
-    local = as_utc(now).astimezone(tz)
     found.latest_publication = as_utc(latest) if latest else None
-    published_today = latest is not None and as_utc(latest).astimezone(tz).date() == local.date()
-    if published_today:
+    if latest is not None and local_today(tz, latest) == local_today(tz, now):
         return found
-    if local.time() < due:
+    if as_utc(now).astimezone(tz).time() < due:
         found.publication = "not yet due"
         return found
     found.publication = "late"

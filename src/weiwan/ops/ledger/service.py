@@ -21,8 +21,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -144,13 +143,6 @@ def value_spent(grants: Sequence[Grant], day: date, months: int) -> float:
     """Yuan granted within the ``months`` months up to ``day`` (a value cap's window)."""
     since = add_months(day, -months)
     return sum(g.cost for g in grants if since < g.day <= day)
-
-
-def local_day(moment: datetime, tz: ZoneInfo) -> tuple[date, datetime, datetime]:
-    """The centre's local day of ``moment``, and its start and end as aware times."""
-    day = moment.astimezone(tz).date()
-    start = datetime.combine(day, time(0, 0), tzinfo=tz)
-    return day, start, start + timedelta(days=1)
 
 
 def event_load(

@@ -11,7 +11,7 @@ figures are kept :data:`CACHE_SECONDS` so frequent scrapes cost nothing more.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -23,6 +23,7 @@ from weiwan.ops.contacts.models import Acceptance, Contact
 from weiwan.ops.events.models import EventRecord
 from weiwan.ops.runs.models import DailyRun, DailyRunStep
 from weiwan.ops.sms.models import SmsMessage
+from weiwan.ops.tasks.due import day_bounds, local_today
 from weiwan.ops.tasks.models import Task
 
 CACHE_SECONDS = 15.0
@@ -44,13 +45,12 @@ _cache: TTLCache[tuple[str, str], list[Figure]] = TTLCache(CACHE_SECONDS, max_en
 def todays_figures(session: Session, now: datetime, tz: ZoneInfo) -> list[Figure]:
     """The figures of the local day of ``now`` (cached :data:`CACHE_SECONDS` per database)."""
     url = session.get_bind().engine.url.render_as_string(hide_password=True)
-    day = as_utc(now).astimezone(tz).date()
-    return _cache.get_or_compute((url, day.isoformat()), lambda: _figures(session, now, tz))
+    day = local_today(tz, now)
+    return _cache.get_or_compute((url, day.isoformat()), lambda: _figures(session, day, tz))
 
 
-def _figures(session: Session, now: datetime, tz: ZoneInfo) -> list[Figure]:
-    start = datetime.combine(as_utc(now).astimezone(tz).date(), time(0, 0), tzinfo=tz)
-    end = start + timedelta(days=1)
+def _figures(session: Session, day: date, tz: ZoneInfo) -> list[Figure]:
+    start, end = day_bounds(day, tz)
     out: list[Figure] = []
 
     def grouped(name: str, text: str, label: str, query: object) -> None:
