@@ -37,9 +37,9 @@ from weiwan.ops.ledger.service import (
     Grant,
     Usage,
     budget_usage,
+    cap_room,
     customer_grants,
     event_load,
-    value_spent,
 )
 from weiwan.ops.tasks.due import day_bounds, local_today
 
@@ -261,8 +261,7 @@ def _offers(
                 _grant(session, request, answer, row, policies[str(row.policy_id)], today)
                 mine.append(Grant(str(row.policy_id), today, float(row.cost), True))
                 if row.policy_id in usage:
-                    usage[str(row.policy_id)].count += 1
-                    usage[str(row.policy_id)].money += float(row.cost)
+                    usage[str(row.policy_id)].add(float(row.cost))
                 break
             answer.why_not = answer.why_not or why  # the best candidate's reason
 
@@ -287,8 +286,8 @@ def _why_not(
         return "budget"
     caps = rules.library.caps
     if caps is not None:
-        cap = caps.cap_for(customer.value_tier, customer.future_value)
-        if value_spent(grants, today, caps.per_months) + float(row.cost) > cap + 1e-9:
+        room = cap_room(caps, customer.value_tier, customer.future_value, grants, today)
+        if float(row.cost) > room + 1e-9:
             return "value_cap"
     return None
 

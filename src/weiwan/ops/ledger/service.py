@@ -27,7 +27,7 @@ from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from weiwan.core.months import add_months
-from weiwan.core.policy_rules import PolicyRule
+from weiwan.core.policy_rules import PolicyRule, ValueCapsRule
 from weiwan.ops import locks
 from weiwan.ops.base import one_of
 from weiwan.ops.customers.models import CustomerView, PublishedDecision
@@ -38,6 +38,12 @@ from weiwan.ops.tasks.models import Task
 
 #: the longest window a value cap or an entry limit looks back (months, as the rules allow)
 MAX_MONTHS = 120
+#: a published decision that grants an offer: acted on, not held out, with a policy
+DAILY_GRANT = (
+    PublishedDecision.action.is_(True),
+    PublishedDecision.holdout.is_(False),
+    PublishedDecision.policy_id.is_not(None),
+)
 
 
 @dataclass
@@ -58,6 +64,11 @@ class Usage:
         """Whether one more grant costing ``cost`` stays within the budget."""
         count, money = self.room(policy)
         return count >= 1 and money >= cost - 1e-9
+
+    def add(self, cost: float) -> None:
+        """Count one more grant costing ``cost``."""
+        self.count += 1
+        self.money += cost
 
 
 @dataclass(frozen=True)
@@ -126,9 +137,7 @@ def customer_grants(
     ).where(
         one_of(session, PublishedDecision.subscriber_id, ids),
         PublishedDecision.snapshot_date >= since,
-        PublishedDecision.action.is_(True),
-        PublishedDecision.holdout.is_(False),
-        PublishedDecision.policy_id.is_not(None),
+        *DAILY_GRANT,
     )
     online = select(
         OnlineGrant.subscriber_id, OnlineGrant.policy_id, OnlineGrant.granted_on, OnlineGrant.cost
@@ -139,10 +148,18 @@ def customer_grants(
     return out
 
 
-def value_spent(grants: Sequence[Grant], day: date, months: int) -> float:
-    """Yuan granted within the ``months`` months up to ``day`` (a value cap's window)."""
-    since = add_months(day, -months)
-    return sum(g.cost for g in grants if since < g.day <= day)
+def cap_room(
+    caps: ValueCapsRule,
+    value_tier: str | None,
+    future_value: float | None,
+    grants: Sequence[Grant],
+    day: date,
+) -> float:
+    """Yuan a customer's value cap still allows on ``day``: the cap less what ``grants``
+    gave within its window (the online decision and the hand-over's check both ask this)."""
+    since = add_months(day, -caps.per_months)
+    spent = sum(g.cost for g in grants if since < g.day <= day)
+    return caps.cap_for(value_tier, future_value) - spent
 
 
 def event_load(
@@ -197,9 +214,7 @@ def record_batch_usage(connection: Connection | Session, snapshot: date) -> None
         )
         .where(
             PublishedDecision.snapshot_date == snapshot,
-            PublishedDecision.action.is_(True),
-            PublishedDecision.holdout.is_(False),
-            PublishedDecision.policy_id.is_not(None),
+            *DAILY_GRANT,
         )
         .group_by(PublishedDecision.snapshot_date, PublishedDecision.policy_id)
     )
@@ -238,9 +253,7 @@ def withdraw_over_limits(
         PublishedDecision.expected_value,
     ).where(
         PublishedDecision.snapshot_date == snapshot,
-        PublishedDecision.action.is_(True),
-        PublishedDecision.holdout.is_(False),
-        PublishedDecision.policy_id.is_not(None),
+        *DAILY_GRANT,
     )
     rows = [
         _Row(int(i), str(s), str(p), float(c or 0.0), float(v or 0.0))
@@ -257,8 +270,7 @@ def withdraw_over_limits(
             if policy is None:
                 continue
             if usage[row.policy_id].fits(policy, row.cost):
-                usage[row.policy_id].count += 1
-                usage[row.policy_id].money += row.cost
+                usage[row.policy_id].add(row.cost)
             else:
                 withdrawn[row.id] = "budget"
     withdrawn.update(_over_value_caps(session, rules, rows, snapshot, today, withdrawn))
@@ -311,15 +323,13 @@ def _over_value_caps(
     out: dict[int, str] = {}
     for sid in sorted(subscribers):
         tier, value = views.get(sid, (None, None))
-        cap = caps.cap_for(tier, value)
-        day_ids = {r.id for r in mine if r.subscriber_id == sid}
         earlier = [g for g in grants.get(sid, []) if g.online or g.day != snapshot]
-        spent = value_spent(earlier, today, caps.per_months)
-        for row in sorted((r for r in mine if r.id in day_ids), key=lambda r: -r.value):
-            if spent + row.cost > cap + 1e-9:
+        room = cap_room(caps, tier, value, earlier, today)
+        for row in sorted((r for r in mine if r.subscriber_id == sid), key=lambda r: -r.value):
+            if row.cost > room + 1e-9:
                 out[row.id] = "value_cap"
             else:
-                spent += row.cost
+                room -= row.cost
     return out
 
 
