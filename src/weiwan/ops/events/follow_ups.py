@@ -37,9 +37,9 @@ from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.events import offers
 from weiwan.ops.events.models import EventRecord, FollowUpTimer
 from weiwan.ops.events.rules import rules_in_effect
+from weiwan.ops.events.texts import send_text
 from weiwan.ops.ledger.models import OnlineGrant
 from weiwan.ops.ledger.rules import ledger_rules
-from weiwan.ops.sms.service import send_for_event
 from weiwan.ops.tasks.models import Task
 from weiwan.ops.tasks.service import TaskSpec, create_tasks
 
@@ -177,20 +177,12 @@ def _act(
     )
     if follow.action == "sms":
         policy = ledger_rules(session).library.policies.get(policy_id or "")
-        sent = send_for_event(
-            session,
-            customer,
-            follow.template or "",
-            origin=f"event:{rule.id}",
-            offer_name=policy.name_zh if policy else None,
-            rules=current_rules(session),
-            tz=tz,
-            now=now,
-        )
-        if isinstance(sent, str):
-            return "blocked", f"no SMS: {sent}"[:200]
-        timer.message_id = sent.id
-        return "done", None if sent.status == "queued" else f"SMS {sent.status}"
+        offer_name = policy.name_zh if policy else None
+        rules = current_rules(session)
+        template = follow.template or ""
+        message, note = send_text(session, customer, template, rule.id, offer_name, rules, tz, now)
+        timer.message_id = message
+        return ("blocked" if message is None else "done"), note
     origin = f"follow_up:{rule.id}:{record.id}:{timer.step}"
     create_tasks(
         session,

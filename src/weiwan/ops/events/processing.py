@@ -42,8 +42,8 @@ from weiwan.ops.events import offers
 from weiwan.ops.events.follow_ups import schedule_first
 from weiwan.ops.events.models import EventRecord
 from weiwan.ops.events.rules import rules_in_effect
+from weiwan.ops.events.texts import send_text
 from weiwan.ops.ledger.models import OnlineGrant
-from weiwan.ops.sms.service import send_for_event
 from weiwan.ops.tasks.models import Task
 from weiwan.ops.tasks.service import TaskSpec, create_tasks
 
@@ -296,25 +296,22 @@ def _send_texts(
         tier, default = plan.rule.step_for(plan.customer.value_tier), plan.rule.step_for(None)
         template = tier.template if tier.action == "sms" else default.template
         offer = plan.decision.get("offer") or {}
-        sent = send_for_event(
+        message, note = send_text(
             session,
             plan.customer,
             template or "",
-            origin=f"event:{plan.rule.id}",
-            offer_name=offer.get("name_zh"),
-            rules=rules,
-            tz=tz,
-            now=now,
+            plan.rule.id,
+            offer.get("name_zh"),
+            rules,
+            tz,
+            now,
         )
-        key = (plan.subscriber_id, plan.rule.id)
-        if isinstance(sent, str):
+        if message is None:  # not sent: the offer's grant is given back
             session.execute(
                 delete(OnlineGrant).where(OnlineGrant.event_record_id == plan.record.id)
             )
             plan.decision["offer"] = None
-            out[key] = (None, f"no SMS: {sent}"[:200])
-        else:
-            out[key] = (sent.id, None if sent.status == "queued" else f"SMS {sent.status}")
+        out[(plan.subscriber_id, plan.rule.id)] = (message, note)
     return out
 
 
