@@ -10,12 +10,15 @@ picked up; re-collecting a day replaces the window's rows (idempotent).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import ibis
 import pandas as pd
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from weiwan.analytics.warehouse import Store
 from weiwan.core.db import session_scope
@@ -47,27 +50,32 @@ _SCHEMA = {
 
 def collect_contacts(engine: Engine, warehouse: Store, snapshot: date, *, tz: ZoneInfo) -> int:
     """Copy the window's contacts into ``ops_contacts``; the number of rows copied."""
-    first, since, until = _window(snapshot, tz)
-    with session_scope(engine) as session:
-        rows = contact_feed(session, since, until)
-    frame = pd.DataFrame(rows, columns=list(FEED_COLUMNS))
-    return _store_window(
-        warehouse, TABLE, _SCHEMA, frame, ("at", "contact_date"), first, snapshot, tz
-    )
+    feed = (contact_feed, list(FEED_COLUMNS))
+    return _collect(engine, warehouse, snapshot, tz, feed, TABLE, _SCHEMA, ("at", "contact_date"))
 
 
-def _store_window(
+#: a feed of the operational database over [since, until) and its columns
+Feed = tuple[Callable[[Session, datetime, datetime], Sequence[Any]], list[str]]
+
+
+def _collect(
+    engine: Engine,
     warehouse: Store,
-    name: str,
-    schema: dict[str, str],
-    frame: pd.DataFrame,
-    columns: tuple[str, str],
-    first: date,
     snapshot: date,
     tz: ZoneInfo,
+    feed: Feed,
+    name: str,
+    schema: dict[str, str],
+    columns: tuple[str, str],
 ) -> int:
-    """``frame`` as the window's rows of table ``name`` (earlier rows kept): its UTC time column
+    """The window's rows of ``feed`` as table ``name`` (earlier rows kept): its UTC time column
     ``columns[0]`` made local and its local day written to ``columns[1]``; the rows stored."""
+    first = snapshot - timedelta(days=LOOKBACK_DAYS - 1)
+    since = datetime.combine(first, time(0, 0), tzinfo=tz)
+    until = datetime.combine(snapshot + timedelta(days=1), time(0, 0), tzinfo=tz)
+    read, names = feed
+    with session_scope(engine) as session:
+        frame = pd.DataFrame(read(session, since, until), columns=names)
     moment, day = columns
     local = pd.to_datetime(frame[moment], utc=True).dt.tz_convert(tz)
     frame[moment] = local.dt.tz_localize(None)
@@ -95,24 +103,12 @@ _EVENT_SCHEMA = {
 }
 
 
-def _window(snapshot: date, tz: ZoneInfo) -> tuple[date, datetime, datetime]:
-    first = snapshot - timedelta(days=LOOKBACK_DAYS - 1)
-    since = datetime.combine(first, time(0, 0), tzinfo=tz)
-    until = datetime.combine(snapshot + timedelta(days=1), time(0, 0), tzinfo=tz)
-    return first, since, until
-
-
 def collect_events(engine: Engine, warehouse: Store, snapshot: date, *, tz: ZoneInfo) -> int:
     """Copy the window's real-time events into ``ops_events`` (local times, ``event_date``),
     so the next days' features and reports see them; the rows copied."""
-    first, since, until = _window(snapshot, tz)
-    with session_scope(engine) as session:
-        rows = event_feed(session, since, until)
-    frame = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    feed = (event_feed, list(EVENT_COLUMNS))
     columns = ("occurred_at", "event_date")
-    return _store_window(
-        warehouse, EVENTS_TABLE, _EVENT_SCHEMA, frame, columns, first, snapshot, tz
-    )
+    return _collect(engine, warehouse, snapshot, tz, feed, EVENTS_TABLE, _EVENT_SCHEMA, columns)
 
 
 _GRANT_SCHEMA = {
@@ -130,14 +126,9 @@ def collect_online_grants(engine: Engine, warehouse: Store, snapshot: date, *, t
     """Copy the window's offers granted for real-time events into ``ops_online_grants`` (local
     times, ``granted_on``): the day's decisions count them against the budgets, value caps and
     entry limits like their own earlier grants; the rows copied."""
-    first, since, until = _window(snapshot, tz)
-    with session_scope(engine) as session:
-        rows = grant_feed(session, since, until)
-    frame = pd.DataFrame(rows, columns=list(GRANT_COLUMNS))
+    feed = (grant_feed, list(GRANT_COLUMNS))
     columns = ("granted_at", "granted_on")
-    return _store_window(
-        warehouse, GRANTS_TABLE, _GRANT_SCHEMA, frame, columns, first, snapshot, tz
-    )
+    return _collect(engine, warehouse, snapshot, tz, feed, GRANTS_TABLE, _GRANT_SCHEMA, columns)
 
 
 def collect_do_not_disturb(engine: Engine, warehouse: Store) -> int:

@@ -10,16 +10,15 @@ from sqlalchemy.orm import Session
 from weiwan.core.event_rules import EventRule, event_rules_of
 from weiwan.core.logging import get_logger
 from weiwan.core.yaml_safe import load_yaml
-from weiwan.ops.org.config import read_document, yaml_name
+from weiwan.ops.org.config import text_in_effect
 
 log = get_logger(__name__)
 
 
 def rules_in_effect(session: Session) -> list[EventRule]:
     """The enabled event rules of the published alert rules (none before the first run)."""
-    document = read_document(session, yaml_name("alerts"))
-    text = (document or {}).get("text")
-    return list(_parsed_rules(text)) if isinstance(text, str) else []
+    text = text_in_effect(session, "alerts")
+    return list(_parsed_rules(text)) if text is not None else []
 
 
 @lru_cache(maxsize=8)

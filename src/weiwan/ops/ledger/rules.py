@@ -19,7 +19,7 @@ from weiwan.core.logging import get_logger
 from weiwan.core.policy_rules import PolicyRule, ValueCapsRule
 from weiwan.core.yaml_safe import load_yaml
 from weiwan.ops.contacts.rules import current_rules
-from weiwan.ops.org.config import read_document, yaml_name
+from weiwan.ops.org.config import text_in_effect
 
 log = get_logger(__name__)
 
@@ -44,15 +44,10 @@ class LedgerRules:
 def ledger_rules(session: Session) -> LedgerRules:
     """The rules in effect (an empty library and no valuation before the first daily run)."""
     return LedgerRules(
-        library=_library(_text(session, "policies")),
-        decide=_decide(_text(session, "decide")),
+        library=_library(text_in_effect(session, "policies")),
+        decide=_decide(text_in_effect(session, "decide")),
         contact=current_rules(session),
     )
-
-
-def _text(session: Session, kind: str) -> str | None:
-    text = (read_document(session, yaml_name(kind)) or {}).get("text")
-    return text if isinstance(text, str) else None
 
 
 def _parsed(text: str | None) -> Any:

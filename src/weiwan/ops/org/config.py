@@ -132,6 +132,12 @@ def read_document(session: Session, name: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def text_in_effect(session: Session, kind: str) -> str | None:
+    """The YAML text of rule document ``kind`` in effect (None before it is published)."""
+    text = (read_document(session, yaml_name(kind)) or {}).get("text")
+    return text if isinstance(text, str) else None
+
+
 def rule_document_view(session: Session, actor: Actor, kind: str) -> RuleDocumentView:
     """The documents of ``kind`` for a rule-document page (roles of
     :data:`RULE_DOCUMENT_READERS`)."""
