@@ -187,6 +187,7 @@ def _candidates(
     for index, (request, answer) in enumerate(zip(requests, answers, strict=True)):
         customer = request.customer
         risk = max(float(customer.churn_probability or 0.0), request.rule.event_risk or 0.0)
+        feature = _reason_feature(customer)  # once per customer, not per candidate
         for pid in spaced_ids(customer.eligible_policies):
             policy = rules.library.policies.get(pid)
             if (
@@ -207,7 +208,7 @@ def _candidates(
                     "churn_probability": risk,
                     "value": customer.future_value,
                     "arpu": customer.arpu_1m,
-                    "reason_feature": _reason_feature(customer),
+                    "reason_feature": feature,
                 }
             )
     return pd.DataFrame(rows)
