@@ -11,6 +11,7 @@ import pytest
 
 from weiwan.analytics.decide.arbitration import arbitrate, decision_rows
 from weiwan.analytics.decide.config import holdout_bucket, in_holdout, load_decide_config
+from weiwan.core.decide_rules import OUTCOME_MONTHS
 from weiwan.core.errors import ConfigError
 from weiwan.core.offer_valuation import driver_of, score_candidates, uplift
 from weiwan.core.settings import get_settings
@@ -72,6 +73,34 @@ def _candidates(rows: list[tuple[str, str, float, str, float]]) -> pd.DataFrame:
     frame["arpu"] = 50.0
     frame["reason_feature"] = "bill_trend_3m"
     return score_candidates(frame, CONFIG)
+
+
+def test_learned_uplift_is_valued_over_the_outcome_window() -> None:
+    """A learned uplift works on the risk over the window it was measured on, whatever the
+    commitment; a prior still works on the risk over the commitment."""
+    frame = pd.DataFrame(
+        {
+            "subscriber_id": ["a", "b", "c"],
+            "policy_id": ["year", "call", "year"],
+            "offer_type": ["discount", "care_call", "discount"],
+            "offer_cost": [20.0, 0.0, 20.0],
+            "commitment_months": [12, 0, 12],
+            "channel": ["outbound_call"] * 3,
+            "churn_probability": [0.1, 0.1, 0.1],
+            "value": [1000.0] * 3,
+            "arpu": [50.0] * 3,
+            "reason_feature": ["bill_trend_3m"] * 3,
+            "learned_uplift": [0.2, 0.2, np.nan],
+        }
+    )
+    scored = score_candidates(frame, CONFIG).set_index("subscriber_id")
+    window = 1 - 0.9**OUTCOME_MONTHS
+    assert scored.loc["a", "risk_over_commitment"] == pytest.approx(window)
+    assert scored.loc["b", "risk_over_commitment"] == pytest.approx(window)
+    assert scored.loc["c", "risk_over_commitment"] == pytest.approx(1 - 0.9**12)
+    # the same learned cut is worth the same before costs, one-month call or year's offer
+    gross = scored["expected_value"] + scored["cost"]
+    assert gross["a"] == pytest.approx(gross["b"]) == pytest.approx(window * 0.2 * 1000)
 
 
 def _budgets(**limits: tuple[float, float]) -> pd.DataFrame:

@@ -204,8 +204,8 @@ def test_decisions_export_csv_and_excel(run: Warehouse, tmp_path: Path) -> None:
 
 def test_recorded_outcomes_replace_the_prior_uplift(run: Warehouse) -> None:
     """Outcomes where the discount halved churn for everyone: the next run values discounts
-    with a learned uplift near 0.5 instead of the prior's (0.30 × the driver match) (runs
-    last: it changes the warehouse)."""
+    with a learned uplift toward 0.5 instead of the prior's (0.30 × the driver match), on
+    every discount row it decided, acted on or not (runs last: it changes the warehouse)."""
     features = run.table("features").filter(lambda t: t.snapshot_date == DAYS[0])
     ids = features.select("subscriber_id").to_pandas()["subscriber_id"]
     rng = np.random.default_rng(1)
@@ -233,19 +233,20 @@ def test_recorded_outcomes_replace_the_prior_uplift(run: Warehouse) -> None:
         """The rows' relative uplift without the channel's effect and preference boost."""
         joined = load_profile(run, DAYS[-1]).select("subscriber_id", "join_channel").to_pandas()
         preferred = rows["subscriber_id"].map(joined.set_index("subscriber_id")["join_channel"])
-        calls = (preferred.map(config.preferred_channels) == "outbound_call").to_numpy(bool)
-        boost = np.where(calls, config.preference_boost, 1.0)
-        effect = config.channel_effect["outbound_call"] * boost
+        liked = (preferred.map(config.preferred_channels) == rows["channel"]).to_numpy(bool)
+        boost = np.where(liked, config.preference_boost, 1.0)
+        effect = rows["channel"].map(config.channel_effect).to_numpy(float) * boost
         return np.asarray(rows["uplift"].to_numpy(float) / effect)
 
     def discounts(decisions: pd.DataFrame) -> pd.DataFrame:
-        mask = (decisions["offer_type"] == "discount") & (decisions["channel"] == "outbound_call")
-        return decisions[mask]
+        return decisions[decisions["offer_type"] == "discount"]
 
     learned, prior = relative(discounts(frame)), relative(discounts(before))
-    assert len(learned) > 0 and len(prior) > 0
-    assert prior.mean() < 0.35  # the prior: 0.30 × a match of at most 1
-    assert learned.mean() == pytest.approx(0.5, abs=0.12)
+    assert len(learned) > 10 and len(prior) > 10
+    assert prior.mean() < 0.3  # the prior: 0.30 × a match of at most 1
+    # moved most of the way from the prior toward the half the outcomes showed
+    assert 0.3 < learned.mean() <= 0.6
+    assert learned.mean() > prior.mean() + 0.12
 
 
 def test_a_day_decided_in_chunks_is_the_day_decided_at_once(

@@ -22,10 +22,11 @@ import ibis.expr.types as ir
 
 from weiwan.analytics.features import as_of_rows
 from weiwan.analytics.warehouse import Store, TableSource
+from weiwan.core.decide_rules import OUTCOME_MONTHS
 from weiwan.core.months import add_months
 
 OUTCOME_COLUMNS = ("subscriber_id", "snapshot_date", "offer_type", "treated", "churned")
-HORIZON_MONTHS = 3
+HORIZON_MONTHS = OUTCOME_MONTHS
 CONTACT_DAYS = 30
 
 

@@ -13,6 +13,10 @@ from weiwan.core.strategy_rules import Strategies
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
+#: the months after a decision over which its outcome (churned or not) is measured: an uplift
+#: learned from outcomes is the relative cut in the churn over this window
+OUTCOME_MONTHS = 3
+
 
 class DecideConfig(BaseModel):
     """decide.yaml: priors, driver matching, channel costs and effects, hold-out shares."""

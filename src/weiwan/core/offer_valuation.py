@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from weiwan.core.decide_rules import DecideConfig
+from weiwan.core.decide_rules import OUTCOME_MONTHS, DecideConfig
 
 
 def driver_of(feature: pd.Series, config: DecideConfig) -> pd.Series:
@@ -72,8 +72,10 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
     churn_probability (next month), value (CLV future value or NaN), arpu, reason_feature, and
     optionally commitment_months and learned_uplift (the customer's, NaN where none).
     An offer holds the subscriber for its commitment, so the
-    risk it works on is that of leaving within those months (at most ``max_risk_months``),
-    from the monthly probability taken as constant: 1 − (1 − p)^months.
+    risk its prior works on is that of leaving within those months (at most
+    ``max_risk_months``), from the monthly probability taken as constant: 1 − (1 − p)^months;
+    a learned uplift works on the risk over the outcome window it was measured on
+    (:data:`~weiwan.core.decide_rules.OUTCOME_MONTHS`).
     """
     frame = candidates.copy()
     months = (
@@ -81,6 +83,12 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
         if "commitment_months" in frame
         else pd.Series(1.0, index=frame.index)
     )
+    learned = frame.get("learned_uplift")
+    if learned is not None:
+        # a learned uplift is the relative cut measured over the outcome window: it is valued
+        # over that window, whatever the commitment (the evidence says nothing beyond it, and a
+        # one-month care call's effect was measured over the whole window too)
+        months = months.where(learned.isna(), float(OUTCOME_MONTHS))
     monthly = frame["churn_probability"].astype(float).clip(0.0, 1.0)
     frame["risk_over_commitment"] = 1.0 - (1.0 - monthly) ** months
     frame["driver"] = driver_of(frame["reason_feature"], config)
