@@ -29,10 +29,14 @@ browser:
 		(apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null)
 
 # Services the tests start themselves (never mocked), from Debian when missing: redis-server
-# for the event stream consumer, nginx (and openssl) for the TLS reverse proxy's test.
+# for the event stream consumer, nginx (and openssl) for the TLS reverse proxy's test, slapd and
+# ldap-utils (OpenLDAP) for the directory login's tests.
 services:
 	(command -v redis-server && command -v nginx && command -v openssl) >/dev/null 2>&1 || \
 		(apt-get update -qq && apt-get install -y -qq redis-server nginx openssl >/dev/null)
+	(test -x /usr/sbin/slapd && command -v ldapadd) >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			slapd ldap-utils >/dev/null)
 
 # Two workers by default (CI has two cores); each test module runs whole on one worker and the
 # browser tests together (one demo site): tests/conftest.py groups them.

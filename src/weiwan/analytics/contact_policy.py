@@ -1,8 +1,9 @@
 """Contact policy (触点管理): one set of rules for every channel, so nobody is over-contacted.
 
 Per-channel and cross-channel frequency caps per day / week / month, quiet hours, do-not-disturb
-lists, cool-off after a refusal, priorities between trigger kinds and campaigns, and each
-channel's daily capacity, read from ``contact_policy.yaml``. :meth:`ContactPolicy.explain_contacts`
+lists and the objections of the consent ledger, cool-off after a refusal, priorities between
+trigger kinds and campaigns, and each channel's daily capacity, read from
+``contact_policy.yaml``. :meth:`ContactPolicy.explain_contacts`
 is one Ibis expression over the candidates and the contact history that says why each candidate
 contact is blocked (or NULL when it is allowed). The format is in ``docs/policies.md``.
 
@@ -23,6 +24,7 @@ import pyarrow as pa
 from pydantic import ValidationError
 
 from weiwan.analytics.config_files import problems, read_yaml
+from weiwan.core.consent_rules import PURPOSE_OF_CHANNEL
 from weiwan.core.contact_rules import (
     BLOCK_REASONS,
     CHANNELS,
@@ -87,6 +89,7 @@ class ContactPolicy(ContactRules):
         history: ir.Table,
         dnd: ir.Table | None,
         day: dt.date,
+        objections: ir.Table | None = None,
     ) -> ir.Table:
         """``candidates`` (subscriber_id, channel, …) with ``blocked_reason``: the first of
         :data:`BLOCK_REASONS` that blocks each contact on ``day``, or NULL when allowed.
@@ -94,8 +97,11 @@ class ContactPolicy(ContactRules):
         ``history``: subscriber_id, channel, contacted_at (timestamp or date), outcome; every
         contact up to and including ``day`` counts towards the caps, a refusal (an outcome in
         ``refusal_outcomes``) starts the cool-off. ``dnd``: subscriber_id, channel (a channel
-        name or ``"all"``). A cap of N blocks the contact when N contacts are already in the
-        window; the cool-off of N days blocks the N days from the refusal's date on.
+        name or ``"all"``). ``objections``: subscriber_id, purpose, channel — the consent
+        ledger's current objections; the candidates are offers (marketing), so an objection on
+        their channel blocks them (``objection``). A cap of N blocks the contact when N
+        contacts are already in the window; the cool-off of N days blocks the N days from the
+        refusal's date on.
         """
         week_start = day - dt.timedelta(days=7)
         month_start = add_months(day, -1)
@@ -161,6 +167,19 @@ class ContactPolicy(ContactRules):
                 dnd_channel,
                 [sub == dnd_channel.cp_d_sub, channel == dnd_channel.cp_d_channel],
             ).left_join(dnd_all, sub == dnd_all.cp_a_sub)
+        if objections is not None:
+            objected = (
+                objections.filter(objections.channel.isin(sorted(PURPOSE_OF_CHANNEL)))
+                .select(
+                    cp_o_sub=objections.subscriber_id.cast("string"),
+                    cp_o_channel=objections.channel.cast("string"),
+                    cp_o_flag=ibis.literal(True),
+                )
+                .distinct()
+            )
+            joined = joined.left_join(
+                objected, [sub == objected.cp_o_sub, channel == objected.cp_o_channel]
+            )
         t = joined
         proactive_row = ~t.cp_inbound.fill_null(False)
 
@@ -177,6 +196,9 @@ class ContactPolicy(ContactRules):
         ):
             if cap is not None:
                 cross_over = cross_over | (count.fill_null(0) >= cap)
+        objection_hit = ibis.literal(False)
+        if objections is not None:
+            objection_hit = t.cp_o_flag.fill_null(False)
         dnd_hit = ibis.literal(False)
         if dnd is not None:
             dnd_hit = t.cp_d_sub.notnull() | (proactive_row & t.cp_a_flag.fill_null(False))
@@ -190,6 +212,7 @@ class ContactPolicy(ContactRules):
             (over(t.cp_c_week, t.cp_cap_week), "cap_week"),
             (over(t.cp_c_month, t.cp_cap_month), "cap_month"),
             (proactive_row & cross_over, "cross_channel_cap"),
+            (objection_hit, "objection"),
             (dnd_hit, "dnd"),
             (cool, "cool_off"),
             else_=ibis.null("string"),
@@ -202,9 +225,11 @@ class ContactPolicy(ContactRules):
         history: ir.Table,
         dnd: ir.Table | None,
         day: dt.date,
+        objections: ir.Table | None = None,
     ) -> ir.Table:
-        """The candidates (same columns) no cap, do-not-disturb entry or cool-off blocks."""
-        explained = self.explain_contacts(candidates, history, dnd, day)
+        """The candidates (same columns) no cap, objection, do-not-disturb entry or cool-off
+        blocks."""
+        explained = self.explain_contacts(candidates, history, dnd, day, objections)
         return explained.filter(explained.blocked_reason.isnull()).drop("blocked_reason")
 
 

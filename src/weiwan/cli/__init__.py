@@ -8,6 +8,7 @@ contents: it registers the groups and commands in the order ``weiwan --help`` li
 from weiwan.cli import (
     appraisal,
     backup,
+    consents,
     daily,
     data,
     demo,
@@ -30,12 +31,14 @@ app.command()(data.ingest)
 app.command()(demo.demo)
 app.command("publish")(data.publish_command)
 app.command("daily")(daily.daily)
+app.command("daily-watch")(daily.daily_watch)
 app.add_typer(ops.db_app, name="db")
 app.add_typer(ops.users_app, name="users")
 app.command("serve")(ops.serve)
 app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.add_typer(ops.sms_app, name="sms")
+app.add_typer(consents.consents_app, name="consents")
 app.add_typer(events.events_app, name="events")
 app.add_typer(warehouse.decisions_app, name="decisions")
 app.add_typer(model.model_app, name="model")

@@ -240,6 +240,48 @@ def _choose(engine: Any, landing: Path, snapshot: str | None) -> tuple[date, Pat
     return None if done else (newest, deliveries[newest])
 
 
+def _alert(day: Day, run_id: int) -> None:
+    """Tell the administrators about a run that did not succeed (settings ``alert_*``)."""
+    from weiwan.ops.runs.alerts import alert_failed_run
+
+    try:
+        with session_scope(day.engine) as session:
+            done = alert_failed_run(session, day.settings, run_id)
+    except Exception as exc:  # e.g. the database went away: the run's own exit code stands
+        console.print(f"[yellow]alert not sent: {type(exc).__name__}: {exc}[/yellow]")
+        return
+    if done is not None and done.errors:
+        console.print(f"[yellow]alert not delivered: {'; '.join(done.errors)}[/yellow]")
+
+
+def daily_watch() -> None:
+    """Alert the administrators (settings ``alert_emails``, ``alert_phones``) once a day when
+    the day's publication is not there by ``publication_due``; for cron every 15 minutes."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from weiwan.ops.runs.alerts import alert_if_late, alert_unreachable, configured
+
+    settings = get_settings()
+    if not configured(settings):
+        raise fail(WeiwanError("no alert_emails or alert_phones are set: nobody to tell"))
+    engine = None
+    try:
+        engine = ops_engine()
+        with session_scope(engine) as session:
+            done = alert_if_late(session, settings, utcnow())
+    except SQLAlchemyError as exc:
+        done = alert_unreachable(settings, utcnow(), f"{type(exc).__name__}: {exc}"[:500])
+    finally:
+        if engine is not None:
+            engine.dispose()
+    if done is None:
+        out.print("nothing to tell: the day is published, not yet due, or told already")
+        return
+    out.print(f"told: {', '.join(done.sent) or '-'}", highlight=False)
+    if done.errors:
+        raise fail(WeiwanError(f"alert not delivered: {'; '.join(done.errors)}"))
+
+
 def _run(day: Day) -> tuple[int, dict[str, Any]]:
     """The steps of ``day``, resuming after those a failed run of it finished."""
     with session_scope(day.engine) as session:
@@ -287,6 +329,8 @@ def _run(day: Day) -> tuple[int, dict[str, Any]]:
             failed_step=failed[0][0] if failed else None,
             error=failed[0][1] if failed else None,
         )
+    if status != "succeeded":
+        _alert(day, run_id)
     summary = {
         "run": run_id,
         "snapshot": day.snapshot,

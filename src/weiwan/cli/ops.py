@@ -88,7 +88,13 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the operational API (and the pages) on the database the settings name."""
+    from weiwan.ops.org.directory_config import load_directory
+
     settings = get_settings()
+    try:  # a mistake in the LDAP settings or group mapping: one clear line, before any worker
+        load_directory(settings)
+    except WeiwanError as exc:
+        raise fail(exc) from exc
     ops_engine().dispose()  # migrate before the workers start
     address = host or settings.host
     chosen = settings.port if port is None else port

@@ -26,6 +26,7 @@ BLOCK_REASONS = (
     "cap_week",
     "cap_month",
     "cross_channel_cap",
+    "objection",  # the consent ledger (core.consent_rules), where do-not-disturb blocks
     "dnd",
     "cool_off",
 )

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: connections per server process (see ``Settings.db_pool_size``)
@@ -92,6 +92,27 @@ class Settings(BaseSettings):
         description="Local time by which the daily run's publication should be there; after "
         "it, /readyz answers 503 until the day is published.",
     )
+    # --- alerts to the administrators (docs/operations.md, "Monitor") ---
+    alert_emails: str = Field(
+        default="",
+        description="Comma-separated mail addresses told when a daily run fails or the day's "
+        "publication is late (`weiwan daily`, `weiwan daily-watch`).",
+    )
+    alert_phones: str = Field(
+        default="",
+        description="Comma-separated mobile numbers told the same by SMS, through the SMS "
+        "gateway (with the outbox gateway: appended to <home>/var/alert-sms.jsonl).",
+    )
+    smtp_host: str | None = Field(default=None, description="Mail server for the alerts.")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Port of the mail server.")
+    smtp_starttls: bool = Field(
+        default=False, description="Upgrade the mail connection with STARTTLS before sending."
+    )
+    smtp_user: str | None = Field(default=None, description="Mail server login, if it needs one.")
+    smtp_password: str | None = Field(default=None, description="Mail server password.")
+    smtp_from: str = Field(
+        default="weiwan@localhost", description="Sender address of the alert mails."
+    )
     metrics_allowed: str = Field(
         default="127.0.0.1/32,::1/128",
         description="Comma-separated networks whose addresses may read /metrics (others get "
@@ -124,7 +145,14 @@ class Settings(BaseSettings):
     sms_callback_token: str | None = Field(
         default=None,
         description="Token the gateway must send (X-SMS-Callback-Token) with delivery "
-        "receipts; unset: receipts are refused.",
+        "receipts and forwarded replies; unset: both are refused.",
+    )
+    sms_unsubscribe_keywords: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Reply words that unsubscribe from marketing SMS besides TD, T and 退订, "
+        'which always do (JSON list, e.g. ["N", "取消"]; compared trimmed, in any case; '
+        "docs/privacy.md).",
     )
 
     # --- SMS dispatch reliability (docs/surveys-and-sms.md, "Dispatch and reconciliation") ---
@@ -200,6 +228,88 @@ class Settings(BaseSettings):
         default=False,
         description="Serve /api/v1/docs and /api/v1/openapi.json without login (default: any "
         "logged-in user only).",
+    )
+
+    # --- directory (LDAP) login (docs/ldap.md); unset ldap_url: local accounts only ---
+    ldap_url: str | None = Field(
+        default=None,
+        pattern=r"^ldaps?://[^/\s]+/?$",
+        description="The operator's directory: ldap://host:389 or ldaps://host:636. Unset: "
+        "only local accounts log in. Set: a user name that is not a local account is looked "
+        "up and checked there (docs/ldap.md).",
+    )
+    ldap_start_tls: bool = Field(
+        default=False,
+        description="Upgrade an ldap:// connection with StartTLS before anything is sent "
+        "(the certificate is always verified).",
+    )
+    ldap_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that signed the directory's certificate (ldaps:// "
+        "or StartTLS); default: the system's CAs.",
+    )
+    ldap_bind_dn: str | None = Field(
+        default=None,
+        description="Service account that searches for users and groups, e.g. "
+        "cn=weiwan,ou=services,dc=example,dc=cn; unset: anonymous search.",
+    )
+    ldap_bind_password: SecretStr | None = Field(
+        default=None, description="Password of the service account."
+    )
+    ldap_user_base: str | None = Field(
+        default=None,
+        description="Where users are searched (subtree), e.g. ou=people,dc=example,dc=cn.",
+    )
+    ldap_user_filter: str = Field(
+        default="(&(objectClass=inetOrgPerson)(uid={username}))",
+        description="Filter that finds one user; {username} is replaced by the login name "
+        "with LDAP filter characters escaped. Active Directory: "
+        "(&(objectClass=user)(sAMAccountName={username})).",
+    )
+    ldap_username_attribute: str = Field(
+        default="uid",
+        description="Attribute holding the login name as the directory spells it (the local "
+        "user's name); Active Directory: sAMAccountName.",
+    )
+    ldap_name_attribute: str = Field(
+        default="displayName",
+        description="Attribute holding the person's display name (cn when it is empty).",
+    )
+    ldap_groups: Literal["search", "memberof"] = Field(
+        default="search",
+        description="How a user's groups are read: 'search' (groups under ldap_group_base "
+        "matching ldap_group_filter) or 'memberof' (the user's memberOf attribute: Active "
+        "Directory, or OpenLDAP with the memberof overlay).",
+    )
+    ldap_group_base: str | None = Field(
+        default=None,
+        description="Where groups are searched (subtree); default ldap_user_base.",
+    )
+    ldap_group_filter: str = Field(
+        default="(|(member={dn})(uniqueMember={dn}))",
+        description="Filter of the groups a user is in; {dn} is replaced by the user's DN, "
+        "escaped. Nested groups in Active Directory: (member:1.2.840.113556.1.4.1941:={dn}).",
+    )
+    ldap_disabled_filter: str = Field(
+        default="(|(pwdAccountLockedTime=000001010000Z)(employeeType=disabled))",
+        description="An entry matching this filter is disabled in the directory: refused, "
+        "and its local mirror deactivated with its sessions ended. Default: locked for good "
+        "by OpenLDAP's password policy, or employeeType 'disabled'. Active Directory: "
+        "(userAccountControl:1.2.840.113556.1.4.803:=2).",
+    )
+    ldap_timeout_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="Connect and answer timeout of each directory request (whole seconds: "
+        "ldap3 sets the socket's receive timeout in seconds); past it the directory counts as "
+        "unreachable.",
+    )
+    ldap_group_mapping: Path | None = Field(
+        default=None,
+        description="YAML file mapping directory groups to role, branch and team, first "
+        "match wins (docs/ldap.md; example deploy/ldap/groups.example.yaml). Required with "
+        "ldap_url.",
     )
 
     # --- uploads and customer lookups (docs/decisions/0008-lookup-rate-limit-and-uploads.md)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.access import Actor, actor_for
 from weiwan.ops.org.models import User
+from weiwan.ops.org.service import DirectoryCheck
 from weiwan.ops.org.sessions import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -141,6 +142,13 @@ def resolve_actor(request: Request, db: Session) -> Actor:
 def client_ip(request: Request) -> str | None:
     """The client's address as the server sees it (behind a proxy: uvicorn's forwarded one)."""
     return request.client.host if request.client else None
+
+
+def login_directory(request: Request) -> DirectoryCheck | None:
+    """The directory (LDAP) login the application was made with (``app.state.directory``,
+    from the ``ldap_*`` settings), or ``None``: local accounts only."""
+    directory: DirectoryCheck | None = getattr(request.app.state, "directory", None)
+    return directory
 
 
 def login_policy(request: Request) -> LoginPolicy:

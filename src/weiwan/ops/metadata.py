@@ -7,6 +7,7 @@ from sqlalchemy import MetaData
 import weiwan.ops.anomalies.models
 import weiwan.ops.appraisal.models
 import weiwan.ops.campaigns.models
+import weiwan.ops.consents.models
 import weiwan.ops.contacts.models
 import weiwan.ops.customers.models
 import weiwan.ops.dataquality.models

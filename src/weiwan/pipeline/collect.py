@@ -1,6 +1,6 @@
 """Collect the operational side's contacts (``ops_contacts``), do-not-disturb wishes
-(``do_not_disturb``), real-time events (``ops_events``) and the offers granted for them
-(``ops_online_grants``) into the warehouse.
+(``do_not_disturb``), the objections of the consent ledger (``objections``), real-time events
+(``ops_events``) and the offers granted for them (``ops_online_grants``) into the warehouse.
 
 Runs before the day's steps so the outcomes of closed decisions (``analytics.outcomes``) and
 the learned uplift see what agents, stores and SMS actually did. The window is the
@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 
 from weiwan.analytics.warehouse import Store
 from weiwan.core.db import session_scope
+from weiwan.ops.consents.service import FEED_COLUMNS as OBJECTION_COLUMNS
+from weiwan.ops.consents.service import objection_feed
 from weiwan.ops.contacts.feed import FEED_COLUMNS, contact_feed, do_not_disturb_feed
 from weiwan.ops.events.feed import FEED_COLUMNS as EVENT_COLUMNS
 from weiwan.ops.events.feed import event_feed
@@ -29,6 +31,7 @@ from weiwan.ops.ledger.service import GRANT_COLUMNS, grant_feed
 
 TABLE = "ops_contacts"
 DND_TABLE = "do_not_disturb"
+OBJECTIONS_TABLE = "objections"
 EVENTS_TABLE = "ops_events"
 GRANTS_TABLE = "ops_online_grants"
 LOOKBACK_DAYS = 40
@@ -139,3 +142,14 @@ def collect_do_not_disturb(engine: Engine, warehouse: Store) -> int:
     frame = pd.DataFrame(rows, columns=["subscriber_id", "channel"])
     schema = ibis.schema({"subscriber_id": "string", "channel": "string"})
     return warehouse.replace_table(DND_TABLE, ibis.memtable(frame, schema=schema))
+
+
+def collect_objections(engine: Engine, warehouse: Store) -> int:
+    """Replace the warehouse's ``objections`` (subscriber_id, purpose, channel) with the
+    current objections of the consent ledger; the day's decisions leave out the contacts they
+    cover and decide nothing for those who refuse automated decisions."""
+    with session_scope(engine) as session:
+        rows = objection_feed(session)
+    frame = pd.DataFrame(rows, columns=list(OBJECTION_COLUMNS))
+    schema = ibis.schema({name: "string" for name in OBJECTION_COLUMNS})
+    return warehouse.replace_table(OBJECTIONS_TABLE, ibis.memtable(frame, schema=schema))

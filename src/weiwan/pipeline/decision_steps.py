@@ -30,7 +30,7 @@ from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import driver_of, prior_uplift
 from weiwan.core.settings import get_settings
-from weiwan.pipeline.collect import GRANTS_TABLE
+from weiwan.pipeline.collect import DND_TABLE, GRANTS_TABLE, OBJECTIONS_TABLE
 from weiwan.pipeline.steps import RunContext
 
 log = get_logger(__name__)
@@ -146,7 +146,8 @@ class DecisionInputs:
 def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
     """The decisions step's inputs: the profile and the day's alerts, the policy library
     (checked, its problems logged and warned), earlier actions as grants and contacts, the
-    do-not-disturb list, the contact policy, the decide config and the learned uplift. None,
+    do-not-disturb list, the objections of the consent ledger, the contact policy, the decide
+    config and the learned uplift. None,
     with a run warning, when no subscriber has a churn score (no model)."""
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
     profile = load_profile(warehouse, snapshot)
@@ -182,7 +183,10 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
             contacted_at=actions.snapshot_date,
             outcome=ibis.null("string"),
         )
-    dnd = warehouse.table("do_not_disturb") if warehouse.has_table("do_not_disturb") else None
+    dnd = warehouse.table(DND_TABLE) if warehouse.has_table(DND_TABLE) else None
+    objections = (
+        warehouse.table(OBJECTIONS_TABLE) if warehouse.has_table(OBJECTIONS_TABLE) else None
+    )
     rules = load_rules(list(ctx.rule_documents.rule_files) if ctx.rule_documents else None)
     day = DayInputs(
         profile=profile,
@@ -190,6 +194,7 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
         granted=granted,
         history=history,
         dnd=dnd,
+        objections=objections,
         trigger_names={r.id: (r.name_zh, r.name_en) for r in rules.rules},
     )
     config = load_decide_config(paths.decide if paths else None)

@@ -31,6 +31,7 @@ from weiwan.pipeline.collect import (
     collect_contacts,
     collect_do_not_disturb,
     collect_events,
+    collect_objections,
     collect_online_grants,
 )
 from weiwan.pipeline.decision_steps import (
@@ -117,6 +118,7 @@ def run_pipeline(
             ops_engine, warehouse, snapshot, tz=tz or ZoneInfo("Asia/Shanghai")
         )
         result.rows["do_not_disturb"] = collect_do_not_disturb(ops_engine, warehouse)
+        result.rows["objections"] = collect_objections(ops_engine, warehouse)
         result.rows["ops_events"] = collect_events(
             ops_engine, warehouse, snapshot, tz=tz or ZoneInfo("Asia/Shanghai")
         )

@@ -37,8 +37,10 @@ from weiwan.ops.events.api import take_in as events_endpoint
 from weiwan.ops.health.api import router as health_router
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.api import login as login_endpoint
+from weiwan.ops.org.directory_login import directory_login
 from weiwan.ops.org.sessions import SESSION_KEY
 from weiwan.ops.sms.api import delivery_receipts as receipts_endpoint
+from weiwan.ops.sms.api import replies as replies_endpoint
 from weiwan.web.errors import error_text, in_reader_language, validation_body
 from weiwan.web.i18n import gettext
 from weiwan.web.metrics import MetricsMiddleware
@@ -184,10 +186,10 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
 
 
 #: The API's routes that need no session: logging in, the SMS gateway's delivery receipts and
-#: event intake (their own tokens). Every other route, present or future, needs one (deny by
-#: default).
+#: forwarded replies and event intake (their own tokens). Every other route, present or
+#: future, needs one (deny by default).
 PUBLIC_API_ENDPOINTS: frozenset[Callable[..., Any]] = frozenset(
-    {login_endpoint, receipts_endpoint, events_endpoint}
+    {login_endpoint, receipts_endpoint, replies_endpoint, events_endpoint}
 )
 
 
@@ -287,6 +289,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.clock = utcnow  # tests move it to check the session lifetimes
     app.state.engine = engine
     app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+    app.state.directory = directory_login(settings)  # checked now: a bad setting fails here
     public_paths: set[str] = set()  # filled once the routers are in
     # innermost: JSON bodies without NaN/Infinity (anonymous callers get their 401 first)
     app.add_middleware(StrictJSONMiddleware, defer=_anonymous_caller(public_paths))

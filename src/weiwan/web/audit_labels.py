@@ -9,7 +9,15 @@ from typing import Any
 from weiwan.web.formatting import format_number
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
-from weiwan.web.labels import CAMPAIGN_STATES, CHANNELS, ROLES, label
+from weiwan.web.labels import (
+    CAMPAIGN_STATES,
+    CHANNELS,
+    CONSENT_PURPOSES,
+    CONSENT_SOURCES,
+    CONSENT_STATES,
+    ROLES,
+    label,
+)
 
 TARGET_TYPES: dict[str, Any] = {
     "anomalies": _l("Anomaly pool"),
@@ -19,6 +27,7 @@ TARGET_TYPES: dict[str, Any] = {
     "campaign": _l("Campaign"),
     "config": _l("Settings"),
     "config_document": _l("Settings document"),
+    "consent_import": _l("Consent file import"),
     "contact": _l("Contact record"),
     "customer": _l("Customer"),
     "customer_list": _l("Customer list"),
@@ -36,6 +45,7 @@ TARGET_TYPES: dict[str, Any] = {
     "user": _l("User"),
 }
 DETAIL_KEYS: dict[str, Any] = {
+    "account_source": _l("Account source"),
     "again": _l("Repeated"),
     "applied": _l("Applied version"),
     "archived": _l("Archived"),
@@ -48,9 +58,11 @@ DETAIL_KEYS: dict[str, Any] = {
     "cli": _l("Command line"),
     "comment": _l("Comment"),
     "created": _l("Created"),
+    "deactivated": _l("Deactivated"),
     "decision": _l("Decision"),
     "discarded": _l("Withdrawn"),
     "edited_by": _l("Edited by"),
+    "effective_at": _l("In effect from"),
     "failed_logins": _l("Failed logins"),
     "fields": _l("Fields"),
     "filters": _l("Filters"),
@@ -70,19 +82,26 @@ DETAIL_KEYS: dict[str, Any] = {
     "override": _l("Promoted without significance"),
     "p_value": _l("p-value"),
     "pending": _l("Pending edit"),
+    "purpose": _l("Purpose"),
     "questionnaire_id": _l("Questionnaire"),
     "questions": _l("Questions"),
     "reason": _l("Reason"),
+    "recorded": _l("Recorded"),
+    "reference": _l("Reference"),
     "report_ids": _l("Reports"),
     "role": _l("Role"),
     "roles": _l("Roles"),
     "rows": _l("Rows"),
     "rule": _l("Rule"),
+    "sessions_ended": _l("Sessions ended"),
     "sha256": _l("Fingerprint"),
     "snapshot": _l("Data date"),
+    "source": _l("Source"),
+    "state": _l("Consent or objection"),
     "subscribers": _l("Subscribers"),
     "tables": _l("Tables"),
     "targets": _l("Targets"),
+    "unchanged": _l("Unchanged"),
     "updated": _l("Updated"),
     "username": _l("Username"),
     "window_seconds": _l("Window (seconds)"),
@@ -91,11 +110,17 @@ DETAIL_KEYS: dict[str, Any] = {
 #: values that are codes of the vocabulary, by the detail field holding them
 #: (a card viewed from the work list is audited with the channel ``workbench``)
 _VIEW_CHANNELS: dict[str, Any] = {**CHANNELS, "workbench": _l("Work list")}
+#: where an account's password is checked (a directory login's ``account_source``)
+ACCOUNT_SOURCES: dict[str, Any] = {"ldap": _l("Directory (LDAP)"), "local": _l("Local account")}
 _CODED: dict[str, dict[str, Any]] = {
+    "account_source": ACCOUNT_SOURCES,
     "channel": _VIEW_CHANNELS,
     "role": ROLES,
     "roles": ROLES,
     "decision": CAMPAIGN_STATES,  # an approval's decision: approved / rejected
+    "purpose": CONSENT_PURPOSES,
+    "state": CONSENT_STATES,
+    "source": CONSENT_SOURCES,
 }
 #: who acted when no user did (the ``by`` of the daily run's events)
 _ACTORS: dict[str, Any] = {

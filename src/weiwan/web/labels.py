@@ -87,6 +87,19 @@ LIFECYCLE: dict[str, Any] = {
 }
 RISK_BANDS: dict[str, Any] = {"high": _l("High"), "medium": _l("Medium"), "low": _l("Low")}
 PAYMENT_TYPES: dict[str, Any] = {"prepaid": _l("Prepaid"), "postpaid": _l("Postpaid")}
+#: the consent and objection ledger (docs/privacy.md): purposes, states and sources
+CONSENT_PURPOSES: dict[str, Any] = {
+    "marketing_sms": _l("Marketing SMS"),
+    "outbound_call": _l("Outbound calls"),
+    "automated_decision": _l("Personalised automated decisions"),
+}
+CONSENT_STATES: dict[str, Any] = {"consent": _l("Consent"), "objection": _l("Objection")}
+CONSENT_SOURCES: dict[str, Any] = {
+    "crm_import": _l("CRM file"),
+    "agent": _l("Agent"),
+    "sms_reply": _l("SMS reply"),
+    "self_service": _l("Self-service"),
+}
 
 
 def label(vocabulary: dict[str, Any], code: str | None) -> str:
@@ -110,5 +123,8 @@ def template_globals() -> dict[str, Any]:
         "tier_label": lambda code: label(VALUE_TIERS, code),
         "risk_label": lambda code: label(RISK_BANDS, code),
         "lifecycle_label": lambda code: label(LIFECYCLE, code),
+        "purpose_label": lambda code: label(CONSENT_PURPOSES, code),
+        "consent_state_label": lambda code: label(CONSENT_STATES, code),
+        "consent_source_label": lambda code: label(CONSENT_SOURCES, code),
         "yes_no": lambda flag: gettext("yes") if flag else gettext("no"),
     }

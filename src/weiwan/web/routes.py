@@ -9,6 +9,7 @@ from weiwan.ops.anomalies.api import router as anomalies_router
 from weiwan.ops.appraisal.api import router as appraisal_router
 from weiwan.ops.campaigns.api import router as campaigns_router
 from weiwan.ops.card.api import router as card_router
+from weiwan.ops.consents.api import router as consents_router
 from weiwan.ops.contacts.api import router as contacts_router
 from weiwan.ops.customers.api import router as customers_router
 from weiwan.ops.dataquality.api import router as dataquality_router
@@ -50,6 +51,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     customers_router,
     tasks_router,
     contacts_router,
+    consents_router,
     offers_router,
     surveys_router,
     sms_router,

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from customer_fixtures import publish_customers, publish_rules
 from weiwan.core.db import session_scope
 from weiwan.ops.card.service import HISTORY_LIMIT, customer_card
+from weiwan.ops.consents.service import Statement, record_statements
 from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome, DoNotDisturb
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.access import actor_for
@@ -43,6 +44,19 @@ def test_both_paths_give_the_same_card(
             )
         )
         session.add(DoNotDisturb(subscriber_id="S00001", channel="sms", reason="x"))
+        said = [  # objects to calls, then consents again to account-manager calls
+            Statement("S00001", "outbound_call", "all", "objection", "agent", start),
+            Statement("S00001", "marketing_sms", "sms", "consent", "crm_import", start),
+            Statement(
+                "S00001",
+                "outbound_call",
+                "account_manager_call",
+                "consent",
+                "agent",
+                start + timedelta(hours=1),
+            ),
+        ]
+        record_statements(session, said, recorded_by=None)
         create_tasks(
             session,
             [
@@ -119,6 +133,7 @@ def test_both_paths_give_the_same_card(
         assert [t["channel"] for t in card.open_tasks] == ["store", "hotline", "outbound_call"]
         assert card.managers == {"retention_manager": "Agent", "account_manager": "Agent2"}
         assert card.do_not_disturb == ["sms"]
+        assert card.objections == [{"purpose": "outbound_call", "channel": "outbound_call"}]
         assert card.acceptances[0]["status"] == "active"
         audited = session.scalar(select(func.count()).where(AuditEvent.action == "pii_view"))
     assert audited == 13  # every card built is one audit event, on both paths

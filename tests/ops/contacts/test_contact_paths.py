@@ -23,6 +23,7 @@ from customer_fixtures import customer, policy, publish_customers, publish_rules
 from weiwan.core.db import session_scope
 from weiwan.core.errors import WeiwanError
 from weiwan.ops.campaigns.models import Campaign
+from weiwan.ops.consents.service import Statement, record_statements
 from weiwan.ops.contacts import record_pg
 from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome, DoNotDisturb
 from weiwan.ops.contacts.records import CallRecord
@@ -121,7 +122,8 @@ def world(engine: Engine, branches: dict[str, int], people: dict[str, int]) -> W
 
 def _history(session: Session, people: dict[str, int]) -> None:
     """S00003: an outbound call this morning; S00005: a refusal three days ago; S00006 does
-    not want SMS or any proactive contact; S00002 accepted data10 last week."""
+    not want SMS or any proactive contact; S00002 accepted data10 last week and objects to
+    outbound calls since yesterday (the consent ledger)."""
     rows = [
         ("S00003", AT - timedelta(hours=1), "outbound_call", ["connected"]),
         ("S00005", AT - timedelta(days=3), "sms", ["refused"]),
@@ -159,6 +161,10 @@ def _history(session: Session, people: dict[str, int]) -> None:
             )
     session.add(DoNotDisturb(subscriber_id="S00006", channel="sms"))
     session.add(DoNotDisturb(subscriber_id="S00006", channel="all"))
+    objection = Statement(
+        "S00002", "outbound_call", "all", "objection", "agent", AT - timedelta(days=1)
+    )
+    record_statements(session, [objection], recorded_by=people["agent"])
 
 
 def _accept(policy_id: str | None = None) -> dict[str, Any]:
@@ -223,6 +229,12 @@ SCENARIOS: list[tuple[str, str, dict[str, Any], str]] = [
      {"subscriber_id": "S00006", "channel": "sms"}, "blocked dnd"),
     ("do not disturb, all", "director",
      {"subscriber_id": "S00006", "channel": "outbound_call"}, "blocked dnd"),
+    ("objection to calls", "director",
+     {"subscriber_id": "S00002", "channel": "account_manager_call"}, "blocked objection"),
+    ("objection to calls, not to SMS", "director",
+     {"subscriber_id": "S00002", "channel": "sms"}, "sent"),
+    ("inbound despite an objection", "clerk",
+     {"subscriber_id": "S00002", "channel": "store", "task": "S00002:store"}, "sent"),
     ("inbound despite all", "director",
      {"subscriber_id": "S00006", "channel": "hotline", "outcomes": [_accept("keep168")]},
      "sent, closed 0"),

@@ -142,6 +142,12 @@ def _csv_results(s: Seeded) -> Req:
     return Req(files={"file": ("results.csv", content.encode("utf-8"), "text/csv")})
 
 
+def _reply(msisdn: str) -> dict[str, str]:
+    """An unsubscribe reply the gateway forwards (an unknown number leaves the state alone)."""
+    at = datetime.now(TZ).isoformat()
+    return {"message_id": "mo-matrix", "msisdn": msisdn, "text": "TD", "received_at": at}
+
+
 def _questionnaire_body() -> dict[str, Any]:
     return {
         "title_zh": "离网原因调查",
@@ -326,6 +332,23 @@ ROUTES: tuple[Route, ...] = (
         frozenset({Role.SHIFT_LEAD, Role.CENTRE_HEAD, Role.DIRECTOR}),
         lambda s: Req(path={"subscriber_id": DND_CUSTOMER, "channel": DND_WISH["channel"]}),
     ),
+    # --- the consent and objection ledger: read like do-not-disturb, recorded by the roles
+    # that serve customers (the admin and the analyst do not)
+    Route(
+        "GET",
+        "/customers/{subscriber_id}/consents",
+        ALL,
+        lambda s: Req(path={"subscriber_id": "S00001"}),
+    ),
+    Route(
+        "POST",
+        "/customers/{subscriber_id}/consents",
+        WORKERS,
+        lambda s: Req(
+            path={"subscriber_id": "S00003"},
+            json={"purpose": "marketing_sms", "state": "objection", "reference": "录音-001"},
+        ),
+    ),
     # a contact of the city agent: in every inspector's view (team, branch, all)
     Route(
         "POST",
@@ -472,6 +495,14 @@ ROUTES: tuple[Route, ...] = (
         "/sms/delivery-receipts",
         frozenset(),
         lambda s: Req(json={"receipts": [{"message_id": "gw-unknown", "status": "delivered"}]}),
+        auth="token",
+    ),
+    # the subscribers' replies the gateway forwards: the same token, no session
+    Route(
+        "POST",
+        "/sms/replies",
+        frozenset(),
+        lambda s: Req(json={"replies": [_reply("13900000000")]}),
         auth="token",
     ),
     # --- real-time events (issue 20): intake takes a source's bearer token, never a session
@@ -998,6 +1029,20 @@ def test_delivery_receipts_take_the_token_not_a_session(isolated: Matrix) -> Non
         _client(isolated, None), route, Req(json=req.json, headers={CALLBACK_HEADER: "x"})
     )
     assert wrong.status_code == 401
+
+
+def test_sms_replies_take_the_token_not_a_session(isolated: Matrix) -> None:
+    """The gateway's forwarded replies need no session and no CSRF token, only its token; an
+    unknown number is answered per reply."""
+    (route,) = [r for r in ROUTES if r.path == "/sms/replies"]
+    req = route.request(isolated.seeded)
+    accepted = _send(_client(isolated, None), route, req, token=True)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["results"] == [
+        {"message_id": "mo-matrix", "result": "unknown_subscriber"}
+    ]
+    mine = _send(_client(isolated, None), route, Req(json={"replies": [_reply("13800000001")]}))
+    assert mine.status_code == 401
 
 
 def test_requests_leave_the_seeded_state_alone(matrix: Matrix) -> None:

@@ -14,11 +14,12 @@ from api_helpers import login
 from weiwan.ops.org.sessions import CSRF_HEADER
 from weiwan.web.app import PUBLIC_API_ENDPOINTS
 
-#: the only operations that need no session (the SMS receipts take the gateway's token, event
-#: intake a source's bearer token)
+#: the only operations that need no session (the SMS receipts and replies take the gateway's
+#: token, event intake a source's bearer token)
 PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/sms/delivery-receipts"),
+    ("POST", "/api/v1/sms/replies"),
     ("POST", "/api/v1/events"),
 }
 
@@ -37,7 +38,7 @@ def _bad_path(path: str) -> str:
 
 
 def test_only_login_and_the_token_routes_are_public(app: FastAPI) -> None:
-    """Every operation but these three answers an anonymous caller "not logged in"."""
+    """Every operation but these four answers an anonymous caller "not logged in"."""
     client = TestClient(app)
     public = set()
     for method, path in _operations(app):
@@ -48,6 +49,7 @@ def test_only_login_and_the_token_routes_are_public(app: FastAPI) -> None:
     assert {endpoint.__name__ for endpoint in PUBLIC_API_ENDPOINTS} == {
         "login",
         "delivery_receipts",
+        "replies",
         "take_in",
     }
 

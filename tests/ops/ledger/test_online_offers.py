@@ -21,6 +21,7 @@ from event_fixtures import bearer, event, seed_event_token
 from ledger_fixtures import caps, library_policy, publish_library
 from weiwan.core.db import session_scope
 from weiwan.core.settings import get_settings
+from weiwan.ops.consents.service import Statement, record_statements
 from weiwan.ops.contacts.models import DoNotDisturb
 from weiwan.ops.customers.models import CustomerView, PublishedDecision
 from weiwan.ops.events.models import EventRecord
@@ -179,6 +180,36 @@ def test_the_contact_policy_and_the_real_time_capacity_decide_whether_to_contact
     (rule,) = summary["rules"]
     assert (rule["offers"], rule["not_contacted"], rule["tasks"]) == (2, 2, 2)
     assert rule["offer_cost"] == pytest.approx(66.0)
+
+
+def test_objections_of_the_consent_ledger_stop_the_events_contact_and_offer(
+    app: FastAPI, city: Engine
+) -> None:
+    """Refusing automated decisions (Article 24): no contact and no offer from an event rule,
+    whatever the channel; objecting to calls: no call. The others are served as before."""
+    _library(city)
+    said = _today() - timedelta(hours=2)
+    with session_scope(city) as session:
+        statements = [
+            Statement(ACTED[0], "automated_decision", "all", "objection", "agent", said),
+            Statement(ACTED[1], "outbound_call", "all", "objection", "agent", said),
+        ]
+        record_statements(session, statements, recorded_by=None)
+    _post(app, *(event(f"po-{i}", sid) for i, sid in enumerate(ACTED[:3])))
+    for i in (0, 1):
+        record, made = _decision(city, f"po-{i}")
+        assert (record.status, record.note) == ("processed", "no contact: objection")
+        assert made["blocked"] == "objection" and made.get("offer") is None
+    assert _task_policies(city) == {ACTED[2]: "disc"}
+    with session_scope(city) as session:
+        granted = set(session.scalars(select(OnlineGrant.subscriber_id)))
+    assert granted == {ACTED[2]}
+    # a consent lifts the call objection: the next event calls with the offer
+    with session_scope(city) as session:
+        again = Statement(ACTED[1], "outbound_call", "all", "consent", "agent", _today())
+        record_statements(session, [again], recorded_by=None)
+    _post(app, event("po-9", ACTED[1]))
+    assert _task_policies(city)[ACTED[1]] == "disc"
 
 
 def test_the_hand_over_withdraws_the_day_s_least_valuable_grants_events_left_no_room_for(

@@ -1,5 +1,16 @@
 """The day's run: triggers, hold-out, candidates, valuation, arbitration and care actions,
-giving one decision row per subscriber (:data:`DECISION_COLUMNS`)."""
+giving one decision row per subscriber (:data:`DECISION_COLUMNS`).
+
+The consent ledger's objections (``DayInputs.objections``, collected from the operational side)
+apply here too. An objection to a contact channel leaves out the offers on that channel (the
+contact policy's ``objection``) and a care action by call to a subscriber who objects to
+calls; a care SMS is a service notice, which an objection to marketing SMS lets through. A
+subscriber who refuses personalised automated decisions (Article 24 PIPL) gets no decision at
+all: their retention and care triggers are recorded with the outcome ``objection``, no offer,
+no action, outside the hold-out and the strategy arms (so no experiment counts them). What
+they get instead: only what they ask for themselves (hotline, store, self-service) and
+service notices (docs/privacy.md).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +35,7 @@ from weiwan.analytics.decide.strategies import arm_budgets, arm_capacity, draw_a
 from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
 from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import EVERYONE, SubscriberRange, empty_table, id_ranges
+from weiwan.core.consent_rules import MARKETING_ONLY, PURPOSE_CHANNELS, Purpose
 from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import (
@@ -86,10 +98,13 @@ WHY_NOT_NAMES = {
     "value_cap": ("超出客户价值上限", "over the value cap"),
     "not_worth_it": ("预期价值为负", "not worth its cost"),
 }
+#: the outcome of a trigger the consent ledger's objections stop
+OBJECTION = "objection"
 OUTCOME_NAMES = {
     "granted": ("今日执行", "act today"),
     "holdout": ("对照组，不接触", "hold-out, no contact"),
     "no_eligible_policy": ("无可用政策", "no eligible policy"),
+    OBJECTION: ("客户已拒绝（个人信息保护法）", "the customer objected (PIPL)"),
     **WHY_NOT_NAMES,
 }
 DECISION_COLUMNS = tuple(DECISION_SCHEMA)
@@ -104,6 +119,8 @@ class DayInputs:
     granted: ir.Table | None = None  # subscriber_id, policy_id, granted_on, cost
     history: ir.Table | None = None  # subscriber_id, channel, contacted_at, outcome
     dnd: ir.Table | None = None  # subscriber_id, channel
+    #: the consent ledger's current objections: subscriber_id, purpose, channel
+    objections: ir.Table | None = None
     #: rule id -> (Chinese, English) name of the alert and care rules, for the explanations
     trigger_names: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: filled by the arbitration: the shadow price (yuan of expected value) of one more unit of
@@ -172,7 +189,7 @@ def _candidates(
     pairs = eligibility(
         profile, library.policies, day, granted=inputs.granted, target_groups=library.target_groups
     )
-    wanted = ibis.memtable(retention[["subscriber_id"]])
+    wanted = ibis.memtable(retention.loc[~retention[OBJECTION], ["subscriber_id"]])
     pairs = pairs.semi_join(wanted, "subscriber_id")
     channel_rows = [
         (p.id, p.offer_type, p.total_cost(), p.commitment_months, c)
@@ -207,7 +224,7 @@ def _candidates(
                 "outcome": "string",
             }
         )
-    explained = contact.explain_contacts(cand, history, inputs.dnd, day)
+    explained = contact.explain_contacts(cand, history, inputs.dnd, day, inputs.objections)
     allowed = explained.filter(explained.blocked_reason.isnull()).drop("blocked_reason")
     frame: pd.DataFrame = allowed.to_pandas()
     return frame
@@ -344,7 +361,8 @@ def decide_day_parts(
                 {"subscriber_id": granted.get("subscriber_id", pd.Series(dtype=object))}
             ).assign(action=True)
             care = pd.concat(cares, ignore_index=True) if cares else pd.DataFrame()
-            care_rows = _care_actions(care, busy, left, profile=inputs.profile)
+            objected = _objected_channels(inputs, care)
+            care_rows = _care_actions(care, busy, left, profile=inputs.profile, objected=objected)
         names = Names.of(inputs, library)
         for index, kept_chunk in enumerate(kept):
             chunk = kept_chunk if isinstance(kept_chunk, _Chunk) else _read_back(kept_chunk)
@@ -398,15 +416,21 @@ def _first_pass(
     the candidates the arbitration weighs, the care triggers)."""
     with stage("triggers"):
         retention, care = _triggers(inputs, config)
+        refusing = _refusing(inputs, [retention, care])
+        retention[OBJECTION] = retention["subscriber_id"].isin(refusing).to_numpy(dtype=bool)
+        care[OBJECTION] = care["subscriber_id"].isin(refusing).to_numpy(dtype=bool)
     with stage("holdout"):
         retention["holdout"] = _held_out(retention, config).to_numpy()
         care["holdout"] = _held_out(care, config).to_numpy()
         retention["strategy"] = draw_arms(retention["subscriber_id"], config.strategies)
         care["strategy"] = draw_arms(care["subscriber_id"], config.strategies)
+        for frame in (retention, care):  # outside every experiment
+            frame.loc[frame[OBJECTION], "holdout"] = False
+            frame["strategy"] = frame["strategy"].astype(object).mask(frame[OBJECTION], pd.NA)
     with stage("candidates"):
         candidates = (
             _candidates(retention, inputs, library, contact, config, day)
-            if len(retention) and library.policies
+            if (~retention[OBJECTION]).any() and library.policies
             else pd.DataFrame()
         )
     with stage("scoring"):
@@ -422,6 +446,38 @@ def _first_pass(
         scored["why_not"] = why_not
         weighed = ~held & scored["why_not"].isna()
     return _Chunk(retention, scored[~weighed], scored=True), scored[weighed], care
+
+
+def _refusing(inputs: DayInputs, frames: list[pd.DataFrame]) -> set[str]:
+    """The subscribers of ``frames`` who object to personalised automated decisions."""
+    objections = inputs.objections
+    ids = sorted({str(sid) for frame in frames for sid in frame["subscriber_id"]})
+    if objections is None or not ids:
+        return set()
+    wanted = ibis.memtable(pd.DataFrame({"subscriber_id": ids}))
+    refusing = objections.filter(objections.purpose == Purpose.AUTOMATED_DECISION.value).select(
+        subscriber_id=objections.subscriber_id.cast("string")
+    )
+    found = refusing.semi_join(wanted, "subscriber_id").to_pandas()
+    return set(found["subscriber_id"])
+
+
+def _objected_channels(inputs: DayInputs, care: pd.DataFrame) -> set[tuple[str, str]]:
+    """(subscriber, channel) of the care triggers' subscribers whose objection stops even a
+    service contact on that channel (calls; an objection to marketing SMS does not)."""
+    objections = inputs.objections
+    if objections is None or care.empty:
+        return set()
+    channels = sorted(
+        c for p, cs in PURPOSE_CHANNELS.items() if p not in MARKETING_ONLY for c in cs
+    )
+    wanted = ibis.memtable(pd.DataFrame({"subscriber_id": care["subscriber_id"].astype(str)}))
+    rows = objections.filter(objections.channel.isin(channels)).select(
+        subscriber_id=objections.subscriber_id.cast("string"),
+        channel=objections.channel.cast("string"),
+    )
+    found = rows.semi_join(wanted.distinct(), "subscriber_id").to_pandas()
+    return set(zip(found["subscriber_id"], found["channel"], strict=True))
 
 
 def _score_by_arm(
@@ -596,12 +652,16 @@ def _retention_outcomes(retention: pd.DataFrame, rows: list[pd.DataFrame]) -> pd
     granted = out["granted"] if "granted" in out else pd.Series(False, index=out.index)
     out["action"] = granted.astype("boolean").fillna(False).astype(bool) & ~out["holdout"]
     out["outcome"] = np.where(
-        out["holdout"],
-        "holdout",
+        out[OBJECTION],
+        OBJECTION,
         np.where(
-            out["action"],
-            "granted",
-            out.get("why_not", pd.Series(pd.NA, index=out.index)).fillna("no_eligible_policy"),
+            out["holdout"],
+            "holdout",
+            np.where(
+                out["action"],
+                "granted",
+                out.get("why_not", pd.Series(pd.NA, index=out.index)).fillna("no_eligible_policy"),
+            ),
         ),
     )
     return out
@@ -702,9 +762,11 @@ def _care_actions(
     left: dict[str, int | None],
     *,
     profile: ir.Table,
+    objected: set[tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
     """One care action for each care trigger whose subscriber has no retention action today,
-    within the capacity left, most severe first."""
+    within the capacity left, most severe first. A subscriber who refuses automated decisions,
+    or objects to the action's channel (``objected``: calls), gets none (``objection``)."""
     if care.empty:
         return care
     busy = set(retention.loc[retention["action"], "subscriber_id"])
@@ -712,7 +774,14 @@ def _care_actions(
     rows["channel"] = rows["action_hint"].map(CARE_CHANNELS).fillna("sms")
     rows["_rank"] = rows["severity"].map(SEVERITY_RANK).fillna(9)
     rows = rows.sort_values(["_rank", "subscriber_id"], kind="mergesort")
-    rows["action"] = ~rows["holdout"]
+    stopped = rows[OBJECTION].to_numpy(dtype=bool)
+    if objected:
+        pairs = zip(rows["subscriber_id"].astype(str), rows["channel"], strict=True)
+        hit = np.fromiter((pair in objected for pair in pairs), dtype=bool, count=len(rows))
+        stopped = stopped | hit
+    rows[OBJECTION] = stopped
+    rows.loc[stopped, "holdout"] = False  # neither acted on nor a control
+    rows["action"] = ~rows["holdout"] & ~rows[OBJECTION]
     position = rows[rows["action"]].groupby("channel").cumcount() + 1
     limit = rows.loc[position.index, "channel"].map(
         lambda c: np.inf if left.get(c) is None else left[c]
@@ -720,7 +789,9 @@ def _care_actions(
     over = position.index[position > limit]
     rows.loc[over, "action"] = False
     rows["outcome"] = np.where(
-        rows["holdout"], "holdout", np.where(rows["action"], "granted", "capacity")
+        rows[OBJECTION],
+        OBJECTION,
+        np.where(rows["holdout"], "holdout", np.where(rows["action"], "granted", "capacity")),
     )
     probability = profile.select(
         subscriber_id=profile.subscriber_id.cast("string"),

@@ -22,7 +22,9 @@ from typing import Any
 from sqlalchemy import BindParameter, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
+from weiwan.core.consent_rules import OBJECTION
 from weiwan.ops.base import utcnow
+from weiwan.ops.consents.models import Consent
 from weiwan.ops.contacts.models import Acceptance, Contact, ContactOutcome, DoNotDisturb
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import spaced_ids
@@ -150,6 +152,11 @@ _DND = (
     .where(DoNotDisturb.subscriber_id == _SID)
     .order_by(DoNotDisturb.channel)
 )
+_OBJECTIONS = (
+    select(Consent.purpose, Consent.channel)
+    .where(Consent.subscriber_id == _SID, Consent.state == OBJECTION)
+    .order_by(Consent.purpose, Consent.channel)
+)
 _AUDIT = insert(AuditEvent)
 
 
@@ -166,6 +173,8 @@ class CustomerCard:
     acceptances: list[dict[str, Any]]
     managers: dict[str, str]
     do_not_disturb: list[str]
+    #: current objections of the consent ledger, {purpose, channel}, shown like do_not_disturb
+    objections: list[dict[str, str]]
 
 
 def _iso(moment: datetime | date | None) -> str | None:
@@ -311,6 +320,10 @@ def customer_card(
         acceptances=acceptances,
         managers={m.kind: m.display_name for m in session.execute(_MANAGERS, params)},
         do_not_disturb=list(session.scalars(_DND, params)),
+        objections=[
+            {"purpose": purpose, "channel": channel}
+            for purpose, channel in session.execute(_OBJECTIONS, params)
+        ],
     )
 
 
@@ -356,4 +369,5 @@ def _card_in_one_statement(
         acceptances=list(row.acceptances),
         managers=dict(row.managers),
         do_not_disturb=list(row.do_not_disturb),
+        objections=list(row.objections),
     )

@@ -6,6 +6,11 @@ day, the 7 days up to it, the dates after the same day one month earlier; inboun
 skip the cross-channel cap, the global cool-off and the do-not-disturb entry for all
 channels. Written here because ops may not import analytics and this checks one subscriber
 against the live contact table, not a daily batch.
+
+A subscriber's objections in the consent ledger (``consents``) block where their
+do-not-disturb wishes do, with the reason ``objection``: an objection to outbound calls every
+proactive call, an objection to marketing SMS a ``marketing`` SMS only (a service or care SMS
+still goes).
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, false, select, true, union_all
 from sqlalchemy.orm import Session
 
+from weiwan.core.consent_rules import OBJECTION, PURPOSE_OF_CHANNEL, objection_blocks
 from weiwan.core.contact_rules import CHANNELS, DND_ALL, ContactRules
 from weiwan.core.months import add_months
 from weiwan.ops.base import as_utc, one_of
+from weiwan.ops.consents.models import Consent
 from weiwan.ops.contacts.models import Contact, ContactOutcome, DoNotDisturb
 
 SENT = "sent"
@@ -79,8 +86,11 @@ def check_contact(
     channel: str,
     at: datetime,
     tz: ZoneInfo,
+    *,
+    marketing: bool = True,
 ) -> Verdict:
-    """The verdict for contacting ``subscriber_id`` on ``channel`` at ``at``.
+    """The verdict for contacting ``subscriber_id`` on ``channel`` at ``at`` (``marketing``
+    False: a service or care message, which an objection to marketing SMS lets through).
 
     Run it while holding the subscriber's lock (see ``contacts.service``) so two concurrent
     contacts cannot both see room under a cap.
@@ -92,8 +102,19 @@ def check_contact(
         return early
     window = window_of(rules, channel, at, tz)
     history = read_history(session, rules, subscriber_id, window)
-    wishes = set(session.scalars(_WISHES, {"sid": subscriber_id, "channels": [channel, DND_ALL]}))
-    return verdict_of(rules, channel, at, tz, history, wishes)
+    wishes, objections = read_wishes(session, subscriber_id, channel)
+    return verdict_of(rules, channel, at, tz, history, wishes, objections, marketing=marketing)
+
+
+def read_wishes(session: Session, subscriber_id: str, channel: str) -> tuple[set[str], set[str]]:
+    """(the subscriber's do-not-disturb wishes among ``channel`` and ``all``, the contact
+    channels among ``channel`` they object to in the consent ledger), in one query."""
+    wishes: set[str] = set()
+    objections: set[str] = set()
+    params = {"sid": subscriber_id, "channels": [channel, DND_ALL], "objected": [channel]}
+    for wished, objected in session.execute(_WISHES, params):
+        (objections if objected else wishes).add(str(wished))
+    return wishes, objections
 
 
 def check_contacts(
@@ -101,10 +122,13 @@ def check_contacts(
     rules: ContactRules,
     contacts: Sequence[tuple[str, str, datetime]],
     tz: ZoneInfo,
+    *,
+    marketing: Sequence[bool] | None = None,
 ) -> list[Verdict]:
-    """:func:`check_contact` for many (subscriber, channel, time) at once — one history and
-    one do-not-disturb query for all of them (the real-time decisions of a batch of events);
-    hold the subscribers' locks first."""
+    """:func:`check_contact` for many (subscriber, channel, time) at once — one history, one
+    do-not-disturb and one objection query for all of them (the real-time decisions of a batch
+    of events); ``marketing`` per contact (default: all marketing). Hold the subscribers'
+    locks first."""
     known = [(s, c, a) for s, c, a in contacts if c in CHANNELS]
     if not known:
         return [Verdict(False, "unknown_channel") for _ in contacts]
@@ -130,15 +154,25 @@ def check_contacts(
     wishes: dict[str, set[str]] = defaultdict(set)
     for sid, channel in session.execute(all_wishes):
         wishes[str(sid)].add(str(channel))
+    all_objections = select(Consent.subscriber_id, Consent.channel).where(
+        one_of(session, Consent.subscriber_id, ids),
+        Consent.state == OBJECTION,
+        Consent.channel.in_(sorted(PURPOSE_OF_CHANNEL)),
+    )
+    objections: dict[str, set[str]] = defaultdict(set)
+    for sid, channel in session.execute(all_objections):
+        objections[str(sid)].add(str(channel))
+    flags = list(marketing) if marketing is not None else [True] * len(contacts)
     out = []
-    for sid, channel, at in contacts:
+    for (sid, channel, at), flag in zip(contacts, flags, strict=True):
         if channel not in CHANNELS:
             out.append(Verdict(False, "unknown_channel"))
             continue
         window = windows[(sid, channel, at)]
         mine = [h for h in history[sid] if window.since <= as_utc(h[1]) < window.until]
         found = wishes[sid] & {channel, DND_ALL}
-        out.append(verdict_of(rules, channel, at, tz, mine, found))
+        objected = objections[sid] & {channel}
+        out.append(verdict_of(rules, channel, at, tz, mine, found, objected, marketing=flag))
     return out
 
 
@@ -170,9 +204,18 @@ _HISTORY = select(Contact.channel, Contact.at, _REFUSED).where(
     Contact.at >= bindparam("since"),
     Contact.at < bindparam("until"),
 )
-_WISHES = select(DoNotDisturb.channel).where(
-    DoNotDisturb.subscriber_id == bindparam("sid"),
-    DoNotDisturb.channel.in_(bindparam("channels", expanding=True)),
+#: (channel, is an objection): the do-not-disturb wishes among ``channels`` and the contact
+#: channels among ``objected`` the subscriber objects to in the consent ledger
+_WISHES = union_all(
+    select(DoNotDisturb.channel, false().label("objected")).where(
+        DoNotDisturb.subscriber_id == bindparam("sid"),
+        DoNotDisturb.channel.in_(bindparam("channels", expanding=True)),
+    ),
+    select(Consent.channel, true().label("objected")).where(
+        Consent.subscriber_id == bindparam("sid"),
+        Consent.state == OBJECTION,
+        Consent.channel.in_(bindparam("objected", expanding=True)),
+    ),
 )
 
 
@@ -194,10 +237,15 @@ def verdict_of(
     tz: ZoneInfo,
     history: list[HistoryRow],
     wishes: set[str],
+    objections: set[str] | frozenset[str] = frozenset(),
+    *,
+    marketing: bool = True,
 ) -> Verdict:
-    """The verdict from what was read: ``history`` (see :func:`read_history`) and the
-    subscriber's do-not-disturb ``wishes`` among the channel and ``all``. Checks in the order
-    of ``BLOCK_REASONS`` (quiet hours first)."""
+    """The verdict from what was read: ``history`` (see :func:`read_history`), the
+    subscriber's do-not-disturb ``wishes`` among the channel and ``all`` and the contact
+    channels they object to (``objections``, the consent ledger; a ``marketing`` False contact
+    passes an objection to marketing SMS). Checks in the order of ``BLOCK_REASONS`` (quiet
+    hours first)."""
     if channel not in CHANNELS:
         return Verdict(False, "unknown_channel")
     early = _quiet_hours(rules, channel, at, tz)
@@ -218,6 +266,8 @@ def verdict_of(
             cap = getattr(rules.cross_channel_caps, name)
             if cap is not None and sum(1 for c, d in days if c in proactive and d >= start) >= cap:
                 return Verdict(False, "cross_channel_cap")
+    if objection_blocks(channel, objections, marketing=marketing):
+        return Verdict(False, "objection")
     if channel in wishes or (DND_ALL in wishes and not rule.inbound):
         return Verdict(False, "dnd")
     if window.cool_days:

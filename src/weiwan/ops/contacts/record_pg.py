@@ -7,8 +7,8 @@ The generic path (``contacts.service.record_call_generic``) takes up to eleven s
    while another transaction holds the lock);
 2. **read** — after the lock, so the snapshot includes every contact committed by earlier
    holders: the task worked (``FOR UPDATE``, in scope), the sent contacts of the check window
-   with their refusals, the do-not-disturb wishes, the accepted policy and an earlier active
-   acceptance of it;
+   with their refusals, the do-not-disturb wishes, the objections of the consent ledger, the
+   accepted policy and an earlier active acceptance of it;
 3. **write** — ``sql/record_postgresql.sql``: contact, outcomes, acceptance, closure of the other
    channels' tasks and the change to the task worked.
 
@@ -34,9 +34,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from weiwan.core.consent_rules import OBJECTION
 from weiwan.core.contact_rules import DND_ALL, ContactRules
 from weiwan.core.errors import ConflictError, NotFoundError
 from weiwan.ops.base import as_utc, utcnow
+from weiwan.ops.consents.models import Consent
 from weiwan.ops.contacts.models import (
     Acceptance,
     Contact,
@@ -133,6 +135,15 @@ def _read_statement(actor: Actor) -> Select[Any]:
         )
         .scalar_subquery()
     )
+    objections = (
+        select(func.array_agg(Consent.channel))
+        .where(
+            Consent.subscriber_id == sid,
+            Consent.state == OBJECTION,
+            Consent.channel == bindparam("objected_channel", type_=String),
+        )
+        .scalar_subquery()
+    )
     task = (
         select(
             Task.id.label("task_id"),
@@ -174,6 +185,7 @@ def _read_statement(actor: Actor) -> Select[Any]:
         history.c.ats,
         history.c.refused,
         wishes.label("wishes"),
+        objections.label("objections"),
         task.c.task_id,
         task.c.task_subscriber,
         task.c.task_status,
@@ -228,6 +240,7 @@ def record_call_pg(
             "until": window.until,
             "refusals": list(rules.refusal_outcomes),
             "wish_channels": [body.channel, DND_ALL],
+            "objected_channel": body.channel,
             "task_id": body.task_id,
             "policy_hint": (accepted.policy_id if accepted else None) or body.policy_id or None,
             "accepting": accepted is not None,
@@ -241,7 +254,9 @@ def record_call_pg(
     history: list[HistoryRow] = list(
         zip(row.channels or [], row.ats or [], row.refused or [], strict=True)
     )
-    verdict = verdict_of(rules, body.channel, at, tz, history, set(row.wishes or []))
+    verdict = verdict_of(
+        rules, body.channel, at, tz, history, set(row.wishes or []), set(row.objections or [])
+    )
     offer = None
     if accepted is not None:  # refuse before writing anything
         eligible = spaced_ids(customer.eligible_policies)

@@ -208,6 +208,7 @@ def record_system_contact(
     policy_id: str | None = None,
     note: str | None = None,
     despite_rules: bool = False,
+    marketing: bool = True,
 ) -> tuple[Contact, Verdict]:
     """Check and record one contact made by the system or on a user's behalf (bulk SMS, a
     campaign's dispatch), without outcomes; the caller has already checked scope.
@@ -216,12 +217,19 @@ def record_system_contact(
     refused contact is stored as ``blocked`` and returned with the verdict; with
     ``despite_rules`` (a service message the customer's own request calls for, such as the
     confirmation of an accepted offer) it is sent all the same, the rule kept in
-    ``over_rule`` and audited.
+    ``over_rule`` and audited. ``marketing`` False (a service or care SMS): an objection to
+    marketing SMS does not stop it.
     """
     at = at or utcnow()
     lock_subscriber(session, subscriber_id)
     verdict = check_contact(
-        session, rules or current_rules(session), subscriber_id, channel, at, tz
+        session,
+        rules or current_rules(session),
+        subscriber_id,
+        channel,
+        at,
+        tz,
+        marketing=marketing,
     )
     sent = verdict.allowed or despite_rules
     contact = Contact(

@@ -17,8 +17,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from weiwan.core.consent_rules import OBJECTION
 from weiwan.core.contact_rules import CHANNELS, DND_ALL, ContactRules
 from weiwan.ops.base import as_utc, utcnow
+from weiwan.ops.consents.models import Consent
 from weiwan.ops.contacts.models import Contact, DoNotDisturb
 from weiwan.ops.contacts.policy_check import (
     SENT,
@@ -34,13 +36,16 @@ from weiwan.ops.customers.models import CustomerView
 #: how many days ahead the next allowed moment is looked for (a month cap's window, and more)
 LOOK_AHEAD_DAYS = 40
 WINDOWS = ("day", "week", "month")
+#: the rules that lift only when a person changes them: no next allowed moment by itself
+STANDING = frozenset({"dnd", "objection"})
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelState:
     """One channel's standing: contacts made in each cap window (``used``) against the caps
-    (``caps``, None: no cap), the verdict for a contact now, and when one is next allowed
-    (None when allowed now, or never by itself: a do-not-disturb wish)."""
+    (``caps``, None: no cap), the verdict for a proactive (marketing) contact now, and when
+    one is next allowed (None when allowed now, or never by itself: a do-not-disturb wish, an
+    objection)."""
 
     channel: str
     used: dict[str, int] = field(default_factory=dict)
@@ -97,8 +102,15 @@ def contact_state(
             select(DoNotDisturb.channel).where(DoNotDisturb.subscriber_id == subscriber_id)
         )
     )
+    objections = set(
+        session.scalars(
+            select(Consent.channel).where(
+                Consent.subscriber_id == subscriber_id, Consent.state == OBJECTION
+            )
+        )
+    )
     return [
-        _state(rules, channel, window.windows, now, tz, history, wishes)
+        _state(rules, channel, window.windows, now, tz, history, wishes, objections)
         for channel, window in zip(known, windows, strict=True)
     ]
 
@@ -111,15 +123,19 @@ def _state(
     tz: ZoneInfo,
     history: list[HistoryRow],
     wishes: set[str],
+    objections: set[str],
 ) -> ChannelState:
     caps = rules.rule(channel).caps
     days = [as_utc(a).astimezone(tz).date() for c, a, _ in history if c == channel]
     used = {name: sum(1 for d in days if d >= starts[name]) for name in WINDOWS}
     own = {w for w in wishes if w in (channel, DND_ALL)}
-    verdict = verdict_of(rules, channel, now, tz, history, own)
+    objected = objections & {channel}
+    verdict = verdict_of(rules, channel, now, tz, history, own, objected)
     next_at = None
     if not verdict.allowed:
-        next_at = verdict.next_allowed_at or next_allowed(rules, channel, now, tz, history, own)
+        next_at = verdict.next_allowed_at or next_allowed(
+            rules, channel, now, tz, history, own, objected
+        )
     return ChannelState(
         channel=channel,
         used=used,
@@ -136,10 +152,11 @@ def next_allowed(
     tz: ZoneInfo,
     history: list[HistoryRow],
     wishes: set[str],
+    objections: set[str] | frozenset[str] = frozenset(),
 ) -> datetime | None:
     """The first moment after ``now`` the rules allow a contact on ``channel``: the start of
     a following local day, moved past the channel's quiet hours; None when none comes within
-    :data:`LOOK_AHEAD_DAYS` (a do-not-disturb wish lifts only by hand)."""
+    :data:`LOOK_AHEAD_DAYS` (a do-not-disturb wish or an objection lifts only by hand)."""
     today = as_utc(now).astimezone(tz).date()
     quiet = rules.rule(channel).quiet_hours
     for ahead in range(1, LOOK_AHEAD_DAYS + 1):
@@ -147,9 +164,9 @@ def next_allowed(
         if quiet is not None and quiet.contains(moment.time()):
             moment = quiet.next_end(moment)
         at = moment.replace(tzinfo=tz)
-        verdict = verdict_of(rules, channel, at, tz, history, wishes)
+        verdict = verdict_of(rules, channel, at, tz, history, wishes, objections)
         if verdict.allowed:
             return at
-        if verdict.reason == "dnd":
+        if verdict.reason in STANDING:
             return None
     return None

@@ -20,6 +20,8 @@ class CustomerCardOut(BaseModel):
     acceptances: list[dict[str, Any]]
     managers: dict[str, str]
     do_not_disturb: list[str]
+    #: the customer's current objections in the consent ledger: {purpose, channel}
+    objections: list[dict[str, str]] = []
 
 
 class CustomerRow(BaseModel):

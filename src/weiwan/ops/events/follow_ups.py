@@ -168,6 +168,7 @@ def _act(
         fallback=follow.action,
         at=now,
         with_offer=False,
+        template=follow.template,
     )
     (answer,) = offers.decide(session, [request], now, tz)
     if answer.channel is None:

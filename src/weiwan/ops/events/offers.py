@@ -7,6 +7,11 @@ probability raised to the risk the event implies (the rule's ``event_risk``) —
 policies the daily run found the customer eligible for that may be offered on the contact's
 channel; the most valuable one that fits the live ledger is granted (budget, value cap, entry
 limit and exclusions, all read under their locks), and recorded as an online grant.
+
+A customer who objects to personalised automated decisions (Article 24 PIPL, the consent
+ledger) gets nothing from an event rule: no contact, no offer (``objection``); what they get
+instead is in docs/privacy.md. An SMS contact is checked as marketing unless the rule's
+template is a service notice.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from weiwan.core.months import add_months
 from weiwan.core.offer_valuation import score_candidates, small_calls
 from weiwan.core.policy_rules import PolicyRule
 from weiwan.ops import locks
+from weiwan.ops.consents.service import automated_objectors
 from weiwan.ops.contacts.policy_check import check_contacts
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.customers.service import spaced_ids
@@ -41,6 +47,7 @@ from weiwan.ops.ledger.service import (
     customer_grants,
     event_load,
 )
+from weiwan.ops.sms.service import service_templates
 from weiwan.ops.tasks.due import day_bounds, local_today
 
 #: why an offer was not made, in Chinese and English (the codes of the daily decisions)
@@ -67,6 +74,8 @@ class Request:
     at: datetime
     #: whether to choose and grant an offer (a follow-up step carries the event's own)
     with_offer: bool = True
+    #: the SMS template an ``sms`` contact would send (a service template is not marketing)
+    template: str | None = None
 
 
 @dataclass
@@ -114,10 +123,15 @@ def _contact(
     tz: ZoneInfo,
 ) -> None:
     """The contact policy for each request's channel at the first allowed time (quiet hours
-    delay the contact, they do not block it): caps, do-not-disturb and cool-off block it.
+    delay the contact, they do not block it): caps, do-not-disturb, objections and cool-off
+    block it; an objection to automated decisions blocks every request of the customer.
     Checked for the whole batch at once."""
     asked = [(r.customer.subscriber_id, r.channel, r.at) for r in requests]
-    verdicts = check_contacts(session, rules.contact, asked, tz)
+    service = service_templates(
+        session, {r.template for r in requests if r.channel == "sms" and r.template}
+    )
+    marketing = [r.channel != "sms" or r.template not in service for r in requests]
+    verdicts = check_contacts(session, rules.contact, asked, tz, marketing=marketing)
     delayed = {
         i: v.next_allowed_at
         for i, v in enumerate(verdicts)
@@ -125,11 +139,15 @@ def _contact(
     }
     if delayed:
         later = [(asked[i][0], asked[i][1], at) for i, at in delayed.items()]
-        again = check_contacts(session, rules.contact, later, tz)
+        flags = [marketing[i] for i in delayed]
+        again = check_contacts(session, rules.contact, later, tz, marketing=flags)
         for i, verdict in zip(delayed, again, strict=True):
             verdicts[i] = verdict
+    refusing = automated_objectors(session, {sid for sid, _, _ in asked})
     for request, answer, verdict in zip(requests, answers, verdicts, strict=True):
-        if verdict.allowed:
+        if request.customer.subscriber_id in refusing:
+            answer.blocked = "objection"
+        elif verdict.allowed:
             answer.channel = request.channel
         else:
             answer.blocked = verdict.reason or "contact_policy"

@@ -261,6 +261,7 @@ def _decide_at_once(
             channel=p.spec.channel,
             fallback=p.rule.step_for(None).action,
             at=now,
+            template=_template(p),
         )
         for p in plans
     ]
@@ -282,6 +283,12 @@ def _decide_at_once(
     return blocked
 
 
+def _template(plan: _Plan) -> str | None:
+    """The template the plan's SMS would send: its tier's, else the rule's default one."""
+    tier, default = plan.rule.step_for(plan.customer.value_tier), plan.rule.step_for(None)
+    return tier.template if tier.action == "sms" else default.template
+
+
 def _send_texts(
     session: Session, plans: Sequence[_Plan], now: datetime
 ) -> dict[tuple[str, str], tuple[int | None, str | None]]:
@@ -293,8 +300,7 @@ def _send_texts(
     rules, tz = current_rules(session), _timezone()
     out: dict[tuple[str, str], tuple[int | None, str | None]] = {}
     for plan in sorted(plans, key=lambda p: p.subscriber_id):  # row locks in one order
-        tier, default = plan.rule.step_for(plan.customer.value_tier), plan.rule.step_for(None)
-        template = tier.template if tier.action == "sms" else default.template
+        template = _template(plan)
         offer = plan.decision.get("offer") or {}
         message, note = send_text(
             session,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from weiwan.ops.base import utcnow
 from weiwan.ops.org.access import Actor
-from weiwan.ops.org.models import AuditEvent, Branch, Team, User
+from weiwan.ops.org.models import AUTH_LDAP, AuditEvent, Branch, Team, User
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.schemas import BranchCreate, TeamCreate, UserCreate, UserUpdate
 from weiwan.ops.org.service import (
@@ -73,11 +73,20 @@ def add_user(session: Session, actor: Actor, data: UserCreate) -> User:
 
 
 def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) -> User:
-    """Change a user's role, branch, team, activity or password, or unlock them (admin only)."""
+    """Change a user's role, branch, team, activity or password, or unlock them (admin only).
+
+    A directory (LDAP) account's password is the directory's: setting one is refused. Its
+    name, role, branch and team are set again from its groups at its next login."""
     admin = _admin_user(session, actor)
     user = session.get(User, user_id)
     if user is None:
         raise NotFoundError(f"user {user_id} not found")
+    if data.password is not None and user.auth_source == AUTH_LDAP:
+        raise InvalidRequestError(
+            "the account comes from the directory (LDAP): its password is set in the "
+            "directory, not here",
+            field="password",
+        )
     changed: dict[str, object] = {}
     if data.branch_id is not None and session.get(Branch, data.branch_id) is None:
         raise InvalidRequestError(f"branch {data.branch_id} does not exist", field="branch_id")
@@ -94,6 +103,8 @@ def update_user(session: Session, actor: Actor, user_id: int, data: UserUpdate) 
         if value is not None and value != getattr(user, name):
             setattr(user, name, value)
             changed[name] = value
+    if "active" in changed:  # an administrator's decision: a directory login does not undo it
+        user.directory_refused = False
     if data.role is not None and data.role.value != user.role:
         user.role = data.role.value
         changed["role"] = data.role.value

@@ -11,11 +11,13 @@ from weiwan.ops.deps import (
     Db,
     client_ip,
     close_session,
+    login_directory,
     login_policy,
     open_session,
     request_now,
 )
 from weiwan.ops.org import admin
+from weiwan.ops.org.ldap_directory import DirectoryUnavailableError
 from weiwan.ops.org.models import User
 from weiwan.ops.org.schemas import (
     AuditOut,
@@ -56,12 +58,18 @@ def _session_out(user: User, actor_role: str, csrf: str) -> SessionOut:
     )
 
 
-@router.post("/auth/login", response_model=SessionOut, responses={401: {}, 429: {}})
+#: seconds a client waits before trying a directory login again after a 503
+DIRECTORY_RETRY_AFTER = 30
+
+
+@router.post("/auth/login", response_model=SessionOut, responses={401: {}, 429: {}, 503: {}})
 def login(body: LoginRequest, request: Request, db: Db) -> SessionOut:
     """Log in; sets the session cookie and returns the CSRF token for unsafe requests.
 
     Too many failed logins for the user name or from the address answer 429 with
-    ``Retry-After``."""
+    ``Retry-After``. With directory (LDAP) login configured, a name that is not a local
+    account is checked in the directory; when the directory cannot be reached that answers
+    503 with ``Retry-After`` (local accounts still log in)."""
     try:
         user = authenticate(
             db,
@@ -70,6 +78,7 @@ def login(body: LoginRequest, request: Request, db: Db) -> SessionOut:
             ip=client_ip(request),
             now=request_now(request),
             policy=login_policy(request),
+            directory=login_directory(request),
         )
     except LoginThrottledError as exc:
         db.commit()  # keep the audit of the refused attempt
@@ -77,6 +86,14 @@ def login(body: LoginRequest, request: Request, db: Db) -> SessionOut:
             status.HTTP_429_TOO_MANY_REQUESTS,
             str(exc),
             headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+    except DirectoryUnavailableError as exc:
+        db.commit()  # keep the audit of the attempt
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the directory (LDAP) is not reachable, so directory accounts cannot log in now; "
+            "try again later (local accounts are not affected)",
+            headers={"Retry-After": str(DIRECTORY_RETRY_AFTER)},
         ) from exc
     if user is None:
         db.commit()  # keep the failure count and the audit even though we answer 401

@@ -49,11 +49,24 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(100))
 
 
+#: where an account's password is checked: ``local`` (argon2 hash here) or ``ldap`` (the
+#: operator's directory, docs/ldap.md)
+AUTH_LOCAL = "local"
+AUTH_LDAP = "ldap"
+AUTH_SOURCES: tuple[str, ...] = (AUTH_LOCAL, AUTH_LDAP)
+
+
 class User(Base):
-    """A person who logs in; ``role`` decides scope and permissions (see ``roles.py``)."""
+    """A person who logs in; ``role`` decides scope and permissions (see ``roles.py``).
+
+    ``auth_source`` 'ldap': a mirror of a directory account, created and updated at each
+    directory login (``directory_login.py``); its password hash is unusable."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(f"role IN {ROLE_VALUES!r}", name="role"),)
+    __table_args__ = (
+        CheckConstraint(f"role IN {ROLE_VALUES!r}", name="role"),
+        CheckConstraint(f"auth_source IN {AUTH_SOURCES!r}", name="auth_source"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -67,6 +80,17 @@ class User(Base):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    auth_source: Mapped[str] = mapped_column(
+        String(8), default=AUTH_LOCAL, server_default=text("'local'")
+    )
+    #: the directory entry the user last logged in as (``ldap`` accounts only)
+    directory_dn: Mapped[str | None] = mapped_column(String(512))
+    #: deactivated because the directory refused the account (disabled, no mapped group,
+    #: gone): a later login the directory accepts activates it again; a deactivation by an
+    #: administrator (this false) stays
+    directory_refused: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
     @property
     def role_enum(self) -> Role:

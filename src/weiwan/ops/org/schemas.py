@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -48,6 +49,8 @@ class UserOut(BaseModel):
     active: bool
     last_login_at: datetime | None
     created_at: datetime
+    #: 'local' (password here) or 'ldap' (the operator's directory, docs/ldap.md)
+    auth_source: Literal["local", "ldap"] = "local"
 
 
 class LoginRequest(BaseModel):

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -18,7 +18,7 @@ from weiwan.core.errors import ConflictError, WeiwanError
 from weiwan.core.ttl_cache import TTLCache
 from weiwan.ops.base import as_utc, utcnow
 from weiwan.ops.org.client import client_address
-from weiwan.ops.org.models import AuditEvent, Branch, Team, User
+from weiwan.ops.org.models import AUTH_LDAP, AuditEvent, Branch, Team, User
 from weiwan.ops.org.roles import Role, Scope, permissions, scope_of
 from weiwan.ops.org.schemas import UserCreate
 from weiwan.ops.org.sessions import EndReason, end_user_sessions
@@ -52,6 +52,7 @@ class AuditAction(StrEnum):
     CONTACT_OVER_RULE = "contact_over_rule"
     STRATEGY_PROMOTE = "strategy_promote"
     SERVICE_TOKEN = "service_token"
+    CONSENT = "consent"
 
 
 class OrgError(WeiwanError):
@@ -126,6 +127,24 @@ def create_user(session: Session, data: UserCreate) -> User:
     return user
 
 
+class DirectoryCheck(Protocol):
+    """Checks a login against the operator's directory (``directory_login.LdapLogin``):
+    called by :func:`authenticate` for a name that is no local account, with the directory
+    account's local mirror when there is one; answers like :func:`authenticate`."""
+
+    def __call__(
+        self,
+        session: Session,
+        mirror: User | None,
+        username: str,
+        password: str,
+        *,
+        now: datetime,
+        ip: str | None,
+        policy: LoginPolicy,
+    ) -> User | None: ...
+
+
 def authenticate(
     session: Session,
     username: str,
@@ -134,6 +153,7 @@ def authenticate(
     now: datetime | None = None,
     ip: str | None = None,
     policy: LoginPolicy = DEFAULT_POLICY,
+    directory: DirectoryCheck | None = None,
 ) -> User | None:
     """The user if the password is right and the account usable, else ``None``.
 
@@ -146,6 +166,10 @@ def authenticate(
     guesses through). The counter resets only on a successful login, so one more failure after
     a lock has expired locks again. Unknown users cost the same hashing work and get the same
     answer as a wrong password.
+
+    With ``directory`` (LDAP configured), a name that is not a local account (unknown here, or
+    the mirror of a directory account) is checked by ``directory`` instead, under the same
+    throttle; local accounts are checked here whether or not the directory answers.
     """
     now = as_utc(now or utcnow())
     try:
@@ -162,35 +186,71 @@ def authenticate(
         )
         raise
     user = session.scalar(select(User).where(User.username == username))
+    if user is None or user.auth_source == AUTH_LDAP:
+        if directory is not None:
+            return directory(session, user, username, password, now=now, ip=ip, policy=policy)
+        if user is not None:  # a directory account while directory login is off
+            login_failed(session, user, username, "directory_off", ip, now)
+            return None
     if user is None:
         verify_password(_dummy_hash(), password)
-        _failed(session, None, username, "unknown_user", ip, now)
+        login_failed(session, None, username, "unknown_user", ip, now)
         return None
-    if _is_locked(user, now):
+    if is_locked(user, now):
         verify_password(_dummy_hash(), password)
-        _failed(session, user, username, "locked", ip, now)
+        login_failed(session, user, username, "locked", ip, now)
         return None
     ok = verify_password(user.password_hash, password)
     if ok and user.active:
-        # clear the counter only if no parallel guess locked the account meanwhile
-        cleared = session.execute(
-            update(User)
-            .where(User.id == user.id, _not_locked(now))
-            .values(failed_logins=0, locked_until=None, last_login_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if not getattr(cleared, "rowcount", 0):
-            _failed(session, user, username, "locked", ip, now)
+        if not login_succeeded(session, user, username, ip, now):
             return None
-        session.expire(user, ["failed_logins", "locked_until", "last_login_at"])
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
-        forget_failures(session, username)
-        audit(session, user, AuditAction.LOGIN_OK, "user", str(user.id), None, ip)
         return user
     if ok:
-        _failed(session, user, username, "inactive", ip, now)
+        login_failed(session, user, username, "inactive", ip, now)
         return None
+    count_wrong_password(session, user, username, ip, now, policy)
+    return None
+
+
+def login_succeeded(
+    session: Session,
+    user: User,
+    username: str,
+    ip: str | None,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> bool:
+    """After the right password: clear the failure counter and the name's throttle failures,
+    note the login and audit it (with ``detail``). ``False`` (audited as ``locked``) when a
+    parallel guess locked the account meanwhile."""
+    # clear the counter only if no parallel guess locked the account meanwhile
+    cleared = session.execute(
+        update(User)
+        .where(User.id == user.id, _not_locked(now))
+        .values(failed_logins=0, locked_until=None, last_login_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(cleared, "rowcount", 0):
+        login_failed(session, user, username, "locked", ip, now)
+        return False
+    session.expire(user, ["failed_logins", "locked_until", "last_login_at"])
+    forget_failures(session, username)
+    audit(session, user, AuditAction.LOGIN_OK, "user", str(user.id), detail, ip)
+    return True
+
+
+def count_wrong_password(
+    session: Session,
+    user: User,
+    username: str,
+    ip: str | None,
+    now: datetime,
+    policy: LoginPolicy,
+) -> None:
+    """A wrong password for ``user``: audited and counted (throttle and the account's
+    counter); the account is locked, and its sessions end, at ``policy.lockout_failures``."""
     counted = session.execute(
         update(User)
         .where(User.id == user.id, _not_locked(now))
@@ -206,9 +266,9 @@ def authenticate(
     ).first()
     session.expire(user, ["failed_logins", "locked_until"])
     if counted is None:  # a parallel guess locked the account after we read it
-        _failed(session, user, username, "locked", ip, now)
-        return None
-    _failed(session, user, username, "bad_password", ip, now)
+        login_failed(session, user, username, "locked", ip, now)
+        return
+    login_failed(session, user, username, "bad_password", ip, now)
     failures, locked_until = counted
     if locked_until is not None and failures >= policy.lockout_failures:
         end_user_sessions(session, user.id, EndReason.LOCKED, now=now)
@@ -222,39 +282,44 @@ def authenticate(
             ip,
         )
     session.flush()
-    return None
 
 
 def _not_locked(now: datetime) -> ColumnElement[bool]:
     return or_(User.locked_until.is_(None), User.locked_until <= now)
 
 
-def _is_locked(user: User, now: datetime) -> bool:
+def is_locked(user: User, now: datetime) -> bool:
+    """Whether ``user`` is locked out at ``now``."""
     return user.locked_until is not None and now < as_utc(user.locked_until)
 
 
-def _failed(
+def login_failed(
     session: Session,
     user: User | None,
     username: str,
     reason: str,
     ip: str | None,
     now: datetime,
+    detail: dict[str, Any] | None = None,
+    *,
+    count: bool = True,
 ) -> None:
-    """Audit one failed login and count it for the throttle."""
-    detail = {"reason": reason}
+    """Audit one failed login (``reason`` and ``detail``) and, unless ``count`` is false,
+    count it for the throttle."""
+    recorded: dict[str, Any] = {**(detail or {}), "reason": reason}
     if user is None:
-        detail["username"] = username[:64]
+        recorded["username"] = username[:64]
     audit(
         session,
         user,
         AuditAction.LOGIN_FAILED,
         "user",
         None if user is None else str(user.id),
-        detail,
+        recorded,
         ip,
     )
-    record_failure(session, username, ip, now=now)
+    if count:
+        record_failure(session, username, ip, now=now)
 
 
 # --- audit -------------------------------------------------------------------------------

@@ -51,3 +51,23 @@ class DailyRunStep(Base):
     status: Mapped[str] = mapped_column(String(16))
     #: what the step reports (rows per table …), as JSON
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+ALERT_KINDS = ("failed", "late")
+
+
+class RunAlert(Base):
+    """One alert to the administrators: a failed daily run, or a day whose publication was not
+    there by its due time. ``key`` makes each alert once (the run's id; the late local day)."""
+
+    __tablename__ = "run_alerts"
+    __table_args__ = (CheckConstraint(f"kind IN {ALERT_KINDS!r}", name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("daily_runs.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    subject: Mapped[str] = mapped_column(String(300))
+    #: who was told, and what failed on the way, as JSON ({"sent": [...], "errors": [...]})
+    delivery: Mapped[str] = mapped_column(Text, default="{}")

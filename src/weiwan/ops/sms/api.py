@@ -1,5 +1,5 @@
 """Routes under /sms: templates, preview, send one, bulk send, message list, dispatch, and the
-gateway's delivery receipts."""
+gateway's delivery receipts and subscribers' replies (unsubscribe)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 
+from weiwan.core.consent_rules import unsubscribe_keywords
 from weiwan.core.settings import Settings
 from weiwan.ops.campaigns.execution import treated_members
-from weiwan.ops.deps import CurrentActor, Db, LocalTz
+from weiwan.ops.deps import CurrentActor, Db, LocalTz, request_now
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import mask_phone
 from weiwan.ops.sms import dispatch as outbox
+from weiwan.ops.sms import replies as inbox
 from weiwan.ops.sms import service
 from weiwan.ops.sms.gateway import gateway_from_settings
 from weiwan.ops.sms.models import MESSAGE_STATUSES, SmsMessage
@@ -28,6 +30,9 @@ from weiwan.ops.sms.schemas import (
     PreviewOut,
     ReceiptsIn,
     ReceiptsOut,
+    RepliesIn,
+    RepliesOut,
+    ReplyOut,
     SendIn,
     TemplateIn,
     TemplateOut,
@@ -37,7 +42,7 @@ from weiwan.ops.types import MAX_ID, IdPath
 
 router = APIRouter(prefix="/sms", tags=["sms"])
 Status = Literal[MESSAGE_STATUSES]  # type: ignore[valid-type]
-#: the header the gateway authenticates its delivery receipts with
+#: the header the gateway authenticates its delivery receipts and forwarded replies with
 CALLBACK_HEADER = "X-SMS-Callback-Token"
 
 
@@ -57,6 +62,7 @@ def message_out(message: SmsMessage, actor: Actor) -> MessageOut:
         contact_id=message.contact_id,
         status=message.status,
         blocked_reason=message.blocked_reason,
+        purpose=message.purpose,
         scheduled_at=message.scheduled_at,
         sent_at=message.sent_at,
         delivered_at=message.delivered_at,
@@ -209,6 +215,7 @@ def dispatch(request: Request, actor: CurrentActor, db: Db) -> DispatchOut:
         failed=result.failed,
         unknown=result.unknown,
         reconciled=result.reconciled,
+        withheld=result.withheld,
         error=result.error,
     )
 
@@ -240,3 +247,26 @@ def delivery_receipts(body: ReceiptsIn, db: Db) -> ReceiptsOut:
     is the credential, checked before the body is used."""
     result = outbox.apply_receipts(db, body.receipts)
     return ReceiptsOut(updated=result.updated, unchanged=result.unchanged, unknown=result.unknown)
+
+
+@router.post(
+    "/replies",
+    response_model=RepliesOut,
+    responses={401: {}},
+    dependencies=[Depends(gateway_token)],
+)
+def replies(body: RepliesIn, request: Request, db: Db) -> RepliesOut:
+    """Subscribers' replies (上行短信) the gateway forwards, with the same token as the
+    receipts and no user session. A reply that is an unsubscribe word (TD, T, 退订 and the
+    setting ``sms_unsubscribe_keywords``; trimmed, any case) records an objection to marketing
+    SMS in this request — marketing SMS are blocked from its commit on, service notices still
+    go — audited; other replies are kept. Each reply is answered in the batch's order: a
+    message id seen before is a ``duplicate``, a sender no customer matches is
+    ``unknown_subscriber`` (not kept)."""
+    settings: Settings = request.app.state.settings
+    keywords = unsubscribe_keywords(settings.sms_unsubscribe_keywords)
+    result = inbox.take_replies(db, body.replies, keywords=keywords, now=request_now(request))
+    return RepliesOut(
+        unsubscribed=result.unsubscribed,
+        results=[ReplyOut(message_id=m, result=r) for m, r in result.results],
+    )

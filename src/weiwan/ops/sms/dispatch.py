@@ -1,6 +1,8 @@
 """Dispatch and receipts: the outbox handed to the gateway in committed batches (each message
 sent once; a lost answer is ``unknown``, never re-sent), reconciliation of stuck messages, and
-the gateway's delivery receipts (docs/surveys-and-sms.md)."""
+the gateway's delivery receipts (docs/surveys-and-sms.md). Before each batch, the waiting
+marketing messages of subscribers who have objected to marketing SMS since they were queued
+are withheld (``blocked``, ``objection``; docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from weiwan.core.consent_rules import OBJECTION, Purpose
 from weiwan.core.errors import InvalidRequestError
 from weiwan.ops.base import as_utc, utcnow
+from weiwan.ops.consents.models import Consent
+from weiwan.ops.contacts.models import Contact
 from weiwan.ops.sms.gateway import GatewayResult, OutgoingSms, SmsGateway
-from weiwan.ops.sms.models import SENDING, UNKNOWN, WAITING, SmsMessage
+from weiwan.ops.sms.models import MARKETING, SENDING, UNKNOWN, WAITING, SmsMessage
 from weiwan.ops.sms.schemas import ReceiptIn
 
 DISPATCH_BATCH = 500
@@ -35,6 +40,8 @@ class DispatchResult:
     failed: int = 0
     unknown: int = 0
     reconciled: int = 0
+    #: waiting marketing messages withheld: their subscriber objected since they were queued
+    withheld: int = 0
     error: str | None = None
 
 
@@ -53,6 +60,37 @@ _RECORD = (
         error=bindparam("new_error"),
     )
 )
+
+
+#: the subscribers who object to marketing SMS (an unsubscribe reply, the consent ledger)
+_OBJECTING = select(Consent.subscriber_id).where(
+    Consent.purpose == Purpose.MARKETING_SMS.value,
+    Consent.state == OBJECTION,
+)
+
+
+def withhold_objected(session: Session) -> int:
+    """Block every waiting (queued or scheduled) marketing message of a subscriber who objects
+    to marketing SMS — it was queued before the objection — with the reason ``objection``, and
+    its contact with it (it never took place); how many. Not committed."""
+    contact_ids = session.scalars(
+        _MESSAGES.update()
+        .where(
+            _MESSAGES.c.status.in_(WAITING),
+            _MESSAGES.c.purpose == MARKETING,
+            _MESSAGES.c.subscriber_id.in_(_OBJECTING),
+        )
+        .values(status="blocked", blocked_reason="objection", scheduled_at=None)
+        .returning(_MESSAGES.c.contact_id)
+    ).all()
+    if contact_ids:
+        session.execute(
+            update(Contact)
+            .where(Contact.id.in_(contact_ids))
+            .values(status="blocked", blocked_reason="objection")
+            .execution_options(synchronize_session=False)
+        )
+    return len(contact_ids)
 
 
 def _take(session: Session, now: datetime, batch_size: int) -> list[OutgoingSms] | None:
@@ -140,6 +178,7 @@ def dispatch_due(
     result = DispatchResult(reconciled=len(reconcile_sending(session, now=now, grace=grace)))
     session.commit()
     while True:
+        result.withheld += withhold_objected(session)
         batch = _take(session, now, batch_size)
         session.commit()
         if batch is None:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,13 +36,20 @@ SENDING = "sending"
 #: the gateway's answer was lost (timeout, crash): may have gone out, check before re-sending
 UNKNOWN = "unknown"
 LANGUAGES = ("zh", "en")
+#: what a template is for: ``marketing`` (营销; an unsubscribe or an objection to marketing SMS
+#: stops it) or ``service`` (服务/关怀: bills, outages, confirmations, care notices; still sent
+#: to a subscriber who unsubscribed from marketing, as 通信短信息服务管理规定 allows)
+TEMPLATE_PURPOSES = ("marketing", "service")
+MARKETING, SERVICE = TEMPLATE_PURPOSES
 
 
 class SmsTemplate(Base):
     """A message text with ``${variable}`` placeholders: customer fields from a fixed list and
-    the ``free_variables`` (space-separated names) supplied when sending."""
+    the ``free_variables`` (space-separated names) supplied when sending; its ``purpose``
+    (:data:`TEMPLATE_PURPOSES`) says whether an objection to marketing SMS stops it."""
 
     __tablename__ = "sms_templates"
+    __table_args__ = (CheckConstraint(f"purpose IN {TEMPLATE_PURPOSES!r}", name="purpose"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -49,6 +57,9 @@ class SmsTemplate(Base):
     body_en: Mapped[str | None] = mapped_column(Text)
     free_variables: Mapped[str] = mapped_column(String(500), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    purpose: Mapped[str] = mapped_column(
+        String(16), default=MARKETING, server_default=text("'marketing'")
+    )
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -62,13 +73,16 @@ class SmsMessage(Base):
     history stays right when the number or branch changes. ``scheduled_at`` is when it may go
     (now for ``queued``, the end of the quiet hours for ``scheduled``). ``campaign_id`` is a
     plain id: campaigns live in their own domain. ``sending_at``: when a dispatcher took it
-    (status ``sending``, committed before the gateway is called).
+    (status ``sending``, committed before the gateway is called). ``purpose``: ``marketing``
+    or ``service`` (:data:`TEMPLATE_PURPOSES`), fixed when it was made: a waiting marketing
+    message of a subscriber who has since objected is withheld by the dispatch.
     """
 
     __tablename__ = "sms_messages"
     __table_args__ = (
         CheckConstraint(f"status IN {MESSAGE_STATUSES!r}", name="status"),
         CheckConstraint(f"language IN {LANGUAGES!r}", name="language"),
+        CheckConstraint(f"purpose IN {TEMPLATE_PURPOSES!r}", name="purpose"),
         Index("ix_sms_messages_due", "status", "scheduled_at"),
         Index("ix_sms_messages_created_by_at", "created_by", "created_at"),
         Index("ix_sms_messages_branch_at", "branch_id", "created_at"),
@@ -91,6 +105,9 @@ class SmsMessage(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))
     blocked_reason: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(
+        String(16), default=MARKETING, server_default=text("'marketing'")
+    )
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -99,3 +116,23 @@ class SmsMessage(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SmsReply(Base):
+    """An SMS a subscriber sent back (上行短信), as the gateway delivered it: kept once per
+    gateway message id. An unsubscribe reply (``unsubscribe``) recorded an objection to
+    marketing SMS (``consent_event_id``); other replies are kept, not acted on."""
+
+    __tablename__ = "sms_replies"
+    __table_args__ = (Index("ix_sms_replies_subscriber_at", "subscriber_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gateway_message_id: Mapped[str] = mapped_column(String(100), unique=True)
+    subscriber_id: Mapped[str] = mapped_column(String(32))
+    #: the number as the gateway gave it (None when it named the subscriber)
+    msisdn: Mapped[str | None] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(String(1000))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unsubscribe: Mapped[bool] = mapped_column(Boolean)
+    consent_event_id: Mapped[int | None] = mapped_column(ForeignKey("consent_events.id"))

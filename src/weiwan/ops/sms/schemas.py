@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from weiwan.ops.types import IdField
 
 Language = Literal["zh", "en"]
+#: a template's purpose (``sms.models.TEMPLATE_PURPOSES``)
+TemplatePurpose = Literal["marketing", "service"]
 MAX_BODY = 1000
 MAX_BULK = 100_000
 MAX_RECEIPTS = 1000
+MAX_REPLIES = 1000
 
 
 class TemplateIn(BaseModel):
@@ -24,6 +27,8 @@ class TemplateIn(BaseModel):
     body_zh: str = Field(min_length=1, max_length=MAX_BODY)
     body_en: str | None = Field(default=None, min_length=1, max_length=MAX_BODY)
     free_variables: list[str] = Field(default_factory=list, max_length=20)
+    #: marketing (stopped by an unsubscribe) or service (bills, care notices: still sent)
+    purpose: TemplatePurpose = "marketing"
 
 
 class TemplateUpdate(BaseModel):
@@ -36,6 +41,7 @@ class TemplateUpdate(BaseModel):
     body_en: str | None = Field(default=None, min_length=1, max_length=MAX_BODY)
     free_variables: list[str] | None = Field(default=None, max_length=20)
     active: bool | None = None
+    purpose: TemplatePurpose | None = None
 
 
 class LengthOut(BaseModel):
@@ -57,6 +63,7 @@ class TemplateOut(BaseModel):
     free_variables: list[str]
     customer_fields: list[str]
     active: bool
+    purpose: str
     created_by: int | None
     created_at: datetime
     updated_at: datetime
@@ -150,6 +157,8 @@ class MessageOut(BaseModel):
     contact_id: int
     status: str
     blocked_reason: str | None
+    #: marketing or service (an objection to marketing SMS stops only marketing messages)
+    purpose: str = "marketing"
     scheduled_at: datetime | None
     sent_at: datetime | None
     delivered_at: datetime | None
@@ -166,6 +175,8 @@ class DispatchOut(BaseModel):
     failed: int
     unknown: int = 0
     reconciled: int = 0
+    #: waiting marketing messages withheld: their subscriber objected since they were queued
+    withheld: int = 0
     error: str | None = None
 
 
@@ -194,3 +205,51 @@ class ReceiptsOut(BaseModel):
     updated: int
     unchanged: int
     unknown: list[str]
+
+
+class ReplyIn(BaseModel):
+    """One SMS a subscriber sent back, as the gateway received it: its message id, the sender
+    (``msisdn`` or, when the gateway knows it, ``subscriber_id``), the text and when it came
+    (ISO 8601 with its UTC offset)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: str = Field(min_length=1, max_length=100)
+    msisdn: str | None = Field(default=None, min_length=1, max_length=20)
+    subscriber_id: str | None = Field(default=None, min_length=1, max_length=32)
+    text: str = Field(max_length=1000)
+    received_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _one_sender(self) -> ReplyIn:
+        if (self.msisdn is None) == (self.subscriber_id is None):
+            raise ValueError("give msisdn or subscriber_id (one of them)")
+        return self
+
+
+class RepliesIn(BaseModel):
+    """A batch of SMS replies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    replies: list[ReplyIn] = Field(min_length=1, max_length=MAX_REPLIES)
+
+
+#: what became of one reply (see :class:`ReplyOut`)
+ReplyResult = Literal["unsubscribed", "stored", "duplicate", "unknown_subscriber"]
+
+
+class ReplyOut(BaseModel):
+    """What became of one reply: ``unsubscribed`` (an objection to marketing SMS recorded),
+    ``stored`` (kept, not acted on), ``duplicate`` (this message id came before) or
+    ``unknown_subscriber`` (no customer has that number or id: not kept)."""
+
+    message_id: str
+    result: ReplyResult
+
+
+class RepliesOut(BaseModel):
+    """Each reply's result, in the batch's order, and the count of unsubscribes recorded."""
+
+    unsubscribed: int
+    results: list[ReplyOut]

@@ -8,6 +8,11 @@ row keeps the contact's id. During the SMS quiet hours a message is not refused 
 against the caps of the day it goes out. Caps, cool-off and cross-channel caps block it
 (``blocked`` with the reason; the blocked contact is kept, as for calls).
 
+A message is marketing unless its template's ``purpose`` is ``service`` (a free text is
+marketing; the confirmation of an accepted offer is a service message): a subscriber's
+objection to marketing SMS (an unsubscribe reply, the consent ledger) blocks marketing
+messages with the reason ``objection`` and lets service and care notices through.
+
 Who may do what (docs/surveys-and-sms.md): templates — centre head and director (audited as
 ``config_change``), read by every role that sends; bulk sends — centre head (own branches'
 customers) and director; one message — agents, shift leads, centre heads, directors, store
@@ -43,7 +48,7 @@ from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import AuditAction, audit
 from weiwan.ops.scope import customer_scope_clause, message_scope_clause
-from weiwan.ops.sms.models import SmsMessage, SmsTemplate
+from weiwan.ops.sms.models import MARKETING, SERVICE, SmsMessage, SmsTemplate
 from weiwan.ops.sms.render import (
     MAX_SEGMENTS,
     Length,
@@ -104,6 +109,7 @@ def template_out(template: SmsTemplate) -> TemplateOut:
         free_variables=free,
         customer_fields=fields,
         active=template.active,
+        purpose=template.purpose,
         created_by=template.created_by,
         created_at=template.created_at,
         updated_at=template.updated_at,
@@ -161,6 +167,7 @@ def create_template(session: Session, actor: Actor, data: TemplateIn) -> SmsTemp
         body_en=data.body_en,
         free_variables=" ".join(dict.fromkeys(data.free_variables)),
         active=True,
+        purpose=data.purpose,
         created_by=actor.user_id,
         created_at=now,
         updated_at=now,
@@ -185,7 +192,7 @@ def update_template(
     actor.require(*TEMPLATE_EDITORS)
     template = get_template(session, template_id)
     changed = data.model_dump(exclude_unset=True)
-    for name in ("name", "body_zh", "active"):
+    for name in ("name", "body_zh", "active", "purpose"):
         if name in changed and changed[name] is None:
             raise InvalidRequestError(f"{name} cannot be removed", field=name)
     body_zh = changed.get("body_zh", template.body_zh)
@@ -202,6 +209,8 @@ def update_template(
     template.free_variables = " ".join(free)
     if "active" in changed:
         template.active = bool(changed["active"])
+    if "purpose" in changed:
+        template.purpose = changed["purpose"]
     template.updated_at = utcnow()
     session.flush()
     audit(
@@ -317,10 +326,12 @@ def _place(
     campaign_id: int | None = None,
     alert_rule: str | None = None,
     confirms: int | None = None,
+    marketing: bool = True,
 ) -> tuple[dict[str, Any], Contact]:
     """Record the contact (scheduled past the quiet hours); the message's row and the
     contact. A message that ``confirms`` an acceptance (its id) goes out whatever the caps,
-    cool-off and do-not-disturb say (audited), as the customer's own order calls for it."""
+    cool-off and do-not-disturb say (audited), as the customer's own order calls for it; it
+    is a service message. An objection to marketing SMS blocks only a ``marketing`` one."""
     local = now.astimezone(tz)
     send_at = rules.next_allowed_time(CHANNEL, local)
     note = f"sms template {template_id}" if template_id is not None else "sms"
@@ -337,6 +348,7 @@ def _place(
         campaign_id=campaign_id,
         note=note,
         despite_rules=confirms is not None,
+        marketing=marketing and confirms is None,
     )
     sent = contact.status == SENT
     status = "blocked"
@@ -355,6 +367,7 @@ def _place(
         "contact_id": contact.id,
         "status": status,
         "blocked_reason": contact.blocked_reason,
+        "purpose": MARKETING if marketing and confirms is None else SERVICE,
         "scheduled_at": as_utc(send_at) if sent else None,
         "created_by": user_id,
         "created_at": as_utc(now),
@@ -383,8 +396,11 @@ def send_one(
     customer = find_customer(session, actor, subscriber_id)
     if confirms is not None:
         check_confirmable(session, customer.subscriber_id, confirms)
+    marketing = True  # a free text is marketing
     if template_id is not None:
-        text = _render_for(_prepare(session, template_id, language, variables), customer)
+        prepared = _prepare(session, template_id, language, variables)
+        text = _render_for(prepared, customer)
+        marketing = prepared.template.purpose == MARKETING
     elif body is not None and body.strip():
         text = body.strip()
     else:
@@ -408,6 +424,7 @@ def send_one(
         language=language,
         template_id=template_id,
         confirms=confirms,
+        marketing=marketing,
     )
     message = SmsMessage(**row)
     session.add(message)
@@ -457,11 +474,29 @@ def send_for_event(
         language="zh",
         template_id=template.id,
         alert_rule=origin,
+        marketing=template.purpose == MARKETING,
     )
     message = SmsMessage(**row)
     session.add(message)
     session.flush()
     return message
+
+
+def service_templates(session: Session, names: Iterable[str]) -> set[str]:
+    """Which of the active templates named ``names`` are service notices (not marketing): an
+    objection to marketing SMS does not stop them (the real-time events' contact check)."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(SmsTemplate.name).where(
+                SmsTemplate.name.in_(wanted),
+                SmsTemplate.active.is_(True),
+                SmsTemplate.purpose != MARKETING,
+            )
+        )
+    )
 
 
 @dataclass
@@ -568,6 +603,7 @@ def send_bulk(
                 template_id=template_id,
                 campaign_id=campaign_id,
                 alert_rule=alert_rule,
+                marketing=prepared.template.purpose == MARKETING,
             )
             rows.append(row)
             contacts.append(contact)

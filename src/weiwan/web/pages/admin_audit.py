@@ -33,6 +33,7 @@ ACTIONS: dict[str, Any] = {
     "contact_over_rule": _l("Contact recorded beyond the contact rules"),
     "strategy_promote": _l("Challenger promoted to champion"),
     "service_token": _l("Event source token created or revoked"),
+    "consent": _l("Consent or objection recorded"),
 }
 #: newest events shown (and exported) per filter; narrower filters reach older events
 PAGE_SIZE = 500

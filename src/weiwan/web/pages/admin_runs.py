@@ -3,12 +3,14 @@ with its steps (duration, rows), warnings and the error with its step; Excel."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from weiwan.ops.runs import service
+from weiwan.ops.runs import alerts, service
+from weiwan.ops.runs.models import RunAlert
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import label
@@ -32,6 +34,10 @@ STEPS: dict[str, Any] = {
     "publish": _l("Publish"),
     "hand_over": _l("Hand-over (tasks)"),
     "close_periods": _l("Close periods"),
+}
+ALERT_KINDS: dict[str, Any] = {
+    "failed": _l("Run failed"),
+    "late": _l("Publication late"),
 }
 PAGE_SIZE = 100
 
@@ -71,6 +77,35 @@ def daily_runs(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> Respo
         Column("warnings", _("Warnings")),
     ]
     table = Table("daily_runs", columns, rows, title=_("Daily runs"), empty=_("No daily run yet."))
+    told = _alerts_table(alerts.latest_alerts(db, actor))
     if wants_export(request):
-        return export_tables(request, actor, db, [table], "daily_runs", tz)
-    return render(request, "admin/runs.html", {"table": table})
+        return export_tables(request, actor, db, [table, told], "daily_runs", tz)
+    return render(request, "admin/runs.html", {"table": table, "alerts": told})
+
+
+def _alerts_table(found: list[RunAlert]) -> Table:
+    """The alerts sent to the administrators: when, why, to whom, what failed."""
+    rows = []
+    for alert in found:
+        delivery = json.loads(alert.delivery or "{}")
+        rows.append(
+            {
+                "at": alert.at,
+                "kind": label(ALERT_KINDS, alert.kind),
+                "run": alert.run_id,
+                "subject": alert.subject,
+                "sent": ", ".join(delivery.get("sent", [])),
+                "errors": "; ".join(delivery.get("errors", [])),
+            }
+        )
+    columns = [
+        Column("at", _("Sent at"), "datetime"),
+        Column("kind", _("Alert")),
+        Column("run", _("Run"), "id"),
+        Column("subject", _("Subject")),
+        Column("sent", _("Told")),
+        Column("errors", _("Not delivered")),
+    ]
+    return Table(
+        "run_alerts", columns, rows, title=_("Alerts to the administrators"), empty=_("No alert.")
+    )

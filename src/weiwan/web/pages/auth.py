@@ -12,10 +12,12 @@ from weiwan.ops.deps import (
     client_ip,
     close_session,
     has_session_cookie,
+    login_directory,
     login_policy,
     open_session,
     request_now,
 )
+from weiwan.ops.org.ldap_directory import DirectoryUnavailableError
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.service import authenticate
 from weiwan.ops.org.sessions import CSRF_FIELD, new_csrf_token, tokens_match
@@ -83,7 +85,8 @@ def login_submit(
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
 ) -> Response:
     """Check the form's CSRF token, then the password (throttle, lock-out and audit as the
-    API's login); on success a new server-side session."""
+    API's login; a directory account in the directory when LDAP is configured); on success a
+    new server-side session."""
     back = safe_next(next) or ""
     if not tokens_match(request.session.get(LOGIN_CSRF_KEY), csrf_token):
         return _login_page(
@@ -101,6 +104,19 @@ def login_submit(
             ip=client_ip(request),
             now=request_now(request),
             policy=login_policy(request),
+            directory=login_directory(request),
+        )
+    except DirectoryUnavailableError:
+        db.commit()  # keep the audit of the attempt
+        return _login_page(
+            request,
+            503,
+            next=back,
+            username=username,
+            error=gettext(
+                "The directory (LDAP) cannot be reached, so directory accounts cannot log in "
+                "now. Please try again in a few minutes; local accounts are not affected."
+            ),
         )
     except LoginThrottledError as exc:
         db.commit()  # keep the audit of the refused attempt

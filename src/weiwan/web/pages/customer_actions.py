@@ -1,6 +1,7 @@
 """The card's actions, from form fields to the same services the API calls: record a contact
 with its outcomes (``contacts.service.record_call``) and the campaign's questionnaire
-(``surveys.answers.record_answers``), send an SMS (``sms.service.send_one``), claim and
+(``surveys.answers.record_answers``), send an SMS (``sms.service.send_one``), record the
+customer's consent or objection (``consents.service.record_for_customer``), claim and
 transfer a task (``tasks.service``).
 
 The outcome form's optional "data is wrong" part (field, right value, note) files a
@@ -24,8 +25,11 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from weiwan.core.consent_rules import CONSENT, OBJECTION, check_statement
 from weiwan.core.contact_rules import CHANNELS
 from weiwan.core.errors import ConflictError, InvalidRequestError
+from weiwan.ops.consents.schemas import ConsentIn
+from weiwan.ops.consents.service import record_for_customer
 from weiwan.ops.contacts.policy_check import Verdict
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
@@ -41,7 +45,7 @@ from weiwan.ops.tasks.service import claim_task, get_task, transfer_task
 from weiwan.web import formatting
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
-from weiwan.web.labels import OUTCOMES, label
+from weiwan.web.labels import CONSENT_PURPOSES, OUTCOMES, label
 
 OUTCOME_CODES = tuple(OUTCOMES)
 #: what a contact-policy refusal means, per reason code
@@ -51,6 +55,7 @@ BLOCK_REASONS: dict[str, Any] = {
     "cap_week": _l("The weekly contact limit for this customer is reached."),
     "cap_month": _l("The monthly contact limit for this customer is reached."),
     "cross_channel_cap": _l("The customer has been contacted enough across channels."),
+    "objection": _l("The customer objected to being contacted this way (consent ledger)."),
     "dnd": _l("The customer asked not to be contacted on this channel (do not disturb)."),
     "cool_off": _l("The customer refused recently: cool-off period."),
     "unknown_channel": _l("Unknown channel."),
@@ -75,6 +80,7 @@ class FormMessage:
 _OUTCOME_FIELDS = ("channel", "refusal_reason", "policy_id", "call_back_at", "note", "dq_field",
                    "dq_value", "dq_note")  # fmt: skip
 _SMS_FIELDS = ("template_id", "language", "body", "acceptance_id")
+_CONSENT_FIELDS = ("what", "state", "reference")
 _LISTS = ("outcome", "var_name", "var_value")
 
 
@@ -347,6 +353,48 @@ def send_sms(
             next_allowed_at=message.scheduled_at,
         )
     return FormMessage("success", str(SMS_STATUS.get(message.status, message.status)), form="sms")
+
+
+def consent_from_form(form: FormData) -> ConsentIn:
+    """The statement the consent form describes: ``what`` (``purpose:channel``), ``state``
+    and an optional ``reference``."""
+    purpose, _sep, channel = (_text(form, "what", 80) or "").partition(":")
+    state = _text(form, "state", 16) or ""
+    if check_statement(purpose, channel, CONSENT) is not None:
+        raise FormError(_("Choose what the customer consents or objects to."))
+    if state not in (CONSENT, OBJECTION):
+        raise FormError(_("Choose whether the customer consents or objects."))
+    try:
+        return ConsentIn(
+            purpose=purpose, channel=channel, state=state, reference=_text(form, "reference", 100)
+        )
+    except ValidationError as exc:
+        raise FormError(_("Please check your input")) from exc
+
+
+def record_consent(
+    session: Session, actor: Actor, subscriber_id: str, form: FormData
+) -> FormMessage:
+    """Record the customer's consent or objection (in force at once, audited)."""
+    actor.require_customer_work()
+    try:
+        body = consent_from_form(form)
+        record_for_customer(session, actor, subscriber_id, body)
+    except FormError as exc:
+        session.rollback()
+        return FormMessage(
+            "danger", str(exc), form="consent", kept=kept_input(form, _CONSENT_FIELDS)
+        )
+    except (InvalidRequestError, ConflictError) as exc:
+        session.rollback()
+        why = _("Not possible now: %(why)s", why=str(exc))
+        return FormMessage("danger", why, form="consent", kept=kept_input(form, _CONSENT_FIELDS))
+    purpose = label(CONSENT_PURPOSES, body.purpose)
+    if body.state == OBJECTION:
+        text = _("Recorded: the customer objects to %(purpose)s, from now on.", purpose=purpose)
+    else:
+        text = _("Recorded: the customer consents to %(purpose)s.", purpose=purpose)
+    return FormMessage("success", text, form="consent")
 
 
 def transfer(session: Session, actor: Actor, task_id: int, form: FormData) -> FormMessage:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from weiwan.core.consent_rules import ALL_CHANNELS, PURPOSE_CHANNELS
 from weiwan.core.contact_rules import CHANNELS
 from weiwan.ops.campaigns.questionnaires import AskedQuestionnaire
 from weiwan.ops.card.page import CardPage, card_page
@@ -31,7 +32,8 @@ from weiwan.ops.surveys.models import Question
 from weiwan.web import formatting
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
-from weiwan.web.labels import OUTCOMES, PAYMENT_TYPES
+from weiwan.web.labels import CHANNELS as CHANNEL_WORDS
+from weiwan.web.labels import CONSENT_PURPOSES, OUTCOMES, PAYMENT_TYPES, label
 
 #: how many days back the card shows the real-time alerts acted on
 LIVE_ALERT_DAYS = 7
@@ -42,6 +44,7 @@ CONTACT_RULES: dict[str, Any] = {
     "cap_week": _l("weekly limit reached"),
     "cap_month": _l("monthly limit reached"),
     "cross_channel_cap": _l("contacted enough across channels"),
+    "objection": _l("the customer objected (consent ledger)"),
     "dnd": _l("do not disturb"),
     "cool_off": _l("refused recently (cool-off)"),
 }
@@ -86,6 +89,43 @@ class QuestionnaireView:
     id: int
     title: str
     questions: list[QuestionView] = field(default_factory=list)
+
+
+def consent_choices() -> list[tuple[str, str]]:
+    """What a customer may consent or object to on the card: ``purpose:channel`` and its
+    words (a purpose as a whole, then each of its channels when it has several)."""
+    choices = []
+    for purpose, channels in PURPOSE_CHANNELS.items():
+        choices.append((f"{purpose}:{ALL_CHANNELS}", label(CONSENT_PURPOSES, purpose)))
+        if len(channels) > 1:
+            for channel in channels:
+                words = _(
+                    "%(purpose)s: %(channel)s",
+                    purpose=label(CONSENT_PURPOSES, purpose),
+                    channel=label(CHANNEL_WORDS, channel),
+                )
+                choices.append((f"{purpose}:{channel}", words))
+    return choices
+
+
+def objection_words(objections: list[dict[str, str]]) -> list[str]:
+    """The card's current objections in words, one per purpose ("Outbound calls", or
+    "Outbound calls: Account manager call" when only some of its channels are objected to)."""
+    by_purpose: dict[str, list[str]] = {}
+    for item in objections:
+        by_purpose.setdefault(item["purpose"], []).append(item["channel"])
+    words = []
+    for purpose, channels in by_purpose.items():
+        covered = PURPOSE_CHANNELS.get(purpose) or (ALL_CHANNELS,)
+        name = label(CONSENT_PURPOSES, purpose)
+        if set(covered) <= set(channels):
+            words.append(name)
+            continue
+        for channel in channels:
+            words.append(
+                _("%(purpose)s: %(channel)s", purpose=name, channel=label(CHANNEL_WORDS, channel))
+            )
+    return words
 
 
 def default_channel(actor: Actor) -> str:
@@ -287,6 +327,8 @@ def _context(
         "transfer_branches": branches,
         "branch_names": {b.id: _localised(language, b.name_zh, b.name_en) for b in branches},
         "view_channel": view_channel,
+        "objection_words": objection_words(card.objections),
+        "consent_choices": consent_choices(),
     }
 
 

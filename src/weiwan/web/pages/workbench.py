@@ -1,6 +1,6 @@
 """Pages of the workbench area (see web/nav.py for who sees them): "My tasks" and the unified
-customer card, with the card's actions (record an outcome, send an SMS, claim and transfer a
-task) answered as htmx fragments of the card."""
+customer card, with the card's actions (record an outcome, send an SMS, record a consent or
+objection, claim and transfer a task) answered as htmx fragments of the card."""
 
 from __future__ import annotations
 
@@ -268,6 +268,18 @@ def send_sms(
     """Send one SMS to the customer as ``POST /api/v1/sms/messages`` does."""
     actor.require_customer_work()
     message = customer_actions.send_sms(db, actor, subscriber_id, form, tz)
+    return _after_action(request, actor, db, tz, subscriber_id, form, message)
+
+
+@router.post("/customers/{subscriber_id}/consents", response_class=HTMLResponse)
+def record_consent(
+    request: Request, subscriber_id: str, actor: PageActor, db: Db, tz: LocalTz, form: PageForm
+) -> Response:
+    """Record the customer's consent or objection as ``POST /api/v1/customers/{id}/consents``
+    does (in force at once, audited)."""
+    actor.require_customer_work()
+    find_customer(db, actor, subscriber_id)
+    message = customer_actions.record_consent(db, actor, subscriber_id, form)
     return _after_action(request, actor, db, tz, subscriber_id, form, message)
 
 

@@ -54,4 +54,8 @@ SELECT
     ) AS managers,
     (SELECT coalesce(json_agg(d.channel ORDER BY d.channel), '[]')
      FROM do_not_disturb d WHERE d.subscriber_id = :sid
-    ) AS do_not_disturb
+    ) AS do_not_disturb,
+    (SELECT coalesce(json_agg(json_build_object('purpose', k.purpose, 'channel', k.channel)
+            ORDER BY k.purpose, k.channel), '[]')
+     FROM consents k WHERE k.subscriber_id = :sid AND k.state = 'objection'
+    ) AS objections
