@@ -14,8 +14,15 @@ def export_warehouse(path: Path, target: Path) -> Path:
     """Export the warehouse file ``path`` into directory ``target`` (created)."""
     if not path.exists():
         raise ConfigError(f"the warehouse {path} does not exist")
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:  # another process (the daily run) holds the file
+        raise ConfigError(
+            f"the warehouse {path} is in use by another process (a daily run?): back up once "
+            f"it has finished ({exc})"
+        ) from exc
     target.mkdir(parents=True, exist_ok=False)
-    with duckdb.connect(str(path), read_only=True) as con:
+    with con:
         con.execute(f"EXPORT DATABASE {_literal(target)} (FORMAT PARQUET)")
     return target
 

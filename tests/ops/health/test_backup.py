@@ -12,12 +12,15 @@ import uuid
 from pathlib import Path
 
 import duckdb
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from api_helpers import login
 from customer_fixtures import publish_customers
+from weiwan.analytics.warehouse_backup import export_warehouse
 from weiwan.core.db import make_engine
+from weiwan.core.errors import ConfigError
 from weiwan.core.settings import Settings
 from weiwan.web.app import create_app
 
@@ -108,3 +111,27 @@ def _drop(engine: Engine, restored_url: str) -> None:
         name = restored_url.rsplit("/", 1)[1]
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def test_a_warehouse_in_use_by_another_process_is_a_clear_error(tmp_path: Path) -> None:
+    """A backup while the daily run writes the warehouse says so and writes nothing."""
+    path = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(path)).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,sys; c=duckdb.connect({str(path)!r}); "
+            "print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConfigError, match="in use by another process"):
+            export_warehouse(path, tmp_path / "backup")
+        assert not (tmp_path / "backup").exists()
+    finally:
+        holder.communicate("")
