@@ -29,6 +29,7 @@ TESTS = Path(__file__).resolve().parent
 SHARED_SESSION_DIRS = frozenset({"browser"})
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group the tests for ``pytest -n N --dist loadgroup`` (``make test``): a module runs whole
     on one worker (its module fixtures are built once), and the browser tests all on one

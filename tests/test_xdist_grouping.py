@@ -1,14 +1,18 @@
 """`make test` relies on `pytest -n 2 --dist loadgroup` running each group (a module, all the
 browser tests) on one worker: its module fixtures are built once. pytest 9.2 with pytest-xdist
 3.8 silently stopped grouping (pytest-dev/pytest-xdist#1386; the lock pins pytest below 9.2);
-this notices a lock upgrade that brings it back, by running two grouped modules on two workers
-and reading which worker ran each test."""
+the first test notices a lock upgrade that brings it back, by running two grouped modules on two
+workers and reading which worker ran each test; the second that tests/conftest.py's groups reach
+xdist at all (its hook must run before xdist's: until 2026-12-06 it ran after, and no module of
+the suite was ever grouped)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 GROUPED = """
 import os
@@ -44,3 +48,12 @@ def test_each_group_runs_on_one_worker(tmp_path: Path) -> None:
         seen.setdefault(group, set()).add(worker)
     assert set(seen) == {"first", "second"}
     assert all(len(workers) == 1 for workers in seen.values()), seen
+
+
+def test_the_suite_groups_this_module(request: pytest.FixtureRequest) -> None:
+    """Under `make test` (xdist, loadgroup) tests/conftest.py's groups reach xdist: its hook
+    must run before xdist's, which reads the groups into the node ids (`…@<module>`)."""
+    # in a worker xdist sets option.loadgroup (its `dist` there is "no")
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("only under pytest -n N --dist loadgroup, as `make test` runs")
+    assert request.node.nodeid.endswith("@test_xdist_grouping.py"), request.node.nodeid
