@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint services bench bench-daily bench-quality bench-loop bench-byo bench-events lock clean browser
+.PHONY: demo test lint services bench bench-daily bench-quality bench-loop bench-byo bench-events bench-purge lock clean browser
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -89,6 +89,12 @@ bench-loop: $(STAMP)
 # Brought tables (not shipped): BYO_TABLES="path.csv:Label[:IdColumn] ..."
 bench-byo: $(STAMP)
 	$(BIN)/python bench/bench_byo_models.py $(BYO_TABLES)
+
+# The retention purge (`weiwan purge`) of 1 M subscribers' history in PostgreSQL and DuckDB;
+# PURGE_SUBSCRIBERS=100000 make bench-purge for a quicker run.
+PURGE_SUBSCRIBERS ?= 1000000
+bench-purge: $(STAMP)
+	$(BIN)/python bench/bench_purge.py --subscribers $(PURGE_SUBSCRIBERS)
 
 # Refresh the lock after changing pyproject.toml dependencies.
 lock: $(STAMP)

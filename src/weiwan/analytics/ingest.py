@@ -25,6 +25,7 @@ import pyarrow as pa
 from weiwan.analytics import contract as c
 from weiwan.analytics.extract_files import LINE, ExtractFile, RawExtract, discover, read_extract
 from weiwan.analytics.mapping import Mapping
+from weiwan.analytics.privacy import suppressed_clause
 from weiwan.analytics.validate import ColumnRules, check, error_columns, is_clean, parse
 from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, duckdb_type, quote
 from weiwan.core.errors import ContractError
@@ -341,6 +342,9 @@ def _store(wh: Warehouse, s: _Staged, snapshot: date, mapping: Mapping) -> None:
             )
     cols = ", ".join(quote(col) for col in s.columns)
     clean = " AND ".join(f"{quote(e)} IS NULL" for e in s.errors)
+    suppressed = suppressed_clause(wh) if "subscriber_id" in s.columns else None
+    if suppressed is not None:  # erased subscribers stay erased (docs/privacy.md)
+        clean = f"{clean} AND {suppressed}" if clean else suppressed
     wh.execute(f"DELETE FROM {quote(name)} WHERE {SNAPSHOT} = ?", [snapshot])
     wh.execute(
         f"INSERT INTO {quote(name)} ({cols}, {SNAPSHOT}, _line) "

@@ -15,6 +15,7 @@ from weiwan.cli import (
     events,
     model,
     ops,
+    privacy,
     reports,
     warehouse,
 )
@@ -39,6 +40,8 @@ app.command("backup")(backup.backup)
 app.command("restore")(backup.restore)
 app.add_typer(ops.sms_app, name="sms")
 app.add_typer(consents.consents_app, name="consents")
+app.add_typer(privacy.privacy_app, name="privacy")
+app.command("purge")(privacy.purge)
 app.add_typer(events.events_app, name="events")
 app.add_typer(warehouse.decisions_app, name="decisions")
 app.add_typer(model.model_app, name="model")

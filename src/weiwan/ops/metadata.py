@@ -15,6 +15,7 @@ import weiwan.ops.events.models
 import weiwan.ops.ledger.models
 import weiwan.ops.offers.models
 import weiwan.ops.org.models
+import weiwan.ops.privacy.models
 import weiwan.ops.reports.models
 import weiwan.ops.runs.models
 import weiwan.ops.sms.models

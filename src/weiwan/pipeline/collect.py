@@ -1,6 +1,7 @@
 """Collect the operational side's contacts (``ops_contacts``), do-not-disturb wishes
 (``do_not_disturb``), the objections of the consent ledger (``objections``), real-time events
-(``ops_events``) and the offers granted for them (``ops_online_grants``) into the warehouse.
+(``ops_events``) and the offers granted for them (``ops_online_grants``) into the warehouse,
+and applies the erasures of personal data made there (``collect_erasures``).
 
 Runs before the day's steps so the outcomes of closed decisions (``analytics.outcomes``) and
 the learned uplift see what agents, stores and SMS actually did. The window is the
@@ -20,6 +21,7 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from weiwan.analytics.privacy import apply_erasures, require_duckdb
 from weiwan.analytics.warehouse import Store
 from weiwan.core.db import session_scope
 from weiwan.ops.consents.service import FEED_COLUMNS as OBJECTION_COLUMNS
@@ -28,6 +30,7 @@ from weiwan.ops.contacts.feed import FEED_COLUMNS, contact_feed, do_not_disturb_
 from weiwan.ops.events.feed import FEED_COLUMNS as EVENT_COLUMNS
 from weiwan.ops.events.feed import event_feed
 from weiwan.ops.ledger.service import GRANT_COLUMNS, grant_feed
+from weiwan.ops.privacy.service import erasure_feed
 
 TABLE = "ops_contacts"
 DND_TABLE = "do_not_disturb"
@@ -153,3 +156,16 @@ def collect_objections(engine: Engine, warehouse: Store) -> int:
     frame = pd.DataFrame(rows, columns=list(OBJECTION_COLUMNS))
     schema = ibis.schema({name: "string" for name in OBJECTION_COLUMNS})
     return warehouse.replace_table(OBJECTIONS_TABLE, ibis.memtable(frame, schema=schema))
+
+
+def collect_erasures(engine: Engine, warehouse: Store) -> int:
+    """Bring the erasures made in the operational database (``weiwan privacy erase``, the
+    API) into the warehouse: the subscribers not erased there yet are erased (their rows
+    pseudonymised, their profile deleted) and later deliveries drop them. The number of
+    warehouse rows changed; on the Spark engine an erasure is refused, not half done."""
+    with session_scope(engine) as session:
+        salt, erasures = erasure_feed(session)
+    if salt is None or not erasures:
+        return 0
+    wh = require_duckdb(warehouse)
+    return sum(apply_erasures(wh, salt, erasures).values())

@@ -30,6 +30,7 @@ from weiwan.pipeline.anomaly_steps import anomalies_step
 from weiwan.pipeline.collect import (
     collect_contacts,
     collect_do_not_disturb,
+    collect_erasures,
     collect_events,
     collect_objections,
     collect_online_grants,
@@ -114,6 +115,8 @@ def run_pipeline(
     rule_documents = rule_document_paths(config_home) if config_home is not None else None
     context = RunContext(warehouse, snapshot, registry, rule_documents)
     if ops_engine is not None:
+        # first: an erased subscriber is neither scored nor published again
+        result.rows["erasures"] = collect_erasures(ops_engine, warehouse)
         result.rows["ops_contacts"] = collect_contacts(
             ops_engine, warehouse, snapshot, tz=tz or ZoneInfo("Asia/Shanghai")
         )

@@ -39,8 +39,10 @@ TARGET_TYPES: dict[str, Any] = {
     "event": _l("Real-time event"),
     "page": _l("Page"),
     "questionnaire": _l("Questionnaire"),
+    "retention": _l("Retention purge"),
     "sms_template": _l("SMS template"),
     "strategy_arm": _l("Strategy arm"),
+    "subscriber": _l("Subscriber (pseudonym)"),
     "team": _l("Team"),
     "user": _l("User"),
 }
@@ -74,6 +76,7 @@ DETAIL_KEYS: dict[str, Any] = {
     "gain_low": _l("Lower bound (95 %)"),
     "full_numbers": _l("Full numbers shown"),
     "kind": _l("Kind"),
+    "kinds": _l("Rows per kind"),
     "level": _l("Level"),
     "lifted": _l("Lifted"),
     "limit": _l("Limit"),

@@ -17,6 +17,7 @@ from weiwan.ops.events.api import router as events_router
 from weiwan.ops.events.api import summary_router as event_summary_router
 from weiwan.ops.offers.api import router as offers_router
 from weiwan.ops.org.api import router as org_router
+from weiwan.ops.privacy.api import router as privacy_router
 from weiwan.ops.reports.api import router as reports_router
 from weiwan.ops.reports.period_api import router as period_reports_router
 from weiwan.ops.runs.api import router as runs_router
@@ -52,6 +53,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     tasks_router,
     contacts_router,
     consents_router,
+    privacy_router,
     offers_router,
     surveys_router,
     sms_router,

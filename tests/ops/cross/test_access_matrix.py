@@ -349,6 +349,20 @@ ROUTES: tuple[Route, ...] = (
             json={"purpose": "marketing_sms", "state": "objection", "reference": "录音-001"},
         ),
     ),
+    # --- personal data (docs/privacy.md): the report for the administrator and the director
+    # (ADR 0002: full numbers for the director only), the erasure for the administrator
+    Route(
+        "GET",
+        "/customers/{subscriber_id}/personal-data",
+        frozenset({Role.ADMIN, Role.DIRECTOR}),
+        lambda s: Req(path={"subscriber_id": "S00001"}),
+    ),
+    Route(
+        "POST",
+        "/customers/{subscriber_id}/erasure",
+        ADMIN,
+        lambda s: Req(path={"subscriber_id": "S00003"}, json={"reason": "PIPL-REQ-1"}),
+    ),
     # a contact of the city agent: in every inspector's view (team, branch, all)
     Route(
         "POST",

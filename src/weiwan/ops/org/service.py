@@ -53,6 +53,8 @@ class AuditAction(StrEnum):
     STRATEGY_PROMOTE = "strategy_promote"
     SERVICE_TOKEN = "service_token"
     CONSENT = "consent"
+    ERASURE = "erasure"
+    PURGE = "purge"
 
 
 class OrgError(WeiwanError):

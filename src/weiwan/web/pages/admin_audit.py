@@ -34,6 +34,8 @@ ACTIONS: dict[str, Any] = {
     "strategy_promote": _l("Challenger promoted to champion"),
     "service_token": _l("Event source token created or revoked"),
     "consent": _l("Consent or objection recorded"),
+    "erasure": _l("Personal data of a subscriber erased"),
+    "purge": _l("Expired personal data purged"),
 }
 #: newest events shown (and exported) per filter; narrower filters reach older events
 PAGE_SIZE = 500

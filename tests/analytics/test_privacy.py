@@ -1,0 +1,168 @@
+"""Personal data in the warehouse: erasure (the profile deleted, every other table
+pseudonymised, the counts kept), later deliveries dropping an erased subscriber, the purge by
+retention period, the Spark refusal, and ``weiwan privacy`` / ``weiwan purge`` end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import factories as f
+from weiwan.analytics.ingest import ingest
+from weiwan.analytics.privacy import (
+    SparkNotSupportedError,
+    apply_erasures,
+    purge,
+    require_duckdb,
+    subscriber_rows,
+)
+from weiwan.analytics.warehouse import Warehouse
+from weiwan.cli import app as cli
+from weiwan.core.db import make_engine, session_scope
+from weiwan.core.personal_data import digest, pseudonym_of
+from weiwan.core.retention import load_rules
+from weiwan.core.settings import get_settings
+from weiwan.ops.org.models import AuditEvent
+from weiwan.ops.privacy.models import Erasure
+
+SNAP = date(2026, 10, 31)
+NEXT = date(2026, 11, 30)
+SALT = "test-salt"
+WHO = "U000003"
+
+
+def _usage_by_month(wh: Warehouse) -> list[tuple[object, ...]]:
+    return wh.execute("SELECT bill_month, count(*) FROM monthly_usage GROUP BY 1 ORDER BY 1")
+
+
+def _ids_anywhere(wh: Warehouse, sid: str) -> dict[str, int]:
+    return {t.table: t.rows for t in subscriber_rows(wh, sid) if t.rows}
+
+
+@pytest.fixture
+def loaded(tmp_path: Path, warehouse: Warehouse) -> Warehouse:
+    f.delivery(tmp_path / "d1", subscribers=20)
+    ingest(tmp_path / "d1", snapshot=SNAP, warehouse=warehouse)
+    # a derived table with the subscriber's number, like a profile or an export
+    warehouse.execute(
+        "CREATE TABLE profile AS SELECT subscriber_id, msisdn, 1 AS score, _snapshot "
+        "AS snapshot_date FROM subscribers"
+    )
+    return warehouse
+
+
+def test_erasure_deletes_the_profile_and_pseudonymises_every_other_row(
+    loaded: Warehouse,
+) -> None:
+    usage = _usage_by_month(loaded)
+    assert _ids_anywhere(loaded, WHO) == {"monthly_usage": 2, "profile": 1, "subscribers": 1}
+    pseudonym = pseudonym_of(SALT, WHO)
+    changed = apply_erasures(loaded, SALT, [(digest(SALT, WHO), pseudonym)])
+    assert changed == {"monthly_usage": 2, "profile": 1, "subscribers": 1}
+    assert _ids_anywhere(loaded, WHO) == {}
+    assert _usage_by_month(loaded) == usage  # the aggregates keep their counts
+    assert loaded.execute("SELECT count(*) FROM subscribers") == [(19,)]
+    assert loaded.execute(
+        "SELECT msisdn, score FROM profile WHERE subscriber_id = ?", [pseudonym]
+    ) == [(None, 1)]
+    assert _ids_anywhere(loaded, "U000004")["monthly_usage"] == 2  # nobody else
+    # again: nothing more
+    assert apply_erasures(loaded, SALT, [(digest(SALT, WHO), pseudonym)]) == {}
+    # a warehouse of another installation (another salt) is refused, not mixed
+    with pytest.raises(Exception, match="salt differs"):
+        apply_erasures(loaded, "other", [(digest("other", "U000005"), "Ex")])
+    assert _ids_anywhere(loaded, "U000005")["subscribers"] == 1
+
+
+def test_a_later_delivery_does_not_bring_an_erased_subscriber_back(
+    tmp_path: Path, loaded: Warehouse
+) -> None:
+    apply_erasures(loaded, SALT, [(digest(SALT, WHO), pseudonym_of(SALT, WHO))])
+    f.delivery(tmp_path / "d2", subscribers=20, months=("2026-10", "2026-11"))
+    result = ingest(tmp_path / "d2", snapshot=NEXT, warehouse=loaded)
+    assert result.tables["subscribers"].quarantined == 0
+    rows = loaded.execute(
+        "SELECT count(*), count(DISTINCT subscriber_id) FROM subscribers WHERE _snapshot = ?",
+        [NEXT],
+    )
+    assert rows == [(19, 19)]
+    assert _ids_anywhere(loaded, WHO) == {}
+    assert loaded.execute("SELECT count(*) FROM monthly_usage WHERE _snapshot = ?", [NEXT]) == [
+        (38,)
+    ]
+
+
+def test_the_purge_deletes_usage_past_its_period_month_by_month(loaded: Warehouse) -> None:
+    rules = load_rules(None)  # raw usage: 24 months
+    today = date(2028, 10, 1)  # cut-off 2026-10-01: September 2026 goes
+    counted = {c.table: c.rows for c in purge(loaded, rules, today, dry_run=True)}
+    assert counted["monthly_usage"] == 20
+    assert _usage_by_month(loaded) == [(date(2026, 9, 1), 20), (date(2026, 10, 1), 20)]
+    done = {c.table: c.rows for c in purge(loaded, rules, today)}
+    assert done == counted
+    assert _usage_by_month(loaded) == [(date(2026, 10, 1), 20)]
+    assert sum(c.rows for c in purge(loaded, rules, today)) == 0
+
+
+def test_the_spark_engine_is_refused_not_half_done() -> None:
+    with pytest.raises(SparkNotSupportedError, match="not supported on Spark yet"):
+        require_duckdb(object())
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A weiwan home with a SQLite operational database and a loaded warehouse."""
+    monkeypatch.setenv("WEIWAN_HOME", str(tmp_path))
+    monkeypatch.delenv("WEIWAN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("WEIWAN_WAREHOUSE_PATH", raising=False)
+    monkeypatch.delenv("WEIWAN_ENGINE", raising=False)
+    f.delivery(tmp_path / "d1", subscribers=5)
+    with Warehouse(tmp_path / "warehouse.duckdb") as wh:
+        ingest(tmp_path / "d1", snapshot=SNAP, warehouse=wh)
+    get_settings.cache_clear()
+    try:
+        yield tmp_path
+    finally:
+        get_settings.cache_clear()
+
+
+def test_the_cli_reports_erases_once_and_purges(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    report = runner.invoke(cli, ["privacy", "report", WHO, "--json"])
+    assert report.exit_code == 0, report.output
+    places = {(p["store"], p["table"]): p["rows"] for p in json.loads(report.stdout)["places"]}
+    assert places["warehouse", "monthly_usage"] == 2 and places["ops", "contacts"] == 0
+    missing = runner.invoke(cli, ["privacy", "erase", "U999999", "--reason", "REQ-1"])
+    assert missing.exit_code == 1 and "not found" in missing.output
+    erased = runner.invoke(cli, ["privacy", "erase", WHO, "--reason", "REQ-1", "--json"])
+    assert erased.exit_code == 0, erased.output
+    body = json.loads(erased.stdout)
+    assert body["warehouse"] == {"monthly_usage": 2, "subscribers": 1}
+    again = runner.invoke(cli, ["privacy", "erase", WHO, "--reason", "REQ-1"])
+    assert again.exit_code == 0 and "nothing changed" in again.stdout
+    engine = make_engine(f"sqlite:///{home / 'weiwan.db'}")
+    try:
+        with session_scope(engine) as session:
+            erasures = session.query(Erasure).all()
+            assert [e.pseudonym for e in erasures] == [body["pseudonym"]]
+            actions = [a.action for a in session.query(AuditEvent).order_by(AuditEvent.id)]
+            assert actions == ["export", "erasure"]
+    finally:
+        engine.dispose()
+    with Warehouse(home / "warehouse.duckdb") as wh:
+        assert _ids_anywhere(wh, WHO) == {}
+    dry = runner.invoke(cli, ["purge", "--dry-run"])
+    assert dry.exit_code == 2 and "would purge 0 rows" in dry.output  # nothing expired yet
+    monkeypatch.setenv("WEIWAN_ENGINE", "spark")
+    get_settings.cache_clear()
+    refused = runner.invoke(cli, ["privacy", "erase", "U000001", "--reason", "REQ-2"])
+    assert refused.exit_code == 1 and "not supported on Spark yet" in " ".join(
+        refused.output.split()
+    )
