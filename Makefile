@@ -39,10 +39,11 @@ services:
 			slapd ldap-utils >/dev/null)
 
 # Two workers by default (CI has two cores); each test module runs whole on one worker and the
-# browser tests together (one demo site): tests/conftest.py groups them.
+# browser tests together (one demo site), the slowest groups first: tests/conftest.py groups
+# and orders them (--no-loadscope-reorder keeps its order).
 TEST_WORKERS ?= 2
 test: lint browser services
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_simulate.py

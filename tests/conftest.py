@@ -29,15 +29,41 @@ TESTS = Path(__file__).resolve().parent
 SHARED_SESSION_DIRS = frozenset({"browser"})
 
 
+#: the groups that take longest (a set-up of minutes, or many slow tests; measured 2026-12-06),
+#: longest first: they start first, so that no long group starts last on one worker while the
+#: other idles. `make test` passes `--no-loadscope-reorder` to keep this order (xdist's own
+#: puts the groups with the most tests first, which left the few-but-slow ones to the end).
+SLOW_GROUPS = (
+    "browser",
+    "analytics/test_spark_parity.py",
+    "analytics/test_churn_quality.py",
+    "analytics/test_model_cli.py",
+    "deploy/test_wheel_install.py",
+    "demo/test_loop.py",
+    "ops/cross/test_api_fuzz.py",
+    "demo/test_strategy_check.py",
+    "pipeline/test_decisions.py",
+    "demo/test_demo.py",
+    "ops/contacts/test_dialer_import.py",
+    "ops/cross/test_access_matrix.py",
+)
+
+
+def group_of(item: pytest.Item) -> str:
+    """The xdist group of ``item``: its module, or its directory for the shared ones."""
+    relative = item.path.relative_to(TESTS)
+    return relative.parts[0] if relative.parts[0] in SHARED_SESSION_DIRS else str(relative)
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group the tests for ``pytest -n N --dist loadgroup`` (``make test``): a module runs whole
     on one worker (its module fixtures are built once), and the browser tests all on one
-    worker (the demo site is built once)."""
+    worker (the demo site is built once); the slow groups first (:data:`SLOW_GROUPS`)."""
+    rank = {name: i for i, name in enumerate(SLOW_GROUPS)}
     for item in items:
-        relative = item.path.relative_to(TESTS)
-        shared = relative.parts[0] in SHARED_SESSION_DIRS
-        item.add_marker(pytest.mark.xdist_group(relative.parts[0] if shared else str(relative)))
+        item.add_marker(pytest.mark.xdist_group(group_of(item)))
+    items.sort(key=lambda item: rank.get(group_of(item), len(SLOW_GROUPS)))
 
 
 PG_USER = "nobody"

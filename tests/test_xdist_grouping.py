@@ -57,3 +57,12 @@ def test_the_suite_groups_this_module(request: pytest.FixtureRequest) -> None:
     if not getattr(request.config.option, "loadgroup", False):
         pytest.skip("only under pytest -n N --dist loadgroup, as `make test` runs")
     assert request.node.nodeid.endswith("@test_xdist_grouping.py"), request.node.nodeid
+
+
+def test_the_slow_groups_first_name_groups_of_the_suite() -> None:
+    """Every group tests/conftest.py starts first is a directory or module of the suite (a
+    renamed module must not silently drop out of the order)."""
+    from conftest import SLOW_GROUPS, TESTS
+
+    missing = [name for name in SLOW_GROUPS if not (TESTS / name).exists()]
+    assert missing == []
