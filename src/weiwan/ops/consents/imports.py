@@ -40,40 +40,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from weiwan.core.consent_rules import ALL_CHANNELS, check_statement
-from weiwan.core.errors import WeiwanError
 from weiwan.ops.base import as_utc, utcnow
 from weiwan.ops.consents.service import MAX_FUTURE, Statement, record_statements
+from weiwan.ops.imports import ImportFileError, RowError
 from weiwan.ops.org.service import AuditAction, audit
 
 SOURCE = "crm_import"
 COLUMNS = ("subscriber_id", "purpose", "channel", "state", "effective_at", "reference")
 REQUIRED = ("subscriber_id", "purpose", "state", "effective_at")
-#: errors listed in one answer (the count says how many there are in all)
-MAX_LISTED_ERRORS = 200
 #: statements recorded per round of queries (all in one transaction)
 BATCH = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """One problem in the file: its row as a spreadsheet shows it (the header is row 1)."""
 
-    row: int
-    column: str
-    message: str
-
-
-class ConsentFileError(WeiwanError):
-    """The file cannot be imported; nothing was stored. ``errors`` name each row and column
-    (at most :data:`MAX_LISTED_ERRORS`; ``total`` counts them all)."""
-
-    def __init__(self, filename: str, errors: list[RowError], total: int | None = None) -> None:
-        self.filename = filename
-        self.errors = errors[:MAX_LISTED_ERRORS]
-        self.total = max(total or 0, len(errors))
-        first = errors[0]
-        more = f" (and {self.total - 1} more)" if self.total > 1 else ""
-        super().__init__(f"{filename}: row {first.row}, {first.column}: {first.message}{more}")
+class ConsentFileError(ImportFileError):
+    """The consents file cannot be imported; nothing was stored."""
 
 
 @dataclass

@@ -34,6 +34,7 @@ from weiwan.ops.contacts.state import contact_state
 from weiwan.ops.customers.lookups import audit_view, lookup_by_id
 from weiwan.ops.customers.service import find_customer
 from weiwan.ops.deps import CurrentActor, Db, LocalTz, as_actor, check_csrf
+from weiwan.ops.imports import ImportFileError
 from weiwan.ops.offers.models import PublishedPolicy
 from weiwan.ops.offers.schemas import OrderIn, OrderOut, PolicyOut
 from weiwan.ops.offers.service import SELF_SERVICE
@@ -193,7 +194,7 @@ async def import_results(request: Request, actor: CurrentActor, db: Db, tz: Loca
             batch_rows=settings.import_batch_rows,
             max_bytes=settings.upload_max_bytes,
         )
-    except dialer.ImportFileError as exc:
+    except ImportFileError as exc:
         return JSONResponse(
             {
                 "detail": str(exc),

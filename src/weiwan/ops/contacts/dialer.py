@@ -25,11 +25,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from weiwan.core.contact_rules import ContactRules
-from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError, WeiwanError
+from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError
 from weiwan.ops.contacts.models import Contact
 from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
+from weiwan.ops.imports import MAX_LISTED_ERRORS, ImportFileError, RowError
 from weiwan.ops.org.access import Actor
 from weiwan.ops.scope import task_scope_clause
 from weiwan.ops.tasks.models import Task
@@ -54,23 +55,12 @@ REQUIRED_RESULT_COLUMNS = ("task_id", "called_at", "outcome")
 # and time, so re-importing a file, or the rest of one whose import stopped half-way, records
 # each call once.
 
-#: errors listed in one answer (the count says how many there are in all)
-MAX_LISTED_ERRORS = 200
 #: task ids checked per query
 TASK_CHUNK = 500
 #: an Excel file may unpack to at most this many times the upload cap (zip bombs)
 MAX_XLSX_EXPANSION = 20
 #: CallIn fields as the columns of the file
 _COLUMN_OF_FIELD = {"at": "called_at", "outcomes": "outcome", "task_id": "task_id", "note": "note"}
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    """One problem in an imported file."""
-
-    row: int
-    column: str
-    message: str
 
 
 @dataclass
@@ -83,19 +73,6 @@ class ImportResult:
     #: calls recorded although a contact rule advised against them (audited)
     over_rule: int = 0
     conflicts: list[RowError] = field(default_factory=list)
-
-
-class ImportFileError(WeiwanError):
-    """The file cannot be imported; ``errors`` name each row and column (at most
-    :data:`MAX_LISTED_ERRORS` of them; ``total`` counts them all)."""
-
-    def __init__(self, filename: str, errors: list[RowError], total: int | None = None) -> None:
-        self.filename = filename
-        self.errors = errors[:MAX_LISTED_ERRORS]
-        self.total = max(total or 0, len(errors))
-        first = errors[0]
-        more = f" (and {self.total - 1} more)" if self.total > 1 else ""
-        super().__init__(f"{filename}: row {first.row}, {first.column}: {first.message}{more}")
 
 
 class _Errors:
