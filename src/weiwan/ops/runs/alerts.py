@@ -159,6 +159,24 @@ def _record(session: Session, key: str, done: Delivery) -> None:
     alert.delivery = json.dumps({"sent": done.sent, "errors": done.errors}, ensure_ascii=False)
 
 
+def _tell_once(
+    session: Session,
+    settings: Settings,
+    key: str,
+    kind: str,
+    subject: str,
+    body: str,
+    run_id: int | None,
+) -> Delivery | None:
+    """Send the alert under ``key`` unless it was made before; None when it was."""
+    if not _claim(session, key, kind, subject, run_id):
+        return None
+    session.commit()  # claimed before sending: a crash after sending must not send twice
+    done = send(settings, subject, body)
+    _record(session, key, done)
+    return done
+
+
 def alert_failed_run(session: Session, settings: Settings, run_id: int) -> Delivery | None:
     """Tell the administrators that run ``run_id`` failed or partly failed (once); None when
     it succeeded, nobody is configured or it was told before."""
@@ -166,13 +184,7 @@ def alert_failed_run(session: Session, settings: Settings, run_id: int) -> Deliv
     if run.status not in ("failed", "partly_failed") or not configured(settings):
         return None
     subject, body = failed_run_text(run)
-    key = f"failed:run:{run.id}"
-    if not _claim(session, key, "failed", subject, run.id):
-        return None
-    session.commit()  # claimed before sending: a crash after sending must not send twice
-    done = send(settings, subject, body)
-    _record(session, key, done)
-    return done
+    return _tell_once(session, settings, f"failed:run:{run.id}", "failed", subject, body, run.id)
 
 
 def alert_if_late(session: Session, settings: Settings, now: datetime) -> Delivery | None:
@@ -187,13 +199,7 @@ def alert_if_late(session: Session, settings: Settings, now: datetime) -> Delive
     subject, body = late_text(
         day, settings.publication_due.strftime("%H:%M"), state.latest_publication, tz
     )
-    key = f"late:{day}"
-    if not _claim(session, key, "late", subject, None):
-        return None
-    session.commit()
-    done = send(settings, subject, body)
-    _record(session, key, done)
-    return done
+    return _tell_once(session, settings, f"late:{day}", "late", subject, body, None)
 
 
 def alert_unreachable(settings: Settings, now: datetime, error: str) -> Delivery | None:
