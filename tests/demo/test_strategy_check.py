@@ -30,12 +30,19 @@ def test_strategy_check_prints_all_four_at_the_same_budget(
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
-    print({k: figures[k] for k in ("nba", "top_risk", "random", "oracle", "budget")})
+    print({k: figures[k] for k in ("nba", "top_risk", "random", "oracle", "evidence_oracle")})
     assert figures["budget"] > 0 and figures["treated"]["nba"] > 20
-    for name in ("top_risk", "random", "oracle"):  # nobody spends more than next best action
+    for name in ("top_risk", "random", "oracle", "evidence_oracle"):  # nobody spends more
         assert figures["spent"][name] <= figures["budget"] + 1e-6
     assert figures["oracle"] >= max(figures["nba"], figures["top_risk"], figures["random"])
     assert figures["nba"] > figures["random"]
+    # the oracle that knows only what the features show: beats random, not the full oracle
+    # (both greedy by their own ratio, so a few percent of slack)
+    assert figures["random"] < figures["evidence_oracle"] <= figures["oracle"] * 1.05
+    assert figures["nba_vs_oracle"] == pytest.approx(figures["nba"] / figures["oracle"])
+    assert figures["nba_vs_evidence_oracle"] == pytest.approx(
+        figures["nba"] / figures["evidence_oracle"]
+    )
     for name, spent in figures["spent"].items():
         assert figures["saved_per_yuan"][name] == pytest.approx(figures[name] / spent)
     # the uplift the decisions used orders (subscriber, offer) pairs far better than chance
@@ -51,8 +58,10 @@ def test_strategy_check_prints_all_four_at_the_same_budget(
     for plans in (configured, halved):
         optimal, greedy = plans["optimal"], plans["greedy"]
         assert optimal["expected_value"] >= greedy["expected_value"] - 1e-6
-    # halved budgets bind: less is spent and fewer are treated than as configured
-    assert halved["optimal"]["spent"] <= configured["optimal"]["spent"] / 2 + 1e-6
+    # halved budgets bind: less is spent and fewer are treated than as configured (not
+    # necessarily half: a policy the configured day left unused keeps its budget and may
+    # take some of those the halved ones no longer can)
+    assert halved["optimal"]["spent"] < configured["optimal"]["spent"]
     assert 0 < halved["optimal"]["treated"] < configured["optimal"]["treated"]
 
 

@@ -41,7 +41,14 @@ def strategy_check(
             )
         # only this evaluation reads the simulator's ground truth, never the decisions
         prices = TruthPrices.from_truth(root / "sim" / "truth", f"{plan.snapshot:%Y-%m}")
-        result = summarise(plan, subscribers, prices.saved, prices.oracle, prices.uplift_qini)
+        result = summarise(
+            plan,
+            subscribers,
+            prices.saved,
+            prices.oracle,
+            prices.uplift_qini,
+            prices.evidence_oracle,
+        )
     if as_json:
         out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
         return
@@ -49,12 +56,16 @@ def strategy_check(
         f"expected revenue saved by one month's campaign ({result.snapshot}, budget "
         f"{result.budget:,.0f} yuan, next 12 months' revenue):"
     )
-    for name in ("nba", "top_risk", "random", "oracle"):
+    for name in ("nba", "top_risk", "random", "oracle", "evidence_oracle"):
         value = getattr(result, name)
         out.print(
-            f"  {name:<9} {value:>12,.0f}  treated {result.treated[name]:>7,}  "
+            f"  {name:<15} {value:>12,.0f}  treated {result.treated[name]:>7,}  "
             f"spent {result.spent[name]:>10,.0f}  per yuan {result.saved_per_yuan[name]:>6.2f}"
         )
+    out.print(
+        f"nba ÷ oracle {result.nba_vs_oracle:.2f}, ÷ evidence oracle (what the features show) "
+        f"{result.nba_vs_evidence_oracle:.2f}"
+    )
     source = "learned from outcomes" if result.uplift_learned else "the prior"
     out.print(f"uplift ({source}) against the true effects: Qini {result.uplift_qini:.3f}")
     for variant, plans in result.allocation.items():

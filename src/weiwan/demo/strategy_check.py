@@ -8,7 +8,11 @@ spent), the revenue each strategy is expected to save:
 - ``top_risk``: the highest churn scores first, each with its cheapest eligible offer;
 - ``random``: eligible subscribers in random order, cheapest eligible offer;
 - ``oracle``: the best achievable: knowing each subscriber's true effect of each offer, the
-  most saved revenue per yuan first (greedy, one offer per subscriber).
+  most saved revenue per yuan first (greedy, one offer per subscriber);
+- ``evidence_oracle``: the same greedy choice by the true effect as far as the day's features
+  show it (what a perfect uplift model of these features would pick; see
+  ``weiwan.sim.strategy_value``): the oracle's lead split into what learning loses and what no
+  extract shows.
 
 It also reports how well the uplift the decisions used (learned from outcomes, else the prior)
 ranks every (subscriber, eligible offer type) against the true effects: the Qini coefficient.
@@ -35,7 +39,7 @@ from weiwan.analytics.decide.day import customer_uplift
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import PolicyLibrary, eligibility, load_policies
 from weiwan.analytics.policy_models import Policy
-from weiwan.analytics.profile import load_profile
+from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import month_end
@@ -69,6 +73,11 @@ class StrategyCheck:
     #: optimal vs greedy allocation on the same day, with the policies' budgets as configured
     #: and halved: per variant and allocation, expected value, spent, true saving, treated
     allocation: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    #: true saving of the oracle that knows only what the features show (0 when not priced)
+    evidence_oracle: float = 0.0
+    #: nba's saving ÷ the oracle's and ÷ the evidence oracle's
+    nba_vs_oracle: float = 0.0
+    nba_vs_evidence_oracle: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -92,6 +101,8 @@ class StrategyPlan:
     #: variant ("configured", "budgets_halved") → allocation ("optimal", "greedy") → the day's
     #: granted offers (subscriber_id, offer_type, cost, expected_value, arpu_1m)
     allocations: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
+    #: the day's features (one row per subscriber), for the evidence oracle
+    features: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def plan_strategies(
@@ -118,6 +129,7 @@ def plan_strategies(
         inputs = decision_inputs(context)
         facts = load_profile(wh, day).select("subscriber_id", "arpu_1m").to_pandas()
         plan = _plan(wh, day, seed, inputs.learned if inputs else None, facts)
+        plan.features = snapshot_rows(wh, "features", day).to_pandas()
         if inputs is not None:
             plan.allocations = plan_allocations(context, inputs, facts)
         return plan
@@ -231,12 +243,16 @@ def summarise(
     saved: Callable[[pd.DataFrame], pd.Series],
     oracle: Callable[[pd.DataFrame, float], pd.DataFrame],
     uplift_qini: Callable[[pd.DataFrame], float],
+    evidence_oracle: Callable[[pd.DataFrame, pd.DataFrame, float], pd.DataFrame] | None = None,
 ) -> StrategyCheck:
     """The four strategies priced by ``saved`` (revenue kept per treated row), the oracle's
-    treatment chosen by ``oracle`` from the plan's pool within its budget, and the pool's
+    treatment chosen by ``oracle`` from the plan's pool within its budget (and the evidence
+    oracle's by ``evidence_oracle`` from the pool and the day's features), and the pool's
     predicted uplift judged by ``uplift_qini``."""
     chosen = {name: rows.assign(saved=saved(rows)) for name, rows in plan.treatments.items()}
     chosen["oracle"] = oracle(plan.pool, plan.budget)
+    if evidence_oracle is not None:
+        chosen["evidence_oracle"] = evidence_oracle(plan.pool, plan.features, plan.budget)
     totals = {name: float(rows["saved"].sum()) for name, rows in chosen.items()}
     spent = {name: float(rows["cost"].sum()) for name, rows in chosen.items()}
     allocation = {
@@ -265,4 +281,11 @@ def summarise(
         uplift_qini=uplift_qini(plan.pool),
         uplift_learned=plan.uplift_learned,
         allocation=allocation,
+        evidence_oracle=totals.get("evidence_oracle", 0.0),
+        nba_vs_oracle=_ratio(totals["nba"], totals["oracle"]),
+        nba_vs_evidence_oracle=_ratio(totals["nba"], totals.get("evidence_oracle", 0.0)),
     )
+
+
+def _ratio(part: float, whole: float) -> float:
+    return part / whole if whole > 0 else 0.0
