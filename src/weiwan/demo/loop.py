@@ -14,10 +14,11 @@ product's decisions; ``top_risk`` the operator's former practice at the same spe
 first with the cheapest eligible offer by outbound call (its contacts come back to the product
 as ``retention_contacts`` records, as any campaign of the operator would). Each month also
 prices the ``oracle``: the most that nba's spend could have saved in the nba arm knowing every
-true effect. ``saved`` is the true expected revenue kept (12 months of ARPU × the cut in churn
-probability × the share of the effect the channel delivers); ``uplift_qini`` how well the
-uplift the decisions used orders the nba arm's eligible offers by their true effect (None while
-only the prior decides).
+true effect, and the ``evidence_oracle``: the same, knowing the true effects only as far as the
+month's features show them (``weiwan.sim.strategy_value``). ``saved`` is the true expected
+revenue kept (12 months of ARPU × the cut in churn probability × the share of the effect the
+channel delivers); ``uplift_qini`` how well the uplift the decisions used orders the nba arm's
+eligible offers by their true effect (None while only the prior decides).
 
 The product's side never reads the truth: the twin prices and applies the contacts.
 """
@@ -39,6 +40,7 @@ from sqlalchemy import Engine, select
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.decide.config import holdout_bucket, load_decide_config
 from weiwan.analytics.ingest import ingest
+from weiwan.analytics.profile import snapshot_rows
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import make_engine, session_scope
 from weiwan.core.errors import ConflictError
@@ -88,6 +90,7 @@ class LoopResult:
     nba: ArmFigures = field(default_factory=ArmFigures)
     top_risk: ArmFigures = field(default_factory=ArmFigures)
     oracle: list[float] = field(default_factory=list)
+    evidence_oracle: list[float] = field(default_factory=list)
     uplift_qini: list[float | None] = field(default_factory=list)
     #: per month, the operational side's work: tasks called, reached, accepted, SMS sent
     operations: list[dict[str, int]] = field(default_factory=list)
@@ -101,6 +104,8 @@ class LoopResult:
                 "top_risk": self.top_risk.saved[i],
                 "oracle": self.oracle[i],
                 "nba_vs_oracle": _ratio(self.nba.saved[i], self.oracle[i]),
+                "evidence_oracle": self.evidence_oracle[i],
+                "nba_vs_evidence_oracle": _ratio(self.nba.saved[i], self.evidence_oracle[i]),
                 "nba_vs_top_risk": _ratio(self.nba.saved[i], self.top_risk.saved[i]),
                 "nba_per_yuan": _ratio(self.nba.saved[i], self.nba.spent[i]),
                 "uplift_qini": self.uplift_qini[i],
@@ -113,7 +118,10 @@ class LoopResult:
         nba, top = asdict(self.nba), asdict(self.top_risk)
         return {
             "months": self.months,
-            "arms": {"nba": {**nba, "oracle": self.oracle}, "top_risk": top},
+            "arms": {
+                "nba": {**nba, "oracle": self.oracle, "evidence_oracle": self.evidence_oracle},
+                "top_risk": top,
+            },
             "uplift_qini": self.uplift_qini,
             "operations": self.operations,
         }
@@ -214,6 +222,9 @@ def _month(
     oracle = prices.oracle(mine, budget)  # by outbound call, the channel its costs assume
     scale = float(strength(np.array([BASELINE_CHANNEL]))[0])
     result.oracle.append(round(float(oracle["saved"].sum()) * scale, 2))
+    features = snapshot_rows(wh, "features", day).to_pandas()
+    shown = prices.evidence_oracle(mine, features, budget)
+    result.evidence_oracle.append(round(float(shown["saved"].sum()) * scale, 2))
     result.uplift_qini.append(round(prices.uplift_qini(mine), 4) if learned is not None else None)
     result.operations.append(operations)
     return _baseline_records(top, day)
