@@ -37,7 +37,6 @@ _FLOAT = [
     "offnet_share_1m", "offnet_share_mean_3m", "offnet_share_change_3m", "balance_1m",
     "recharge_1m", "recharge_mean_3m", "arrears_1m", "vas_mean_3m", "roaming_mean_3m",
     "contacts_1m", "contacts_trend_3m",
-    "bill_change_1m", "voice_change_1m", "data_change_1m", "sms_change_1m",
 ]  # fmt: skip
 SCHEMA = pa.schema(
     [pa.field("subscriber_id", pa.string()), pa.field("snapshot_date", pa.date32())]

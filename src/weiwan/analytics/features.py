@@ -132,19 +132,6 @@ def _trend(recent: ir.FloatingValue, earlier: ir.FloatingValue) -> ir.FloatingVa
     return ibis.ifelse(earlier > 0, recent / earlier - 1, ibis.null("float64"))
 
 
-def _change(recent: ir.FloatingValue, earlier: ir.FloatingValue) -> ir.FloatingValue:
-    """ln((recent + 1) / (earlier + 1)): last month against the subscriber's own earlier level.
-
-    Habits differ a hundredfold between subscribers, so a fall shows against one's own history,
-    not against everyone's; the +1 keeps zero months finite, and the log makes a halving and a
-    doubling equally far from 0 (a drop of usage as intent builds is the signal)."""
-    return (recent.clip(lower=0) + 1).ln() - (earlier.clip(lower=0) + 1).ln()
-
-
-def _one_month_name(stem: str) -> str:
-    return "arpu_1m" if stem == "bill" else ("data_mb_1m" if stem == "data" else f"{stem}_1m")
-
-
 def _recent_usage(wh: TableSource, snapshot: date) -> tuple[ir.Table, date]:
     """The ``monthly_usage`` rows of the 6 complete months up to ``snapshot``, and the first
     day of the last of them."""
@@ -160,16 +147,15 @@ def _windows(usage: ir.Table, m0: date) -> tuple[ir.BooleanValue, ir.BooleanValu
 
 
 def _monthly(usage: ir.Table, m0: date, stem: str) -> dict[str, ir.Value]:
-    """A ``_MONTHLY`` column's last month, 3- and 6-month means, previous 3-month mean and
-    the mean of the months before the last."""
+    """A ``_MONTHLY`` column's last month, 3- and 6-month means and previous 3-month mean."""
     last1, last3, prev3 = _windows(usage, m0)
     value = usage[_MONTHLY[stem]].cast("float64")
+    name_1m = "arpu_1m" if stem == "bill" else ("data_mb_1m" if stem == "data" else f"{stem}_1m")
     return {
-        _one_month_name(stem): value.max(where=last1),
+        name_1m: value.max(where=last1),
         f"{stem}_mean_3m": value.mean(where=last3),
         f"{stem}_mean_6m": value.mean(),
         f"_{stem}_prev_3m": value.mean(where=prev3),
-        f"_{stem}_earlier": value.mean(where=~last1),
     }
 
 
@@ -206,13 +192,8 @@ def _usage(wh: TableSource, snapshot: date) -> ir.Table:
         f"{stem}_trend_3m": _trend(agg[f"{stem}_mean_3m"], agg[f"_{stem}_prev_3m"])
         for stem in _MONTHLY
     }
-    changes = {
-        f"{stem}_change_1m": _change(agg[_one_month_name(stem)], agg[f"_{stem}_earlier"])
-        for stem in _MONTHLY
-    }
     agg = agg.mutate(
         **trends,
-        **changes,
         offnet_share_change_3m=agg.offnet_share_mean_3m - agg._offnet_prev_3m,
         contacts_trend_3m=_trend(agg._contacts_mean_3m, agg._contacts_prev_3m),
     )
@@ -308,16 +289,10 @@ _ZERO_WHEN_ABSENT = (
 
 #: the features fed by each ``monthly_usage`` input an operator may declare ``not_delivered``
 INPUT_FEATURES: dict[str, tuple[str, ...]] = {
-    "voice_minutes": (
-        "voice_1m",
-        "voice_mean_3m",
-        "voice_mean_6m",
-        "voice_trend_3m",
-        "voice_change_1m",
-    ),
+    "voice_minutes": ("voice_1m", "voice_mean_3m", "voice_mean_6m", "voice_trend_3m"),
     "offnet_voice_share": ("offnet_share_1m", "offnet_share_mean_3m", "offnet_share_change_3m"),
-    "data_mb": ("data_mb_1m", "data_mean_3m", "data_mean_6m", "data_trend_3m", "data_change_1m"),
-    "sms_count": ("sms_1m", "sms_mean_3m", "sms_mean_6m", "sms_trend_3m", "sms_change_1m"),
+    "data_mb": ("data_mb_1m", "data_mean_3m", "data_mean_6m", "data_trend_3m"),
+    "sms_count": ("sms_1m", "sms_mean_3m", "sms_mean_6m", "sms_trend_3m"),
     "vas_amount": ("vas_mean_3m",),
     "roaming_minutes": ("roaming_mean_3m",),
     "competitor_service_calls": ("competitor_calls_1m", "competitor_calls_3m"),

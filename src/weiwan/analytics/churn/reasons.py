@@ -41,25 +41,6 @@ def _trend(zh_what: str, en_what: str) -> tuple[Text, Text]:
     )
 
 
-def _change(zh_what: str, en_what: str) -> tuple[Text, Text]:
-    """The features that are ln((last month + 1) / (earlier mean + 1)): shown as the percent."""
-
-    def pct(v: pd.Series) -> pd.Series:
-        return _pct(pd.Series(np.expm1(v.astype(float)), index=v.index))
-
-    return (
-        lambda v: zh_what + "上月较此前月均" + _updown(v, "上升", "下降") + pct(v),
-        lambda v: (
-            en_what
-            + " "
-            + _updown(v, "up", "down")
-            + " "
-            + pct(v)
-            + " last month against its earlier average"
-        ),
-    )
-
-
 def _count(zh: str, en: str) -> tuple[Text, Text]:
     """Templates with {n}: the value as a whole number."""
     return (
@@ -100,10 +81,6 @@ TEMPLATES: dict[str, tuple[Text, Text]] = {
     "data_trend_3m": _trend("流量", "data usage"),
     "sms_trend_3m": _trend("短信量", "SMS"),
     "contacts_trend_3m": _trend("交往圈人数", "contacts"),
-    "bill_change_1m": _change("话费", "bill"),
-    "voice_change_1m": _change("通话量", "voice usage"),
-    "data_change_1m": _change("流量", "data usage"),
-    "sms_change_1m": _change("短信量", "SMS"),
     "competitor_calls_1m": _count(
         "上月呼叫异网客服{n}次", "called a competitor's service line {n} times last month"
     ),
