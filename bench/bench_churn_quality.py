@@ -41,7 +41,6 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import KFold
 
 from weiwan.analytics.churn.models import prepare_features
 from weiwan.analytics.churn.registry import ModelMeta
@@ -56,6 +55,7 @@ from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import add_months
 from weiwan.sim import simulate
+from weiwan.sim.strategy_value import cross_fitted
 
 ROOT = Path(__file__).resolve().parents[1] / "var" / "bench" / "quality"
 END = date(2026, 10, 31)
@@ -93,25 +93,9 @@ def _truth(sim: Path, day: date) -> pd.Series:
 def _features_ceiling(frame: pd.DataFrame, truth: np.ndarray) -> np.ndarray:
     """E[truth | features], cross-fitted: each fold's rows predicted by a regression of the
     truth's log-odds on the other folds' features (labels are never used)."""
-    import lightgbm as lgb  # the product's learner; only this benchmark regresses on the truth
-
     x, _ = prepare_features(frame[feature_columns(frame)])
     p = np.clip(truth, 1e-5, 1 - 1e-5)
-    target = np.log(p / (1 - p))
-    fitted = np.empty(len(frame))
-    for fit, held in KFold(5, shuffle=True, random_state=0).split(x):
-        model = lgb.LGBMRegressor(
-            n_estimators=400,
-            learning_rate=0.05,
-            num_leaves=31,
-            min_child_samples=50,
-            n_jobs=2,
-            verbose=-1,
-            random_state=0,
-        )
-        model.fit(x.iloc[fit], target[fit])
-        fitted[held] = model.predict(x.iloc[held])
-    return fitted
+    return cross_fitted(x, np.log(p / (1 - p)), rounds=400)
 
 
 def _case(

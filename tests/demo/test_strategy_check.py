@@ -11,12 +11,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from weiwan.cli import app
 from weiwan.core.settings import get_settings
-from weiwan.sim.strategy_value import qini
+from weiwan.sim.strategy_value import cross_fitted, qini
 
 
 def test_strategy_check_prints_all_four_at_the_same_budget(
@@ -73,3 +74,17 @@ def test_qini_is_one_for_the_true_order_and_zero_for_none() -> None:
     assert abs(qini(rng.random(5000), true)) < 0.1
     assert 0.2 < qini(true + rng.normal(0, 0.02, 5000), true) < 0.95
     assert qini(np.zeros(0), np.zeros(0)) == 0.0
+
+
+def test_cross_fitted_predictions_never_remember_their_own_rows() -> None:
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000)})
+    shown = cross_fitted(x, 2 * x["a"].to_numpy() - x["b"].to_numpy())
+    assert np.corrcoef(shown, 2 * x["a"] - x["b"])[0, 1] > 0.95  # what x tells, it learns
+    # a value per group that nothing in x explains: out of fold there is nothing to find,
+    # whereas a model that had seen the group would repeat it
+    groups = np.repeat(np.arange(200), 10)
+    per_group = rng.normal(size=200)[groups]
+    x["g"] = groups.astype(float)
+    shown = cross_fitted(x, per_group, groups=groups)
+    assert abs(np.corrcoef(shown, per_group)[0, 1]) < 0.15

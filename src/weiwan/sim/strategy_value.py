@@ -85,9 +85,6 @@ class TruthPrices:
 def evident_uplift(pool: pd.DataFrame, features: pd.DataFrame, true: np.ndarray) -> np.ndarray:
     """E[true uplift | features, offer type] per ``pool`` row: a regression fitted on the other
     subscribers' rows (5 folds grouped by subscriber), so a row's own effect never predicts it."""
-    import lightgbm as lgb  # evaluation only, like the truth it reads
-    from sklearn.model_selection import GroupKFold
-
     drop = [c for c in ("snapshot_date", "cost", "arpu_1m") if c in features.columns]
     x = pool[["subscriber_id", "offer_type"]].merge(
         features.drop(columns=drop), on="subscriber_id", how="left"
@@ -97,11 +94,26 @@ def evident_uplift(pool: pd.DataFrame, features: pd.DataFrame, true: np.ndarray)
         if not (pd.api.types.is_numeric_dtype(x[name]) or pd.api.types.is_bool_dtype(x[name])):
             x[name] = x[name].astype("string").astype("category")
     x = x.astype({c: "float64" for c in x.columns if pd.api.types.is_bool_dtype(x[c])})
-    shown = np.zeros(len(x))
-    folds = GroupKFold(n_splits=min(5, len(set(groups))))
-    for fit, held in folds.split(x, true, groups):
+    return cross_fitted(x, true, groups=groups, rounds=300)
+
+
+def cross_fitted(
+    x: pd.DataFrame, target: np.ndarray, *, groups: np.ndarray | None = None, rounds: int = 300
+) -> np.ndarray:
+    """Out-of-fold predictions of ``target`` from ``x`` (LightGBM regression, 5 folds; grouped
+    by ``groups`` when given, so no group predicts itself): what ``x`` tells of ``target``
+    without any row remembering its own value (evaluation only: the targets are the truth)."""
+    import lightgbm as lgb
+    from sklearn.model_selection import GroupKFold, KFold
+
+    if groups is None:
+        splits = KFold(5, shuffle=True, random_state=0).split(x)
+    else:
+        splits = GroupKFold(n_splits=min(5, len(set(groups)))).split(x, target, groups)
+    fitted = np.zeros(len(x))
+    for fit, held in splits:
         model = lgb.LGBMRegressor(
-            n_estimators=300,
+            n_estimators=rounds,
             learning_rate=0.05,
             num_leaves=31,
             min_child_samples=50,
@@ -109,9 +121,9 @@ def evident_uplift(pool: pd.DataFrame, features: pd.DataFrame, true: np.ndarray)
             verbose=-1,
             random_state=0,
         )
-        model.fit(x.iloc[fit], true[fit])
-        shown[held] = model.predict(x.iloc[held])
-    return shown
+        model.fit(x.iloc[fit], target[fit])
+        fitted[held] = model.predict(x.iloc[held])
+    return fitted
 
 
 def qini(predicted: np.ndarray, true: np.ndarray) -> float:
