@@ -79,9 +79,7 @@ class TagResult:
     errors: list[TagError]
 
 
-def load_tag_library(
-    paths: Sequence[Path] | None = None, edited: Path | None = None
-) -> TagLibrary:
+def load_tag_library(paths: Sequence[Path] | None = None, edited: Path | None = None) -> TagLibrary:
     """Load every ``*.yaml`` in ``paths`` (files or directories; None = the shipped library),
     then the ``edited`` file of the tag editor: its tags replace those of the same id and
     add the others (an edited tag is not a duplicate of the one it changes)."""

@@ -91,7 +91,6 @@ class Strategies(BaseModel):
         return bounds
 
 
-
 def arm_of(subscriber_id: str, strategies: Strategies) -> str:
     """The arm of one subscriber."""
     bounds = strategies.draw_bounds()

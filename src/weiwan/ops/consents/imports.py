@@ -52,7 +52,6 @@ REQUIRED = ("subscriber_id", "purpose", "state", "effective_at")
 BATCH = 1000
 
 
-
 class ConsentFileError(ImportFileError):
     """The consents file cannot be imported; nothing was stored."""
 

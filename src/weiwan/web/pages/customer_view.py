@@ -228,8 +228,8 @@ def card_context(
 
 
 def contact_state_text(state: ChannelState, tz: ZoneInfo) -> str:
-    """"今日已接触 1/1，下次 12/5 09:00": contacts today against the day's cap, and when the
-    rules stop a contact now, why and from when it is allowed."""
+    """Contacts today against the day's cap and, when the rules stop a contact now, why and
+    from when it is allowed ("今日已接触 1/1，下次 12/5 09:00")."""
     used, cap = state.used["day"], state.caps["day"]
     if cap is None:
         text = _("Contacted today: %(used)s", used=used)
