@@ -73,7 +73,7 @@ class StrategyCheck:
     #: optimal vs greedy allocation on the same day, with the policies' budgets as configured
     #: and halved: per variant and allocation, expected value, spent, true saving, treated
     allocation: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    #: true saving of the oracle that knows only what the features show (0 when not priced)
+    #: true saving of the oracle that knows only what the features show
     evidence_oracle: float = 0.0
     #: nba's saving ÷ the oracle's and ÷ the evidence oracle's
     nba_vs_oracle: float = 0.0
@@ -243,7 +243,7 @@ def summarise(
     saved: Callable[[pd.DataFrame], pd.Series],
     oracle: Callable[[pd.DataFrame, float], pd.DataFrame],
     uplift_qini: Callable[[pd.DataFrame], float],
-    evidence_oracle: Callable[[pd.DataFrame, pd.DataFrame, float], pd.DataFrame] | None = None,
+    evidence_oracle: Callable[[pd.DataFrame, pd.DataFrame, float], pd.DataFrame],
 ) -> StrategyCheck:
     """The four strategies priced by ``saved`` (revenue kept per treated row), the oracle's
     treatment chosen by ``oracle`` from the plan's pool within its budget (and the evidence
@@ -251,8 +251,7 @@ def summarise(
     predicted uplift judged by ``uplift_qini``."""
     chosen = {name: rows.assign(saved=saved(rows)) for name, rows in plan.treatments.items()}
     chosen["oracle"] = oracle(plan.pool, plan.budget)
-    if evidence_oracle is not None:
-        chosen["evidence_oracle"] = evidence_oracle(plan.pool, plan.features, plan.budget)
+    chosen["evidence_oracle"] = evidence_oracle(plan.pool, plan.features, plan.budget)
     totals = {name: float(rows["saved"].sum()) for name, rows in chosen.items()}
     spent = {name: float(rows["cost"].sum()) for name, rows in chosen.items()}
     allocation = {
@@ -281,9 +280,9 @@ def summarise(
         uplift_qini=uplift_qini(plan.pool),
         uplift_learned=plan.uplift_learned,
         allocation=allocation,
-        evidence_oracle=totals.get("evidence_oracle", 0.0),
+        evidence_oracle=totals["evidence_oracle"],
         nba_vs_oracle=_ratio(totals["nba"], totals["oracle"]),
-        nba_vs_evidence_oracle=_ratio(totals["nba"], totals.get("evidence_oracle", 0.0)),
+        nba_vs_evidence_oracle=_ratio(totals["nba"], totals["evidence_oracle"]),
     )
 
 

@@ -42,8 +42,7 @@ class TruthPrices:
 
     def saved(self, rows: pd.DataFrame) -> pd.Series:
         """Per row (subscriber_id, offer_type, arpu_1m): expected revenue kept, yuan."""
-        revenue = rows["arpu_1m"].astype(float).fillna(0.0).to_numpy() * REVENUE_MONTHS
-        return pd.Series(self.true_uplift(rows) * revenue, index=rows.index)
+        return pd.Series(self.true_uplift(rows) * _revenue(rows), index=rows.index)
 
     def true_uplift(self, rows: pd.DataFrame) -> np.ndarray:
         """Per row (subscriber_id, offer_type): true P(churn next month) − P(churn if treated)."""
@@ -62,8 +61,7 @@ class TruthPrices:
         priced = pool.assign(saved=self.saved(pool))
         worth = priced[priced["saved"] > 0].copy()
         worth["ratio"] = worth["saved"] / worth["cost"].clip(lower=1e-6)
-        best = worth.sort_values("ratio", ascending=False).drop_duplicates("subscriber_id")
-        return best[best["cost"].cumsum() <= budget + 1e-9]
+        return _best_first_within(worth, budget)
 
     def evidence_oracle(
         self, pool: pd.DataFrame, features: pd.DataFrame, budget: float
@@ -73,13 +71,22 @@ class TruthPrices:
         if pool.empty:
             return pool.assign(saved=pd.Series(dtype=float))
         shown = evident_uplift(pool, features, self.true_uplift(pool))
-        revenue = pool["arpu_1m"].astype(float).fillna(0.0).to_numpy() * REVENUE_MONTHS
         ranked = pool.assign(
-            saved=self.saved(pool), ratio=shown * revenue / pool["cost"].clip(lower=1e-6)
+            saved=self.saved(pool), ratio=shown * _revenue(pool) / pool["cost"].clip(lower=1e-6)
         )
-        ranked = ranked[shown > 0].sort_values("ratio", ascending=False)
-        best = ranked.drop_duplicates("subscriber_id")
-        return best[best["cost"].cumsum() <= budget + 1e-9]
+        return _best_first_within(ranked[shown > 0], budget)
+
+
+def _revenue(rows: pd.DataFrame) -> np.ndarray:
+    """Per row: the revenue a kept subscriber brings, ``REVENUE_MONTHS`` of ARPU (0 unknown)."""
+    return np.asarray(rows["arpu_1m"].astype(float).fillna(0.0).to_numpy() * REVENUE_MONTHS)
+
+
+def _best_first_within(candidates: pd.DataFrame, budget: float) -> pd.DataFrame:
+    """The oracles' greedy choice: by ``ratio`` descending, one offer per subscriber, the
+    prefix whose cumulative cost fits ``budget``."""
+    best = candidates.sort_values("ratio", ascending=False).drop_duplicates("subscriber_id")
+    return best[best["cost"].cumsum() <= budget + 1e-9]
 
 
 def evident_uplift(pool: pd.DataFrame, features: pd.DataFrame, true: np.ndarray) -> np.ndarray:
