@@ -106,6 +106,14 @@ OUTCOME_NAMES = {
     "no_eligible_policy": ("无可用政策", "no eligible policy"),
     OBJECTION: ("客户已拒绝（个人信息保护法）", "the customer objected (PIPL)"),
     **WHY_NOT_NAMES,
+    # a care action a contact rule stops today (core.contact_rules.BLOCK_REASONS)
+    "dnd": ("客户要求免打扰", "the customer asked not to be disturbed"),
+    "cool_off": ("客户近期拒绝，处于冷静期", "refused recently (cool-off)"),
+    "cap_day": ("已达每日接触上限", "daily contact cap reached"),
+    "cap_week": ("已达每周接触上限", "weekly contact cap reached"),
+    "cap_month": ("已达每月接触上限", "monthly contact cap reached"),
+    "cross_channel_cap": ("已达跨渠道接触上限", "cross-channel contact cap reached"),
+    "unknown_channel": ("未知渠道", "unknown channel"),
 }
 DECISION_COLUMNS = tuple(DECISION_SCHEMA)
 
@@ -214,20 +222,24 @@ def _candidates(
     cand = cand.join(facts, "subscriber_id")
     managed = cand.value_tier.isin(config.account_manager_tiers) & cand.has_account_manager
     cand = cand.filter((cand.channel != "account_manager_call") | managed.fill_null(False))
-    history = inputs.history
-    if history is None:
-        history = empty_table(
-            {
-                "subscriber_id": "string",
-                "channel": "string",
-                "contacted_at": "date",
-                "outcome": "string",
-            }
-        )
-    explained = contact.explain_contacts(cand, history, inputs.dnd, day, inputs.objections)
+    explained = contact.explain_contacts(cand, _history(inputs), inputs.dnd, day, inputs.objections)
     allowed = explained.filter(explained.blocked_reason.isnull()).drop("blocked_reason")
     frame: pd.DataFrame = allowed.to_pandas()
     return frame
+
+
+def _history(inputs: DayInputs) -> ir.Table:
+    """The contact history the contact rules count (an empty one when none is known)."""
+    if inputs.history is not None:
+        return inputs.history
+    return empty_table(
+        {
+            "subscriber_id": "string",
+            "channel": "string",
+            "contacted_at": "date",
+            "outcome": "string",
+        }
+    )
 
 
 #: a stage timer: called with a stage's name, it returns the context manager the stage runs in
@@ -362,7 +374,10 @@ def decide_day_parts(
             ).assign(action=True)
             care = pd.concat(cares, ignore_index=True) if cares else pd.DataFrame()
             objected = _objected_channels(inputs, care)
-            care_rows = _care_actions(care, busy, left, profile=inputs.profile, objected=objected)
+            blocked = _blocked_care(inputs, contact, day, care)
+            care_rows = _care_actions(
+                care, busy, left, profile=inputs.profile, objected=objected, blocked=blocked
+            )
         names = Names.of(inputs, library)
         for index, kept_chunk in enumerate(kept):
             chunk = kept_chunk if isinstance(kept_chunk, _Chunk) else _read_back(kept_chunk)
@@ -756,6 +771,36 @@ def _value_room(inputs: DayInputs, library: PolicyLibrary) -> pd.Series:
     return room
 
 
+def _care_channel(care: pd.DataFrame) -> pd.Series:
+    """The channel of each care trigger's action (its rule's action hint; SMS by default)."""
+    return care["action_hint"].map(CARE_CHANNELS).fillna("sms")
+
+
+def _blocked_care(
+    inputs: DayInputs, contact: ContactPolicy, day: date, care: pd.DataFrame
+) -> dict[tuple[str, str], str]:
+    """(subscriber, channel) → the contact rule (``core.contact_rules.BLOCK_REASONS``) that
+    stops each care trigger's action today: the caps, do-not-disturb and the cool-off apply to
+    a care contact as to an offer (the operational side would refuse or flag it when made).
+    Objections are left to :func:`_objected_channels`: a care SMS is a service notice they let
+    through."""
+    if care.empty:
+        return {}
+    pairs = pd.DataFrame(
+        {"subscriber_id": care["subscriber_id"].astype(str), "channel": _care_channel(care)}
+    ).drop_duplicates()
+    explained = contact.explain_contacts(
+        ibis.memtable(pairs), _history(inputs), inputs.dnd, day, objections=None
+    )
+    found = explained.filter(explained.blocked_reason.notnull()).to_pandas()
+    return {
+        (str(s), str(c)): str(r)
+        for s, c, r in zip(
+            found["subscriber_id"], found["channel"], found["blocked_reason"], strict=True
+        )
+    }
+
+
 def _care_actions(
     care: pd.DataFrame,
     retention: pd.DataFrame,
@@ -763,25 +808,31 @@ def _care_actions(
     *,
     profile: ir.Table,
     objected: set[tuple[str, str]] | None = None,
+    blocked: dict[tuple[str, str], str] | None = None,
 ) -> pd.DataFrame:
     """One care action for each care trigger whose subscriber has no retention action today,
     within the capacity left, most severe first. A subscriber who refuses automated decisions,
-    or objects to the action's channel (``objected``: calls), gets none (``objection``)."""
+    or objects to the action's channel (``objected``: calls), gets none (``objection``); nor
+    does one a contact rule stops on that channel today (``blocked``: the outcome is the
+    rule, e.g. ``dnd`` or ``cool_off``). Hold-outs stay hold-outs: they get no contact
+    anyway."""
     if care.empty:
         return care
     busy = set(retention.loc[retention["action"], "subscriber_id"])
     rows = care[~care["subscriber_id"].isin(busy)].copy()
-    rows["channel"] = rows["action_hint"].map(CARE_CHANNELS).fillna("sms")
+    rows["channel"] = _care_channel(rows)
     rows["_rank"] = rows["severity"].map(SEVERITY_RANK).fillna(9)
     rows = rows.sort_values(["_rank", "subscriber_id"], kind="mergesort")
+    keys = list(zip(rows["subscriber_id"].astype(str), rows["channel"], strict=True))
     stopped = rows[OBJECTION].to_numpy(dtype=bool)
     if objected:
-        pairs = zip(rows["subscriber_id"].astype(str), rows["channel"], strict=True)
-        hit = np.fromiter((pair in objected for pair in pairs), dtype=bool, count=len(rows))
+        hit = np.fromiter((key in objected for key in keys), dtype=bool, count=len(rows))
         stopped = stopped | hit
     rows[OBJECTION] = stopped
     rows.loc[stopped, "holdout"] = False  # neither acted on nor a control
-    rows["action"] = ~rows["holdout"] & ~rows[OBJECTION]
+    rule = pd.Series([(blocked or {}).get(key) for key in keys], index=rows.index, dtype=object)
+    rule = rule.where(~rows[OBJECTION] & ~rows["holdout"])
+    rows["action"] = ~rows["holdout"] & ~rows[OBJECTION] & rule.isna()
     position = rows[rows["action"]].groupby("channel").cumcount() + 1
     limit = rows.loc[position.index, "channel"].map(
         lambda c: np.inf if left.get(c) is None else left[c]
@@ -791,7 +842,11 @@ def _care_actions(
     rows["outcome"] = np.where(
         rows[OBJECTION],
         OBJECTION,
-        np.where(rows["holdout"], "holdout", np.where(rows["action"], "granted", "capacity")),
+        np.where(
+            rows["holdout"],
+            "holdout",
+            np.where(rule.notna(), rule, np.where(rows["action"], "granted", "capacity")),
+        ),
     )
     probability = profile.select(
         subscriber_id=profile.subscriber_id.cast("string"),
