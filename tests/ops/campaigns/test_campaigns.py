@@ -19,6 +19,7 @@ from weiwan.core.db import session_scope
 from weiwan.ops.campaigns.execution import treated_members
 from weiwan.ops.campaigns.models import Campaign, CampaignMember
 from weiwan.ops.campaigns.rehearsal import UPLIFT, in_holdout
+from weiwan.ops.consents.service import Statement, record_statements
 from weiwan.ops.contacts.models import Acceptance, Contact
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.models import AuditEvent, ConfigDocument
@@ -492,3 +493,54 @@ def test_start_skips_members_of_running_campaigns(
     assert summary["skipped_running"] == len(expected & in_first) > 0
     assert in_second == expected - in_first
     assert statuses[first] == statuses[second] == "running"
+
+
+def test_objectors_to_automated_decisions_are_left_out(
+    app: FastAPI, engine: Engine, world: dict[str, Any]
+) -> None:
+    """Article 24 PIPL: a campaign's filter picks its targets by computer from their profile,
+    so a customer who refuses automated decisions is counted at rehearsal, left out at the
+    start, and one who objects after the start gets none of its SMS sends."""
+    targets = sorted(r["subscriber_id"] for r in _targets(world))
+    said = datetime.now(ZoneInfo("UTC")) - timedelta(hours=1)
+
+    def objects(ids: list[str]) -> None:
+        with session_scope(engine) as session:
+            statements = [
+                Statement(s, "automated_decision", "all", "objection", "crm_import", said)
+                for s in ids
+            ]
+            record_statements(session, statements, recorded_by=None)
+
+    before, after = targets[:3], targets[3:5]
+    objects(before)
+    analyst, head, director = login(app, "analyst"), login(app, "head"), login(app, "director")
+    cid = _create(analyst, _plan(app, world["branches"]))
+    rehearsal = _ok(analyst.post(f"{API}/{cid}/rehearse"))["rehearsal"]
+    assert rehearsal["objecting_automated"] == len(before)
+    assert rehearsal["target_count"] == len(targets) - len(before)
+    assert any("refuse automated decisions" in w for w in rehearsal["warnings"])
+    _ok(head.post(f"{API}/{cid}/submit"))
+    _ok(head.post(f"{API}/{cid}/approve"))
+    _ok(director.post(f"{API}/{cid}/approve"), "approved")
+    summary = _ok(head.post(f"{API}/{cid}/start"))["start_summary"]
+    assert summary["skipped_objecting"] == len(before)
+    assert summary["members"] == len(targets) - len(before)
+    with session_scope(engine) as session:
+        members = set(
+            session.scalars(
+                select(CampaignMember.subscriber_id).where(CampaignMember.campaign_id == cid)
+            )
+        )
+        tasked = set(session.scalars(select(Task.subscriber_id).where(Task.campaign_id == cid)))
+    assert members == set(targets) - set(before)
+    assert not tasked & set(before)
+    assert _ok(head.get(f"{API}/{cid}/members"))["skipped_objecting"] == len(before)
+    # objecting after the start: no longer among the treated the campaign's SMS go to
+    with session_scope(engine) as session:
+        treated = set(treated_members(session, cid))
+    late = [s for s in after if s in treated]
+    assert late, "a later objector must have been treated for the check to mean anything"
+    objects(late)
+    with session_scope(engine) as session:
+        assert set(treated_members(session, cid)) == treated - set(late)

@@ -169,6 +169,7 @@ def members_summary(session: Session, actor: Actor, campaign_id: int) -> dict[st
         "treated": int(arms.get(TREATED, 0)),
         "holdout": int(arms.get(HOLDOUT, 0)),
         "skipped_running": int(summary.get("skipped_running", 0)),
+        "skipped_objecting": int(summary.get("skipped_objecting", 0)),
         "contacted_treated": figures[TREATED]["contacted"],
         "contacted_holdout": figures[HOLDOUT]["contacted"],
         "accepted_treated": figures[TREATED]["accepted"],

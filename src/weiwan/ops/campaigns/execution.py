@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, localisable
@@ -21,7 +21,12 @@ from weiwan.ops.campaigns.models import (
     Campaign,
     CampaignMember,
 )
-from weiwan.ops.campaigns.rehearsal import busy_clause, in_holdout, target_clause
+from weiwan.ops.campaigns.rehearsal import (
+    busy_clause,
+    in_holdout,
+    objector_clause,
+    target_clause,
+)
 from weiwan.ops.campaigns.service import (
     RUNNERS,
     dump,
@@ -32,6 +37,7 @@ from weiwan.ops.campaigns.service import (
     schedule,
     transition,
 )
+from weiwan.ops.consents.service import automated_objector_clause
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.access import Actor
 from weiwan.ops.tasks.due import end_of_day, local_today
@@ -72,7 +78,14 @@ def start(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> Cam
     policy_ids: list[str] = loads(campaign.policy_ids)
     staffed = [c for c in loads(campaign.channels) if c in STAFFED_CHANNELS]
     due = end_of_day(last, tz)
-    where = target_clause(session, campaign)
+    matched = target_clause(session, campaign)
+    objecting = int(
+        session.scalar(
+            select(func.count()).select_from(CustomerView).where(matched, objector_clause())
+        )
+        or 0
+    )
+    where = and_(matched, ~objector_clause())
     skipped = int(
         session.scalar(
             select(func.count()).select_from(CustomerView).where(where, busy_clause(campaign.id))
@@ -143,6 +156,7 @@ def start(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> Cam
             "treated": counts[TREATED],
             "holdout": counts[HOLDOUT],
             "skipped_running": skipped,
+            "skipped_objecting": objecting,
             "tasks_created": tasks,
             "task_channels": staffed,
         }
@@ -163,11 +177,16 @@ def start(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> Cam
 
 
 def treated_members(session: Session, campaign_id: int) -> list[str]:
-    """Subscriber ids of the campaign's treated arm (for the SMS domain's campaign sends)."""
+    """Subscriber ids of the campaign's treated arm (for the SMS domain's campaign sends),
+    without those who have objected to automated decisions since it started."""
     return list(
         session.scalars(
             select(CampaignMember.subscriber_id)
-            .where(CampaignMember.campaign_id == campaign_id, CampaignMember.arm == TREATED)
+            .where(
+                CampaignMember.campaign_id == campaign_id,
+                CampaignMember.arm == TREATED,
+                ~automated_objector_clause(CampaignMember.subscriber_id),
+            )
             .order_by(CampaignMember.subscriber_id)
         )
     )

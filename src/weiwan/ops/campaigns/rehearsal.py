@@ -34,6 +34,7 @@ from weiwan.ops.campaigns.service import (
     schedule,
     transition,
 )
+from weiwan.ops.consents.service import automated_objector_clause
 from weiwan.ops.contacts.policy_check import check_contact
 from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.customers.models import CustomerView
@@ -78,12 +79,20 @@ def in_holdout(campaign_id: int, subscriber_id: str, share: float) -> bool:
 
 
 def target_clause(session: Session, campaign: Campaign) -> ColumnElement[bool]:
+    """The customers the campaign's filter matches in its branch's subtree (objectors to
+    automated decisions included: see :func:`objector_clause`)."""
     try:
         matches = targeting.compile_filter(loads(campaign.target_filter))
     except FilterError as exc:
         raise filter_problem(exc, "target_filter") from exc
     branches = descendant_branch_ids(session, campaign.branch_id)
     return and_(matches, CustomerView.branch_id.in_(branches))
+
+
+def objector_clause() -> ColumnElement[bool]:
+    """The customer objects to personalised automated decisions (Article 24 PIPL): a campaign
+    leaves them out, counted at rehearsal and start."""
+    return automated_objector_clause(CustomerView.subscriber_id)
 
 
 def busy_clause(campaign_id: int) -> ColumnElement[bool]:
@@ -164,7 +173,14 @@ def rehearse(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> 
     start, end = schedule(campaign)
     policies = plan_policies(session, campaign)
     channels: list[str] = loads(campaign.channels)
-    where = target_clause(session, campaign)
+    matched = target_clause(session, campaign)
+    objecting = int(
+        session.scalar(
+            select(func.count()).select_from(CustomerView).where(matched, objector_clause())
+        )
+        or 0
+    )
+    where = and_(matched, ~objector_clause())
     count = int(session.scalar(select(func.count()).select_from(CustomerView).where(where)) or 0)
     overlap = int(
         session.scalar(
@@ -237,6 +253,10 @@ def rehearse(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> 
             warnings.append(f"policy {policy.policy_id} is not offered on {', '.join(missing)}")
     if overlap:
         warnings.append(f"{overlap} target(s) are already in a running campaign")
+    if objecting:
+        warnings.append(
+            f"{objecting} matching customer(s) refuse automated decisions and are left out"
+        )
     if count == 0:
         warnings.append("the filter matches no customer")
 
@@ -249,6 +269,7 @@ def rehearse(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> 
             "treated": round(treated_est),
             "holdout": count - round(treated_est),
             "overlap_running": overlap,
+            "objecting_automated": objecting,
             "contact_conflicts": {
                 "channel": channel,
                 "at": at.isoformat(),

@@ -167,6 +167,8 @@ class MembersSummary(BaseModel):
     treated: int
     holdout: int
     skipped_running: int
+    #: matched customers left out because they refuse automated decisions (Art. 24 PIPL)
+    skipped_objecting: int
     contacted_treated: int
     contacted_holdout: int
     accepted_treated: int

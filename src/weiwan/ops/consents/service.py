@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import ColumnElement, Table, exists, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from weiwan.core.consent_rules import (
     ALL_CHANNELS,
@@ -288,6 +288,20 @@ def automated_objectors(session: Session, subscriber_ids: Iterable[str]) -> set[
                 Consent.state == OBJECTION,
             )
         )
+    )
+
+
+def automated_objector_clause(
+    subscriber_id: ColumnElement[str] | QueryableAttribute[str],
+) -> ColumnElement[bool]:
+    """SQL true where the subscriber in ``subscriber_id`` (a column of the outer query) objects
+    to personalised automated decisions: a campaign's filter picks its targets by computer from
+    their profile, so the campaigns leave them out (docs/privacy.md)."""
+    return exists().where(
+        Consent.subscriber_id == subscriber_id,
+        Consent.purpose == Purpose.AUTOMATED_DECISION.value,
+        Consent.channel == ALL_CHANNELS,
+        Consent.state == OBJECTION,
     )
 
 

@@ -297,6 +297,11 @@ def monitor_figures(summary: dict[str, Any]) -> list[MonitorFigure]:
         MonitorFigure("treated", _l("Treated members"), summary["treated"]),
         MonitorFigure("holdout", _l("Hold-out members"), summary["holdout"]),
         MonitorFigure("skipped", _l("Skipped (in another campaign)"), summary["skipped_running"]),
+        MonitorFigure(
+            "skipped_objecting",
+            _l("Skipped (refuse automated decisions)"),
+            summary["skipped_objecting"],
+        ),
         MonitorFigure("tasks_open", _l("Open tasks"), int(tasks.get("open", 0))),
         MonitorFigure("tasks_done", _l("Done tasks"), int(tasks.get("done", 0))),
         MonitorFigure("contacted", _l("Treated contacted"), summary["contacted_treated"]),
