@@ -43,7 +43,8 @@ def alerts_table(rows: list[dict[str, Any]]) -> ir.Table:
 
 
 def subscriber_row(sid: str, band: str) -> dict[str, Any]:
-    """A subscriber of plan TC096 at ``band`` risk (high: probability 0.4)."""
+    """A subscriber of plan TC096 at ``band`` risk (high: probability 0.4), worth 6 000 yuan:
+    the 504-yuan policy clears the shipped return on spend (2 yuan per yuan) at high risk."""
     return {
         "subscriber_id": sid,
         "plan_id": "TC096",
@@ -51,7 +52,7 @@ def subscriber_row(sid: str, band: str) -> dict[str, Any]:
         "status": "active",
         "risk_band": band,
         "churn_probability": 0.4 if band == "high" else 0.01,
-        "future_value": 3000.0,
+        "future_value": 6000.0,
         "arpu_1m": 96.0,
         "reason_1_feature": "bill_shock",
         "value_tier": "silver",

@@ -205,7 +205,15 @@ def test_decisions_export_csv_and_excel(run: Warehouse, tmp_path: Path) -> None:
 def test_recorded_outcomes_replace_the_prior_uplift(run: Warehouse) -> None:
     """Outcomes where the discount halved churn for everyone: the next run values discounts
     with a learned uplift toward 0.5 instead of the prior's (0.30 × the driver match), on
-    every discount row it decided, acted on or not (runs last: it changes the warehouse)."""
+    every discount row it decided, acted on or not."""
+    assert not run.has_table("retention_outcomes")  # the test's outcomes are the only ones
+    ctx = RunContext(run, DAYS[-1], run.registry)  # type: ignore[attr-defined]
+
+    def decided() -> pd.DataFrame:
+        inputs = decision_inputs(ctx)
+        assert inputs is not None
+        return decide(ctx, inputs)
+
     features = run.table("features").filter(lambda t: t.snapshot_date == DAYS[0])
     ids = features.select("subscriber_id").to_pandas()["subscriber_id"]
     rng = np.random.default_rng(1)
@@ -221,19 +229,18 @@ def test_recorded_outcomes_replace_the_prior_uplift(run: Warehouse) -> None:
     )
     try:
         run.replace_snapshot("retention_outcomes", ibis.memtable(outcomes), DAYS[0])
-        run_pipeline(run, DAYS[-1], registry=run.registry)  # type: ignore[attr-defined]
-        frame = _decisions(run, DAYS[-1])
+        frame = decided()
     finally:
         run.execute("DROP TABLE IF EXISTS retention_outcomes")
-        run_pipeline(run, DAYS[-1], registry=run.registry)  # type: ignore[attr-defined]
-    before = _decisions(run, DAYS[-1])
+    before = decided()
     config = load_decide_config()
 
     def relative(rows: pd.DataFrame) -> np.ndarray:
         """The rows' relative uplift without the channel's effect and preference boost."""
         joined = load_profile(run, DAYS[-1]).select("subscriber_id", "join_channel").to_pandas()
         preferred = rows["subscriber_id"].map(joined.set_index("subscriber_id")["join_channel"])
-        liked = (preferred.map(config.preferred_channels) == rows["channel"]).to_numpy(bool)
+        wanted = preferred.map(config.preferred_channels).astype(object)
+        liked = (wanted == rows["channel"].astype(object)).to_numpy(bool)
         boost = np.where(liked, config.preference_boost, 1.0)
         effect = rows["channel"].map(config.channel_effect).to_numpy(float) * boost
         return np.asarray(rows["uplift"].to_numpy(float) / effect)

@@ -42,7 +42,11 @@ class DecideConfig(BaseModel):
     )
     account_manager_tiers: list[str] = ["diamond", "gold"]
     channel_order: list[str] = ["outbound_call", "sms", "self_service", "store", "hotline"]
-    min_value_for_call: float = 20.0
+    #: an offer is made only when it is expected to save at least this many yuan per yuan it
+    #: costs (offer + contact); 1 or less: any positive expected value
+    min_value_per_yuan: float = Field(2.0, ge=0.0)
+    #: calls only when their expected value is at least this (0: the return rule alone)
+    min_value_for_call: float = Field(0.0, ge=0.0)
     max_risk_months: float = 12.0
     #: the channel each join channel suggests the subscriber prefers, and the effect boost
     preferred_channels: dict[str, str] = Field(
@@ -76,8 +80,9 @@ class DecideConfig(BaseModel):
             }
         if spec.allocation is not None:
             update["allocation"] = spec.allocation
-        if spec.min_value_for_call is not None:
-            update["min_value_for_call"] = spec.min_value_for_call
+        for name in ("min_value_per_yuan", "min_value_for_call"):
+            if getattr(spec, name) is not None:
+                update[name] = getattr(spec, name)
         return self.model_copy(update=update) if update else self
 
     def holdout_share(self, group: str) -> float:

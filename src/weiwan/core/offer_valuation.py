@@ -117,9 +117,17 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
 CALLS = ("outbound_call", "account_manager_call")
 
 
-def small_calls(scored: pd.DataFrame, config: DecideConfig) -> pd.Series:
-    """Scored candidates that are calls worth less than ``min_value_for_call``: left out by the
-    daily decisions and by the real-time offer alike (a person's call costs more than it
-    shows)."""
+def below_hurdle(scored: pd.DataFrame, config: DecideConfig) -> pd.Series:
+    """Scored candidates not worth making, left out by the daily decisions and the real-time
+    offer alike: those with a positive expected value but expected to save less than
+    ``min_value_per_yuan`` yuan per yuan they cost (the operator's return on spend, 投入产出比:
+    an estimate that barely covers its cost is as likely as not to lose money), and calls
+    worth less than ``min_value_for_call``. A candidate of no positive value stays, judged
+    ``not_worth_it`` where it is recorded (a hold-out's best candidate then says its decision
+    would not have acted)."""
+    cost = scored["cost"].astype(float)
+    value = scored["expected_value"].astype(float)
+    short = (cost > 0) & (value > 0) & (value + cost < config.min_value_per_yuan * cost)
     is_call: pd.Series = scored["channel"].isin(CALLS)
-    return is_call & (scored["expected_value"] < config.min_value_for_call)
+    small: pd.Series = short | (is_call & (scored["expected_value"] < config.min_value_for_call))
+    return small

@@ -40,7 +40,8 @@ class StrategyArm(BaseModel):
     driver_match: dict[str, dict[str, float]] = Field(default_factory=dict)
     channel_effect: dict[str, float] = Field(default_factory=dict)
     contact_cost: dict[str, float] = Field(default_factory=dict)
-    min_value_for_call: float | None = None
+    min_value_per_yuan: float | None = Field(None, ge=0.0)
+    min_value_for_call: float | None = Field(None, ge=0.0)
 
 
 class Strategies(BaseModel):

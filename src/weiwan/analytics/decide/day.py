@@ -39,10 +39,10 @@ from weiwan.core.consent_rules import MARKETING_ONLY, PURPOSE_CHANNELS, Purpose
 from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import (
+    below_hurdle,
     driver_of,
     prior_uplift,
     score_candidates,
-    small_calls,
 )
 
 log = get_logger(__name__)
@@ -100,6 +100,8 @@ WHY_NOT_NAMES = {
 }
 #: the outcome of a trigger the consent ledger's objections stop
 OBJECTION = "objection"
+#: a retention trigger's flag: it had candidates, none above the hurdle (``below_hurdle``)
+_UNWORTHY = "_unworthy"
 OUTCOME_NAMES = {
     "granted": ("今日执行", "act today"),
     "holdout": ("对照组，不接触", "hold-out, no contact"),
@@ -449,7 +451,8 @@ def _first_pass(
             else pd.DataFrame()
         )
     with stage("scoring"):
-        scored = _score_by_arm(candidates, retention, inputs.profile, learned, config)
+        scored, unworthy = _score_by_arm(candidates, retention, inputs.profile, learned, config)
+        retention[_UNWORTHY] = retention["subscriber_id"].astype(str).isin(unworthy).to_numpy()
     if not len(scored):
         return _Chunk(retention, scored, scored=False), scored, care
     with stage("budgets_and_value_room"):
@@ -501,15 +504,17 @@ def _score_by_arm(
     profile: ir.Table,
     learned: UpliftModel | None,
     config: DecideConfig,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, set[str]]:
     """The candidates valued by their subscriber's strategy arm (its settings, its policies,
-    its uplift), calls worth less than the arm's ``min_value_for_call`` left out; in the
-    candidates' order."""
+    its uplift), those below the arm's hurdle (``below_hurdle``: return on spend, value of a
+    call) left out, in the candidates' order; and the subscribers who had candidates but
+    none above the hurdle (their outcome is ``not_worth_it``, not ``no_eligible_policy``)."""
     if not len(candidates):
-        return candidates
+        return candidates, set()
     arms = retention.set_index("subscriber_id")["strategy"]
     candidates = candidates.assign(strategy=candidates["subscriber_id"].map(arms))
     parts = []
+    dropped: set[str] = set()
     for arm in config.strategies.arms:
         rows = candidates[candidates["strategy"] == arm]
         spec = config.strategies.arms[arm]
@@ -521,10 +526,13 @@ def _score_by_arm(
         if learned is not None and spec.uplift == "learned":
             rows = rows.assign(learned_uplift=customer_uplift(rows, profile, learned, settings))
         scored = score_candidates(rows, settings)
-        parts.append(scored[~small_calls(scored, settings)])
+        low = below_hurdle(scored, settings)
+        parts.append(scored[~low])
+        dropped.update(scored.loc[low, "subscriber_id"].astype(str))
     if not parts:
-        return candidates.iloc[0:0]
-    return pd.concat(parts).sort_index() if len(parts) > 1 else parts[0]
+        return candidates.iloc[0:0], dropped
+    kept = pd.concat(parts).sort_index() if len(parts) > 1 else parts[0]
+    return kept, dropped - set(kept["subscriber_id"].astype(str))
 
 
 def customer_uplift(
@@ -675,7 +683,12 @@ def _retention_outcomes(retention: pd.DataFrame, rows: list[pd.DataFrame]) -> pd
             np.where(
                 out["action"],
                 "granted",
-                out.get("why_not", pd.Series(pd.NA, index=out.index)).fillna("no_eligible_policy"),
+                out.get("why_not", pd.Series(pd.NA, index=out.index)).fillna(
+                    pd.Series(
+                        np.where(out[_UNWORTHY], "not_worth_it", "no_eligible_policy"),
+                        index=out.index,
+                    )
+                ),
             ),
         ),
     )

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.event_rules import EventRule
 from weiwan.core.months import add_months
-from weiwan.core.offer_valuation import score_candidates, small_calls
+from weiwan.core.offer_valuation import below_hurdle, score_candidates
 from weiwan.core.policy_rules import PolicyRule
 from weiwan.ops import locks
 from weiwan.ops.consents.service import automated_objectors
@@ -251,7 +251,7 @@ def _offers(
             answer.why_not = "no_eligible_policy"
         return
     scored = score_candidates(frame, config)
-    scored = scored.assign(small=small_calls(scored, config))
+    scored = scored.assign(small=below_hurdle(scored, config))
     scored = scored.sort_values(
         ["request", "expected_value"], ascending=[True, False], kind="mergesort"
     )
