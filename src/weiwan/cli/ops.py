@@ -82,6 +82,41 @@ def users_create(
         engine.dispose()
 
 
+@users_app.command("directory-check")
+def users_directory_check() -> None:
+    """Check the directory (LDAP) accounts that have an open session against the directory,
+    between logins: disabled, in no mapped group or gone ends their sessions; a new group moves
+    them (run every few minutes from cron; docs/ldap.md). Exits 2 without a directory
+    (WEIWAN_LDAP_URL unset), 1 when the directory cannot be asked (nothing is changed then)."""
+    from weiwan.core.db import session_scope
+    from weiwan.ops.base import utcnow
+    from weiwan.ops.org.directory_check import check_directory_accounts
+    from weiwan.ops.org.directory_config import load_directory
+
+    try:
+        config = load_directory(get_settings())
+    except WeiwanError as exc:
+        raise fail(exc) from exc
+    if config is None:
+        out.print("no directory: WEIWAN_LDAP_URL is not set")
+        raise typer.Exit(code=2)
+    engine = ops_engine()
+    try:
+        with session_scope(engine) as session:
+            result = check_directory_accounts(session, config, now=utcnow())
+    except WeiwanError as exc:
+        raise fail(exc) from exc
+    finally:
+        engine.dispose()
+    gone = ", ".join(f"{n} {reason}" for reason, n in sorted(result.deactivated.items()))
+    out.print(
+        f"directory: {result.checked:,} account(s) in session checked, "
+        f"{sum(result.deactivated.values()):,} deactivated{f' ({gone})' if gone else ''}, "
+        f"{result.moved:,} moved to another role or branch, "
+        f"{result.sessions_ended:,} session(s) ended, {result.unresolved:,} left as they were"
+    )
+
+
 def serve(
     host: Annotated[str | None, typer.Option(help="Address (default WEIWAN_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default WEIWAN_PORT).")] = None,

@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
 
 from api_helpers import PASSWORD, login
 from ldap_fixtures import (  # noqa: F401  (slapd_fixture: the module's server, "slapd")
@@ -30,9 +31,13 @@ from ldap_fixtures import (  # noqa: F401  (slapd_fixture: the module's server, 
     slapd_fixture,
 )
 from web.page_helpers import page_login, post_login
+from weiwan.cli import app as cli_app
 from weiwan.core.db import session_scope
-from weiwan.core.settings import Settings
+from weiwan.core.settings import Settings, get_settings
+from weiwan.ops.base import utcnow
+from weiwan.ops.org.directory_check import DirectoryCheck, check_directory_accounts
 from weiwan.ops.org.directory_login import UNUSABLE_PASSWORD
+from weiwan.ops.org.ldap_directory import DirectoryUnavailableError
 from weiwan.ops.org.models import AuditEvent, LoginFailure, Team, User
 from weiwan.web.app import create_app
 
@@ -458,3 +463,96 @@ def test_over_tls_with_the_directorys_ca(
     untrusted = ldap_settings(tmp_path, url, ldap_start_tls=start_tls)
     assert api_login(create_app(untrusted, engine), uid).status_code == 503
     assert login_events(engine)[-1]["reason"] == "directory_unreachable"
+
+
+def directory_checks(engine: Engine) -> list[dict[str, Any]]:
+    """The ``directory_check`` audit events, oldest first: target user id and detail."""
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(AuditEvent.target_id, AuditEvent.detail)
+            .where(AuditEvent.action == "directory_check")
+            .order_by(AuditEvent.id)
+        ).all()
+    return [{"user_id": int(str(target)), **json.loads(detail or "{}")} for target, detail in rows]
+
+
+def run_check(app: FastAPI, engine: Engine) -> DirectoryCheck:
+    """One directory check of the app's directory on the test database."""
+    with session_scope(engine) as session:
+        return check_directory_accounts(session, app.state.directory.config, now=utcnow())
+
+
+def test_the_directory_check_ends_sessions_and_follows_groups_between_logins(
+    ldap_app: FastAPI, engine: Engine, directory: Slapd
+) -> None:
+    """An open session does not ask the directory; the check every few minutes does: disabled
+    or out of every mapped group ends the sessions at once, a new group moves the user, the
+    rest and local accounts are left alone; a second check changes nothing."""
+    disabled, dropped, promoted, kept = (person(directory, "hz-agents") for _ in range(4))
+    clients = {uid: login(ldap_app, uid, DIRECTORY_PASSWORD) for uid in (disabled, dropped)}
+    clients |= {uid: login(ldap_app, uid, DIRECTORY_PASSWORD) for uid in (promoted, kept)}
+    local = login(ldap_app, "head")
+    directory.set_employee_type(disabled, "disabled")
+    directory.leave(dropped, "hz-agents")
+    directory.leave(promoted, "hz-agents")
+    directory.join(promoted, "hz-heads")
+    # before the check the sessions still work (what the check is for)
+    assert clients[disabled].get("/api/v1/auth/me").status_code == 200
+
+    result = run_check(ldap_app, engine)
+    assert result.checked == 4 and result.unresolved == 0
+    assert dict(result.deactivated) == {"directory_disabled": 1, "directory_refused": 1}
+    assert result.moved == 1 and result.sessions_ended == 2
+    for uid in (disabled, dropped):
+        assert clients[uid].get("/api/v1/auth/me").status_code == 401
+        user = mirror(engine, uid)
+        assert user is not None and not user.active and user.directory_refused
+    me = clients[promoted].get("/api/v1/auth/me")
+    assert me.status_code == 200 and me.json()["user"]["role"] == "centre_head"
+    assert clients[kept].get("/api/v1/auth/me").json()["user"]["role"] == "agent"
+    assert local.get("/api/v1/auth/me").status_code == 200
+    events = {e["user_id"]: e for e in directory_checks(engine)}
+    ids = {uid: mirror(engine, uid).id for uid in (disabled, dropped, promoted)}  # type: ignore[union-attr]
+    assert events[ids[disabled]]["reason"] == "directory_disabled"
+    assert events[ids[dropped]]["sessions_ended"] == 1
+    assert events[ids[promoted]]["changed"] == {"role": "centre_head", "team_id": None}
+    assert len(events) == 3
+
+    again = run_check(ldap_app, engine)
+    assert again.checked == 2 and again.moved == 0 and not again.deactivated
+    assert len(directory_checks(engine)) == 3
+    # enabled again in the directory: the next login activates the user, as before
+    directory.set_employee_type(disabled, "staff")
+    assert api_login(ldap_app, disabled).status_code == 200
+
+
+@SQLITE_ONLY
+def test_the_directory_check_changes_nothing_when_the_directory_cannot_be_asked(
+    ldap_app: FastAPI, engine: Engine, directory: Slapd
+) -> None:
+    uid = person(directory, "hz-agents")
+    client = login(ldap_app, uid, DIRECTORY_PASSWORD)
+    directory.set_employee_type(uid, "disabled")
+    directory.stop()
+    try:
+        with pytest.raises(DirectoryUnavailableError):
+            run_check(ldap_app, engine)
+    finally:
+        directory.start()
+    assert client.get("/api/v1/auth/me").status_code == 200  # an outage ends nobody's work
+    assert directory_checks(engine) == []
+    assert run_check(ldap_app, engine).deactivated == {"directory_disabled": 1}
+
+
+def test_the_directory_check_command_without_a_directory_has_nothing_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEIWAN_HOME", str(tmp_path))
+    monkeypatch.delenv("WEIWAN_LDAP_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli_app, ["users", "directory-check"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    assert "WEIWAN_LDAP_URL" in result.output

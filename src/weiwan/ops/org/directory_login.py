@@ -60,6 +60,7 @@ __all__ = [
     "LdapLogin",
     "directory_login",
     "matching_rule",
+    "placement_of",
 ]
 
 
@@ -90,7 +91,7 @@ class _Placement:
     team_id: int | None
 
 
-def _placement(session: Session, rule: GroupRule) -> _Placement | None:
+def placement_of(session: Session, rule: GroupRule) -> _Placement | None:
     """The rule's branch (by code) and team (by name in that branch); ``None`` when either
     does not exist here."""
     branch_id = session.scalar(select(Branch.id).where(Branch.code == rule.branch))
@@ -194,7 +195,7 @@ class LdapLogin:
         if rule is None:
             _refuse(session, mirror, username, "directory_refused", ip, now)
             return None
-        placement = _placement(session, rule)
+        placement = placement_of(session, rule)
         if placement is None:
             log.error("ldap.mapping_target_missing", group=rule.group, branch=rule.branch)
             detail = {"rule": rule.group}

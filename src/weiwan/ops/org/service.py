@@ -55,6 +55,7 @@ class AuditAction(StrEnum):
     CONSENT = "consent"
     ERASURE = "erasure"
     PURGE = "purge"
+    DIRECTORY_CHECK = "directory_check"
 
 
 class OrgError(WeiwanError):

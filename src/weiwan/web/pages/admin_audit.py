@@ -36,6 +36,7 @@ ACTIONS: dict[str, Any] = {
     "consent": _l("Consent or objection recorded"),
     "erasure": _l("Personal data of a subscriber erased"),
     "purge": _l("Expired personal data purged"),
+    "directory_check": _l("Directory account checked between logins"),
 }
 #: newest events shown (and exported) per filter; narrower filters reach older events
 PAGE_SIZE = 500
