@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from api_helpers import login
 from feature_names import documented_features
 from web.i18n_catalog import conflicting_chinese, missing_chinese
 from web.page_helpers import page_login, post_login
@@ -113,7 +114,37 @@ def test_errors_are_pages_off_the_api_and_json_on_it(app: FastAPI) -> None:
     assert page.status_code == 404 and "text/html" in page.headers["content-type"]
     assert "未找到" in page.text
     api = client.get("/api/v1/no-such-thing")
-    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found", "message": "未找到"}
+
+
+@pytest.mark.usefixtures("people")
+def test_api_errors_say_it_in_the_callers_language(app: FastAPI) -> None:
+    """``detail`` stays the service's English for programs; ``message`` is for people: in the
+    ``weiwan_lang`` cookie's language, else ``Accept-Language``'s, else Chinese."""
+    client = login(app, "agent")
+    missing = "/api/v1/customers/S99999999"
+    zh = client.get(missing)
+    assert zh.status_code == 404 and zh.json()["message"] == "未找到，或不在你的数据范围内。"
+    assert zh.json()["detail"].isascii()  # the service's English, unchanged
+    en = client.get(missing, headers={"Accept-Language": "en-US,en;q=0.9,zh;q=0.5"})
+    assert en.json()["detail"] == zh.json()["detail"]
+    assert en.json()["message"] == en.json()["detail"]  # English: the service's own words
+    weighted = client.get(missing, headers={"Accept-Language": "fr;q=1, zh;q=0.4, en;q=0.8"})
+    assert weighted.json()["message"] == en.json()["detail"]  # en outweighs zh; no French
+    client.cookies.set("weiwan_lang", "zh-CN")
+    cookie = client.get(missing, headers={"Accept-Language": "en"})
+    assert cookie.json()["message"] == zh.json()["message"]  # the cookie wins
+    client.cookies.delete("weiwan_lang")
+    invalid = client.post("/api/v1/contacts", json={"subscriber_id": 5})
+    assert invalid.status_code == 422 and invalid.json()["message"] == "请检查输入"
+    assert isinstance(invalid.json()["detail"], list) and invalid.json()["detail"][0]["loc"]
+    english = client.post(
+        "/api/v1/contacts", json={"subscriber_id": 5}, headers={"Accept-Language": "en"}
+    )
+    assert english.json()["message"] == "Please check your input"
+    # pages do not follow Accept-Language: the product speaks Chinese unless told otherwise
+    page = page_login(app, "agent").get("/no-such-page", headers={"Accept-Language": "en"})
+    assert "未找到" in page.text
 
 
 @pytest.mark.usefixtures("people")

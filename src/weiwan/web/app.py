@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -88,18 +88,41 @@ def _known_actor(request: Request) -> None:
         session.close()
 
 
-def _error_page(request: Request, status_code: int, message: str) -> Response:
-    """The error as a page (htmx requests get the same fragment, swapped by the page)."""
-    _known_actor(request)
+def _status_title(status_code: int) -> str:
+    """What an error of ``status_code`` is, in plain words of the reader's language."""
     titles = {
         401: gettext("Please log in"),
         403: gettext("Not allowed"),
         404: gettext("Not found"),
+        405: gettext("Not possible now"),
         409: gettext("Not possible now"),
+        413: gettext("The file is too large"),
         422: gettext("Please check your input"),
         503: gettext("The database is not reachable; try again"),
     }
-    title = titles.get(status_code, gettext("Something went wrong"))
+    return titles.get(status_code, gettext("Something went wrong"))
+
+
+def _api_error(
+    status_code: int,
+    detail: object,
+    message: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
+    """An API error body: ``detail`` as the service says it (English, for programs) and
+    ``message`` in the caller's language (cookie ``weiwan_lang``, else ``Accept-Language``,
+    else Chinese), for people: the error's translation, else the plain words for its
+    status."""
+    text = message if message and in_reader_language(message) else _status_title(status_code)
+    body = {"detail": detail, "message": text, **extra}
+    return JSONResponse(body, status_code=status_code, headers=headers)
+
+
+def _error_page(request: Request, status_code: int, message: str) -> Response:
+    """The error as a page (htmx requests get the same fragment, swapped by the page)."""
+    _known_actor(request)
+    title = _status_title(status_code)
     if not in_reader_language(message):  # e.g. Starlette's "Not Found": the title says it
         message = ""
     template = "error_fragment.html" if request.headers.get("HX-Request") else "error.html"
@@ -122,11 +145,9 @@ async def _weiwan_error(request: Request, exc: Exception) -> Response:
     code = next((c for kind, c in _STATUS if isinstance(exc, kind)), 400)
     if not _is_api(request):
         return _error_page(request, code, error_text(exc))
-    body: dict[str, object] = {"detail": cap_text(str(exc))}
     field = getattr(exc, "field", None)
-    if field:
-        body["field"] = field
-    return JSONResponse(body, status_code=code)
+    extra = {"field": field} if field else {}
+    return _api_error(code, cap_text(str(exc)), error_text(exc), **extra)
 
 
 async def _data_error(request: Request, exc: Exception) -> Response:
@@ -134,19 +155,15 @@ async def _data_error(request: Request, exc: Exception) -> Response:
     schemas bound ids and numbers, this is the net under them."""
     message = "a value is out of range or of the wrong type for the database"
     if not _is_api(request):
-        return _error_page(request, 422, message)
-    return JSONResponse({"detail": message}, status_code=422)
+        return _error_page(request, 422, gettext(message))
+    return _api_error(422, message, gettext(message))
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
     """The database went away (restart, network): ask the client to retry."""
     if not _is_api(request):
         return _error_page(request, 503, gettext("The database is not reachable; try again"))
-    return JSONResponse(
-        {"detail": "the database is not reachable; try again"},
-        status_code=503,
-        headers={"Retry-After": "5"},
-    )
+    return _api_error(503, "the database is not reachable; try again", headers={"Retry-After": "5"})
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
@@ -162,9 +179,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     """HTTP errors: JSON under /api/v1 (FastAPI's form), a page elsewhere."""
     assert isinstance(exc, StarletteHTTPException)
     if _is_api(request):
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
+        return _api_error(exc.status_code, exc.detail, str(exc.detail), headers=exc.headers)
     return _error_page(request, exc.status_code, str(exc.detail))
 
 
@@ -175,9 +190,10 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     if _is_api(request) and _needs_session(request) and not has_session_cookie(request):
         # a body FastAPI could not even parse fails before the router's session check: an
         # anonymous caller learns nothing about the route's parameters either way
-        return JSONResponse({"detail": "not logged in"}, status_code=401)
+        return _api_error(401, "not logged in")
     if _is_api(request):
-        return JSONResponse(validation_body(exc.errors()), status_code=422)
+        body = validation_body(exc.errors())
+        return _api_error(422, body.pop("detail"), **body)
     fields = [
         f"{'.'.join(str(p) for p in error['loc'][1:]) or error['loc'][0]}: {error['msg']}"
         for error in exc.errors()

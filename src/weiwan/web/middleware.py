@@ -9,26 +9,59 @@ from http.cookies import SimpleCookie
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from weiwan.ops.org.client import serving_client
-from weiwan.web.i18n import DEFAULT_LANGUAGE, normalise_language, use_locale
+from weiwan.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalise_language, use_locale
 
 LANGUAGE_COOKIE = "weiwan_lang"
 
 
-def _cookie_language(scope: Scope) -> str:
+def _cookie_language(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == b"cookie":
             cookie: SimpleCookie = SimpleCookie()
             try:
                 cookie.load(value.decode("latin-1"))
             except Exception:  # a malformed cookie header is the default language, not an error
-                return DEFAULT_LANGUAGE
+                return None
             morsel = cookie.get(LANGUAGE_COOKIE)
-            return normalise_language(morsel.value) if morsel else DEFAULT_LANGUAGE
-    return DEFAULT_LANGUAGE
+            return normalise_language(morsel.value) if morsel else None
+    return None
+
+
+def _accepted_language(scope: Scope) -> str | None:
+    """The first language of ``Accept-Language`` (by its weights) weiwan speaks, if any."""
+    header = next((v for n, v in scope.get("headers", ()) if n == b"accept-language"), None)
+    if header is None:
+        return None
+    weighted = []
+    for position, part in enumerate(header.decode("latin-1").split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if tag and tag != "*" and weight > 0:
+            weighted.append((-weight, position, tag))
+    for _weight, _position, tag in sorted(weighted):
+        base = tag.split("-")[0].lower()
+        if base in {language.split("-")[0].lower() for language in LANGUAGES}:
+            return normalise_language(tag)
+    return None
+
+
+def request_language(scope: Scope) -> str:
+    """The language of a request: the ``weiwan_lang`` cookie; for the API (callers without a
+    browser) else its ``Accept-Language``; else zh-CN. Pages ignore ``Accept-Language``: the
+    product's default language is Chinese whatever the browser says."""
+    chosen = _cookie_language(scope)
+    if chosen is None and str(scope.get("path", "")).startswith("/api/"):
+        chosen = _accepted_language(scope)
+    return chosen or DEFAULT_LANGUAGE
 
 
 class LanguageMiddleware:
-    """Sets the language (cookie ``weiwan_lang``, else zh-CN) for templates and formatting."""
+    """Sets the language (:func:`request_language`) for templates, formatting and errors."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -37,7 +70,7 @@ class LanguageMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with use_locale(_cookie_language(scope)):
+        with use_locale(request_language(scope)):
             await self.app(scope, receive, send)
 
 
