@@ -79,7 +79,7 @@ def test_care_actions_obey_do_not_disturb_cool_off_and_caps() -> None:
     for sid in ("c4", "c5"):
         assert after.loc[sid, "action"] and after.loc[sid, "outcome"] == "granted"
     assert after.loc["c5", "channel"] == "sms"
-    assert "免打扰" in after.loc["c1", "why_zh"]
-    assert "not to be disturbed" in after.loc["c1", "why_en"]
-    assert "冷静期" in after.loc["c3", "why_zh"] and "cool-off" in after.loc["c3", "why_en"]
-    assert "daily contact cap" in after.loc["c6", "why_en"]
+    why = {sid: (str(after.loc[sid, "why_zh"]), str(after.loc[sid, "why_en"])) for sid in CARE}
+    assert "免打扰" in why["c1"][0] and "not to be disturbed" in why["c1"][1]
+    assert "冷静期" in why["c3"][0] and "cool-off" in why["c3"][1]
+    assert "daily contact cap" in why["c6"][1]
