@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from weiwan.core.errors import ConflictError, localisable
@@ -24,8 +24,7 @@ from weiwan.ops.campaigns.models import (
 from weiwan.ops.campaigns.rehearsal import (
     busy_clause,
     in_holdout,
-    objector_clause,
-    target_clause,
+    targets_without_objectors,
 )
 from weiwan.ops.campaigns.service import (
     RUNNERS,
@@ -78,14 +77,7 @@ def start(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> Cam
     policy_ids: list[str] = loads(campaign.policy_ids)
     staffed = [c for c in loads(campaign.channels) if c in STAFFED_CHANNELS]
     due = end_of_day(last, tz)
-    matched = target_clause(session, campaign)
-    objecting = int(
-        session.scalar(
-            select(func.count()).select_from(CustomerView).where(matched, objector_clause())
-        )
-        or 0
-    )
-    where = and_(matched, ~objector_clause())
+    where, objecting = targets_without_objectors(session, campaign)
     skipped = int(
         session.scalar(
             select(func.count()).select_from(CustomerView).where(where, busy_clause(campaign.id))

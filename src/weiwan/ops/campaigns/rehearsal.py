@@ -95,6 +95,16 @@ def objector_clause() -> ColumnElement[bool]:
     return automated_objector_clause(CustomerView.subscriber_id)
 
 
+def targets_without_objectors(
+    session: Session, campaign: Campaign
+) -> tuple[ColumnElement[bool], int]:
+    """(the campaign's targets less the objectors to automated decisions, how many objectors
+    its filter matched)."""
+    matched = target_clause(session, campaign)
+    objecting = select(func.count()).select_from(CustomerView).where(matched, objector_clause())
+    return and_(matched, ~objector_clause()), int(session.scalar(objecting) or 0)
+
+
 def busy_clause(campaign_id: int) -> ColumnElement[bool]:
     """The customer is a member of another running campaign."""
     member = aliased(CampaignMember)
@@ -173,14 +183,7 @@ def rehearse(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> 
     start, end = schedule(campaign)
     policies = plan_policies(session, campaign)
     channels: list[str] = loads(campaign.channels)
-    matched = target_clause(session, campaign)
-    objecting = int(
-        session.scalar(
-            select(func.count()).select_from(CustomerView).where(matched, objector_clause())
-        )
-        or 0
-    )
-    where = and_(matched, ~objector_clause())
+    where, objecting = targets_without_objectors(session, campaign)
     count = int(session.scalar(select(func.count()).select_from(CustomerView).where(where)) or 0)
     overlap = int(
         session.scalar(
