@@ -27,21 +27,20 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from ldap3 import Connection
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from weiwan.ops.org.directory_config import DirectoryConfig
-from weiwan.ops.org.directory_login import matching_rule, placement_of
-from weiwan.ops.org.ldap_directory import (
-    find_users,
-    groups_of,
-    is_disabled,
-    service_connection,
+from weiwan.ops.org.directory_config import DirectoryConfig, GroupRule
+from weiwan.ops.org.directory_login import (
+    DirectoryAnswer,
+    deactivate_refused,
+    look_up,
+    matching_rule,
+    placement_of,
 )
+from weiwan.ops.org.ldap_directory import service_connection
 from weiwan.ops.org.models import AUTH_LDAP, User, UserSession
 from weiwan.ops.org.service import AuditAction, audit
-from weiwan.ops.org.sessions import EndReason, end_user_sessions
 
 log = structlog.get_logger(__name__)
 
@@ -80,59 +79,43 @@ def check_directory_accounts(
     if not users:
         return result
     with service_connection(config) as conn:
-        verdicts = [(user, _ask(conn, config, user)) for user in users]
-    for user, (reason, groups) in verdicts:
+        answers = [(user, look_up(conn, config, user.username)) for user in users]
+    for user, answer in answers:
         result.checked += 1
+        rule = matching_rule(config.rules, answer.groups)
+        reason = _refusal(answer, rule)
         if reason == "directory_ambiguous":
             log.error("ldap.ambiguous_user", username=user.username)
             result.unresolved += 1
         elif reason is not None:
-            result.sessions_ended += _deactivate(session, user, reason, now)
+            ended = deactivate_refused(session, user, now)
+            detail = {"reason": reason, "deactivated": True, "sessions_ended": ended}
+            audit(session, None, AuditAction.DIRECTORY_CHECK, "user", str(user.id), detail)
+            result.sessions_ended += ended
             result.deactivated[reason] += 1
         else:
-            outcome = _follow_groups(session, config, user, groups)
+            assert rule is not None  # _refusal refuses an entry in no mapped group
+            outcome = _follow_rule(session, user, rule)
             result.moved += outcome == "moved"
             result.unresolved += outcome == "unresolved"
     session.flush()
     return result
 
 
-def _ask(
-    conn: Connection, config: DirectoryConfig, user: User
-) -> tuple[str | None, tuple[str, ...]]:
-    """(why a login would be refused, or None; the entry's groups when it would not)."""
-    found = find_users(conn, config, user.username)
-    if len(found) > 1:
-        return "directory_ambiguous", ()
-    if not found:
-        return "directory_gone", ()
-    entry = found[0]
-    if is_disabled(conn, config, entry.dn):
-        return "directory_disabled", ()
-    groups = groups_of(conn, config, entry)
-    if matching_rule(config.rules, groups) is None:
-        return "directory_refused", ()
-    return None, groups
+def _refusal(answer: DirectoryAnswer, rule: GroupRule | None) -> str | None:
+    """Why a login would be refused on the directory's ``answer`` (its first matching
+    ``rule``), or None."""
+    if answer.entry is None:
+        return "directory_ambiguous" if answer.found > 1 else "directory_gone"
+    if answer.disabled:
+        return "directory_disabled"
+    return "directory_refused" if rule is None else None
 
 
-def _deactivate(session: Session, user: User, reason: str, now: datetime) -> int:
-    """Deactivate ``user`` as refused by the directory and end its sessions (audited); the
-    number of sessions ended."""
-    user.active = False
-    user.directory_refused = True
-    ended = end_user_sessions(session, user.id, EndReason.DEACTIVATED, now=now)
-    detail = {"reason": reason, "deactivated": True, "sessions_ended": ended}
-    audit(session, None, AuditAction.DIRECTORY_CHECK, "user", str(user.id), detail)
-    return ended
-
-
-def _follow_groups(
-    session: Session, config: DirectoryConfig, user: User, groups: tuple[str, ...]
-) -> str:
-    """Move ``user`` to the role, branch and team of its first matching group (audited):
-    ``"moved"``, ``"same"``, or ``"unresolved"`` when the rule's branch or team is not here."""
-    rule = matching_rule(config.rules, groups)
-    assert rule is not None  # _ask refuses an entry in no mapped group
+def _follow_rule(session: Session, user: User, rule: GroupRule) -> str:
+    """Move ``user`` to the role, branch and team of its first matching group's ``rule``
+    (audited): ``"moved"``, ``"same"``, or ``"unresolved"`` when the rule's branch or team is
+    not here."""
     placement = placement_of(session, rule)
     if placement is None:
         log.error("ldap.mapping_target_missing", group=rule.group, branch=rule.branch)

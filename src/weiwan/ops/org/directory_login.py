@@ -14,11 +14,12 @@ ended. A directory that cannot be asked raises :class:`DirectoryUnavailableError
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import structlog
+from ldap3 import Connection
 from ldap3.core.exceptions import LDAPInvalidDnError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -58,7 +59,9 @@ __all__ = [
     "UNUSABLE_PASSWORD",
     "DirectoryUnavailableError",
     "LdapLogin",
+    "deactivate_refused",
     "directory_login",
+    "look_up",
     "matching_rule",
     "placement_of",
 ]
@@ -108,8 +111,9 @@ def placement_of(session: Session, rule: GroupRule) -> _Placement | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Answer:
-    """What the directory said about one login (``found``: entries of the name)."""
+class DirectoryAnswer:
+    """What the directory says about one name (``found``: entries of the name); the password
+    is only tried by a login."""
 
     entry: DirectoryUser | None
     found: int = 1
@@ -118,25 +122,33 @@ class _Answer:
     groups: tuple[str, ...] = ()
 
 
+def look_up(conn: Connection, config: DirectoryConfig, username: str) -> DirectoryAnswer:
+    """Find the user by ``username``, then (service account) whether they are disabled and
+    their groups: what a login and the directory check ask before anything else."""
+    found = find_users(conn, config, username)
+    if len(found) != 1:
+        return DirectoryAnswer(None, found=len(found))
+    entry = found[0]
+    if is_disabled(conn, config, entry.dn):
+        return DirectoryAnswer(entry, disabled=True)
+    return DirectoryAnswer(entry, groups=groups_of(conn, config, entry))
+
+
 class LdapLogin:
     """Checks logins against the directory of ``config`` (see the module's text)."""
 
     def __init__(self, config: DirectoryConfig) -> None:
         self.config = config
 
-    def _ask(self, username: str, password: str) -> _Answer:
-        """Find the user, then (service account) disabled and groups, then their password;
-        the password is not tried on a disabled account (the directory's own lock-out)."""
+    def _ask(self, username: str, password: str) -> DirectoryAnswer:
+        """Look the user up, then try their password; the password is not tried on a
+        disabled account (the directory's own lock-out)."""
         with service_connection(self.config) as conn:
-            found = find_users(conn, self.config, username)
-            if len(found) != 1:
-                return _Answer(None, found=len(found))
-            entry = found[0]
-            if is_disabled(conn, self.config, entry.dn):
-                return _Answer(entry, disabled=True)
-            groups = groups_of(conn, self.config, entry)
-        right = password_is_right(self.config, entry.dn, password)
-        return _Answer(entry, password_right=right, groups=groups)
+            answer = look_up(conn, self.config, username)
+        if answer.entry is None or answer.disabled:
+            return answer
+        right = password_is_right(self.config, answer.entry.dn, password)
+        return replace(answer, password_right=right)
 
     def __call__(
         self,
@@ -267,12 +279,18 @@ def _refuse(
     by the directory, and its sessions end."""
     detail = None
     if mirror is not None and mirror.active:
-        mirror.active = False
-        mirror.directory_refused = True
-        ended = end_user_sessions(session, mirror.id, EndReason.DEACTIVATED, now=now)
-        session.flush()
-        detail = {"deactivated": True, "sessions_ended": ended}
+        detail = {"deactivated": True, "sessions_ended": deactivate_refused(session, mirror, now)}
     login_failed(session, mirror, username, reason, ip, now, detail)
+
+
+def deactivate_refused(session: Session, mirror: User, now: datetime) -> int:
+    """Deactivate ``mirror`` as refused by the directory (its next accepted login activates it
+    again) and end its sessions; how many were open."""
+    mirror.active = False
+    mirror.directory_refused = True
+    ended = end_user_sessions(session, mirror.id, EndReason.DEACTIVATED, now=now)
+    session.flush()
+    return ended
 
 
 def _mirror(
