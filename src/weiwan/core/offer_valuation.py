@@ -129,5 +129,5 @@ def below_hurdle(scored: pd.DataFrame, config: DecideConfig) -> pd.Series:
     value = scored["expected_value"].astype(float)
     short = (cost > 0) & (value > 0) & (value + cost < config.min_value_per_yuan * cost)
     is_call: pd.Series = scored["channel"].isin(CALLS)
-    small: pd.Series = short | (is_call & (scored["expected_value"] < config.min_value_for_call))
-    return small
+    below: pd.Series = short | (is_call & (value < config.min_value_for_call))
+    return below

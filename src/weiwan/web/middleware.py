@@ -27,6 +27,10 @@ def _cookie_language(scope: Scope) -> str | None:
     return None
 
 
+#: the primary subtags of the languages weiwan speaks ("zh", "en")
+_SPOKEN = frozenset(language.split("-")[0].lower() for language in LANGUAGES)
+
+
 def _accepted_language(scope: Scope) -> str | None:
     """The first language of ``Accept-Language`` (by its weights) weiwan speaks, if any."""
     header = next((v for n, v in scope.get("headers", ()) if n == b"accept-language"), None)
@@ -44,8 +48,7 @@ def _accepted_language(scope: Scope) -> str | None:
         if tag and tag != "*" and weight > 0:
             weighted.append((-weight, position, tag))
     for _weight, _position, tag in sorted(weighted):
-        base = tag.split("-")[0].lower()
-        if base in {language.split("-")[0].lower() for language in LANGUAGES}:
+        if tag.split("-")[0].lower() in _SPOKEN:
             return normalise_language(tag)
     return None
 
