@@ -544,3 +544,11 @@ def test_objectors_to_automated_decisions_are_left_out(
     objects(late)
     with session_scope(engine) as session:
         assert set(treated_members(session, cid)) == treated - set(late)
+        statuses = dict(
+            session.execute(
+                select(Task.subscriber_id, Task.status).where(Task.campaign_id == cid)
+            ).all()
+        )
+    # and their open tasks of the campaign are cancelled; the others' stay open
+    assert {statuses[s] for s in late} == {"cancelled"}
+    assert "open" in {v for k, v in statuses.items() if k not in late}

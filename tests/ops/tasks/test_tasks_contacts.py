@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,13 +13,16 @@ from api_helpers import login
 from customer_fixtures import SNAPSHOT, decision, publish_customers, publish_rules
 from weiwan.core.db import session_scope
 from weiwan.ops.appraisal.board import team_board
+from weiwan.ops.consents.service import Statement, record_statements
 from weiwan.ops.contacts.models import Acceptance, Contact
 from weiwan.ops.contacts.state import contact_state
 from weiwan.ops.customers.service import find_customer
+from weiwan.ops.handover.service import hand_over
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import AuditEvent, User
 from weiwan.ops.tasks.listing import TaskFilters, count_tasks
 from weiwan.ops.tasks.models import CustomerAssignment, Task
+from weiwan.ops.tasks.objections import OBJECTION_REASON
 from weiwan.ops.tasks.service import TaskSpec, assign_customers, create_tasks, tasks_from_decisions
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -93,6 +96,58 @@ def test_decisions_become_tasks_once_and_are_routed(
     assert tasks["S00001"].assignee_id == people["agent"]
     assert tasks["S00004"].assignee_id is None and tasks["S00004"].branch_id == branches["city"]
     assert tasks["S00006"].channel == "store" and tasks["S00006"].assignee_id is None
+
+
+def test_an_objection_to_automated_decisions_cancels_their_open_tasks(
+    engine: Engine, world: dict[str, object]
+) -> None:
+    """Article 24 PIPL: once a customer objects to automated decisions, the open tasks a
+    computer chose for them (the day's decisions, campaigns, alerts) are cancelled, a person's
+    own task stays, and the hand-over of a day published before the objection makes none."""
+    said = datetime.now(UTC) - timedelta(minutes=5)
+
+    def objection(sid: str, state: str = "objection", at: datetime = said) -> Statement:
+        return Statement(sid, "automated_decision", "all", state, "agent", at)
+
+    with session_scope(engine) as session:
+        session.add_all([decision(sid, "outbound_call") for sid in ("S00001", "S00002")])
+        create_tasks(
+            session,
+            [
+                TaskSpec(subscriber_id=sid, source=source, origin=f"{source}:1", channel="store")
+                for sid in ("S00001", "S00002", "S00003")
+                for source in ("campaign", "alert", "manual")
+            ],
+        )
+    with session_scope(engine) as session:
+        # S00002 objects after the daily run read the ledger, before the hand-over
+        recorded = record_statements(session, [objection("S00002")], recorded_by=None)
+        assert recorded.tasks_cancelled == 2  # its campaign and alert tasks
+    assert hand_over(engine, SNAPSHOT, tz=TZ)["tasks"] == 1  # S00001's only
+    with session_scope(engine) as session:
+        # S00001 objects once its tasks exist; S00003's objection is older than its consent
+        recorded = record_statements(
+            session,
+            [
+                objection("S00001"),
+                objection("S00003", at=said - timedelta(days=1)),
+                objection("S00003", "consent"),
+            ],
+            recorded_by=None,
+        )
+        assert recorded.tasks_cancelled == 3  # S00001's decision, campaign and alert tasks
+    by_status: dict[tuple[str, str], str] = {
+        (t.subscriber_id, t.source): t.status for t in _tasks(engine)
+    }
+    for sid in ("S00001", "S00002"):
+        assert by_status[(sid, "manual")] == "open"
+        assert by_status[(sid, "campaign")] == by_status[(sid, "alert")] == "cancelled"
+    assert by_status[("S00001", "decision")] == "cancelled"
+    assert ("S00002", "decision") not in by_status
+    assert {by_status[("S00003", s)] for s in ("campaign", "alert", "manual")} == {"open"}
+    cancelled = _tasks(engine, status="cancelled")
+    assert {t.closed_reason for t in cancelled} == {OBJECTION_REASON}
+    assert all(t.closed_at is not None for t in cancelled)
 
 
 def test_a_customer_meets_one_agent_per_channel(

@@ -12,6 +12,9 @@ scope (agents: their own customers) — the customer's word, consent or objectio
 its source and reference; every role reads the ledger of a customer in its scope. The CRM's
 file (``consents.imports``) and SMS replies (``sms.replies``) record through
 :func:`record_statements` without a user.
+
+An objection to automated decisions that comes into force cancels, in the same transaction, the
+customer's open tasks a computer chose for them (``tasks.objections``).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from weiwan.ops.consents.schemas import ConsentIn
 from weiwan.ops.customers.service import find_customer
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import AuditAction, audit
+from weiwan.ops.tasks.objections import cancel_automated_tasks
 
 #: how far ahead of the server's clock a statement may say it took effect (clock skew)
 MAX_FUTURE = timedelta(minutes=10)
@@ -75,10 +79,12 @@ class Statement:
 @dataclass
 class Recorded:
     """What :func:`record_statements` stored: the new events (a statement stored before, or
-    twice in the batch, is counted ``unchanged``)."""
+    twice in the batch, is counted ``unchanged``) and the tasks it cancelled."""
 
     events: list[ConsentEvent] = field(default_factory=list)
     unchanged: int = 0
+    #: open automated tasks cancelled: an objection to automated decisions came into force
+    tasks_cancelled: int = 0
 
 
 def record_statements(
@@ -88,8 +94,9 @@ def record_statements(
     recorded_by: int | None,
     now: datetime | None = None,
 ) -> Recorded:
-    """Store the statements not stored yet and set the current states they win; not
-    committed. A few statements per query, whatever their number (the caller batches)."""
+    """Store the statements not stored yet and set the current states they win, cancelling
+    the open automated tasks of those now objecting to automated decisions; not committed. A
+    few statements per query, whatever their number (the caller batches)."""
     wanted: dict[tuple[str, str, str, str, datetime, str], Statement] = {}
     for statement in statements:
         wanted.setdefault(statement.key, statement)
@@ -119,7 +126,21 @@ def record_statements(
     ids = session.execute(_INSERT_EVENTS, rows).scalars().all()
     result.events = [ConsentEvent(id=i, **row) for i, row in zip(ids, rows, strict=True)]
     _set_states(session, result.events)
+    result.tasks_cancelled = _cancel_for_new_objectors(session, result.events, recorded_at)
     return result
+
+
+def _cancel_for_new_objectors(
+    session: Session, events: Sequence[ConsentEvent], now: datetime
+) -> int:
+    """Cancel the open automated tasks of the subscribers whose objection to automated
+    decisions among ``events`` is now in force (a later consent may hold the state)."""
+    objecting = {
+        e.subscriber_id
+        for e in events
+        if e.purpose == Purpose.AUTOMATED_DECISION.value and e.state == OBJECTION
+    }
+    return cancel_automated_tasks(session, automated_objectors(session, objecting), now)
 
 
 def _stored_keys(

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from weiwan.core.db import session_scope
 from weiwan.core.settings import Settings
+from weiwan.ops.consents.service import automated_objector_clause
 from weiwan.ops.ledger.service import withdraw_over_limits
 from weiwan.ops.surveys.arrivals import visit_tasks_for_arrivals
 from weiwan.ops.tasks.due import local_today
@@ -40,7 +41,8 @@ def hand_over(
     ``visit_window_days``, setting ``arrival_visit_window_days``), then create the tasks of
     ``snapshot``'s decisions, once they are checked against the live ledger with the grants
     real-time events made since the daily run read its inputs (grants that no longer fit a
-    budget or value cap are withdrawn: ``ledger.service``). All idempotent: running the day
+    budget or value cap are withdrawn: ``ledger.service``); a customer who has objected to
+    automated decisions since then gets no task. All idempotent: running the day
     again adds nothing. Deadlines end a local day of ``tz`` (the setting ``timezone``) counted
     from ``now``'s (default: now). Counts of what was new."""
     tz = tz or ZoneInfo(TIMEZONE)
@@ -55,5 +57,7 @@ def hand_over(
             now=now,
         )
         counts.update(withdraw_over_limits(session, snapshot, local_today(tz, now)))
-        counts["tasks"] = tasks_from_decisions(session, snapshot, tz, now)
+        counts["tasks"] = tasks_from_decisions(
+            session, snapshot, tz, now, unless=automated_objector_clause
+        )
     return counts

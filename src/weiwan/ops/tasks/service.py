@@ -10,13 +10,13 @@ waits in the queue of the customer's branch and the task's channel, from which a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from weiwan.core.contact_rules import CHANNELS
 from weiwan.core.errors import (
@@ -168,11 +168,18 @@ def _create_batch(session: Session, specs: list[TaskSpec]) -> int:
 
 
 def tasks_from_decisions(
-    session: Session, snapshot: date, tz: ZoneInfo, now: datetime | None = None
+    session: Session,
+    snapshot: date,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+    *,
+    unless: Callable[[QueryableAttribute[str]], ColumnElement[bool]] | None = None,
 ) -> int:
     """Tasks for the published decisions of ``snapshot`` that act through a person (hold-out
     and no-action rows make none), due at the end of the centre's local day ``DUE_DAYS`` after
-    the day they are created (``tasks.due``); re-running the same day creates nothing new."""
+    the day they are created (``tasks.due``); re-running the same day creates nothing new.
+    ``unless``: SQL true of a decision's subscriber column for customers who get no task (the
+    hand-over's: those who objected to automated decisions since the daily run)."""
     rows = session.execute(
         select(
             PublishedDecision.subscriber_id,
@@ -186,6 +193,7 @@ def tasks_from_decisions(
             PublishedDecision.action.is_(True),
             PublishedDecision.holdout.is_(False),
             PublishedDecision.channel.in_(STAFFED_CHANNELS),
+            *([] if unless is None else [~unless(PublishedDecision.subscriber_id)]),
         )
     )
     specs = (
