@@ -142,6 +142,14 @@ def test_api_errors_say_it_in_the_callers_language(app: FastAPI) -> None:
         "/api/v1/contacts", json={"subscriber_id": 5}, headers={"Accept-Language": "en"}
     )
     assert english.json()["message"] == "Please check your input"
+    # answered before any route (a bare NaN is not JSON): the same words
+    nan = client.post(
+        "/api/v1/contacts",
+        content=b'{"subscriber_id": NaN}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert nan.status_code == 422 and nan.json()["detail"][0]["type"] == "json_invalid"
+    assert nan.json()["message"] == "请检查输入"
     # pages do not follow Accept-Language: the product speaks Chinese unless told otherwise
     page = page_login(app, "agent").get("/no-such-page", headers={"Accept-Language": "en"})
     assert "未找到" in page.text

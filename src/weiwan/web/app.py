@@ -41,6 +41,7 @@ from weiwan.ops.org.directory_login import directory_login
 from weiwan.ops.org.sessions import SESSION_KEY
 from weiwan.ops.sms.api import delivery_receipts as receipts_endpoint
 from weiwan.ops.sms.api import replies as replies_endpoint
+from weiwan.web.error_messages import ErrorMessageMiddleware, status_title
 from weiwan.web.errors import error_text, in_reader_language, validation_body
 from weiwan.web.i18n import gettext
 from weiwan.web.metrics import MetricsMiddleware
@@ -88,21 +89,6 @@ def _known_actor(request: Request) -> None:
         session.close()
 
 
-def _status_title(status_code: int) -> str:
-    """What an error of ``status_code`` is, in plain words of the reader's language."""
-    titles = {
-        401: gettext("Please log in"),
-        403: gettext("Not allowed"),
-        404: gettext("Not found"),
-        405: gettext("Not possible now"),
-        409: gettext("Not possible now"),
-        413: gettext("The file is too large"),
-        422: gettext("Please check your input"),
-        503: gettext("The database is not reachable; try again"),
-    }
-    return titles.get(status_code, gettext("Something went wrong"))
-
-
 def _api_error(
     status_code: int,
     detail: object,
@@ -114,7 +100,7 @@ def _api_error(
     ``message`` in the caller's language (cookie ``weiwan_lang``, else ``Accept-Language``,
     else Chinese), for people: the error's translation, else the plain words for its
     status."""
-    text = message if message and in_reader_language(message) else _status_title(status_code)
+    text = message if message and in_reader_language(message) else status_title(status_code)
     body = {"detail": detail, "message": text, **extra}
     return JSONResponse(body, status_code=status_code, headers=headers)
 
@@ -122,7 +108,7 @@ def _api_error(
 def _error_page(request: Request, status_code: int, message: str) -> Response:
     """The error as a page (htmx requests get the same fragment, swapped by the page)."""
     _known_actor(request)
-    title = _status_title(status_code)
+    title = status_title(status_code)
     if not in_reader_language(message):  # e.g. Starlette's "Not Found": the title says it
         message = ""
     template = "error_fragment.html" if request.headers.get("HX-Request") else "error.html"
@@ -309,6 +295,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     public_paths: set[str] = set()  # filled once the routers are in
     # innermost: JSON bodies without NaN/Infinity (anonymous callers get their 401 first)
     app.add_middleware(StrictJSONMiddleware, defer=_anonymous_caller(public_paths))
+    app.add_middleware(ErrorMessageMiddleware)  # inside the language: the caller's words
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(ClientAddressMiddleware)
     app.add_middleware(ServerTimingMiddleware)

@@ -153,6 +153,13 @@ def test_a_full_backlog_answers_429_with_retry_after(
     assert _post(app, [event("b-1"), event("b-2")])[0] == 202
     answer = TestClient(app).post(API, json={"events": [event("b-3")]}, headers=bearer())
     assert answer.status_code == 429 and answer.headers["Retry-After"] == "5"
+    assert answer.json()["message"] == "请求过多，请稍后再试"  # for people, beside detail
+    english = TestClient(app).post(
+        API, json={"events": [event("b-3")]}, headers={**bearer(), "Accept-Language": "en"}
+    )
+    assert english.json()["message"] == "Too many requests; try again later"
+    assert english.json()["detail"] == answer.json()["detail"]
+    assert int(english.headers["content-length"]) == len(english.content)
     assert len(_stored(engine)) == 2  # nothing taken in
 
 
