@@ -13,7 +13,14 @@ from weiwan.analytics.decide.arbitration import arbitrate, decision_rows
 from weiwan.analytics.decide.config import holdout_bucket, in_holdout, load_decide_config
 from weiwan.core.decide_rules import OUTCOME_MONTHS
 from weiwan.core.errors import ConfigError
-from weiwan.core.offer_valuation import driver_of, score_candidates, uplift
+from weiwan.core.offer_valuation import (
+    driver_match,
+    driver_of,
+    prior_uplift,
+    reason_drivers,
+    score_candidates,
+    uplift,
+)
 from weiwan.core.settings import get_settings
 
 CONFIG = load_decide_config()
@@ -43,7 +50,7 @@ def test_driver_and_uplift_follow_the_config() -> None:
     features = pd.Series(["competitor_calls_3m", "months_to_contract_end", "complaints_90d", None])
     assert driver_of(features, CONFIG).tolist() == ["competitor", "contract", "service", "other"]
     offer = pd.Series(["care_call", "discount"])
-    driver = pd.Series(["service", "service"])
+    driver = [pd.Series(["service", "service"])]
     call = uplift(offer, driver, pd.Series(["outbound_call"] * 2), CONFIG)
     assert call[0] == pytest.approx(CONFIG.uplift_priors["care_call"])
     assert call[0] > call[1]  # a care call answers a service problem better than a discount
@@ -61,6 +68,35 @@ def test_driver_and_uplift_follow_the_config() -> None:
     same = pd.Series(["discount", "discount"])
     liked = uplift(same, driver, channels, CONFIG, preferred=pd.Series(["self_service", "store"]))
     assert liked[0] == pytest.approx(liked[1] * CONFIG.preference_boost)
+
+
+def test_an_offer_meets_the_first_three_reasons_weighted_by_rank() -> None:
+    """A customer's first three churn reasons each name a driver; an offer's match is theirs
+    weighted 3:2:1 over the reasons the customer has, so a care call fits a customer whose
+    second reason is service better than one whose reasons are all price."""
+    reasons = pd.DataFrame(
+        {
+            "reason_feature": ["bill_change_3m", "bill_change_3m", None, "bill_change_3m"],
+            "reason_feature_2": ["complaints_90d", None, None, "arpu_trend_3m"],
+            "reason_feature_3": [None, None, None, "recharge_amount_3m"],
+        }
+    )
+    drivers = reason_drivers(reasons, CONFIG)
+    assert [d.where(d.notna(), None).tolist()[:2] for d in drivers] == [
+        ["price", "price"],
+        ["service", None],
+        [None, None],
+    ]
+    care = pd.Series(["care_call"] * 4)
+    match = driver_match(care, drivers, CONFIG).tolist()
+    table = CONFIG.driver_match
+    price, service = table["price"]["care_call"], table["service"]["care_call"]
+    assert match[0] == pytest.approx((3 * price + 2 * service) / 5)
+    assert match[1] == pytest.approx(price) == match[3]  # one reason, or all of one driver
+    assert match[2] == pytest.approx(table["other"]["care_call"])  # no reason at all
+    assert match[0] > match[1]
+    prior = prior_uplift(care, drivers, CONFIG)
+    assert prior.tolist() == pytest.approx([CONFIG.uplift_priors["care_call"] * m for m in match])
 
 
 def _candidates(rows: list[tuple[str, str, float, str, float]]) -> pd.DataFrame:

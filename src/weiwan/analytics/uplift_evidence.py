@@ -18,6 +18,7 @@ from weiwan.analytics.features import compute_features
 from weiwan.analytics.outcomes import OUTCOME_COLUMNS, campaign_outcomes
 from weiwan.analytics.uplift import EXPERIMENT, MAX_ROWS_PER_ARM
 from weiwan.analytics.warehouse import Store
+from weiwan.core.offer_valuation import REASON_COLUMNS
 
 
 def closed_outcomes(wh: Store, snapshot: date) -> pd.DataFrame:
@@ -76,9 +77,10 @@ def uplift_evidence(
     x = pd.concat(features, ignore_index=True)
     prepared, _ = prepare_features(x, categories=model.categories_)
     ev["score"] = np.asarray(model.predict_proba(prepared)[:, 1], float)
-    # the day's first churn reason, as the scoring gives it, names the churn driver
+    # the day's churn reasons, as the scoring gives them, name the churn drivers
     reasons = top_reasons(model.contributions(prepared), x, meta.features)
-    ev["reason_feature"] = reasons["reason_1_feature"].to_numpy()
+    for rank, column in enumerate(REASON_COLUMNS, start=1):
+        ev[column] = reasons[f"reason_{rank}_feature"].to_numpy()
     return ev, x
 
 

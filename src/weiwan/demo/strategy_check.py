@@ -43,7 +43,7 @@ from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import month_end
-from weiwan.core.offer_valuation import driver_of, uplift
+from weiwan.core.offer_valuation import reason_drivers, uplift
 from weiwan.pipeline.decision_steps import DecisionInputs, decide, decision_inputs
 from weiwan.pipeline.run import Progress, run_pipeline
 from weiwan.pipeline.steps import RunContext
@@ -184,7 +184,12 @@ def eligible_pool(
     where the evidence allowed, else the prior)."""
     profile = load_profile(wh, day)
     facts = profile.select(
-        "subscriber_id", "churn_probability", "arpu_1m", reason_feature="reason_1_feature"
+        "subscriber_id",
+        "churn_probability",
+        "arpu_1m",
+        reason_feature="reason_1_feature",
+        reason_feature_2="reason_2_feature",
+        reason_feature_3="reason_3_feature",
     ).to_pandas()
     library = load_policies()
     config = load_decide_config()
@@ -199,9 +204,9 @@ def eligible_pool(
     pool = pool[~pool["subscriber_id"].isin(held)].copy()
     pool["cost"] = pool["offer_cost"] + config.contact_cost.get(BASELINE_CHANNEL, 0.0)
     mine = customer_uplift(pool, profile, learned, config) if learned is not None else None
-    driver = driver_of(pool["reason_feature"], config)
+    drivers = reason_drivers(pool, config)
     channel = pd.Series(BASELINE_CHANNEL, index=pool.index)
-    relative = uplift(pool["offer_type"], driver, channel, config, mine)  # as the decisions do
+    relative = uplift(pool["offer_type"], drivers, channel, config, mine)  # as the decisions do
     pool["predicted_uplift"] = pool["churn_probability"].astype(float) * relative
     return pool
 

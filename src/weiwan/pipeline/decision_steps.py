@@ -28,7 +28,7 @@ from weiwan.analytics.uplift import UpliftModel, learn_uplift
 from weiwan.analytics.uplift_evidence import uplift_evidence
 from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.logging import get_logger
-from weiwan.core.offer_valuation import driver_of, prior_uplift
+from weiwan.core.offer_valuation import prior_uplift, reason_drivers
 from weiwan.core.settings import get_settings
 from weiwan.pipeline.collect import DND_TABLE, GRANTS_TABLE, OBJECTIONS_TABLE
 from weiwan.pipeline.steps import RunContext
@@ -101,8 +101,8 @@ def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
     if built is None:
         return None
     evidence, features = built
-    driver = driver_of(evidence["reason_feature"], config)
-    evidence["prior"] = prior_uplift(evidence["offer_type"], driver, config)
+    drivers = reason_drivers(evidence, config)
+    evidence["prior"] = prior_uplift(evidence["offer_type"], drivers, config)
     learned = learn_uplift(evidence, features, categories=model.categories_)
     if learned is None:
         log.info("uplift.too_few_controls", rows=len(evidence))

@@ -105,6 +105,28 @@ def test_the_contact_carries_the_most_valuable_offer_at_the_risk_the_event_impli
         assert grant.cost == pytest.approx(33.0) and grant.granted_on == _today().date()
 
 
+def test_the_offer_meets_the_customers_first_three_reasons(app: FastAPI, city: Engine) -> None:
+    """The published reasons name the drivers: a discount meets a customer whose reasons are
+    the bill (price, match 1.0) then a competitor's calls (competitor, 0.9) by 3:2 of them."""
+    _library(city)
+    reasons = [
+        {"zh": "账单上升", "en": "bill up", "feature": "bill_change_3m"},
+        {"zh": "竞争对手来电", "en": "competitor calls", "feature": "competitor_calls_3m"},
+    ]
+    with session_scope(city) as session:
+        view = session.get(CustomerView, ACTED[1])
+        assert view is not None
+        view.reasons = json.dumps(reasons)
+    _post(app, event("po-r", ACTED[1]))
+    _, made = _decision(city, "po-r")
+    offer = made["offer"]
+    assert isinstance(offer, dict), json.dumps(made)
+    match = (3 * 1.0 + 2 * 0.9) / 5
+    expected = (1 - (1 - 0.6) ** 12) * 0.3 * match * 1200 - 33
+    assert offer["policy_id"] == "disc"
+    assert offer["expected_value"] == pytest.approx(expected, abs=0.01)
+
+
 def test_without_valuation_settings_the_contact_goes_without_an_offer(
     app: FastAPI, city: Engine
 ) -> None:

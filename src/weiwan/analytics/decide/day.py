@@ -39,9 +39,10 @@ from weiwan.core.consent_rules import MARKETING_ONLY, PURPOSE_CHANNELS, Purpose
 from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import (
+    REASON_COLUMNS,
     below_hurdle,
-    driver_of,
     prior_uplift,
+    reason_drivers,
     score_candidates,
 )
 
@@ -215,11 +216,11 @@ def _candidates(
         value=profile.future_value.cast("float64"),
         arpu=profile.arpu_1m.cast("float64"),
         reason_feature=profile.reason_1_feature.cast("string"),
+        reason_feature_2=_optional_string(profile, "reason_2_feature"),
+        reason_feature_3=_optional_string(profile, "reason_3_feature"),
         value_tier=profile.value_tier.cast("string"),
         has_account_manager=profile.has_account_manager.cast("boolean"),
-        join_channel=profile.join_channel.cast("string")
-        if "join_channel" in profile.columns
-        else ibis.null("string"),
+        join_channel=_optional_string(profile, "join_channel"),
     )
     cand = cand.join(facts, "subscriber_id")
     managed = cand.value_tier.isin(config.account_manager_tiers) & cand.has_account_manager
@@ -228,6 +229,11 @@ def _candidates(
     allowed = explained.filter(explained.blocked_reason.isnull()).drop("blocked_reason")
     frame: pd.DataFrame = allowed.to_pandas()
     return frame
+
+
+def _optional_string(table: ir.Table, column: str) -> ir.Value:
+    """``table``'s ``column`` as a string, or a null one where the table has no such column."""
+    return table[column].cast("string") if column in table.columns else ibis.null("string")
 
 
 def _history(inputs: DayInputs) -> ir.Table:
@@ -525,7 +531,8 @@ def _score_by_arm(
         settings = config.for_arm(arm)
         if learned is not None and spec.uplift == "learned":
             rows = rows.assign(learned_uplift=customer_uplift(rows, profile, learned, settings))
-        scored = score_candidates(rows, settings)
+        # the later reasons only weigh the offers' match: not carried into the arbitration
+        scored = score_candidates(rows, settings).drop(columns=list(REASON_COLUMNS[1:]))
         low = below_hurdle(scored, settings)
         parts.append(scored[~low])
         dropped.update(scored.loc[low, "subscriber_id"].astype(str))
@@ -551,7 +558,7 @@ def customer_uplift(
     per_row = frame.reindex(candidates["subscriber_id"])
     per_row.index = candidates.index
     offer = candidates["offer_type"]
-    prior = prior_uplift(offer, driver_of(candidates["reason_feature"], config), config)
+    prior = prior_uplift(offer, reason_drivers(candidates, config), config)
     return learned.relative_uplift(
         per_row, offer, candidates["churn_probability"].astype(float), prior
     )

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.event_rules import EventRule
 from weiwan.core.months import add_months
-from weiwan.core.offer_valuation import below_hurdle, score_candidates
+from weiwan.core.offer_valuation import REASON_COLUMNS, below_hurdle, score_candidates
 from weiwan.core.policy_rules import PolicyRule
 from weiwan.ops import locks
 from weiwan.ops.consents.service import automated_objectors
@@ -187,14 +187,20 @@ def _capacity(
             answer.blocked = "capacity"
 
 
-def _reason_feature(customer: CustomerView) -> str | None:
+def _reason_features(customer: CustomerView) -> dict[str, str | None]:
+    """The customer's first three churn reasons' features (:data:`REASON_COLUMNS`), None
+    where the published profile has none."""
     try:
         reasons = json.loads(customer.reasons or "[]")
     except ValueError:
-        return None
-    first = reasons[0] if isinstance(reasons, list) and reasons else {}
-    feature = first.get("feature") if isinstance(first, dict) else None
-    return str(feature) if feature else None
+        reasons = []
+    listed = reasons if isinstance(reasons, list) else []
+    features: dict[str, str | None] = {}
+    for rank, column in enumerate(REASON_COLUMNS):
+        reason = listed[rank] if rank < len(listed) else None
+        feature = reason.get("feature") if isinstance(reason, dict) else None
+        features[column] = str(feature) if feature else None
+    return features
 
 
 def _candidates(
@@ -205,7 +211,7 @@ def _candidates(
     for index, (request, answer) in enumerate(zip(requests, answers, strict=True)):
         customer = request.customer
         risk = max(float(customer.churn_probability or 0.0), request.rule.event_risk or 0.0)
-        feature = _reason_feature(customer)  # once per customer, not per candidate
+        features = _reason_features(customer)  # once per customer, not per candidate
         for pid in spaced_ids(customer.eligible_policies):
             policy = rules.library.policies.get(pid)
             if (
@@ -226,7 +232,7 @@ def _candidates(
                     "churn_probability": risk,
                     "value": customer.future_value,
                     "arpu": customer.arpu_1m,
-                    "reason_feature": feature,
+                    **features,
                 }
             )
     return pd.DataFrame(rows)
