@@ -82,7 +82,7 @@ def test_an_offer_meets_the_first_three_reasons_weighted_by_rank() -> None:
         }
     )
     drivers = reason_drivers(reasons, CONFIG)
-    assert [d.where(d.notna(), None).tolist()[:2] for d in drivers] == [
+    assert [[v if isinstance(v, str) else None for v in d[:2]] for d in drivers] == [
         ["price", "price"],
         ["service", None],
         [None, None],
