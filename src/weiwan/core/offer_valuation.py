@@ -20,8 +20,8 @@ REASON_COLUMNS = ("reason_feature", "reason_feature_2", "reason_feature_3")
 #: simulated operators (their latent reason known); counting the first three, 3:2:1, tied the
 #: match to how well each offer type meets the true reason markedly closer (correlation 0.40 and
 #: 0.38 → 0.49 and 0.53 for the care call, 0.31 and 0.27 → 0.40 and 0.42 for bonus data; 50 k
-#: subscribers, seeds 7004 and 7002)
-#: and as closely as weighting them by their TreeSHAP contributions, which the scores do not keep
+#: subscribers, seeds 7004 and 7002), and as closely as weighting them by their TreeSHAP
+#: contributions, which the scores do not keep (docs/next-best-action.md)
 REASON_WEIGHTS = (3.0, 2.0, 1.0)
 
 
@@ -64,9 +64,8 @@ def uplift(
     """Relative cut in the churn probability for each (offer, drivers, channel) row: the
     customer's ``learned`` uplift where there is one (see analytics.uplift; negative when a
     contact does harm), else the offer type's prior × its match with the churn drivers
-    (:func:`driver_match`); times
-    the channel's effect, and a channel the subscriber prefers (``preferred``) works
-    ``preference_boost`` times better."""
+    (:func:`driver_match`); times the channel's effect, and a channel the subscriber prefers
+    (``preferred``) works ``preference_boost`` times better."""
     relative = prior_uplift(offer_type, drivers, config)
     if learned is not None:
         relative = learned.astype(float).where(learned.notna(), relative)
