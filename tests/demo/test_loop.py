@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 from weiwan.cli import app
 from weiwan.cli.base import last_complete_month
 from weiwan.core.settings import get_settings
-from weiwan.demo.loop import arm_of, first_month
+from weiwan.analytics.policies import load_policies
+from weiwan.demo.loop import arm_of, first_month, size_policy_budgets
 
 
 def test_the_loop_runs_the_product_month_by_month(
@@ -48,6 +49,8 @@ def test_the_loop_runs_the_product_month_by_month(
         assert nba["evidence_oracle"][month] <= nba["oracle"][month] * 1.05 + 1e-6
     assert top["treated"][0] > 0 and top["saved"][0] != 0
     assert len(figures["uplift_qini"]) == 2
+    # the operator's library, its budgets sized to its 3 000 subscribers, is the one in effect
+    assert (out / "home" / "config" / "policies.yaml").is_file()
 
     # the first month's tasks were worked through the operational service ...
     worked = figures["operations"][0]["tasks"]
@@ -81,3 +84,20 @@ def test_the_loop_runs_the_product_month_by_month(
     assert len(ids) >= worked and set(arm_of(ids)) == {"nba"}
     assert records is not None and records[0] == top["treated"][0]
     assert decided is not None and decided[0] == 2
+
+
+def test_the_simulated_operator_sizes_the_policy_budgets_to_its_base(tmp_path: Path) -> None:
+    """The shipped budgets are the demo's (20 000 subscribers): a loop of 100 000 runs with five
+    times each count and money, a small one with at least one of each, both valid libraries
+    the daily run then reads as the applied edit."""
+    shipped = {p.id: p.budget for p in load_policies().policies}
+    big = load_policies(size_policy_budgets(tmp_path / "big", 100_000))
+    assert not big.errors and {p.id for p in big.policies} == set(shipped)
+    for policy in big.policies:
+        before = shipped[policy.id]
+        assert policy.budget.count == (None if before.count is None else before.count * 5)
+        assert policy.budget.money == (None if before.money is None else before.money * 5)
+        assert policy.budget.per_months == before.per_months
+    small = load_policies(size_policy_budgets(tmp_path / "small", 30))
+    assert all(p.budget.count in (None, 1, 2, 3) for p in small.policies)
+    assert (tmp_path / "small" / "config" / "policies.yaml").is_file()

@@ -35,9 +35,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import yaml
 from sqlalchemy import Engine, select
 
 from weiwan.analytics.churn.registry import ModelRegistry
+from weiwan.analytics.config_files import read_yaml
 from weiwan.analytics.decide.config import holdout_bucket, load_decide_config
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.profile import snapshot_rows
@@ -58,6 +60,7 @@ from weiwan.ops.sms.service import create_template, send_bulk
 from weiwan.ops.tasks.models import Task
 from weiwan.pipeline.decision_steps import learned_uplift
 from weiwan.pipeline.publish import publish
+from weiwan.pipeline.publish.rule_documents import FILES, config_dir
 from weiwan.pipeline.run import run_pipeline
 from weiwan.pipeline.steps import RunContext
 from weiwan.sim.response import strength
@@ -70,6 +73,8 @@ TIMEZONE = ZoneInfo("Asia/Shanghai")
 ARM_GROUP = "loop-arm"
 #: the working days after a month end over which its tasks are called
 WORK_DAYS = 3
+#: the subscribers the shipped policies' budgets are sized for: the demo's operator
+POLICY_BUDGET_SUBSCRIBERS = 20_000
 _REFUSAL = "not_interested"
 
 
@@ -166,6 +171,8 @@ def run_loop(
     delivery = twin.deliver_history(deliveries)
     engine = make_engine(f"sqlite:///{root / 'operations.sqlite'}")
     upgrade(engine)
+    home = root / "home"
+    size_policy_budgets(home, subscribers)
     result = LoopResult()
     try:
         with Warehouse(root / "warehouse.duckdb", threads=2, memory_limit="4GB") as wh:
@@ -174,8 +181,10 @@ def run_loop(
                 report(f"month {twin.label}", k, months)
                 day = twin.snapshot
                 ingest(delivery, snapshot=day, warehouse=wh)
-                run_pipeline(wh, day, registry=registry, ops_engine=engine, tz=TIMEZONE)
-                publish(wh, engine, day, home=root / "home")
+                run_pipeline(
+                    wh, day, registry=registry, ops_engine=engine, tz=TIMEZONE, config_home=home
+                )
+                publish(wh, engine, day, home=home)
                 contacts = _month(wh, engine, registry, twin, day, result)
                 if k < months - 1:
                     delivery = twin.advance(deliveries, contacts)
@@ -183,6 +192,25 @@ def run_loop(
     finally:
         engine.dispose()
     return result
+
+
+def size_policy_budgets(home: Path, subscribers: int) -> Path:
+    """The simulated operator's policy library, as an edit applied under ``<home>/config``: the
+    shipped policies with their count and money budgets scaled from the demo's
+    :data:`POLICY_BUDGET_SUBSCRIBERS` subscribers to ``subscribers``, as an operator sizes its
+    budgets to its base (the demo's 1 500 care calls a year ran out by the fourth month of a
+    100 000-subscriber loop). Returns the file written."""
+    _, library = read_yaml(None, "policies.yaml")
+    scale = subscribers / POLICY_BUDGET_SUBSCRIBERS
+    for policy in library["policies"]:
+        budget = policy.get("budget") or {}
+        for limit in ("count", "money"):
+            if budget.get(limit) is not None:
+                budget[limit] = max(1, round(float(budget[limit]) * scale))
+    path = config_dir(home) / FILES["policies"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(library, allow_unicode=True, sort_keys=False), "utf-8")
+    return path
 
 
 def _month(
