@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from weiwan.analytics.policies import load_policies
 from weiwan.cli import app
 from weiwan.cli.base import last_complete_month
 from weiwan.core.settings import get_settings
-from weiwan.analytics.policies import load_policies
 from weiwan.demo.loop import arm_of, first_month, size_policy_budgets
 
 
