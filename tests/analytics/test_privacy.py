@@ -166,3 +166,50 @@ def test_the_cli_reports_erases_once_and_purges(
     assert refused.exit_code == 1 and "not supported on Spark yet" in " ".join(
         refused.output.split()
     )
+
+
+def _rejected_usage(directory: Path, snapshot_month: str) -> None:
+    """A delivery of six subscribers whose usage has one bad value of ``WHO``'s (sms_count),
+    one of U000004's, and a line of ``WHO``'s that cannot be split into columns."""
+    f.delivery(directory, subscribers=6, months=())
+    rows = [f.usage(i, snapshot_month) for i in range(6)]
+    rows[3]["sms_count"] = "abc"
+    rows[4]["sms_count"] = "xyz"
+    f.write_csv(directory / "monthly_usage.csv", f.USAGE_HEADER, rows)
+    with (directory / "monthly_usage.csv").open("a", encoding="utf-8") as out:
+        out.write(f"{WHO},{snapshot_month},12\n")
+
+
+def _quarantined(wh: Warehouse) -> list[tuple[object, ...]]:
+    return wh.execute(
+        "SELECT _snapshot, subscriber_id, column_name, value FROM quarantine "
+        "ORDER BY _snapshot, line, column_name"
+    )
+
+
+def test_erasure_removes_the_subscribers_rejected_values_and_keeps_later_ones_out(
+    tmp_path: Path, warehouse: Warehouse
+) -> None:
+    """Ingest keeps each rejected value with its row's subscriber: the erasure deletes theirs
+    (and a line of theirs that named no column), and later deliveries quarantine nothing of
+    theirs, while the others' rejected values stay for the data-quality report."""
+    _rejected_usage(tmp_path / "d1", "2026-10")
+    ingest(tmp_path / "d1", snapshot=SNAP, warehouse=warehouse)
+    held = _quarantined(warehouse)
+    assert (SNAP, WHO, "sms_count", "abc") in held
+    assert (SNAP, None, "*", f"{WHO},2026-10,12") in held
+    assert _ids_anywhere(warehouse, WHO)["quarantine"] == 1
+    changed = apply_erasures(warehouse, SALT, [(digest(SALT, WHO), pseudonym_of(SALT, WHO))])
+    assert changed["quarantine"] == 2
+    assert _quarantined(warehouse) == [(SNAP, "U000004", "sms_count", "xyz")]
+    assert "quarantine" not in _ids_anywhere(warehouse, WHO)
+    _rejected_usage(tmp_path / "d2", "2026-11")
+    ingest(tmp_path / "d2", snapshot=NEXT, warehouse=warehouse)
+    later = [row for row in _quarantined(warehouse) if row[0] == NEXT]
+    assert [row[1:] for row in later if row[1] is not None] == [("U000004", "sms_count", "xyz")]
+    assert all(row[1] != WHO for row in _quarantined(warehouse))
+    # the rejected values age out with the data corrections (24 months after the delivery)
+    purged = {c.table: c.rows for c in purge(warehouse, load_rules(None), date(2028, 11, 30))}
+    assert purged["quarantine"] == 1 and warehouse.execute(
+        "SELECT count(*) FROM quarantine WHERE _snapshot = ?", [SNAP]
+    ) == [(0,)]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from weiwan.analytics.contract import TABLES
+from weiwan.analytics.contract import QUARANTINE_COLUMNS, TABLES
 from weiwan.core.errors import ConfigError
 from weiwan.core.personal_data import (
     OPS_PLACES,
@@ -44,8 +44,13 @@ def test_what_the_registry_declares_exists() -> None:
             assert len(table.primary_key.columns) == 1, f"{place.table}: the purge pages by key"
         assert place.purpose in PURPOSES
     contract = {t.name: t for t in TABLES}
-    assert {p.table for p in WAREHOUSE_PLACES} == set(contract)
+    # the contract's tables, and ingest's quarantine of their rejected values
+    assert {p.table for p in WAREHOUSE_PLACES} == {*contract, "quarantine"}
+    held = {name for name, _, _ in QUARANTINE_COLUMNS}
     for place in WAREHOUSE_PLACES:
+        if place.table == "quarantine":
+            assert {*place.erase, place.time_column, "subscriber_id"} <= held
+            continue
         names = contract[place.table].column_names
         for column in filter(None, [*place.erase, place.time_column]):
             assert column in names, f"{place.table}.{column}"

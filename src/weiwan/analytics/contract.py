@@ -436,6 +436,12 @@ QUARANTINE_COLUMNS: tuple[tuple[str, str, str], ...] = (
         "record for `*`)",
     ),
     ("reason", "VARCHAR", "the check that failed, e.g. `required value missing`"),
+    (
+        "subscriber_id",
+        "VARCHAR",
+        "the row's `subscriber_id` as delivered (empty for a table without one and for `*`): an "
+        "erasure deletes the subscriber's rows here, and an erased subscriber's are not kept",
+    ),
 )
 
 #: All contract tables in load order (subscribers first: the others reference it).

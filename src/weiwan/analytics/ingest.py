@@ -248,6 +248,11 @@ def _quarantine_rows(
     wh.con.create_table(f"{name}_raw", bad_raw, temp=True, overwrite=True)
     bad_raw = wh.table(f"{name}_raw")
     key = raw.file.table.key
+    owner = (
+        bad_raw["subscriber_id"].cast("string")
+        if "subscriber_id" in bad_raw.columns
+        else ibis.null("string")
+    )
     parts: list[ir.Table] = []
     for err in error_columns(checked):
         column = err.removeprefix("__e__")
@@ -261,13 +266,14 @@ def _quarantine_rows(
         else:
             column_label, value = column, bad_raw[column].cast("string")
         hits = bad.filter(bad[err].notnull()).select(LINE, reason=bad[err])
-        joined = hits.join(bad_raw.select(LINE, value=value), LINE)
+        joined = hits.join(bad_raw.select(LINE, value=value, subscriber_id=owner), LINE)
         parts.append(
             joined.select(
                 line=joined[LINE],
                 column_name=ibis.literal(column_label),
                 value=joined["value"],
                 reason=joined["reason"],
+                subscriber_id=joined["subscriber_id"],
             )
         )
     if raw.malformed:
@@ -279,6 +285,7 @@ def _quarantine_rows(
                         "column_name": pa.array(["*"] * len(raw.malformed), pa.string()),
                         "value": pa.array([m[1][:500] for m in raw.malformed], pa.string()),
                         "reason": pa.array([m[2] for m in raw.malformed], pa.string()),
+                        "subscriber_id": pa.array([None] * len(raw.malformed), pa.string()),
                     }
                 )
             )
@@ -352,9 +359,11 @@ def _store(wh: Warehouse, s: _Staged, snapshot: date, mapping: Mapping) -> None:
         [snapshot],
     )
     wh.execute("DELETE FROM quarantine WHERE _snapshot = ? AND table_name = ?", [snapshot, name])
+    kept = f"WHERE subscriber_id IS NULL OR {suppressed}" if suppressed is not None else ""
     wh.execute(
-        "INSERT INTO quarantine SELECT ?, ?, ?, line, column_name, value, reason "
-        f"FROM {quote(s.quarantine_name)} ORDER BY line, column_name",
+        "INSERT INTO quarantine (_snapshot, table_name, file, line, column_name, value, reason, "
+        "subscriber_id) SELECT ?, ?, ?, line, column_name, value, reason, subscriber_id "
+        f"FROM {quote(s.quarantine_name)} {kept} ORDER BY line, column_name",
         [snapshot, name, s.file.path.name],
     )
     wh.execute("DELETE FROM ingest_log WHERE _snapshot = ? AND table_name = ?", [snapshot, name])

@@ -25,6 +25,10 @@ ERASED_TABLE = "erased_subscribers"
 SALT_TABLE = "privacy_salt"
 #: tables that never hold a subscriber's data, whatever their columns
 _NOT_PLACES = frozenset({ERASED_TABLE, SALT_TABLE})
+#: tables whose rows about an erased subscriber are deleted, not pseudonymised
+_DELETED_ON_ERASURE = frozenset(p.table for p in WAREHOUSE_PLACES if p.on_erase == "delete")
+#: ingest's rejected values: a line that could not be split names no subscriber column
+QUARANTINE = "quarantine"
 DDL = (
     f"""CREATE TABLE IF NOT EXISTS {ERASED_TABLE} (
         digest VARCHAR PRIMARY KEY, pseudonym VARCHAR NOT NULL)""",
@@ -124,9 +128,9 @@ def apply_erasures(wh: Warehouse, salt: str, erasures: Sequence[tuple[str, str]]
         )
         for table in subscriber_tables(wh):
             columns = _columns(wh, table)
-            if table == "subscribers":
+            if table in _DELETED_ON_ERASURE:
                 sql = (
-                    "DELETE FROM subscribers WHERE subscriber_id IN "
+                    f"DELETE FROM {quote(table)} WHERE subscriber_id IN "
                     "(SELECT subscriber_id FROM _erase_ids)"
                 )
             else:
@@ -137,12 +141,25 @@ def apply_erasures(wh: Warehouse, salt: str, erasures: Sequence[tuple[str, str]]
                     f"WHERE {quote(table)}.subscriber_id = m.subscriber_id"
                 )
             changed = int(wh.execute(sql)[0][0])
+            if table == QUARANTINE:
+                changed += _erase_unsplit_lines(wh)
             if changed:
                 counts[table] = changed
         wh.execute(f"INSERT INTO {ERASED_TABLE} SELECT digest, pseudonym FROM _new_erasures")
         wh.execute("DROP TABLE _erase_ids")
         wh.execute("DROP TABLE _new_erasures")
     return counts
+
+
+def _erase_unsplit_lines(wh: Warehouse) -> int:
+    """Delete the quarantined lines that could not be split into columns (no subscriber named)
+    whose text holds an id being erased; a longer id that starts with it goes too (a rejected
+    line is a diagnosis, not data the product uses)."""
+    deleted = wh.execute(
+        f"DELETE FROM {QUARANTINE} WHERE subscriber_id IS NULL AND EXISTS "
+        f"(SELECT 1 FROM _erase_ids m WHERE contains({QUARANTINE}.value, m.subscriber_id))"
+    )
+    return int(deleted[0][0])
 
 
 def suppressed_clause(wh: Warehouse) -> str | None:

@@ -40,6 +40,8 @@ _META_DDL = (
     """CREATE TABLE IF NOT EXISTS quarantine (
         _snapshot DATE NOT NULL, table_name VARCHAR NOT NULL, file VARCHAR NOT NULL,
         line BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR NOT NULL)""",
+    # the row's subscriber (as delivered), so an erasure finds their rejected values too
+    "ALTER TABLE quarantine ADD COLUMN IF NOT EXISTS subscriber_id VARCHAR",
     """CREATE TABLE IF NOT EXISTS ingest_log (
         _snapshot DATE NOT NULL, table_name VARCHAR NOT NULL, file VARCHAR NOT NULL,
         fingerprint VARCHAR NOT NULL, mapping_fingerprint VARCHAR NOT NULL,

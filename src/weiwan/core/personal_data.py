@@ -245,6 +245,16 @@ WAREHOUSE_PLACES: tuple[Place, ...] = (
     _wh("surveys", "surveys", "service_quality", time_column="survey_time"),
     _wh("churn_records", "churn_history", "churn_prediction"),
     _wh("retention_contacts", "contacts", "contact_record", time_column="contact_date"),
+    # the delivered values ingest rejected (any column: a number, a name), with the row's
+    # subscriber: deleted on erasure, purged with the data corrections
+    _wh(
+        "quarantine",
+        "data_quality",
+        "service_quality",
+        erase={"value": None},
+        on_erase="delete",
+        time_column="_snapshot",
+    ),
 )
 
 PLACES: tuple[Place, ...] = (*OPS_PLACES, *WAREHOUSE_PLACES)
