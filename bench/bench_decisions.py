@@ -182,7 +182,9 @@ def measure(ctx: RunContext, repeat: int) -> tuple[float, float, pd.DataFrame]:
     line2("decisions step + store", decision_rows_, decisions_s, runs(decision_times))
     line2("alerts + decisions", None, alerts_s + decisions_s, f"sum of medians; {runs(sums)}")
     assert last is not None
-    frame: pd.DataFrame = last.to_pandas()
+    # the step's rows as stored (its expression may read temporary tables the store dropped)
+    stored = warehouse.table("decisions")
+    frame: pd.DataFrame = stored.filter(stored.snapshot_date == snapshot).to_pandas()
     return alerts_s, decisions_s, frame
 
 
@@ -261,12 +263,13 @@ def _same(step: pd.DataFrame, parted: pd.DataFrame) -> str:
         odd = sorted(set(columns) ^ set(others))
         return f"NO: columns differ {odd}"
     schema = {c: DECISION_SCHEMA.get(c, "object") for c in columns}
+    order = ["subscriber_id", "trigger"]  # the stored rows come back in no set order
+
+    def ordered(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[columns].astype(schema).sort_values(order).reset_index(drop=True)
+
     try:
-        pd.testing.assert_frame_equal(
-            step[columns].astype(schema).reset_index(drop=True),
-            parted[columns].astype(schema).reset_index(drop=True),
-            check_dtype=False,
-        )
+        pd.testing.assert_frame_equal(ordered(step), ordered(parted), check_dtype=False)
     except (AssertionError, TypeError, ValueError) as exc:
         return f"NO: {str(exc).strip().splitlines()[0]}"
     return "yes"
