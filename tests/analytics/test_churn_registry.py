@@ -13,7 +13,7 @@ import pytest
 import factories as f
 from feature_names import documented_features
 from weiwan.analytics.churn.labels import horizon_end, labelled_snapshots, labels
-from weiwan.analytics.churn.reasons import sentences, top_reasons
+from weiwan.analytics.churn.reasons import sentences, top_reason_features, top_reasons
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry, WeakModelError
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
@@ -131,6 +131,13 @@ def test_top_reasons_take_the_largest_positive_contributions() -> None:
     assert first["reason_2_en"] == "bill down 30% in 3 months"
     assert first["reason_3"] is None  # tenure lowers the risk here: not a reason
     assert reasons.iloc[1][["reason_1", "reason_2", "reason_3"]].isna().all()
+    # the features alone (the uplift evidence's drivers), the same as the sentences name
+    features = top_reason_features(contrib, names)
+    assert [list(f) for f in features] == [
+        ["competitor_calls_3m", None],
+        ["bill_trend_3m", None],
+        [None, None],
+    ]
 
 
 def test_model_commands_list_promote_and_roll_back(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from weiwan.analytics.churn.models import prepare_features
-from weiwan.analytics.churn.reasons import top_reasons
+from weiwan.analytics.churn.reasons import top_reason_features
 from weiwan.analytics.churn.registry import ModelMeta
 from weiwan.analytics.churn.training import chosen_source
 from weiwan.analytics.features import compute_features
@@ -77,10 +77,11 @@ def uplift_evidence(
     x = pd.concat(features, ignore_index=True)
     prepared, _ = prepare_features(x, categories=model.categories_)
     ev["score"] = np.asarray(model.predict_proba(prepared)[:, 1], float)
-    # the day's churn reasons, as the scoring gives them, name the churn drivers
-    reasons = top_reasons(model.contributions(prepared), x, meta.features)
-    for rank, column in enumerate(REASON_COLUMNS, start=1):
-        ev[column] = reasons[f"reason_{rank}_feature"].to_numpy()
+    # the day's churn reasons, as the scoring gives them, name the churn drivers (their
+    # features only: the sentences are for people)
+    reasons = top_reason_features(model.contributions(prepared), meta.features)
+    for column, features_of in zip(REASON_COLUMNS, reasons, strict=True):
+        ev[column] = features_of
     return ev, x
 
 

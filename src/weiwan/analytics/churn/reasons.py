@@ -222,6 +222,22 @@ def sentences(feature: str, values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return feature + "：" + text, feature + ": " + text
 
 
+def top_reason_features(
+    contributions: npt.NDArray[np.float64], names: list[str], k: int = 3
+) -> list[npt.NDArray[np.object_]]:
+    """The features of the k largest positive contributions per row, first to k-th (None
+    where fewer features push the risk up): the reasons without their sentences."""
+    contrib = contributions[:, : len(names)]
+    order = np.argsort(-contrib, axis=1)[:, :k]
+    labels = np.array([*names, None], dtype=object)
+    out = []
+    for rank in range(k):
+        chosen = order[:, rank]
+        positive = contrib[np.arange(len(contrib)), chosen] > 0
+        out.append(labels[np.where(positive, chosen, len(names))])
+    return out
+
+
 def top_reasons(
     contributions: npt.NDArray[np.float64],
     features: pd.DataFrame,
