@@ -16,9 +16,8 @@ The learner, built for thin evidence (docs/next-best-action.md):
   rescaled prior (trees chosen by 5-fold cross-validation, none when no tree beats the start),
   blended with the rescaled prior by the weight whose out-of-fold effects predict the
   transformed outcome best within one standard error — once one beats the prior by two.
-  While evidence is thin the estimate
-  stays at the prior and moves toward what the customers show as it grows: a shrinkage, not a
-  switch at a threshold.
+  While evidence is thin the estimate stays at the prior and moves toward what the customers
+  show as it grows: a shrinkage, not a switch at a threshold.
 
 The relative uplift of a customer is 1 − P(churn | offered) ÷ P(churn | not offered), which may
 be negative (customers a contact annoys). Offer types without enough evidence keep the prior ×

@@ -222,20 +222,24 @@ def sentences(feature: str, values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return feature + "：" + text, feature + ": " + text
 
 
+def _top_positions(
+    contributions: npt.NDArray[np.float64], names: list[str], k: int
+) -> list[npt.NDArray[np.int64]]:
+    """Per rank, first to k-th: the position in ``names`` of each row's k-th largest positive
+    contribution, ``len(names)`` where fewer features push the risk up."""
+    contrib = contributions[:, : len(names)]
+    order = np.argsort(-contrib, axis=1)[:, :k]
+    rows = np.arange(len(contrib))
+    return [np.where(contrib[rows, chosen] > 0, chosen, len(names)) for chosen in order.T]
+
+
 def top_reason_features(
     contributions: npt.NDArray[np.float64], names: list[str], k: int = 3
 ) -> list[npt.NDArray[np.object_]]:
     """The features of the k largest positive contributions per row, first to k-th (None
     where fewer features push the risk up): the reasons without their sentences."""
-    contrib = contributions[:, : len(names)]
-    order = np.argsort(-contrib, axis=1)[:, :k]
     labels = np.array([*names, None], dtype=object)
-    out = []
-    for rank in range(k):
-        chosen = order[:, rank]
-        positive = contrib[np.arange(len(contrib)), chosen] > 0
-        out.append(labels[np.where(positive, chosen, len(names))])
-    return out
+    return [labels[positions] for positions in _top_positions(contributions, names, k)]
 
 
 def top_reasons(
@@ -245,22 +249,18 @@ def top_reasons(
     k: int = 3,
 ) -> pd.DataFrame:
     """reason_1..k (zh), reason_1_en..k_en and reason_1_feature..: the k largest positive
-    contributions per row (fewer when fewer features push the risk up)."""
-    contrib = contributions[:, : len(names)]
-    order = np.argsort(-contrib, axis=1)[:, :k]
+    contributions per row (fewer when fewer features push the risk up), each in a sentence."""
     out: dict[str, pd.Series] = {}
-    for rank in range(k):
-        chosen = order[:, rank]
-        positive = contrib[np.arange(len(contrib)), chosen] > 0
-        zh = pd.Series([None] * len(contrib), index=features.index, dtype=object)
+    for rank, chosen in enumerate(_top_positions(contributions, names, k), start=1):
+        zh = pd.Series([None] * len(chosen), index=features.index, dtype=object)
         en = zh.copy()
-        feature_of = pd.Series([None] * len(contrib), index=features.index, dtype=object)
-        for idx in np.unique(chosen[positive]):
-            rows = features.index[positive & (chosen == idx)]
+        feature_of = zh.copy()
+        for idx in np.unique(chosen[chosen < len(names)]):
+            rows = features.index[chosen == idx]
             name = names[idx]
             zh.loc[rows], en.loc[rows] = sentences(name, features.loc[rows, name])
             feature_of.loc[rows] = name
-        out[f"reason_{rank + 1}"] = zh
-        out[f"reason_{rank + 1}_en"] = en
-        out[f"reason_{rank + 1}_feature"] = feature_of
+        out[f"reason_{rank}"] = zh
+        out[f"reason_{rank}_en"] = en
+        out[f"reason_{rank}_feature"] = feature_of
     return pd.DataFrame(out, index=features.index)
