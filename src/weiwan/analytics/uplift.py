@@ -26,13 +26,14 @@ driver match of the decide configuration.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 from weiwan.analytics.churn.models import prepare_features
 
@@ -222,7 +223,6 @@ def learn_uplift(
     )
     control = model.control_risk(score)
     prior = evidence["prior"].astype(float).fillna(0.0).to_numpy()
-    fold = np.random.default_rng(7).integers(0, FOLDS, len(x))
     # first the level of each offer's prior (what evidence fixes first), then the trees learn
     # who responds more or less than that level says
     prior_shift = -control * prior  # P(churn | offered) − P(churn | not offered), by the prior
@@ -244,10 +244,9 @@ def learn_uplift(
     scaled = prior * np.array([scale.get(name, level) for name in offer_type])
     start = _logit(control * (1.0 - np.where(treated, scaled, 0.0)))
     arms = x.assign(**{OFFER_COLUMN: pd.Categorical(offer, categories=model.arms)})
-    model.booster = _boost(arms, churned, start)
-    learned_shift = _out_of_fold_shift(
-        model, x, arms, churned, start, control, scaled, offer_type, fold
-    )
+    boosted = _boost(arms, churned, start)
+    model.booster = None if boosted is None else boosted.booster
+    learned_shift = _out_of_fold_shift(model, boosted, x, control, scaled, offer_type)
     for name in model.arms[1:]:
         rows = treated & (offer_type == name)
         if rows.sum() < min_arm or churned[rows].sum() < min_churners:
@@ -274,34 +273,36 @@ def learn_uplift(
 
 def _out_of_fold_shift(
     model: UpliftModel,
+    boosted: _Boosted | None,
     x: pd.DataFrame,
-    arms: pd.DataFrame,
-    churned: np.ndarray,
-    start: np.ndarray,
     control: np.ndarray,
     prior: np.ndarray,
     offer_type: np.ndarray,
-    fold: np.ndarray,
 ) -> np.ndarray:
     """Per evidence row, P(churn | offered its offer) − P(churn | not offered) predicted by
-    trees fitted without the row's ``fold`` (of :data:`FOLDS`; the model's tree count)."""
+    the cross-validation's trees fitted without the row (the model's tree count); the prior's
+    where no tree was earned or the row's offer type has none."""
     shift = np.asarray(-control * prior)
-    if model.booster is None:
+    if boosted is None:
         return shift
-    trees = model.booster.current_iteration()
-    for k in range(FOLDS):
-        fit, held = fold != k, fold == k
-        data = lgb.Dataset(arms.loc[fit], label=churned[fit].astype(float), init_score=start[fit])
-        booster = lgb.train(TREE_PARAMS, data, num_boost_round=trees)
-        part = replace(model, booster=booster)
-        untreated = _sigmoid(part.log_odds(x.loc[held], NO_OFFER, control[held]))
-        offered = untreated * (1 - prior[held])  # an offer no one was given: the prior's
-        for name in set(offer_type[held]) & set(model.arms):
-            mine = held & (offer_type == name)
-            at = mine[held]
-            offered[at] = _sigmoid(
-                part.log_odds(x.loc[mine], str(name), control[mine], prior[mine])
+    known = np.isin(offer_type, model.arms[1:])
+    for (_, held), booster in zip(boosted.folds, boosted.fold_boosters, strict=True):
+        rows = x.iloc[held]
+        # two predictions per fold, every offer type in one: the arm is a feature
+        own = np.where(known[held], offer_type[held], NO_OFFER)
+        raw = {
+            arm: booster.predict(
+                rows.assign(**{OFFER_COLUMN: pd.Categorical(levels, categories=model.arms)}),
+                raw_score=True,
+                num_iteration=boosted.trees,
             )
+            for arm, levels in (("none", [NO_OFFER] * len(held)), ("own", own))
+        }
+        c, p = control[held], prior[held]
+        untreated = _sigmoid(_logit(c) + raw["none"])
+        offered = np.where(
+            known[held], _sigmoid(_logit(c * (1.0 - p)) + raw["own"]), untreated * (1.0 - p)
+        )
         shift[held] = offered - untreated
     return shift
 
@@ -392,21 +393,34 @@ def _tree_weight(
     return float(BLEND_WEIGHTS[_simplest(target, blends)])
 
 
-def _boost(x: pd.DataFrame, y: np.ndarray, start: np.ndarray) -> lgb.Booster | None:
-    """Trees boosted from ``start`` (log-odds), as many as 5-fold cross-validation finds
-    useful; None when none beats the start itself."""
+@dataclass(frozen=True)
+class _Boosted:
+    """The trees the cross-validation chose: fitted on all the evidence and, for out-of-fold
+    estimates, on each fold's training part (the cross-validation's own boosters: refitting
+    them would double the learning's cost at a province's size)."""
+
+    booster: lgb.Booster
+    folds: list[tuple[np.ndarray, np.ndarray]]  # (training rows, held-out rows)
+    fold_boosters: list[lgb.Booster]
+    trees: int
+
+
+def _boost(x: pd.DataFrame, y: np.ndarray, start: np.ndarray) -> _Boosted | None:
+    """Trees boosted from ``start`` (log-odds), as many as stratified 5-fold cross-validation
+    finds useful; None when none beats the start itself."""
     data = lgb.Dataset(x, label=y.astype(float), init_score=start, free_raw_data=False)
-    folds = min(FOLDS, int(y.sum()), int((~y.astype(bool)).sum()))
-    if folds < 2:
+    n_folds = min(FOLDS, int(y.sum()), int((~y.astype(bool)).sum()))
+    if n_folds < 2:
         return None
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=7)
+    folds = list(splitter.split(np.zeros(len(y)), y.astype(bool)))
     cv = lgb.cv(
         TREE_PARAMS,
         data,
         num_boost_round=MAX_TREES,
-        nfold=folds,
-        stratified=True,
-        seed=7,
+        folds=folds,
         callbacks=[lgb.early_stopping(10, verbose=False)],
+        return_cvbooster=True,
     )
     losses = np.asarray(cv["valid binary_logloss-mean"])
     p0 = _sigmoid(start)
@@ -414,4 +428,11 @@ def _boost(x: pd.DataFrame, y: np.ndarray, start: np.ndarray) -> lgb.Booster | N
     if losses.min() >= at_start:
         return None
     trees = int(np.argmin(losses)) + 1
-    return lgb.train(TREE_PARAMS, data, num_boost_round=trees)
+    fold_boosters = cv["cvbooster"]
+    assert isinstance(fold_boosters, lgb.CVBooster)
+    return _Boosted(
+        booster=lgb.train(TREE_PARAMS, data, num_boost_round=trees),
+        folds=folds,
+        fold_boosters=list(fold_boosters.boosters),
+        trees=trees,
+    )
