@@ -11,7 +11,9 @@ var/bench/models-N-M.
    its memory does not count in the peak RSS below; otherwise the stored results are reused;
 2. the alerts step (``alerts_step`` + ``replace_snapshot("alerts", …)``), then the decisions
    step (``decisions_step`` + ``replace_snapshot("decisions", …)``), as ``run_pipeline`` runs
-   them, median of --repeat; their sum is checked against the target;
+   them: first with the uplift's stored evidence dropped (a newly promoted model's first day:
+   every evidence day scored and explained), then --repeat times as a later day runs (the
+   evidence kept, median); the alerts and the slower of the two are checked against the target;
 3. one run broken into its parts (alert context + rules to Arrow, the decisions step's inputs,
    then ``decide_day`` itself with a stage timer: its ``DAY_STAGES``, then storing), checked
    to give the same decisions as the step;
@@ -30,12 +32,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
 import ibis
-import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
@@ -44,6 +46,7 @@ from weiwan.analytics.alerts import fired_once
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.decide.day import DECISION_SCHEMA
 from weiwan.analytics.profile import load_profile
+from weiwan.analytics.uplift_evidence import EVIDENCE_TABLE
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.pipeline.decision_steps import (
     alerts_step,
@@ -151,41 +154,56 @@ def ensure_profile(opts: argparse.Namespace, path: Path) -> None:
 # ----------------------------------------------------------------------------- 2. steps
 
 
-def measure(ctx: RunContext, repeat: int) -> tuple[float, float, pd.DataFrame]:
-    """2. Median seconds of the alerts and the decisions step (each with its store), and the
-    last run's decisions frame."""
+@dataclass
+class Measured:
+    """2.'s figures: seconds of the alerts step, of the decisions step on a model's first day
+    (every evidence day explained) and on a later day (median; the evidence kept), and the
+    last run's stored decisions."""
+
+    alerts: float
+    first_day: float
+    later_day: float
+    decisions: pd.DataFrame
+
+    def worst(self) -> float:
+        return self.alerts + max(self.first_day, self.later_day)
+
+
+def measure(ctx: RunContext, repeat: int) -> Measured:
+    """2. The alerts and the decisions step (each with its store): once with the uplift's
+    stored evidence dropped (a newly promoted model's first day), then ``repeat`` times as
+    the days after it run (median)."""
     warehouse, snapshot = ctx.warehouse, ctx.snapshot
-    header(f"2. the steps as run_pipeline runs them, median of {repeat}")
+    header(f"2. the steps as run_pipeline runs them: a model's first day, then median of {repeat}")
     alert_times: list[float] = []
     decision_times: list[float] = []
-    sums: list[float] = []
     alert_rows = decision_rows_ = 0
-    last: ir.Table | None = None
-    for _ in range(max(1, repeat)):
+
+    def decide() -> int:
+        stored = decisions_step(ctx)
+        if stored is None:
+            sys.exit("decisions_step returned None: the profile has no scores")
+        return warehouse.replace_snapshot("decisions", stored, snapshot)
+
+    assert isinstance(warehouse, Warehouse)
+    warehouse.execute(f"DROP TABLE IF EXISTS {EVIDENCE_TABLE}")
+    for _ in range(1 + max(1, repeat)):
         alert_rows, seconds = timed(
             lambda: warehouse.replace_snapshot("alerts", alerts_step(ctx), snapshot)
         )
         alert_times.append(seconds)
-
-        def decide() -> int:
-            nonlocal last
-            last = decisions_step(ctx)
-            if last is None:
-                sys.exit("decisions_step returned None: the profile has no scores")
-            return warehouse.replace_snapshot("decisions", last, snapshot)
-
         decision_rows_, seconds = timed(decide)
         decision_times.append(seconds)
-        sums.append(alert_times[-1] + seconds)
-    alerts_s, decisions_s = statistics.median(alert_times), statistics.median(decision_times)
+    alerts_s = statistics.median(alert_times)
+    first, later = decision_times[0], decision_times[1:]
     line2("alerts step + store", alert_rows, alerts_s, runs(alert_times))
-    line2("decisions step + store", decision_rows_, decisions_s, runs(decision_times))
-    line2("alerts + decisions", None, alerts_s + decisions_s, f"sum of medians; {runs(sums)}")
-    assert last is not None
+    line2("decisions, a model's first day", decision_rows_, first, "evidence explained")
+    line2("decisions, a later day", decision_rows_, statistics.median(later), runs(later))
+    line2("alerts + decisions, later day", None, alerts_s + statistics.median(later))
     # the step's rows as stored (its expression may read temporary tables the store dropped)
     stored = warehouse.table("decisions")
     frame: pd.DataFrame = stored.filter(stored.snapshot_date == snapshot).to_pandas()
-    return alerts_s, decisions_s, frame
+    return Measured(alerts_s, first, statistics.median(later), frame)
 
 
 # ----------------------------------------------------------------------------- 3. parts
@@ -342,9 +360,9 @@ def main() -> int:
     try:
         ctx = RunContext(warehouse, opts.snapshot, _registry(opts))
         profile_rows = int(load_profile(warehouse, opts.snapshot).count().execute())
-        alerts_s, decisions_s, step_frame = measure(ctx, opts.repeat)
+        measured = measure(ctx, opts.repeat)
         parts_s, parted = parts(ctx)
-        print(f"  parts give the step's decisions: {_same(step_frame, parted)}")
+        print(f"  parts give the step's decisions: {_same(measured.decisions, parted)}")
         report_rows(warehouse, opts.snapshot)
     finally:
         warehouse.close()
@@ -352,16 +370,17 @@ def main() -> int:
     print(flush=True)
     print(f"peak RSS of the process: {peak_rss_gib():.2f} GiB")
     print(f"load average at the end: {load_average()}")
-    total = alerts_s + decisions_s
+    total = measured.worst()
     scale = opts.subscribers / profile_rows if profile_rows else 1.0
     print(
-        f"target: alerts + decisions for {opts.subscribers:,} subscribers <= {TARGET:.0f} s "
-        f"(measured on the {profile_rows:,} profile rows of {opts.snapshot}; "
+        f"target: alerts + decisions for {opts.subscribers:,} subscribers <= {TARGET:.0f} s on "
+        f"any day (measured on the {profile_rows:,} profile rows of {opts.snapshot}; "
         f"x{scale:.2f} linear to {opts.subscribers:,}: {total * scale:.1f} s, for reference)"
     )
     verdict = "PASS" if total <= TARGET else "FAIL"
     print(
-        f"  alerts {alerts_s:.1f} s + decisions {decisions_s:.1f} s = {total:.1f} s "
+        f"  alerts {measured.alerts:.1f} s + decisions {measured.first_day:.1f} s on a model's "
+        f"first day, {measured.later_day:.1f} s on a later day: at most {total:.1f} s "
         f"(parts run {parts_s:.1f} s)  {verdict}"
     )
     return 0 if total <= TARGET else 1

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
-from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from weiwan.analytics.churn.evaluation import train_and_register
-from weiwan.analytics.churn.registry import ModelRegistry
+from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.outcomes import campaign_outcomes
-from weiwan.analytics.uplift_evidence import closed_outcomes, uplift_evidence
+from weiwan.analytics.uplift_evidence import EVIDENCE_TABLE, closed_outcomes, uplift_evidence
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import add_months
 from weiwan.sim import simulate
@@ -62,12 +63,19 @@ def test_only_closed_campaigns_count_and_churn_is_read_in_their_window(
         assert bool(row.churned) == inside
 
 
-def test_evidence_carries_features_score_and_reason_of_its_day(
-    delivered: Warehouse, tmp_path: Path
-) -> None:
-    registry = ModelRegistry(tmp_path / "models")
+@pytest.fixture(scope="module")
+def trained(
+    delivered: Warehouse, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Any, ModelMeta]:
+    registry = ModelRegistry(tmp_path_factory.mktemp("models"))
     train_and_register(delivered, registry, promote=True, force=True)
-    model, meta = registry.load()
+    return registry.load()
+
+
+def test_evidence_carries_features_score_and_reason_of_its_day(
+    delivered: Warehouse, trained: tuple[Any, ModelMeta]
+) -> None:
+    model, meta = trained
     assert len(closed_outcomes(delivered, SNAPSHOT)) > 0
     built = uplift_evidence(delivered, SNAPSHOT, model, meta)
     assert built is not None
@@ -77,6 +85,68 @@ def test_evidence_carries_features_score_and_reason_of_its_day(
     assert evidence["score"].between(0, 1).all() and evidence["score"].nunique() > 10
     assert evidence["reason_feature"].isin(meta.features).mean() > 0.5
     assert evidence["treated"].any() and not evidence["treated"].all()
+
+
+def _stored_scores(wh: Warehouse) -> pd.DataFrame:
+    table = wh.table(EVIDENCE_TABLE)
+    frame: pd.DataFrame = table.select(
+        "snapshot_date", "subscriber_id", "model", "score"
+    ).to_pandas()
+    return frame
+
+
+def test_each_day_is_explained_once_per_model_and_kept_while_in_the_evidence(
+    delivered: Warehouse, trained: tuple[Any, ModelMeta]
+) -> None:
+    """The evidence's days are scored and explained once and stored; later runs read them, a
+    day that gained customers and every day after a new model are explained again, days that
+    left the evidence are dropped."""
+    model, meta = trained
+    first = uplift_evidence(delivered, SNAPSHOT, model, meta)
+    assert first is not None
+    stored = _stored_scores(delivered)
+    days = sorted(pd.to_datetime(first[0]["snapshot_date"]).dt.date.unique())
+    assert sorted(pd.to_datetime(stored["snapshot_date"]).dt.date.unique()) == days
+    assert set(stored["model"]) == {f"{meta.version}@{meta.created_at}"}
+
+    again = uplift_evidence(delivered, SNAPSHOT, model, meta)
+    assert again is not None
+    pd.testing.assert_frame_equal(again[0], first[0])
+    pd.testing.assert_frame_equal(again[1], first[1])
+
+    # a stored day is read, not recomputed: a mark put on it comes back
+    day, other = days[0], days[-1]
+    delivered.execute(f"UPDATE {EVIDENCE_TABLE} SET score = -1 WHERE snapshot_date = ?", [day])
+    marked = uplift_evidence(delivered, SNAPSHOT, model, meta)
+    assert marked is not None
+    on_day = pd.to_datetime(marked[0]["snapshot_date"]).dt.date == day
+    assert (marked[0].loc[on_day, "score"] == -1).all()
+    assert (marked[0].loc[~on_day, "score"] >= 0).all()
+
+    # a day missing a customer is explained again; a day no longer in the evidence dropped
+    one = stored[pd.to_datetime(stored["snapshot_date"]).dt.date == other].iloc[0]
+    delivered.execute(
+        f"DELETE FROM {EVIDENCE_TABLE} WHERE snapshot_date = ? AND subscriber_id = ?",
+        [other, one["subscriber_id"]],
+    )
+    delivered.execute(
+        f"INSERT INTO {EVIDENCE_TABLE} (snapshot_date, subscriber_id, model, found, score) "
+        "VALUES (?, 'GONE', ?, true, 0.5)",
+        [date(2020, 1, 31), one["model"]],
+    )
+    refilled = uplift_evidence(delivered, SNAPSHOT, model, meta)
+    assert refilled is not None
+    after = _stored_scores(delivered)
+    assert len(after) == len(stored)
+    assert date(2020, 1, 31) not in set(pd.to_datetime(after["snapshot_date"]).dt.date)
+    assert (refilled[0]["score"] < 0).sum() == on_day.sum()  # the marked day still read
+
+    # a newly promoted model explains every day again
+    newer = replace(meta, version="v9999")
+    renewed = uplift_evidence(delivered, SNAPSHOT, model, newer)
+    assert renewed is not None
+    pd.testing.assert_frame_equal(renewed[0], first[0])
+    assert set(_stored_scores(delivered)["model"]) == {f"v9999@{meta.created_at}"}
 
 
 def test_a_campaign_without_a_control_group_is_no_evidence(delivered: Warehouse) -> None:

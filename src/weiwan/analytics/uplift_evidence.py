@@ -9,6 +9,7 @@ from typing import Any
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from weiwan.analytics.churn.models import prepare_features
 from weiwan.analytics.churn.reasons import top_reason_features
@@ -44,45 +45,133 @@ def closed_outcomes(wh: Store, snapshot: date) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
+#: each evidence day's rows as the promoted churn model sees them (model-ready features, score,
+#: reasons), one partition per day: a past day's never change, so the daily run computes only
+#: the days new to the evidence — or all of them once after a new model is promoted (at 1 M
+#: subscribers scoring and explaining ~200 k evidence rows took ~20 s of the daily run)
+EVIDENCE_TABLE = "uplift_evidence"
+#: the stored features' prefix (a feature may be named like one of the table's own columns)
+FEATURE_PREFIX = "x__"
+
+
 def uplift_evidence(
     wh: Store, snapshot: date, model: Any, meta: ModelMeta
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """(outcome rows with ``score`` and ``reason_feature``, their features) for :func:`~weiwan.
-    analytics.uplift.learn_uplift`: each row's features as of its day (stored by that day's
-    run, else computed for its customers only) scored and explained by the current churn
-    model. None without closed outcomes."""
+    """(outcome rows with ``score`` and the reasons' features, their model-ready features) for
+    :func:`~weiwan.analytics.uplift.learn_uplift`: each row's features as of its day (stored by
+    that day's run, else computed for its customers only) scored and explained by the current
+    churn model, kept in :data:`EVIDENCE_TABLE` for the next days. None without closed
+    outcomes."""
     rows = closed_outcomes(wh, snapshot)
     if rows.empty:
         return None
+    key = f"{meta.version}@{meta.created_at}"
+    days = sorted(set(rows["snapshot_date"]))
+    cached = _cached_days(wh, key, days)
     stored = _stored_days(wh)
     evidence: list[pd.DataFrame] = []
     features: list[pd.DataFrame] = []
-    for key, group in rows.groupby("snapshot_date", sort=True):
-        day = pd.Timestamp(str(key)).date()
-        ids = ibis.memtable(group[["subscriber_id"]].drop_duplicates())
-        if day in stored:
-            table = wh.table("features")
-            feats = table.filter(table.snapshot_date == day).semi_join(ids, "subscriber_id")
-        else:
-            feats = compute_features(chosen_source(wh, ids), day)
-        frame = feats.to_pandas().drop(columns=["snapshot_date"], errors="ignore")
-        joined = group.merge(frame, on="subscriber_id", how="inner")
+    for value, group in rows.groupby("snapshot_date", sort=True):
+        day = pd.Timestamp(str(value)).date()
+        ids = group["subscriber_id"].drop_duplicates()
+        frame = cached.get(day)
+        if frame is None or not ids.isin(frame["subscriber_id"]).all():
+            frame = _explained_day(wh, day, ids, day in stored, model, meta)
+            _keep_day(wh, day, key, frame, model, meta)
+        joined = group.merge(frame[frame["found"]], on="subscriber_id", how="inner")
         if joined.empty:
             continue
-        evidence.append(joined[[*OUTCOME_COLUMNS, EXPERIMENT]])
-        features.append(joined[meta.features])
+        evidence.append(joined[[*OUTCOME_COLUMNS, EXPERIMENT, "score", *REASON_COLUMNS]])
+        features.append(joined[[FEATURE_PREFIX + f for f in meta.features]])
+    _forget_other_days(wh, days)
     if not evidence:
         return None
     ev = pd.concat(evidence, ignore_index=True)
     x = pd.concat(features, ignore_index=True)
-    prepared, _ = prepare_features(x, categories=model.categories_)
-    ev["score"] = np.asarray(model.predict_proba(prepared)[:, 1], float)
+    x.columns = list(meta.features)
+    return ev, x
+
+
+def _explained_day(
+    wh: Store, day: date, ids: pd.Series, stored: bool, model: Any, meta: ModelMeta
+) -> pd.DataFrame:
+    """One day's evidence customers ``ids``: ``found`` (features that day), the model-ready
+    features (prefixed; categories as text), the churn ``score`` and the reasons' features."""
+    wanted = ibis.memtable(ids.to_frame())
+    if stored:
+        table = wh.table("features")
+        feats = table.filter(table.snapshot_date == day).semi_join(wanted, "subscriber_id")
+    else:
+        feats = compute_features(chosen_source(wh, wanted), day)
+    frame = feats.to_pandas().drop_duplicates("subscriber_id")
+    frame = frame[frame["subscriber_id"].isin(ids)].reset_index(drop=True)
+    absent = pd.DataFrame({"subscriber_id": ids[~ids.isin(frame["subscriber_id"])], "found": False})
+    if frame.empty:
+        return absent.reset_index(drop=True)
+    prepared, _ = prepare_features(frame[meta.features], categories=model.categories_)
+    out = pd.DataFrame({"subscriber_id": frame["subscriber_id"], "found": True})
+    out["score"] = np.asarray(model.predict_proba(prepared)[:, 1], float)
     # the day's churn reasons, as the scoring gives them, name the churn drivers (their
     # features only: the sentences are for people)
     reasons = top_reason_features(model.contributions(prepared), meta.features)
     for column, features_of in zip(REASON_COLUMNS, reasons, strict=True):
-        ev[column] = features_of
-    return ev, x
+        out[column] = features_of
+    for name in meta.features:
+        values = prepared[name]  # categories as text, so that every day's rows are alike
+        out[FEATURE_PREFIX + name] = (
+            values.astype("string") if name in model.categories_ else values
+        )
+    return pd.concat([out, absent], ignore_index=True)
+
+
+def _schema(meta: ModelMeta, categories: dict[str, list[str]]) -> pa.Schema:
+    fields = [
+        pa.field("snapshot_date", pa.date32()),
+        pa.field("subscriber_id", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("found", pa.bool_()),
+        pa.field("score", pa.float64()),
+        *(pa.field(c, pa.string()) for c in REASON_COLUMNS),
+    ]
+    for name in meta.features:
+        kind = pa.string() if name in categories else pa.float64()
+        fields.append(pa.field(FEATURE_PREFIX + name, kind))
+    return pa.schema(fields)
+
+
+def _keep_day(
+    wh: Store, day: date, key: str, frame: pd.DataFrame, model: Any, meta: ModelMeta
+) -> None:
+    """Store one day's explained evidence as that day's partition of :data:`EVIDENCE_TABLE`."""
+    schema = _schema(meta, model.categories_)
+    rows = frame.assign(snapshot_date=day, model=key)
+    table = pa.Table.from_pandas(rows[schema.names], schema=schema, preserve_index=False)
+    wh.replace_snapshot(EVIDENCE_TABLE, wh.from_batches(table.to_batches(), schema), day)
+
+
+def _cached_days(wh: Store, key: str, days: list[date]) -> dict[date, pd.DataFrame]:
+    """The stored evidence of ``days`` explained by the model ``key``, per day."""
+    if not wh.has_table(EVIDENCE_TABLE):
+        return {}
+    table = wh.table(EVIDENCE_TABLE)
+    rows = table.filter((table.model == key) & table.snapshot_date.isin(days)).to_pandas()
+    rows["snapshot_date"] = pd.to_datetime(rows["snapshot_date"]).dt.date
+    return {
+        day: part.drop(columns=["snapshot_date", "model"]).reset_index(drop=True)
+        for day, part in rows.groupby("snapshot_date")
+    }
+
+
+def _forget_other_days(wh: Store, days: list[date]) -> None:
+    """Drop the stored evidence of days no longer in the evidence (it is bounded by
+    :data:`MAX_ROWS_PER_ARM`, the table by it too)."""
+    if not wh.has_table(EVIDENCE_TABLE):
+        return
+    kept = wh.table(EVIDENCE_TABLE).select("snapshot_date").distinct().to_pandas()
+    for value in kept["snapshot_date"]:
+        day = pd.Timestamp(value).date()
+        if day not in days:
+            wh.drop_snapshot(EVIDENCE_TABLE, day)
 
 
 def _stored_days(wh: Store) -> set[date]:
