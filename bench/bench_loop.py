@@ -3,11 +3,13 @@
 Runs ``weiwan simulate loop`` (:func:`weiwan.demo.loop.run_loop`) on a simulated operator the
 product was not tuned on — by default 100,000 subscribers, 12 months of history, 6 month ends
 decided, ending with the last complete month — and prints per month what each arm spent and
-truly saved, the oracle's saving at nba's spend in nba's arm and the evidence oracle's (the
-true effects as far as the features show them), the ratios the targets speak of
-(last month: nba ≥ 0.75 × oracle and ≥ 1.5 × top_risk; saved per yuan rising from the first
-month to the last), the uplift's Qini, the operational side's work, and the wall time per
-month. Writes the figures as JSON and the curves as a PNG (``--plot``; README's chart).
+truly saved, the oracle's saving at nba's spend in nba's arm (among the actions the
+operator's rules allow nba that day; ``unruled``: the oracle that may break them) and the
+evidence oracle's (the true effects as far as the features show them), the ratios the
+targets speak of (last month: nba ≥ 0.75 × oracle and ≥ 1.5 × top_risk; saved per yuan
+rising from the first month to the last), the uplift's Qini, the operational side's work, and
+the wall time per month. Writes the figures as JSON and the curves as a PNG (``--plot``;
+README's chart).
 
     python bench/bench_loop.py [--subscribers 100000] [--months 6] [--seed 21]
         [--json var/bench/loop.json] [--plot docs/img/loop.png]
@@ -31,7 +33,8 @@ ORACLE_SHARE, TOP_RISK_MULTIPLE = 0.75, 1.5
 def _print(result: LoopResult, seconds: list[float]) -> None:
     print(
         f"{'month':<8} {'nba spent':>10} {'nba saved':>10} {'top saved':>10} {'oracle':>10} "
-        f"{'÷oracle':>8} {'evidence':>9} {'÷evid.':>7} {'÷top':>6} {'per yuan':>8} {'Qini':>6} "
+        f"{'÷oracle':>8} {'unruled':>8} {'evidence':>9} {'÷evid.':>7} {'÷top':>6} {'per yuan':>8} "
+        f"{'Qini':>6} "
         f"{'tasks':>6} {'s':>6}"
     )
     for row, ops, secs, spent in zip(
@@ -40,6 +43,7 @@ def _print(result: LoopResult, seconds: list[float]) -> None:
         print(
             f"{row['month']:<8} {spent:>10,.0f} {row['nba']:>10,.0f} {row['top_risk']:>10,.0f} "
             f"{row['oracle']:>10,.0f} {_num(row['nba_vs_oracle']):>8} "
+            f"{row['oracle_unruled']:>8,.0f} "
             f"{row['evidence_oracle']:>9,.0f} {_num(row['nba_vs_evidence_oracle']):>7} "
             f"{_num(row['nba_vs_top_risk']):>6} {_num(row['nba_per_yuan']):>8} "
             f"{_num(row['uplift_qini']):>6} {ops['tasks']:>6} {secs:>6.0f}"

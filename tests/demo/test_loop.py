@@ -17,10 +17,12 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from weiwan.analytics.policies import load_policies
+from weiwan.analytics.warehouse import Warehouse
 from weiwan.cli import app
 from weiwan.cli.base import last_complete_month
 from weiwan.core.settings import get_settings
 from weiwan.demo.loop import arm_of, first_month, size_policy_budgets
+from weiwan.demo.strategy_check import eligible_pool, permitted
 
 
 def test_the_loop_runs_the_product_month_by_month(
@@ -47,6 +49,8 @@ def test_the_loop_runs_the_product_month_by_month(
         # knowing only what the features show is no better than knowing the truth (both are
         # greedy by their own ratio: a little slack)
         assert nba["evidence_oracle"][month] <= nba["oracle"][month] * 1.05 + 1e-6
+        # the oracle keeps the operator's rules; the one that may break them does no worse
+        assert nba["oracle"][month] <= nba["oracle_unruled"][month] * 1.05 + 1e-6
     assert top["treated"][0] > 0 and top["saved"][0] != 0
     assert len(figures["uplift_qini"]) == 2
     # the operator's library, its budgets sized to its 3 000 subscribers, is the one in effect
@@ -84,6 +88,22 @@ def test_the_loop_runs_the_product_month_by_month(
     assert len(ids) >= worked and set(arm_of(ids)) == {"nba"}
     assert records is not None and records[0] == top["treated"][0]
     assert decided is not None and decided[0] == 2
+
+    # the second month's oracle may not offer what the first month granted: every shipped
+    # policy's entry limit allows one grant per three months or more
+    with Warehouse(out / "warehouse.duckdb", threads=2) as warehouse:
+        days = warehouse.table("decisions").select("snapshot_date").distinct().to_pandas()
+        first_day, second_day = sorted(pd.to_datetime(days["snapshot_date"]).dt.date)
+        decisions = warehouse.table("decisions").to_pandas()
+        on_first = pd.to_datetime(decisions["snapshot_date"]).dt.date == first_day
+        granted = decisions[on_first & decisions["action"] & decisions["policy_id"].notna()]
+        pool = eligible_pool(warehouse, second_day, None, set())
+        allowed = permitted(warehouse, second_day, pool)
+    pairs = ["subscriber_id", "policy_id"]
+    again = pool.merge(granted[pairs], on=pairs)
+    assert len(again) > 0  # eligible again by the policies' conditions alone ...
+    assert allowed.merge(granted[pairs], on=pairs).empty  # ... but not by their entry limits
+    assert 0 < len(allowed) < len(pool)
 
 
 def test_the_simulated_operator_sizes_the_policy_budgets_to_its_base(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from weiwan.cli import app
 from weiwan.core.settings import get_settings
-from weiwan.sim.strategy_value import cross_fitted, qini
+from weiwan.sim.strategy_value import _most_within, cross_fitted, qini
 
 
 def test_strategy_check_prints_all_four_at_the_same_budget(
@@ -88,3 +88,26 @@ def test_cross_fitted_predictions_never_remember_their_own_rows() -> None:
     x["g"] = groups.astype(float)
     shown = cross_fitted(x, per_group, groups=groups)
     assert abs(np.corrcoef(shown, per_group)[0, 1]) < 0.15
+
+
+def test_the_oracle_keeps_the_most_within_its_budget_one_offer_each() -> None:
+    """Not the best value per yuan first: x's care call (1 yuan, keeps 4) has the best ratio,
+    but its discount (10 yuan, keeps 30) is worth more than the care call and y's offer
+    together; the budget left after the solution is filled with what still fits."""
+    candidates = pd.DataFrame(
+        {
+            "subscriber_id": ["x", "x", "y", "z"],
+            "offer_type": ["care_call", "discount", "discount", "bonus_data"],
+            "cost": [1.0, 10.0, 10.0, 2.0],
+        }
+    )
+    value = np.array([4.0, 30.0, 20.0, 1.0])
+    chosen = _most_within(candidates, value, 11.0)
+    assert sorted(zip(chosen["subscriber_id"], chosen["offer_type"], strict=True)) == [
+        ("x", "discount")
+    ]
+    roomy = _most_within(candidates, value, 23.0)  # x's discount, y's, and z's fits after
+    assert sorted(roomy["subscriber_id"]) == ["x", "y", "z"]
+    assert roomy.loc[roomy["subscriber_id"] == "x", "offer_type"].item() == "discount"
+    assert roomy["cost"].sum() <= 23.0
+    assert _most_within(candidates, value, 0.5).empty

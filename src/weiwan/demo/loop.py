@@ -14,11 +14,14 @@ product's decisions; ``top_risk`` the operator's former practice at the same spe
 first with the cheapest eligible offer by outbound call (its contacts come back to the product
 as ``retention_contacts`` records, as any campaign of the operator would). Each month also
 prices the ``oracle``: the most that nba's spend could have saved in the nba arm knowing every
-true effect, and the ``evidence_oracle``: the same, knowing the true effects only as far as the
-month's features show them (``weiwan.sim.strategy_value``). ``saved`` is the true expected
-revenue kept (12 months of ARPU × the cut in churn probability × the share of the effect the
-channel delivers); ``uplift_qini`` how well the uplift the decisions used orders the nba arm's
-eligible offers by their true effect (None while only the prior decides).
+true effect, among the actions the operator's rules allow that day (each policy's entry limit
+given the earlier grants, the contact rules: what binds nba binds it), and the
+``evidence_oracle``: the same, knowing the true effects only as far as the month's features
+show them (``weiwan.sim.strategy_value``); ``oracle_unruled`` may also break those rules.
+``saved`` is the true expected revenue kept (12 months of ARPU × the cut in churn
+probability × the share of the effect the channel delivers); ``uplift_qini`` how well the
+uplift the decisions used orders the nba arm's eligible offers by their true effect (None
+while only the prior decides).
 
 The product's side never reads the truth: the twin prices and applies the contacts.
 """
@@ -48,7 +51,12 @@ from weiwan.core.db import make_engine, session_scope
 from weiwan.core.errors import ConflictError
 from weiwan.core.months import add_months
 from weiwan.demo.people import ensure_demo_people
-from weiwan.demo.strategy_check import BASELINE_CHANNEL, eligible_pool, top_risk_first
+from weiwan.demo.strategy_check import (
+    BASELINE_CHANNEL,
+    eligible_pool,
+    permitted,
+    top_risk_first,
+)
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
 from weiwan.ops.contacts.service import record_call
 from weiwan.ops.handover.service import hand_over
@@ -94,8 +102,13 @@ class LoopResult:
     months: list[str] = field(default_factory=list)
     nba: ArmFigures = field(default_factory=ArmFigures)
     top_risk: ArmFigures = field(default_factory=ArmFigures)
+    #: the oracles choose among the actions the operator's rules allow (entry limits given
+    #: the earlier grants, contact rules), as next best action must
     oracle: list[float] = field(default_factory=list)
     evidence_oracle: list[float] = field(default_factory=list)
+    #: the oracle that may also break those rules (e.g. the same customer's offer every
+    #: month): the rules' cost is in its lead
+    oracle_unruled: list[float] = field(default_factory=list)
     uplift_qini: list[float | None] = field(default_factory=list)
     #: per month, the operational side's work: tasks called, reached, accepted, SMS sent
     operations: list[dict[str, int]] = field(default_factory=list)
@@ -109,6 +122,7 @@ class LoopResult:
                 "top_risk": self.top_risk.saved[i],
                 "oracle": self.oracle[i],
                 "nba_vs_oracle": _ratio(self.nba.saved[i], self.oracle[i]),
+                "oracle_unruled": self.oracle_unruled[i],
                 "evidence_oracle": self.evidence_oracle[i],
                 "nba_vs_evidence_oracle": _ratio(self.nba.saved[i], self.evidence_oracle[i]),
                 "nba_vs_top_risk": _ratio(self.nba.saved[i], self.top_risk.saved[i]),
@@ -124,7 +138,12 @@ class LoopResult:
         return {
             "months": self.months,
             "arms": {
-                "nba": {**nba, "oracle": self.oracle, "evidence_oracle": self.evidence_oracle},
+                "nba": {
+                    **nba,
+                    "oracle": self.oracle,
+                    "evidence_oracle": self.evidence_oracle,
+                    "oracle_unruled": self.oracle_unruled,
+                },
                 "top_risk": top,
             },
             "uplift_qini": self.uplift_qini,
@@ -246,14 +265,19 @@ def _month(
         figures.spent.append(round(float(rows["cost"].sum()), 2))
         figures.saved.append(round(_saved(prices, rows), 2))
         figures.treated.append(len(rows))
-    mine = pool[arms == "nba"]
-    oracle = prices.oracle(mine, budget)  # by outbound call, the channel its costs assume
     scale = float(strength(np.array([BASELINE_CHANNEL]))[0])
+    everyone = pool[arms == "nba"]
+    unruled = prices.oracle(everyone, budget)
+    result.oracle_unruled.append(round(float(unruled["saved"].sum()) * scale, 2))
+    mine = permitted(wh, day, everyone)
+    oracle = prices.oracle(mine, budget)  # by outbound call, the channel its costs assume
     result.oracle.append(round(float(oracle["saved"].sum()) * scale, 2))
     features = snapshot_rows(wh, "features", day).to_pandas()
     shown = prices.evidence_oracle(mine, features, budget)
     result.evidence_oracle.append(round(float(shown["saved"].sum()) * scale, 2))
-    result.uplift_qini.append(round(prices.uplift_qini(mine), 4) if learned is not None else None)
+    result.uplift_qini.append(
+        round(prices.uplift_qini(everyone), 4) if learned is not None else None
+    )
     result.operations.append(operations)
     return _baseline_records(top, day)
 

@@ -34,8 +34,9 @@ import numpy as np
 import pandas as pd
 
 from weiwan.analytics.churn.registry import ModelRegistry
+from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.decide.config import load_decide_config
-from weiwan.analytics.decide.day import customer_uplift
+from weiwan.analytics.decide.day import customer_uplift, permitted_offers
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.policies import PolicyLibrary, eligibility, load_policies
 from weiwan.analytics.policy_models import Policy
@@ -44,7 +45,7 @@ from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import month_end
 from weiwan.core.offer_valuation import reason_drivers, uplift
-from weiwan.pipeline.decision_steps import DecisionInputs, decide, decision_inputs
+from weiwan.pipeline.decision_steps import DecisionInputs, day_inputs, decide, decision_inputs
 from weiwan.pipeline.run import Progress, run_pipeline
 from weiwan.pipeline.steps import RunContext
 from weiwan.sim import simulate
@@ -209,6 +210,22 @@ def eligible_pool(
     relative = uplift(pool["offer_type"], drivers, channel, config, mine)  # as the decisions do
     pool["predicted_uplift"] = pool["churn_probability"].astype(float) * relative
     return pool
+
+
+def permitted(wh: Warehouse, day: date, pool: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``pool`` the operator's rules allow on ``day`` through at least one of the
+    policy's channels, as the decisions judge them (``analytics.decide.day.permitted_offers``:
+    entry limits given the earlier grants, do not disturb, objections, cool-off, contact
+    caps): an oracle must keep the rules next best action keeps, or it ranks the actions no one
+    may take (the same customer's offer every month)."""
+    profile = load_profile(wh, day)
+    inputs = day_inputs(RunContext(wh, day), profile)
+    allowed = permitted_offers(
+        inputs, load_policies(), load_contact_policy(), load_decide_config(), day
+    )
+    pairs = allowed.select("subscriber_id", "policy_id").distinct().to_pandas()
+    kept: pd.DataFrame = pool.merge(pairs, on=["subscriber_id", "policy_id"])
+    return kept
 
 
 def _cheapest(pool: pd.DataFrame) -> pd.DataFrame:

@@ -168,6 +168,24 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
     for issue in library.warnings:
         log.warning("policies.more_generous", problem=str(issue))
     _check_policies(ctx, library)
+    day = day_inputs(ctx, profile)
+    config = load_decide_config(paths.decide if paths else None)
+    return DecisionInputs(
+        day=day,
+        library=library,
+        contact_policy=load_contact_policy(
+            ctx.rule_documents.contact_policy if ctx.rule_documents else None
+        ),
+        config=config,
+        learned=learned_uplift(ctx, config),
+    )
+
+
+def day_inputs(ctx: RunContext, profile: ir.Table) -> DayInputs:
+    """The day's facts the decisions are made from, beside ``profile`` (the snapshot's): its
+    alerts, earlier actions as grants and contacts (with the real-time grants), the
+    do-not-disturb list, the consent ledger's objections and the rules' names."""
+    warehouse, snapshot = ctx.warehouse, ctx.snapshot
     actions = _earlier_actions(ctx)
     granted = history = None
     if actions is not None:
@@ -197,16 +215,7 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
         objections=objections,
         trigger_names={r.id: (r.name_zh, r.name_en) for r in rules.rules},
     )
-    config = load_decide_config(paths.decide if paths else None)
-    return DecisionInputs(
-        day=day,
-        library=library,
-        contact_policy=load_contact_policy(
-            ctx.rule_documents.contact_policy if ctx.rule_documents else None
-        ),
-        config=config,
-        learned=learned_uplift(ctx, config),
-    )
+    return day
 
 
 def decide(

@@ -2,7 +2,7 @@
 
 A treated subscriber saves (true P(churn next month) − true P(churn if treated with that offer
 type)) × 12 × ARPU: the next year's revenue one month's campaign keeps. The oracle knows every
-true effect and treats the most saved revenue per yuan first, one offer per subscriber.
+true effect and treats whom it saves most revenue within the budget, one offer per subscriber.
 
 The oracle knows what no extract shows (each subscriber's latent receptiveness to each offer,
 their dominant reason, whether contact annoys them), so part of its lead is out of any model's
@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from scipy.optimize import linprog
+from scipy.sparse import csr_array, vstack
 
 REVENUE_MONTHS = 12
 
@@ -57,24 +59,21 @@ class TruthPrices:
 
     def oracle(self, pool: pd.DataFrame, budget: float) -> pd.DataFrame:
         """The best achievable treatment of ``pool`` (one row per eligible offer, with cost)
-        within ``budget``: most saved revenue per yuan first, one offer per subscriber."""
+        within ``budget``: the most saved revenue, one offer per subscriber."""
         priced = pool.assign(saved=self.saved(pool))
-        worth = priced[priced["saved"] > 0].copy()
-        worth["ratio"] = worth["saved"] / worth["cost"].clip(lower=1e-6)
-        return _best_first_within(worth, budget)
+        worth = priced[priced["saved"] > 0]
+        return _most_within(worth, worth["saved"].to_numpy(float), budget)
 
     def evidence_oracle(
         self, pool: pd.DataFrame, features: pd.DataFrame, budget: float
     ) -> pd.DataFrame:
-        """The oracle's greedy choice within ``budget``, ranked by the true uplift as far as
-        ``features`` (one row per subscriber_id) show it; priced with the truth (``saved``)."""
+        """The oracle's choice within ``budget`` by the true uplift as far as ``features``
+        (one row per subscriber_id) show it; priced with the truth (``saved``)."""
         if pool.empty:
             return pool.assign(saved=pd.Series(dtype=float))
         shown = evident_uplift(pool, features, self.true_uplift(pool))
-        ranked = pool.assign(
-            saved=self.saved(pool), ratio=shown * _revenue(pool) / pool["cost"].clip(lower=1e-6)
-        )
-        return _best_first_within(ranked[shown > 0], budget)
+        ranked = pool.assign(saved=self.saved(pool))[shown > 0]
+        return _most_within(ranked, (shown * _revenue(pool))[shown > 0], budget)
 
 
 def _revenue(rows: pd.DataFrame) -> np.ndarray:
@@ -82,11 +81,33 @@ def _revenue(rows: pd.DataFrame) -> np.ndarray:
     return np.asarray(rows["arpu_1m"].astype(float).fillna(0.0).to_numpy() * REVENUE_MONTHS)
 
 
-def _best_first_within(candidates: pd.DataFrame, budget: float) -> pd.DataFrame:
-    """The oracles' greedy choice: by ``ratio`` descending, one offer per subscriber, the
-    prefix whose cumulative cost fits ``budget``."""
-    best = candidates.sort_values("ratio", ascending=False).drop_duplicates("subscriber_id")
-    return best[best["cost"].cumsum() <= budget + 1e-9]
+def _most_within(candidates: pd.DataFrame, value: np.ndarray, budget: float) -> pd.DataFrame:
+    """The oracles' choice: the rows of ``candidates`` (subscriber_id, cost) of most total
+    ``value``, one per subscriber, whose cost fits ``budget``. A multiple-choice knapsack,
+    solved as its linear relaxation (HiGHS): at most one subscriber is split there, left out,
+    and what budget remains is filled best value per yuan first. Greedy by value per yuan
+    alone is no upper bound: it gives each subscriber the offer of the best ratio, a cheap one
+    of little worth, where a dearer one would keep far more."""
+    if candidates.empty or budget <= 0:
+        return candidates.iloc[:0]
+    cost = candidates["cost"].to_numpy(float).clip(min=1e-6)
+    who = pd.factorize(candidates["subscriber_id"])[0]
+    rows = len(candidates)
+    one_each = csr_array((np.ones(rows), (who, np.arange(rows))), shape=(who.max() + 1, rows))
+    constraints = vstack([one_each, csr_array(cost.reshape(1, -1))])
+    limits = np.r_[np.ones(one_each.shape[0]), budget]
+    solved = linprog(-value, A_ub=constraints, b_ub=limits, bounds=(0, 1), method="highs")
+    taken = np.zeros(rows, dtype=bool)
+    if solved.status == 0:
+        taken = solved.x > 1 - 1e-6
+    left = budget + 1e-9 - float(cost[taken].sum())
+    served = set(who[taken])
+    for i in np.argsort(-value / cost, kind="stable"):  # the rest, best value per yuan first
+        if not taken[i] and who[i] not in served and cost[i] <= left:
+            taken[i] = True
+            served.add(who[i])
+            left -= cost[i]
+    return candidates[taken]
 
 
 def evident_uplift(pool: pd.DataFrame, features: pd.DataFrame, true: np.ndarray) -> np.ndarray:

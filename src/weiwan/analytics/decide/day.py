@@ -196,12 +196,35 @@ def _candidates(
     day: date,
 ) -> pd.DataFrame:
     """Every (subscriber, eligible policy, permitted channel) of the retention triggers."""
+    wanted = ibis.memtable(retention.loc[~retention[OBJECTION], ["subscriber_id"]])
+    frame: pd.DataFrame = permitted_offers(
+        inputs, library, contact, config, day, wanted
+    ).to_pandas()
+    return frame
+
+
+def permitted_offers(
+    inputs: DayInputs,
+    library: PolicyLibrary,
+    contact: ContactPolicy,
+    config: DecideConfig,
+    day: date,
+    wanted: ir.Table | None = None,
+) -> ir.Table:
+    """Every (subscriber, policy, channel) the operator's rules allow on ``day``: the policy's
+    eligibility and entry limits (given the earlier grants), its channels (an account manager's
+    call only for managed customers of the configured tiers) and the contact rules (do not
+    disturb, objections, cool-off, caps); with the facts the scoring reads. Of the subscribers
+    ``wanted`` (a ``subscriber_id`` table), else of everyone who does not object to automated
+    decisions."""
     profile = inputs.profile
     pairs = eligibility(
         profile, library.policies, day, granted=inputs.granted, target_groups=library.target_groups
     )
-    wanted = ibis.memtable(retention.loc[~retention[OBJECTION], ["subscriber_id"]])
-    pairs = pairs.semi_join(wanted, "subscriber_id")
+    if wanted is not None:
+        pairs = pairs.semi_join(wanted, "subscriber_id")
+    elif inputs.objections is not None:
+        pairs = pairs.anti_join(_automated_objectors(inputs.objections), "subscriber_id")
     channel_rows = [
         (p.id, p.offer_type, p.total_cost(), p.commitment_months, c)
         for p in library.policies
@@ -226,9 +249,7 @@ def _candidates(
     managed = cand.value_tier.isin(config.account_manager_tiers) & cand.has_account_manager
     cand = cand.filter((cand.channel != "account_manager_call") | managed.fill_null(False))
     explained = contact.explain_contacts(cand, _history(inputs), inputs.dnd, day, inputs.objections)
-    allowed = explained.filter(explained.blocked_reason.isnull()).drop("blocked_reason")
-    frame: pd.DataFrame = allowed.to_pandas()
-    return frame
+    return explained.filter(explained.blocked_reason.isnull()).drop("blocked_reason")
 
 
 def _optional_string(table: ir.Table, column: str) -> ir.Value:
@@ -479,11 +500,15 @@ def _refusing(inputs: DayInputs, frames: list[pd.DataFrame]) -> set[str]:
     if objections is None or not ids:
         return set()
     wanted = ibis.memtable(pd.DataFrame({"subscriber_id": ids}))
-    refusing = objections.filter(objections.purpose == Purpose.AUTOMATED_DECISION.value).select(
-        subscriber_id=objections.subscriber_id.cast("string")
-    )
-    found = refusing.semi_join(wanted, "subscriber_id").to_pandas()
+    found = _automated_objectors(objections).semi_join(wanted, "subscriber_id").to_pandas()
     return set(found["subscriber_id"])
+
+
+def _automated_objectors(objections: ir.Table) -> ir.Table:
+    """The subscribers (``subscriber_id``) of ``objections`` who object to personalised
+    automated decisions."""
+    refusing = objections.filter(objections.purpose == Purpose.AUTOMATED_DECISION.value)
+    return refusing.select(subscriber_id=refusing.subscriber_id.cast("string"))
 
 
 def _objected_channels(inputs: DayInputs, care: pd.DataFrame) -> set[tuple[str, str]]:
