@@ -73,7 +73,8 @@ def _plot(result: LoopResult, path: Path) -> None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
     x = list(range(len(result.months)))
-    left.plot(x, result.oracle, "k--", label="oracle (nba's spend)")
+    left.plot(x, result.oracle_unruled, "k:", label="oracle, rules broken")
+    left.plot(x, result.oracle, "k--", label="oracle (nba's spend and rules)")
     left.plot(x, result.nba.saved, "o-", label="nba (weiwan)")
     left.plot(x, result.top_risk.saved, "s-", label="top risk, cheapest offer")
     left.set_title("true revenue saved per month (yuan)")
