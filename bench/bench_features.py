@@ -67,6 +67,8 @@ CHECK_NUMERIC = (
     "complaints_unresolved",
     "last_survey_score",
     "low_scores_180d",
+    "retention_offers_180d",
+    "days_since_retention_offer",
 )
 CHECK_OTHER = ("status", "call_forwarding_active", "in_contract", "is_prepaid")
 #: ATOL: the product stores floats rounded to ``analytics.features.FLOAT_DIGITS`` decimals (the

@@ -25,6 +25,7 @@ TABLES = {  # table -> key columns (weiwan.analytics.contract)
     "complaints": ["complaint_id"],
     "surveys": ["survey_id"],
     "churn_records": ["subscriber_id", "churn_date"],
+    "retention_contacts": ["contact_id"],  # optional: read when delivered
 }
 SUSPENSIONS = ["suspend_arrears", "suspend_keep_number", "suspend"]
 STATUS_BY_EVENT = {
@@ -87,6 +88,7 @@ ZERO_WHEN_ABSENT = [
     "complaints_total",
     "complaints_unresolved",
     "low_scores_180d",
+    "retention_offers_180d",
 ]
 
 
@@ -107,7 +109,10 @@ def read_tables(warehouse_path: Path) -> dict[str, pd.DataFrame]:
     """Every contract table, whole, as a DataFrame (plus the extra-column register)."""
     con = duckdb.connect(str(warehouse_path), read_only=True)
     try:
-        frames = {name: con.sql(f"select * from {name}").df() for name in TABLES}
+        stored = {
+            row[0] for row in con.sql("select table_name from information_schema.tables").fetchall()
+        }
+        frames = {name: con.sql(f"select * from {name}").df() for name in TABLES if name in stored}
         frames["extra_columns"] = con.sql("select * from extra_columns").df()
     finally:
         con.close()
@@ -268,12 +273,35 @@ def _care(t: dict[str, pd.DataFrame], snapshot: date) -> tuple[pd.DataFrame, pd.
     return complaints, surveys
 
 
+def _retention(t: dict[str, pd.DataFrame], snapshot: date) -> pd.DataFrame:
+    columns = ["retention_offers_180d", "days_since_retention_offer"]
+    if "retention_contacts" not in t:
+        return pd.DataFrame(columns=columns, dtype=float)
+    contacts = latest(t["retention_contacts"], "retention_contacts")
+    day = pd.to_datetime(contacts["contact_date"])
+    end = pd.Timestamp(snapshot)
+    offered = contacts[(day <= end) & ~contacts["holdout"].astype(bool)].assign(day=day)
+    offered = offered.assign(recent=offered["day"] > end - timedelta(days=180))
+    agg = offered.groupby("subscriber_id").agg(
+        retention_offers_180d=("recent", "sum"), last=("day", "max")
+    )
+    agg["days_since_retention_offer"] = (end - agg["last"]).dt.days
+    return agg[columns]
+
+
 def compute(tables: dict[str, pd.DataFrame], snapshot: date) -> pd.DataFrame:
     """The feature table for ``snapshot`` from tables already in memory."""
     base = _base(tables, snapshot)
     complaints, surveys = _care(tables, snapshot)
     joined = base
-    for part in (_usage(tables, snapshot), _events(tables, snapshot), complaints, surveys):
+    parts = (
+        _usage(tables, snapshot),
+        _events(tables, snapshot),
+        complaints,
+        surveys,
+        _retention(tables, snapshot),
+    )
+    for part in parts:
         joined = joined.merge(part, how="left", left_on="subscriber_id", right_index=True)
     for column in ZERO_WHEN_ABSENT:
         joined[column] = joined[column].fillna(0).astype(np.int64)
