@@ -17,6 +17,8 @@ from weiwan.analytics.outcomes import campaign_outcomes
 from weiwan.analytics.uplift_evidence import EVIDENCE_TABLE, closed_outcomes, uplift_evidence
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import add_months
+from weiwan.pipeline.run import run_step
+from weiwan.pipeline.steps import RunContext, features_step
 from weiwan.sim import simulate
 
 SNAPSHOT = date(2026, 10, 31)
@@ -185,3 +187,26 @@ def test_a_campaign_without_a_control_group_is_no_evidence(delivered: Warehouse)
             "DELETE FROM retention_contacts "
             "WHERE contact_id LIKE 'NOHOLD-%' OR contact_id LIKE 'UNNAMED-%'"
         )
+
+
+def test_a_day_whose_features_are_stored_again_is_explained_again(
+    delivered: Warehouse, trained: tuple[Any, ModelMeta]
+) -> None:
+    """Running a day's features again (a day re-run after a correction) drops what the uplift
+    kept of that day; the other days stay."""
+    model, meta = trained
+    built = uplift_evidence(delivered, SNAPSHOT, model, meta)
+    assert built is not None
+    days = sorted(pd.to_datetime(built[0]["snapshot_date"]).dt.date.unique())
+    day, other = days[0], days[-1]
+    try:
+        run_step(RunContext(delivered, day), "features", features_step)
+        kept = set(pd.to_datetime(_stored_scores(delivered)["snapshot_date"]).dt.date)
+        assert day not in kept and other in kept
+        again = uplift_evidence(delivered, SNAPSHOT, model, meta)  # from the stored features
+        assert again is not None
+        kept = set(pd.to_datetime(_stored_scores(delivered)["snapshot_date"]).dt.date)
+        assert day in kept
+        pd.testing.assert_frame_equal(again[0], built[0], check_exact=False)
+    finally:
+        delivered.drop_snapshot("features", day)

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.decide.allocation import LIMIT_PRICES
 from weiwan.analytics.outcomes import retention_outcomes
+from weiwan.analytics.uplift_evidence import EVIDENCE_TABLE
 from weiwan.analytics.warehouse import RUN_WARNINGS, Store, has_rows
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
@@ -60,6 +61,10 @@ Progress = Callable[[str, int, int], None]
 #: a step's rows for the day: one table, disjoint parts of it stored one after another, or
 #: None when it had nothing to compute
 Step = Callable[[RunContext], ir.Table | list[ir.Table] | None]
+
+#: results later days keep of a day's features (the uplift's evidence): dropped when that day's
+#: features are stored again (a day run again after a correction), so they are derived again
+DERIVED_FROM_FEATURES = (EVIDENCE_TABLE,)
 
 #: (result table, step) in run order; each step reads the warehouse, incl. earlier results.
 STEPS: tuple[tuple[str, Step], ...] = (
@@ -146,6 +151,9 @@ def run_step(context: RunContext, name: str, step: Step) -> int:
     the day's part removed); the rows stored."""
     warehouse, snapshot = context.warehouse, context.snapshot
     rows = step(context)
+    if name == "features":  # what later days keep of this day's features is derived again
+        for derived in DERIVED_FROM_FEATURES:
+            warehouse.drop_snapshot(derived, snapshot)
     if rows is None:  # the step had nothing to compute (e.g. no model could be trained)
         warehouse.drop_snapshot(name, snapshot)
         return 0
