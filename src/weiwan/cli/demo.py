@@ -120,15 +120,20 @@ def loop(
     out.print("true revenue saved per month (next 12 months' revenue, yuan):")
     out.print(
         f"  {'month':<8} {'nba':>10} {'top_risk':>10} {'oracle':>10} {'nba/oracle':>10} "
-        f"{'nba/top':>8} {'nba per yuan':>12} {'uplift Qini':>11}"
+        f"{'unruled':>10} {'nba/top':>8} {'nba per yuan':>12} {'uplift Qini':>11}"
     )
     for row in result.rows():
         out.print(
             f"  {row['month']:<8} {row['nba']:>10,.0f} {row['top_risk']:>10,.0f} "
             f"{row['oracle']:>10,.0f} {_share(row['nba_vs_oracle']):>10} "
+            f"{row['oracle_unruled']:>10,.0f} "
             f"{_share(row['nba_vs_top_risk']):>8} {_share(row['nba_per_yuan']):>12} "
             f"{_share(row['uplift_qini']):>11}"
         )
+    out.print(
+        "oracle: the most nba's spend could have saved in its arm, keeping the rules nba keeps "
+        "(policy entry limits, contact rules); unruled: the same, free to break them"
+    )
 
 
 def _share(value: float | None) -> str:
