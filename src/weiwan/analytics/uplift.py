@@ -138,10 +138,7 @@ class UpliftModel:
         start = _logit(control * (1.0 - prior))
         if self.booster is None:
             return start
-        arms = pd.Categorical([arm] * len(x), categories=self.arms)
-        return np.asarray(
-            start + self.booster.predict(x.assign(**{OFFER_COLUMN: arms}), raw_score=True)
-        )
+        return np.asarray(start + _tree_log_odds(self.booster, x, [arm] * len(x), self.arms))
 
     def relative_uplift(
         self, features: pd.DataFrame, offer_type: pd.Series, score: pd.Series, prior: pd.Series
@@ -287,24 +284,31 @@ def _out_of_fold_shift(
         return shift
     known = np.isin(offer_type, model.arms[1:])
     for (_, held), booster in zip(boosted.folds, boosted.fold_boosters, strict=True):
-        rows = x.iloc[held]
+        rows, c, p = x.iloc[held], control[held], prior[held]
         # two predictions per fold, every offer type in one: the arm is a feature
         own = np.where(known[held], offer_type[held], NO_OFFER)
-        raw = {
-            arm: booster.predict(
-                rows.assign(**{OFFER_COLUMN: pd.Categorical(levels, categories=model.arms)}),
-                raw_score=True,
-                num_iteration=boosted.trees,
-            )
-            for arm, levels in (("none", [NO_OFFER] * len(held)), ("own", own))
-        }
-        c, p = control[held], prior[held]
-        untreated = _sigmoid(_logit(c) + raw["none"])
-        offered = np.where(
-            known[held], _sigmoid(_logit(c * (1.0 - p)) + raw["own"]), untreated * (1.0 - p)
+        untreated = _sigmoid(
+            _logit(c)
+            + _tree_log_odds(booster, rows, [NO_OFFER] * len(held), model.arms, boosted.trees)
         )
-        shift[held] = offered - untreated
+        offered = _sigmoid(
+            _logit(c * (1.0 - p)) + _tree_log_odds(booster, rows, own, model.arms, boosted.trees)
+        )
+        shift[held] = np.where(known[held], offered, untreated * (1.0 - p)) - untreated
     return shift
+
+
+def _tree_log_odds(
+    booster: lgb.Booster,
+    x: pd.DataFrame,
+    arms: list[str] | np.ndarray,
+    levels: list[str],
+    trees: int | None = None,
+) -> np.ndarray:
+    """The trees' log-odds shift of each row of ``x`` (model-ready) in its arm of ``arms``
+    (the arm feature's ``levels``), from the first ``trees`` trees (None: the booster's)."""
+    offered = x.assign(**{OFFER_COLUMN: pd.Categorical(arms, categories=levels)})
+    return np.asarray(booster.predict(offered, raw_score=True, num_iteration=trees))
 
 
 def _transformed_outcome(treated: np.ndarray, churned: np.ndarray) -> np.ndarray:

@@ -206,7 +206,7 @@ def day_inputs(ctx: RunContext, profile: ir.Table) -> DayInputs:
         warehouse.table(OBJECTIONS_TABLE) if warehouse.has_table(OBJECTIONS_TABLE) else None
     )
     rules = load_rules(list(ctx.rule_documents.rule_files) if ctx.rule_documents else None)
-    day = DayInputs(
+    return DayInputs(
         profile=profile,
         alerts=snapshot_rows(warehouse, "alerts", snapshot),
         granted=granted,
@@ -215,7 +215,6 @@ def day_inputs(ctx: RunContext, profile: ir.Table) -> DayInputs:
         objections=objections,
         trigger_names={r.id: (r.name_zh, r.name_en) for r in rules.rules},
     )
-    return day
 
 
 def decide(

@@ -62,9 +62,10 @@ Progress = Callable[[str, int, int], None]
 #: None when it had nothing to compute
 Step = Callable[[RunContext], ir.Table | list[ir.Table] | None]
 
-#: results later days keep of a day's features (the uplift's evidence): dropped when that day's
-#: features are stored again (a day run again after a correction), so they are derived again
-DERIVED_FROM_FEATURES = (EVIDENCE_TABLE,)
+#: step → results later days keep of that step's day (the uplift's evidence of a day's
+#: features): dropped when the step stores the day again (a day run again after a correction),
+#: so they are derived again
+KEPT_FROM = {"features": (EVIDENCE_TABLE,)}
 
 #: (result table, step) in run order; each step reads the warehouse, incl. earlier results.
 STEPS: tuple[tuple[str, Step], ...] = (
@@ -151,9 +152,8 @@ def run_step(context: RunContext, name: str, step: Step) -> int:
     the day's part removed); the rows stored."""
     warehouse, snapshot = context.warehouse, context.snapshot
     rows = step(context)
-    if name == "features":  # what later days keep of this day's features is derived again
-        for derived in DERIVED_FROM_FEATURES:
-            warehouse.drop_snapshot(derived, snapshot)
+    for kept in KEPT_FROM.get(name, ()):
+        warehouse.drop_snapshot(kept, snapshot)
     if rows is None:  # the step had nothing to compute (e.g. no model could be trained)
         warehouse.drop_snapshot(name, snapshot)
         return 0
