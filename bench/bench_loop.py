@@ -5,7 +5,8 @@ product was not tuned on — by default 100,000 subscribers, 12 months of histor
 decided, ending with the last complete month — and prints per month what each arm spent and
 truly saved, the oracle's saving at nba's spend in nba's arm (among the actions the
 operator's rules allow nba that day; ``unruled``: the oracle that may break them) and the
-evidence oracle's (the true effects as far as the features show them), the ratios the
+evidence oracle's (the true effects as far as the features show them) and the latent oracle's
+(each line's state, latent or not, but not its personal draws), the ratios the
 targets speak of (last month: nba ≥ 0.75 × oracle and ≥ 1.5 × top_risk; saved per yuan
 rising from the first month to the last), the uplift's Qini, the operational side's work, and
 the wall time per month. Writes the figures as JSON and the curves as a PNG (``--plot``;
@@ -33,7 +34,8 @@ ORACLE_SHARE, TOP_RISK_MULTIPLE = 0.75, 1.5
 def _print(result: LoopResult, seconds: list[float]) -> None:
     print(
         f"{'month':<8} {'nba spent':>10} {'nba saved':>10} {'top saved':>10} {'oracle':>10} "
-        f"{'÷oracle':>8} {'unruled':>8} {'evidence':>9} {'÷evid.':>7} {'÷top':>6} {'per yuan':>8} "
+        f"{'÷oracle':>8} {'unruled':>8} {'latent':>8} {'÷latent':>8} {'evidence':>9} "
+        f"{'÷evid.':>7} {'÷top':>6} {'per yuan':>8} "
         f"{'Qini':>6} "
         f"{'tasks':>6} {'s':>6}"
     )
@@ -44,6 +46,7 @@ def _print(result: LoopResult, seconds: list[float]) -> None:
             f"{row['month']:<8} {spent:>10,.0f} {row['nba']:>10,.0f} {row['top_risk']:>10,.0f} "
             f"{row['oracle']:>10,.0f} {_num(row['nba_vs_oracle']):>8} "
             f"{row['oracle_unruled']:>8,.0f} "
+            f"{row['latent_oracle']:>8,.0f} {_num(row['nba_vs_latent_oracle']):>8} "
             f"{row['evidence_oracle']:>9,.0f} {_num(row['nba_vs_evidence_oracle']):>7} "
             f"{_num(row['nba_vs_top_risk']):>6} {_num(row['nba_per_yuan']):>8} "
             f"{_num(row['uplift_qini']):>6} {ops['tasks']:>6} {secs:>6.0f}"
@@ -75,6 +78,7 @@ def _plot(result: LoopResult, path: Path) -> None:
     x = list(range(len(result.months)))
     left.plot(x, result.oracle_unruled, "k:", label="oracle, rules broken")
     left.plot(x, result.oracle, "k--", label="oracle (nba's spend and rules)")
+    left.plot(x, result.latent_oracle, "k-.", label="latent oracle (no personal draws)")
     left.plot(x, result.nba.saved, "o-", label="nba (weiwan)")
     left.plot(x, result.top_risk.saved, "s-", label="top risk, cheapest offer")
     left.set_title("true revenue saved per month (yuan)")

@@ -51,6 +51,8 @@ def test_the_loop_runs_the_product_month_by_month(
         assert nba["evidence_oracle"][month] <= nba["oracle"][month] * 1.05 + 1e-6
         # the oracle keeps the operator's rules; the one that may break them does no worse
         assert nba["oracle"][month] <= nba["oracle_unruled"][month] * 1.05 + 1e-6
+        # not knowing the personal draws costs the latent oracle, yet it keeps saving
+        assert 0 < nba["latent_oracle"][month] <= nba["oracle"][month] * 1.05 + 1e-6
     assert top["treated"][0] > 0 and top["saved"][0] != 0
     assert len(figures["uplift_qini"]) == 2
     # the operator's library, its budgets sized to its 3 000 subscribers, is the one in effect

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from weiwan.cli import app
 from weiwan.core.settings import get_settings
-from weiwan.sim.strategy_value import _most_within, cross_fitted, qini
+from weiwan.sim.strategy_value import TruthPrices, _most_within, cross_fitted, qini
 
 
 def test_strategy_check_prints_all_four_at_the_same_budget(
@@ -31,9 +31,10 @@ def test_strategy_check_prints_all_four_at_the_same_budget(
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout)
-    print({k: figures[k] for k in ("nba", "top_risk", "random", "oracle", "evidence_oracle")})
+    oracles = ("oracle", "latent_oracle", "evidence_oracle")
+    print({k: figures[k] for k in ("nba", "top_risk", "random", *oracles)})
     assert figures["budget"] > 0 and figures["treated"]["nba"] > 20
-    for name in ("top_risk", "random", "oracle", "evidence_oracle"):  # nobody spends more
+    for name in ("top_risk", "random", *oracles):  # nobody spends more
         assert figures["spent"][name] <= figures["budget"] + 1e-6
     assert figures["oracle"] >= max(figures["nba"], figures["top_risk"], figures["random"])
     assert figures["nba"] > figures["random"]
@@ -43,6 +44,15 @@ def test_strategy_check_prints_all_four_at_the_same_budget(
     assert figures["nba_vs_oracle"] == pytest.approx(figures["nba"] / figures["oracle"])
     assert figures["nba_vs_evidence_oracle"] == pytest.approx(
         figures["nba"] / figures["evidence_oracle"]
+    )
+    # the oracle that knows each line's state but not its personal draws: far better than
+    # random, short of the oracle that knows the draws too
+    assert figures["random"] < figures["latent_oracle"] < figures["oracle"]
+    assert figures["latent_oracle_vs_oracle"] == pytest.approx(
+        figures["latent_oracle"] / figures["oracle"]
+    )
+    assert figures["nba_vs_latent_oracle"] == pytest.approx(
+        figures["nba"] / figures["latent_oracle"]
     )
     for name, spent in figures["spent"].items():
         assert figures["saved_per_yuan"][name] == pytest.approx(figures[name] / spent)
@@ -111,3 +121,22 @@ def test_the_oracle_keeps_the_most_within_its_budget_one_offer_each() -> None:
     assert roomy.loc[roomy["subscriber_id"] == "x", "offer_type"].item() == "discount"
     assert roomy["cost"].sum() <= 23.0
     assert _most_within(candidates, value, 0.5).empty
+
+
+def test_the_latent_oracle_chooses_by_the_expected_effect_and_is_priced_by_the_true_one() -> None:
+    """x is expected to be moved most, but the draws went y's way: the oracle treats y, the
+    latent oracle x (what any evidence would have chosen), and it is priced at x's true
+    effect; a truth folder without the expected effects has no latent oracle."""
+    base = pd.Series({"x": 0.2, "y": 0.2})
+    keys = pd.MultiIndex.from_tuples([("x", "discount"), ("y", "discount")])
+    treated = pd.Series([0.18, 0.05], index=keys)  # y's true effect 0.15, x's 0.02
+    expected = pd.Series([0.10, 0.16], index=keys)  # x expected 0.10, y 0.04
+    pool = pd.DataFrame(
+        {"subscriber_id": ["x", "y"], "offer_type": "discount", "cost": 5.0, "arpu_1m": 50.0}
+    )
+    prices = TruthPrices(base, treated, expected)
+    assert prices.oracle(pool, 5.0)["subscriber_id"].tolist() == ["y"]
+    latent = prices.latent_oracle(pool, 5.0)
+    assert latent["subscriber_id"].tolist() == ["x"]
+    assert latent["saved"].item() == pytest.approx(0.02 * 12 * 50.0)
+    assert TruthPrices(base, treated).latent_oracle(pool, 5.0).empty

@@ -11,6 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from weiwan.sim import SimulationSummary
+from weiwan.sim.calendar import make_window
+from weiwan.sim.profile import draw_profile
+from weiwan.sim.traits import _responsiveness, draw_traits, expected_responsiveness
 
 from .sim_fixtures import END, one
 
@@ -199,7 +202,12 @@ def test_truth_layout(sim_run: tuple[Path, SimulationSummary], sim_db: Any) -> N
         "select count(*) from subscribers where status not in ('disconnected', 'ported_out')",
     )
     effects = pq.read_table(out / "truth" / "offer_effects.parquet")
-    assert effects.column_names == ["subscriber_id", "offer_type", "p_churn_next_if_treated"]
+    assert effects.column_names == [
+        "subscriber_id",
+        "offer_type",
+        "p_churn_next_if_treated",
+        "p_churn_next_if_treated_expected",
+    ]
     assert set(pc.unique(effects.column("offer_type")).to_pylist()) == OFFERS
     last = one(sim_db, f"select count(*) from monthly_truth where month = '{END}'")
     assert effects.num_rows == 5 * last
@@ -234,6 +242,46 @@ def test_offer_effects_are_heterogeneous(sim_db: Any) -> None:
         where e.offer_type = 'discount' and t.reason in ('price', 'competitor_offer')""",
     )
     assert moved > 0.6
+
+
+def test_the_expected_effects_average_the_true_ones_over_what_no_record_shows(
+    sim_db: Any,
+) -> None:
+    """Per offer type and reason, the expected effect is the true effect's mean (each line's
+    personal draws average out over thousands of lines), yet a line's true effect strays from
+    its expectation by those draws."""
+    rows = sim_db.execute(f"""select e.offer_type, t.reason, count(*) n,
+            avg(t.p_churn_next - e.p_churn_next_if_treated) true_cut,
+            avg(t.p_churn_next - e.p_churn_next_if_treated_expected) expected_cut,
+            corr(e.p_churn_next_if_treated, e.p_churn_next_if_treated_expected) r
+        from offer_effects e join monthly_truth t
+        on e.subscriber_id = t.subscriber_id and t.month = '{END}'
+        where t.reason in ('price', 'service', 'competitor_offer', 'contract_end')
+        group by all having count(*) > 1000""").fetchall()
+    assert len(rows) >= 8
+    for offer, reason, _, true_cut, expected_cut, r in rows:
+        assert expected_cut == pytest.approx(true_cut, rel=0.15, abs=2e-4), (offer, reason)
+        assert r < 0.9999, (offer, reason)  # the personal draws are not in the expectation
+
+
+def test_expected_responsiveness_is_the_mean_over_the_personal_draws() -> None:
+    """The same 2 000 lines (traits and profile fixed) drawn 300 times over: the mean of their
+    receptiveness per offer type is what expected_responsiveness says, line by line."""
+    rng = np.random.default_rng(3)
+    profile = draw_profile(rng, np.arange(2_000, dtype=np.int64), make_window("2025-06", 6))
+    traits = draw_traits(rng, profile)
+    draws = [
+        _responsiveness(np.random.default_rng(k), traits.price_sensitivity, traits.data, profile)
+        for k in range(300)
+    ]
+    expected = expected_responsiveness(traits, profile)
+    mean = np.mean(draws, axis=0)
+    # unbiased per offer type (a standard error ~0.0003 over 2 000 lines; leaving out the
+    # unmoved would be 0.04 off), and no line far from its own mean (~0.014 a standard error)
+    assert np.abs((mean - expected).mean(axis=0)).max() < 0.002
+    assert np.abs(mean - expected).max() < 0.08
+    spread = np.std([d[:, 0] for d in draws], axis=0)
+    assert spread.mean() > 0.05  # while each draw strays from it
 
 
 def _auc(score: np.ndarray, label: np.ndarray) -> float:

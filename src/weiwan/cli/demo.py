@@ -41,14 +41,7 @@ def strategy_check(
             )
         # only this evaluation reads the simulator's ground truth, never the decisions
         prices = TruthPrices.from_truth(root / "sim" / "truth", f"{plan.snapshot:%Y-%m}")
-        result = summarise(
-            plan,
-            subscribers,
-            prices.saved,
-            prices.oracle,
-            prices.uplift_qini,
-            prices.evidence_oracle,
-        )
+        result = summarise(plan, subscribers, prices)
     if as_json:
         out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
         return
@@ -56,15 +49,17 @@ def strategy_check(
         f"expected revenue saved by one month's campaign ({result.snapshot}, budget "
         f"{result.budget:,.0f} yuan, next 12 months' revenue):"
     )
-    for name in ("nba", "top_risk", "random", "oracle", "evidence_oracle"):
+    for name in ("nba", "top_risk", "random", "oracle", "latent_oracle", "evidence_oracle"):
         value = getattr(result, name)
         out.print(
             f"  {name:<15} {value:>12,.0f}  treated {result.treated[name]:>7,}  "
             f"spent {result.spent[name]:>10,.0f}  per yuan {result.saved_per_yuan[name]:>6.2f}"
         )
     out.print(
-        f"nba ÷ oracle {result.nba_vs_oracle:.2f}, ÷ evidence oracle (what the features show) "
-        f"{result.nba_vs_evidence_oracle:.2f}"
+        f"nba ÷ oracle {result.nba_vs_oracle:.2f}, ÷ latent oracle (each line's state, not its "
+        f"personal draws) {result.nba_vs_latent_oracle:.2f}, ÷ evidence oracle (what the "
+        f"features show) {result.nba_vs_evidence_oracle:.2f}; latent ÷ oracle "
+        f"{result.latent_oracle_vs_oracle:.2f}: the most evidence can reach"
     )
     source = "learned from outcomes" if result.uplift_learned else "the prior"
     out.print(f"uplift ({source}) against the true effects: Qini {result.uplift_qini:.3f}")
@@ -120,19 +115,22 @@ def loop(
     out.print("true revenue saved per month (next 12 months' revenue, yuan):")
     out.print(
         f"  {'month':<8} {'nba':>10} {'top_risk':>10} {'oracle':>10} {'nba/oracle':>10} "
-        f"{'unruled':>10} {'nba/top':>8} {'nba per yuan':>12} {'uplift Qini':>11}"
+        f"{'unruled':>10} {'latent':>10} {'nba/latent':>10} {'nba/top':>8} {'nba per yuan':>12} "
+        f"{'uplift Qini':>11}"
     )
     for row in result.rows():
         out.print(
             f"  {row['month']:<8} {row['nba']:>10,.0f} {row['top_risk']:>10,.0f} "
             f"{row['oracle']:>10,.0f} {_share(row['nba_vs_oracle']):>10} "
             f"{row['oracle_unruled']:>10,.0f} "
+            f"{row['latent_oracle']:>10,.0f} {_share(row['nba_vs_latent_oracle']):>10} "
             f"{_share(row['nba_vs_top_risk']):>8} {_share(row['nba_per_yuan']):>12} "
             f"{_share(row['uplift_qini']):>11}"
         )
     out.print(
         "oracle: the most nba's spend could have saved in its arm, keeping the rules nba keeps "
-        "(policy entry limits, contact rules); unruled: the same, free to break them"
+        "(policy entry limits, contact rules); unruled: the same, free to break them; latent: "
+        "the oracle knowing each line's state but not the personal draws no record shows"
     )
 
 

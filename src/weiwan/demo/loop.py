@@ -17,7 +17,8 @@ prices the ``oracle``: the most that nba's spend could have saved in the nba arm
 true effect, among the actions the operator's rules allow that day (each policy's entry limit
 given the earlier grants, the contact rules: what binds nba binds it), and the
 ``evidence_oracle``: the same, knowing the true effects only as far as the month's features
-show them (``weiwan.sim.strategy_value``); ``oracle_unruled`` may also break those rules.
+show them, and the ``latent_oracle``: knowing each line's state but not the personal draws no
+record shows (``weiwan.sim.strategy_value``); ``oracle_unruled`` may also break those rules.
 ``saved`` is the true expected revenue kept (12 months of ARPU × the cut in churn
 probability × the share of the effect the channel delivers); ``uplift_qini`` how well the
 uplift the decisions used orders the nba arm's eligible offers by their true effect (None
@@ -106,6 +107,9 @@ class LoopResult:
     #: the earlier grants, contact rules), as next best action must
     oracle: list[float] = field(default_factory=list)
     evidence_oracle: list[float] = field(default_factory=list)
+    #: the oracle that knows each line's state but not its personal draws (the most a choice
+    #: made on evidence can save on average, before any of the line's own responses are seen)
+    latent_oracle: list[float] = field(default_factory=list)
     #: the oracle that may also break those rules (e.g. the same customer's offer every
     #: month): the rules' cost is in its lead
     oracle_unruled: list[float] = field(default_factory=list)
@@ -123,6 +127,8 @@ class LoopResult:
                 "oracle": self.oracle[i],
                 "nba_vs_oracle": _ratio(self.nba.saved[i], self.oracle[i]),
                 "oracle_unruled": self.oracle_unruled[i],
+                "latent_oracle": self.latent_oracle[i],
+                "nba_vs_latent_oracle": _ratio(self.nba.saved[i], self.latent_oracle[i]),
                 "evidence_oracle": self.evidence_oracle[i],
                 "nba_vs_evidence_oracle": _ratio(self.nba.saved[i], self.evidence_oracle[i]),
                 "nba_vs_top_risk": _ratio(self.nba.saved[i], self.top_risk.saved[i]),
@@ -142,6 +148,7 @@ class LoopResult:
                     **nba,
                     "oracle": self.oracle,
                     "evidence_oracle": self.evidence_oracle,
+                    "latent_oracle": self.latent_oracle,
                     "oracle_unruled": self.oracle_unruled,
                 },
                 "top_risk": top,
@@ -272,6 +279,8 @@ def _month(
     mine = permitted(wh, day, everyone)
     oracle = prices.oracle(mine, budget)  # by outbound call, the channel its costs assume
     result.oracle.append(round(float(oracle["saved"].sum()) * scale, 2))
+    latent = prices.latent_oracle(mine, budget)
+    result.latent_oracle.append(round(float(latent["saved"].sum()) * scale, 2))
     features = snapshot_rows(wh, "features", day).to_pandas()
     shown = prices.evidence_oracle(mine, features, budget)
     result.evidence_oracle.append(round(float(shown["saved"].sum()) * scale, 2))

@@ -7,12 +7,15 @@ spent), the revenue each strategy is expected to save:
 - ``nba``: the pipeline's decisions (hold-outs excluded);
 - ``top_risk``: the highest churn scores first, each with its cheapest eligible offer;
 - ``random``: eligible subscribers in random order, cheapest eligible offer;
-- ``oracle``: the best achievable: knowing each subscriber's true effect of each offer, the
-  most saved revenue per yuan first (greedy, one offer per subscriber);
-- ``evidence_oracle``: the same greedy choice by the true effect as far as the day's features
+- ``oracle``: the best achievable knowing each subscriber's true effect of each offer: the
+  most saved revenue within the budget, one offer per subscriber;
+- ``evidence_oracle``: the same choice by the true effect as far as the day's features
   show it (what a perfect uplift model of these features would pick; see
   ``weiwan.sim.strategy_value``): the oracle's lead split into what learning loses and what no
-  extract shows.
+  extract shows;
+- ``latent_oracle``: the same choice by the effect expected of each line's whole state, latent
+  or not, averaged over the personal draws no record reveals: the most any choice made on
+  evidence can save on average.
 
 It also reports how well the uplift the decisions used (learned from outcomes, else the prior)
 ranks every (subscriber, eligible offer type) against the true effects: the Qini coefficient.
@@ -25,10 +28,10 @@ out).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -49,6 +52,9 @@ from weiwan.pipeline.decision_steps import DecisionInputs, day_inputs, decide, d
 from weiwan.pipeline.run import Progress, run_pipeline
 from weiwan.pipeline.steps import RunContext
 from weiwan.sim import simulate
+
+if TYPE_CHECKING:
+    from weiwan.sim.strategy_value import TruthPrices
 
 BASELINE_CHANNEL = "outbound_call"
 
@@ -76,9 +82,15 @@ class StrategyCheck:
     allocation: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     #: true saving of the oracle that knows only what the features show
     evidence_oracle: float = 0.0
-    #: nba's saving ÷ the oracle's and ÷ the evidence oracle's
+    #: true saving of the oracle that knows each line's state but not its personal draws:
+    #: the most any choice made on evidence can save on average
+    latent_oracle: float = 0.0
+    #: nba's saving ÷ the oracle's, ÷ the evidence oracle's and ÷ the latent oracle's
     nba_vs_oracle: float = 0.0
     nba_vs_evidence_oracle: float = 0.0
+    nba_vs_latent_oracle: float = 0.0
+    #: the share of the oracle's saving any choice made on evidence can reach
+    latent_oracle_vs_oracle: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -259,21 +271,16 @@ def _plan(
     return StrategyPlan(treatments, pool, budget, day, uplift_learned=learned is not None)
 
 
-def summarise(
-    plan: StrategyPlan,
-    subscribers: int,
-    saved: Callable[[pd.DataFrame], pd.Series],
-    oracle: Callable[[pd.DataFrame, float], pd.DataFrame],
-    uplift_qini: Callable[[pd.DataFrame], float],
-    evidence_oracle: Callable[[pd.DataFrame, pd.DataFrame, float], pd.DataFrame],
-) -> StrategyCheck:
-    """The four strategies priced by ``saved`` (revenue kept per treated row), the oracle's
-    treatment chosen by ``oracle`` from the plan's pool within its budget (and the evidence
-    oracle's by ``evidence_oracle`` from the pool and the day's features), and the pool's
-    predicted uplift judged by ``uplift_qini``."""
+def summarise(plan: StrategyPlan, subscribers: int, prices: TruthPrices) -> StrategyCheck:
+    """The strategies priced by ``prices`` (the simulation's truth: revenue kept per treated
+    row), the oracles' treatments chosen by it from the plan's pool within its budget (the
+    evidence oracle's also from the day's features), and the pool's predicted uplift judged
+    against the true one."""
+    saved = prices.saved
     chosen = {name: rows.assign(saved=saved(rows)) for name, rows in plan.treatments.items()}
-    chosen["oracle"] = oracle(plan.pool, plan.budget)
-    chosen["evidence_oracle"] = evidence_oracle(plan.pool, plan.features, plan.budget)
+    chosen["oracle"] = prices.oracle(plan.pool, plan.budget)
+    chosen["latent_oracle"] = prices.latent_oracle(plan.pool, plan.budget)
+    chosen["evidence_oracle"] = prices.evidence_oracle(plan.pool, plan.features, plan.budget)
     totals = {name: float(rows["saved"].sum()) for name, rows in chosen.items()}
     spent = {name: float(rows["cost"].sum()) for name, rows in chosen.items()}
     allocation = {
@@ -299,12 +306,15 @@ def summarise(
         treated={name: len(rows) for name, rows in chosen.items()},
         spent=spent,
         saved_per_yuan={name: totals[name] / spent[name] if spent[name] else 0.0 for name in spent},
-        uplift_qini=uplift_qini(plan.pool),
+        uplift_qini=prices.uplift_qini(plan.pool),
         uplift_learned=plan.uplift_learned,
         allocation=allocation,
         evidence_oracle=totals["evidence_oracle"],
+        latent_oracle=totals["latent_oracle"],
         nba_vs_oracle=_ratio(totals["nba"], totals["oracle"]),
         nba_vs_evidence_oracle=_ratio(totals["nba"], totals["evidence_oracle"]),
+        nba_vs_latent_oracle=_ratio(totals["nba"], totals["latent_oracle"]),
+        latent_oracle_vs_oracle=_ratio(totals["latent_oracle"], totals["oracle"]),
     )
 
 

@@ -11,6 +11,12 @@ subscriber's features show it* — the true uplift regressed on the day's featur
 type (LightGBM, cross-fitted by subscriber so no one's own effect predicts itself) — and is
 priced with the truth like the others. ``nba ÷ evidence oracle`` is what the product's learning
 and valuation lose; ``evidence oracle ÷ oracle`` what the data cannot tell.
+
+The latent oracle bounds it from above without a regression: it knows every line's state,
+latent or not (true reason, churn propensity, what its traits make of its receptiveness), and
+only averages over the personal draws no record of the line can reveal. No model of any data
+can choose better on average; ``latent oracle ÷ oracle`` is the share of the oracle's saving
+that any choice made on evidence can reach.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ REVENUE_MONTHS = 12
 class TruthPrices:
     """Saved revenue of (subscriber, offer type) rows, from a simulation's truth folder."""
 
-    def __init__(self, base: pd.Series, treated: pd.Series):
+    def __init__(self, base: pd.Series, treated: pd.Series, expected: pd.Series | None = None):
         #: true P(churn next month) by subscriber_id; if treated, by (subscriber_id, offer_type)
         self.base, self.treated = base, treated
+        #: P(churn if treated) averaged over what no record shows (the latent oracle's view)
+        self.expected = expected
 
     @classmethod
     def from_truth(cls, truth_dir: Path, month: str) -> TruthPrices:
@@ -39,17 +47,19 @@ class TruthPrices:
         truth = pq.read_table(truth_dir / "monthly_truth.parquet").to_pandas()
         base = truth[truth["month"] == month].set_index("subscriber_id")["p_churn_next"]
         effects = pq.read_table(truth_dir / "offer_effects.parquet").to_pandas()
-        treated = effects.set_index(["subscriber_id", "offer_type"])["p_churn_next_if_treated"]
-        return cls(base, treated)
+        effects = effects.set_index(["subscriber_id", "offer_type"])
+        expected = effects.get("p_churn_next_if_treated_expected")  # absent in older folders
+        return cls(base, effects["p_churn_next_if_treated"], expected)
 
     def saved(self, rows: pd.DataFrame) -> pd.Series:
         """Per row (subscriber_id, offer_type, arpu_1m): expected revenue kept, yuan."""
         return pd.Series(self.true_uplift(rows) * _revenue(rows), index=rows.index)
 
-    def true_uplift(self, rows: pd.DataFrame) -> np.ndarray:
-        """Per row (subscriber_id, offer_type): true P(churn next month) − P(churn if treated)."""
+    def true_uplift(self, rows: pd.DataFrame, treated: pd.Series | None = None) -> np.ndarray:
+        """Per row (subscriber_id, offer_type): true P(churn next month) − P(churn if treated)
+        (by default the true effect's; ``treated`` gives another view of it)."""
         keys = pd.MultiIndex.from_arrays([rows["subscriber_id"], rows["offer_type"]])
-        after = self.treated.reindex(keys).to_numpy()
+        after = (self.treated if treated is None else treated).reindex(keys).to_numpy()
         before = self.base.reindex(rows["subscriber_id"]).to_numpy()
         return np.asarray(np.nan_to_num(before - after))
 
@@ -63,6 +73,19 @@ class TruthPrices:
         priced = pool.assign(saved=self.saved(pool))
         worth = priced[priced["saved"] > 0]
         return _most_within(worth, worth["saved"].to_numpy(float), budget)
+
+    def latent_oracle(self, pool: pd.DataFrame, budget: float) -> pd.DataFrame:
+        """The oracle's choice within ``budget`` by the uplift expected of all each line's
+        state, latent or not (its true reason and churn propensity), averaged over what no
+        record of it can show (the personal part of its receptiveness, whether no offer moves
+        it, whether a contact annoys it); priced with the truth (``saved``). The most any
+        model could choose: the rest of the oracle's lead is luck no data foretells. Empty
+        when the truth folder predates it."""
+        if self.expected is None or pool.empty:
+            return pool.iloc[:0].assign(saved=pd.Series(dtype=float))
+        expected = self.true_uplift(pool, self.expected) * _revenue(pool)
+        ranked = pool.assign(saved=self.saved(pool))[expected > 0]
+        return _most_within(ranked, expected[expected > 0], budget)
 
     def evidence_oracle(
         self, pool: pd.DataFrame, features: pd.DataFrame, budget: float

@@ -84,8 +84,42 @@ def draw_traits(rng: np.random.Generator, p: Profile) -> Traits:
         reserve=rng.uniform(0.15, 1.4, n) * (1.2 - stress),
         destination=np.minimum(destination, split.shape[1] - 1).astype(np.int64),
         responsiveness=_responsiveness(rng, price, data, p),
-        sleeping_dog=rng.random(n) < 0.04,
+        sleeping_dog=rng.random(n) < SLEEPING_DOG_SHARE,
     )
+
+
+#: receptiveness' personal part: a Beta(2, 2.5) draw per line and offer type, weighted per type
+_PERSONAL = (2.0, 2.5)
+_PERSONAL_WEIGHT = np.array([0.3, 0.4, 0.3, 0.4, 1.0])  # the care call's is all personal
+#: share of lines no offer moves much, and how much of their receptiveness is left
+UNMOVED_SHARE, UNMOVED_LEFT = 0.12, 0.1
+#: share of lines a contact annoys (the sleeping dogs)
+SLEEPING_DOG_SHARE = 0.04
+
+
+def _shown_receptiveness(price: np.ndarray, data: np.ndarray, p: Profile) -> list[list[np.ndarray]]:
+    """Per offer type, the terms of its receptiveness that the line's traits and profile set
+    (price sensitivity, data habit, device age, plan), added after the personal part."""
+    heavy = np.clip(np.log(data / 5000) / 2 + 0.5, 0, 1)
+    old_device = np.clip((p.device_age_end - 12) / 24, 0, 1)
+    fee96 = np.isin(p.plan, [5, 6])  # the 96 and 126 plans
+    return [
+        [0.7 * price],  # discount
+        [0.6 * heavy],  # bonus_data
+        [0.7 * old_device],  # device_subsidy
+        [0.45 * price, 0.15 * (p.prepaid | fee96)],  # prepay_and_get
+        [],  # care_call: all personal
+    ]
+
+
+def _receptiveness(personal: np.ndarray, shown: list[list[np.ndarray]]) -> np.ndarray:
+    """The personal part (lines × types, or one value per type) weighted, plus the shown terms."""
+    n = len(shown[0][0])
+    out: np.ndarray = np.zeros((n, len(shown))) + _PERSONAL_WEIGHT * personal
+    for j, terms in enumerate(shown):
+        for term in terms:  # added in turn, as the draws have always been summed
+            out[:, j] += term
+    return out
 
 
 def _responsiveness(
@@ -93,15 +127,18 @@ def _responsiveness(
 ) -> np.ndarray:
     """How receptive each line is to each offer type, before matching its churn reason."""
     n = len(price)
-    base = rng.beta(2.0, 2.5, (n, 5))
-    heavy = np.clip(np.log(data / 5000) / 2 + 0.5, 0, 1)
-    old_device = np.clip((p.device_age_end - 12) / 24, 0, 1)
-    fee96 = np.isin(p.plan, [5, 6])  # the 96 and 126 plans
-    out = base.copy()
-    out[:, 0] = 0.3 * base[:, 0] + 0.7 * price  # discount
-    out[:, 1] = 0.4 * base[:, 1] + 0.6 * heavy  # bonus_data
-    out[:, 2] = 0.3 * base[:, 2] + 0.7 * old_device  # device_subsidy
-    out[:, 3] = 0.4 * base[:, 3] + 0.45 * price + 0.15 * (p.prepaid | fee96)  # prepay_and_get
-    unmoved = rng.random(n) < 0.12
-    out[unmoved] *= 0.1
-    return np.clip(out, 0, 1)
+    personal = rng.beta(*_PERSONAL, (n, 5))
+    out = _receptiveness(personal, _shown_receptiveness(price, data, p))
+    unmoved = rng.random(n) < UNMOVED_SHARE
+    out[unmoved] *= UNMOVED_LEFT
+    return np.asarray(np.clip(out, 0, 1))
+
+
+def expected_responsiveness(traits: Traits, p: Profile) -> np.ndarray:
+    """Each line's receptiveness averaged over what no record of it can show: the personal
+    draw and whether it is one of the unmoved (evaluation only: the latent oracle)."""
+    mean_personal = _PERSONAL[0] / (_PERSONAL[0] + _PERSONAL[1])
+    shown = _shown_receptiveness(traits.price_sensitivity, traits.data, p)
+    # every type's weights sum to at most 1, so the clip in _responsiveness never binds
+    moved = 1.0 - UNMOVED_SHARE * (1.0 - UNMOVED_LEFT)
+    return np.asarray(np.clip(_receptiveness(np.full(5, mean_personal), shown), 0, 1) * moved)

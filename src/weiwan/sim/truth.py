@@ -13,6 +13,7 @@ from weiwan.analytics.contract import CHURN_REASONS
 from weiwan.sim.catalog import OFFER_TYPES
 from weiwan.sim.context import Context
 from weiwan.sim.state import State
+from weiwan.sim.traits import SLEEPING_DOG_SHARE, expected_responsiveness
 
 #: how well each offer addresses each latent reason (rows: CHURN_REASONS, cols: OFFER_TYPES)
 OFFER_MATCH = np.array(
@@ -28,6 +29,8 @@ OFFER_MATCH = np.array(
     ]
 )
 MAX_EFFECT = 0.7
+#: a sleeping dog's churn probability when contacted: × (1 + a uniform draw in this range)
+ANNOYANCE = (0.3, 1.0)
 _REASONS = pa.array(CHURN_REASONS)
 
 
@@ -64,30 +67,55 @@ def treated_p_vol(
     reason = state.reason[idx].astype(np.int64)
     effect = MAX_EFFECT * OFFER_MATCH[reason, offers] * ctx.traits.responsiveness[idx, offers]
     base = state.p_vol[idx]
-    annoyed = base * (1.0 + rng.uniform(0.3, 1.0, idx.shape))
+    annoyed = base * (1.0 + rng.uniform(*ANNOYANCE, idx.shape))
     treated = np.where(ctx.traits.sleeping_dog[idx], annoyed, base * (1.0 - effect))
     return np.asarray(np.clip(treated, 0, 1))
+
+
+def expected_treated_p_vol(
+    ctx: Context, state: State, idx: np.ndarray, offers: np.ndarray
+) -> np.ndarray:
+    """:func:`treated_p_vol` averaged over what no record of the line can show — the personal
+    part of its receptiveness, whether no offer moves it, whether a contact annoys it — given
+    everything else about it, latent or not (its reason, its churn propensity): the most any
+    model could know (evaluation only: the latent oracle)."""
+    reason = state.reason[idx].astype(np.int64)
+    receptive = expected_responsiveness(ctx.traits, ctx.profile)[idx, offers]
+    effect = MAX_EFFECT * OFFER_MATCH[reason, offers] * receptive
+    annoyed = 1.0 + sum(ANNOYANCE) / 2
+    share = SLEEPING_DOG_SHARE
+    return np.asarray(
+        np.clip(state.p_vol[idx] * ((1 - share) * (1.0 - effect) + share * annoyed), 0, 1)
+    )
 
 
 def offer_effects(ctx: Context, state: State, ids: pa.Array, rng: np.random.Generator) -> pa.Table:
     """Per line in service at the window end and offer: next-month p if treated."""
     idx = np.flatnonzero(state.alive)
     lines, offers = np.meshgrid(idx, np.arange(len(OFFER_TYPES)), indexing="ij")
-    return effects_table(ids, idx, treated_p_vol(ctx, state, lines, offers, rng), state.p_invol)
+    treated = treated_p_vol(ctx, state, lines, offers, rng)
+    expected = expected_treated_p_vol(ctx, state, lines, offers)
+    return effects_table(ids, idx, treated, state.p_invol, expected)
 
 
 def effects_table(
-    ids: pa.Array, lines: np.ndarray, treated: np.ndarray, p_invol: np.ndarray
+    ids: pa.Array,
+    lines: np.ndarray,
+    treated: np.ndarray,
+    p_invol: np.ndarray,
+    expected: np.ndarray,
 ) -> pa.Table:
     """The truth ``offer_effects`` of ``lines`` (row numbers) from their voluntary churn
-    probability if treated (``treated``: lines × offer types) and their ``p_invol`` (all rows)."""
+    probability if treated (``treated``: lines × offer types), its expectation over what no
+    record shows (``expected``, the same shape) and their ``p_invol`` (all rows)."""
     k, o = len(lines), len(OFFER_TYPES)
-    churn = churn_either(treated, p_invol[lines][:, None])
+    invol = p_invol[lines][:, None]
     return pa.table(
         {
             "subscriber_id": ids.take(pa.array(np.repeat(lines, o))),
             "offer_type": pa.array(OFFER_TYPES).take(pa.array(np.tile(np.arange(o), k))),
-            "p_churn_next_if_treated": pa.array(churn.reshape(-1)),
+            "p_churn_next_if_treated": pa.array(churn_either(treated, invol).reshape(-1)),
+            "p_churn_next_if_treated_expected": pa.array(churn_either(expected, invol).reshape(-1)),
         }
     )
 

@@ -28,7 +28,13 @@ from weiwan.sim.engine import ChunkRun
 from weiwan.sim.response import Response, respond
 from weiwan.sim.roster import EXTRA_SUBSCRIBER_COLUMNS, churn_table, subscribers_table
 from weiwan.sim.strategy_value import TruthPrices
-from weiwan.sim.truth import churn_either, effects_table, traits_table, treated_p_vol
+from weiwan.sim.truth import (
+    churn_either,
+    effects_table,
+    expected_treated_p_vol,
+    traits_table,
+    treated_p_vol,
+)
 from weiwan.sim.writer import Sinks
 
 _EPOCH = date(1970, 1, 1)
@@ -72,6 +78,7 @@ class OperatorTwin:
         )
         self._response_rng = np.random.default_rng(np.random.SeedSequence([seed, 0x7E5]))
         self._effects: list[np.ndarray] = []  # per chunk: treated p_vol (lines × offer types)
+        self._expected: list[np.ndarray] = []  # the same averaged over what no record shows
         self.m = -1  # the last month simulated
 
     @property
@@ -123,16 +130,19 @@ class OperatorTwin:
     def prices(self) -> TruthPrices:
         """The truth of the current month end: each line's P(churn next month) untreated and
         if offered each offer type in person."""
-        base, treated = [], []
-        for run, effects in zip(self.runs, self._effects, strict=True):
+        base: list[pd.Series] = []
+        treated: list[pd.Series] = []
+        expected: list[pd.Series] = []
+        for run, effects, mean in zip(self.runs, self._effects, self._expected, strict=True):
             alive = np.flatnonzero(run.state.alive)
             ids = run.ids.take(pa.array(alive)).to_pylist()
             invol = run.state.p_invol[alive]
             base.append(pd.Series(churn_either(run.state.p_vol[alive], invol), ids))
-            p = churn_either(effects[alive], invol[:, None])
             keys = pd.MultiIndex.from_product([ids, list(OFFER_TYPES)])
-            treated.append(pd.Series(p.reshape(-1), index=keys))
-        return TruthPrices(pd.concat(base), pd.concat(treated))
+            for out, p_vol in ((treated, effects), (expected, mean)):
+                p = churn_either(p_vol[alive], invol[:, None])
+                out.append(pd.Series(p.reshape(-1), index=keys))
+        return TruthPrices(pd.concat(base), pd.concat(treated), pd.concat(expected))
 
     def treat(
         self, subscriber_ids: pd.Series, offer_types: pd.Series, channels: pd.Series
@@ -181,7 +191,7 @@ class OperatorTwin:
         """The roster as of the month end, the lines that left (all so far on the first
         delivery), and the truth of the month end."""
         last_day = (self.snapshot - _EPOCH).days
-        self._effects = []
+        self._effects, self._expected = [], []
         for run in self.runs:
             # the roster's stable columns (names, managers, ...) drawn alike in every delivery
             roster_rng = np.random.default_rng(np.random.SeedSequence([self.seed, run.chunk, 5]))
@@ -193,8 +203,15 @@ class OperatorTwin:
             lines = np.arange(len(run.ids))
             grid, offers = np.meshgrid(lines, np.arange(len(OFFER_TYPES)), indexing="ij")
             self._effects.append(treated_p_vol(run.ctx, run.state, grid, offers, run.rng))
+            self._expected.append(expected_treated_p_vol(run.ctx, run.state, grid, offers))
             alive = np.flatnonzero(run.state.alive)
-            table = effects_table(run.ids, alive, self._effects[-1][alive], run.state.p_invol)
+            table = effects_table(
+                run.ids,
+                alive,
+                self._effects[-1][alive],
+                run.state.p_invol,
+                self._expected[-1][alive],
+            )
             sinks.truth("offer_effects", table)
             if first:
                 sinks.truth("traits", traits_table(run.ctx, run.ids))
