@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from weiwan.core.contact_rules import CHANNELS
 from weiwan.sim.response import POTENCY, REACH, strength
 from weiwan.sim.twin import OperatorTwin
 
@@ -87,6 +88,13 @@ def test_a_contact_changes_next_months_churn_only_for_the_reached(tmp_path: Path
     )
     assert not again.reached.any()
     assert strength(np.array(["outbound_call"]))[0] == REACH["outbound_call"]
+
+
+def test_every_channel_the_product_contacts_through_can_reach_and_move_someone() -> None:
+    """A channel the simulator does not know reaches no one: the loop would price every
+    decision through it at nothing (the account manager's call did, until 2026-12-06)."""
+    assert set(CHANNELS) <= set(REACH) and set(CHANNELS) <= set(POTENCY)
+    assert (strength(np.array(CHANNELS)) > 0).all()
 
 
 def test_same_seed_same_answers(tmp_path: Path) -> None:

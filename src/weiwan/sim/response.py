@@ -16,9 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: probability that a contact through each channel reaches the subscriber
+#: probability that a contact through each channel reaches the subscriber (every channel the
+#: product contacts through: one missing here would reach no one, and the loop would price the
+#: decisions that use it at nothing — as it did the account manager's call until 2026-12-06;
+#: that call is taken as answered like an outbound call, not more, for want of evidence)
 REACH: dict[str, float] = {
     "outbound_call": 0.7,
+    "account_manager_call": 0.7,
     "sms": 0.9,
     "store": 0.3,
     "hotline": 0.3,
@@ -27,6 +31,7 @@ REACH: dict[str, float] = {
 #: share of the offer's in-person effect a reached contact through the channel carries
 POTENCY: dict[str, float] = {
     "outbound_call": 1.0,
+    "account_manager_call": 1.0,
     "sms": 0.35,
     "store": 0.9,
     "hotline": 0.8,
