@@ -75,8 +75,8 @@ class TruthPrices:
         return _most_within(worth, worth["saved"].to_numpy(float), budget)
 
     def latent_oracle(self, pool: pd.DataFrame, budget: float) -> pd.DataFrame:
-        """The oracle's choice within ``budget`` by the uplift expected of all each line's
-        state, latent or not (its true reason and churn propensity), averaged over what no
+        """The oracle's choice within ``budget`` by the uplift expected given each line's
+        whole state, latent or not (its true reason and churn propensity), averaged over what no
         record of it can show (the personal part of its receptiveness, whether no offer moves
         it, whether a contact annoys it); priced with the truth (``saved``). The most any
         model could choose: the rest of the oracle's lead is luck no data foretells. Empty
