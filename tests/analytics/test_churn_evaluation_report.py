@@ -72,6 +72,11 @@ def _document() -> dict[str, Any]:
             "training_snapshots": ["2026-06-30", "2026-07-31", "2026-08-31"],
             "holdout_snapshot": "2026-09-30",
             "training_rows": 123456,
+            "leaving_reasons": {
+                "trained": True,
+                "classes": ["price", "service", "other"],
+                "holdout": {"rows": 1234, "accuracy": 0.5158, "most_common_share": 0.2526},
+            },
             "features": ["arpu_1m", "offnet_share_3m", "<script>alert(1)</script>"],
             "data_fingerprint": "abc123",
         },
@@ -281,6 +286,23 @@ def test_header_numbers_follow_the_locale(pages: dict[str, str], document: dict[
         assert "abc123" in html
     assert "客户价值 逐客户生命周期价值" in pages["zh"]
     assert "customer value per-customer lifetime value" in pages["en"]
+    # the leaving-reason model: how it did on the hold-out's churners, beside naming one reason
+    assert "区分 3 种离网原因；留出快照 1,234 位流失用户中判对 51.6%" in pages["zh"]
+    assert "（一律判为最常见原因：25.3%）" in pages["zh"]
+    assert "right for 51.6% of the hold-out" in pages["en"]  # the apostrophe is escaped
+    assert "1,234 churners (the commonest reason for all: 25.3%)" in pages["en"]
+
+
+def test_the_leaving_reason_row_says_why_there_is_no_model() -> None:
+    from weiwan.analytics.churn.report import _leaving
+    from weiwan.analytics.churn.report_labels import LABELS
+
+    untrained = {"trained": False, "coded_churners": 120, "needed": 300}
+    assert _leaving(LABELS["en"], untrained) == (
+        "not trained: only 120 churners have a recorded reason (300 are needed)"
+    )
+    assert "仅 120 位流失用户" in _leaving(LABELS["zh"], untrained)
+    assert _leaving(LABELS["en"], None) == "–"  # a report stored before the model existed
 
 
 def test_metrics_table_formats_each_model_and_highlights_the_best(

@@ -112,6 +112,7 @@ def evaluation_document(
             "holdout_snapshot": meta.holdout_snapshot,
             "training_rows": meta.training_rows,
             "sample": meta.extra.get("sample"),
+            "leaving_reasons": meta.extra.get("leaving_reasons"),
             "features": meta.features,
             "data_fingerprint": meta.data_fingerprint,
         },

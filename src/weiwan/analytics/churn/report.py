@@ -182,6 +182,26 @@ def _sample(labels: Mapping[str, str], sample: Mapping[str, Any] | None) -> str:
     return labels["sample_share"].format(subscribers=subscribers, share=_fmt_pct(share, 1))
 
 
+def _leaving(labels: Mapping[str, str], leaving: Mapping[str, Any] | None) -> str:
+    """The classifier of the recorded leaving reasons: how it did on the hold-out's churners,
+    or why there is none (a report stored before it existed: a dash)."""
+    if not leaving:
+        return DASH
+    if not leaving.get("trained"):
+        return labels["leaving_untrained"].format(
+            coded=_fmt_int(leaving.get("coded_churners")), needed=_fmt_int(leaving.get("needed"))
+        )
+    judged = leaving.get("holdout") or {}
+    if not judged.get("rows"):
+        return labels["leaving_unjudged"].format(n=len(leaving.get("classes") or []))
+    return labels["leaving_judged"].format(
+        n=len(leaving.get("classes") or []),
+        rows=_fmt_int(judged.get("rows")),
+        accuracy=_fmt_pct(judged.get("accuracy"), 1),
+        common=_fmt_pct(judged.get("most_common_share"), 1),
+    )
+
+
 def _header(document: Mapping[str, Any], labels: Mapping[str, str]) -> list[tuple[str, str]]:
     model = document.get("model") or {}
     holdout = document.get("holdout") or {}
@@ -205,6 +225,7 @@ def _header(document: Mapping[str, Any], labels: Mapping[str, str]) -> list[tupl
         (labels["training_window"], window),
         (labels["training_rows"], _fmt_int(model.get("training_rows"))),
         (labels["training_sample"], _sample(labels, model.get("sample"))),
+        (labels["leaving_reasons"], _leaving(labels, model.get("leaving_reasons"))),
         (labels["holdout"], _text(model.get("holdout_snapshot"))),
         (
             labels["holdout_size"],

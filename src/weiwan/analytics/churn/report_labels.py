@@ -37,6 +37,13 @@ LABELS: dict[Language, dict[str, str]] = {
             "（其中流失 {churners} 个）"
         ),
         "sample_all_labelled": "全部 {rows} 个已标注用户月（其中流失 {churners} 个）",
+        "leaving_reasons": "离网原因模型",
+        "leaving_untrained": "未训练：仅 {coded} 位流失用户记有离网原因（至少需要 {needed} 位）",
+        "leaving_unjudged": "区分 {n} 种离网原因（留出快照的流失用户无原因记录，未验证）",
+        "leaving_judged": (
+            "区分 {n} 种离网原因；留出快照 {rows} 位流失用户中判对 {accuracy}"
+            "（一律判为最常见原因：{common}）"
+        ),
         "holdout": "留出快照（时间外验证）",
         "holdout_size": "留出样本",
         "holdout_size_value": "{rows} 位客户，其中 {churners} 位流失（流失率 {rate}）",
@@ -162,6 +169,18 @@ LABELS: dict[Language, dict[str, str]] = {
             "subscriber-months (churners {churners})"
         ),
         "sample_all_labelled": "all {rows} labelled subscriber-months (churners {churners})",
+        "leaving_reasons": "Leaving-reason model",
+        "leaving_untrained": (
+            "not trained: only {coded} churners have a recorded reason ({needed} are needed)"
+        ),
+        "leaving_unjudged": (
+            "tells {n} recorded reasons apart (no reasons recorded for the hold-out's "
+            "churners: not judged)"
+        ),
+        "leaving_judged": (
+            "tells {n} recorded reasons apart; right for {accuracy} of the hold-out's {rows} "
+            "churners (the commonest reason for all: {common})"
+        ),
         "holdout": "Hold-out snapshot (out-of-time)",
         "holdout_size": "Hold-out customers",
         "holdout_size_value": "{rows} customers, {churners} churners (churn rate {rate})",

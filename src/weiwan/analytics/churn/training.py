@@ -22,6 +22,13 @@ import pyarrow.compute as pc
 
 from weiwan.analytics.churn.drift import reference
 from weiwan.analytics.churn.labels import labelled_snapshots, labels
+from weiwan.analytics.churn.leaving_reasons import (
+    MIN_CODED,
+    LeavingReasons,
+    assess_leaving_reasons,
+    fit_leaving_reasons,
+    recorded_reasons,
+)
 from weiwan.analytics.churn.metrics import (
     calibration_table,
     evaluate,
@@ -475,6 +482,12 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
         model = candidates["default"]
         x_all, _ = prepare_features(everything[names], categories=model.categories_)
     drift_reference = reference(everything[names], model.predict_proba(x_all)[:, 1])
+    known = last_data_day(warehouse)
+    if config.known_until is not None:
+        known = min(known, config.known_until)
+    model.leaving_reasons_, leaving = _leaving_reasons(
+        warehouse, config, known, (train, x_train), (holdout, x_hold), (everything, x_all)
+    )
     meta = ModelMeta(
         version="",
         created_at="",
@@ -490,7 +503,7 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
         },
         data_fingerprint=_fingerprint(everything),
         training_rows=len(everything),
-        extra={"drift_reference": drift_reference, "sample": sample},
+        extra={"drift_reference": drift_reference, "sample": sample, "leaving_reasons": leaving},
     )
     return TrainingResult(
         model,
@@ -504,6 +517,38 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
         },
         emp_parameters={**EMP_DEFAULTS, "clv": value_source},
     )
+
+
+def _leaving_reasons(
+    warehouse: Store,
+    config: TrainingConfig,
+    known: date,
+    train: tuple[pd.DataFrame, pd.DataFrame],
+    holdout: tuple[pd.DataFrame, pd.DataFrame],
+    everything: tuple[pd.DataFrame, pd.DataFrame],
+) -> tuple[LeavingReasons | None, dict[str, Any]]:
+    """The classifier of the recorded leaving reasons (``analytics.churn.leaving_reasons``):
+    fitted on the training month ends' churners and judged on the hold-out's, then, like the
+    churn model, refitted on every labelled month end's (each pair: rows with subscriber_id,
+    snapshot_date, churned; their model-ready features). None and why when it cannot be."""
+
+    def churners(part: tuple[pd.DataFrame, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Series]:
+        rows, x = part
+        left = rows["churned"].to_numpy(bool)
+        codes = recorded_reasons(warehouse, rows[left], config.horizon_months, known)
+        return x[left], codes
+
+    x_train, codes_train = churners(train)
+    fitted = fit_leaving_reasons(x_train, codes_train, config.seed)
+    if fitted is None:
+        coded = int(codes_train.notna().sum())
+        return None, {"trained": False, "coded_churners": coded, "needed": MIN_CODED}
+    judged = assess_leaving_reasons(fitted, *churners(holdout))
+    final = fitted
+    if config.refit:
+        x_all, codes_all = churners(everything)
+        final = fit_leaving_reasons(x_all, codes_all, config.seed) or fitted
+    return final, {"trained": True, "classes": list(final.classes), "holdout": judged}
 
 
 def risk_bands(p: np.ndarray) -> np.ndarray:
