@@ -16,8 +16,10 @@ from weiwan.core.errors import ConfigError
 from weiwan.core.offer_valuation import (
     driver_match,
     driver_of,
+    leaving_mix,
     prior_uplift,
     reason_drivers,
+    reason_match,
     score_candidates,
     uplift,
 )
@@ -97,6 +99,43 @@ def test_an_offer_meets_the_first_three_reasons_weighted_by_rank() -> None:
     assert match[0] > match[1]
     prior = prior_uplift(care, drivers, CONFIG)
     assert prior.tolist() == pytest.approx([CONFIG.uplift_priors["care_call"] * m for m in match])
+
+
+def test_an_offer_meets_why_the_customer_would_leave_where_the_reasons_are_known() -> None:
+    """With leaving-reason probabilities the match is each reason's driver match weighted by
+    its probability (relocation: nothing holds a customer who moves away); a row without them
+    keeps its three reasons' match, and the setting turns them off."""
+    frame = pd.DataFrame(
+        {
+            "offer_type": ["care_call", "discount", "care_call", "care_call"],
+            "reason_feature": ["bill_change_3m"] * 4,
+            "leaving_service": [0.6, 0.6, np.nan, 0.0],
+            "leaving_price": [0.3, 0.3, np.nan, 0.0],
+            "leaving_relocation": [0.1, 0.1, np.nan, 1.0],
+        }
+    )
+    mix = leaving_mix(frame, CONFIG)
+    assert mix is not None and list(mix.columns) == ["service", "price", "relocation"]
+    drivers = reason_drivers(frame, CONFIG)
+    match = driver_match(frame["offer_type"], drivers, CONFIG, mix).tolist()
+    table = CONFIG.driver_match
+    for row, offer in ((0, "care_call"), (1, "discount")):
+        expected = (
+            0.6 * table["service"][offer]
+            + 0.3 * table["price"][offer]
+            + 0.1 * table["relocation"][offer]
+        )
+        assert match[row] == pytest.approx(expected)
+    assert match[0] > match[1]  # mostly service: a care call fits, a discount hardly
+    assert match[2] == pytest.approx(table["price"]["care_call"])  # no mix: its reasons
+    assert match[3] == pytest.approx(table["relocation"]["care_call"])
+    assert match[3] < 0.1
+    off = CONFIG.model_copy(update={"use_leaving_reasons": False})
+    assert leaving_mix(frame, off) is None
+    # a reason the config does not map, or a driver without a match row, matches as "other"
+    odd = pd.DataFrame({"moved_planet": [1.0]})
+    other = reason_match(pd.Series(["discount"]), odd, CONFIG).item()
+    assert other == pytest.approx(table["other"]["discount"])
 
 
 def _candidates(rows: list[tuple[str, str, float, str, float]]) -> pd.DataFrame:

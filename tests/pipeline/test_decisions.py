@@ -11,6 +11,7 @@ import itertools
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 
 from weiwan.analytics.alerts import fired_once
 from weiwan.analytics.churn.evaluation import train_and_register
+from weiwan.analytics.churn.leaving_reasons import LeavingMixer, LeavingReasons
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn.training import TrainingConfig
 from weiwan.analytics.contact_policy import load_contact_policy
@@ -394,3 +396,52 @@ def test_strategy_arms_decide_with_their_own_settings_within_their_share(
         learned=inputs.learned,
     )
     assert (alone["strategy"] == "default").all()
+
+
+class _EveryoneLeavesFor:
+    """A leaving-reason classifier that gives every subscriber the same reason."""
+
+    def __init__(self, reason: str, classes: tuple[str, ...]):
+        self.column = classes.index(reason)
+        self.classes = classes
+
+    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
+        p = np.zeros((len(x), len(self.classes)))
+        p[:, self.column] = 1.0
+        return p
+
+
+def test_offers_follow_why_the_leaving_reason_model_says_customers_would_leave(
+    run: Warehouse,
+) -> None:
+    """The day decided again with a leaving-reason model that names one reason for everyone:
+    service brings more care calls than price, price more discounts and prepay offers than
+    service, and customers who would leave because they move away are offered far less
+    (nothing holds them: only the cheapest calls to the most valuable still pay)."""
+    ctx = RunContext(run, DAYS[-1], run.registry)  # type: ignore[attr-defined]
+    inputs = decision_inputs(ctx)
+    assert inputs is not None
+    # this small operator's churners recorded too few reasons for a model of its own
+    assert inputs.day.leaving is None
+    model, meta = run.registry.load()  # type: ignore[attr-defined]
+    classes = ("price", "relocation", "service")
+
+    def offered(reason: str) -> pd.DataFrame:
+        reasons = LeavingReasons(_EveryoneLeavesFor(reason, classes), classes)
+        mixer = LeavingMixer(reasons, list(meta.features), model.categories_)
+        frame = decide(ctx, replace(inputs, day=replace(inputs.day, leaving=mixer)))
+        acted = frame["action"] & frame["offer_type"].notna() & (frame["trigger_kind"] != "care")
+        return frame[acted]
+
+    service, price, moving = offered("service"), offered("price"), offered("relocation")
+    print(
+        {
+            k: v["offer_type"].value_counts().to_dict()
+            for k, v in zip(("service", "price", "moving"), (service, price, moving), strict=True)
+        }
+    )
+    care = {k: (v["offer_type"] == "care_call").mean() for k, v in (("s", service), ("p", price))}
+    assert care["s"] > care["p"] + 0.1
+    money = ("discount", "prepay_and_get")
+    assert price["offer_type"].isin(money).mean() > service["offer_type"].isin(money).mean()
+    assert len(moving) < 0.5 * min(len(service), len(price))

@@ -28,6 +28,24 @@ class DecideConfig(BaseModel):
     uplift_priors: dict[str, float]
     driver_match: dict[str, dict[str, float]]
     drivers: dict[str, list[str]]
+    #: match offers to the leaving-reason model's probabilities (the churners' recorded
+    #: reasons, ``analytics.churn.leaving_reasons``) where the model has them, else to the
+    #: churn model's three reasons
+    use_leaving_reasons: bool = True
+    #: the driver (a ``driver_match`` row) each recorded leaving reason stands for; a driver
+    #: without a row matches as ``other``
+    leaving_reason_drivers: dict[str, str] = Field(
+        default_factory=lambda: {
+            "price": "price",
+            "network_quality": "service",
+            "service": "service",
+            "competitor_offer": "competitor",
+            "contract_end": "contract",
+            "non_payment": "payment",
+            "relocation": "relocation",
+            "other": "other",
+        }
+    )
     fallback_value_months: float = 12
     contact_cost: dict[str, float]
     channel_effect: dict[str, float] = Field(

@@ -23,6 +23,20 @@ REASON_COLUMNS = ("reason_feature", "reason_feature_2", "reason_feature_3")
 #: subscribers, seeds 7004 and 7002), and as closely as weighting them by their TreeSHAP
 #: contributions, which the scores do not keep (docs/next-best-action.md)
 REASON_WEIGHTS = (3.0, 2.0, 1.0)
+#: the columns a candidate's leaving-reason probabilities come in: this prefix + the reason
+#: (``analytics.churn.leaving_reasons``; NaN where the subscriber has none)
+LEAVING_PREFIX = "leaving_"
+
+
+def leaving_mix(frame: pd.DataFrame, config: DecideConfig) -> pd.DataFrame | None:
+    """The rows' leaving-reason probabilities (columns: the reasons) when ``frame`` carries
+    them and ``config`` uses them; None otherwise."""
+    columns = [c for c in frame.columns if str(c).startswith(LEAVING_PREFIX)]
+    if not columns or not config.use_leaving_reasons:
+        return None
+    mix = frame[columns].astype(float)
+    mix.columns = [str(c)[len(LEAVING_PREFIX) :] for c in columns]
+    return mix
 
 
 def driver_of(feature: pd.Series, config: DecideConfig) -> pd.Series:
@@ -60,13 +74,15 @@ def uplift(
     config: DecideConfig,
     learned: pd.Series | None = None,
     preferred: pd.Series | None = None,
+    mix: pd.DataFrame | None = None,
 ) -> pd.Series:
     """Relative cut in the churn probability for each (offer, drivers, channel) row: the
     customer's ``learned`` uplift where there is one (see analytics.uplift; negative when a
     contact does harm), else the offer type's prior × its match with the churn drivers
-    (:func:`driver_match`); times the channel's effect, and a channel the subscriber prefers
-    (``preferred``) works ``preference_boost`` times better."""
-    relative = prior_uplift(offer_type, drivers, config)
+    (:func:`driver_match`, by the leaving reasons ``mix`` where given); times the channel's
+    effect, and a channel the subscriber prefers (``preferred``) works ``preference_boost``
+    times better."""
+    relative = prior_uplift(offer_type, drivers, config, mix)
     if learned is not None:
         relative = learned.astype(float).where(learned.notna(), relative)
     effect = channel.map(config.channel_effect).astype(float).fillna(0.5)
@@ -76,20 +92,52 @@ def uplift(
 
 
 def prior_uplift(
-    offer_type: pd.Series, drivers: Sequence[pd.Series], config: DecideConfig
+    offer_type: pd.Series,
+    drivers: Sequence[pd.Series],
+    config: DecideConfig,
+    mix: pd.DataFrame | None = None,
 ) -> pd.Series:
     """The relative uplift expected of each row before any outcome: the offer type's prior ×
     how well it meets the subscriber's churn drivers (:func:`driver_match`)."""
     prior = offer_type.map(config.uplift_priors).astype(float).fillna(0.0)
-    return prior * driver_match(offer_type, drivers, config)
+    return prior * driver_match(offer_type, drivers, config, mix)
 
 
 def driver_match(
+    offer_type: pd.Series,
+    drivers: Sequence[pd.Series],
+    config: DecideConfig,
+    mix: pd.DataFrame | None = None,
+) -> pd.Series:
+    """How well each row's offer meets why its subscriber would leave: where the row has
+    leaving-reason probabilities (``mix``, see :func:`leaving_mix`), the match of each
+    reason's driver weighted by its probability (:func:`reason_match`); else its churn drivers
+    (first, second, third: :func:`reason_drivers`), the configured match with each driver the
+    row has, weighted by :data:`REASON_WEIGHTS`; a row with none matches as ``other``."""
+    by_drivers = _drivers_match(offer_type, drivers, config)
+    if mix is None:
+        return by_drivers
+    known = mix.notna().all(axis=1) & (mix.sum(axis=1) > 0)
+    return reason_match(offer_type, mix, config).where(known, by_drivers)
+
+
+def reason_match(offer_type: pd.Series, mix: pd.DataFrame, config: DecideConfig) -> pd.Series:
+    """Per row, Σ over the leaving reasons of P(reason) × the match of the reason's driver
+    (``leaving_reason_drivers``; a reason or driver not configured matches as ``other``)."""
+    total = pd.Series(0.0, index=offer_type.index)
+    for reason in mix.columns:
+        driver = config.leaving_reason_drivers.get(str(reason), "other")
+        if driver not in config.driver_match:
+            driver = "other"
+        match = _match(offer_type, pd.Series(driver, index=offer_type.index), config)
+        total += mix[reason].fillna(0.0) * match
+    return total
+
+
+def _drivers_match(
     offer_type: pd.Series, drivers: Sequence[pd.Series], config: DecideConfig
 ) -> pd.Series:
-    """How well each row's offer meets its subscriber's churn drivers (first, second, third:
-    :func:`reason_drivers`): the configured match with each driver the row has, weighted by
-    :data:`REASON_WEIGHTS`; a row with none matches as ``other``."""
+    """The match with the churn drivers, weighted by rank (see :func:`driver_match`)."""
     total = pd.Series(0.0, index=offer_type.index)
     weight = pd.Series(0.0, index=offer_type.index)
     for rank_weight, driver in zip(REASON_WEIGHTS, drivers, strict=False):
@@ -152,6 +200,7 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
         config,
         frame.get("learned_uplift"),
         preferred,
+        leaving_mix(frame, config),
     )
     fallback = frame["arpu"].astype(float).fillna(0.0) * config.fallback_value_months
     frame["value_saved"] = frame["value"].astype(float).fillna(fallback)

@@ -42,6 +42,7 @@ import pyarrow as pa
 import yaml
 from sqlalchemy import Engine, select
 
+from weiwan.analytics.churn.leaving_reasons import LeavingMixer
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.config_files import read_yaml
 from weiwan.analytics.decide.config import holdout_bucket, load_decide_config
@@ -256,7 +257,9 @@ def _month(
     # hold-outs stay out of both arms: the product's control group is left untouched
     held = set(decisions.loc[decisions["holdout"], "subscriber_id"])
     learned = learned_uplift(RunContext(wh, day, registry), load_decide_config())
-    pool = eligible_pool(wh, day, learned, held)
+    promoted = registry.promoted() is not None
+    leaving = LeavingMixer.of(*registry.load()) if promoted else None
+    pool = eligible_pool(wh, day, learned, held, leaving)
     arms = arm_of(pool["subscriber_id"])
     arpu = pool.drop_duplicates("subscriber_id").set_index("subscriber_id")["arpu_1m"]
     acted = decisions[decisions["action"] & decisions["policy_id"].notna()]

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from weiwan.analytics.churn.leaving_reasons import LeavingMixer
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.contact_policy import load_contact_policy
 from weiwan.analytics.decide.config import load_decide_config
@@ -47,7 +48,7 @@ from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import month_end
-from weiwan.core.offer_valuation import reason_drivers, uplift
+from weiwan.core.offer_valuation import LEAVING_PREFIX, leaving_mix, reason_drivers, uplift
 from weiwan.pipeline.decision_steps import DecisionInputs, day_inputs, decide, decision_inputs
 from weiwan.pipeline.run import Progress, run_pipeline
 from weiwan.pipeline.steps import RunContext
@@ -141,7 +142,8 @@ def plan_strategies(
         context = RunContext(wh, day, registry)
         inputs = decision_inputs(context)
         facts = load_profile(wh, day).select("subscriber_id", "arpu_1m").to_pandas()
-        plan = _plan(wh, day, seed, inputs.learned if inputs else None, facts)
+        leaving = inputs.day.leaving if inputs else None
+        plan = _plan(wh, day, seed, inputs.learned if inputs else None, facts, leaving)
         plan.features = snapshot_rows(wh, "features", day).to_pandas()
         if inputs is not None:
             plan.allocations = plan_allocations(context, inputs, facts)
@@ -189,12 +191,17 @@ def _halved(policy: Policy, used: dict[str, tuple[int, float]]) -> Policy:
 
 
 def eligible_pool(
-    wh: Warehouse, day: date, learned: UpliftModel | None, held: set[str]
+    wh: Warehouse,
+    day: date,
+    learned: UpliftModel | None,
+    held: set[str],
+    leaving: LeavingMixer | None = None,
 ) -> pd.DataFrame:
     """Every eligible (subscriber, policy) of ``day`` but the subscribers ``held`` out, with its
     cost through the baseline channel, churn score, ARPU and the uplift the decisions would
     predict (``predicted_uplift``: churn score × relative uplift, ``learned`` from outcomes
-    where the evidence allowed, else the prior)."""
+    where the evidence allowed, else the prior; matched to the ``leaving`` reasons where the
+    churn model has them, as the decisions are)."""
     profile = load_profile(wh, day)
     facts = profile.select(
         "subscriber_id",
@@ -216,12 +223,17 @@ def eligible_pool(
     )
     pool = pool[~pool["subscriber_id"].isin(held)].copy()
     pool["cost"] = pool["offer_cost"] + config.contact_cost.get(BASELINE_CHANNEL, 0.0)
+    if leaving is not None:
+        pool = pool.join(
+            leaving.for_subscribers(profile, pool["subscriber_id"]), on="subscriber_id"
+        )
     mine = customer_uplift(pool, profile, learned, config) if learned is not None else None
     drivers = reason_drivers(pool, config)
     channel = pd.Series(BASELINE_CHANNEL, index=pool.index)
-    relative = uplift(pool["offer_type"], drivers, channel, config, mine)  # as the decisions do
+    mix = leaving_mix(pool, config)
+    relative = uplift(pool["offer_type"], drivers, channel, config, mine, mix=mix)  # as decided
     pool["predicted_uplift"] = pool["churn_probability"].astype(float) * relative
-    return pool
+    return pool.drop(columns=[] if mix is None else [LEAVING_PREFIX + str(c) for c in mix.columns])
 
 
 def permitted(wh: Warehouse, day: date, pool: pd.DataFrame) -> pd.DataFrame:
@@ -255,11 +267,16 @@ def top_risk_first(pool: pd.DataFrame, budget: float) -> pd.DataFrame:
 
 
 def _plan(
-    wh: Warehouse, day: date, seed: int, learned: UpliftModel | None, facts: pd.DataFrame
+    wh: Warehouse,
+    day: date,
+    seed: int,
+    learned: UpliftModel | None,
+    facts: pd.DataFrame,
+    leaving: LeavingMixer | None = None,
 ) -> StrategyPlan:
     decisions = wh.table("decisions").filter(lambda t: t.snapshot_date == day).to_pandas()
     held = set(decisions.loc[decisions["holdout"], "subscriber_id"])
-    pool = eligible_pool(wh, day, learned, held)
+    pool = eligible_pool(wh, day, learned, held, leaving)
     acted = decisions[decisions["action"] & decisions["policy_id"].notna()]
     nba = acted.merge(facts, on="subscriber_id")
     budget = float(nba["cost"].sum())

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from weiwan.analytics.alerts import alert_context, evaluate_rules, fired_once, load_rules
+from weiwan.analytics.churn.leaving_reasons import LeavingMixer
 from weiwan.analytics.contact_policy import ContactPolicy, load_contact_policy
 from weiwan.analytics.decide.config import load_decide_config
 from weiwan.analytics.decide.day import DECISION_SCHEMA, DayInputs, StageTimer, decide_day_parts
@@ -28,7 +29,7 @@ from weiwan.analytics.uplift import UpliftModel, learn_uplift
 from weiwan.analytics.uplift_evidence import uplift_evidence
 from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.logging import get_logger
-from weiwan.core.offer_valuation import prior_uplift, reason_drivers
+from weiwan.core.offer_valuation import leaving_mix, prior_uplift, reason_drivers
 from weiwan.core.settings import get_settings
 from weiwan.pipeline.collect import DND_TABLE, GRANTS_TABLE, OBJECTIONS_TABLE
 from weiwan.pipeline.steps import RunContext
@@ -102,7 +103,10 @@ def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
         return None
     evidence, features = built
     drivers = reason_drivers(evidence, config)
-    evidence["prior"] = prior_uplift(evidence["offer_type"], drivers, config)
+    mixer = LeavingMixer.of(model, meta)
+    # each evidence customer's reasons for leaving as their features on the day of the offer
+    mix = leaving_mix(mixer.columns(features), config) if mixer is not None else None
+    evidence["prior"] = prior_uplift(evidence["offer_type"], drivers, config, mix)
     learned = learn_uplift(evidence, features, categories=model.categories_)
     if learned is None:
         log.info("uplift.too_few_controls", rows=len(evidence))
@@ -214,7 +218,16 @@ def day_inputs(ctx: RunContext, profile: ir.Table) -> DayInputs:
         dnd=dnd,
         objections=objections,
         trigger_names={r.id: (r.name_zh, r.name_en) for r in rules.rules},
+        leaving=_leaving_mixer(ctx),
     )
+
+
+def _leaving_mixer(ctx: RunContext) -> LeavingMixer | None:
+    """The promoted churn model's leaving-reason classifier, if it has one."""
+    registry = ctx.registry
+    if registry is None or registry.promoted() is None:
+        return None
+    return LeavingMixer.of(*registry.load())
 
 
 def decide(

@@ -22,12 +22,16 @@ from datetime import date
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from weiwan.analytics.churn.labels import horizon_end
+from weiwan.analytics.churn.models import prepare_features
+from weiwan.analytics.churn.registry import ModelMeta
 from weiwan.analytics.features import as_of_rows
 from weiwan.analytics.warehouse import TableSource
+from weiwan.core.offer_valuation import LEAVING_PREFIX
 
 #: churners with a recorded reason needed to train (fewer: no classifier)
 MIN_CODED = 300
@@ -50,6 +54,47 @@ class LeavingReasons:
             return pd.DataFrame(columns=list(self.classes), index=x.index, dtype=float)
         p = self.classifier.predict_proba(x)
         return pd.DataFrame(p, columns=list(self.classes), index=x.index)
+
+
+@dataclass
+class LeavingMixer:
+    """A churn model's leaving-reason classifier with the features it reads: each
+    subscriber's reason probabilities as the columns offer valuation takes them
+    (``core.offer_valuation.LEAVING_PREFIX`` + reason)."""
+
+    reasons: LeavingReasons
+    features: list[str]
+    categories: Any
+
+    @classmethod
+    def of(cls, model: Any, meta: ModelMeta) -> LeavingMixer | None:
+        """The mixer of a loaded churn model; None for a model trained without one."""
+        reasons = getattr(model, "leaving_reasons_", None)
+        if reasons is None:
+            return None
+        return cls(reasons, list(meta.features), getattr(model, "categories_", None))
+
+    def columns(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The reason probabilities of each row of ``features`` (the churn model's feature
+        columns; one it lacks is unknown, as in training), same index."""
+        frame = features.reindex(columns=self.features)
+        x, _ = prepare_features(frame, categories=self.categories)
+        mix = self.reasons.mix(x)
+        mix.columns = [LEAVING_PREFIX + str(c) for c in mix.columns]
+        mix.index = features.index
+        return mix
+
+    def for_subscribers(self, profile: ir.Table, subscriber_ids: pd.Series) -> pd.DataFrame:
+        """The reason probabilities of ``subscriber_ids`` from their features in ``profile``
+        (the day's), indexed by subscriber_id; absent subscribers have none."""
+        wanted = ibis.memtable(
+            subscriber_ids.drop_duplicates().astype(str).to_frame("subscriber_id")
+        )
+        rows = profile.mutate(subscriber_id=profile.subscriber_id.cast("string"))
+        present = [name for name in self.features if name in profile.columns]
+        frame = rows.semi_join(wanted, "subscriber_id").select("subscriber_id", *present)
+        found = frame.to_pandas().set_index("subscriber_id")
+        return self.columns(found)
 
 
 def recorded_reasons(

@@ -27,6 +27,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from weiwan.analytics.churn.leaving_reasons import LeavingMixer
 from weiwan.analytics.contact_policy import CHANNELS, ContactPolicy
 from weiwan.analytics.decide.allocation import solve_allocation
 from weiwan.analytics.decide.arbitration import arbitrate, decision_rows, prejudged
@@ -41,6 +42,7 @@ from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import (
     REASON_COLUMNS,
     below_hurdle,
+    leaving_mix,
     prior_uplift,
     reason_drivers,
     score_candidates,
@@ -134,6 +136,9 @@ class DayInputs:
     objections: ir.Table | None = None
     #: rule id -> (Chinese, English) name of the alert and care rules, for the explanations
     trigger_names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: the churn model's leaving-reason classifier (offers matched to why each subscriber
+    #: would leave), None when the model has none
+    leaving: LeavingMixer | None = None
     #: filled by the arbitration: the shadow price (yuan of expected value) of one more unit of
     #: each binding limit, ("policy_count" | "policy_money" | "channel", policy id or channel)
     shadow_prices: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -478,7 +483,9 @@ def _first_pass(
             else pd.DataFrame()
         )
     with stage("scoring"):
-        scored, unworthy = _score_by_arm(candidates, retention, inputs.profile, learned, config)
+        scored, unworthy = _score_by_arm(
+            candidates, retention, inputs.profile, learned, config, inputs.leaving
+        )
         retention[_UNWORTHY] = retention["subscriber_id"].astype(str).isin(unworthy).to_numpy()
     if not len(scored):
         return _Chunk(retention, scored, scored=False), scored, care
@@ -535,13 +542,20 @@ def _score_by_arm(
     profile: ir.Table,
     learned: UpliftModel | None,
     config: DecideConfig,
+    leaving: LeavingMixer | None = None,
 ) -> tuple[pd.DataFrame, set[str]]:
     """The candidates valued by their subscriber's strategy arm (its settings, its policies,
-    its uplift), those below the arm's hurdle (``below_hurdle``: return on spend, value of a
-    call) left out, in the candidates' order; and the subscribers who had candidates but
-    none above the hurdle (their outcome is ``not_worth_it``, not ``no_eligible_policy``)."""
+    its uplift; matched to why each would leave where ``leaving`` tells), those below the
+    arm's hurdle (``below_hurdle``: return on spend, value of a call) left out, in the
+    candidates' order; and the subscribers who had candidates but none above the hurdle
+    (their outcome is ``not_worth_it``, not ``no_eligible_policy``)."""
     if not len(candidates):
         return candidates, set()
+    mix_columns: list[str] = []
+    if leaving is not None:
+        mix = leaving.for_subscribers(profile, candidates["subscriber_id"])
+        mix_columns = list(mix.columns)
+        candidates = candidates.join(mix, on="subscriber_id")
     arms = retention.set_index("subscriber_id")["strategy"]
     candidates = candidates.assign(strategy=candidates["subscriber_id"].map(arms))
     parts = []
@@ -556,8 +570,9 @@ def _score_by_arm(
         settings = config.for_arm(arm)
         if learned is not None and spec.uplift == "learned":
             rows = rows.assign(learned_uplift=customer_uplift(rows, profile, learned, settings))
-        # the later reasons only weigh the offers' match: not carried into the arbitration
-        scored = score_candidates(rows, settings).drop(columns=list(REASON_COLUMNS[1:]))
+        # the later reasons and the leaving reasons only weigh the offers' match: not carried
+        # into the arbitration
+        scored = score_candidates(rows, settings).drop(columns=[*REASON_COLUMNS[1:], *mix_columns])
         low = below_hurdle(scored, settings)
         parts.append(scored[~low])
         dropped.update(scored.loc[low, "subscriber_id"].astype(str))
@@ -583,7 +598,8 @@ def customer_uplift(
     per_row = frame.reindex(candidates["subscriber_id"])
     per_row.index = candidates.index
     offer = candidates["offer_type"]
-    prior = prior_uplift(offer, reason_drivers(candidates, config), config)
+    mix = leaving_mix(candidates, config)
+    prior = prior_uplift(offer, reason_drivers(candidates, config), config, mix)
     return learned.relative_uplift(
         per_row, offer, candidates["churn_probability"].astype(float), prior
     )
