@@ -24,6 +24,7 @@ from weiwan.core.offer_valuation import (
     uplift,
 )
 from weiwan.core.settings import get_settings
+from weiwan.core.strategy_rules import Strategies
 
 CONFIG = load_decide_config()
 
@@ -102,9 +103,9 @@ def test_an_offer_meets_the_first_three_reasons_weighted_by_rank() -> None:
 
 
 def test_an_offer_meets_why_the_customer_would_leave_where_the_reasons_are_known() -> None:
-    """With leaving-reason probabilities the match is each reason's driver match weighted by
-    its probability (relocation: nothing holds a customer who moves away); a row without them
-    keeps its three reasons' match, and the setting turns them off."""
+    """With leaving-reason probabilities (and the setting on: off as shipped, or in a strategy
+    arm) the match is each reason's driver match weighted by its probability (relocation:
+    nothing holds a customer who moves away); a row without them keeps its three reasons'."""
     frame = pd.DataFrame(
         {
             "offer_type": ["care_call", "discount", "care_call", "care_call"],
@@ -114,10 +115,12 @@ def test_an_offer_meets_why_the_customer_would_leave_where_the_reasons_are_known
             "leaving_relocation": [0.1, 0.1, np.nan, 1.0],
         }
     )
-    mix = leaving_mix(frame, CONFIG)
+    assert leaving_mix(frame, CONFIG) is None  # off as shipped
+    on = CONFIG.model_copy(update={"use_leaving_reasons": True})
+    mix = leaving_mix(frame, on)
     assert mix is not None and list(mix.columns) == ["service", "price", "relocation"]
     drivers = reason_drivers(frame, CONFIG)
-    match = driver_match(frame["offer_type"], drivers, CONFIG, mix).tolist()
+    match = driver_match(frame["offer_type"], drivers, on, mix).tolist()
     table = CONFIG.driver_match
     for row, offer in ((0, "care_call"), (1, "discount")):
         expected = (
@@ -130,8 +133,11 @@ def test_an_offer_meets_why_the_customer_would_leave_where_the_reasons_are_known
     assert match[2] == pytest.approx(table["price"]["care_call"])  # no mix: its reasons
     assert match[3] == pytest.approx(table["relocation"]["care_call"])
     assert match[3] < 0.1
-    off = CONFIG.model_copy(update={"use_leaving_reasons": False})
-    assert leaving_mix(frame, off) is None
+    # a strategy arm may try them while decide.yaml leaves them off
+    arms = {"default": {}, "reasons": {"share": 0.2, "use_leaving_reasons": True}}
+    tried = CONFIG.model_copy(update={"strategies": Strategies.model_validate({"arms": arms})})
+    assert tried.for_arm("reasons").use_leaving_reasons
+    assert not tried.for_arm("default").use_leaving_reasons
     # a reason the config does not map, or a driver without a match row, matches as "other"
     odd = pd.DataFrame({"moved_planet": [1.0]})
     other = reason_match(pd.Series(["discount"]), odd, CONFIG).item()

@@ -429,7 +429,9 @@ def test_offers_follow_why_the_leaving_reason_model_says_customers_would_leave(
     def offered(reason: str) -> pd.DataFrame:
         reasons = LeavingReasons(_EveryoneLeavesFor(reason, classes), classes)
         mixer = LeavingMixer(reasons, list(meta.features), model.categories_)
-        frame = decide(ctx, replace(inputs, day=replace(inputs.day, leaving=mixer)))
+        config = inputs.config.model_copy(update={"use_leaving_reasons": True})
+        day = replace(inputs.day, leaving=mixer)
+        frame = decide(ctx, replace(inputs, day=day, config=config))
         acted = frame["action"] & frame["offer_type"].notna() & (frame["trigger_kind"] != "care")
         return frame[acted]
 

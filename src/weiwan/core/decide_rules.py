@@ -29,9 +29,11 @@ class DecideConfig(BaseModel):
     driver_match: dict[str, dict[str, float]]
     drivers: dict[str, list[str]]
     #: match offers to the leaving-reason model's probabilities (the churners' recorded
-    #: reasons, ``analytics.churn.leaving_reasons``) where the model has them, else to the
-    #: churn model's three reasons
-    use_leaving_reasons: bool = True
+    #: reasons, ``analytics.churn.leaving_reasons``) where the model has them, instead of the
+    #: churn model's three reasons. Off by default: on six simulated operators it ranked the
+    #: offers better but saved no more money (docs/next-best-action.md); a strategy arm may
+    #: try it on the operator's own customers
+    use_leaving_reasons: bool = False
     #: the driver (a ``driver_match`` row) each recorded leaving reason stands for; a driver
     #: without a row matches as ``other``
     leaving_reason_drivers: dict[str, str] = Field(
@@ -98,7 +100,7 @@ class DecideConfig(BaseModel):
             }
         if spec.allocation is not None:
             update["allocation"] = spec.allocation
-        for name in ("min_value_per_yuan", "min_value_for_call"):
+        for name in ("min_value_per_yuan", "min_value_for_call", "use_leaving_reasons"):
             if getattr(spec, name) is not None:
                 update[name] = getattr(spec, name)
         return self.model_copy(update=update) if update else self

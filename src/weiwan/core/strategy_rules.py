@@ -42,6 +42,8 @@ class StrategyArm(BaseModel):
     contact_cost: dict[str, float] = Field(default_factory=dict)
     min_value_per_yuan: float | None = Field(None, ge=0.0)
     min_value_for_call: float | None = Field(None, ge=0.0)
+    #: match offers to the leaving-reason model's probabilities (None: as decide.yaml says)
+    use_leaving_reasons: bool | None = None
 
 
 class Strategies(BaseModel):

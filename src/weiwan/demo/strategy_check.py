@@ -223,7 +223,7 @@ def eligible_pool(
     )
     pool = pool[~pool["subscriber_id"].isin(held)].copy()
     pool["cost"] = pool["offer_cost"] + config.contact_cost.get(BASELINE_CHANNEL, 0.0)
-    if leaving is not None:
+    if leaving is not None and config.use_leaving_reasons:
         pool = pool.join(
             leaving.for_subscribers(profile, pool["subscriber_id"]), on="subscriber_id"
         )

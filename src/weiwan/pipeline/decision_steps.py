@@ -103,7 +103,7 @@ def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
         return None
     evidence, features = built
     drivers = reason_drivers(evidence, config)
-    mixer = LeavingMixer.of(model, meta)
+    mixer = LeavingMixer.of(model, meta) if config.use_leaving_reasons else None
     # each evidence customer's reasons for leaving as their features on the day of the offer
     mix = leaving_mix(mixer.columns(features), config) if mixer is not None else None
     evidence["prior"] = prior_uplift(evidence["offer_type"], drivers, config, mix)

@@ -552,7 +552,8 @@ def _score_by_arm(
     if not len(candidates):
         return candidates, set()
     mix_columns: list[str] = []
-    if leaving is not None:
+    wanted = any(config.for_arm(arm).use_leaving_reasons for arm in config.strategies.arms)
+    if leaving is not None and wanted:
         mix = leaving.for_subscribers(profile, candidates["subscriber_id"])
         mix_columns = list(mix.columns)
         candidates = candidates.join(mix, on="subscriber_id")
