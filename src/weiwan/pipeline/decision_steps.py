@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ibis
 import ibis.expr.types as ir
@@ -172,8 +172,8 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
     for issue in library.warnings:
         log.warning("policies.more_generous", problem=str(issue))
     _check_policies(ctx, library)
-    day = day_inputs(ctx, profile)
     config = load_decide_config(paths.decide if paths else None)
+    day = replace(day_inputs(ctx, profile), leaving=_leaving_mixer(ctx, config))
     return DecisionInputs(
         day=day,
         library=library,
@@ -218,14 +218,15 @@ def day_inputs(ctx: RunContext, profile: ir.Table) -> DayInputs:
         dnd=dnd,
         objections=objections,
         trigger_names={r.id: (r.name_zh, r.name_en) for r in rules.rules},
-        leaving=_leaving_mixer(ctx),
     )
 
 
-def _leaving_mixer(ctx: RunContext) -> LeavingMixer | None:
-    """The promoted churn model's leaving-reason classifier, if it has one."""
+def _leaving_mixer(ctx: RunContext, config: DecideConfig) -> LeavingMixer | None:
+    """The promoted churn model's leaving-reason classifier when it has one and decide.yaml
+    or one of its strategy arms matches offers to it (``use_leaving_reasons``)."""
     registry = ctx.registry
-    if registry is None or registry.promoted() is None:
+    wanted = any(config.for_arm(arm).use_leaving_reasons for arm in config.strategies.arms)
+    if not wanted or registry is None or registry.promoted() is None:
         return None
     return LeavingMixer.of(*registry.load())
 

@@ -38,6 +38,9 @@ MIN_CODED = 300
 #: a reason's share of the coded churners below which it is left to the others (too rare to
 #: learn whom it concerns)
 MIN_SHARE = 0.01
+#: coded churners it learns from at most (a fixed random draw beyond): eight classes need a few
+#: thousand, and a province's training month ends hold a hundred thousand
+MAX_ROWS = 30_000
 
 
 @dataclass
@@ -140,6 +143,12 @@ def fit_leaving_reasons(
     if len(classes) < 2:
         return None
     kept = labels.isin(classes).to_numpy()
+    if kept.sum() > MAX_ROWS:
+        drawn = np.random.default_rng(random_state).choice(
+            np.flatnonzero(kept), MAX_ROWS, replace=False
+        )
+        kept = np.zeros(len(kept), dtype=bool)
+        kept[drawn] = True
     y = labels[kept].map({c: i for i, c in enumerate(classes)}).to_numpy()
     # small trees, few rounds: a few thousand churners per operator, eight noisy classes
     classifier = lgb.LGBMClassifier(
