@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from weiwan.analytics.churn.labels import labelled_snapshots
+from weiwan.analytics.churn.leaving_reasons import recorded_reasons
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn.training import TrainingConfig, draw_sample, snapshot_frame
 from weiwan.analytics.contract import TABLES
@@ -319,6 +320,19 @@ def test_training_draws_the_same_stratified_sample_on_spark(runs: Runs) -> None:
             )  # fmt: skip
         else:
             assert _values(left) == _values(right), column
+
+
+def test_the_recorded_leaving_reasons_are_the_same_on_spark(runs: Runs) -> None:
+    """The churners' recorded reasons the leaving-reason model learns from (its query runs in
+    the store): the same codes for the same rows on both engines."""
+    config = TrainingConfig()
+    day = labelled_snapshots(DAY, horizon_months=1, count=1)[0]
+    rows = draw_sample(runs.duckdb, day, config, 1000).rows.to_pandas()
+    churners = rows[rows["churned"]].assign(snapshot_date=day)
+    on_duckdb = recorded_reasons(runs.duckdb, churners, config.horizon_months, DAY)
+    on_spark = recorded_reasons(runs.spark, churners, config.horizon_months, DAY)
+    assert on_duckdb.notna().sum() > 3
+    assert on_spark.tolist() == on_duckdb.tolist()
 
 
 @pytest.fixture(scope="module")
