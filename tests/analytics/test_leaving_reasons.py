@@ -62,3 +62,19 @@ def test_a_province_learns_from_a_fixed_draw(monkeypatch: pytest.MonkeyPatch) ->
     assert first is not None and again is not None
     assert rows == [800, 800]  # of some 4 500 coded churners
     assert np.array_equal(first.mix(x).to_numpy(), again.mix(x).to_numpy())  # the same draw
+
+
+def test_model_train_says_how_the_leaving_reason_model_did() -> None:
+    from weiwan.cli.model import leaving_reasons_line
+
+    judged = {"rows": 1562, "accuracy": 0.6319, "most_common_share": 0.249}
+    line = leaving_reasons_line({"trained": True, "classes": ["a", "b"], "holdout": judged})
+    assert line == (
+        "leaving-reason model: 2 reasons; right for 63.2% of the hold-out's 1,562 coded "
+        "churners (the commonest reason: 24.9%)"
+    )
+    untrained = leaving_reasons_line({"trained": False, "coded_churners": 120, "needed": 300})
+    assert untrained == (
+        "leaving-reason model: not trained, 120 churners have a recorded reason (300 needed)"
+    )
+    assert leaving_reasons_line(None) is None  # a model from before it existed

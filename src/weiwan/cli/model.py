@@ -149,6 +149,7 @@ def _train_on_warehouse(
         **result.meta.metrics["default"],
         "baselines": {k: v for k, v in result.meta.metrics.items() if k != "default"},
         "survival": result.meta.extra.get("survival"),
+        "leaving_reasons": result.meta.extra.get("leaving_reasons"),
         "report": {k: str(v) for k, v in files.items()},
     }
     if as_json:
@@ -158,10 +159,34 @@ def _train_on_warehouse(
     survival = summary["survival"] or {}
     if survival.get("concordance_index") is not None:
         out.print(f"tenure model concordance index: {survival['concordance_index']:.3f}")
+    leaving = leaving_reasons_line(summary["leaving_reasons"])
+    if leaving:
+        out.print(leaving)
     out.print(f"registered {version}" + (" (promoted)" if summary["promoted"] else ""))
     out.print(f"report: {files['html_path']}")
     if not summary["promoted"]:
         out.print(f"score with it: weiwan model promote {version}")
+
+
+def leaving_reasons_line(leaving: dict[str, Any] | None) -> str | None:
+    """One line on the leaving-reason model trained beside the churn model (None: nothing
+    was tried)."""
+    if not leaving:
+        return None
+    if not leaving.get("trained"):
+        return (
+            f"leaving-reason model: not trained, {leaving.get('coded_churners', 0):,} churners "
+            f"have a recorded reason ({leaving.get('needed', 0):,} needed)"
+        )
+    judged = leaving.get("holdout") or {}
+    classes = len(leaving.get("classes") or [])
+    if not judged.get("rows"):
+        return f"leaving-reason model: {classes} reasons, none recorded in the hold-out"
+    return (
+        f"leaving-reason model: {classes} reasons; right for {judged['accuracy']:.1%} of the "
+        f"hold-out's {judged['rows']:,} coded churners (the commonest reason: "
+        f"{judged['most_common_share']:.1%})"
+    )
 
 
 def _finite(value: Any) -> Any:
