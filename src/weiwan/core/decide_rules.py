@@ -105,6 +105,10 @@ class DecideConfig(BaseModel):
                 update[name] = getattr(spec, name)
         return self.model_copy(update=update) if update else self
 
+    def uses_leaving_reasons(self) -> bool:
+        """Whether these settings or any strategy arm's match offers to the leaving reasons."""
+        return any(self.for_arm(arm).use_leaving_reasons for arm in self.strategies.arms)
+
     def holdout_share(self, group: str) -> float:
         """The hold-out share of a trigger (rule id or "risk"), else the default."""
         return float(self.holdout.get(group, self.holdout.get("default", 0.0)))

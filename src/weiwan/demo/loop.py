@@ -42,7 +42,6 @@ import pyarrow as pa
 import yaml
 from sqlalchemy import Engine, select
 
-from weiwan.analytics.churn.leaving_reasons import LeavingMixer
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.config_files import read_yaml
 from weiwan.analytics.decide.config import holdout_bucket, load_decide_config
@@ -68,7 +67,7 @@ from weiwan.ops.org.models import User
 from weiwan.ops.sms.schemas import TemplateIn
 from weiwan.ops.sms.service import create_template, send_bulk
 from weiwan.ops.tasks.models import Task
-from weiwan.pipeline.decision_steps import learned_uplift
+from weiwan.pipeline.decision_steps import learned_uplift, leaving_mixer
 from weiwan.pipeline.publish import publish
 from weiwan.pipeline.publish.rule_documents import FILES, config_dir
 from weiwan.pipeline.run import run_pipeline
@@ -256,10 +255,9 @@ def _month(
     decisions = wh.table("decisions").filter(lambda t: t.snapshot_date == day).to_pandas()
     # hold-outs stay out of both arms: the product's control group is left untouched
     held = set(decisions.loc[decisions["holdout"], "subscriber_id"])
-    learned = learned_uplift(RunContext(wh, day, registry), load_decide_config())
-    promoted = registry.promoted() is not None
-    leaving = LeavingMixer.of(*registry.load()) if promoted else None
-    pool = eligible_pool(wh, day, learned, held, leaving)
+    context, config = RunContext(wh, day, registry), load_decide_config()
+    learned = learned_uplift(context, config)
+    pool = eligible_pool(wh, day, learned, held, leaving_mixer(context, config))
     arms = arm_of(pool["subscriber_id"])
     arpu = pool.drop_duplicates("subscriber_id").set_index("subscriber_id")["arpu_1m"]
     acted = decisions[decisions["action"] & decisions["policy_id"].notna()]

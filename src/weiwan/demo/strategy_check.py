@@ -48,7 +48,7 @@ from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import month_end
-from weiwan.core.offer_valuation import LEAVING_PREFIX, leaving_mix, reason_drivers, uplift
+from weiwan.core.offer_valuation import leaving_mix, reason_drivers, uplift
 from weiwan.pipeline.decision_steps import DecisionInputs, day_inputs, decide, decision_inputs
 from weiwan.pipeline.run import Progress, run_pipeline
 from weiwan.pipeline.steps import RunContext
@@ -223,17 +223,18 @@ def eligible_pool(
     )
     pool = pool[~pool["subscriber_id"].isin(held)].copy()
     pool["cost"] = pool["offer_cost"] + config.contact_cost.get(BASELINE_CHANNEL, 0.0)
+    mix_columns: list[str] = []
     if leaving is not None and config.use_leaving_reasons:
-        pool = pool.join(
-            leaving.for_subscribers(profile, pool["subscriber_id"]), on="subscriber_id"
-        )
+        reasons = leaving.for_subscribers(profile, pool["subscriber_id"])
+        mix_columns = list(reasons.columns)
+        pool = pool.join(reasons, on="subscriber_id")
     mine = customer_uplift(pool, profile, learned, config) if learned is not None else None
     drivers = reason_drivers(pool, config)
     channel = pd.Series(BASELINE_CHANNEL, index=pool.index)
     mix = leaving_mix(pool, config)
     relative = uplift(pool["offer_type"], drivers, channel, config, mine, mix=mix)  # as decided
     pool["predicted_uplift"] = pool["churn_probability"].astype(float) * relative
-    return pool.drop(columns=[] if mix is None else [LEAVING_PREFIX + str(c) for c in mix.columns])
+    return pool.drop(columns=mix_columns)
 
 
 def permitted(wh: Warehouse, day: date, pool: pd.DataFrame) -> pd.DataFrame:

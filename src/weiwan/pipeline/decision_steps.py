@@ -173,7 +173,7 @@ def decision_inputs(ctx: RunContext) -> DecisionInputs | None:
         log.warning("policies.more_generous", problem=str(issue))
     _check_policies(ctx, library)
     config = load_decide_config(paths.decide if paths else None)
-    day = replace(day_inputs(ctx, profile), leaving=_leaving_mixer(ctx, config))
+    day = replace(day_inputs(ctx, profile), leaving=leaving_mixer(ctx, config))
     return DecisionInputs(
         day=day,
         library=library,
@@ -221,12 +221,11 @@ def day_inputs(ctx: RunContext, profile: ir.Table) -> DayInputs:
     )
 
 
-def _leaving_mixer(ctx: RunContext, config: DecideConfig) -> LeavingMixer | None:
+def leaving_mixer(ctx: RunContext, config: DecideConfig) -> LeavingMixer | None:
     """The promoted churn model's leaving-reason classifier when it has one and decide.yaml
     or one of its strategy arms matches offers to it (``use_leaving_reasons``)."""
     registry = ctx.registry
-    wanted = any(config.for_arm(arm).use_leaving_reasons for arm in config.strategies.arms)
-    if not wanted or registry is None or registry.promoted() is None:
+    if not config.uses_leaving_reasons() or registry is None or registry.promoted() is None:
         return None
     return LeavingMixer.of(*registry.load())
 

@@ -552,8 +552,7 @@ def _score_by_arm(
     if not len(candidates):
         return candidates, set()
     mix_columns: list[str] = []
-    wanted = any(config.for_arm(arm).use_leaving_reasons for arm in config.strategies.arms)
-    if leaving is not None and wanted:
+    if leaving is not None and config.uses_leaving_reasons():
         mix = leaving.for_subscribers(profile, candidates["subscriber_id"])
         mix_columns = list(mix.columns)
         candidates = candidates.join(mix, on="subscriber_id")
