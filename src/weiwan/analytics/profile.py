@@ -6,9 +6,12 @@ filters run over.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
+import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from weiwan.analytics.warehouse import EVERYONE, Store, SubscriberRange
 
@@ -21,6 +24,20 @@ def snapshot_rows(warehouse: Store, name: str, snapshot: date) -> ir.Table:
     """One stored result table restricted to one snapshot."""
     table = warehouse.table(name)
     return table.filter(table.snapshot_date == snapshot)
+
+
+def subscriber_features(
+    profile: ir.Table, subscriber_ids: pd.Series, names: Sequence[str]
+) -> pd.DataFrame:
+    """The ``names`` columns of ``profile`` for ``subscriber_ids``, indexed by subscriber_id
+    (text); a column the profile lacks is NaN (unknown, as in training), one not found there
+    has no row. Only those subscribers' rows leave the store."""
+    wanted = ibis.memtable(subscriber_ids.drop_duplicates().astype(str).to_frame("subscriber_id"))
+    rows = profile.mutate(subscriber_id=profile.subscriber_id.cast("string"))
+    present = [name for name in names if name in profile.columns]
+    found = rows.semi_join(wanted, "subscriber_id").select("subscriber_id", *present)
+    frame: pd.DataFrame = found.to_pandas().set_index("subscriber_id")
+    return frame.reindex(columns=list(names))
 
 
 def join_profile(parts: list[ir.Table]) -> ir.Table:

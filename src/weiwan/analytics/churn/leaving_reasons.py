@@ -30,6 +30,7 @@ from weiwan.analytics.churn.labels import horizon_end
 from weiwan.analytics.churn.models import prepare_features
 from weiwan.analytics.churn.registry import ModelMeta
 from weiwan.analytics.features import as_of_rows
+from weiwan.analytics.profile import subscriber_features
 from weiwan.analytics.warehouse import TableSource
 from weiwan.core.offer_valuation import LEAVING_PREFIX
 
@@ -90,14 +91,7 @@ class LeavingMixer:
     def for_subscribers(self, profile: ir.Table, subscriber_ids: pd.Series) -> pd.DataFrame:
         """The reason probabilities of ``subscriber_ids`` from their features in ``profile``
         (the day's), indexed by subscriber_id; absent subscribers have none."""
-        wanted = ibis.memtable(
-            subscriber_ids.drop_duplicates().astype(str).to_frame("subscriber_id")
-        )
-        rows = profile.mutate(subscriber_id=profile.subscriber_id.cast("string"))
-        present = [name for name in self.features if name in profile.columns]
-        frame = rows.semi_join(wanted, "subscriber_id").select("subscriber_id", *present)
-        found = frame.to_pandas().set_index("subscriber_id")
-        return self.columns(found)
+        return self.columns(subscriber_features(profile, subscriber_ids, self.features))
 
 
 def recorded_reasons(

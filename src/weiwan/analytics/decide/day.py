@@ -34,6 +34,7 @@ from weiwan.analytics.decide.arbitration import arbitrate, decision_rows, prejud
 from weiwan.analytics.decide.config import in_holdout
 from weiwan.analytics.decide.strategies import arm_budgets, arm_capacity, draw_arms
 from weiwan.analytics.policies import PolicyLibrary, eligibility, remaining_budgets
+from weiwan.analytics.profile import subscriber_features
 from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import EVERYONE, SubscriberRange, empty_table, id_ranges
 from weiwan.core.consent_rules import MARKETING_ONLY, PURPOSE_CHANNELS, Purpose
@@ -588,13 +589,7 @@ def customer_uplift(
     """Each candidate's (subscriber_id, offer_type, churn_probability, reason_feature) learned
     relative uplift (NaN for offer types nothing was learned for), from its subscriber's
     features in the day's profile."""
-    wanted = ibis.memtable(candidates[["subscriber_id"]].drop_duplicates())
-    rows = profile.mutate(subscriber_id=profile.subscriber_id.cast("string"))
-    present = [name for name in learned.features if name in profile.columns]
-    features = rows.semi_join(wanted, "subscriber_id").select("subscriber_id", *present)
-    frame = features.to_pandas().set_index("subscriber_id")
-    for name in set(learned.features) - set(present):
-        frame[name] = np.nan  # a feature the profile lacks is unknown, as in training
+    frame = subscriber_features(profile, candidates["subscriber_id"], learned.features)
     per_row = frame.reindex(candidates["subscriber_id"])
     per_row.index = candidates.index
     offer = candidates["offer_type"]
