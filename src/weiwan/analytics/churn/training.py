@@ -151,13 +151,18 @@ def _day(value: Any) -> date | None:
     return pd.Timestamp(value).date()
 
 
+def _known_day(warehouse: Store, config: TrainingConfig) -> date:
+    """The last day whose data training may use: the warehouse's last, or ``known_until``
+    when earlier (a backtest)."""
+    known = last_data_day(warehouse)
+    return known if config.known_until is None else min(known, config.known_until)
+
+
 def _training_snapshots(warehouse: Store, config: TrainingConfig) -> list[date]:
     """The labelled month ends to use. Those with fewer than ``HISTORY_MONTHS`` of usage
     before them are left out while two or more remain (their 3-month features would be cut
     short); a short history keeps the latest two that have any usage, with a warning."""
-    known = last_data_day(warehouse)
-    if config.known_until is not None:
-        known = min(known, config.known_until)
+    known = _known_day(warehouse, config)
     candidates = labelled_snapshots(
         known, horizon_months=config.horizon_months, count=config.snapshots
     )
@@ -482,11 +487,13 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
         model = candidates["default"]
         x_all, _ = prepare_features(everything[names], categories=model.categories_)
     drift_reference = reference(everything[names], model.predict_proba(x_all)[:, 1])
-    known = last_data_day(warehouse)
-    if config.known_until is not None:
-        known = min(known, config.known_until)
     model.leaving_reasons_, leaving = _leaving_reasons(
-        warehouse, config, known, (train, x_train), (holdout, x_hold), (everything, x_all)
+        warehouse,
+        config,
+        _known_day(warehouse, config),
+        (train, x_train),
+        (holdout, x_hold),
+        (everything, x_all),
     )
     meta = ModelMeta(
         version="",
