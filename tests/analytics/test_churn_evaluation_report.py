@@ -294,15 +294,17 @@ def test_header_numbers_follow_the_locale(pages: dict[str, str], document: dict[
 
 
 def test_the_leaving_reason_row_says_why_there_is_no_model() -> None:
-    from weiwan.analytics.churn.report import _leaving
+    from weiwan.analytics.churn.report import leaving_reasons_text
     from weiwan.analytics.churn.report_labels import LABELS
 
     untrained = {"trained": False, "coded_churners": 120, "needed": 300}
-    assert _leaving(LABELS["en"], untrained) == (
+    assert leaving_reasons_text(LABELS["en"], untrained) == (
         "not trained: only 120 churners have a recorded reason (300 are needed)"
     )
-    assert "仅 120 位流失用户" in _leaving(LABELS["zh"], untrained)
-    assert _leaving(LABELS["en"], None) == "–"  # a report stored before the model existed
+    assert "仅 120 位流失用户" in leaving_reasons_text(LABELS["zh"], untrained)
+    assert (
+        leaving_reasons_text(LABELS["en"], None) == "–"
+    )  # a report stored before the model existed
 
 
 def test_metrics_table_formats_each_model_and_highlights_the_best(

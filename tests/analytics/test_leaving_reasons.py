@@ -70,11 +70,12 @@ def test_model_train_says_how_the_leaving_reason_model_did() -> None:
     judged = {"rows": 1562, "accuracy": 0.6319, "most_common_share": 0.249}
     line = leaving_reasons_line({"trained": True, "classes": ["a", "b"], "holdout": judged})
     assert line == (
-        "leaving-reason model: 2 reasons; right for 63.2% of the hold-out's 1,562 coded "
-        "churners (the commonest reason: 24.9%)"
+        "Leaving-reason model: tells 2 recorded reasons apart; right for 63.2% of the "
+        "hold-out's 1,562 churners (the commonest reason for all: 24.9%)"
     )
     untrained = leaving_reasons_line({"trained": False, "coded_churners": 120, "needed": 300})
     assert untrained == (
-        "leaving-reason model: not trained, 120 churners have a recorded reason (300 needed)"
+        "Leaving-reason model: not trained: only 120 churners have a recorded reason "
+        "(300 are needed)"
     )
     assert leaving_reasons_line(None) is None  # a model from before it existed

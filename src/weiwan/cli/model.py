@@ -169,24 +169,15 @@ def _train_on_warehouse(
 
 
 def leaving_reasons_line(leaving: dict[str, Any] | None) -> str | None:
-    """One line on the leaving-reason model trained beside the churn model (None: nothing
-    was tried)."""
+    """One line on the leaving-reason model trained beside the churn model, as the model
+    report's header says it (None: nothing was tried)."""
     if not leaving:
         return None
-    if not leaving.get("trained"):
-        return (
-            f"leaving-reason model: not trained, {leaving.get('coded_churners', 0):,} churners "
-            f"have a recorded reason ({leaving.get('needed', 0):,} needed)"
-        )
-    judged = leaving.get("holdout") or {}
-    classes = len(leaving.get("classes") or [])
-    if not judged.get("rows"):
-        return f"leaving-reason model: {classes} reasons, none recorded in the hold-out"
-    return (
-        f"leaving-reason model: {classes} reasons; right for {judged['accuracy']:.1%} of the "
-        f"hold-out's {judged['rows']:,} coded churners (the commonest reason: "
-        f"{judged['most_common_share']:.1%})"
-    )
+    from weiwan.analytics.churn.report import leaving_reasons_text
+    from weiwan.analytics.churn.report_labels import LABELS
+
+    labels = LABELS["en"]
+    return f"{labels['leaving_reasons']}: {leaving_reasons_text(labels, leaving)}"
 
 
 def _finite(value: Any) -> Any:

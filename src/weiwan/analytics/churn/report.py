@@ -182,9 +182,10 @@ def _sample(labels: Mapping[str, str], sample: Mapping[str, Any] | None) -> str:
     return labels["sample_share"].format(subscribers=subscribers, share=_fmt_pct(share, 1))
 
 
-def _leaving(labels: Mapping[str, str], leaving: Mapping[str, Any] | None) -> str:
-    """The classifier of the recorded leaving reasons: how it did on the hold-out's churners,
-    or why there is none (a report stored before it existed: a dash)."""
+def leaving_reasons_text(labels: Mapping[str, str], leaving: Mapping[str, Any] | None) -> str:
+    """The classifier of the recorded leaving reasons (the model metadata's
+    ``leaving_reasons``): how it did on the hold-out's churners, or why there is none (a model
+    from before it existed: a dash); in the language of ``labels``."""
     if not leaving:
         return DASH
     if not leaving.get("trained"):
@@ -225,7 +226,7 @@ def _header(document: Mapping[str, Any], labels: Mapping[str, str]) -> list[tupl
         (labels["training_window"], window),
         (labels["training_rows"], _fmt_int(model.get("training_rows"))),
         (labels["training_sample"], _sample(labels, model.get("sample"))),
-        (labels["leaving_reasons"], _leaving(labels, model.get("leaving_reasons"))),
+        (labels["leaving_reasons"], leaving_reasons_text(labels, model.get("leaving_reasons"))),
         (labels["holdout"], _text(model.get("holdout_snapshot"))),
         (
             labels["holdout_size"],
