@@ -52,10 +52,11 @@ def _delivery(root: Path) -> Path:
             "offnet_voice_share": "0.2" if early else "0.5",
             "competitor_service_calls": "0" if early else str(k - 2),
             "recharge_amount": "0" if k % 2 else "30",
+            "dropped_calls": "0" if early else str(2 * (k - 2)),
         }
         usage.append(row)
-        usage.append(f.usage(1, month))
-    f.write_csv(root / "monthly_usage.csv", f.USAGE_HEADER, usage)
+        usage.append(f.usage(1, month) | {"dropped_calls": "0"})
+    f.write_csv(root / "monthly_usage.csv", [*f.USAGE_HEADER, "dropped_calls"], usage)
     f.write_csv(
         root / "status_events.csv",
         EVENT_HEADER,
@@ -205,18 +206,22 @@ def test_hand_computed_features(tmp_path: Path, warehouse: Warehouse) -> None:
     assert u0["bill_trend_3m"] == pytest.approx(-0.5)
     assert u0["offnet_share_change_3m"] == pytest.approx(0.3)
     assert (u0["competitor_calls_1m"], u0["competitor_calls_3m"]) == (3, 6)
+    assert (u0["dropped_calls_1m"], u0["dropped_calls_3m"]) == (6, 12)
     assert u0["recharge_months_6m"] == 3 and u0["recharge_1m"] == 0
     assert u0["usage_months"] == 6
     assert u0["suspensions_90d"] == 1 and u0["days_since_suspension"] == 51
     assert u0["status"] == "active"  # the pre-disconnect on 2026-11-05 is after the snapshot
     assert u0["call_forwarding_active"]
     assert (u0["complaints_90d"], u0["complaints_high_90d"], u0["complaints_total"]) == (4, 1, 5)
+    assert (u0["complaints_network_90d"], u0["complaints_billing_90d"]) == (2, 2)
     assert u0["complaints_unresolved"] == 2  # K3 closes after midnight; K4 never; K5 at 20:00
     assert (u0["last_survey_score"], u0["low_scores_180d"]) == (4, 1)
     assert u0["star_level"] == 1  # the operator's extra attribute column
     u1 = feats["U000001"]
+    assert (u1["dropped_calls_1m"], u1["dropped_calls_3m"]) == (0, 0)
     assert u1["bill_trend_3m"] == pytest.approx(0.0)
     assert u1["complaints_total"] == 0 and u1["suspensions_90d"] == 0
+    assert (u1["complaints_network_90d"], u1["complaints_billing_90d"]) == (0, 0)
     assert pd.isna(u1["last_survey_score"]) and pd.isna(u1["days_since_suspension"])
     assert not u1["call_forwarding_active"]
 
@@ -235,6 +240,7 @@ def test_mid_month_snapshot_uses_the_last_complete_bill_month(
     assert u0["usage_months"] == 5  # May-Sep: only months up to the snapshot
     assert not u0["call_forwarding_active"]  # switched on 2026-10-25
     assert u0["complaints_total"] == 2
+    assert (u0["complaints_network_90d"], u0["complaints_billing_90d"]) == (0, 1)  # K1 only
     early = _features(warehouse, date(2026, 9, 30))
     assert "U000002" in early  # still a subscriber before leaving
 
@@ -349,3 +355,24 @@ def test_features_in_parts_are_the_features_at_once(tmp_path: Path) -> None:
     )
     roaming = stored.set_index("subscriber_id").roaming_mean_3m.dropna()
     assert roaming.index.tolist() == [first]  # everyone else NULL, the feature not skipped
+
+
+def test_a_warehouse_from_before_a_contract_column_gains_it_and_skips_its_features(
+    tmp_path: Path,
+) -> None:
+    """A warehouse whose ``monthly_usage`` predates ``dropped_calls`` (the column dropped here
+    as an old file would lack it) gets it on opening, empty: its features are skipped as an
+    undelivered input's, the others computed as before."""
+    path = tmp_path / "old.duckdb"
+    with Warehouse(path, threads=2) as wh:
+        delivered = f.delivery(tmp_path / "d", subscribers=3)
+        ingest(delivered, snapshot=date(2026, 11, 30), warehouse=wh)
+        wh.execute("ALTER TABLE monthly_usage DROP COLUMN dropped_calls")
+        assert "dropped_calls" not in wh.table("monthly_usage").columns
+    with Warehouse(path, threads=2) as wh:
+        assert "dropped_calls" in wh.table("monthly_usage").columns
+        assert "dropped_calls" in undelivered_inputs(wh, date(2026, 10, 31))
+        feats = compute_features(wh, date(2026, 10, 31)).execute()
+    assert len(feats) == 3
+    assert feats["dropped_calls_3m"].isna().all()
+    assert feats["competitor_calls_3m"].notna().all()

@@ -38,3 +38,21 @@ def test_features_on_spark_equal_duckdb(spark: Any, tmp_path: Path, snapshot: da
     assert len(expected) > 400
     assert list(on_spark.columns) == list(expected.columns)
     pd.testing.assert_frame_equal(on_spark, expected, check_dtype=False, rtol=1e-9)
+
+
+def test_files_written_before_a_contract_column_read_without_it(spark: Any, tmp_path: Path) -> None:
+    """Parquet exported before ``dropped_calls`` joined the contract: Spark reads the column as
+    never delivered (its features skipped, the rest as on DuckDB), not as an error."""
+    import pyarrow.parquet as pq
+
+    simulate(subscribers=300, months=4, seed=22, out=tmp_path / "sim", end_month="2026-10")
+    with Warehouse(tmp_path / "wh.duckdb", threads=2) as wh:
+        ingest(tmp_path / "sim", snapshot=date(2026, 10, 31), warehouse=wh)
+        export_warehouse(wh, tmp_path / "parquet")
+    usage = tmp_path / "parquet" / "monthly_usage.parquet"
+    pq.write_table(pq.read_table(usage).drop_columns(["dropped_calls"]), usage)
+    features = compute_features(SparkSource(spark, tmp_path / "parquet"), date(2026, 10, 31))
+    frame = features.execute()
+    assert len(frame) > 200
+    assert frame["dropped_calls_3m"].isna().all()
+    assert frame["competitor_calls_3m"].notna().all()

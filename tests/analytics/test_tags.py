@@ -25,8 +25,10 @@ _INT = [
     "tenure_months", "age", "device_age_months", "months_to_contract_end",
     "competitor_calls_1m", "competitor_calls_3m", "call_forwarding_days_1m",
     "call_forwarding_days_3m", "zero_usage_days_1m", "zero_usage_days_3m", "recharge_months_6m",
+    "dropped_calls_1m", "dropped_calls_3m",
     "usage_months", "suspensions_90d", "days_since_suspension", "plan_changes_180d",
     "complaints_90d", "complaints_high_90d", "complaints_total", "complaints_unresolved",
+    "complaints_network_90d", "complaints_billing_90d",
     "last_survey_score", "low_scores_180d", "retention_offers_180d", "days_since_retention_offer",
 ]  # fmt: skip
 _FLOAT = [
@@ -340,3 +342,16 @@ def test_catalog_describes_every_tag() -> None:
     assert arpu["band_ids"][0] == "arpu_0_30" and arpu["feature"] == "arpu_1m"
     assert catalog["competitor_service_caller"]["name_zh"] == "呼叫异网客服"
     assert catalog["zero_usage"]["kind"] == "flag" and catalog["zero_usage"]["band_ids"] == []
+
+
+def test_poor_network_experience_needs_the_dropped_calls() -> None:
+    """Four dropped calls last month set it; fewer do not; an operator that delivers no
+    dropped-call counts (NULL) never has it set."""
+    v = tag_values(
+        rows(
+            {"dropped_calls_1m": 4},
+            {"dropped_calls_1m": 3, "dropped_calls_3m": 9},
+            {"dropped_calls_1m": None, "dropped_calls_3m": None},
+        )
+    )
+    assert v["poor_network_experience"] == [True, False, False]

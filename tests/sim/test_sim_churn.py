@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,10 @@ import pytest
 
 from weiwan.sim import SimulationSummary
 from weiwan.sim.calendar import make_window
+from weiwan.sim.context import make_context
+from weiwan.sim.dynamics import init_state, step_month
 from weiwan.sim.profile import draw_profile
+from weiwan.sim.signals import usage_month
 from weiwan.sim.traits import _responsiveness, draw_traits, expected_responsiveness
 
 from .sim_fixtures import END, one
@@ -303,3 +307,50 @@ def test_true_probability_is_learnable_but_not_trivial(sim_db: Any) -> None:
     y = np.array([r[1] for r in rows], dtype=bool)
     assert 0.75 < _auc(p, y) < 0.97
     assert abs(p.mean() - y.mean()) < 0.15 * y.mean()  # the truth is calibrated
+
+
+# --- network experience -------------------------------------------------------------------
+
+
+def test_dropped_calls_show_the_network_failures_complained_of_or_not() -> None:
+    """A month's network failure shows in the line's dropped calls whether or not it complained;
+    the countryside drops more calls than towns; a line that made no call drops none. The
+    counts come from their own random stream: every other usage column is drawn as before."""
+    window = make_window("2025-06", 3)
+    rng = np.random.default_rng(5)
+    profile = draw_profile(rng, np.arange(30_000, dtype=np.int64), window)
+    ctx = make_context(window, profile, draw_traits(rng, profile), 5)
+    state = init_state(ctx, rng)
+    month = step_month(ctx, state, rng, 0)
+    start, kept = rng.bit_generator.state, copy.deepcopy((state, month))  # usage moves balances
+    idx, cols = usage_month(ctx, state, month, rng, np.random.default_rng(1))
+    rng.bit_generator.state = start
+    again_idx, again = usage_month(ctx, *kept, rng, np.random.default_rng(2))
+    assert np.array_equal(idx, again_idx)
+    assert all(np.array_equal(cols[c], again[c]) for c in cols if c != "dropped_calls")
+    assert not np.array_equal(cols["dropped_calls"], again["dropped_calls"])
+    drops, voice = cols["dropped_calls"], cols["voice_minutes"]
+    failed = month.net_fail[idx]
+    silent = failed & ~month.complaint[idx]
+    calling = voice > 50
+    assert silent.sum() > 0.5 * failed.sum()  # most failures bring no complaint
+    assert drops[silent & calling].mean() > 4 * drops[~failed & calling].mean()
+    rural = profile.rural[idx].astype(bool)
+    ok = ~failed & calling
+    assert drops[ok & rural].mean() > 1.5 * drops[ok & ~rural].mean()
+    assert (drops[voice == 0] == 0).all()
+
+
+def test_network_quality_leavers_had_more_dropped_calls(sim_db: Any) -> None:
+    leavers = one(
+        sim_db,
+        """select avg(dropped_calls) from before_churn b
+        join churn_records c using (subscriber_id)
+        where c.reason_code = 'network_quality' and k between 0 and 2""",
+    )
+    stayers = one(
+        sim_db,
+        """select avg(dropped_calls) from monthly_usage
+        where subscriber_id not in (select subscriber_id from churn_records)""",
+    )
+    assert leavers > 2 * stayers

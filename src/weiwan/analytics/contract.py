@@ -302,6 +302,17 @@ MONTHLY_USAGE = Table(
             minimum=0,
             optional_input=True,
         ),
+        Column(
+            "dropped_calls",
+            INT,
+            "掉话次数",
+            "Dropped calls",
+            required=False,
+            unit="calls",
+            minimum=0,
+            description="calls of the line the network dropped in the month (network side, "
+            "e.g. from the call detail or measurement records)",
+        ),
     ),
 )
 

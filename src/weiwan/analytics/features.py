@@ -62,6 +62,7 @@ _SUMS = {  # feature stem -> column summed over 1 and 3 months
     "competitor_calls": "competitor_service_calls",
     "call_forwarding_days": "call_forwarding_days",
     "zero_usage_days": "zero_usage_days",
+    "dropped_calls": "dropped_calls",
 }
 
 
@@ -253,6 +254,10 @@ def _care(wh: TableSource, snapshot: date) -> tuple[ir.Table, ir.Table]:
     complaints = comp.group_by("subscriber_id").aggregate(
         complaints_90d=recent.sum(),
         complaints_high_90d=(comp.severity == "high").sum(where=recent),
+        # what the complaints were about says why the customer would leave (a network fault,
+        # a bill) more than how many there were: the leaving-reason model's evidence
+        complaints_network_90d=(comp.category == "network").sum(where=recent),
+        complaints_billing_90d=(comp.category == "billing").sum(where=recent),
         complaints_total=comp.count(),
         complaints_unresolved=open_at_end.sum(),
     )
@@ -274,12 +279,16 @@ _ZERO_WHEN_ABSENT = (
     "call_forwarding_days_3m",
     "zero_usage_days_1m",
     "zero_usage_days_3m",
+    "dropped_calls_1m",
+    "dropped_calls_3m",
     "recharge_months_6m",
     "usage_months",
     "suspensions_90d",
     "plan_changes_180d",
     "complaints_90d",
     "complaints_high_90d",
+    "complaints_network_90d",
+    "complaints_billing_90d",
     "complaints_total",
     "complaints_unresolved",
     "low_scores_180d",
@@ -300,6 +309,7 @@ INPUT_FEATURES: dict[str, tuple[str, ...]] = {
     "zero_usage_days": ("zero_usage_days_1m", "zero_usage_days_3m"),
     "recharge_amount": ("recharge_1m", "recharge_mean_3m", "recharge_months_6m"),
     "distinct_contacts": ("contacts_1m", "contacts_trend_3m"),
+    "dropped_calls": ("dropped_calls_1m", "dropped_calls_3m"),
 }
 
 

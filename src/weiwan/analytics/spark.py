@@ -14,7 +14,13 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from weiwan.analytics.contract import TABLES
-from weiwan.analytics.warehouse import SNAPSHOT, Warehouse, one_delivery, quote
+from weiwan.analytics.warehouse import (
+    SNAPSHOT,
+    Warehouse,
+    one_delivery,
+    quote,
+    with_contract_columns,
+)
 
 
 class SparkSource:
@@ -29,7 +35,8 @@ class SparkSource:
     def table(self, name: str) -> ir.Table:
         if name not in self._tables:
             path = f"{self.root}/{name}.parquet"
-            self._tables[name] = self.con.read_parquet(path, table_name=name)
+            rows = self.con.read_parquet(path, table_name=name)
+            self._tables[name] = with_contract_columns(rows, name)
         return self._tables[name]
 
     def extra_columns(self, table_name: str) -> dict[str, str]:

@@ -35,6 +35,7 @@ from weiwan.analytics.warehouse import (
     empty_table,
     latest_rows,
     one_delivery,
+    with_contract_columns,
 )
 from weiwan.core.errors import ConfigError
 from weiwan.core.settings import Settings
@@ -144,7 +145,7 @@ class SparkWarehouse:
             else:
                 reader = self.session.read.option("mergeSchema", "true")
                 frame = reader.option("basePath", self._uri(name)).parquet(self._uri(name))
-                self._tables[name] = self._register(frame)
+                self._tables[name] = with_contract_columns(self._register(frame), name)
         return self._tables[name]
 
     def extra_columns(self, table_name: str) -> dict[str, str]:

@@ -244,6 +244,18 @@ def empty_table(schema: Mapping[str, str]) -> ir.Table:
     return ibis.memtable(ibis.schema(dict(schema)).to_pyarrow().empty_table())
 
 
+def with_contract_columns(rows: ir.Table, name: str) -> ir.Table:
+    """The stored ``rows`` of contract table ``name`` with the contract columns its files
+    predate as typed NULLs (never delivered): Spark reads files as they were written, where
+    the DuckDB warehouse adds a new column to its table on opening."""
+    contract = next((t for t in TABLES if t.name == name), None)
+    if contract is None:
+        return rows
+    absent = {c.name: ibis.null(WAREHOUSE_TYPES[c.type]) for c in contract.columns}
+    absent = {name: null for name, null in absent.items() if name not in rows.columns}
+    return rows.mutate(**absent) if absent else rows
+
+
 #: prefix of the tables map_batches fills; dropped after the next store, or when reopened
 _MAPPED = "_mapped_"
 
@@ -335,6 +347,7 @@ class Warehouse:
             self.execute(ddl)
         for contract in TABLES:
             self.execute(_table_ddl(contract))
+        self._add_new_contract_columns()
         # batch results a crashed run left behind
         leftover = self.execute(
             "SELECT table_name FROM information_schema.tables WHERE starts_with(table_name, ?)",
@@ -342,6 +355,23 @@ class Warehouse:
         )
         self._mapped = [str(name) for (name,) in leftover]
         self._drop_mapped()
+
+    def _add_new_contract_columns(self) -> None:
+        """A warehouse created before a column joined the contract gains it (NULL: never
+        delivered), so the features built on it see an undelivered input, not an error."""
+        stored = set(
+            self.execute(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema()"
+            )
+        )
+        for contract in TABLES:
+            for column in contract.columns:
+                if (contract.name, column.name) not in stored:
+                    kind = duckdb_type(WAREHOUSE_TYPES[column.type])
+                    self.execute(
+                        f"ALTER TABLE {quote(contract.name)} ADD COLUMN {quote(column.name)} {kind}"
+                    )
 
     def map_batches(
         self, rows: ir.Table, fn: BatchFn, schema: pa.Schema, *, batch_rows: int = 100_000

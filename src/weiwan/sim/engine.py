@@ -49,6 +49,7 @@ class ChunkRun:
         self.window, self.seed, self.chunk = window, seed, chunk
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, chunk]))
         self.campaign_rng = np.random.default_rng(np.random.SeedSequence([seed, chunk, 0xCA4]))
+        self.network_rng = np.random.default_rng(np.random.SeedSequence([seed, chunk, 0x4E7]))
         profile = draw_profile(self.rng, np.arange(start, start + size, dtype=np.int64), window)
         self.ctx = make_context(window, profile, draw_traits(self.rng, profile), seed)
         self.ids = padded_ids("U", profile.global_index)
@@ -61,7 +62,7 @@ class ChunkRun:
         label = self.window.labels[m]
         at_risk = int(state.alive.sum())
         month = step_month(ctx, state, rng, m)
-        idx, cols = usage_month(ctx, state, month, rng)
+        idx, cols = usage_month(ctx, state, month, rng, self.network_rng)
         sinks.extract("monthly_usage", _usage_table(idx, cols, ids, label))
         sinks.extract("status_events", status_events(ctx, month, ids, rng))
         sinks.extract("complaints", complaints(ctx, month, ids, rng))

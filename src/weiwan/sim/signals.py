@@ -129,13 +129,38 @@ def _billing(
     }
 
 
+#: dropped calls per month of a line with habitual voice use (260 minutes): everywhere, the
+#: extra in the countryside's weaker coverage, and during a network failure (× a uniform draw
+#: in the given range: some failures are an afternoon, some a week)
+DROPS_BASE, DROPS_RURAL, DROPS_FAILURE = 0.25, 0.35, (2.0, 6.0)
+
+
+def _network_experience(
+    ctx: Context, month: Month, idx: np.ndarray, voice: np.ndarray, rng: np.random.Generator
+) -> Columns:
+    """Dropped calls (掉话次数), as the operator's network side counts them per line: a network
+    failure the line suffered shows here whether or not it complained (most do not). Only
+    calls made can drop, so the count follows the month's voice use."""
+    rural = ctx.profile.rural[idx]
+    failure = month.net_fail[idx] * rng.uniform(*DROPS_FAILURE, len(idx))
+    calls = np.sqrt(np.maximum(voice, 0.0) / 260.0)
+    return {"dropped_calls": rng.poisson(calls * (DROPS_BASE + DROPS_RURAL * rural + failure))}
+
+
 def usage_month(
-    ctx: Context, state: State, month: Month, rng: np.random.Generator
+    ctx: Context,
+    state: State,
+    month: Month,
+    rng: np.random.Generator,
+    network_rng: np.random.Generator,
 ) -> tuple[np.ndarray, Columns]:
-    """(row indices, monthly_usage columns) for every line in service during the month."""
+    """(row indices, monthly_usage columns) for every line in service during the month; the
+    network-side counts are drawn from their own stream (``network_rng``), so adding them left
+    every other column's draws as they were."""
     idx = np.flatnonzero(month.present)
     vol = _volumes(ctx, state, month, idx, rng)
     rival = _rival_signals(ctx, state, month, idx, rng, month.events)
     bill = _billing(ctx, state, month, idx, vol.pop("_frac"), rng)
     vol.pop("_fade")
-    return idx, {**bill, **vol, **rival}
+    network = _network_experience(ctx, month, idx, vol["voice_minutes"], network_rng)
+    return idx, {**bill, **vol, **rival, **network}

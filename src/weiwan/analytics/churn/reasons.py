@@ -93,8 +93,14 @@ TEMPLATES: dict[str, tuple[Text, Text]] = {
     ),
     "zero_usage_days_1m": _count("上月零使用{n}天", "no usage on {n} days last month"),
     "zero_usage_days_3m": _count("近3个月零使用{n}天", "no usage on {n} days in 3 months"),
+    "dropped_calls_1m": _count("上月掉话{n}次", "{n} dropped calls last month"),
+    "dropped_calls_3m": _count("近3个月掉话{n}次", "{n} dropped calls in 3 months"),
     "complaints_90d": _count("近90天投诉{n}次", "{n} complaints in 90 days"),
     "complaints_high_90d": _count("近90天严重投诉{n}次", "{n} serious complaints in 90 days"),
+    "complaints_network_90d": _count(
+        "近90天网络质量投诉{n}次", "{n} network complaints in 90 days"
+    ),
+    "complaints_billing_90d": _count("近90天计费投诉{n}次", "{n} billing complaints in 90 days"),
     "complaints_unresolved": _count("{n}件投诉未解决", "{n} complaints still open"),
     "complaints_total": _count("累计投诉{n}次", "{n} complaints in total"),
     "last_survey_score": _count("最近满意度评分{n}分", "last satisfaction score {n}/10"),
