@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from datetime import date
@@ -247,3 +248,32 @@ def test_the_recorded_leaving_reasons_are_learned_and_judged_on_the_holdout(
     base = pd.Series(true[known]).map(pd.Series(true[known]).value_counts(normalize=True))
     print(f"P(true reason): classifier {given.mean():.3f}, base rates {base.mean():.3f}")
     assert given.mean() > base.mean() + 0.05
+
+
+def test_scores_carry_the_likeliest_leaving_reason_of_the_explained(
+    operator: tuple[Path, Warehouse],
+    registered: tuple[ModelRegistry, str, TrainingResult, dict[str, Path]],
+) -> None:
+    """Each subscriber given reasons also gets the reason they would most likely leave over
+    and its probability (the leaving-reason model's); the others, and a model trained without
+    one, get none."""
+    _, wh = operator
+    registry, _, _, _ = registered
+    model, meta = registry.load()
+    frame = snapshot_frame(wh, date(2026, 9, 30), TrainingConfig()).head(2000)
+    scores = score_frame(model, meta, frame)
+    explained = scores["reason_1"].notna()
+    assert explained.any() and (~explained).any()
+    given = scores[explained]
+    assert given["leaving_reason"].isin(model.leaving_reasons_.classes).all()
+    assert given["leaving_reason_share"].between(1 / len(model.leaving_reasons_.classes), 1).all()
+    assert given["leaving_reason"].nunique() >= 3
+    assert scores.loc[~explained, "leaving_reason"].isna().all()
+    without = copy.copy(model)
+    without.leaving_reasons_ = None
+    bare = score_frame(without, meta, frame)
+    assert bare["leaving_reason"].isna().all() and bare["leaving_reason_share"].isna().all()
+    pd.testing.assert_frame_equal(bare.drop(columns=_LEAVING), scores.drop(columns=_LEAVING))
+
+
+_LEAVING = ["leaving_reason", "leaving_reason_share"]

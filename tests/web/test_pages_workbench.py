@@ -235,6 +235,24 @@ def test_card_shows_reasons_policies_and_script_in_both_languages(
         assert f'id="task-{world["tasks"][("S00001", channel)]}"' in en.text
 
 
+def test_card_names_the_likeliest_leaving_reason_where_the_model_gives_one(
+    app: FastAPI, engine: Engine, world: dict[str, Any]
+) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            update(CustomerView)
+            .where(CustomerView.subscriber_id == "S00001")
+            .values(leaving_reason="network_quality", leaving_reason_share=0.62)
+        )
+    zh = page_login(app, "agent").get("/customers/S00001")
+    assert 'id="customer-leaving-reason"' in zh.text
+    assert "最可能的离网原因" in zh.text and "网络质量" in zh.text and "62" in zh.text
+    en = page_login(app, "agent", "en").get("/customers/S00001")
+    assert "Most likely to leave over" in en.text and "Network quality" in en.text
+    other = page_login(app, "agent").get("/customers/S00002")  # a model without one: none
+    assert other.status_code == 200 and 'id="customer-leaving-reason"' not in other.text
+
+
 @SQLITE
 def test_card_names_the_tags_in_the_readers_language(
     app: FastAPI, engine: Engine, world: dict[str, Any]

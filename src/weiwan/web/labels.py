@@ -40,6 +40,17 @@ OFFER_TYPES: dict[str, Any] = {
     "prepay_and_get": _l("Prepay and get"),
     "care_call": _l("Care call"),
 }
+#: the leaving reasons of the data contract (churn_records.reason_code)
+LEAVING_REASONS: dict[str, Any] = {
+    "price": _l("Price"),
+    "network_quality": _l("Network quality"),
+    "service": _l("Service"),
+    "competitor_offer": _l("Competitor offer"),
+    "contract_end": _l("Contract ended"),
+    "relocation": _l("Relocation"),
+    "non_payment": _l("Non-payment"),
+    "other": _l("Other"),
+}
 OUTCOMES: dict[str, Any] = {
     "connected": _l("Connected"),
     "not_reached": _l("Not reached"),

@@ -25,6 +25,8 @@ from weiwan.analytics.warehouse import BatchFn, Store
 #: (probability, subscriber_id) of a band's last row in rank order
 Cut = tuple[float, str]
 _REASONS = [f"reason_{k}{suffix}" for k in (1, 2, 3) for suffix in ("", "_en", "_feature")]
+#: the likeliest leaving reason and its probability, given with the reasons (NULL otherwise)
+_LEAVING = (("leaving_reason", pa.string()), ("leaving_reason_share", pa.float64()))
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def score_schema(id_type: pa.DataType) -> pa.Schema:
             ("risk_band", pa.string()),
             ("model_version", pa.string()),
             *[(name, pa.string()) for name in _REASONS],
+            *_LEAVING,
         ]
     )
 
@@ -168,6 +171,8 @@ def score_in_batches(
         "risk_band",
         model_version=ibis.literal(meta.version, type="string"),
         **{name: ibis.null("string") for name in _REASONS},
+        leaving_reason=ibis.null("string"),
+        leaving_reason_share=ibis.null("float64"),
     )
     if reasons_for == "none":
         return blank

@@ -640,4 +640,22 @@ def scored_rows(
     reasons = top_reasons(contributions, features.loc[rows, meta.features], meta.features).reindex(
         features.index
     )
-    return pd.concat([scored, reasons], axis=1).reset_index(drop=True)
+    leaving = likeliest_leaving_reason(model, x.loc[rows]).reindex(features.index)
+    return pd.concat([scored, reasons, leaving], axis=1).reset_index(drop=True)
+
+
+def likeliest_leaving_reason(model: Any, x: pd.DataFrame) -> pd.DataFrame:
+    """Per row of model-ready features ``x``, the reason the subscriber would most likely
+    leave over and its probability (``leaving_reason``, ``leaving_reason_share``), from the
+    model's leaving-reason classifier; NULL for a model trained without one."""
+    out = pd.DataFrame(
+        {"leaving_reason": pd.Series(None, index=x.index, dtype=object),
+         "leaving_reason_share": pd.Series(np.nan, index=x.index, dtype=float)}
+    )  # fmt: skip
+    reasons = getattr(model, "leaving_reasons_", None)
+    if reasons is None or not len(x):
+        return out
+    mix = reasons.mix(x)
+    out["leaving_reason"] = mix.idxmax(axis=1).astype(object)
+    out["leaving_reason_share"] = mix.max(axis=1).round(4)
+    return out

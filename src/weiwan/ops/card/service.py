@@ -63,6 +63,8 @@ CUSTOMER_FIELDS = (
     "churn_probability",
     "risk_band",
     "model_version",
+    "leaving_reason",
+    "leaving_reason_share",
 )
 
 _SID: BindParameter[str] = bindparam("sid")

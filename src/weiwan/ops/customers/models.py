@@ -68,6 +68,10 @@ class CustomerView(Base):
     reasons: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[str | None] = mapped_column(Text)
     eligible_policies: Mapped[str | None] = mapped_column(Text)
+    #: the reason the subscriber would most likely leave over (churn_records' codes) and its
+    #: probability, from the churn model's leaving-reason classifier; NULL without one
+    leaving_reason: Mapped[str | None] = mapped_column(String(32))
+    leaving_reason_share: Mapped[float | None] = mapped_column(Float)
 
 
 class PublishedDecision(Base):

@@ -33,7 +33,7 @@ from weiwan.web import formatting
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import CHANNELS as CHANNEL_WORDS
-from weiwan.web.labels import CONSENT_PURPOSES, OUTCOMES, PAYMENT_TYPES, label
+from weiwan.web.labels import CONSENT_PURPOSES, LEAVING_REASONS, OUTCOMES, PAYMENT_TYPES, label
 
 #: how many days back the card shows the real-time alerts acted on
 LIVE_ALERT_DAYS = 7
@@ -139,6 +139,15 @@ def refusal_label(code: str | None) -> str:
         return "—"
     word = REFUSAL_REASONS.get(code)
     return str(word) if word is not None else code
+
+
+def leaving_reason(customer: dict[str, Any]) -> dict[str, Any] | None:
+    """The reason the customer would most likely leave over, in the reader's words, and its
+    probability; None where the published model has no leaving-reason classifier."""
+    code, share = customer.get("leaving_reason"), customer.get("leaving_reason_share")
+    if not code or share is None:
+        return None
+    return {"text": label(LEAVING_REASONS, code), "share": float(share)}
 
 
 def _localised(language: str, zh: str | None, en: str | None) -> str:
@@ -304,6 +313,7 @@ def _context(
         "customer": card.customer,
         "subscriber_id": card.customer["subscriber_id"],
         "reasons": reasons,
+        "leaving_reason": leaving_reason(card.customer),
         "policies": policies,
         "policy_names": {p["policy_id"]: p["name"] for p in policies},
         "tasks": tasks,

@@ -1,0 +1,33 @@
+"""The customer view's likeliest leaving reason and its probability (离网原因).
+
+Revision ID: 0028_leaving_reason
+Revises: 0027_erasures
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0028_leaving_reason"
+down_revision: str | Sequence[str] | None = "0027_erasures"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Add ``customer_view.leaving_reason`` and ``leaving_reason_share`` (NULL until the next
+    publication of a model with a leaving-reason classifier)."""
+    with op.batch_alter_table("customer_view", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("leaving_reason", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("leaving_reason_share", sa.Float(), nullable=True))
+
+
+def downgrade() -> None:
+    """Drop the two columns."""
+    with op.batch_alter_table("customer_view", schema=None) as batch_op:
+        batch_op.drop_column("leaving_reason_share")
+        batch_op.drop_column("leaving_reason")
