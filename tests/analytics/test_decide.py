@@ -110,14 +110,16 @@ def test_an_offer_meets_why_the_customer_would_leave_where_the_reasons_are_known
         {
             "offer_type": ["care_call", "discount", "care_call", "care_call"],
             "reason_feature": ["bill_change_3m"] * 4,
-            "leaving_service": [0.6, 0.6, np.nan, 0.0],
-            "leaving_price": [0.3, 0.3, np.nan, 0.0],
-            "leaving_relocation": [0.1, 0.1, np.nan, 1.0],
+            "p_leaving_service": [0.6, 0.6, np.nan, 0.0],
+            "p_leaving_price": [0.3, 0.3, np.nan, 0.0],
+            "p_leaving_relocation": [0.1, 0.1, np.nan, 1.0],
         }
     )
     assert leaving_mix(frame, CONFIG) is None  # off as shipped
     on = CONFIG.model_copy(update={"use_leaving_reasons": True})
-    mix = leaving_mix(frame, on)
+    # the scores' likeliest reason beside the probabilities is not read as two more reasons
+    scored = frame.assign(leaving_reason="service", leaving_reason_share=0.6)
+    mix = leaving_mix(scored, on)
     assert mix is not None and list(mix.columns) == ["service", "price", "relocation"]
     drivers = reason_drivers(frame, CONFIG)
     match = driver_match(frame["offer_type"], drivers, on, mix).tolist()

@@ -24,8 +24,9 @@ REASON_COLUMNS = ("reason_feature", "reason_feature_2", "reason_feature_3")
 #: contributions, which the scores do not keep (docs/next-best-action.md)
 REASON_WEIGHTS = (3.0, 2.0, 1.0)
 #: the columns a candidate's leaving-reason probabilities come in: this prefix + the reason
-#: (``analytics.churn.leaving_reasons``; NaN where the subscriber has none)
-LEAVING_PREFIX = "leaving_"
+#: (``analytics.churn.leaving_reasons``; NaN where the subscriber has none). Not "leaving_":
+#: the scores' ``leaving_reason`` and ``leaving_reason_share`` would be read as two reasons
+LEAVING_PREFIX = "p_leaving_"
 
 
 def leaving_mix(frame: pd.DataFrame, config: DecideConfig) -> pd.DataFrame | None:
