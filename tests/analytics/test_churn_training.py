@@ -268,12 +268,18 @@ def test_scores_carry_the_likeliest_leaving_reason_of_the_explained(
     assert given["leaving_reason"].isin(model.leaving_reasons_.classes).all()
     assert given["leaving_reason_share"].between(1 / len(model.leaving_reasons_.classes), 1).all()
     assert given["leaving_reason"].nunique() >= 3
+    for _, row in given.head(50).iterrows():  # every reason's probability, the likeliest first
+        mix = json.loads(row["leaving_mix"])
+        assert set(mix) == set(model.leaving_reasons_.classes)
+        assert sum(mix.values()) == pytest.approx(1.0, abs=1e-3)
+        assert max(mix, key=mix.get) == row["leaving_reason"]
+        assert mix[row["leaving_reason"]] == row["leaving_reason_share"]
     assert scores.loc[~explained, "leaving_reason"].isna().all()
     without = copy.copy(model)
     without.leaving_reasons_ = None
     bare = score_frame(without, meta, frame)
-    assert bare["leaving_reason"].isna().all() and bare["leaving_reason_share"].isna().all()
+    assert bare[_LEAVING].isna().all().all()
     pd.testing.assert_frame_equal(bare.drop(columns=_LEAVING), scores.drop(columns=_LEAVING))
 
 
-_LEAVING = ["leaving_reason", "leaving_reason_share"]
+_LEAVING = ["leaving_reason", "leaving_reason_share", "leaving_mix"]

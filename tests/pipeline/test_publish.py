@@ -145,7 +145,7 @@ def test_publish_fills_the_customer_view(wh: Warehouse, engine: sa.Engine) -> No
         assert reasons[0]["feature"] == profile.at[sub, "reason_1_feature"]
 
     # the likeliest leaving reason and its probability, as scored (NULL where not given)
-    for column in ("leaving_reason", "leaving_reason_share"):
+    for column in ("leaving_reason", "leaving_reason_share", "leaving_mix"):
         scored_as = profile.loc[view.index, column].astype(object).where(profile[column].notna())
         assert (view[column].astype(object).fillna("-") == scored_as.fillna("-")).all(), column
 

@@ -6,6 +6,7 @@ go through the same arithmetic."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,6 +28,23 @@ REASON_WEIGHTS = (3.0, 2.0, 1.0)
 #: (``analytics.churn.leaving_reasons``; NaN where the subscriber has none). Not "leaving_":
 #: the scores' ``leaving_reason`` and ``leaving_reason_share`` would be read as two reasons
 LEAVING_PREFIX = "p_leaving_"
+
+
+def leaving_columns(published: str | None) -> dict[str, float]:
+    """A published leaving-reason mix (JSON, reason → probability; the customer view's
+    ``leaving_mix``) as candidate columns (:data:`LEAVING_PREFIX` + reason); none where there
+    is none or it does not read as one."""
+    try:
+        mix = json.loads(published) if published else {}
+    except ValueError:
+        return {}
+    if not isinstance(mix, dict):
+        return {}
+    columns: dict[str, float] = {}
+    for reason, share in mix.items():
+        if isinstance(share, int | float) and not isinstance(share, bool):
+            columns[LEAVING_PREFIX + str(reason)] = float(share)
+    return columns
 
 
 def leaving_mix(frame: pd.DataFrame, config: DecideConfig) -> pd.DataFrame | None:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from api_helpers import login
 from customer_fixtures import customer, decision, publish_rules
 from event_fixtures import bearer, event, seed_event_token
-from ledger_fixtures import caps, library_policy, publish_library
+from ledger_fixtures import DECIDE, caps, library_policy, publish_library, publish_text
 from weiwan.core.db import session_scope
 from weiwan.core.settings import get_settings
 from weiwan.ops.consents.service import Statement, record_statements
@@ -124,6 +124,36 @@ def test_the_offer_meets_the_customers_first_three_reasons(app: FastAPI, city: E
     match = (3 * 1.0 + 2 * 0.9) / 5
     expected = (1 - (1 - 0.6) ** 12) * 0.3 * match * 1200 - 33
     assert offer["policy_id"] == "disc"
+    assert offer["expected_value"] == pytest.approx(expected, abs=0.01)
+
+
+def test_the_offer_meets_why_the_customer_would_leave_when_decide_yaml_says_so(
+    app: FastAPI, city: Engine
+) -> None:
+    """The published leaving-reason mix matches offers as the daily decisions do with
+    ``use_leaving_reasons``: the reasons say price (a discount), the mix says service (a care
+    call); off as shipped, the reasons decide."""
+    _library(city)
+    reasons = [{"zh": "账单上升", "en": "bill up", "feature": "bill_change_3m"}]
+    mix = {"service": 0.9, "price": 0.1}
+    with session_scope(city) as session:
+        for sid in ACTED[2:4]:
+            view = session.get(CustomerView, sid)
+            assert view is not None
+            view.reasons, view.leaving_mix = json.dumps(reasons), json.dumps(mix)
+    _post(app, event("po-off", ACTED[2]))
+    _, made = _decision(city, "po-off")
+    assert isinstance(made["offer"], dict) and made["offer"]["policy_id"] == "disc"
+    publish_text(
+        city, "decide", DECIDE.replace("use_leaving_reasons: false", "use_leaving_reasons: true")
+    )
+    _post(app, event("po-on", ACTED[3]))
+    _, made = _decision(city, "po-on")
+    offer = made["offer"]
+    assert isinstance(offer, dict), json.dumps(made)
+    assert offer["policy_id"] == "care"
+    match = 0.9 * 1.0 + 0.1 * 0.2  # the care call's match of service and of price
+    expected = (1 - (1 - 0.6) ** 12) * 0.15 * match * 1200 - 3
     assert offer["expected_value"] == pytest.approx(expected, abs=0.01)
 
 

@@ -25,8 +25,13 @@ from weiwan.analytics.warehouse import BatchFn, Store
 #: (probability, subscriber_id) of a band's last row in rank order
 Cut = tuple[float, str]
 _REASONS = [f"reason_{k}{suffix}" for k in (1, 2, 3) for suffix in ("", "_en", "_feature")]
-#: the likeliest leaving reason and its probability, given with the reasons (NULL otherwise)
-_LEAVING = (("leaving_reason", pa.string()), ("leaving_reason_share", pa.float64()))
+#: the likeliest leaving reason, its probability and every reason's, given with the reasons
+#: (NULL otherwise)
+_LEAVING = (
+    ("leaving_reason", pa.string()),
+    ("leaving_reason_share", pa.float64()),
+    ("leaving_mix", pa.string()),
+)
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,7 @@ def score_in_batches(
         **{name: ibis.null("string") for name in _REASONS},
         leaving_reason=ibis.null("string"),
         leaving_reason_share=ibis.null("float64"),
+        leaving_mix=ibis.null("string"),
     )
     if reasons_for == "none":
         return blank

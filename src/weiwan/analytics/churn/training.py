@@ -9,6 +9,7 @@ then the default is refitted on every labelled snapshot and registered.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -646,16 +647,22 @@ def scored_rows(
 
 def likeliest_leaving_reason(model: Any, x: pd.DataFrame) -> pd.DataFrame:
     """Per row of model-ready features ``x``, the reason the subscriber would most likely
-    leave over and its probability (``leaving_reason``, ``leaving_reason_share``), from the
-    model's leaving-reason classifier; NULL for a model trained without one."""
+    leave over and its probability (``leaving_reason``, ``leaving_reason_share``), and every
+    reason's (``leaving_mix``: JSON, reason → probability, what the real-time offer matches
+    offers with), from the model's leaving-reason classifier; NULL for a model without one."""
     out = pd.DataFrame(
         {"leaving_reason": pd.Series(None, index=x.index, dtype=object),
-         "leaving_reason_share": pd.Series(np.nan, index=x.index, dtype=float)}
+         "leaving_reason_share": pd.Series(np.nan, index=x.index, dtype=float),
+         "leaving_mix": pd.Series(None, index=x.index, dtype=object)}
     )  # fmt: skip
     reasons = getattr(model, "leaving_reasons_", None)
     if reasons is None or not len(x):
         return out
-    mix = reasons.mix(x)
+    mix = reasons.mix(x).round(4)
     out["leaving_reason"] = mix.idxmax(axis=1).astype(object)
-    out["leaving_reason_share"] = mix.max(axis=1).round(4)
+    out["leaving_reason_share"] = mix.max(axis=1)
+    names = [str(c) for c in mix.columns]
+    out["leaving_mix"] = [
+        json.dumps(dict(zip(names, row, strict=True))) for row in mix.to_numpy().tolist()
+    ]
     return out

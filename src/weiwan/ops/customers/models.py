@@ -72,6 +72,9 @@ class CustomerView(Base):
     #: probability, from the churn model's leaving-reason classifier; NULL without one
     leaving_reason: Mapped[str | None] = mapped_column(String(32))
     leaving_reason_share: Mapped[float | None] = mapped_column(Float)
+    #: every reason's probability (JSON, reason → probability): the real-time offer's match
+    #: where decide.yaml uses the leaving reasons
+    leaving_mix: Mapped[str | None] = mapped_column(Text)
 
 
 class PublishedDecision(Base):

@@ -29,7 +29,12 @@ from sqlalchemy.orm import Session
 
 from weiwan.core.event_rules import EventRule
 from weiwan.core.months import add_months
-from weiwan.core.offer_valuation import REASON_COLUMNS, below_hurdle, score_candidates
+from weiwan.core.offer_valuation import (
+    REASON_COLUMNS,
+    below_hurdle,
+    leaving_columns,
+    score_candidates,
+)
 from weiwan.core.policy_rules import PolicyRule
 from weiwan.ops import locks
 from weiwan.ops.consents.service import automated_objectors
@@ -211,7 +216,9 @@ def _candidates(
     for index, (request, answer) in enumerate(zip(requests, answers, strict=True)):
         customer = request.customer
         risk = max(float(customer.churn_probability or 0.0), request.rule.event_risk or 0.0)
-        features = _reason_features(customer)  # once per customer, not per candidate
+        # once per customer, not per candidate: the reasons' features, and the leaving-reason
+        # mix the daily decisions match offers with where decide.yaml says so
+        features = {**_reason_features(customer), **leaving_columns(customer.leaving_mix)}
         for pid in spaced_ids(customer.eligible_policies):
             policy = rules.library.policies.get(pid)
             if (
