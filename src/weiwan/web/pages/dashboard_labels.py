@@ -6,6 +6,7 @@ from typing import Any
 
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
+from weiwan.web.labels import LEAVING_REASONS
 
 METRICS: dict[str, Any] = {
     "churn_rate": _l("Churn rate"),
@@ -45,14 +46,8 @@ MEMBERS: dict[str, Any] = {
     # payment types
     "prepaid": _l("Prepaid"),
     "postpaid": _l("Postpaid"),
-    # churn reasons
-    "price": _l("Price"),
-    "network_quality": _l("Network quality"),
-    "service": _l("Service"),
-    "competitor_offer": _l("Competitor offer"),
-    "contract_end": _l("Contract ended"),
-    "relocation": _l("Relocation"),
-    "non_payment": _l("Non-payment"),
+    # churn reasons ("other" as the join channels' above)
+    **LEAVING_REASONS,
     "internal": _l("Internal"),
     "external": _l("External"),
     "controllable": _l("Controllable"),
