@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 from ibis.backends.sql.datatypes import DuckDBType
 
-from weiwan.analytics.contract import TABLES, WAREHOUSE_TYPES, Table
+from weiwan.analytics.contract import TABLES, TABLES_BY_NAME, WAREHOUSE_TYPES, Table
 from weiwan.core.files import private_dir, restrict
 from weiwan.core.settings import Settings
 
@@ -248,7 +248,7 @@ def with_contract_columns(rows: ir.Table, name: str) -> ir.Table:
     """The stored ``rows`` of contract table ``name`` with the contract columns its files
     predate as typed NULLs (never delivered): Spark reads files as they were written, where
     the DuckDB warehouse adds a new column to its table on opening."""
-    contract = next((t for t in TABLES if t.name == name), None)
+    contract = TABLES_BY_NAME.get(name)
     if contract is None:
         return rows
     absent = {c.name: ibis.null(WAREHOUSE_TYPES[c.type]) for c in contract.columns}

@@ -176,9 +176,7 @@ def score_in_batches(
         "risk_band",
         model_version=ibis.literal(meta.version, type="string"),
         **{name: ibis.null("string") for name in _REASONS},
-        leaving_reason=ibis.null("string"),
-        leaving_reason_share=ibis.null("float64"),
-        leaving_mix=ibis.null("string"),
+        **{name: ibis.null(ibis.dtype(kind)) for name, kind in _LEAVING},
     )
     if reasons_for == "none":
         return blank

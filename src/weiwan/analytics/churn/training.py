@@ -633,15 +633,16 @@ def scored_rows(
     if reasons_for == "none":
         explained[:] = False
     rows = features.index[explained]
+    x_explained = x.loc[rows]
     # the booster refuses an empty frame: no row to explain (reasons_for="none", or nobody at
     # risk) gives no contributions
     contributions = (
-        model.contributions(x.loc[rows]) if len(rows) else np.zeros((0, len(meta.features)))
+        model.contributions(x_explained) if len(rows) else np.zeros((0, len(meta.features)))
     )
     reasons = top_reasons(contributions, features.loc[rows, meta.features], meta.features).reindex(
         features.index
     )
-    leaving = likeliest_leaving_reason(model, x.loc[rows]).reindex(features.index)
+    leaving = likeliest_leaving_reason(model, x_explained).reindex(features.index)
     return pd.concat([scored, reasons, leaving], axis=1).reset_index(drop=True)
 
 
