@@ -16,7 +16,9 @@ from weiwan.analytics.churn.models import (
     NaiveBayesChurnModel,
     baseline_models,
     default_model,
+    inner_splits,
     prepare_features,
+    validation_slice,
 )
 
 
@@ -166,3 +168,41 @@ def test_labels_must_be_binary_with_both_classes() -> None:
         LogisticChurnModel().fit(x, np.zeros(4))
     with pytest.raises(ValueError, match="0/1"):
         LogisticChurnModel().fit(x, np.array([0, 1, 2, 1]))
+
+
+def _in_three_snapshots(x: pd.DataFrame, y: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, Any]:
+    """Each customer three times, as in three snapshots whose label windows overlap: the same
+    churn, the usage a little different."""
+    rng = np.random.default_rng(0)
+    copies = []
+    for _ in range(3):
+        copy = x.copy()
+        for column in ("usage_drop", "bill", "tenure_months"):
+            copy[column] = copy[column] + rng.normal(0, 0.01, len(copy))
+        copies.append(copy)
+    customers = np.tile(np.arange(len(y)), 3)
+    return pd.concat(copies, ignore_index=True), np.tile(y, 3), customers
+
+
+@pytest.mark.parametrize("large_rows", [200_000, 5_000], ids=["inner folds", "one slice"])
+def test_a_customer_in_several_snapshots_is_validated_apart(
+    data: dict[str, Any], large_rows: int
+) -> None:
+    """Split across fit and validation rows, a customer's copies are memorised and early
+    stopping runs on; kept on one side (``groups``), the model stops in time and ranks new
+    customers better."""
+    x, y, customers = _in_three_snapshots(data["x"], data["y"])
+    fitted = {}
+    for name, groups in (("plain", None), ("grouped", customers)):
+        model = default_model(0)
+        model.large_rows = large_rows
+        fitted[name] = model.fit(x, y, groups=groups)
+    auc = {
+        name: roc_auc_score(data["y_test"], model.predict_proba(data["x_test"])[:, 1])
+        for name, model in fitted.items()
+    }
+    assert fitted["grouped"].n_rounds_ < fitted["plain"].n_rounds_ / 3, auc
+    assert auc["grouped"] > auc["plain"] + 0.01, auc
+    for fit_rows, checked in [*inner_splits(y, customers, 3, 0), validation_slice(y, customers, 0)]:
+        assert not set(customers[fit_rows]) & set(customers[checked])
+        assert len(fit_rows) + len(checked) == len(y)

@@ -55,7 +55,8 @@ def test_default_reaches_097_of_the_true_probability(
 ) -> None:
     root, warehouse = large_operator
     day = date.fromisoformat(str(result.meta.holdout_snapshot))
-    assert len(result.meta.training_snapshots) == 6  # a year of history: six training months
+    # a year of history: six training months, each its month end and its 15th
+    assert len(result.meta.training_snapshots) == 12
     holdout = snapshot_frame(warehouse, day, TrainingConfig())
     truth = pq.read_table(root / "sim" / "truth" / "monthly_truth.parquet").to_pandas()
     truth = truth[truth.month == f"{day:%Y-%m}"].set_index("subscriber_id")["p_churn_next"]
@@ -65,7 +66,9 @@ def test_default_reaches_097_of_the_true_probability(
         y, score_frame(result.holdout_model, result.meta, holdout)["churn_probability"]
     )
     print(f"hold-out AUC {ours:.4f}, true probability {best:.4f}, ratio {ours / best:.4f}")
-    assert ours == pytest.approx(result.evaluation["default"]["roc_auc"], abs=1e-4)
+    # the evaluation's hold-out is a stratified sample of these rows at most (a million
+    # training rows over thirteen snapshots leave ~77 k a snapshot): the same AUC within noise
+    assert ours == pytest.approx(result.evaluation["default"]["roc_auc"], abs=2e-3)
     assert ours >= 0.96 * best, (ours, best)
 
 

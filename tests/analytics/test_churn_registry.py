@@ -12,7 +12,12 @@ import pytest
 
 import factories as f
 from feature_names import documented_features
-from weiwan.analytics.churn.labels import horizon_end, labelled_snapshots, labels
+from weiwan.analytics.churn.labels import (
+    horizon_end,
+    labelled_mid_months,
+    labelled_snapshots,
+    labels,
+)
 from weiwan.analytics.churn.reasons import sentences, top_reason_features, top_reasons
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry, WeakModelError
 from weiwan.analytics.ingest import ingest
@@ -69,6 +74,16 @@ def test_label_windows_and_snapshots(tmp_path: Path, warehouse: Warehouse) -> No
         date(2026, 7, 31), date(2026, 8, 31), date(2026, 9, 30)
     ]  # fmt: skip
     assert labelled_snapshots(date(2026, 10, 31), horizon_months=3, count=1) == [date(2026, 7, 31)]
+    # mid-month days: each window (the 15th to the 15th) closed by the last data day
+    assert labelled_mid_months(date(2026, 10, 31), horizon_months=1, count=2, day=15) == [
+        date(2026, 8, 15), date(2026, 9, 15)
+    ]  # fmt: skip
+    assert labelled_mid_months(date(2026, 10, 14), horizon_months=1, count=1, day=15) == [
+        date(2026, 8, 15)  # 15 Sep's window ends 15 Oct, a day after the data
+    ]  # fmt: skip
+    assert labelled_mid_months(date(2026, 10, 31), horizon_months=3, count=1, day=28) == [
+        date(2026, 7, 28)
+    ]  # fmt: skip
     f.delivery(tmp_path, subscribers=4)
     header = ["subscriber_id", "churn_date", "churn_type", "reason_code", "destination_competitor"]
     f.write_csv(tmp_path / "churn_records.csv", header, [
@@ -131,6 +146,12 @@ def test_top_reasons_take_the_largest_positive_contributions() -> None:
     assert first["reason_2_en"] == "bill down 30% in 3 months"
     assert first["reason_3"] is None  # tenure lowers the risk here: not a reason
     assert reasons.iloc[1][["reason_1", "reason_2", "reason_3"]].isna().all()
+    # a feature of the day (the same for everyone) conditions the model but is no reason,
+    # however much it moves the score
+    day = top_reason_features(
+        np.array([[0.9, 0.2, 5.0, 0.0]]), [*names[:2], "days_since_month_end"]
+    )
+    assert [list(f) for f in day] == [["competitor_calls_3m"], ["bill_trend_3m"], [None]]
     # the features alone (the uplift evidence's drivers), the same as the sentences name
     features = top_reason_features(contrib, names)
     assert [list(f) for f in features] == [

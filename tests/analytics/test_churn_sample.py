@@ -118,7 +118,12 @@ def test_the_model_learns_from_the_sample_and_its_report_says_so(
     registry = ModelRegistry(root / "models")
     config = TrainingConfig(snapshots=3, sample_subscribers=2000, refit=False)
     _, result, files = train_and_register(wh, registry, config)
-    days = [*result.meta.training_snapshots, str(result.meta.holdout_snapshot)]
+    extra = result.meta.extra
+    days = [
+        *result.meta.training_snapshots,
+        *extra["refit_only_snapshots"],
+        str(result.meta.holdout_snapshot),
+    ]
     labelled = churners = 0
     for day in days:
         population = labelled_population(wh, date.fromisoformat(day), config).to_pandas()

@@ -99,7 +99,12 @@ def test_tenure_model_checked_on_what_happened_later(
 
 def test_time_based_holdout_and_side_by_side_evaluation(trained: TrainingResult) -> None:
     meta = trained.meta
-    assert meta.training_snapshots == ["2026-06-30", "2026-07-31", "2026-08-31"]
+    # month ends and mid-month days (the daily run scores both); the 15th before the hold-out
+    # learns churn up to 15 Oct, inside the hold-out's window: the refit's only
+    assert meta.training_snapshots == [
+        "2026-06-15", "2026-06-30", "2026-07-15", "2026-07-31", "2026-08-15", "2026-08-31",
+    ]  # fmt: skip
+    assert meta.extra["refit_only_snapshots"] == ["2026-09-15"]
     assert meta.holdout_snapshot == "2026-09-30"
     assert set(trained.evaluation) == {"default", "naive_bayes", "logistic_regression"}
     default = trained.evaluation["default"]
@@ -185,7 +190,11 @@ def test_a_backtest_uses_only_labels_known_on_its_day(operator: tuple[Path, Ware
     day = date(2026, 9, 15)
     config = TrainingConfig(snapshots=3, known_until=day, refit=False)
     result = train_on_warehouse(operator[1], config)
-    assert result.meta.holdout_snapshot == "2026-07-31"  # 31 Aug: its window ends 30 Sep
+    # 31 Aug's window ends 30 Sep: the latest closed is the 15th of August's
+    assert result.meta.holdout_snapshot == "2026-08-15"
+    # 31 Jul is known (its window closed 31 Aug) but inside the hold-out's window: refit only
+    assert result.meta.extra["refit_only_snapshots"] == ["2026-07-31"]
+    assert "2026-07-15" in result.meta.training_snapshots
     for text in [*result.meta.training_snapshots, result.meta.holdout_snapshot]:
         assert horizon_end(date.fromisoformat(text), 1) <= day
 

@@ -241,8 +241,10 @@ def test_mid_month_snapshot_uses_the_last_complete_bill_month(
     assert not u0["call_forwarding_active"]  # switched on 2026-10-25
     assert u0["complaints_total"] == 2
     assert (u0["complaints_network_90d"], u0["complaints_billing_90d"]) == (0, 1)  # K1 only
+    assert u0["days_since_month_end"] == 15  # the last bill closed on 30 Sep
     early = _features(warehouse, date(2026, 9, 30))
     assert "U000002" in early  # still a subscriber before leaving
+    assert early["U000000"]["days_since_month_end"] == 0
 
 
 def test_features_never_change_when_later_data_is_added(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from weiwan.analytics.warehouse import (
     TableSource,
 )
 from weiwan.core.logging import get_logger
-from weiwan.core.months import add_months, last_complete_month
+from weiwan.core.months import add_months, last_complete_month, month_end
 
 log = get_logger(__name__)
 
@@ -341,6 +341,17 @@ def log_undelivered(snapshot: date, missing: list[str]) -> None:
 FLOAT_DIGITS = 6
 
 
+#: features that describe the day, not the subscriber (the same for everyone on it): the
+#: churn model conditions on them, but they are never a reason to leave and never drift
+DAY_FEATURES = ("days_since_month_end",)
+
+
+def days_since_month_end(snapshot: date) -> int:
+    """Days from the end of the last bill month to ``snapshot``: 0 at a month end, 15 on the
+    15th — how old the last bill is and how much of the month's events are in."""
+    return (snapshot - month_end(last_complete_month(snapshot))).days
+
+
 def compute_features(
     wh: TableSource,
     snapshot: date,
@@ -369,6 +380,7 @@ def compute_features(
         **filled,
         call_forwarding_active=joined.call_forwarding_active.fill_null(False),
         status=joined._event_status.fill_null(joined._status_at_delivery),
+        days_since_month_end=ibis.literal(days_since_month_end(snapshot), "int64"),
     ).drop("_event_status", "_status_at_delivery")
     missing = undelivered_inputs(wh, snapshot) if not_delivered is None else not_delivered
     if missing:

@@ -69,6 +69,7 @@ FEATURES: dict[str, Any] = {
     "plan_changes_180d": _l("Plan changes, 180 days"),
     "retention_offers_180d": _l("Retention offers received, 180 days"),
     "days_since_retention_offer": _l("Days since the last retention offer"),
+    "days_since_month_end": _l("Days since the month end"),
     "complaints_90d": _l("Complaints, 90 days"),
     "complaints_high_90d": _l("Serious complaints, 90 days"),
     "complaints_network_90d": _l("Network complaints, 90 days"),

@@ -49,3 +49,16 @@ def labelled_snapshots(last_data_day: date, *, horizon_months: int, count: int) 
     if horizon_end(latest, horizon_months) > last_data_day:
         latest = month_end(add_months(latest, -1))
     return [month_end(add_months(latest, -k)) for k in reversed(range(count))]
+
+
+def labelled_mid_months(
+    last_data_day: date, *, horizon_months: int, count: int, day: int
+) -> list[date]:
+    """The latest ``count`` snapshots on the ``day``-th of a month whose horizon ends by
+    ``last_data_day``, oldest first (the daily run scores mid-month days too, and a model
+    learns what a mid-month day shows only from such days)."""
+    back = add_months(last_data_day, -horizon_months)
+    latest = date(back.year, back.month, day)
+    while horizon_end(latest, horizon_months) > last_data_day:
+        latest = add_months(latest, -1)
+    return [add_months(latest, -k) for k in reversed(range(count))]

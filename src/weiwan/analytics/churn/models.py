@@ -26,7 +26,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 from sklearn.naive_bayes import CategoricalNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -172,6 +172,33 @@ class _ChurnEstimator(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         raise NotImplementedError
 
 
+Split = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
+
+
+def inner_splits(labels: npt.NDArray[np.int64], groups: Any, folds: int, seed: int) -> list[Split]:
+    """``folds`` stratified inner folds (fit rows, validation rows); with ``groups`` every
+    group's rows fall in one fold."""
+    rows = np.zeros((len(labels), 1))
+    if groups is None:
+        plain = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        return list(plain.split(rows, labels))
+    grouped = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    return list(grouped.split(rows, labels, np.asarray(groups)))
+
+
+def validation_slice(labels: npt.NDArray[np.int64], groups: Any, seed: int) -> Split:
+    """A tenth of the rows to stop early and calibrate on (fit rows, slice rows): stratified,
+    or a tenth of the groups with ``groups`` (at the sizes this serves the churn share evens
+    out)."""
+    rows = np.arange(len(labels))
+    if groups is None:
+        fit_idx, cal_idx = train_test_split(rows, test_size=0.1, stratify=labels, random_state=seed)
+        return fit_idx, cal_idx
+    _, codes = np.unique(np.asarray(groups), return_inverse=True)
+    held = np.random.default_rng(seed).random(int(codes.max()) + 1 if len(codes) else 0) < 0.1
+    return rows[~held[codes]], rows[held[codes]]
+
+
 class GradientBoostingChurnModel(_ChurnEstimator):
     """The default: LightGBM with native categoricals and NaN, and calibrated probabilities.
 
@@ -263,11 +290,15 @@ class GradientBoostingChurnModel(_ChurnEstimator):
             params, train, num_boost_round=rounds, valid_sets=[checked], callbacks=[stop]
         )
 
-    def fit(self, X: pd.DataFrame, y: Any) -> Self:  # noqa: N803
+    def fit(self, X: pd.DataFrame, y: Any, groups: Any = None) -> Self:  # noqa: N803
+        """Fit on ``X``, ``y``; ``groups`` (e.g. the subscriber of each row) keeps every group
+        on one side of the inner validation: a subscriber in several snapshots whose label
+        windows overlap is one churn seen twice, and split across the sides it is memorised,
+        not learnt (the rounds then run on far too long)."""
         prepared, labels = self._prepare_fit(X, y)
         minority = int(min(labels.sum(), len(labels) - labels.sum()))
         if len(prepared) > self.large_rows:
-            self._fit_large(prepared, labels)
+            self._fit_large(prepared, labels, groups)
             return self
         if minority < max(2, self.inner_folds) * 5:  # too few to stop early or calibrate
             self.num_leaves_ = min(self._leaf_candidates())
@@ -275,8 +306,7 @@ class GradientBoostingChurnModel(_ChurnEstimator):
             self.booster_ = self._train(prepared, labels, self.n_rounds_, leaves=self.num_leaves_)
             self.calibrator_: Any = None
             return self
-        folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state)
-        splits = list(folds.split(prepared, labels))
+        splits = inner_splits(labels, groups, self.inner_folds, self.random_state)
         best_loss = np.inf
         chosen, chosen_oof, chosen_rounds = 0, np.zeros(len(labels)), [1]
         for leaves in self._leaf_candidates():
@@ -304,13 +334,14 @@ class GradientBoostingChurnModel(_ChurnEstimator):
         self._calibrate(chosen_oof, labels)
         return self
 
-    def _fit_large(self, prepared: pd.DataFrame, labels: npt.NDArray[np.int64]) -> None:
-        """One stratified validation slice stops every leaf candidate early and picks the best
-        by its log loss; the chosen model (trained without the slice) is kept and the slice
-        calibrates it, so a million rows cost one fit per candidate, not ``inner_folds``."""
-        fit_idx, cal_idx = train_test_split(
-            np.arange(len(labels)), test_size=0.1, stratify=labels, random_state=self.random_state
-        )
+    def _fit_large(
+        self, prepared: pd.DataFrame, labels: npt.NDArray[np.int64], groups: Any = None
+    ) -> None:
+        """One validation slice (:func:`validation_slice`) stops every leaf candidate early and
+        picks the best by its log loss; the chosen model (trained without the slice) is kept
+        and the slice calibrates it, so a million rows cost one fit per candidate, not
+        ``inner_folds``."""
+        fit_idx, cal_idx = validation_slice(labels, groups, self.random_state)
         x_fit, y_fit = prepared.iloc[fit_idx], labels[fit_idx]
         x_cal, y_cal = prepared.iloc[cal_idx], labels[cal_idx]
         best_loss = np.inf

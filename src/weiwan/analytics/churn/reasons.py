@@ -14,6 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from weiwan.analytics.features import DAY_FEATURES
+
 Text = Callable[[pd.Series], pd.Series]
 
 
@@ -110,6 +112,7 @@ TEMPLATES: dict[str, tuple[Text, Text]] = {
     "tenure_months": _count("在网{n}个月", "{n} months on the network"),
     "device_age_months": _count("终端已使用{n}个月", "device is {n} months old"),
     "recharge_months_6m": _count("近6个月有{n}个月充值", "recharged in {n} of the last 6 months"),
+    "days_since_month_end": _count("距上个月末{n}天", "{n} days since the month end"),
     "usage_months": _count("近6个月有{n}个月有账单", "billed in {n} of the last 6 months"),
     "plan_changes_180d": _count("近半年变更套餐{n}次", "changed plan {n} times in 6 months"),
     "retention_offers_180d": _count("近半年获得挽留优惠{n}次", "{n} retention offers in 6 months"),
@@ -233,7 +236,9 @@ def _top_positions(
 ) -> list[npt.NDArray[np.int64]]:
     """Per rank, first to k-th: the position in ``names`` of each row's k-th largest positive
     contribution, ``len(names)`` where fewer features push the risk up."""
-    contrib = contributions[:, : len(names)]
+    contrib = contributions[:, : len(names)].copy()
+    # a feature of the day (the same for everyone) conditions the model, it is no reason
+    contrib[:, [j for j, name in enumerate(names) if name in DAY_FEATURES]] = 0.0
     order = np.argsort(-contrib, axis=1)[:, :k]
     rows = np.arange(len(contrib))
     return [np.where(contrib[rows, chosen] > 0, chosen, len(names)) for chosen in order.T]

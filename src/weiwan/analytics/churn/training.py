@@ -22,7 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from weiwan.analytics.churn.drift import reference
-from weiwan.analytics.churn.labels import labelled_snapshots, labels
+from weiwan.analytics.churn.labels import (
+    horizon_end,
+    labelled_mid_months,
+    labelled_snapshots,
+    labels,
+)
 from weiwan.analytics.churn.leaving_reasons import (
     MIN_CODED,
     LeavingReasons,
@@ -41,7 +46,7 @@ from weiwan.analytics.churn.metrics import (
 from weiwan.analytics.churn.models import baseline_models, default_model, prepare_features
 from weiwan.analytics.churn.reasons import top_reasons
 from weiwan.analytics.churn.registry import ModelMeta
-from weiwan.analytics.features import active_subscribers, compute_features
+from weiwan.analytics.features import DAY_FEATURES, active_subscribers, compute_features
 from weiwan.analytics.warehouse import SNAPSHOT, RestrictedSource, Store, TableSource
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import get_logger
@@ -120,6 +125,14 @@ class TrainingConfig:
     #: train as on this day: only snapshots whose label window has closed by it (a backtest of
     #: what the product would have had that day); None: the latest delivery
     known_until: date | None = None
+    #: also train on this day of each month (1-28; None: month ends only). The daily run
+    #: scores every day, and a model trained on month ends alone misreads a mid-month day,
+    #: whose last bill is weeks old and whose month has only begun (docs/churn-model.md)
+    mid_month_day: int | None = 15
+
+    def __post_init__(self) -> None:
+        if self.mid_month_day is not None and not 1 <= self.mid_month_day <= 28:
+            raise ValueError(f"mid_month_day must be 1-28, not {self.mid_month_day}")
 
 
 @dataclass
@@ -160,19 +173,32 @@ def _known_day(warehouse: Store, config: TrainingConfig) -> date:
 
 
 def _training_snapshots(warehouse: Store, config: TrainingConfig) -> list[date]:
-    """The labelled month ends to use. Those with fewer than ``HISTORY_MONTHS`` of usage
-    before them are left out while two or more remain (their 3-month features would be cut
-    short); a short history keeps the latest two that have any usage, with a warning."""
+    """The labelled snapshots to use, oldest first: the month ends and, with
+    ``mid_month_day``, as many mid-month days. Those with fewer than ``HISTORY_MONTHS`` of
+    usage before them are left out while two month ends or more remain (their 3-month features
+    would be cut short); a short history keeps the latest two month ends that have any usage,
+    with a warning."""
     known = _known_day(warehouse, config)
     candidates = labelled_snapshots(
         known, horizon_months=config.horizon_months, count=config.snapshots
     )
+    mid_months = (
+        []
+        if config.mid_month_day is None
+        else labelled_mid_months(
+            known,
+            horizon_months=config.horizon_months,
+            count=config.snapshots,
+            day=config.mid_month_day,
+        )
+    )
     first = _day(warehouse.table("monthly_usage").bill_month.min().execute())
     if first is None:
         raise NotEnoughHistoryError("no monthly usage in the warehouse: run `weiwan ingest`")
-    full = [d for d in candidates if d >= month_end(add_months(first, HISTORY_MONTHS - 1))]
+    enough = month_end(add_months(first, HISTORY_MONTHS - 1))
+    full = [d for d in candidates if d >= enough]
     if len(full) >= 2:
-        return full
+        return sorted(full + [d for d in mid_months if d >= enough])
     some = [d for d in candidates if d >= month_end(first)][-2:]
     if len(some) < 2:
         raise NotEnoughHistoryError(
@@ -457,18 +483,31 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
         for d, s in zip(snapshots, samples, strict=True)
     ]
     names = feature_columns(frames[0])
-    train = pd.concat(frames[:-1], ignore_index=True)
+    # the hold-out is the latest snapshot; a snapshot whose label window has not closed by its
+    # day (a mid-month day just before it) would learn churn the hold-out is judged on, so it
+    # only joins the refit
+    learnt = {
+        d: f
+        for d, f in zip(snapshots[:-1], frames[:-1], strict=True)
+        if horizon_end(d, config.horizon_months) <= snapshots[-1]
+    }
+    train = pd.concat(learnt.values(), ignore_index=True)
     holdout = frames[-1]
     x_train, categories = prepare_features(train[names])
     x_hold, _ = prepare_features(holdout[names], categories=categories)
     y_train, y_hold = train["churned"].to_numpy(bool), holdout["churned"].to_numpy(bool)
     if min(y_train.sum(), y_hold.sum()) < MIN_CHURNERS:
+        # the advice counts months: a mid-month day's churners are mostly its month end's too
+        ends = [f for d, f in learnt.items() if d == month_end(d)]
         advice = more_churners_advice(
-            int(y_train.sum()), int(y_hold.sum()), len(snapshots) - 1, config.horizon_months
+            sum(int(f["churned"].sum()) for f in ends),
+            int(y_hold.sum()),
+            len(ends),
+            config.horizon_months,
         )
         raise NotEnoughHistoryError(
             f"too few churners to train a churn model: {int(y_train.sum())} in the "
-            f"{len(snapshots) - 1} training month ends and {int(y_hold.sum())} in the hold-out "
+            f"{len(learnt)} training snapshots and {int(y_hold.sum())} in the hold-out "
             f"{snapshots[-1]} (churn within {config.horizon_months} month(s)); at least "
             f"{MIN_CHURNERS} each are needed. What to do: {advice}"
         )
@@ -476,18 +515,27 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
     value, value_source = _holdout_value(warehouse, holdout)
     candidates = {"default": default_model(config.seed), **baseline_models(config.seed)}
     for label, candidate in candidates.items():
-        candidate.fit(x_train, y_train)
+        if label == "default":
+            candidate.fit(x_train, y_train, groups=train["subscriber_id"].to_numpy())
+        else:
+            candidate.fit(x_train, y_train)
         evaluation[label] = _assess(y_hold, candidate.predict_proba(x_hold)[:, 1], value)
     candidates["default"].categories_ = categories
     everything = pd.concat(frames, ignore_index=True)
     if config.refit:
         x_all, categories = prepare_features(everything[names])
-        model = default_model(config.seed).fit(x_all, everything["churned"].to_numpy(bool))
+        model = default_model(config.seed).fit(
+            x_all,
+            everything["churned"].to_numpy(bool),
+            groups=everything["subscriber_id"].to_numpy(),
+        )
         model.categories_ = categories
     else:
         model = candidates["default"]
         x_all, _ = prepare_features(everything[names], categories=model.categories_)
-    drift_reference = reference(everything[names], model.predict_proba(x_all)[:, 1])
+    # a feature of the day is the same for everyone on a day: it cannot drift, only differ
+    drifting = [n for n in names if n not in DAY_FEATURES]
+    drift_reference = reference(everything[drifting], model.predict_proba(x_all)[:, 1])
     model.leaving_reasons_, leaving = _leaving_reasons(
         warehouse,
         config,
@@ -502,7 +550,7 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
         kind="lightgbm-calibrated",
         horizon_months=config.horizon_months,
         include_involuntary=config.include_involuntary,
-        training_snapshots=[d.isoformat() for d in snapshots[:-1]],
+        training_snapshots=[d.isoformat() for d in learnt],
         holdout_snapshot=snapshots[-1].isoformat(),
         features=names,
         metrics={
@@ -511,7 +559,13 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
         },
         data_fingerprint=_fingerprint(everything),
         training_rows=len(everything),
-        extra={"drift_reference": drift_reference, "sample": sample, "leaving_reasons": leaving},
+        extra={
+            "drift_reference": drift_reference,
+            "sample": sample,
+            "leaving_reasons": leaving,
+            # label windows still open on the hold-out day: in the refit, not the evaluation
+            "refit_only_snapshots": [d.isoformat() for d in snapshots[:-1] if d not in learnt],
+        },
     )
     return TrainingResult(
         model,
