@@ -30,6 +30,7 @@ _INT = [
     "complaints_90d", "complaints_high_90d", "complaints_total", "complaints_unresolved",
     "complaints_network_90d", "complaints_billing_90d",
     "last_survey_score", "low_scores_180d", "retention_offers_180d", "days_since_retention_offer",
+    "days_since_month_end",
 ]  # fmt: skip
 _FLOAT = [
     "plan_monthly_fee", "arpu_1m", "bill_mean_3m", "bill_mean_6m", "bill_trend_3m",

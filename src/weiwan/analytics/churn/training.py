@@ -483,9 +483,9 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
         for d, s in zip(snapshots, samples, strict=True)
     ]
     names = feature_columns(frames[0])
-    # the hold-out is the latest snapshot; a snapshot whose label window has not closed by its
-    # day (a mid-month day just before it) would learn churn the hold-out is judged on, so it
-    # only joins the refit
+    # the hold-out is the latest snapshot; one whose label window is still open on the
+    # hold-out's day (the 15th just before a month-end hold-out) would learn churn the hold-out
+    # is judged on, so it only joins the refit
     learnt = {
         d: f
         for d, f in zip(snapshots[:-1], frames[:-1], strict=True)
