@@ -33,7 +33,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from weiwan.analytics.churn.models import prepare_features
 
@@ -62,6 +62,8 @@ LEVEL_Z = 2.0
 TREE_Z = 2.0
 MAX_TREES = 200
 _EPS = 1e-6
+#: (training rows, held-out rows) of one fold
+Split = tuple[np.ndarray, np.ndarray]
 #: small, strongly regularised trees: a few thousand treated customers carry the effect
 TREE_PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -241,7 +243,10 @@ def learn_uplift(
     scaled = prior * np.array([scale.get(name, level) for name in offer_type])
     start = _logit(control * (1.0 - np.where(treated, scaled, 0.0)))
     arms = x.assign(**{OFFER_COLUMN: pd.Categorical(offer, categories=model.arms)})
-    boosted = _boost(arms, churned, start)
+    # a customer offered in one campaign and held out of another is one person: their rows
+    # stay on one side of every fold, or the trees would be chosen on remembering them
+    customers = evidence["subscriber_id"].to_numpy() if "subscriber_id" in evidence else None
+    boosted = _boost(arms, churned, start, customers)
     model.booster = None if boosted is None else boosted.booster
     learned_shift = _out_of_fold_shift(model, boosted, x, control, scaled, offer_type)
     for name in model.arms[1:]:
@@ -404,20 +409,34 @@ class _Boosted:
     them would double the learning's cost at a province's size)."""
 
     booster: lgb.Booster
-    folds: list[tuple[np.ndarray, np.ndarray]]  # (training rows, held-out rows)
+    folds: list[Split]
     fold_boosters: list[lgb.Booster]
     trees: int
 
 
-def _boost(x: pd.DataFrame, y: np.ndarray, start: np.ndarray) -> _Boosted | None:
+def _folds(y: np.ndarray, groups: np.ndarray | None, n_folds: int) -> list[Split]:
+    """Stratified folds (training rows, held-out rows); with ``groups`` (the customers) every
+    group's rows in one fold."""
+    rows = np.zeros(len(y))
+    if groups is None:
+        plain = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=7)
+        return list(plain.split(rows, y))
+    grouped = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=7)
+    return list(grouped.split(rows, y, groups))
+
+
+def _boost(
+    x: pd.DataFrame, y: np.ndarray, start: np.ndarray, groups: np.ndarray | None = None
+) -> _Boosted | None:
     """Trees boosted from ``start`` (log-odds), as many as stratified 5-fold cross-validation
-    finds useful; None when none beats the start itself."""
+    (folds grouped by ``groups`` when given) finds useful; None when none beats the start."""
     data = lgb.Dataset(x, label=y.astype(float), init_score=start, free_raw_data=False)
     n_folds = min(FOLDS, int(y.sum()), int((~y.astype(bool)).sum()))
+    if groups is not None:
+        n_folds = min(n_folds, len(np.unique(groups)))
     if n_folds < 2:
         return None
-    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=7)
-    folds = list(splitter.split(np.zeros(len(y)), y.astype(bool)))
+    folds = _folds(y.astype(bool), groups, n_folds)
     cv = lgb.cv(
         TREE_PARAMS,
         data,
