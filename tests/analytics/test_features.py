@@ -55,7 +55,16 @@ def _delivery(root: Path) -> Path:
             "dropped_calls": "0" if early else str(2 * (k - 2)),
         }
         usage.append(row)
-        usage.append(f.usage(1, month) | {"dropped_calls": "0"})
+        # U1 charged 30 beyond its plan (96 + 5 of services) in July and October, and its
+        # voice peaked in June and data fell by half in October
+        other = f.usage(1, month) | {"dropped_calls": "0"}
+        if month in ("2026-07", "2026-10"):
+            other["bill_amount"] = "131"
+        if month == "2026-06":
+            other["voice_minutes"] = "602"
+        if month == "2026-10":
+            other["data_mb"] = "5120"
+        usage.append(other)
     f.write_csv(root / "monthly_usage.csv", [*f.USAGE_HEADER, "dropped_calls"], usage)
     f.write_csv(
         root / "status_events.csv",
@@ -217,7 +226,15 @@ def test_hand_computed_features(tmp_path: Path, warehouse: Warehouse) -> None:
     assert u0["complaints_unresolved"] == 2  # K3 closes after midnight; K4 never; K5 at 20:00
     assert (u0["last_survey_score"], u0["low_scores_180d"]) == (4, 1)
     assert u0["star_level"] == 1  # the operator's extra attribute column
+    # charged 50 - 5 - 96 last month: under the plan, never over it
+    assert u0["bill_over_plan_1m"] == pytest.approx(-51) and u0["over_plan_months_6m"] == 0
+    assert u0["voice_vs_peak_6m"] == pytest.approx(1.0)
     u1 = feats["U000001"]
+    assert u1["bill_over_plan_1m"] == pytest.approx(30) and u1["over_plan_months_6m"] == 2
+    assert u1["voice_vs_peak_6m"] == pytest.approx(301 / 602)
+    assert u1["data_vs_peak_6m"] == pytest.approx(0.5)
+    assert u1["sms_vs_peak_6m"] == pytest.approx(1.0)
+    assert u1["contacts_vs_peak_6m"] == pytest.approx(1.0)
     assert (u1["dropped_calls_1m"], u1["dropped_calls_3m"]) == (0, 0)
     assert u1["bill_trend_3m"] == pytest.approx(0.0)
     assert u1["complaints_total"] == 0 and u1["suspensions_90d"] == 0
@@ -242,6 +259,11 @@ def test_mid_month_snapshot_uses_the_last_complete_bill_month(
     assert u0["complaints_total"] == 2
     assert (u0["complaints_network_90d"], u0["complaints_billing_90d"]) == (0, 1)  # K1 only
     assert u0["days_since_month_end"] == 15  # the last bill closed on 30 Sep
+    # against the six months to September: July's charge beyond the plan, June's voice peak
+    u1 = feats["U000001"]
+    assert u1["over_plan_months_6m"] == 1 and u1["bill_over_plan_1m"] == pytest.approx(-3.5)
+    assert u1["voice_vs_peak_6m"] == pytest.approx(301 / 602)
+    assert u1["data_vs_peak_6m"] == pytest.approx(1.0)
     early = _features(warehouse, date(2026, 9, 30))
     assert "U000002" in early  # still a subscriber before leaving
     assert early["U000000"]["days_since_month_end"] == 0

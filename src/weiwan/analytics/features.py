@@ -160,10 +160,43 @@ def _monthly(usage: ir.Table, m0: date, stem: str) -> dict[str, ir.Value]:
     }
 
 
+#: a month is charged over the plan (超套餐) when its bill less value-added services exceeds
+#: the plan's monthly fee by more than this share
+OVER_PLAN_SHARE = 0.1
+_PEAKS = {  # feature -> monthly_usage column: last month as a share of the 6 months' highest
+    "voice_vs_peak_6m": "voice_minutes",
+    "data_vs_peak_6m": "data_mb",
+    "sms_vs_peak_6m": "sms_count",
+    "contacts_vs_peak_6m": "distinct_contacts",
+}
+
+
+def _own_history(usage: ir.Table, m0: date) -> dict[str, ir.Value]:
+    """Usage measured against the subscriber's own (``usage`` with each row's
+    ``plan_monthly_fee``): last month as a share of the highest of the 6 months (a fall from
+    one's own habit says more than a low figure), and what was charged beyond the plan
+    (over-plan charges, 超套餐, are the classic price trigger)."""
+    last1 = usage.bill_month == m0
+    metrics: dict[str, ir.Value] = {
+        f"_last_{name}": usage[col].cast("float64").max(where=last1) for name, col in _PEAKS.items()
+    }
+    metrics |= {f"_peak_{name}": usage[col].cast("float64").max() for name, col in _PEAKS.items()}
+    beyond = usage.bill_amount - usage.vas_amount.fill_null(0) - usage.plan_monthly_fee
+    metrics["bill_over_plan_1m"] = beyond.max(where=last1)
+    metrics["over_plan_months_6m"] = (beyond > usage.plan_monthly_fee * OVER_PLAN_SHARE).sum()
+    return metrics
+
+
+def _share_of_peak(last: ir.FloatingValue, peak: ir.FloatingValue) -> ir.FloatingValue:
+    return ibis.ifelse(peak > 0, last / peak, ibis.null("float64"))
+
+
 def _usage(wh: TableSource, snapshot: date) -> ir.Table:
     usage, m0 = _recent_usage(wh, snapshot)
+    fees = as_of_rows(wh, "subscribers", snapshot).select("subscriber_id", "plan_monthly_fee")
+    usage = usage.left_join(fees, "subscriber_id").drop("subscriber_id_right")
     last1, last3, prev3 = _windows(usage, m0)
-    metrics: dict[str, ir.Value] = {}
+    metrics: dict[str, ir.Value] = _own_history(usage, m0)
     for stem in _MONTHLY:
         metrics |= _monthly(usage, m0, stem)
     for stem, col in _SUMS.items():
@@ -193,8 +226,10 @@ def _usage(wh: TableSource, snapshot: date) -> ir.Table:
         f"{stem}_trend_3m": _trend(agg[f"{stem}_mean_3m"], agg[f"_{stem}_prev_3m"])
         for stem in _MONTHLY
     }
+    peaks = {name: _share_of_peak(agg[f"_last_{name}"], agg[f"_peak_{name}"]) for name in _PEAKS}
     agg = agg.mutate(
         **trends,
+        **peaks,
         offnet_share_change_3m=agg.offnet_share_mean_3m - agg._offnet_prev_3m,
         contacts_trend_3m=_trend(agg._contacts_mean_3m, agg._contacts_prev_3m),
     )
@@ -283,6 +318,7 @@ _ZERO_WHEN_ABSENT = (
     "dropped_calls_3m",
     "recharge_months_6m",
     "usage_months",
+    "over_plan_months_6m",
     "suspensions_90d",
     "plan_changes_180d",
     "complaints_90d",
@@ -298,17 +334,23 @@ _ZERO_WHEN_ABSENT = (
 
 #: the features fed by each ``monthly_usage`` input an operator may declare ``not_delivered``
 INPUT_FEATURES: dict[str, tuple[str, ...]] = {
-    "voice_minutes": ("voice_1m", "voice_mean_3m", "voice_mean_6m", "voice_trend_3m"),
+    "voice_minutes": (
+        "voice_1m",
+        "voice_mean_3m",
+        "voice_mean_6m",
+        "voice_trend_3m",
+        "voice_vs_peak_6m",
+    ),
     "offnet_voice_share": ("offnet_share_1m", "offnet_share_mean_3m", "offnet_share_change_3m"),
-    "data_mb": ("data_mb_1m", "data_mean_3m", "data_mean_6m", "data_trend_3m"),
-    "sms_count": ("sms_1m", "sms_mean_3m", "sms_mean_6m", "sms_trend_3m"),
+    "data_mb": ("data_mb_1m", "data_mean_3m", "data_mean_6m", "data_trend_3m", "data_vs_peak_6m"),
+    "sms_count": ("sms_1m", "sms_mean_3m", "sms_mean_6m", "sms_trend_3m", "sms_vs_peak_6m"),
     "vas_amount": ("vas_mean_3m",),
     "roaming_minutes": ("roaming_mean_3m",),
     "competitor_service_calls": ("competitor_calls_1m", "competitor_calls_3m"),
     "call_forwarding_days": ("call_forwarding_days_1m", "call_forwarding_days_3m"),
     "zero_usage_days": ("zero_usage_days_1m", "zero_usage_days_3m"),
     "recharge_amount": ("recharge_1m", "recharge_mean_3m", "recharge_months_6m"),
-    "distinct_contacts": ("contacts_1m", "contacts_trend_3m"),
+    "distinct_contacts": ("contacts_1m", "contacts_trend_3m", "contacts_vs_peak_6m"),
     "dropped_calls": ("dropped_calls_1m", "dropped_calls_3m"),
 }
 

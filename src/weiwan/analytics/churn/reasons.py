@@ -62,7 +62,25 @@ def _contract(v: pd.Series) -> tuple[pd.Series, pd.Series]:
     return zh, en
 
 
+def _of_peak(zh_what: str, en_what: str) -> tuple[Text, Text]:
+    """Last month as a share of the 6 months' highest."""
+    return (
+        lambda v: "上月" + zh_what + "仅为近6个月峰值的" + _pct(v),
+        lambda v: en_what + " last month " + _pct(v) + " of its 6-month peak",
+    )
+
+
 TEMPLATES: dict[str, tuple[Text, Text]] = {
+    "voice_vs_peak_6m": _of_peak("通话量", "voice use"),
+    "data_vs_peak_6m": _of_peak("流量", "data use"),
+    "sms_vs_peak_6m": _of_peak("短信量", "SMS use"),
+    "contacts_vs_peak_6m": _of_peak("交往圈人数", "distinct contacts"),
+    "bill_over_plan_1m": _count(
+        "上月超出套餐费用{n}元", "charged {n} CNY beyond the plan last month"
+    ),
+    "over_plan_months_6m": _count(
+        "近6个月有{n}个月超套餐", "charged beyond the plan in {n} of the last 6 months"
+    ),
     "offnet_share_change_3m": (
         lambda v: "异网通话占比近3个月" + _updown(v, "上升", "下降") + _points(v) + "个百分点",
         lambda v: (
