@@ -228,13 +228,12 @@ def test_hand_computed_features(tmp_path: Path, warehouse: Warehouse) -> None:
     assert u0["star_level"] == 1  # the operator's extra attribute column
     # charged 50 - 5 - 96 last month: under the plan, never over it
     assert u0["bill_over_plan_1m"] == pytest.approx(-51) and u0["over_plan_months_6m"] == 0
-    assert u0["voice_vs_peak_6m"] == pytest.approx(1.0)
+    assert u0["voice_vs_peak_6m"] == 100
     u1 = feats["U000001"]
     assert u1["bill_over_plan_1m"] == pytest.approx(30) and u1["over_plan_months_6m"] == 2
-    assert u1["voice_vs_peak_6m"] == pytest.approx(301 / 602)
-    assert u1["data_vs_peak_6m"] == pytest.approx(0.5)
-    assert u1["sms_vs_peak_6m"] == pytest.approx(1.0)
-    assert u1["contacts_vs_peak_6m"] == pytest.approx(1.0)
+    # whole percent, rounded down: 301 of 602 minutes is 50 %, half the data 50 %
+    assert (u1["voice_vs_peak_6m"], u1["data_vs_peak_6m"]) == (50, 50)
+    assert (u1["sms_vs_peak_6m"], u1["contacts_vs_peak_6m"]) == (100, 100)
     assert (u1["dropped_calls_1m"], u1["dropped_calls_3m"]) == (0, 0)
     assert u1["bill_trend_3m"] == pytest.approx(0.0)
     assert u1["complaints_total"] == 0 and u1["suspensions_90d"] == 0
@@ -262,8 +261,7 @@ def test_mid_month_snapshot_uses_the_last_complete_bill_month(
     # against the six months to September: July's charge beyond the plan, June's voice peak
     u1 = feats["U000001"]
     assert u1["over_plan_months_6m"] == 1 and u1["bill_over_plan_1m"] == pytest.approx(-3.5)
-    assert u1["voice_vs_peak_6m"] == pytest.approx(301 / 602)
-    assert u1["data_vs_peak_6m"] == pytest.approx(1.0)
+    assert (u1["voice_vs_peak_6m"], u1["data_vs_peak_6m"]) == (50, 100)
     early = _features(warehouse, date(2026, 9, 30))
     assert "U000002" in early  # still a subscriber before leaving
     assert early["U000000"]["days_since_month_end"] == 0

@@ -30,7 +30,8 @@ _INT = [
     "complaints_90d", "complaints_high_90d", "complaints_total", "complaints_unresolved",
     "complaints_network_90d", "complaints_billing_90d",
     "last_survey_score", "low_scores_180d", "retention_offers_180d", "days_since_retention_offer",
-    "days_since_month_end", "over_plan_months_6m",
+    "days_since_month_end", "over_plan_months_6m", "voice_vs_peak_6m", "data_vs_peak_6m",
+    "sms_vs_peak_6m", "contacts_vs_peak_6m",
 ]  # fmt: skip
 _FLOAT = [
     "plan_monthly_fee", "arpu_1m", "bill_mean_3m", "bill_mean_6m", "bill_trend_3m",
@@ -39,8 +40,7 @@ _FLOAT = [
     "sms_1m", "sms_mean_3m", "sms_mean_6m", "sms_trend_3m",
     "offnet_share_1m", "offnet_share_mean_3m", "offnet_share_change_3m", "balance_1m",
     "recharge_1m", "recharge_mean_3m", "arrears_1m", "vas_mean_3m", "roaming_mean_3m",
-    "contacts_1m", "contacts_trend_3m", "voice_vs_peak_6m", "data_vs_peak_6m", "sms_vs_peak_6m",
-    "contacts_vs_peak_6m", "bill_over_plan_1m",
+    "contacts_1m", "contacts_trend_3m", "bill_over_plan_1m",
 ]  # fmt: skip
 SCHEMA = pa.schema(
     [pa.field("subscriber_id", pa.string()), pa.field("snapshot_date", pa.date32())]

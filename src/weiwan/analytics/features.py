@@ -163,7 +163,7 @@ def _monthly(usage: ir.Table, m0: date, stem: str) -> dict[str, ir.Value]:
 #: a month is charged over the plan (超套餐) when its bill less value-added services exceeds
 #: the plan's monthly fee by more than this share
 OVER_PLAN_SHARE = 0.1
-_PEAKS = {  # feature -> monthly_usage column: last month as a share of the 6 months' highest
+_PEAKS = {  # feature -> monthly_usage column: last month in % of the 6 months' highest
     "voice_vs_peak_6m": "voice_minutes",
     "data_vs_peak_6m": "data_mb",
     "sms_vs_peak_6m": "sms_count",
@@ -187,8 +187,11 @@ def _own_history(usage: ir.Table, m0: date) -> dict[str, ir.Value]:
     return metrics
 
 
-def _share_of_peak(last: ir.FloatingValue, peak: ir.FloatingValue) -> ir.FloatingValue:
-    return ibis.ifelse(peak > 0, last / peak, ibis.null("float64"))
+def _share_of_peak(last: ir.FloatingValue, peak: ir.FloatingValue) -> ir.IntegerValue:
+    """Whole percent, rounded down: a ratio of whole numbers often lands exactly halfway at
+    the sixth decimal (299 / 640 = 0.4671875), where DuckDB and Spark round apart."""
+    share = (last * 100 / peak).floor().cast("int64")
+    return ibis.ifelse(peak > 0, share, ibis.null("int64"))
 
 
 def _usage(wh: TableSource, snapshot: date) -> ir.Table:

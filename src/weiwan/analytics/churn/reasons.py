@@ -63,10 +63,10 @@ def _contract(v: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _of_peak(zh_what: str, en_what: str) -> tuple[Text, Text]:
-    """Last month as a share of the 6 months' highest."""
+    """Last month in whole percent of the 6 months' highest."""
     return (
-        lambda v: "上月" + zh_what + "仅为近6个月峰值的" + _pct(v),
-        lambda v: en_what + " last month " + _pct(v) + " of its 6-month peak",
+        lambda v: "上月" + zh_what + "仅为近6个月峰值的" + _num(v) + "%",
+        lambda v: en_what + " last month " + _num(v) + "% of its 6-month peak",
     )
 
 
