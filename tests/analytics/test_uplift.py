@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from weiwan.analytics.uplift import TREE_Z, UpliftModel, _folds, _simplest, learn_uplift
+from weiwan.analytics.churn.models import inner_splits
+from weiwan.analytics.uplift import FOLDS, TREE_Z, UpliftModel, _simplest, learn_uplift
 
 
 def _evidence(
@@ -119,8 +120,9 @@ def test_a_customer_in_several_campaigns_is_validated_apart() -> None:
     assert apart.trees <= 10 and apart.offers["discount"].weight == 0.0
 
     customers = thrice["subscriber_id"].to_numpy()
-    folds = _folds(thrice["churned"].to_numpy(), customers, 5)
-    assert len(folds) == 5
+    # the learner's folds (as `_boost` draws them)
+    folds = inner_splits(thrice["churned"].to_numpy(int), customers, FOLDS, seed=7)
+    assert len(folds) == FOLDS
     for fit, held in folds:
         assert not set(customers[fit]) & set(customers[held])
 

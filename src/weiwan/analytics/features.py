@@ -163,24 +163,24 @@ def _monthly(usage: ir.Table, m0: date, stem: str) -> dict[str, ir.Value]:
 #: a month is charged over the plan (超套餐) when its bill less value-added services exceeds
 #: the plan's monthly fee by more than this share
 OVER_PLAN_SHARE = 0.1
-_PEAKS = {  # feature -> monthly_usage column: last month in % of the 6 months' highest
-    "voice_vs_peak_6m": "voice_minutes",
-    "data_vs_peak_6m": "data_mb",
-    "sms_vs_peak_6m": "sms_count",
-    "contacts_vs_peak_6m": "distinct_contacts",
+_PEAKS = {  # feature -> (monthly_usage column, its last-month feature): last month in % of
+    # the 6 months' highest
+    "voice_vs_peak_6m": ("voice_minutes", "voice_1m"),
+    "data_vs_peak_6m": ("data_mb", "data_mb_1m"),
+    "sms_vs_peak_6m": ("sms_count", "sms_1m"),
+    "contacts_vs_peak_6m": ("distinct_contacts", "contacts_1m"),
 }
 
 
 def _own_history(usage: ir.Table, m0: date) -> dict[str, ir.Value]:
     """Usage measured against the subscriber's own (``usage`` with each row's
-    ``plan_monthly_fee``): last month as a share of the highest of the 6 months (a fall from
-    one's own habit says more than a low figure), and what was charged beyond the plan
+    ``plan_monthly_fee``): the highest month of the 6, which last month is set against (a fall
+    from one's own habit says more than a low figure), and what was charged beyond the plan
     (over-plan charges, 超套餐, are the classic price trigger)."""
     last1 = usage.bill_month == m0
     metrics: dict[str, ir.Value] = {
-        f"_last_{name}": usage[col].cast("float64").max(where=last1) for name, col in _PEAKS.items()
+        f"_peak_{name}": usage[col].cast("float64").max() for name, (col, _) in _PEAKS.items()
     }
-    metrics |= {f"_peak_{name}": usage[col].cast("float64").max() for name, col in _PEAKS.items()}
     beyond = usage.bill_amount - usage.vas_amount.fill_null(0) - usage.plan_monthly_fee
     metrics["bill_over_plan_1m"] = beyond.max(where=last1)
     metrics["over_plan_months_6m"] = (beyond > usage.plan_monthly_fee * OVER_PLAN_SHARE).sum()
@@ -229,7 +229,10 @@ def _usage(wh: TableSource, snapshot: date) -> ir.Table:
         f"{stem}_trend_3m": _trend(agg[f"{stem}_mean_3m"], agg[f"_{stem}_prev_3m"])
         for stem in _MONTHLY
     }
-    peaks = {name: _share_of_peak(agg[f"_last_{name}"], agg[f"_peak_{name}"]) for name in _PEAKS}
+    peaks = {
+        name: _share_of_peak(agg[last].cast("float64"), agg[f"_peak_{name}"])
+        for name, (_, last) in _PEAKS.items()
+    }
     agg = agg.mutate(
         **trends,
         **peaks,

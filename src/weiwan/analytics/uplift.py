@@ -33,9 +33,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from weiwan.analytics.churn.models import prepare_features
+from weiwan.analytics.churn.models import Split, inner_splits, prepare_features
 
 MIN_ARM = 200  # customers per arm
 MIN_CHURNERS = 10  # churners per arm
@@ -62,8 +61,6 @@ LEVEL_Z = 2.0
 TREE_Z = 2.0
 MAX_TREES = 200
 _EPS = 1e-6
-#: (training rows, held-out rows) of one fold
-Split = tuple[np.ndarray, np.ndarray]
 #: small, strongly regularised trees: a few thousand treated customers carry the effect
 TREE_PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -414,17 +411,6 @@ class _Boosted:
     trees: int
 
 
-def _folds(y: np.ndarray, groups: np.ndarray | None, n_folds: int) -> list[Split]:
-    """Stratified folds (training rows, held-out rows); with ``groups`` (the customers) every
-    group's rows in one fold."""
-    rows = np.zeros(len(y))
-    if groups is None:
-        plain = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=7)
-        return list(plain.split(rows, y))
-    grouped = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=7)
-    return list(grouped.split(rows, y, groups))
-
-
 def _boost(
     x: pd.DataFrame, y: np.ndarray, start: np.ndarray, groups: np.ndarray | None = None
 ) -> _Boosted | None:
@@ -436,7 +422,7 @@ def _boost(
         n_folds = min(n_folds, len(np.unique(groups)))
     if n_folds < 2:
         return None
-    folds = _folds(y.astype(bool), groups, n_folds)
+    folds = inner_splits(y.astype(np.int64), groups, n_folds, seed=7)
     cv = lgb.cv(
         TREE_PARAMS,
         data,
