@@ -95,6 +95,31 @@ def test_prepare_features_fixes_categories_for_scoring() -> None:
     assert scored["x"].iloc[0] == 5.0 and np.isnan(scored["x"].iloc[1])
 
 
+def test_a_model_ready_frame_is_not_prepared_again() -> None:
+    """Training hands every model frames it prepared already: they are used as they are (not
+    copied), and anything short of model-ready is prepared in full."""
+    raw = pd.DataFrame({"x": [1, None, 3], "plan": [" a", "b", ""], "flag": [True, False, True]})
+    prepared, cats = prepare_features(raw)
+    again, same = prepare_features(prepared)
+    assert again is prepared and same == cats == {"plan": ["a", "b"]}
+    assert prepare_features(prepared, categories=cats)[0] is prepared
+    # other levels than the frame's: re-coded, an unknown one blank
+    narrower, _ = prepare_features(prepared, categories={"plan": ["b"]})
+    assert narrower is not prepared and narrower["plan"].cat.codes.tolist() == [-1, 0, -1]
+    # a column not yet float64, or named as a category, is not model-ready
+    mixed = prepared.assign(x=pd.array([1, 2, 3], dtype="Int64"))
+    assert prepare_features(mixed)[0]["x"].dtype == np.float64
+    forced, forced_cats = prepare_features(prepared, categorical=["x"])
+    assert forced is not prepared and forced_cats["x"] == ["1", "3"]
+    # the model fitted on the prepared frame is the model fitted on the raw one
+    y = np.array([0, 1, 0] * 20)
+    big_raw = pd.concat([raw] * 20, ignore_index=True)
+    big, _ = prepare_features(big_raw)
+    from_raw = LogisticChurnModel().fit(big_raw, y).predict_proba(big_raw)
+    from_ready = LogisticChurnModel().fit(big, y).predict_proba(big)
+    np.testing.assert_allclose(from_raw, from_ready)
+
+
 @pytest.mark.parametrize("name", ["default", "naive_bayes", "logistic_regression"])
 def test_models_predict_on_nan_and_unseen_categories(
     name: str, fitted: dict[str, Any], data: dict[str, Any]

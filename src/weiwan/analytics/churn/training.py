@@ -43,7 +43,12 @@ from weiwan.analytics.churn.metrics import (
     profit_curve,
     roc_points,
 )
-from weiwan.analytics.churn.models import baseline_models, default_model, prepare_features
+from weiwan.analytics.churn.models import (
+    baseline_models,
+    default_model,
+    prepare_features,
+    text_columns,
+)
 from weiwan.analytics.churn.reasons import top_reasons
 from weiwan.analytics.churn.registry import ModelMeta
 from weiwan.analytics.features import DAY_FEATURES, active_subscribers, compute_features
@@ -469,6 +474,31 @@ def _assess(y: np.ndarray, p: np.ndarray, clv: np.ndarray) -> dict[str, Any]:
     }
 
 
+def _categories(frame: pd.DataFrame, names: list[str], rows: np.ndarray) -> dict[str, list[str]]:
+    """The levels :func:`prepare_features` learns from ``rows`` of ``frame``'s text columns
+    (only those columns are read: a few, where the features are ~80)."""
+    wanted = set(names)
+    text = [name for name in text_columns(frame) if name in wanted]
+    _, learned = prepare_features(frame[text].take(rows))
+    return learned
+
+
+def _rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """``frame``'s rows at ``positions``: a slice (no copy) where they are consecutive, as a
+    snapshot's rows, or the training snapshots' when only the hold-out follows them."""
+    if len(positions) and positions[-1] - positions[0] == len(positions) - 1:
+        return frame.iloc[int(positions[0]) : int(positions[-1]) + 1]
+    return frame.take(positions)
+
+
+def _churners(
+    frame: pd.DataFrame, x: pd.DataFrame, rows: np.ndarray, labels: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The churners among ``rows``: their rows of ``frame`` and of the model-ready ``x``."""
+    left = rows[labels[rows]]
+    return frame.take(left), x.take(left)
+
+
 def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResult:
     """Evaluate default vs baselines on the hold-out snapshot, then refit the default on all
     (unless ``config.refit`` is False: the model fitted for the evaluation is returned)."""
@@ -486,21 +516,25 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
     # the hold-out is the latest snapshot; one whose label window is still open on the
     # hold-out's day (the 15th just before a month-end hold-out) would learn churn the hold-out
     # is judged on, so it only joins the refit
-    learnt = {
-        d: f
-        for d, f in zip(snapshots[:-1], frames[:-1], strict=True)
-        if horizon_end(d, config.horizon_months) <= snapshots[-1]
+    learnt = [d for d in snapshots[:-1] if horizon_end(d, config.horizon_months) <= snapshots[-1]]
+    # one frame of every snapshot's rows, and each snapshot's rows by position in it: the
+    # evaluation and the refit take their rows from it instead of holding copies of their own
+    # (at 1 M rows each copy of the features is ~0.7 GB)
+    bounds = np.cumsum([0, *(len(f) for f in frames)])
+    everything = pd.concat(frames, ignore_index=True)
+    del frames
+    rows_of = {
+        d: np.arange(a, b) for d, a, b in zip(snapshots, bounds[:-1], bounds[1:], strict=True)
     }
-    train = pd.concat(learnt.values(), ignore_index=True)
-    holdout = frames[-1]
-    x_train, categories = prepare_features(train[names])
-    x_hold, _ = prepare_features(holdout[names], categories=categories)
-    y_train, y_hold = train["churned"].to_numpy(bool), holdout["churned"].to_numpy(bool)
+    learn = np.concatenate([rows_of[d] for d in learnt])
+    hold = rows_of[snapshots[-1]]
+    labels = everything["churned"].to_numpy(bool)
+    y_train, y_hold = labels[learn], labels[hold]
     if min(y_train.sum(), y_hold.sum()) < MIN_CHURNERS:
         # the advice counts months: a mid-month day's churners are mostly its month end's too
-        ends = [f for d, f in learnt.items() if d == month_end(d)]
+        ends = [d for d in learnt if d == month_end(d)]
         advice = more_churners_advice(
-            sum(int(f["churned"].sum()) for f in ends),
+            sum(int(labels[rows_of[d]].sum()) for d in ends),
             int(y_hold.sum()),
             len(ends),
             config.horizon_months,
@@ -511,33 +545,42 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
             f"{snapshots[-1]} (churn within {config.horizon_months} month(s)); at least "
             f"{MIN_CHURNERS} each are needed. What to do: {advice}"
         )
+    # the evaluation knows only the training rows' categories (a level first seen in the
+    # hold-out is unseen there, as it would be in production)
+    categories = _categories(everything, names, learn)
+    x_eval, _ = prepare_features(everything[names], categories=categories)
+    x_train, x_hold = _rows(x_eval, learn), _rows(x_eval, hold)
     evaluation: dict[str, Any] = {}
+    holdout = _rows(everything, hold)
     value, value_source = _holdout_value(warehouse, holdout)
     candidates = {"default": default_model(config.seed), **baseline_models(config.seed)}
     for label, candidate in candidates.items():
         if label == "default":
-            candidate.fit(x_train, y_train, groups=train["subscriber_id"].to_numpy())
+            candidate.fit(x_train, y_train, groups=everything["subscriber_id"].to_numpy()[learn])
         else:
             candidate.fit(x_train, y_train)
         evaluation[label] = _assess(y_hold, candidate.predict_proba(x_hold)[:, 1], value)
     candidates["default"].categories_ = categories
-    everything = pd.concat(frames, ignore_index=True)
+    del x_train
+    # the leaving-reason model learns from churners only: their rows are kept, the rest freed
+    judged_parts = [_churners(everything, x_eval, rows, labels) for rows in (learn, hold)]
     if config.refit:
-        x_all, categories = prepare_features(everything[names])
+        final_categories = _categories(everything, names, np.arange(len(everything)))
+        if final_categories == categories:
+            x_all = x_eval  # the same levels: the same model-ready frame
+        else:
+            del x_eval, x_hold
+            x_all, final_categories = prepare_features(everything[names])
         # the tree size the evaluation chose on the learnt rows stands for the refit (the
         # hold-out adds one more snapshot of the same kind): trying every size again costs
         # another million-row fit
         chosen = candidates["default"].num_leaves_
         model = default_model(config.seed).set_params(num_leaves=chosen)
-        model = model.fit(
-            x_all,
-            everything["churned"].to_numpy(bool),
-            groups=everything["subscriber_id"].to_numpy(),
-        )
-        model.categories_ = categories
+        model = model.fit(x_all, labels, groups=everything["subscriber_id"].to_numpy())
+        model.categories_ = final_categories
     else:
         model = candidates["default"]
-        x_all, _ = prepare_features(everything[names], categories=model.categories_)
+        x_all = x_eval
     # a feature of the day is the same for everyone on a day: it cannot drift, only differ
     drifting = [n for n in names if n not in DAY_FEATURES]
     drift_reference = reference(everything[drifting], model.predict_proba(x_all)[:, 1])
@@ -545,9 +588,9 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
         warehouse,
         config,
         _known_day(warehouse, config),
-        (train, x_train),
-        (holdout, x_hold),
-        (everything, x_all),
+        judged_parts[0],
+        judged_parts[1],
+        _churners(everything, x_all, np.arange(len(everything)), labels),
     )
     meta = ModelMeta(
         version="",
