@@ -213,9 +213,12 @@ def test_label_variants(values: list[str], expected: list[int]) -> None:
     assert parse_label(pd.Series(values), file="f", column="c").tolist() == expected
 
 
-def test_label_errors_name_the_column() -> None:
-    with pytest.raises(TableError, match=r"column Churn.*maybe"):
+def test_label_errors_name_the_column_and_rows() -> None:
+    with pytest.raises(TableError, match=r"column Churn.*maybe.*\(row 3\)"):
         parse_label(pd.Series(["Yes", "maybe"]), file="f.csv", column="Churn")
+    odd = ["No"] * 3 + ["x"] * 7
+    with pytest.raises(TableError, match=r"\(row 5, 6, 7, 8, 9 and 2 more\)"):
+        parse_label(pd.Series(odd), file="f.csv", column="Churn")
     with pytest.raises(TableError, match=r"file f\.csv, column Churn: .*churners and non"):
         parse_label(pd.Series(["No", "No", ""]), file="f.csv", column="Churn")
 

@@ -121,6 +121,8 @@ def model_train(
     out.print(f"features: {', '.join(summary['features'])}")
     for name, why in summary["dropped"].items():
         out.print(f"dropped {name}: {why}")
+    if summary.get("rows_without_label"):
+        out.print(f"left out {summary['rows_without_label']} rows with a blank label")
     out.print(f"model saved to {model_out}")
 
 

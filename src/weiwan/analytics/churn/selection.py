@@ -88,7 +88,9 @@ class SelectedChurnModel(_ChurnEstimator):
     ``inner_auc_``), then refits on all rows every learner (``keep_candidates``: an evaluation
     reports each through :meth:`proba_of`) or only those the choice needs (a model to save).
     With fewer than ``5 * inner_folds`` rows of a class there is nothing to choose on and
-    LightGBM is taken.
+    logistic regression is taken: a boosted model's minimum leaf sizes barely let it split on a
+    few dozen rows (on 96 rows with 5 churners LightGBM ranked at ROC AUC 0.41 where logistic
+    regression reached 0.92, outer folds of a 120-row table).
 
     The inner folds fit CatBoost with ``inner_rounds`` rounds (its learning rate follows): a
     choice needs a ranking, not the last 0.003 of AUC, and at 1,000 rounds CatBoost was 85 % of
@@ -116,7 +118,7 @@ class SelectedChurnModel(_ChurnEstimator):
             self.inner_auc_ = self._inner_scores(prepared, labels)
             self.chosen_ = max(CANDIDATES, key=lambda name: self.inner_auc_[name])
         else:
-            self.chosen_ = LIGHTGBM
+            self.chosen_ = LOGISTIC
         needed = {LIGHTGBM, CATBOOST} if self.chosen_ == BLEND else {self.chosen_}
         self.models_: dict[str, Any] = {
             name: model.fit(prepared, labels)

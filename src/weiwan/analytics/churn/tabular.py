@@ -111,8 +111,13 @@ def parse_label(text: pd.Series, *, file: str, column: str) -> npt.NDArray[np.fl
     known = values.isna() | values.isin(POSITIVE) | values.isin(NEGATIVE)
     if not known.all():
         odd = sorted(set(text[~known].astype(str).str.strip()))[:5]
+        # rows as a spreadsheet numbers them: the header is row 1
+        rows = [int(i) + 2 for i in np.flatnonzero(~known.to_numpy())]
+        where = ", ".join(str(r) for r in rows[:5]) + (
+            f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        )
         raise TableError(
-            f"the label must be a yes/no, 1/0 or true/false churn flag; found {odd}",
+            f"the label must be a yes/no, 1/0 or true/false churn flag; found {odd} (row {where})",
             file=file,
             column=column,
         )
