@@ -12,7 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from weiwan.analytics.churn.selection import CANDIDATES
-from weiwan.analytics.churn.tabular import TableError, parse_label, parse_numbers
+from weiwan.analytics.churn.tabular import (
+    TableError,
+    apply_schema,
+    clean_columns,
+    parse_dates,
+    parse_label,
+    parse_numbers,
+)
 from weiwan.cli import app
 
 runner = CliRunner()
@@ -227,6 +234,38 @@ def test_numbers_stored_as_text() -> None:
     parsed = parse_numbers(pd.Series([" 12.5 ", "1,234", "1,234.5", "", "N/A", "x", "-3"]))
     assert parsed.tolist()[:3] == [12.5, 1234.0, 1234.5]
     assert parsed.isna().tolist()[3:6] == [True, True, True] and parsed.iloc[6] == -3
+
+
+def test_dates_stored_as_text_are_day_numbers() -> None:
+    days = parse_dates(
+        pd.Series(["2026-03-01", "2026/3/1", "2026.03.01 08:30:00", "2026年3月1日", "2026-02-30"])
+    )
+    march_first = (pd.Timestamp("2026-03-01") - pd.Timestamp("1970-01-01")).days
+    assert days.tolist()[:4] == [march_first] * 4 and np.isnan(days.iloc[4])
+    assert parse_dates(pd.Series(["", "A套餐", "20260301"])).isna().all()
+
+
+def test_a_date_column_is_a_date_not_categories_or_an_identifier() -> None:
+    """A join date on ~every row distinct is what the customer's tenure says, not an id; read
+    as text each day would be a category of its own. A new table is read the same way."""
+    rng = np.random.default_rng(3)
+    joined = pd.Timestamp("2018-01-01") + pd.to_timedelta(rng.permutation(500), unit="D")
+    table = pd.DataFrame(
+        {
+            "入网日期": joined.strftime("%Y-%m-%d"),
+            "plan": rng.choice(["A", "B"], 500),
+            "bill": rng.gamma(2, 40, 500).round(2).astype(str),
+        }
+    )
+    table.loc[3, "入网日期"] = ""
+    features, schema, dropped = clean_columns(table, file="t.csv")
+    assert schema == {"入网日期": "date", "plan": "categorical", "bill": "numeric"}
+    assert not dropped and features["入网日期"].isna().tolist()[3]
+    expected = (joined - pd.Timestamp("1970-01-01")).days.to_numpy(float)
+    np.testing.assert_array_equal(features["入网日期"].drop(index=3), np.delete(expected, 3))
+    later = pd.DataFrame({"入网日期": ["2026/11/30"], "plan": ["B"], "bill": ["88"]})
+    scored, absent = apply_schema(later, schema)
+    assert not absent and scored.loc[0, "入网日期"] == parse_dates(pd.Series(["2026-11-30"]))[0]
 
 
 def _flat(text: str) -> str:

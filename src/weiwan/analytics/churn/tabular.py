@@ -41,6 +41,13 @@ NEGATIVE = frozenset(
     {"0", "no", "n", "false", "f", "stay", "stayed", "retained", "否", "未流失", "在网"}
 )
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+#: a calendar day as exports write it: 2026-03-01, 2026/3/1, 2026.03.01, 2026年3月1日, with or
+#: without a time of day after it (Excel cells read as text carry " 00:00:00")
+_DATE = re.compile(
+    r"^(?P<year>\d{4})[-/.年](?P<month>\d{1,2})[-/.月](?P<day>\d{1,2})日?"
+    r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
+EPOCH = pd.Timestamp("1970-01-01")
 NUMERIC_SHARE = 0.98  # of the non-blank values that must parse for a column to be numeric
 ID_UNIQUE_SHARE = 0.9  # text columns with this share of distinct values identify rows
 
@@ -60,6 +67,15 @@ def parse_numbers(text: pd.Series) -> pd.Series:
     grouped = values.str.match(_THOUSANDS, na=False).astype(bool)
     values = values.where(~grouped, values.str.replace(",", "", regex=False))
     return pd.to_numeric(values, errors="coerce").astype(np.float64)
+
+
+def parse_dates(text: pd.Series) -> pd.Series:
+    """Calendar days stored as text (:data:`_DATE`) as day numbers since 1970-01-01, as the
+    models take dates (:func:`~weiwan.analytics.churn.models.prepare_features`); else NaN.
+    A day that does not exist (2026-02-30) is NaN."""
+    parts = _blank(text).str.extract(_DATE).apply(pd.to_numeric, errors="coerce")
+    days = pd.Series(pd.to_datetime(parts, errors="coerce"), index=text.index)
+    return pd.Series((days - EPOCH) / pd.Timedelta(days=1), index=text.index, dtype=np.float64)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -138,7 +154,10 @@ def clean_columns(
     """The features (numbers as float, categories as text), their schema and what was dropped.
 
     Dropped: blank and constant columns, and columns that identify rather than describe a
-    customer (text with ~all values distinct, or whole numbers distinct on every row).
+    customer (text with ~all values distinct, or whole numbers distinct on every row). A column
+    of calendar days (:func:`parse_dates`) is a date: its day numbers, never an identifier —
+    read as text, each day would be a category of its own and what it says (how long ago the
+    customer joined, how soon a contract ends) would be lost.
     """
     columns: dict[str, pd.Series] = {}
     schema: dict[str, str] = {}
@@ -151,12 +170,14 @@ def clean_columns(
             continue
         numbers = parse_numbers(frame[name])
         numeric = numbers.notna().sum() >= NUMERIC_SHARE * filled
-        values: pd.Series = numbers if numeric else text
+        days = None if numeric else parse_dates(frame[name])
+        dated = days is not None and days.notna().sum() >= NUMERIC_SHARE * filled
+        values: pd.Series = numbers if numeric else days if dated and days is not None else text
         distinct = int(values.nunique(dropna=True))
         if distinct <= 1 and values.notna().all():
             dropped[name] = "constant"
             continue
-        if not keep or name not in keep:
+        if not dated and (not keep or name not in keep):
             if not numeric and filled >= 10 and distinct >= ID_UNIQUE_SHARE * filled:
                 dropped[name] = "distinct on ~every row (an identifier)"
                 continue
@@ -165,7 +186,7 @@ def clean_columns(
                 dropped[name] = "a whole number distinct on every row (an identifier)"
                 continue
         columns[name] = values
-        schema[name] = "numeric" if numeric else "categorical"
+        schema[name] = "numeric" if numeric else "date" if dated else "categorical"
     if not columns:
         raise TableError("no usable feature columns besides the label and id", file=file)
     return pd.DataFrame(columns, index=frame.index), schema, dropped
@@ -177,7 +198,8 @@ def apply_schema(frame: pd.DataFrame, schema: dict[str, str]) -> tuple[pd.DataFr
     absent = [c for c in schema if c not in frame.columns]
     for name, kind in schema.items():
         text = frame[name] if name in frame.columns else pd.Series("", index=frame.index)
-        columns[name] = parse_numbers(text) if kind == "numeric" else _blank(text)
+        parse = {"numeric": parse_numbers, "date": parse_dates}.get(kind, _blank)
+        columns[name] = parse(text)
     return pd.DataFrame(columns, index=frame.index), absent
 
 
