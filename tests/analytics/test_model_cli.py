@@ -234,6 +234,10 @@ def test_numbers_stored_as_text() -> None:
     parsed = parse_numbers(pd.Series([" 12.5 ", "1,234", "1,234.5", "", "N/A", "x", "-3"]))
     assert parsed.tolist()[:3] == [12.5, 1234.0, 1234.5]
     assert parsed.isna().tolist()[3:6] == [True, True, True] and parsed.iloc[6] == -3
+    # as finance exports and Chinese spreadsheets write them
+    decorated = parse_numbers(pd.Series(["¥1,234.50", "88元", "35.5%", "-5%", "１２３", "$7"]))
+    assert decorated.tolist() == [1234.5, 88.0, 0.355, -0.05, 123.0, 7.0]
+    assert parse_numbers(pd.Series(["1,2,3", "12.5.1", "¥", "5%%"])).isna().all()
 
 
 def test_dates_stored_as_text_are_day_numbers() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,16 +58,30 @@ class TableError(ContractError):
 
 
 def _blank(text: pd.Series) -> pd.Series:
-    stripped = text.fillna("").astype(str).str.strip()
+    """Cells as stripped text in NFKC form (full-width digits and letters, as Chinese
+    spreadsheets often hold, as their plain forms), NaN for the missing tokens."""
+    codes, distinct = pd.factorize(text.fillna("").astype(str), use_na_sentinel=True)
+    # each distinct value normalised once (an export has few per column, and many rows)
+    plain = np.array([unicodedata.normalize("NFKC", v).strip() for v in distinct] + [""], object)
+    stripped = pd.Series(plain[codes], index=text.index, dtype=object)
     return stripped.where(~stripped.str.lower().isin(MISSING_TOKENS))
 
 
+#: a number as finance exports write it: a currency sign before, 元 or a percent sign after
+_DECORATED = re.compile(r"^(?P<sign>[+-]?)[¥$]?\s*(?P<number>[\d.,]+)\s*(?P<unit>元|%)?$")
+
+
 def parse_numbers(text: pd.Series) -> pd.Series:
-    """Numbers stored as text: surrounding spaces and thousands separators allowed; else NaN."""
+    """Numbers stored as text: surrounding spaces, thousands separators, a currency sign
+    (``¥1,234.50``), 元 and percentages (``35.2%`` is 0.352) allowed; else NaN."""
     values = _blank(text)
-    grouped = values.str.match(_THOUSANDS, na=False).astype(bool)
-    values = values.where(~grouped, values.str.replace(",", "", regex=False))
-    return pd.to_numeric(values, errors="coerce").astype(np.float64)
+    parts = values.str.extract(_DECORATED)
+    plain = (parts["sign"].fillna("") + parts["number"]).where(parts["number"].notna(), values)
+    grouped = plain.str.match(_THOUSANDS, na=False).astype(bool)
+    plain = plain.where(~grouped, plain.str.replace(",", "", regex=False))
+    numbers = pd.to_numeric(plain, errors="coerce").astype(np.float64)
+    percent = (parts["unit"] == "%").to_numpy()
+    return numbers.where(~percent, numbers / 100.0)
 
 
 def parse_dates(text: pd.Series) -> pd.Series:
