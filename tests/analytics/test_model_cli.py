@@ -19,6 +19,7 @@ from weiwan.analytics.churn.tabular import (
     parse_dates,
     parse_label,
     parse_numbers,
+    read_table,
 )
 from weiwan.cli import app
 
@@ -270,6 +271,26 @@ def test_a_date_column_is_a_date_not_categories_or_an_identifier() -> None:
     later = pd.DataFrame({"入网日期": ["2026/11/30"], "plan": ["B"], "bill": ["88"]})
     scored, absent = apply_schema(later, schema)
     assert not absent and scored.loc[0, "入网日期"] == parse_dates(pd.Series(["2026-11-30"]))[0]
+
+
+def test_title_lines_above_the_header_are_skipped(tmp_path: Path) -> None:
+    """Exports often open with a title and who exported them: the header is the first line
+    that names the columns asked for; without them the first line stays the header."""
+    table = pd.DataFrame({"客户编号": ["C1", "C2"], "套餐": ["A", "B"], "是否流失": ["是", "否"]})
+    body = table.to_csv(index=False)
+    for title in ("客户流失数据导出 2026年11月\n导出人: 张三\n", "客户流失数据导出,,\n,,\n"):
+        path = tmp_path / "titled.csv"
+        path.write_text(title + body, encoding="utf-8")
+        frame = read_table(path, header_with=["是否流失", "客户编号"])
+        assert list(frame.columns) == list(table.columns)
+        assert frame["是否流失"].tolist() == ["是", "否"]
+    assert list(read_table(path).columns) == ["客户流失数据导出", "Unnamed: 1", "Unnamed: 2"]
+    sheet = tmp_path / "titled.xlsx"
+    with pd.ExcelWriter(sheet) as writer:
+        pd.DataFrame([["客户流失数据导出"]]).to_excel(writer, index=False, header=False)
+        table.to_excel(writer, index=False, startrow=2)
+    frame = read_table(sheet, header_with=["客户编号"])
+    assert list(frame.columns) == list(table.columns) and frame["套餐"].tolist() == ["A", "B"]
 
 
 def _flat(text: str) -> str:

@@ -17,7 +17,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,15 +93,36 @@ def parse_dates(text: pd.Series) -> pd.Series:
     return pd.Series((days - EPOCH) / pd.Timedelta(days=1), index=text.index, dtype=np.float64)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Every cell as text, from a CSV in UTF-8 or GBK (or an .xlsx sheet)."""
+#: lines searched for the header when a file opens with a title ("客户流失数据导出 2026年11月")
+HEADER_SEARCH_LINES = 20
+DELIMITERS = ",;\t|"
+
+
+def _header_line(lines: list[str], wanted: Sequence[str]) -> tuple[int, str] | None:
+    """The first of ``lines`` that holds every name in ``wanted`` as a cell, and its
+    delimiter; None when none does."""
+    for number, line in enumerate(lines[:HEADER_SEARCH_LINES]):
+        for delimiter in DELIMITERS:
+            cells = next(csv.reader([line], delimiter=delimiter), [])
+            if {w.strip() for w in wanted} <= {c.strip() for c in cells}:
+                return number, delimiter
+    return None
+
+
+def read_table(path: Path, header_with: Sequence[str] = ()) -> pd.DataFrame:
+    """Every cell as text, from a CSV in UTF-8 or GBK (or an .xlsx sheet). The header is the
+    first line, or, when the file opens with title lines (as exports often do), the first of
+    its first :data:`HEADER_SEARCH_LINES` lines that names every column in ``header_with``."""
     name = str(path)
     if not path.is_file():
         raise TableError("file not found", file=name)
+    wanted = [w for w in header_with if w]
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm"):
-            return pd.read_excel(path, dtype=str, keep_default_na=False).fillna("")
+            return _read_sheet(path, wanted)
         raw = path.read_bytes()
+    except TableError:
+        raise
     except Exception as exc:  # an unreadable file: permissions, a corrupt workbook
         raise TableError(f"cannot read the file ({exc})", file=name) from exc
     if not raw.strip():
@@ -116,8 +137,9 @@ def read_table(path: Path) -> pd.DataFrame:
             continue
     else:  # pragma: no cover - gb18030 decodes almost anything without NULs
         raise TableError("not UTF-8 or GBK text", file=name)
-    first = text.split("\n", 1)[0]
-    delimiter = max(",;\t|", key=first.count)
+    lines = text.splitlines()[:HEADER_SEARCH_LINES]
+    found = _header_line(lines, wanted) if wanted else None
+    skip, delimiter = found if found else (0, max(DELIMITERS, key=lines[0].count))
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -125,9 +147,25 @@ def read_table(path: Path) -> pd.DataFrame:
             dtype=str,
             keep_default_na=False,
             quoting=csv.QUOTE_MINIMAL,
+            skiprows=skip,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise TableError(f"not a readable CSV ({exc})", file=name) from exc
+    return _with_header(frame, name)
+
+
+def _read_sheet(path: Path, wanted: list[str]) -> pd.DataFrame:
+    """The first sheet of a workbook, its header found as :func:`read_table` finds it."""
+    top = pd.read_excel(path, dtype=str, header=None, nrows=HEADER_SEARCH_LINES)
+    rows = top.fillna("").astype(str).to_numpy().tolist()
+    header = next(
+        (i for i, cells in enumerate(rows) if set(wanted) <= {c.strip() for c in cells}), 0
+    )
+    frame = pd.read_excel(path, dtype=str, keep_default_na=False, header=header).fillna("")
+    return _with_header(frame, str(path))
+
+
+def _with_header(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     if frame.empty:
         raise TableError("the file has a header but no data rows", file=name)
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -281,7 +319,7 @@ def train_table(
 ) -> dict[str, Any]:
     """Cross-validate on the table, then select and fit the model on every row and save it."""
     file = str(path)
-    frame = read_table(path)
+    frame = read_table(path, header_with=[c for c in (label, id_column) if c])
     for column in (label, id_column):
         if column is not None and column not in frame.columns:
             raise TableError(
@@ -363,8 +401,9 @@ def load_bundle(path: Path) -> dict[str, Any]:
 def score_table(model_path: Path, path: Path, out: Path) -> dict[str, Any]:
     """Write id (when the table has it) and churn_probability; CSV, or Excel for ``.xlsx``."""
     bundle = load_bundle(model_path)
-    frame = read_table(path)
     schema: dict[str, str] = bundle["schema"]
+    id_column = bundle.get("id_column")
+    frame = read_table(path, header_with=[id_column] if id_column else list(schema)[:3])
     features, absent = apply_schema(frame, schema)
     if len(absent) == len(schema):
         raise TableError(
@@ -374,7 +413,6 @@ def score_table(model_path: Path, path: Path, out: Path) -> dict[str, Any]:
     prepared, _ = prepare_features(features, categories=bundle["categories"])
     p = bundle["model"].predict_proba(prepared)[:, 1]
     scored = pd.DataFrame({"churn_probability": np.round(p, 6)})
-    id_column = bundle.get("id_column")
     if id_column and id_column in frame.columns:
         scored.insert(0, id_column, frame[id_column].to_numpy())
     out.parent.mkdir(parents=True, exist_ok=True)
