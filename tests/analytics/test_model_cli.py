@@ -16,6 +16,7 @@ from weiwan.analytics.churn.tabular import (
     TableError,
     apply_schema,
     clean_columns,
+    default_repeats,
     parse_dates,
     parse_label,
     parse_numbers,
@@ -127,6 +128,7 @@ def trained(telco_csv: Path) -> tuple[dict[str, Any], Path]:
 def test_train_json_has_the_metrics_and_baselines(trained: tuple[dict[str, Any], Path]) -> None:
     summary, model = trained
     assert model.is_file()
+    assert summary["repeats"] == 1 and summary["folds"] == 5  # as asked (--repeats 1)
     keys = ("roc_auc", "pr_auc", "top_decile_lift", "brier")
     baselines = summary["baselines"]
     assert isinstance(baselines, dict)
@@ -291,6 +293,10 @@ def test_title_lines_above_the_header_are_skipped(tmp_path: Path) -> None:
         table.to_excel(writer, index=False, startrow=2)
     frame = read_table(sheet, header_with=["客户编号"])
     assert list(frame.columns) == list(table.columns) and frame["套餐"].tolist() == ["A", "B"]
+
+
+def test_large_tables_are_cross_validated_once() -> None:
+    assert [default_repeats(n) for n in (300, 20_000, 20_001, 1_000_000)] == [3, 3, 1, 1]
 
 
 def _flat(text: str) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import roc_auc_score
 
+from weiwan.analytics.churn import selection
 from weiwan.analytics.churn.selection import (
     BLEND,
     CANDIDATES,
@@ -71,6 +75,36 @@ def test_too_few_churners_to_choose_takes_logistic_regression() -> None:
         name: roc_auc_score(y[rest], model.proba_of(name, x[rest])) for name in (LIGHTGBM, LOGISTIC)
     }
     assert held_out[LOGISTIC] > held_out[LIGHTGBM] + 0.05
+
+
+def test_the_inner_choice_runs_on_a_stratified_sample_of_a_large_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Choosing needs a ranking, not every row: the inner folds see at most ``inner_rows``
+    rows, churners in their share; the models kept are fitted on every row."""
+    x, y = _table(1500, 7, interaction=True)
+    seen: list[tuple[int, float]] = []
+    original = selection.candidate_models
+
+    def spying(random_state: int = 0, catboost_rounds: int = 1000) -> dict[str, Any]:
+        models = original(random_state, catboost_rounds)
+        for model in models.values():
+            fit = model.fit
+
+            def recorded(features: pd.DataFrame, labels: Any, fit: Any = fit) -> Any:
+                seen.append((len(features), float(np.mean(labels))))
+                return fit(features, labels)
+
+            model.fit = recorded
+        return models
+
+    monkeypatch.setattr(selection, "candidate_models", spying)
+    model = SelectedChurnModel(inner_rows=600, inner_rounds=30).fit(x, y)
+    inner, final = seen[:9], seen[9:]
+    assert set(model.inner_auc_) == set(CANDIDATES)
+    assert all(rows == 400 for rows, _ in inner)  # 3 folds of 600 rows, 400 fitted each
+    assert all(abs(share - y.mean()) < 0.02 for _, share in inner)
+    assert final and all(rows == 1500 for rows, _ in final)
 
 
 def test_catboost_handles_blanks_and_unseen_categories() -> None:
