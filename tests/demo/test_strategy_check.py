@@ -20,6 +20,23 @@ from weiwan.core.settings import get_settings
 from weiwan.sim.strategy_value import TruthPrices, _most_within, cross_fitted, qini
 
 
+def test_an_operator_too_small_for_a_model_is_told_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1,000 subscribers × 6 months: too few churners to train, so no decisions to compare —
+    the pipeline's own reason and what to do, not a missing-table traceback."""
+    monkeypatch.setenv("WEIWAN_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    args = ["simulate", "strategy-check", "--subscribers", "1000", "--months", "6", "--json"]
+    result = CliRunner().invoke(app, [*args, "--seed", "5"])
+    get_settings.cache_clear()
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout)["error"]
+    assert error.startswith("no next best action on ") and "too few churners" in error
+    assert "--subscribers" in error
+    assert isinstance(result.exception, SystemExit)  # the clean exit, not a crash
+
+
 def test_strategy_check_prints_all_four_at_the_same_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

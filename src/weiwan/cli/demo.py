@@ -30,15 +30,18 @@ def strategy_check(
 
     with tempfile.TemporaryDirectory(prefix="weiwan-strategy-") as tmp:
         root = Path(tmp)
-        with progress_bar(not as_json) as update:
-            plan = plan_strategies(
-                root,
-                subscribers,
-                seed,
-                months=months,
-                end_month=last_complete_month(),
-                progress=update,
-            )
+        try:
+            with progress_bar(not as_json) as update:
+                plan = plan_strategies(
+                    root,
+                    subscribers,
+                    seed,
+                    months=months,
+                    end_month=last_complete_month(),
+                    progress=update,
+                )
+        except WeiwanError as exc:
+            raise fail(exc, as_json) from exc
         # only this evaluation reads the simulator's ground truth, never the decisions
         prices = TruthPrices.from_truth(root / "sim" / "truth", f"{plan.snapshot:%Y-%m}")
         result = summarise(plan, subscribers, prices)

@@ -47,6 +47,7 @@ from weiwan.analytics.policy_models import Policy
 from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.errors import WeiwanError
 from weiwan.core.months import month_end
 from weiwan.core.offer_valuation import leaving_mix, reason_drivers, uplift
 from weiwan.pipeline.decision_steps import DecisionInputs, day_inputs, decide, decision_inputs
@@ -137,7 +138,14 @@ def plan_strategies(
     with Warehouse(root / "warehouse.duckdb", threads=2, memory_limit="2GB") as wh:
         ingest(root / "sim", snapshot=day, warehouse=wh)
         registry = ModelRegistry(root / "models")
-        run_pipeline(wh, day, progress, registry=registry)
+        run = run_pipeline(wh, day, progress, registry=registry)
+        if not run.rows.get("decisions"):
+            # nothing to compare (no model: too few churners; no policy valid): say why
+            raise WeiwanError(
+                f"no next best action on {day} to compare: "
+                + ("; ".join(run.warnings) or "the day's decisions are empty")
+                + f" (simulated {subscribers:,} subscribers; try more, e.g. --subscribers 5000)"
+            )
         # the day's decision inputs once: the uplift they learn serves every plan below
         context = RunContext(wh, day, registry)
         inputs = decision_inputs(context)
