@@ -25,6 +25,19 @@ from weiwan.demo.loop import arm_of, first_month, size_policy_budgets
 from weiwan.demo.strategy_check import eligible_pool, permitted
 
 
+def test_a_loop_too_small_for_a_model_is_told_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEIWAN_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    args = ["simulate", "loop", "--subscribers", "1000", "--months", "1", "--seed", "5"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    get_settings.cache_clear()
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    error = json.loads(result.stdout)["error"]
+    assert error.startswith("no next best action on ") and "too few churners" in error
+
+
 def test_the_loop_runs_the_product_month_by_month(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

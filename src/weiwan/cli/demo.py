@@ -102,16 +102,19 @@ def loop(
     with holder as tmp:
         root = Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        with progress_bar(not as_json) as update:
-            result = run_loop(
-                root,
-                subscribers=subscribers,
-                months=months,
-                seed=seed,
-                end_month=first_month(last_complete_month(), months),
-                history_months=history,
-                progress=update,
-            )
+        try:
+            with progress_bar(not as_json) as update:
+                result = run_loop(
+                    root,
+                    subscribers=subscribers,
+                    months=months,
+                    seed=seed,
+                    end_month=first_month(last_complete_month(), months),
+                    history_months=history,
+                    progress=update,
+                )
+        except WeiwanError as exc:
+            raise fail(exc, as_json) from exc
     if as_json:
         out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
         return

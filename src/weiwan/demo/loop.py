@@ -56,6 +56,7 @@ from weiwan.demo.strategy_check import (
     BASELINE_CHANNEL,
     eligible_pool,
     permitted,
+    require_decisions,
     top_risk_first,
 )
 from weiwan.ops.contacts.schemas import CallIn, OutcomeIn
@@ -207,9 +208,10 @@ def run_loop(
                 report(f"month {twin.label}", k, months)
                 day = twin.snapshot
                 ingest(delivery, snapshot=day, warehouse=wh)
-                run_pipeline(
+                run = run_pipeline(
                     wh, day, registry=registry, ops_engine=engine, tz=TIMEZONE, config_home=home
                 )
+                require_decisions(run, subscribers)
                 publish(wh, engine, day, home=home)
                 contacts = _month(wh, engine, registry, twin, day, result)
                 if k < months - 1:

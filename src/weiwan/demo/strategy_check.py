@@ -51,7 +51,7 @@ from weiwan.core.errors import WeiwanError
 from weiwan.core.months import month_end
 from weiwan.core.offer_valuation import leaving_mix, reason_drivers, uplift
 from weiwan.pipeline.decision_steps import DecisionInputs, day_inputs, decide, decision_inputs
-from weiwan.pipeline.run import Progress, run_pipeline
+from weiwan.pipeline.run import PipelineResult, Progress, run_pipeline
 from weiwan.pipeline.steps import RunContext
 from weiwan.sim import simulate
 
@@ -138,14 +138,7 @@ def plan_strategies(
     with Warehouse(root / "warehouse.duckdb", threads=2, memory_limit="2GB") as wh:
         ingest(root / "sim", snapshot=day, warehouse=wh)
         registry = ModelRegistry(root / "models")
-        run = run_pipeline(wh, day, progress, registry=registry)
-        if not run.rows.get("decisions"):
-            # nothing to compare (no model: too few churners; no policy valid): say why
-            raise WeiwanError(
-                f"no next best action on {day} to compare: "
-                + ("; ".join(run.warnings) or "the day's decisions are empty")
-                + f" (simulated {subscribers:,} subscribers; try more, e.g. --subscribers 5000)"
-            )
+        require_decisions(run_pipeline(wh, day, progress, registry=registry), subscribers)
         # the day's decision inputs once: the uplift they learn serves every plan below
         context = RunContext(wh, day, registry)
         inputs = decision_inputs(context)
@@ -267,6 +260,18 @@ def _cheapest(pool: pd.DataFrame) -> pd.DataFrame:
         "subscriber_id"
     )
     return cheapest
+
+
+def require_decisions(run: PipelineResult, subscribers: int) -> None:
+    """Refuse, saying why, when the day's run made no decisions to compare (no model: too
+    few churners on a small operator; no policy valid on the day)."""
+    if run.rows.get("decisions"):
+        return
+    raise WeiwanError(
+        f"no next best action on {run.snapshot} to compare: "
+        + ("; ".join(run.warnings) or "the day's decisions are empty")
+        + f" (simulated {subscribers:,} subscribers; try more, e.g. --subscribers 5000)"
+    )
 
 
 def top_risk_first(pool: pd.DataFrame, budget: float) -> pd.DataFrame:
