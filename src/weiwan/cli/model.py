@@ -23,7 +23,10 @@ def _metric_table(summary: dict[str, Any], title: str | None = None) -> Any:
     from rich.table import Table
 
     keys = ("roc_auc", "pr_auc", "top_decile_lift", "brier", "emp", "emp_share_contacted")
-    default_title = f"{summary.get('folds')}-fold cross-validation"
+    repeats = int(summary.get("repeats") or 1)
+    folds = int(summary.get("folds") or 0) // repeats
+    times = f" × {repeats}" if repeats > 1 else ""
+    default_title = f"{folds}-fold cross-validation{times}"
     table = Table(title=f"{title or default_title}, {summary['rows']:,} rows")
     table.add_column("model")
     for key in keys:
