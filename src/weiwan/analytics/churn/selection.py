@@ -19,15 +19,17 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 from weiwan.analytics.churn.models import (
     FloatArray,
+    GradientBoostingChurnModel,
     LogisticChurnModel,
     _ChurnEstimator,
     _two_columns,
     blanks_as_level,
     default_model,
+    inner_splits,
 )
 
 LIGHTGBM, CATBOOST, LOGISTIC = "lightgbm", "catboost", "logistic_regression"
@@ -69,6 +71,13 @@ class CatBoostChurnModel(_ChurnEstimator):
     def predict_proba(self, X: pd.DataFrame) -> FloatArray:  # noqa: N803
         proba = self.model_.predict_proba(self._inputs(self._prepare(X)))[:, 1]
         return _two_columns(np.asarray(proba, dtype=np.float64))
+
+
+def _fit(model: Any, x: pd.DataFrame, labels: Any, groups: Any) -> Any:
+    """``model`` fitted; LightGBM, which validates within its rows, given the groups."""
+    if groups is not None and isinstance(model, GradientBoostingChurnModel):
+        return model.fit(x, labels, groups=groups)
+    return model.fit(x, labels)
 
 
 def candidate_models(random_state: int = 0, catboost_rounds: int = 1000) -> dict[str, Any]:
@@ -115,24 +124,26 @@ class SelectedChurnModel(_ChurnEstimator):
         self.inner_rows = inner_rows
         self.keep_candidates = keep_candidates
 
-    def fit(self, X: pd.DataFrame, y: Any) -> Self:  # noqa: N803
+    def fit(self, X: pd.DataFrame, y: Any, groups: Any = None) -> Self:  # noqa: N803
+        """Choose and fit; ``groups`` (the customer of each row, when one has several) keeps a
+        customer's rows on one side of every inner split, LightGBM's own included."""
         prepared, labels = self._prepare_fit(X, y)
         minority = int(min(labels.sum(), len(labels) - labels.sum()))
         self.inner_auc_: dict[str, float] = {}
         if minority >= 5 * self.inner_folds:
-            self.inner_auc_ = self._inner_scores(prepared, labels)
+            self.inner_auc_ = self._inner_scores(prepared, labels, groups)
             self.chosen_ = max(CANDIDATES, key=lambda name: self.inner_auc_[name])
         else:
             self.chosen_ = LOGISTIC
         needed = {LIGHTGBM, CATBOOST} if self.chosen_ == BLEND else {self.chosen_}
         self.models_: dict[str, Any] = {
-            name: model.fit(prepared, labels)
+            name: _fit(model, prepared, labels, groups)
             for name, model in candidate_models(self.random_state).items()
             if self.keep_candidates or name in needed
         }
         return self
 
-    def _inner_scores(self, prepared: pd.DataFrame, labels: Any) -> dict[str, float]:
+    def _inner_scores(self, prepared: pd.DataFrame, labels: Any, groups: Any) -> dict[str, float]:
         if len(labels) > self.inner_rows:
             kept, _ = train_test_split(
                 np.arange(len(labels)),
@@ -142,11 +153,15 @@ class SelectedChurnModel(_ChurnEstimator):
             )
             kept = np.sort(kept)
             prepared, labels = prepared.iloc[kept], np.asarray(labels)[kept]
-        folds = StratifiedKFold(self.inner_folds, shuffle=True, random_state=self.random_state)
+            groups = None if groups is None else np.asarray(groups)[kept]
         oof = {name: np.zeros(len(labels)) for name in LEARNERS}
-        for fit_idx, val_idx in folds.split(prepared, labels):
+        splits = inner_splits(
+            np.asarray(labels, np.int64), groups, self.inner_folds, self.random_state
+        )
+        for fit_idx, val_idx in splits:
+            fit_groups = None if groups is None else np.asarray(groups)[fit_idx]
             for name, model in candidate_models(self.random_state, self.inner_rounds).items():
-                model.fit(prepared.iloc[fit_idx], labels[fit_idx])
+                _fit(model, prepared.iloc[fit_idx], labels[fit_idx], fit_groups)
                 oof[name][val_idx] = model.predict_proba(prepared.iloc[val_idx])[:, 1]
         oof[BLEND] = (oof[LIGHTGBM] + oof[CATBOOST]) / 2
         return {name: float(roc_auc_score(labels, oof[name])) for name in CANDIDATES}

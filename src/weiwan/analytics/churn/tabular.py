@@ -17,7 +17,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import joblib
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.model_selection import RepeatedStratifiedKFold
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFold
 
 from weiwan.analytics.churn.metrics import evaluate, expected_maximum_profit
 from weiwan.analytics.churn.models import NaiveBayesChurnModel, prepare_features
@@ -265,6 +265,32 @@ def _score(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> dict[str, 
     return {**evaluate(y, p), "emp": emp, "emp_share_contacted": share}
 
 
+def _outer_splits(
+    label: npt.NDArray[np.float64],
+    groups: npt.NDArray[Any] | None,
+    folds: int,
+    repeats: int,
+    seed: int,
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """Repeated stratified folds; by group when ``groups`` is given (each repeat reshuffled)."""
+    rows = np.zeros((len(label), 1))
+    if groups is None:
+        splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+        yield from splitter.split(rows, label)
+        return
+    for repeat in range(repeats):
+        grouped = StratifiedGroupKFold(folds, shuffle=True, random_state=seed + repeat)
+        yield from grouped.split(rows, label, groups)
+
+
+def repeated_customers(ids: pd.Series) -> npt.NDArray[Any] | None:
+    """The customer of each row when some customer has several rows (a table of several
+    months' snapshots): their rows must stay on one side of every split, or a model is judged
+    on customers it has seen. None when every row is its own customer."""
+    text = ids.astype(str).str.strip()
+    return text.to_numpy() if text.duplicated().any() else None
+
+
 def cross_validate(
     features: pd.DataFrame,
     label: npt.NDArray[np.float64],
@@ -273,20 +299,24 @@ def cross_validate(
     repeats: int = 3,
     seed: int = 0,
     progress: Progress | None = None,
+    groups: npt.NDArray[Any] | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
     """Mean metrics over repeated stratified folds for the selected model, every candidate it
     chose among and the naive Bayes baseline, all on the same folds; and how often each
-    candidate was chosen (by inner cross-validation on the training folds only)."""
-    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
+    candidate was chosen (by inner cross-validation on the training folds only). With
+    ``groups`` (the customer of each row) a customer's rows stay in one fold, outer and inner."""
     scores: dict[str, list[dict[str, float]]] = {}
     chosen: dict[str, int] = {}
     total = folds * repeats
-    for done, (train, test) in enumerate(splitter.split(features, label)):
+    for done, (train, test) in enumerate(_outer_splits(label, groups, folds, repeats, seed)):
         if progress:
             progress("cross-validation", done, total)
         x_train, categories = prepare_features(features.iloc[train])
         x_test, _ = prepare_features(features.iloc[test], categories=categories)
-        selected = SelectedChurnModel(random_state=seed).fit(x_train, label[train])
+        inner_groups = None if groups is None else groups[train]
+        selected = SelectedChurnModel(random_state=seed).fit(
+            x_train, label[train], groups=inner_groups
+        )
         chosen[selected.chosen_] = chosen.get(selected.chosen_, 0) + 1
         naive = NaiveBayesChurnModel().fit(x_train, label[train])
         probabilities = {
@@ -352,13 +382,15 @@ def train_table(
     candidates = rows.drop(columns=[c for c in (label, id_column) if c is not None])
     features, schema, dropped = clean_columns(candidates, file=file)
     repeats = repeats or default_repeats(len(rows))
+    groups = repeated_customers(rows[id_column]) if id_column else None
     results, chosen = cross_validate(
-        features, y, folds=folds, repeats=repeats, seed=seed, progress=progress
+        features, y, folds=folds, repeats=repeats, seed=seed, progress=progress, groups=groups
     )
     if progress:
         progress("fitting the model on every row", 0, 1)
     x_all, categories = prepare_features(features)
-    model = SelectedChurnModel(random_state=seed, keep_candidates=False).fit(x_all, y)
+    model = SelectedChurnModel(random_state=seed, keep_candidates=False)
+    model.fit(x_all, y, groups=groups)
     found_id = id_column or next((c for c, why in dropped.items() if "identifier" in why), None)
     summary: dict[str, Any] = {
         **{k: _json_number(v) for k, v in results["selected"].items()},
@@ -377,6 +409,7 @@ def train_table(
         "churn_rate": round(float(y.mean()), 6),
         "folds": folds * repeats,
         "repeats": repeats,
+        "grouped_by": id_column if groups is not None else None,
         "features": list(features.columns),
         "dropped": dropped,
         "id_column": found_id,
