@@ -7,14 +7,17 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import configure_logging
 from weiwan.core.settings import get_settings
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="weiwan (维挽): customer retention for telecom operators.", no_args_is_help=True
@@ -44,6 +47,16 @@ def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], Non
             bar.update(task, description=label, completed=done, total=total)
 
         yield update
+
+
+def with_progress(as_json: bool, work: Callable[[Callable[[str, int, int], None]], T]) -> T:
+    """``work(update)`` under a progress bar (none with ``--json``); a :class:`WeiwanError`
+    ends the command as :func:`fail` does."""
+    try:
+        with progress_bar(not as_json) as update:
+            return work(update)
+    except WeiwanError as exc:
+        raise fail(exc, as_json) from exc
 
 
 def fail(exc: Exception, as_json: bool = False) -> typer.Exit:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from weiwan.cli.base import fail, last_complete_month, ops_engine, out, progress_bar
+from weiwan.cli.base import fail, last_complete_month, ops_engine, out, progress_bar, with_progress
 from weiwan.cli.data import simulate_app
 from weiwan.cli.ops import run_server
 from weiwan.core.errors import WeiwanError
@@ -30,18 +30,17 @@ def strategy_check(
 
     with tempfile.TemporaryDirectory(prefix="weiwan-strategy-") as tmp:
         root = Path(tmp)
-        try:
-            with progress_bar(not as_json) as update:
-                plan = plan_strategies(
-                    root,
-                    subscribers,
-                    seed,
-                    months=months,
-                    end_month=last_complete_month(),
-                    progress=update,
-                )
-        except WeiwanError as exc:
-            raise fail(exc, as_json) from exc
+        plan = with_progress(
+            as_json,
+            lambda update: plan_strategies(
+                root,
+                subscribers,
+                seed,
+                months=months,
+                end_month=last_complete_month(),
+                progress=update,
+            ),
+        )
         # only this evaluation reads the simulator's ground truth, never the decisions
         prices = TruthPrices.from_truth(root / "sim" / "truth", f"{plan.snapshot:%Y-%m}")
         result = summarise(plan, subscribers, prices)
@@ -102,19 +101,18 @@ def loop(
     with holder as tmp:
         root = Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        try:
-            with progress_bar(not as_json) as update:
-                result = run_loop(
-                    root,
-                    subscribers=subscribers,
-                    months=months,
-                    seed=seed,
-                    end_month=first_month(last_complete_month(), months),
-                    history_months=history,
-                    progress=update,
-                )
-        except WeiwanError as exc:
-            raise fail(exc, as_json) from exc
+        result = with_progress(
+            as_json,
+            lambda update: run_loop(
+                root,
+                subscribers=subscribers,
+                months=months,
+                seed=seed,
+                end_month=first_month(last_complete_month(), months),
+                history_months=history,
+                progress=update,
+            ),
+        )
     if as_json:
         out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
         return

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from weiwan.cli.base import console, fail, open_warehouse, out, progress_bar
+from weiwan.cli.base import console, fail, open_warehouse, out, with_progress
 from weiwan.core.errors import WeiwanError
 from weiwan.core.settings import get_settings
 
@@ -110,19 +110,18 @@ def model_train(
         raise fail(WeiwanError("--label is required with --csv"), as_json)
     from weiwan.analytics.churn.tabular import train_table
 
-    try:
-        with progress_bar(not as_json) as update:
-            summary = train_table(
-                csv_file,
-                label=label,
-                id_column=id_column,
-                model_out=model_out,
-                repeats=repeats,
-                seed=seed,
-                progress=update,
-            )
-    except WeiwanError as exc:
-        raise fail(exc, as_json) from exc
+    summary = with_progress(
+        as_json,
+        lambda update: train_table(
+            csv_file,
+            label=label,
+            id_column=id_column,
+            model_out=model_out,
+            repeats=repeats,
+            seed=seed,
+            progress=update,
+        ),
+    )
     if as_json:
         out.print_json(json.dumps(summary, ensure_ascii=False))
         return
