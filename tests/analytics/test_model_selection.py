@@ -91,9 +91,11 @@ def test_the_inner_choice_runs_on_a_stratified_sample_of_a_large_table(
         for model in models.values():
             fit = model.fit
 
-            def recorded(features: pd.DataFrame, labels: Any, fit: Any = fit) -> Any:
+            def recorded(
+                features: pd.DataFrame, labels: Any, groups: Any = None, fit: Any = fit
+            ) -> Any:
                 seen.append((len(features), float(np.mean(labels))))
-                return fit(features, labels)
+                return fit(features, labels, groups=groups)
 
             model.fit = recorded
         return models

@@ -82,37 +82,6 @@ def text_columns(frame: pd.DataFrame) -> list[str]:
     return [str(name) for name in frame.columns if _is_categorical(frame[name])]
 
 
-def _ready_categories(
-    frame: pd.DataFrame, forced: set[str], categories: dict[str, list[str]] | None
-) -> dict[str, list[str]] | None:
-    """The categories :func:`prepare_features` would learn when ``frame`` is already what it
-    returns (float64 numbers, categoricals of the right levels, text column names); None
-    otherwise."""
-    learned: dict[str, list[str]] = {}
-    for name in frame.columns:
-        if not isinstance(name, str):
-            return None
-        values = frame[name]
-        is_cat = name in categories if categories is not None else name in forced
-        if not is_cat and categories is None:
-            is_cat = _is_categorical(values)
-        if not is_cat:
-            if values.dtype != np.float64:
-                return None
-            continue
-        if not isinstance(values.dtype, pd.CategoricalDtype):
-            return None
-        present = list(values.cat.categories)
-        if categories is not None:
-            levels = list(categories[name])
-        else:
-            levels = sorted({str(c).strip() for c in present} - {""})
-        if present != levels:
-            return None
-        learned[name] = levels
-    return learned
-
-
 def prepare_features(
     frame: pd.DataFrame,
     *,
@@ -130,20 +99,24 @@ def prepare_features(
     of a million rows (each copy ~0.7 GB).
     """
     forced = set(categorical or ())
-    ready = _ready_categories(frame, forced, categories)
-    if ready is not None:
-        return frame, ready
     learned: dict[str, list[str]] = {}
     columns: dict[str, pd.Series] = {}
+    # whether every column is already as it would become (then the frame itself is returned)
+    ready = True
     for name in frame.columns:
         values = frame[name]
         key = str(name)
+        ready &= isinstance(name, str)
         if categories is not None:
             is_cat = key in categories
         else:
             is_cat = key in forced or _is_categorical(values)
         if not is_cat:
-            columns[key] = _numeric(values)
+            if values.dtype == np.float64:
+                columns[key] = values
+            else:
+                columns[key] = _numeric(values)
+                ready = False
             continue
         if categories is not None:
             levels = list(categories[key])
@@ -153,10 +126,14 @@ def prepare_features(
             levels = sorted(_text(values).dropna().unique().tolist())
         learned[key] = levels
         if isinstance(values.dtype, pd.CategoricalDtype) and list(values.cat.categories) == levels:
-            columns[key] = values.copy()
+            columns[key] = values
         else:
             codes = pd.Categorical(_text(values), categories=levels)
             columns[key] = pd.Series(codes, index=frame.index, name=key)
+            ready = False
+    if ready:
+        return frame, learned
+    # the default copy: the result never shares memory with the caller's frame
     prepared = pd.DataFrame(columns, index=frame.index)
     return prepared, learned
 
@@ -454,7 +431,8 @@ class NaiveBayesChurnModel(_ChurnEstimator):
                 out[:, j] = np.where(np.isnan(num), len(edges) + 1, binned)
         return out
 
-    def fit(self, X: pd.DataFrame, y: Any) -> Self:  # noqa: N803
+    def fit(self, X: pd.DataFrame, y: Any, groups: Any = None) -> Self:  # noqa: N803
+        """Fit on ``X``, ``y`` (``groups`` unused: it validates nothing within its rows)."""
         prepared, labels = self._prepare_fit(X, y)
         self.edges_: dict[str, FloatArray] = {}
         sizes = []
@@ -495,7 +473,8 @@ class LogisticChurnModel(_ChurnEstimator):
         # copy=False: the columns are not consolidated into a second copy of the frame
         return pd.DataFrame(columns, index=prepared.index, copy=False)
 
-    def fit(self, X: pd.DataFrame, y: Any) -> Self:  # noqa: N803
+    def fit(self, X: pd.DataFrame, y: Any, groups: Any = None) -> Self:  # noqa: N803
+        """Fit on ``X``, ``y`` (``groups`` unused: it validates nothing within its rows)."""
         prepared, labels = self._prepare_fit(X, y)
         numeric = [c for c in self.feature_names_ if c not in self.categories_]
         numbers = make_pipeline(

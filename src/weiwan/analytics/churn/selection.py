@@ -23,7 +23,6 @@ from sklearn.model_selection import train_test_split
 
 from weiwan.analytics.churn.models import (
     FloatArray,
-    GradientBoostingChurnModel,
     LogisticChurnModel,
     _ChurnEstimator,
     _two_columns,
@@ -55,7 +54,8 @@ class CatBoostChurnModel(_ChurnEstimator):
             frame[name] = frame[name].astype(str)
         return frame
 
-    def fit(self, X: pd.DataFrame, y: Any) -> Self:  # noqa: N803
+    def fit(self, X: pd.DataFrame, y: Any, groups: Any = None) -> Self:  # noqa: N803
+        """Fit on ``X``, ``y`` (``groups`` unused: it validates nothing within its rows)."""
         prepared, labels = self._prepare_fit(X, y)
         self.model_ = CatBoostClassifier(
             iterations=self.iterations,
@@ -71,13 +71,6 @@ class CatBoostChurnModel(_ChurnEstimator):
     def predict_proba(self, X: pd.DataFrame) -> FloatArray:  # noqa: N803
         proba = self.model_.predict_proba(self._inputs(self._prepare(X)))[:, 1]
         return _two_columns(np.asarray(proba, dtype=np.float64))
-
-
-def _fit(model: Any, x: pd.DataFrame, labels: Any, groups: Any) -> Any:
-    """``model`` fitted; LightGBM, which validates within its rows, given the groups."""
-    if groups is not None and isinstance(model, GradientBoostingChurnModel):
-        return model.fit(x, labels, groups=groups)
-    return model.fit(x, labels)
 
 
 def candidate_models(random_state: int = 0, catboost_rounds: int = 1000) -> dict[str, Any]:
@@ -137,7 +130,7 @@ class SelectedChurnModel(_ChurnEstimator):
             self.chosen_ = LOGISTIC
         needed = {LIGHTGBM, CATBOOST} if self.chosen_ == BLEND else {self.chosen_}
         self.models_: dict[str, Any] = {
-            name: _fit(model, prepared, labels, groups)
+            name: model.fit(prepared, labels, groups=groups)
             for name, model in candidate_models(self.random_state).items()
             if self.keep_candidates or name in needed
         }
@@ -161,7 +154,7 @@ class SelectedChurnModel(_ChurnEstimator):
         for fit_idx, val_idx in splits:
             fit_groups = None if groups is None else np.asarray(groups)[fit_idx]
             for name, model in candidate_models(self.random_state, self.inner_rounds).items():
-                _fit(model, prepared.iloc[fit_idx], labels[fit_idx], fit_groups)
+                model.fit(prepared.iloc[fit_idx], labels[fit_idx], groups=fit_groups)
                 oof[name][val_idx] = model.predict_proba(prepared.iloc[val_idx])[:, 1]
         oof[BLEND] = (oof[LIGHTGBM] + oof[CATBOOST]) / 2
         return {name: float(roc_auc_score(labels, oof[name])) for name in CANDIDATES}

@@ -554,11 +554,9 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
     holdout = _rows(everything, hold)
     value, value_source = _holdout_value(warehouse, holdout)
     candidates = {"default": default_model(config.seed), **baseline_models(config.seed)}
+    subscribers = everything["subscriber_id"].to_numpy()
     for label, candidate in candidates.items():
-        if label == "default":
-            candidate.fit(x_train, y_train, groups=everything["subscriber_id"].to_numpy()[learn])
-        else:
-            candidate.fit(x_train, y_train)
+        candidate.fit(x_train, y_train, groups=subscribers[learn])
         evaluation[label] = _assess(y_hold, candidate.predict_proba(x_hold)[:, 1], value)
     candidates["default"].categories_ = categories
     del x_train
@@ -576,7 +574,7 @@ def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResu
         # another million-row fit
         chosen = candidates["default"].num_leaves_
         model = default_model(config.seed).set_params(num_leaves=chosen)
-        model = model.fit(x_all, labels, groups=everything["subscriber_id"].to_numpy())
+        model = model.fit(x_all, labels, groups=subscribers)
         model.categories_ = final_categories
     else:
         model = candidates["default"]
