@@ -98,13 +98,17 @@ HEADER_SEARCH_LINES = 20
 DELIMITERS = ",;\t|"
 
 
+def _names_all(cells: Sequence[str], wanted: Sequence[str]) -> bool:
+    """Whether a row's ``cells`` hold every name in ``wanted`` (spaces around them ignored)."""
+    return {w.strip() for w in wanted} <= {c.strip() for c in cells}
+
+
 def _header_line(lines: list[str], wanted: Sequence[str]) -> tuple[int, str] | None:
     """The first of ``lines`` that holds every name in ``wanted`` as a cell, and its
     delimiter; None when none does."""
     for number, line in enumerate(lines[:HEADER_SEARCH_LINES]):
         for delimiter in DELIMITERS:
-            cells = next(csv.reader([line], delimiter=delimiter), [])
-            if {w.strip() for w in wanted} <= {c.strip() for c in cells}:
+            if _names_all(next(csv.reader([line], delimiter=delimiter), []), wanted):
                 return number, delimiter
     return None
 
@@ -158,9 +162,7 @@ def _read_sheet(path: Path, wanted: list[str]) -> pd.DataFrame:
     """The first sheet of a workbook, its header found as :func:`read_table` finds it."""
     top = pd.read_excel(path, dtype=str, header=None, nrows=HEADER_SEARCH_LINES)
     rows = top.fillna("").astype(str).to_numpy().tolist()
-    header = next(
-        (i for i, cells in enumerate(rows) if set(wanted) <= {c.strip() for c in cells}), 0
-    )
+    header = next((i for i, cells in enumerate(rows) if _names_all(cells, wanted)), 0)
     frame = pd.read_excel(path, dtype=str, keep_default_na=False, header=header).fillna("")
     return _with_header(frame, str(path))
 
