@@ -14,7 +14,12 @@ from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.outcomes import campaign_outcomes
-from weiwan.analytics.uplift_evidence import EVIDENCE_TABLE, closed_outcomes, uplift_evidence
+from weiwan.analytics.uplift_evidence import (
+    EVIDENCE_TABLE,
+    closed_outcomes,
+    evidence_key,
+    uplift_evidence,
+)
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.months import add_months
 from weiwan.pipeline.run import run_step
@@ -89,6 +94,34 @@ def test_evidence_carries_features_score_and_reason_of_its_day(
     assert evidence["treated"].any() and not evidence["treated"].all()
 
 
+def test_the_evidence_sees_each_customer_as_before_the_days_offer(
+    delivered: Warehouse, trained: tuple[Any, ModelMeta]
+) -> None:
+    """A campaign's contacts are dated the day its evidence is taken: its offered customers
+    are seen as they were before the offer (their offers before that day only), like the
+    held-out beside them — never as already offered, which the churn model scores higher."""
+    model, meta = trained
+    assert {"retention_offers_180d", "days_since_retention_offer"} <= set(meta.features)
+    built = uplift_evidence(delivered, SNAPSHOT, model, meta)
+    assert built is not None
+    evidence, features = built
+    contacts = delivered.table("retention_contacts").to_pandas()
+    offered = contacts[~contacts["holdout"]]
+    dates: dict[str, list[date]] = {}
+    for sid, day in zip(
+        offered["subscriber_id"], pd.to_datetime(offered["contact_date"]).dt.date, strict=True
+    ):
+        dates.setdefault(sid, []).append(day)
+    assert evidence["treated"].sum() > 100
+    days = pd.to_datetime(evidence["snapshot_date"]).dt.date
+    for i, (sid, day) in enumerate(zip(evidence["subscriber_id"], days, strict=True)):
+        before = [d for d in dates.get(sid, []) if d < day]
+        recent = [d for d in before if (day - d).days < 180]
+        assert features["retention_offers_180d"].iloc[i] == len(recent)
+        since = features["days_since_retention_offer"].iloc[i]
+        assert (pd.isna(since) and not before) or since == (day - max(before)).days
+
+
 def _stored_scores(wh: Warehouse) -> pd.DataFrame:
     table = wh.table(EVIDENCE_TABLE)
     frame: pd.DataFrame = table.select(
@@ -109,7 +142,7 @@ def test_each_day_is_explained_once_per_model_and_kept_while_in_the_evidence(
     stored = _stored_scores(delivered)
     days = sorted(pd.to_datetime(first[0]["snapshot_date"]).dt.date.unique())
     assert sorted(pd.to_datetime(stored["snapshot_date"]).dt.date.unique()) == days
-    assert set(stored["model"]) == {f"{meta.version}@{meta.created_at}"}
+    assert set(stored["model"]) == {evidence_key(meta)}
 
     again = uplift_evidence(delivered, SNAPSHOT, model, meta)
     assert again is not None
@@ -148,7 +181,7 @@ def test_each_day_is_explained_once_per_model_and_kept_while_in_the_evidence(
     renewed = uplift_evidence(delivered, SNAPSHOT, model, newer)
     assert renewed is not None
     pd.testing.assert_frame_equal(renewed[0], first[0])
-    assert set(_stored_scores(delivered)["model"]) == {f"v9999@{meta.created_at}"}
+    assert set(_stored_scores(delivered)["model"]) == {evidence_key(newer)}
 
 
 def test_a_campaign_without_a_control_group_is_no_evidence(delivered: Warehouse) -> None:

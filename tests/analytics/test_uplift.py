@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from weiwan.analytics.churn.models import inner_splits
 from weiwan.analytics.uplift import FOLDS, TREE_Z, UpliftModel, _simplest, learn_uplift
+from weiwan.analytics.warehouse import Warehouse
+from weiwan.pipeline.decision_steps import warn_offers_without_effect
+from weiwan.pipeline.steps import RunContext
 
 
 def _evidence(
@@ -137,3 +143,31 @@ def test_too_little_evidence_learns_nothing() -> None:
     model = learn_uplift(evidence, features, min_arm=1_000)  # ~400 offered: too few
     assert model is not None and "discount" not in model.offers
     assert _uplift(model, features.head(3)).isna().all()  # the decisions keep the prior
+
+
+def test_offers_the_outcomes_show_cutting_no_churn_are_named_and_warned_of(
+    tmp_path: Path,
+) -> None:
+    """A campaign whose offer made its customers leave a little more often (as an operator's
+    past campaigns can, or seem to by chance): its level falls to nothing or below, the
+    decisions would grant it to no one and its hold-outs stop counting — the run says so and
+    how to keep learning. An offer that does what its prior says is not named."""
+    harmful, features = _evidence(20_000, {"a": -0.15, "b": -0.15}, seed=5)
+    model = learn_uplift(harmful, features)
+    assert model is not None and model.offers["discount"].scale <= 0
+    assert model.without_effect() == ["discount"]
+
+    working, features = _evidence(20_000, {"a": 0.3, "b": 0.3}, seed=5)
+    fine = learn_uplift(working, features)
+    assert fine is not None and fine.without_effect() == []
+
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        ctx = RunContext(wh, date(2026, 10, 31))
+        warn_offers_without_effect(ctx, fine)
+        assert ctx.warnings == []
+        warn_offers_without_effect(ctx, model)
+    [(event, message)] = ctx.warnings
+    assert event == "uplift.no_effect_shown"
+    offered = model.offers["discount"].treated
+    assert f"{offered:,} customers offered discount" in message
+    assert f"{model.controls:,} held out" in message and "uplift: prior" in message

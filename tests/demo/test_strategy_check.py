@@ -8,6 +8,8 @@ about 60 % of the cost of 8,000 x 12.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,10 @@ import pytest
 from typer.testing import CliRunner
 
 from weiwan.cli import app
+from weiwan.core.errors import WeiwanError
 from weiwan.core.settings import get_settings
+from weiwan.demo.strategy_check import StrategyPlan, require_spend
+from weiwan.pipeline.run import PipelineResult
 from weiwan.sim.strategy_value import TruthPrices, _most_within, cross_fitted, qini
 
 
@@ -35,6 +40,20 @@ def test_an_operator_too_small_for_a_model_is_told_why(
     assert error.startswith("no next best action on ") and "too few churners" in error
     assert "--subscribers" in error
     assert isinstance(result.exception, SystemExit)  # the clean exit, not a crash
+
+
+def test_a_day_that_granted_nothing_is_refused_with_the_runs_reasons() -> None:
+    """Outcomes that show no offer cutting churn leave next best action granting nothing:
+    every strategy would be compared at a budget of 0 (all figures 0, every ratio 0/0), so
+    the check refuses and passes on the run's warnings."""
+    day = date(2026, 11, 30)
+    nothing = StrategyPlan(treatments={}, pool=pd.DataFrame(), budget=0.0, snapshot=day)
+    why = "the outcomes of 8,063 customers offered care_call … show no cut in churn"
+    with pytest.raises(WeiwanError) as refused:
+        require_spend(nothing, PipelineResult(day, warnings=[why]))
+    assert "granted no offer on 2026-11-30" in str(refused.value)
+    assert str(refused.value).endswith(why)
+    require_spend(replace(nothing, budget=12.0), PipelineResult(day))  # something to compare
 
 
 def test_strategy_check_prints_all_four_at_the_same_budget(

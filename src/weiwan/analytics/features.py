@@ -265,12 +265,21 @@ def _events(wh: TableSource, snapshot: date) -> ir.Table:
     ).drop("_last_suspension", "_last_forwarding", "_last_status_event")
 
 
-def _retention(wh: TableSource, snapshot: date) -> ir.Table:
+#: the features :func:`retention_offer_features` gives
+RETENTION_OFFER_FEATURES = ("retention_offers_180d", "days_since_retention_offer")
+
+
+def retention_offer_features(
+    wh: TableSource, snapshot: date, *, before_the_day: bool = False
+) -> ir.Table:
     """Retention offers the subscriber received (the delivered ``retention_contacts``, hold-out
-    rows left out): an offer just made changes the next months' risk."""
+    rows left out): an offer just made changes the next months' risk. ``before_the_day``: only
+    the offers made before ``snapshot`` (what a customer offered on that day looked like before
+    it: the uplift's evidence must not see its own treatment)."""
     contacts = as_of_rows(wh, "retention_contacts", snapshot)
     day = contacts.contact_date
-    offered = contacts.filter((day <= snapshot) & ~contacts.holdout)
+    made = day < snapshot if before_the_day else day <= snapshot
+    offered = contacts.filter(made & ~contacts.holdout)
     recent = offered.contact_date > ibis.literal(snapshot - timedelta(days=180))
     agg = offered.group_by("subscriber_id").aggregate(
         retention_offers_180d=recent.sum(), _last_offer=offered.contact_date.max()
@@ -313,7 +322,8 @@ def _care(wh: TableSource, snapshot: date) -> tuple[ir.Table, ir.Table]:
     return complaints, surveys
 
 
-_ZERO_WHEN_ABSENT = (
+#: the features that are 0, not unknown, for a subscriber without such rows
+ZERO_WHEN_ABSENT = (
     "competitor_calls_1m",
     "competitor_calls_3m",
     "call_forwarding_days_1m",
@@ -421,9 +431,9 @@ def compute_features(
     complaints, surveys = _care(source, snapshot)
     joined = base
     parts = (_usage(source, snapshot), _events(source, snapshot), complaints, surveys)
-    for part in (*parts, _retention(source, snapshot)):
+    for part in (*parts, retention_offer_features(source, snapshot)):
         joined = joined.left_join(part, "subscriber_id").drop("subscriber_id_right")
-    filled = {c: joined[c].fill_null(0) for c in _ZERO_WHEN_ABSENT}
+    filled = {c: joined[c].fill_null(0) for c in ZERO_WHEN_ABSENT}
     table = joined.mutate(
         **filled,
         call_forwarding_active=joined.call_forwarding_active.fill_null(False),

@@ -15,7 +15,12 @@ from weiwan.analytics.churn.models import prepare_features
 from weiwan.analytics.churn.reasons import top_reason_features
 from weiwan.analytics.churn.registry import ModelMeta
 from weiwan.analytics.churn.training import chosen_source
-from weiwan.analytics.features import compute_features
+from weiwan.analytics.features import (
+    RETENTION_OFFER_FEATURES,
+    ZERO_WHEN_ABSENT,
+    compute_features,
+    retention_offer_features,
+)
 from weiwan.analytics.outcomes import OUTCOME_COLUMNS, campaign_outcomes
 from weiwan.analytics.uplift import EXPERIMENT, MAX_ROWS_PER_ARM
 from weiwan.analytics.warehouse import Store
@@ -50,8 +55,16 @@ def closed_outcomes(wh: Store, snapshot: date) -> pd.DataFrame:
 #: the days new to the evidence — or all of them once after a new model is promoted (at 1 M
 #: subscribers scoring and explaining ~200 k evidence rows took ~20 s of the daily run)
 EVIDENCE_TABLE = "uplift_evidence"
+#: how the stored rows were made, part of their key: a day stored another way is made again
+#: ("before-offers": the retention-offer features as before the day's own offers)
+EVIDENCE_LAYOUT = "before-offers"
 #: the stored features' prefix (a feature may be named like one of the table's own columns)
 FEATURE_PREFIX = "x__"
+
+
+def evidence_key(meta: ModelMeta) -> str:
+    """The key of the stored evidence rows a model explained (``model`` column)."""
+    return f"{meta.version}@{meta.created_at}/{EVIDENCE_LAYOUT}"
 
 
 def uplift_evidence(
@@ -65,7 +78,7 @@ def uplift_evidence(
     rows = closed_outcomes(wh, snapshot)
     if rows.empty:
         return None
-    key = f"{meta.version}@{meta.created_at}"
+    key = evidence_key(meta)
     days = sorted(set(rows["snapshot_date"]))
     cached = _cached_days(wh, key, days)
     stored = _stored_days(wh)
@@ -104,7 +117,7 @@ def _explained_day(
     else:
         feats = compute_features(chosen_source(wh, wanted), day)
     frame = feats.to_pandas().drop_duplicates("subscriber_id")
-    frame = frame[frame["subscriber_id"].isin(ids)].reset_index(drop=True)
+    frame = _before_the_offers(wh, day, frame[frame["subscriber_id"].isin(ids)])
     absent = pd.DataFrame({"subscriber_id": ids[~ids.isin(frame["subscriber_id"])], "found": False})
     if frame.empty:
         return absent.reset_index(drop=True)
@@ -122,6 +135,32 @@ def _explained_day(
             values.astype("string") if name in model.categories_ else values
         )
     return pd.concat([out, absent], ignore_index=True)
+
+
+def _before_the_offers(wh: Store, day: date, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (one day's features) with the retention-offer features as they were before
+    that day's offers: a campaign's contacts are dated the day its evidence is taken, and a
+    customer seen already offered would be scored as one (higher: earlier campaigns chose the
+    riskiest), unlike the held-out customers beside them — the comparison of the two would
+    measure the score, not the offer (50 k operator: mean score offered 0.075, held out
+    0.061, where the draw made them alike)."""
+    frame = frame.reset_index(drop=True)
+    columns = [c for c in RETENTION_OFFER_FEATURES if c in frame.columns]
+    if not columns or frame.empty or not wh.has_table("retention_contacts"):
+        return frame
+    wanted = ibis.memtable(frame[["subscriber_id"]])
+    before = (
+        retention_offer_features(wh, day, before_the_day=True)
+        .semi_join(wanted, "subscriber_id")
+        .to_pandas()
+        .set_index("subscriber_id")
+    )
+    for column in columns:
+        values = frame["subscriber_id"].map(before[column])
+        if column in ZERO_WHEN_ABSENT:
+            values = values.fillna(0)
+        frame[column] = values.astype(frame[column].dtype) if values.notna().all() else values
+    return frame
 
 
 def _schema(meta: ModelMeta, categories: dict[str, list[str]]) -> pa.Schema:

@@ -138,13 +138,15 @@ def plan_strategies(
     with Warehouse(root / "warehouse.duckdb", threads=2, memory_limit="2GB") as wh:
         ingest(root / "sim", snapshot=day, warehouse=wh)
         registry = ModelRegistry(root / "models")
-        require_decisions(run_pipeline(wh, day, progress, registry=registry), subscribers)
+        run = run_pipeline(wh, day, progress, registry=registry)
+        require_decisions(run, subscribers)
         # the day's decision inputs once: the uplift they learn serves every plan below
         context = RunContext(wh, day, registry)
         inputs = decision_inputs(context)
         facts = load_profile(wh, day).select("subscriber_id", "arpu_1m").to_pandas()
         leaving = inputs.day.leaving if inputs else None
         plan = _plan(wh, day, seed, inputs.learned if inputs else None, facts, leaving)
+        require_spend(plan, run)
         plan.features = snapshot_rows(wh, "features", day).to_pandas()
         if inputs is not None:
             plan.allocations = plan_allocations(context, inputs, facts)
@@ -271,6 +273,18 @@ def require_decisions(run: PipelineResult, subscribers: int) -> None:
         f"no next best action on {run.snapshot} to compare: "
         + ("; ".join(run.warnings) or "the day's decisions are empty")
         + f" (simulated {subscribers:,} subscribers; try more, e.g. --subscribers 5000)"
+    )
+
+
+def require_spend(plan: StrategyPlan, run: PipelineResult) -> None:
+    """Refuse, saying why, when next best action granted no offer: every strategy would be
+    compared at a budget of nothing (the run's warnings name the cause, e.g. outcomes that
+    show no offer cutting churn)."""
+    if plan.budget > 0:
+        return
+    raise WeiwanError(
+        f"next best action granted no offer on {plan.snapshot}, so there is no budget to "
+        "compare the strategies at" + (": " + "; ".join(run.warnings) if run.warnings else "")
     )
 
 

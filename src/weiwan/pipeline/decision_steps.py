@@ -113,7 +113,30 @@ def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
         return None
     for item in learned.summary():
         log.info("uplift.learned", **item)
+    warn_offers_without_effect(ctx, learned)
     return learned
+
+
+def warn_offers_without_effect(ctx: RunContext, learned: UpliftModel) -> None:
+    """Warn when the outcomes show some offer types cutting no churn: the decisions then grant
+    them to (almost) no one and learn nothing more of them from their own hold-outs, so only
+    an arm deciding by the priors (or the operator's own campaigns with a control group) can
+    show where they do work."""
+    types = learned.without_effect()
+    if not types:
+        return
+    offered = sum(learned.offers[name].treated for name in types)
+    levels = ", ".join(f"{name} {learned.offers[name].scale:.3f}" for name in types)
+    ctx.warn(
+        "uplift.no_effect_shown",
+        f"the outcomes of {offered:,} customers offered {', '.join(types)} and "
+        f"{learned.controls:,} held out show no cut in churn from them (the level of their "
+        f"prior the comparisons allow: {levels}): the decisions value them at nothing and "
+        "grant them to almost no one, and learn no more of them from their hold-outs; to keep "
+        "learning where they work, give a challenger arm that decides by the priors a small "
+        "share in decide.yaml (strategies: arms: explore: {share: 0.05, uplift: prior})",
+        offer_types=types,
+    )
 
 
 def _check_policies(ctx: RunContext, library: PolicyLibrary) -> None:
