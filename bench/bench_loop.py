@@ -55,8 +55,9 @@ def _print(result: LoopResult, seconds: list[float]) -> None:
     last, first = rows[-1], rows[0]
     checks = {
         f"last month nba ≥ {ORACLE_SHARE} × oracle": (last["nba_vs_oracle"] or 0) >= ORACLE_SHARE,
-        f"last month nba ≥ {TOP_RISK_MULTIPLE} × top_risk": (last["nba_vs_top_risk"] or 0)
-        >= TOP_RISK_MULTIPLE,
+        # on the savings themselves: a top-risk month that saved nothing or lost has no ratio
+        f"last month nba ≥ {TOP_RISK_MULTIPLE} × top_risk": last["nba"] > 0
+        and last["nba"] >= TOP_RISK_MULTIPLE * last["top_risk"],
         "saved per yuan rises": (last["nba_per_yuan"] or 0) > (first["nba_per_yuan"] or 0),
     }
     for name, ok in checks.items():
