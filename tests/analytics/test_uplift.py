@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from weiwan.analytics.churn.models import inner_splits
-from weiwan.analytics.uplift import FOLDS, TREE_Z, UpliftModel, _simplest, learn_uplift
+from weiwan.analytics.uplift import FOLDS, TREE_Z, UpliftModel, _level, _simplest, learn_uplift
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.pipeline.decision_steps import warn_offers_without_effect
 from weiwan.pipeline.steps import RunContext
@@ -171,3 +171,24 @@ def test_offers_the_outcomes_show_cutting_no_churn_are_named_and_warned_of(
     offered = model.offers["discount"].treated
     assert f"{offered:,} customers offered discount" in message
     assert f"{model.controls:,} held out" in message and "uplift: prior" in message
+
+
+def test_offered_and_held_out_are_compared_net_of_their_risk() -> None:
+    """A campaign whose held-out customers happen to be the less risky (here: most held-out
+    customers of the riskier half dropped, as a draw can leave them): their raw churn rates
+    make an offer that does what its prior says look useless; churn less each customer's
+    control risk compares like with like, and the prior's level stands."""
+    evidence, features = _evidence(20_000, {"a": 0.3, "b": 0.3}, seed=11)
+    risky = features["x"].to_numpy() > 0
+    rng = np.random.default_rng(11)
+    dropped = ~evidence["treated"].to_numpy() & risky & (rng.random(len(evidence)) < 0.7)
+    evidence, features = evidence[~dropped], features[~dropped]
+    model = learn_uplift(evidence.reset_index(drop=True), features.reset_index(drop=True))
+    assert model is not None and model.offers["discount"].scale == 1.0
+
+    treated = evidence["treated"].to_numpy()
+    churned = evidence["churned"].to_numpy()
+    control = model.control_risk(evidence["score"].to_numpy())
+    shift = -control * evidence["prior"].to_numpy()
+    assert _level(treated, churned, shift) < 0.5  # raw rates: the offer looks useless
+    assert _level(treated, churned - control, shift) == 1.0

@@ -10,9 +10,9 @@ The learner, built for thin evidence (docs/next-best-action.md):
   recalibrated on the controls to the outcome window (a logistic fit of their churn on the
   score's log-odds): the churn model has seen every customer, the controls are a few thousand;
 - **level**: each offer type's prior (× driver match) is rescaled when the randomised
-  comparison — all offer types together, then each (its offered customers against every
-  control of their comparisons, churn less the control risk) — differs from what it predicts
-  by more than two standard errors;
+  comparison of churn less the control risk — all offer types together, then each (its
+  offered customers against every control of their comparisons) — differs from what it
+  predicts by more than two standard errors;
 - **who responds**: one LightGBM model over both arms, the arm a feature, boosted *from* the
   rescaled prior (trees chosen by 5-fold cross-validation, none when no tree beats the start),
   blended with the rescaled prior by the weight whose out-of-fold effects predict the
@@ -233,13 +233,15 @@ def learn_uplift(
     # all offer types together first: the per-offer evidence is thin long after the pooled
     # evidence is not (e.g. an outcome window that dilutes a one-month effect shows at once)
     strata = evidence[EXPERIMENT].to_numpy() if EXPERIMENT in evidence else None
-    level = _level(treated, churned, prior_shift, strata=strata)
-    # then each offer type against every control of its comparisons, as residuals of the
-    # control risk: the few hundred held out of one offer alone are too few (on a 50 k
-    # operator's campaigns ~400 a type: one such group churning 5 points below the rest by
-    # chance made its offer look harmful and dropped it from every decision), and the risk
-    # the calibrated model gives each customer takes out who was chosen for which offer
+    # compared as churn less the calibrated control risk: the risk the model gives each
+    # customer takes out who was chosen for what (weiwan's own decisions treat the ones the
+    # arbitration granted, their controls are every hold-out worth acting on)
     surprise = churned - control
+    level = _level(treated, surprise, prior_shift, strata=strata)
+    # then each offer type against every control of its comparisons: the few hundred held
+    # out of one offer alone are too few (on a 50 k operator's campaigns ~400 a type: one
+    # such group churning 5 points below the rest by chance made its offer look harmful and
+    # dropped it from every decision)
     scale = {
         name: _level(
             treated[pair],
