@@ -22,8 +22,9 @@ from weiwan.core.db import session_scope
 from weiwan.ops.campaigns.evaluation import evaluation_figures
 from weiwan.ops.campaigns.models import Campaign, CampaignMember, CampaignTransition
 from weiwan.ops.contacts.models import Acceptance, Contact
-from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.models import CustomerView, Publication
 from weiwan.ops.customers.tags import TAG_LABELS_DOCUMENT, forget_tag_labels
+from weiwan.ops.offers.models import PublishedLimitPrice
 from weiwan.ops.org.models import ConfigDocument
 from weiwan.web import formatting
 from weiwan.web.i18n import use_locale
@@ -498,3 +499,56 @@ def test_unavailable_actions_say_why_and_refusals_reach_the_page_translated(
     rehearse = _htmx(head, f"/campaigns/{draft_id}/rehearse")
     assert rehearse.status_code == 422 and "请先为计划填写开始日期" in rehearse.text
     assert "start_date:" not in rehearse.text
+
+
+def test_the_rehearsal_reads_in_the_readers_words_and_prices_the_limits_it_uses(
+    app: FastAPI, engine: Engine, people: dict[str, int], branches: dict[str, int]
+) -> None:
+    """The rehearsal's warnings and contact-rule reasons are stored as codes and shown in the
+    page's language; the limits the plan uses are priced at the latest decided day's shadow
+    prices (and exported with the page)."""
+    publish(engine, branches)
+    decided = date(2026, 11, 30)
+    rules = {"channels": {"outbound_call": {"caps": {"week": 1}, "capacity": {"per_day": 1}}}}
+    with session_scope(engine) as session:
+        session.add(ConfigDocument(name="contact_rules", content=json.dumps(rules)))
+        session.add(Publication(kind="decisions", snapshot_date=decided, rows=1))
+        session.add(
+            PublishedLimitPrice(
+                snapshot_date=decided, limit_kind="channel", limit_name="outbound_call", yuan=7.25
+            )
+        )
+        targets = session.scalars(select(CustomerView.subscriber_id)).all()
+        yesterday = datetime.now(ZoneInfo("UTC")) - timedelta(days=1)
+        session.add_all(
+            Contact(subscriber_id=s, at=yesterday, channel="outbound_call", status="sent")
+            for s in targets
+        )
+    head = page_login(app, "head")
+    campaign_id = _create_through_form(app, head, branches["city"])
+    assert _htmx(head, f"/campaigns/{campaign_id}/rehearse").status_code == 204
+    rehearsal = login(app, "head").get(f"/api/v1/campaigns/{campaign_id}").json()["rehearsal"]
+    assert rehearsal["contact_conflicts"]["blocked"].get("cap_week", 0) > 0
+    days = (_today(app) + timedelta(days=20) - _today(app)).days + 1
+
+    zh = head.get(f"/campaigns/{campaign_id}").text
+    warnings = zh[zh.index('id="rehearsal-warnings"') :].split("</div>", 1)[0]
+    assert f"外呼：计划工作量有 {days} 天超出产能" in warnings
+    assert "exceeds" not in warnings
+    assert [r["reason"] for r in table_rows(zh, "rehearsal-conflicts")] == ["已达每周上限"]
+    priced = {r["limit"]: r for r in table_rows(zh, "rehearsal-opportunity")}
+    call = priced["外呼产能"]
+    assert call["price"] == "7.25"
+    treated = rehearsal["treated"]
+    with use_locale("zh-CN"):
+        assert call["taken"] == formatting.format_money(7.25 * treated)
+    assert priced["短信产能"]["price"] == "—"  # SMS capacity did not bind
+
+    en = page_login(app, "head", language="en").get(f"/campaigns/{campaign_id}").text
+    assert f"Outbound call: the planned load exceeds the capacity on {days} day(s)" in en
+    assert "shadow prices of" in en
+    exported = head.get(
+        f"/campaigns/{campaign_id}", params={"export": "xlsx", "table": "rehearsal-opportunity"}
+    )
+    assert exported.status_code == 200
+    assert any("外呼产能" in str(cell) for row in workbook_rows(exported.content) for cell in row)

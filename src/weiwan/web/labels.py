@@ -112,6 +112,18 @@ CONSENT_SOURCES: dict[str, Any] = {
     "self_service": _l("Self-service"),
 }
 
+#: the contact rule that stops a contact now, in a few words
+CONTACT_RULES: dict[str, Any] = {
+    "quiet_hours": _l("quiet hours"),
+    "cap_day": _l("daily limit reached"),
+    "cap_week": _l("weekly limit reached"),
+    "cap_month": _l("monthly limit reached"),
+    "cross_channel_cap": _l("contacted enough across channels"),
+    "objection": _l("the customer objected (consent ledger)"),
+    "dnd": _l("do not disturb"),
+    "cool_off": _l("refused recently (cool-off)"),
+}
+
 
 def label(vocabulary: dict[str, Any], code: str | None) -> str:
     """The reader's word for ``code`` in ``vocabulary``; the code itself when unknown."""
@@ -137,5 +149,6 @@ def template_globals() -> dict[str, Any]:
         "purpose_label": lambda code: label(CONSENT_PURPOSES, code),
         "consent_state_label": lambda code: label(CONSENT_STATES, code),
         "consent_source_label": lambda code: label(CONSENT_SOURCES, code),
+        "contact_rule_label": lambda code: label(CONTACT_RULES, code),
         "yes_no": lambda flag: gettext("yes") if flag else gettext("no"),
     }

@@ -21,7 +21,8 @@ from weiwan.ops.campaigns.models import Campaign, CampaignMember
 from weiwan.ops.campaigns.rehearsal import UPLIFT, in_holdout
 from weiwan.ops.consents.service import Statement, record_statements
 from weiwan.ops.contacts.models import Acceptance, Contact
-from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.customers.models import CustomerView, Publication
+from weiwan.ops.offers.models import PublishedLimitPrice
 from weiwan.ops.org.models import AuditEvent, ConfigDocument
 from weiwan.ops.org.roles import Role
 from weiwan.ops.org.schemas import UserCreate
@@ -153,7 +154,18 @@ def test_full_happy_path(app: FastAPI, engine: Engine, world: dict[str, Any]) ->
     assert outbound[0]["capacity"] == 5
     assert outbound[0]["load"] == pytest.approx(len(treated) / 14, abs=0.1)
     assert all(d["over"] for d in outbound)
-    assert any("exceeds capacity" in w for w in rehearsal["warnings"])
+    over = [w for w in rehearsal["warnings"] if w["code"] == "over_capacity"]
+    assert over == [
+        {
+            "code": "over_capacity",
+            "channel": "outbound_call",
+            "days": 14,
+            "message": "outbound_call: planned load exceeds capacity on 14 day(s)",
+        }
+    ]
+    # no decisions published yet: no limit has a price, the plan takes nothing measurable
+    assert rehearsal["opportunity"]["decided_on"] is None
+    assert rehearsal["opportunity"]["taken"] == 0
 
     # the analyst may not submit; the head submits, head and director approve
     assert analyst.post(f"{API}/{cid}/submit").status_code == 403
@@ -519,7 +531,9 @@ def test_objectors_to_automated_decisions_are_left_out(
     rehearsal = _ok(analyst.post(f"{API}/{cid}/rehearse"))["rehearsal"]
     assert rehearsal["objecting_automated"] == len(before)
     assert rehearsal["target_count"] == len(targets) - len(before)
-    assert any("refuse automated decisions" in w for w in rehearsal["warnings"])
+    refusing = [w for w in rehearsal["warnings"] if w["code"] == "refuse_automated"]
+    assert [w["count"] for w in refusing] == [len(before)]
+    assert "refuse automated decisions" in refusing[0]["message"]
     _ok(head.post(f"{API}/{cid}/submit"))
     _ok(head.post(f"{API}/{cid}/approve"))
     _ok(director.post(f"{API}/{cid}/approve"), "approved")
@@ -552,3 +566,61 @@ def test_objectors_to_automated_decisions_are_left_out(
     # and their open tasks of the campaign are cancelled; the others' stay open
     assert {statuses[s] for s in late} == {"cancelled"}
     assert "open" in {v for k, v in statuses.items() if k not in late}
+
+
+def test_the_rehearsal_prices_what_the_plan_takes_from_the_daily_decisions(
+    app: FastAPI, engine: Engine, world: dict[str, Any]
+) -> None:
+    """The shadow prices of the latest decided day (an older day's are ignored) price the
+    plan's contacts per channel and its expected grants per policy; limits that did not bind
+    are blank."""
+    decided, older = date(2026, 11, 30), date(2026, 11, 29)
+    with session_scope(engine) as session:
+        session.add_all(
+            [
+                Publication(kind="decisions", snapshot_date=older, rows=10),
+                Publication(kind="decisions", snapshot_date=decided, rows=10),
+                PublishedLimitPrice(
+                    snapshot_date=older, limit_kind="channel", limit_name="sms", yuan=99.0
+                ),
+                PublishedLimitPrice(
+                    snapshot_date=decided,
+                    limit_kind="channel",
+                    limit_name="outbound_call",
+                    yuan=4.5,
+                ),
+                PublishedLimitPrice(
+                    snapshot_date=decided,
+                    limit_kind="policy_count",
+                    limit_name="keep168",
+                    yuan=12.0,
+                ),
+                PublishedLimitPrice(
+                    snapshot_date=decided,
+                    limit_kind="policy_money",
+                    limit_name="keep168",
+                    yuan=0.25,
+                ),
+            ]
+        )
+    analyst = login(app, "analyst")
+    cid = _create(analyst, _plan(app, world["branches"]))
+    rehearsal = _ok(analyst.post(f"{API}/{cid}/rehearse"), "rehearsed")["rehearsal"]
+    opportunity = rehearsal["opportunity"]
+    assert opportunity["decided_on"] == decided.isoformat()
+    treated = rehearsal["treated"]
+    channels = {c["channel"]: c for c in opportunity["channels"]}
+    call, sms = channels["outbound_call"], channels["sms"]
+    assert call["per_contact"] == 4.5 and call["days"] == 14
+    assert call["contacts_per_day"] == pytest.approx(treated / 14, abs=0.05)
+    assert call["taken"] == pytest.approx(4.5 * treated, rel=1e-3)
+    assert sms["per_contact"] is None and sms["taken"] is None  # the older day's price is gone
+    policies = {p["policy_id"]: p for p in opportunity["policies"]}
+    keep, data = policies["keep168"], policies["data10"]
+    grants = rehearsal["expected"]["accepting"] / 2
+    assert keep["grants"] == pytest.approx(grants, abs=0.05)
+    cost = POLICIES["keep168"]["total_cost"]  # the rehearsal's figures are rounded: 0.05 grant
+    assert keep["spend"] == pytest.approx(grants * cost, abs=0.05 * cost)
+    assert keep["taken"] == pytest.approx(12.0 * grants + 0.25 * keep["spend"], abs=0.05 * 12)
+    assert data["per_grant"] is None and data["per_yuan"] is None and data["taken"] is None
+    assert opportunity["taken"] == pytest.approx(call["taken"] + keep["taken"], abs=0.01)

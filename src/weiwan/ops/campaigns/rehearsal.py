@@ -20,6 +20,7 @@ from weiwan.core.filters import FilterError
 from weiwan.ops.base import utcnow
 from weiwan.ops.campaigns import targeting
 from weiwan.ops.campaigns.models import REHEARSED, RUNNING, Campaign, CampaignMember
+from weiwan.ops.campaigns.opportunity import plan_opportunity
 from weiwan.ops.campaigns.service import (
     PLANNERS,
     REHEARSABLE,
@@ -38,6 +39,7 @@ from weiwan.ops.consents.service import automated_objector_clause
 from weiwan.ops.contacts.policy_check import check_contact
 from weiwan.ops.contacts.rules import current_rules
 from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.offers.service import latest_limit_prices
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.service import descendant_branch_ids
 from weiwan.ops.scope import customer_scope_clause
@@ -175,6 +177,12 @@ def take_rate(channels: Sequence[str]) -> float:
     return 1.0 - miss
 
 
+def _warning(code: str, message: str, **details: Any) -> dict[str, Any]:
+    """A rehearsal warning as data (the page words it in the reader's language from ``code``
+    and the details) with its English ``message`` for API clients."""
+    return {"code": code, **details, "message": message}
+
+
 def rehearse(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> Campaign:
     """Run the plan on a sample (方案预演) and store the result; draft → rehearsed."""
     campaign = get_campaign(session, actor, campaign_id, for_update=True)
@@ -222,11 +230,14 @@ def rehearse(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> 
     # channel load per day against capacity
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     load: list[dict[str, Any]] = []
-    warnings: list[str] = []
+    warnings: list[dict[str, Any]] = []
+    contacts_per_day: dict[str, float] = {}
+    working_days: dict[str, int] = {}
     for name in channels:
         capacities = {day: rules.capacity(name, day) for day in days}
         working = [day for day in days if capacities[day] != 0]
         per_day = treated_est / len(working) if working else treated_est
+        contacts_per_day[name], working_days[name] = per_day, len(working) or len(days)
         over = 0
         for day in days:
             capacity = capacities[day]
@@ -243,25 +254,58 @@ def rehearse(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> 
                 }
             )
         if over:
-            warnings.append(f"{name}: planned load exceeds capacity on {over} day(s)")
+            warnings.append(
+                _warning(
+                    "over_capacity",
+                    f"{name}: planned load exceeds capacity on {over} day(s)",
+                    channel=name,
+                    days=over,
+                )
+            )
     for policy in policies:
         if policy.valid_from > start or policy.valid_to < end:
             warnings.append(
-                f"policy {policy.policy_id} is valid {policy.valid_from} – {policy.valid_to}, "
-                f"not over the whole schedule"
+                _warning(
+                    "policy_not_valid_throughout",
+                    f"policy {policy.policy_id} is valid {policy.valid_from} – "
+                    f"{policy.valid_to}, not over the whole schedule",
+                    policy_id=policy.policy_id,
+                    valid_from=policy.valid_from.isoformat(),
+                    valid_to=policy.valid_to.isoformat(),
+                )
             )
         offered = set(policy.channels.split())
         missing = [c for c in channels if c not in offered]
         if missing:
-            warnings.append(f"policy {policy.policy_id} is not offered on {', '.join(missing)}")
+            warnings.append(
+                _warning(
+                    "policy_not_on_channel",
+                    f"policy {policy.policy_id} is not offered on {', '.join(missing)}",
+                    policy_id=policy.policy_id,
+                    channels=missing,
+                )
+            )
     if overlap:
-        warnings.append(f"{overlap} target(s) are already in a running campaign")
+        warnings.append(
+            _warning(
+                "in_running_campaign",
+                f"{overlap} target(s) are already in a running campaign",
+                count=overlap,
+            )
+        )
     if objecting:
         warnings.append(
-            f"{objecting} matching customer(s) refuse automated decisions and are left out"
+            _warning(
+                "refuse_automated",
+                f"{objecting} matching customer(s) refuse automated decisions and are left out",
+                count=objecting,
+            )
         )
     if count == 0:
-        warnings.append("the filter matches no customer")
+        warnings.append(_warning("no_target", "the filter matches no customer"))
+    opportunity = plan_opportunity(
+        latest_limit_prices(session), contacts_per_day, working_days, policies, treated_est * rate
+    )
 
     campaign.rehearsal = dump(
         {
@@ -289,6 +333,7 @@ def rehearse(session: Session, actor: Actor, campaign_id: int, tz: ZoneInfo) -> 
                 "saves": round(saves, 2),
             },
             "load": load,
+            "opportunity": opportunity,
             "warnings": warnings,
         }
     )

@@ -215,11 +215,119 @@ def rehearsal_view(rehearsal: dict[str, Any]) -> dict[str, Any]:
     conflict_table = Table(
         "rehearsal-conflicts",
         (Column("reason", _l("Blocked by")), Column("count", _l("Customers"), "int")),
-        [{"reason": k, "count": v} for k, v in conflicts.get("blocked", {}).items()],
+        [
+            {"reason": labels["contact_rule_label"](k), "count": v}
+            for k, v in conflicts.get("blocked", {}).items()
+        ],
         title=_("Contact-policy conflicts"),
         empty=_("No conflicts found in the checked sample."),
     )
-    return {"load_table": load_table, "load_option": option, "conflict_table": conflict_table}
+    return {
+        "load_table": load_table,
+        "load_option": option,
+        "conflict_table": conflict_table,
+        "warnings": [warning_text(w) for w in rehearsal.get("warnings", [])],
+        "opportunity_table": opportunity_table(rehearsal.get("opportunity")),
+    }
+
+
+def warning_text(warning: dict[str, Any] | str) -> str:
+    """A stored rehearsal warning in the reader's words (one stored as text before warnings
+    were kept as data is shown as it was written)."""
+    if isinstance(warning, str):
+        return warning
+    labels, number = template_globals(), formatting.format_number
+    code = warning.get("code")
+    if code == "over_capacity":
+        return _(
+            "%(channel)s: the planned load exceeds the capacity on %(days)s day(s)",
+            channel=labels["channel_label"](warning.get("channel")),
+            days=number(warning.get("days")),
+        )
+    if code == "policy_not_valid_throughout":
+        return _(
+            "Policy %(policy)s is valid %(start)s – %(end)s, not over the whole schedule",
+            policy=warning.get("policy_id"),
+            start=formatting.format_date(date.fromisoformat(str(warning.get("valid_from")))),
+            end=formatting.format_date(date.fromisoformat(str(warning.get("valid_to")))),
+        )
+    if code == "policy_not_on_channel":
+        return _(
+            "Policy %(policy)s is not offered through %(channels)s",
+            policy=warning.get("policy_id"),
+            channels=", ".join(labels["channel_label"](c) for c in warning.get("channels", [])),
+        )
+    if code == "in_running_campaign":
+        return _(
+            "%(count)s target customer(s) are already in a running campaign",
+            count=number(warning.get("count")),
+        )
+    if code == "refuse_automated":
+        return _(
+            "%(count)s matching customer(s) refuse automated decisions and are left out",
+            count=number(warning.get("count")),
+        )
+    if code == "no_target":
+        return _("The filter matches no customer")
+    return str(warning.get("message", code))
+
+
+def opportunity_table(opportunity: dict[str, Any] | None) -> Table | None:
+    """What the plan's contacts and grants take from next best action, limit by limit, at the
+    shadow prices published with the latest decided day (None for a rehearsal made before)."""
+    if opportunity is None:
+        return None
+    labels = template_globals()
+    rows: list[dict[str, Any]] = [
+        {
+            "limit": _("%(channel)s capacity", channel=labels["channel_label"](c["channel"])),
+            "price": c["per_contact"],
+            "unit": _("per contact a day"),
+            "use": _(
+                "%(contacts)s contacts a day × %(days)s days",
+                contacts=formatting.format_number(c["contacts_per_day"]),
+                days=formatting.format_number(c["days"]),
+            ),
+            "taken": c["taken"],
+        }
+        for c in opportunity.get("channels", [])
+    ]
+    for p in opportunity.get("policies", []):
+        for price, unit in ((p["per_grant"], _("per grant")), (p["per_yuan"], _("per yuan"))):
+            rows.append(
+                {
+                    "limit": _("Policy %(policy)s budget", policy=p["policy_id"]),
+                    "price": price,
+                    "unit": unit,
+                    "use": _(
+                        "%(grants)s grants, %(spend)s",
+                        grants=formatting.format_number(p["grants"]),
+                        spend=formatting.format_money(p["spend"]),
+                    ),
+                    "taken": None if price is None else p["taken"],
+                }
+            )
+    day = opportunity.get("decided_on")
+    return Table(
+        "rehearsal-opportunity",
+        (
+            Column("limit", _l("Limit")),
+            Column("price", _l("Shadow price (yuan)"), "number"),
+            Column("unit", _l("Unit")),
+            Column("use", _l("The plan uses")),
+            Column("taken", _l("Taken from next best action"), "money"),
+        ),
+        rows,
+        title=(
+            _(
+                "What the plan takes from the daily decisions (shadow prices of %(day)s)",
+                day=formatting.format_date(date.fromisoformat(day)),
+            )
+            if day
+            else _("What the plan takes from the daily decisions")
+        ),
+        empty=_("No decided day has been published yet: nothing to price."),
+    )
 
 
 def evaluation_view(figures: dict[str, Any]) -> dict[str, Any]:

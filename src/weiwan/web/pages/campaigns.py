@@ -262,7 +262,15 @@ def campaign_detail(
     )
     tables = [
         *(
-            [rehearsal_view["load_table"], rehearsal_view["conflict_table"]]
+            [
+                rehearsal_view["load_table"],
+                rehearsal_view["conflict_table"],
+                *(
+                    [rehearsal_view["opportunity_table"]]
+                    if rehearsal_view["opportunity_table"]
+                    else []
+                ),
+            ]
             if rehearsal_view
             else []
         ),

@@ -33,22 +33,17 @@ from weiwan.web import formatting
 from weiwan.web.i18n import gettext as _
 from weiwan.web.i18n import lazy_gettext as _l
 from weiwan.web.labels import CHANNELS as CHANNEL_WORDS
-from weiwan.web.labels import CONSENT_PURPOSES, LEAVING_REASONS, OUTCOMES, PAYMENT_TYPES, label
+from weiwan.web.labels import (
+    CONSENT_PURPOSES,
+    CONTACT_RULES,
+    LEAVING_REASONS,
+    OUTCOMES,
+    PAYMENT_TYPES,
+    label,
+)
 
 #: how many days back the card shows the real-time alerts acted on
 LIVE_ALERT_DAYS = 7
-#: the contact rule that stops a contact now, in a few words
-CONTACT_RULES: dict[str, Any] = {
-    "quiet_hours": _l("quiet hours"),
-    "cap_day": _l("daily limit reached"),
-    "cap_week": _l("weekly limit reached"),
-    "cap_month": _l("monthly limit reached"),
-    "cross_channel_cap": _l("contacted enough across channels"),
-    "objection": _l("the customer objected (consent ledger)"),
-    "dnd": _l("do not disturb"),
-    "cool_off": _l("refused recently (cool-off)"),
-}
-
 #: codes of refusal reasons offered in the outcome form (stored as the code)
 REFUSAL_REASONS: dict[str, Any] = {
     "price": _l("Price too high"),
