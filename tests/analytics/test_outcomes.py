@@ -106,3 +106,33 @@ def test_arms_reach_and_churn_window() -> None:
     got = {r.subscriber_id: (bool(r.treated), bool(r.churned)) for r in frame.itertuples()}
     assert got == {"s1": (True, True), "s3": (False, False), "s8": (False, True)}
     assert set(frame["offer_type"]) == {"discount"}
+
+
+def test_a_month_end_decision_closes_when_its_window_ends_in_a_shorter_month() -> None:
+    """A decision on 31 August has its 3 months by 30 November: it is evidence on 30 November
+    (it used to wait until 31 December, one month of each four lost to the calendar), and a
+    decision on 1 September is not yet."""
+    november = date(2026, 11, 30)
+    decisions = pd.DataFrame(
+        [
+            _decision("aug31", date(2026, 8, 31)),
+            _decision("aug31_held", date(2026, 8, 31), holdout=True),
+            _decision("sep01", date(2026, 9, 1)),
+        ]
+    )
+    contacts = pd.DataFrame(
+        [_contact("aug31", date(2026, 9, 2)), _contact("sep01", date(2026, 9, 2))]
+    )
+    churn = pd.DataFrame(
+        {
+            "subscriber_id": ["aug31_held"],
+            "churn_date": [november],  # the window's last day counts
+            "churn_type": ["port_out"],
+            "_snapshot": [november],
+        }
+    )
+    wh = Tables(decisions=decisions, ops_contacts=contacts, churn_records=churn)
+    frame = retention_outcomes(wh, november).to_pandas()
+    got = {r.subscriber_id: (bool(r.treated), bool(r.churned)) for r in frame.itertuples()}
+    assert got == {"aug31": (True, False), "aug31_held": (False, True)}
+    assert retention_outcomes(wh, date(2026, 11, 29)).to_pandas().empty

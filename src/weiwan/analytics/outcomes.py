@@ -23,7 +23,7 @@ import ibis.expr.types as ir
 from weiwan.analytics.features import as_of_rows
 from weiwan.analytics.warehouse import Store, TableSource
 from weiwan.core.decide_rules import OUTCOME_MONTHS
-from weiwan.core.months import add_months
+from weiwan.core.months import window_closed_by
 
 OUTCOME_COLUMNS = ("subscriber_id", "snapshot_date", "offer_type", "treated", "churned")
 HORIZON_MONTHS = OUTCOME_MONTHS
@@ -39,7 +39,7 @@ def retention_outcomes(
 ) -> ir.Table:
     """One row per closed retention decision in an arm (see the module doc)."""
     decisions = wh.table("decisions")
-    closed_by = add_months(snapshot, -horizon_months)
+    closed_by = window_closed_by(snapshot, horizon_months)
     # a held-out subscriber is the control of the decisions that acted: only those whose
     # decision would have acted (a positive expected value) are like them
     retention = decisions.filter(
@@ -84,7 +84,7 @@ def campaign_outcomes(
     if not wh.has_table("retention_contacts"):
         return None
     contacts = as_of_rows(wh, "retention_contacts", snapshot)
-    closed_by = add_months(snapshot, -horizon_months)
+    closed_by = window_closed_by(snapshot, horizon_months)
     contacts = contacts.filter(contacts.contact_date <= closed_by)
     name = contacts.contact_date.cast("string")
     if "campaign" in contacts.columns:

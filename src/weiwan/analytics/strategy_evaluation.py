@@ -30,7 +30,7 @@ from scipy import stats
 
 from weiwan.analytics.outcomes import HORIZON_MONTHS
 from weiwan.analytics.warehouse import Store
-from weiwan.core.months import add_months
+from weiwan.core.months import window_closed_by
 from weiwan.core.strategy_rules import Strategies
 
 #: the stored evaluation (warehouse and operational table ``strategy_arms``), column → type
@@ -127,7 +127,7 @@ def _groups(wh: Store, snapshot: date, horizon_months: int) -> pd.DataFrame:
         acted=rows.action.any(),
         spend=rows.action.ifelse(rows.cost.fill_null(0.0), 0.0).sum(),
     )
-    closed_by = add_months(snapshot, -horizon_months)
+    closed_by = window_closed_by(snapshot, horizon_months)
     base = first.mutate(closed=first.day <= closed_by)
     churn = wh.table("churn_records")
     churn = churn.filter(churn.churn_date <= snapshot).select(

@@ -19,6 +19,16 @@ def add_months(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
+def window_closed_by(snapshot: date, months: int) -> date:
+    """The last day ``D`` whose window of ``months`` whole months, ``(D, add_months(D,
+    months)]``, has ended by ``snapshot``. At a month end that is the end of the month
+    ``months`` before — not its same day: a decision on 31 August has its 3 months by 30
+    November (``add_months`` clips), which ``add_months(30 November, -3)`` = 30 August would
+    leave out for another month."""
+    back = add_months(snapshot, -months)
+    return month_end(back) if snapshot == month_end(snapshot) else back
+
+
 def last_complete_month(snapshot: date) -> date:
     """First day of the last bill month that ended on or before ``snapshot``."""
     first = snapshot.replace(day=1)
