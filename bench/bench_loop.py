@@ -13,7 +13,11 @@ the wall time per month. Writes the figures as JSON and the curves as a PNG (``-
 README's chart).
 
     python bench/bench_loop.py [--subscribers 100000] [--months 6] [--seed 21]
-        [--json var/bench/loop.json] [--plot docs/img/loop.png]
+        [--no-campaign-history] [--json var/bench/loop.json] [--plot docs/img/loop.png]
+
+``--no-campaign-history``: the operator has no former campaigns with hold-outs, so the first
+months decide on the priors and the product learns only from its own outcomes (each closes 3
+months after its decision) — the test of whether the loop learns.
 """
 
 from __future__ import annotations
@@ -106,6 +110,13 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--history", type=int, default=12)
     parser.add_argument("--seed", type=int, default=21)
+    parser.add_argument(
+        "--no-campaign-history",
+        dest="campaign_history",
+        action="store_false",
+        help="a cold start: no former campaigns with hold-outs, the product learns only from "
+        "its own outcomes",
+    )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args()
@@ -123,12 +134,14 @@ def main() -> None:
             seed=args.seed,
             end_month=first_month(last_complete_month(), args.months),
             history_months=args.history,
+            campaign_history=args.campaign_history,
             progress=progress,
         )
     seconds = [b - a for a, b in itertools.pairwise(stamps)][: args.months]
     print(
         f"loop: {args.subscribers:,} subscribers, seed {args.seed}, {args.history} months of "
-        f"history, {args.months} month ends, {time.perf_counter() - start:,.0f} s"
+        f"history{'' if args.campaign_history else ' without former campaigns (cold start)'}, "
+        f"{args.months} month ends, {time.perf_counter() - start:,.0f} s"
     )
     _print(result, seconds)
     if args.json:

@@ -55,6 +55,33 @@ def test_history_then_one_month_per_delivery(tmp_path: Path) -> None:
         twin.deliver_history(tmp_path)
 
 
+def test_a_cold_start_history_holds_no_former_campaign_and_the_same_operator(
+    tmp_path: Path,
+) -> None:
+    """Without the campaign history the operator is the same (same lines, same usage) and
+    delivers no campaign records: the product starts from its priors."""
+    warm = _twin().deliver_history(tmp_path / "warm")
+    cold_twin = OperatorTwin(
+        subscribers=SIZE,
+        history_months=HISTORY,
+        months=MONTHS,
+        seed=9,
+        end_month="2026-04",
+        campaign_history=False,
+    )
+    cold = cold_twin.deliver_history(tmp_path / "cold")
+    assert len(_read(warm, "retention_contacts")) > 0
+    contacts = cold / "extracts" / "retention_contacts.parquet"
+    assert not contacts.exists() or pq.read_table(contacts).num_rows == 0
+    # the same operator until the first former campaign (at the first month's end) acts
+    usage = _read(warm, "monthly_usage")
+    opening = usage["bill_month"].min()
+    first = _read(cold, "monthly_usage").query("bill_month == @opening")
+    same = usage.query("bill_month == @opening")
+    assert len(first) > 1000
+    pd.testing.assert_frame_equal(first.reset_index(drop=True), same.reset_index(drop=True))
+
+
 def test_a_contact_changes_next_months_churn_only_for_the_reached(tmp_path: Path) -> None:
     twin = _twin()
     twin.deliver_history(tmp_path)

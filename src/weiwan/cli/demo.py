@@ -81,6 +81,13 @@ def loop(
     months: Annotated[int, typer.Option(min=1, max=24, help="Month ends to decide at.")] = 6,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     history: Annotated[int, typer.Option(min=6, max=60, help="Months of history first.")] = 12,
+    campaign_history: Annotated[
+        bool,
+        typer.Option(
+            help="Whether the history holds the operator's former campaigns with hold-outs "
+            "(--no-campaign-history: a cold start, learning from the product's own outcomes)."
+        ),
+    ] = True,
     out_dir: Annotated[
         Path | None,
         typer.Option("--out", help="Keep the deliveries, warehouse and databases here."),
@@ -110,6 +117,7 @@ def loop(
                 seed=seed,
                 end_month=first_month(last_complete_month(), months),
                 history_months=history,
+                campaign_history=campaign_history,
                 progress=update,
             ),
         )

@@ -182,10 +182,13 @@ def run_loop(
     seed: int,
     end_month: str,
     history_months: int = 12,
+    campaign_history: bool = True,
     progress: Progress | None = None,
 ) -> LoopResult:
     """Run the loop in ``root`` for ``months`` month ends, the first at the end of
-    ``end_month`` after ``history_months`` months of history."""
+    ``end_month`` after ``history_months`` months of history (with the operator's former
+    campaigns, or, ``campaign_history`` off, none: a cold start that learns only from the
+    product's own outcomes)."""
     report = progress or (lambda _label, _done, _total: None)
     twin = OperatorTwin(
         subscribers=subscribers,
@@ -193,6 +196,7 @@ def run_loop(
         months=months,
         seed=seed,
         end_month=end_month,
+        campaign_history=campaign_history,
     )
     deliveries = root / "deliveries"
     delivery = twin.deliver_history(deliveries)

@@ -54,12 +54,16 @@ class OperatorTwin:
         seed: int,
         end_month: str,
         chunk_size: int = 500_000,
+        campaign_history: bool = True,
     ) -> None:
         if subscribers < 1 or history_months < 2 or months < 1:
             raise ValueError("need subscribers ≥ 1, history_months ≥ 2 and months ≥ 1")
         last = str(parse_month(end_month) + (months - 1))
         self.window = make_window(last, history_months + months - 1)
         self.history_months, self.seed = history_months, seed
+        #: whether the history holds the operator's former campaigns (with hold-outs): without,
+        #: the product starts from its priors and learns from its own outcomes only
+        self.campaign_history = campaign_history
         self.runs = [
             ChunkRun(
                 window=self.window,
@@ -93,15 +97,16 @@ class OperatorTwin:
         return _EPOCH + timedelta(days=int(w.start_days[self.m] + w.lengths[self.m] - 1))
 
     def deliver_history(self, out: Path) -> Path:
-        """Simulate the history months (the former campaigns at every month end but the last)
-        and write their delivery; the delivery folder."""
+        """Simulate the history months (the former campaigns at every month end but the last,
+        unless ``campaign_history`` is off) and write their delivery; the delivery folder."""
         if self.m >= 0:
             raise RuntimeError("the history is delivered once, first")
         sinks = self._open(out, self.window.labels[self.history_months - 1])
         try:
             for m in range(self.history_months):
                 for run in self.runs:
-                    run.month(m, sinks, campaign=m < self.history_months - 1)
+                    former = self.campaign_history and m < self.history_months - 1
+                    run.month(m, sinks, campaign=former)
                 self.m = m
             self._month_end(sinks, first=True)
         finally:
