@@ -66,6 +66,13 @@ def test_the_loop_runs_the_product_month_by_month(
         assert nba["oracle"][month] <= nba["oracle_unruled"][month] * 1.05 + 1e-6
         # not knowing the personal draws costs the latent oracle, yet it keeps saving
         assert 0 < nba["latent_oracle"][month] <= nba["oracle"][month] * 1.05 + 1e-6
+        # the same contacts' saving without the personal draws: a different figure from the
+        # realised one, of the same contacts (nothing saved where nothing was spent)
+        for arm in (nba, top):
+            assert arm["saved_expected"][month] is not None
+            if arm["treated"][month] == 0:
+                assert arm["saved_expected"][month] == arm["saved"][month] == 0
+        assert nba["saved_expected"][month] != nba["saved"][month]
     assert top["treated"][0] > 0 and top["saved"][0] != 0
     assert len(figures["uplift_qini"]) == 2
     # the operator's library, its budgets sized to its 3 000 subscribers, is the one in effect

@@ -176,3 +176,7 @@ def test_the_latent_oracle_chooses_by_the_expected_effect_and_is_priced_by_the_t
     assert latent["subscriber_id"].tolist() == ["x"]
     assert latent["saved"].item() == pytest.approx(0.02 * 12 * 50.0)
     assert TruthPrices(base, treated).latent_oracle(pool, 5.0).empty
+    # the saving of the same rows priced by the expected effect instead of the drawn one
+    by_draw, on_average = prices.saved(pool), prices.saved(pool, expected)
+    assert by_draw.tolist() == pytest.approx([0.02 * 600, 0.15 * 600])
+    assert on_average.tolist() == pytest.approx([0.10 * 600, 0.04 * 600])

@@ -51,9 +51,10 @@ class TruthPrices:
         expected = effects.get("p_churn_next_if_treated_expected")  # absent in older folders
         return cls(base, effects["p_churn_next_if_treated"], expected)
 
-    def saved(self, rows: pd.DataFrame) -> pd.Series:
-        """Per row (subscriber_id, offer_type, arpu_1m): expected revenue kept, yuan."""
-        return pd.Series(self.true_uplift(rows) * _revenue(rows), index=rows.index)
+    def saved(self, rows: pd.DataFrame, treated: pd.Series | None = None) -> pd.Series:
+        """Per row (subscriber_id, offer_type, arpu_1m): expected revenue kept, yuan (by the
+        true effect's; ``treated`` gives another view of it, as :meth:`true_uplift`)."""
+        return pd.Series(self.true_uplift(rows, treated) * _revenue(rows), index=rows.index)
 
     def true_uplift(self, rows: pd.DataFrame, treated: pd.Series | None = None) -> np.ndarray:
         """Per row (subscriber_id, offer_type): true P(churn next month) − P(churn if treated)
