@@ -88,9 +88,11 @@ bench-loop: $(STAMP)
 	$(BIN)/python bench/bench_loop.py --subscribers $(LOOP_SUBSCRIBERS) --months $(LOOP_MONTHS) \
 		--seed $(LOOP_SEED) --json var/bench/loop.json --plot docs/img/loop.png
 
-# Brought tables (not shipped): BYO_TABLES="path.csv:Label[:IdColumn] ..."
+# Brought tables (not shipped): BYO_TABLES="path.csv:Label[:IdColumn] ..."; BYO_SYNTHETIC=ROWS
+# adds a generated operator export of that many rows (bench/byo_table.py)
 bench-byo: $(STAMP)
-	$(BIN)/python bench/bench_byo_models.py $(BYO_TABLES)
+	$(BIN)/python bench/bench_byo_models.py $(BYO_TABLES) \
+		$(if $(BYO_SYNTHETIC),--synthetic $(BYO_SYNTHETIC))
 
 # The retention purge (`weiwan purge`) of 1 M subscribers' history in PostgreSQL and DuckDB;
 # PURGE_SUBSCRIBERS=100000 make bench-purge for a quicker run.
