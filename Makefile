@@ -80,13 +80,15 @@ bench-quality: $(STAMP)
 	$(BIN)/python bench/bench_churn_quality.py --seeds $(QUALITY_SEEDS) --sizes $(QUALITY_SIZES)
 
 # The closed loop run for months (issue: decision quality, part 3): LOOP_SUBSCRIBERS x LOOP_MONTHS
-# month ends on LOOP_SEED, the curves to docs/img/loop.png (~1 h at 100 k on 2 cores).
+# month ends on LOOP_SEED, the curves to docs/img/loop.png (~10-12 min at 100 k on 2 cores).
 LOOP_SUBSCRIBERS ?= 100000
 LOOP_MONTHS ?= 6
 LOOP_SEED ?= 21
+# LOOP_FLAGS=--no-campaign-history: a cold start (no former campaigns with hold-outs)
+LOOP_FLAGS ?=
 bench-loop: $(STAMP)
 	$(BIN)/python bench/bench_loop.py --subscribers $(LOOP_SUBSCRIBERS) --months $(LOOP_MONTHS) \
-		--seed $(LOOP_SEED) --json var/bench/loop.json --plot docs/img/loop.png
+		--seed $(LOOP_SEED) --json var/bench/loop.json --plot docs/img/loop.png $(LOOP_FLAGS)
 
 # Brought tables (not shipped): BYO_TABLES="path.csv:Label[:IdColumn] ..."; BYO_SYNTHETIC=ROWS
 # adds a generated operator export of that many rows (bench/byo_table.py)

@@ -105,6 +105,9 @@ def _plot(result: LoopResult, path: Path) -> None:
         for s, p in zip(result.top_risk.saved, result.top_risk.spent, strict=True)
     ]
     right.plot(x, per_yuan, "o-", label="nba")
+    expected = [r["nba_per_yuan_expected"] for r in result.rows()]
+    if all(v is not None for v in expected):
+        right.plot(x, expected, "o:", label="nba, without the month's draws")
     right.plot(x, top_per_yuan, "s-", label="top risk")
     right.set_title("saved per yuan spent")
     for ax in (left, right):
