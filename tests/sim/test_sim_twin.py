@@ -76,8 +76,9 @@ def test_a_cold_start_history_holds_no_former_campaign_and_the_same_operator(
     # the same operator until the first former campaign (at the first month's end) acts
     usage = _read(warm, "monthly_usage")
     opening = usage["bill_month"].min()
-    first = _read(cold, "monthly_usage").query("bill_month == @opening")
-    same = usage.query("bill_month == @opening")
+    cold_usage = _read(cold, "monthly_usage")
+    first = cold_usage[cold_usage["bill_month"] == opening]
+    same = usage[usage["bill_month"] == opening]
     assert len(first) > 1000
     pd.testing.assert_frame_equal(first.reset_index(drop=True), same.reset_index(drop=True))
 

@@ -543,6 +543,9 @@ def test_the_rehearsal_reads_in_the_readers_words_and_prices_the_limits_it_uses(
     with use_locale("zh-CN"):
         assert call["taken"] == formatting.format_money(7.25 * treated)
     assert priced["短信产能"]["price"] == "—"  # SMS capacity did not bind
+    # each policy twice, by its name: one more grant and one more yuan of its budget
+    budgets = [r["limit"] for r in table_rows(zh, "rehearsal-opportunity")][2:]
+    assert budgets == ["政策keep168预算"] * 2 + ["政策data10预算"] * 2
 
     en = page_login(app, "head", language="en").get(f"/campaigns/{campaign_id}").text
     assert f"Outbound call: the planned load exceeds the capacity on {days} day(s)" in en

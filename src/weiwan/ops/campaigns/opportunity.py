@@ -56,7 +56,8 @@ def plan_opportunity(
         per_grant = prices.of(POLICY_COUNT, policy.policy_id)
         per_yuan = prices.of(POLICY_MONEY, policy.policy_id)
         spend = grants * policy.total_cost
-        parts = [t for t in (_taken(grants, per_grant), _taken(spend, per_yuan)) if t is not None]
+        by_count, by_money = _taken(grants, per_grant), _taken(spend, per_yuan)
+        parts = [t for t in (by_count, by_money) if t is not None]
         rows.append(
             {
                 "policy_id": policy.policy_id,
@@ -64,6 +65,8 @@ def plan_opportunity(
                 "per_yuan": per_yuan,
                 "grants": round(grants, 1),
                 "spend": round(spend, 2),
+                "taken_by_count": by_count,
+                "taken_by_money": by_money,
                 "taken": round(sum(parts), 2) if parts else None,
             }
         )

@@ -158,8 +158,11 @@ def note_text(note: str | None) -> str:
     return ""
 
 
-def rehearsal_view(rehearsal: dict[str, Any]) -> dict[str, Any]:
-    """Tables and the load chart of a stored rehearsal result."""
+def rehearsal_view(
+    rehearsal: dict[str, Any], policy_words: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Tables and the load chart of a stored rehearsal result (policies named by
+    ``policy_words``)."""
     labels = template_globals()
     load_rows = [
         {
@@ -227,7 +230,7 @@ def rehearsal_view(rehearsal: dict[str, Any]) -> dict[str, Any]:
         "load_option": option,
         "conflict_table": conflict_table,
         "warnings": [warning_text(w) for w in rehearsal.get("warnings", [])],
-        "opportunity_table": opportunity_table(rehearsal.get("opportunity")),
+        "opportunity_table": opportunity_table(rehearsal.get("opportunity"), policy_words),
     }
 
 
@@ -272,9 +275,12 @@ def warning_text(warning: dict[str, Any] | str) -> str:
     return str(warning.get("message", code))
 
 
-def opportunity_table(opportunity: dict[str, Any] | None) -> Table | None:
+def opportunity_table(
+    opportunity: dict[str, Any] | None, policy_words: dict[str, str] | None = None
+) -> Table | None:
     """What the plan's contacts and grants take from next best action, limit by limit, at the
-    shadow prices published with the latest decided day (None for a rehearsal made before)."""
+    shadow prices published with the latest decided day (None for a rehearsal made before);
+    policies by their names in ``policy_words`` where given."""
     if opportunity is None:
         return None
     labels = template_globals()
@@ -292,21 +298,25 @@ def opportunity_table(opportunity: dict[str, Any] | None) -> Table | None:
         }
         for c in opportunity.get("channels", [])
     ]
+    names = policy_words or {}
     for p in opportunity.get("policies", []):
-        for price, unit in ((p["per_grant"], _("per grant")), (p["per_yuan"], _("per yuan"))):
-            rows.append(
-                {
-                    "limit": _("Policy %(policy)s budget", policy=p["policy_id"]),
-                    "price": price,
-                    "unit": unit,
-                    "use": _(
-                        "%(grants)s grants, %(spend)s",
-                        grants=formatting.format_number(p["grants"]),
-                        spend=formatting.format_money(p["spend"]),
-                    ),
-                    "taken": None if price is None else p["taken"],
-                }
-            )
+        limit = _("%(policy)s budget", policy=names.get(p["policy_id"], p["policy_id"]))
+        rows += [
+            {
+                "limit": limit,
+                "price": p["per_grant"],
+                "unit": _("per grant"),
+                "use": _("%(grants)s grants", grants=formatting.format_number(p["grants"], 1)),
+                "taken": p.get("taken_by_count"),
+            },
+            {
+                "limit": limit,
+                "price": p["per_yuan"],
+                "unit": _("per yuan"),
+                "use": formatting.format_money(p["spend"]),
+                "taken": p.get("taken_by_money"),
+            },
+        ]
     day = opportunity.get("decided_on")
     return Table(
         "rehearsal-opportunity",

@@ -253,7 +253,10 @@ def campaign_detail(
     history = list(service.history(db, campaign.id))
     stored_rehearsal = service.loads(campaign.rehearsal)
     figures = service.loads(campaign.evaluation)
-    rehearsal_view = views.rehearsal_view(stored_rehearsal) if stored_rehearsal else None
+    policy_words = policy_names(db, current_language())
+    rehearsal_view = (
+        views.rehearsal_view(stored_rehearsal, policy_words) if stored_rehearsal else None
+    )
     evaluation_view = views.evaluation_view(figures) if figures else None
     monitor = (
         views.monitor_figures(evaluation.members_summary(db, actor, campaign.id))
@@ -288,7 +291,7 @@ def campaign_detail(
                 service.loads(campaign.target_filter), tag_labels(db)
             ),
             "policy_ids": service.loads(campaign.policy_ids),
-            "policy_words": policy_names(db, current_language()),
+            "policy_words": policy_words,
             "channels": service.loads(campaign.channels),
             "branch_name": branch_names(db).get(campaign.branch_id, str(campaign.branch_id)),
             "questionnaire": questionnaire_title(db, campaign.questionnaire_id),
