@@ -7,7 +7,7 @@ import json
 
 from weiwan.web.audit_labels import detail_text, target_text
 from weiwan.web.i18n import use_locale
-from weiwan.web.pages.campaign_views import note_text
+from weiwan.web.pages.campaign_views import note_text, warning_text
 
 
 def test_a_settings_document_is_named_in_words() -> None:
@@ -45,3 +45,25 @@ def test_the_systems_notes_on_a_plan_read_in_the_readers_words() -> None:
         assert note_text(started) == "执行 90 人，对照组 10 人，跳过 3 人"
         assert note_text('{"kind": "cloned", "source": 12}') == "复制自方案 12"
     assert note_text(None) == "" and note_text('{"kind": "unknown"}') == ""
+
+
+def test_a_rehearsals_warnings_read_in_the_readers_words_with_the_policies_names() -> None:
+    """Stored as codes and details, worded at display: channels and policies by name, dates and
+    counts as the locale writes them; a warning stored as text before is shown as it was."""
+    names = {"keep168": "月租立减"}
+    missing = {"code": "policy_not_on_channel", "policy_id": "keep168", "channels": ["store"]}
+    dated = {
+        "code": "policy_not_valid_throughout",
+        "policy_id": "data10",
+        "valid_from": "2026-01-01",
+        "valid_to": "2026-12-31",
+    }
+    with use_locale("zh-CN"):
+        assert warning_text(missing, names) == "月租立减 不在营业厅渠道提供"
+        assert warning_text({"code": "in_running_campaign", "count": 1234}) == (
+            "1,234 位目标客户已在执行中的活动里"
+        )
+        assert "data10 的有效期为 2026年1月1日 – 2026年12月31日" in warning_text(dated, names)
+    with use_locale("en"):
+        assert warning_text(missing, names) == "月租立减 is not offered through Store"
+    assert warning_text("an old English sentence") == "an old English sentence"

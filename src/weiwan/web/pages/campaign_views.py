@@ -229,17 +229,20 @@ def rehearsal_view(
         "load_table": load_table,
         "load_option": option,
         "conflict_table": conflict_table,
-        "warnings": [warning_text(w) for w in rehearsal.get("warnings", [])],
+        "warnings": [warning_text(w, policy_words) for w in rehearsal.get("warnings", [])],
         "opportunity_table": opportunity_table(rehearsal.get("opportunity"), policy_words),
     }
 
 
-def warning_text(warning: dict[str, Any] | str) -> str:
-    """A stored rehearsal warning in the reader's words (one stored as text before warnings
-    were kept as data is shown as it was written)."""
+def warning_text(warning: dict[str, Any] | str, policy_words: dict[str, str] | None = None) -> str:
+    """A stored rehearsal warning in the reader's words, policies by their names in
+    ``policy_words`` (one stored as text before warnings were kept as data is shown as it was
+    written)."""
     if isinstance(warning, str):
         return warning
     labels, number = template_globals(), formatting.format_number
+    policy_id = str(warning.get("policy_id", ""))
+    policy = (policy_words or {}).get(policy_id, policy_id)
     code = warning.get("code")
     if code == "over_capacity":
         return _(
@@ -249,15 +252,15 @@ def warning_text(warning: dict[str, Any] | str) -> str:
         )
     if code == "policy_not_valid_throughout":
         return _(
-            "Policy %(policy)s is valid %(start)s – %(end)s, not over the whole schedule",
-            policy=warning.get("policy_id"),
+            "%(policy)s is valid %(start)s – %(end)s, not over the whole schedule",
+            policy=policy,
             start=formatting.format_date(date.fromisoformat(str(warning.get("valid_from")))),
             end=formatting.format_date(date.fromisoformat(str(warning.get("valid_to")))),
         )
     if code == "policy_not_on_channel":
         return _(
-            "Policy %(policy)s is not offered through %(channels)s",
-            policy=warning.get("policy_id"),
+            "%(policy)s is not offered through %(channels)s",
+            policy=policy,
             channels=", ".join(labels["channel_label"](c) for c in warning.get("channels", [])),
         )
     if code == "in_running_campaign":
