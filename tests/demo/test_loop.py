@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 from weiwan.analytics.policies import load_policies
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.cli import app
-from weiwan.cli.base import last_complete_month
+from weiwan.cli.base import last_complete_month, out
+from weiwan.cli.demo import print_loop
 from weiwan.core.settings import get_settings
-from weiwan.demo.loop import arm_of, first_month, size_policy_budgets
+from weiwan.demo.loop import ArmFigures, LoopResult, arm_of, first_month, size_policy_budgets
 from weiwan.demo.strategy_check import eligible_pool, permitted
 
 
@@ -143,3 +144,36 @@ def test_the_simulated_operator_sizes_the_policy_budgets_to_its_base(tmp_path: P
     small = load_policies(size_policy_budgets(tmp_path / "small", 30))
     assert all(p.budget.count in (None, 1, 2, 3) for p in small.policies)
     assert (tmp_path / "small" / "config" / "policies.yaml").is_file()
+
+
+def test_the_loops_table_shows_the_saving_per_yuan_with_and_without_the_draws(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command's text output: a month a row, the realised saving per yuan and the one
+    averaged over the personal draws side by side (none where the truth predates it)."""
+    result = LoopResult(
+        months=["2026-10", "2026-11"],
+        nba=ArmFigures(
+            spent=[400.0, 500.0],
+            saved=[1000.0, 250.0],
+            treated=[80, 90],
+            saved_expected=[800.0, None],
+        ),
+        top_risk=ArmFigures(spent=[400.0, 500.0], saved=[10.0, 5.0], treated=[70, 75]),
+        oracle=[2000.0, 1000.0],
+        evidence_oracle=[900.0, 400.0],
+        latent_oracle=[1500.0, 800.0],
+        oracle_unruled=[2500.0, 1200.0],
+        uplift_qini=[0.55, None],
+        operations=[{}, {}],
+    )
+    monkeypatch.setattr(out, "width", 240)  # a wide terminal: a row on one line
+    print_loop(result)
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if "month" in line and "w/o draws" in line)
+    columns = header.split()
+    october = next(line for line in lines if line.strip().startswith("2026-10")).split()
+    november = next(line for line in lines if line.strip().startswith("2026-11")).split()
+    assert columns[-4:] == ["w/o", "draws", "uplift", "Qini"]
+    assert october[-3:] == ["2.50", "2.00", "0.55"]  # 1 000 / 400, 800 / 400, Qini
+    assert november[-3:] == ["0.50", "–", "–"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from weiwan.cli.data import simulate_app
 from weiwan.cli.ops import run_server
 from weiwan.core.errors import WeiwanError
 from weiwan.core.settings import get_settings
+
+if TYPE_CHECKING:  # the loop's module is imported only when the command runs
+    from weiwan.demo.loop import LoopResult
 
 
 @simulate_app.command("strategy-check")
@@ -124,11 +127,16 @@ def loop(
     if as_json:
         out.print_json(json.dumps(result.as_dict(), ensure_ascii=False))
         return
+    print_loop(result)
+
+
+def print_loop(result: LoopResult) -> None:
+    """The loop's figures as a table, a month a row."""
     out.print("true revenue saved per month (next 12 months' revenue, yuan):")
     out.print(
         f"  {'month':<8} {'nba':>10} {'top_risk':>10} {'oracle':>10} {'nba/oracle':>10} "
         f"{'unruled':>10} {'latent':>10} {'nba/latent':>10} {'nba/top':>8} {'nba per yuan':>12} "
-        f"{'uplift Qini':>11}"
+        f"{'w/o draws':>9} {'uplift Qini':>11}"
     )
     for row in result.rows():
         out.print(
@@ -137,12 +145,13 @@ def loop(
             f"{row['oracle_unruled']:>10,.0f} "
             f"{row['latent_oracle']:>10,.0f} {_share(row['nba_vs_latent_oracle']):>10} "
             f"{_share(row['nba_vs_top_risk']):>8} {_share(row['nba_per_yuan']):>12} "
-            f"{_share(row['uplift_qini']):>11}"
+            f"{_share(row['nba_per_yuan_expected']):>9} {_share(row['uplift_qini']):>11}"
         )
     out.print(
         "oracle: the most nba's spend could have saved in its arm, keeping the rules nba keeps "
         "(policy entry limits, contact rules); unruled: the same, free to break them; latent: "
-        "the oracle knowing each line's state but not the personal draws no record shows"
+        "the oracle knowing each line's state but not the personal draws no record shows; "
+        "w/o draws: nba's saving per yuan averaged over those draws (a month's luck left out)"
     )
 
 
