@@ -140,11 +140,7 @@ class LoopResult:
                 "nba_vs_top_risk": _ratio(self.nba.saved[i], self.top_risk.saved[i]),
                 "nba_per_yuan": _ratio(self.nba.saved[i], self.nba.spent[i]),
                 "nba_expected": self.nba.saved_expected[i],
-                "nba_per_yuan_expected": _ratio(
-                    self.nba.saved_expected[i] or 0.0, self.nba.spent[i]
-                )
-                if self.nba.saved_expected[i] is not None
-                else None,
+                "nba_per_yuan_expected": _ratio(self.nba.saved_expected[i], self.nba.spent[i]),
                 "uplift_qini": self.uplift_qini[i],
             }
             for i, month in enumerate(self.months)
@@ -170,8 +166,11 @@ class LoopResult:
         }
 
 
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return round(numerator / denominator, 4) if denominator > 0 else None
+def _ratio(numerator: float | None, denominator: float) -> float | None:
+    """``numerator ÷ denominator`` to 4 places; None without a numerator or a denominator."""
+    if numerator is None or denominator <= 0:
+        return None
+    return round(numerator / denominator, 4)
 
 
 def first_month(last: str, months: int) -> str:
@@ -290,8 +289,9 @@ def _month(
         figures.spent.append(round(float(rows["cost"].sum()), 2))
         figures.saved.append(round(_saved(prices, rows), 2))
         figures.treated.append(len(rows))
-        expected = _saved(prices, rows, prices.expected) if prices.expected is not None else None
-        figures.saved_expected.append(None if expected is None else round(expected, 2))
+        figures.saved_expected.append(
+            None if prices.expected is None else round(_saved(prices, rows, prices.expected), 2)
+        )
     scale = float(strength(np.array([BASELINE_CHANNEL]))[0])
     everyone = pool[arms == "nba"]
     unruled = prices.oracle(everyone, budget)

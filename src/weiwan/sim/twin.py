@@ -104,8 +104,8 @@ class OperatorTwin:
         sinks = self._open(out, self.window.labels[self.history_months - 1])
         try:
             for m in range(self.history_months):
+                former = self.campaign_history and m < self.history_months - 1
                 for run in self.runs:
-                    former = self.campaign_history and m < self.history_months - 1
                     run.month(m, sinks, campaign=former)
                 self.m = m
             self._month_end(sinks, first=True)

@@ -15,9 +15,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from weiwan.ops.offers.models import PublishedPolicy
-from weiwan.ops.offers.service import LimitPrices
-
-CHANNEL, POLICY_COUNT, POLICY_MONEY = "channel", "policy_count", "policy_money"
+from weiwan.ops.offers.service import (
+    CHANNEL_LIMIT,
+    POLICY_COUNT_LIMIT,
+    POLICY_MONEY_LIMIT,
+    LimitPrices,
+)
 
 
 def _taken(units: float, price: float | None) -> float | None:
@@ -38,7 +41,7 @@ def plan_opportunity(
     the plan expects, spread evenly over ``policies`` (as the rehearsal's cost is)."""
     channels: list[dict[str, Any]] = []
     for channel, per_day in contacts_per_day.items():
-        price = prices.of(CHANNEL, channel)
+        price = prices.of(CHANNEL_LIMIT, channel)
         days = working_days.get(channel, 0)
         channels.append(
             {
@@ -53,8 +56,8 @@ def plan_opportunity(
     grants = accepting / len(policies) if policies else 0.0
     rows: list[dict[str, Any]] = []
     for policy in policies:
-        per_grant = prices.of(POLICY_COUNT, policy.policy_id)
-        per_yuan = prices.of(POLICY_MONEY, policy.policy_id)
+        per_grant = prices.of(POLICY_COUNT_LIMIT, policy.policy_id)
+        per_yuan = prices.of(POLICY_MONEY_LIMIT, policy.policy_id)
         spend = grants * policy.total_cost
         by_count, by_money = _taken(grants, per_grant), _taken(spend, per_yuan)
         parts = [t for t in (by_count, by_money) if t is not None]

@@ -12,7 +12,12 @@ from weiwan.core.contact_rules import CHANNELS, ChannelRule, ContactRules
 from weiwan.core.months import shown_end
 from weiwan.core.yaml_safe import load_yaml
 from weiwan.ops.offers.models import PublishedPolicy
-from weiwan.ops.offers.service import LimitPrices
+from weiwan.ops.offers.service import (
+    CHANNEL_LIMIT,
+    POLICY_COUNT_LIMIT,
+    POLICY_MONEY_LIMIT,
+    LimitPrices,
+)
 from weiwan.ops.org import config
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _
@@ -92,8 +97,8 @@ def policy_table(
             "channels": _channels(p.channels.split()),
             "budget_count": p.budget_count,
             "budget_money": p.budget_money,
-            "count_price": prices.of("policy_count", p.policy_id),
-            "money_price": prices.of("policy_money", p.policy_id),
+            "count_price": prices.of(POLICY_COUNT_LIMIT, p.policy_id),
+            "money_price": prices.of(POLICY_MONEY_LIMIT, p.policy_id),
             "approval": label(APPROVALS, p.approval),
             "messages": counts.get(p.policy_id, 0),
         }
@@ -254,7 +259,7 @@ def channel_table(rules: ContactRules, prices: LimitPrices | None = None) -> Tab
                 "quiet_hours": _quiet(rule),
                 "cool_off_days": rule.cool_off_days,
                 "capacity": _capacity(rule),
-                "capacity_price": prices.of("channel", channel),
+                "capacity_price": prices.of(CHANNEL_LIMIT, channel),
             }
         )
     columns = [
