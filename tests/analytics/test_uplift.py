@@ -64,6 +64,11 @@ def test_ample_evidence_learns_who_an_offer_works_for() -> None:
     a, b = _uplift(model, probe)
     assert a > b + 0.2
     assert abs(a - 0.5) + abs(b - 0.0) < abs(0.3 - 0.5) + abs(0.3 - 0.0)
+    # published as one level of the prior (for the real-time offer): the trees' mean ÷ prior's
+    (row,) = model.levels()
+    assert row["tree_weight"] == learned.weight and row["level"] != row["scale"]
+    assert row["level"] == pytest.approx(learned.mean_uplift / learned.prior, abs=1e-3)
+    assert (row["treated"], row["controls"]) == (learned.treated, model.controls)
 
 
 def _edge(target: np.ndarray, candidate: np.ndarray) -> float:
@@ -156,6 +161,7 @@ def test_offers_the_outcomes_show_cutting_no_churn_are_named_and_warned_of(
     model = learn_uplift(harmful, features)
     assert model is not None and model.offers["discount"].scale <= 0
     assert model.without_effect() == ["discount"]
+    assert [(r["offer_type"], r["level"] <= 0) for r in model.levels()] == [("discount", True)]
 
     working, features = _evidence(20_000, {"a": 0.3, "b": 0.3}, seed=5)
     fine = learn_uplift(working, features)
@@ -185,6 +191,7 @@ def test_offered_and_held_out_are_compared_net_of_their_risk() -> None:
     evidence, features = evidence[~dropped], features[~dropped]
     model = learn_uplift(evidence.reset_index(drop=True), features.reset_index(drop=True))
     assert model is not None and model.offers["discount"].scale == 1.0
+    assert [r["level"] for r in model.levels()] == [1.0]  # the prior confirmed
 
     treated = evidence["treated"].to_numpy()
     churned = evidence["churned"].to_numpy()

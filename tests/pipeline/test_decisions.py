@@ -43,6 +43,7 @@ from weiwan.pipeline.decision_steps import (
     decisions_step,
     earlier_alerts,
     fired_alerts,
+    uplift_levels_step,
 )
 from weiwan.pipeline.run import run_pipeline
 from weiwan.pipeline.steps import RunContext
@@ -214,6 +215,7 @@ def test_recorded_outcomes_replace_the_prior_uplift(run: Warehouse) -> None:
     def decided() -> pd.DataFrame:
         inputs = decision_inputs(ctx)
         assert inputs is not None
+        ctx.uplift_levels = inputs.learned.levels() if inputs.learned is not None else []
         return decide(ctx, inputs)
 
     features = run.table("features").filter(lambda t: t.snapshot_date == DAYS[0])
@@ -232,6 +234,9 @@ def test_recorded_outcomes_replace_the_prior_uplift(run: Warehouse) -> None:
     try:
         run.replace_snapshot("retention_outcomes", ibis.memtable(outcomes), DAYS[0])
         frame = decided()
+        stored = uplift_levels_step(ctx)
+        assert stored is not None
+        levels = stored.to_pandas().set_index("offer_type")
     finally:
         run.execute("DROP TABLE IF EXISTS retention_outcomes")
     before = decided()
@@ -256,6 +261,11 @@ def test_recorded_outcomes_replace_the_prior_uplift(run: Warehouse) -> None:
     # moved most of the way from the prior toward the half the outcomes showed
     assert 0.3 < learned.mean() <= 0.6
     assert learned.mean() > prior.mean() + 0.12
+    # the day's level of the discount's prior, stored for the real-time offer: the learned
+    # relative uplift over the prior's, row by row
+    discount = levels.loc["discount"]
+    assert pd.Timestamp(discount["snapshot_date"]).date() == DAYS[-1] and discount["treated"] > 100
+    assert np.median(learned / prior) == pytest.approx(discount["level"], rel=0.15)
 
 
 def test_a_day_decided_in_chunks_is_the_day_decided_at_once(

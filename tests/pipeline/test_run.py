@@ -22,7 +22,7 @@ def test_rerunning_a_snapshot_replaces_its_results(tmp_path: Path, warehouse: Wa
     other = run_pipeline(warehouse, date(2026, 9, 30), registry=registry)
     again = run_pipeline(warehouse, date(2026, 10, 31), registry=registry)
     steps = ["features", "tags", "segments", "clv", "scores", "drift", "profile", "target_groups"]
-    decided = ["alerts", "anomalies", "decisions", "limit_prices", "strategy_arms"]
+    decided = ["alerts", "anomalies", "decisions", "limit_prices", "uplift_levels", "strategy_arms"]
     assert list(first.rows) == [*steps, *decided]
     assert first.rows["decisions"] == 0  # nothing scored, nothing to decide
     # two months without churn: no model can be trained, so nothing is scored (and none promoted)

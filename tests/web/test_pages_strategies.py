@@ -23,7 +23,7 @@ from weiwan.analytics.warehouse import Warehouse
 from weiwan.core.db import session_scope
 from weiwan.ops.org.config import pending_name
 from weiwan.ops.org.models import AuditEvent, ConfigDocument
-from weiwan.pipeline.decision_steps import STRATEGY_ARMS_ARROW
+from weiwan.pipeline.decision_steps import STRATEGY_ARMS_ARROW, UPLIFT_LEVELS_ARROW
 from weiwan.pipeline.publish.decisions import publish_decisions
 
 pytestmark = pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
@@ -103,3 +103,56 @@ def test_the_daily_runs_evaluation_is_published_for_the_page(
     assert "Champion" in body and "8.80" in body and "1,200" in body
     api = page_login(app, "director").get("/api/v1/strategies").json()
     assert api["snapshot_date"] == day.isoformat() and api["arms"][0]["gain"] is None
+
+
+def _levels(day: date, *rows: tuple[str, float, float]) -> pa.Table:
+    """``uplift_levels`` rows of ``day``: (offer type, level, tree weight)."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "offer_type": name,
+                "level": level,
+                "scale": level,
+                "tree_weight": weight,
+                "prior_uplift": 0.15,
+                "mean_uplift": 0.15 * level,
+                "treated": 640,
+                "treated_churned": 51,
+                "controls": 310,
+                "controls_churned": 33,
+                "snapshot_date": day,
+            }
+            for name, level, weight in rows
+        ],
+        schema=UPLIFT_LEVELS_ARROW,
+    )
+
+
+def test_what_the_outcomes_taught_the_latest_day_is_published_for_the_page_and_the_api(
+    app: FastAPI, engine: Engine, people: dict[str, int], tmp_path: Path
+) -> None:
+    """Each learned offer type's level of its prior, worded for the reader; a later decided
+    day that learned nothing shows nothing learned (the offers are valued by their priors)."""
+    day, later = date(2026, 11, 30), date(2026, 12, 1)
+    director = page_login(app, "director")
+    assert "尚未学习" in director.get(PAGE).text
+    with Warehouse(tmp_path / "wh.duckdb") as wh:
+        levels = _levels(day, ("discount", 0.42, 0.0), ("care_call", -0.1, 0.25))
+        wh.replace_snapshot("uplift_levels", ibis.memtable(levels), day)
+        publish_decisions(wh, engine, day)
+        body = director.get(PAGE).text
+        assert "话费优惠" in body and "效果低于先验" in body and "未显示降低流失" in body
+        english = page_login(app, "analyst", language="en").get(PAGE).text
+        assert "What the outcomes taught the decisions of" in english
+        assert "Works less than its prior" in english and "Care call" in english
+        api = director.get("/api/v1/strategies").json()
+        assert api["learned_on"] == day.isoformat()
+        found = {r["offer_type"]: r for r in api["offer_types"]}
+        assert found["discount"]["level"] == 0.42 and found["care_call"]["tree_weight"] == 0.25
+        sheets = load_workbook(io.BytesIO(director.get(PAGE + "?export=xlsx").content))
+        assert len(sheets.sheetnames) == 2
+        assert page_login(app, "agent").get("/api/v1/strategies").status_code == 403
+        publish_decisions(wh, engine, later)  # decided, nothing learned that day
+    api = director.get("/api/v1/strategies").json()
+    assert api["learned_on"] is None and api["offer_types"] == []
+    assert "尚未学习" in director.get(PAGE).text

@@ -36,11 +36,12 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from weiwan.analytics.churn.models import Split, inner_splits, prepare_features
+from weiwan.core.offer_valuation import MAX_UPLIFT, MIN_UPLIFT
 
+#: the warehouse table of each day's learned levels (:meth:`UpliftModel.levels`)
+UPLIFT_LEVELS = "uplift_levels"
 MIN_ARM = 200  # customers per arm
 MIN_CHURNERS = 10  # churners per arm
-MAX_UPLIFT = 0.9
-MIN_UPLIFT = -1.0
 #: evidence kept per arm (the most recent first): bounds the daily run's cost at any size
 MAX_ROWS_PER_ARM = 200_000
 #: the evidence's column naming the randomised comparison a row belongs to (its source and
@@ -170,6 +171,32 @@ class UpliftModel:
         level at or below nothing). The decisions value them at nothing for almost everyone,
         and their hold-outs then stop adding evidence (``analytics.outcomes``)."""
         return [name for name, e in self.offers.items() if e.mean_uplift <= 0]
+
+    def levels(self) -> list[dict[str, Any]]:
+        """Per offer type what the outcomes taught, as one level of its prior (published for
+        the real-time offer, which has no features to run trees on, and for the decision
+        evaluation page): the scale where the trees take no part, else the learned mean
+        uplift over the customers offered it ÷ their prior's; with the evidence behind it."""
+        rows = []
+        for e in self.offers.values():
+            level = e.scale
+            if e.weight > 0 and e.prior > 0:
+                level = e.mean_uplift / e.prior
+            rows.append(
+                {
+                    "offer_type": e.offer_type,
+                    "level": round(float(level), 4),
+                    "scale": round(e.scale, 4),
+                    "tree_weight": float(e.weight),
+                    "prior_uplift": round(e.prior, 4),
+                    "mean_uplift": round(e.mean_uplift, 4),
+                    "treated": e.treated,
+                    "treated_churned": e.churners,
+                    "controls": self.controls,
+                    "controls_churned": self.control_churners,
+                }
+            )
+        return rows
 
     def summary(self) -> list[dict[str, Any]]:
         """What was learned, per offer type (for the log and the model report)."""

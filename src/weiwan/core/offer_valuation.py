@@ -28,6 +28,8 @@ REASON_WEIGHTS = (3.0, 2.0, 1.0)
 #: (``analytics.churn.leaving_reasons``; NaN where the subscriber has none). Not "leaving_":
 #: the scores' ``leaving_reason`` and ``leaving_reason_share`` would be read as two reasons
 LEAVING_PREFIX = "p_leaving_"
+#: the range a learned relative uplift is kept in (negative: a contact the customer resents)
+MIN_UPLIFT, MAX_UPLIFT = -1.0, 0.9
 
 
 def leaving_columns(published: str | None) -> dict[str, float]:
@@ -120,6 +122,13 @@ def prior_uplift(
     how well it meets the subscriber's churn drivers (:func:`driver_match`)."""
     prior = offer_type.map(config.uplift_priors).astype(float).fillna(0.0)
     return prior * driver_match(offer_type, drivers, config, mix)
+
+
+def leveled_uplift(prior: pd.Series, level: pd.Series) -> pd.Series:
+    """The learned relative uplift of rows whose prior relative uplift is ``prior`` and whose
+    offer type the outcomes put at ``level`` × its prior (``analytics.uplift``; NaN: nothing
+    learned for the type), within the learned range."""
+    return (prior.astype(float) * level.astype(float)).clip(MIN_UPLIFT, MAX_UPLIFT)
 
 
 def driver_match(

@@ -307,6 +307,7 @@ def decisions_step(ctx: RunContext) -> ir.Table | None:
     )
     decided = ctx.warehouse.from_batches(batches, DECISIONS_ARROW)
     ctx.shadow_prices = inputs.day.shadow_prices  # filled: the batches were consumed
+    ctx.uplift_levels = inputs.learned.levels() if inputs.learned is not None else []
     return decided
 
 
@@ -327,6 +328,34 @@ def limit_prices_step(ctx: RunContext) -> ir.Table | None:
         }
     )
     return ibis.memtable(rows)
+
+
+#: each offer type's learned level, as stored (``uplift_levels``)
+UPLIFT_LEVELS_ARROW = pa.schema(
+    [
+        ("offer_type", pa.string()),
+        ("level", pa.float64()),
+        ("scale", pa.float64()),
+        ("tree_weight", pa.float64()),
+        ("prior_uplift", pa.float64()),
+        ("mean_uplift", pa.float64()),
+        ("treated", pa.int64()),
+        ("treated_churned", pa.int64()),
+        ("controls", pa.int64()),
+        ("controls_churned", pa.int64()),
+        ("snapshot_date", pa.date32()),
+    ]
+)
+
+
+def uplift_levels_step(ctx: RunContext) -> ir.Table | None:
+    """What the outcomes closed by the snapshot taught the decisions, one row per offer type
+    learned (``uplift_levels``: its level of the prior, the evidence behind it); None while
+    every offer is valued by its prior."""
+    if not ctx.uplift_levels:
+        return None
+    rows = [{**row, "snapshot_date": ctx.snapshot} for row in ctx.uplift_levels]
+    return ibis.memtable(pa.Table.from_pylist(rows, schema=UPLIFT_LEVELS_ARROW))
 
 
 #: the champion–challenger evaluation, as stored (``strategy_arms``)

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.decide.allocation import LIMIT_PRICES
 from weiwan.analytics.outcomes import retention_outcomes
+from weiwan.analytics.uplift import UPLIFT_LEVELS
 from weiwan.analytics.uplift_evidence import EVIDENCE_TABLE
 from weiwan.analytics.warehouse import RUN_WARNINGS, Store, has_rows
 from weiwan.core.errors import WeiwanError
@@ -41,6 +42,7 @@ from weiwan.pipeline.decision_steps import (
     decisions_step,
     limit_prices_step,
     strategy_arms_step,
+    uplift_levels_step,
 )
 from weiwan.pipeline.publish.rule_documents import rule_document_paths
 from weiwan.pipeline.steps import (
@@ -81,6 +83,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("anomalies", anomalies_step),
     ("decisions", decisions_step),
     (LIMIT_PRICES, limit_prices_step),
+    (UPLIFT_LEVELS, uplift_levels_step),
     ("strategy_arms", strategy_arms_step),
 )
 

@@ -50,6 +50,9 @@ class RunContext:
     #: the decisions' shadow prices of the limits that bound them, (kind, name) → yuan; stored
     #: by the step after the decisions (``limit_prices``)
     shadow_prices: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: what the outcomes taught the decisions per offer type (``UpliftModel.levels``); stored
+    #: by the step after the decisions (``uplift_levels``)
+    uplift_levels: list[dict[str, object]] = field(default_factory=list)
 
     @cached_property
     def subscriber_ranges(self) -> list[SubscriberRange]:

@@ -23,11 +23,12 @@ from weiwan.core.db import session_scope
 from weiwan.core.settings import get_settings
 from weiwan.ops.consents.service import Statement, record_statements
 from weiwan.ops.contacts.models import DoNotDisturb
-from weiwan.ops.customers.models import CustomerView, PublishedDecision
+from weiwan.ops.customers.models import CustomerView, Publication, PublishedDecision
 from weiwan.ops.events.models import EventRecord
 from weiwan.ops.handover.service import hand_over
 from weiwan.ops.ledger.models import BatchUsage, OnlineGrant
 from weiwan.ops.ledger.service import record_batch_usage
+from weiwan.ops.offers.models import PublishedUpliftLevel
 from weiwan.ops.tasks.models import Task
 
 from ..events.test_processing import PORT_OUT, publish_alert_rules
@@ -155,6 +156,71 @@ def test_the_offer_meets_why_the_customer_would_leave_when_decide_yaml_says_so(
     match = 0.9 * 1.0 + 0.1 * 0.2  # the care call's match of service and of price
     expected = (1 - (1 - 0.6) ** 12) * 0.15 * match * 1200 - 3
     assert offer["expected_value"] == pytest.approx(expected, abs=0.01)
+
+
+def _learned(engine: Engine, **levels: float) -> None:
+    """A decided day published yesterday with what its outcomes taught per offer type."""
+    day = _today().date() - timedelta(days=1)
+    with session_scope(engine) as session:
+        session.add(Publication(kind="decisions", snapshot_date=day, rows=10))
+        for offer_type, level in levels.items():
+            session.add(
+                PublishedUpliftLevel(
+                    snapshot_date=day, offer_type=offer_type, level=level, scale=level,
+                    tree_weight=0.0, prior_uplift=0.15, mean_uplift=0.15 * level,
+                    treated=640, treated_churned=51, controls=310, controls_churned=33,
+                )
+            )  # fmt: skip
+
+
+def test_an_offer_the_outcomes_taught_the_daily_run_about_is_valued_as_it_learned(
+    app: FastAPI, city: Engine
+) -> None:
+    """The daily run published the discount at 0.4 of its prior: the event's offer values it
+    there, over the 3-month window the level was measured on (as the daily decisions value a
+    learned uplift), so the care call, still valued by its prior, is worth more."""
+    _library(city)
+    _learned(city, discount=0.4)
+    with session_scope(city) as session:
+        session.get_one(CustomerView, ACTED[1]).eligible_policies = " disc "
+    _post(app, event("po-1", ACTED[0]), event("po-2", ACTED[1]))
+    _, made = _decision(city, "po-1")
+    care = made["offer"]
+    assert isinstance(care, dict), json.dumps(made)
+    assert (care["policy_id"], care["learned"], care["strategy"]) == ("care", False, "default")
+    # the care call by its prior: P(churn within 12 months) × 0.15 × match 0.4 × 1 200 − 3
+    assert care["expected_value"] == pytest.approx((1 - 0.4**12) * 0.15 * 0.4 * 1200 - 3, abs=0.01)
+    _, made = _decision(city, "po-2")
+    disc = made["offer"]
+    assert isinstance(disc, dict), json.dumps(made)
+    assert disc["learned"] is True and disc["uplift"] == pytest.approx(0.3 * 0.5 * 0.4)
+    # by its prior it would be (1 − 0.4¹²) × 0.15 × 1 200 − 33 = 147
+    assert disc["expected_value"] == pytest.approx((1 - 0.4**3) * 0.06 * 1200 - 33, abs=0.01)
+
+
+def test_the_customers_strategy_arm_decides_which_offers_and_how_they_are_valued(
+    app: FastAPI, city: Engine
+) -> None:
+    """A challenger taking every customer that decides by the priors and may offer only the
+    discount: the event's offer is the discount valued by its prior, the level the daily run
+    learned notwithstanding, and recorded as the challenger's."""
+    _library(city)
+    _learned(city, discount=0.4)
+    arms = (
+        "\nstrategies:\n  champion: default\n  arms:\n    default: {}\n"
+        "    explore: {share: 1.0, uplift: prior, policies: [disc]}\n"
+    )
+    publish_text(city, "decide", DECIDE + arms)
+    with session_scope(city) as session:
+        session.get_one(CustomerView, ACTED[0]).eligible_policies = " care "
+    _post(app, event("po-1", ACTED[0]), event("po-2", ACTED[1]))
+    _, made = _decision(city, "po-1")
+    assert made["offer"] is None and made["offer_why_not"] == "no_eligible_policy"
+    _, made = _decision(city, "po-2")
+    offer = made["offer"]
+    assert isinstance(offer, dict), json.dumps(made)
+    assert (offer["policy_id"], offer["strategy"], offer["learned"]) == ("disc", "explore", False)
+    assert offer["expected_value"] == pytest.approx((1 - 0.4**12) * 0.15 * 1200 - 33, abs=0.01)
 
 
 def test_without_valuation_settings_the_contact_goes_without_an_offer(

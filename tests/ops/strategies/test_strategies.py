@@ -47,7 +47,12 @@ def test_the_evaluation_lists_the_champion_first_with_its_intervals(
 
 def test_an_empty_evaluation_is_not_an_error(app: FastAPI, people: dict[str, int]) -> None:
     answer = login(app, "analyst").get(API)
-    assert answer.status_code == 200 and answer.json() == {"snapshot_date": None, "arms": []}
+    assert answer.status_code == 200 and answer.json() == {
+        "snapshot_date": None,
+        "arms": [],
+        "learned_on": None,
+        "offer_types": [],
+    }
 
 
 def test_promoting_a_significant_challenger_takes_effect_at_the_next_run(

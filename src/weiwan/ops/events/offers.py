@@ -2,11 +2,15 @@
 policy, the real-time share of the channel's capacity), and which offer it carries.
 
 The offer is valued with the daily decisions' own implementation (``core.offer_valuation``,
-the settings of the published decide.yaml) over the customer's published view — the churn
-probability raised to the risk the event implies (the rule's ``event_risk``) — among the
-policies the daily run found the customer eligible for that may be offered on the contact's
-channel; the most valuable one that fits the live ledger is granted (budget, value cap, entry
-limit and exclusions, all read under their locks), and recorded as an online grant.
+the settings of the published decide.yaml as the customer's strategy arm changes them) over
+the customer's published view — the churn probability raised to the risk the event implies
+(the rule's ``event_risk``) — among the policies the daily run found the customer eligible for
+that the arm may offer on the contact's channel. An offer type the outcomes have taught the
+daily decisions about is valued at the level of its prior they published (``uplift_levels``)
+and over the outcome window it was measured on, as the daily decisions value it, in the arms
+that decide by the learned uplift. The most valuable one that fits the live ledger is granted
+(budget, value cap, entry limit and exclusions, all read under their locks), and recorded as
+an online grant.
 
 A customer who objects to personalised automated decisions (Article 24 PIPL, the consent
 ledger) gets nothing from an event rule: no contact, no offer (``objection``); what they get
@@ -27,15 +31,21 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.event_rules import EventRule
 from weiwan.core.months import add_months
 from weiwan.core.offer_valuation import (
     REASON_COLUMNS,
     below_hurdle,
     leaving_columns,
+    leaving_mix,
+    leveled_uplift,
+    prior_uplift,
+    reason_drivers,
     score_candidates,
 )
 from weiwan.core.policy_rules import PolicyRule
+from weiwan.core.strategy_rules import arm_of
 from weiwan.ops import locks
 from weiwan.ops.consents.service import automated_objectors
 from weiwan.ops.contacts.policy_check import check_contacts
@@ -52,6 +62,7 @@ from weiwan.ops.ledger.service import (
     customer_grants,
     event_load,
 )
+from weiwan.ops.offers.service import latest_uplift_levels
 from weiwan.ops.sms.service import service_templates
 from weiwan.ops.tasks.due import day_bounds, local_today
 
@@ -209,12 +220,19 @@ def _reason_features(customer: CustomerView) -> dict[str, str | None]:
 
 
 def _candidates(
-    requests: Sequence[Request], answers: Sequence[Answer], rules: LedgerRules, today: date
+    requests: Sequence[Request],
+    answers: Sequence[Answer],
+    rules: LedgerRules,
+    config: DecideConfig,
+    today: date,
 ) -> pd.DataFrame:
-    """One row per (request, eligible policy offered on the request's channel)."""
+    """One row per (request, eligible policy its customer's strategy arm may offer on the
+    request's channel)."""
     rows = []
     for index, (request, answer) in enumerate(zip(requests, answers, strict=True)):
         customer = request.customer
+        arm = arm_of(customer.subscriber_id, config.strategies)
+        allowed = config.strategies.arms[arm].policies
         risk = max(float(customer.churn_probability or 0.0), request.rule.event_risk or 0.0)
         # once per customer, not per candidate: the reasons' features, and the leaving-reason
         # mix the daily decisions match offers with where decide.yaml says so
@@ -225,11 +243,13 @@ def _candidates(
                 policy is None
                 or not policy.is_active(today)
                 or answer.channel not in policy.channels
+                or (allowed is not None and pid not in allowed)
             ):
                 continue
             rows.append(
                 {
                     "request": index,
+                    "strategy": arm,
                     "subscriber_id": customer.subscriber_id,
                     "policy_id": pid,
                     "offer_type": policy.offer_type,
@@ -258,13 +278,15 @@ def _offers(
         for answer in answers:
             answer.why_not = "no_valuation"
         return
-    frame = _candidates(requests, answers, rules, today)
+    frame = _candidates(requests, answers, rules, config, today)
     if frame.empty:
         for answer in answers:
             answer.why_not = "no_eligible_policy"
         return
-    scored = score_candidates(frame, config)
-    scored = scored.assign(small=below_hurdle(scored, config))
+    levels = latest_uplift_levels(session).level()
+    scored = pd.concat(
+        [_scored(part, config, str(arm), levels) for arm, part in frame.groupby("strategy")]
+    )
     scored = scored.sort_values(
         ["request", "expected_value"], ascending=[True, False], kind="mergesort"
     )
@@ -296,6 +318,26 @@ def _offers(
                     usage[str(row.policy_id)].add(float(row.cost))
                 break
             answer.why_not = answer.why_not or why  # the best candidate's reason
+
+
+def _scored(
+    candidates: pd.DataFrame, config: DecideConfig, arm: str, levels: Mapping[str, float]
+) -> pd.DataFrame:
+    """One strategy arm's candidates valued with its settings, an offer type the outcomes taught
+    the daily decisions about at its published ``levels`` where the arm decides by the learned
+    uplift; ``small``: below the arm's hurdle."""
+    settings = config.for_arm(arm)
+    if levels and config.strategies.arms[arm].uplift == "learned":
+        prior = prior_uplift(
+            candidates["offer_type"],
+            reason_drivers(candidates, settings),
+            settings,
+            leaving_mix(candidates, settings),
+        )
+        level = candidates["offer_type"].map(levels)
+        candidates = candidates.assign(learned_uplift=leveled_uplift(prior, level))
+    scored = score_candidates(candidates, settings)
+    return scored.assign(small=below_hurdle(scored, settings))
 
 
 def _why_not(
@@ -345,6 +387,8 @@ def _grant(
         "name_zh": policy.name_zh,
         "name_en": policy.name_en,
         "offer_type": policy.offer_type,
+        "strategy": str(row.strategy),
+        "learned": bool(pd.notna(getattr(row, "learned_uplift", None))),
         "channel": str(row.channel),
         "churn_probability": round(float(row.churn_probability), 4),
         "uplift": round(float(row.uplift), 4),

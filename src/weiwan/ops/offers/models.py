@@ -47,3 +47,27 @@ class PublishedLimitPrice(Base):
     #: the policy id or the channel
     limit_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     yuan: Mapped[float] = mapped_column(Float)
+
+
+class PublishedUpliftLevel(Base):
+    """What the outcomes closed by ``snapshot_date`` taught the day's decisions about one offer
+    type: the level of its prior uplift they support (1: the prior as configured, 0: no cut in
+    churn shown, negative: harm), with the evidence behind it (``analytics.uplift``); published
+    with the day's decisions. The real-time offer values the type's prior at this level."""
+
+    __tablename__ = "uplift_levels"
+
+    snapshot_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    offer_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    level: Mapped[float] = mapped_column(Float)
+    #: the level the randomised comparisons alone support, before the trees' share
+    scale: Mapped[float] = mapped_column(Float)
+    #: how far the per-customer trees moved the estimate from the scaled prior (0 … 1)
+    tree_weight: Mapped[float] = mapped_column(Float)
+    #: the mean prior relative uplift, and the mean learned one, of the customers offered it
+    prior_uplift: Mapped[float] = mapped_column(Float)
+    mean_uplift: Mapped[float] = mapped_column(Float)
+    treated: Mapped[int] = mapped_column(Integer)
+    treated_churned: Mapped[int] = mapped_column(Integer)
+    controls: Mapped[int] = mapped_column(Integer)
+    controls_churned: Mapped[int] = mapped_column(Integer)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from weiwan.ops.customers.models import CustomerView, Publication
 from weiwan.ops.customers.service import spaced_ids
-from weiwan.ops.offers.models import PublishedLimitPrice, PublishedPolicy
+from weiwan.ops.offers.models import PublishedLimitPrice, PublishedPolicy, PublishedUpliftLevel
 
 SELF_SERVICE = "self_service"
 
@@ -50,9 +50,7 @@ class LimitPrices:
 
 def latest_limit_prices(session: Session) -> LimitPrices:
     """The shadow prices published with the latest decided day (none bound: no prices)."""
-    day = session.scalar(
-        select(func.max(Publication.snapshot_date)).where(Publication.kind == "decisions")
-    )
+    day = _latest_decided_day(session)
     if day is None:
         return LimitPrices(None, {})
     rows = session.execute(
@@ -61,6 +59,38 @@ def latest_limit_prices(session: Session) -> LimitPrices:
         ).where(PublishedLimitPrice.snapshot_date == day)
     )
     return LimitPrices(day, {(kind, name): float(yuan) for kind, name, yuan in rows})
+
+
+@dataclass(frozen=True)
+class UpliftLevels:
+    """What the outcomes taught the latest decided day (``day``; None: nothing published),
+    per offer type learned; the other types are valued by their priors."""
+
+    day: date | None
+    offer_types: dict[str, PublishedUpliftLevel]
+
+    def level(self) -> dict[str, float]:
+        """Each learned offer type's level of its prior."""
+        return {name: row.level for name, row in self.offer_types.items()}
+
+
+def latest_uplift_levels(session: Session) -> UpliftLevels:
+    """The learned levels published with the latest decided day (none learned: empty)."""
+    day = _latest_decided_day(session)
+    if day is None:
+        return UpliftLevels(None, {})
+    rows = session.scalars(
+        select(PublishedUpliftLevel)
+        .where(PublishedUpliftLevel.snapshot_date == day)
+        .order_by(PublishedUpliftLevel.offer_type)
+    )
+    return UpliftLevels(day, {row.offer_type: row for row in rows})
+
+
+def _latest_decided_day(session: Session) -> date | None:
+    return session.scalar(
+        select(func.max(Publication.snapshot_date)).where(Publication.kind == "decisions")
+    )
 
 
 def policy_names(session: Session, language: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from weiwan.ops.strategies.schemas import (
     PromotionOut,
     StrategyArmOut,
     StrategyEvaluationOut,
+    UpliftLevelOut,
 )
 
 router = APIRouter(prefix="/strategies", tags=["strategies"])
@@ -19,10 +20,15 @@ router = APIRouter(prefix="/strategies", tags=["strategies"])
 @router.get("", response_model=StrategyEvaluationOut)
 def evaluation(actor: CurrentActor, db: Db) -> StrategyEvaluationOut:
     """Champion–challenger: each arm's churn against its hold-out and the champion, with 95 %
-    intervals, on the latest published day (centre head, director, analyst, administrator)."""
+    intervals, on the latest published day, and what the outcomes taught the decisions per
+    offer type (centre head, director, analyst, administrator)."""
     found = service.latest_evaluation(db, actor)
+    learned = service.latest_learning(db, actor)
     return StrategyEvaluationOut(
-        snapshot_date=found.day, arms=[StrategyArmOut.model_validate(a) for a in found.arms]
+        snapshot_date=found.day,
+        arms=[StrategyArmOut.model_validate(a) for a in found.arms],
+        learned_on=learned.day if learned.offer_types else None,
+        offer_types=[UpliftLevelOut.model_validate(r) for r in learned.offer_types.values()],
     )
 
 

@@ -41,11 +41,35 @@ class StrategyArmOut(BaseModel):
     pending: int
 
 
+class UpliftLevelOut(BaseModel):
+    """What the outcomes taught the decisions about one offer type: ``level`` × its prior
+    (1: the prior confirmed, 0: no cut in churn shown), from ``treated`` customers offered it
+    against ``controls`` held out; ``prior_uplift`` and ``mean_uplift``: the relative cut in
+    churn over the outcome window expected before and learned, means over those offered it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    offer_type: str
+    level: float
+    scale: float
+    tree_weight: float
+    prior_uplift: float
+    mean_uplift: float
+    treated: int
+    treated_churned: int
+    controls: int
+    controls_churned: int
+
+
 class StrategyEvaluationOut(BaseModel):
-    """The latest published evaluation (``snapshot_date`` None: none yet), champion first."""
+    """The latest published evaluation (``snapshot_date`` None: none yet), champion first, and
+    what the outcomes taught the latest decided day (``learned_on``) per offer type learned
+    (the others are valued by their priors)."""
 
     snapshot_date: date | None
     arms: list[StrategyArmOut]
+    learned_on: date | None = None
+    offer_types: list[UpliftLevelOut] = []
 
 
 class PromoteIn(BaseModel):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from weiwan.core.errors import ConflictError, InvalidRequestError, NotFoundError, localisable
 from weiwan.core.strategy_rules import Strategies
 from weiwan.core.yaml_safe import load_yaml
+from weiwan.ops.offers.service import UpliftLevels, latest_uplift_levels
 from weiwan.ops.org import config, entry_edit
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role
@@ -53,6 +54,13 @@ def latest_evaluation(session: Session, actor: Actor) -> Evaluation:
         .order_by(PublishedStrategyArm.champion.desc(), PublishedStrategyArm.arm)
     ).all()
     return Evaluation(day, list(rows))
+
+
+def latest_learning(session: Session, actor: Actor) -> UpliftLevels:
+    """What the outcomes taught the latest decided day per offer type (roles of
+    :data:`READERS`)."""
+    actor.require(*READERS)
+    return latest_uplift_levels(session)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Publish the day's decisions (kind ``decisions``): that snapshot date's rows are deleted,
 then loaded (other dates stay), in one transaction with the ``publications`` row; with them
-the shadow prices of the limits that bound them and the strategy arms' evaluation."""
+the shadow prices of the limits that bound them, what the outcomes taught them per offer type
+and the strategy arms' evaluation."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import sqlalchemy as sa
 
 from weiwan.analytics.decide.allocation import LIMIT_PRICES
 from weiwan.analytics.profile import snapshot_rows
+from weiwan.analytics.uplift import UPLIFT_LEVELS
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.ops.customers.models import PublishedDecision
 from weiwan.ops.ledger.service import record_batch_usage
-from weiwan.ops.offers.models import PublishedLimitPrice
+from weiwan.ops.offers.models import PublishedLimitPrice, PublishedUpliftLevel
 from weiwan.ops.strategies.models import PublishedStrategyArm
 from weiwan.pipeline.publish.bookkeeping import record_publication
 from weiwan.pipeline.publish.columns import null_of, typed
@@ -38,10 +40,11 @@ def decision_rows(warehouse: Warehouse, snapshot: date) -> ir.Table:
 
 def publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -> int:
     """Replace ``snapshot``'s published decisions (and their count in the live ledger), the
-    shadow prices of the limits that bound them and the strategy arms' evaluation; returns the
-    decisions loaded."""
+    shadow prices of the limits that bound them, the learned levels of the offer types and the
+    strategy arms' evaluation; returns the decisions loaded."""
     table = table_of(PublishedDecision)
     prices = table_of(PublishedLimitPrice)
+    levels = table_of(PublishedUpliftLevel)
     arms = table_of(PublishedStrategyArm)
     rows = None
     if warehouse.has_table("decisions"):
@@ -49,11 +52,13 @@ def publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -
     with engine.begin() as conn:
         conn.execute(sa.delete(table).where(table.c.snapshot_date == snapshot))
         conn.execute(sa.delete(prices).where(prices.c.snapshot_date == snapshot))
+        conn.execute(sa.delete(levels).where(levels.c.snapshot_date == snapshot))
         conn.execute(sa.delete(arms).where(arms.c.snapshot_date == snapshot))
         loaded = 0 if rows is None else load_staged(warehouse, conn, table, rows, KIND)
         record_batch_usage(conn, snapshot)  # the live ledger's count of the day's grants
         insert_rows(conn, prices, _limit_prices(warehouse, snapshot))
-        insert_rows(conn, arms, _strategy_arms(warehouse, snapshot))
+        insert_rows(conn, levels, _day_rows(warehouse, UPLIFT_LEVELS, snapshot))
+        insert_rows(conn, arms, _day_rows(warehouse, "strategy_arms", snapshot))
         record_publication(conn, KIND, snapshot, loaded)
     return loaded
 
@@ -67,11 +72,12 @@ def _limit_prices(warehouse: Warehouse, snapshot: date) -> list[dict[str, object
     return [{**row, "snapshot_date": snapshot} for row in frame]
 
 
-def _strategy_arms(warehouse: Warehouse, snapshot: date) -> list[dict[str, object]]:
-    """The day's evaluation of the strategy arms as rows of ``strategy_arms`` (NaN: NULL)."""
-    if not warehouse.has_table("strategy_arms"):
+def _day_rows(warehouse: Warehouse, name: str, snapshot: date) -> list[dict[str, object]]:
+    """The rows of warehouse table ``name`` for ``snapshot`` (a handful), NaN as NULL; none
+    when the table was never written."""
+    if not warehouse.has_table(name):
         return []
-    stored = snapshot_rows(warehouse, "strategy_arms", snapshot).to_pyarrow().to_pylist()
+    stored = snapshot_rows(warehouse, name, snapshot).to_pyarrow().to_pylist()
     return [
         {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
         for row in stored

@@ -1,7 +1,8 @@
 """The champion–challenger page (/settings/strategies, 策略对比): each strategy arm's churn
 against its hold-out and the champion with 95 % intervals and whether the difference is
-significant, a challenger promoted with one audited action (administrators), and decide.yaml's
-editor (where the arms are declared). Centre heads, directors and analysts read it."""
+significant, what the outcomes taught the decisions per offer type, a challenger promoted with
+one audited action (administrators), and decide.yaml's editor (where the arms are declared).
+Centre heads, directors and analysts read it."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from weiwan.core.errors import WeiwanError
+from weiwan.ops.offers.models import PublishedUpliftLevel
+from weiwan.ops.offers.service import UpliftLevels
 from weiwan.ops.org import config
 from weiwan.ops.org.access import Actor
 from weiwan.ops.strategies import service
 from weiwan.ops.strategies.models import PublishedStrategyArm
 from weiwan.web.errors import error_text
-from weiwan.web.formatting import format_percent
+from weiwan.web.formatting import format_date, format_percent
 from weiwan.web.i18n import gettext as _
+from weiwan.web.labels import OFFER_TYPES, label
 from weiwan.web.pages.business_rules_tables import editor_context, saved_flash
 from weiwan.web.pages.deps import Db, LocalTz, PageActor, export_tables
 from weiwan.web.tables import Column, Table, wants_export
@@ -105,6 +109,54 @@ def arm_table(arms: list[PublishedStrategyArm]) -> Table:
     )
 
 
+def _learned_verdict(row: PublishedUpliftLevel) -> str:
+    if row.level <= 0:
+        return _("No cut in churn shown")
+    if abs(row.level - 1.0) < 1e-6:
+        return _("As its prior")
+    return _("Works better than its prior") if row.level > 1 else _("Works less than its prior")
+
+
+def learning_table(learned: UpliftLevels) -> Table:
+    """One row per offer type the outcomes taught the decisions about."""
+    rows = [
+        {
+            "offer_type": label(OFFER_TYPES, r.offer_type),
+            "verdict": _learned_verdict(r),
+            "level": r.level,
+            "prior_uplift": r.prior_uplift,
+            "mean_uplift": r.mean_uplift,
+            "treated": r.treated,
+            "controls": r.controls,
+            "tree_weight": r.tree_weight,
+        }
+        for r in learned.offer_types.values()
+    ]
+    columns = [
+        Column("offer_type", _("Offer type")),
+        Column("verdict", _("What the outcomes show")),
+        Column("level", _("Level of its prior"), "number"),
+        Column("prior_uplift", _("Churn cut expected before (prior)"), "percent"),
+        Column("mean_uplift", _("Churn cut learned"), "percent"),
+        Column("treated", _("Customers offered it"), "int"),
+        Column("controls", _("Held out"), "int"),
+        Column("tree_weight", _("Share of the per-customer model"), "percent"),
+    ]
+    title = _("What the outcomes taught the decisions")
+    if learned.day is not None and rows:
+        title = _("What the outcomes taught the decisions of %(day)s", day=format_date(learned.day))
+    return Table(
+        "uplift_levels",
+        columns,
+        rows,
+        title=title,
+        empty=_(
+            "Nothing learned yet: every offer is valued by its prior until 200 customers "
+            "offered it and 200 held out have had their 3-month outcome."
+        ),
+    )
+
+
 def render_page(
     request: Request, actor: Actor, db: Any, draft: str | None = None, **extra: Any
 ) -> Response:
@@ -115,6 +167,7 @@ def render_page(
     view = config.rule_document_view(db, actor, service.KIND)
     context = {
         "table": table,
+        "learning": learning_table(service.latest_learning(db, actor)),
         "day": evaluation.day,
         "challengers": [a for a in evaluation.arms if not a.champion],
         "editors": [editor_context(view, draft)],
@@ -135,7 +188,8 @@ def strategies_page(request: Request, actor: PageActor, db: Db, tz: LocalTz) -> 
     """The arms' evaluation (Excel with ``?export=xlsx``) and decide.yaml's editor."""
     if wants_export(request):
         evaluation = service.latest_evaluation(db, actor)
-        return export_tables(request, actor, db, [arm_table(evaluation.arms)], "strategies", tz)
+        tables = [arm_table(evaluation.arms), learning_table(service.latest_learning(db, actor))]
+        return export_tables(request, actor, db, tables, "strategies", tz)
     return render_page(request, actor, db)
 
 
