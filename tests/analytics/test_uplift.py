@@ -144,10 +144,31 @@ def test_too_little_evidence_learns_nothing() -> None:
     evidence, features = _evidence(2_000, {"a": 0.5, "b": 0.5})
     few = learn_uplift(evidence, features, min_churners=10_000)
     assert few is None
-    evidence, features = _evidence(4_000, {"a": 0.5, "b": 0.5}, offered=0.1)
-    model = learn_uplift(evidence, features, min_arm=1_000)  # ~400 offered: too few
-    assert model is not None and "discount" not in model.offers
-    assert _uplift(model, features.head(3)).isna().all()  # the decisions keep the prior
+
+
+def test_a_thinly_offered_type_is_shrunk_to_the_pooled_level_not_switched_at_a_count() -> None:
+    """The discount does what its prior says; the care call does nothing. Offered to 40
+    customers the care call's comparison barely moves it from the pooled level — it is learned
+    there, not left out below a count —; offered to more, its level falls as its evidence
+    grows; a type never offered keeps its prior."""
+    working, features = _evidence(12_000, {"a": 0.3, "b": 0.3}, seed=21)
+    levels, model = [], None
+    for n, seed in ((40, 22), (600, 23), (6_000, 24)):
+        care, care_features = _evidence(n, {"a": 0.0, "b": 0.0}, offered=1.0, seed=seed)
+        evidence = pd.concat([working, care.assign(offer_type="care_call")], ignore_index=True)
+        model = learn_uplift(evidence, pd.concat([features, care_features], ignore_index=True))
+        assert model is not None and model.offers["care_call"].treated == n
+        levels.append((model.offers["care_call"].scale, model.offers["discount"].scale))
+    (thin, pooled), (some, _), (ample, _) = levels
+    # 40: within a few hundredths of the pooled level (the discount's): too few to tell; then
+    # nearer what the care call does (nothing) the more customers show it
+    assert pooled == 1.0 and thin > 0.9
+    assert thin > some > ample and ample < 0.4
+    assert model is not None
+    never = model.relative_uplift(
+        features.head(3), pd.Series(["bonus_data"] * 3), pd.Series([0.3] * 3), pd.Series([0.2] * 3)
+    )
+    assert never.isna().all()  # never offered: the decisions keep its prior
 
 
 def test_offers_the_outcomes_show_cutting_no_churn_are_named_and_warned_of(

@@ -21,8 +21,9 @@ The learner, built for thin evidence (docs/next-best-action.md):
   show as it grows: a shrinkage, not a switch at a threshold.
 
 The relative uplift of a customer is 1 − P(churn | offered) ÷ P(churn | not offered), which may
-be negative (customers a contact annoys). Offer types without enough evidence keep the prior ×
-driver match of the decide configuration.
+be negative (customers a contact annoys). An offer type offered to few customers stays at the
+pooled level (its comparison is too wide to move it) and moves as its evidence grows; one never
+offered keeps the prior × driver match of the decide configuration.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ from weiwan.core.offer_valuation import MAX_UPLIFT, MIN_UPLIFT
 
 #: the warehouse table of each day's learned levels (:meth:`UpliftModel.levels`)
 UPLIFT_LEVELS = "uplift_levels"
-MIN_ARM = 200  # customers per arm
-MIN_CHURNERS = 10  # churners per arm
+#: held-out customers, and churners among them, before anything is learned (the control arm's
+#: calibration and every comparison need them); offer types need no count of their own
+MIN_ARM = 200
+MIN_CHURNERS = 10
 #: evidence kept per arm (the most recent first): bounds the daily run's cost at any size
 MAX_ROWS_PER_ARM = 200_000
 #: the evidence's column naming the randomised comparison a row belongs to (its source and
@@ -289,10 +292,12 @@ def learn_uplift(
     boosted = _boost(arms, churned, start, customers)
     model.booster = None if boosted is None else boosted.booster
     learned_shift = _out_of_fold_shift(model, boosted, x, control, scaled, offer_type)
+    # every offer type offered at all: a thin one's own comparison cannot move it past the
+    # pooled level by two standard errors, so it stays there and moves as its evidence grows
+    # (a shrinkage, not a switch at a count); one never offered keeps its prior (nothing shows
+    # how it works, and the others' level could keep it from ever being tried)
     for name in model.arms[1:]:
         rows = treated & (offer_type == name)
-        if rows.sum() < min_arm or churned[rows].sum() < min_churners:
-            continue
         pair = offer_type == name
         weight = _tree_weight(
             treated[pair], churned[pair], -control[pair] * scaled[pair], learned_shift[pair]

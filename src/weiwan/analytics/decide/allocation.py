@@ -22,6 +22,7 @@ import pandas as pd
 from scipy.optimize import linprog
 from scipy.sparse import csr_array, vstack
 
+from weiwan.core.limit_kinds import CHANNEL_LIMIT, POLICY_COUNT_LIMIT, POLICY_MONEY_LIMIT
 from weiwan.core.logging import get_logger
 
 log = get_logger(__name__)
@@ -41,7 +42,7 @@ class Allocation:
     #: per candidate row (same index as the input), its value in the relaxation's optimum
     share: pd.Series
     #: shadow price (yuan of expected value) of one more unit of each binding limit:
-    #: ("policy_count", id), ("policy_money", id) or ("channel", name)
+    #: (POLICY_COUNT_LIMIT, id), (POLICY_MONEY_LIMIT, id) or (CHANNEL_LIMIT, name)
     shadow_prices: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
@@ -120,10 +121,12 @@ class _Problem:
         )
         for policy, count, money in limits[["policy_id", "count", "money"]].itertuples(index=False):
             mine = (live["policy_id"] == policy).to_numpy()
-            side(mine, np.ones(n), float(count), ("policy_count", str(policy)))
-            side(mine, cost, float(money), ("policy_money", str(policy)))
+            side(mine, np.ones(n), float(count), (POLICY_COUNT_LIMIT, str(policy)))
+            side(mine, cost, float(money), (POLICY_MONEY_LIMIT, str(policy)))
         for channel, bound in capacity.items():
-            side((live["channel"] == channel).to_numpy(), np.ones(n), bound, ("channel", channel))
+            side(
+                (live["channel"] == channel).to_numpy(), np.ones(n), bound, (CHANNEL_LIMIT, channel)
+            )
         return cls(
             # a value that could not be estimated (NaN) weighs nothing: the LP leaves it to
             # the greedy pass, which ranks it last

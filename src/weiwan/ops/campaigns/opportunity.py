@@ -14,13 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from weiwan.core.limit_kinds import CHANNEL_LIMIT, POLICY_COUNT_LIMIT, POLICY_MONEY_LIMIT
 from weiwan.ops.offers.models import PublishedPolicy
-from weiwan.ops.offers.service import (
-    CHANNEL_LIMIT,
-    POLICY_COUNT_LIMIT,
-    POLICY_MONEY_LIMIT,
-    LimitPrices,
-)
+from weiwan.ops.offers.service import LimitPrices
 
 
 def _taken(units: float, price: float | None) -> float | None:

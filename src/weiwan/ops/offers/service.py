@@ -26,10 +26,6 @@ def list_policies(session: Session, *, valid_on: date | None = None) -> Sequence
     return session.scalars(query).all()
 
 
-#: the kinds of limit a shadow price is published for (``limit_prices.limit_kind``)
-CHANNEL_LIMIT, POLICY_COUNT_LIMIT, POLICY_MONEY_LIMIT = "channel", "policy_count", "policy_money"
-
-
 @dataclass(frozen=True)
 class LimitPrices:
     """The shadow prices of the limits that bound the latest decided day (``day``; None and

@@ -9,15 +9,11 @@ from typing import Any
 import yaml
 
 from weiwan.core.contact_rules import CHANNELS, ChannelRule, ContactRules
+from weiwan.core.limit_kinds import CHANNEL_LIMIT, POLICY_COUNT_LIMIT, POLICY_MONEY_LIMIT
 from weiwan.core.months import shown_end
 from weiwan.core.yaml_safe import load_yaml
 from weiwan.ops.offers.models import PublishedPolicy
-from weiwan.ops.offers.service import (
-    CHANNEL_LIMIT,
-    POLICY_COUNT_LIMIT,
-    POLICY_MONEY_LIMIT,
-    LimitPrices,
-)
+from weiwan.ops.offers.service import LimitPrices
 from weiwan.ops.org import config
 from weiwan.web.i18n import current_language
 from weiwan.web.i18n import gettext as _

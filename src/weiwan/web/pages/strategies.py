@@ -151,8 +151,8 @@ def learning_table(learned: UpliftLevels) -> Table:
         rows,
         title=title,
         empty=_(
-            "Nothing learned yet: every offer is valued by its prior until 200 customers "
-            "offered it and 200 held out have had their 3-month outcome."
+            "Nothing learned yet: every offer is valued by its prior until 200 customers held "
+            "out have had their 3-month outcome, and an offer type until it has been offered."
         ),
     )
 
