@@ -14,6 +14,7 @@ from weiwan.analytics.decide.config import holdout_bucket, in_holdout, load_deci
 from weiwan.core.decide_rules import OUTCOME_MONTHS
 from weiwan.core.errors import ConfigError
 from weiwan.core.offer_valuation import (
+    EVENT_DRIVER,
     driver_match,
     driver_of,
     leaving_mix,
@@ -100,6 +101,34 @@ def test_an_offer_meets_the_first_three_reasons_weighted_by_rank() -> None:
     assert match[0] > match[1]
     prior = prior_uplift(care, drivers, CONFIG)
     assert prior.tolist() == pytest.approx([CONFIG.uplift_priors["care_call"] * m for m in match])
+
+
+def test_the_reason_an_event_reveals_comes_before_the_customers_own() -> None:
+    """A real-time event's driver (its rule's event_reason) is matched first, the customer's
+    first and second reasons after it (the third drops out); rows without one keep their own,
+    and so does the driver shown."""
+    frame = pd.DataFrame(
+        {
+            "offer_type": ["discount", "discount", "care_call"],
+            "reason_feature": ["dropped_calls_3m", "dropped_calls_3m", None],
+            "reason_feature_2": ["bill_change_3m", "bill_change_3m", None],
+            "reason_feature_3": ["voice_minutes_3m", "voice_minutes_3m", None],
+            EVENT_DRIVER: [CONFIG.driver_of_reason("competitor_offer"), None, "service"],
+        }
+    )
+    drivers = reason_drivers(frame, CONFIG)
+    assert [[v if isinstance(v, str) else None for v in d] for d in drivers] == [
+        ["competitor", "service", "service"],
+        ["service", "price", None],
+        ["price", "usage", None],
+    ]
+    table = CONFIG.driver_match
+    match = driver_match(frame["offer_type"], drivers, CONFIG).tolist()
+    competitor, service, price = (table[d]["discount"] for d in ("competitor", "service", "price"))
+    assert match[0] == pytest.approx((3 * competitor + 2 * service + price) / 6)
+    assert match[2] == pytest.approx(table["service"]["care_call"])  # the event's alone
+    assert CONFIG.driver_of_reason("network_quality") == "service"
+    assert CONFIG.driver_of_reason("weather") == "other"
 
 
 def test_an_offer_meets_why_the_customer_would_leave_where_the_reasons_are_known() -> None:

@@ -87,11 +87,18 @@ def test_bad_rules_are_named_with_their_field() -> None:
             {"id": "bad_type", "trigger": "event", "event_type": "coffee", "name_zh": "丙",
              "name_en": "c", "sla": SLA},
             {"id": "daily", "kind": "alert"},  # a daily rule: not this reader's business
+            {"id": "why", "trigger": "event", "event_type": "complaint", "name_zh": "丁",
+             "name_en": "d", "sla": SLA, "event_reason": "weather"},
+            {"id": "net", "trigger": "event", "event_type": "complaint", "name_zh": "戊",
+             "name_en": "e", "sla": SLA, "event_reason": "network_quality"},
         ]}
     )  # fmt: skip
-    assert [r.id for r in rules] == ["ok"]
+    assert [r.id for r in rules] == ["ok", "net"]
+    assert rules[1].event_reason == "network_quality"
     assert problems[0] == "no_default: sla: give the SLA of the 'default' value tier"
     assert problems[1].startswith("bad_type: event_type: Input should be")
+    assert problems[2].startswith("why: event_reason: event_reason is one of price, network_")
+    assert problems[2].endswith("not 'weather'")
 
 
 def test_event_rules_ride_with_the_alert_rules_and_never_with_the_daily_ones(

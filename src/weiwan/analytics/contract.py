@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from weiwan.core.decide_rules import CHURN_REASONS as CORE_CHURN_REASONS
 from weiwan.core.policy_rules import OFFER_TYPES as POLICY_OFFER_TYPES
 
 
@@ -121,16 +122,8 @@ CHURN_TYPES = ("voluntary", "involuntary", "port_out")
 #: kinds of retention offer (维系政策类型, defined with the policy rules); the simulator's ground
 #: truth knows each one's effect
 OFFER_TYPES = POLICY_OFFER_TYPES
-CHURN_REASONS = (
-    "price",
-    "network_quality",
-    "service",
-    "competitor_offer",
-    "contract_end",
-    "relocation",
-    "non_payment",
-    "other",
-)
+#: the leaving reasons (离网原因), named in core: a real-time event rule may name one too
+CHURN_REASONS = CORE_CHURN_REASONS
 
 _SUB_ID = Column("subscriber_id", S, "用户标识", "Subscriber ID")
 _MSISDN_PATTERN = r"^1[3-9][0-9]{9}$"

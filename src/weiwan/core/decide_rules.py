@@ -13,6 +13,18 @@ from weiwan.core.strategy_rules import Strategies
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
+#: the leaving reasons of the data contract (``churn_records.reason_code``, 离网原因): what the
+#: leaving-reason model predicts and what a real-time event rule may say its event reveals
+CHURN_REASONS = (
+    "price",
+    "network_quality",
+    "service",
+    "competitor_offer",
+    "contract_end",
+    "relocation",
+    "non_payment",
+    "other",
+)
 #: the months after a decision over which its outcome (churned or not) is measured: an uplift
 #: learned from outcomes is the relative cut in the churn over this window
 OUTCOME_MONTHS = 3
@@ -104,6 +116,12 @@ class DecideConfig(BaseModel):
             if getattr(spec, name) is not None:
                 update[name] = getattr(spec, name)
         return self.model_copy(update=update) if update else self
+
+    def driver_of_reason(self, reason: str) -> str:
+        """The churn driver (a ``driver_match`` row) a leaving reason stands for; ``other``
+        where the reason or its driver is not configured."""
+        driver = self.leaving_reason_drivers.get(reason, "other")
+        return driver if driver in self.driver_match else "other"
 
     def uses_leaving_reasons(self) -> bool:
         """Whether these settings or any strategy arm's match offers to the leaving reasons."""

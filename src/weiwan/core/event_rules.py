@@ -11,8 +11,8 @@ filter language over the event (``event.<attribute>``, ``event.type``) and the c
 published view (``value_tier``, ``risk_band``, ``churn_probability``, ``plan_id`` …, tags as
 ``{tag: …}``), the share ``holdout`` held out (so real-time triggers are measured too), and the
 SLA per value tier — which staffed channel acts and within how many minutes — and the churn
-risk the event implies (``event_risk``), with which the offer the contact carries is valued
-(``ops.events.offers``)::
+risk the event implies (``event_risk``) and the leaving reason it reveals (``event_reason``),
+with which the offer the contact carries is valued (``ops.events.offers``)::
 
     - id: port_out_code
       trigger: event
@@ -21,6 +21,7 @@ risk the event implies (``event_risk``), with which the offer the contact carrie
       name_en: Port-out code requested
       severity: critical
       event_risk: 0.6            # the churn risk the event implies (offer valuation)
+      event_reason: competitor_offer  # why the customer would leave, as the event shows it
       sla:
         diamond: {action: account_manager_call, within_minutes: 120}
         gold: {action: account_manager_call, within_minutes: 120}
@@ -49,6 +50,7 @@ from pydantic import (
     model_validator,
 )
 
+from weiwan.core.decide_rules import CHURN_REASONS
 from weiwan.core.event_contract import EventType
 from weiwan.core.filters import (
     AllOf,
@@ -127,6 +129,10 @@ class EventRule(BaseModel):
     #: the monthly churn probability the event implies: an offer is valued at the larger of
     #: this and the customer's published score (omitted: the score alone)
     event_risk: float | None = Field(None, gt=0.0, le=1.0)
+    #: the leaving reason the event reveals (a reason code of the data contract): the offer is
+    #: matched to its driver first and to the customer's own reasons after (omitted: the
+    #: customer's reasons, or leaving-reason mix, alone)
+    event_reason: str | None = None
     #: whether the contact carries an offer chosen at once by expected value (false: the
     #: contact only, the person offers from the customer's eligible policies)
     offer: bool = True
@@ -140,6 +146,13 @@ class EventRule(BaseModel):
     @classmethod
     def _parse_condition(cls, value: Any) -> Any:
         return None if value is None else TargetFilter.parse(value)
+
+    @field_validator("event_reason")
+    @classmethod
+    def _known_reason(cls, value: str | None) -> str | None:
+        if value is not None and value not in CHURN_REASONS:
+            raise ValueError(f"event_reason is one of {', '.join(CHURN_REASONS)}, not {value!r}")
+        return value
 
     @field_validator("sla")
     @classmethod

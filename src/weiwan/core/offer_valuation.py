@@ -28,6 +28,9 @@ REASON_WEIGHTS = (3.0, 2.0, 1.0)
 #: (``analytics.churn.leaving_reasons``; NaN where the subscriber has none). Not "leaving_":
 #: the scores' ``leaving_reason`` and ``leaving_reason_share`` would be read as two reasons
 LEAVING_PREFIX = "p_leaving_"
+#: a candidate's churn driver a real-time event reveals (its rule's ``event_reason``, by
+#: ``leaving_reason_drivers``): matched before the subscriber's own reasons; None where none
+EVENT_DRIVER = "event_driver"
 #: the range a learned relative uplift is kept in (negative: a contact the customer resents)
 MIN_UPLIFT, MAX_UPLIFT = -1.0, 0.9
 
@@ -77,7 +80,8 @@ def _driver(name: str, config: DecideConfig) -> str:
 
 def reason_drivers(frame: pd.DataFrame, config: DecideConfig) -> list[pd.Series]:
     """The churn driver of each of the rows' reasons :data:`REASON_COLUMNS` in ``frame``, first
-    to third; None where a row has no such reason."""
+    to third; None where a row has no such reason. Where a row's :data:`EVENT_DRIVER` names
+    one, it comes first and the subscriber's own reasons follow (the third drops out)."""
     drivers = []
     for column in REASON_COLUMNS:
         if column not in frame:
@@ -85,7 +89,15 @@ def reason_drivers(frame: pd.DataFrame, config: DecideConfig) -> list[pd.Series]
         feature = frame[column]
         present = feature.notna() & (feature.astype(str) != "")
         drivers.append(driver_of(feature, config).mask(~present))
-    return drivers
+    event = frame.get(EVENT_DRIVER)
+    if event is None or not event.notna().any():
+        return drivers
+    named = event.notna()
+    own = drivers or [pd.Series(None, index=frame.index, dtype=object)]
+    # each rank takes the event's driver (rank 1) or the reason one rank up where it names one
+    return [event.where(named, own[0])] + [
+        own[rank - 1].where(named, own[rank]) for rank in range(1, len(own))
+    ]
 
 
 def uplift(
@@ -154,9 +166,7 @@ def reason_match(offer_type: pd.Series, mix: pd.DataFrame, config: DecideConfig)
     (``leaving_reason_drivers``; a reason or driver not configured matches as ``other``)."""
     total = pd.Series(0.0, index=offer_type.index)
     for reason in mix.columns:
-        driver = config.leaving_reason_drivers.get(str(reason), "other")
-        if driver not in config.driver_match:
-            driver = "other"
+        driver = config.driver_of_reason(str(reason))
         match = _match(offer_type, pd.Series(driver, index=offer_type.index), config)
         total += mix[reason].fillna(0.0) * match
     return total
@@ -218,6 +228,8 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
     monthly = frame["churn_probability"].astype(float).clip(0.0, 1.0)
     frame["risk_over_commitment"] = 1.0 - (1.0 - monthly) ** months
     frame["driver"] = driver_of(frame["reason_feature"], config)
+    if EVENT_DRIVER in frame:
+        frame["driver"] = frame[EVENT_DRIVER].where(frame[EVENT_DRIVER].notna(), frame["driver"])
     preferred = (
         frame["join_channel"].map(config.preferred_channels) if "join_channel" in frame else None
     )

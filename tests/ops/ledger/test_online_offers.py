@@ -31,7 +31,7 @@ from weiwan.ops.ledger.service import record_batch_usage
 from weiwan.ops.offers.models import PublishedUpliftLevel
 from weiwan.ops.tasks.models import Task
 
-from ..events.test_processing import PORT_OUT, publish_alert_rules
+from ..events.test_processing import PORT_OUT, RULES, publish_alert_rules
 
 #: customers of the city branch outside the port-out rule's hold-out
 ACTED = [f"S{n:05d}" for n in range(1, 60) if not PORT_OUT.holds_out(f"S{n:05d}")][:6]
@@ -221,6 +221,35 @@ def test_the_customers_strategy_arm_decides_which_offers_and_how_they_are_valued
     assert isinstance(offer, dict), json.dumps(made)
     assert (offer["policy_id"], offer["strategy"], offer["learned"]) == ("disc", "explore", False)
     assert offer["expected_value"] == pytest.approx((1 - 0.4**12) * 0.15 * 1200 - 33, abs=0.01)
+
+
+def test_the_offer_meets_the_reason_the_event_reveals_before_the_customers_own(
+    app: FastAPI, city: Engine
+) -> None:
+    """Two customers whose one reason is dropped calls (service): a port-out request, which
+    names no reason, brings the care call; calls forwarded to a competitor (the rule's
+    event_reason: competitor_offer) put the competitor first, 3 : 2 before the dropped calls,
+    and bring the discount."""
+    _library(city)
+    forwarding = RULES["forwarding_to_competitor"]
+    assert forwarding.event_reason == "competitor_offer"
+    first, second = [sid for sid in ACTED if not forwarding.holds_out(sid)][:2]
+    reasons = [{"zh": "掉话增多", "en": "dropped calls up", "feature": "dropped_calls_3m"}]
+    with session_scope(city) as session:
+        for sid in (first, second):
+            session.get_one(CustomerView, sid).reasons = json.dumps(reasons)
+    forwarded = {"type": "call_forwarding_on", "attributes": {"target_network": "china_unicom"}}
+    _post(app, event("po-1", first), event("fw-1", second, **forwarded))
+    _, made = _decision(city, "po-1")
+    care = made["offer"]
+    assert isinstance(care, dict) and (care["policy_id"], care["driver"]) == ("care", "service")
+    _, made = _decision(city, "fw-1")
+    disc = made["offer"]
+    assert isinstance(disc, dict), json.dumps(made)
+    assert (disc["policy_id"], disc["driver"]) == ("disc", "competitor")
+    match = (3 * 0.9 + 2 * 0.2) / 5  # the discount's match of competitor, then service
+    expected = (1 - (1 - 0.3) ** 12) * 0.3 * match * 1200 - 33
+    assert disc["expected_value"] == pytest.approx(expected, abs=0.01)
 
 
 def test_without_valuation_settings_the_contact_goes_without_an_offer(

@@ -35,6 +35,7 @@ from weiwan.core.decide_rules import DecideConfig
 from weiwan.core.event_rules import EventRule
 from weiwan.core.months import add_months
 from weiwan.core.offer_valuation import (
+    EVENT_DRIVER,
     REASON_COLUMNS,
     below_hurdle,
     leaving_columns,
@@ -235,8 +236,14 @@ def _candidates(
         allowed = config.strategies.arms[arm].policies
         risk = max(float(customer.churn_probability or 0.0), request.rule.event_risk or 0.0)
         # once per customer, not per candidate: the reasons' features, and the leaving-reason
-        # mix the daily decisions match offers with where decide.yaml says so
-        features = {**_reason_features(customer), **leaving_columns(customer.leaving_mix)}
+        # mix the daily decisions match offers with where decide.yaml says so — unless the
+        # event reveals the reason, which then comes first and the mix gives way
+        features: dict[str, object] = {**_reason_features(customer)}
+        reason = request.rule.event_reason
+        if reason is None:
+            features.update(leaving_columns(customer.leaving_mix))
+        else:
+            features[EVENT_DRIVER] = config.for_arm(arm).driver_of_reason(reason)
         for pid in spaced_ids(customer.eligible_policies):
             policy = rules.library.policies.get(pid)
             if (
@@ -391,6 +398,7 @@ def _grant(
         "learned": bool(pd.notna(getattr(row, "learned_uplift", None))),
         "channel": str(row.channel),
         "churn_probability": round(float(row.churn_probability), 4),
+        "driver": str(row.driver),
         "uplift": round(float(row.uplift), 4),
         "value_saved": round(float(row.value_saved), 2),
         "cost": round(float(row.cost), 2),
