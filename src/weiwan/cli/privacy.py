@@ -127,7 +127,14 @@ def privacy_erase(
         try:
             held = any(t.rows for t in subscriber_rows(wh, subscriber_id))
             with session_scope(engine) as session:
-                done = erase_subscriber(session, None, subscriber_id, reason, held_elsewhere=held)
+                done = erase_subscriber(
+                    session,
+                    None,
+                    subscriber_id,
+                    reason,
+                    held_elsewhere=held,
+                    ledger=get_settings().erasure_ledger_file,
+                )
             warehouse_rows = apply_erasures(wh, done.salt, [(done.digest, done.pseudonym)])
         finally:
             wh.close()

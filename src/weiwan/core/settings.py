@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     warehouse_path: Path | None = Field(
         default=None, description="DuckDB warehouse file; default <home>/warehouse.duckdb."
     )
+    erasure_ledger: Path | None = Field(
+        default=None,
+        description="The erasure ledger: every erasure's salted digest and pseudonym (no "
+        "personal data), appended as it is made, which `weiwan restore` re-applies to a backup "
+        "made before it; default <home>/erasures.jsonl. Keep a copy apart from the backups.",
+    )
     database_url: str | None = Field(
         default=None,
         description="Operational DB (SQLAlchemy URL); default sqlite:///<home>/weiwan.db. "
@@ -436,6 +442,11 @@ class Settings(BaseSettings):
         "names to contract names), values and not_delivered become a projection of each Hive "
         "table, nothing copied; unset: the Hive tables carry the contract's names.",
     )
+
+    @property
+    def erasure_ledger_file(self) -> Path:
+        """The erasure ledger ``weiwan restore`` re-applies (``ops.privacy.ledger``)."""
+        return self.erasure_ledger or self.home / "erasures.jsonl"
 
     @property
     def warehouse_file(self) -> Path:

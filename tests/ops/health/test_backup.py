@@ -135,3 +135,45 @@ def test_a_warehouse_in_use_by_another_process_is_a_clear_error(tmp_path: Path) 
         assert not (tmp_path / "backup").exists()
     finally:
         holder.communicate("")
+
+
+def test_a_restored_backup_is_erased_again_of_whom_the_ledger_names(
+    engine: Engine, people: dict[str, int], branches: dict[str, int], tmp_path: Path
+) -> None:
+    """A subscriber erased after the backup was made is back in the backup: the restore
+    re-applies the erasure ledger (kept apart from the backups) to the database and the
+    warehouse, so the card is gone again and the warehouse drops the subscriber."""
+    publish_customers(engine, branches["city"], 3)
+    home = tmp_path / "home"
+    home.mkdir()
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute(
+            "CREATE TABLE subscribers AS SELECT * FROM (VALUES ('S00001', 96.0), "
+            "('S00002', 58.0)) AS t(subscriber_id, fee)"
+        )
+    url = engine.url.render_as_string(hide_password=False)
+    saved = tmp_path / "backup"
+    assert _weiwan(home, url, "backup", "--out", str(saved)).returncode == 0
+    erased = _weiwan(home, url, "privacy", "erase", "S00002", "--reason", "PIPL-REQ-9")
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    kept = tmp_path / "vault" / "erasures.jsonl"  # the operator's copy, apart from the backups
+    kept.parent.mkdir()
+    kept.write_bytes((home / "erasures.jsonl").read_bytes())
+
+    restored_home, restored_url = tmp_path / "restored", _new_database(engine, tmp_path)
+    try:
+        done = _weiwan(
+            restored_home, restored_url, "restore", "--from", str(saved), "--erasures", str(kept)
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "erasures re-applied from the ledger: 1 of the 1 it names" in done.stdout
+        app = create_app(Settings(home=restored_home, secret_key="x", database_url=restored_url))
+        director = login(app, "director")
+        assert director.get("/api/v1/customers/S00002").status_code == 404
+        assert director.get("/api/v1/customers/S00001").status_code == 200
+        with duckdb.connect(str(restored_home / "warehouse.duckdb")) as con:
+            ids = con.execute("SELECT subscriber_id FROM subscribers").fetchall()
+            recorded = con.execute("SELECT count(*) FROM erased_subscribers").fetchall()
+        assert ids == [("S00001",)] and recorded == [(1,)]  # the subscriber's row is deleted
+    finally:
+        _drop(engine, restored_url)

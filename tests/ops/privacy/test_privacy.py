@@ -15,7 +15,8 @@ from sqlalchemy import Engine, String, func, or_, select
 from api_helpers import login
 from customer_fixtures import publish_customers
 from weiwan.core.db import session_scope
-from weiwan.core.personal_data import OPS_PLACES, REDACTED
+from weiwan.core.errors import ConfigError
+from weiwan.core.personal_data import OPS_PLACES, REDACTED, digest, pseudonym_of
 from weiwan.core.retention import load_rules
 from weiwan.ops.base import Base
 from weiwan.ops.consents.models import ConsentEvent
@@ -24,8 +25,10 @@ from weiwan.ops.events.models import EventRecord
 from weiwan.ops.org.access import actor_for
 from weiwan.ops.org.models import AuditEvent, User
 from weiwan.ops.org.service import AuditAction, audit
+from weiwan.ops.privacy.ledger import read_ledger, record_erasure
 from weiwan.ops.privacy.models import Erasure
 from weiwan.ops.privacy.purge import purge_ops
+from weiwan.ops.privacy.service import reapply_erasures, salt_of
 from weiwan.ops.reports.live import forget_live_figures, user_counts
 from weiwan.ops.sms.models import SmsMessage
 
@@ -279,3 +282,45 @@ def test_the_purge_blanks_and_deletes_what_is_past_its_period_in_batches(
         assert list(kept) == ["S00002"]
     # nothing left to do: a second purge changes nothing
     assert sum(c.rows for c in purge_ops(engine, rules, today)) == 0
+
+
+def test_the_erasure_ledger_erases_again_whom_an_older_copy_still_holds(
+    app: FastAPI, seeded: Engine, tmp_path: Any
+) -> None:
+    """Each erasure is appended to the ledger (the salt, then digests and pseudonyms: no id, no
+    number; readable by its owner only). Re-applied to a database that holds subscribers the
+    ledger names as erased — as a backup made before their erasure does — it erases them as
+    any erasure, records the ones it does not hold, and changes nothing the second time; a
+    ledger of another installation or with a broken line is refused naming it."""
+    ledger = app.state.settings.erasure_ledger_file
+    done = login(app, "admin").post(
+        "/api/v1/customers/S00001/erasure", json={"reason": "PIPL-REQ-8"}
+    )
+    assert done.status_code == 200, done.text
+    text = ledger.read_text()
+    assert len(text.splitlines()) == 2 and oct(ledger.stat().st_mode & 0o777) == "0o600"
+    assert "S00001" not in text and "13800000001" not in text
+    with session_scope(seeded) as session:
+        salt = salt_of(session)
+    assert read_ledger(ledger).salt == salt
+    # erased later, by the installation this database is an older copy of
+    for sid in ("S00002", "S55555"):
+        record_erasure(ledger, salt, digest(salt, sid), pseudonym_of(salt, sid))
+    with session_scope(seeded) as session:
+        again = reapply_erasures(session, read_ledger(ledger))
+    assert [p for _, p in again] == [pseudonym_of(salt, "S00002"), pseudonym_of(salt, "S55555")]
+    assert _mentions(seeded, "S00002", "13800000002") == {}
+    assert login(app, "director").get("/api/v1/customers/S00002").status_code == 404
+    with session_scope(seeded) as session:
+        reasons = session.scalars(select(Erasure.reason).order_by(Erasure.id)).all()
+        assert reasons[0] == "PIPL-REQ-8" and len(reasons) == 3
+        assert all(r.startswith("re-applied from the erasure ledger") for r in reasons[1:])
+        assert reapply_erasures(session, read_ledger(ledger)) == []
+    other = tmp_path / "other.jsonl"
+    record_erasure(other, "another salt", "d" * 64, "E" + "0" * 19)
+    with session_scope(seeded) as session, pytest.raises(ConfigError, match="another installation"):
+        reapply_erasures(session, read_ledger(other))
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"salt": "x"}\n{"digest": "y"}\n')
+    with pytest.raises(ConfigError, match=r"broken\.jsonl, line 2: not an erasure ledger entry"):
+        read_ledger(broken)

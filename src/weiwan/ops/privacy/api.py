@@ -31,9 +31,12 @@ def personal_data(
 
 
 @router.post("/customers/{subscriber_id}/erasure", response_model=ErasureOut)
-def erase(subscriber_id: str, body: ErasureIn, actor: CurrentActor, db: Db) -> ErasureOut:
+def erase(
+    subscriber_id: str, body: ErasureIn, request: Request, actor: CurrentActor, db: Db
+) -> ErasureOut:
     """Erase the subscriber's personal data from the operational database (administrator;
-    audited under the pseudonym). The warehouse follows at the next daily run, and later
-    deliveries of the subscriber are dropped."""
-    done = service.erase_subscriber(db, actor, subscriber_id, body.reason)
+    audited under the pseudonym; appended to the erasure ledger). The warehouse follows at the
+    next daily run, and later deliveries of the subscriber are dropped."""
+    ledger = request.app.state.settings.erasure_ledger_file
+    done = service.erase_subscriber(db, actor, subscriber_id, body.reason, ledger=ledger)
     return ErasureOut(pseudonym=done.pseudonym, rows=done.rows, already_erased=done.already_erased)

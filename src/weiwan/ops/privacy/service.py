@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, func, or_, select, update
@@ -23,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from weiwan.core.errors import InvalidRequestError, NotFoundError
+from weiwan.core.errors import ConfigError, InvalidRequestError, NotFoundError
 from weiwan.core.personal_data import (
     OPS_PLACES,
     PURPOSES,
@@ -39,6 +40,7 @@ from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.org.access import Actor
 from weiwan.ops.org.roles import Role, Scope
 from weiwan.ops.org.service import AuditAction, audit, mask_id_number, mask_phone
+from weiwan.ops.privacy.ledger import Ledger, record_erasure
 from weiwan.ops.privacy.models import Erasure, PseudonymSalt
 from weiwan.ops.scope import customer_scope_clause
 
@@ -282,6 +284,7 @@ def erase_subscriber(
     reason: str,
     *,
     held_elsewhere: bool = False,
+    ledger: Path | None = None,
 ) -> ErasureResult:
     """Erase ``subscriber_id`` from the operational database (one transaction: the caller's).
 
@@ -289,7 +292,9 @@ def erase_subscriber(
     customer's card, assignment and lock are deleted. Recorded in ``erasures`` (who, when,
     reason, pseudonym, rows per table) and audited under the pseudonym. Erasing again changes
     nothing more (rows of the subscriber that arrived since are erased and audited). 404 when
-    nothing is held here and not ``held_elsewhere`` (the CLI found warehouse rows)."""
+    nothing is held here and not ``held_elsewhere`` (the CLI found warehouse rows). A new
+    erasure is appended to the erasure ``ledger`` (``ops.privacy.ledger``) before the caller
+    commits."""
     if actor is not None:
         actor.require(Role.ADMIN)
     reason = reason.strip()
@@ -323,6 +328,8 @@ def erase_subscriber(
                 rows=json.dumps(counts, sort_keys=True),
             )
         )
+        if ledger is not None:
+            record_erasure(ledger, salt, key, pseudonym)
     if counts or done is None:
         audit(
             session,
@@ -342,3 +349,53 @@ def erasure_feed(session: Session) -> tuple[str | None, list[tuple[str, str]]]:
     salt = session.scalar(select(PseudonymSalt.salt).where(PseudonymSalt.id == 1))
     rows = session.execute(select(Erasure.digest, Erasure.pseudonym).order_by(Erasure.id))
     return salt, [(d, p) for d, p in rows]
+
+
+def reapply_erasures(session: Session, ledger: Ledger) -> list[tuple[str, str]]:
+    """Erase again, after a restore, every subscriber of the erasure ``ledger`` the restored
+    database does not know as erased (the backup predates their erasure): found by their
+    salted digest among the ids the database holds, erased and audited as any erasure; one
+    the database does not hold is recorded, so the warehouse and later deliveries drop them.
+    Returns the (digest, pseudonym) of the erasures re-applied. A ledger of another
+    installation (another salt) is refused before anything changes."""
+    if ledger.salt is None:
+        if ledger.erasures:
+            raise ConfigError("the erasure ledger names no salt: it cannot be matched")
+        return []
+    held = session.scalar(select(PseudonymSalt.salt).where(PseudonymSalt.id == 1))
+    if held is not None and held != ledger.salt:
+        raise ConfigError(
+            "the erasure ledger belongs to another installation (its salt differs from the "
+            "restored database's): nothing re-applied"
+        )
+    if held is None:  # a backup made before the first erasure
+        session.add(PseudonymSalt(id=1, salt=ledger.salt))
+        session.flush()
+    known = set(session.scalars(select(Erasure.digest)))
+    missing = {d: p for d, p in ledger.erasures if d not in known}
+    if not missing:
+        return []
+    found = {}
+    for subscriber_id in _held_ids(session):
+        key = digest(ledger.salt, subscriber_id)
+        if key in missing:
+            found[key] = subscriber_id
+    for key, pseudonym in missing.items():
+        reason = f"re-applied from the erasure ledger after a restore ({pseudonym})"
+        if key in found:
+            erase_subscriber(session, None, found[key], reason, held_elsewhere=True)
+        else:
+            session.add(Erasure(digest=key, pseudonym=pseudonym, reason=reason, rows="{}"))
+    session.flush()
+    return list(missing.items())
+
+
+def _held_ids(session: Session) -> set[str]:
+    """Every subscriber id the operational database holds in a personal-data place."""
+    ids: set[str] = set()
+    for place in OPS_PLACES:
+        if place.subscriber_column is None or place.table == "audit_events":
+            continue
+        column = _table(place.table).c[place.subscriber_column]
+        ids.update(str(v) for v in session.scalars(select(column).distinct()) if v is not None)
+    return ids
