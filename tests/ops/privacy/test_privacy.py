@@ -316,6 +316,13 @@ def test_the_erasure_ledger_erases_again_whom_an_older_copy_still_holds(
         assert reasons[0] == "PIPL-REQ-8" and len(reasons) == 3
         assert all(r.startswith("re-applied from the erasure ledger") for r in reasons[1:])
         assert reapply_erasures(session, read_ledger(ledger)) == []
+    # a ledger that cannot be written: a clear error, and nothing erased
+    app.state.settings = app.state.settings.model_copy(update={"erasure_ledger": tmp_path})
+    refused = login(app, "admin").post(
+        "/api/v1/customers/S00003/erasure", json={"reason": "PIPL-REQ-9"}
+    )
+    assert refused.status_code == 400 and "cannot be written" in refused.json()["detail"]
+    assert login(app, "director").get("/api/v1/customers/S00003").status_code == 200
     other = tmp_path / "other.jsonl"
     record_erasure(other, "another salt", "d" * 64, "E" + "0" * 19)
     with session_scope(seeded) as session, pytest.raises(ConfigError, match="another installation"):

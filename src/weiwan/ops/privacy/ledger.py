@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from weiwan.core.errors import ConfigError
+from weiwan.core.errors import ConfigError, localisable
 
 
 @dataclass(frozen=True)
@@ -32,16 +32,27 @@ def record_erasure(path: Path, salt: str, digest: str, pseudonym: str) -> None:
     """Append one erasure to the ledger at ``path`` (created, with the salt, when missing);
     flushed to disk before the erasure's transaction commits, so a committed erasure is never
     missing from it (one appended for a transaction that then failed re-erases a subscriber
-    who asked to be erased)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as out:
-        if out.tell() == 0:
-            out.write(json.dumps({"salt": salt}) + "\n")
-        at = datetime.now(UTC).isoformat(timespec="seconds")
-        out.write(json.dumps({"digest": digest, "pseudonym": pseudonym, "erased_at": at}) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
+    who asked to be erased). :class:`ConfigError` when it cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as out:
+            if out.tell() == 0:
+                out.write(json.dumps({"salt": salt}) + "\n")
+            at = datetime.now(UTC).isoformat(timespec="seconds")
+            entry = {"digest": digest, "pseudonym": pseudonym, "erased_at": at}
+            out.write(json.dumps(entry) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:  # the erasure's transaction then rolls back: nothing erased
+        raise localisable(
+            ConfigError(
+                f"the erasure ledger {path} cannot be written ({exc.strerror}): nothing "
+                "erased; check WEIWAN_ERASURE_LEDGER"
+            ),
+            "The erasure ledger cannot be written: nothing was erased. Ask IT to check "
+            "WEIWAN_ERASURE_LEDGER.",
+        ) from exc
 
 
 def read_ledger(path: Path) -> Ledger:
