@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from weiwan.core.errors import ConfigError, localisable
+from weiwan.core.files import private_dir
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def record_erasure(path: Path, salt: str, digest: str, pseudonym: str) -> None:
     missing from it (one appended for a transaction that then failed re-erases a subscriber
     who asked to be erased). :class:`ConfigError` when it cannot be written."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as out:
             if out.tell() == 0:
