@@ -143,6 +143,17 @@ def leveled_uplift(prior: pd.Series, level: pd.Series) -> pd.Series:
     return (prior.astype(float) * level.astype(float)).clip(MIN_UPLIFT, MAX_UPLIFT)
 
 
+def candidate_prior(candidates: pd.DataFrame, config: DecideConfig) -> pd.Series:
+    """:func:`prior_uplift` of candidate rows from their own columns: the offer type, the
+    reasons (:func:`reason_drivers`) and the leaving-reason mix (:func:`leaving_mix`)."""
+    return prior_uplift(
+        candidates["offer_type"],
+        reason_drivers(candidates, config),
+        config,
+        leaving_mix(candidates, config),
+    )
+
+
 def driver_match(
     offer_type: pd.Series,
     drivers: Sequence[pd.Series],

@@ -43,9 +43,7 @@ from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import (
     REASON_COLUMNS,
     below_hurdle,
-    leaving_mix,
-    prior_uplift,
-    reason_drivers,
+    candidate_prior,
     score_candidates,
 )
 
@@ -592,11 +590,9 @@ def customer_uplift(
     frame = subscriber_features(profile, candidates["subscriber_id"], learned.features)
     per_row = frame.reindex(candidates["subscriber_id"])
     per_row.index = candidates.index
-    offer = candidates["offer_type"]
-    mix = leaving_mix(candidates, config)
-    prior = prior_uplift(offer, reason_drivers(candidates, config), config, mix)
+    prior = candidate_prior(candidates, config)
     return learned.relative_uplift(
-        per_row, offer, candidates["churn_probability"].astype(float), prior
+        per_row, candidates["offer_type"], candidates["churn_probability"].astype(float), prior
     )
 
 

@@ -38,11 +38,9 @@ from weiwan.core.offer_valuation import (
     EVENT_DRIVER,
     REASON_COLUMNS,
     below_hurdle,
+    candidate_prior,
     leaving_columns,
-    leaving_mix,
     leveled_uplift,
-    prior_uplift,
-    reason_drivers,
     score_candidates,
 )
 from weiwan.core.policy_rules import PolicyRule
@@ -335,12 +333,7 @@ def _scored(
     uplift; ``small``: below the arm's hurdle."""
     settings = config.for_arm(arm)
     if levels and config.strategies.arms[arm].uplift == "learned":
-        prior = prior_uplift(
-            candidates["offer_type"],
-            reason_drivers(candidates, settings),
-            settings,
-            leaving_mix(candidates, settings),
-        )
+        prior = candidate_prior(candidates, settings)
         level = candidates["offer_type"].map(levels)
         candidates = candidates.assign(learned_uplift=leveled_uplift(prior, level))
     scored = score_candidates(candidates, settings)

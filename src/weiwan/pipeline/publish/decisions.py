@@ -56,25 +56,16 @@ def publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -
         conn.execute(sa.delete(arms).where(arms.c.snapshot_date == snapshot))
         loaded = 0 if rows is None else load_staged(warehouse, conn, table, rows, KIND)
         record_batch_usage(conn, snapshot)  # the live ledger's count of the day's grants
-        insert_rows(conn, prices, _limit_prices(warehouse, snapshot))
+        insert_rows(conn, prices, _day_rows(warehouse, LIMIT_PRICES, snapshot))
         insert_rows(conn, levels, _day_rows(warehouse, UPLIFT_LEVELS, snapshot))
         insert_rows(conn, arms, _day_rows(warehouse, "strategy_arms", snapshot))
         record_publication(conn, KIND, snapshot, loaded)
     return loaded
 
 
-def _limit_prices(warehouse: Warehouse, snapshot: date) -> list[dict[str, object]]:
-    """The day's shadow prices as rows of ``limit_prices`` (a handful: one per binding limit)."""
-    if not warehouse.has_table(LIMIT_PRICES):
-        return []
-    stored = snapshot_rows(warehouse, LIMIT_PRICES, snapshot)
-    frame = stored.select("limit_kind", "limit_name", "yuan").to_pyarrow().to_pylist()
-    return [{**row, "snapshot_date": snapshot} for row in frame]
-
-
 def _day_rows(warehouse: Warehouse, name: str, snapshot: date) -> list[dict[str, object]]:
-    """The rows of warehouse table ``name`` for ``snapshot`` (a handful), NaN as NULL; none
-    when the table was never written."""
+    """The rows of the small day table ``name`` for ``snapshot`` (shadow prices, learned
+    levels, the arms' evaluation: a handful), NaN as NULL; none when it was never written."""
     if not warehouse.has_table(name):
         return []
     stored = snapshot_rows(warehouse, name, snapshot).to_pyarrow().to_pylist()
