@@ -331,3 +331,26 @@ def test_weiwan_decide_config_points_at_the_operators_copy(
         monkeypatch.delenv("WEIWAN_DECIDE_CONFIG")
         get_settings.cache_clear()
     assert load_decide_config().max_risk_months == CONFIG.max_risk_months == 12
+
+
+def test_the_explanation_names_every_driver_and_shows_an_unnamed_ones_code() -> None:
+    """The daily decisions' reason text names the driver the offer meets (relocation too, which
+    only a leaving reason or an event leads to); a driver decide.yaml adds keeps its code
+    rather than going blank."""
+    from weiwan.analytics.decide.day import Names, _explain
+
+    out = pd.DataFrame(
+        {
+            "outcome": ["granted", "granted", "granted"],
+            "trigger": ["risk", "risk", "risk"],
+            "driver": ["relocation", "roaming", "service"],
+            "policy_id": ["care", "care", "care"],
+            "expected_value": [12.0, 8.0, 30.0],
+            "alt_1_policy_id": [None, None, None],
+            "alt_1_why_not": [None, None, None],
+        }
+    )
+    zh, en = _explain(out, Names(policies={"care": ("关怀回访", "care call")}))
+    assert zh.tolist()[0].endswith("关怀回访（驱动：迁居，预期价值 12 元）")
+    assert "（驱动：roaming，" in zh[1] and "（驱动：服务不满，" in zh[2]
+    assert "(driver: relocation, expected value 12 yuan)" in en[0] and "(driver: roaming," in en[1]

@@ -25,6 +25,18 @@ CHURN_REASONS = (
     "non_payment",
     "other",
 )
+#: each churn driver's name (Chinese, English), as the daily decisions' and the real-time
+#: offers' reason texts say it; a driver ``decide.yaml`` adds without one shows its code
+DRIVER_NAMES = {
+    "price": ("资费", "price"),
+    "competitor": ("竞争对手", "competitor"),
+    "contract": ("合约到期", "contract end"),
+    "service": ("服务不满", "service"),
+    "usage": ("使用下降", "usage decline"),
+    "payment": ("缴费", "payment"),
+    "relocation": ("迁居", "relocation"),
+    "other": ("其他", "other"),
+}
 #: the months after a decision over which its outcome (churned or not) is measured: an uplift
 #: learned from outcomes is the relative cut in the churn over this window
 OUTCOME_MONTHS = 3

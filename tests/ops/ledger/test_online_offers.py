@@ -243,10 +243,15 @@ def test_the_offer_meets_the_reason_the_event_reveals_before_the_customers_own(
     _, made = _decision(city, "po-1")
     care = made["offer"]
     assert isinstance(care, dict) and (care["policy_id"], care["driver"]) == ("care", "service")
+    # the agent reads which driver the offer meets, and whether the event or the model named it
+    zh, en = json.dumps(made["reasons_zh"], ensure_ascii=False), json.dumps(made["reasons_en"])
+    assert "驱动：服务不满，" in zh and "事件所示" not in zh and "(driver: service; " in en, en
     _, made = _decision(city, "fw-1")
     disc = made["offer"]
     assert isinstance(disc, dict), json.dumps(made)
     assert (disc["policy_id"], disc["driver"]) == ("disc", "competitor")
+    zh, en = json.dumps(made["reasons_zh"], ensure_ascii=False), json.dumps(made["reasons_en"])
+    assert "驱动：竞争对手（事件所示）" in zh and "driver: competitor, as the event shows" in en, en
     match = (3 * 0.9 + 2 * 0.2) / 5  # the discount's match of competitor, then service
     expected = (1 - (1 - 0.3) ** 12) * 0.3 * match * 1200 - 33
     assert disc["expected_value"] == pytest.approx(expected, abs=0.01)

@@ -38,7 +38,7 @@ from weiwan.analytics.profile import subscriber_features
 from weiwan.analytics.uplift import UpliftModel
 from weiwan.analytics.warehouse import EVERYONE, SubscriberRange, empty_table, id_ranges
 from weiwan.core.consent_rules import MARKETING_ONLY, PURPOSE_CHANNELS, Purpose
-from weiwan.core.decide_rules import DecideConfig
+from weiwan.core.decide_rules import DRIVER_NAMES, DecideConfig
 from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import (
     REASON_COLUMNS,
@@ -83,15 +83,6 @@ DECISION_SCHEMA: dict[str, str] = {
     "why_en": "string",
     #: the strategy arm (champion–challenger) that decided for the subscriber
     "strategy": "string",
-}
-DRIVER_NAMES = {
-    "price": ("资费", "price"),
-    "competitor": ("竞争对手", "competitor"),
-    "contract": ("合约到期", "contract end"),
-    "service": ("服务不满", "service"),
-    "usage": ("使用下降", "usage decline"),
-    "payment": ("缴费", "payment"),
-    "other": ("其他", "other"),
 }
 WHY_NOT_NAMES = {
     "lower_value": ("预期价值更低", "lower expected value"),
@@ -770,15 +761,15 @@ def _explain(out: pd.DataFrame, names: Names | None = None) -> tuple[pd.Series, 
     for lang in (0, 1):
         outcome = out["outcome"].map({k: v[lang] for k, v in OUTCOME_NAMES.items()})
         outcome = outcome.fillna(out["outcome"].astype(str))
-        driver = out["driver"].map({k: v[lang] for k, v in DRIVER_NAMES.items()})
+        driver = _named(out["driver"], DRIVER_NAMES, lang)
         value = _yuan(out["expected_value"])
         policy = _named(out["policy_id"], names.policies, lang)
         trigger = _named(out["trigger"], names.triggers, lang)
         head = trigger + ("：" if lang == 0 else ": ") + outcome
         if lang == 0:
-            offer = "；" + policy + "（驱动：" + driver.fillna("") + "，预期价值 " + value + " 元）"
+            offer = "；" + policy + "（驱动：" + driver + "，预期价值 " + value + " 元）"
         else:
-            offer = "; " + policy + " (driver: " + driver.fillna("") + ", expected value " + value
+            offer = "; " + policy + " (driver: " + driver + ", expected value " + value
             offer = offer + " yuan)"
         text = head + offer.where(out["policy_id"].notna(), "")
         alt_why = out["alt_1_why_not"].map({k: v[lang] for k, v in WHY_NOT_NAMES.items()})

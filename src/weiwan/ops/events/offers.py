@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from weiwan.core.decide_rules import DecideConfig
+from weiwan.core.decide_rules import DRIVER_NAMES, DecideConfig
 from weiwan.core.event_rules import EventRule
 from weiwan.core.months import add_months
 from weiwan.core.offer_valuation import (
@@ -397,5 +397,10 @@ def _grant(
         "cost": round(float(row.cost), 2),
         "expected_value": round(float(row.expected_value), 2),
     }
-    answer.reasons_zh.append(f"优惠：{policy.name_zh}（预期价值 ¥{row.expected_value:,.0f}）")
-    answer.reasons_en.append(f"Offer: {policy.name_en} (expected value ¥{row.expected_value:,.0f})")
+    driver = str(row.driver)
+    zh, en = DRIVER_NAMES.get(driver, (driver, driver))
+    if request.rule.event_reason is not None:  # the driver is the event's, not the model's
+        zh, en = f"{zh}（事件所示）", f"{en}, as the event shows"
+    value = f"¥{row.expected_value:,.0f}"
+    answer.reasons_zh.append(f"优惠：{policy.name_zh}（驱动：{zh}，预期价值 {value}）")
+    answer.reasons_en.append(f"Offer: {policy.name_en} (driver: {en}; expected value {value})")
