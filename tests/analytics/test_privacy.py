@@ -28,6 +28,7 @@ from weiwan.core.personal_data import digest, pseudonym_of
 from weiwan.core.retention import load_rules
 from weiwan.core.settings import get_settings
 from weiwan.ops.org.models import AuditEvent
+from weiwan.ops.privacy.ledger import read_ledger
 from weiwan.ops.privacy.models import Erasure
 
 SNAP = date(2026, 10, 31)
@@ -166,6 +167,54 @@ def test_the_cli_reports_erases_once_and_purges(
     assert refused.exit_code == 1 and "not supported on Spark yet" in " ".join(
         refused.output.split()
     )
+
+
+def test_a_batch_of_requests_is_checked_whole_then_erased_once_each(home: Path) -> None:
+    """A privacy office's file of requests: a row in error erases nothing and is named by file,
+    row and column; a valid file erases each subscriber once (a repeated row once, a row
+    without a reason under --reason), lists whom nothing holds, and appends each erasure to the
+    ledger; the same file again changes nothing."""
+    runner = CliRunner()
+    bad = home / "requests.csv"
+    bad.write_text("subscriber_id,reason\nU000001,REQ-7\nU 02,REQ-8\nU000003,\n", "utf-8")
+    refused = runner.invoke(cli, ["privacy", "erase", "--file", str(bad)])
+    assert refused.exit_code == 1, refused.output
+    said = " ".join(refused.output.split())
+    assert "requests.csv: row 3, subscriber_id: not a subscriber id" in said
+    assert "requests.csv: row 4, reason: missing" in said and "nothing was erased" in said
+    ledger = home / "erasures.jsonl"
+    with Warehouse(home / "warehouse.duckdb") as wh:
+        assert _ids_anywhere(wh, "U000001")
+    assert not ledger.exists()
+    batch = home / "batch.csv"
+    rows = "Reason,Subscriber_ID\nREQ-7,U000001\n,U000002\nREQ-9,U000001\nREQ-7,U999999\n,\n"
+    batch.write_text("\ufeff" + rows, "utf-8")
+    done = runner.invoke(
+        cli, ["privacy", "erase", "--file", str(batch), "--reason", "REQ-8", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    body = json.loads(done.stdout)
+    assert (body["requests"], body["erased"], body["already_erased"]) == (3, 2, 0)
+    assert body["not_found"] == [{"row": 5, "subscriber_id": "U999999"}]
+    assert body["warehouse"]["subscribers"] == 2
+    with Warehouse(home / "warehouse.duckdb") as wh:
+        assert _ids_anywhere(wh, "U000001") == {} == _ids_anywhere(wh, "U000002")
+        assert _ids_anywhere(wh, "U000000")  # not asked for
+    engine = make_engine(f"sqlite:///{home / 'weiwan.db'}")
+    try:
+        with session_scope(engine) as session:
+            reasons = sorted(e.reason for e in session.query(Erasure))
+    finally:
+        engine.dispose()
+    assert reasons == ["REQ-7", "REQ-8"]
+    assert len(read_ledger(ledger).erasures) == 2
+    again = runner.invoke(cli, ["privacy", "erase", "--file", str(batch), "--reason", "REQ-8"])
+    assert again.exit_code == 0, again.output
+    assert "3 requests, 0 erased, 2 already erased, 1 not found" in again.stdout
+    assert "row 5: U999999 not found" in again.stdout
+    assert len(read_ledger(ledger).erasures) == 2
+    neither = runner.invoke(cli, ["privacy", "erase", "--reason", "REQ-1"])
+    assert neither.exit_code == 1 and "subscriber id or --file" in neither.output
 
 
 def _rejected_usage(directory: Path, snapshot_month: str) -> None:

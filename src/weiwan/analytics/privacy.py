@@ -95,6 +95,29 @@ def subscriber_rows(wh: Warehouse, subscriber_id: str) -> list[TableRows]:
     return found
 
 
+def held_subscribers(wh: Warehouse, subscriber_ids: Sequence[str]) -> set[str]:
+    """Which of ``subscriber_ids`` any warehouse table holds rows of: one query per table for
+    the whole batch (a batch of erasures asks this of thousands of ids at once)."""
+    wanted = sorted(set(subscriber_ids))
+    if not wanted:
+        return set()
+    wh.execute("CREATE OR REPLACE TEMP TABLE _asked_ids (subscriber_id VARCHAR)")
+    try:
+        wh.con.con.executemany("INSERT INTO _asked_ids VALUES (?)", [[i] for i in wanted])
+        held: set[str] = set()
+        for table in subscriber_tables(wh):
+            rows = wh.execute(
+                f"SELECT DISTINCT a.subscriber_id FROM _asked_ids a WHERE EXISTS (SELECT 1 "
+                f"FROM {quote(table)} t WHERE t.subscriber_id = a.subscriber_id)"
+            )
+            held.update(str(i) for (i,) in rows)
+            if len(held) == len(wanted):
+                break
+        return held
+    finally:
+        wh.execute("DROP TABLE IF EXISTS _asked_ids")
+
+
 def _salt(wh: Warehouse, salt: str) -> None:
     held = wh.execute(f"SELECT salt FROM {SALT_TABLE}")
     if held and held[0][0] != salt:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from weiwan.core.errors import WeiwanError
 from weiwan.core.logging import configure_logging
 from weiwan.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from weiwan.ops.imports import ImportFileError
 
 T = TypeVar("T")
 
@@ -113,3 +116,16 @@ def open_warehouse() -> Any:
     from weiwan.analytics.warehouse import Warehouse
 
     return Warehouse.from_settings(settings)
+
+
+def print_row_errors(exc: ImportFileError) -> None:
+    """An imported file's errors on stderr, by row and column (the first 20, then how many
+    more)."""
+    for error in exc.errors[:20]:
+        console.print(
+            f"{exc.filename}: row {error.row}, {error.column}: {error.message}",
+            highlight=False,
+            markup=False,
+        )
+    if exc.total > 20:
+        console.print(f"… {exc.total - 20} more errors", highlight=False, markup=False)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from weiwan.cli.base import console, fail, ops_engine, out
+from weiwan.cli.base import fail, ops_engine, out, print_row_errors
 from weiwan.core.errors import WeiwanError
 from weiwan.core.settings import get_settings
 
@@ -37,14 +37,7 @@ def consents_import(
                 session, file.name, content, tz=ZoneInfo(get_settings().timezone)
             )
     except ConsentFileError as exc:
-        for error in exc.errors[:20]:
-            console.print(
-                f"{exc.filename}: row {error.row}, {error.column}: {error.message}",
-                highlight=False,
-                markup=False,
-            )
-        if exc.total > 20:
-            console.print(f"… {exc.total - 20} more errors", highlight=False, markup=False)
+        print_row_errors(exc)
         raise fail(WeiwanError(f"{exc.total} error(s); nothing was stored")) from exc
     except WeiwanError as exc:
         raise fail(exc) from exc

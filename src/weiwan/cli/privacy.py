@@ -4,15 +4,21 @@ the retention periods (docs/privacy.md, "Personal data: report, erasure, retenti
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from weiwan.cli.base import console, fail, ops_engine, out
-from weiwan.core.errors import WeiwanError
+from weiwan.cli.base import console, fail, ops_engine, out, print_row_errors
+from weiwan.core.errors import NotFoundError, WeiwanError
 from weiwan.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from weiwan.ops.privacy.requests import ErasureRequest
+    from weiwan.ops.privacy.service import ErasureResult
 
 privacy_app = typer.Typer(
     help="One subscriber's personal data: report and erasure (个人信息保护法).",
@@ -108,40 +114,44 @@ def privacy_report(
 
 @privacy_app.command("erase")
 def privacy_erase(
-    subscriber_id: Annotated[str, typer.Argument(help="The subscriber's id.")],
+    subscriber_id: Annotated[
+        str | None, typer.Argument(help="The subscriber's id (or --file for a batch).")
+    ] = None,
     reason: Annotated[
-        str, typer.Option("--reason", help="Why (e.g. the request's reference; no personal data).")
-    ],
+        str | None,
+        typer.Option(
+            "--reason",
+            help="Why (e.g. the request's reference; no personal data); with --file, for the "
+            "rows that give none.",
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            exists=True,
+            dir_okay=False,
+            help="A batch of requests (CSV: subscriber_id[, reason]); every row is checked first.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Erase one subscriber's personal data in the operational database and the warehouse:
-    ids become a stable pseudonym where rows stay for the aggregates, personal fields are
-    blanked, later deliveries drop the subscriber. Audited; erasing again changes nothing."""
-    from weiwan.analytics.privacy import apply_erasures, subscriber_rows
-    from weiwan.core.db import session_scope
-    from weiwan.ops.privacy.service import erase_subscriber
+    """Erase one subscriber's personal data, or a file's batch of them, in the operational
+    database and the warehouse: ids become a stable pseudonym where rows stay for the
+    aggregates, personal fields are blanked, later deliveries drop the subscriber. Audited;
+    erasing again changes nothing."""
+    if (subscriber_id is None) == (file is None):
+        raise fail(WeiwanError("give one subscriber id or --file with a batch"), as_json)
+    if file is not None:
+        _erase_file(file, reason, as_json)
+        return
+    if not reason:
+        raise fail(WeiwanError("--reason: give the reason for the erasure"), as_json)
+    from weiwan.ops.privacy.requests import ErasureRequest
 
-    engine = ops_engine()
-    try:
-        wh = _duckdb_warehouse()  # refused on Spark before the operational side changes
-        try:
-            held = any(t.rows for t in subscriber_rows(wh, subscriber_id))
-            with session_scope(engine) as session:
-                done = erase_subscriber(
-                    session,
-                    None,
-                    subscriber_id,
-                    reason,
-                    held_elsewhere=held,
-                    ledger=get_settings().erasure_ledger_file,
-                )
-            warehouse_rows = apply_erasures(wh, done.salt, [(done.digest, done.pseudonym)])
-        finally:
-            wh.close()
-    except WeiwanError as exc:
-        raise fail(exc, as_json) from exc
-    finally:
-        engine.dispose()
+    assert subscriber_id is not None
+    batch = _erase([ErasureRequest(0, subscriber_id, reason)], as_json, missing_fails=True)
+    done, warehouse_rows = batch.done[0], batch.warehouse
     body = {
         "pseudonym": done.pseudonym,
         "already_erased": done.already_erased,
@@ -158,6 +168,117 @@ def privacy_erase(
     for store, counts in (("ops", done.rows), ("warehouse", warehouse_rows)):
         for table, rows in sorted(counts.items()):
             out.print(f"  {store}.{table}: {rows:,} rows", highlight=False, markup=False)
+
+
+@dataclass
+class _Batch:
+    """What a run of erasures did: each done erasure, the requests nothing held, and the
+    warehouse's rows changed per table."""
+
+    done: list[ErasureResult] = field(default_factory=list)
+    not_held: list[ErasureRequest] = field(default_factory=list)
+    warehouse: dict[str, int] = field(default_factory=dict)
+
+
+def _erase(requests: list[ErasureRequest], as_json: bool, *, missing_fails: bool) -> _Batch:
+    """Erase each request in a transaction of its own (appended to the erasure ledger before
+    it commits), then the warehouse once for all. A request nothing holds fails the command
+    when ``missing_fails`` (one subscriber), else is listed."""
+    from weiwan.analytics.privacy import apply_erasures, held_subscribers
+    from weiwan.core.db import session_scope
+    from weiwan.ops.privacy.service import erase_subscriber
+
+    batch = _Batch()
+    engine = ops_engine()
+    try:
+        wh = _duckdb_warehouse()  # refused on Spark before the operational side changes
+        try:
+            held = held_subscribers(wh, [r.subscriber_id for r in requests])
+            ledger = get_settings().erasure_ledger_file
+            for request in requests:
+                try:
+                    with session_scope(engine) as session:
+                        done = erase_subscriber(
+                            session,
+                            None,
+                            request.subscriber_id,
+                            request.reason,
+                            held_elsewhere=request.subscriber_id in held,
+                            ledger=ledger,
+                        )
+                except NotFoundError:
+                    if missing_fails:
+                        raise
+                    batch.not_held.append(request)
+                    continue
+                batch.done.append(done)
+            if batch.done:
+                pairs = [(d.digest, d.pseudonym) for d in batch.done]
+                batch.warehouse = apply_erasures(wh, batch.done[0].salt, pairs)
+        finally:
+            wh.close()
+    except WeiwanError as exc:
+        if batch.done:  # the warehouse follows the committed erasures at the next daily run
+            console.print(
+                f"{len(batch.done):,} erasure(s) were committed before the error; run the "
+                "same command again to finish (erasing again changes nothing)",
+                highlight=False,
+                markup=False,
+            )
+        raise fail(exc, as_json) from exc
+    finally:
+        engine.dispose()
+    return batch
+
+
+def _erase_file(file: Path, reason: str | None, as_json: bool) -> None:
+    """``--file``: check every row, then erase each request and report the counts."""
+    from weiwan.ops.privacy.requests import ErasureFileError, read_requests
+
+    try:
+        with file.open("rb") as content:
+            requests = read_requests(file.name, content, reason)
+    except ErasureFileError as exc:
+        print_row_errors(exc)
+        raise fail(WeiwanError(f"{exc.total} error(s); nothing was erased"), as_json) from exc
+    batch = _erase(requests, as_json, missing_fails=False)
+    again = sum(1 for d in batch.done if d.already_erased)
+    ops_rows = _summed(d.rows for d in batch.done)
+    body = {
+        "requests": len(requests),
+        "erased": len(batch.done) - again,
+        "already_erased": again,
+        "not_found": [{"row": r.row, "subscriber_id": r.subscriber_id} for r in batch.not_held],
+        "ops": ops_rows,
+        "warehouse": batch.warehouse,
+    }
+    if as_json:
+        out.print_json(json.dumps(body, ensure_ascii=False))
+        return
+    out.print(
+        f"{file.name}: {len(requests):,} requests, {body['erased']:,} erased, {again:,} already "
+        f"erased, {len(batch.not_held):,} not found",
+        highlight=False,
+        markup=False,
+    )
+    for r in batch.not_held:
+        out.print(
+            f"  row {r.row}: {r.subscriber_id} not found (nothing held)",
+            highlight=False,
+            markup=False,
+        )
+    for store, counts in (("ops", ops_rows), ("warehouse", batch.warehouse)):
+        for table, rows in sorted(counts.items()):
+            out.print(f"  {store}.{table}: {rows:,} rows", highlight=False, markup=False)
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Rows per table over several erasures."""
+    total: dict[str, int] = {}
+    for one in counts:
+        for table, rows in one.items():
+            total[table] = total.get(table, 0) + rows
+    return total
 
 
 def purge(
