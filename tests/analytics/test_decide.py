@@ -15,6 +15,7 @@ from weiwan.core.decide_rules import OUTCOME_MONTHS
 from weiwan.core.errors import ConfigError
 from weiwan.core.offer_valuation import (
     EVENT_DRIVER,
+    LEARNED_PERSISTENCE,
     driver_match,
     driver_of,
     leaving_mix,
@@ -185,6 +186,34 @@ def _candidates(rows: list[tuple[str, str, float, str, float]]) -> pd.DataFrame:
     frame["arpu"] = 50.0
     frame["reason_feature"] = "bill_trend_3m"
     return score_candidates(frame, CONFIG)
+
+
+def test_a_learned_effect_that_persists_is_valued_toward_the_commitment() -> None:
+    """Where the evidence showed an offer's effect holding through the window's later months,
+    its learned uplift is valued beyond the window toward the commitment by that share: fully
+    persisting over the 12 months committed, half over 3 + 4.5; a care call committing
+    nothing past the window stays on the window; no persistence learned: the window."""
+    frame = pd.DataFrame(
+        {
+            "subscriber_id": ["full", "half", "call", "none"],
+            "policy_id": ["year", "year", "call", "year"],
+            "offer_type": ["device_subsidy", "device_subsidy", "care_call", "discount"],
+            "offer_cost": [200.0, 200.0, 0.0, 20.0],
+            "commitment_months": [12, 12, 1, 12],
+            "channel": ["outbound_call"] * 4,
+            "churn_probability": [0.1] * 4,
+            "value": [1000.0] * 4,
+            "arpu": [50.0] * 4,
+            "reason_feature": ["bill_trend_3m"] * 4,
+            "learned_uplift": [0.2] * 4,
+            LEARNED_PERSISTENCE: [1.0, 0.5, 1.0, np.nan],
+        }
+    )
+    risk = score_candidates(frame, CONFIG).set_index("subscriber_id")["risk_over_commitment"]
+    assert risk["full"] == pytest.approx(1 - 0.9**12)
+    assert risk["half"] == pytest.approx(1 - 0.9 ** (OUTCOME_MONTHS + 0.5 * 9))
+    assert risk["call"] == pytest.approx(1 - 0.9**OUTCOME_MONTHS)
+    assert risk["none"] == pytest.approx(1 - 0.9**OUTCOME_MONTHS)
 
 
 def test_learned_uplift_is_valued_over_the_outcome_window() -> None:

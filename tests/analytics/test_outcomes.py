@@ -77,6 +77,7 @@ def test_arms_reach_and_churn_window() -> None:
             # held out of a decision that would not have acted (not worth it): unlike the
             # treated, who were all worth acting on → neither arm
             _decision("s9", holdout=True, expected_value=-25.0),
+            _decision("s10", holdout=True),  # held out, churns in the window's first month
         ]
     )
     contacts = pd.DataFrame(
@@ -90,21 +91,30 @@ def test_arms_reach_and_churn_window() -> None:
     )
     churn = pd.DataFrame(
         {
-            "subscriber_id": ["s1", "s3", "s8", "s9"],
+            "subscriber_id": ["s1", "s3", "s8", "s9", "s10"],
             "churn_date": [
                 date(2026, 8, 15),
                 date(2026, 10, 15),
                 date(2026, 9, 30),
                 date(2026, 8, 1),
+                date(2026, 7, 20),
             ],
-            "churn_type": ["port_out"] * 4,
-            "_snapshot": [SNAPSHOT] * 4,  # delivery date
+            "churn_type": ["port_out"] * 5,
+            "_snapshot": [SNAPSHOT] * 5,  # delivery date
         }
     )
     wh = Tables(decisions=decisions, ops_contacts=contacts, churn_records=churn)
     frame = retention_outcomes(wh, SNAPSHOT).to_pandas().sort_values("subscriber_id")
-    got = {r.subscriber_id: (bool(r.treated), bool(r.churned)) for r in frame.itertuples()}
-    assert got == {"s1": (True, True), "s3": (False, False), "s8": (False, True)}
+    got = {
+        r.subscriber_id: (bool(r.treated), bool(r.churned), bool(r.churned_first_month))
+        for r in frame.itertuples()
+    }
+    assert got == {
+        "s1": (True, True, False),  # left in the second month
+        "s3": (False, False, False),
+        "s8": (False, True, False),
+        "s10": (False, True, True),
+    }
     assert set(frame["offer_type"]) == {"discount"}
 
 

@@ -220,3 +220,58 @@ def test_offered_and_held_out_are_compared_net_of_their_risk() -> None:
     shift = -control * evidence["prior"].to_numpy()
     assert _level(treated, churned, shift) < 0.5  # raw rates: the offer looks useless
     assert _level(treated, churned - control, shift) == 1.0
+
+
+def _window(
+    n: int, first_cut: float, later_cut: float, *, seed: int = 3
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A randomised campaign followed month by month over the 3-month window: a monthly
+    churn hazard per customer, cut by ``first_cut`` in the first month for the offered and by
+    ``later_cut`` in the two after (negative: those kept leave later instead)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    hazard = 1 / (1 + np.exp(-(-2.6 + 0.8 * x)))
+    treated = rng.random(n) < 0.7
+    first = rng.random(n) < hazard * np.where(treated, 1 - first_cut, 1.0)
+    later_hazard = np.clip(hazard * np.where(treated, 1 - later_cut, 1.0), 0, 1)
+    later = ~first & (rng.random(n) < 1 - (1 - later_hazard) ** 2)
+    risk = 1 - (1 - hazard) ** 3
+    evidence = pd.DataFrame(
+        {
+            "offer_type": "device_subsidy",
+            "treated": treated,
+            "churned": first | later,
+            "churned_first_month": first,
+            "score": hazard,
+            "prior": 0.3,
+        }
+    )
+    assert risk.mean() > 0.15  # enough churn in the window for the comparison
+    return evidence, pd.DataFrame({"x": x})
+
+
+def test_an_effect_that_holds_month_after_month_is_learned_as_persisting() -> None:
+    """An offer that commits its customers cuts churn by 40 % every month of the window; one
+    that acts for a month only cuts the first; after one that only delays, those kept leave in
+    the next months. Only the first persists; the others are valued over the window alone."""
+    held = learn_uplift(*_window(30_000, 0.4, 0.4))
+    once = learn_uplift(*_window(30_000, 0.4, 0.0))
+    delayed = learn_uplift(*_window(30_000, 0.4, -0.3))
+    assert held is not None and once is not None and delayed is not None
+    lasting = held.offers["device_subsidy"].persistence
+    assert 0.5 <= lasting <= 1.0
+    assert once.offers["device_subsidy"].persistence == 0.0
+    assert delayed.offers["device_subsidy"].persistence == 0.0
+    # published with the level, and read per candidate by the decisions
+    (row,) = held.levels()
+    assert row["persistence"] == pytest.approx(lasting, abs=1e-4)
+    types = pd.Series(["device_subsidy", "care_call"])
+    assert held.persistence(types).tolist() == [pytest.approx(lasting), 0.0]
+
+
+def test_evidence_without_the_first_month_learns_no_persistence() -> None:
+    """Outcomes recorded before the first month was told apart: the window's level is learned
+    as before, and the effect is valued over the window only."""
+    evidence, features = _window(30_000, 0.4, 0.4)
+    model = learn_uplift(evidence.drop(columns=["churned_first_month"]), features)
+    assert model is not None and model.offers["device_subsidy"].persistence == 0.0

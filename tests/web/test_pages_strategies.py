@@ -105,11 +105,15 @@ def test_the_daily_runs_evaluation_is_published_for_the_page(
     assert api["snapshot_date"] == day.isoformat() and api["arms"][0]["gain"] is None
 
 
-def _levels(day: date, *rows: tuple[str, float, float]) -> pa.Table:
-    """``uplift_levels`` rows of ``day``: (offer type, level, tree weight)."""
+def _levels(
+    day: date, *rows: tuple[str, float, float], persisting: dict[str, float] | None = None
+) -> pa.Table:
+    """``uplift_levels`` rows of ``day``: (offer type, level, tree weight); ``persisting``:
+    the persistence of some (the others' left blank, as a day stored before it was)."""
     return pa.Table.from_pylist(
         [
             {
+                "persistence": (persisting or {}).get(name),
                 "offer_type": name,
                 "level": level,
                 "scale": level,
@@ -137,7 +141,9 @@ def test_what_the_outcomes_taught_the_latest_day_is_published_for_the_page_and_t
     director = page_login(app, "director")
     assert "尚未学习" in director.get(PAGE).text
     with Warehouse(tmp_path / "wh.duckdb") as wh:
-        levels = _levels(day, ("discount", 0.42, 0.0), ("care_call", -0.1, 0.25))
+        levels = _levels(
+            day, ("discount", 0.42, 0.0), ("care_call", -0.1, 0.25), persisting={"discount": 0.35}
+        )
         wh.replace_snapshot("uplift_levels", ibis.memtable(levels), day)
         publish_decisions(wh, engine, day)
         body = director.get(PAGE).text
@@ -149,6 +155,9 @@ def test_what_the_outcomes_taught_the_latest_day_is_published_for_the_page_and_t
         assert api["learned_on"] == day.isoformat()
         found = {r["offer_type"]: r for r in api["offer_types"]}
         assert found["discount"]["level"] == 0.42 and found["care_call"]["tree_weight"] == 0.25
+        # how much of the effect lasts past the first month; a day stored before it: none
+        assert (found["discount"]["persistence"], found["care_call"]["persistence"]) == (0.35, 0)
+        assert "首月后效果延续比例" in body
         sheets = load_workbook(io.BytesIO(director.get(PAGE + "?export=xlsx").content))
         assert len(sheets.sheetnames) == 2
         assert page_login(app, "agent").get("/api/v1/strategies").status_code == 403

@@ -10,7 +10,9 @@ months ≤ snapshot) and every retention decision of that day:
   they would have had was worth acting on (positive expected value), as the treated ones were;
 - decisions that acted but never reached the customer belong to neither arm and are left out
   (per-protocol on the treated side; intention-to-treat would keep them as treated);
-- ``churned``: a churn record in (D, D + ``horizon`` months], as delivered by the snapshot.
+- ``churned``: a churn record in (D, D + ``horizon`` months], as delivered by the snapshot;
+  ``churned_first_month`` one in (D, D + 1 month]: whether an offer's effect outlasts its
+  first month (``analytics.uplift``: the effect's persistence).
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from weiwan.analytics.warehouse import Store, TableSource
 from weiwan.core.decide_rules import OUTCOME_MONTHS
 from weiwan.core.months import window_closed_by
 
-OUTCOME_COLUMNS = ("subscriber_id", "snapshot_date", "offer_type", "treated", "churned")
+OUTCOME_COLUMNS = (
+    "subscriber_id",
+    "snapshot_date",
+    "offer_type",
+    "treated",
+    "churned",
+    "churned_first_month",
+)
 HORIZON_MONTHS = OUTCOME_MONTHS
 CONTACT_DAYS = 30
 
@@ -104,7 +113,8 @@ def campaign_outcomes(
 def with_churn(wh: TableSource, snapshot: date, arms: ir.Table, horizon_months: int) -> ir.Table:
     """``arms`` (subscriber_id, snapshot_date, offer_type, holdout) in
     :data:`OUTCOME_COLUMNS`: ``churned`` when a churn record, as delivered by the snapshot,
-    falls in (snapshot_date, + ``horizon_months``]."""
+    falls in (snapshot_date, + ``horizon_months``], ``churned_first_month`` in its first
+    month."""
     churn = as_of_rows(wh, "churn_records", snapshot)
     churn = churn.select(k_subscriber=churn.subscriber_id, k_date=churn.churn_date)
     left = arms.left_join(
@@ -115,12 +125,14 @@ def with_churn(wh: TableSource, snapshot: date, arms: ir.Table, horizon_months: 
             churn.k_date <= arms.snapshot_date + ibis.interval(months=horizon_months),
         ],
     )
+    first = (left.k_date <= left.snapshot_date + ibis.interval(months=1)).fill_null(False)
     grouped = left.group_by(["subscriber_id", "snapshot_date", "offer_type", "holdout"])
-    result = grouped.aggregate(churned=left.k_subscriber.notnull().any())
+    result = grouped.aggregate(churned=left.k_subscriber.notnull().any(), first=first.any())
     return result.select(
         "subscriber_id",
         "snapshot_date",
         "offer_type",
         treated=~result.holdout,
         churned=result.churned,
+        churned_first_month=result.first,
     )

@@ -20,6 +20,12 @@ The learner, built for thin evidence (docs/next-best-action.md):
   While evidence is thin the estimate stays at the prior and moves toward what the customers
   show as it grows: a shrinkage, not a switch at a threshold.
 
+- **persistence**: per offer type, how much of its cut in the first month's churn still holds
+  in the window's later months, among the customers still there (0: an effect of one month, as
+  a call's; 1: the same relative cut every month, as a commitment that holds) — the least the
+  evidence shows, by the same two standard errors. The decisions value a learned uplift over
+  the window, and beyond it toward the offer's commitment by this share.
+
 The relative uplift of a customer is 1 − P(churn | offered) ÷ P(churn | not offered), which may
 be negative (customers a contact annoys). An offer type offered to few customers stays at the
 pooled level (its comparison is too wide to move it) and moves as its evidence grows; one never
@@ -58,6 +64,8 @@ BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 MIN_SCALE, MAX_SCALE = -2.0, 3.0
 #: standard errors by which the measured effect must differ from the prior's to rescale it
 LEVEL_Z = 2.0
+#: the evidence's column: churned in the first month of the outcome window (``analytics.outcomes``)
+FIRST_MONTH = "churned_first_month"
 #: standard errors by which a blend with the trees must predict the randomised comparison
 #: better out of fold than a simpler one to be chosen: each offer type picks the best of
 #: several blends and five offer types are judged every day, so at one standard error some
@@ -108,6 +116,9 @@ class OfferEvidence:
     weight: float  # how far the evidence moved the estimate from the scaled prior to the trees,
     # which start from the scaled prior
     mean_uplift: float  # mean learned relative uplift over its treated customers
+    #: the share of its first month's relative cut in churn that holds in the window's later
+    #: months (0 … 1; 0 where the evidence shows none or cannot tell)
+    persistence: float = 0.0
 
 
 @dataclass
@@ -168,6 +179,12 @@ class UpliftModel:
             out[rows] = np.clip(uplift, MIN_UPLIFT, MAX_UPLIFT)
         return out
 
+    def persistence(self, offer_type: pd.Series) -> pd.Series:
+        """Each row's offer type's persistence (:class:`OfferEvidence`; 0 for a type nothing
+        was learned for)."""
+        shares = {name: e.persistence for name, e in self.offers.items()}
+        return offer_type.map(shares).astype(float).fillna(0.0)
+
     def without_effect(self) -> list[str]:
         """The offer types the evidence shows cutting no churn: their mean learned uplift over
         the customers offered them is not above 0 (the randomised comparisons put the prior's
@@ -193,6 +210,7 @@ class UpliftModel:
                     "tree_weight": float(e.weight),
                     "prior_uplift": round(e.prior, 4),
                     "mean_uplift": round(e.mean_uplift, 4),
+                    "persistence": round(e.persistence, 4),
                     "treated": e.treated,
                     "treated_churned": e.churners,
                     "controls": self.controls,
@@ -215,6 +233,7 @@ class UpliftModel:
                 "scale": round(e.scale, 3),
                 "weight": e.weight,
                 "mean_uplift": round(e.mean_uplift, 4),
+                "persistence": round(e.persistence, 3),
             }
             for e in self.offers.values()
         ]
@@ -235,6 +254,9 @@ def learn_uplift(
     ``features`` when None). None without enough controls."""
     treated = evidence["treated"].astype(bool).to_numpy()
     churned = evidence["churned"].astype(bool).to_numpy()
+    # outcomes recorded before the first month was told apart teach no persistence
+    known = FIRST_MONTH in evidence and bool(evidence[FIRST_MONTH].notna().all())
+    first = evidence[FIRST_MONTH].astype(bool).to_numpy() if known else None
     score = evidence["score"].astype(float).to_numpy()
     offer_type = evidence["offer_type"].astype(str).to_numpy()
     offer = np.where(treated, offer_type, NO_OFFER)
@@ -299,6 +321,7 @@ def learn_uplift(
     for name in model.arms[1:]:
         rows = treated & (offer_type == name)
         pair = offer_type == name
+        versus = rows | controls  # offered it, or held out of any (as its level)
         weight = _tree_weight(
             treated[pair], churned[pair], -control[pair] * scaled[pair], learned_shift[pair]
         )
@@ -314,6 +337,11 @@ def learn_uplift(
             scale=scale[name],
             weight=weight,
             mean_uplift=float(np.mean((1 - weight) * scaled[rows] + weight * learned)),
+            persistence=0.0
+            if first is None
+            else _persistence(
+                treated[versus], churned[versus], first[versus], _kept(strata, versus)
+            ),
         )
     return model
 
@@ -386,6 +414,56 @@ def _simplest(target: np.ndarray, candidates: list[np.ndarray]) -> int:
     return next(i for i in range(len(candidates)) if within(i, 1.0))
 
 
+@dataclass(frozen=True)
+class _Comparison:
+    """A randomised comparison pooled over its strata: the difference in the mean outcome
+    (offered − held out), its standard error, the held-out mean, and the pooled mean of an
+    offered row's ``shift`` (what a prior predicts the difference to be)."""
+
+    shown: float
+    error: float
+    control: float
+    shift: float
+
+
+def _compared(
+    treated: np.ndarray,
+    outcome: np.ndarray,
+    strata: np.ndarray | None = None,
+    shift: np.ndarray | None = None,
+) -> _Comparison | None:
+    """The comparison made within each of ``strata`` (the randomised comparisons: a day's
+    decisions, a campaign) and pooled with the weights n₁n₀/(n₁+n₀): offered and held out are
+    alike only within one — a campaign that targeted the riskiest and the hold-outs of another
+    day's decisions are not. None where no stratum has both arms."""
+    groups = np.zeros(len(treated), int) if strata is None else pd.factorize(strata)[0]
+    y = outcome.astype(float)
+    predicted = np.zeros(len(y)) if shift is None else shift
+    frame = pd.DataFrame(
+        {"group": groups, "treated": treated, "y": y, "y2": y * y, "shift": predicted}
+    )
+    arms = frame.groupby(["group", "treated"]).agg(
+        n=("y", "size"), mean=("y", "mean"), square=("y2", "mean"), shift=("shift", "mean")
+    )
+    both = arms.unstack("treated").dropna()
+    if both.empty:
+        return None
+    n_t, n_c = both[("n", True)], both[("n", False)]
+    mean_t, mean_c = both[("mean", True)], both[("mean", False)]
+    weight = n_t * n_c / (n_t + n_c)
+    total = float(weight.sum())
+    # each arm's variance (of a churn flag: rate × (1 − rate))
+    spread_t = (both[("square", True)] - mean_t**2).clip(lower=0)
+    spread_c = (both[("square", False)] - mean_c**2).clip(lower=0)
+    variance = spread_t / n_t + spread_c / n_c
+    return _Comparison(
+        shown=float((weight * (mean_t - mean_c)).sum()) / total,
+        error=float(np.sqrt((weight**2 * variance).sum())) / total,
+        control=float((weight * mean_c).sum()) / total,
+        shift=float((weight * both[("shift", True)]).sum()) / total,
+    )
+
+
 def _level(
     treated: np.ndarray,
     outcome: np.ndarray,
@@ -394,40 +472,17 @@ def _level(
     strata: np.ndarray | None = None,
 ) -> float:
     """The level of a prior: ``current`` unless the randomised comparison's effect (difference
-    in mean ``outcome`` — churned, or churned less the control risk —, offered − held out)
-    differs from the one ``prior_shift`` × ``current``
+    in mean ``outcome`` — churned, or churned less the control risk —, offered − held out,
+    within ``strata``: :func:`_compared`) differs from the one ``prior_shift`` × ``current``
     predicts by more than :data:`LEVEL_Z` standard errors — a direct test, far more powerful
     for a level than any per-customer loss —, and then the level nearest to it the evidence
     allows (whose predicted difference lies on that many standard errors' edge; within
-    :data:`MIN_SCALE` … :data:`MAX_SCALE`).
-
-    The comparison is made within each of ``strata`` (the randomised comparisons: a day's
-    decisions, a campaign) and the differences pooled with the weights n₁n₀/(n₁+n₀): offered
-    and held out are alike only within one — a campaign that targeted the riskiest and the
-    hold-outs of another day's decisions are not."""
-    groups = np.zeros(len(treated), int) if strata is None else pd.factorize(strata)[0]
-    y = outcome.astype(float)
-    frame = pd.DataFrame(
-        {"group": groups, "treated": treated, "y": y, "y2": y * y, "shift": prior_shift}
-    )
-    arms = frame.groupby(["group", "treated"]).agg(
-        n=("y", "size"), mean=("y", "mean"), square=("y2", "mean"), shift=("shift", "mean")
-    )
-    both = arms.unstack("treated").dropna()
-    if both.empty:
+    :data:`MIN_SCALE` … :data:`MAX_SCALE`)."""
+    compared = _compared(treated, outcome, strata, prior_shift)
+    if compared is None:
         return current
-    n_t, n_c = both[("n", True)], both[("n", False)]
-    mean_t, mean_c = both[("mean", True)], both[("mean", False)]
-    weight = n_t * n_c / (n_t + n_c)
-    total = float(weight.sum())
-    shown = float((weight * (mean_t - mean_c)).sum()) / total
-    # each arm's variance (of a churn flag: rate × (1 − rate))
-    spread_t = (both[("square", True)] - mean_t**2).clip(lower=0)
-    spread_c = (both[("square", False)] - mean_c**2).clip(lower=0)
-    variance = spread_t / n_t + spread_c / n_c
-    error = float(np.sqrt((weight**2 * variance).sum())) / total
-    per_level = float((weight * both[("shift", True)]).sum()) / total  # predicted at level 1
-    expected = current * per_level
+    shown, error, per_level = compared.shown, compared.error, compared.shift
+    expected = current * per_level  # per_level: the difference predicted at level 1
     if abs(shown - expected) <= LEVEL_Z * max(error, _EPS):
         return current
     # the least change the evidence demands: the level whose predicted effect lies on the
@@ -436,6 +491,43 @@ def _level(
     edge = shown + LEVEL_Z * error * float(np.sign(expected - shown))
     found = edge / per_level if abs(per_level) > _EPS else current
     return float(np.clip(found, MIN_SCALE, MAX_SCALE))
+
+
+def _persistence(
+    treated: np.ndarray,
+    churned: np.ndarray,
+    first: np.ndarray,
+    strata: np.ndarray | None = None,
+) -> float:
+    """How much of an offer's relative cut in the first month's churn still holds in the
+    window's later months (0 … 1), from the randomised comparison within ``strata``.
+
+    The first month: churned in it, offered vs held out. The later months: among the
+    customers still there after it, churned in the rest of the window. Were the first month's
+    relative cut to hold, the later churn of the offered would be the held-out's × (1 − that
+    cut); the persistence is the share of that later cut the evidence shows — the least it
+    allows (the edge of :data:`LEVEL_Z` standard errors nearest to none), and 0 where no
+    first-month cut is shown. An offer that acts for a month (a call, a one-off credit) shows
+    none, and its customers kept in the first month may leave in the next; a commitment that
+    holds shows the same cut month after month."""
+    month = _compared(treated, first.astype(float), strata)
+    if month is None or month.control <= _EPS or month.shown >= -LEVEL_Z * month.error:
+        return 0.0
+    stayed = ~first
+    later = _compared(
+        treated[stayed], (churned & ~first)[stayed].astype(float), _kept(strata, stayed)
+    )
+    if later is None or later.control <= _EPS:
+        return 0.0
+    cut = -month.shown / month.control  # the first month's relative cut
+    edge = later.shown + LEVEL_Z * later.error  # the least later cut the evidence allows
+    if edge >= 0:
+        return 0.0
+    return float(np.clip(-edge / (cut * later.control), 0.0, 1.0))
+
+
+def _kept(strata: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if strata is None else strata[rows]
 
 
 def _tree_weight(

@@ -34,7 +34,10 @@ def closed_outcomes(wh: Store, snapshot: date) -> pd.DataFrame:
     parts: list[pd.DataFrame] = []
     if wh.has_table("retention_outcomes"):
         own = wh.table("retention_outcomes")
-        rows = own.filter(own.snapshot_date < snapshot).select(*OUTCOME_COLUMNS).to_pandas()
+        # a table written before the first month was told apart lacks it (its rows then
+        # teach no persistence: analytics.uplift)
+        columns = [c for c in OUTCOME_COLUMNS if c in own.columns]
+        rows = own.filter(own.snapshot_date < snapshot).select(*columns).to_pandas()
         parts.append(rows.assign(**{EXPERIMENT: "decisions:" + rows["snapshot_date"].astype(str)}))
     delivered = campaign_outcomes(wh, snapshot)
     if delivered is not None:
@@ -43,7 +46,7 @@ def closed_outcomes(wh: Store, snapshot: date) -> pd.DataFrame:
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=[*OUTCOME_COLUMNS, EXPERIMENT])
-    rows = pd.concat(parts, ignore_index=True)
+    rows = pd.concat(parts, ignore_index=True).reindex(columns=[*OUTCOME_COLUMNS, EXPERIMENT])
     rows["snapshot_date"] = pd.to_datetime(rows["snapshot_date"]).dt.date
     rows = rows.sort_values(["snapshot_date", "subscriber_id"], ascending=[False, True])
     rows = rows.groupby("treated", group_keys=False).head(MAX_ROWS_PER_ARM)
@@ -131,9 +134,10 @@ def _explained_day(
         out[column] = features_of
     for name in meta.features:
         values = prepared[name]  # categories as text, so that every day's rows are alike
-        out[FEATURE_PREFIX + name] = (
-            values.astype("string") if name in model.categories_ else values
-        )
+        if name in model.categories_:  # plain text, None for a blank, as a stored day reads
+            text = [None if pd.isna(v) else str(v) for v in values]
+            values = pd.Series(text, index=values.index, dtype=object)
+        out[FEATURE_PREFIX + name] = values
     return pd.concat([out, absent], ignore_index=True)
 
 

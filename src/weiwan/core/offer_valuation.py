@@ -33,6 +33,9 @@ LEAVING_PREFIX = "p_leaving_"
 EVENT_DRIVER = "event_driver"
 #: the range a learned relative uplift is kept in (negative: a contact the customer resents)
 MIN_UPLIFT, MAX_UPLIFT = -1.0, 0.9
+#: a candidate's learned persistence: the share of its offer type's first-month cut in churn
+#: that held in the outcome window's later months (``analytics.uplift``; 0 … 1, NaN: none)
+LEARNED_PERSISTENCE = "learned_persistence"
 
 
 def leaving_columns(published: str | None) -> dict[str, float]:
@@ -217,12 +220,14 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
     ``candidates``: subscriber_id, policy_id, offer_type, offer_cost, channel,
     churn_probability (next month), value (CLV future value or NaN), arpu, reason_feature
     (the first churn reason's; the driver shown), and optionally reason_feature_2 and _3,
-    commitment_months and learned_uplift (the customer's, NaN where none).
+    commitment_months, learned_uplift (the customer's, NaN where none) and
+    :data:`LEARNED_PERSISTENCE`.
     An offer holds the subscriber for its commitment, so the
     risk its prior works on is that of leaving within those months (at most
     ``max_risk_months``), from the monthly probability taken as constant: 1 − (1 − p)^months;
     a learned uplift works on the risk over the outcome window it was measured on
-    (:data:`~weiwan.core.decide_rules.OUTCOME_MONTHS`).
+    (:data:`~weiwan.core.decide_rules.OUTCOME_MONTHS`), and beyond it toward the commitment
+    by the share of its effect the evidence showed persisting (:func:`learned_months`).
     """
     frame = candidates.copy()
     months = (
@@ -232,10 +237,8 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
     )
     learned = frame.get("learned_uplift")
     if learned is not None:
-        # a learned uplift is the relative cut measured over the outcome window: it is valued
-        # over that window, whatever the commitment (the evidence says nothing beyond it, and a
-        # one-month care call's effect was measured over the whole window too)
-        months = months.where(learned.isna(), float(OUTCOME_MONTHS))
+        persistence = frame.get(LEARNED_PERSISTENCE, pd.Series(0.0, index=frame.index))
+        months = months.where(learned.isna(), learned_months(months, persistence))
     monthly = frame["churn_probability"].astype(float).clip(0.0, 1.0)
     frame["risk_over_commitment"] = 1.0 - (1.0 - monthly) ** months
     frame["driver"] = driver_of(frame["reason_feature"], config)
@@ -261,6 +264,19 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
         frame["risk_over_commitment"] * frame["uplift"] * frame["value_saved"] - frame["cost"]
     )
     return frame
+
+
+def learned_months(commitment: pd.Series, persistence: pd.Series) -> pd.Series:
+    """The months a learned uplift is valued over: the outcome window it was measured on
+    (:data:`~weiwan.core.decide_rules.OUTCOME_MONTHS`), and the commitment's months beyond it
+    by the share of the effect that held through the window's later months (``persistence``,
+    0 … 1; NaN: 0). An effect of one month was measured over the whole window and is valued
+    there; one the window showed holding month after month is taken to hold as long as the
+    offer commits the customer — the evidence cannot see past the window, so only as far as
+    it showed the effect lasting."""
+    beyond = (commitment.astype(float) - OUTCOME_MONTHS).clip(lower=0.0)
+    share = persistence.astype(float).fillna(0.0).clip(0.0, 1.0)
+    return float(OUTCOME_MONTHS) + share * beyond
 
 
 #: the channels where a person calls (the ones ``min_value_for_call`` applies to)

@@ -339,6 +339,7 @@ UPLIFT_LEVELS_ARROW = pa.schema(
         ("tree_weight", pa.float64()),
         ("prior_uplift", pa.float64()),
         ("mean_uplift", pa.float64()),
+        ("persistence", pa.float64()),
         ("treated", pa.int64()),
         ("treated_churned", pa.int64()),
         ("controls", pa.int64()),

@@ -13,7 +13,7 @@ from weiwan.ops.migrate import current, downgrade, head, upgrade
 def test_upgrade_empty_database_to_head(empty_engine: Engine) -> None:
     assert current(empty_engine) is None
     upgrade(empty_engine)
-    assert head() == "0029_uplift_levels"
+    assert head() == "0030_uplift_persistence"
     assert current(empty_engine) == head()
     tables = set(inspect(empty_engine).get_table_names())
     assert {

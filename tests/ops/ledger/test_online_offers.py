@@ -196,6 +196,18 @@ def test_an_offer_the_outcomes_taught_the_daily_run_about_is_valued_as_it_learne
     assert disc["learned"] is True and disc["uplift"] == pytest.approx(0.3 * 0.5 * 0.4)
     # by its prior it would be (1 − 0.4¹²) × 0.15 × 1 200 − 33 = 147
     assert disc["expected_value"] == pytest.approx((1 - 0.4**3) * 0.06 * 1200 - 33, abs=0.01)
+    # the day after, the outcomes showed half the discount's effect holding past its first
+    # month: valued over the window and half the 9 months of its commitment beyond
+    with session_scope(city) as session:
+        row = session.scalars(select(PublishedUpliftLevel)).one()
+        row.persistence = 0.5
+        session.get_one(CustomerView, ACTED[2]).eligible_policies = " disc "
+    _post(app, event("po-3", ACTED[2]))
+    _, made = _decision(city, "po-3")
+    later = made["offer"]
+    assert isinstance(later, dict), json.dumps(made)
+    months = 3 + 0.5 * 9
+    assert later["expected_value"] == pytest.approx((1 - 0.4**months) * 0.06 * 1200 - 33, abs=0.01)
 
 
 def test_the_customers_strategy_arm_decides_which_offers_and_how_they_are_valued(

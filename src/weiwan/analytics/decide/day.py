@@ -41,6 +41,7 @@ from weiwan.core.consent_rules import MARKETING_ONLY, PURPOSE_CHANNELS, Purpose
 from weiwan.core.decide_rules import DRIVER_NAMES, DecideConfig
 from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import (
+    LEARNED_PERSISTENCE,
     REASON_COLUMNS,
     below_hurdle,
     candidate_prior,
@@ -559,7 +560,10 @@ def _score_by_arm(
             continue
         settings = config.for_arm(arm)
         if learned is not None and spec.uplift == "learned":
-            rows = rows.assign(learned_uplift=customer_uplift(rows, profile, learned, settings))
+            rows = rows.assign(
+                learned_uplift=customer_uplift(rows, profile, learned, settings),
+                **{LEARNED_PERSISTENCE: learned.persistence(rows["offer_type"])},
+            )
         # the later reasons and the leaving reasons only weigh the offers' match: not carried
         # into the arbitration
         scored = score_candidates(rows, settings).drop(columns=[*REASON_COLUMNS[1:], *mix_columns])

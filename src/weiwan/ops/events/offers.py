@@ -36,6 +36,7 @@ from weiwan.core.event_rules import EventRule
 from weiwan.core.months import add_months
 from weiwan.core.offer_valuation import (
     EVENT_DRIVER,
+    LEARNED_PERSISTENCE,
     REASON_COLUMNS,
     below_hurdle,
     candidate_prior,
@@ -61,7 +62,7 @@ from weiwan.ops.ledger.service import (
     customer_grants,
     event_load,
 )
-from weiwan.ops.offers.service import latest_uplift_levels
+from weiwan.ops.offers.service import UpliftLevels, latest_uplift_levels
 from weiwan.ops.sms.service import service_templates
 from weiwan.ops.tasks.due import day_bounds, local_today
 
@@ -288,9 +289,9 @@ def _offers(
         for answer in answers:
             answer.why_not = "no_eligible_policy"
         return
-    levels = latest_uplift_levels(session).level()
+    learned = latest_uplift_levels(session)
     scored = pd.concat(
-        [_scored(part, config, str(arm), levels) for arm, part in frame.groupby("strategy")]
+        [_scored(part, config, str(arm), learned) for arm, part in frame.groupby("strategy")]
     )
     scored = scored.sort_values(
         ["request", "expected_value"], ascending=[True, False], kind="mergesort"
@@ -326,16 +327,20 @@ def _offers(
 
 
 def _scored(
-    candidates: pd.DataFrame, config: DecideConfig, arm: str, levels: Mapping[str, float]
+    candidates: pd.DataFrame, config: DecideConfig, arm: str, learned: UpliftLevels
 ) -> pd.DataFrame:
     """One strategy arm's candidates valued with its settings, an offer type the outcomes taught
-    the daily decisions about at its published ``levels`` where the arm decides by the learned
-    uplift; ``small``: below the arm's hurdle."""
+    the daily decisions about at its published level (and over the months its published
+    persistence carries it) where the arm decides by the learned uplift; ``small``: below the
+    arm's hurdle."""
     settings = config.for_arm(arm)
-    if levels and config.strategies.arms[arm].uplift == "learned":
+    if learned.offer_types and config.strategies.arms[arm].uplift == "learned":
         prior = candidate_prior(candidates, settings)
-        level = candidates["offer_type"].map(levels)
-        candidates = candidates.assign(learned_uplift=leveled_uplift(prior, level))
+        level = candidates["offer_type"].map(learned.level())
+        candidates = candidates.assign(
+            learned_uplift=leveled_uplift(prior, level),
+            **{LEARNED_PERSISTENCE: candidates["offer_type"].map(learned.persistence())},
+        )
     scored = score_candidates(candidates, settings)
     return scored.assign(small=below_hurdle(scored, settings))
 

@@ -71,3 +71,6 @@ class PublishedUpliftLevel(Base):
     treated_churned: Mapped[int] = mapped_column(Integer)
     controls: Mapped[int] = mapped_column(Integer)
     controls_churned: Mapped[int] = mapped_column(Integer)
+    #: the share of its first month's cut in churn that held in the window's later months
+    #: (0 … 1): the real-time offer values the level over the window and so much beyond it
+    persistence: Mapped[float] = mapped_column(Float, server_default="0")

@@ -55,6 +55,9 @@ class UpliftLevelOut(BaseModel):
     tree_weight: float
     prior_uplift: float
     mean_uplift: float
+    #: the share of the first month's cut in churn that held through the window's later
+    #: months (0 … 1): valued that far toward the offer's commitment
+    persistence: float
     treated: int
     treated_churned: int
     controls: int

@@ -57,10 +57,17 @@ def publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -
         loaded = 0 if rows is None else load_staged(warehouse, conn, table, rows, KIND)
         record_batch_usage(conn, snapshot)  # the live ledger's count of the day's grants
         insert_rows(conn, prices, _day_rows(warehouse, LIMIT_PRICES, snapshot))
-        insert_rows(conn, levels, _day_rows(warehouse, UPLIFT_LEVELS, snapshot))
+        insert_rows(conn, levels, _learned_levels(warehouse, snapshot))
         insert_rows(conn, arms, _day_rows(warehouse, "strategy_arms", snapshot))
         record_publication(conn, KIND, snapshot, loaded)
     return loaded
+
+
+def _learned_levels(warehouse: Warehouse, snapshot: date) -> list[dict[str, object]]:
+    """The day's learned levels; one learned before persistence was measured (a day written by
+    an earlier version) persists 0: valued over the outcome window, as it was then."""
+    rows = _day_rows(warehouse, UPLIFT_LEVELS, snapshot)
+    return [{**row, "persistence": row.get("persistence") or 0.0} for row in rows]
 
 
 def _day_rows(warehouse: Warehouse, name: str, snapshot: date) -> list[dict[str, object]]:

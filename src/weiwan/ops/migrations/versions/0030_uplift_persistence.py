@@ -1,0 +1,31 @@
+"""How long a learned effect holds: uplift_levels.persistence.
+
+Revision ID: 0030_uplift_persistence
+Revises: 0029_uplift_levels
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0030_uplift_persistence"
+down_revision: str | Sequence[str] | None = "0029_uplift_levels"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Add ``uplift_levels.persistence`` (0 for the days published before: valued over the
+    outcome window, as they were)."""
+    with op.batch_alter_table("uplift_levels") as batch:
+        batch.add_column(sa.Column("persistence", sa.Float(), nullable=False, server_default="0"))
+
+
+def downgrade() -> None:
+    """Drop ``uplift_levels.persistence``."""
+    with op.batch_alter_table("uplift_levels") as batch:
+        batch.drop_column("persistence")
