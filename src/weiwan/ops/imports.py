@@ -4,7 +4,11 @@ pages and the command line name file, row and column the same way."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from weiwan.core.errors import WeiwanError
 
@@ -33,3 +37,29 @@ class ImportFileError(WeiwanError):
         first = errors[0]
         more = f" (and {self.total - 1} more)" if self.total > 1 else ""
         super().__init__(f"{filename}: row {first.row}, {first.column}: {first.message}{more}")
+
+
+def csv_rows(
+    filename: str,
+    content: IO[bytes],
+    required: tuple[str, ...],
+    error: type[ImportFileError] = ImportFileError,
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, cells by lower-cased header, stripped) of each non-blank row of a UTF-8
+    CSV (with or without a BOM), from its start; a missing ``required`` column raises
+    ``error`` naming it on row 1. The caller's file stays open (a second pass may follow);
+    unreadable bytes raise ``csv.Error`` or ``UnicodeDecodeError`` for the caller to name."""
+    content.seek(0)
+    text = io.TextIOWrapper(content, encoding="utf-8-sig", newline="")
+    try:
+        reader = csv.DictReader(text)
+        reader.fieldnames = [f.strip().lower() for f in reader.fieldnames or []]
+        missing = [c for c in required if c not in reader.fieldnames]
+        if missing:
+            raise error(filename, [RowError(1, c, "column missing") for c in missing])
+        for number, cells in enumerate(reader, start=2):
+            values = {k: (v or "").strip() for k, v in cells.items() if k is not None}
+            if any(values.values()):
+                yield number, values
+    finally:
+        text.detach()

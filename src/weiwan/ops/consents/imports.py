@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -42,7 +41,7 @@ from sqlalchemy.orm import Session
 from weiwan.core.consent_rules import ALL_CHANNELS, check_statement
 from weiwan.ops.base import as_utc, utcnow
 from weiwan.ops.consents.service import MAX_FUTURE, Statement, record_statements
-from weiwan.ops.imports import ImportFileError, RowError
+from weiwan.ops.imports import ImportFileError, RowError, csv_rows
 from weiwan.ops.org.service import AuditAction, audit
 
 SOURCE = "crm_import"
@@ -69,20 +68,7 @@ class ImportResult:
 
 def _rows(filename: str, content: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
     """(row number, cells by lower-cased header), one at a time."""
-    content.seek(0)
-    text = io.TextIOWrapper(content, encoding="utf-8-sig", newline="")
-    try:
-        reader = csv.DictReader(text)
-        reader.fieldnames = [f.strip().lower() for f in reader.fieldnames or []]
-        missing = [c for c in REQUIRED if c not in reader.fieldnames]
-        if missing:
-            raise ConsentFileError(filename, [RowError(1, c, "column missing") for c in missing])
-        for number, cells in enumerate(reader, start=2):
-            values = {k: (v or "").strip() for k, v in cells.items() if k is not None}
-            if any(values.values()):
-                yield number, values
-    finally:
-        text.detach()  # the caller's file stays open for the second pass
+    return csv_rows(filename, content, REQUIRED, ConsentFileError)
 
 
 def _moment(text: str, tz: ZoneInfo) -> datetime:

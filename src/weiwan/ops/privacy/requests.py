@@ -15,12 +15,10 @@ errors name file, row and column. A subscriber named twice is erased once.
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
-from weiwan.ops.imports import ImportFileError, RowError
+from weiwan.ops.imports import ImportFileError, RowError, csv_rows
 from weiwan.ops.privacy.service import MAX_REASON
 
 REQUIRED = ("subscriber_id",)
@@ -50,7 +48,7 @@ def read_requests(
     seen: set[str] = set()
     number = 1
     try:
-        for number, cells in _rows(filename, content):
+        for number, cells in csv_rows(filename, content, REQUIRED, ErasureFileError):
             request = _request(number, cells, default, errors)
             if request is not None and request.subscriber_id not in seen:
                 seen.add(request.subscriber_id)
@@ -62,23 +60,6 @@ def read_requests(
     if not requests:
         raise ErasureFileError(filename, [RowError(2, "subscriber_id", "no request in the file")])
     return requests
-
-
-def _rows(filename: str, content: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(row number, cells by lower-cased header) of the non-blank rows."""
-    text = io.TextIOWrapper(content, encoding="utf-8-sig", newline="")
-    try:
-        reader = csv.DictReader(text)
-        reader.fieldnames = [f.strip().lower() for f in reader.fieldnames or []]
-        missing = [c for c in REQUIRED if c not in reader.fieldnames]
-        if missing:
-            raise ErasureFileError(filename, [RowError(1, c, "column missing") for c in missing])
-        for number, cells in enumerate(reader, start=2):
-            values = {k: (v or "").strip() for k, v in cells.items() if k is not None}
-            if any(values.values()):
-                yield number, values
-    finally:
-        text.detach()  # the caller closes its file
 
 
 def _request(
