@@ -84,6 +84,7 @@ def _ingest(day: Day) -> tuple[int, dict[str, Any]]:
     from weiwan.analytics.warehouse import Warehouse
 
     settings = day.settings
+    again = _erasures_again(day)
     warehouse = Warehouse.from_settings(settings) if settings.engine == "spark" else day.warehouse()
     try:
         result = run_ingest(
@@ -106,7 +107,30 @@ def _ingest(day: Day) -> tuple[int, dict[str, Any]]:
             f"{', '.join(over)} were quarantined: check the delivery and the mapping"
         )
     rows = {name: r.loaded for name, r in result.tables.items()}
-    return sum(rows.values()), {"loaded": rows}
+    return sum(rows.values()), {"loaded": rows, "erasures_reapplied": again}
+
+
+def _erasures_again(day: Day) -> int:
+    """Erase again, before the day's delivery, every subscriber the erasure ledger names whom
+    the operational database does not know as erased — it was put back from a copy made
+    before their erasure by other means than ``weiwan restore`` (a filesystem snapshot, a
+    database replica): the pipeline's first step then erases them in the warehouse too, before
+    any scoring. Nothing to do (the usual day) costs a read of the ledger."""
+    from weiwan.ops.privacy.ledger import read_ledger
+    from weiwan.ops.privacy.service import reapply_erasures
+
+    path = day.settings.erasure_ledger_file
+    if not path.exists():
+        return 0
+    ledger = read_ledger(path)
+    with session_scope(day.engine) as session:
+        again = reapply_erasures(session, ledger)
+    if again:
+        day.warnings.append(
+            f"{len(again)} erasure(s) of the erasure ledger were missing from the operational "
+            "database (restored from a copy made before them?): erased again"
+        )
+    return len(again)
 
 
 def _pipeline(day: Day) -> tuple[int, dict[str, Any]]:

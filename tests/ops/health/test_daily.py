@@ -21,11 +21,15 @@ from factories import delivery
 from weiwan.cli import app
 from weiwan.cli import daily as daily_module
 from weiwan.core.db import make_engine, session_scope
+from weiwan.core.personal_data import digest, pseudonym_of
 from weiwan.core.settings import Settings, get_settings
+from weiwan.ops.customers.models import CustomerView
+from weiwan.ops.privacy.ledger import record_erasure
 from weiwan.ops.runs.models import DailyRun, DailyRunStep
 from weiwan.web.app import create_app
 
 SNAPSHOT = "2026-10-31"
+GONE = "U000001"
 
 
 @pytest.fixture
@@ -124,15 +128,25 @@ def test_a_run_records_its_steps_and_the_api_shows_them(
 ) -> None:
     monkeypatch.setenv("WEIWAN_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     get_settings.cache_clear()
+    # the erasure ledger names a subscriber the database does not know as erased (it was put
+    # back from a copy made before the erasure): the day erases them again before its delivery
+    record_erasure(
+        home / "erasures.jsonl", "salt-1", digest("salt-1", GONE), pseudonym_of("salt-1", GONE)
+    )
     code, body = _daily()
     assert code == 0 and body is not None, body
     assert [s["step"] for s in body["steps"]] == list(daily_module.STEPS)
     assert body["steps"][0]["rows"] > 0  # ingest loaded the delivery
+    assert any("erased again" in w for w in body["warnings"]), body["warnings"]
+    with session_scope(engine) as session:
+        assert session.get(CustomerView, GONE) is None  # never published
+        assert session.get(CustomerView, "U000002") is not None
     app = create_app(Settings(home=home, secret_key="x"), engine)
     runs = login(app, "admin").get("/api/v1/runs").json()
     assert runs[0]["status"] == "succeeded" and runs[0]["snapshot_date"] == SNAPSHOT
     assert [s["step"] for s in runs[0]["steps"]] == list(daily_module.STEPS)
     assert runs[0]["steps"][0]["detail"]["loaded"]["subscribers"] == 20
+    assert runs[0]["steps"][0]["detail"]["erasures_reapplied"] == 1
     assert login(app, "agent").get("/api/v1/runs").status_code == 403
     from web.page_helpers import page_login
 
