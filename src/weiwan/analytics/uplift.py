@@ -195,8 +195,9 @@ class UpliftModel:
     def levels(self) -> list[dict[str, Any]]:
         """Per offer type what the outcomes taught, as one level of its prior (published for
         the real-time offer, which has no features to run trees on, and for the decision
-        evaluation page): the scale where the trees take no part, else the learned mean
-        uplift over the customers offered it ÷ their prior's; with the evidence behind it."""
+        evaluation page; logged by the daily run): the scale where the trees take no part,
+        else the learned mean uplift over the customers offered it ÷ their prior's; with the
+        evidence behind it."""
         rows = []
         for e in self.offers.values():
             level = e.scale
@@ -218,25 +219,6 @@ class UpliftModel:
                 }
             )
         return rows
-
-    def summary(self) -> list[dict[str, Any]]:
-        """What was learned, per offer type (for the log and the model report)."""
-        return [
-            {
-                "offer_type": e.offer_type,
-                "treated": e.treated,
-                "churners": e.churners,
-                "controls": self.controls,
-                "control_churners": self.control_churners,
-                "prior": round(e.prior, 4),
-                "trees": self.trees,
-                "scale": round(e.scale, 3),
-                "weight": e.weight,
-                "mean_uplift": round(e.mean_uplift, 4),
-                "persistence": round(e.persistence, 3),
-            }
-            for e in self.offers.values()
-        ]
 
 
 def learn_uplift(

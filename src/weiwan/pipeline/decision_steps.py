@@ -111,8 +111,8 @@ def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
     if learned is None:
         log.info("uplift.too_few_controls", rows=len(evidence))
         return None
-    for item in learned.summary():
-        log.info("uplift.learned", **item)
+    for item in learned.levels():
+        log.info("uplift.learned", trees=learned.trees, **item)
     warn_offers_without_effect(ctx, learned)
     return learned
 
