@@ -16,6 +16,7 @@ from weiwan.core.errors import ConfigError
 from weiwan.core.offer_valuation import (
     EVENT_DRIVER,
     LEARNED_PERSISTENCE,
+    LEARNED_WINDOW,
     driver_match,
     driver_of,
     leaving_mix,
@@ -195,21 +196,24 @@ def test_a_learned_effect_that_persists_is_valued_toward_the_commitment() -> Non
     nothing past the window stays on the window; no persistence learned: the window."""
     frame = pd.DataFrame(
         {
-            "subscriber_id": ["full", "half", "call", "none"],
-            "policy_id": ["year", "year", "call", "year"],
-            "offer_type": ["device_subsidy", "device_subsidy", "care_call", "discount"],
-            "offer_cost": [200.0, 200.0, 0.0, 20.0],
-            "commitment_months": [12, 12, 1, 12],
-            "channel": ["outbound_call"] * 4,
-            "churn_probability": [0.1] * 4,
-            "value": [1000.0] * 4,
-            "arpu": [50.0] * 4,
-            "reason_feature": ["bill_trend_3m"] * 4,
-            "learned_uplift": [0.2] * 4,
-            LEARNED_PERSISTENCE: [1.0, 0.5, 1.0, np.nan],
+            "subscriber_id": ["full", "half", "call", "none", "early"],
+            "policy_id": ["year", "year", "call", "year", "year"],
+            "offer_type": ["device_subsidy", "device_subsidy", "care_call", "discount", "discount"],
+            "offer_cost": [200.0, 200.0, 0.0, 20.0, 20.0],
+            "commitment_months": [12, 12, 1, 12, 12],
+            "channel": ["outbound_call"] * 5,
+            "churn_probability": [0.1] * 5,
+            "value": [1000.0] * 5,
+            "arpu": [50.0] * 5,
+            "reason_feature": ["bill_trend_3m"] * 5,
+            "learned_uplift": [0.2] * 5,
+            LEARNED_PERSISTENCE: [1.0, 0.5, 1.0, np.nan, 0.0],
+            # learned from the first month alone (a cold start): valued over that month
+            LEARNED_WINDOW: [np.nan, 3.0, np.nan, np.nan, 1.0],
         }
     )
     risk = score_candidates(frame, CONFIG).set_index("subscriber_id")["risk_over_commitment"]
+    assert risk["early"] == pytest.approx(0.1)
     assert risk["full"] == pytest.approx(1 - 0.9**12)
     assert risk["half"] == pytest.approx(1 - 0.9 ** (OUTCOME_MONTHS + 0.5 * 9))
     assert risk["call"] == pytest.approx(1 - 0.9**OUTCOME_MONTHS)

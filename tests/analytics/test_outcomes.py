@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from weiwan.analytics.outcomes import retention_outcomes
-from weiwan.analytics.warehouse import one_delivery
+from weiwan.analytics.uplift_evidence import closed_outcomes
+from weiwan.analytics.warehouse import Store, one_delivery
 
 D0 = date(2026, 6, 30)
 SNAPSHOT = date(2026, 10, 31)
@@ -24,6 +25,9 @@ class Tables:
 
     def table(self, name: str) -> ir.Table:
         return ibis.memtable(self.frames[name])
+
+    def has_table(self, name: str) -> bool:
+        return name in self.frames
 
     def extra_columns(self, table_name: str) -> dict[str, str]:
         return {}
@@ -146,3 +150,27 @@ def test_a_month_end_decision_closes_when_its_window_ends_in_a_shorter_month() -
     got = {r.subscriber_id: (bool(r.treated), bool(r.churned)) for r in frame.itertuples()}
     assert got == {"aug31": (True, False), "aug31_held": (False, True)}
     assert retention_outcomes(wh, date(2026, 11, 29)).to_pandas().empty
+
+
+def test_a_months_first_outcomes_are_evidence_before_its_window_closes() -> None:
+    """A month after the decisions, none of their 3-month windows has closed, but their first
+    month has: the shorter window's evidence (what a cold start learns from first) holds them,
+    each with its churn in that month, as one randomised comparison."""
+    decisions = pd.DataFrame([_decision("s1"), _decision("s2", holdout=True), _decision("s3")])
+    contacts = pd.DataFrame([_contact("s1", date(2026, 7, 2)), _contact("s3", date(2026, 7, 3))])
+    churn = pd.DataFrame(
+        {
+            "subscriber_id": ["s1", "s3"],
+            "churn_date": [date(2026, 7, 20), date(2026, 8, 20)],  # s3: after the first month
+            "churn_type": ["port_out"] * 2,
+            "_snapshot": [date(2026, 8, 31)] * 2,
+        }
+    )
+    # the few tables and methods the evidence reads, as a warehouse gives them
+    wh = cast(Store, Tables(decisions=decisions, ops_contacts=contacts, churn_records=churn))
+    july = date(2026, 7, 31)
+    assert closed_outcomes(wh, july).empty  # the 3-month windows are open
+    early = closed_outcomes(wh, july, horizon_months=1).set_index("subscriber_id")
+    assert early["treated"].to_dict() == {"s1": True, "s2": False, "s3": True}
+    assert early["churned"].to_dict() == {"s1": True, "s2": False, "s3": False}
+    assert set(early["experiment"]) == {"decisions:2026-06-30"}

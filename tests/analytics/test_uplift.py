@@ -275,3 +275,42 @@ def test_evidence_without_the_first_month_learns_no_persistence() -> None:
     evidence, features = _window(30_000, 0.4, 0.4)
     model = learn_uplift(evidence.drop(columns=["churned_first_month"]), features)
     assert model is not None and model.offers["device_subsidy"].persistence == 0.0
+
+
+def test_a_cold_start_learns_from_the_first_month_until_the_windows_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Too few 3-month windows closed (a cold start's first months): the day learns from the
+    first month of the decisions since, and says so (``window_months`` 1: valued over that
+    month); once the 3-month windows suffice, they are used."""
+    import weiwan.pipeline.decision_steps as steps
+    from weiwan.analytics.decide.config import load_decide_config
+    from weiwan.pipeline.decision_steps import learned_uplift
+
+    ample = _evidence(4_000, {"a": 0.4})
+    asked: list[int] = []
+
+    def evidence(wh: object, day: date, model: object, meta: object, window: int) -> object:
+        asked.append(window)
+        rows, features = ample
+        if window == 3 and not closed:  # a month's decisions: 50 held out
+            rows, features = rows.iloc[:200], features.iloc[:200]
+        return rows.assign(reason_feature=None), features
+
+    class Registry:
+        def promoted(self) -> str:
+            return "v1"
+
+        def load(self) -> tuple[object, None]:
+            return type("Model", (), {"categories_": {"segment": ["a"]}})(), None
+
+    monkeypatch.setattr(steps, "uplift_evidence", evidence)
+    ctx = RunContext(None, date(2026, 8, 31), Registry())  # type: ignore[arg-type]
+    closed = False
+    early = learned_uplift(ctx, load_decide_config())
+    assert asked == [3, 1] and early is not None and early.window_months == 1
+    assert early.levels()[0]["window_months"] == 1
+    asked.clear()
+    closed = True
+    later = learned_uplift(ctx, load_decide_config())
+    assert asked == [3] and later is not None and later.window_months == 3

@@ -43,6 +43,7 @@ from weiwan.pipeline.decision_steps import (
     decisions_step,
     earlier_alerts,
     fired_alerts,
+    limit_prices_step,
     uplift_levels_step,
 )
 from weiwan.pipeline.run import run_pipeline
@@ -326,22 +327,26 @@ def test_a_day_decided_in_chunks_is_the_day_decided_at_once(
 
 def test_the_limits_that_bound_a_day_carry_their_shadow_price(run: Warehouse) -> None:
     """The optimal allocation's shadow prices are stored with the day: only limits that bound
-    (a channel's capacity used to the last contact), each worth more than nothing."""
-    prices = run.table("limit_prices").to_pandas()
-    prices["snapshot_date"] = pd.to_datetime(prices["snapshot_date"]).dt.date
-    assert set(prices["snapshot_date"]) <= set(DAYS) and len(prices) > 0
-    assert (prices["yuan"] > 0).all()
+    (a channel's capacity used to the last contact), each worth more than nothing. Decided by
+    the priors (valued over the offers' commitment, worth more than what this operator's few
+    outcomes teach), so that the day's limits bind."""
+    day = DAYS[-1]
+    ctx = RunContext(run, day, run.registry)  # type: ignore[attr-defined]
+    inputs = decision_inputs(ctx)
+    assert inputs is not None
+    by_priors = replace(inputs, learned=None)
+    frame = decide(ctx, by_priors)
+    ctx.shadow_prices = by_priors.day.shadow_prices
+    stored = limit_prices_step(ctx)
+    assert stored is not None
+    prices = stored.to_pandas()
+    assert len(prices) > 0 and (prices["yuan"] > 0).all()
     assert set(prices["limit_kind"]) <= {"policy_count", "policy_money", "channel"}
-    contact = load_contact_policy()
-    for day, channel in prices.loc[
-        prices["limit_kind"] == "channel", ["snapshot_date", "limit_name"]
-    ].itertuples(index=False):
-        frame = _decisions(run, day)
-        granted = frame[
-            frame["action"] & (frame["channel"] == channel) & frame["policy_id"].notna()
-        ]
-        capacity = contact.capacity(channel, day)
-        assert capacity is not None and len(granted) <= capacity  # a limit that exists
+    contact = inputs.contact_policy
+    for channel in prices.loc[prices["limit_kind"] == "channel", "limit_name"]:
+        acted = frame["action"] & (frame["channel"] == channel) & frame["policy_id"].notna()
+        capacity = contact.capacity(str(channel), day)
+        assert capacity is not None and int(acted.sum()) <= capacity  # a limit that exists
     policies = {p.id for p in load_policies().policies}
     assert set(prices.loc[prices["limit_kind"] != "channel", "limit_name"]) <= policies
 

@@ -157,6 +157,7 @@ def test_what_the_outcomes_taught_the_latest_day_is_published_for_the_page_and_t
         assert found["discount"]["level"] == 0.42 and found["care_call"]["tree_weight"] == 0.25
         # how much of the effect lasts past the first month; a day stored before it: none
         assert (found["discount"]["persistence"], found["care_call"]["persistence"]) == (0.35, 0)
+        assert found["care_call"]["window_months"] == 3  # stored before windows were recorded
         assert "首月后效果延续比例" in body
         sheets = load_workbook(io.BytesIO(director.get(PAGE + "?export=xlsx").content))
         assert len(sheets.sheetnames) == 2

@@ -43,6 +43,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 from weiwan.analytics.churn.models import Split, inner_splits, prepare_features
+from weiwan.core.decide_rules import OUTCOME_MONTHS
 from weiwan.core.offer_valuation import MAX_UPLIFT, MIN_UPLIFT
 
 #: the warehouse table of each day's learned levels (:meth:`UpliftModel.levels`)
@@ -134,6 +135,9 @@ class UpliftModel:
     control_churners: int
     offers: dict[str, OfferEvidence] = field(default_factory=dict)
     booster: lgb.Booster | None = field(default=None, repr=False)
+    #: the outcome window the evidence measured, in months: the usual 3, or the first month
+    #: alone while too few 3-month windows have closed (a cold start)
+    window_months: int = OUTCOME_MONTHS
 
     @property
     def trees(self) -> int:
@@ -212,6 +216,7 @@ class UpliftModel:
                     "prior_uplift": round(e.prior, 4),
                     "mean_uplift": round(e.mean_uplift, 4),
                     "persistence": round(e.persistence, 4),
+                    "window_months": self.window_months,
                     "treated": e.treated,
                     "treated_churned": e.churners,
                     "controls": self.controls,
@@ -228,12 +233,14 @@ def learn_uplift(
     categories: dict[str, list[str]] | None = None,
     min_arm: int = MIN_ARM,
     min_churners: int = MIN_CHURNERS,
+    window_months: int = OUTCOME_MONTHS,
 ) -> UpliftModel | None:
     """The uplift model from ``evidence`` (offer_type: the offer made or, for a held-out row,
     the one it would have had; treated, churned; score: the churn model's probability that
     day; prior: the offer's relative uplift expected before any outcome) and its rows'
     ``features`` (same order); ``categories``: the churn model's categories (learned from
-    ``features`` when None). None without enough controls."""
+    ``features`` when None); ``window_months``: the outcome window ``churned`` covers. None
+    without enough controls."""
     treated = evidence["treated"].astype(bool).to_numpy()
     churned = evidence["churned"].astype(bool).to_numpy()
     # outcomes recorded before the first month was told apart teach no persistence
@@ -258,6 +265,7 @@ def learn_uplift(
         arms=[NO_OFFER, *sorted(set(offer[treated]))],
         controls=int(controls.sum()),
         control_churners=int(churned[controls].sum()),
+        window_months=window_months,
     )
     control = model.control_risk(score)
     prior = evidence["prior"].astype(float).fillna(0.0).to_numpy()

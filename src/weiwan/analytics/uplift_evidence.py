@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -21,25 +22,37 @@ from weiwan.analytics.features import (
     compute_features,
     retention_offer_features,
 )
-from weiwan.analytics.outcomes import OUTCOME_COLUMNS, campaign_outcomes
+from weiwan.analytics.outcomes import (
+    HORIZON_MONTHS,
+    OUTCOME_COLUMNS,
+    campaign_outcomes,
+    retention_outcomes,
+)
 from weiwan.analytics.uplift import EXPERIMENT, MAX_ROWS_PER_ARM
 from weiwan.analytics.warehouse import Store
 from weiwan.core.offer_valuation import REASON_COLUMNS
 
 
-def closed_outcomes(wh: Store, snapshot: date) -> pd.DataFrame:
-    """Every closed outcome before ``snapshot`` in :data:`OUTCOME_COLUMNS` and its
-    :data:`EXPERIMENT`: weiwan's own decisions (``retention_outcomes``) and the delivered
+def closed_outcomes(
+    wh: Store, snapshot: date, horizon_months: int = HORIZON_MONTHS
+) -> pd.DataFrame:
+    """Every outcome before ``snapshot`` whose window of ``horizon_months`` has closed, in
+    :data:`OUTCOME_COLUMNS` and its :data:`EXPERIMENT`: weiwan's own decisions (the stored
+    ``retention_outcomes`` for the usual window, else made for this one) and the delivered
     earlier campaigns; per arm (offered / held out) the :data:`MAX_ROWS_PER_ARM` most recent."""
     parts: list[pd.DataFrame] = []
-    if wh.has_table("retention_outcomes"):
+    own: ir.Table | None = None
+    if horizon_months == HORIZON_MONTHS and wh.has_table("retention_outcomes"):
         own = wh.table("retention_outcomes")
+    elif wh.has_table("decisions") and wh.has_table("ops_contacts"):
+        own = retention_outcomes(wh, snapshot, horizon_months=horizon_months)
+    if own is not None:
         # a table written before the first month was told apart lacks it (its rows then
         # teach no persistence: analytics.uplift)
         columns = [c for c in OUTCOME_COLUMNS if c in own.columns]
         rows = own.filter(own.snapshot_date < snapshot).select(*columns).to_pandas()
         parts.append(rows.assign(**{EXPERIMENT: "decisions:" + rows["snapshot_date"].astype(str)}))
-    delivered = campaign_outcomes(wh, snapshot)
+    delivered = campaign_outcomes(wh, snapshot, horizon_months=horizon_months)
     if delivered is not None:
         rows = delivered.to_pandas()
         parts.append(rows.assign(**{EXPERIMENT: "campaign:" + rows["snapshot_date"].astype(str)}))
@@ -71,14 +84,18 @@ def evidence_key(meta: ModelMeta) -> str:
 
 
 def uplift_evidence(
-    wh: Store, snapshot: date, model: Any, meta: ModelMeta
+    wh: Store,
+    snapshot: date,
+    model: Any,
+    meta: ModelMeta,
+    horizon_months: int = HORIZON_MONTHS,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """(outcome rows with ``score`` and the reasons' features, their model-ready features) for
     :func:`~weiwan.analytics.uplift.learn_uplift`: each row's features as of its day (stored by
     that day's run, else computed for its customers only) scored and explained by the current
-    churn model, kept in :data:`EVIDENCE_TABLE` for the next days. None without closed
-    outcomes."""
-    rows = closed_outcomes(wh, snapshot)
+    churn model, kept in :data:`EVIDENCE_TABLE` for the next days. None without outcomes
+    closed over ``horizon_months``."""
+    rows = closed_outcomes(wh, snapshot, horizon_months)
     if rows.empty:
         return None
     key = evidence_key(meta)

@@ -36,6 +36,10 @@ MIN_UPLIFT, MAX_UPLIFT = -1.0, 0.9
 #: a candidate's learned persistence: the share of its offer type's first-month cut in churn
 #: that held in the outcome window's later months (``analytics.uplift``; 0 … 1, NaN: none)
 LEARNED_PERSISTENCE = "learned_persistence"
+#: a candidate's learned uplift's outcome window in months (NaN: the usual
+#: :data:`~weiwan.core.decide_rules.OUTCOME_MONTHS`; 1 while a cold start learns from the
+#: first month of its decisions)
+LEARNED_WINDOW = "learned_window_months"
 
 
 def leaving_columns(published: str | None) -> dict[str, float]:
@@ -238,7 +242,8 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
     learned = frame.get("learned_uplift")
     if learned is not None:
         persistence = frame.get(LEARNED_PERSISTENCE, pd.Series(0.0, index=frame.index))
-        months = months.where(learned.isna(), learned_months(months, persistence))
+        window = frame.get(LEARNED_WINDOW, pd.Series(np.nan, index=frame.index))
+        months = months.where(learned.isna(), learned_months(months, persistence, window))
     monthly = frame["churn_probability"].astype(float).clip(0.0, 1.0)
     frame["risk_over_commitment"] = 1.0 - (1.0 - monthly) ** months
     frame["driver"] = driver_of(frame["reason_feature"], config)
@@ -266,17 +271,22 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
     return frame
 
 
-def learned_months(commitment: pd.Series, persistence: pd.Series) -> pd.Series:
-    """The months a learned uplift is valued over: the outcome window it was measured on
-    (:data:`~weiwan.core.decide_rules.OUTCOME_MONTHS`), and the commitment's months beyond it
-    by the share of the effect that held through the window's later months (``persistence``,
-    0 … 1; NaN: 0). An effect of one month was measured over the whole window and is valued
-    there; one the window showed holding month after month is taken to hold as long as the
-    offer commits the customer — the evidence cannot see past the window, so only as far as
-    it showed the effect lasting."""
-    beyond = (commitment.astype(float) - OUTCOME_MONTHS).clip(lower=0.0)
+def learned_months(
+    commitment: pd.Series, persistence: pd.Series, window: pd.Series | None = None
+) -> pd.Series:
+    """The months a learned uplift is valued over: the outcome ``window`` it was measured on
+    (NaN or None: :data:`~weiwan.core.decide_rules.OUTCOME_MONTHS`), and the commitment's
+    months beyond it by the share of the effect that held through the window's later months
+    (``persistence``, 0 … 1; NaN: 0). An effect of one month was measured over the whole
+    window and is valued there; one the window showed holding month after month is taken to
+    hold as long as the offer commits the customer — the evidence cannot see past the window,
+    so only as far as it showed the effect lasting."""
+    measured = pd.Series(float(OUTCOME_MONTHS), index=commitment.index)
+    if window is not None:
+        measured = window.astype(float).fillna(float(OUTCOME_MONTHS))
+    beyond = (commitment.astype(float) - measured).clip(lower=0.0)
     share = persistence.astype(float).fillna(0.0).clip(0.0, 1.0)
-    return float(OUTCOME_MONTHS) + share * beyond
+    return measured + share * beyond
 
 
 #: the channels where a person calls (the ones ``min_value_for_call`` applies to)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -18,6 +19,7 @@ import pyarrow as pa
 
 from weiwan.analytics.alerts import alert_context, evaluate_rules, fired_once, load_rules
 from weiwan.analytics.churn.leaving_reasons import LeavingMixer
+from weiwan.analytics.churn.registry import ModelMeta
 from weiwan.analytics.contact_policy import ContactPolicy, load_contact_policy
 from weiwan.analytics.decide.config import load_decide_config
 from weiwan.analytics.decide.day import DECISION_SCHEMA, DayInputs, StageTimer, decide_day_parts
@@ -27,7 +29,7 @@ from weiwan.analytics.strategy_evaluation import ARM_COLUMNS, strategy_evaluatio
 from weiwan.analytics.targets import load_target_groups
 from weiwan.analytics.uplift import UpliftModel, learn_uplift
 from weiwan.analytics.uplift_evidence import uplift_evidence
-from weiwan.core.decide_rules import DecideConfig
+from weiwan.core.decide_rules import OUTCOME_MONTHS, DecideConfig
 from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import leaving_mix, prior_uplift, reason_drivers
 from weiwan.core.settings import get_settings
@@ -93,12 +95,33 @@ def with_online_grants(ctx: RunContext, granted: ir.Table | None) -> ir.Table | 
 
 def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
     """Each customer's uplift per offer type, learned from the outcomes closed before the
-    snapshot (weiwan's own decisions and the delivered earlier campaigns), if any."""
+    snapshot (weiwan's own decisions and the delivered earlier campaigns), if any: over the
+    3-month outcome window, else — too few of those windows closed yet, as in the first months
+    of an operator without campaign history — over the first month of the decisions since,
+    which a cold start has two months sooner."""
     registry = ctx.registry
     if registry is None or registry.promoted() is None:
         return None
     model, meta = registry.load()
-    built = uplift_evidence(ctx.warehouse, ctx.snapshot, model, meta)
+    for window in (OUTCOME_MONTHS, EARLY_WINDOW_MONTHS):
+        learned = _learned_over(ctx, config, model, meta, window)
+        if learned is not None:
+            for item in learned.levels():
+                log.info("uplift.learned", trees=learned.trees, **item)
+            warn_offers_without_effect(ctx, learned)
+            return learned
+    return None
+
+
+#: the shorter outcome window learned from while too few 3-month windows have closed
+EARLY_WINDOW_MONTHS = 1
+
+
+def _learned_over(
+    ctx: RunContext, config: DecideConfig, model: Any, meta: ModelMeta, window: int
+) -> UpliftModel | None:
+    """The uplift learned from the outcomes closed over ``window`` months (None: too few)."""
+    built = uplift_evidence(ctx.warehouse, ctx.snapshot, model, meta, window)
     if built is None:
         return None
     evidence, features = built
@@ -107,13 +130,9 @@ def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
     # each evidence customer's reasons for leaving as their features on the day of the offer
     mix = leaving_mix(mixer.columns(features), config) if mixer is not None else None
     evidence["prior"] = prior_uplift(evidence["offer_type"], drivers, config, mix)
-    learned = learn_uplift(evidence, features, categories=model.categories_)
+    learned = learn_uplift(evidence, features, categories=model.categories_, window_months=window)
     if learned is None:
-        log.info("uplift.too_few_controls", rows=len(evidence))
-        return None
-    for item in learned.levels():
-        log.info("uplift.learned", trees=learned.trees, **item)
-    warn_offers_without_effect(ctx, learned)
+        log.info("uplift.too_few_controls", rows=len(evidence), window_months=window)
     return learned
 
 
@@ -340,6 +359,7 @@ UPLIFT_LEVELS_ARROW = pa.schema(
         ("prior_uplift", pa.float64()),
         ("mean_uplift", pa.float64()),
         ("persistence", pa.float64()),
+        ("window_months", pa.int64()),
         ("treated", pa.int64()),
         ("treated_churned", pa.int64()),
         ("controls", pa.int64()),

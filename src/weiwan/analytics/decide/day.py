@@ -42,6 +42,7 @@ from weiwan.core.decide_rules import DRIVER_NAMES, DecideConfig
 from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import (
     LEARNED_PERSISTENCE,
+    LEARNED_WINDOW,
     REASON_COLUMNS,
     below_hurdle,
     candidate_prior,
@@ -562,7 +563,10 @@ def _score_by_arm(
         if learned is not None and spec.uplift == "learned":
             rows = rows.assign(
                 learned_uplift=customer_uplift(rows, profile, learned, settings),
-                **{LEARNED_PERSISTENCE: learned.persistence(rows["offer_type"])},
+                **{
+                    LEARNED_PERSISTENCE: learned.persistence(rows["offer_type"]),
+                    LEARNED_WINDOW: pd.Series(float(learned.window_months), index=rows.index),
+                },
             )
         # the later reasons and the leaving reasons only weigh the offers' match: not carried
         # into the arbitration

@@ -37,6 +37,7 @@ from weiwan.core.months import add_months
 from weiwan.core.offer_valuation import (
     EVENT_DRIVER,
     LEARNED_PERSISTENCE,
+    LEARNED_WINDOW,
     REASON_COLUMNS,
     below_hurdle,
     candidate_prior,
@@ -339,7 +340,10 @@ def _scored(
         level = candidates["offer_type"].map(learned.level())
         candidates = candidates.assign(
             learned_uplift=leveled_uplift(prior, level),
-            **{LEARNED_PERSISTENCE: candidates["offer_type"].map(learned.persistence())},
+            **{
+                LEARNED_PERSISTENCE: candidates["offer_type"].map(learned.persistence()),
+                LEARNED_WINDOW: candidates["offer_type"].map(learned.window()),
+            },
         )
     scored = score_candidates(candidates, settings)
     return scored.assign(small=below_hurdle(scored, settings))

@@ -74,3 +74,6 @@ class PublishedUpliftLevel(Base):
     #: the share of its first month's cut in churn that held in the window's later months
     #: (0 … 1): the real-time offer values the level over the window and so much beyond it
     persistence: Mapped[float] = mapped_column(Float, server_default="0")
+    #: the outcome window the level was measured over (3; 1 while a cold start learns from
+    #: its decisions' first month)
+    window_months: Mapped[int] = mapped_column(Integer, server_default="3")

@@ -73,6 +73,10 @@ class UpliftLevels:
         """Each learned offer type's share of its effect that held past the first month."""
         return {name: row.persistence for name, row in self.offer_types.items()}
 
+    def window(self) -> dict[str, float]:
+        """Each learned offer type's outcome window, in months."""
+        return {name: float(row.window_months) for name, row in self.offer_types.items()}
+
 
 def latest_uplift_levels(session: Session) -> UpliftLevels:
     """The learned levels published with the latest decided day (none learned: empty)."""

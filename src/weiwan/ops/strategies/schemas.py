@@ -58,6 +58,9 @@ class UpliftLevelOut(BaseModel):
     #: the share of the first month's cut in churn that held through the window's later
     #: months (0 … 1): valued that far toward the offer's commitment
     persistence: float
+    #: the outcome window the level was measured over, months (3; 1 while a cold start learns
+    #: from its decisions' first month)
+    window_months: int
     treated: int
     treated_churned: int
     controls: int

@@ -15,6 +15,7 @@ from weiwan.analytics.decide.allocation import LIMIT_PRICES
 from weiwan.analytics.profile import snapshot_rows
 from weiwan.analytics.uplift import UPLIFT_LEVELS
 from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.decide_rules import OUTCOME_MONTHS
 from weiwan.ops.customers.models import PublishedDecision
 from weiwan.ops.ledger.service import record_batch_usage
 from weiwan.ops.offers.models import PublishedLimitPrice, PublishedUpliftLevel
@@ -64,10 +65,18 @@ def publish_decisions(warehouse: Warehouse, engine: sa.Engine, snapshot: date) -
 
 
 def _learned_levels(warehouse: Warehouse, snapshot: date) -> list[dict[str, object]]:
-    """The day's learned levels; one learned before persistence was measured (a day written by
-    an earlier version) persists 0: valued over the outcome window, as it was then."""
+    """The day's learned levels; one learned before persistence and the window were recorded
+    (a day written by an earlier version) persists 0 over the 3-month window: valued as it was
+    then."""
     rows = _day_rows(warehouse, UPLIFT_LEVELS, snapshot)
-    return [{**row, "persistence": row.get("persistence") or 0.0} for row in rows]
+    return [
+        {
+            **row,
+            "persistence": row.get("persistence") or 0.0,
+            "window_months": row.get("window_months") or OUTCOME_MONTHS,
+        }
+        for row in rows
+    ]
 
 
 def _day_rows(warehouse: Warehouse, name: str, snapshot: date) -> list[dict[str, object]]:

@@ -1,4 +1,5 @@
-"""How long a learned effect holds: uplift_levels.persistence.
+"""How long a learned effect holds, and over what window it was measured: uplift_levels.persistence
+and window_months.
 
 Revision ID: 0030_uplift_persistence
 Revises: 0029_uplift_levels
@@ -19,13 +20,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add ``uplift_levels.persistence`` (0 for the days published before: valued over the
-    outcome window, as they were)."""
+    """Add ``uplift_levels.persistence`` and ``window_months`` (0 and 3 for the days published
+    before: valued over the 3-month outcome window, as they were)."""
     with op.batch_alter_table("uplift_levels") as batch:
         batch.add_column(sa.Column("persistence", sa.Float(), nullable=False, server_default="0"))
+        batch.add_column(
+            sa.Column("window_months", sa.Integer(), nullable=False, server_default="3")
+        )
 
 
 def downgrade() -> None:
-    """Drop ``uplift_levels.persistence``."""
+    """Drop ``uplift_levels.persistence`` and ``window_months``."""
     with op.batch_alter_table("uplift_levels") as batch:
+        batch.drop_column("window_months")
         batch.drop_column("persistence")
