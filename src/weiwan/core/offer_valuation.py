@@ -271,19 +271,15 @@ def score_candidates(candidates: pd.DataFrame, config: DecideConfig) -> pd.DataF
     return frame
 
 
-def learned_months(
-    commitment: pd.Series, persistence: pd.Series, window: pd.Series | None = None
-) -> pd.Series:
+def learned_months(commitment: pd.Series, persistence: pd.Series, window: pd.Series) -> pd.Series:
     """The months a learned uplift is valued over: the outcome ``window`` it was measured on
-    (NaN or None: :data:`~weiwan.core.decide_rules.OUTCOME_MONTHS`), and the commitment's
+    (NaN: :data:`~weiwan.core.decide_rules.OUTCOME_MONTHS`), and the commitment's
     months beyond it by the share of the effect that held through the window's later months
     (``persistence``, 0 … 1; NaN: 0). An effect of one month was measured over the whole
     window and is valued there; one the window showed holding month after month is taken to
     hold as long as the offer commits the customer — the evidence cannot see past the window,
     so only as far as it showed the effect lasting."""
-    measured = pd.Series(float(OUTCOME_MONTHS), index=commitment.index)
-    if window is not None:
-        measured = window.astype(float).fillna(float(OUTCOME_MONTHS))
+    measured = window.astype(float).fillna(float(OUTCOME_MONTHS))
     beyond = (commitment.astype(float) - measured).clip(lower=0.0)
     share = persistence.astype(float).fillna(0.0).clip(0.0, 1.0)
     return measured + share * beyond
