@@ -288,14 +288,19 @@ def test_a_cold_start_learns_from_the_first_month_until_the_windows_close(
     from weiwan.pipeline.decision_steps import learned_uplift
 
     ample = _evidence(4_000, {"a": 0.4})
-    asked: list[int] = []
+    read: list[int] = []
+    explained: list[int] = []
 
-    def evidence(wh: object, day: date, model: object, meta: object, window: int) -> object:
-        asked.append(window)
-        rows, features = ample
-        if window == 3 and not closed:  # a month's decisions: 50 held out
-            rows, features = rows.iloc[:200], features.iloc[:200]
-        return rows.assign(reason_feature=None), features
+    def outcomes(wh: object, day: date, window: int) -> pd.DataFrame:
+        read.append(window)
+        rows = ample[0]
+        return rows.iloc[:200] if window == 3 and not closed else rows  # a month: 50 held out
+
+    def evidence(
+        wh: object, day: date, model: object, meta: object, window: int, rows: pd.DataFrame
+    ) -> object:
+        explained.append(window)
+        return rows.assign(reason_feature=None), ample[1].loc[rows.index]
 
     class Registry:
         def promoted(self) -> str:
@@ -304,13 +309,18 @@ def test_a_cold_start_learns_from_the_first_month_until_the_windows_close(
         def load(self) -> tuple[object, None]:
             return type("Model", (), {"categories_": {"segment": ["a"]}})(), None
 
+    monkeypatch.setattr(steps, "closed_outcomes", outcomes)
     monkeypatch.setattr(steps, "uplift_evidence", evidence)
     ctx = RunContext(None, date(2026, 8, 31), Registry())  # type: ignore[arg-type]
     closed = False
     early = learned_uplift(ctx, load_decide_config())
-    assert asked == [3, 1] and early is not None and early.window_months == 1
+    # the 3-month window's too few controls are counted before any of its evidence is made
+    assert read == [3, 1] and explained == [1]
+    assert early is not None and early.window_months == 1
     assert early.levels()[0]["window_months"] == 1
-    asked.clear()
+    read.clear()
+    explained.clear()
     closed = True
     later = learned_uplift(ctx, load_decide_config())
-    assert asked == [3] and later is not None and later.window_months == 3
+    assert read == explained == [3]
+    assert later is not None and later.window_months == 3

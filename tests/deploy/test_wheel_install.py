@@ -1,16 +1,19 @@
-"""The built wheel, installed into a fresh venv from the lock, runs `weiwan serve`.
+"""The built wheel, installed into a fresh venv beside the lock's packages, runs `weiwan serve`.
 
 Built once per module from a copy of the working tree (``pip wheel --no-deps``; the build never
-writes into the repository), installed into a new venv with ``pip install --no-deps
---no-compile -r requirements.lock`` and the wheel with ``--no-deps``, then ``pip check``. Every
-command runs from a temp directory, without ``PYTHONPATH`` or ``WEIWAN_*`` variables, so that the
-installed package is the one imported. This catches data files the wheel leaves out.
+writes into the repository), installed with ``--no-deps`` into a new venv that sees the lock's
+packages of the venv running the tests (a ``.pth`` line naming its site-packages), then ``pip
+check``. Every command runs from a temp directory, without ``PYTHONPATH`` or ``WEIWAN_*``
+variables, so that the installed package is the one imported. This catches data files the
+wheel leaves out.
 
-Measured on the 2-core CI machine with a warm pip cache: the wheel 3 s, the venv 3 s, the lock
-38 s without byte-compiling (79 s with it: ``--no-compile`` halves it; the lock is complete, so
-``--no-deps`` spares the resolver, 43 s with it), the wheel 1 s; the whole module 105-150 s
-with other tests loading the cores. The module is one xdist group (tests/conftest.py groups
-every module), so the venv is meant to be built once, on one worker.
+The lock itself is installed into a fresh venv by `make` on every fresh clone (CI's first
+step); installing it a second time here cost 38-80 s of the module's 105-150 s on the 2-core
+CI machine and unlinking its 27,000 files as long again, for no check of its own. The test
+venv's own site-packages comes first on its path, so the wheel's package is the one imported
+(the tests' venv holds weiwan as an editable path, which a path named by a ``.pth`` line does
+not process; `test_the_installed_package_reads_its_shipped_files` checks the module's file).
+The module is one xdist group (tests/conftest.py groups every module).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import tomllib
@@ -109,20 +113,17 @@ def _build_wheel(root: Path, tree: Path) -> Path:
     return wheel
 
 
-def _remove_in_background(root: Path) -> None:
-    """Delete ``root`` without waiting: unlinking the venv's 27,000 files took 70 s here (ext4
-    mounted with ``discard``), time the worker spends on the next tests instead."""
-    subprocess.run(
-        ["sh", "-c", 'rm -rf -- "$1" >/dev/null 2>&1 &', "sh", str(root)],
-        check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+def _see_the_lock_packages(venv: Path) -> None:
+    """Put the site-packages of the venv running the tests (installed from the lock) on
+    ``venv``'s path, after its own."""
+    purelib = sysconfig.get_paths()["purelib"]
+    site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    (site / "site-packages" / "zz_lock_packages.pth").write_text(f"{purelib}\n", "utf-8")
 
 
 @pytest.fixture(scope="module")
 def installed() -> Iterator[Installed]:
-    """Build the wheel, make a venv, install the lock and the wheel (the venv is 2 GB: it is
-    removed afterwards, not left to pytest's kept temp dirs)."""
+    """Build the wheel, make a venv that sees the lock's packages, install the wheel."""
     root = Path(tempfile.mkdtemp(prefix="weiwan-wheel-"))
     try:
         tree = root / "tree"
@@ -132,7 +133,7 @@ def installed() -> Iterator[Installed]:
             [sys.executable, "-m", "venv", str(venv)], env=_clean_env(), check=True, timeout=300
         )
         python = str(venv / "bin" / "python")
-        _pip(python, "install", "--no-deps", "--no-compile", "-r", str(tree / "requirements.lock"))
+        _see_the_lock_packages(venv)
         _pip(python, "install", "--no-deps", "--no-compile", str(wheel))
         _pip(python, "check")  # the lock holds every requirement of the wheel
         (root / "cwd").mkdir()
@@ -140,7 +141,7 @@ def installed() -> Iterator[Installed]:
         env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         yield Installed(root=root, tree=tree, venv=venv, wheel=wheel, env=env)
     finally:
-        _remove_in_background(root)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _free_port() -> int:

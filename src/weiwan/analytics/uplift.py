@@ -226,6 +226,16 @@ class UpliftModel:
         return rows
 
 
+def enough_controls(
+    outcomes: pd.DataFrame, min_arm: int = MIN_ARM, min_churners: int = MIN_CHURNERS
+) -> bool:
+    """Whether ``outcomes`` (``treated``, ``churned``) hold the held-out customers and churners
+    among them that anything is learned from (checked before their evidence is built)."""
+    controls = ~outcomes["treated"].astype(bool).to_numpy()
+    churners = int(outcomes["churned"].astype(bool).to_numpy()[controls].sum())
+    return int(controls.sum()) >= min_arm and churners >= min_churners
+
+
 def learn_uplift(
     evidence: pd.DataFrame,
     features: pd.DataFrame,
@@ -250,7 +260,7 @@ def learn_uplift(
     offer_type = evidence["offer_type"].astype(str).to_numpy()
     offer = np.where(treated, offer_type, NO_OFFER)
     controls = ~treated
-    if controls.sum() < min_arm or churned[controls].sum() < min_churners:
+    if not enough_controls(evidence, min_arm, min_churners):
         return None
     calibration = LogisticRegression(C=1e4).fit(
         _logit(score[controls]).reshape(-1, 1), churned[controls]

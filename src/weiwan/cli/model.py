@@ -72,10 +72,19 @@ def model_train(
         typer.Option(
             min=1,
             max=10,
-            help="With --csv: times the 5-fold CV is repeated (default 3 up to 20,000 rows, "
-            "1 above).",
+            help="With --csv: times the cross-validation is repeated (default 3 up to 20,000 "
+            "rows, 1 above).",
         ),
     ] = None,
+    folds: Annotated[
+        int,
+        typer.Option(
+            min=2,
+            max=10,
+            help="With --csv: folds of the cross-validation (fewer: a first look at a large "
+            "table sooner).",
+        ),
+    ] = 5,
     horizon: Annotated[
         int, typer.Option(help="Warehouse: churn within this many months after a snapshot.")
     ] = 1,
@@ -100,8 +109,9 @@ def model_train(
     """Train and evaluate the churn model against naive Bayes and logistic regression.
 
     Without --csv: on the warehouse (time-based hold-out), registered with its evaluation
-    report. With --csv: on any flat table (5-fold CV x 3 of the model chosen among LightGBM,
-    CatBoost and logistic regression, each reported), then fitted and saved.
+    report. With --csv: on any flat table (5-fold CV x 3 by default: --folds, --repeats) of
+    the model chosen among LightGBM, CatBoost and logistic regression, each reported; then
+    fitted and saved.
     """
     if csv_file is None:
         _train_on_warehouse(horizon, involuntary, promote, seed, as_json, force=force)
@@ -117,6 +127,7 @@ def model_train(
             label=label,
             id_column=id_column,
             model_out=model_out,
+            folds=folds,
             repeats=repeats,
             seed=seed,
             progress=update,

@@ -27,8 +27,8 @@ from weiwan.analytics.policies import PolicyLibrary, load_policies
 from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.strategy_evaluation import ARM_COLUMNS, strategy_evaluation
 from weiwan.analytics.targets import load_target_groups
-from weiwan.analytics.uplift import UpliftModel, learn_uplift
-from weiwan.analytics.uplift_evidence import uplift_evidence
+from weiwan.analytics.uplift import UpliftModel, enough_controls, learn_uplift
+from weiwan.analytics.uplift_evidence import closed_outcomes, uplift_evidence
 from weiwan.core.decide_rules import OUTCOME_MONTHS, DecideConfig
 from weiwan.core.logging import get_logger
 from weiwan.core.offer_valuation import leaving_mix, prior_uplift, reason_drivers
@@ -104,7 +104,13 @@ def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
         return None
     model, meta = registry.load()
     for window in (OUTCOME_MONTHS, EARLY_WINDOW_MONTHS):
-        learned = _learned_over(ctx, config, model, meta, window)
+        # the controls counted before any evidence is explained: the window not taken would
+        # otherwise explain and keep its days, and the other one explain its own again
+        rows = closed_outcomes(ctx.warehouse, ctx.snapshot, window)
+        if not enough_controls(rows):
+            log.info("uplift.too_few_controls", rows=len(rows), window_months=window)
+            continue
+        learned = _learned_over(ctx, config, model, meta, rows, window)
         if learned is not None:
             for item in learned.levels():
                 log.info("uplift.learned", trees=learned.trees, **item)
@@ -118,10 +124,16 @@ EARLY_WINDOW_MONTHS = 1
 
 
 def _learned_over(
-    ctx: RunContext, config: DecideConfig, model: Any, meta: ModelMeta, window: int
+    ctx: RunContext,
+    config: DecideConfig,
+    model: Any,
+    meta: ModelMeta,
+    rows: pd.DataFrame,
+    window: int,
 ) -> UpliftModel | None:
-    """The uplift learned from the outcomes closed over ``window`` months (None: too few)."""
-    built = uplift_evidence(ctx.warehouse, ctx.snapshot, model, meta, window)
+    """The uplift learned from the outcomes ``rows`` closed over ``window`` months (None: too
+    few of them found with their features)."""
+    built = uplift_evidence(ctx.warehouse, ctx.snapshot, model, meta, window, rows)
     if built is None:
         return None
     evidence, features = built
