@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from model_fixtures import promote_quick_model
 from weiwan.analytics import kpis
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.churn_analysis import many_churn_figures
@@ -31,7 +32,9 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     simulate(subscribers=2000, months=14, seed=5, out=root / "sim", end_month="2026-10")
     with Warehouse(root / "wh.duckdb", threads=2) as warehouse:
         ingest(root / "sim", snapshot=DAY, warehouse=warehouse)
-        run_pipeline(warehouse, DAY, registry=ModelRegistry(root / "models"))
+        registry = ModelRegistry(root / "models")
+        promote_quick_model(warehouse, registry)
+        run_pipeline(warehouse, DAY, registry=registry)
         yield warehouse
 
 

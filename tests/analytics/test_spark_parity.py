@@ -1,10 +1,10 @@
 """The whole daily run on Spark (local[2]) gives the tables and decisions DuckDB gives.
 
-One small simulated operator is ingested into DuckDB, run there (the model trained and promoted
-on the way), copied into a Spark store as ``weiwan ingest`` does with WEIWAN_ENGINE=spark, and
-run again on Spark with the same promoted model. Every step's table of the day is compared:
-expression results to rtol 1e-9; what a fitted model gives (CLV's tenure model, scores, drift,
-and what reads them) to rtol 1e-6.
+One small simulated operator is ingested into DuckDB, a model trained on it quickly and
+promoted (tests/model_fixtures.py), the day run there, copied into a Spark store as ``weiwan
+ingest`` does with WEIWAN_ENGINE=spark, and run again on Spark with the same promoted model.
+Every step's table of the day is compared: expression results to rtol 1e-9; what a fitted
+model gives (CLV's tenure model, scores, drift, and what reads them) to rtol 1e-6.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from model_fixtures import promote_quick_model
 from weiwan.analytics.churn.labels import labelled_snapshots
 from weiwan.analytics.churn.leaving_reasons import recorded_reasons
 from weiwan.analytics.churn.registry import ModelRegistry
@@ -83,6 +84,7 @@ def runs(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     # the settings' DuckDB configuration, so the commands may open the same file meanwhile
     with Warehouse(root / "wh.duckdb", threads=2, memory_limit="2GB") as duck:
         ingest(root / "sim", snapshot=DAY, warehouse=duck)
+        promote_quick_model(duck, registry)
         on_duckdb = run_pipeline(duck, DAY, registry=registry)
         store = SparkWarehouse(spark, str(root / "spark"))
         copied = store.load_delivery(duck, DAY)

@@ -22,6 +22,7 @@ import yaml
 
 import weiwan.pipeline.publish.swap as swap
 import weiwan.pipeline.publish.transport as transport
+from model_fixtures import promote_quick_model
 from pg_helpers import pg_database
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.contact_policy import load_contact_policy
@@ -52,7 +53,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     simulate(subscribers=3000, months=8, seed=3, out=root / "sim", end_month="2026-10")
     with Warehouse(root / "wh.duckdb", threads=2) as wh:
         ingest(root / "sim", snapshot=DAY, warehouse=wh)
-        run_pipeline(wh, DAY, registry=ModelRegistry(root / "models"))
+        registry = ModelRegistry(root / "models")
+        promote_quick_model(wh, registry)
+        run_pipeline(wh, DAY, registry=registry)
     return root / "wh.duckdb"
 
 
