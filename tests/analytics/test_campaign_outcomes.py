@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from model_fixtures import QUICK_TRAINING
 from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry
 from weiwan.analytics.ingest import ingest
@@ -75,7 +76,7 @@ def trained(
     delivered: Warehouse, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Any, ModelMeta]:
     registry = ModelRegistry(tmp_path_factory.mktemp("models"))
-    train_and_register(delivered, registry, promote=True, force=True)
+    train_and_register(delivered, registry, QUICK_TRAINING, promote=True, force=True)
     return registry.load()
 
 
