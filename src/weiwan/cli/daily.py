@@ -117,14 +117,14 @@ def _erasures_again(day: Day) -> int:
     database replica): the pipeline's first step then erases them in the warehouse too, before
     any scoring. Nothing to do (the usual day) costs a read of the ledger."""
     from weiwan.ops.privacy.ledger import read_ledger
-    from weiwan.ops.privacy.service import reapply_erasures
+    from weiwan.ops.privacy.service import BEFORE_DAILY_RUN, reapply_erasures
 
     path = day.settings.erasure_ledger_file
     if not path.exists():
         return 0
     ledger = read_ledger(path)
     with session_scope(day.engine) as session:
-        again = reapply_erasures(session, ledger)
+        again = reapply_erasures(session, ledger, BEFORE_DAILY_RUN)
     if again:
         day.warnings.append(
             f"{len(again)} erasure(s) of the erasure ledger were missing from the operational "

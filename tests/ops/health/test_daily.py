@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from api_helpers import login
@@ -25,6 +25,7 @@ from weiwan.core.personal_data import digest, pseudonym_of
 from weiwan.core.settings import Settings, get_settings
 from weiwan.ops.customers.models import CustomerView
 from weiwan.ops.privacy.ledger import record_erasure
+from weiwan.ops.privacy.models import Erasure
 from weiwan.ops.runs.models import DailyRun, DailyRunStep
 from weiwan.web.app import create_app
 
@@ -140,6 +141,8 @@ def test_a_run_records_its_steps_and_the_api_shows_them(
     assert any("erased again" in w for w in body["warnings"]), body["warnings"]
     with session_scope(engine) as session:
         assert session.get(CustomerView, GONE) is None  # never published
+        (reason,) = session.scalars(select(Erasure.reason))
+        assert reason.startswith("re-applied from the erasure ledger missing when the daily run")
         assert session.get(CustomerView, "U000002") is not None
     app = create_app(Settings(home=home, secret_key="x"), engine)
     runs = login(app, "admin").get("/api/v1/runs").json()

@@ -351,11 +351,20 @@ def erasure_feed(session: Session) -> tuple[str | None, list[tuple[str, str]]]:
     return salt, [(d, p) for d, p in rows]
 
 
-def reapply_erasures(session: Session, ledger: Ledger) -> list[tuple[str, str]]:
-    """Erase again, after a restore, every subscriber of the erasure ``ledger`` the restored
-    database does not know as erased (the backup predates their erasure): found by their
-    salted digest among the ids the database holds, erased and audited as any erasure; one
-    the database does not hold is recorded, so the warehouse and later deliveries drop them.
+#: why :func:`reapply_erasures` erased again, in its audit: after ``weiwan restore``, or found
+#: missing by the daily run (a database put back by other means)
+AFTER_RESTORE = "after a restore"
+BEFORE_DAILY_RUN = "missing when the daily run started"
+
+
+def reapply_erasures(
+    session: Session, ledger: Ledger, when: str = AFTER_RESTORE
+) -> list[tuple[str, str]]:
+    """Erase again, after a restore (``when``: said in the audit), every subscriber of the
+    erasure ``ledger`` the restored database does not know as erased (the backup predates
+    their erasure): found by their salted digest among the ids the database holds, erased
+    and audited as any erasure; one the database does not hold is recorded, so the warehouse
+    and later deliveries drop them.
     Returns the (digest, pseudonym) of the erasures re-applied. A ledger of another
     installation (another salt) is refused before anything changes."""
     if ledger.salt is None:
@@ -377,7 +386,7 @@ def reapply_erasures(session: Session, ledger: Ledger) -> list[tuple[str, str]]:
         return []
     found = _held_ids(session, ledger.salt, set(missing))
     for key, pseudonym in missing.items():
-        reason = f"re-applied from the erasure ledger after a restore ({pseudonym})"
+        reason = f"re-applied from the erasure ledger {when} ({pseudonym})"
         if key in found:
             erase_subscriber(session, None, found[key], reason, held_elsewhere=True)
         else:
