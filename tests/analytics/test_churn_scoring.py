@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from model_fixtures import promote_quick_model
 from weiwan.analytics.churn.drift import drift, drift_in_batches
-from weiwan.analytics.churn.evaluation import train_and_register
 from weiwan.analytics.churn.registry import ModelMeta, ModelRegistry
 from weiwan.analytics.churn.scoring import score_in_batches
-from weiwan.analytics.churn.training import TrainingConfig, band_sizes, risk_bands, score_frame
+from weiwan.analytics.churn.training import band_sizes, risk_bands, score_frame
 from weiwan.analytics.features import DAY_FEATURES, compute_features
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
@@ -33,7 +33,7 @@ def scored_operator(
     wh = Warehouse(root / "wh.duckdb", threads=2)
     ingest(root / "sim", snapshot=SNAPSHOT, warehouse=wh)
     registry = ModelRegistry(root / "models")
-    train_and_register(wh, registry, TrainingConfig(snapshots=3, refit=False), promote=True)
+    promote_quick_model(wh, registry)
     wh.replace_snapshot("features", compute_features(wh, SNAPSHOT), SNAPSHOT)
     model, meta = registry.load()
     yield wh, model, meta

@@ -94,7 +94,9 @@ def test_strategy_check_prints_all_four_at_the_same_budget(
         assert figures["saved_per_yuan"][name] == pytest.approx(figures[name] / spent)
     # the uplift the decisions used orders (subscriber, offer) pairs far better than chance
     assert 0.1 < figures["uplift_qini"] <= 1.0
-    assert figures["uplift_learned"] in (True, False)
+    # the 5 000-subscriber operator's own campaigns hold out fewer than the 200 customers the
+    # learner needs (analytics.uplift.MIN_ARM) in either window: the day decides by the priors
+    assert figures["uplift_learned"] is False
     # optimal vs greedy allocation of the same day, with the budgets as configured and halved
     configured, halved = (
         figures["allocation"]["configured"],

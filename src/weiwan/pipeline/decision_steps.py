@@ -108,7 +108,10 @@ def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
         # otherwise explain and keep its days, and the other one explain its own again
         rows = closed_outcomes(ctx.warehouse, ctx.snapshot, window)
         if not enough_controls(rows):
-            log.info("uplift.too_few_controls", rows=len(rows), window_months=window)
+            controls = int((~rows["treated"].astype(bool)).sum())
+            log.info(
+                "uplift.too_few_controls", rows=len(rows), controls=controls, window_months=window
+            )
             continue
         learned = _learned_over(ctx, config, model, meta, rows, window)
         if learned is not None:
