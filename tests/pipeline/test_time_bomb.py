@@ -146,10 +146,19 @@ def test_too_few_churners_say_so_and_what_to_do(
 ) -> None:
     root = _operator(tmp_path, subscribers=300, months=5)
     _use(monkeypatch, root)
+    frames: list[object] = []
+    frame_of = training.snapshot_frame
+
+    def counted(*args: object, **kwargs: object) -> pd.DataFrame:
+        frames.append(args[1])
+        return frame_of(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(training, "snapshot_frame", counted)
     ran = runner.invoke(app, ["pipeline", "run", "--snapshot", str(DAY), "--no-publish"])
     assert ran.exit_code == 0, ran.output
     text = " ".join(ran.output.split())
     assert "too few churners to train a churn model" in text
+    assert frames == []  # told from the drawn samples, before any snapshot's features
     assert "--horizon" in text and "more months of history" in text
     assert ModelRegistry(root / "models").promoted() is None
     export = runner.invoke(
