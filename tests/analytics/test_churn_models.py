@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.impute import SimpleImputer
 from sklearn.metrics import roc_auc_score
 
 from weiwan.analytics.churn.models import (
     GradientBoostingChurnModel,
     LogisticChurnModel,
+    MedianImputer,
     NaiveBayesChurnModel,
     baseline_models,
     default_model,
@@ -231,3 +233,27 @@ def test_a_customer_in_several_snapshots_is_validated_apart(
     for fit_rows, checked in [*inner_splits(y, customers, 3, 0), validation_slice(y, customers, 0)]:
         assert not set(customers[fit_rows]) & set(customers[checked])
         assert len(fit_rows) + len(checked) == len(y)
+
+
+def test_the_median_imputer_gives_what_scikit_learns_gives() -> None:
+    """The logistic baseline's imputer: the same numbers as SimpleImputer (median, indicators,
+    empty columns kept as 0) on gaps, whole numbers, an empty column and a column with none, and
+    on new rows with gaps where the fitted ones had none."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "gaps": np.where(rng.random(1001) < 0.2, np.nan, rng.normal(size=1001)),
+            "even": np.where(np.arange(1001) == 0, np.nan, rng.integers(0, 9, 1001)),
+            "empty": np.full(1001, np.nan),
+            "full": rng.exponential(size=1001),
+        }
+    )
+    new = frame.sample(300, random_state=1).reset_index(drop=True)
+    new.loc[:20, "full"] = np.nan
+    theirs = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
+    ours = MedianImputer().fit(frame)
+    theirs.fit(frame)
+    for rows in (frame, new):
+        np.testing.assert_array_equal(ours.transform(rows), theirs.transform(rows))
+    assert ours.statistics_[2] == 0.0 and list(ours.indicated_) == [0, 1, 2]
+    assert frame["gaps"].isna().sum() > 0  # the caller's frame keeps its gaps

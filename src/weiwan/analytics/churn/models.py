@@ -9,6 +9,7 @@ frame, which it prepares with the categories it learned), NaN included.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal, Self
 
@@ -21,9 +22,8 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
@@ -455,6 +455,34 @@ class NaiveBayesChurnModel(_ChurnEstimator):
         return np.asarray(proba, dtype=np.float64)
 
 
+class MedianImputer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """Each missing number as its column's median (0 for a column with none), followed by an
+    indicator column for each column that had missing values when fitted: what scikit-learn's
+    ``SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)`` gives,
+    written here because its median goes through numpy's masked arrays — 18.2 s on a million
+    rows of 70 columns where ``numpy.nanmedian`` takes 1.9 s (the logistic baseline's largest
+    part of a warehouse training)."""
+
+    def fit(self, X: Any, y: Any = None) -> Self:  # noqa: N803
+        """Learn each column's median and which columns have missing values."""
+        values = np.asarray(X, dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a column without any number
+            medians = np.nanmedian(values, axis=0)
+        self.statistics_ = np.where(np.isnan(medians), 0.0, medians)
+        self.indicated_ = np.flatnonzero(np.isnan(values).any(axis=0))
+        self.n_features_in_ = values.shape[1]
+        return self
+
+    def transform(self, X: Any) -> FloatArray:  # noqa: N803
+        """The numbers with their gaps filled, then the indicator columns."""
+        values = np.array(X, dtype=np.float64)  # a copy: the caller's frame stays as it was
+        missing = np.isnan(values)
+        rows, columns = np.nonzero(missing)
+        values[rows, columns] = self.statistics_[columns]
+        return np.hstack([values, missing[:, self.indicated_].astype(np.float64)])
+
+
 class LogisticChurnModel(_ChurnEstimator):
     """L2 logistic regression: one-hot categories (levels rarer than ``min_frequency`` grouped),
     median-imputed numbers with missing indicators, standardised."""
@@ -478,7 +506,7 @@ class LogisticChurnModel(_ChurnEstimator):
         prepared, labels = self._prepare_fit(X, y)
         numeric = [c for c in self.feature_names_ if c not in self.categories_]
         numbers = make_pipeline(
-            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            MedianImputer(),
             StandardScaler(copy=False),  # scales the imputer's own output: no third copy
         )
         levels = OneHotEncoder(
