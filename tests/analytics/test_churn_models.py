@@ -246,6 +246,9 @@ def test_the_median_imputer_gives_what_scikit_learns_gives() -> None:
             "even": np.where(np.arange(1001) == 0, np.nan, rng.integers(0, 9, 1001)),
             "empty": np.full(1001, np.nan),
             "full": rng.exponential(size=1001),
+            "nullable": pd.array(
+                [None if i % 7 == 0 else i % 5 for i in range(1001)], dtype="Int64"
+            ),
         }
     )
     new = frame.sample(300, random_state=1).reset_index(drop=True)
@@ -255,5 +258,5 @@ def test_the_median_imputer_gives_what_scikit_learns_gives() -> None:
     theirs.fit(frame)
     for rows in (frame, new):
         np.testing.assert_array_equal(ours.transform(rows), theirs.transform(rows))
-    assert ours.statistics_[2] == 0.0 and list(ours.indicated_) == [0, 1, 2]
+    assert ours.statistics_[2] == 0.0 and list(ours.indicated_) == [0, 1, 2, 4]
     assert frame["gaps"].isna().sum() > 0  # the caller's frame keeps its gaps

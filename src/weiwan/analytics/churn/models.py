@@ -455,6 +455,13 @@ class NaiveBayesChurnModel(_ChurnEstimator):
         return np.asarray(proba, dtype=np.float64)
 
 
+def _floats(X: Any, *, copy: bool) -> FloatArray:  # noqa: N803
+    """``X`` as a float array, a pandas blank (``pd.NA`` of a nullable column) as NaN."""
+    if isinstance(X, pd.DataFrame):
+        return X.to_numpy(dtype=np.float64, na_value=np.nan, copy=copy)
+    return np.array(X, dtype=np.float64, copy=copy)
+
+
 class MedianImputer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Each missing number as its column's median (0 for a column with none), followed by an
     indicator column for each column that had missing values when fitted: what scikit-learn's
@@ -465,7 +472,7 @@ class MedianImputer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def fit(self, X: Any, y: Any = None) -> Self:  # noqa: N803
         """Learn each column's median and which columns have missing values."""
-        values = np.asarray(X, dtype=np.float64)
+        values = _floats(X, copy=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a column without any number
             medians = np.nanmedian(values, axis=0)
@@ -476,7 +483,7 @@ class MedianImputer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def transform(self, X: Any) -> FloatArray:  # noqa: N803
         """The numbers with their gaps filled, then the indicator columns."""
-        values = np.array(X, dtype=np.float64)  # a copy: the caller's frame stays as it was
+        values = _floats(X, copy=True)  # the caller's frame stays as it was
         missing = np.isnan(values)
         rows, columns = np.nonzero(missing)
         values[rows, columns] = self.statistics_[columns]
