@@ -294,12 +294,13 @@ def test_a_cold_start_learns_from_the_first_month_until_the_windows_close(
     def outcomes(wh: object, day: date, window: int) -> pd.DataFrame:
         read.append(window)
         rows = ample[0]
-        return rows.iloc[:200] if window == 3 and not closed else rows  # a month: 50 held out
+        picked = rows.iloc[:200] if window == 3 and not closed else rows  # a month: 50 held out
+        picked = picked.copy()
+        picked.attrs["window"] = window  # which window's outcomes the evidence is made of
+        return picked
 
-    def evidence(
-        wh: object, day: date, model: object, meta: object, window: int, rows: pd.DataFrame
-    ) -> object:
-        explained.append(window)
+    def evidence(wh: object, rows: pd.DataFrame, model: object, meta: object) -> object:
+        explained.append(rows.attrs["window"])
         return rows.assign(reason_feature=None), ample[1].loc[rows.index]
 
     class Registry:

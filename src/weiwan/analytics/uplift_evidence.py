@@ -84,21 +84,13 @@ def evidence_key(meta: ModelMeta) -> str:
 
 
 def uplift_evidence(
-    wh: Store,
-    snapshot: date,
-    model: Any,
-    meta: ModelMeta,
-    horizon_months: int = HORIZON_MONTHS,
-    rows: pd.DataFrame | None = None,
+    wh: Store, rows: pd.DataFrame, model: Any, meta: ModelMeta
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """(outcome rows with ``score`` and the reasons' features, their model-ready features) for
-    :func:`~weiwan.analytics.uplift.learn_uplift`: each row's features as of its day (stored by
-    that day's run, else computed for its customers only) scored and explained by the current
-    churn model, kept in :data:`EVIDENCE_TABLE` for the next days. None without outcomes
-    closed over ``horizon_months``. ``rows``: those outcomes when the caller already read them
-    (:func:`closed_outcomes`)."""
-    if rows is None:
-        rows = closed_outcomes(wh, snapshot, horizon_months)
+    :func:`~weiwan.analytics.uplift.learn_uplift`, of the closed outcomes ``rows``
+    (:func:`closed_outcomes`): each row's features as of its day (stored by that day's run,
+    else computed for its customers only) scored and explained by the current churn model,
+    kept in :data:`EVIDENCE_TABLE` for the next days. None without outcomes."""
     if rows.empty:
         return None
     key = evidence_key(meta)

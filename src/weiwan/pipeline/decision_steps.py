@@ -136,7 +136,7 @@ def _learned_over(
 ) -> UpliftModel | None:
     """The uplift learned from the outcomes ``rows`` closed over ``window`` months (None: too
     few of them found with their features)."""
-    built = uplift_evidence(ctx.warehouse, ctx.snapshot, model, meta, window, rows)
+    built = uplift_evidence(ctx.warehouse, rows, model, meta)
     if built is None:
         return None
     evidence, features = built
