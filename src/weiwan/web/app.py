@@ -275,6 +275,17 @@ def _docs_router() -> APIRouter:
     return router
 
 
+def bind_app(app: FastAPI, settings: Settings, engine: Engine) -> None:
+    """Point ``app`` at ``settings`` and ``engine``: the state every request reads (the clock,
+    the database's sessions, the login directory). The middleware keeps the settings it was
+    created with (the session cookie's secret, lifetime and flags)."""
+    app.state.settings = settings
+    app.state.clock = utcnow  # tests move it to check the session lifetimes
+    app.state.engine = engine
+    app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+    app.state.directory = directory_login(settings)  # checked now: a bad setting fails here
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """The web application on ``engine`` (default: the database the settings name)."""
     settings = settings or get_settings()
@@ -287,11 +298,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         docs_url=None,
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.clock = utcnow  # tests move it to check the session lifetimes
-    app.state.engine = engine
-    app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
-    app.state.directory = directory_login(settings)  # checked now: a bad setting fails here
+    bind_app(app, settings, engine)
     public_paths: set[str] = set()  # filled once the routers are in
     # innermost: JSON bodies without NaN/Infinity (anonymous callers get their 401 first)
     app.add_middleware(StrictJSONMiddleware, defer=_anonymous_caller(public_paths))
