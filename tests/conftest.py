@@ -91,10 +91,20 @@ def _as_server_user(args: list[str]) -> list[str]:
     return ["runuser", "-u", PG_USER, "--", *args] if os.geteuid() == 0 else args
 
 
+def _in_memory_dir() -> str | None:
+    """/dev/shm when it is a writable memory file system with room (a test database's
+    ``CREATE DATABASE … TEMPLATE`` took 0.5–1 s on this machine's disk, 0.04 s there), else
+    None (the system's temp directory)."""
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 2**31:
+        return shm
+    return None
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A SQLAlchemy URL of a throw-away PostgreSQL server on 127.0.0.1, for the whole session."""
-    root = Path(tempfile.mkdtemp(prefix="weiwan-pg-"))
+    root = Path(tempfile.mkdtemp(prefix="weiwan-pg-", dir=_in_memory_dir()))
     data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, user=PG_USER)
@@ -119,7 +129,10 @@ def postgres_url() -> Iterator[str]:
         capture_output=True,
         env=env,
     )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    # in memory the WAL would hold up to max_wal_size (1 GB) of RAM per server
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_wal_size=256MB"
+    )
     subprocess.run(
         _as_server_user(
             [
