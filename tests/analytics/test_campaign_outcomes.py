@@ -30,6 +30,13 @@ from weiwan.sim import simulate
 SNAPSHOT = date(2026, 10, 31)
 
 
+def _evidence(
+    wh: Warehouse, model: Any, meta: ModelMeta
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The uplift evidence of the outcomes closed by SNAPSHOT, as the decisions build it."""
+    return uplift_evidence(wh, closed_outcomes(wh, SNAPSHOT), model, meta)
+
+
 @pytest.fixture(scope="module")
 def delivered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     root = tmp_path_factory.mktemp("campaigns")
@@ -85,7 +92,7 @@ def test_evidence_carries_features_score_and_reason_of_its_day(
 ) -> None:
     model, meta = trained
     assert len(closed_outcomes(delivered, SNAPSHOT)) > 0
-    built = uplift_evidence(delivered, closed_outcomes(delivered, SNAPSHOT), model, meta)
+    built = _evidence(delivered, model, meta)
     assert built is not None
     evidence, features = built
     assert len(evidence) == len(features) > 0
@@ -103,7 +110,7 @@ def test_the_evidence_sees_each_customer_as_before_the_days_offer(
     held-out beside them — never as already offered, which the churn model scores higher."""
     model, meta = trained
     assert {"retention_offers_180d", "days_since_retention_offer"} <= set(meta.features)
-    built = uplift_evidence(delivered, closed_outcomes(delivered, SNAPSHOT), model, meta)
+    built = _evidence(delivered, model, meta)
     assert built is not None
     evidence, features = built
     contacts = delivered.table("retention_contacts").to_pandas()
@@ -138,14 +145,14 @@ def test_each_day_is_explained_once_per_model_and_kept_while_in_the_evidence(
     day that gained customers and every day after a new model are explained again, days that
     left the evidence are dropped."""
     model, meta = trained
-    first = uplift_evidence(delivered, closed_outcomes(delivered, SNAPSHOT), model, meta)
+    first = _evidence(delivered, model, meta)
     assert first is not None
     stored = _stored_scores(delivered)
     days = sorted(pd.to_datetime(first[0]["snapshot_date"]).dt.date.unique())
     assert sorted(pd.to_datetime(stored["snapshot_date"]).dt.date.unique()) == days
     assert set(stored["model"]) == {evidence_key(meta)}
 
-    again = uplift_evidence(delivered, closed_outcomes(delivered, SNAPSHOT), model, meta)
+    again = _evidence(delivered, model, meta)
     assert again is not None
     pd.testing.assert_frame_equal(again[0], first[0])
     pd.testing.assert_frame_equal(again[1], first[1])
@@ -153,7 +160,7 @@ def test_each_day_is_explained_once_per_model_and_kept_while_in_the_evidence(
     # a stored day is read, not recomputed: a mark put on it comes back
     day, other = days[0], days[-1]
     delivered.execute(f"UPDATE {EVIDENCE_TABLE} SET score = -1 WHERE snapshot_date = ?", [day])
-    marked = uplift_evidence(delivered, closed_outcomes(delivered, SNAPSHOT), model, meta)
+    marked = _evidence(delivered, model, meta)
     assert marked is not None
     on_day = pd.to_datetime(marked[0]["snapshot_date"]).dt.date == day
     assert (marked[0].loc[on_day, "score"] == -1).all()
@@ -170,7 +177,7 @@ def test_each_day_is_explained_once_per_model_and_kept_while_in_the_evidence(
         "VALUES (?, 'GONE', ?, true, 0.5)",
         [date(2020, 1, 31), one["model"]],
     )
-    refilled = uplift_evidence(delivered, closed_outcomes(delivered, SNAPSHOT), model, meta)
+    refilled = _evidence(delivered, model, meta)
     assert refilled is not None
     after = _stored_scores(delivered)
     assert len(after) == len(stored)
@@ -179,7 +186,7 @@ def test_each_day_is_explained_once_per_model_and_kept_while_in_the_evidence(
 
     # a newly promoted model explains every day again
     newer = replace(meta, version="v9999")
-    renewed = uplift_evidence(delivered, closed_outcomes(delivered, SNAPSHOT), model, newer)
+    renewed = _evidence(delivered, model, newer)
     assert renewed is not None
     pd.testing.assert_frame_equal(renewed[0], first[0])
     assert set(_stored_scores(delivered)["model"]) == {evidence_key(newer)}
@@ -229,7 +236,7 @@ def test_a_day_whose_features_are_stored_again_is_explained_again(
     """Running a day's features again (a day re-run after a correction) drops what the uplift
     kept of that day; the other days stay."""
     model, meta = trained
-    built = uplift_evidence(delivered, closed_outcomes(delivered, SNAPSHOT), model, meta)
+    built = _evidence(delivered, model, meta)
     assert built is not None
     days = sorted(pd.to_datetime(built[0]["snapshot_date"]).dt.date.unique())
     day, other = days[0], days[-1]
@@ -237,9 +244,7 @@ def test_a_day_whose_features_are_stored_again_is_explained_again(
         run_step(RunContext(delivered, day), "features", features_step)
         kept = set(pd.to_datetime(_stored_scores(delivered)["snapshot_date"]).dt.date)
         assert day not in kept and other in kept
-        again = uplift_evidence(
-            delivered, closed_outcomes(delivered, SNAPSHOT), model, meta
-        )  # from the stored features
+        again = _evidence(delivered, model, meta)  # from the stored features
         assert again is not None
         kept = set(pd.to_datetime(_stored_scores(delivered)["snapshot_date"]).dt.date)
         assert day in kept

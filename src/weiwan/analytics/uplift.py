@@ -226,14 +226,20 @@ class UpliftModel:
         return rows
 
 
+def held_out(outcomes: pd.DataFrame) -> tuple[int, int]:
+    """(held-out customers, churners among them) of ``outcomes`` (``treated``, ``churned``)."""
+    controls = ~outcomes["treated"].astype(bool).to_numpy()
+    churners = int(outcomes["churned"].astype(bool).to_numpy()[controls].sum())
+    return int(controls.sum()), churners
+
+
 def enough_controls(
     outcomes: pd.DataFrame, min_arm: int = MIN_ARM, min_churners: int = MIN_CHURNERS
 ) -> bool:
     """Whether ``outcomes`` (``treated``, ``churned``) hold the held-out customers and churners
     among them that anything is learned from (checked before their evidence is built)."""
-    controls = ~outcomes["treated"].astype(bool).to_numpy()
-    churners = int(outcomes["churned"].astype(bool).to_numpy()[controls].sum())
-    return int(controls.sum()) >= min_arm and churners >= min_churners
+    controls, churners = held_out(outcomes)
+    return controls >= min_arm and churners >= min_churners
 
 
 def learn_uplift(

@@ -27,7 +27,7 @@ from weiwan.analytics.policies import PolicyLibrary, load_policies
 from weiwan.analytics.profile import load_profile, snapshot_rows
 from weiwan.analytics.strategy_evaluation import ARM_COLUMNS, strategy_evaluation
 from weiwan.analytics.targets import load_target_groups
-from weiwan.analytics.uplift import UpliftModel, enough_controls, learn_uplift
+from weiwan.analytics.uplift import UpliftModel, enough_controls, held_out, learn_uplift
 from weiwan.analytics.uplift_evidence import closed_outcomes, uplift_evidence
 from weiwan.core.decide_rules import OUTCOME_MONTHS, DecideConfig
 from weiwan.core.logging import get_logger
@@ -108,9 +108,13 @@ def learned_uplift(ctx: RunContext, config: DecideConfig) -> UpliftModel | None:
         # otherwise explain and keep its days, and the other one explain its own again
         rows = closed_outcomes(ctx.warehouse, ctx.snapshot, window)
         if not enough_controls(rows):
-            controls = int((~rows["treated"].astype(bool)).sum())
+            controls, churners = held_out(rows)
             log.info(
-                "uplift.too_few_controls", rows=len(rows), controls=controls, window_months=window
+                "uplift.too_few_controls",
+                rows=len(rows),
+                controls=controls,
+                control_churners=churners,
+                window_months=window,
             )
             continue
         learned = _learned_over(ctx, config, model, meta, rows, window)
