@@ -45,12 +45,12 @@ from weiwan.analytics.churn.reasons import top_reasons
 from weiwan.analytics.churn.training import (
     TrainingConfig,
     TrainingResult,
-    _training_snapshots,
     feature_columns,
     risk_bands,
     score_frame,
     snapshot_frame,
     train_on_warehouse,
+    training_snapshots,
 )
 from weiwan.analytics.features import compute_features
 from weiwan.analytics.warehouse import Warehouse
@@ -66,7 +66,7 @@ LONG_RUN = 30.0  # a fit at least this long is run once
 
 def assemble(warehouse: Warehouse, config: TrainingConfig) -> pd.DataFrame:
     """1. The labelled frames of the snapshots train_on_warehouse uses, concatenated."""
-    snapshots = _training_snapshots(warehouse, config)
+    snapshots = training_snapshots(warehouse, config)
     per_snapshot = max(1, config.max_training_rows // max(1, len(snapshots) - 1))  # as there
     header(
         f"1. training-set assembly: snapshot_frame x {len(snapshots)} labelled snapshots "

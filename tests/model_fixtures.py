@@ -12,7 +12,7 @@ from weiwan.analytics.churn.training import TrainingConfig
 from weiwan.analytics.warehouse import Store
 
 #: three month ends, no mid-month days, no refit on the hold-out: a fifth of the default's fits
-QUICK_TRAINING = TrainingConfig(snapshots=3, mid_month_day=None, refit=False)
+QUICK_TRAINING = TrainingConfig(snapshots=3, mid_month_days=(), refit=False)
 
 
 def promote_quick_model(warehouse: Store, registry: ModelRegistry) -> str:

@@ -124,6 +124,9 @@ def test_the_model_learns_from_the_sample_and_its_report_says_so(
         *extra["refit_only_snapshots"],
         str(result.meta.holdout_snapshot),
     ]
+    # far under the row cap: each month end and the 8th, 15th and 22nd of each month
+    assert sorted({date.fromisoformat(d).day for d in days} - {30, 31}) == [8, 15, 22]
+    assert len(days) == 12
     labelled = churners = 0
     for day in days:
         population = labelled_population(wh, date.fromisoformat(day), config).to_pandas()

@@ -24,12 +24,16 @@ from weiwan.analytics.churn.training import (
     TrainingResult,
     score_frame,
     snapshot_frame,
+    stratum_sizes,
     train_on_warehouse,
+    training_snapshots,
 )
 from weiwan.analytics.contract import CHURN_REASONS
 from weiwan.analytics.features import compute_features
 from weiwan.analytics.ingest import ingest
 from weiwan.analytics.warehouse import Warehouse
+from weiwan.core.months import month_end
+from weiwan.core.settings import get_settings
 from weiwan.sim import simulate
 
 END = "2026-10"
@@ -51,7 +55,7 @@ def registered(
 ) -> tuple[ModelRegistry, str, TrainingResult, dict[str, Path]]:
     registry = ModelRegistry(operator[0] / "models")
     version, result, files = train_and_register(
-        operator[1], registry, TrainingConfig(snapshots=4), promote=True
+        operator[1], registry, TrainingConfig(snapshots=4, mid_month_days=(15,)), promote=True
     )
     return registry, version, result, files
 
@@ -185,10 +189,49 @@ def test_training_labels_never_reach_into_the_holdout(trained: TrainingResult) -
         assert horizon_end(date.fromisoformat(text), trained.meta.horizon_months) <= holdout
 
 
+def test_mid_month_days_as_many_as_the_training_rows_hold(
+    operator: tuple[Path, Warehouse],
+) -> None:
+    """The first mid-month day always joins the month ends; each further one only while every
+    snapshot's labelled subscribers (~7 000 here) still fit the training rows whole."""
+    wh = operator[1]
+
+    def days(max_rows: int) -> list[int]:
+        config = TrainingConfig(snapshots=4, mid_month_days=(15, 8, 22), max_training_rows=max_rows)
+        chosen = training_snapshots(wh, config)
+        assert chosen == sorted(chosen) and date(2026, 9, 30) in chosen
+        return sorted({d.day for d in chosen if d != month_end(d)})
+
+    # four month ends and each day's four snapshots: 16 in all, 15 besides the hold-out
+    assert days(1_000_000) == [8, 15, 22]
+    labelled = sum(stratum_sizes(wh, date(2026, 9, 30), TrainingConfig()).values())
+    assert days(labelled * 15) == [8, 15, 22]
+    assert days(labelled * 15 - 1) == [8, 15]  # the 22nd no longer fits: the 8th still does
+    assert days(labelled * 11 - 1) == [15]
+    assert days(1000) == [15]  # sampled down anyway: the first day stays
+    config = TrainingConfig(snapshots=4, mid_month_days=())
+    assert all(d == month_end(d) for d in training_snapshots(wh, config))
+
+
+def test_mid_month_days_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEIWAN_TRAIN_MID_MONTH_DAYS", "[8]")
+    get_settings.cache_clear()
+    try:
+        assert TrainingConfig().mid_month_days == (8,)
+    finally:
+        monkeypatch.delenv("WEIWAN_TRAIN_MID_MONTH_DAYS")
+        get_settings.cache_clear()
+    assert TrainingConfig().mid_month_days == (15, 8, 22)
+    with pytest.raises(ValueError, match="1-28"):
+        TrainingConfig(mid_month_days=(15, 29))
+    with pytest.raises(ValueError, match="repeats"):
+        TrainingConfig(mid_month_days=(15, 15))
+
+
 def test_a_backtest_uses_only_labels_known_on_its_day(operator: tuple[Path, Warehouse]) -> None:
     """Trained as on the 15th: every label window, the hold-out's too, closed by that day."""
     day = date(2026, 9, 15)
-    config = TrainingConfig(snapshots=3, known_until=day, refit=False)
+    config = TrainingConfig(snapshots=3, known_until=day, refit=False, mid_month_days=(15,))
     result = train_on_warehouse(operator[1], config)
     # 31 Aug's window ends 30 Sep: the latest closed is the 15th of August's
     assert result.meta.holdout_snapshot == "2026-08-15"

@@ -43,6 +43,8 @@ def test_the_loop_runs_the_product_month_by_month(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEIWAN_HOME", str(tmp_path / "home"))
+    # the 15th only: half the training time; the choice of days is tested in test_churn_training
+    monkeypatch.setenv("WEIWAN_TRAIN_MID_MONTH_DAYS", "[15]")
     get_settings.cache_clear()
     out = tmp_path / "loop"
     args = ["simulate", "loop", "--subscribers", "3000", "--months", "2", "--history", "8"]

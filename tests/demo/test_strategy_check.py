@@ -60,6 +60,8 @@ def test_strategy_check_prints_all_four_at_the_same_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEIWAN_HOME", str(tmp_path))
+    # the 15th only: half the training time; the choice of days is tested in test_churn_training
+    monkeypatch.setenv("WEIWAN_TRAIN_MID_MONTH_DAYS", "[15]")
     get_settings.cache_clear()
     size = ["--subscribers", "5000", "--months", "8"]
     args = ["simulate", "strategy-check", *size, "--seed", "3", "--json"]

@@ -54,6 +54,8 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def _use(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
     monkeypatch.setenv("WEIWAN_HOME", str(root))
+    # the 15th only: half the training time; the choice of days is tested in test_churn_training
+    monkeypatch.setenv("WEIWAN_TRAIN_MID_MONTH_DAYS", "[15]")
     get_settings.cache_clear()
 
 

@@ -130,14 +130,23 @@ class TrainingConfig:
     #: train as on this day: only snapshots whose label window has closed by it (a backtest of
     #: what the product would have had that day); None: the latest delivery
     known_until: date | None = None
-    #: also train on this day of each month (1-28; None: month ends only). The daily run
-    #: scores every day, and a model trained on month ends alone misreads a mid-month day,
-    #: whose last bill is weeks old and whose month has only begun (docs/churn-model.md)
-    mid_month_day: int | None = 15
+    #: also train on these days of each month (1-28; empty: month ends only), in order of
+    #: preference: the first always, each further one while every snapshot's labelled
+    #: subscribers still fit ``max_training_rows`` whole. The daily run scores every day, and
+    #: a model trained on month ends alone misreads a mid-month day, whose last bill is weeks
+    #: old and whose month has only begun; a small operator, far under the row cap, learns
+    #: that better from three days a month than from one (docs/churn-model.md). Default: the
+    #: setting ``train_mid_month_days`` (15, 8, 22)
+    mid_month_days: tuple[int, ...] = field(
+        default_factory=lambda: tuple(get_settings().train_mid_month_days)
+    )
 
     def __post_init__(self) -> None:
-        if self.mid_month_day is not None and not 1 <= self.mid_month_day <= 28:
-            raise ValueError(f"mid_month_day must be 1-28, not {self.mid_month_day}")
+        wrong = [d for d in self.mid_month_days if not 1 <= d <= 28]
+        if wrong:
+            raise ValueError(f"mid_month_days must be 1-28, not {wrong}")
+        if len(set(self.mid_month_days)) != len(self.mid_month_days):
+            raise ValueError(f"mid_month_days repeats a day: {list(self.mid_month_days)}")
 
 
 @dataclass
@@ -177,25 +186,15 @@ def _known_day(warehouse: Store, config: TrainingConfig) -> date:
     return known if config.known_until is None else min(known, config.known_until)
 
 
-def _training_snapshots(warehouse: Store, config: TrainingConfig) -> list[date]:
-    """The labelled snapshots to use, oldest first: the month ends and, with
-    ``mid_month_day``, as many mid-month days. Those with fewer than ``HISTORY_MONTHS`` of
-    usage before them are left out while two month ends or more remain (their 3-month features
-    would be cut short); a short history keeps the latest two month ends that have any usage,
-    with a warning."""
+def training_snapshots(warehouse: Store, config: TrainingConfig) -> list[date]:
+    """The labelled snapshots to use, oldest first: the month ends and the mid-month days of
+    :func:`_mid_month_snapshots`. Those with fewer than ``HISTORY_MONTHS`` of usage before them
+    are left out while two month ends or more remain (their 3-month features would be cut
+    short); a short history keeps the latest two month ends that have any usage, with a
+    warning."""
     known = _known_day(warehouse, config)
     candidates = labelled_snapshots(
         known, horizon_months=config.horizon_months, count=config.snapshots
-    )
-    mid_months = (
-        []
-        if config.mid_month_day is None
-        else labelled_mid_months(
-            known,
-            horizon_months=config.horizon_months,
-            count=config.snapshots,
-            day=config.mid_month_day,
-        )
     )
     first = _day(warehouse.table("monthly_usage").bill_month.min().execute())
     if first is None:
@@ -203,7 +202,7 @@ def _training_snapshots(warehouse: Store, config: TrainingConfig) -> list[date]:
     enough = month_end(add_months(first, HISTORY_MONTHS - 1))
     full = [d for d in candidates if d >= enough]
     if len(full) >= 2:
-        return sorted(full + [d for d in mid_months if d >= enough])
+        return sorted(full + _mid_month_snapshots(warehouse, config, known, full, enough))
     some = [d for d in candidates if d >= month_end(first)][-2:]
     if len(some) < 2:
         raise NotEnoughHistoryError(
@@ -214,6 +213,42 @@ def _training_snapshots(warehouse: Store, config: TrainingConfig) -> list[date]:
         )
     log.warning("training.short_history", snapshots=[str(d) for d in some], months=HISTORY_MONTHS)
     return some
+
+
+def _mid_month_snapshots(
+    warehouse: Store, config: TrainingConfig, known: date, ends: list[date], enough: date
+) -> list[date]:
+    """The labelled mid-month snapshots beside the month ends ``ends``: the first of
+    ``config.mid_month_days`` always, each further day only while every snapshot's labelled
+    subscribers (those of the latest month end, or ``sample_subscribers`` when fewer) still
+    fit ``max_training_rows`` whole. A further day adds rows of the same subscribers on other
+    days; it is worth it only where no snapshot has to be sampled down to make room."""
+    by_day = [
+        [
+            d
+            for d in labelled_mid_months(
+                known, horizon_months=config.horizon_months, count=config.snapshots, day=day
+            )
+            if d >= enough
+        ]
+        for day in config.mid_month_days
+    ]
+    if len(by_day) <= 1:
+        return by_day[0] if by_day else []
+    per_snapshot = sum(stratum_sizes(warehouse, ends[-1], config).values())
+    per_snapshot = min(per_snapshot, config.sample_subscribers or per_snapshot)
+    chosen = by_day[:1]
+    for days in by_day[1:]:
+        count = len(ends) + sum(map(len, chosen)) + len(days)
+        if per_snapshot * (count - 1) > config.max_training_rows:
+            break
+        chosen.append(days)
+    log.info(
+        "training.mid_month_days",
+        days=list(config.mid_month_days[: len(chosen)]),
+        rows_per_snapshot=per_snapshot,
+    )
+    return [d for days in chosen for d in days]
 
 
 def sample_key(subscriber_id: ir.StringValue) -> ir.StringValue:
@@ -525,7 +560,7 @@ def _require_churners(
 def train_on_warehouse(warehouse: Store, config: TrainingConfig) -> TrainingResult:
     """Evaluate default vs baselines on the hold-out snapshot, then refit the default on all
     (unless ``config.refit`` is False: the model fitted for the evaluation is returned)."""
-    snapshots = _training_snapshots(warehouse, config)
+    snapshots = training_snapshots(warehouse, config)
     per_snapshot = max(1, config.max_training_rows // max(1, len(snapshots) - 1))
     size = sample_size(config, per_snapshot)
     samples = [draw_sample(warehouse, d, config, size) for d in snapshots]
