@@ -38,6 +38,32 @@ def test_the_billion_laughs_document_is_short() -> None:
     assert yaml.safe_load("a: &x 1\nb: *x\n") == {"a": 1, "b": 1}  # what PyYAML would do
 
 
+@pytest.fixture(params=[True, False], ids=["libyaml", "pure-python"])
+def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Each check with PyYAML's libyaml binding and, as where it is missing, without."""
+    monkeypatch.setattr(yaml, "__with_libyaml__", request.param)
+    return bool(request.param)
+
+
+def test_both_loaders_read_every_shipped_document_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = sorted(Path(__file__).parents[2].joinpath("src", "weiwan").rglob("*.yaml"))
+    assert len(shipped) > 10
+    for path in shipped:
+        text = path.read_text(encoding="utf-8")
+        fast = load_yaml(text)
+        monkeypatch.setattr(yaml, "__with_libyaml__", False)
+        assert load_yaml(text) == fast, path
+        monkeypatch.undo()
+
+
+def test_a_syntax_error_quotes_the_line_with_either_loader(loader: bool) -> None:
+    with pytest.raises(yaml.MarkedYAMLError) as wrong:
+        load_yaml("a: 1\nb: [2, 3\nc: 4\n")
+    assert wrong.value.problem_mark is not None and wrong.value.problem_mark.line == 2
+    assert "    c: 4\n     ^" in str(wrong.value)  # the line itself, marked where it went wrong
+
+
+@pytest.mark.usefixtures("loader")
 def test_plain_documents_load() -> None:
     assert load_yaml("a: [1, 2]\nb: {c: 'd'}\n") == {"a": [1, 2], "b": {"c": "d"}}
     assert load_yaml(b"x: 1") == {"x": 1}
@@ -53,6 +79,7 @@ def test_plain_documents_load() -> None:
         ("base: {x: 1}\nc:\n  <<: *base\n", 3, 7),
     ],
 )
+@pytest.mark.usefixtures("loader")
 def test_anchors_and_aliases_are_refused_naming_the_line(text: str, line: int, column: int) -> None:
     with pytest.raises(AnchorNotAllowedError) as refused:
         load_yaml(text)
