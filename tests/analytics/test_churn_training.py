@@ -193,7 +193,7 @@ def test_mid_month_days_as_many_as_the_training_rows_hold(
     operator: tuple[Path, Warehouse],
 ) -> None:
     """The first mid-month day always joins the month ends; each further one only while every
-    snapshot's labelled subscribers (~7 000 here) still fit the training rows whole."""
+    snapshot's labelled subscribers (~7 000 here) still fit half the training rows whole."""
     wh = operator[1]
 
     def days(max_rows: int) -> list[int]:
@@ -205,9 +205,9 @@ def test_mid_month_days_as_many_as_the_training_rows_hold(
     # four month ends and each day's four snapshots: 16 in all, 15 besides the hold-out
     assert days(1_000_000) == [8, 15, 22]
     labelled = sum(stratum_sizes(wh, date(2026, 9, 30), TrainingConfig()).values())
-    assert days(labelled * 15) == [8, 15, 22]
-    assert days(labelled * 15 - 1) == [8, 15]  # the 22nd no longer fits: the 8th still does
-    assert days(labelled * 11 - 1) == [15]
+    assert days(labelled * 15 * 2) == [8, 15, 22]
+    assert days(labelled * 15 * 2 - 1) == [8, 15]  # the 22nd no longer fits: the 8th still does
+    assert days(labelled * 11 * 2 - 1) == [15]
     assert days(1000) == [15]  # sampled down anyway: the first day stays
     config = TrainingConfig(snapshots=4, mid_month_days=())
     assert all(d == month_end(d) for d in training_snapshots(wh, config))

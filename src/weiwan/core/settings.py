@@ -427,8 +427,8 @@ class Settings(BaseSettings):
         default=[15, 8, 22],
         description="Days of the month (1-28) the churn model also trains on beside the month "
         "ends, in order of preference: the first always, each further one only while every "
-        "snapshot's labelled subscribers fit the training rows whole (a 20 k operator takes "
-        "all three, 100 k and more the first alone). [] = month ends only. More days cost "
+        "snapshot's labelled subscribers fit half the training rows whole (a 20 k operator "
+        "takes all three, 50 k and more the first alone). [] = month ends only. More days cost "
         "training time on the smallest operators (3 000 subscribers: 27 s with one day, 55 s "
         "with three; 20 k: 97 s either way).",
     )
