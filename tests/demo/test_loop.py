@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from model_fixtures import train_on_the_15th_only
 from weiwan.analytics.policies import load_policies
 from weiwan.analytics.warehouse import Warehouse
 from weiwan.cli import app
@@ -43,8 +44,7 @@ def test_the_loop_runs_the_product_month_by_month(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEIWAN_HOME", str(tmp_path / "home"))
-    # the 15th only: half the training time; the choice of days is tested in test_churn_training
-    monkeypatch.setenv("WEIWAN_TRAIN_MID_MONTH_DAYS", "[15]")
+    train_on_the_15th_only(monkeypatch)
     get_settings.cache_clear()
     out = tmp_path / "loop"
     args = ["simulate", "loop", "--subscribers", "3000", "--months", "2", "--history", "8"]

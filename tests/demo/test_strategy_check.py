@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from model_fixtures import train_on_the_15th_only
 from weiwan.cli import app
 from weiwan.core.errors import WeiwanError
 from weiwan.core.settings import get_settings
@@ -60,8 +61,7 @@ def test_strategy_check_prints_all_four_at_the_same_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WEIWAN_HOME", str(tmp_path))
-    # the 15th only: half the training time; the choice of days is tested in test_churn_training
-    monkeypatch.setenv("WEIWAN_TRAIN_MID_MONTH_DAYS", "[15]")
+    train_on_the_15th_only(monkeypatch)
     get_settings.cache_clear()
     size = ["--subscribers", "5000", "--months", "8"]
     args = ["simulate", "strategy-check", *size, "--seed", "3", "--json"]

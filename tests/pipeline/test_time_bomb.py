@@ -17,6 +17,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from model_fixtures import train_on_the_15th_only
 from weiwan.analytics.churn import training
 from weiwan.analytics.churn.registry import ModelRegistry
 from weiwan.analytics.decide.day import DECISION_COLUMNS
@@ -54,8 +55,7 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def _use(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
     monkeypatch.setenv("WEIWAN_HOME", str(root))
-    # the 15th only: half the training time; the choice of days is tested in test_churn_training
-    monkeypatch.setenv("WEIWAN_TRAIN_MID_MONTH_DAYS", "[15]")
+    train_on_the_15th_only(monkeypatch)
     get_settings.cache_clear()
 
 
